@@ -1,0 +1,92 @@
+# pvm build. `make` builds pvm, pvmc and libpvm.a; `make test` runs every
+# test; `make test SANITIZE=1` does the same under ASan + UBSan.
+# Sources are found by wildcard: a new .c file in a subsystem folder is built
+# into libpvm.a without touching this file (files named *_main.c are programs).
+
+CC      ?= cc
+PREFIX  ?= /usr/local
+SANITIZE ?= 0
+PKGS    := libffi-dev libgc-dev libcmocka-dev pkg-config libedit-dev
+
+CFLAGS_BASE := -std=gnu11 -O2 -g -Wall -Wextra -Wno-unused-parameter -Iinclude -I. -DGC_THREADS
+ifeq ($(SANITIZE),1)
+BUILD   := build/san
+CFLAGS_BASE += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS_SAN := -fsanitize=address,undefined
+else
+BUILD   := build/rel
+endif
+CFLAGS  ?=
+CFLAGS  += $(CFLAGS_BASE) -MMD -MP
+LIBS    := -lgc -lffi -ldl -lm -lpthread
+EDITLIB := -ledit
+
+LIB_SRC  := $(filter-out %_main.c,$(wildcard vm/*.c compiler/*.c stdlib/*.c jit/*.c))
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB      := $(BUILD)/libpvm.a
+PVM      := $(BUILD)/pvm
+PVMC     := $(BUILD)/pvmc
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+DEPS_OK  := build/.deps-ok
+
+.PHONY: all deps test unit e2e clean install bench
+all: $(PVM) $(PVMC) $(LIB)
+ifeq ($(SANITIZE),0)
+	@ln -sf $(PVM) pvm && ln -sf $(PVMC) pvmc && ln -sf $(LIB) libpvm.a
+endif
+
+# Installs missing Debian packages when run as root; otherwise names them.
+deps: $(DEPS_OK)
+$(DEPS_OK):
+	@missing=""; \
+	if command -v dpkg >/dev/null 2>&1; then \
+	  for p in $(PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	fi; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || exit 1; \
+	  else \
+	    echo "pvm needs these packages; run: sudo apt-get install -y$$missing" >&2; exit 1; \
+	  fi; \
+	fi; \
+	mkdir -p build && touch $@
+
+$(BUILD)/%.o: %.c | $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(PVM): $(BUILD)/vm/pvm_main.o $(LIB)
+	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(LIBS) $(EDITLIB)
+
+$(PVMC): $(BUILD)/compiler/pvmc_main.o $(LIB)
+	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(LIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB) | $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDFLAGS_SAN) -lcmocka $(LIBS)
+
+test: unit e2e
+
+unit: $(UNIT_BIN)
+	@sh tests/run_unit.sh $(UNIT_BIN)
+
+e2e: $(PVM) $(PVMC)
+	@PVM=$(PVM) PVMC=$(PVMC) SANITIZE=$(SANITIZE) sh tests/run_e2e.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 755 $(PVM) $(PVMC) $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 $(LIB) $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 include/pvm.h $(DESTDIR)$(PREFIX)/include/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBS@|$(LIBS)|' pvm.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/pvm.pc
+
+clean:
+	rm -rf build pvm pvmc libpvm.a
+
+-include $(LIB_OBJ:.o=.d)

@@ -1,0 +1,7 @@
+-- loop.lua: sum of i*i % 7 for i in 0..N-1
+local n = tonumber(arg[1]) or 90000000
+local sum = 0
+for i = 0, n - 1 do
+  sum = sum + i * i % 7
+end
+print(sum)

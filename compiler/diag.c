@@ -1,0 +1,120 @@
+/* Diagnostics, the allocation funnel and the arena of the PV front end. */
+#include "diag.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ARENA_BLOCK_SIZE (64u * 1024u)
+
+struct CcArenaBlock {
+    CcArenaBlock *next;
+    size_t used, size;
+    _Alignas(16) unsigned char data[];
+};
+
+void cc_diag_init(CcDiag *d, FILE *out, jmp_buf *oom)
+{
+    d->out = out;
+    d->count = 0;
+    d->oom = oom;
+}
+
+/* True when the message should be written; announces the cap once. */
+static bool diag_admit(CcDiag *d)
+{
+    d->count++;
+    if (!d->out)
+        return false;
+    if (d->count == CC_MAX_ERRORS + 1)
+        fprintf(d->out, "error: too many errors, giving up\n");
+    return d->count <= CC_MAX_ERRORS;
+}
+
+void cc_error(CcDiag *d, const char *file, CcPos pos, const char *fmt, ...)
+{
+    if (!diag_admit(d))
+        return;
+    fprintf(d->out, "%s:%u:%u: error: ", file, (unsigned)pos.line, (unsigned)pos.col);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(d->out, fmt, ap);
+    va_end(ap);
+    fputc('\n', d->out);
+}
+
+void cc_error_file(CcDiag *d, const char *file, const char *fmt, ...)
+{
+    if (!diag_admit(d))
+        return;
+    fprintf(d->out, "%s: error: ", file);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(d->out, fmt, ap);
+    va_end(ap);
+    fputc('\n', d->out);
+}
+
+void *cc_xrealloc(CcDiag *d, void *p, size_t size)
+{
+    void *q = realloc(p, size ? size : 1);
+    if (!q)
+        longjmp(*d->oom, 1);
+    return q;
+}
+
+void cc_grow(CcDiag *d, void **buf, uint32_t *cap, uint32_t need, size_t elem)
+{
+    if (need <= *cap)
+        return;
+    if (need > UINT32_MAX / 2)
+        longjmp(*d->oom, 1);
+    uint32_t ncap = *cap ? *cap : 8;
+    while (ncap < need)
+        ncap *= 2;
+    *buf = cc_xrealloc(d, *buf, (size_t)ncap * elem);
+    *cap = ncap;
+}
+
+void cc_arena_init(CcArena *a, CcDiag *diag)
+{
+    a->head = NULL;
+    a->diag = diag;
+}
+
+void cc_arena_free(CcArena *a)
+{
+    CcArenaBlock *b = a->head;
+    while (b) {
+        CcArenaBlock *next = b->next;
+        free(b);
+        b = next;
+    }
+    a->head = NULL;
+}
+
+void *cc_alloc(CcArena *a, size_t size)
+{
+    size = (size + 15u) & ~(size_t)15u;
+    CcArenaBlock *b = a->head;
+    if (!b || b->size - b->used < size) {
+        size_t bsize = size > ARENA_BLOCK_SIZE ? size : ARENA_BLOCK_SIZE;
+        b = cc_xrealloc(a->diag, NULL, sizeof *b + bsize);
+        b->used = 0;
+        b->size = bsize;
+        b->next = a->head;
+        a->head = b;
+    }
+    void *p = b->data + b->used;
+    b->used += size;
+    memset(p, 0, size);
+    return p;
+}
+
+char *cc_strndup(CcArena *a, const char *s, size_t len)
+{
+    char *p = cc_alloc(a, len + 1);
+    memcpy(p, s, len);
+    p[len] = '\0';
+    return p;
+}

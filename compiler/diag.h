@@ -1,0 +1,61 @@
+/* Compile-time diagnostics and memory for the PV front end.
+ *
+ * CcDiag collects "FILE:LINE:COL: error: MESSAGE" lines for one compile
+ * run (all modules), capping their number so a hopeless input cannot
+ * flood the terminal. CcArena owns every AST node and string of one
+ * module; allocation failure anywhere in the compiler long-jumps to the
+ * entry point (cc_compile_*), which reports "out of memory". */
+#ifndef PVM_CC_DIAG_H
+#define PVM_CC_DIAG_H
+
+#include <setjmp.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define CC_MAX_ERRORS 50u
+
+typedef struct {
+    FILE *out;          /* where messages go; NULL discards them */
+    unsigned count;     /* errors reported, including suppressed ones */
+    jmp_buf *oom;       /* allocation failure jumps here */
+} CcDiag;
+
+typedef struct {
+    uint32_t line, col; /* 1-based; col counts bytes */
+} CcPos;
+
+void cc_diag_init(CcDiag *d, FILE *out, jmp_buf *oom);
+
+/* Reports an error at [pos] of [file]. After CC_MAX_ERRORS errors one
+ * "too many errors" line is written and the rest are only counted. */
+__attribute__((format(printf, 4, 5)))
+void cc_error(CcDiag *d, const char *file, CcPos pos, const char *fmt, ...);
+
+/* An error not tied to a source position ("FILE: error: MESSAGE"). */
+__attribute__((format(printf, 3, 4)))
+void cc_error_file(CcDiag *d, const char *file, const char *fmt, ...);
+
+/* malloc/realloc that never return NULL: they jump to [d->oom]. Memory
+ * from cc_xrealloc is plain malloc memory (the image takes ownership of
+ * code buffers and frees them with free()). */
+void *cc_xrealloc(CcDiag *d, void *p, size_t size);
+/* Grows [*buf] (of [*cap] elements of [elem] bytes) to hold [need]. */
+void cc_grow(CcDiag *d, void **buf, uint32_t *cap, uint32_t need, size_t elem);
+
+typedef struct CcArenaBlock CcArenaBlock;
+
+typedef struct {
+    CcArenaBlock *head;
+    CcDiag *diag;
+} CcArena;
+
+void cc_arena_init(CcArena *a, CcDiag *diag);
+void cc_arena_free(CcArena *a);
+/* Zeroed memory that lives until cc_arena_free. */
+void *cc_alloc(CcArena *a, size_t size);
+/* A NUL-terminated arena copy of [len] bytes. */
+char *cc_strndup(CcArena *a, const char *s, size_t len);
+
+#endif

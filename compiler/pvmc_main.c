@@ -1,0 +1,271 @@
+/* pvmc: the command-line compiler, assembler and disassembler.
+ *
+ *   pvmc FILE.pv  [-o OUT.pbc]   compile PV source (bundling its imports)
+ *   pvmc FILE.pva [-o OUT.pbc]   assemble
+ *   pvmc -S FILE  [-o OUT.pva]   write the textual assembly of FILE
+ *   pvmc -d FILE  [-o OUT]       disassemble to stdout (or OUT)
+ *
+ * Every input is first turned into a PbcImage (by its extension), then
+ * verified, then written in the requested form; a file that fails
+ * verification is never written. Exit status: 0 ok, 1 bad input or I/O
+ * error, 2 bad command line. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "compiler/asm.h"
+#include "vm/pbc.h"
+
+#define PVMC_VERSION "0.1.0"
+
+typedef enum { OUT_PBC, OUT_PVA, OUT_DISASM } OutputKind;
+
+typedef struct {
+    const char *input;
+    const char *output; /* NULL: derived from the input (or stdout for -d) */
+    OutputKind kind;
+} Options;
+
+static void print_usage(FILE *out)
+{
+    fputs("usage: pvmc FILE.pv|FILE.pva [-o OUT.pbc]   compile or assemble to bytecode\n"
+          "       pvmc -S FILE [-o OUT.pva]            write the textual assembly\n"
+          "       pvmc -d FILE [-o OUT]                disassemble to stdout (or OUT)\n"
+          "       pvmc --help | --version\n"
+          "FILE may be .pv (source), .pva (assembly) or, with -S/-d, .pbc (bytecode).\n"
+          "The bytecode and assembly formats are described in docs/bytecode.md.\n",
+          out);
+}
+
+static int usage_error(const char *msg, const char *arg)
+{
+    fprintf(stderr, "pvmc: %s%s%s (try 'pvmc --help')\n", msg, arg ? " " : "", arg ? arg : "");
+    return 2;
+}
+
+/* Parses argv into [o]; returns -1 to go on, or the exit status. */
+static int parse_args(int argc, char **argv, Options *o)
+{
+    bool kind_set = false;
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+            print_usage(stdout);
+            return 0;
+        } else if (strcmp(arg, "--version") == 0) {
+            puts("pvmc " PVMC_VERSION);
+            return 0;
+        } else if (strcmp(arg, "-o") == 0) {
+            if (i + 1 >= argc)
+                return usage_error("option '-o' needs a file name", NULL);
+            if (o->output)
+                return usage_error("option '-o' given twice", NULL);
+            o->output = argv[++i];
+        } else if (strcmp(arg, "-d") == 0 || strcmp(arg, "-S") == 0) {
+            if (kind_set)
+                return usage_error("give only one of -d and -S", NULL);
+            o->kind = arg[1] == 'd' ? OUT_DISASM : OUT_PVA;
+            kind_set = true;
+        } else if (arg[0] == '-' && arg[1] != '\0') {
+            fprintf(stderr, "pvmc: unknown option '%s' (try 'pvmc --help')\n", arg);
+            return 2;
+        } else if (o->input) {
+            return usage_error("more than one input file:", arg);
+        } else {
+            o->input = arg;
+        }
+    }
+    if (!o->input)
+        return usage_error("no input file", NULL);
+    return -1;
+}
+
+static const char *extension(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    const char *dot = strrchr(path, '.');
+    return dot && (!slash || dot > slash) && dot != path && dot[-1] != '/' ? dot : "";
+}
+
+/* [path] with its extension replaced by [ext]; malloc'd. */
+static char *replace_extension(const char *path, const char *ext)
+{
+    size_t stem = strlen(path) - strlen(extension(path));
+    char *s = malloc(stem + strlen(ext) + 1);
+    if (!s)
+        return NULL;
+    memcpy(s, path, stem);
+    strcpy(s + stem, ext);
+    return s;
+}
+
+/* Reads a whole file; prints the error and returns NULL on failure. */
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "pvmc: cannot open %s: %s\n", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        n += fread(buf + n, 1, cap - n, f);
+        if (n < cap)
+            break;
+        char *bigger = cap <= SIZE_MAX / 2 ? realloc(buf, cap * 2) : NULL;
+        if (!bigger)
+            free(buf);
+        buf = bigger;
+        cap *= 2;
+    }
+    int err = ferror(f) ? errno : 0;
+    fclose(f);
+    if (!buf || err) {
+        fprintf(stderr, "pvmc: cannot read %s: %s\n", path, buf ? strerror(err) : "out of memory");
+        free(buf);
+        return NULL;
+    }
+    *len = n;
+    return buf;
+}
+
+static bool load_source(const char *path, PbcImage *img)
+{
+    /* ---- .pv input: the single dispatch point for the PV compiler. ----
+     * When compiler/compiler.h exists, replace the two lines below with
+     *     return cc_compile_file(path, NULL, img, stderr);
+     * (and #include "compiler/compiler.h" at the top). */
+    (void)path, (void)img;
+    fputs("pvmc: compiling .pv source is not available yet\n", stderr);
+    return false;
+}
+
+static bool load_assembly(const char *path, PbcImage *img)
+{
+    size_t len;
+    char *src = read_file(path, &len);
+    if (!src)
+        return false;
+    bool ok = asm_assemble(src, len, path, img, stderr);
+    free(src);
+    return ok;
+}
+
+static bool load_bytecode(const char *path, PbcImage *img)
+{
+    size_t len;
+    char *bytes = read_file(path, &len);
+    if (!bytes)
+        return false;
+    char err[512];
+    bool ok = pbc_read((const uint8_t *)bytes, len, img, err, sizeof err);
+    free(bytes);
+    if (!ok)
+        fprintf(stderr, "pvmc: invalid bytecode: %s\n", err);
+    return ok;
+}
+
+/* Turns the input into a verified image. Returns the exit status on
+ * failure, -1 on success. */
+static int load_input(const Options *o, PbcImage *img)
+{
+    const char *ext = extension(o->input);
+    bool ok;
+    if (strcmp(ext, ".pv") == 0)
+        ok = load_source(o->input, img);
+    else if (strcmp(ext, ".pva") == 0)
+        ok = load_assembly(o->input, img);
+    else if (strcmp(ext, ".pbc") == 0 && o->kind != OUT_PBC)
+        ok = load_bytecode(o->input, img);
+    else if (strcmp(ext, ".pbc") == 0)
+        return usage_error("input is already bytecode; use -d or -S to read it:", o->input);
+    else
+        return usage_error("input must be a .pv, .pva or .pbc file:", o->input);
+    if (!ok)
+        return 1;
+    char err[512];
+    if (!pbc_verify(img, err, sizeof err)) {
+        fprintf(stderr, "pvmc: invalid bytecode: %s\n", err);
+        return 1;
+    }
+    return -1;
+}
+
+static FILE *open_output(const char *path)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        fprintf(stderr, "pvmc: cannot open %s: %s\n", path, strerror(errno));
+    return f;
+}
+
+/* Closes [f], reporting a failed write of [path]. */
+static int finish_output(FILE *f, const char *path, bool ok)
+{
+    ok = !ferror(f) && ok;
+    if (f != stdout)
+        ok = fclose(f) == 0 && ok;
+    else
+        ok = fflush(f) == 0 && ok;
+    if (!ok)
+        fprintf(stderr, "pvmc: cannot write %s: %s\n", path, errno ? strerror(errno) : "write failed");
+    return ok ? 0 : 1;
+}
+
+static int write_bytecode(const PbcImage *img, const char *path)
+{
+    uint8_t *bytes;
+    size_t len;
+    if (!pbc_write(img, &bytes, &len)) {
+        fprintf(stderr, "pvmc: cannot encode %s: out of memory\n", path);
+        return 1;
+    }
+    FILE *f = open_output(path);
+    if (!f) {
+        free(bytes);
+        return 1;
+    }
+    errno = 0;
+    bool ok = fwrite(bytes, 1, len, f) == len;
+    free(bytes);
+    return finish_output(f, path, ok);
+}
+
+static int write_assembly(const PbcImage *img, const char *path)
+{
+    FILE *f = path ? open_output(path) : stdout;
+    if (!f)
+        return 1;
+    errno = 0;
+    return finish_output(f, path ? path : "standard output", asm_disassemble(img, f));
+}
+
+int main(int argc, char **argv)
+{
+    Options o = { NULL, NULL, OUT_PBC };
+    int status = parse_args(argc, argv, &o);
+    if (status >= 0)
+        return status;
+    PbcImage img;
+    pbc_init(&img);
+    status = load_input(&o, &img);
+    if (status < 0) {
+        char *derived = NULL;
+        const char *out = o.output;
+        if (!out && o.kind != OUT_DISASM)
+            out = derived = replace_extension(o.input, o.kind == OUT_PBC ? ".pbc" : ".pva");
+        if (o.kind != OUT_DISASM && !out)
+            status = 1, fputs("pvmc: out of memory\n", stderr);
+        else if (out && strcmp(out, o.input) == 0)
+            status = usage_error("the output would overwrite the input; choose another with -o:", out);
+        else if (o.kind == OUT_PBC)
+            status = write_bytecode(&img, out);
+        else
+            status = write_assembly(&img, out);
+        free(derived);
+    }
+    pbc_free(&img);
+    return status;
+}

@@ -1,0 +1,38 @@
+/* Scopes: binds every name in a module's AST to a local slot, an upvalue,
+ * a module global or the built-in scope (LANGUAGE.md sections 4 and 5).
+ *
+ * Top-level `let`, `fn` and `import` names are module globals. Functions
+ * see every global of their module; top-level code sees a global only
+ * after its declaration (before it, the name means the built-in of that
+ * name if there is one, exactly as for a shadowing local in a block).
+ * Locals are block-scoped slots reused after their block; a local that a
+ * closure captures is marked so the code generator closes it when its
+ * block or loop iteration ends. */
+#ifndef PVM_CC_RESOLVE_H
+#define PVM_CC_RESOLVE_H
+
+#include "ast.h"
+
+/* The names every program sees (LANGUAGE.md sections 8 and 9). */
+#define CC_BUILTIN_NAMES \
+    "print", "str", "len", "type", "int", "float", "push", "pop", "keys", "has", \
+    "remove", "assert", "math", "string", "array", "io", "os", "ffi"
+
+#define CC_MAX_LOCALS 65535u
+#define CC_MAX_UPVALS 65535u
+#define CC_MAX_TREE_DEPTH 1000u
+
+typedef struct {
+    uint32_t nglobals;
+    CcName *global_names;   /* arena-owned, indexed by global slot */
+} CcModuleScope;
+
+/* Resolves [m] in place. [extra_builtins] is NULL or NULL-terminated.
+ * Returns false if errors were reported. */
+bool cc_resolve(CcModuleAst *m, const char *file, const char *const *extra_builtins,
+                CcArena *arena, CcDiag *diag, CcModuleScope *out);
+
+/* Whether [name] is a built-in standard library module (math, string, ...). */
+bool cc_is_builtin_module(const char *name);
+
+#endif

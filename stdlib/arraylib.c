@@ -1,0 +1,254 @@
+/* The array module: sorting, slicing, insertion and removal, and the
+ * higher-order map / filter / reduce.
+ *
+ * Functions that call PV code (sort with a comparator, map, filter, reduce)
+ * must survive that code mutating the array: they re-read its length on
+ * every step, and sort works on a private copy that it writes back. */
+#include <string.h>
+
+#include "stdlib/lib.h"
+
+static Value new_array_value(PvArray *a)
+{
+    return vm_obj(VT_ARRAY, a);
+}
+
+/* An array of [n] Values, uninitialised, in the scanning heap. */
+static Value *alloc_values(VM *vm, size_t n)
+{
+    return vm_alloc(vm, vm_checked_size(vm, n, sizeof(Value), 0));
+}
+
+/* ---- sort ---- */
+
+/* The ordering used by a sort: the default (numbers or strings) or a PV
+ * comparison function less(x, y). */
+typedef struct {
+    VM *vm;
+    Value less; /* nil for the default ordering */
+} Order;
+
+static bool default_less(Value x, Value y)
+{
+    if (x.type == VT_STRING)
+        return vm_string_compare(x.as.s, y.as.s) < 0;
+    return lib_compare_numbers(x, y) == -1;
+}
+
+static bool order_less(const Order *o, Value x, Value y)
+{
+    if (o->less.type == VT_NIL)
+        return default_less(x, y);
+    Value pair[2] = { x, y };
+    return vm_is_truthy(vm_call(o->vm, o->less, 2, pair));
+}
+
+/* Merges the sorted runs src[lo..mid) and src[mid..hi) into dst[lo..hi).
+ * Ties take the left run first, which keeps the sort stable. */
+static void merge(const Order *o, const Value *src, Value *dst, size_t lo, size_t mid, size_t hi)
+{
+    size_t i = lo, j = mid;
+    for (size_t k = lo; k < hi; k++) {
+        if (i < mid && (j >= hi || !order_less(o, src[j], src[i])))
+            dst[k] = src[i++];
+        else
+            dst[k] = src[j++];
+    }
+}
+
+/* Sorts [a][lo..hi) using [tmp] (same size as [a]) as scratch. */
+static void merge_sort(const Order *o, Value *a, Value *tmp, size_t lo, size_t hi)
+{
+    if (hi - lo < 2)
+        return;
+    size_t mid = lo + (hi - lo) / 2;
+    merge_sort(o, a, tmp, lo, mid);
+    merge_sort(o, a, tmp, mid, hi);
+    if (!order_less(o, a[mid], a[mid - 1]))
+        return; /* already in order: a common case worth one comparison */
+    memcpy(tmp + lo, a + lo, (hi - lo) * sizeof(Value));
+    merge(o, tmp, a, lo, mid, hi);
+}
+
+/* The default ordering compares numbers with numbers or strings with
+ * strings; anything else in the array is an error, raised before sorting. */
+static void check_sortable(VM *vm, const Value *items, size_t n)
+{
+    for (size_t i = 1; i < n; i++) {
+        bool same = (vm_is_number(items[0]) && vm_is_number(items[i])) ||
+                    (items[0].type == VT_STRING && items[i].type == VT_STRING);
+        if (!same)
+            vm_error(vm, "array.sort: cannot compare %s and %s", vm_type_name(items[0]),
+                     vm_type_name(items[i]));
+    }
+}
+
+static Value a_sort(VM *vm, int argc, Value *args, void *fname)
+{
+    PvArray *a = lib_arg_array(vm, fname, args, 0);
+    Order order = { vm, argc > 1 ? lib_arg_function(vm, fname, args, 1) : VAL_NIL };
+    size_t n = a->len;
+    if (n < 2)
+        return VAL_NIL;
+    Value *copy = alloc_values(vm, n);
+    memcpy(copy, a->items, n * sizeof(Value));
+    if (order.less.type == VT_NIL)
+        check_sortable(vm, copy, n);
+    merge_sort(&order, copy, alloc_values(vm, n), 0, n);
+    /* The comparator may have resized the array: the sorted copy replaces
+     * its contents whatever its length is now. */
+    if (a->cap < n) {
+        a->items = alloc_values(vm, n);
+        a->cap = n;
+    }
+    memcpy(a->items, copy, n * sizeof(Value));
+    a->len = n;
+    return VAL_NIL;
+}
+
+/* ---- in-place edits ---- */
+
+static Value a_reverse(VM *vm, int argc, Value *args, void *fname)
+{
+    PvArray *a = lib_arg_array(vm, fname, args, 0);
+    for (size_t i = 0, j = a->len; i + 1 < j; i++, j--) {
+        Value t = a->items[i];
+        a->items[i] = a->items[j - 1];
+        a->items[j - 1] = t;
+    }
+    return VAL_NIL;
+}
+
+static Value a_insert(VM *vm, int argc, Value *args, void *fname)
+{
+    PvArray *a = lib_arg_array(vm, fname, args, 0);
+    int64_t i = lib_arg_int(vm, fname, args, 1);
+    Value v = args[2];
+    if (i != (int64_t)a->len)
+        vm_array_get(vm, a, i); /* raises the language's index error */
+    vm_array_push(vm, a, v);
+    memmove(a->items + i + 1, a->items + i, (a->len - 1 - (size_t)i) * sizeof(Value));
+    a->items[i] = v;
+    return VAL_NIL;
+}
+
+static Value a_remove_at(VM *vm, int argc, Value *args, void *fname)
+{
+    PvArray *a = lib_arg_array(vm, fname, args, 0);
+    int64_t i = lib_arg_int(vm, fname, args, 1);
+    Value v = vm_array_get(vm, a, i);
+    memmove(a->items + i, a->items + i + 1, (a->len - 1 - (size_t)i) * sizeof(Value));
+    a->items[--a->len] = VAL_NIL;
+    return v;
+}
+
+/* ---- new arrays ---- */
+
+static Value a_slice(VM *vm, int argc, Value *args, void *fname)
+{
+    PvArray *a = lib_arg_array(vm, fname, args, 0);
+    size_t i = lib_clamp_index(lib_arg_int(vm, fname, args, 1), a->len);
+    size_t j = argc > 2 ? lib_clamp_index(lib_arg_int(vm, fname, args, 2), a->len) : a->len;
+    size_t n = j > i ? j - i : 0;
+    PvArray *r = vm_array_new(vm, n);
+    if (n)
+        memcpy(r->items, a->items + i, n * sizeof(Value));
+    r->len = n;
+    return new_array_value(r);
+}
+
+static Value a_index_of(VM *vm, int argc, Value *args, void *fname)
+{
+    PvArray *a = lib_arg_array(vm, fname, args, 0);
+    for (size_t i = 0; i < a->len; i++)
+        if (vm_values_equal(a->items[i], args[1]))
+            return vm_int((int64_t)i);
+    return vm_int(-1);
+}
+
+static Value a_concat(VM *vm, int argc, Value *args, void *fname)
+{
+    PvArray *a = lib_arg_array(vm, fname, args, 0);
+    PvArray *b = lib_arg_array(vm, fname, args, 1);
+    size_t n = vm_checked_size(vm, a->len, 1, b->len);
+    PvArray *r = vm_array_new(vm, n);
+    if (a->len)
+        memcpy(r->items, a->items, a->len * sizeof(Value));
+    if (b->len)
+        memcpy(r->items + a->len, b->items, b->len * sizeof(Value));
+    r->len = n;
+    return new_array_value(r);
+}
+
+static Value a_new(VM *vm, int argc, Value *args, void *fname)
+{
+    int64_t n = lib_arg_int(vm, fname, args, 0);
+    if (n < 0)
+        vm_error(vm, "array.new: size must not be negative, got %lld", (long long)n);
+    if ((uint64_t)n > SIZE_MAX / sizeof(Value))
+        vm_error(vm, "out of memory");
+    PvArray *r = vm_array_new(vm, (size_t)n);
+    for (size_t i = 0; i < (size_t)n; i++)
+        r->items[i] = args[1];
+    r->len = (size_t)n;
+    return new_array_value(r);
+}
+
+/* ---- higher-order ---- */
+
+static Value a_map(VM *vm, int argc, Value *args, void *fname)
+{
+    PvArray *a = lib_arg_array(vm, fname, args, 0);
+    Value f = lib_arg_function(vm, fname, args, 1);
+    PvArray *r = vm_array_new(vm, a->len);
+    for (size_t i = 0; i < a->len; i++) {
+        Value x = a->items[i];
+        vm_array_push(vm, r, vm_call(vm, f, 1, &x));
+    }
+    return new_array_value(r);
+}
+
+static Value a_filter(VM *vm, int argc, Value *args, void *fname)
+{
+    PvArray *a = lib_arg_array(vm, fname, args, 0);
+    Value f = lib_arg_function(vm, fname, args, 1);
+    PvArray *r = vm_array_new(vm, 0);
+    for (size_t i = 0; i < a->len; i++) {
+        Value x = a->items[i];
+        if (vm_is_truthy(vm_call(vm, f, 1, &x)))
+            vm_array_push(vm, r, x);
+    }
+    return new_array_value(r);
+}
+
+static Value a_reduce(VM *vm, int argc, Value *args, void *fname)
+{
+    PvArray *a = lib_arg_array(vm, fname, args, 0);
+    Value f = lib_arg_function(vm, fname, args, 1);
+    Value acc = args[2];
+    for (size_t i = 0; i < a->len; i++) {
+        Value pair[2] = { acc, a->items[i] };
+        acc = vm_call(vm, f, 2, pair);
+    }
+    return acc;
+}
+
+static const LibFunc array_funcs[] = {
+    { "array.sort", a_sort, 1, 2 },
+    { "array.reverse", a_reverse, 1, 1 },
+    { "array.slice", a_slice, 2, 3 },
+    { "array.insert", a_insert, 3, 3 },
+    { "array.remove_at", a_remove_at, 2, 2 },
+    { "array.index_of", a_index_of, 2, 2 },
+    { "array.concat", a_concat, 2, 2 },
+    { "array.new", a_new, 2, 2 },
+    { "array.map", a_map, 2, 2 },
+    { "array.filter", a_filter, 2, 2 },
+    { "array.reduce", a_reduce, 3, 3 },
+    { NULL, NULL, 0, 0 },
+};
+
+void lib_open_array(VM *vm)
+{
+    vm_define_builtin(vm, "array", vm_obj(VT_MAP, lib_module(vm, array_funcs)));
+}

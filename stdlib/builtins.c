@@ -1,0 +1,264 @@
+/* The built-in functions that are always in scope: print str len type int
+ * float push pop keys has remove assert (LANGUAGE.md section 8). */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "stdlib/lib.h"
+
+/* 2^63 as a double: the first float above every int64. */
+#define TWO_POW_63 9223372036854775808.0
+
+static void write_value(VM *vm, Value v)
+{
+    PvString *s = v.type == VT_STRING ? v.as.s : vm_to_string(vm, v);
+    fwrite(s->chars, 1, s->len, vm->out);
+}
+
+static Value b_print(VM *vm, int argc, Value *args, void *fname)
+{
+    for (int i = 0; i < argc; i++) {
+        if (i > 0)
+            fputc(' ', vm->out);
+        write_value(vm, args[i]);
+    }
+    fputc('\n', vm->out);
+    return VAL_NIL;
+}
+
+static Value b_str(VM *vm, int argc, Value *args, void *fname)
+{
+    if (args[0].type == VT_STRING)
+        return args[0];
+    return vm_str_value(vm_to_string(vm, args[0]));
+}
+
+static Value b_len(VM *vm, int argc, Value *args, void *fname)
+{
+    switch (args[0].type) {
+    case VT_STRING:
+        return vm_int((int64_t)args[0].as.s->len);
+    case VT_ARRAY:
+        return vm_int((int64_t)args[0].as.a->len);
+    case VT_MAP:
+        return vm_int((int64_t)args[0].as.m->count);
+    default:
+        lib_arg_error(vm, fname, 0, "string, array or map", args[0]);
+    }
+}
+
+static Value b_type(VM *vm, int argc, Value *args, void *fname)
+{
+    return vm_str_value(vm_string_cstr(vm, vm_type_name(args[0])));
+}
+
+/* Narrows [*p, *end) to the text between surrounding whitespace. */
+static void strip_spaces(const char **p, const char **end)
+{
+    while (*p < *end && lib_is_space(**p))
+        (*p)++;
+    while (*end > *p && lib_is_space((*end)[-1]))
+        (*end)--;
+}
+
+/* Parses optional sign and decimal digits filling [p, end) exactly;
+ * false when that is not the text of an int64. */
+static bool parse_int(const char *p, const char *end, int64_t *out)
+{
+    bool negative = false;
+    if (p < end && (*p == '+' || *p == '-'))
+        negative = *p++ == '-';
+    if (p == end)
+        return false;
+    uint64_t limit = negative ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+    uint64_t n = 0;
+    for (; p < end; p++) {
+        if (*p < '0' || *p > '9')
+            return false;
+        unsigned digit = (unsigned)(*p - '0');
+        if (n > (limit - digit) / 10)
+            return false;
+        n = n * 10 + digit;
+    }
+    *out = negative ? (int64_t)(0 - n) : (int64_t)n;
+    return true;
+}
+
+static bool match_word(const char *p, const char *end, const char *word)
+{
+    size_t n = strlen(word);
+    if ((size_t)(end - p) != n)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (tolower((unsigned char)p[i]) != word[i])
+            return false;
+    return true;
+}
+
+static const char *skip_digits(const char *p, const char *end)
+{
+    while (p < end && *p >= '0' && *p <= '9')
+        p++;
+    return p;
+}
+
+/* Whether [p, end) is a decimal float without sign: digits with an
+ * optional point (a digit on at least one side), then an optional
+ * exponent. Hex floats and the like, which strtod would take, are not. */
+static bool is_decimal_float(const char *p, const char *end)
+{
+    const char *q = skip_digits(p, end);
+    size_t digits = (size_t)(q - p);
+    if (q < end && *q == '.') {
+        const char *r = skip_digits(q + 1, end);
+        digits += (size_t)(r - q - 1);
+        q = r;
+    }
+    if (digits == 0)
+        return false;
+    if (q < end && (*q == 'e' || *q == 'E')) {
+        q++;
+        if (q < end && (*q == '+' || *q == '-'))
+            q++;
+        const char *r = skip_digits(q, end);
+        if (r == q)
+            return false;
+        q = r;
+    }
+    return q == end;
+}
+
+/* Parses a PV float text filling [p, end): sign, then a decimal float or
+ * inf / infinity / nan (any case). */
+static bool parse_float(VM *vm, const char *p, const char *end, double *out)
+{
+    bool negative = false;
+    if (p < end && (*p == '+' || *p == '-'))
+        negative = *p++ == '-';
+    double d;
+    if (match_word(p, end, "inf") || match_word(p, end, "infinity")) {
+        d = INFINITY;
+    } else if (match_word(p, end, "nan")) {
+        d = NAN;
+    } else if (is_decimal_float(p, end)) {
+        /* strtod needs a NUL-terminated copy; the text is validated, so it
+         * reads all of it. Overflow gives inf and underflow 0, as in Python. */
+        size_t n = (size_t)(end - p);
+        char *copy = vm_alloc_atomic(vm, vm_checked_size(vm, n, 1, 1));
+        memcpy(copy, p, n);
+        d = strtod(copy, NULL);
+    } else {
+        return false;
+    }
+    *out = negative ? -d : d;
+    return true;
+}
+
+static Value b_int(VM *vm, int argc, Value *args, void *fname)
+{
+    Value v = args[0];
+    if (v.type == VT_INT)
+        return v;
+    if (v.type == VT_FLOAT) {
+        double t = trunc(v.as.f);
+        if (!(t >= -TWO_POW_63 && t < TWO_POW_63)) {
+            char text[32];
+            vm_format_float(text, v.as.f);
+            vm_error(vm, "int: cannot convert %s to int", text);
+        }
+        return vm_int((int64_t)t);
+    }
+    if (v.type != VT_STRING)
+        lib_arg_error(vm, fname, 0, "number or string", v);
+    const char *p = v.as.s->chars, *end = p + v.as.s->len;
+    strip_spaces(&p, &end);
+    int64_t n;
+    return parse_int(p, end, &n) ? vm_int(n) : VAL_NIL;
+}
+
+static Value b_float(VM *vm, int argc, Value *args, void *fname)
+{
+    Value v = args[0];
+    if (v.type == VT_FLOAT)
+        return v;
+    if (v.type == VT_INT)
+        return vm_float((double)v.as.i);
+    if (v.type != VT_STRING)
+        lib_arg_error(vm, fname, 0, "number or string", v);
+    const char *p = v.as.s->chars, *end = p + v.as.s->len;
+    strip_spaces(&p, &end);
+    double d;
+    return parse_float(vm, p, end, &d) ? vm_float(d) : VAL_NIL;
+}
+
+static Value b_push(VM *vm, int argc, Value *args, void *fname)
+{
+    vm_array_push(vm, lib_arg_array(vm, fname, args, 0), args[1]);
+    return VAL_NIL;
+}
+
+static Value b_pop(VM *vm, int argc, Value *args, void *fname)
+{
+    PvArray *a = lib_arg_array(vm, fname, args, 0);
+    if (a->len == 0)
+        vm_error(vm, "pop: array is empty");
+    Value v = a->items[--a->len];
+    a->items[a->len] = VAL_NIL; /* let the collector reclaim what it held */
+    return v;
+}
+
+static Value b_keys(VM *vm, int argc, Value *args, void *fname)
+{
+    PvMap *m = lib_arg_map(vm, fname, args, 0);
+    PvArray *keys = vm_array_new(vm, m->count);
+    for (int64_t at = vm_map_next(m, 0); at >= 0; at = vm_map_next(m, (size_t)at + 1))
+        vm_array_push(vm, keys, m->entries[at].key);
+    return vm_obj(VT_ARRAY, keys);
+}
+
+static Value b_has(VM *vm, int argc, Value *args, void *fname)
+{
+    Value ignored;
+    return vm_bool(vm_map_get(lib_arg_map(vm, fname, args, 0), args[1], &ignored));
+}
+
+static Value b_remove(VM *vm, int argc, Value *args, void *fname)
+{
+    Value removed;
+    if (vm_map_remove(lib_arg_map(vm, fname, args, 0), args[1], &removed))
+        return removed;
+    return VAL_NIL;
+}
+
+static Value b_assert(VM *vm, int argc, Value *args, void *fname)
+{
+    if (vm_is_truthy(args[0]))
+        return VAL_NIL;
+    if (argc > 1 && args[1].type != VT_NIL)
+        vm_throw(vm, args[1]);
+    vm_error(vm, "assertion failed");
+}
+
+static const LibFunc builtins[] = {
+    { "print", b_print, 0, -1 },
+    { "str", b_str, 1, 1 },
+    { "len", b_len, 1, 1 },
+    { "type", b_type, 1, 1 },
+    { "int", b_int, 1, 1 },
+    { "float", b_float, 1, 1 },
+    { "push", b_push, 2, 2 },
+    { "pop", b_pop, 1, 1 },
+    { "keys", b_keys, 1, 1 },
+    { "has", b_has, 2, 2 },
+    { "remove", b_remove, 2, 2 },
+    { "assert", b_assert, 1, 2 },
+    { NULL, NULL, 0, 0 },
+};
+
+void lib_open_builtins(VM *vm)
+{
+    for (const LibFunc *f = builtins; f->name; f++)
+        vm_define_builtin(vm, f->name, lib_native(vm, f));
+}

@@ -1,0 +1,90 @@
+/* Internal interface of the standard library: argument checking, module
+ * registration, a collector-backed byte buffer, the random generator, and
+ * the per-module open functions that stdlib_open calls.
+ *
+ * Every native the library registers receives its full name ("string.sub",
+ * "len") as its [data] pointer, so argument errors can name the function:
+ *   string.sub: argument 2 must be int, got string */
+#ifndef PVM_STDLIB_LIB_H
+#define PVM_STDLIB_LIB_H
+
+#include "vm/vm.h"
+
+/* One native of a module. [name] is the full name, "module.func" (or just
+ * "func" for the built-ins); the part after the dot is the map key. */
+typedef struct {
+    const char *name;
+    VmNativeFn fn;
+    int min_args, max_args; /* max_args -1: unbounded */
+} LibFunc;
+
+/* A native value for [f], carrying its name as data. */
+Value lib_native(VM *vm, const LibFunc *f);
+/* A new module map holding the natives of [funcs] (terminated by a NULL name). */
+PvMap *lib_module(VM *vm, const LibFunc *funcs);
+void lib_set(VM *vm, PvMap *module, const char *key, Value v);
+
+/* Argument checks. [i] is 0-based; messages count from 1. Each raises
+ * "NAME: argument N must be TYPE, got TYPE" on a mismatch. */
+__attribute__((noreturn)) void lib_arg_error(VM *vm, const char *fname, int i, const char *expected,
+                                             Value got);
+int64_t lib_arg_int(VM *vm, const char *fname, const Value *args, int i);
+double lib_arg_number(VM *vm, const char *fname, const Value *args, int i); /* int or float */
+PvString *lib_arg_string(VM *vm, const char *fname, const Value *args, int i);
+PvArray *lib_arg_array(VM *vm, const char *fname, const Value *args, int i);
+PvMap *lib_arg_map(VM *vm, const char *fname, const Value *args, int i);
+Value lib_arg_function(VM *vm, const char *fname, const Value *args, int i);
+
+/* The whitespace int() and float() skip and string.trim removes: space,
+ * \t \n \v \f \r (ASCII only). */
+static inline bool lib_is_space(char c)
+{
+    return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
+/* Exact comparison of two numbers (ints and floats mixed): -1, 0, 1, or 2
+ * when either is NaN. */
+int lib_compare_numbers(Value a, Value b);
+/* Clamps a PV index to 0..len (string.sub, array.slice). */
+size_t lib_clamp_index(int64_t i, size_t len);
+/* Raises the language's "index I out of range for string of length N". */
+__attribute__((noreturn)) void lib_string_index_error(VM *vm, int64_t i, size_t len);
+
+/* A growable byte buffer in the collector's heap. Natives raise errors with
+ * longjmp, which would leak a malloc'd buffer (VmBuf); this one is simply
+ * collected. */
+typedef struct {
+    VM *vm;
+    char *data;
+    size_t len, cap;
+} LibBuf;
+
+void lib_buf_init(LibBuf *b, VM *vm);
+void lib_buf_add(LibBuf *b, const char *s, size_t n);
+void lib_buf_addc(LibBuf *b, char c);
+void lib_buf_add_value(LibBuf *b, Value v); /* str(v) */
+PvString *lib_buf_string(const LibBuf *b);
+
+/* xoshiro256** seeded through splitmix64 (random.c; docs/stdlib.md gives
+ * the exact algorithm so that any host reproduces a sequence). */
+typedef struct {
+    uint64_t s[4];
+} LibRng;
+
+void lib_rng_seed(LibRng *r, uint64_t seed);
+uint64_t lib_rng_next(LibRng *r);
+double lib_rng_float(LibRng *r);                  /* [0, 1) */
+int64_t lib_rng_range(LibRng *r, int64_t lo, int64_t hi); /* [lo, hi], lo <= hi */
+
+/* The string.format native (format.c). */
+Value lib_string_format(VM *vm, int argc, Value *args, void *data);
+
+/* Registration of each part, called by stdlib_open. */
+void lib_open_builtins(VM *vm);
+void lib_open_math(VM *vm);
+void lib_open_string(VM *vm);
+void lib_open_array(VM *vm);
+void lib_open_io(VM *vm);
+void lib_open_os(VM *vm, int argc, char **argv);
+
+#endif

@@ -1,0 +1,179 @@
+/* The math module: constants, rounding to ints, min/max that return their
+ * winning argument unchanged, the C library's float functions, and the
+ * seeded random generator (random.c). */
+#include <math.h>
+#include <time.h>
+
+#include "stdlib/lib.h"
+
+/* 2^63 as a double: the first float above every int64. */
+#define TWO_POW_63 9223372036854775808.0
+
+static Value m_abs(VM *vm, int argc, Value *args, void *fname)
+{
+    if (args[0].type == VT_INT) /* wraps at the minimum, like unary minus */
+        return args[0].as.i < 0 ? vm_int((int64_t)(0 - (uint64_t)args[0].as.i)) : args[0];
+    return vm_float(fabs(lib_arg_number(vm, fname, args, 0)));
+}
+
+static bool is_nan(Value v)
+{
+    return v.type == VT_FLOAT && isnan(v.as.f);
+}
+
+/* The argument that wins when [sign] is -1 (min) or 1 (max): the first NaN
+ * if there is one, else the first of the extreme ones. */
+static Value pick_extreme(VM *vm, int argc, const Value *args, const char *fname, int sign)
+{
+    for (int i = 0; i < argc; i++)
+        lib_arg_number(vm, fname, args, i);
+    Value best = args[0];
+    for (int i = 0; i < argc; i++) {
+        if (is_nan(args[i]))
+            return args[i];
+        if (lib_compare_numbers(args[i], best) == sign)
+            best = args[i];
+    }
+    return best;
+}
+
+static Value m_min(VM *vm, int argc, Value *args, void *fname)
+{
+    return pick_extreme(vm, argc, args, fname, -1);
+}
+
+static Value m_max(VM *vm, int argc, Value *args, void *fname)
+{
+    return pick_extreme(vm, argc, args, fname, 1);
+}
+
+/* floor and ceil return ints: an int argument is already integral. */
+static Value round_to_int(VM *vm, Value *args, const char *fname, double (*round)(double))
+{
+    if (args[0].type == VT_INT)
+        return args[0];
+    double x = lib_arg_number(vm, fname, args, 0);
+    double r = round(x);
+    if (!(r >= -TWO_POW_63 && r < TWO_POW_63)) {
+        char text[32];
+        vm_format_float(text, x);
+        vm_error(vm, "%s: cannot convert %s to int", fname, text);
+    }
+    return vm_int((int64_t)r);
+}
+
+static Value m_floor(VM *vm, int argc, Value *args, void *fname)
+{
+    return round_to_int(vm, args, fname, floor);
+}
+
+static Value m_ceil(VM *vm, int argc, Value *args, void *fname)
+{
+    return round_to_int(vm, args, fname, ceil);
+}
+
+/* One-argument float functions share one native body: the C function is
+ * chosen by name. */
+#define MATH_UNARY(NAME)                                                           \
+    static Value m_##NAME(VM *vm, int argc, Value *args, void *fname)              \
+    {                                                                              \
+        return vm_float(NAME(lib_arg_number(vm, fname, args, 0)));                 \
+    }
+
+MATH_UNARY(sqrt)
+MATH_UNARY(sin)
+MATH_UNARY(cos)
+MATH_UNARY(tan)
+MATH_UNARY(asin)
+MATH_UNARY(acos)
+MATH_UNARY(atan)
+MATH_UNARY(exp)
+
+static Value m_atan2(VM *vm, int argc, Value *args, void *fname)
+{
+    return vm_float(atan2(lib_arg_number(vm, fname, args, 0), lib_arg_number(vm, fname, args, 1)));
+}
+
+static Value m_pow(VM *vm, int argc, Value *args, void *fname)
+{
+    return vm_float(pow(lib_arg_number(vm, fname, args, 0), lib_arg_number(vm, fname, args, 1)));
+}
+
+/* log(x) is the natural logarithm; bases 2 and 10 use log2 and log10 so
+ * that exact powers give exact results (log(1000, 10) is 3.0). */
+static Value m_log(VM *vm, int argc, Value *args, void *fname)
+{
+    double x = lib_arg_number(vm, fname, args, 0);
+    if (argc < 2)
+        return vm_float(log(x));
+    double base = lib_arg_number(vm, fname, args, 1);
+    if (base == 2)
+        return vm_float(log2(x));
+    if (base == 10)
+        return vm_float(log10(x));
+    return vm_float(log(x) / log(base));
+}
+
+/* random() and random(a, b); [rng] is the VM's generator. */
+static Value m_random(VM *vm, int argc, Value *args, void *rng)
+{
+    if (argc == 0)
+        return vm_float(lib_rng_float(rng));
+    if (argc == 1)
+        vm_error(vm, "math.random expects 0 or 2 arguments, got 1");
+    int64_t lo = lib_arg_int(vm, "math.random", args, 0);
+    int64_t hi = lib_arg_int(vm, "math.random", args, 1);
+    if (lo > hi)
+        vm_error(vm, "math.random: empty range %lld..%lld", (long long)lo, (long long)hi);
+    return vm_int(lib_rng_range(rng, lo, hi));
+}
+
+static Value m_seed(VM *vm, int argc, Value *args, void *rng)
+{
+    lib_rng_seed(rng, (uint64_t)lib_arg_int(vm, "math.seed", args, 0));
+    return VAL_NIL;
+}
+
+static const LibFunc math_funcs[] = {
+    { "math.abs", m_abs, 1, 1 },
+    { "math.min", m_min, 1, -1 },
+    { "math.max", m_max, 1, -1 },
+    { "math.floor", m_floor, 1, 1 },
+    { "math.ceil", m_ceil, 1, 1 },
+    { "math.sqrt", m_sqrt, 1, 1 },
+    { "math.sin", m_sin, 1, 1 },
+    { "math.cos", m_cos, 1, 1 },
+    { "math.tan", m_tan, 1, 1 },
+    { "math.asin", m_asin, 1, 1 },
+    { "math.acos", m_acos, 1, 1 },
+    { "math.atan", m_atan, 1, 1 },
+    { "math.atan2", m_atan2, 2, 2 },
+    { "math.exp", m_exp, 1, 1 },
+    { "math.log", m_log, 1, 2 },
+    { "math.pow", m_pow, 2, 2 },
+    { NULL, NULL, 0, 0 },
+};
+
+/* Without math.seed, a generator starts from the clock and its own address,
+ * so separate runs (and separate VMs) differ. */
+static LibRng *new_rng(VM *vm)
+{
+    LibRng *rng = vm_alloc_atomic(vm, sizeof(LibRng));
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t seed = (uint64_t)ts.tv_sec * 1000000007u ^ (uint64_t)ts.tv_nsec ^ (uint64_t)(uintptr_t)rng;
+    lib_rng_seed(rng, seed);
+    return rng;
+}
+
+void lib_open_math(VM *vm)
+{
+    PvMap *m = lib_module(vm, math_funcs);
+    lib_set(vm, m, "pi", vm_float(M_PI));
+    lib_set(vm, m, "inf", vm_float(INFINITY));
+    lib_set(vm, m, "nan", vm_float(NAN));
+    LibRng *rng = new_rng(vm);
+    lib_set(vm, m, "random", vm_obj(VT_NATIVE, vm_native_new(vm, "math.random", m_random, 0, 2, rng)));
+    lib_set(vm, m, "seed", vm_obj(VT_NATIVE, vm_native_new(vm, "math.seed", m_seed, 1, 1, rng)));
+    vm_define_builtin(vm, "math", vm_obj(VT_MAP, m));
+}

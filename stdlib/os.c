@@ -1,0 +1,55 @@
+/* The os module: program arguments, clocks, the environment and exit. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "stdlib/lib.h"
+
+static Value os_clock(VM *vm, int argc, Value *args, void *fname)
+{
+    return vm_float((double)clock() / CLOCKS_PER_SEC);
+}
+
+static Value os_time(VM *vm, int argc, Value *args, void *fname)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return vm_float((double)ts.tv_sec + (double)ts.tv_nsec * 1e-9);
+}
+
+static Value os_getenv(VM *vm, int argc, Value *args, void *fname)
+{
+    PvString *name = lib_arg_string(vm, fname, args, 0);
+    if (memchr(name->chars, '\0', name->len))
+        return VAL_NIL; /* no variable's name contains a NUL */
+    const char *value = getenv(name->chars);
+    return value ? vm_str_value(vm_string_cstr(vm, value)) : VAL_NIL;
+}
+
+/* Ends the process. Output written through print or io.write may sit in a
+ * stdio buffer, so every stream is flushed first. */
+static Value os_exit(VM *vm, int argc, Value *args, void *fname)
+{
+    int64_t code = argc > 0 ? lib_arg_int(vm, fname, args, 0) : 0;
+    fflush(vm->out);
+    fflush(NULL);
+    exit((int)code);
+}
+
+static const LibFunc os_funcs[] = {
+    { "os.clock", os_clock, 0, 0 },
+    { "os.time", os_time, 0, 0 },
+    { "os.getenv", os_getenv, 1, 1 },
+    { "os.exit", os_exit, 0, 1 },
+    { NULL, NULL, 0, 0 },
+};
+
+void lib_open_os(VM *vm, int argc, char **argv)
+{
+    PvMap *m = lib_module(vm, os_funcs);
+    PvArray *args = vm_array_new(vm, argc > 0 ? (size_t)argc : 0);
+    for (int i = 0; i < argc; i++)
+        vm_array_push(vm, args, vm_str_value(vm_string_cstr(vm, argv[i])));
+    lib_set(vm, m, "args", vm_obj(VT_ARRAY, args));
+    vm_define_builtin(vm, "os", vm_obj(VT_MAP, m));
+}

@@ -1,0 +1,80 @@
+/* The collector keeps memory bounded by the live set: allocating over 10 GB
+ * in total through the VM's allocation funnel, with a few MB live at any
+ * time, must leave peak RSS under 200 MB. */
+#include <gc.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "vm/vm.h"
+
+#define BLOCK ((size_t)4 * 1024)
+#define LIVE 1024
+#define TOTAL ((size_t)10 * 1024 * 1024 * 1024 + BLOCK)
+
+static long peak_rss_kb(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss;
+}
+
+typedef struct {
+    size_t total;
+    void **ring;
+    void *anchor;
+} Churn;
+
+static void churn(VM *vm, void *ud)
+{
+    Churn *c = ud;
+    for (size_t i = 0; c->total < TOTAL; i++) {
+        /* Pointer-holding blocks that point at a long-lived one, so the
+         * collector has to scan them; the ring keeps the last LIVE alive. */
+        void **block = vm_alloc(vm, BLOCK);
+        block[0] = c->anchor;
+        c->ring[i % LIVE] = block;
+        c->total += BLOCK;
+    }
+}
+
+static void test_ten_gigabytes_bounded(void **state)
+{
+    (void)state;
+    VM *vm = vm_new();
+    assert_non_null(vm);
+    /* The ring and anchor live in GC memory reachable from this frame. */
+    Churn c = { 0, GC_MALLOC(LIVE * sizeof(void *)), GC_MALLOC(64) };
+    assert_true(vm_protect(vm, churn, &c));
+    assert_true(c.total > (size_t)10 * 1024 * 1024 * 1024);
+    long peak = peak_rss_kb();
+    assert_true(peak < 200 * 1024);
+    assert_true(vm->bytes_allocated >= c.total);
+    vm_free(vm);
+}
+
+static void test_impossible_size_is_an_error(void **state)
+{
+    (void)state;
+    VM *vm = vm_new();
+    assert_non_null(vm);
+    Value err;
+    assert_false(vm_protect(vm, (void (*)(VM *, void *))(void *)vm_alloc_atomic, (void *)((size_t)1 << 62)));
+    err = vm->error;
+    assert_int_equal(err.type, VT_STRING);
+    assert_string_equal(err.as.s->chars, "out of memory");
+    vm_free(vm);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ten_gigabytes_bounded),
+        cmocka_unit_test(test_impossible_size_is_an_error),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,404 @@
+/* Unit tests for map.c: lookup, insertion order, removal and re-insertion,
+ * key normalisation, invalid keys, compaction and iteration. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <cmocka.h>
+
+#include "vm/vm.h"
+
+#define TWO_POW_53 9007199254740992.0
+#define TWO_POW_63 9223372036854775808.0
+
+/* Runs [stmt] expecting it to raise a PV error with message [msg]. */
+#define EXPECT_ERROR(vm, stmt, msg)                                        \
+    do {                                                                   \
+        VmJmp jmp_;                                                        \
+        jmp_.prev = (vm)->jmp;                                             \
+        (vm)->jmp = &jmp_;                                                 \
+        if (setjmp(jmp_.buf) == 0) {                                       \
+            stmt;                                                          \
+            (vm)->jmp = jmp_.prev;                                         \
+            fail_msg("no error raised by %s", #stmt);                      \
+        }                                                                  \
+        (vm)->jmp = jmp_.prev;                                             \
+        assert_int_equal((vm)->error.type, VT_STRING);                     \
+        assert_string_equal((vm)->error.as.s->chars, (msg));               \
+    } while (0)
+
+static int setup(void **state)
+{
+    *state = vm_new();
+    return *state ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    vm_free(*state);
+    return 0;
+}
+
+static Value str(VM *vm, const char *s)
+{
+    return vm_str_value(vm_string_cstr(vm, s));
+}
+
+/* The live keys in iteration order, as "k1 k2 ..." (strings bare, ints in
+ * decimal), into [out]. */
+static const char *keys_text(const PvMap *m, char *out, size_t size)
+{
+    size_t n = 0;
+    out[0] = '\0';
+    for (int64_t pos = vm_map_next(m, 0); pos >= 0; pos = vm_map_next(m, (size_t)pos + 1)) {
+        Value k = m->entries[pos].key;
+        const char *sep = n ? " " : "";
+        if (k.type == VT_STRING)
+            n += (size_t)snprintf(out + n, size - n, "%s%s", sep, k.as.s->chars);
+        else if (k.type == VT_INT)
+            n += (size_t)snprintf(out + n, size - n, "%s%lld", sep, (long long)k.as.i);
+        else
+            n += (size_t)snprintf(out + n, size - n, "%s<%s>", sep, vm_type_name(k));
+    }
+    return out;
+}
+
+static int64_t get_int(const PvMap *m, Value key)
+{
+    Value v;
+    assert_true(vm_map_get(m, key, &v));
+    assert_int_equal(v.type, VT_INT);
+    return v.as.i;
+}
+
+static void test_set_get(void **state)
+{
+    VM *vm = *state;
+    PvMap *m = vm_map_new(vm, 0);
+    Value v;
+    assert_false(vm_map_get(m, str(vm, "a"), &v)); /* empty, no arrays yet */
+    vm_map_set(vm, m, str(vm, "a"), vm_int(1));
+    vm_map_set(vm, m, vm_int(2), vm_int(20));
+    vm_map_set(vm, m, vm_float(2.5), vm_int(25));
+    vm_map_set(vm, m, VAL_TRUE, vm_int(100));
+    assert_int_equal(m->count, 4);
+    assert_int_equal(get_int(m, str(vm, "a")), 1); /* a different string object */
+    assert_int_equal(get_int(m, vm_int(2)), 20);
+    assert_int_equal(get_int(m, vm_float(2.5)), 25);
+    assert_int_equal(get_int(m, VAL_TRUE), 100);
+    assert_false(vm_map_get(m, str(vm, "b"), &v));
+    assert_false(vm_map_get(m, VAL_FALSE, &v));
+    assert_true(vm_map_get(m, vm_int(2), NULL));
+}
+
+/* A nil value is stored like any other: the key exists. */
+static void test_nil_values(void **state)
+{
+    VM *vm = *state;
+    PvMap *m = vm_map_new(vm, 0);
+    vm_map_set(vm, m, str(vm, "k"), VAL_NIL);
+    Value v = vm_int(7);
+    assert_true(vm_map_get(m, str(vm, "k"), &v));
+    assert_int_equal(v.type, VT_NIL);
+    assert_int_equal(m->count, 1);
+}
+
+static void test_bool_keys_distinct_from_ints(void **state)
+{
+    VM *vm = *state;
+    PvMap *m = vm_map_new(vm, 0);
+    vm_map_set(vm, m, VAL_TRUE, vm_int(1));
+    vm_map_set(vm, m, vm_int(1), vm_int(2));
+    vm_map_set(vm, m, VAL_FALSE, vm_int(3));
+    vm_map_set(vm, m, vm_int(0), vm_int(4));
+    vm_map_set(vm, m, vm_float(1.0), vm_int(5)); /* same key as int 1 */
+    assert_int_equal(m->count, 4);
+    assert_int_equal(get_int(m, VAL_TRUE), 1);
+    assert_int_equal(get_int(m, vm_int(1)), 5);
+    assert_int_equal(get_int(m, VAL_FALSE), 3);
+    assert_int_equal(get_int(m, vm_float(-0.0)), 4);
+}
+
+static void test_reference_keys_by_identity(void **state)
+{
+    VM *vm = *state;
+    PvMap *m = vm_map_new(vm, 0);
+    Value a = vm_obj(VT_ARRAY, vm_array_new(vm, 0));
+    Value b = vm_obj(VT_ARRAY, vm_array_new(vm, 0));
+    vm_map_set(vm, m, a, vm_int(1));
+    vm_map_set(vm, m, b, vm_int(2));
+    vm_map_set(vm, m, vm_obj(VT_MAP, m), vm_int(3));
+    assert_int_equal(m->count, 3);
+    assert_int_equal(get_int(m, a), 1);
+    assert_int_equal(get_int(m, b), 2);
+    assert_int_equal(get_int(m, vm_obj(VT_MAP, m)), 3);
+}
+
+static void test_insertion_order(void **state)
+{
+    VM *vm = *state;
+    char buf[256];
+    PvMap *m = vm_map_new(vm, 0);
+    const char *names[] = { "a", "b", "c", "d", "e" };
+    for (int i = 0; i < 5; i++)
+        vm_map_set(vm, m, str(vm, names[i]), vm_int(i));
+    assert_string_equal(keys_text(m, buf, sizeof buf), "a b c d e");
+
+    vm_map_set(vm, m, str(vm, "c"), vm_int(30)); /* overwrite keeps the position */
+    assert_string_equal(keys_text(m, buf, sizeof buf), "a b c d e");
+    assert_int_equal(get_int(m, str(vm, "c")), 30);
+
+    Value old;
+    assert_true(vm_map_remove(m, str(vm, "b"), &old));
+    assert_int_equal(old.as.i, 1);
+    assert_false(vm_map_remove(m, str(vm, "b"), &old));
+    assert_string_equal(keys_text(m, buf, sizeof buf), "a c d e");
+    assert_false(vm_map_get(m, str(vm, "b"), &old));
+
+    vm_map_set(vm, m, str(vm, "b"), vm_int(2)); /* re-inserted: goes to the end */
+    assert_string_equal(keys_text(m, buf, sizeof buf), "a c d e b");
+    assert_true(vm_map_remove(m, str(vm, "a"), NULL));
+    assert_true(vm_map_remove(m, str(vm, "e"), NULL));
+    vm_map_set(vm, m, str(vm, "a"), vm_int(0));
+    assert_string_equal(keys_text(m, buf, sizeof buf), "c d b a");
+    assert_int_equal(m->count, 4);
+}
+
+/* Order survives the rebuilds that growth and compaction do. */
+static void test_order_across_rebuilds(void **state)
+{
+    VM *vm = *state;
+    PvMap *m = vm_map_new(vm, 0);
+    for (int64_t i = 0; i < 10000; i++)
+        vm_map_set(vm, m, vm_int(i), vm_int(i * 2));
+    for (int64_t i = 0; i < 10000; i += 2)
+        assert_true(vm_map_remove(m, vm_int(i), NULL));
+    for (int64_t i = 0; i < 10000; i += 4)
+        vm_map_set(vm, m, vm_int(i), vm_int(-i)); /* back, at the end */
+    for (int64_t i = 10000; i < 20000; i++) /* forces rebuilds */
+        vm_map_set(vm, m, vm_int(i), vm_int(i * 2));
+    assert_int_equal(m->count, 5000 + 2500 + 10000);
+    int64_t pos = vm_map_next(m, 0);
+    for (int64_t i = 1; i < 10000; i += 2, pos = vm_map_next(m, (size_t)pos + 1))
+        assert_int_equal(m->entries[pos].key.as.i, i);
+    for (int64_t i = 0; i < 10000; i += 4, pos = vm_map_next(m, (size_t)pos + 1))
+        assert_int_equal(m->entries[pos].key.as.i, i);
+    for (int64_t i = 10000; i < 20000; i++, pos = vm_map_next(m, (size_t)pos + 1))
+        assert_int_equal(m->entries[pos].key.as.i, i);
+    assert_int_equal(pos, -1);
+    for (int64_t i = 0; i < 20000; i++) {
+        Value v;
+        bool present = i >= 10000 || i % 2 == 1 || i % 4 == 0;
+        assert_int_equal(vm_map_get(m, vm_int(i), &v), present);
+        if (present)
+            assert_int_equal(v.as.i, i < 10000 && i % 4 == 0 ? -i : i * 2);
+    }
+}
+
+static void test_float_key_normalisation(void **state)
+{
+    VM *vm = *state;
+    PvMap *m = vm_map_new(vm, 0);
+    vm_map_set(vm, m, vm_int(1), str(vm, "one"));
+    Value v;
+    assert_true(vm_map_get(m, vm_float(1.0), &v)); /* m[1.0] is m[1] */
+    assert_string_equal(v.as.s->chars, "one");
+
+    vm_map_set(vm, m, vm_float(2.0), vm_int(1)); /* keys({[2.0]: 1}) is [2] */
+    assert_int_equal(m->entries[1].key.type, VT_INT);
+    assert_int_equal(m->entries[1].key.as.i, 2);
+
+    vm_map_set(vm, m, vm_float(1e300), vm_int(3)); /* beyond int64: stays float */
+    assert_int_equal(m->entries[2].key.type, VT_FLOAT);
+    assert_true(m->entries[2].key.as.f == 1e300);
+
+    vm_map_set(vm, m, vm_float(-0.0), vm_int(4));
+    assert_int_equal(m->entries[3].key.type, VT_INT);
+    assert_int_equal(m->entries[3].key.as.i, 0);
+    assert_int_equal(get_int(m, vm_int(0)), 4);
+    assert_int_equal(m->count, 4);
+}
+
+static void test_normalise_edges(void **state)
+{
+    (void)state;
+    Value k = vm_map_key_normalise(vm_float(-TWO_POW_63));
+    assert_int_equal(k.type, VT_INT);
+    assert_true(k.as.i == INT64_MIN);
+    k = vm_map_key_normalise(vm_float(TWO_POW_63));
+    assert_int_equal(k.type, VT_FLOAT);
+    k = vm_map_key_normalise(vm_float(9223372036854774784.0)); /* largest below 2^63 */
+    assert_int_equal(k.type, VT_INT);
+    assert_true(k.as.i == 9223372036854774784);
+    k = vm_map_key_normalise(vm_float(0.5));
+    assert_int_equal(k.type, VT_FLOAT);
+    k = vm_map_key_normalise(vm_float(INFINITY));
+    assert_int_equal(k.type, VT_FLOAT);
+    k = vm_map_key_normalise(vm_float(NAN));
+    assert_int_equal(k.type, VT_FLOAT);
+    k = vm_map_key_normalise(VAL_TRUE);
+    assert_int_equal(k.type, VT_BOOL);
+}
+
+/* 2^53 + 1 as an int is not the float 2^53, although it rounds to it. */
+static void test_big_int_keys(void **state)
+{
+    VM *vm = *state;
+    PvMap *m = vm_map_new(vm, 0);
+    vm_map_set(vm, m, vm_int(9007199254740993), vm_int(1));
+    vm_map_set(vm, m, vm_float(TWO_POW_53), vm_int(2));
+    assert_int_equal(m->count, 2);
+    assert_int_equal(get_int(m, vm_int(9007199254740992)), 2);
+    assert_int_equal(get_int(m, vm_int(9007199254740993)), 1);
+    vm_map_set(vm, m, vm_int(INT64_MAX), vm_int(3));
+    vm_map_set(vm, m, vm_float(TWO_POW_63), vm_int(4));
+    assert_int_equal(m->count, 4);
+    assert_int_equal(get_int(m, vm_int(INT64_MAX)), 3);
+    assert_int_equal(get_int(m, vm_float(TWO_POW_63)), 4);
+}
+
+static void test_invalid_keys(void **state)
+{
+    VM *vm = *state;
+    PvMap *m = vm_map_new(vm, 0);
+    vm_map_set(vm, m, vm_int(1), vm_int(1));
+    EXPECT_ERROR(vm, vm_map_set(vm, m, VAL_NIL, vm_int(1)), "map key cannot be nil");
+    EXPECT_ERROR(vm, vm_map_set(vm, m, vm_float(NAN), vm_int(1)), "map key cannot be NaN");
+    EXPECT_ERROR(vm, vm_map_set(vm, m, vm_float(-NAN), vm_int(1)), "map key cannot be NaN");
+    assert_int_equal(m->count, 1);
+    Value v = vm_int(9);
+    assert_false(vm_map_get(m, VAL_NIL, &v));
+    assert_false(vm_map_get(m, vm_float(NAN), &v));
+    assert_false(vm_map_remove(m, VAL_NIL, &v));
+    assert_false(vm_map_remove(m, vm_float(NAN), &v));
+    assert_int_equal(v.as.i, 9); /* untouched by misses */
+    PvMap *empty = vm_map_new(vm, 0);
+    assert_false(vm_map_get(empty, VAL_NIL, &v));
+    assert_false(vm_map_remove(empty, vm_float(NAN), &v));
+}
+
+/* Insert/remove cycles with ever-new keys: tombstones are compacted away,
+ * so the arrays stay sized to the handful of live keys. */
+static void test_compaction_bounds_memory(void **state)
+{
+    VM *vm = *state;
+    char buf[256];
+    PvMap *m = vm_map_new(vm, 0);
+    for (int64_t i = 0; i < 200000; i++) {
+        vm_map_set(vm, m, vm_int(i), vm_int(i));
+        if (i >= 5)
+            assert_true(vm_map_remove(m, vm_int(i - 5), NULL));
+        assert_true(m->cap <= 32);
+    }
+    assert_int_equal(m->count, 5);
+    assert_true(m->used <= m->cap);
+    assert_true(m->index_cap <= 64);
+    assert_string_equal(keys_text(m, buf, sizeof buf), "199995 199996 199997 199998 199999");
+}
+
+/* A map emptied and refilled shrinks back when it rebuilds. */
+static void test_compaction_shrinks(void **state)
+{
+    VM *vm = *state;
+    PvMap *m = vm_map_new(vm, 0);
+    for (int64_t i = 0; i < 100000; i++)
+        vm_map_set(vm, m, vm_int(i), vm_int(i));
+    size_t big = m->cap;
+    for (int64_t i = 0; i < 100000; i++)
+        assert_true(vm_map_remove(m, vm_int(i), NULL));
+    assert_int_equal(m->count, 0);
+    assert_int_equal(vm_map_next(m, 0), -1);
+    for (int64_t i = 0; i < (int64_t)big + 1; i++) {
+        vm_map_set(vm, m, str(vm, "x"), vm_int(i));
+        vm_map_remove(m, str(vm, "x"), NULL);
+    }
+    assert_true(m->cap <= 16);
+}
+
+/* Removing every key during iteration visits each key exactly once. */
+static void test_remove_while_iterating(void **state)
+{
+    VM *vm = *state;
+    PvMap *m = vm_map_new(vm, 0);
+    for (int64_t i = 0; i < 1000; i++)
+        vm_map_set(vm, m, vm_int(i), vm_int(i));
+    int64_t expect = 0;
+    for (int64_t pos = vm_map_next(m, 0); pos >= 0; pos = vm_map_next(m, (size_t)pos + 1)) {
+        assert_int_equal(m->entries[pos].key.as.i, expect++);
+        assert_true(vm_map_remove(m, m->entries[pos].key, NULL));
+    }
+    assert_int_equal(expect, 1000);
+    assert_int_equal(m->count, 0);
+}
+
+static void test_next_skips_tombstones(void **state)
+{
+    VM *vm = *state;
+    PvMap *m = vm_map_new(vm, 8);
+    for (int64_t i = 0; i < 4; i++)
+        vm_map_set(vm, m, vm_int(i), VAL_NIL);
+    vm_map_remove(m, vm_int(0), NULL);
+    vm_map_remove(m, vm_int(2), NULL);
+    assert_int_equal(vm_map_next(m, 0), 1);
+    assert_int_equal(vm_map_next(m, 2), 3);
+    assert_int_equal(vm_map_next(m, 4), -1);
+    assert_int_equal(vm_map_next(m, 1000), -1);
+    assert_true(m->entries[0].key.type == VM_MAP_TOMBSTONE);
+}
+
+static void test_many_string_keys(void **state)
+{
+    VM *vm = *state;
+    PvMap *m = vm_map_new(vm, 0);
+    char key[32];
+    for (int i = 0; i < 50000; i++) {
+        snprintf(key, sizeof key, "key%d", i);
+        vm_map_set(vm, m, str(vm, key), vm_int(i));
+    }
+    assert_int_equal(m->count, 50000);
+    for (int i = 0; i < 50000; i += 7) {
+        snprintf(key, sizeof key, "key%d", i);
+        assert_int_equal(get_int(m, str(vm, key)), i);
+    }
+    Value v;
+    assert_false(vm_map_get(m, str(vm, "key50000"), &v));
+    assert_true(m->used * 4 <= m->index_cap * 3); /* load factor at most 0.75 */
+}
+
+static void test_new_with_capacity(void **state)
+{
+    VM *vm = *state;
+    PvMap *m = vm_map_new(vm, 100);
+    assert_true(m->cap >= 100);
+    void *entries = m->entries;
+    for (int64_t i = 0; i < 100; i++)
+        vm_map_set(vm, m, vm_int(i), vm_int(i));
+    assert_ptr_equal(m->entries, entries); /* no rebuild was needed */
+    EXPECT_ERROR(vm, vm_map_new(vm, SIZE_MAX / 2), "out of memory");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_set_get, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_nil_values, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bool_keys_distinct_from_ints, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reference_keys_by_identity, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_insertion_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_order_across_rebuilds, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_float_key_normalisation, setup, teardown),
+        cmocka_unit_test(test_normalise_edges),
+        cmocka_unit_test_setup_teardown(test_big_int_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_invalid_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_compaction_bounds_memory, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_compaction_shrinks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_remove_while_iterating, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_next_skips_tombstones, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_many_string_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_new_with_capacity, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,61 @@
+/* The allocation funnel: every heap allocation of a VM goes through here.
+ *
+ * Objects live in the Boehm collector's heap. Having one entry point lets the
+ * VM count bytes (for an embedder's memory limit) and turn impossible sizes
+ * into a PV "out of memory" error instead of a crash. */
+#include <gc.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "vm.h"
+
+/* Requests above this are refused outright: no PV value needs more than a
+ * 2^40-byte (1 TiB) block, and refusing early avoids asking bdwgc for sizes
+ * that overflow its own arithmetic. */
+#define VM_MAX_ALLOC ((size_t)1 << 40)
+
+static void *vm_checked(VM *vm, void *p)
+{
+    if (!p)
+        vm_error(vm, "out of memory");
+    return p;
+}
+
+static void vm_account(VM *vm, size_t size)
+{
+    if (size > VM_MAX_ALLOC)
+        vm_error(vm, "out of memory");
+    vm->bytes_allocated += size;
+}
+
+void *vm_alloc(VM *vm, size_t size)
+{
+    vm_account(vm, size);
+    return vm_checked(vm, GC_MALLOC(size ? size : 1));
+}
+
+void *vm_alloc_atomic(VM *vm, size_t size)
+{
+    vm_account(vm, size);
+    void *p = vm_checked(vm, GC_MALLOC_ATOMIC(size ? size : 1));
+    /* Atomic blocks are not cleared by bdwgc; clearing keeps results
+     * deterministic for callers that rely on a zeroed tail. */
+    memset(p, 0, size);
+    return p;
+}
+
+void *vm_realloc(VM *vm, void *p, size_t size)
+{
+    vm_account(vm, size);
+    return vm_checked(vm, GC_REALLOC(p, size ? size : 1));
+}
+
+size_t vm_checked_size(VM *vm, size_t count, size_t elem, size_t extra)
+{
+    if (elem && count > (SIZE_MAX - extra) / elem)
+        vm_error(vm, "out of memory");
+    size_t size = count * elem + extra;
+    if (size > VM_MAX_ALLOC)
+        vm_error(vm, "out of memory");
+    return size;
+}

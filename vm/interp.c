@@ -1,0 +1,589 @@
+/* The interpreter: the dispatch loop over decoded instructions, plus the
+ * protected-call machinery around it (vm_call, vm_pcall, vm_protect).
+ *
+ * Dispatch is direct threading with computed goto (`goto *labels[op]`) on
+ * GCC and Clang; defining PVM_NO_COMPUTED_GOTO selects a portable switch.
+ * Registers (ip, top, base, constants, globals) live in C locals and are
+ * written back to the frame (SAVE) before anything that can raise an error
+ * or call out, so a trace, a catch or a nested call always sees the state. */
+#include <math.h>
+#include <string.h>
+
+#include "ops.h"
+#include "vm.h"
+
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(PVM_NO_COMPUTED_GOTO)
+#define VM_COMPUTED_GOTO 1
+#endif
+
+static void vm_trace_step(VM *vm, const VmFrame *f, const VmInsn *ip);
+
+/* Pushes a handler for a try block of the innermost frame. */
+static void vm_push_handler(VM *vm, Value *top, const VmInsn *catch_ip)
+{
+    if (vm->nhandlers == vm->handlers_cap) {
+        size_t cap = vm->handlers_cap * 2;
+        vm->handlers = vm_realloc(vm, vm->handlers, cap * sizeof(VmHandler));
+        vm->handlers_cap = cap;
+    }
+    VmHandler *h = &vm->handlers[vm->nhandlers++];
+    h->frame = vm->nframes - 1;
+    h->top = top;
+    h->catch_ip = catch_ip;
+}
+
+/* After a throw reached this run: resume at the innermost handler if it
+ * belongs to a frame of this run (index >= [stop]). */
+static bool vm_catch(VM *vm, size_t stop)
+{
+    if (vm->nhandlers <= vm->pcall_handlers)
+        return false;
+    VmHandler h = vm->handlers[vm->nhandlers - 1];
+    if (h.frame < stop)
+        return false;
+    vm->nhandlers--;
+    vm_close_upvals(vm, h.top);
+    vm->nframes = h.frame + 1;
+    vm->top = h.top;
+    *vm->top++ = vm->error;
+    vm->frames[h.frame].ip = h.catch_ip;
+    return true;
+}
+
+/* Runs frames until the frame count falls back to [stop]; the result of the
+ * frame at index [stop] is left in its callee slot. */
+static void vm_execute(VM *vm, size_t stop)
+{
+    VmJmp jmp;
+    const unsigned ccalls = vm->ccalls;
+    jmp.prev = vm->jmp;
+    vm->jmp = &jmp;
+    if (setjmp(jmp.buf)) {
+        vm->ccalls = ccalls; /* natives between the throw and here are gone */
+        if (!vm_catch(vm, stop)) {
+            vm->jmp = jmp.prev;
+            longjmp(vm->jmp->buf, 1);
+        }
+    }
+
+#ifdef VM_COMPUTED_GOTO
+    static const void *const labels[OP__COUNT] = {
+#define X(name, mnem, operand, pops, popsarg, pushes, flow, bdelta) [OP_##name] = &&L_##name,
+        OPCODES(X)
+#undef X
+    };
+    static const void *const trace_labels[OP__COUNT] = {
+#define X(name, mnem, operand, pops, popsarg, pushes, flow, bdelta) [OP_##name] = &&L_trace,
+        OPCODES(X)
+#undef X
+    };
+    const void *const *disp;
+#define CASE(name) L_##name:
+#define NEXT() goto *disp[ip->op]
+#else
+#define CASE(name) case OP_##name:
+#define NEXT() goto dispatch
+#endif
+
+    VmFrame *frame;
+    const VmInsn *ip, *code;
+    Value *base, *top, *globals;
+    const Value *k;
+    PvClosure *cl;
+
+#define SAVE() (frame->ip = ip, vm->top = top)
+#define LOAD()                                   \
+    do {                                         \
+        frame = &vm->frames[vm->nframes - 1];    \
+        cl = frame->closure;                     \
+        code = cl->proto->code;                  \
+        ip = frame->ip;                          \
+        base = frame->base;                      \
+        top = vm->top;                           \
+        k = cl->proto->consts;                   \
+        globals = cl->proto->module->globals;    \
+    } while (0)
+
+    LOAD();
+#ifdef VM_COMPUTED_GOTO
+    disp = vm->trace ? trace_labels : labels;
+    NEXT();
+L_trace:
+    SAVE();
+    vm_trace_step(vm, frame, ip);
+    goto *labels[ip->op];
+#else
+dispatch:
+    if (vm->trace) {
+        SAVE();
+        vm_trace_step(vm, frame, ip);
+    }
+    switch (ip->op) {
+#endif
+
+    CASE(NOP) { ip++; NEXT(); }
+    CASE(CONST) { *top++ = k[ip->arg]; ip++; NEXT(); }
+    CASE(INT) { *top++ = vm_int(ip->arg); ip++; NEXT(); }
+    CASE(NIL) { *top++ = VAL_NIL; ip++; NEXT(); }
+    CASE(TRUE) { *top++ = VAL_TRUE; ip++; NEXT(); }
+    CASE(FALSE) { *top++ = VAL_FALSE; ip++; NEXT(); }
+    CASE(POP) { top--; ip++; NEXT(); }
+    CASE(DUP) { top[0] = top[-1]; top++; ip++; NEXT(); }
+    CASE(DUP2) { top[0] = top[-2]; top[1] = top[-1]; top += 2; ip++; NEXT(); }
+    CASE(SWAP) { Value t = top[-1]; top[-1] = top[-2]; top[-2] = t; ip++; NEXT(); }
+    CASE(GETLOCAL) { *top++ = base[ip->arg]; ip++; NEXT(); }
+    CASE(SETLOCAL) { base[ip->arg] = *--top; ip++; NEXT(); }
+    CASE(GETUPVAL) { *top++ = *cl->upvals[ip->arg]->v; ip++; NEXT(); }
+    CASE(SETUPVAL) { *cl->upvals[ip->arg]->v = *--top; ip++; NEXT(); }
+    CASE(GETGLOBAL) { *top++ = globals[ip->arg]; ip++; NEXT(); }
+    CASE(SETGLOBAL) { globals[ip->arg] = *--top; ip++; NEXT(); }
+    CASE(GETNAME) {
+        Value v;
+        ip++;
+        SAVE();
+        if (!vm_map_get(vm->builtins, k[ip[-1].arg], &v))
+            vm_error(vm, "undefined variable '%s'", k[ip[-1].arg].as.s->chars);
+        *top++ = v;
+        NEXT();
+    }
+    CASE(CLOSURE) {
+        VmProto *p = cl->proto->program->protos[ip->arg];
+        ip++;
+        SAVE();
+        PvClosure *c = vm_alloc(vm, sizeof(PvClosure) + p->nupvals * sizeof(PvUpval *));
+        c->proto = p;
+        c->nupvals = p->nupvals;
+        for (uint32_t u = 0; u < p->nupvals; u++)
+            c->upvals[u] = p->upvals[u].from_local ? vm_capture_upval(vm, base + p->upvals[u].index)
+                                                   : cl->upvals[p->upvals[u].index];
+        *top++ = vm_obj(VT_CLOSURE, c);
+        NEXT();
+    }
+    CASE(CLOSE) { vm_close_upvals(vm, base + ip->arg); ip++; NEXT(); }
+
+#define ARITH(name, expr_int, expr_float)                                        \
+    CASE(name) {                                                                 \
+        Value *a = top - 2, *b = top - 1;                                        \
+        ip++;                                                                    \
+        if (a->type == VT_INT && b->type == VT_INT) {                            \
+            a->as.i = (int64_t)(expr_int);                                       \
+        } else if (a->type == VT_FLOAT && b->type == VT_FLOAT) {                 \
+            a->as.f = (expr_float);                                              \
+        } else {                                                                 \
+            SAVE();                                                              \
+            *a = vm_arith(vm, OP_##name, *a, *b);                                \
+        }                                                                        \
+        top--;                                                                   \
+        NEXT();                                                                  \
+    }
+    ARITH(ADD, (uint64_t)a->as.i + (uint64_t)b->as.i, a->as.f + b->as.f)
+    ARITH(SUB, (uint64_t)a->as.i - (uint64_t)b->as.i, a->as.f - b->as.f)
+    ARITH(MUL, (uint64_t)a->as.i * (uint64_t)b->as.i, a->as.f * b->as.f)
+#undef ARITH
+
+#define SLOW_BINARY(name)                                \
+    CASE(name) {                                         \
+        ip++;                                            \
+        SAVE();                                          \
+        top[-2] = vm_arith(vm, OP_##name, top[-2], top[-1]); \
+        top--;                                           \
+        NEXT();                                          \
+    }
+#define INT_DIVISION(name, cop)                                                  \
+    CASE(name) {                                                                 \
+        Value *a = top - 2, *b = top - 1;                                        \
+        ip++;                                                                    \
+        /* 0 and -1 divisors take the slow path: error, or INT_MIN wrap. */      \
+        if (a->type == VT_INT && b->type == VT_INT && (uint64_t)b->as.i + 1 > 1) \
+            a->as.i = a->as.i cop b->as.i;                                       \
+        else {                                                                   \
+            SAVE();                                                              \
+            *a = vm_arith(vm, OP_##name, *a, *b);                                \
+        }                                                                        \
+        top--;                                                                   \
+        NEXT();                                                                  \
+    }
+    INT_DIVISION(DIV, /)
+    INT_DIVISION(MOD, %)
+#undef INT_DIVISION
+    SLOW_BINARY(BAND)
+    SLOW_BINARY(BOR)
+    SLOW_BINARY(BXOR)
+    SLOW_BINARY(SHL)
+    SLOW_BINARY(SHR)
+#undef SLOW_BINARY
+
+#define UNARY(name)                                      \
+    CASE(name) {                                         \
+        ip++;                                            \
+        SAVE();                                          \
+        top[-1] = vm_unary(vm, OP_##name, top[-1]);      \
+        NEXT();                                          \
+    }
+    UNARY(NEG)
+    UNARY(NOT)
+    UNARY(BNOT)
+#undef UNARY
+
+    CASE(EQ) {
+        ip++;
+        top[-2] = vm_bool(vm_values_equal(top[-2], top[-1]));
+        top--;
+        NEXT();
+    }
+    CASE(NE) {
+        ip++;
+        top[-2] = vm_bool(!vm_values_equal(top[-2], top[-1]));
+        top--;
+        NEXT();
+    }
+
+#define COMPARE(name, cop)                                                       \
+    CASE(name) {                                                                 \
+        Value *a = top - 2, *b = top - 1;                                        \
+        ip++;                                                                    \
+        bool r;                                                                  \
+        if (a->type == VT_INT && b->type == VT_INT) {                            \
+            r = a->as.i cop b->as.i;                                             \
+        } else {                                                                 \
+            SAVE();                                                              \
+            r = vm_compare(vm, OP_##name, *a, *b);                               \
+        }                                                                        \
+        *a = vm_bool(r);                                                         \
+        top--;                                                                   \
+        NEXT();                                                                  \
+    }
+    COMPARE(LT, <)
+    COMPARE(LE, <=)
+    COMPARE(GT, >)
+    COMPARE(GE, >=)
+#undef COMPARE
+
+    CASE(JMP) { ip = code + ip->arg; NEXT(); }
+    CASE(JMPF) {
+        top--;
+        ip = vm_is_truthy(*top) ? ip + 1 : code + ip->arg;
+        NEXT();
+    }
+    CASE(JMPT) {
+        top--;
+        ip = vm_is_truthy(*top) ? code + ip->arg : ip + 1;
+        NEXT();
+    }
+    CASE(JMPFK) {
+        if (vm_is_truthy(top[-1])) {
+            top--;
+            ip++;
+        } else {
+            ip = code + ip->arg;
+        }
+        NEXT();
+    }
+    CASE(JMPTK) {
+        if (vm_is_truthy(top[-1])) {
+            ip = code + ip->arg;
+        } else {
+            top--;
+            ip++;
+        }
+        NEXT();
+    }
+    CASE(CALL) {
+        int argc = ip->arg;
+        Value *callee = top - argc - 1;
+        ip++;
+        SAVE();
+        if (vm_call_value(vm, callee, argc))
+            LOAD();
+        else
+            top = vm->top;
+        NEXT();
+    }
+    CASE(RET) {
+        Value result = top[-1];
+        size_t index = vm->nframes - 1;
+        vm_close_upvals(vm, base);
+        while (vm->nhandlers > vm->pcall_handlers && vm->handlers[vm->nhandlers - 1].frame >= index)
+            vm->nhandlers--;
+        base[-1] = result;
+        vm->top = base;
+        vm->nframes--;
+        if (vm->nframes == stop) {
+            vm->jmp = jmp.prev;
+            return;
+        }
+        LOAD();
+        NEXT();
+    }
+    CASE(ARRAY) {
+        int n = ip->arg;
+        ip++;
+        SAVE();
+        PvArray *a = vm_array_new(vm, (size_t)n);
+        for (int i = 0; i < n; i++)
+            vm_array_push(vm, a, top[i - n]);
+        top -= n;
+        *top++ = vm_obj(VT_ARRAY, a);
+        NEXT();
+    }
+    CASE(MAP) {
+        int n = ip->arg;
+        ip++;
+        SAVE();
+        PvMap *m = vm_map_new(vm, (size_t)n);
+        for (int i = 0; i < n; i++)
+            vm_map_set(vm, m, top[2 * (i - n)], top[2 * (i - n) + 1]);
+        top -= 2 * n;
+        *top++ = vm_obj(VT_MAP, m);
+        NEXT();
+    }
+    CASE(GETINDEX) {
+        Value *o = top - 2, *key = top - 1;
+        ip++;
+        if (o->type == VT_ARRAY && key->type == VT_INT && (uint64_t)key->as.i < o->as.a->len) {
+            *o = o->as.a->items[key->as.i];
+        } else {
+            SAVE();
+            *o = vm_index_get(vm, *o, *key);
+        }
+        top--;
+        NEXT();
+    }
+    CASE(SETINDEX) {
+        Value *o = top - 3, *key = top - 2;
+        ip++;
+        if (o->type == VT_ARRAY && key->type == VT_INT && (uint64_t)key->as.i < o->as.a->len) {
+            o->as.a->items[key->as.i] = top[-1];
+        } else {
+            SAVE();
+            vm_index_set(vm, *o, *key, top[-1]);
+        }
+        top -= 3;
+        NEXT();
+    }
+    CASE(GETFIELD) {
+        ip++;
+        SAVE();
+        top[-1] = vm_index_get(vm, top[-1], k[ip[-1].arg]);
+        NEXT();
+    }
+    CASE(SETFIELD) {
+        ip++;
+        SAVE();
+        vm_index_set(vm, top[-2], k[ip[-1].arg], top[-1]);
+        top -= 2;
+        NEXT();
+    }
+    CASE(RANGE) {
+        ip++;
+        if (top[-2].type != VT_INT || top[-1].type != VT_INT) {
+            SAVE();
+            vm_check_range(vm, top[-2], top[-1]);
+        }
+        NEXT();
+    }
+    CASE(ITER) {
+        ip++;
+        SAVE();
+        vm_check_iterable(vm, top[-1]);
+        *top++ = vm_int(0);
+        NEXT();
+    }
+    CASE(FORNEXT) {
+        Value *a = top - 2, *b = top - 1;
+        if (a->type == VT_INT) {
+            if (a->as.i < b->as.i) {
+                *top++ = *a;
+                a->as.i++;
+                ip++;
+                NEXT();
+            }
+        } else if (a->type == VT_ARRAY) {
+            if ((uint64_t)b->as.i < a->as.a->len) {
+                *top++ = a->as.a->items[b->as.i++];
+                ip++;
+                NEXT();
+            }
+        } else if (a->type == VT_STRING) {
+            if ((uint64_t)b->as.i < a->as.s->len) {
+                *top++ = vm_str_value(vm->single_chars[(unsigned char)a->as.s->chars[b->as.i++]]);
+                ip++;
+                NEXT();
+            }
+        } else {
+            int64_t pos = vm_map_next(a->as.m, (size_t)b->as.i);
+            if (pos >= 0) {
+                *top++ = a->as.m->entries[pos].key;
+                b->as.i = pos + 1;
+                ip++;
+                NEXT();
+            }
+        }
+        top -= 2;
+        ip = code + ip->arg;
+        NEXT();
+    }
+    CASE(TRY) {
+        ip++;
+        SAVE();
+        vm_push_handler(vm, top, code + ip[-1].arg);
+        NEXT();
+    }
+    CASE(ENDTRY) { vm->nhandlers--; ip++; NEXT(); }
+    CASE(THROW) {
+        ip++;
+        top--;
+        SAVE();
+        vm_throw(vm, *top);
+    }
+    CASE(IMPORT) {
+        VmModule *mod = cl->proto->program->modules[ip->arg];
+        ip++;
+        SAVE();
+        Value exports = vm_import(vm, mod);
+        top = vm->top;
+        *top++ = exports;
+        NEXT();
+    }
+#ifndef VM_COMPUTED_GOTO
+    }
+#endif
+#undef CASE
+#undef NEXT
+#undef SAVE
+#undef LOAD
+}
+
+static void vm_enter(VM *vm)
+{
+    if (vm->ccalls >= VM_MAX_CCALLS)
+        vm_error(vm, "stack overflow");
+    vm->ccalls++;
+}
+
+Value vm_call(VM *vm, Value fn, int argc, const Value *args)
+{
+    Value *callee = vm->top;
+    if (!vm_stack_ensure(vm, callee + argc + 1))
+        vm_error(vm, "stack overflow");
+    callee[0] = fn;
+    for (int i = 0; i < argc; i++)
+        callee[1 + i] = args[i];
+    vm->top = callee + 1 + argc;
+    vm_enter(vm);
+    size_t stop = vm->nframes;
+    if (vm_call_value(vm, callee, argc))
+        vm_execute(vm, stop);
+    vm->ccalls--;
+    Value r = *callee;
+    vm->top = callee;
+    return r;
+}
+
+bool vm_protect(VM *vm, void (*fn)(VM *vm, void *ud), void *ud)
+{
+    VmJmp jmp = { .prev = vm->jmp };
+    size_t nframes = vm->nframes, pcall_handlers = vm->pcall_handlers;
+    size_t nhandlers = vm->nhandlers;
+    unsigned ccalls = vm->ccalls;
+    Value *top = vm->top;
+    vm->pcall_handlers = nhandlers;
+    vm->jmp = &jmp;
+    volatile bool ok = true;
+    if (setjmp(jmp.buf) == 0) {
+        fn(vm, ud);
+    } else {
+        ok = false;
+        vm_close_upvals(vm, top);
+        vm->nframes = nframes;
+        vm->nhandlers = nhandlers;
+        vm->ccalls = ccalls;
+        vm->top = top;
+    }
+    vm->jmp = jmp.prev;
+    vm->pcall_handlers = pcall_handlers;
+    return ok;
+}
+
+typedef struct {
+    Value fn;
+    int argc;
+    const Value *args;
+    Value result;
+} VmCallArgs;
+
+static void vm_pcall_body(VM *vm, void *ud)
+{
+    VmCallArgs *c = ud;
+    c->result = vm_call(vm, c->fn, c->argc, c->args);
+}
+
+bool vm_pcall(VM *vm, Value fn, int argc, const Value *args, Value *result)
+{
+    VmCallArgs c = { fn, argc, args, VAL_NIL };
+    bool ok = vm_protect(vm, vm_pcall_body, &c);
+    if (result)
+        *result = ok ? c.result : vm->error;
+    return ok;
+}
+
+static void vm_run_main(VM *vm, void *ud)
+{
+    (void)ud;
+    vm_import(vm, vm->program->modules[0]);
+}
+
+bool vm_run_program(VM *vm)
+{
+    bool ok = vm_protect(vm, vm_run_main, NULL);
+    vm_trace_flush(vm);
+    return ok;
+}
+
+/* --trace: each line shows one executed instruction and the operand stack
+ * of its frame after it ran; the line is completed at the next dispatch. */
+void vm_trace_flush(VM *vm)
+{
+    if (!vm->trace_pending[0])
+        return;
+    fprintf(vm->trace_out ? vm->trace_out : stderr, "%s\n", vm->trace_pending);
+    vm->trace_pending[0] = '\0';
+}
+
+static void vm_trace_stack(VM *vm, const VmFrame *f, FILE *out)
+{
+    const Value *from = f->base + f->closure->proto->nlocals;
+    VmBuf b;
+    vm_buf_init(&b);
+    vm_buf_addc(&b, '[');
+    for (const Value *v = from; v < vm->top; v++) {
+        if (v > from)
+            vm_buf_add(&b, ", ", 2);
+        if (b.len > 200) {
+            vm_buf_add(&b, "...", 3);
+            break;
+        }
+        vm_display_element(&b, *v);
+    }
+    vm_buf_addc(&b, ']');
+    fprintf(out, "%s  %.*s\n", vm->trace_pending, (int)(b.len > 240 ? 240 : b.len), b.data);
+    vm_buf_free(&b);
+}
+
+static void vm_trace_step(VM *vm, const VmFrame *f, const VmInsn *ip)
+{
+    FILE *out = vm->trace_out ? vm->trace_out : stderr;
+    fflush(vm->out); /* keep the program's output in step with the trace */
+    if (vm->trace_pending[0])
+        vm_trace_stack(vm, f, out);
+    const VmProto *p = f->closure->proto;
+    const OpcodeInfo *info = &vm_opcode_info[ip->op];
+    const char *name = p == p->module->main ? "<main>" : p->name ? p->name->chars : "<anon>";
+    char operand[32] = "";
+    if (info->operand == OPND_TARGET)
+        snprintf(operand, sizeof operand, "%u", p->offsets[ip->arg]);
+    else if (info->operand != OPND_NONE)
+        snprintf(operand, sizeof operand, "%d", ip->arg);
+    snprintf(vm->trace_pending, sizeof vm->trace_pending, "%s@%u line %u: %-9s %-6s |", name,
+             p->offsets[ip - p->code], vm_proto_line(p, ip), info->mnemonic, operand);
+}

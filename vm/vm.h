@@ -1,0 +1,163 @@
+/* The VM: state of one independent virtual machine, and the internal API the
+ * rest of pvm (stdlib, embedding, CLI) uses to drive it.
+ *
+ * Execution state lives in VM-managed arrays, not on the C stack:
+ *   stack    Values; each frame's locals start at its base, its operand
+ *            stack follows its locals (docs/vm.md has the picture)
+ *   frames   one VmFrame per active PV call
+ *   handlers one VmHandler per active try block
+ * so deep recursion is a clean "stack overflow" and a JIT can rebuild frames. */
+#ifndef PVM_VM_H
+#define PVM_VM_H
+
+#include <setjmp.h>
+#include <stdio.h>
+
+#include "object.h"
+#include "opcodes.h"
+#include "pbc.h"
+
+/* A decoded instruction: the interpreter's internal form. Jump operands are
+ * instruction indices (not byte offsets) after loading. */
+typedef struct {
+    uint32_t op;
+    int32_t arg;
+} VmInsn;
+
+typedef struct VmModule VmModule;
+
+/* A function prototype after loading and verification. */
+typedef struct VmProto {
+    PvString *name;          /* NULL when anonymous */
+    VmModule *module;
+    uint32_t nparams, nlocals, maxstack, nupvals;
+    bool variadic;
+    PbcUpval *upvals;        /* capture descriptors */
+    VmInsn *code;
+    uint32_t ncode;
+    uint32_t *offsets;       /* instruction index -> byte offset in the .pbc code */
+    PbcLine *lines;
+    uint32_t nlines;
+    const Value *consts;     /* the program's constant pool */
+    struct VmProgram *program;
+} VmProto;
+
+struct VmModule {
+    PvString *name;
+    PvString *file;
+    VmProto *main;
+    uint32_t nglobals;
+    Value *globals;
+    PvString **global_names;
+    int state;               /* VM_MODULE_NEW / RUNNING / DONE */
+    Value exports;           /* map, once DONE */
+};
+
+enum { VM_MODULE_NEW, VM_MODULE_RUNNING, VM_MODULE_DONE };
+
+typedef struct VmProgram {
+    Value *consts;
+    uint32_t nconsts;
+    VmProto **protos;
+    uint32_t nprotos;
+    VmModule **modules;
+    uint32_t nmodules;
+} VmProgram;
+
+typedef struct {
+    PvClosure *closure;
+    const VmInsn *ip;   /* next instruction to run (saved on calls and errors) */
+    Value *base;        /* local 0; the callee value sits at base[-1] */
+} VmFrame;
+
+typedef struct {
+    size_t frame;       /* index of the frame that ran TRY */
+    Value *top;         /* stack top to restore */
+    const VmInsn *catch_ip;
+} VmHandler;
+
+/* A C-level protected boundary (vm_execute, vm_pcall): errors longjmp to
+ * the innermost one. */
+typedef struct VmJmp {
+    jmp_buf buf;
+    struct VmJmp *prev;
+} VmJmp;
+
+#define VM_MAX_FRAMES 200000u
+#define VM_MAX_STACK (8u * 1024u * 1024u) /* Values */
+#define VM_MAX_CCALLS 200u /* natives calling back into PV, nested */
+
+struct VM {
+    Value *stack;           /* VM_MAX_STACK slots reserved once; never moves */
+    Value *stack_rooted;    /* end of the part registered as a GC root */
+    Value *top;             /* first free slot */
+    VmFrame *frames;
+    size_t nframes, frames_cap;
+    VmHandler *handlers;
+    size_t nhandlers, handlers_cap;
+    PvUpval *open_upvals;
+    VmJmp *jmp;
+    size_t pcall_handlers;  /* handlers below this belong to outer pcalls */
+    Value error;            /* the value being thrown */
+    char *error_trace;      /* malloc'd "  at NAME (FILE:LINE)\n..." of the last throw */
+    PvMap *builtins;        /* the scope outside every module */
+    VmProgram *program;
+    PvString *single_chars[256]; /* one-byte strings, shared */
+    FILE *out;              /* where print writes */
+    bool trace;             /* --trace: print every instruction */
+    FILE *trace_out;
+    char trace_pending[256];/* the traced instruction awaiting its stack */
+    unsigned ccalls;        /* nested C-level calls into the interpreter */
+    size_t bytes_allocated;
+};
+
+/* Lifecycle */
+VM *vm_new(void);
+void vm_free(VM *vm);
+
+/* Makes [vm->stack, end) usable and visible to the GC; false past the
+ * reservation (the caller reports "stack overflow"). */
+bool vm_stack_ensure(VM *vm, Value *end);
+
+/* Source line of instruction [ip] of [proto] (0 when the table is empty). */
+uint32_t vm_proto_line(const VmProto *proto, const VmInsn *ip);
+
+/* Allocation funnel (gc.c): every heap allocation goes through here.
+ * Raises "out of memory" rather than returning NULL. */
+void *vm_alloc(VM *vm, size_t size);        /* may hold pointers */
+void *vm_alloc_atomic(VM *vm, size_t size); /* pointer-free */
+void *vm_realloc(VM *vm, void *p, size_t size);
+size_t vm_checked_size(VM *vm, size_t count, size_t elem, size_t extra); /* count*elem+extra or "out of memory" */
+
+/* Errors: throw a value, or a formatted message string. Never return. */
+__attribute__((noreturn)) void vm_throw(VM *vm, Value v);
+__attribute__((noreturn, format(printf, 2, 3))) void vm_error(VM *vm, const char *fmt, ...);
+
+/* Loading: turns a verified image into a program bound to this VM. */
+VmProgram *vm_load_image(VM *vm, const PbcImage *img);
+
+/* Verifies then loads (program.c): false with a message in [err]
+ * ("FUNCTION at offset N: RULE", or the reader's "file at offset N: ..."). */
+bool vm_load_verified(VM *vm, const PbcImage *img, char *err, size_t errlen);
+bool vm_load_bytes(VM *vm, const uint8_t *bytes, size_t len, char *err, size_t errlen);
+
+/* Calls. vm_call raises on error; vm_pcall returns false and leaves the
+ * error in vm->error (and the trace in vm->error_trace). */
+Value vm_call(VM *vm, Value fn, int argc, const Value *args);
+bool vm_pcall(VM *vm, Value fn, int argc, const Value *args, Value *result);
+
+/* Runs [fn] with a protected boundary: false when it raised (vm->error). */
+bool vm_protect(VM *vm, void (*fn)(VM *vm, void *ud), void *ud);
+
+/* Prints the pending --trace line, if any. */
+void vm_trace_flush(VM *vm);
+
+/* Runs module 0 of the loaded program (and, through IMPORT, the others).
+ * Returns false with vm->error set on an uncaught error. */
+bool vm_run_program(VM *vm);
+
+/* Built-in scope */
+void vm_define_builtin(VM *vm, const char *name, Value v);
+void vm_define_native(VM *vm, const char *name, VmNativeFn fn, int min_args, int max_args);
+
+#endif
