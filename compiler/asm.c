@@ -599,9 +599,9 @@ static bool parse_string_ref(Asm *a, const char *what, uint32_t *out)
 
 /* ---- Fixups and symbols ----------------------------------------------- */
 
-static void add_fixup(Asm *a, FixKind kind, const Token *name, uint32_t where, uint32_t at)
+static void add_fixup(Asm *a, FixKind kind, const char *name, size_t len, uint32_t where, uint32_t at)
 {
-    Fixup f = { kind, copy_text(name->text, name->len), a->line, where, at };
+    Fixup f = { kind, copy_text(name, len), a->line, where, at };
     if (kind == FIX_LABEL) {
         FuncState *fn = &a->fn;
         fn->fixups = grow(fn->fixups, fn->nfixups, &fn->fixups_cap, sizeof f);
@@ -622,7 +622,8 @@ static int compare_labels(const void *x, const void *y)
 /* Sorts [labels] by name and reports every name defined twice. */
 static void sort_and_check_duplicates(Asm *a, Label *labels, uint32_t n, const char *what)
 {
-    qsort(labels, n, sizeof *labels, compare_labels);
+    if (n > 1)
+        qsort(labels, n, sizeof *labels, compare_labels);
     for (uint32_t i = 1; i < n; i++) {
         if (strcmp(labels[i].name, labels[i - 1].name) == 0)
             error_at(a, labels[i].line, "duplicate %s '%s' (first defined on line %u)", what,
@@ -786,17 +787,19 @@ static bool parse_named_operand(Asm *a, const Token *t, OperandKind kind, uint32
 {
     static const FixKind fix_of[] = { [OPND_FUNC] = FIX_FUNC, [OPND_GLOBAL] = FIX_GLOBAL,
                                       [OPND_MODULE] = FIX_MODULE, [OPND_TARGET] = FIX_LABEL };
+    bool by_string = t->kind == TK_STRING && (kind == OPND_GLOBAL || kind == OPND_MODULE);
     if (kind == OPND_FUNC && is_pool_index(t))
         return parse_pool_index(a, t, out);
-    if (kind != OPND_TARGET && kind != OPND_FUNC && !tok_is_ident(t))
+    if (kind != OPND_TARGET && kind != OPND_FUNC && !tok_is_ident(t) && !by_string)
         return parse_u32_word(a, t, false, out);
-    if (!tok_is_ident(t)) {
+    if (!tok_is_ident(t) && !by_string) {
         report(a, "expected a %s name, got '%.*s'", kind == OPND_FUNC ? "function" : "label",
               (int)t->len, t->text);
         return false;
     }
     FuncState *fn = &a->fn;
-    add_fixup(a, fix_of[kind], t, kind == OPND_TARGET ? 0 : fn->index, fn->len + 1);
+    add_fixup(a, fix_of[kind], by_string ? t->str : t->text, by_string ? t->strlen : t->len,
+              kind == OPND_TARGET ? 0 : fn->index, fn->len + 1);
     *out = 0;
     return true;
 }

@@ -437,7 +437,7 @@ bool asm_disassemble(const PbcImage *img, FILE *out)
 {
     Disasm d = { .img = img, .out = out, .current = PBC_NONE, .ok = true };
     pbc_init(&d.pool);
-    fprintf(out, "; pvm assembly: %" PRIu32 " constants, %" PRIu32 " functions, %" PRIu32 " modules\n\n",
+    fprintf(out, "; pvm assembly (constants: %" PRIu32 ", functions: %" PRIu32 ", modules: %" PRIu32 ")\n\n",
             img->nconsts, img->nfuncs, img->nmodules);
     print_consts(&d);
     make_symbols(&d);

@@ -1,15 +1,11 @@
 /* The built-in functions that are always in scope: print str len type int
  * float push pop keys has remove assert (LANGUAGE.md section 8). */
 #include <ctype.h>
-#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "stdlib/lib.h"
-
-/* 2^63 as a double: the first float above every int64. */
-#define TWO_POW_63 9223372036854775808.0
 
 static void write_value(VM *vm, Value v)
 {
@@ -161,15 +157,8 @@ static Value b_int(VM *vm, int argc, Value *args, void *fname)
     Value v = args[0];
     if (v.type == VT_INT)
         return v;
-    if (v.type == VT_FLOAT) {
-        double t = trunc(v.as.f);
-        if (!(t >= -TWO_POW_63 && t < TWO_POW_63)) {
-            char text[32];
-            vm_format_float(text, v.as.f);
-            vm_error(vm, "int: cannot convert %s to int", text);
-        }
-        return vm_int((int64_t)t);
-    }
+    if (v.type == VT_FLOAT)
+        return vm_int(lib_float_to_int(vm, fname, v.as.f, trunc(v.as.f)));
     if (v.type != VT_STRING)
         lib_arg_error(vm, fname, 0, "number or string", v);
     const char *p = v.as.s->chars, *end = p + v.as.s->len;

@@ -100,6 +100,17 @@ int lib_compare_numbers(Value a, Value b)
     return compare_doubles(a.as.f, b.as.f);
 }
 
+int64_t lib_float_to_int(VM *vm, const char *fname, double x, double integral)
+{
+    /* -2^63 and 2^63 are exact doubles; the test also rejects NaN. */
+    if (!(integral >= -0x1p63 && integral < 0x1p63)) {
+        char text[32];
+        vm_format_float(text, x);
+        vm_error(vm, "%s: cannot convert %s to int", fname, text);
+    }
+    return (int64_t)integral;
+}
+
 size_t lib_clamp_index(int64_t i, size_t len)
 {
     if (i < 0)

@@ -45,6 +45,9 @@ static inline bool lib_is_space(char c)
 /* Exact comparison of two numbers (ints and floats mixed): -1, 0, 1, or 2
  * when either is NaN. */
 int lib_compare_numbers(Value a, Value b);
+/* [integral] (an integral float computed from [x]) as an int, or the error
+ * "NAME: cannot convert X to int" when it is NaN, infinite or out of range. */
+int64_t lib_float_to_int(VM *vm, const char *fname, double x, double integral);
 /* Clamps a PV index to 0..len (string.sub, array.slice). */
 size_t lib_clamp_index(int64_t i, size_t len);
 /* Raises the language's "index I out of range for string of length N". */

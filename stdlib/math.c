@@ -6,9 +6,6 @@
 
 #include "stdlib/lib.h"
 
-/* 2^63 as a double: the first float above every int64. */
-#define TWO_POW_63 9223372036854775808.0
-
 static Value m_abs(VM *vm, int argc, Value *args, void *fname)
 {
     if (args[0].type == VT_INT) /* wraps at the minimum, like unary minus */
@@ -53,13 +50,7 @@ static Value round_to_int(VM *vm, Value *args, const char *fname, double (*round
     if (args[0].type == VT_INT)
         return args[0];
     double x = lib_arg_number(vm, fname, args, 0);
-    double r = round(x);
-    if (!(r >= -TWO_POW_63 && r < TWO_POW_63)) {
-        char text[32];
-        vm_format_float(text, x);
-        vm_error(vm, "%s: cannot convert %s to int", fname, text);
-    }
-    return vm_int((int64_t)r);
+    return vm_int(lib_float_to_int(vm, fname, x, round(x)));
 }
 
 static Value m_floor(VM *vm, int argc, Value *args, void *fname)

@@ -416,7 +416,7 @@ typedef struct {
     const char *section; /* names the part being read, for "truncated ..." */
 } Reader;
 
-static bool rfail(Reader *r, size_t at, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static bool rfail(Reader *r, size_t at, const char *fmt, ...)
 {
     if (!r->err || r->errlen == 0)
         return false;
@@ -659,11 +659,10 @@ static bool read_funcs(Reader *r, PbcImage *img)
 
 static bool read_module(Reader *r, PbcModule *m)
 {
+    uint32_t n;
     if (!get_u32(r, "module name", &m->name) || !get_u32(r, "module file", &m->file)
-        || !get_u32(r, "module main", &m->main) || !get_count(r, "global count", GLOBAL_SIZE, &m->nglobals))
+        || !get_u32(r, "module main", &m->main) || !get_count(r, "global count", GLOBAL_SIZE, &n))
         return false;
-    uint32_t n = m->nglobals;
-    m->nglobals = 0;
     if (!alloc_array(r, (void **)&m->globals, n, sizeof(uint32_t)))
         return false;
     m->nglobals = n;

@@ -8,7 +8,16 @@
  * operand and of the line table, and an abstract interpretation over
  * (stack depth, try depth) driven by a worklist from offset 0. Stack
  * effects come from vm_opcode_info; only TRY/ENDTRY (try depth) and
- * CLOSURE (upvalue capture) need code of their own. */
+ * CLOSURE (upvalue capture) need code of their own.
+ *
+ * Messages name where the problem is, then the rule:
+ *   "fib at offset 12: jump target 7 is not an instruction boundary"
+ *   "function 3 (fib): nparams 2 exceeds nlocals 1"   (function header)
+ *   "module 1: main function 9 out of range (4 functions)"
+ * Beyond the rules in docs/bytecode.md it enforces the limits of pbc.h,
+ * call counts up to PBC_MAX_PARAMS, array/map counts up to PBC_MAX_STACK,
+ * and that a module's main function takes no arguments, captures nothing
+ * and belongs to that module. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,9 +44,10 @@ typedef struct {
     int32_t *trydepth;  /* try depth on entry */
     uint32_t *work;     /* offsets whose successors are still to be checked */
     uint32_t nwork;
+    uint32_t last;      /* offset of the last instruction */
 } Check;
 
-static bool vfail(ErrOut *e, const char *prefix, const char *fmt, va_list ap)
+__attribute__((format(printf, 3, 0))) static bool vfail(ErrOut *e, const char *prefix, const char *fmt, va_list ap)
 {
     if (!e->buf || e->len == 0)
         return false;
@@ -48,7 +58,7 @@ static bool vfail(ErrOut *e, const char *prefix, const char *fmt, va_list ap)
 }
 
 /* "RULE", for errors that concern the image as a whole or a module. */
-static bool fail(ErrOut *e, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static bool fail(ErrOut *e, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -58,7 +68,7 @@ static bool fail(ErrOut *e, const char *fmt, ...)
 }
 
 /* "FUNCTION at offset N: RULE", for errors inside a function's code. */
-static bool code_fail(Check *c, uint32_t offset, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static bool code_fail(Check *c, uint32_t offset, const char *fmt, ...)
 {
     char prefix[160];
     snprintf(prefix, sizeof prefix, "%s at offset %u: ", pbc_func_name(c->img, c->index), offset);
@@ -168,6 +178,7 @@ static bool decode_all(Check *c)
             return code_fail(c, off, "%s operand runs past the end of the code",
                              vm_opcode_info[f->code[off]].mnemonic);
         c->is_start[off] = 1;
+        c->last = off;
     }
     return true;
 }
@@ -273,18 +284,21 @@ static bool check_operand(Check *c, uint32_t off, const PbcInsn *in)
 
 static bool check_operands(Check *c)
 {
-    PbcInsn in = { 0 };
-    uint32_t last = 0;
+    PbcInsn in;
     for (uint32_t off = 0; off < c->f->codelen; off += in.size) {
         pbc_decode(c->f->code, c->f->codelen, off, &in);
         if (!check_operand(c, off, &in))
             return false;
-        last = off;
     }
-    /* Rule 6: only the last instruction can run past the end. */
-    FlowKind flow = vm_opcode_info[c->f->code[last]].flow;
+    return true;
+}
+
+/* Rule 6: only the last instruction could run past the end, reachable or not. */
+static bool check_end(Check *c)
+{
+    FlowKind flow = vm_opcode_info[c->f->code[c->last]].flow;
     if (flow == FLOW_NEXT || flow == FLOW_BRANCH)
-        return code_fail(c, last, "code falls off the end");
+        return code_fail(c, c->last, "code falls off the end");
     return true;
 }
 
@@ -391,7 +405,7 @@ static bool check_code(const PbcImage *img, uint32_t fi, ErrOut *e)
     if (!c.is_start || !c.depth || !c.trydepth || !c.work)
         ok = code_fail(&c, 0, "out of memory verifying %u bytes of code", f->codelen);
     else
-        ok = decode_all(&c) && check_operands(&c) && check_lines(&c) && check_flow(&c);
+        ok = decode_all(&c) && check_operands(&c) && check_end(&c) && check_lines(&c) && check_flow(&c);
     free(c.is_start);
     free(c.depth);
     free(c.trydepth);
