@@ -327,7 +327,7 @@ static bool expect_end(Asm *a)
     return false;
 }
 
-static bool is_ident(const char *s, size_t n)
+bool asm_is_identifier(const char *s, size_t n)
 {
     if (n == 0 || !((s[0] >= 'A' && s[0] <= 'Z') || (s[0] >= 'a' && s[0] <= 'z') || s[0] == '_'))
         return false;
@@ -342,7 +342,7 @@ static bool is_ident(const char *s, size_t n)
 
 static bool tok_is_ident(const Token *t)
 {
-    return t && t->kind == TK_WORD && is_ident(t->text, t->len);
+    return t && t->kind == TK_WORD && asm_is_identifier(t->text, t->len);
 }
 
 /* ---- Numbers ---------------------------------------------------------- */
@@ -582,7 +582,8 @@ static uint32_t literal_index(Asm *a, const Literal *lit, bool append)
 static bool parse_string_ref(Asm *a, const char *what, uint32_t *out)
 {
     Token *t = next(a);
-    if (!t || t->kind == TK_EQ || (t->kind == TK_WORD && !is_pool_index(t) && !is_ident(t->text, t->len))) {
+    bool bad_word = t && t->kind == TK_WORD && !is_pool_index(t) && !tok_is_ident(t);
+    if (!t || t->kind == TK_EQ || bad_word) {
         if (t)
             report(a, "expected %s (a name, a string or #k), got '%.*s'", what, (int)t->len, t->text);
         else
@@ -863,7 +864,7 @@ static void assemble_instruction(Asm *a)
 
 static void define_label(Asm *a, const Token *t)
 {
-    if (!is_ident(t->text, t->len - 1)) {
+    if (!asm_is_identifier(t->text, t->len - 1)) {
         report(a, "bad label name '%.*s'", (int)t->len - 1, t->text);
         return;
     }

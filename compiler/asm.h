@@ -23,6 +23,10 @@
 bool asm_assemble(const char *src, size_t len, const char *filename, PbcImage *out,
                   FILE *errors);
 
+/* Is [s] ([n] bytes) an identifier, [A-Za-z_][A-Za-z0-9_.]*? Such names
+ * may be written bare; the disassembler quotes every other name. */
+bool asm_is_identifier(const char *s, size_t n);
+
 /* Writes [img] as .pva text to [out]. Returns false if some code cannot be
  * decoded (an unverified image) or writing failed; the text written is then
  * incomplete. */

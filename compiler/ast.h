@@ -97,7 +97,14 @@ struct CcStmt {
         struct { CcExpr *cond; CcBlock *then; CcStmt *els; } if_;  /* els: IF, BLOCK or NULL */
         struct { CcExpr *cond; CcBlock *body; } while_;
         struct { CcVar *var; CcExpr *iter, *end; CcBlock *body; } for_; /* end != NULL: iter..end */
-        struct { CcBlock *body; CcVar *var; CcBlock *handler; } try_;   /* var may be NULL */
+        struct {
+            CcBlock *body;
+            CcVar *var;         /* may be NULL */
+            CcBlock *handler;
+            int32_t close_from; /* resolver: lowest captured slot declared
+                                   anywhere in body (a throw skips its
+                                   closes), or -1 */
+        } try_;
         struct { CcVar *var; CcFunc *fn; } fn;
         struct {
             CcVar *var;

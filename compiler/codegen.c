@@ -560,6 +560,8 @@ static void gen_try(FnGen *f, const CcStmt *s)
     emit_jump(f, OP_JMP, end, 0);
     place_label(f, handler);
     uint32_t catch_line = s->u.try_.handler->pos.line;
+    if (s->u.try_.close_from >= 0)
+        emit(f, OP_CLOSE, s->u.try_.close_from, catch_line);
     if (s->u.try_.var)
         emit_store_var(f, s->u.try_.var, catch_line);
     else

@@ -30,17 +30,20 @@ typedef struct {
 
 /* ---- Values as text --------------------------------------------------- */
 
-static bool is_ident(const char *s, uint32_t n)
+/* calloc that never returns NULL (a partial disassembly would be wrong). */
+static void *disasm_calloc(size_t n, size_t size)
 {
-    if (n == 0 || !((s[0] >= 'A' && s[0] <= 'Z') || (s[0] >= 'a' && s[0] <= 'z') || s[0] == '_'))
-        return false;
-    for (uint32_t i = 1; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '.'))
-            return false;
+    void *p = calloc(n ? n : 1, size);
+    if (!p) {
+        fputs("pvmc: out of memory\n", stderr);
+        exit(1);
     }
-    return true;
+    return p;
+}
+
+static char *disasm_strdup(const char *s)
+{
+    return strcpy(disasm_calloc(strlen(s) + 1, 1), s);
 }
 
 /* Writes [s] as a quoted .pva string, cut after [max] bytes; returns the
@@ -138,7 +141,7 @@ static int print_name_ref(Disasm *d, uint32_t k, bool allow_ident)
     if (!is_string_const(d->img, k) || !literal_resolves_to(d, k))
         return fprintf(d->out, "#%" PRIu32, k);
     const PbcConst *c = &d->img->consts[k];
-    if (allow_ident && is_ident(c->str, c->len))
+    if (allow_ident && asm_is_identifier(c->str, c->len))
         return fprintf(d->out, "%s", c->str);
     return print_string(d->out, c->str, c->len, UINT32_MAX);
 }
@@ -205,12 +208,12 @@ static bool is_generated_symbol(const char *s, uint32_t n)
 static void make_symbols(Disasm *d)
 {
     const PbcImage *img = d->img;
-    d->symbols = calloc(img->nfuncs ? img->nfuncs : 1, sizeof *d->symbols);
-    NameEntry *names = calloc(img->nfuncs ? img->nfuncs : 1, sizeof *names);
+    d->symbols = disasm_calloc(img->nfuncs, sizeof *d->symbols);
+    NameEntry *names = disasm_calloc(img->nfuncs, sizeof *names);
     uint32_t n = 0;
     for (uint32_t i = 0; i < img->nfuncs; i++) {
         uint32_t k = img->funcs[i].name;
-        if (is_string_const(img, k) && is_ident(img->consts[k].str, img->consts[k].len) &&
+        if (is_string_const(img, k) && asm_is_identifier(img->consts[k].str, img->consts[k].len) &&
             !is_generated_symbol(img->consts[k].str, img->consts[k].len))
             names[n++] = (NameEntry){ img->consts[k].str, img->consts[k].len, i };
     }
@@ -219,14 +222,14 @@ static void make_symbols(Disasm *d)
         bool unique = (i == 0 || compare_names(&names[i - 1], &names[i]) != 0) &&
                       (i + 1 == n || compare_names(&names[i + 1], &names[i]) != 0);
         if (unique)
-            d->symbols[names[i].func] = strdup(names[i].name);
+            d->symbols[names[i].func] = disasm_strdup(names[i].name);
     }
     free(names);
     for (uint32_t i = 0; i < img->nfuncs; i++) {
         if (!d->symbols[i]) {
             char buf[16];
             snprintf(buf, sizeof buf, "f%" PRIu32, i);
-            d->symbols[i] = strdup(buf);
+            d->symbols[i] = disasm_strdup(buf);
         }
     }
 }
@@ -355,16 +358,21 @@ static void print_operand(Disasm *d, const PbcFunc *f, const PbcInsn *in, int co
     fputc('\n', out);
 }
 
-/* Marks the offsets that jumps land on, so they get labels. */
+/* Marks the offsets that jumps land on, so they get labels (a target past
+ * the end can have no label, which makes the result inexact). */
 static uint8_t *find_targets(Disasm *d, const PbcFunc *f)
 {
-    uint8_t *target = calloc(f->codelen + 1, 1);
+    uint8_t *target = disasm_calloc((size_t)f->codelen + 1, 1);
     PbcInsn in;
     for (uint32_t off = 0; off < f->codelen; off += in.size) {
         if (!pbc_decode(f->code, f->codelen, off, &in))
             break;
-        if (vm_opcode_info[in.op].operand == OPND_TARGET && in.operand < f->codelen)
+        if (vm_opcode_info[in.op].operand != OPND_TARGET)
+            continue;
+        if (in.operand < f->codelen)
             target[in.operand] = 1;
+        else
+            d->ok = false;
     }
     return target;
 }
@@ -415,6 +423,7 @@ static void print_func(Disasm *d, uint32_t fi)
     for (; off < f->codelen; off += in.size) {
         if (target[off])
             fprintf(d->out, "L%" PRIu32 ":\n", off);
+        target[off] = 0;
         line = print_lines_at(d, f, line, off);
         if (!pbc_decode(f->code, f->codelen, off, &in)) {
             fprintf(d->out, "    ; cannot decode byte 0x%02x at offset %" PRIu32 "\n", f->code[off], off);
@@ -427,7 +436,7 @@ static void print_func(Disasm *d, uint32_t fi)
         print_operand(d, f, &in, col);
     }
     line = print_lines_at(d, f, line, off);
-    if (line < f->nlines)
+    if (line < f->nlines || memchr(target, 1, f->codelen)) /* unplaced entries or labels */
         d->ok = false;
     fprintf(d->out, ".end\n\n");
     free(target);

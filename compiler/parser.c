@@ -139,12 +139,12 @@ static bool starts_statement(CcTokenKind k)
     }
 }
 
-/* After an error: skips to just past a ';', or to a '}' or a statement
- * keyword, and leaves panic mode. */
+/* After an error: skips to just past a ';' or a block's '}', or to a '}'
+ * or a statement keyword, and leaves panic mode. */
 static void synchronize(Parser *p)
 {
     while (!check(p, CC_TK_EOF)) {
-        if (p->prev.kind == CC_TK_SEMI && p->prev.start != NULL)
+        if ((p->prev.kind == CC_TK_SEMI || p->prev.kind == CC_TK_RBRACE) && p->prev.start != NULL)
             break;
         if (check(p, CC_TK_RBRACE) || starts_statement(p->tok.kind))
             break;

@@ -134,9 +134,10 @@ static char *read_file(const char *path, size_t *len)
 static bool load_source(const char *path, PbcImage *img)
 {
     /* ---- .pv input: the single dispatch point for the PV compiler. ----
-     * When compiler/compiler.h exists, replace the two lines below with
+     * Once cc_compile_file (compiler/compiler.h) is part of libpvm.a,
+     * replace the two lines below with
      *     return cc_compile_file(path, NULL, img, stderr);
-     * (and #include "compiler/compiler.h" at the top). */
+     * and #include "compiler/compiler.h" at the top. */
     (void)path, (void)img;
     fputs("pvmc: compiling .pv source is not available yet\n", stderr);
     return false;
@@ -177,10 +178,8 @@ static int load_input(const Options *o, PbcImage *img)
         ok = load_source(o->input, img);
     else if (strcmp(ext, ".pva") == 0)
         ok = load_assembly(o->input, img);
-    else if (strcmp(ext, ".pbc") == 0 && o->kind != OUT_PBC)
-        ok = load_bytecode(o->input, img);
     else if (strcmp(ext, ".pbc") == 0)
-        return usage_error("input is already bytecode; use -d or -S to read it:", o->input);
+        ok = load_bytecode(o->input, img);
     else
         return usage_error("input must be a .pv, .pva or .pbc file:", o->input);
     if (!ok)
@@ -242,30 +241,42 @@ static int write_assembly(const PbcImage *img, const char *path)
     return finish_output(f, path ? path : "standard output", asm_disassemble(img, f));
 }
 
+/* Sets *[out] to the output path (NULL: standard output) and *[owned] to
+ * what must be freed. Returns -1, or the exit status of a refusal. */
+static int choose_output(const Options *o, const char **out, char **owned)
+{
+    *owned = NULL;
+    *out = o->output;
+    if (o->kind == OUT_PBC && strcmp(extension(o->input), ".pbc") == 0)
+        return usage_error("input is already bytecode; use -d or -S to read it:", o->input);
+    if (!*out && o->kind != OUT_DISASM) {
+        *out = *owned = replace_extension(o->input, o->kind == OUT_PBC ? ".pbc" : ".pva");
+        if (!*out) {
+            fputs("pvmc: out of memory\n", stderr);
+            return 1;
+        }
+    }
+    if (*out && strcmp(*out, o->input) == 0)
+        return usage_error("the output would overwrite the input; choose another with -o:", *out);
+    return -1;
+}
+
 int main(int argc, char **argv)
 {
     Options o = { NULL, NULL, OUT_PBC };
     int status = parse_args(argc, argv, &o);
     if (status >= 0)
         return status;
+    const char *out;
+    char *owned;
+    status = choose_output(&o, &out, &owned);
     PbcImage img;
     pbc_init(&img);
-    status = load_input(&o, &img);
-    if (status < 0) {
-        char *derived = NULL;
-        const char *out = o.output;
-        if (!out && o.kind != OUT_DISASM)
-            out = derived = replace_extension(o.input, o.kind == OUT_PBC ? ".pbc" : ".pva");
-        if (o.kind != OUT_DISASM && !out)
-            status = 1, fputs("pvmc: out of memory\n", stderr);
-        else if (out && strcmp(out, o.input) == 0)
-            status = usage_error("the output would overwrite the input; choose another with -o:", out);
-        else if (o.kind == OUT_PBC)
-            status = write_bytecode(&img, out);
-        else
-            status = write_assembly(&img, out);
-        free(derived);
-    }
+    if (status < 0)
+        status = load_input(&o, &img);
+    if (status < 0)
+        status = o.kind == OUT_PBC ? write_bytecode(&img, out) : write_assembly(&img, out);
     pbc_free(&img);
+    free(owned);
     return status;
 }

@@ -82,6 +82,8 @@ typedef struct FnScope {
     uint32_t loops;     /* enclosing loops, for break/continue */
     PbcUpval *upvals;
     uint32_t nupvals, upcap;
+    CcVar **declared;   /* every local ever declared, in order */
+    uint32_t ndeclared, declared_cap;
 } FnScope;
 
 typedef struct {
@@ -142,13 +144,18 @@ static bool at_module_level(const Resolver *r)
     return r->fs->fn->is_main && r->fs->block == 0;
 }
 
-static void declare_local(Resolver *r, CcVar *var)
+/* Declares a local in the current block; [what] is "parameter" for
+ * parameters, which get their own redeclaration message. */
+static void declare_local(Resolver *r, CcVar *var, const char *what)
 {
     FnScope *fs = r->fs;
     for (uint32_t i = fs->nlocals; i-- > 0 && fs->locals[i].block == fs->block;) {
         CcName n = fs->locals[i].var->name;
         if (n.len == var->name.len && memcmp(n.s, var->name.s, n.len) == 0) {
-            error(r, var->pos, "'%s' is already declared in this block", var->name.s);
+            if (what)
+                error(r, var->pos, "duplicate %s '%s'", what, var->name.s);
+            else
+                error(r, var->pos, "'%s' is already declared in this block", var->name.s);
             return;
         }
     }
@@ -159,6 +166,8 @@ static void declare_local(Resolver *r, CcVar *var)
     cc_grow(r->diag, (void **)&fs->locals, &fs->cap, fs->nlocals + 1, sizeof *fs->locals);
     var->global = false;
     var->index = fs->nlocals;
+    cc_grow(r->diag, (void **)&fs->declared, &fs->declared_cap, fs->ndeclared + 1, sizeof *fs->declared);
+    fs->declared[fs->ndeclared++] = var;
     fs->locals[fs->nlocals++] = (Local){ var, fs->block };
     if (fs->nlocals > fs->max_locals)
         fs->max_locals = fs->nlocals;
@@ -182,7 +191,7 @@ static void declare(Resolver *r, CcVar *var)
     if (at_module_level(r))
         declare_global(r, var);
     else
-        declare_local(r, var);
+        declare_local(r, var, NULL);
 }
 
 /* Pre-scan: every top-level declaration gets its global slot up front, so
@@ -341,7 +350,7 @@ static void resolve_block(Resolver *r, CcBlock *b, CcVar *pre)
     fs->block++;
     uint32_t first = fs->nlocals;
     if (pre)
-        declare_local(r, pre);
+        declare_local(r, pre, NULL);
     for (uint32_t i = 0; i < b->n; i++)
         resolve_stmt(r, b->stmts[i]);
     b->close_from = -1;
@@ -390,10 +399,25 @@ static void resolve_for(Resolver *r, CcStmt *s)
     FnScope *fs = r->fs;
     fs->block++;
     uint32_t first = fs->nlocals;
-    declare_local(r, s->u.for_.var);
+    declare_local(r, s->u.for_.var, NULL);
     resolve_loop_body(r, s->u.for_.body);
     fs->nlocals = first;
     fs->block--;
+}
+
+/* A throw leaves the try body without running its closes, so the
+ * handler closes what the body (and its nested blocks) captured. */
+static void resolve_try(Resolver *r, CcStmt *s)
+{
+    uint32_t mark = r->fs->ndeclared;
+    resolve_block(r, s->u.try_.body, NULL);
+    s->u.try_.close_from = -1;
+    for (uint32_t i = mark; i < r->fs->ndeclared; i++) {
+        const CcVar *v = r->fs->declared[i];
+        if (v->captured && (s->u.try_.close_from < 0 || v->index < (uint32_t)s->u.try_.close_from))
+            s->u.try_.close_from = (int32_t)v->index;
+    }
+    resolve_block(r, s->u.try_.handler, s->u.try_.var);
 }
 
 static void resolve_stmt(Resolver *r, CcStmt *s)
@@ -439,8 +463,7 @@ static void resolve_stmt(Resolver *r, CcStmt *s)
             error(r, s->pos, "'%s' outside a loop", s->kind == CC_ST_BREAK ? "break" : "continue");
         break;
     case CC_ST_TRY:
-        resolve_block(r, s->u.try_.body, NULL);
-        resolve_block(r, s->u.try_.handler, s->u.try_.var);
+        resolve_try(r, s);
         break;
     case CC_ST_FN:
         /* Bound before its body, so a nested function can call itself. */
@@ -461,9 +484,9 @@ static void resolve_function(Resolver *r, CcFunc *fn)
     FnScope fs = { .enclosing = r->fs, .fn = fn };
     r->fs = &fs;
     for (uint32_t i = 0; i < fn->nparams; i++)
-        declare_local(r, fn->params[i]);
+        declare_local(r, fn->params[i], "parameter");
     if (fn->rest)
-        declare_local(r, fn->rest);
+        declare_local(r, fn->rest, "parameter");
     /* The body shares the parameters' scope: `let a` may not redeclare a
      * parameter. Main's top level is the module scope (globals). */
     for (uint32_t i = 0; i < fn->body->n; i++)
@@ -476,6 +499,7 @@ static void resolve_function(Resolver *r, CcFunc *fn)
     }
     free(fs.locals);
     free(fs.upvals);
+    free(fs.declared);
     r->fs = fs.enclosing;
 }
 

@@ -50,15 +50,6 @@ static Value b_type(VM *vm, int argc, Value *args, void *fname)
     return vm_str_value(vm_string_cstr(vm, vm_type_name(args[0])));
 }
 
-/* Narrows [*p, *end) to the text between surrounding whitespace. */
-static void strip_spaces(const char **p, const char **end)
-{
-    while (*p < *end && lib_is_space(**p))
-        (*p)++;
-    while (*end > *p && lib_is_space((*end)[-1]))
-        (*end)--;
-}
-
 /* Parses optional sign and decimal digits filling [p, end) exactly;
  * false when that is not the text of an int64. */
 static bool parse_int(const char *p, const char *end, int64_t *out)
@@ -162,7 +153,7 @@ static Value b_int(VM *vm, int argc, Value *args, void *fname)
     if (v.type != VT_STRING)
         lib_arg_error(vm, fname, 0, "number or string", v);
     const char *p = v.as.s->chars, *end = p + v.as.s->len;
-    strip_spaces(&p, &end);
+    lib_trim_spaces(&p, &end);
     int64_t n;
     return parse_int(p, end, &n) ? vm_int(n) : VAL_NIL;
 }
@@ -177,7 +168,7 @@ static Value b_float(VM *vm, int argc, Value *args, void *fname)
     if (v.type != VT_STRING)
         lib_arg_error(vm, fname, 0, "number or string", v);
     const char *p = v.as.s->chars, *end = p + v.as.s->len;
-    strip_spaces(&p, &end);
+    lib_trim_spaces(&p, &end);
     double d;
     return parse_float(vm, p, end, &d) ? vm_float(d) : VAL_NIL;
 }

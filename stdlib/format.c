@@ -160,7 +160,10 @@ static void emit_int(Formatter *f, const Spec *s)
         c_spec(s, s->conv == 'x' ? "llx" : "llX", spec);
         emit_c(f, spec, (unsigned long long)v.as.i);
     } else {
-        c_spec(s, "lld", spec);
+        /* '#' with %d is undefined in C; PV defines it as no effect. */
+        Spec plain = *s;
+        plain.flags &= ~(unsigned)FLAG_HASH;
+        c_spec(&plain, "lld", spec);
         emit_c(f, spec, (long long)v.as.i);
     }
 }

@@ -78,6 +78,15 @@ Value lib_arg_function(VM *vm, const char *fname, const Value *args, int i)
     return args[i];
 }
 
+/* Narrows [*p, *end) to the text between surrounding whitespace. */
+void lib_trim_spaces(const char **p, const char **end)
+{
+    while (*p < *end && lib_is_space(**p))
+        (*p)++;
+    while (*end > *p && lib_is_space((*end)[-1]))
+        (*end)--;
+}
+
 static int compare_doubles(double a, double b)
 {
     if (a < b)

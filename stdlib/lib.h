@@ -42,6 +42,9 @@ static inline bool lib_is_space(char c)
     return c == ' ' || (c >= '\t' && c <= '\r');
 }
 
+/* Narrows [*p, *end) to the text between surrounding whitespace. */
+void lib_trim_spaces(const char **p, const char **end);
+
 /* Exact comparison of two numbers (ints and floats mixed): -1, 0, 1, or 2
  * when either is NaN. */
 int lib_compare_numbers(Value a, Value b);

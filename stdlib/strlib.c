@@ -76,12 +76,9 @@ static Value s_lower(VM *vm, int argc, Value *args, void *fname)
 static Value s_trim(VM *vm, int argc, Value *args, void *fname)
 {
     PvString *s = lib_arg_string(vm, fname, args, 0);
-    size_t i = 0, j = s->len;
-    while (i < j && lib_is_space(s->chars[i]))
-        i++;
-    while (j > i && lib_is_space(s->chars[j - 1]))
-        j--;
-    return new_string(vm, s->chars + i, j - i);
+    const char *p = s->chars, *end = p + s->len;
+    lib_trim_spaces(&p, &end);
+    return new_string(vm, p, (size_t)(end - p));
 }
 
 static PvString *nonempty_string(VM *vm, const char *fname, const Value *args, int i, const char *what)

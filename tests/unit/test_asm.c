@@ -758,7 +758,10 @@ static void random_const(Rng *r, PbcImage *img)
         pbc_add_const_int(img, rnd(r, 2) ? (int64_t)rnd(r, 5) - 2 : (int64_t)rnd64(r));
         break;
     case 1:
-        pbc_add_const_float(img, rnd(r, 2) ? floats[rnd(r, 9)] : from_bits(rnd(r, 2) ? rnd64(r) : 0x7ff0000000000000u | rnd(r, 5)));
+        if (rnd(r, 2))
+            pbc_add_const_float(img, floats[rnd(r, 9)]);
+        else /* any bits, or inf and NaNs with small payloads */
+            pbc_add_const_float(img, from_bits(rnd(r, 2) ? rnd64(r) : 0x7ff0000000000000u | rnd(r, 5)));
         break;
     default: {
         char s[8];
@@ -869,6 +872,28 @@ static void test_disassemble_rejects_undecodable_code(void **state)
     assert_non_null(strstr(text, "cannot decode byte 0xee at offset 1"));
     free(text);
     img.funcs[0].code[1] = OP_JMP; /* operand runs past the end */
+    text = disassemble(&img, &ok);
+    assert_false(ok);
+    free(text);
+    pbc_free(&img);
+
+    /* jumps and line entries that no label or .line can express */
+    assemble_ok(HEADER ".func top\n  jmp l\nl: nil\n  ret\n.end\n", &img);
+    text = disassemble(&img, &ok);
+    assert_true(ok);
+    free(text);
+    img.funcs[0].code[1] = 3; /* inside the jmp itself */
+    text = disassemble(&img, &ok);
+    assert_false(ok);
+    free(text);
+    img.funcs[0].code[1] = 99; /* past the end */
+    text = disassemble(&img, &ok);
+    assert_false(ok);
+    free(text);
+    img.funcs[0].code[1] = 5;
+    img.funcs[0].nlines = 1;
+    img.funcs[0].lines = malloc(sizeof(PbcLine));
+    img.funcs[0].lines[0] = (PbcLine){ 2, 1 };
     text = disassemble(&img, &ok);
     assert_false(ok);
     free(text);

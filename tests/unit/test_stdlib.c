@@ -533,6 +533,7 @@ static void test_format_ints(void **state)
     check("Hi", "string.format", 3, S("%c%c"), I(72), I(105));
     check("  A|B  |", "string.format", 3, S("%3c|%-3c|"), I(65), I(66));
     check("100%", "string.format", 1, S("100%%"));
+    check("5|   +5|ff", "string.format", 4, S("%#d|%+5i|%+x"), I(5), I(5), I(255));
     check("no conversions", "string.format", 1, S("no conversions"));
 }
 
