@@ -77,7 +77,7 @@ unit: $(UNIT_BIN)
 	@sh tests/run_unit.sh $(UNIT_BIN)
 
 e2e: $(PVM) $(PVMC)
-	@PVM=$(PVM) PVMC=$(PVMC) SANITIZE=$(SANITIZE) sh tests/run_e2e.sh
+	@PVM=$(PVM) PVMC=$(PVMC) SANITIZE=$(SANITIZE) bash tests/run_e2e.sh
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig

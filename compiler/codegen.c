@@ -455,6 +455,16 @@ static void gen_assign(FnGen *f, const CcStmt *s)
 
 static void gen_if(FnGen *f, const CcStmt *s)
 {
+    int truth = constant_truth(s->u.if_.cond);
+    if (truth == 1 || (truth == 0 && !s->u.if_.els)) {
+        if (truth == 1)
+            gen_block(f, s->u.if_.then, -1);
+        return;
+    }
+    if (truth == 0) {
+        gen_stmt(f, s->u.if_.els);
+        return;
+    }
     uint32_t other = new_label(f);
     gen_cond(f, s->u.if_.cond, false, other);
     gen_block(f, s->u.if_.then, -1);

@@ -18,6 +18,7 @@
 #include "parser.h"
 
 #define MAX_SOURCE_BYTES 0x7FFFFFFFu
+#define MAX_IMPORT_DEPTH 200u   /* modules being compiled at once */
 
 typedef struct {
     char *key;          /* real path of the file, or NULL */
@@ -244,9 +245,11 @@ static void merge_function(Build *b, const PbcImage *sub, uint32_t fi, uint32_t 
     const PbcFunc *sf = &sub->funcs[fi];
     uint32_t name = remap_const(b, sub, sf->name);
     PbcUpval *upvals = cc_xrealloc(&b->diag, NULL, sizeof *upvals * (sf->nupvals ? sf->nupvals : 1));
-    memcpy(upvals, sf->upvals, sizeof *upvals * sf->nupvals);
+    if (sf->nupvals)
+        memcpy(upvals, sf->upvals, sizeof *upvals * sf->nupvals);
     PbcLine *lines = cc_xrealloc(&b->diag, NULL, sizeof *lines * (sf->nlines ? sf->nlines : 1));
-    memcpy(lines, sf->lines, sizeof *lines * sf->nlines);
+    if (sf->nlines)
+        memcpy(lines, sf->lines, sizeof *lines * sf->nlines);
     uint8_t *code = cc_xrealloc(&b->diag, NULL, sf->codelen);
     memcpy(code, sf->code, sf->codelen);
     PbcFunc *f = &b->img->funcs[fbase + fi];
@@ -337,6 +340,37 @@ static bool ends_with(const char *s, const char *suffix)
     return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
+/* Compiles or merges the module file [path] for `import NAME;` at [pos]
+ * of [importer]; [key] (its identity) goes to the new entry. Returns the
+ * module index, or PBC_NONE after reporting an error. */
+static uint32_t load_module(Build *b, const char *importer, CcPos pos, const char *path,
+                            const char *name, char *key)
+{
+    if (b->nstack >= MAX_IMPORT_DEPTH) {
+        cc_error(&b->diag, importer, pos, "imports nested too deeply (more than %u modules)", MAX_IMPORT_DEPTH);
+        free(key);
+        return PBC_NONE;
+    }
+    if (ends_with(path, ".pbc")) {
+        uint32_t index = load_pbc_module(b, importer, pos, path, name);
+        if (index == PBC_NONE)
+            free(key);
+        else
+            add_entry(b, key, name, index, true);
+        return index;
+    }
+    size_t len = 0;
+    char *src = read_file(b, path, &len);
+    if (!src) {
+        cc_error(&b->diag, importer, pos, "cannot read module '%s': %s", path, strerror(errno));
+        free(key);
+        return PBC_NONE;
+    }
+    uint32_t index = compile_module(b, path, src, len, name, key);
+    free(src);
+    return index;
+}
+
 /* Binds one import statement of [importer] to a module index. */
 static void resolve_import(Build *b, const char *importer, CcStmt *s)
 {
@@ -351,35 +385,19 @@ static void resolve_import(Build *b, const char *importer, CcStmt *s)
         return;
     }
     char *key = real_path(path);
-    int existing = key ? find_entry(b, key) : -1;
+    if (!key)
+        key = xstrdup(b, path);
+    int existing = find_entry(b, key);
     if (existing >= 0) {
         free(key);
-        free(path);
         if (!b->mods[existing].done)
             report_cycle(b, importer, var->pos, (uint32_t)existing);
         s->u.import.module = b->mods[existing].index;
-        return;
-    }
-    uint32_t index = PBC_NONE;
-    if (ends_with(path, ".pbc")) {
-        index = load_pbc_module(b, importer, var->pos, path, name);
-        if (index != PBC_NONE)
-            add_entry(b, key, name, index, true);
-        else
-            free(key);
     } else {
-        size_t len = 0;
-        char *src = read_file(b, path, &len);
-        if (src) {
-            index = compile_module(b, path, src, len, name, key);
-            free(src);
-        } else {
-            cc_error(&b->diag, importer, var->pos, "cannot read module '%s': %s", path, strerror(errno));
-            free(key);
-        }
+        uint32_t index = load_module(b, importer, var->pos, path, name, key);
+        s->u.import.module = index == PBC_NONE ? 0 : index;
     }
     free(path);
-    s->u.import.module = index == PBC_NONE ? 0 : index;
 }
 
 /* ---- compiling one module ---- */

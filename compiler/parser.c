@@ -25,6 +25,7 @@ typedef struct {
     bool panic;         /* an error was reported; quiet until resync */
     bool no_brace;      /* '{' opens a block, not a map (if/while/for headers) */
     unsigned depth;     /* current nesting, bounded by CC_MAX_NESTING */
+    bool abandoned;     /* nested too deep: the rest of the file is skipped */
     PtrVec imports;
 } Parser;
 
@@ -101,7 +102,7 @@ static void error_at(Parser *p, CcPos pos, const char *fmt, ...);
 
 static void error_at(Parser *p, CcPos pos, const char *fmt, ...)
 {
-    if (p->panic)
+    if (p->panic || p->abandoned)
         return;
     p->panic = true;
     char msg[256];
@@ -115,6 +116,10 @@ static void error_at(Parser *p, CcPos pos, const char *fmt, ...)
 /* "expected X, found Y" at the current token. */
 static void error_expected(Parser *p, const char *what)
 {
+    if (check(p, CC_TK_DOTDOT)) {
+        error_at(p, p->tok.pos, "'..' is only allowed as the iterable of a 'for' loop");
+        return;
+    }
     char buf[64];
     error_at(p, p->tok.pos, "expected %s, found %s", what, describe(&p->tok, buf, sizeof buf));
 }
@@ -161,6 +166,7 @@ static bool enter(Parser *p)
     if (p->depth >= CC_MAX_NESTING) {
         error_at(p, p->tok.pos, "nesting too deep (more than %u levels)", CC_MAX_NESTING);
         p->panic = true;
+        p->abandoned = true;
         while (!check(p, CC_TK_EOF))
             advance(p);
         return false;
@@ -216,6 +222,40 @@ static CcVar *expect_var(Parser *p, const char *what)
 
 /* ---- expressions ---- */
 
+/* After an error inside a bracketed group: skips to the [close] that
+ * matches (consuming it), over nested groups, but not past a ';' or an
+ * unmatched closer, so the statement around it can resynchronise. */
+static void skip_group(Parser *p, CcTokenKind close)
+{
+    int depth = 0;
+    while (!check(p, CC_TK_EOF)) {
+        CcTokenKind k = p->tok.kind;
+        if (depth == 0 && k == close) {
+            advance(p);
+            return;
+        }
+        if (depth == 0 && k == CC_TK_SEMI)
+            return;
+        if (k == CC_TK_LPAREN || k == CC_TK_LBRACKET || k == CC_TK_LBRACE)
+            depth++;
+        if (k == CC_TK_RPAREN || k == CC_TK_RBRACKET || k == CC_TK_RBRACE) {
+            if (depth == 0)
+                return;
+            depth--;
+        }
+        advance(p);
+    }
+}
+
+/* Expects the [close] of a group, or skips to it after an error. */
+static void close_group(Parser *p, CcTokenKind close, const char *what)
+{
+    if (p->panic)
+        skip_group(p, close);
+    else
+        expect(p, close, what);
+}
+
 /* A nil node standing in for a missing expression after an error. */
 static CcExpr *error_expr(Parser *p)
 {
@@ -227,12 +267,12 @@ static void parse_expr_list(Parser *p, PtrVec *out, CcTokenKind close, const cha
 {
     while (!check(p, close) && !check(p, CC_TK_EOF)) {
         vec_push(p, out, parse_expr(p));
-        if (p->panic)
-            return;
-        if (!accept(p, CC_TK_COMMA))
+        if (p->panic || !accept(p, CC_TK_COMMA))
             break;
     }
-    expect(p, close, what);
+    if (!p->panic && !check(p, close))
+        error_expected(p, what);
+    close_group(p, close, what);
 }
 
 /* array := '[' list ']' */
@@ -312,7 +352,9 @@ static CcExpr *parse_map(Parser *p)
         if (p->panic || !accept(p, CC_TK_COMMA))
             break;
     }
-    expect(p, CC_TK_RBRACE, "',' or '}' in map literal");
+    if (!p->panic && !check(p, CC_TK_RBRACE))
+        error_expected(p, "',' or '}' in map literal");
+    close_group(p, CC_TK_RBRACE, "',' or '}' in map literal");
     e->u.list.items = (CcExpr **)items.items;
     e->u.list.n = items.n;
     return e;
@@ -346,7 +388,7 @@ static CcExpr *parse_primary(Parser *p)
         p->no_brace = false;
         CcExpr *e = parse_expr(p);
         p->no_brace = saved;
-        expect(p, CC_TK_RPAREN, "')'");
+        close_group(p, CC_TK_RPAREN, "')'");
         return e;
     }
     case CC_TK_LBRACKET: {
@@ -403,7 +445,7 @@ static CcExpr *parse_postfix(Parser *p)
             CcExpr *ix = new_expr(p, CC_EX_INDEX, p->prev.pos);
             ix->u.ops.a = e;
             ix->u.ops.b = parse_expr(p);
-            expect(p, CC_TK_RBRACKET, "']' after index");
+            close_group(p, CC_TK_RBRACKET, "']' after index");
             e = ix;
         } else if (accept(p, CC_TK_DOT)) {
             CcExpr *f = new_expr(p, CC_EX_FIELD, p->prev.pos);
@@ -578,6 +620,14 @@ static CcFunc *parse_fn_rest(Parser *p, CcPos pos, CcName name)
     if (expect(p, CC_TK_LPAREN, "'(' to start the parameter list")) {
         parse_params(p, fn);
         expect(p, CC_TK_RPAREN, "',' or ')' after parameter");
+        if (p->panic) {
+            /* Resume at the body: skip the rest of a broken parameter list. */
+            while (!check(p, CC_TK_EOF) && !check(p, CC_TK_LBRACE) && !check(p, CC_TK_RBRACE) &&
+                   !check(p, CC_TK_SEMI) && !accept(p, CC_TK_RPAREN))
+                advance(p);
+            if (check(p, CC_TK_LBRACE))
+                p->panic = false;
+        }
     }
     fn->body = parse_block(p);
     p->no_brace = saved;
@@ -621,9 +671,9 @@ static void expect_semi(Parser *p, const char *after)
 {
     if (accept(p, CC_TK_SEMI))
         return;
-    char buf[64], what[64];
+    char what[64];
     snprintf(what, sizeof what, "';' after %s", after);
-    error_at(p, p->tok.pos, "expected %s, found %s", what, describe(&p->tok, buf, sizeof buf));
+    error_expected(p, what);
 }
 
 /* let := 'let' NAME ['=' expr] ';' */
@@ -641,12 +691,45 @@ static CcStmt *parse_let(Parser *p, CcPos pos)
     return s;
 }
 
+/* The block after an if/while/for header. When the header had an error,
+ * parsing resumes at the next '{' of this statement; if the header failed
+ * at a '{' (typically an unparenthesised map literal), that brace group
+ * is skipped as a block and a second brace group, if any, is the body. */
+static void skip_to_brace(Parser *p)
+{
+    int depth = 0;
+    while (!check(p, CC_TK_EOF)) {
+        CcTokenKind k = p->tok.kind;
+        if (depth == 0 && (k == CC_TK_LBRACE || k == CC_TK_SEMI || k == CC_TK_RBRACE))
+            return;
+        if (k == CC_TK_LPAREN || k == CC_TK_LBRACKET)
+            depth++;
+        else if ((k == CC_TK_RPAREN || k == CC_TK_RBRACKET) && depth > 0)
+            depth--;
+        advance(p);
+    }
+}
+
+static CcBlock *parse_body(Parser *p, bool header_failed)
+{
+    bool at_brace = header_failed && check(p, CC_TK_LBRACE);
+    if (header_failed)
+        skip_to_brace(p);
+    CcBlock *b = parse_block(p);
+    if (at_brace) {
+        skip_to_brace(p);
+        if (check(p, CC_TK_LBRACE))
+            b = parse_block(p);
+    }
+    return b;
+}
+
 /* if := 'if' expr block ['else' (if | block)] */
 static CcStmt *parse_if(Parser *p, CcPos pos)
 {
     CcStmt *s = new_stmt(p, CC_ST_IF, pos);
     s->u.if_.cond = parse_header_expr(p);
-    s->u.if_.then = parse_block(p);
+    s->u.if_.then = parse_body(p, p->panic);
     if (!accept(p, CC_TK_ELSE))
         return s;
     CcPos else_pos = p->tok.pos;
@@ -668,7 +751,7 @@ static CcStmt *parse_while(Parser *p, CcPos pos)
 {
     CcStmt *s = new_stmt(p, CC_ST_WHILE, pos);
     s->u.while_.cond = parse_header_expr(p);
-    s->u.while_.body = parse_block(p);
+    s->u.while_.body = parse_body(p, p->panic);
     return s;
 }
 
@@ -681,7 +764,7 @@ static CcStmt *parse_for(Parser *p, CcPos pos)
     s->u.for_.iter = parse_header_expr(p);
     if (accept(p, CC_TK_DOTDOT))
         s->u.for_.end = parse_header_expr(p);
-    s->u.for_.body = parse_block(p);
+    s->u.for_.body = parse_body(p, p->panic);
     return s;
 }
 
@@ -748,10 +831,6 @@ static CcStmt *parse_simple(Parser *p, CcPos pos)
     CcExpr *e = parse_expr(p);
     if (p->panic)
         return NULL;
-    if (check(p, CC_TK_DOTDOT)) {
-        error_at(p, p->tok.pos, "'..' is only allowed as the iterable of a 'for' loop");
-        return NULL;
-    }
     Opcode op;
     if (is_assign_op(p->tok.kind, &op)) {
         CcStmt *s = new_stmt(p, CC_ST_ASSIGN, pos);
@@ -803,10 +882,20 @@ static CcStmt *parse_statement(Parser *p)
         parse_block(p);
         return NULL;
     case CC_TK_ELSE:
+        /* Report, then parse the orphan branch so its '}' is not stray. */
         error_at(p, pos, "'else' without a matching 'if'");
+        advance(p);
+        if (accept(p, CC_TK_IF))
+            parse_if(p, pos);
+        else if (check(p, CC_TK_LBRACE))
+            parse_block(p);
         return NULL;
     case CC_TK_CATCH:
         error_at(p, pos, "'catch' without a matching 'try'");
+        advance(p);
+        accept(p, CC_TK_NAME);
+        if (check(p, CC_TK_LBRACE))
+            parse_block(p);
         return NULL;
     default:
         return parse_simple(p, pos);

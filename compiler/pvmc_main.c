@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "compiler/asm.h"
+#include "compiler/compiler.h"
 #include "vm/pbc.h"
 
 #define PVMC_VERSION "0.1.0"
@@ -131,16 +132,10 @@ static char *read_file(const char *path, size_t *len)
     return buf;
 }
 
+/* .pv input: compiles the program and bundles every module it imports. */
 static bool load_source(const char *path, PbcImage *img)
 {
-    /* ---- .pv input: the single dispatch point for the PV compiler. ----
-     * Once cc_compile_file (compiler/compiler.h) is part of libpvm.a,
-     * replace the two lines below with
-     *     return cc_compile_file(path, NULL, img, stderr);
-     * and #include "compiler/compiler.h" at the top. */
-    (void)path, (void)img;
-    fputs("pvmc: compiling .pv source is not available yet\n", stderr);
-    return false;
+    return cc_compile_file(path, NULL, img, stderr);
 }
 
 static bool load_assembly(const char *path, PbcImage *img)

@@ -99,6 +99,21 @@ typedef struct PvNative {
 
 PvNative *vm_native_new(VM *vm, const char *name, VmNativeFn fn, int min_args, int max_args, void *data);
 
+/* A host address (VT_POINTER). as.p points to this box, not to the address
+ * itself, so that a pointer can keep alive what it refers to (an ffi.alloc
+ * block, a callback's closure record) through a plain pointer word the
+ * collector sees. Display, equality and hashing use [addr] only; the other
+ * fields belong to the ffi (stdlib/ffi.h, docs/ffi.md). A zeroed box with an
+ * address is a valid foreign pointer. */
+typedef struct PvPointer {
+    void *addr;
+    void *owner;   /* collector object kept alive with the pointer, or NULL */
+    size_t size;   /* bytes from [owner] that ffi.read/ffi.write may touch */
+    uint32_t kind; /* PV_PTR_FOREIGN, ... (stdlib/ffi.h) */
+} PvPointer;
+
+static inline void *vm_pointer_addr(Value v) { return ((const PvPointer *)v.as.p)->addr; }
+
 /* Display form (display.c): the text str(v) gives, appended to [buf]. */
 typedef struct {
     char *data;

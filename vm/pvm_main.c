@@ -13,10 +13,7 @@
 
 #include "stdlib/stdlib.h"
 #include "vm/vm.h"
-#if __has_include("compiler/compiler.h") && !defined(PVM_NO_COMPILER)
 #include "compiler/compiler.h"
-#define PVM_HAVE_COMPILER 1
-#endif
 
 #define PVM_VERSION "0.1.0"
 
@@ -143,13 +140,7 @@ static bool pvm_is_bytecode(const char *path, const uint8_t *data, size_t len)
 /* Compiles source into [img]; compile errors are printed to stderr. */
 static bool pvm_compile(const char *name, const uint8_t *src, size_t len, PbcImage *img)
 {
-#ifdef PVM_HAVE_COMPILER
     return cc_compile_source((const char *)src, len, name, NULL, img, stderr);
-#else
-    (void)src, (void)len, (void)img;
-    fprintf(stderr, "pvm: %s: compiling PV source is not available in this build\n", name);
-    return false;
-#endif
 }
 
 static void pvm_report_error(VM *vm)

@@ -109,6 +109,7 @@ struct VM {
     char trace_pending[256];/* the traced instruction awaiting its stack */
     unsigned ccalls;        /* nested C-level calls into the interpreter */
     size_t bytes_allocated;
+    bool ffi_disabled;      /* --no-ffi / embedder: every ffi function throws */
 };
 
 /* Lifecycle */

@@ -1,0 +1,166 @@
+/* Libraries and C functions: ffi.open, ffi.fn and the native that calls a
+ * bound C function.
+ *
+ * ffi.fn parses the signature and prepares the libffi call interface once;
+ * each call then only converts (and checks) the arguments into a buffer on
+ * the C stack and runs ffi_call. The library stays loaded while its handle
+ * or any function bound from it is reachable; a GC finalizer closes it. */
+#include <dlfcn.h>
+#include <gc.h>
+#include <string.h>
+
+#include "stdlib/ffi_int.h"
+#include "stdlib/lib.h"
+
+/* An open library: the owner of a PV_PTR_LIBRARY pointer. */
+typedef struct {
+    void *handle;
+    PvString *name; /* as given to ffi.open, for messages; NULL for the process */
+} FfiLib;
+
+/* A bound C function: the [data] of its native. */
+typedef struct {
+    FfiState *st;
+    void *keep;      /* the library (or callback) the code lives in */
+    void *code;
+    const char *name;
+    FfiSig sig;
+} FfiFunc;
+
+static void close_library(void *obj, void *unused)
+{
+    FfiLib *lib = obj;
+    if (lib->handle)
+        dlclose(lib->handle);
+    lib->handle = NULL;
+}
+
+/* ffi.open(path) loads a shared library; ffi.open(nil) is the running
+ * process (the program and every library it has loaded, libc included). */
+Value pvffi_open(VM *vm, int argc, Value *args, void *data)
+{
+    pvffi_check_enabled(vm);
+    PvString *path = NULL;
+    if (args[0].type != VT_NIL) {
+        path = lib_arg_string(vm, "ffi.open", args, 0);
+        if (memchr(path->chars, '\0', path->len))
+            vm_error(vm, "ffi.open: the path contains a NUL byte");
+    }
+    FfiLib *lib = vm_alloc(vm, sizeof *lib);
+    lib->name = path;
+    dlerror();
+    lib->handle = dlopen(path ? path->chars : NULL, RTLD_NOW | RTLD_LOCAL);
+    if (!lib->handle) {
+        const char *why = dlerror();
+        vm_error(vm, "ffi.open: cannot load '%s': %s", path ? path->chars : "<process>",
+                 why ? why : "unknown error");
+    }
+    GC_register_finalizer_no_order(lib, close_library, NULL, NULL, NULL);
+    return pvffi_pointer_new(vm, lib->handle, lib, 0, PV_PTR_LIBRARY);
+}
+
+/* The PV type an argument of the open "..." part is passed as. */
+static FfiKind infer_kind(VM *vm, Value v, const FfiFunc *f, int argno)
+{
+    switch ((ValueType)v.type) {
+    case VT_INT: return FK_INT64;
+    case VT_BOOL: return FK_INT;
+    case VT_FLOAT: return FK_DOUBLE;
+    case VT_STRING: return FK_STRING;
+    case VT_POINTER:
+    case VT_NIL: return FK_POINTER;
+    default:
+        vm_error(vm, "%s: argument %d: cannot pass %s values through '...'", f->name, argno,
+                 vm_type_name(v));
+    }
+}
+
+/* Converts the arguments past the fixed ones of an open variadic function
+ * and prepares [cif] for exactly these. */
+static void prepare_open_call(VM *vm, const FfiFunc *f, int argc, const Value *args, FfiSlot *slots,
+                              ffi_cif *cif, ffi_type **types)
+{
+    if (argc > FFI_MAX_ARGS)
+        vm_error(vm, "%s: too many arguments (at most %d)", f->name, FFI_MAX_ARGS);
+    for (int i = 0; i < f->sig.nfixed; i++)
+        types[i] = f->sig.types[i];
+    for (int i = f->sig.nfixed; i < argc; i++) {
+        Value v = args[i];
+        FfiKind k = infer_kind(vm, v, f, i + 1);
+        if (v.type == VT_BOOL)
+            v = vm_int(v.as.b ? 1 : 0);
+        pvffi_to_c(vm, k, v, &slots[i], (FfiWhere){ f->name, i + 1 });
+        types[i] = pvffi_types[k].type;
+    }
+    ffi_status st = ffi_prep_cif_var(cif, FFI_DEFAULT_ABI, (unsigned)f->sig.nfixed, (unsigned)argc,
+                                     pvffi_types[f->sig.ret].type, types);
+    if (st != FFI_OK)
+        vm_error(vm, "%s: libffi cannot prepare this call (status %d)", f->name, (int)st);
+}
+
+/* The native behind every bound C function. */
+static Value call_bound(VM *vm, int argc, Value *args, void *data)
+{
+    FfiFunc *f = data;
+    pvffi_check_enabled(vm);
+    FfiSlot slots[FFI_MAX_ARGS];
+    void *ptrs[FFI_MAX_ARGS];
+    int nconv = f->sig.open ? f->sig.nfixed : f->sig.nargs;
+    for (int i = 0; i < nconv; i++)
+        pvffi_to_c(vm, f->sig.kinds[i], args[i], &slots[i], (FfiWhere){ f->name, i + 1 });
+    ffi_cif *cif = &f->sig.cif;
+    ffi_cif open_cif;
+    ffi_type *open_types[FFI_MAX_ARGS];
+    if (f->sig.open) {
+        prepare_open_call(vm, f, argc, args, slots, &open_cif, open_types);
+        cif = &open_cif;
+    }
+    for (int i = 0; i < argc; i++)
+        ptrs[i] = &slots[i];
+    FfiSlot ret = { 0 };
+    pvffi_call_c(vm, f->st, cif, f->code, &ret, ptrs);
+    return pvffi_from_return(vm, f->sig.ret, &ret);
+}
+
+/* The code address [fn] names: a symbol of a library, or the function
+ * pointer itself. */
+static void *resolve(VM *vm, const PvPointer *lib, const PvString *name, void **keep)
+{
+    *keep = lib->owner;
+    if (lib->kind != PV_PTR_LIBRARY) {
+        if (!lib->addr)
+            vm_error(vm, "ffi.fn: argument 1 is a NULL pointer, not a library or a function");
+        if (lib->kind == PV_PTR_BLOCK)
+            vm_error(vm, "ffi.fn: argument 1 points into an ffi.alloc block, not to a function");
+        return lib->addr;
+    }
+    const FfiLib *l = lib->owner;
+    dlerror();
+    void *code = dlsym(l->handle, name->chars);
+    if (!code)
+        vm_error(vm, "ffi.fn: cannot find symbol '%s' in %s%s%s", name->chars, l->name ? "'" : "",
+                 l->name ? l->name->chars : "the running process", l->name ? "'" : "");
+    return code;
+}
+
+/* ffi.fn(lib, name, ret, [types]) binds the C function [name] of [lib];
+ * ffi.fn(fnptr, name, ret, [types]) binds a function pointer (a callback,
+ * or one C handed out), [name] then only names it in messages. */
+Value pvffi_fn(VM *vm, int argc, Value *args, void *data)
+{
+    pvffi_check_enabled(vm);
+    const PvPointer *lib = pvffi_arg_pointer(vm, args, 0, "ffi.fn");
+    PvString *name = lib_arg_string(vm, "ffi.fn", args, 1);
+    if (memchr(name->chars, '\0', name->len) || name->len == 0)
+        vm_error(vm, "ffi.fn: the function name must be non-empty and without NUL bytes");
+    FfiFunc *f = vm_alloc(vm, sizeof *f);
+    f->st = data;
+    f->name = name->chars;
+    f->code = resolve(vm, lib, name, &f->keep);
+    char context[160];
+    snprintf(context, sizeof context, "ffi.fn: %s", name->chars);
+    pvffi_parse_sig(vm, &f->sig, args[2], argc > 3 ? args[3] : VAL_NIL, context, true);
+    int min = f->sig.open ? f->sig.nfixed : f->sig.nargs;
+    int max = f->sig.open ? -1 : f->sig.nargs;
+    return vm_obj(VT_NATIVE, vm_native_new(vm, name->chars, call_bound, min, max, f));
+}

@@ -1,0 +1,148 @@
+/* Callbacks (ffi.callback) and the protocol around every C call that makes
+ * them safe.
+ *
+ * A PV error must never longjmp through C frames (qsort's, say): C code
+ * would be left half-way and its locks or allocations lost. So a callback
+ * runs its PV function under a protected call. If that fails, the error is
+ * recorded in the VM's FfiState, C receives a zero result, further calls of
+ * any callback during the same C call return zero at once without running
+ * PV, and when the C function returns the recorded error is thrown to the
+ * PV code that called it, unchanged (a caught value is the value thrown).
+ *
+ * A callback runs PV code only while an ffi call of its VM is in progress
+ * on the thread that made that call. Called at any other time (from a
+ * thread C started, from a signal handler, after the C function returned)
+ * it cannot run PV safely: it writes a message to stderr and returns zero. */
+#include <gc.h>
+#include <string.h>
+
+#include "stdlib/ffi_int.h"
+#include "stdlib/lib.h"
+
+/* The owner of a PV_PTR_CALLBACK pointer. The closure lives outside the
+ * collector's heap, so this record is reachable only through the PV
+ * pointer values (and functions bound to it) that own it. */
+typedef struct {
+    FfiState *st;
+    Value fn;
+    char name[80];          /* "callback NAME", for messages */
+    ffi_closure *closure;   /* writable side, freed by the finalizer */
+    FfiSig sig;
+} FfiCallback;
+
+/* The bytes of a return buffer of type [k] that C will read. */
+static size_t return_size(FfiKind k)
+{
+    size_t size = pvffi_types[k].size;
+    if (pvffi_types[k].is_int && size < sizeof(ffi_arg))
+        return sizeof(ffi_arg);
+    return size;
+}
+
+void pvffi_call_c(VM *vm, FfiState *st, ffi_cif *cif, void *code, void *ret, void **args)
+{
+    if (st->depth == 0)
+        st->thread = pthread_self();
+    st->depth++;
+    ffi_call(cif, FFI_FN(code), ret, args);
+    st->depth--;
+    if (!st->has_error)
+        return;
+    Value error = st->error;
+    st->has_error = false;
+    st->error = VAL_NIL;
+    vm_throw(vm, error);
+}
+
+static bool may_run_pv(const FfiState *st)
+{
+    return st->depth > 0 && pthread_equal(st->thread, pthread_self());
+}
+
+typedef struct {
+    FfiCallback *cb;
+    void *ret;
+    void **cargs;
+} CallbackRun;
+
+/* Converts C's arguments, calls the PV function and converts its result;
+ * runs under vm_protect, so any error lands in vm->error. */
+static void run_callback(VM *vm, void *ud)
+{
+    CallbackRun *run = ud;
+    FfiCallback *cb = run->cb;
+    Value argv[FFI_MAX_ARGS];
+    for (int i = 0; i < cb->sig.nargs; i++)
+        argv[i] = pvffi_from_c(vm, cb->sig.kinds[i], run->cargs[i]);
+    Value r = vm_call(vm, cb->fn, cb->sig.nargs, argv);
+    pvffi_to_return(vm, cb->sig.ret, r, run->ret, (FfiWhere){ cb->name, 0 });
+}
+
+/* The C entry point of every callback (libffi's closure handler). */
+static void callback_entry(ffi_cif *cif, void *ret, void **cargs, void *user)
+{
+    FfiCallback *cb = user;
+    FfiState *st = cb->st;
+    size_t ret_size = return_size(cb->sig.ret);
+    memset(ret, 0, ret_size);
+    if (!may_run_pv(st)) {
+        fprintf(stderr, "pvm: ffi %s was called outside the ffi call that received it; it returned 0\n",
+                cb->name);
+        return;
+    }
+    if (st->has_error)
+        return;
+    CallbackRun run = { cb, ret, cargs };
+    if (vm_protect(st->vm, run_callback, &run))
+        return;
+    memset(ret, 0, ret_size);
+    st->has_error = true;
+    st->error = st->vm->error;
+}
+
+static void free_closure(void *obj, void *unused)
+{
+    FfiCallback *cb = obj;
+    if (cb->closure)
+        ffi_closure_free(cb->closure);
+    cb->closure = NULL;
+}
+
+static void name_callback(FfiCallback *cb, Value fn)
+{
+    const PvString *name = NULL;
+    if (fn.type == VT_CLOSURE && fn.as.cl->proto)
+        name = fn.as.cl->proto->name;
+    else if (fn.type == VT_NATIVE)
+        name = fn.as.nat->name;
+    snprintf(cb->name, sizeof cb->name, "callback %s", name ? name->chars : "<anon>");
+}
+
+/* ffi.callback(fn, ret, [types]): a C function pointer that calls [fn].
+ * Keep the returned pointer (or a function bound to it) reachable for as
+ * long as C may call it: the closure is freed when it is collected. */
+Value pvffi_callback(VM *vm, int argc, Value *args, void *data)
+{
+    pvffi_check_enabled(vm);
+    Value fn = lib_arg_function(vm, "ffi.callback", args, 0);
+    FfiCallback *cb = vm_alloc(vm, sizeof *cb);
+    cb->st = data;
+    cb->fn = fn;
+    name_callback(cb, fn);
+    pvffi_parse_sig(vm, &cb->sig, args[1], argc > 2 ? args[2] : VAL_NIL, "ffi.callback", false);
+    if (cb->sig.ret == FK_STRING)
+        vm_error(vm, "ffi.callback: a callback cannot return a string (return a pointer from ffi.alloc)");
+    void *code = NULL;
+    cb->closure = ffi_closure_alloc(sizeof(ffi_closure), &code);
+    if (!cb->closure)
+        vm_error(vm, "ffi.callback: cannot allocate a closure");
+    if (ffi_prep_closure_loc(cb->closure, &cb->sig.cif, callback_entry, cb, code) != FFI_OK) {
+        ffi_closure_free(cb->closure);
+        cb->closure = NULL;
+        vm_error(vm, "ffi.callback: libffi cannot prepare the closure");
+    }
+    GC_register_finalizer_no_order(cb, free_closure, NULL, NULL, NULL);
+    /* From here on the finalizer owns the closure; an out-of-memory error in
+     * the allocation below only leaves it to be collected. */
+    return pvffi_pointer_new(vm, code, cb, 0, PV_PTR_CALLBACK);
+}
