@@ -86,8 +86,8 @@ static void callback_entry(ffi_cif *cif, void *ret, void **cargs, void *user)
     size_t ret_size = return_size(cb->sig.ret);
     memset(ret, 0, ret_size);
     if (!may_run_pv(st)) {
-        fprintf(stderr, "pvm: ffi %s was called outside the ffi call that received it; it returned 0\n",
-                cb->name);
+        fprintf(stderr, "pvm: ffi %s was called %s, where PV cannot run; it returned 0 to C\n", cb->name,
+                st->depth ? "from another thread" : "outside any ffi call");
         return;
     }
     if (st->has_error)

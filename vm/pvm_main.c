@@ -194,6 +194,7 @@ static int pvm_run(const PvmOptions *o)
         return 1;
     }
     vm->trace = o->trace;
+    vm->ffi_disabled = o->no_ffi;
     stdlib_open(vm, o->argc, o->argv);
     int status;
     if (o->code) {
