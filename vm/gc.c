@@ -21,10 +21,36 @@ static void *vm_checked(VM *vm, void *p)
     return p;
 }
 
+/* The live heap as bdwgc sees it. With one VM per process this is that
+ * VM's live data; several VMs in one process share the figure. */
+static size_t vm_live_bytes(void)
+{
+    return GC_get_heap_size() - GC_get_free_bytes();
+}
+
+/* Enforces vm->memory_limit. Checked once per quarter of the limit
+ * allocated, so the cost of a full collection is amortised. */
+static void vm_check_memory_limit(VM *vm, size_t size)
+{
+    if (size > vm->memory_limit)
+        vm_fatal_error(vm, "memory limit exceeded");
+    vm->bytes_since_check += size;
+    if (vm->bytes_since_check < vm->memory_limit / 4)
+        return;
+    vm->bytes_since_check = 0;
+    if (vm_live_bytes() + size <= vm->memory_limit)
+        return;
+    GC_gcollect();
+    if (vm_live_bytes() + size > vm->memory_limit)
+        vm_fatal_error(vm, "memory limit exceeded");
+}
+
 static void vm_account(VM *vm, size_t size)
 {
     if (size > VM_MAX_ALLOC)
         vm_error(vm, "out of memory");
+    if (vm->memory_limit)
+        vm_check_memory_limit(vm, size);
     vm->bytes_allocated += size;
 }
 

@@ -36,7 +36,7 @@ static void vm_push_handler(VM *vm, Value *top, const VmInsn *catch_ip)
  * belongs to a frame of this run (index >= [stop]). */
 static bool vm_catch(VM *vm, size_t stop)
 {
-    if (vm->nhandlers <= vm->pcall_handlers)
+    if (vm->error_fatal || vm->nhandlers <= vm->pcall_handlers)
         return false;
     VmHandler h = vm->handlers[vm->nhandlers - 1];
     if (h.frame < stop)
@@ -92,6 +92,18 @@ static void vm_execute(VM *vm, size_t stop)
     PvClosure *cl;
 
 #define SAVE() (frame->ip = ip, vm->top = top)
+/* Charges a jump from the current instruction to [target]: backward jumps
+ * (loops) pay for the instructions they repeat, and are where budgets and
+ * interrupts are noticed. */
+#define CHARGE_JUMP(target)                                                          \
+    do {                                                                             \
+        if ((target) <= ip && ((vm->fuel -= ip - (target) + 1) < 0 || vm->interrupt)) { \
+            ip++;                                                                    \
+            SAVE();                                                                  \
+            vm_limit_reached(vm);                                                    \
+            ip--;                                                                    \
+        }                                                                            \
+    } while (0)
 #define LOAD()                                   \
     do {                                         \
         frame = &vm->frames[vm->nframes - 1];    \
@@ -259,15 +271,29 @@ dispatch:
     COMPARE(GE, >=)
 #undef COMPARE
 
-    CASE(JMP) { ip = code + ip->arg; NEXT(); }
+    CASE(JMP) {
+        CHARGE_JUMP(code + ip->arg);
+        ip = code + ip->arg;
+        NEXT();
+    }
     CASE(JMPF) {
         top--;
-        ip = vm_is_truthy(*top) ? ip + 1 : code + ip->arg;
+        if (vm_is_truthy(*top)) {
+            ip++;
+        } else {
+            CHARGE_JUMP(code + ip->arg);
+            ip = code + ip->arg;
+        }
         NEXT();
     }
     CASE(JMPT) {
         top--;
-        ip = vm_is_truthy(*top) ? code + ip->arg : ip + 1;
+        if (vm_is_truthy(*top)) {
+            CHARGE_JUMP(code + ip->arg);
+            ip = code + ip->arg;
+        } else {
+            ip++;
+        }
         NEXT();
     }
     CASE(JMPFK) {
@@ -293,6 +319,8 @@ dispatch:
         Value *callee = top - argc - 1;
         ip++;
         SAVE();
+        if (--vm->fuel < 0 || vm->interrupt)
+            vm_limit_reached(vm);
         if (vm_call_value(vm, callee, argc))
             LOAD();
         else
@@ -480,6 +508,22 @@ Value vm_call(VM *vm, Value fn, int argc, const Value *args)
     return r;
 }
 
+void vm_fatal_error(VM *vm, const char *message)
+{
+    vm->error_fatal = true;
+    vm_throw(vm, vm_str_value(vm_string_cstr(vm, message)));
+}
+
+void vm_limit_reached(VM *vm)
+{
+    if (vm->interrupt) {
+        vm->interrupt = 0;
+        vm_fatal_error(vm, "interrupted");
+    }
+    if (vm->fuel < 0)
+        vm_fatal_error(vm, "instruction budget exceeded");
+}
+
 bool vm_protect(VM *vm, void (*fn)(VM *vm, void *ud), void *ud)
 {
     VmJmp jmp = { .prev = vm->jmp };
@@ -489,6 +533,7 @@ bool vm_protect(VM *vm, void (*fn)(VM *vm, void *ud), void *ud)
     Value *top = vm->top;
     vm->pcall_handlers = nhandlers;
     vm->jmp = &jmp;
+    vm->error_fatal = false;
     volatile bool ok = true;
     if (setjmp(jmp.buf) == 0) {
         fn(vm, ud);

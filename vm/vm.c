@@ -76,6 +76,7 @@ VM *vm_new(void)
     vm->handlers_cap = 16;
     vm->handlers = GC_MALLOC(vm->handlers_cap * sizeof(VmHandler));
     vm->out = stdout;
+    vm->fuel = INT64_MAX;
     vm->error = VAL_NIL;
     vm->builtins = vm_map_new(vm, 64);
     vm_init_single_chars(vm);

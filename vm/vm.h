@@ -11,6 +11,7 @@
 #define PVM_VM_H
 
 #include <setjmp.h>
+#include <signal.h>
 #include <stdio.h>
 
 #include "object.h"
@@ -109,7 +110,16 @@ struct VM {
     char trace_pending[256];/* the traced instruction awaiting its stack */
     unsigned ccalls;        /* nested C-level calls into the interpreter */
     size_t bytes_allocated;
-    bool ffi_disabled;      /* --no-ffi / embedder: every ffi function throws */
+    bool ffi_disabled;
+    /* Limits (docs/vm.md, "Limits"). fuel counts down instructions, charged
+     * at backward jumps and calls; below zero the budget is exhausted.
+     * interrupt may be set from another thread or a signal handler. Errors
+     * raised for them are fatal: PV try blocks do not catch them. */
+    int64_t fuel;
+    volatile sig_atomic_t interrupt;
+    bool error_fatal;
+    size_t memory_limit;    /* 0: none */
+    size_t bytes_since_check;      /* --no-ffi / embedder: every ffi function throws */
 };
 
 /* Lifecycle */
@@ -149,6 +159,12 @@ bool vm_pcall(VM *vm, Value fn, int argc, const Value *args, Value *result);
 
 /* Runs [fn] with a protected boundary: false when it raised (vm->error). */
 bool vm_protect(VM *vm, void (*fn)(VM *vm, void *ud), void *ud);
+
+/* Called when fuel runs out or an interrupt is pending: raises the fatal
+ * error, or refills the fuel of an unlimited VM. */
+void vm_limit_reached(VM *vm);
+/* Raises [message] as an error that PV code cannot catch. */
+__attribute__((noreturn)) void vm_fatal_error(VM *vm, const char *message);
 
 /* Prints the pending --trace line, if any. */
 void vm_trace_flush(VM *vm);
