@@ -21,8 +21,10 @@ CFLAGS  += $(CFLAGS_BASE) -MMD -MP
 LIBS    := -lgc -lffi -ldl -lm -lpthread
 EDITLIB := -ledit
 
-LIB_SRC  := $(filter-out %_main.c,$(wildcard vm/*.c compiler/*.c stdlib/*.c jit/*.c))
+# vm/repl*.c is the pvm program's REPL (it needs libedit): linked into pvm only.
+LIB_SRC  := $(filter-out %_main.c vm/repl%.c,$(wildcard vm/*.c compiler/*.c stdlib/*.c jit/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+PVM_OBJ  := $(BUILD)/vm/pvm_main.o $(patsubst %.c,$(BUILD)/%.o,$(wildcard vm/repl*.c))
 LIB      := $(BUILD)/libpvm.a
 PVM      := $(BUILD)/pvm
 PVMC     := $(BUILD)/pvmc
@@ -61,7 +63,7 @@ $(LIB): $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(PVM): $(BUILD)/vm/pvm_main.o $(LIB)
+$(PVM): $(PVM_OBJ) $(LIB)
 	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(LIBS) $(EDITLIB)
 
 $(PVMC): $(BUILD)/compiler/pvmc_main.o $(LIB)
@@ -89,4 +91,4 @@ install: all
 clean:
 	rm -rf build pvm pvmc libpvm.a
 
--include $(LIB_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(PVM_OBJ:.o=.d)

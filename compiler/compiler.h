@@ -19,6 +19,13 @@ typedef struct {
     /* ':'-separated directories searched for imports after the importing
      * file's own directory; NULL means getenv("PVM_PATH"). */
     const char *module_path;
+    /* For the REPL, which compiles each input as a program of its own:
+     * NULL-terminated names that module 0 (the program) declares as its
+     * global slots 0, 1, ... in this order, before its own declarations.
+     * They are visible from the first line on, and the program may
+     * declare them again with let, fn or import (reusing the slot), once
+     * each. Imported modules do not see them. NULL for none. */
+    const char *const *predeclared_globals;
 } CcOptions;
 
 /* Compiles the program in file [path] and every module it imports into
@@ -33,5 +40,10 @@ bool cc_compile_file(const char *path, const CcOptions *opt, PbcImage *out, FILE
  * the current directory when it has no '/'). */
 bool cc_compile_source(const char *src, size_t len, const char *filename,
                        const CcOptions *opt, PbcImage *out, FILE *errors);
+
+/* Whether [len] bytes of [src] lex and parse without an error. Names
+ * are not resolved and nothing is reported. The REPL uses it to tell an
+ * expression from statements. */
+bool cc_syntax_ok(const char *src, size_t len);
 
 #endif

@@ -421,7 +421,8 @@ static uint32_t compile_module(Build *b, const char *file, const char *src, size
             resolve_import(b, file, ast->imports[i]);
         CcModuleScope scope;
         const char *const *extra = b->opt ? b->opt->extra_builtins : NULL;
-        if (cc_resolve(ast, file, extra, arena, &b->diag, &scope) && b->diag.count == before)
+        const char *const *pre = b->opt && index == 0 ? b->opt->predeclared_globals : NULL;
+        if (cc_resolve(ast, file, extra, pre, arena, &b->diag, &scope) && b->diag.count == before)
             cc_codegen(ast, &scope, index, file, b->img, &b->diag);
     }
     drop_arena(b, arena);
@@ -505,4 +506,20 @@ bool cc_compile_file(const char *path, const CcOptions *opt, PbcImage *out, FILE
     free(name);
     free(src);
     return build_finish(&b, true);
+}
+
+bool cc_syntax_ok(const char *src, size_t len)
+{
+    jmp_buf oom;
+    CcDiag diag;
+    CcArena arena;
+    cc_diag_init(&diag, NULL, &oom);
+    cc_arena_init(&arena, &diag);
+    volatile bool ok = false;
+    if (!setjmp(oom)) {
+        cc_parse(src, len, "<syntax>", &arena, &diag);
+        ok = diag.count == 0;
+    }
+    cc_arena_free(&arena);
+    return ok;
 }

@@ -88,7 +88,9 @@ typedef struct FnScope {
 
 typedef struct {
     uint32_t index;
-    bool declared;      /* top-level code has passed its declaration */
+    bool visible;       /* top-level code may name it: it is predeclared,
+                           or that code has passed its declaration */
+    bool declared;      /* this module has declared it */
 } Global;
 
 typedef struct {
@@ -184,6 +186,7 @@ static void declare_global(Resolver *r, CcVar *var)
         return;
     }
     r->ginfo[gi].declared = true;
+    r->ginfo[gi].visible = true;
 }
 
 static void declare(Resolver *r, CcVar *var)
@@ -194,20 +197,32 @@ static void declare(Resolver *r, CcVar *var)
         declare_local(r, var, NULL);
 }
 
-/* Pre-scan: every top-level declaration gets its global slot up front, so
- * functions can name globals declared later in the file. */
-static void collect_globals(Resolver *r, const CcBlock *top)
+/* Gives [name] the next global slot unless it has one. */
+static void add_global(Resolver *r, const char *name, uint32_t len, bool visible)
 {
+    if (!table_add(r->arena, &r->globals, name, len, r->nglobals))
+        return;
+    cc_grow(r->diag, (void **)&r->ginfo, &r->gcap, r->nglobals + 1, sizeof *r->ginfo);
+    r->ginfo[r->nglobals] = (Global){ r->nglobals, visible, false };
+    r->nglobals++;
+}
+
+/* Pre-scan: the predeclared globals take the first slots, then every
+ * top-level declaration gets its slot up front, so functions can name
+ * globals declared later in the file. */
+static void collect_globals(Resolver *r, const CcBlock *top, const char *const *predeclared)
+{
+    for (size_t i = 0; predeclared && predeclared[i]; i++) {
+        size_t len = strlen(predeclared[i]);
+        add_global(r, cc_strndup(r->arena, predeclared[i], len), (uint32_t)len, true);
+    }
     for (uint32_t i = 0; i < top->n; i++) {
         const CcStmt *s = top->stmts[i];
         CcVar *var = s->kind == CC_ST_LET ? s->u.let.var
                    : s->kind == CC_ST_FN ? s->u.fn.var
                    : s->kind == CC_ST_IMPORT ? s->u.import.var : NULL;
-        if (!var || !table_add(r->arena, &r->globals, var->name.s, var->name.len, r->nglobals))
-            continue;
-        cc_grow(r->diag, (void **)&r->ginfo, &r->gcap, r->nglobals + 1, sizeof *r->ginfo);
-        r->ginfo[r->nglobals] = (Global){ r->nglobals, false };
-        r->nglobals++;
+        if (var)
+            add_global(r, var->name.s, var->name.len, false);
     }
     r->gnames = cc_alloc(r->arena, sizeof *r->gnames * (r->nglobals ? r->nglobals : 1));
     for (uint32_t i = 0; i < r->globals.cap; i++) {
@@ -273,7 +288,7 @@ static CcRef lookup(Resolver *r, const CcName *name, CcPos pos)
     if (find_upval(r, r->fs, name, pos, &index))
         return (CcRef){ CC_REF_UPVAL, index };
     if (table_get(&r->globals, name->s, name->len, &index) &&
-        (!r->fs->fn->is_main || r->ginfo[index].declared))
+        (!r->fs->fn->is_main || r->ginfo[index].visible))
         return (CcRef){ CC_REF_GLOBAL, index };
     if (table_get(&r->builtins, name->s, name->len, &index))
         return (CcRef){ CC_REF_BUILTIN, 0 };
@@ -504,7 +519,8 @@ static void resolve_function(Resolver *r, CcFunc *fn)
 }
 
 bool cc_resolve(CcModuleAst *m, const char *file, const char *const *extra_builtins,
-                CcArena *arena, CcDiag *diag, CcModuleScope *out)
+                const char *const *predeclared, CcArena *arena, CcDiag *diag,
+                CcModuleScope *out)
 {
     Resolver r;
     memset(&r, 0, sizeof r);
@@ -516,7 +532,7 @@ bool cc_resolve(CcModuleAst *m, const char *file, const char *const *extra_built
         table_add(arena, &r.builtins, builtin_names[i], (uint32_t)strlen(builtin_names[i]), 0);
     for (size_t i = 0; extra_builtins && extra_builtins[i]; i++)
         table_add(arena, &r.builtins, extra_builtins[i], (uint32_t)strlen(extra_builtins[i]), 0);
-    collect_globals(&r, m->main->body);
+    collect_globals(&r, m->main->body, predeclared);
     resolve_function(&r, m->main);
     free(r.ginfo);
     out->nglobals = r.nglobals;

@@ -5,6 +5,8 @@
  * see every global of their module; top-level code sees a global only
  * after its declaration (before it, the name means the built-in of that
  * name if there is one, exactly as for a shadowing local in a block).
+ * Predeclared globals (the REPL's earlier inputs) take the first slots,
+ * are visible from the start, and may be declared once more.
  * Locals are block-scoped slots reused after their block; a local that a
  * closure captures is marked so the code generator closes it when its
  * block or loop iteration ends. */
@@ -27,10 +29,12 @@ typedef struct {
     CcName *global_names;   /* arena-owned, indexed by global slot */
 } CcModuleScope;
 
-/* Resolves [m] in place. [extra_builtins] is NULL or NULL-terminated.
- * Returns false if errors were reported. */
+/* Resolves [m] in place. [extra_builtins] is NULL or NULL-terminated;
+ * so is [predeclared], the globals the module has before its own
+ * (CcOptions.predeclared_globals). Returns false if errors were reported. */
 bool cc_resolve(CcModuleAst *m, const char *file, const char *const *extra_builtins,
-                CcArena *arena, CcDiag *diag, CcModuleScope *out);
+                const char *const *predeclared, CcArena *arena, CcDiag *diag,
+                CcModuleScope *out);
 
 /* Whether [name] is a built-in standard library module (math, string, ...). */
 bool cc_is_builtin_module(const char *name);

@@ -332,7 +332,7 @@ static void display_scalar(VmBuf *b, Value v, bool quoted)
         display_function(b, v.as.cl->proto ? v.as.cl->proto->name : NULL);
         return;
     case VT_NATIVE: display_function(b, v.as.nat->name); return;
-    case VT_POINTER: vm_buf_addf(b, "<pointer 0x%" PRIxPTR ">", (uintptr_t)v.as.p); return;
+    case VT_POINTER: vm_buf_addf(b, "<pointer 0x%" PRIxPTR ">", (uintptr_t)vm_pointer_addr(v)); return;
     default: buf_adds(b, "<invalid>"); return;
     }
 }

@@ -4,13 +4,20 @@
  *   entries  key/value pairs in insertion order; a removed pair stays in
  *            place as a tombstone (key type VM_MAP_TOMBSTONE), so iteration
  *            by position is stable while a loop removes keys
- *   index    open addressing with linear probing over a power-of-two table
- *            of entry positions (UINT32_MAX = empty). Every written entry,
+ *   index    open addressing over a power-of-two table of slots, each an
+ *            entry position (low 32 bits) and a 32-bit tag of the key's hash
+ *            (so most mismatches are rejected without touching the entries
+ *            array); all ones = empty. Probing starts at the hash's low bits
+ *            and then mixes in its higher bits (i = 5i + 1 + perturb, perturb
+ *            shifted right by 5 each step), so int keys, whose hash is the
+ *            int itself, land in neighbouring slots when they are dense (fast,
+ *            cache-friendly) and still spread when they share low bits.
+ *            Every written entry,
  *            tombstones included, owns one index slot until the next rebuild,
  *            so a tombstone's slot doubles as the index's deletion marker.
  *
- * The entries array holds at most 3/4 of index_cap entries, which bounds the
- * index's load at 0.75. When an insertion finds the entries array full, the
+ * The entries array holds at most 1/2 of index_cap entries, which bounds the
+ * index's load at 0.5 and keeps probe sequences short. When an insertion finds the entries array full, the
  * map is rebuilt at the smallest size that holds twice its live count: with
  * no tombstones that doubles it; when tombstones are more than half of
  * `used` it compacts in place or even shrinks. Memory is therefore bounded
@@ -25,7 +32,7 @@
 
 #include "vm/vm.h"
 
-#define INDEX_EMPTY UINT32_MAX
+#define INDEX_EMPTY UINT64_MAX
 #define INDEX_MIN_CAP 8
 #define INDEX_MAX_CAP ((size_t)1 << 31) /* positions must fit below UINT32_MAX */
 #define TWO_POW_63 9223372036854775808.0
@@ -60,6 +67,8 @@ static bool keys_equal(Value a, Value b)
         return a.as.f == b.as.f;
     case VT_STRING:
         return vm_string_equal(a.as.s, b.as.s);
+    case VT_POINTER:
+        return vm_pointer_addr(a) == vm_pointer_addr(b);
     default:
         return a.as.p == b.as.p;
     }
@@ -67,7 +76,14 @@ static bool keys_equal(Value a, Value b)
 
 static size_t entries_for(size_t index_cap)
 {
-    return index_cap - index_cap / 4;
+    return index_cap / 2;
+}
+
+static uint32_t slot_pos(uint64_t slot) { return (uint32_t)slot; }
+static uint32_t hash_tag(uint64_t hash) { return (uint32_t)((hash * 0x9e3779b97f4a7c15u) >> 32); }
+static uint64_t slot_make(size_t pos, uint64_t hash)
+{
+    return (uint64_t)hash_tag(hash) << 32 | (uint32_t)pos;
 }
 
 /* The smallest index capacity whose entries array holds [n] entries. */
@@ -87,12 +103,19 @@ static size_t index_cap_for(VM *vm, size_t n)
 static bool map_find(const PvMap *m, Value key, uint64_t hash, size_t *slot)
 {
     size_t mask = m->index_cap - 1;
-    for (size_t i = hash & mask;; i = (i + 1) & mask) {
-        uint32_t pos = m->index[i];
-        if (pos == INDEX_EMPTY || keys_equal(m->entries[pos].key, key)) {
+    uint32_t tag = hash_tag(hash);
+    uint64_t perturb = hash;
+    for (size_t i = hash & mask;; i = (i * 5 + 1 + (size_t)perturb) & mask) {
+        uint64_t s = m->index[i];
+        if (s == INDEX_EMPTY) {
             *slot = i;
-            return pos != INDEX_EMPTY;
+            return false;
         }
+        if ((uint32_t)(s >> 32) == tag && keys_equal(m->entries[slot_pos(s)].key, key)) {
+            *slot = i;
+            return true;
+        }
+        perturb >>= 5;
     }
 }
 
@@ -111,8 +134,8 @@ static void map_rebuild(VM *vm, PvMap *m, size_t index_cap)
 {
     size_t cap = entries_for(index_cap);
     PvMapEntry *entries = vm_alloc(vm, vm_checked_size(vm, cap, sizeof(PvMapEntry), 0));
-    uint32_t *index = vm_alloc_atomic(vm, vm_checked_size(vm, index_cap, sizeof(uint32_t), 0));
-    memset(index, 0xff, index_cap * sizeof(uint32_t));
+    uint64_t *index = vm_alloc_atomic(vm, vm_checked_size(vm, index_cap, sizeof(uint64_t), 0));
+    memset(index, 0xff, index_cap * sizeof(uint64_t));
 
     size_t used = 0;
     for (size_t i = 0; i < m->used; i++) {
@@ -127,8 +150,9 @@ static void map_rebuild(VM *vm, PvMap *m, size_t index_cap)
     m->count = used;
     for (size_t pos = 0; pos < used; pos++) {
         size_t slot;
-        map_find(m, entries[pos].key, vm_value_hash(entries[pos].key), &slot);
-        index[slot] = (uint32_t)pos;
+        uint64_t hash = vm_value_hash(entries[pos].key);
+        map_find(m, entries[pos].key, hash, &slot);
+        index[slot] = slot_make(pos, hash);
     }
 }
 
@@ -147,7 +171,7 @@ bool vm_map_get(const PvMap *m, Value key, Value *out)
     if (!map_lookup(m, key, &slot))
         return false;
     if (out)
-        *out = m->entries[m->index[slot]].value;
+        *out = m->entries[slot_pos(m->index[slot])].value;
     return true;
 }
 
@@ -161,7 +185,7 @@ void vm_map_set(VM *vm, PvMap *m, Value key, Value value)
     uint64_t hash = vm_value_hash(k);
     size_t slot;
     if (m->index_cap > 0 && map_find(m, k, hash, &slot)) {
-        m->entries[m->index[slot]].value = value; /* keeps its first position */
+        m->entries[slot_pos(m->index[slot])].value = value; /* keeps its first position */
         return;
     }
     if (m->used == m->cap) {
@@ -171,7 +195,7 @@ void vm_map_set(VM *vm, PvMap *m, Value key, Value value)
     size_t pos = m->used++;
     m->entries[pos].key = k;
     m->entries[pos].value = value;
-    m->index[slot] = (uint32_t)pos;
+    m->index[slot] = slot_make(pos, hash);
     m->count++;
 }
 
@@ -180,7 +204,7 @@ bool vm_map_remove(PvMap *m, Value key, Value *removed)
     size_t slot;
     if (!map_lookup(m, key, &slot))
         return false;
-    PvMapEntry *e = &m->entries[m->index[slot]];
+    PvMapEntry *e = &m->entries[slot_pos(m->index[slot])];
     if (removed)
         *removed = e->value;
     /* Clear the payloads too, so the collector can free what they held. */

@@ -26,7 +26,8 @@ typedef struct PvArray {
 
 /* Insertion-ordered hash map: [entries] in insertion order (removed ones
  * become tombstones with key type VT__COUNT), plus an open-addressing
- * [index] of entry positions (UINT32_MAX = empty slot). */
+ * [index] of slots holding an entry position and 32 bits of its hash
+ * (vm/map.c describes the layout). */
 typedef struct {
     Value key;
     Value value;
@@ -37,7 +38,7 @@ typedef struct PvMap {
     size_t used;      /* entries written, tombstones included */
     size_t count;     /* live entries */
     size_t cap;       /* capacity of entries */
-    uint32_t *index;
+    uint64_t *index;
     size_t index_cap; /* power of two, or 0 */
 } PvMap;
 

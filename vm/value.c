@@ -76,6 +76,8 @@ bool vm_values_equal(Value a, Value b)
         return a.as.f == b.as.f;
     case VT_STRING:
         return vm_string_equal(a.as.s, b.as.s);
+    case VT_POINTER:
+        return vm_pointer_addr(a) == vm_pointer_addr(b);
     default:
         return a.as.p == b.as.p;
     }
@@ -109,11 +111,13 @@ uint64_t vm_value_hash(Value v)
     case VT_BOOL:
         return mix64(SALT_BOOL + (k.as.b ? 1 : 0));
     case VT_INT:
-        return mix64((uint64_t)k.as.i);
+        return (uint64_t)k.as.i; /* maps probe with all the bits: see map.c */
     case VT_FLOAT:
         return mix64(float_bits(k.as.f) ^ SALT_FLOAT);
     case VT_STRING:
         return k.as.s->hash;
+    case VT_POINTER:
+        return mix64((uint64_t)(uintptr_t)vm_pointer_addr(k) ^ SALT_REF);
     default:
         return mix64((uint64_t)(uintptr_t)k.as.p ^ SALT_REF);
     }

@@ -339,8 +339,11 @@ static void test_functions_and_pointers(void **state)
     push(vm, a, vm_obj(VT_NATIVE, &nat));
     check_display(a, "[<fn fib>, <fn print>]");
 
-    check_display(vm_obj(VT_POINTER, (void *)(uintptr_t)0xdeadbeef), "<pointer 0xdeadbeef>");
-    check_display(vm_obj(VT_POINTER, NULL), "<pointer 0x0>");
+    /* A pointer value is a box holding the host address (see ffi.md). */
+    PvPointer box = { .addr = (void *)(uintptr_t)0xdeadbeef };
+    check_display(vm_obj(VT_POINTER, &box), "<pointer 0xdeadbeef>");
+    PvPointer null_box = { .addr = NULL };
+    check_display(vm_obj(VT_POINTER, &null_box), "<pointer 0x0>");
 }
 
 static void test_to_string(void **state)
