@@ -32,7 +32,7 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 DEPS_OK  := build/.deps-ok
 
-.PHONY: all deps test unit e2e clean install bench
+.PHONY: all deps test unit e2e clean install bench bench-quick bench-callgrind
 all: $(PVM) $(PVMC) $(LIB)
 ifeq ($(SANITIZE),0)
 	@ln -sf $(PVM) pvm && ln -sf $(PVMC) pvmc && ln -sf $(LIB) libpvm.a
@@ -90,5 +90,15 @@ install: all
 
 clean:
 	rm -rf build pvm pvmc libpvm.a
+
+# Benchmarks against Lua 5.4, LuaJIT, CPython and C (bench/run.sh; as root it
+# installs the missing peers). Not part of `make test`.
+BENCH_RUN = @PVM=$(PVM) PVMC=$(PVMC) CC="$(CC)" bash bench/run.sh
+bench: all
+	$(BENCH_RUN) full
+bench-quick: all
+	$(BENCH_RUN) quick
+bench-callgrind: all
+	$(BENCH_RUN) callgrind
 
 -include $(LIB_OBJ:.o=.d) $(PVM_OBJ:.o=.d)

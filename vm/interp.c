@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "ops.h"
+#include "super.h"
 #include "vm.h"
 
 #if (defined(__GNUC__) || defined(__clang__)) && !defined(PVM_NO_COMPUTED_GOTO)
@@ -67,22 +68,40 @@ static void vm_execute(VM *vm, size_t stop)
     }
 
 #ifdef VM_COMPUTED_GOTO
-    static const void *const labels[OP__COUNT] = {
+    static const void *const labels[VM_ALL_OPS_COUNT] = {
 #define X(name, mnem, operand, pops, popsarg, pushes, flow, bdelta) [OP_##name] = &&L_##name,
         OPCODES(X)
 #undef X
+#define X(name, ...) [SOP_##name] = &&L_##name,
+        VM_SUPER_OPS(X)
+        VM_SUPER_EDGES(X)
+#undef X
     };
-    static const void *const trace_labels[OP__COUNT] = {
+    static const void *const trace_labels[VM_ALL_OPS_COUNT] = {
 #define X(name, mnem, operand, pops, popsarg, pushes, flow, bdelta) [OP_##name] = &&L_trace,
         OPCODES(X)
+#undef X
+#define X(name, ...) [SOP_##name] = &&L_trace,
+        VM_SUPER_OPS(X)
+        VM_SUPER_EDGES(X)
 #undef X
     };
     const void *const *disp;
 #define CASE(name) L_##name:
 #define NEXT() goto *disp[ip->op]
+/* A superinstruction's fast path does not apply: run the first original
+ * instruction of the sequence; the rest follow unfused. */
+#define SLOW() goto *labels[ip->orig]
 #else
+    unsigned op;
 #define CASE(name) case OP_##name:
+#define SCASE(name) case SOP_##name:
 #define NEXT() goto dispatch
+#define SLOW()          \
+    do {                \
+        op = ip->orig;  \
+        goto redispatch; \
+    } while (0)
 #endif
 
     VmFrame *frame;
@@ -123,14 +142,17 @@ static void vm_execute(VM *vm, size_t stop)
 L_trace:
     SAVE();
     vm_trace_step(vm, frame, ip);
-    goto *labels[ip->op];
+    goto *labels[ip->orig];
 #else
 dispatch:
+    op = ip->op;
     if (vm->trace) {
         SAVE();
         vm_trace_step(vm, frame, ip);
+        op = ip->orig;
     }
-    switch (ip->op) {
+redispatch:
+    switch (op) {
 #endif
 
     CASE(NOP) { ip++; NEXT(); }
@@ -328,6 +350,7 @@ dispatch:
         NEXT();
     }
     CASE(RET) {
+    do_ret:;
         Value result = top[-1];
         size_t index = vm->nframes - 1;
         vm_close_upvals(vm, base);
@@ -473,10 +496,220 @@ dispatch:
         *top++ = exports;
         NEXT();
     }
+
+    /* ---- superinstructions (super.h) ---- */
+#ifdef VM_COMPUTED_GOTO
+#define SCASE(name) L_##name:
+#endif
+#define LOCAL(k) (base[ip[k].arg])
+#define IMM(k) (vm_int(ip[k].arg))
+
+/* Pushes x OPR y for two ints (wrapping) or two floats. */
+#define SUPER_ARITH_PUSH(name, XV, YV, LEN, OPR)                                  \
+    SCASE(name) {                                                                 \
+        Value x = XV, y = YV;                                                     \
+        if (x.type == VT_INT && y.type == VT_INT) {                               \
+            *top++ = vm_int((int64_t)((uint64_t)x.as.i OPR (uint64_t)y.as.i));    \
+        } else if (x.type == VT_FLOAT && y.type == VT_FLOAT) {                    \
+            *top++ = vm_float(x.as.f OPR y.as.f);                                 \
+        } else {                                                                  \
+            SLOW();                                                               \
+        }                                                                         \
+        ip += LEN;                                                                \
+        NEXT();                                                                   \
+    }
+    SUPER_ARITH_PUSH(LL_ADD, LOCAL(0), LOCAL(1), 3, +)
+    SUPER_ARITH_PUSH(LL_SUB, LOCAL(0), LOCAL(1), 3, -)
+    SUPER_ARITH_PUSH(LL_MUL, LOCAL(0), LOCAL(1), 3, *)
+    SUPER_ARITH_PUSH(LK_ADD, LOCAL(0), IMM(1), 3, +)
+    SUPER_ARITH_PUSH(LK_SUB, LOCAL(0), IMM(1), 3, -)
+    SUPER_ARITH_PUSH(LK_MUL, LOCAL(0), IMM(1), 3, *)
+
+/* Stores x OPR y into the local named by slot DST. */
+#define SUPER_ARITH_SET(name, XV, YV, LEN, DST, POPN, OPR)                        \
+    SCASE(name) {                                                                 \
+        Value x = XV, y = YV;                                                     \
+        Value *dst = &base[ip[DST].arg];                                          \
+        if (x.type == VT_INT && y.type == VT_INT) {                               \
+            *dst = vm_int((int64_t)((uint64_t)x.as.i OPR (uint64_t)y.as.i));      \
+        } else if (x.type == VT_FLOAT && y.type == VT_FLOAT) {                    \
+            *dst = vm_float(x.as.f OPR y.as.f);                                   \
+        } else {                                                                  \
+            SLOW();                                                               \
+        }                                                                         \
+        top -= POPN;                                                              \
+        ip += LEN;                                                                \
+        NEXT();                                                                   \
+    }
+    SUPER_ARITH_SET(LL_ADD_SL, LOCAL(0), LOCAL(1), 4, 3, 0, +)
+    SUPER_ARITH_SET(LK_ADD_SL, LOCAL(0), IMM(1), 4, 3, 0, +)
+    SUPER_ARITH_SET(LK_SUB_SL, LOCAL(0), IMM(1), 4, 3, 0, -)
+    SUPER_ARITH_SET(ADD_SL, top[-2], top[-1], 2, 1, 2, +)
+
+/* Replaces the top with top OPR immediate, for ints. */
+#define SUPER_K_ARITH(name, OPR)                                                  \
+    SCASE(name) {                                                                 \
+        Value *x = top - 1;                                                       \
+        if (x->type != VT_INT)                                                    \
+            SLOW();                                                               \
+        x->as.i = (int64_t)((uint64_t)x->as.i OPR (uint64_t)(int64_t)ip->arg);    \
+        ip += 2;                                                                  \
+        NEXT();                                                                   \
+    }
+    SUPER_K_ARITH(K_ADD, +)
+    SUPER_K_ARITH(K_SUB, -)
+    SUPER_K_ARITH(K_MUL, *)
+
+/* Division by an immediate other than 0 and -1 (those take the slow path). */
+#define SUPER_K_DIVISION(name, OPR)                                               \
+    SCASE(name) {                                                                 \
+        Value *x = top - 1;                                                       \
+        if (x->type != VT_INT || (uint64_t)(int64_t)ip->arg + 1 <= 1)             \
+            SLOW();                                                               \
+        x->as.i = x->as.i OPR (int64_t)ip->arg;                                   \
+        ip += 2;                                                                  \
+        NEXT();                                                                   \
+    }
+    SUPER_K_DIVISION(K_MOD, %)
+    SUPER_K_DIVISION(K_DIV, /)
+
+/* Orders two ints or two floats into [c]; anything else takes SLOW. */
+#define ORDER(x, y, CMP, c)                                                       \
+    do {                                                                          \
+        if ((x).type == VT_INT && (y).type == VT_INT)                             \
+            c = (x).as.i CMP (y).as.i;                                            \
+        else if ((x).type == VT_FLOAT && (y).type == VT_FLOAT)                    \
+            c = (x).as.f CMP (y).as.f;                                            \
+        else                                                                      \
+            SLOW();                                                               \
+    } while (0)
+
+#define SUPER_CMP_PUSH(name, XV, YV, LEN, CMP)                                    \
+    SCASE(name) {                                                                 \
+        Value x = XV, y = YV;                                                     \
+        bool c;                                                                   \
+        ORDER(x, y, CMP, c);                                                      \
+        *top++ = vm_bool(c);                                                      \
+        ip += LEN;                                                                \
+        NEXT();                                                                   \
+    }
+    SUPER_CMP_PUSH(LL_LT, LOCAL(0), LOCAL(1), 3, <)
+    SUPER_CMP_PUSH(LL_LE, LOCAL(0), LOCAL(1), 3, <=)
+    SUPER_CMP_PUSH(LL_GT, LOCAL(0), LOCAL(1), 3, >)
+    SUPER_CMP_PUSH(LL_GE, LOCAL(0), LOCAL(1), 3, >=)
+    SUPER_CMP_PUSH(LK_LT, LOCAL(0), IMM(1), 3, <)
+    SUPER_CMP_PUSH(LK_LE, LOCAL(0), IMM(1), 3, <=)
+    SUPER_CMP_PUSH(LK_GT, LOCAL(0), IMM(1), 3, >)
+    SUPER_CMP_PUSH(LK_GE, LOCAL(0), IMM(1), 3, >=)
+
+/* Compare and jump when false: the jmpf is the sequence's last slot. */
+#define JUMP_UNLESS(c, LEN)                                                       \
+    do {                                                                          \
+        if (c) {                                                                  \
+            ip += LEN;                                                            \
+        } else {                                                                  \
+            const VmInsn *target = code + ip[LEN - 1].arg;                        \
+            CHARGE_JUMP(target);                                                  \
+            ip = target;                                                          \
+        }                                                                         \
+        NEXT();                                                                   \
+    } while (0)
+
+#define SUPER_CMP_JF(name, XV, YV, LEN, POPN, CMP)                                \
+    SCASE(name) {                                                                 \
+        Value x = XV, y = YV;                                                     \
+        bool c;                                                                   \
+        ORDER(x, y, CMP, c);                                                      \
+        top -= POPN;                                                              \
+        JUMP_UNLESS(c, LEN);                                                      \
+    }
+    SUPER_CMP_JF(LL_LT_JF, LOCAL(0), LOCAL(1), 4, 0, <)
+    SUPER_CMP_JF(LL_LE_JF, LOCAL(0), LOCAL(1), 4, 0, <=)
+    SUPER_CMP_JF(LL_GT_JF, LOCAL(0), LOCAL(1), 4, 0, >)
+    SUPER_CMP_JF(LL_GE_JF, LOCAL(0), LOCAL(1), 4, 0, >=)
+    SUPER_CMP_JF(LK_LT_JF, LOCAL(0), IMM(1), 4, 0, <)
+    SUPER_CMP_JF(LK_LE_JF, LOCAL(0), IMM(1), 4, 0, <=)
+    SUPER_CMP_JF(LK_GT_JF, LOCAL(0), IMM(1), 4, 0, >)
+    SUPER_CMP_JF(LK_GE_JF, LOCAL(0), IMM(1), 4, 0, >=)
+    SUPER_CMP_JF(LT_JF, top[-2], top[-1], 2, 2, <)
+    SUPER_CMP_JF(LE_JF, top[-2], top[-1], 2, 2, <=)
+    SUPER_CMP_JF(GT_JF, top[-2], top[-1], 2, 2, >)
+    SUPER_CMP_JF(GE_JF, top[-2], top[-1], 2, 2, >=)
+
+/* Equality never fails, so these have no slow path. */
+#define SUPER_EQ_JF(name, XV, YV, LEN, POPN, WANT)                                \
+    SCASE(name) {                                                                 \
+        Value x = XV, y = YV;                                                     \
+        bool c = vm_values_equal(x, y) == WANT;                                   \
+        top -= POPN;                                                              \
+        JUMP_UNLESS(c, LEN);                                                      \
+    }
+    SUPER_EQ_JF(LL_EQ_JF, LOCAL(0), LOCAL(1), 4, 0, true)
+    SUPER_EQ_JF(LL_NE_JF, LOCAL(0), LOCAL(1), 4, 0, false)
+    SUPER_EQ_JF(LK_EQ_JF, LOCAL(0), IMM(1), 4, 0, true)
+    SUPER_EQ_JF(LK_NE_JF, LOCAL(0), IMM(1), 4, 0, false)
+    SUPER_EQ_JF(EQ_JF, top[-2], top[-1], 2, 2, true)
+    SUPER_EQ_JF(NE_JF, top[-2], top[-1], 2, 2, false)
+
+    SCASE(LL_GETINDEX) {
+        Value o = LOCAL(0), k = LOCAL(1);
+        if (o.type != VT_ARRAY || k.type != VT_INT || (uint64_t)k.as.i >= o.as.a->len)
+            SLOW();
+        *top++ = o.as.a->items[k.as.i];
+        ip += 3;
+        NEXT();
+    }
+    SCASE(GETLOCAL2) {
+        top[0] = LOCAL(0);
+        top[1] = LOCAL(1);
+        top += 2;
+        ip += 2;
+        NEXT();
+    }
+    SCASE(GETLOCAL_RET) {
+        *top++ = LOCAL(0);
+        ip++;
+        goto do_ret;
+    }
+    /* fornext whose value goes straight into a local: ranges and arrays
+     * inline, everything else through the plain instruction. */
+    SCASE(JMP_FORNEXT_SL) {
+        const VmInsn *target = code + ip->arg;
+        CHARGE_JUMP(target);
+        ip = target;
+        goto fornext_sl;
+    }
+    SCASE(FORNEXT_SL) {
+    fornext_sl:;
+        Value *a = top - 2, *b = top - 1;
+        Value *dst = &base[ip[1].arg];
+        if (a->type == VT_INT) {
+            if (a->as.i < b->as.i) {
+                *dst = *a;
+                a->as.i++;
+                ip += 2;
+                NEXT();
+            }
+        } else if (a->type == VT_ARRAY) {
+            if ((uint64_t)b->as.i < a->as.a->len) {
+                *dst = a->as.a->items[b->as.i++];
+                ip += 2;
+                NEXT();
+            }
+        } else {
+            SLOW();
+        }
+        top -= 2;
+        ip = code + ip->arg;
+        NEXT();
+    }
+#undef LOCAL
+#undef IMM
 #ifndef VM_COMPUTED_GOTO
     }
 #endif
 #undef CASE
+#undef SCASE
 #undef NEXT
 #undef SAVE
 #undef LOAD

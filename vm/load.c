@@ -61,6 +61,7 @@ static void vm_decode_code(VM *vm, VmProto *p, const PbcFunc *f)
         if (vm_opcode_info[in.op].operand == OPND_TARGET)
             arg = index_of[arg];
         p->code[k].op = in.op;
+        p->code[k].orig = in.op;
         p->code[k].arg = (int32_t)arg;
         p->offsets[k] = off;
     }
@@ -86,6 +87,9 @@ static VmProto *vm_load_proto(VM *vm, VmProgram *prog, const PbcFunc *f)
     p->consts = prog->consts;
     p->program = prog;
     vm_decode_code(vm, p, f);
+    /* --trace shows the program's own instructions, one by one. */
+    if (!vm->trace)
+        vm_fuse(vm, p);
     return p;
 }
 

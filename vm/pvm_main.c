@@ -3,6 +3,7 @@
  *   pvm [options] FILE [args...]    run a program (os.args = args)
  *   pvm [options] -e CODE [args...] run a snippet
  *   pvm                             REPL on a terminal, else the program on stdin
+ *   pvm -i                          REPL even when stdin is not a terminal
  *
  * Exit status: 0 on success, 1 for a program error (uncaught error, compile
  * error, invalid bytecode), 2 for a usage error (unknown flag, missing file). */
@@ -14,6 +15,7 @@
 #include "stdlib/stdlib.h"
 #include "vm/vm.h"
 #include "compiler/compiler.h"
+#include "vm/repl.h"
 
 #define PVM_VERSION "0.1.0"
 
@@ -22,6 +24,7 @@ typedef struct {
     const char *code;     /* -e CODE, or NULL */
     bool trace;
     bool no_ffi;
+    bool interactive;     /* -i: the REPL even when stdin is not a terminal */
     int argc;             /* program arguments */
     char **argv;
 } PvmOptions;
@@ -31,9 +34,11 @@ static void pvm_usage(FILE *out)
     fprintf(out,
             "usage: pvm [options] [FILE.pbc | FILE.pv] [args...]\n"
             "       pvm [options] -e CODE [args...]\n"
+            "       pvm [options] -i\n"
             "With no FILE, pvm starts a REPL on a terminal or reads the program from stdin.\n"
             "options:\n"
             "  -e CODE     run CODE (PV source)\n"
+            "  -i          start the REPL even when stdin is not a terminal (no prompts)\n"
             "  -j MODE     JIT control: off, on, v, dump, hot=N (the JIT is not built yet;\n"
             "              every mode runs the interpreter)\n"
             "  --trace     print every executed instruction with its function, offset,\n"
@@ -76,6 +81,8 @@ static int pvm_parse_args(int argc, char **argv, PvmOptions *o)
             o->trace = true;
         } else if (!strcmp(a, "--no-ffi")) {
             o->no_ffi = true;
+        } else if (!strcmp(a, "-i")) {
+            o->interactive = true;
         } else if (!strcmp(a, "-e")) {
             if (++i >= argc)
                 return pvm_usage_error("option '%s' needs an argument", a);
@@ -93,6 +100,8 @@ static int pvm_parse_args(int argc, char **argv, PvmOptions *o)
     }
     if (!o->code && i < argc)
         o->file = argv[i++];
+    if (o->interactive && (o->code || o->file))
+        return pvm_usage_error("option '%s' cannot be combined with a FILE or -e", "-i");
     o->argc = argc - i;
     o->argv = argv + i;
     return -1;
@@ -199,6 +208,8 @@ static int pvm_run(const PvmOptions *o)
     int status;
     if (o->code) {
         status = pvm_run_bytes(vm, "<-e>", (const uint8_t *)o->code, strlen(o->code));
+    } else if (!o->file && (o->interactive || isatty(STDIN_FILENO))) {
+        status = repl_run(vm, isatty(STDIN_FILENO));
     } else {
         const char *path = o->file ? o->file : "-";
         uint8_t *data;

@@ -21,7 +21,8 @@
 /* A decoded instruction: the interpreter's internal form. Jump operands are
  * instruction indices (not byte offsets) after loading. */
 typedef struct {
-    uint32_t op;
+    uint16_t op;   /* what the interpreter dispatches on: orig or a superinstruction */
+    uint16_t orig; /* the stack instruction from the .pbc (Opcode) */
     int32_t arg;
 } VmInsn;
 
@@ -143,6 +144,9 @@ size_t vm_checked_size(VM *vm, size_t count, size_t elem, size_t extra); /* coun
 /* Errors: throw a value, or a formatted message string. Never return. */
 __attribute__((noreturn)) void vm_throw(VM *vm, Value v);
 __attribute__((noreturn, format(printf, 2, 3))) void vm_error(VM *vm, const char *fmt, ...);
+
+/* Superinstructions (fuse.c): rewrites [p]'s decoded code in place. */
+void vm_fuse(VM *vm, VmProto *p);
 
 /* Loading: turns a verified image into a program bound to this VM. */
 VmProgram *vm_load_image(VM *vm, const PbcImage *img);

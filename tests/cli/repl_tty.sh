@@ -1,0 +1,101 @@
+# The REPL on a real terminal: `pvm` with no arguments under script(1),
+# which gives it a pseudo-terminal. Proves the libedit path: prompts, line
+# editing (arrow keys, Ctrl-A), history (up arrow, ~/.pvm_history across
+# sessions), Ctrl-C at the prompt and while code runs, Ctrl-D to quit.
+# script(1) is in bsdutils, which every Debian system has.
+set -u
+fail() { echo "$*"; exit 1; }
+command -v script > /dev/null || { echo "skipped: no script(1)"; exit 0; }
+T=$TMPDIR/repl_tty
+mkdir -p "$T/home"
+export HOME=$T/home TERM=dumb   # no ~/.editrc: emacs key bindings
+LEFT=$'\e[D' UP=$'\e[A' CTRL_A=$'\x01' CTRL_C=$'\x03' CTRL_D=$'\x04'
+
+buf=""
+pty_pid=""
+# A failed check must not leave pvm waiting on its terminal forever.
+trap '[ -z "$pty_pid" ] || kill "$pty_pid" 2> /dev/null' EXIT
+# start: runs pvm on a new pseudo-terminal.
+start() {
+    buf=""
+    coproc PTY { exec script -qefc "$PVM" /dev/null 2>&1; }
+    pty_pid=$PTY_PID
+}
+# try_for TEXT SECONDS: reads the terminal's output until it holds TEXT,
+# then drops what was read up to it. Status 1 when the time runs out, 2
+# at the end of the output.
+try_for() {
+    local deadline=$((SECONDS + $2)) c
+    while [[ "$buf" != *"$1"* ]]; do
+        ((SECONDS < deadline)) || return 1
+        if IFS= read -r -d '' -n 1 -t 1 c <&"${PTY[0]}"; then
+            buf+=${c:-$'\n'}
+        elif (($? <= 128)); then
+            return 2
+        fi
+    done
+    buf=${buf#*"$1"}
+}
+wait_for() { try_for "$1" 30 || fail "no '$(printf %q "$1")' from the REPL; it wrote: $(printf %q "$buf")"; }
+# type TEXT: sends keys; every test line ends with a wait for the prompt
+# first, since keys sent before libedit reads the terminal could be lost.
+type() { printf '%s' "$1" >&"${PTY[1]}"; }
+# enter LINE OUTPUT: types LINE and Enter, then waits for OUTPUT (if any)
+# and for the next prompt.
+enter() {
+    type "$1"$'\r'
+    [ -z "$2" ] || wait_for "$2"$'\r\n'
+    wait_for "> "
+}
+finish() {
+    type "$CTRL_D"
+    try_for "(not printed)" 30
+    [ $? = 2 ] || fail "pvm did not exit after Ctrl-D; output: $(printf %q "$buf")"
+    wait "$pty_pid"
+    local s=$?
+    pty_pid=""
+    [ "$s" = 0 ] || fail "Ctrl-D: exit status $s; output: $(printf %q "$buf")"
+}
+
+start
+wait_for "PV REPL"
+wait_for "> "
+enter 'let x = 40;' ''
+enter 'x + 2' '42'
+# Line editing: two steps left, insert a digit: print(132).
+enter "print(12)$LEFT${LEFT}3" '132'
+# Ctrl-A goes to the start of the line: "41 + 1".
+enter "+ 1${CTRL_A}41 " '42'
+# History: the up arrow brings back the last line.
+enter 'x + 3' '43'
+enter "$UP" '43'
+# Multi-line input with the continuation prompt.
+type $'fn f(a) {\r'
+wait_for "... "
+enter '  return a * 2; }' ''
+enter 'f(21)' '42'
+# Ctrl-C at the prompt discards the line being typed.
+type 'garbage'
+type "$CTRL_C"
+wait_for $'\r\n> '
+enter 'x' '40'
+# Ctrl-C while code runs stops it; the session goes on.
+type $'while (true) {}\r'
+wait_for $'{}\r\n'
+for attempt in 1 2 3 4 5; do
+    type "$CTRL_C"
+    try_for "error: interrupted" 3 && break
+    [ "$attempt" = 5 ] && fail "Ctrl-C did not stop a running loop; output: $(printf %q "$buf")"
+done
+wait_for "> "
+enter '"still here"' '"still here"'
+finish
+
+grep -q 'still' "$HOME/.pvm_history" || fail "history was not saved in \$HOME/.pvm_history"
+
+# A new session starts with the saved history: up arrow, Enter.
+start
+wait_for "> "
+enter "$UP" '"still here"'
+finish
+exit 0
