@@ -367,6 +367,7 @@ void pvm_free(pvm_vm *P)
     api_handles_free(P);
     api_clear_error(P);
     free(P->raise_text);
+    free(P->raised_text);
     free(P->module_path);
     bool same_thread = pthread_equal(P->owner, pthread_self());
     GC_FREE(P);

@@ -55,6 +55,7 @@ struct pvm_vm {
     ApiRaise raise;
     char *raise_text;
     Value raise_value;
+    char *raised_text;         /* the text being thrown, freed at the next */
     /* A limit stopped a pvm_call made inside a native: raised again when
      * the native returns, so a native cannot swallow it. */
     pvm_status fatal_pending;

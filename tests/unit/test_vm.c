@@ -11,6 +11,7 @@
 
 #include "compiler/asm.h"
 #include "vm/ops.h"
+#include "vm/super.h"
 #include "vm/vm.h"
 
 static VM *load(const char *src)
@@ -178,6 +179,35 @@ static void test_two_vms_are_independent(void **state)
     vm_free(b);
 }
 
+/* Fusion happens at load (unless tracing) and never across a jump target. */
+static void test_superinstructions(void **state)
+{
+    (void)state;
+    const char *src = ".module m \"t.pv\" main=main\n"
+                      ".func main params=0 locals=1\n int 0\n setlocal 0\n"
+                      "top:\n getlocal 0\n int 10\n lt\n jmpf out\n"
+                      " getlocal 0\n int 1\n add\n setlocal 0\n jmp top\n"
+                      "out:\n getlocal 0\n ret\n.end\n";
+    VM *vm = load(src);
+    VmProto *p = vm->program->modules[0]->main;
+    assert_int_equal(p->code[2].orig, OP_GETLOCAL);
+    assert_int_equal(p->code[2].op, SOP_LK_LT_JF);
+    assert_int_equal(p->code[6].op, SOP_LK_ADD_SL);
+    assert_int_equal(p->code[11].op, SOP_GETLOCAL_RET);
+    for (uint32_t i = 0; i < p->ncode; i++)
+        assert_true(p->code[i].op < OP__COUNT || p->code[i].op != p->code[i].orig);
+    assert_true(vm_run_program(vm));
+    vm_free(vm);
+    /* A jump into the middle of a sequence prevents its fusion. */
+    VM *plain = load(".module m \"t.pv\" main=main\n"
+                     ".func main params=0 locals=1\n int 5\n int 1\n jmpt mid\n pop\n getlocal 0\n"
+                     "mid:\n int 1\n add\n ret\n.end\n");
+    VmProto *q = plain->program->modules[0]->main;
+    assert_int_equal(q->code[4].op, OP_GETLOCAL);
+    assert_int_equal(q->code[5].op, SOP_K_ADD);
+    vm_free(plain);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -188,6 +218,7 @@ int main(void)
         cmocka_unit_test(test_undefined_builtin),
         cmocka_unit_test(test_load_rejects_invalid_bytes),
         cmocka_unit_test(test_two_vms_are_independent),
+        cmocka_unit_test(test_superinstructions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
