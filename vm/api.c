@@ -160,7 +160,7 @@ static void api_where_from_diagnostic(pvm_vm *P, const char *text)
     P->column = atoi(col_start);
 }
 
-static const char *api_fatal_text(pvm_status st)
+const char *api_fatal_text(pvm_status st)
 {
     switch (st) {
     case PVM_EBUDGET: return "instruction budget exceeded";

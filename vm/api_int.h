@@ -65,6 +65,8 @@ struct pvm_vm {
  * api_fail_vm one raised in the VM (vm->error). Both return the status. */
 pvm_status api_fail(pvm_vm *P, pvm_status st, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 pvm_status api_fail_vm(pvm_vm *P);
+/* The message of the fatal error behind PVM_EBUDGET, _EINTERRUPT, _EMEMORY. */
+const char *api_fatal_text(pvm_status st);
 /* Runs [fn] inside a protected boundary: PVM_OK, or the VM's error. */
 pvm_status api_protect(pvm_vm *P, void (*fn)(VM *vm, void *ud), void *ud);
 

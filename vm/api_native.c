@@ -6,6 +6,7 @@
  * has returned: its result, a pvm_raise (thrown here, so the longjmp of a
  * PV error never passes through host code), or a limit that stopped a
  * pvm_call the host made (raised again, so a native cannot swallow it). */
+#define _GNU_SOURCE /* asprintf, vasprintf */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,11 +18,12 @@ typedef struct {
     pvm_vm *P;
     pvm_cfunction fn;
     void *ud;
+    const char *name; /* the PvNative's name, for messages */
 } ApiNativeData;
 
 #define API_SMALL_ARGS 8
 
-/* A pending raise, saved while a nested native runs. */
+/* A raise requested by a native; saved while a nested native runs. */
 typedef struct {
     ApiRaise kind;
     char *text;
@@ -45,27 +47,35 @@ static void api_put_raise(pvm_vm *P, ApiRaiseState r)
     P->raise_value = r.value;
 }
 
-/* Acts on what the native asked for; returns only when it raised nothing. */
-static void api_after_native(VM *vm, pvm_vm *P, const char *name, bool valid_result)
+/* Acts on what the native that just returned asked for; returns only when
+ * there is nothing to raise. */
+static void api_after_native(VM *vm, pvm_vm *P, ApiRaiseState r, const char *name, bool valid_result)
 {
     if (P->fatal_pending != PVM_OK) {
         pvm_status st = P->fatal_pending;
         P->fatal_pending = PVM_OK;
-        vm_fatal_error(vm, st == PVM_EBUDGET ? "instruction budget exceeded"
-                           : st == PVM_EINTERRUPT ? "interrupted"
-                                                  : "memory limit exceeded");
+        free(r.text);
+        vm_fatal_error(vm, api_fatal_text(st));
     }
-    ApiRaise kind = P->raise;
-    P->raise = API_RAISE_NONE;
-    if (kind == API_RAISE_VALUE) {
-        Value v = P->raise_value;
-        P->raise_value = VAL_NIL;
-        vm_throw(vm, v);
+    if (r.kind == API_RAISE_VALUE)
+        vm_throw(vm, r.value);
+    if (r.kind == API_RAISE_TEXT) {
+        free(P->raised_text); /* owned by P until the next throw: no leak if the string cannot be made */
+        P->raised_text = r.text;
+        vm_throw(vm, vm_str_value(vm_string_cstr(vm, r.text ? r.text : "out of memory")));
     }
-    if (kind == API_RAISE_TEXT) /* raise_text stays owned by P, freed later */
-        vm_throw(vm, vm_str_value(vm_string_cstr(vm, P->raise_text ? P->raise_text : "out of memory")));
     if (!valid_result)
         vm_error(vm, "%s returned an invalid or released handle", name);
+}
+
+/* Argument handles, local to the call; false when memory runs out. */
+static bool api_arg_handles(pvm_vm *P, int argc, const Value *args, pvm_value *h)
+{
+    for (int i = 0; i < argc; i++) {
+        if (!api_handle(P, args[i], &h[i]))
+            return false;
+    }
+    return true;
 }
 
 static Value api_native_call(VM *vm, int argc, Value *args, void *data)
@@ -74,18 +84,14 @@ static Value api_native_call(VM *vm, int argc, Value *args, void *data)
     pvm_vm *P = d->P;
     pvm_value small[API_SMALL_ARGS];
     pvm_value *h = argc <= API_SMALL_ARGS ? small : malloc((size_t)argc * sizeof *h);
-    if (!h)
-        vm_error(vm, "out of memory");
     size_t mark = P->handles.nlocals;
     P->depth++;
-    for (int i = 0; i < argc; i++) {
-        if (!api_handle(P, args[i], &h[i])) {
-            P->depth--;
-            api_locals_unwind(P, mark);
-            if (h != small)
-                free(h);
-            vm_error(vm, "out of memory");
-        }
+    if (!h || !api_arg_handles(P, argc, args, h)) {
+        P->depth--;
+        api_locals_unwind(P, mark);
+        if (h != small)
+            free(h);
+        vm_error(vm, "out of memory");
     }
     ApiRaiseState outer = api_take_raise(P);
     pvm_value r = d->fn(P, argc, h, d->ud);
@@ -97,10 +103,7 @@ static Value api_native_call(VM *vm, int argc, Value *args, void *data)
         free(h);
     ApiRaiseState mine = api_take_raise(P);
     api_put_raise(P, outer);
-    api_put_raise(P, mine); /* mine wins; outer's text is freed */
-    if (mine.kind == API_RAISE_NONE)
-        api_put_raise(P, outer);
-    api_after_native(vm, P, d->ud && 0 ? "" : "native function", valid);
+    api_after_native(vm, P, mine, d->name, valid);
     return result;
 }
 
@@ -110,5 +113,147 @@ PvNative *api_native_new(pvm_vm *P, const char *name, pvm_cfunction fn, void *ud
     d->P = P;
     d->fn = fn;
     d->ud = ud;
-    return vm_native_new(P->vm, name, api_native_call, 0, -1, d);
+    PvNative *n = vm_native_new(P->vm, name, api_native_call, 0, -1, d);
+    d->name = n->name->chars;
+    return n;
+}
+
+/* ---- Making and registering natives ---- */
+
+typedef struct {
+    pvm_vm *P;
+    const char *name;
+    pvm_cfunction fn;
+    const pvm_function_entry *funcs;
+    void *ud;
+    Value result;
+} ApiRegister;
+
+static void api_function_body(VM *vm, void *ud)
+{
+    ApiRegister *r = ud;
+    r->result = vm_obj(VT_NATIVE, api_native_new(r->P, r->name, r->fn, r->ud));
+}
+
+pvm_value pvm_function(pvm_vm *P, const char *name, pvm_cfunction fn, void *ud)
+{
+    if (!P)
+        return PVM_NIL;
+    if (!fn) {
+        api_fail(P, PVM_EARG, "pvm_function: NULL function");
+        return PVM_NIL;
+    }
+    ApiRegister r = { P, name ? name : "<native>", fn, NULL, ud, VAL_NIL };
+    pvm_value h = PVM_NIL;
+    if (api_protect(P, api_function_body, &r) == PVM_OK && !api_handle(P, r.result, &h))
+        api_fail(P, PVM_EMEMORY, "out of memory");
+    return h;
+}
+
+static void api_register_body(VM *vm, void *ud)
+{
+    ApiRegister *r = ud;
+    vm_define_builtin(vm, r->name, vm_obj(VT_NATIVE, api_native_new(r->P, r->name, r->fn, r->ud)));
+}
+
+pvm_status pvm_register(pvm_vm *P, const char *name, pvm_cfunction fn, void *ud)
+{
+    if (!P)
+        return PVM_EARG;
+    if (!name || !fn)
+        return api_fail(P, PVM_EARG, "pvm_register: NULL %s", name ? "function" : "name");
+    ApiRegister r = { P, name, fn, NULL, ud, VAL_NIL };
+    return api_protect(P, api_register_body, &r);
+}
+
+/* Each function is named "module.fn", as the standard library's are. */
+static void api_module_body(VM *vm, void *ud)
+{
+    ApiRegister *r = ud;
+    PvMap *m = vm_map_new(vm, 8);
+    for (const pvm_function_entry *f = r->funcs; f->name; f++) {
+        char *full = NULL;
+        if (asprintf(&full, "%s.%s", r->name, f->name) < 0)
+            vm_error(vm, "out of memory");
+        PvNative *n = api_native_new(r->P, full, f->fn, r->ud);
+        free(full);
+        vm_map_set(vm, m, vm_str_value(vm_string_cstr(vm, f->name)), vm_obj(VT_NATIVE, n));
+    }
+    vm_define_builtin(vm, r->name, vm_obj(VT_MAP, m));
+}
+
+pvm_status pvm_register_module(pvm_vm *P, const char *name, const pvm_function_entry *funcs, void *ud)
+{
+    if (!P)
+        return PVM_EARG;
+    if (!name || !funcs)
+        return api_fail(P, PVM_EARG, "pvm_register_module: NULL %s", name ? "function list" : "name");
+    for (const pvm_function_entry *f = funcs; f->name; f++) {
+        if (!f->fn)
+            return api_fail(P, PVM_EARG, "pvm_register_module: %s.%s has a NULL function", name, f->name);
+    }
+    ApiRegister r = { P, name, NULL, funcs, ud, VAL_NIL };
+    return api_protect(P, api_module_body, &r);
+}
+
+/* ---- Raising errors from natives ---- */
+
+/* Outside a native there is no script to raise into: record the error. */
+static void api_request(pvm_vm *P, ApiRaise kind, char *text, Value v)
+{
+    if (P->depth == 0) {
+        if (kind == API_RAISE_TEXT) {
+            api_fail(P, PVM_ERUNTIME, "%s", text ? text : "out of memory");
+        } else {
+            VmBuf b;
+            vm_buf_init(&b);
+            vm_display(&b, v);
+            api_fail(P, PVM_ERUNTIME, "%s", b.data);
+            vm_buf_free(&b);
+            P->error_value = v;
+            P->has_error_value = true;
+        }
+        free(text);
+        return;
+    }
+    free(P->raise_text);
+    P->raise = kind;
+    P->raise_text = text;
+    P->raise_value = v;
+}
+
+pvm_value pvm_raise(pvm_vm *P, const char *fmt, ...)
+{
+    if (!P)
+        return PVM_NIL;
+    char *text = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    if (!fmt || vasprintf(&text, fmt, ap) < 0)
+        text = fmt ? NULL : strdup("error");
+    va_end(ap);
+    api_request(P, API_RAISE_TEXT, text, VAL_NIL);
+    return PVM_NIL;
+}
+
+pvm_value pvm_raise_value(pvm_vm *P, pvm_value v)
+{
+    Value val;
+    if (!P)
+        return PVM_NIL;
+    if (!api_value(P, v, &val))
+        return pvm_raise(P, "pvm_raise_value: invalid or released handle");
+    api_request(P, API_RAISE_VALUE, NULL, val);
+    return PVM_NIL;
+}
+
+pvm_value pvm_rethrow(pvm_vm *P)
+{
+    if (!P)
+        return PVM_NIL;
+    if (P->has_error_value) {
+        api_request(P, API_RAISE_VALUE, NULL, P->error_value);
+        return PVM_NIL;
+    }
+    return pvm_raise(P, "%s", pvm_error_message(P));
 }

@@ -474,7 +474,7 @@ static pvm_status api_array_at(pvm_vm *P, pvm_value h, size_t i, PvArray **out)
 
 pvm_status pvm_array_get(pvm_vm *P, pvm_value array, size_t i, pvm_value *out)
 {
-    PvArray *a;
+    PvArray *a = NULL;
     if (!P)
         return PVM_EARG;
     if (!out)
@@ -488,7 +488,7 @@ pvm_status pvm_array_get(pvm_vm *P, pvm_value array, size_t i, pvm_value *out)
 
 pvm_status pvm_array_set(pvm_vm *P, pvm_value array, size_t i, pvm_value v)
 {
-    PvArray *a;
+    PvArray *a = NULL;
     Value val;
     if (!P)
         return PVM_EARG;

@@ -19,6 +19,52 @@
 
 static void vm_trace_step(VM *vm, const VmFrame *f, const VmInsn *ip);
 
+/* Inline cache for string-keyed map lookups (getname, getfield, setfield):
+ * each instruction remembers the entry position where it last found its
+ * key, and checks that position first. Maps built the same way (objects
+ * from one constructor, the built-in scope) hit every time; a miss costs a
+ * normal lookup. Returns NULL when the key is absent. */
+static inline PvMapEntry *vm_cached_entry(PvMap *m, VmProto *p, const VmInsn *ip, Value key)
+{
+    uint32_t *slot = &p->icache[ip - p->code];
+    uint32_t pos = *slot;
+    if (pos < m->used && m->entries[pos].key.type == VT_STRING && m->entries[pos].key.as.s == key.as.s)
+        return &m->entries[pos];
+    int64_t found = vm_map_find_string(m, key);
+    if (found < 0)
+        return NULL;
+    *slot = (uint32_t)found;
+    /* Equal strings are interchangeable (immutable), so the entry adopts
+     * the program's constant: the next check is one pointer compare even
+     * for maps whose keys were made elsewhere (the built-in scope). */
+    m->entries[found].key = key;
+    return &m->entries[found];
+}
+
+/* The common call, inline: a PV function with its exact argument count and
+ * room already rooted on the stack and in the frame array. Everything else
+ * (natives, variadics, arity errors, growth, overflow) goes through
+ * vm_call_value. */
+static inline bool vm_push_frame_fast(VM *vm, Value *callee, int argc)
+{
+    if (callee->type != VT_CLOSURE)
+        return false;
+    PvClosure *c = callee->as.cl;
+    const VmProto *p = c->proto;
+    Value *base = callee + 1;
+    if ((uint32_t)argc != p->nparams || p->variadic || vm->nframes >= vm->frames_cap ||
+        vm->nframes >= VM_MAX_FRAMES || base + p->nlocals + p->maxstack + 1 > vm->stack_rooted)
+        return false;
+    for (uint32_t i = (uint32_t)argc; i < p->nlocals; i++)
+        base[i] = VAL_NIL;
+    VmFrame *f = &vm->frames[vm->nframes++];
+    f->closure = c;
+    f->ip = p->code;
+    f->base = base;
+    vm->top = base + p->nlocals;
+    return true;
+}
+
 /* Pushes a handler for a try block of the innermost frame. */
 static void vm_push_handler(VM *vm, Value *top, const VmInsn *catch_ip)
 {
@@ -172,12 +218,13 @@ redispatch:
     CASE(GETGLOBAL) { *top++ = globals[ip->arg]; ip++; NEXT(); }
     CASE(SETGLOBAL) { globals[ip->arg] = *--top; ip++; NEXT(); }
     CASE(GETNAME) {
-        Value v;
+        PvMapEntry *e = vm_cached_entry(vm->builtins, cl->proto, ip, k[ip->arg]);
         ip++;
-        SAVE();
-        if (!vm_map_get(vm->builtins, k[ip[-1].arg], &v))
+        if (!e) {
+            SAVE();
             vm_error(vm, "undefined variable '%s'", k[ip[-1].arg].as.s->chars);
-        *top++ = v;
+        }
+        *top++ = e->value;
         NEXT();
     }
     CASE(CLOSURE) {
@@ -343,7 +390,7 @@ redispatch:
         SAVE();
         if (--vm->fuel < 0 || vm->interrupt)
             vm_limit_reached(vm);
-        if (vm_call_value(vm, callee, argc))
+        if (vm_push_frame_fast(vm, callee, argc) || vm_call_value(vm, callee, argc))
             LOAD();
         else
             top = vm->top;
@@ -353,7 +400,8 @@ redispatch:
     do_ret:;
         Value result = top[-1];
         size_t index = vm->nframes - 1;
-        vm_close_upvals(vm, base);
+        if (vm->open_upvals && vm->open_upvals->v >= base)
+            vm_close_upvals(vm, base);
         while (vm->nhandlers > vm->pcall_handlers && vm->handlers[vm->nhandlers - 1].frame >= index)
             vm->nhandlers--;
         base[-1] = result;
@@ -413,15 +461,29 @@ redispatch:
         NEXT();
     }
     CASE(GETFIELD) {
+        Value *o = top - 1;
+        if (o->type == VT_MAP) {
+            PvMapEntry *e = vm_cached_entry(o->as.m, cl->proto, ip, k[ip->arg]);
+            *o = e ? e->value : VAL_NIL;
+            ip++;
+            NEXT();
+        }
         ip++;
         SAVE();
-        top[-1] = vm_index_get(vm, top[-1], k[ip[-1].arg]);
+        *o = vm_index_get(vm, *o, k[ip[-1].arg]);
         NEXT();
     }
     CASE(SETFIELD) {
-        ip++;
-        SAVE();
-        vm_index_set(vm, top[-2], k[ip[-1].arg], top[-1]);
+        Value *o = top - 2;
+        PvMapEntry *e;
+        if (o->type == VT_MAP && (e = vm_cached_entry(o->as.m, cl->proto, ip, k[ip->arg]))) {
+            e->value = top[-1];
+            ip++;
+        } else {
+            ip++;
+            SAVE();
+            vm_index_set(vm, *o, k[ip[-1].arg], top[-1]);
+        }
         top -= 2;
         NEXT();
     }

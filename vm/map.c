@@ -199,6 +199,14 @@ void vm_map_set(VM *vm, PvMap *m, Value key, Value value)
     m->count++;
 }
 
+int64_t vm_map_find_string(const PvMap *m, Value key)
+{
+    size_t slot;
+    if (m->count == 0 || !map_find(m, key, key.as.s->hash, &slot))
+        return -1;
+    return slot_pos(m->index[slot]);
+}
+
 bool vm_map_remove(PvMap *m, Value key, Value *removed)
 {
     size_t slot;

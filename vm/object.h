@@ -66,6 +66,9 @@ PvMap *vm_map_new(VM *vm, size_t capacity);
 bool vm_map_get(const PvMap *m, Value key, Value *out);
 void vm_map_set(VM *vm, PvMap *m, Value key, Value value);
 bool vm_map_remove(PvMap *m, Value key, Value *removed);
+/* The entry position of [key] (a string), or -1: for inline caches, which
+ * then check entries[pos] directly on later lookups. */
+int64_t vm_map_find_string(const PvMap *m, Value key);
 /* Iteration: the first live entry at position >= [pos], or -1. */
 int64_t vm_map_next(const PvMap *m, size_t pos);
 Value vm_map_key_normalise(Value key);

@@ -41,6 +41,8 @@ typedef struct VmProto {
     PbcLine *lines;
     uint32_t nlines;
     const Value *consts;     /* the program's constant pool */
+    uint32_t *icache;        /* per instruction: last map entry position a
+                                getfield/setfield/getname found (inline cache) */
     struct VmProgram *program;
 } VmProto;
 
