@@ -242,7 +242,11 @@ redispatch:
     }
     CASE(CLOSE) { vm_close_upvals(vm, base + ip->arg); ip++; NEXT(); }
 
-#define ARITH(name, expr_int, expr_float)                                        \
+/* Both operands as doubles when both are numbers (int/float mixes). */
+#define MIXED_NUMBERS(a, b) (vm_is_number(*(a)) && vm_is_number(*(b)))
+#define AS_DOUBLE(v) ((v)->type == VT_INT ? (double)(v)->as.i : (v)->as.f)
+
+#define ARITH(name, expr_int, expr_float, cop)                                   \
     CASE(name) {                                                                 \
         Value *a = top - 2, *b = top - 1;                                        \
         ip++;                                                                    \
@@ -250,6 +254,8 @@ redispatch:
             a->as.i = (int64_t)(expr_int);                                       \
         } else if (a->type == VT_FLOAT && b->type == VT_FLOAT) {                 \
             a->as.f = (expr_float);                                              \
+        } else if (MIXED_NUMBERS(a, b)) {                                        \
+            *a = vm_float(AS_DOUBLE(a) cop AS_DOUBLE(b));                        \
         } else {                                                                 \
             SAVE();                                                              \
             *a = vm_arith(vm, OP_##name, *a, *b);                                \
@@ -257,9 +263,9 @@ redispatch:
         top--;                                                                   \
         NEXT();                                                                  \
     }
-    ARITH(ADD, (uint64_t)a->as.i + (uint64_t)b->as.i, a->as.f + b->as.f)
-    ARITH(SUB, (uint64_t)a->as.i - (uint64_t)b->as.i, a->as.f - b->as.f)
-    ARITH(MUL, (uint64_t)a->as.i * (uint64_t)b->as.i, a->as.f * b->as.f)
+    ARITH(ADD, (uint64_t)a->as.i + (uint64_t)b->as.i, a->as.f + b->as.f, +)
+    ARITH(SUB, (uint64_t)a->as.i - (uint64_t)b->as.i, a->as.f - b->as.f, -)
+    ARITH(MUL, (uint64_t)a->as.i * (uint64_t)b->as.i, a->as.f * b->as.f, *)
 #undef ARITH
 
 #define SLOW_BINARY(name)                                \
@@ -277,6 +283,9 @@ redispatch:
         /* 0 and -1 divisors take the slow path: error, or INT_MIN wrap. */      \
         if (a->type == VT_INT && b->type == VT_INT && (uint64_t)b->as.i + 1 > 1) \
             a->as.i = a->as.i cop b->as.i;                                       \
+        else if (OP_##name == OP_DIV && MIXED_NUMBERS(a, b) &&                   \
+                 (a->type == VT_FLOAT || b->type == VT_FLOAT))                   \
+            *a = vm_float(AS_DOUBLE(a) / AS_DOUBLE(b));                          \
         else {                                                                   \
             SAVE();                                                              \
             *a = vm_arith(vm, OP_##name, *a, *b);                                \
@@ -713,6 +722,63 @@ redispatch:
     SUPER_EQ_JF(EQ_JF, top[-2], top[-1], 2, 2, true)
     SUPER_EQ_JF(NE_JF, top[-2], top[-1], 2, 2, false)
 
+/* top = top OPR y, in place: ints (wrapping) or floats. */
+#define SUPER_TOP_ARITH(name, YV, LEN, OPR)                                       \
+    SCASE(name) {                                                                 \
+        Value *x = top - 1, y = YV;                                               \
+        if (x->type == VT_INT && y.type == VT_INT) {                              \
+            x->as.i = (int64_t)((uint64_t)x->as.i OPR (uint64_t)y.as.i);          \
+        } else if (x->type == VT_FLOAT && y.type == VT_FLOAT) {                   \
+            x->as.f = x->as.f OPR y.as.f;                                         \
+        } else {                                                                  \
+            SLOW();                                                               \
+        }                                                                         \
+        ip += LEN;                                                                \
+        NEXT();                                                                   \
+    }
+    SUPER_TOP_ARITH(L_ADD, LOCAL(0), 2, +)
+    SUPER_TOP_ARITH(L_SUB, LOCAL(0), 2, -)
+    SUPER_TOP_ARITH(L_MUL, LOCAL(0), 2, *)
+    SUPER_TOP_ARITH(C_ADD, k[ip->arg], 2, +)
+    SUPER_TOP_ARITH(C_SUB, k[ip->arg], 2, -)
+    SUPER_TOP_ARITH(C_MUL, k[ip->arg], 2, *)
+    SUPER_ARITH_SET(L_ADD_SL, top[-1], LOCAL(0), 3, 2, 1, +)
+    SUPER_ARITH_SET(L_SUB_SL, top[-1], LOCAL(0), 3, 2, 1, -)
+    SUPER_ARITH_SET(L_MUL_SL, top[-1], LOCAL(0), 3, 2, 1, *)
+
+/* Float division in place; int division keeps its checks in the slow path. */
+#define SUPER_TOP_FDIV(name, YV)                                                  \
+    SCASE(name) {                                                                 \
+        Value *x = top - 1, y = YV;                                               \
+        if (x->type != VT_FLOAT || y.type != VT_FLOAT)                            \
+            SLOW();                                                               \
+        x->as.f /= y.as.f;                                                        \
+        ip += 2;                                                                  \
+        NEXT();                                                                   \
+    }
+    SUPER_TOP_FDIV(L_DIV, LOCAL(0))
+    SUPER_TOP_FDIV(C_DIV, k[ip->arg])
+
+    SUPER_CMP_JF(C_LT_JF, top[-1], k[ip->arg], 3, 1, <)
+    SUPER_CMP_JF(C_LE_JF, top[-1], k[ip->arg], 3, 1, <=)
+    SUPER_CMP_JF(C_GT_JF, top[-1], k[ip->arg], 3, 1, >)
+    SUPER_CMP_JF(C_GE_JF, top[-1], k[ip->arg], 3, 1, >=)
+
+    SCASE(MOVE) {
+        base[ip[1].arg] = LOCAL(0);
+        ip += 2;
+        NEXT();
+    }
+    SCASE(CONST_SL) {
+        base[ip[1].arg] = k[ip->arg];
+        ip += 2;
+        NEXT();
+    }
+    SCASE(INT_SL) {
+        base[ip[1].arg] = vm_int(ip->arg);
+        ip += 2;
+        NEXT();
+    }
     SCASE(LL_GETINDEX) {
         Value o = LOCAL(0), k = LOCAL(1);
         if (o.type != VT_ARRAY || k.type != VT_INT || (uint64_t)k.as.i >= o.as.a->len)

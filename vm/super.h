@@ -63,7 +63,25 @@
     X(FORNEXT_SL, OP_FORNEXT, OP_SETLOCAL) \
     X(ADD_SL, OP_ADD, OP_SETLOCAL) \
     X(GETLOCAL2, OP_GETLOCAL, OP_GETLOCAL) \
-    X(GETLOCAL_RET, OP_GETLOCAL, OP_RET)
+    X(GETLOCAL_RET, OP_GETLOCAL, OP_RET) \
+    X(L_ADD_SL, OP_GETLOCAL, OP_ADD, OP_SETLOCAL) \
+    X(L_SUB_SL, OP_GETLOCAL, OP_SUB, OP_SETLOCAL) \
+    X(L_MUL_SL, OP_GETLOCAL, OP_MUL, OP_SETLOCAL) \
+    X(L_ADD, OP_GETLOCAL, OP_ADD) \
+    X(L_SUB, OP_GETLOCAL, OP_SUB) \
+    X(L_MUL, OP_GETLOCAL, OP_MUL) \
+    X(L_DIV, OP_GETLOCAL, OP_DIV) \
+    X(C_ADD, OP_CONST, OP_ADD) \
+    X(C_SUB, OP_CONST, OP_SUB) \
+    X(C_MUL, OP_CONST, OP_MUL) \
+    X(C_DIV, OP_CONST, OP_DIV) \
+    X(C_LT_JF, OP_CONST, OP_LT, OP_JMPF) \
+    X(C_LE_JF, OP_CONST, OP_LE, OP_JMPF) \
+    X(C_GT_JF, OP_CONST, OP_GT, OP_JMPF) \
+    X(C_GE_JF, OP_CONST, OP_GE, OP_JMPF) \
+    X(MOVE, OP_GETLOCAL, OP_SETLOCAL) \
+    X(CONST_SL, OP_CONST, OP_SETLOCAL) \
+    X(INT_SL, OP_INT, OP_SETLOCAL)
 
 /* Superinstructions that are not sequences: a loop's back edge `jmp T`
  * where T is a fused fornext runs that fornext directly. */
