@@ -86,7 +86,7 @@ install: all
 	install -m 755 $(PVM) $(PVMC) $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 $(LIB) $(DESTDIR)$(PREFIX)/lib/
 	install -m 644 include/pvm.h $(DESTDIR)$(PREFIX)/include/
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBS@|$(LIBS)|' pvm.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/pvm.pc
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBS@|$(LDFLAGS_SAN) $(LIBS)|' pvm.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/pvm.pc
 
 clean:
 	rm -rf build pvm pvmc libpvm.a

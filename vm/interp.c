@@ -573,6 +573,7 @@ redispatch:
 #define SCASE(name) L_##name:
 #endif
 #define LOCAL(k) (base[ip[k].arg])
+#define GLOBAL(k) (globals[ip[k].arg])
 #define IMM(k) (vm_int(ip[k].arg))
 
 /* Pushes x OPR y for two ints (wrapping) or two floats. */
@@ -596,11 +597,16 @@ redispatch:
     SUPER_ARITH_PUSH(LK_SUB, LOCAL(0), IMM(1), 3, -)
     SUPER_ARITH_PUSH(LK_MUL, LOCAL(0), IMM(1), 3, *)
 
-/* Stores x OPR y into the local named by slot DST. */
-#define SUPER_ARITH_SET(name, XV, YV, LEN, DST, POPN, OPR)                        \
+/* Stores x OPR y into the local (or, with SUPER_ARITH_SETG, the global)
+ * named by slot DST. */
+#define SUPER_ARITH_SET(name, XV, YV, LEN, DST, POPN, OPR) \
+    SUPER_ARITH_STORE(name, XV, YV, LEN, &base[ip[DST].arg], POPN, OPR)
+#define SUPER_ARITH_SETG(name, XV, YV, LEN, DST, POPN, OPR) \
+    SUPER_ARITH_STORE(name, XV, YV, LEN, &globals[ip[DST].arg], POPN, OPR)
+#define SUPER_ARITH_STORE(name, XV, YV, LEN, DSTP, POPN, OPR)                     \
     SCASE(name) {                                                                 \
         Value x = XV, y = YV;                                                     \
-        Value *dst = &base[ip[DST].arg];                                          \
+        Value *dst = DSTP;                                                        \
         if (x.type == VT_INT && y.type == VT_INT) {                               \
             *dst = vm_int((int64_t)((uint64_t)x.as.i OPR (uint64_t)y.as.i));      \
         } else if (x.type == VT_FLOAT && y.type == VT_FLOAT) {                    \
@@ -764,6 +770,37 @@ redispatch:
     SUPER_CMP_JF(C_GT_JF, top[-1], k[ip->arg], 3, 1, >)
     SUPER_CMP_JF(C_GE_JF, top[-1], k[ip->arg], 3, 1, >=)
 
+    SUPER_CMP_JF(GG_LT_JF, GLOBAL(0), GLOBAL(1), 4, 0, <)
+    SUPER_CMP_JF(GG_LE_JF, GLOBAL(0), GLOBAL(1), 4, 0, <=)
+    SUPER_CMP_JF(GG_GT_JF, GLOBAL(0), GLOBAL(1), 4, 0, >)
+    SUPER_CMP_JF(GG_GE_JF, GLOBAL(0), GLOBAL(1), 4, 0, >=)
+    SUPER_CMP_JF(GK_LT_JF, GLOBAL(0), IMM(1), 4, 0, <)
+    SUPER_CMP_JF(GK_LE_JF, GLOBAL(0), IMM(1), 4, 0, <=)
+    SUPER_CMP_JF(GK_GT_JF, GLOBAL(0), IMM(1), 4, 0, >)
+    SUPER_CMP_JF(GK_GE_JF, GLOBAL(0), IMM(1), 4, 0, >=)
+    SUPER_ARITH_SETG(GG_ADD_SG, GLOBAL(0), GLOBAL(1), 4, 3, 0, +)
+    SUPER_ARITH_SETG(GK_ADD_SG, GLOBAL(0), IMM(1), 4, 3, 0, +)
+    SUPER_ARITH_SETG(GK_SUB_SG, GLOBAL(0), IMM(1), 4, 3, 0, -)
+    SUPER_ARITH_SETG(ADD_SG, top[-2], top[-1], 2, 1, 2, +)
+    SUPER_ARITH_PUSH(GG_ADD, GLOBAL(0), GLOBAL(1), 3, +)
+    SUPER_ARITH_PUSH(GG_SUB, GLOBAL(0), GLOBAL(1), 3, -)
+    SUPER_ARITH_PUSH(GG_MUL, GLOBAL(0), GLOBAL(1), 3, *)
+    SCASE(GETGLOBAL2) {
+        top[0] = GLOBAL(0);
+        top[1] = GLOBAL(1);
+        top += 2;
+        ip += 2;
+        NEXT();
+    }
+    SCASE(GG_GETINDEX) {
+        Value o = GLOBAL(0), k = GLOBAL(1);
+        if (o.type != VT_ARRAY || k.type != VT_INT || (uint64_t)k.as.i >= o.as.a->len)
+            SLOW();
+        *top++ = o.as.a->items[k.as.i];
+        ip += 3;
+        NEXT();
+    }
+
     SCASE(MOVE) {
         base[ip[1].arg] = LOCAL(0);
         ip += 2;
@@ -832,6 +869,7 @@ redispatch:
         NEXT();
     }
 #undef LOCAL
+#undef GLOBAL
 #undef IMM
 #ifndef VM_COMPUTED_GOTO
     }

@@ -221,12 +221,14 @@ static void test_memory_limit(void **state)
     (void)state;
     pvm_vm *vm = pvm_new(NULL);
     pvm_set_memory_limit(vm, (size_t)64 << 20);
-    /* The allocation happens two calls deep: the dead frames and stack
+    /* The allocation happens 100 calls deep: the dead frames and stack
      * slots above the top must not keep the data alive afterwards. */
-    pvm_status st = run(vm, "fn grow(keep) { while true { push(keep, [1, 2, 3, 4, 5, 6, 7, 8]); } }\n"
-                            "fn outer(keep) { grow(keep); }\n"
+    pvm_status st = run(vm, "fn grow(keep, depth) {\n"
+                            "  if depth > 0 { return grow(keep, depth - 1); }\n"
+                            "  while true { push(keep, [1, 2, 3, 4, 5, 6, 7, 8]); }\n"
+                            "}\n"
                             "let caught = nil;\n"
-                            "try { outer([]); } catch e { caught = e; }");
+                            "try { grow([], 100); } catch e { caught = e; }");
     assert_int_equal(st, PVM_EMEMORY);
     assert_string_equal(pvm_error_message(vm), "memory limit exceeded");
     pvm_value caught;
