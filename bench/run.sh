@@ -52,6 +52,8 @@ declare -A TITLE=([pvm]="pvm" [lua54]="lua5.4" [ljoff]="luajit -joff" [luajit]="
 declare -A PEER_CMD=([lua54]=lua5.4 [ljoff]=luajit [luajit]=luajit [python]=python3)
 declare -A PEER_PKG=([lua5.4]=lua5.4 [luajit]=luajit [python3]=python3 [valgrind]=valgrind)
 declare -A HAVE=()
+PYTHON=python3
+COMMIT=unknown
 
 die() {
     echo "bench: $*" >&2
@@ -81,6 +83,11 @@ ensure_commands() {
     for cmd in "$@"; do
         command -v "$cmd" >/dev/null 2>&1 && HAVE[$cmd]=1
     done
+    # A python3 on PATH may be a wrapper script (pyenv's shim costs 100 ms a
+    # run); time the interpreter itself.
+    if [ -n "${HAVE[python3]:-}" ]; then
+        PYTHON=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null) || PYTHON=python3
+    fi
 }
 
 # The benchmark names, filtered by BENCH_ONLY.
@@ -100,9 +107,17 @@ size_of() {
     awk -v name="$1" -v col="$2" '$1 == name { print $(col + 1) }' <<<"$BENCHMARKS"
 }
 
+# Compiles the programs and snapshots pvm and pvmc into $OUT: others may rebuild
+# build/rel/pvm while a long run is under way, and every round must time the
+# same binary.
 build() {
     mkdir -p "$OUT"
     [ -x "$PVM" ] && [ -x "$PVMC" ] || die "$PVM or $PVMC missing: run make first"
+    cp "$PVM" "$OUT/pvm.new" && mv -f "$OUT/pvm.new" "$OUT/pvm" &&
+        cp "$PVMC" "$OUT/pvmc.new" && mv -f "$OUT/pvmc.new" "$OUT/pvmc" || die "cannot copy $PVM and $PVMC"
+    PVM=$OUT/pvm
+    PVMC=$OUT/pvmc
+    COMMIT=$(git describe --always --dirty 2>/dev/null || echo unknown)
     "$CC" -std=gnu11 -O2 -Wall -Wextra -o "$OUT/measure" bench/measure.c || die "cannot build measure"
     "$PVMC" examples/hello.pv -o "$OUT/hello.pbc" || die "cannot compile examples/hello.pv"
     local name
@@ -122,7 +137,7 @@ command_of() {
     lua54) echo "lua5.4 bench/$2.lua" ;;
     ljoff) echo "luajit -joff bench/$2.lua" ;;
     luajit) echo "luajit bench/$2.lua" ;;
-    python) echo "python3 bench/$2.py" ;;
+    python) echo "$PYTHON bench/$2.py" ;;
     c) echo "$OUT/$2" ;;
     esac
 }
@@ -203,8 +218,9 @@ seconds() { awk -v s="$1" 'BEGIN { if (s == "-") print "-"; else printf "%.3f", 
 # geomean: the geometric mean of the numbers on stdin ("-" ignored).
 geomean() { awk '$1 != "-" { s += log($1); n++ } END { if (n) printf "%.2f", exp(s / n); else print "-" }'; }
 
+# startup_ms CMD...: median wall milliseconds of STARTUP_RUNS runs.
 startup_ms() {
-    "$OUT/measure" -n "$STARTUP_RUNS" "$PVM" -j off "$OUT/hello.pbc" | awk '{ printf "%.2f", $1 * 1000 }'
+    "$OUT/measure" -n "$STARTUP_RUNS" "$@" | awk '{ printf "%.2f", $1 * 1000 }'
 }
 
 # Prints the results table (markdown) with the targets of issue 7 checked.
@@ -245,19 +261,22 @@ report() {
     local gm_lua gm_joff start
     gm_lua=$(printf '%s' "$lua_ratios" | geomean)
     gm_joff=$(printf '%s' "$joff_ratios" | geomean)
-    start=$(startup_ms)
+    start=$(startup_ms "$PVM" -j off "$OUT/hello.pbc")
     echo
     echo "- geometric mean pvm/lua5.4: **$gm_lua** (target <= 0.80); pvm/luajit -joff: **$gm_joff**"
     echo "- slowest relative to lua5.4: $worst_name at $worst x (target: none above 1.20)"
     echo "- binary-trees peak RSS: pvm $bt_pvm MB, lua5.4 $bt_lua MB (target: pvm no higher)"
     echo "- pvm start-up (\`pvm -j off hello.pbc\`, median of $STARTUP_RUNS runs, fork+exec included): **$start ms** (target < 2 ms)"
+    local baseline="/bin/true $(startup_ms /bin/true) ms"
+    [ -n "${HAVE[lua5.4]:-}" ] && baseline+=", \`lua5.4 -e ''\` $(startup_ms lua5.4 -e '') ms"
+    echo "- start-up baselines measured the same way: $baseline"
 }
 
 machine_header() {
     echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
-    echo "- commit: $(git describe --always --dirty 2>/dev/null || echo unknown)"
+    echo "- commit: $COMMIT (pvm built from it; \`-dirty\`: with uncommitted changes)"
     echo "- cpu: $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo) ($(nproc) cores), $(uname -sm)"
-    echo "- peers: $(lua5.4 -v 2>&1 | head -1 | cut -d' ' -f1-2); $(luajit -v 2>&1 | cut -d' ' -f1-2); $(python3 --version 2>&1); $($CC --version | head -1)"
+    echo "- peers: $(lua5.4 -v 2>&1 | head -1 | cut -d' ' -f1-2); $(luajit -v 2>&1 | cut -d' ' -f1-2); $($PYTHON --version 2>&1); $($CC --version | head -1)"
     echo "- load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 }
 

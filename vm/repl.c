@@ -146,7 +146,9 @@ static int repl_getc(FILE *in)
 
 /* ---- reading lines ---- */
 
-static void repl_history_open(Repl *r)
+/* libedit: our key reader (see repl_getc), plain tabs, and the history,
+ * loaded from ~/.pvm_history when HOME is set. */
+static void repl_editline_open(Repl *r)
 {
     rl_readline_name = "pvm";          /* for "pvm:" lines in ~/.editrc */
     rl_getc_function = repl_getc;
@@ -534,7 +536,7 @@ int repl_run(VM *vm, bool terminal)
     struct sigaction old_sigint;
     repl_sigint_open(&old_sigint);
     if (terminal) {
-        repl_history_open(&r);
+        repl_editline_open(&r);
         printf("PV REPL: an expression prints its value; Ctrl-D quits.\n");
     }
     ReplInput got;

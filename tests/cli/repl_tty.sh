@@ -8,7 +8,8 @@ fail() { echo "$*"; exit 1; }
 command -v script > /dev/null || { echo "skipped: no script(1)"; exit 0; }
 T=$TMPDIR/repl_tty
 mkdir -p "$T/home"
-export HOME=$T/home TERM=dumb   # no ~/.editrc: emacs key bindings
+# A fresh HOME: no ~/.editrc (so Emacs key bindings) and a new history file.
+export HOME=$T/home TERM=dumb
 LEFT=$'\e[D' UP=$'\e[A' CTRL_A=$'\x01' CTRL_C=$'\x03' CTRL_D=$'\x04'
 
 buf=""
@@ -28,6 +29,7 @@ start() {
         for fd in /proc/"$pty_pid"/fd/*; do
             case $(readlink "$fd") in /dev/pts/*) tty=$(readlink "$fd") ;; esac
         done
+        [ -n "$tty" ] || sleep 0.01
     done
 }
 # ready: waits until libedit has put the terminal in raw mode, i.e. is
@@ -49,7 +51,7 @@ try_for() {
     while [[ "$buf" != *"$1"* ]]; do
         ((SECONDS < deadline)) || return 1
         if IFS= read -r -d '' -n 1 -t 1 c <&"${PTY[0]}"; then
-            buf+=${c:-$'\n'}
+            buf+=$c
         elif (($? <= 128)); then
             return 2
         fi
@@ -57,19 +59,19 @@ try_for() {
     buf=${buf#*"$1"}
 }
 wait_for() { try_for "$1" 30 || fail "no '$(printf %q "$1")' from the REPL; it wrote: $(printf %q "$buf")"; }
-# type TEXT: sends keys.
-type() { printf '%s' "$1" >&"${PTY[1]}"; }
+# keys TEXT: sends keys.
+keys() { printf '%s' "$1" >&"${PTY[1]}"; }
 # enter LINE OUTPUT: at the prompt, types LINE and Enter, then waits for
 # OUTPUT (if any) and for the next prompt.
 enter() {
     ready
-    type "$1"$'\r'
+    keys "$1"$'\r'
     [ -z "$2" ] || wait_for "$2"$'\r\n'
     wait_for "> "
 }
 finish() {
     ready
-    type "$CTRL_D"
+    keys "$CTRL_D"
     try_for "(not printed)" 30
     [ $? = 2 ] || fail "pvm did not exit after Ctrl-D; output: $(printf %q "$buf")"
     wait "$pty_pid"
@@ -87,29 +89,31 @@ enter 'x + 2' '42'
 enter "print(12)$LEFT${LEFT}3" '132'
 # Ctrl-A goes to the start of the line: "41 + 1".
 enter "+ 1${CTRL_A}41 " '42'
+# Tab inserts a tab (not file-name completion).
+enter $'1 +\t2' '3'
 # History: the up arrow brings back the last line.
 enter 'x + 3' '43'
 enter "$UP" '43'
 # Multi-line input with the continuation prompt.
 ready
-type $'fn f(a) {\r'
+keys $'fn f(a) {\r'
 wait_for "... "
 enter '  return a * 2; }' ''
 enter 'f(21)' '42'
 # Ctrl-C at the prompt discards the line being typed.
 ready
-type 'garbage'
-type "$CTRL_C"
+keys 'garbage'
+keys "$CTRL_C"
 wait_for $'\r\n> '
 enter 'x' '40'
 # Ctrl-C while code runs stops it; the session goes on.
 ready
-type $'print("looping"); while (true) {}\r'
+keys $'print("looping"); while (true) {}\r'
 wait_for $'looping\r\n'
-type "$CTRL_C"
+keys "$CTRL_C"
 wait_for "error: interrupted"
 wait_for "> "
-enter '"still here"' '"still here"'
+enter 'len("still here")' '10'
 finish
 
 grep -q 'still' "$HOME/.pvm_history" || fail "history was not saved in \$HOME/.pvm_history"
@@ -117,6 +121,6 @@ grep -q 'still' "$HOME/.pvm_history" || fail "history was not saved in \$HOME/.p
 # A new session starts with the saved history: up arrow, Enter.
 start
 wait_for "> "
-enter "$UP" '"still here"'
+enter "$UP" '10'
 finish
 exit 0

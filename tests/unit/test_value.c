@@ -110,9 +110,11 @@ static void test_equality_other_types(void **state)
     assert_false(vm_values_equal(a, b));
     Value m = vm_obj(VT_MAP, vm_map_new(vm, 0));
     assert_false(vm_values_equal(a, m));
-    int x;
-    assert_true(vm_values_equal(vm_obj(VT_POINTER, &x), vm_obj(VT_POINTER, &x)));
-    assert_false(vm_values_equal(vm_obj(VT_POINTER, &x), vm_obj(VT_POINTER, &x + 1)));
+    /* Pointers are boxes (ffi.md); equality is by the address they hold. */
+    int x[2];
+    PvPointer p1 = { .addr = &x[0] }, p2 = { .addr = &x[0] }, p3 = { .addr = &x[1] };
+    assert_true(vm_values_equal(vm_obj(VT_POINTER, &p1), vm_obj(VT_POINTER, &p2)));
+    assert_false(vm_values_equal(vm_obj(VT_POINTER, &p1), vm_obj(VT_POINTER, &p3)));
 }
 
 /* Keys that are equal as map keys must hash alike. */
