@@ -32,7 +32,7 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 DEPS_OK  := build/.deps-ok
 
-.PHONY: all deps test unit e2e clean install bench bench-quick bench-callgrind
+.PHONY: all deps test unit e2e e2e-switch clean install bench bench-quick bench-callgrind
 all: $(PVM) $(PVMC) $(LIB)
 ifeq ($(SANITIZE),0)
 	@ln -sf $(PVM) pvm && ln -sf $(PVMC) pvmc && ln -sf $(LIB) libpvm.a
@@ -73,13 +73,25 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB) | $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDFLAGS_SAN) -lcmocka $(LIBS)
 
-test: unit e2e
+test: unit e2e e2e-switch
 
 unit: $(UNIT_BIN)
 	@sh tests/run_unit.sh $(UNIT_BIN)
 
 e2e: $(PVM) $(PVMC)
 	@PVM=$(PVM) PVMC=$(PVMC) SANITIZE=$(SANITIZE) bash tests/run_e2e.sh
+
+# The interpreter's portable dispatch (a switch instead of computed goto,
+# selected by PVM_NO_COMPUTED_GOTO) runs the same programs.
+SWITCH_PVM := $(BUILD)/switch/pvm
+$(BUILD)/switch/interp.o: vm/interp.c | $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DPVM_NO_COMPUTED_GOTO -c $< -o $@
+$(SWITCH_PVM): $(BUILD)/switch/interp.o $(PVM_OBJ) $(LIB)
+	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(LIBS) $(EDITLIB)
+e2e-switch: $(SWITCH_PVM) $(PVMC)
+	@echo "e2e with switch dispatch:"
+	@PVM=$(SWITCH_PVM) PVMC=$(PVMC) SANITIZE=$(SANITIZE) E2E_SKIP_CLI=1 bash tests/run_e2e.sh
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
