@@ -925,7 +925,8 @@ void vm_limit_reached(VM *vm)
 
 bool vm_protect(VM *vm, void (*fn)(VM *vm, void *ud), void *ud)
 {
-    VmJmp jmp = { .prev = vm->jmp };
+    VmJmp jmp; /* not zero-initialised: the jmp_buf is large and setjmp fills it */
+    jmp.prev = vm->jmp;
     size_t nframes = vm->nframes, pcall_handlers = vm->pcall_handlers;
     size_t nhandlers = vm->nhandlers;
     unsigned ccalls = vm->ccalls;
