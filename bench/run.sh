@@ -21,7 +21,7 @@
 # BENCH_ROUNDS (default 5 for full, 1 for quick), BENCH_ONLY (space-separated
 # benchmark names to run, default all), BENCH_DIR (build/bench).
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 
 MODE=${1:-full}
 PVM=${PVM:-build/rel/pvm}
@@ -112,7 +112,9 @@ size_of() {
 # same binary.
 build() {
     mkdir -p "$OUT"
-    [ -x "$PVM" ] && [ -x "$PVMC" ] || die "$PVM or $PVMC missing: run make first"
+    if [ ! -x "$PVM" ] || [ ! -x "$PVMC" ]; then
+        die "$PVM or $PVMC missing: run make first"
+    fi
     cp "$PVM" "$OUT/pvm.new" && mv -f "$OUT/pvm.new" "$OUT/pvm" &&
         cp "$PVMC" "$OUT/pvmc.new" && mv -f "$OUT/pvmc.new" "$OUT/pvmc" || die "cannot copy $PVM and $PVMC"
     PVM=$OUT/pvm
@@ -267,7 +269,8 @@ report() {
     echo "- slowest relative to lua5.4: $worst_name at $worst x (target: none above 1.20)"
     echo "- binary-trees peak RSS: pvm $bt_pvm MB, lua5.4 $bt_lua MB (target: pvm no higher)"
     echo "- pvm start-up (\`pvm -j off hello.pbc\`, median of $STARTUP_RUNS runs, fork+exec included): **$start ms** (target < 2 ms)"
-    local baseline="/bin/true $(startup_ms /bin/true) ms"
+    local baseline
+    baseline="/bin/true $(startup_ms /bin/true) ms"
     [ -n "${HAVE[lua5.4]:-}" ] && baseline+=", \`lua5.4 -e ''\` $(startup_ms lua5.4 -e '') ms"
     echo "- start-up baselines measured the same way: $baseline"
 }
@@ -302,18 +305,21 @@ run_callgrind() {
     ensure_commands valgrind
     [ -n "${HAVE[valgrind]:-}" ] || die "valgrind is needed for bench-callgrind"
     build
-    local name size ir total=0
+    local name size ir total=0 args
+    echo "pvm $COMMIT, instructions counted by valgrind --tool=callgrind:"
+    echo
     echo "| benchmark | size | pvm instructions (Ir) |"
     echo "|---|---:|---:|"
     for name in hello $(benchmark_names); do
-        if [ "$name" = hello ]; then
-            size=""
-        else
+        args=("$OUT/$name.pbc")
+        size=""
+        if [ "$name" != hello ]; then
             size=$(size_of "$name" 3)
+            args+=("$size")
             reference_output "$name" "$size"
         fi
         valgrind --tool=callgrind --callgrind-out-file=/dev/null \
-            "$PVM" -j off "$OUT/$name.pbc" $size >"$OUT/$name.cg.out" 2>"$OUT/$name.cg.log" ||
+            "$PVM" -j off "${args[@]}" >"$OUT/$name.cg.out" 2>"$OUT/$name.cg.log" ||
             die "pvm failed under callgrind on $name (see $OUT/$name.cg.log)"
         if [ "$name" != hello ] && ! cmp -s "$OUT/$name.expected" "$OUT/$name.cg.out"; then
             die "pvm prints a different result for $name $size than C"
