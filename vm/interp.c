@@ -24,9 +24,10 @@ static void vm_trace_step(VM *vm, const VmFrame *f, const VmInsn *ip);
  * key, and checks that position first. Maps built the same way (objects
  * from one constructor, the built-in scope) hit every time; a miss costs a
  * normal lookup. Returns NULL when the key is absent. */
-static inline PvMapEntry *vm_cached_entry(PvMap *m, VmProto *p, const VmInsn *ip, Value key)
+static inline PvMapEntry *vm_cached_entry(PvMap *m, const VmInsn *ip, Value key)
 {
-    uint32_t *slot = &p->icache[ip - p->code];
+    /* The cache word is the one part of loaded code that changes. */
+    uint32_t *slot = &((VmInsn *)ip)->cache;
     uint32_t pos = *slot;
     if (pos < m->used && m->entries[pos].key.type == VT_STRING && m->entries[pos].key.as.s == key.as.s)
         return &m->entries[pos];
@@ -218,7 +219,7 @@ redispatch:
     CASE(GETGLOBAL) { *top++ = globals[ip->arg]; ip++; NEXT(); }
     CASE(SETGLOBAL) { globals[ip->arg] = *--top; ip++; NEXT(); }
     CASE(GETNAME) {
-        PvMapEntry *e = vm_cached_entry(vm->builtins, cl->proto, ip, k[ip->arg]);
+        PvMapEntry *e = vm_cached_entry(vm->builtins, ip, k[ip->arg]);
         ip++;
         if (!e) {
             SAVE();
@@ -472,7 +473,7 @@ redispatch:
     CASE(GETFIELD) {
         Value *o = top - 1;
         if (o->type == VT_MAP) {
-            PvMapEntry *e = vm_cached_entry(o->as.m, cl->proto, ip, k[ip->arg]);
+            PvMapEntry *e = vm_cached_entry(o->as.m, ip, k[ip->arg]);
             *o = e ? e->value : VAL_NIL;
             ip++;
             NEXT();
@@ -485,7 +486,7 @@ redispatch:
     CASE(SETFIELD) {
         Value *o = top - 2;
         PvMapEntry *e;
-        if (o->type == VT_MAP && (e = vm_cached_entry(o->as.m, cl->proto, ip, k[ip->arg]))) {
+        if (o->type == VT_MAP && (e = vm_cached_entry(o->as.m, ip, k[ip->arg]))) {
             e->value = top[-1];
             ip++;
         } else {
@@ -622,6 +623,8 @@ redispatch:
     SUPER_ARITH_SET(LK_ADD_SL, LOCAL(0), IMM(1), 4, 3, 0, +)
     SUPER_ARITH_SET(LK_SUB_SL, LOCAL(0), IMM(1), 4, 3, 0, -)
     SUPER_ARITH_SET(ADD_SL, top[-2], top[-1], 2, 1, 2, +)
+    SUPER_ARITH_SET(SUB_SL, top[-2], top[-1], 2, 1, 2, -)
+    SUPER_ARITH_SET(MUL_SL, top[-2], top[-1], 2, 1, 2, *)
 
 /* Replaces the top with top OPR immediate, for ints. */
 #define SUPER_K_ARITH(name, OPR)                                                  \
@@ -822,6 +825,25 @@ redispatch:
             SLOW();
         *top++ = o.as.a->items[k.as.i];
         ip += 3;
+        NEXT();
+    }
+    SCASE(GETLOCAL_GETFIELD) {
+        Value o = LOCAL(0);
+        if (o.type != VT_MAP)
+            SLOW();
+        PvMapEntry *e = vm_cached_entry(o.as.m, ip + 1, k[ip[1].arg]);
+        *top++ = e ? e->value : VAL_NIL;
+        ip += 2;
+        NEXT();
+    }
+    /* module.function: both lookups cached (math.sqrt) */
+    SCASE(GETNAME_GETFIELD) {
+        PvMapEntry *e = vm_cached_entry(vm->builtins, ip, k[ip->arg]);
+        if (!e || e->value.type != VT_MAP)
+            SLOW();
+        PvMapEntry *f = vm_cached_entry(e->value.as.m, ip + 1, k[ip[1].arg]);
+        *top++ = f ? f->value : VAL_NIL;
+        ip += 2;
         NEXT();
     }
     SCASE(GETLOCAL2) {

@@ -62,6 +62,7 @@ static void vm_decode_code(VM *vm, VmProto *p, const PbcFunc *f)
             arg = index_of[arg];
         p->code[k].op = in.op;
         p->code[k].orig = in.op;
+        p->code[k].cache = UINT32_MAX;
         p->code[k].arg = (int32_t)arg;
         p->offsets[k] = off;
     }
@@ -87,8 +88,6 @@ static VmProto *vm_load_proto(VM *vm, VmProgram *prog, const PbcFunc *f)
     p->consts = prog->consts;
     p->program = prog;
     vm_decode_code(vm, p, f);
-    p->icache = vm_alloc_atomic(vm, vm_checked_size(vm, p->ncode, sizeof(uint32_t), 0));
-    memset(p->icache, 0xff, p->ncode * sizeof(uint32_t));
     /* --trace shows the program's own instructions, one by one. */
     if (!vm->trace)
         vm_fuse(vm, p);

@@ -24,6 +24,8 @@ typedef struct {
     uint16_t op;   /* what the interpreter dispatches on: orig or a superinstruction */
     uint16_t orig; /* the stack instruction from the .pbc (Opcode) */
     int32_t arg;
+    uint32_t cache; /* inline cache: for getname/getfield/setfield, the map
+                       entry position where the key was last found */
 } VmInsn;
 
 typedef struct VmModule VmModule;
@@ -41,8 +43,6 @@ typedef struct VmProto {
     PbcLine *lines;
     uint32_t nlines;
     const Value *consts;     /* the program's constant pool */
-    uint32_t *icache;        /* per instruction: last map entry position a
-                                getfield/setfield/getname found (inline cache) */
     struct VmProgram *program;
 } VmProto;
 
