@@ -97,3 +97,15 @@ void vm_error(VM *vm, const char *fmt, ...)
     free(big);
     vm_throw(vm, vm_str_value(s));
 }
+
+void vm_report_error(VM *vm, FILE *out)
+{
+    fflush(vm->out);
+    VmBuf b;
+    vm_buf_init(&b);
+    vm_display(&b, vm->error);
+    fprintf(out, "error: %.*s\n", (int)b.len, b.data);
+    vm_buf_free(&b);
+    if (vm->error_trace)
+        fputs(vm->error_trace, out);
+}

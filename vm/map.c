@@ -52,26 +52,12 @@ static bool key_is_storable(Value key)
     return key.type != VT_NIL && !(key.type == VT_FLOAT && isnan(key.as.f));
 }
 
-/* Equality of two normalised keys. An int key never equals a float key: a
- * float that survives normalisation is not an integral value in int range. */
+/* Equality of two normalised keys: the language's ==, which for keys of one
+ * type is exact (NaN keys are never stored). An int key never equals a float
+ * key: a float that survives normalisation is not an integral value in range. */
 static bool keys_equal(Value a, Value b)
 {
-    if (a.type != b.type)
-        return false;
-    switch ((ValueType)a.type) {
-    case VT_BOOL:
-        return a.as.b == b.as.b;
-    case VT_INT:
-        return a.as.i == b.as.i;
-    case VT_FLOAT:
-        return a.as.f == b.as.f;
-    case VT_STRING:
-        return vm_string_equal(a.as.s, b.as.s);
-    case VT_POINTER:
-        return vm_pointer_addr(a) == vm_pointer_addr(b);
-    default:
-        return a.as.p == b.as.p;
-    }
+    return a.type == b.type && vm_values_equal(a, b);
 }
 
 static size_t entries_for(size_t index_cap)

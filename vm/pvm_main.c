@@ -152,18 +152,6 @@ static bool pvm_compile(const char *name, const uint8_t *src, size_t len, PbcIma
     return cc_compile_source((const char *)src, len, name, NULL, img, stderr);
 }
 
-static void pvm_report_error(VM *vm)
-{
-    fflush(vm->out);
-    VmBuf b;
-    vm_buf_init(&b);
-    vm_display(&b, vm->error);
-    fprintf(stderr, "error: %.*s\n", (int)b.len, b.data);
-    vm_buf_free(&b);
-    if (vm->error_trace)
-        fputs(vm->error_trace, stderr);
-}
-
 static int pvm_run_image(VM *vm, const PbcImage *img)
 {
     char err[512];
@@ -172,7 +160,7 @@ static int pvm_run_image(VM *vm, const PbcImage *img)
         return 1;
     }
     if (!vm_run_program(vm)) {
-        pvm_report_error(vm);
+        vm_report_error(vm, stderr);
         return 1;
     }
     return 0;

@@ -477,19 +477,6 @@ static void repl_adopt(VM *vm, void *ud)
     prog->modules[0] = s;
 }
 
-/* Prints an uncaught error as pvm does: "error: MESSAGE" and the trace. */
-static void repl_report_error(VM *vm)
-{
-    fflush(vm->out);
-    VmBuf b;
-    vm_buf_init(&b);
-    vm_display(&b, vm->error);
-    fprintf(stderr, "error: %.*s\n", (int)b.len, b.data);
-    vm_buf_free(&b);
-    if (vm->error_trace)
-        fputs(vm->error_trace, stderr);
-}
-
 static void repl_run_image(Repl *r, const PbcImage *img)
 {
     VM *vm = r->vm;
@@ -499,7 +486,7 @@ static void repl_run_image(Repl *r, const PbcImage *img)
         return;
     }
     if (!vm_protect(vm, repl_adopt, r)) {
-        repl_report_error(vm);
+        vm_report_error(vm, stderr);
         return;
     }
     /* A Ctrl-C pressed since the line was read already counts. */
@@ -511,7 +498,7 @@ static void repl_run_image(Repl *r, const PbcImage *img)
     repl_sigint.target = NULL;
     vm->interrupt = 0; /* a Ctrl-C after the end must not stop the next input */
     if (!ok)
-        repl_report_error(vm);
+        vm_report_error(vm, stderr);
     fflush(vm->out);
 }
 

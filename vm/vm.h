@@ -172,6 +172,10 @@ void vm_limit_reached(VM *vm);
 /* Raises [message] as an error that PV code cannot catch. */
 __attribute__((noreturn)) void vm_fatal_error(VM *vm, const char *message);
 
+/* Writes the error in vm->error as an uncaught error is reported:
+ * "error: MESSAGE" (the display form of the value), then the trace. */
+void vm_report_error(VM *vm, FILE *out);
+
 /* Prints the pending --trace line, if any. */
 void vm_trace_flush(VM *vm);
 
