@@ -19,7 +19,9 @@ endif
 CFLAGS  ?=
 CFLAGS  += $(CFLAGS_BASE) -MMD -MP
 LIBS    := -lgc -lffi -ldl -lm -lpthread
-EDITLIB := -ledit
+# pvm and pvmc carry the collector and libffi inside (faster start-up: fewer
+# shared objects to map); the REPL loads libedit itself when it starts.
+PROG_LIBS := -Wl,-Bstatic -lgc -lffi -Wl,-Bdynamic -ldl -lm -lpthread
 
 # vm/repl*.c is the pvm program's REPL (it needs libedit): linked into pvm only.
 LIB_SRC  := $(filter-out %_main.c vm/repl%.c,$(wildcard vm/*.c compiler/*.c stdlib/*.c jit/*.c))
@@ -64,10 +66,10 @@ $(LIB): $(LIB_OBJ)
 	ar rcs $@ $^
 
 $(PVM): $(PVM_OBJ) $(LIB)
-	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(LIBS) $(EDITLIB)
+	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(PROG_LIBS)
 
 $(PVMC): $(BUILD)/compiler/pvmc_main.o $(LIB)
-	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(LIBS)
+	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(PROG_LIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB) | $(DEPS_OK)
 	@mkdir -p $(dir $@)
@@ -88,7 +90,7 @@ $(BUILD)/switch/interp.o: vm/interp.c | $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -DPVM_NO_COMPUTED_GOTO -c $< -o $@
 $(SWITCH_PVM): $(BUILD)/switch/interp.o $(PVM_OBJ) $(LIB)
-	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(LIBS) $(EDITLIB)
+	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(PROG_LIBS)
 e2e-switch: $(SWITCH_PVM) $(PVMC)
 	@echo "e2e with switch dispatch:"
 	@PVM=$(SWITCH_PVM) PVMC=$(PVMC) SANITIZE=$(SANITIZE) E2E_SKIP_CLI=1 bash tests/run_e2e.sh

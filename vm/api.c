@@ -26,8 +26,7 @@
  * makes that the process's real main thread, whatever the host does. */
 __attribute__((constructor)) static void api_gc_init(void)
 {
-    GC_INIT();
-    GC_allow_register_threads();
+    vm_gc_init();
 }
 
 /* Per-thread, not global: how many attaches this thread made, and whether

@@ -20,7 +20,6 @@
  * code with the error "interrupted". End of input ends the session. */
 #include "vm/repl.h"
 
-#include <editline/readline.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -31,6 +30,7 @@
 #include <unistd.h>
 
 #include "compiler/compiler.h"
+#include "vm/repl_edit.h"
 
 #define REPL_FILE "<stdin>"
 #define REPL_SHOW "__repl_show"
@@ -48,6 +48,7 @@ typedef struct {
                                Lives on the C stack, where the collector sees it */
     uint32_t session_cap;   /* global slots allocated in the session module */
     char *history_path;     /* NULL: history is not saved */
+    ReplEdit edit;          /* libedit; edit.handle NULL: plain line reading */
     VmBuf input;            /* the input being read */
 } Repl;
 
@@ -150,11 +151,16 @@ static int repl_getc(FILE *in)
  * loaded from ~/.pvm_history when HOME is set. */
 static void repl_editline_open(Repl *r)
 {
-    rl_readline_name = "pvm";          /* for "pvm:" lines in ~/.editrc */
-    rl_getc_function = repl_getc;
-    rl_bind_key('\t', rl_insert);      /* a tab is a tab, not file completion */
-    using_history();
-    stifle_history(REPL_HISTORY_MAX);
+    ReplEdit *e = &r->edit;
+    if (!repl_edit_load(e)) {
+        fprintf(stderr, "pvm: libedit not found: line editing and history are off\n");
+        return;
+    }
+    *e->readline_name = "pvm";         /* for "pvm:" lines in ~/.editrc */
+    *e->getc_function = repl_getc;
+    e->bind_key('\t', e->insert);       /* a tab is a tab, not file completion */
+    e->using_history();
+    e->stifle_history(REPL_HISTORY_MAX);
     const char *home = getenv("HOME");
     if (!home || !*home)
         return;
@@ -163,18 +169,18 @@ static void repl_editline_open(Repl *r)
     if (!r->history_path)
         return;
     snprintf(r->history_path, n, "%s/%s", home, REPL_HISTORY_FILE);
-    read_history(r->history_path);     /* none yet, or unreadable: start empty */
+    e->read_history(r->history_path);  /* none yet, or unreadable: start empty */
 }
 
 /* Adds a typed line to the history, and saves the history at once so that
  * os.exit or a crash does not lose it. Failing to save is not an error. */
 static void repl_remember(Repl *r, const char *line)
 {
-    if (!r->terminal || line[strspn(line, " \t\r")] == '\0')
+    if (!r->edit.handle || line[strspn(line, " \t\r")] == '\0')
         return;
-    add_history(line);
+    r->edit.add_history(line);
     if (r->history_path)
-        write_history(r->history_path);
+        r->edit.write_history(r->history_path);
 }
 
 /* One line without its newline, malloc'd, its length in [len]. NULL at
@@ -183,12 +189,14 @@ static char *repl_read_line(Repl *r, const char *prompt, size_t *len)
 {
     repl_sigint_reset();
     fflush(stdout);
-    if (r->terminal) {
-        char *line = readline(prompt);
+    if (r->edit.handle) {
+        char *line = r->edit.readline(prompt);
         if (line)
             *len = strlen(line);
         return line;
     }
+    if (r->terminal)
+        fputs(prompt, stdout), fflush(stdout);
     char *line = NULL;
     size_t cap = 0;
     ssize_t n = getline(&line, &cap, stdin);
@@ -537,6 +545,7 @@ int repl_run(VM *vm, bool terminal)
     fflush(stdout);
     repl_sigint_close(&old_sigint);
     free(r.history_path);
+    repl_edit_close(&r.edit);
     vm_buf_free(&r.input);
     return 0;
 }

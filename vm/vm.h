@@ -125,7 +125,9 @@ struct VM {
     size_t bytes_since_check;      /* --no-ffi / embedder: every ffi function throws */
 };
 
-/* Lifecycle */
+/* Lifecycle. vm_gc_init sets up the collector once per process (vm_new
+ * calls it; embedders' code may call it earlier). */
+void vm_gc_init(void);
 VM *vm_new(void);
 void vm_free(VM *vm);
 
