@@ -17,7 +17,7 @@ PVMC=${PVMC:-build/rel/pvmc}
 PVM=$(cd "$(dirname "$PVM")" && pwd)/$(basename "$PVM")
 PVMC=$(cd "$(dirname "$PVMC")" && pwd)/$(basename "$PVMC")
 export PVM PVMC
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=0}
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT

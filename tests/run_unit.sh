@@ -1,7 +1,7 @@
 #!/usr/bin/env sh
 # Runs every cmocka unit-test binary given as an argument and sums the
 # results into one closing line.
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0}
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 pass=0
 fail=0
 for t in "$@"; do

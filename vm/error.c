@@ -4,6 +4,7 @@
  * Errors unwind with longjmp to the innermost protected boundary (a running
  * vm_execute or a vm_pcall); there the handler stack decides where execution
  * resumes. The trace is captured at the throw, before any frame is popped. */
+#include <gc.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,9 +58,15 @@ static void vm_capture_trace(VM *vm)
         }
         vm_trace_frame(&b, &vm->frames[n - 1 - k]);
     }
-    free(vm->error_trace);
-    vm_buf_addc(&b, '\0');
-    vm->error_trace = b.data;
+    /* Kept in the collector's heap, like everything the VM points to: a
+     * malloc'd block reachable only from GC memory looks leaked to tools. */
+    char *trace = GC_MALLOC_ATOMIC(b.len + 1);
+    if (trace) {
+        memcpy(trace, b.data, b.len);
+        trace[b.len] = '\0';
+    }
+    vm_buf_free(&b);
+    vm->error_trace = trace;
 }
 
 void vm_throw(VM *vm, Value v)

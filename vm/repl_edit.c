@@ -32,14 +32,16 @@ bool repl_edit_load(ReplEdit *e)
               repl_edit_sym(e->handle, "rl_insert", &e->insert) &&
               repl_edit_sym(e->handle, "rl_readline_name", &e->readline_name) &&
               repl_edit_sym(e->handle, "rl_getc_function", &e->getc_function);
-    if (!ok)
-        repl_edit_close(e);
+    if (!ok) {
+        dlclose(e->handle);
+        memset(e, 0, sizeof *e);
+    }
     return ok;
 }
 
+/* libedit stays loaded: it keeps editor state in its own globals and has
+ * no call that frees it, so unloading it would only orphan that memory. */
 void repl_edit_close(ReplEdit *e)
 {
-    if (e->handle)
-        dlclose(e->handle);
     memset(e, 0, sizeof *e);
 }

@@ -98,7 +98,6 @@ void vm_free(VM *vm)
     if (vm->stack_rooted > vm->stack)
         GC_remove_roots(vm->stack, vm->stack_rooted);
     munmap(vm->stack, vm_stack_bytes());
-    free(vm->error_trace);
     GC_FREE(vm);
 }
 

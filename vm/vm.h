@@ -103,7 +103,7 @@ struct VM {
     VmJmp *jmp;
     size_t pcall_handlers;  /* handlers below this belong to outer pcalls */
     Value error;            /* the value being thrown */
-    char *error_trace;      /* malloc'd "  at NAME (FILE:LINE)\n..." of the last throw */
+    char *error_trace;      /* GC memory: "  at NAME (FILE:LINE)\n..." of the last throw */
     PvMap *builtins;        /* the scope outside every module */
     VmProgram *program;
     PvString *single_chars[256]; /* one-byte strings, shared */

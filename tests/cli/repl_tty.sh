@@ -23,6 +23,9 @@ start() {
     tty=""
     coproc PTY { exec script -qefc "$PVM" /dev/null 2>&1; }
     pty_pid=$PTY_PID
+    # bash unsets PTY when the coprocess exits: keep our own copies of its
+    # descriptors so that reading the last output after exit still works.
+    exec {pty_out}<&"${PTY[0]}" {pty_in}>&"${PTY[1]}"
     local deadline=$((SECONDS + 30)) fd
     while [ -z "$tty" ]; do
         ((SECONDS < deadline)) || fail "script(1) opened no pseudo-terminal"
@@ -50,7 +53,7 @@ try_for() {
     local deadline=$((SECONDS + $2)) c
     while [[ "$buf" != *"$1"* ]]; do
         ((SECONDS < deadline)) || return 1
-        if IFS= read -r -d '' -n 1 -t 1 c <&"${PTY[0]}"; then
+        if IFS= read -r -d '' -n 1 -t 1 c <&"$pty_out"; then
             buf+=$c
         elif (($? <= 128)); then
             return 2
@@ -60,7 +63,7 @@ try_for() {
 }
 wait_for() { try_for "$1" 30 || fail "no '$(printf %q "$1")' from the REPL; it wrote: $(printf %q "$buf")"; }
 # keys TEXT: sends keys.
-keys() { printf '%s' "$1" >&"${PTY[1]}"; }
+keys() { printf '%s' "$1" >&"$pty_in"; }
 # enter LINE OUTPUT: at the prompt, types LINE and Enter, then waits for
 # OUTPUT (if any) and for the next prompt.
 enter() {
@@ -77,6 +80,7 @@ finish() {
     wait "$pty_pid"
     local s=$?
     pty_pid=""
+    exec {pty_out}<&- {pty_in}>&-
     [ "$s" = 0 ] || fail "Ctrl-D: exit status $s; output: $(printf %q "$buf")"
 }
 
