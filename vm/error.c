@@ -52,7 +52,8 @@ static void vm_capture_trace(VM *vm)
     vm_buf_init(&b);
     size_t n = vm->nframes;
     for (size_t k = 0; k < n; k++) {
-        if (n > TRACE_HEAD + TRACE_TAIL && k == TRACE_HEAD) {
+        /* Elide only when that hides at least two frames. */
+        if (n > TRACE_HEAD + TRACE_TAIL + 1 && k == TRACE_HEAD) {
             vm_buf_addf(&b, "  ... %zu more frames ...\n", n - TRACE_HEAD - TRACE_TAIL);
             k = n - TRACE_TAIL;
         }
