@@ -10,9 +10,11 @@
  *
  * Rules that hold everywhere:
  * - Every function that can fail returns a pvm_status (PVM_OK is 0) and
- *   leaves the message in pvm_error_message(). Nothing here exits the
- *   process or unwinds through host code with longjmp, whatever the script
- *   does; a NULL VM, a NULL out-pointer or a bad handle is PVM_EARG.
+ *   leaves the message in pvm_error_message(). Nothing here unwinds through
+ *   host code with longjmp, whatever the script does, and the library never
+ *   exits the process itself; a script's os.exit() does, as in Lua, unless
+ *   the VM denies it (PVM_DENY_PROCESS, part of PVM_SANDBOX). A NULL VM, a
+ *   NULL out-pointer or a bad handle is PVM_EARG.
  * - A pvm_value is a handle: a small number naming a PV value that the VM
  *   keeps alive (the collector never frees it) until pvm_release(). The
  *   zero handle, PVM_NIL, is nil and needs no release. A released or

@@ -27,10 +27,14 @@ static Value os_getenv(VM *vm, int argc, Value *args, void *fname)
 }
 
 /* Ends the process. Output written through print or io.write may sit in a
- * stdio buffer, so every stream is flushed first. */
+ * stdio buffer, so every stream is flushed first. The OS keeps only the low
+ * 8 bits of the status, so a code outside 0..255 is refused: os.exit(256)
+ * would otherwise report success. */
 static Value os_exit(VM *vm, int argc, Value *args, void *fname)
 {
     int64_t code = argc > 0 ? lib_arg_int(vm, fname, args, 0) : 0;
+    if (code < 0 || code > 255)
+        vm_error(vm, "os.exit: exit status must be 0..255, got %lld", (long long)code);
     fflush(vm->out);
     fflush(NULL);
     exit((int)code);

@@ -32,6 +32,10 @@ static size_t vm_live_bytes(void)
  * allocated, so the cost of a full collection is amortised. */
 static void vm_check_memory_limit(VM *vm, size_t size)
 {
+    /* Raising the limit error allocates its message; with a limit smaller
+     * than that message, checking it again would recurse forever. */
+    if (vm->error_fatal)
+        return;
     if (size > vm->memory_limit)
         vm_fatal_error(vm, "memory limit exceeded");
     vm->bytes_since_check += size;

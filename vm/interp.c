@@ -66,6 +66,12 @@ static inline bool vm_push_frame_fast(VM *vm, Value *callee, int argc)
     return true;
 }
 
+/* fornext found a loop state that range/iter did not make. */
+__attribute__((noreturn, cold)) static void vm_bad_loop_state(VM *vm)
+{
+    vm_error(vm, "invalid loop state for fornext (not made by range or iter)");
+}
+
 /* Pushes a handler for a try block of the innermost frame. */
 static void vm_push_handler(VM *vm, Value *top, const VmInsn *catch_ip)
 {
@@ -514,6 +520,13 @@ redispatch:
     }
     CASE(FORNEXT) {
         Value *a = top - 2, *b = top - 1;
+        /* The verifier checks depths, not kinds: hand-written bytecode can
+         * reach fornext with any two values, so both are checked here. */
+        if (b->type != VT_INT) {
+            ip++;
+            SAVE();
+            vm_bad_loop_state(vm);
+        }
         if (a->type == VT_INT) {
             if (a->as.i < b->as.i) {
                 *top++ = *a;
@@ -533,7 +546,7 @@ redispatch:
                 ip++;
                 NEXT();
             }
-        } else {
+        } else if (a->type == VT_MAP) {
             int64_t pos = vm_map_next(a->as.m, (size_t)b->as.i);
             if (pos >= 0) {
                 *top++ = a->as.m->entries[pos].key;
@@ -541,6 +554,10 @@ redispatch:
                 ip++;
                 NEXT();
             }
+        } else {
+            ip++;
+            SAVE();
+            vm_bad_loop_state(vm);
         }
         top -= 2;
         ip = code + ip->arg;
@@ -870,6 +887,8 @@ redispatch:
     fornext_sl:;
         Value *a = top - 2, *b = top - 1;
         Value *dst = &base[ip[1].arg];
+        if (b->type != VT_INT)
+            SLOW();
         if (a->type == VT_INT) {
             if (a->as.i < b->as.i) {
                 *dst = *a;

@@ -8,6 +8,7 @@
  * Exit status: 0 on success, 1 for a program error (uncaught error, compile
  * error, invalid bytecode), 2 for a usage error (unknown flag, missing file). */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -56,10 +57,22 @@ static int pvm_usage_error(const char *fmt, const char *arg)
     return 2;
 }
 
+/* hot=N takes a decimal count that fits in an int: "hot=-5" or "hot=1e3"
+ * is a mistake worth reporting, not a threshold to guess at. */
+static bool pvm_valid_hot_count(const char *digits)
+{
+    size_t n = strspn(digits, "0123456789");
+    if (n == 0 || digits[n] != '\0')
+        return false;
+    errno = 0;
+    long count = strtol(digits, NULL, 10);
+    return errno == 0 && count <= INT_MAX;
+}
+
 static bool pvm_valid_jit_mode(const char *mode)
 {
     return !strcmp(mode, "off") || !strcmp(mode, "on") || !strcmp(mode, "v") ||
-           !strcmp(mode, "dump") || !strncmp(mode, "hot=", 4);
+           !strcmp(mode, "dump") || (!strncmp(mode, "hot=", 4) && pvm_valid_hot_count(mode + 4));
 }
 
 /* Returns -1 to continue, or an exit status. */

@@ -252,6 +252,22 @@ static void test_memory_limit(void **state)
     pvm_free(vm);
 }
 
+/* A limit smaller than the limit error's own message: raising the error
+ * must not trip the limit again (it once recursed until the C stack ran
+ * out). Every size from 1 byte up fails cleanly, and the VM recovers. */
+static void test_tiny_memory_limit(void **state)
+{
+    (void)state;
+    for (size_t limit = 1; limit <= 256; limit *= 2) {
+        pvm_vm *vm = pvm_new(NULL);
+        pvm_set_memory_limit(vm, limit);
+        assert_int_equal(run(vm, "let a = [1, 2, 3];"), PVM_EMEMORY);
+        pvm_set_memory_limit(vm, 0);
+        assert_vm_works(vm);
+        pvm_free(vm);
+    }
+}
+
 /* ---- threads ---- */
 
 typedef struct {
@@ -378,6 +394,7 @@ int main(void)
         cmocka_unit_test(test_interrupt_from_another_thread),
         cmocka_unit_test(test_interrupt_from_signal_handler),
         cmocka_unit_test(test_memory_limit),
+        cmocka_unit_test(test_tiny_memory_limit),
         cmocka_unit_test(test_two_vms_in_two_threads),
         cmocka_unit_test(test_vm_used_from_another_thread),
     };
