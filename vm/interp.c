@@ -56,14 +56,15 @@ static inline bool vm_push_frame_fast(VM *vm, Value *callee, int argc)
     if ((uint32_t)argc != p->nparams || p->variadic || vm->nframes >= vm->frames_cap ||
         vm->nframes >= VM_MAX_FRAMES || base + p->nlocals + p->maxstack + 1 > vm->stack_rooted)
         return false;
-    for (uint32_t i = (uint32_t)argc; i < p->nlocals; i++)
-        base[i] = VAL_NIL;
-    VmFrame *f = &vm->frames[vm->nframes++];
-    f->closure = c;
-    f->ip = p->code;
-    f->base = base;
-    vm->top = base + p->nlocals;
+    vm_enter_frame(vm, c, base, (uint32_t)argc);
     return true;
+}
+
+/* Whether o[k] is an in-range array element: the fast path of every
+ * indexing instruction; everything else goes to vm_index_get/set. */
+static inline bool vm_array_slot_ok(Value o, Value k)
+{
+    return o.type == VT_ARRAY && k.type == VT_INT && (uint64_t)k.as.i < o.as.a->len;
 }
 
 /* fornext found a loop state that range/iter did not make. */
@@ -455,7 +456,7 @@ redispatch:
     CASE(GETINDEX) {
         Value *o = top - 2, *key = top - 1;
         ip++;
-        if (o->type == VT_ARRAY && key->type == VT_INT && (uint64_t)key->as.i < o->as.a->len) {
+        if (vm_array_slot_ok(*o, *key)) {
             *o = o->as.a->items[key->as.i];
         } else {
             SAVE();
@@ -467,7 +468,7 @@ redispatch:
     CASE(SETINDEX) {
         Value *o = top - 3, *key = top - 2;
         ip++;
-        if (o->type == VT_ARRAY && key->type == VT_INT && (uint64_t)key->as.i < o->as.a->len) {
+        if (vm_array_slot_ok(*o, *key)) {
             o->as.a->items[key->as.i] = top[-1];
         } else {
             SAVE();
@@ -593,6 +594,30 @@ redispatch:
 #define LOCAL(k) (base[ip[k].arg])
 #define GLOBAL(k) (globals[ip[k].arg])
 #define IMM(k) (vm_int(ip[k].arg))
+
+/* Pushes an in-range array element x[y]; anything else runs the plain
+ * instructions. */
+#define SUPER_GETINDEX(name, XV, YV)                                              \
+    SCASE(name) {                                                                 \
+        Value o = XV, key = YV;                                                   \
+        if (!vm_array_slot_ok(o, key))                                            \
+            SLOW();                                                               \
+        *top++ = o.as.a->items[key.as.i];                                         \
+        ip += 3;                                                                  \
+        NEXT();                                                                   \
+    }
+    SUPER_GETINDEX(LL_GETINDEX, LOCAL(0), LOCAL(1))
+
+/* Pushes two variables. */
+#define SUPER_PUSH2(name, XV, YV)                                                 \
+    SCASE(name) {                                                                 \
+        top[0] = XV;                                                              \
+        top[1] = YV;                                                              \
+        top += 2;                                                                 \
+        ip += 2;                                                                  \
+        NEXT();                                                                   \
+    }
+    SUPER_PUSH2(GETLOCAL2, LOCAL(0), LOCAL(1))
 
 /* Pushes x OPR y for two ints (wrapping) or two floats. */
 #define SUPER_ARITH_PUSH(name, XV, YV, LEN, OPR)                                  \
@@ -805,21 +830,8 @@ redispatch:
     SUPER_ARITH_PUSH(GG_ADD, GLOBAL(0), GLOBAL(1), 3, +)
     SUPER_ARITH_PUSH(GG_SUB, GLOBAL(0), GLOBAL(1), 3, -)
     SUPER_ARITH_PUSH(GG_MUL, GLOBAL(0), GLOBAL(1), 3, *)
-    SCASE(GETGLOBAL2) {
-        top[0] = GLOBAL(0);
-        top[1] = GLOBAL(1);
-        top += 2;
-        ip += 2;
-        NEXT();
-    }
-    SCASE(GG_GETINDEX) {
-        Value o = GLOBAL(0), k = GLOBAL(1);
-        if (o.type != VT_ARRAY || k.type != VT_INT || (uint64_t)k.as.i >= o.as.a->len)
-            SLOW();
-        *top++ = o.as.a->items[k.as.i];
-        ip += 3;
-        NEXT();
-    }
+    SUPER_PUSH2(GETGLOBAL2, GLOBAL(0), GLOBAL(1))
+    SUPER_GETINDEX(GG_GETINDEX, GLOBAL(0), GLOBAL(1))
 
     SCASE(MOVE) {
         base[ip[1].arg] = LOCAL(0);
@@ -834,14 +846,6 @@ redispatch:
     SCASE(INT_SL) {
         base[ip[1].arg] = vm_int(ip->arg);
         ip += 2;
-        NEXT();
-    }
-    SCASE(LL_GETINDEX) {
-        Value o = LOCAL(0), k = LOCAL(1);
-        if (o.type != VT_ARRAY || k.type != VT_INT || (uint64_t)k.as.i >= o.as.a->len)
-            SLOW();
-        *top++ = o.as.a->items[k.as.i];
-        ip += 3;
         NEXT();
     }
     SCASE(GETLOCAL_GETFIELD) {
@@ -860,13 +864,6 @@ redispatch:
             SLOW();
         PvMapEntry *f = vm_cached_entry(e->value.as.m, ip + 1, k[ip[1].arg]);
         *top++ = f ? f->value : VAL_NIL;
-        ip += 2;
-        NEXT();
-    }
-    SCASE(GETLOCAL2) {
-        top[0] = LOCAL(0);
-        top[1] = LOCAL(1);
-        top += 2;
         ip += 2;
         NEXT();
     }

@@ -281,14 +281,7 @@ bool vm_call_value(VM *vm, Value *callee, int argc)
         vm_grow_frames(vm);
     if (p->variadic)
         vm_collect_rest(vm, base, p->nparams, argc);
-    uint32_t first_free = p->nparams + (p->variadic ? 1 : 0);
-    for (uint32_t i = first_free; i < p->nlocals; i++)
-        base[i] = VAL_NIL;
-    VmFrame *f = &vm->frames[vm->nframes++];
-    f->closure = cl;
-    f->ip = p->code;
-    f->base = base;
-    vm->top = base + p->nlocals;
+    vm_enter_frame(vm, cl, base, p->nparams + (p->variadic ? 1 : 0));
     return true;
 }
 

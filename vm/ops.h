@@ -21,6 +21,21 @@ void vm_check_iterable(VM *vm, Value v);
  * (returns true) that the interpreter then runs. */
 bool vm_call_value(VM *vm, Value *callee, int argc);
 
+/* The last step of every PV call: locals from [first_free] on start as
+ * nil, and a frame for [cl] at [base] is pushed. The caller has checked
+ * arity, frame capacity and stack room. */
+static inline void vm_enter_frame(VM *vm, PvClosure *cl, Value *base, uint32_t first_free)
+{
+    const VmProto *p = cl->proto;
+    for (uint32_t i = first_free; i < p->nlocals; i++)
+        base[i] = VAL_NIL;
+    VmFrame *f = &vm->frames[vm->nframes++];
+    f->closure = cl;
+    f->ip = p->code;
+    f->base = base;
+    vm->top = base + p->nlocals;
+}
+
 /* Open upvalues */
 PvUpval *vm_capture_upval(VM *vm, Value *slot);
 void vm_close_upvals(VM *vm, Value *level);
