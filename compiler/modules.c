@@ -59,40 +59,11 @@ static bool is_regular_file(const char *path)
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-/* Reads a whole file; NULL with errno set on failure. */
-static char *read_file(Build *b, const char *path, size_t *len)
+/* Reads a whole source or .pbc file; NULL with errno set on failure. */
+static char *read_file(const char *path, size_t *len)
 {
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return NULL;
-    char *buf = NULL;
-    size_t n = 0, cap = 0;
-    for (;;) {
-        if (n == cap) {
-            if (cap >= MAX_SOURCE_BYTES) {
-                free(buf);
-                fclose(fp);
-                errno = EFBIG;
-                return NULL;
-            }
-            cap = cap ? cap * 2 : 4096;
-            buf = cc_xrealloc(&b->diag, buf, cap);
-        }
-        size_t got = fread(buf + n, 1, cap - n, fp);
-        n += got;
-        if (got == 0)
-            break;
-    }
-    bool failed = ferror(fp);
-    int saved = errno;
-    fclose(fp);
-    if (failed) {
-        free(buf);
-        errno = saved ? saved : EIO;
-        return NULL;
-    }
-    *len = n;
-    return buf;
+    char *data;
+    return pbc_read_path(path, MAX_SOURCE_BYTES, &data, len) ? data : NULL;
 }
 
 /* "dir/app.pv" -> "app" (a ".pv" extension is dropped). */
@@ -310,7 +281,7 @@ static uint32_t load_pbc_module(Build *b, const char *importer, CcPos pos, const
                                 const char *name)
 {
     size_t len = 0;
-    char *bytes = read_file(b, path, &len);
+    char *bytes = read_file(path, &len);
     if (!bytes) {
         cc_error(&b->diag, importer, pos, "cannot read module '%s': %s", path, strerror(errno));
         return PBC_NONE;
@@ -360,7 +331,7 @@ static uint32_t load_module(Build *b, const char *importer, CcPos pos, const cha
         return index;
     }
     size_t len = 0;
-    char *src = read_file(b, path, &len);
+    char *src = read_file(path, &len);
     if (!src) {
         cc_error(&b->diag, importer, pos, "cannot read module '%s': %s", path, strerror(errno));
         free(key);
@@ -497,7 +468,7 @@ bool cc_compile_file(const char *path, const CcOptions *opt, PbcImage *out, FILE
         cc_error_file(&b.diag, path, "cannot read file: %s", strerror(errno));
     else if (!S_ISREG(st.st_mode))
         cc_error_file(&b.diag, path, "cannot read file: not a regular file");
-    else if (!(src = read_file(&b, path, &len)))
+    else if (!(src = read_file(path, &len)))
         cc_error_file(&b.diag, path, "cannot read file: %s", strerror(errno));
     if (!src)
         return build_finish(&b, false);

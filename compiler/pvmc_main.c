@@ -109,27 +109,12 @@ static char *read_file(const char *path, size_t *len)
         fprintf(stderr, "pvmc: cannot open %s: %s\n", path, strerror(errno));
         return NULL;
     }
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        n += fread(buf + n, 1, cap - n, f);
-        if (n < cap)
-            break;
-        char *bigger = cap <= SIZE_MAX / 2 ? realloc(buf, cap * 2) : NULL;
-        if (!bigger)
-            free(buf);
-        buf = bigger;
-        cap *= 2;
-    }
-    int err = ferror(f) ? errno : 0;
+    char *data;
+    bool ok = pbc_read_stream(f, SIZE_MAX, &data, len);
+    if (!ok)
+        fprintf(stderr, "pvmc: cannot read %s: %s\n", path, strerror(errno));
     fclose(f);
-    if (!buf || err) {
-        fprintf(stderr, "pvmc: cannot read %s: %s\n", path, buf ? strerror(err) : "out of memory");
-        free(buf);
-        return NULL;
-    }
-    *len = n;
-    return buf;
+    return ok ? data : NULL;
 }
 
 /* .pv input: compiles the program and bundles every module it imports. */

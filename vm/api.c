@@ -578,40 +578,6 @@ pvm_status pvm_load_bytecode(pvm_vm *P, const void *bytes, size_t len)
     return api_report(P, st);
 }
 
-static bool api_read_file(const char *path, char **data, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return false;
-    char *buf = NULL;
-    size_t cap = 0, n = 0, got;
-    do {
-        if (n == cap) {
-            char *grown = realloc(buf, cap = cap ? cap * 2 : 65536);
-            if (!grown) {
-                free(buf);
-                fclose(f);
-                errno = ENOMEM;
-                return false;
-            }
-            buf = grown;
-        }
-        got = fread(buf + n, 1, cap - n, f);
-        n += got;
-    } while (got > 0);
-    bool ok = !ferror(f);
-    int saved = errno;
-    fclose(f);
-    if (!ok) {
-        free(buf);
-        errno = saved ? saved : EIO;
-        return false;
-    }
-    *data = buf;
-    *len = n;
-    return true;
-}
-
 pvm_status pvm_load_file(pvm_vm *P, const char *path)
 {
     pvm_status st = api_check_loading(P, NULL, 0);
@@ -621,7 +587,7 @@ pvm_status pvm_load_file(pvm_vm *P, const char *path)
         return api_fail(P, PVM_EARG, "pvm_load_file: NULL path");
     char *data;
     size_t len;
-    if (!api_read_file(path, &data, &len))
+    if (!pbc_read_path(path, SIZE_MAX, &data, &len))
         return api_report(P, api_fail(P, PVM_EIO, "cannot read %s: %s", path, strerror(errno)));
     if (len >= 4 && !memcmp(data, PBC_MAGIC, 4))
         st = pvm_load_bytecode(P, data, len);

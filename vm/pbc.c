@@ -6,6 +6,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -742,4 +743,51 @@ const char *pbc_func_name(const PbcImage *img, uint32_t index)
     if (k >= img->nconsts || img->consts[k].kind != PBC_CONST_STRING)
         return "<anon>";
     return img->consts[k].str;
+}
+
+bool pbc_read_stream(FILE *f, size_t max, char **data, size_t *len)
+{
+    char *buf = NULL;
+    size_t n = 0, cap = 0, got;
+    do {
+        if (n == cap) {
+            if (cap >= max) {
+                free(buf);
+                errno = EFBIG;
+                return false;
+            }
+            size_t next = cap ? cap * 2 : 65536;
+            char *grown = next > cap ? realloc(buf, next) : NULL;
+            if (!grown) {
+                free(buf);
+                errno = ENOMEM;
+                return false;
+            }
+            buf = grown;
+            cap = next;
+        }
+        got = fread(buf + n, 1, cap - n, f);
+        n += got;
+    } while (got > 0);
+    if (ferror(f)) {
+        int saved = errno;
+        free(buf);
+        errno = saved ? saved : EIO;
+        return false;
+    }
+    *data = buf;
+    *len = n;
+    return true;
+}
+
+bool pbc_read_path(const char *path, size_t max, char **data, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return false;
+    bool ok = pbc_read_stream(f, max, data, len);
+    int saved = errno;
+    fclose(f);
+    errno = saved;
+    return ok;
 }

@@ -28,6 +28,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define PBC_MAGIC "PVMB"
 #define PBC_VERSION 1u
@@ -99,6 +100,12 @@ typedef struct {
 bool pbc_read(const uint8_t *bytes, size_t len, PbcImage *out, char *err, size_t errlen);
 bool pbc_write(const PbcImage *img, uint8_t **out, size_t *outlen);
 void pbc_free(PbcImage *img);
+
+/* Whole-file reading, for every tool that loads source or bytecode. The
+ * buffer is malloc'd (the caller frees it). false with errno set: EFBIG
+ * past [max] bytes, ENOMEM, or the OS error. */
+bool pbc_read_stream(FILE *f, size_t max, char **data, size_t *len);
+bool pbc_read_path(const char *path, size_t max, char **data, size_t *len);
 
 /* Verification (vm/verify.c): checks every rule of docs/bytecode.md.
  * Errors are "FUNCTION at offset N: RULE". */

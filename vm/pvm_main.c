@@ -120,35 +120,12 @@ static int pvm_parse_args(int argc, char **argv, PvmOptions *o)
     return -1;
 }
 
-static bool pvm_read_file(const char *path, uint8_t **data, size_t *len)
+/* Reads the program file, or standard input for "-". */
+static bool pvm_read_file(const char *path, char **data, size_t *len)
 {
-    FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
-    if (!f)
-        return false;
-    size_t cap = 1 << 16, n = 0;
-    uint8_t *buf = malloc(cap);
-    size_t got;
-    while (buf && (got = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += got;
-        if (n == cap) {
-            uint8_t *grown = realloc(buf, cap *= 2);
-            if (!grown) {
-                free(buf);
-                buf = NULL;
-            }
-            buf = grown;
-        }
-    }
-    bool ok = buf && !ferror(f);
-    if (f != stdin)
-        fclose(f);
-    if (!ok) {
-        free(buf);
-        return false;
-    }
-    *data = buf;
-    *len = n;
-    return true;
+    if (!strcmp(path, "-"))
+        return pbc_read_stream(stdin, SIZE_MAX, data, len);
+    return pbc_read_path(path, SIZE_MAX, data, len);
 }
 
 static bool pvm_is_bytecode(const char *path, const uint8_t *data, size_t len)
@@ -213,14 +190,14 @@ static int pvm_run(const PvmOptions *o)
         status = repl_run(vm, isatty(STDIN_FILENO));
     } else {
         const char *path = o->file ? o->file : "-";
-        uint8_t *data;
+        char *data;
         size_t len;
         if (!pvm_read_file(path, &data, &len)) {
             fprintf(stderr, "pvm: cannot open %s: %s\n", path, strerror(errno));
             vm_free(vm);
             return 2;
         }
-        status = pvm_run_bytes(vm, o->file ? o->file : "<stdin>", data, len);
+        status = pvm_run_bytes(vm, o->file ? o->file : "<stdin>", (const uint8_t *)data, len);
         free(data);
     }
     fflush(vm->out);
