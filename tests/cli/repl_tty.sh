@@ -21,7 +21,10 @@ trap '[ -z "$pty_pid" ] || kill "$pty_pid" 2> /dev/null' EXIT
 start() {
     buf=""
     tty=""
-    coproc PTY { exec script -qefc "$PVM" /dev/null 2>&1; }
+    # script(1) runs the command with $SHELL -c; "exec" keeps a shell that
+    # does not exec by itself (dash) out of pvm's process group, where a
+    # Ctrl-C would kill it and script would report its death.
+    coproc PTY { exec script -qefc "exec '$PVM'" /dev/null 2>&1; }
     pty_pid=$PTY_PID
     # bash unsets PTY when the coprocess exits: keep our own copies of its
     # descriptors so that reading the last output after exit still works.
