@@ -145,4 +145,20 @@ typedef struct {
     uint32_t nimports;
 } CcModuleAst;
 
+
+/* The operand a left-leaning link evaluates first: a in a + b, a && b,
+ * a[i], a.name and a(...); NULL for other expressions. The resolver and
+ * the code generator walk such chains in a loop rather than by recursion,
+ * so a generated 100 000-term sum compiles as Lua's would; only real
+ * nesting counts against CC_MAX_TREE_DEPTH. */
+static inline CcExpr *cc_chain_left(const CcExpr *e)
+{
+    switch (e->kind) {
+    case CC_EX_BINARY: case CC_EX_AND: case CC_EX_OR: case CC_EX_INDEX: return e->u.ops.a;
+    case CC_EX_CALL: return e->u.call.callee;
+    case CC_EX_FIELD: return e->u.field.obj;
+    default: return NULL;
+    }
+}
+
 #endif

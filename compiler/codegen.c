@@ -39,6 +39,8 @@ typedef struct {
     const char *file;
     uint32_t module;
     bool failed;
+    const CcExpr **chain; /* links of the chains being generated, innermost last */
+    uint32_t nchain, chain_cap;
 } Gen;
 
 typedef struct {
@@ -290,6 +292,46 @@ static int constant_truth(const CcExpr *e)
     }
 }
 
+/* Pushes the links of the left-leaning chain [e] on the generator's chain
+ * stack, outermost first: every link, or with [same_kind] only those of
+ * [e]'s own kind. Returns the leftmost operand; the caller pops back to
+ * the height it found. */
+static const CcExpr *push_chain(FnGen *f, const CcExpr *e, bool same_kind)
+{
+    Gen *g = f->g;
+    CcExprKind kind = e->kind;
+    for (; cc_chain_left(e) && (!same_kind || e->kind == kind); e = cc_chain_left(e)) {
+        cc_grow(g->diag, (void **)&g->chain, &g->chain_cap, g->nchain + 1, sizeof *g->chain);
+        g->chain[g->nchain++] = e;
+    }
+    return e;
+}
+
+static void gen_cond(FnGen *f, const CcExpr *e, bool when, uint32_t label);
+
+/* The condition a && b && ... (or a || b || ...), term by term: a && b is
+ * false when a is, a || b true when a is. When the chain's own outcome
+ * does not jump on a term's, that term skips to the end instead. */
+static void gen_cond_chain(FnGen *f, const CcExpr *e, bool when, uint32_t label)
+{
+    Gen *g = f->g;
+    bool is_and = e->kind == CC_EX_AND;
+    uint32_t base = g->nchain;
+    const CcExpr *first = push_chain(f, e, true);
+    if (when != is_and) {
+        gen_cond(f, first, when, label);
+        while (g->nchain > base)
+            gen_cond(f, g->chain[--g->nchain]->u.ops.b, when, label);
+        return;
+    }
+    uint32_t skip = new_label(f);
+    gen_cond(f, first, !when, skip);
+    while (g->nchain > base + 1)
+        gen_cond(f, g->chain[--g->nchain]->u.ops.b, !when, skip);
+    gen_cond(f, g->chain[--g->nchain]->u.ops.b, when, label);
+    place_label(f, skip);
+}
+
 /* Jumps to [label] when the truthiness of [e] is [when]; falls through
  * otherwise. Conditions of if/while/?: compile to jumps, not values. */
 static void gen_cond(FnGen *f, const CcExpr *e, bool when, uint32_t label)
@@ -304,31 +346,12 @@ static void gen_cond(FnGen *f, const CcExpr *e, bool when, uint32_t label)
         gen_cond(f, e->u.ops.a, !when, label);
         return;
     }
-    bool is_and = e->kind == CC_EX_AND;
-    if (is_and || e->kind == CC_EX_OR) {
-        /* a && b is false when a is; a || b is true when a is. */
-        if (when != is_and) {
-            gen_cond(f, e->u.ops.a, when, label);
-            gen_cond(f, e->u.ops.b, when, label);
-        } else {
-            uint32_t skip = new_label(f);
-            gen_cond(f, e->u.ops.a, !when, skip);
-            gen_cond(f, e->u.ops.b, when, label);
-            place_label(f, skip);
-        }
+    if (e->kind == CC_EX_AND || e->kind == CC_EX_OR) {
+        gen_cond_chain(f, e, when, label);
         return;
     }
     gen_expr(f, e);
     emit_jump(f, when ? OP_JMPT : OP_JMPF, label, e->pos.line);
-}
-
-static void gen_logic(FnGen *f, const CcExpr *e)
-{
-    uint32_t end = new_label(f);
-    gen_expr(f, e->u.ops.a);
-    emit_jump(f, e->kind == CC_EX_AND ? OP_JMPFK : OP_JMPTK, end, e->pos.line);
-    gen_expr(f, e->u.ops.b);
-    place_label(f, end);
 }
 
 static void gen_ternary(FnGen *f, const CcExpr *e)
@@ -342,12 +365,48 @@ static void gen_ternary(FnGen *f, const CcExpr *e)
     place_label(f, end);
 }
 
-static void gen_call(FnGen *f, const CcExpr *e)
+/* What a chain link does once its left operand is on the stack. */
+static void gen_link(FnGen *f, const CcExpr *e)
 {
-    gen_expr(f, e->u.call.callee);
-    for (uint32_t i = 0; i < e->u.call.nargs; i++)
-        gen_expr(f, e->u.call.args[i]);
-    emit(f, OP_CALL, e->u.call.nargs, e->pos.line);
+    uint32_t line = e->pos.line;
+    switch (e->kind) {
+    case CC_EX_BINARY:
+        gen_expr(f, e->u.ops.b);
+        emit(f, e->op, 0, line);
+        return;
+    case CC_EX_AND: case CC_EX_OR: {
+        uint32_t end = new_label(f);
+        emit_jump(f, e->kind == CC_EX_AND ? OP_JMPFK : OP_JMPTK, end, line);
+        gen_expr(f, e->u.ops.b);
+        place_label(f, end);
+        return;
+    }
+    case CC_EX_INDEX:
+        gen_expr(f, e->u.ops.b);
+        emit(f, OP_GETINDEX, 0, line);
+        return;
+    case CC_EX_FIELD:
+        emit(f, OP_GETFIELD, k_string(f->g, e->u.field.name.s, e->u.field.name.len), line);
+        return;
+    case CC_EX_CALL:
+        for (uint32_t i = 0; i < e->u.call.nargs; i++)
+            gen_expr(f, e->u.call.args[i]);
+        emit(f, OP_CALL, e->u.call.nargs, line);
+        return;
+    default:
+        internal_error(f, "not a chain link");
+    }
+}
+
+/* A left-leaning chain (see cc_chain_left): its leftmost operand, then
+ * each link from the innermost out. */
+static void gen_chain(FnGen *f, const CcExpr *e)
+{
+    Gen *g = f->g;
+    uint32_t base = g->nchain;
+    gen_expr(f, push_chain(f, e, false));
+    while (g->nchain > base)
+        gen_link(f, g->chain[--g->nchain]);
 }
 
 static void gen_expr(FnGen *f, const CcExpr *e)
@@ -368,22 +427,10 @@ static void gen_expr(FnGen *f, const CcExpr *e)
         gen_expr(f, e->u.ops.a);
         emit(f, e->op, 0, line);
         return;
-    case CC_EX_BINARY:
-        gen_expr(f, e->u.ops.a);
-        gen_expr(f, e->u.ops.b);
-        emit(f, e->op, 0, line);
-        return;
-    case CC_EX_AND: case CC_EX_OR: gen_logic(f, e); return;
     case CC_EX_TERNARY: gen_ternary(f, e); return;
-    case CC_EX_CALL: gen_call(f, e); return;
-    case CC_EX_INDEX:
-        gen_expr(f, e->u.ops.a);
-        gen_expr(f, e->u.ops.b);
-        emit(f, OP_GETINDEX, 0, line);
-        return;
-    case CC_EX_FIELD:
-        gen_expr(f, e->u.field.obj);
-        emit(f, OP_GETFIELD, k_string(f->g, e->u.field.name.s, e->u.field.name.len), line);
+    case CC_EX_BINARY: case CC_EX_AND: case CC_EX_OR: case CC_EX_INDEX:
+    case CC_EX_CALL: case CC_EX_FIELD:
+        gen_chain(f, e);
         return;
     }
     internal_error(f, "unknown expression kind");
@@ -710,7 +757,7 @@ static uint32_t gen_function(Gen *g, const CcFunc *fn)
 bool cc_codegen(const CcModuleAst *m, const CcModuleScope *scope, uint32_t module,
                 const char *file, PbcImage *img, CcDiag *diag)
 {
-    Gen g = { img, diag, file, module, false };
+    Gen g = { .img = img, .diag = diag, .file = file, .module = module };
     uint32_t main = gen_function(&g, m->main);
     uint32_t *globals = cc_xrealloc(diag, NULL, sizeof *globals * (scope->nglobals ? scope->nglobals : 1));
     for (uint32_t i = 0; i < scope->nglobals; i++)
@@ -720,5 +767,6 @@ bool cc_codegen(const CcModuleAst *m, const CcModuleScope *scope, uint32_t modul
     mod->nglobals = scope->nglobals;
     free(mod->globals);
     mod->globals = globals;
+    free(g.chain);
     return !g.failed;
 }

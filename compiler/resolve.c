@@ -106,6 +106,8 @@ typedef struct {
     FnScope *fs;
     unsigned depth;     /* recursion depth over the tree */
     bool too_deep;
+    CcExpr **chain;     /* links of the chains being walked, innermost last */
+    uint32_t nchain, chain_cap;
 } Resolver;
 
 static void resolve_expr(Resolver *r, CcExpr *e);
@@ -314,6 +316,35 @@ static void resolve_exprs(Resolver *r, CcExpr **items, uint32_t n)
         resolve_expr(r, items[i]);
 }
 
+/* What a chain link evaluates after its left operand. */
+static void resolve_link(Resolver *r, CcExpr *e)
+{
+    switch (e->kind) {
+    case CC_EX_BINARY: case CC_EX_AND: case CC_EX_OR: case CC_EX_INDEX:
+        resolve_expr(r, e->u.ops.b);
+        break;
+    case CC_EX_CALL:
+        resolve_exprs(r, e->u.call.args, e->u.call.nargs);
+        break;
+    default:
+        break;
+    }
+}
+
+/* A left-leaning chain, in evaluation order: its leftmost operand, then
+ * the rest of each link from the innermost out (see cc_chain_left). */
+static void resolve_chain(Resolver *r, CcExpr *e)
+{
+    uint32_t base = r->nchain;
+    for (; cc_chain_left(e); e = cc_chain_left(e)) {
+        cc_grow(r->diag, (void **)&r->chain, &r->chain_cap, r->nchain + 1, sizeof *r->chain);
+        r->chain[r->nchain++] = e;
+    }
+    resolve_expr(r, e);
+    while (r->nchain > base)
+        resolve_link(r, r->chain[--r->nchain]);
+}
+
 static void resolve_expr(Resolver *r, CcExpr *e)
 {
     if (!enter(r, e->pos))
@@ -335,21 +366,14 @@ static void resolve_expr(Resolver *r, CcExpr *e)
     case CC_EX_UNARY:
         resolve_expr(r, e->u.ops.a);
         break;
-    case CC_EX_BINARY: case CC_EX_AND: case CC_EX_OR: case CC_EX_INDEX:
-        resolve_expr(r, e->u.ops.a);
-        resolve_expr(r, e->u.ops.b);
-        break;
     case CC_EX_TERNARY:
         resolve_expr(r, e->u.ops.a);
         resolve_expr(r, e->u.ops.b);
         resolve_expr(r, e->u.ops.c);
         break;
-    case CC_EX_CALL:
-        resolve_expr(r, e->u.call.callee);
-        resolve_exprs(r, e->u.call.args, e->u.call.nargs);
-        break;
-    case CC_EX_FIELD:
-        resolve_expr(r, e->u.field.obj);
+    case CC_EX_BINARY: case CC_EX_AND: case CC_EX_OR: case CC_EX_INDEX:
+    case CC_EX_CALL: case CC_EX_FIELD:
+        resolve_chain(r, e);
         break;
     }
     leave(r);
@@ -535,6 +559,7 @@ bool cc_resolve(CcModuleAst *m, const char *file, const char *const *extra_built
     collect_globals(&r, m->main->body, predeclared);
     resolve_function(&r, m->main);
     free(r.ginfo);
+    free(r.chain);
     out->nglobals = r.nglobals;
     out->global_names = r.gnames;
     return diag->count == before;

@@ -22,6 +22,9 @@
 
 #define CC_MAX_LOCALS 65535u
 #define CC_MAX_UPVALS 65535u
+/* A guard for the resolver's and the code generator's recursion. Source
+ * text cannot reach it: the parser bounds nesting at CC_MAX_NESTING, and
+ * left-leaning chains (a + b + c ...) are walked in loops. */
 #define CC_MAX_TREE_DEPTH 1000u
 
 typedef struct {
