@@ -14,32 +14,10 @@
 #include <unistd.h>
 
 #include "pvm.h"
+#include "api_fixture.h"
 #include "compiler/compiler.h"
 
 /* ---- helpers ---- */
-
-typedef struct {
-    char text[8192];
-    size_t len;
-    int calls;
-} Capture;
-
-static void capture(void *ud, const char *data, size_t len)
-{
-    Capture *c = ud;
-    c->calls++;
-    if (c->len + len >= sizeof c->text)
-        len = sizeof c->text - 1 - c->len;
-    memcpy(c->text + c->len, data, len);
-    c->len += len;
-    c->text[c->len] = '\0';
-}
-
-static pvm_status run(pvm_vm *vm, const char *src)
-{
-    pvm_status st = pvm_load_source(vm, src, strlen(src), "t.pv");
-    return st != PVM_OK ? st : pvm_run(vm);
-}
 
 static pvm_vm *vm_running(const char *src)
 {

@@ -16,27 +16,7 @@
 #include <unistd.h>
 
 #include "pvm.h"
-
-typedef struct {
-    char text[4096];
-    size_t len;
-} Capture;
-
-static void capture(void *ud, const char *data, size_t len)
-{
-    Capture *c = ud;
-    if (c->len + len >= sizeof c->text)
-        len = sizeof c->text - 1 - c->len;
-    memcpy(c->text + c->len, data, len);
-    c->len += len;
-    c->text[c->len] = '\0';
-}
-
-static pvm_status run(pvm_vm *vm, const char *src)
-{
-    pvm_status st = pvm_load_source(vm, src, strlen(src), "t.pv");
-    return st != PVM_OK ? st : pvm_run(vm);
-}
+#include "api_fixture.h"
 
 static int64_t global_int(pvm_vm *vm, const char *name)
 {

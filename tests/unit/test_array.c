@@ -7,34 +7,7 @@
 #include <cmocka.h>
 
 #include "vm/vm.h"
-
-/* Runs [stmt] expecting it to raise a PV error with message [msg]. */
-#define EXPECT_ERROR(vm, stmt, msg)                                        \
-    do {                                                                   \
-        VmJmp jmp_;                                                        \
-        jmp_.prev = (vm)->jmp;                                             \
-        (vm)->jmp = &jmp_;                                                 \
-        if (setjmp(jmp_.buf) == 0) {                                       \
-            stmt;                                                          \
-            (vm)->jmp = jmp_.prev;                                         \
-            fail_msg("no error raised by %s", #stmt);                      \
-        }                                                                  \
-        (vm)->jmp = jmp_.prev;                                             \
-        assert_int_equal((vm)->error.type, VT_STRING);                     \
-        assert_string_equal((vm)->error.as.s->chars, (msg));               \
-    } while (0)
-
-static int setup(void **state)
-{
-    *state = vm_new();
-    return *state ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    vm_free(*state);
-    return 0;
-}
+#include "vm_fixture.h"
 
 static void test_new(void **state)
 {
@@ -115,11 +88,11 @@ static void test_new_overflow(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_new, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_push_get_set, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_growth_to_a_million, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_index_errors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_new_overflow, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_new, vm_fixture_setup, vm_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_push_get_set, vm_fixture_setup, vm_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_growth_to_a_million, vm_fixture_setup, vm_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_index_errors, vm_fixture_setup, vm_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_new_overflow, vm_fixture_setup, vm_fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

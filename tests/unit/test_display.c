@@ -12,23 +12,7 @@
 #include <cmocka.h>
 
 #include "vm/vm.h"
-
-static int setup(void **state)
-{
-    *state = vm_new();
-    return *state ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    vm_free(*state);
-    return 0;
-}
-
-static Value str(VM *vm, const char *s)
-{
-    return vm_str_value(vm_string_cstr(vm, s));
-}
+#include "vm_fixture.h"
 
 static Value new_array(VM *vm)
 {
@@ -390,16 +374,16 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_floats),
         cmocka_unit_test(test_nan_payloads),
-        cmocka_unit_test_setup_teardown(test_scalars, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_top_level_string_keeps_nul, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_string_escapes_in_containers, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_arrays_and_maps, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_container_keys, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_shared_is_printed_in_full, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_self_containing, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_deep_nesting, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_functions_and_pointers, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_to_string, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_scalars, vm_fixture_setup, vm_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_top_level_string_keeps_nul, vm_fixture_setup, vm_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_string_escapes_in_containers, vm_fixture_setup, vm_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_arrays_and_maps, vm_fixture_setup, vm_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_container_keys, vm_fixture_setup, vm_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_shared_is_printed_in_full, vm_fixture_setup, vm_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_self_containing, vm_fixture_setup, vm_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_deep_nesting, vm_fixture_setup, vm_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_functions_and_pointers, vm_fixture_setup, vm_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_to_string, vm_fixture_setup, vm_fixture_teardown),
         cmocka_unit_test(test_buf),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -17,6 +17,7 @@
 
 #include "stdlib/ffi.h"
 #include "vm/vm.h"
+#include "vm_fixture.h"
 
 static VM *new_vm(void)
 {
@@ -24,11 +25,6 @@ static VM *new_vm(void)
     assert_non_null(vm);
     stdlib_open_ffi(vm);
     return vm;
-}
-
-static Value str(VM *vm, const char *s)
-{
-    return vm_str_value(vm_string_cstr(vm, s));
 }
 
 /* ffi.NAME from the built-in scope. */

@@ -10,42 +10,10 @@
 #include <cmocka.h>
 
 #include "vm/vm.h"
+#include "vm_fixture.h"
 
 #define TWO_POW_53 9007199254740992.0
 #define TWO_POW_63 9223372036854775808.0
-
-/* Runs [stmt] expecting it to raise a PV error with message [msg]. */
-#define EXPECT_ERROR(vm, stmt, msg)                                        \
-    do {                                                                   \
-        VmJmp jmp_;                                                        \
-        jmp_.prev = (vm)->jmp;                                             \
-        (vm)->jmp = &jmp_;                                                 \
-        if (setjmp(jmp_.buf) == 0) {                                       \
-            stmt;                                                          \
-            (vm)->jmp = jmp_.prev;                                         \
-            fail_msg("no error raised by %s", #stmt);                      \
-        }                                                                  \
-        (vm)->jmp = jmp_.prev;                                             \
-        assert_int_equal((vm)->error.type, VT_STRING);                     \
-        assert_string_equal((vm)->error.as.s->chars, (msg));               \
-    } while (0)
-
-static int setup(void **state)
-{
-    *state = vm_new();
-    return *state ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    vm_free(*state);
-    return 0;
-}
-
-static Value str(VM *vm, const char *s)
-{
-    return vm_str_value(vm_string_cstr(vm, s));
-}
 
 /* The live keys in iteration order, as "k1 k2 ..." (strings bare, ints in
  * decimal), into [out]. */
@@ -383,22 +351,22 @@ static void test_new_with_capacity(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_set_get, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_nil_values, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bool_keys_distinct_from_ints, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_reference_keys_by_identity, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_insertion_order, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_order_across_rebuilds, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_float_key_normalisation, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_set_get, vm_fixture_setup, vm_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_nil_values, vm_fixture_setup, vm_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_bool_keys_distinct_from_ints, vm_fixture_setup, vm_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_reference_keys_by_identity, vm_fixture_setup, vm_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_insertion_order, vm_fixture_setup, vm_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_order_across_rebuilds, vm_fixture_setup, vm_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_float_key_normalisation, vm_fixture_setup, vm_fixture_teardown),
         cmocka_unit_test(test_normalise_edges),
-        cmocka_unit_test_setup_teardown(test_big_int_keys, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_invalid_keys, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_compaction_bounds_memory, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_compaction_shrinks, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_remove_while_iterating, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_next_skips_tombstones, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_many_string_keys, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_new_with_capacity, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_big_int_keys, vm_fixture_setup, vm_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_invalid_keys, vm_fixture_setup, vm_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_compaction_bounds_memory, vm_fixture_setup, vm_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_compaction_shrinks, vm_fixture_setup, vm_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_remove_while_iterating, vm_fixture_setup, vm_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_next_skips_tombstones, vm_fixture_setup, vm_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_many_string_keys, vm_fixture_setup, vm_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_new_with_capacity, vm_fixture_setup, vm_fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,26 +9,10 @@
 #include <cmocka.h>
 
 #include "vm/vm.h"
+#include "vm_fixture.h"
 
 #define TWO_POW_53 9007199254740992.0
 #define TWO_POW_63 9223372036854775808.0
-
-static int setup(void **state)
-{
-    *state = vm_new();
-    return *state ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    vm_free(*state);
-    return 0;
-}
-
-static Value str(VM *vm, const char *s)
-{
-    return vm_str_value(vm_string_cstr(vm, s));
-}
 
 static void test_type_names(void **state)
 {
@@ -167,13 +151,13 @@ static void test_map_keys_sharing_low_bits(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_type_names, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_type_names, vm_fixture_setup, vm_fixture_teardown),
         cmocka_unit_test(test_compare_int_float),
         cmocka_unit_test(test_equality_numbers),
-        cmocka_unit_test_setup_teardown(test_equality_other_types, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_hash_consistency, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_hash_spread, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_map_keys_sharing_low_bits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_equality_other_types, vm_fixture_setup, vm_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_hash_consistency, vm_fixture_setup, vm_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_hash_spread, vm_fixture_setup, vm_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_map_keys_sharing_low_bits, vm_fixture_setup, vm_fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,33 @@
+/* What the embedding-API tests share: capturing a VM's output or error
+ * stream, and loading plus running a source text. Include after "pvm.h". */
+#ifndef PVM_TEST_API_FIXTURE_H
+#define PVM_TEST_API_FIXTURE_H
+
+#include <string.h>
+
+typedef struct {
+    char text[8192];
+    size_t len;
+    int calls;
+} Capture;
+
+/* An output callback (pvm_options.write_out / write_err) into a Capture;
+ * what does not fit is dropped. */
+static inline void capture(void *ud, const char *data, size_t len)
+{
+    Capture *c = ud;
+    c->calls++;
+    if (c->len + len >= sizeof c->text)
+        len = sizeof c->text - 1 - c->len;
+    memcpy(c->text + c->len, data, len);
+    c->len += len;
+    c->text[c->len] = '\0';
+}
+
+static inline pvm_status run(pvm_vm *vm, const char *src)
+{
+    pvm_status st = pvm_load_source(vm, src, strlen(src), "t.pv");
+    return st != PVM_OK ? st : pvm_run(vm);
+}
+
+#endif
