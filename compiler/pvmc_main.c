@@ -5,6 +5,7 @@
  *   pvmc -S FILE  [-o OUT.pva]   write the textual assembly of FILE
  *   pvmc -d FILE  [-o OUT]       disassemble to stdout (or OUT)
  *
+ * OUT "-" is standard output, as for luac and cc.
  * Every input is first turned into a PbcImage (by its extension), then
  * verified, then written in the requested form; a file that fails
  * verification is never written. Exit status: 0 ok, 1 bad input or I/O
@@ -35,6 +36,7 @@ static void print_usage(FILE *out)
           "       pvmc -d FILE [-o OUT]                disassemble to stdout (or OUT)\n"
           "       pvmc --help | --version\n"
           "FILE may be .pv (source), .pva (assembly) or, with -S/-d, .pbc (bytecode).\n"
+          "OUT - is standard output.\n"
           "The bytecode and assembly formats are described in docs/bytecode.md.\n",
           out);
 }
@@ -172,8 +174,15 @@ static int load_input(const Options *o, PbcImage *img)
     return -1;
 }
 
+static bool is_stdout(const char *path)
+{
+    return strcmp(path, "-") == 0;
+}
+
 static FILE *open_output(const char *path)
 {
+    if (is_stdout(path))
+        return stdout;
     FILE *f = fopen(path, "wb");
     if (!f)
         fprintf(stderr, "pvmc: cannot open %s: %s\n", path, strerror(errno));
@@ -189,7 +198,8 @@ static int finish_output(FILE *f, const char *path, bool ok)
     else
         ok = fflush(f) == 0 && ok;
     if (!ok)
-        fprintf(stderr, "pvmc: cannot write %s: %s\n", path, errno ? strerror(errno) : "write failed");
+        fprintf(stderr, "pvmc: cannot write %s: %s\n", is_stdout(path) ? "standard output" : path,
+                errno ? strerror(errno) : "write failed");
     return ok ? 0 : 1;
 }
 
@@ -214,11 +224,13 @@ static int write_bytecode(const PbcImage *img, const char *path)
 
 static int write_assembly(const PbcImage *img, const char *path)
 {
-    FILE *f = path ? open_output(path) : stdout;
+    if (!path)
+        path = "-";
+    FILE *f = open_output(path);
     if (!f)
         return 1;
     errno = 0;
-    return finish_output(f, path ? path : "standard output", asm_disassemble(img, f));
+    return finish_output(f, path, asm_disassemble(img, f));
 }
 
 /* Sets *[out] to the output path (NULL: standard output) and *[owned] to

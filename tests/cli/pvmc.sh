@@ -13,4 +13,15 @@ grep -q "cannot open" "$TMPDIR/e" || fail "missing input message: $(cat "$TMPDIR
 "$PVMC" -d tests/bad/bad_magic.pbc > /dev/null 2> "$TMPDIR/e"; s=$?
 [ "$s" = 1 ] || fail "-d on a bad file: status $s"
 grep -q "pvmc: invalid bytecode: " "$TMPDIR/e" || fail "-d on a bad file: $(cat "$TMPDIR/e")"
+# -o - is standard output: bytecode piped into pvm, assembly to a pipe,
+# and a failed write to it reported.
+out=$("$PVMC" tests/programs/closures.pv -o - | "$PVM" -) || fail "-o - piped into pvm -"
+[ "$out" = "$("$PVM" tests/programs/closures.pv)" ] || fail "-o - bytecode differs: $out"
+"$PVMC" -S examples/hello.pva -o - | grep -q '^\.func' || fail "-S -o - wrote no assembly"
+[ ! -e ./- ] || fail "-o - created a file named -"
+if [ -w /dev/full ]; then
+    "$PVMC" tests/programs/closures.pv -o - > /dev/full 2> "$TMPDIR/e"; s=$?
+    [ "$s" = 1 ] || fail "write to a full stdout: status $s"
+    grep -q "cannot write standard output" "$TMPDIR/e" || fail "full stdout: $(cat "$TMPDIR/e")"
+fi
 exit 0
