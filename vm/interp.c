@@ -53,8 +53,9 @@ static inline bool vm_push_frame_fast(VM *vm, Value *callee, int argc)
     PvClosure *c = callee->as.cl;
     const VmProto *p = c->proto;
     Value *base = callee + 1;
+    /* frames_cap never exceeds VM_MAX_FRAMES (vm_grow_frames). */
     if ((uint32_t)argc != p->nparams || p->variadic || vm->nframes >= vm->frames_cap ||
-        vm->nframes >= VM_MAX_FRAMES || base + p->nlocals + p->maxstack + 1 > vm->stack_rooted)
+        base + p->frame_slots > vm->stack_rooted)
         return false;
     vm_enter_frame(vm, c, base, (uint32_t)argc);
     return true;
@@ -165,6 +166,9 @@ static void vm_execute(VM *vm, size_t stop)
     PvClosure *cl;
 
 #define SAVE() (frame->ip = ip, vm->top = top)
+/* After a native or an import has run: PV code it ran may have grown, and
+ * so moved, the frames array under [frame]. */
+#define REFRAME() (frame = &vm->frames[vm->nframes - 1])
 /* Charges a jump from the current instruction to [target]: backward jumps
  * (loops) pay for the instructions they repeat, and are where budgets and
  * interrupts are noticed. */
@@ -407,10 +411,12 @@ redispatch:
         SAVE();
         if (--vm->fuel < 0 || vm->interrupt)
             vm_limit_reached(vm);
-        if (vm_push_frame_fast(vm, callee, argc) || vm_call_value(vm, callee, argc))
+        if (vm_push_frame_fast(vm, callee, argc) || vm_call_value(vm, callee, argc)) {
             LOAD();
-        else
+        } else {
+            REFRAME();
             top = vm->top;
+        }
         NEXT();
     }
     CASE(RET) {
@@ -582,6 +588,7 @@ redispatch:
         ip++;
         SAVE();
         Value exports = vm_import(vm, mod);
+        REFRAME();
         top = vm->top;
         *top++ = exports;
         NEXT();

@@ -77,6 +77,7 @@ static VmProto *vm_load_proto(VM *vm, VmProgram *prog, const PbcFunc *f)
     p->variadic = (f->flags & PBC_FUNC_VARIADIC) != 0;
     p->nlocals = f->nlocals;
     p->maxstack = f->maxstack;
+    p->frame_slots = f->nlocals + f->maxstack + 1;
     p->nupvals = f->nupvals;
     p->upvals = vm_alloc_atomic(vm, vm_checked_size(vm, f->nupvals, sizeof(PbcUpval), 0));
     if (f->nupvals)

@@ -245,9 +245,11 @@ static void vm_call_native(VM *vm, Value *callee, int argc)
     vm->top = callee + 1;
 }
 
+/* Never beyond VM_MAX_FRAMES, so that the interpreter's fast call path
+ * needs only the one check against frames_cap. */
 static void vm_grow_frames(VM *vm)
 {
-    size_t cap = vm->frames_cap * 2;
+    size_t cap = vm->frames_cap * 2 < VM_MAX_FRAMES ? vm->frames_cap * 2 : VM_MAX_FRAMES;
     vm->frames = vm_realloc(vm, vm->frames, cap * sizeof(VmFrame));
     vm->frames_cap = cap;
 }
@@ -275,7 +277,7 @@ bool vm_call_value(VM *vm, Value *callee, int argc)
     if (p->variadic ? argc < (int)p->nparams : argc != (int)p->nparams)
         vm_arity_error(vm, vm_callee_name(p->name), (int)p->nparams, p->variadic ? -1 : (int)p->nparams, argc);
     Value *base = callee + 1;
-    if (vm->nframes >= VM_MAX_FRAMES || !vm_stack_ensure(vm, base + p->nlocals + p->maxstack + 1))
+    if (vm->nframes >= VM_MAX_FRAMES || !vm_stack_ensure(vm, base + p->frame_slots))
         vm_error(vm, "stack overflow");
     if (vm->nframes == vm->frames_cap)
         vm_grow_frames(vm);

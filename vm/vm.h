@@ -35,6 +35,7 @@ typedef struct VmProto {
     PvString *name;          /* NULL when anonymous */
     VmModule *module;
     uint32_t nparams, nlocals, maxstack, nupvals;
+    uint32_t frame_slots;    /* nlocals + maxstack + 1: the stack a call needs */
     bool variadic;
     PbcUpval *upvals;        /* capture descriptors */
     VmInsn *code;
