@@ -193,6 +193,19 @@ static void vm_execute(VM *vm, size_t stop)
         globals = cl->proto->module->globals;    \
     } while (0)
 
+/* The registers for the frame vm_push_frame_fast has just pushed for the
+ * closure at [callee]: what LOAD would read back from memory. */
+#define ENTERED(callee)                                  \
+    do {                                                 \
+        frame = &vm->frames[vm->nframes - 1];            \
+        cl = (callee)->as.cl;                            \
+        base = (callee) + 1;                             \
+        code = ip = cl->proto->code;                     \
+        top = base + cl->proto->nlocals;                 \
+        k = cl->proto->consts;                           \
+        globals = cl->proto->module->globals;            \
+    } while (0)
+
     LOAD();
 #ifdef VM_COMPUTED_GOTO
     disp = vm->trace ? trace_labels : labels;
@@ -411,7 +424,9 @@ redispatch:
         SAVE();
         if (--vm->fuel < 0 || vm->interrupt)
             vm_limit_reached(vm);
-        if (vm_push_frame_fast(vm, callee, argc) || vm_call_value(vm, callee, argc)) {
+        if (vm_push_frame_fast(vm, callee, argc)) {
+            ENTERED(callee);
+        } else if (vm_call_value(vm, callee, argc)) {
             LOAD();
         } else {
             REFRAME();
@@ -428,13 +443,22 @@ redispatch:
         while (vm->nhandlers > vm->pcall_handlers && vm->handlers[vm->nhandlers - 1].frame >= index)
             vm->nhandlers--;
         base[-1] = result;
-        vm->top = base;
         vm->nframes--;
         if (vm->nframes == stop) {
+            vm->top = base;
             vm->jmp = jmp.prev;
             return;
         }
-        LOAD();
+        /* Back in the caller, whose frame is below (the array has not
+         * moved since this frame was entered): LOAD, minus the reloads. */
+        top = base;
+        frame--;
+        cl = frame->closure;
+        ip = frame->ip;
+        base = frame->base;
+        code = cl->proto->code;
+        k = cl->proto->consts;
+        globals = cl->proto->module->globals;
         NEXT();
     }
     CASE(ARRAY) {
