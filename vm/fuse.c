@@ -7,7 +7,7 @@
 #include "super.h"
 #include "vm.h"
 
-#define FUSE_MAX_LEN 4
+#define FUSE_MAX_LEN 7
 
 typedef struct {
     uint16_t super;
