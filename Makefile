@@ -115,4 +115,4 @@ bench-quick: all
 bench-callgrind: all
 	$(BENCH_RUN) callgrind
 
--include $(LIB_OBJ:.o=.d) $(PVM_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(PVM_OBJ:.o=.d) $(BUILD)/switch/interp.d

@@ -110,6 +110,7 @@ struct VM {
     PvString *single_chars[256]; /* one-byte strings, shared */
     FILE *out;              /* where print writes */
     bool trace;             /* --trace: print every instruction */
+    struct FuseIndex *fuse_index; /* fuse.c's pattern index, built on first use */
     FILE *trace_out;
     char trace_pending[256];/* the traced instruction awaiting its stack */
     unsigned ccalls;        /* nested C-level calls into the interpreter */
