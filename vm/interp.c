@@ -449,8 +449,9 @@ redispatch:
             vm->jmp = jmp.prev;
             return;
         }
-        /* Back in the caller, whose frame is below (the array has not
-         * moved since this frame was entered): LOAD, minus the reloads. */
+        /* Back in the caller, whose frame is the one below: [frame] points
+         * into the current array (LOAD, ENTERED and REFRAME keep it so,
+         * whatever moved the array), so this is LOAD minus the reloads. */
         top = base;
         frame--;
         cl = frame->closure;
