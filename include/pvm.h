@@ -178,9 +178,9 @@ pvm_value pvm_error_value(pvm_vm *vm);
 
 /* ---- Limits ---- */
 
-/* Live-heap ceiling in bytes (0: none). Exceeding it stops the script with
- * PVM_EMEMORY. The collector's heap is shared by the VMs of a process, so
- * with several VMs the figure is their sum (docs/embedding.md). */
+/* Ceiling in bytes on this VM's live data (0: none). Exceeding it stops the
+ * script with PVM_EMEMORY. Other VMs' data in the process does not count
+ * (docs/embedding.md says how it is measured). */
 void pvm_set_memory_limit(pvm_vm *vm, size_t bytes);
 /* Instructions each top-level pvm_run or pvm_call may execute (0: no
  * limit); PVM_EBUDGET when exceeded. Counted at calls and loop back edges. */

@@ -21,8 +21,9 @@ static void *vm_checked(VM *vm, void *p)
     return p;
 }
 
-/* The live heap as bdwgc sees it. With one VM per process this is that
- * VM's live data; several VMs in one process share the figure. */
+/* The live heap as bdwgc sees it: every VM's data in the process, so at
+ * least this VM's own (vm_reachable_bytes); under the limit it settles the
+ * check cheaply. */
 static size_t vm_live_bytes(void)
 {
     return GC_get_heap_size() - GC_get_free_bytes();
@@ -45,7 +46,11 @@ static void vm_check_memory_limit(VM *vm, size_t size)
     if (vm_live_bytes() + size <= vm->memory_limit)
         return;
     GC_gcollect();
-    if (vm_live_bytes() + size > vm->memory_limit)
+    if (vm_live_bytes() + size <= vm->memory_limit)
+        return;
+    /* The process's heap is over this VM's limit; its own data may not be
+     * (other VMs in the process hold theirs). */
+    if (vm_reachable_bytes(vm) + size > vm->memory_limit)
         vm_fatal_error(vm, "memory limit exceeded");
 }
 

@@ -151,6 +151,10 @@ size_t vm_checked_size(VM *vm, size_t count, size_t elem, size_t extra); /* coun
 __attribute__((noreturn)) void vm_throw(VM *vm, Value v);
 __attribute__((noreturn, format(printf, 2, 3))) void vm_error(VM *vm, const char *fmt, ...);
 
+/* The collector memory this VM's roots reach, each block once (reach.c):
+ * what the memory limit holds a VM to when the process has others. */
+size_t vm_reachable_bytes(VM *vm);
+
 /* Superinstructions (fuse.c): rewrites [p]'s decoded code in place. */
 void vm_fuse(VM *vm, VmProto *p);
 

@@ -232,6 +232,37 @@ static void test_memory_limit(void **state)
     pvm_free(vm);
 }
 
+/* Two VMs in one process: the limit holds a VM to its own data. Another
+ * VM's 40 MB do not count against a 24 MB limit; the VM's own do. */
+static void test_memory_limit_is_per_vm(void **state)
+{
+    (void)state;
+    pvm_vm *big = pvm_new(NULL);
+    assert_int_equal(run(big, "let keep = []; for i in 0..400000 { push(keep, [i, i, i, i]); }"), PVM_OK);
+    pvm_vm *vm = pvm_new(NULL);
+    pvm_set_memory_limit(vm, (size_t)24 << 20);
+    /* Much garbage, little live data: fine whatever the other VM holds. */
+    pvm_status st = run(vm, "let n = 0; for i in 0..400000 { let t = [i, i, i, i]; n += len(t); }");
+    if (st != PVM_OK)
+        fprintf(stderr, "%s: %s\n", pvm_status_name(st), pvm_error_message(vm));
+    assert_int_equal(st, PVM_OK);
+    assert_int_equal(global_int(vm, "n"), 1600000);
+    /* Its own 40 MB are over. */
+    st = run(vm, "let keep = []; for i in 0..400000 { push(keep, [i, i, i, i]); }");
+    assert_int_equal(st, PVM_EMEMORY);
+    assert_string_equal(pvm_error_message(vm), "memory limit exceeded");
+    assert_vm_works(vm);
+    /* The other VM's data is intact. */
+    pvm_value keep;
+    size_t n = 0;
+    assert_int_equal(pvm_get_global(big, "keep", &keep), PVM_OK);
+    assert_int_equal(pvm_len(big, keep, &n), PVM_OK);
+    assert_int_equal(n, 400000);
+    pvm_release(big, keep);
+    pvm_free(vm);
+    pvm_free(big);
+}
+
 /* A limit smaller than the limit error's own message: raising the error
  * must not trip the limit again (it once recursed until the C stack ran
  * out). Every size from 1 byte up fails cleanly, and the VM recovers. */
@@ -375,6 +406,7 @@ int main(void)
         cmocka_unit_test(test_interrupt_from_signal_handler),
         cmocka_unit_test(test_memory_limit),
         cmocka_unit_test(test_tiny_memory_limit),
+        cmocka_unit_test(test_memory_limit_is_per_vm),
         cmocka_unit_test(test_two_vms_in_two_threads),
         cmocka_unit_test(test_vm_used_from_another_thread),
     };

@@ -1,6 +1,7 @@
 /* The collector keeps memory bounded by the live set: allocating over 10 GB
  * in total through the VM's allocation funnel, with a few MB live at any
- * time, must leave peak RSS under 200 MB. */
+ * time, must leave peak RSS under 200 MB. And a VM's own share of the heap
+ * (vm_reachable_bytes, for its memory limit) counts what it reaches. */
 #include <gc.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -70,11 +71,44 @@ static void test_impossible_size_is_an_error(void **state)
     vm_free(vm);
 }
 
+/* vm_reachable_bytes counts what the VM's roots reach, each block once:
+ * an array of 10 000 distinct 100-byte strings on the stack adds at least
+ * their bytes and not much more; the same string 10 000 times adds one;
+ * dropping the array gives it all back. */
+static void test_reachable_bytes(void **state)
+{
+    (void)state;
+    VM *vm = vm_new();
+    assert_non_null(vm);
+    size_t before = vm_reachable_bytes(vm);
+    char text[100];
+    memset(text, 'x', sizeof text);
+    PvArray *a = vm_array_new(vm, 10000);
+    *vm->top++ = vm_obj(VT_ARRAY, a);
+    for (int i = 0; i < 10000; i++) {
+        memcpy(text, &i, sizeof i); /* distinct contents, not that it matters */
+        vm_array_push(vm, a, vm_str_value(vm_string_new(vm, text, sizeof text)));
+    }
+    size_t with_distinct = vm_reachable_bytes(vm) - before;
+    size_t least = 10000 * (sizeof(PvString) + sizeof text + sizeof(Value));
+    assert_true(with_distinct >= least);
+    assert_true(with_distinct <= least * 2);
+    Value shared = vm_str_value(vm_string_new(vm, text, sizeof text));
+    for (int i = 0; i < 10000; i++)
+        a->items[i] = shared;
+    size_t with_shared = vm_reachable_bytes(vm) - before;
+    assert_true(with_shared < 10000 * sizeof(Value) + 4096);
+    vm->top--;
+    assert_true(vm_reachable_bytes(vm) <= before);
+    vm_free(vm);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ten_gigabytes_bounded),
         cmocka_unit_test(test_impossible_size_is_an_error),
+        cmocka_unit_test(test_reachable_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
