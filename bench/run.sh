@@ -273,6 +273,10 @@ report() {
     baseline="/bin/true $(startup_ms /bin/true) ms"
     [ -n "${HAVE[lua5.4]:-}" ] && baseline+=", \`lua5.4 -e ''\` $(startup_ms lua5.4 -e '') ms"
     echo "- start-up baselines measured the same way: $baseline"
+    if [ "$col" != 1 ]; then
+        echo "- quick sizes run in milliseconds, where start-up and one noisy round dominate:"
+        echo "  a smoke test; the targets are judged on \`make bench\`"
+    fi
 }
 
 machine_header() {
