@@ -181,16 +181,17 @@ static void vm_execute(VM *vm, size_t stop)
             ip--;                                                                    \
         }                                                                            \
     } while (0)
+/* The registers that follow from the running closure alone. */
+#define USE_CLOSURE(c)                                                    \
+    (cl = (c), code = cl->proto->code, k = cl->proto->consts,             \
+     globals = cl->proto->module->globals)
 #define LOAD()                                   \
     do {                                         \
         frame = &vm->frames[vm->nframes - 1];    \
-        cl = frame->closure;                     \
-        code = cl->proto->code;                  \
+        USE_CLOSURE(frame->closure);             \
         ip = frame->ip;                          \
         base = frame->base;                      \
         top = vm->top;                           \
-        k = cl->proto->consts;                   \
-        globals = cl->proto->module->globals;    \
     } while (0)
 
 /* The registers for the frame vm_push_frame_fast has just pushed for the
@@ -198,12 +199,10 @@ static void vm_execute(VM *vm, size_t stop)
 #define ENTERED(callee)                                  \
     do {                                                 \
         frame = &vm->frames[vm->nframes - 1];            \
-        cl = (callee)->as.cl;                            \
+        USE_CLOSURE((callee)->as.cl);                    \
+        ip = code;                                       \
         base = (callee) + 1;                             \
-        code = ip = cl->proto->code;                     \
         top = base + cl->proto->nlocals;                 \
-        k = cl->proto->consts;                           \
-        globals = cl->proto->module->globals;            \
     } while (0)
 
     LOAD();
@@ -454,12 +453,9 @@ redispatch:
          * whatever moved the array), so this is LOAD minus the reloads. */
         top = base;
         frame--;
-        cl = frame->closure;
+        USE_CLOSURE(frame->closure);
         ip = frame->ip;
         base = frame->base;
-        code = cl->proto->code;
-        k = cl->proto->consts;
-        globals = cl->proto->module->globals;
         NEXT();
     }
     CASE(ARRAY) {
