@@ -179,6 +179,12 @@ static bool is_stdout(const char *path)
     return strcmp(path, "-") == 0;
 }
 
+/* How messages name an output. */
+static const char *output_name(const char *path)
+{
+    return is_stdout(path) ? "standard output" : path;
+}
+
 static FILE *open_output(const char *path)
 {
     if (is_stdout(path))
@@ -198,8 +204,7 @@ static int finish_output(FILE *f, const char *path, bool ok)
     else
         ok = fflush(f) == 0 && ok;
     if (!ok)
-        fprintf(stderr, "pvmc: cannot write %s: %s\n", is_stdout(path) ? "standard output" : path,
-                errno ? strerror(errno) : "write failed");
+        fprintf(stderr, "pvmc: cannot write %s: %s\n", output_name(path), errno ? strerror(errno) : "write failed");
     return ok ? 0 : 1;
 }
 
@@ -208,7 +213,7 @@ static int write_bytecode(const PbcImage *img, const char *path)
     uint8_t *bytes;
     size_t len;
     if (!pbc_write(img, &bytes, &len)) {
-        fprintf(stderr, "pvmc: cannot encode %s: out of memory\n", path);
+        fprintf(stderr, "pvmc: cannot encode %s: out of memory\n", output_name(path));
         return 1;
     }
     FILE *f = open_output(path);
