@@ -17,6 +17,7 @@
 #include "compiler/asm.h"
 #include "vm/opcodes.h"
 #include "vm/pbc.h"
+#include "test_util.h"
 
 /* ------------------------------------------------------------ helpers */
 
@@ -97,20 +98,6 @@ static void expect_round_trip(const PbcImage *img)
     free(errors);
     free(text);
     pbc_free(&back);
-}
-
-static uint64_t bits_of(double f)
-{
-    uint64_t u;
-    memcpy(&u, &f, sizeof u);
-    return u;
-}
-
-static double from_bits(uint64_t u)
-{
-    double f;
-    memcpy(&f, &u, sizeof f);
-    return f;
 }
 
 static uint32_t code_u32(const PbcFunc *f, uint32_t at)
@@ -691,7 +678,7 @@ static void test_round_trip_built_image(void **state)
                                     0xffffffffffffffffu, 1, 0x000fffffffffffffu, 0x3fb999999999999au,
                                     0x4340000000000000u, 0x7ff8000000000000u };
     for (size_t i = 0; i < sizeof float_bits / sizeof float_bits[0]; i++)
-        pbc_add_const_float(&img, from_bits(float_bits[i]));
+        pbc_add_const_float(&img, double_of(float_bits[i]));
     pbc_add_const_string(&img, "f", 1);
     pbc_add_const_string(&img, "f", 1);
     pbc_add_const_string(&img, "a\0b", 3);
@@ -761,7 +748,7 @@ static void random_const(Rng *r, PbcImage *img)
         if (rnd(r, 2))
             pbc_add_const_float(img, floats[rnd(r, 9)]);
         else /* any bits, or inf and NaNs with small payloads */
-            pbc_add_const_float(img, from_bits(rnd(r, 2) ? rnd64(r) : 0x7ff0000000000000u | rnd(r, 5)));
+            pbc_add_const_float(img, double_of(rnd(r, 2) ? rnd64(r) : 0x7ff0000000000000u | rnd(r, 5)));
         break;
     default: {
         char s[8];

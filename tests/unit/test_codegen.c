@@ -21,6 +21,7 @@
 #include "compiler/compiler.h"
 #include "vm/opcodes.h"
 #include "vm/pbc.h"
+#include "test_util.h"
 
 /* ------------------------------------------------------------ helpers */
 
@@ -703,13 +704,7 @@ static void test_all_programs_verify(void **state)
 
 static uint64_t rng_state = 0x2545F4914F6CDD1Dull;
 
-static uint64_t rng(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
-}
+static uint64_t rng(void) { return xorshift64(&rng_state); }
 
 static const char *const seeds[] = {
     "fn f(a, ...r) { let s = 0; for x in r { if x { s += x; } else { continue; } } return s; }\n"

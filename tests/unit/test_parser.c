@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "compiler/parser.h"
+#include "test_util.h"
 
 /* ------------------------------------------------------ S-expressions */
 
@@ -452,13 +453,7 @@ static void test_nesting_is_bounded(void **state)
 
 static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
 
-static uint64_t rng(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
-}
+static uint64_t rng(void) { return xorshift64(&rng_state); }
 
 static const char *const fragments[] = {
     "let ", "fn ", "if ", "else ", "while ", "for ", " in ", "return ", "break;", "continue;",

@@ -14,6 +14,7 @@
 
 #include "vm/opcodes.h"
 #include "vm/pbc.h"
+#include "test_util.h"
 
 /* ------------------------------------------------------------ helpers */
 
@@ -153,20 +154,6 @@ static void expect_read_error(const uint8_t *bytes, size_t len, const char *want
     assert_int_equal(img.nconsts, 0);
     assert_int_equal(img.nfuncs, 0);
     assert_null(img.consts);
-}
-
-static uint64_t bits_of(double d)
-{
-    uint64_t u;
-    memcpy(&u, &d, sizeof u);
-    return u;
-}
-
-static double double_of(uint64_t u)
-{
-    double d;
-    memcpy(&d, &u, sizeof d);
-    return d;
 }
 
 /* ------------------------------------------------------------ builder */
