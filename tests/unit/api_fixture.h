@@ -1,5 +1,6 @@
 /* What the embedding-API tests share: capturing a VM's output or error
- * stream, and loading plus running a source text. Include after "pvm.h". */
+ * stream, loading plus running a source text, and reading an int global.
+ * Include after <cmocka.h> and "pvm.h". */
 #ifndef PVM_TEST_API_FIXTURE_H
 #define PVM_TEST_API_FIXTURE_H
 
@@ -28,6 +29,17 @@ static inline pvm_status run(pvm_vm *vm, const char *src)
 {
     pvm_status st = pvm_load_source(vm, src, strlen(src), "t.pv");
     return st != PVM_OK ? st : pvm_run(vm);
+}
+
+/* The int global [name], asserting that it exists and is an int. */
+static inline int64_t global_int(pvm_vm *vm, const char *name)
+{
+    pvm_value v;
+    int64_t i = -1;
+    assert_int_equal(pvm_get_global(vm, name, &v), PVM_OK);
+    assert_int_equal(pvm_get_int(vm, v, &i), PVM_OK);
+    pvm_release(vm, v);
+    return i;
 }
 
 #endif

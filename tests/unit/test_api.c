@@ -47,15 +47,6 @@ static int64_t get_int(pvm_vm *vm, pvm_value v)
     return i;
 }
 
-static int64_t global_int(pvm_vm *vm, const char *name)
-{
-    pvm_value v;
-    assert_int_equal(pvm_get_global(vm, name, &v), PVM_OK);
-    int64_t i = get_int(vm, v);
-    pvm_release(vm, v);
-    return i;
-}
-
 static const char *str(pvm_vm *vm, pvm_value v)
 {
     const char *s = NULL;

@@ -18,16 +18,6 @@
 #include "pvm.h"
 #include "api_fixture.h"
 
-static int64_t global_int(pvm_vm *vm, const char *name)
-{
-    pvm_value v;
-    int64_t i = -1;
-    assert_int_equal(pvm_get_global(vm, name, &v), PVM_OK);
-    assert_int_equal(pvm_get_int(vm, v, &i), PVM_OK);
-    pvm_release(vm, v);
-    return i;
-}
-
 /* The VM still works: a fresh program runs and computes. */
 static void assert_vm_works(pvm_vm *vm)
 {
