@@ -1,7 +1,8 @@
 # pvm build. `make` builds pvm, pvmc and libpvm.a; `make test` runs every
 # test; `make test SANITIZE=1` does the same under ASan + UBSan.
-# Sources are found by wildcard: a new .c file in a subsystem folder is built
-# into libpvm.a without touching this file (files named *_main.c are programs).
+# Sources are found by folder: a new .c file in one of LIB_DIRS is built into
+# libpvm.a without touching this file. The folders are listed in pipeline
+# order; vm/cli is the pvm program, compiler/pvmc_main.c the pvmc program.
 
 CC      ?= cc
 PREFIX  ?= /usr/local
@@ -23,10 +24,11 @@ LIBS    := -lgc -lffi -ldl -lm -lpthread
 # shared objects to map); the REPL loads libedit itself when it starts.
 PROG_LIBS := -Wl,-Bstatic -lgc -lffi -Wl,-Bdynamic -ldl -lm -lpthread
 
-# vm/repl*.c is the pvm program's REPL (it needs libedit): linked into pvm only.
-LIB_SRC  := $(filter-out %_main.c vm/repl%.c,$(wildcard vm/*.c compiler/*.c stdlib/*.c jit/*.c))
+LIB_DIRS := vm/bytecode vm/runtime vm/interp jit stdlib compiler vm/api
+LIB_SRC  := $(filter-out compiler/pvmc_main.c,$(wildcard $(addsuffix /*.c,$(LIB_DIRS))))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
-PVM_OBJ  := $(BUILD)/vm/pvm_main.o $(patsubst %.c,$(BUILD)/%.o,$(wildcard vm/repl*.c))
+# vm/cli is the pvm command and its REPL (which needs libedit): pvm only.
+PVM_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(wildcard vm/cli/*.c))
 LIB      := $(BUILD)/libpvm.a
 PVM      := $(BUILD)/pvm
 PVMC     := $(BUILD)/pvmc
@@ -86,7 +88,7 @@ e2e: $(PVM) $(PVMC)
 # The interpreter's portable dispatch (a switch instead of computed goto,
 # selected by PVM_NO_COMPUTED_GOTO) runs the same programs.
 SWITCH_PVM := $(BUILD)/switch/pvm
-$(BUILD)/switch/interp.o: vm/interp.c | $(DEPS_OK)
+$(BUILD)/switch/interp.o: vm/interp/interp.c | $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -DPVM_NO_COMPUTED_GOTO -c $< -o $@
 $(SWITCH_PVM): $(BUILD)/switch/interp.o $(PVM_OBJ) $(LIB)

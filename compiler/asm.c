@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vm/opcodes.h"
+#include "vm/bytecode/opcodes.h"
 
 #define ASM_MAX_ERRORS 50
 #define ASM_MAX_NUMBER 128 /* longest numeric word we accept */

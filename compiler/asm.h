@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "vm/pbc.h"
+#include "vm/bytecode/pbc.h"
 
 /* Assembles [len] bytes of .pva text from [src] into [out], which this
  * function initialises. Every error is written to [errors] as

@@ -8,9 +8,9 @@
 #ifndef PVM_CC_AST_H
 #define PVM_CC_AST_H
 
-#include "diag.h"
-#include "vm/opcodes.h"
-#include "vm/pbc.h"
+#include "compiler/diag.h"
+#include "vm/bytecode/opcodes.h"
+#include "vm/bytecode/pbc.h"
 
 typedef struct CcExpr CcExpr;
 typedef struct CcStmt CcStmt;

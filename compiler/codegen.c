@@ -1,7 +1,7 @@
 /* The PV code generator: walks the resolved AST and emits stack bytecode
  * (docs/bytecode.md), tracking the operand-stack depth of every
  * instruction so maxstack is exact and every join agrees. */
-#include "codegen.h"
+#include "compiler/codegen.h"
 
 #include <stdlib.h>
 #include <string.h>

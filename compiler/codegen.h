@@ -8,7 +8,7 @@
 #ifndef PVM_CC_CODEGEN_H
 #define PVM_CC_CODEGEN_H
 
-#include "resolve.h"
+#include "compiler/resolve.h"
 
 /* Emits the functions of module [m] (already resolved into [scope]) into
  * [img] and fills module [module]'s main and globals (its name and file

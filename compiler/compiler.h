@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "vm/pbc.h"
+#include "vm/bytecode/pbc.h"
 
 typedef struct {
     /* NULL-terminated list of extra names the embedder defines in the

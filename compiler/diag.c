@@ -1,5 +1,5 @@
 /* Diagnostics, the allocation funnel and the arena of the PV front end. */
-#include "diag.h"
+#include "compiler/diag.h"
 
 #include <stdarg.h>
 #include <stdlib.h>

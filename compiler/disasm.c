@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vm/opcodes.h"
+#include "vm/bytecode/opcodes.h"
 
 #define COMMENT_COLUMN 36
 #define COMMENT_STRING_MAX 48 /* longer strings are cut in comments */

@@ -1,6 +1,6 @@
 /* The PV lexer (LANGUAGE.md section 1): comments, identifiers, keywords,
  * integer, float and string literals, operators. */
-#include "lexer.h"
+#include "compiler/lexer.h"
 
 #include <errno.h>
 #include <stdio.h>

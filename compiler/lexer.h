@@ -7,7 +7,7 @@
 #ifndef PVM_CC_LEXER_H
 #define PVM_CC_LEXER_H
 
-#include "diag.h"
+#include "compiler/diag.h"
 
 /* Token kinds with the text used for them in messages. */
 #define CC_TOKENS(X) \

@@ -6,7 +6,7 @@
  * file's real path, compiled once, and gets its own module entry; a .pbc
  * module is merged into the image with its indices relocated. An import
  * that reaches a module still being compiled is a cycle. */
-#include "compiler.h"
+#include "compiler/compiler.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -14,8 +14,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "codegen.h"
-#include "parser.h"
+#include "compiler/codegen.h"
+#include "compiler/parser.h"
 
 #define MAX_SOURCE_BYTES 0x7FFFFFFFu
 #define MAX_IMPORT_DEPTH 200u   /* modules being compiled at once */

@@ -1,12 +1,12 @@
 /* The PV parser: one function per grammar rule, each preceded by its rule
  * (LANGUAGE.md sections 3 to 5). */
-#include "parser.h"
+#include "compiler/parser.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "lexer.h"
+#include "compiler/lexer.h"
 
 typedef struct {
     void **items;

@@ -8,7 +8,7 @@
 #ifndef PVM_CC_PARSER_H
 #define PVM_CC_PARSER_H
 
-#include "ast.h"
+#include "compiler/ast.h"
 
 #define CC_MAX_NESTING 200u     /* nested blocks, parentheses, unary operators */
 #define CC_MAX_PARAMS 255u      /* PBC_MAX_PARAMS */

@@ -17,7 +17,7 @@
 
 #include "compiler/asm.h"
 #include "compiler/compiler.h"
-#include "vm/pbc.h"
+#include "vm/bytecode/pbc.h"
 
 #define PVMC_VERSION "0.1.0"
 

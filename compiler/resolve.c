@@ -1,5 +1,5 @@
 /* Name resolution for one module: locals, upvalues, globals, built-ins. */
-#include "resolve.h"
+#include "compiler/resolve.h"
 
 #include <stdlib.h>
 #include <string.h>

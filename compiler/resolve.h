@@ -13,7 +13,7 @@
 #ifndef PVM_CC_RESOLVE_H
 #define PVM_CC_RESOLVE_H
 
-#include "ast.h"
+#include "compiler/ast.h"
 
 /* The names every program sees (LANGUAGE.md sections 8 and 9). */
 #define CC_BUILTIN_NAMES \

@@ -4,9 +4,9 @@
 #ifndef PVM_STDLIB_FFI_H
 #define PVM_STDLIB_FFI_H
 
-#include "vm/vm.h"
+#include "vm/runtime/vm.h"
 
-/* What a pointer value (PvPointer, vm/object.h) refers to. The kind decides
+/* What a pointer value (PvPointer, vm/runtime/object.h) refers to. The kind decides
  * what ffi.read/ffi.write may do with it and what [owner] holds. */
 enum {
     PV_PTR_FOREIGN,  /* memory C gave us: unchecked, owner NULL */

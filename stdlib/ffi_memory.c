@@ -1,7 +1,7 @@
 /* Pointer values and host memory: ffi.alloc, ffi.read, ffi.write,
  * ffi.string, ffi.offset, ffi.is_null, ffi.address, ffi.sizeof.
  *
- * A pointer value is a small collector box (PvPointer, vm/object.h) holding
+ * A pointer value is a small collector box (PvPointer, vm/runtime/object.h) holding
  * the address, so a pointer into an ffi.alloc block keeps the block alive
  * and knows its bounds: every access through such a pointer is checked.
  * Memory that C handed out (a "foreign" pointer) has no known bounds; those

@@ -8,7 +8,7 @@
 #ifndef PVM_STDLIB_LIB_H
 #define PVM_STDLIB_LIB_H
 
-#include "vm/vm.h"
+#include "vm/interp/interp.h"
 
 /* One native of a module. [name] is the full name, "module.func" (or just
  * "func" for the built-ins); the part after the dot is the map key. */

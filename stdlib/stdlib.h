@@ -5,7 +5,7 @@
 #ifndef PVM_STDLIB_H
 #define PVM_STDLIB_H
 
-#include "vm/vm.h"
+#include "vm/runtime/vm.h"
 
 /* Registers every built-in function and module in [vm]'s built-in scope.
  * [argv] holds the [argc] program arguments that follow the script name;

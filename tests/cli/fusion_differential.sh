@@ -1,4 +1,4 @@
-# Superinstructions (vm/super.h) must not change behaviour: every program
+# Superinstructions (vm/interp/super.h) must not change behaviour: every program
 # under tests/programs prints the same and exits the same with fusion (the
 # default) and without it (--trace loads code unfused).
 set -u

@@ -10,14 +10,14 @@
  *   image cases  a valid image with one header or table field broken.
  *
  * Build and run from the repository root:
- *   cc -std=gnu11 -I. tests/tools/gen_bad_pbc.c vm/pbc.c vm/opcodes.c -o /tmp/gen_bad_pbc
+ *   cc -std=gnu11 -I. tests/tools/gen_bad_pbc.c vm/bytecode/pbc.c vm/bytecode/opcodes.c -o /tmp/gen_bad_pbc
  *   /tmp/gen_bad_pbc tests/bad */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "vm/opcodes.h"
-#include "vm/pbc.h"
+#include "vm/bytecode/opcodes.h"
+#include "vm/bytecode/pbc.h"
 
 /* ------------------------------------------------------- the base image */
 

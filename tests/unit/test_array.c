@@ -6,7 +6,7 @@
 
 #include <cmocka.h>
 
-#include "vm/vm.h"
+#include "vm/runtime/vm.h"
 #include "vm_fixture.h"
 
 static void test_new(void **state)

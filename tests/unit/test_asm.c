@@ -15,8 +15,8 @@
 #include <string.h>
 
 #include "compiler/asm.h"
-#include "vm/opcodes.h"
-#include "vm/pbc.h"
+#include "vm/bytecode/opcodes.h"
+#include "vm/bytecode/pbc.h"
 #include "test_util.h"
 
 /* ------------------------------------------------------------ helpers */

@@ -19,8 +19,8 @@
 #include <unistd.h>
 
 #include "compiler/compiler.h"
-#include "vm/opcodes.h"
-#include "vm/pbc.h"
+#include "vm/bytecode/opcodes.h"
+#include "vm/bytecode/pbc.h"
 #include "test_util.h"
 
 /* ------------------------------------------------------------ helpers */

@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "vm/vm.h"
+#include "vm/runtime/vm.h"
 #include "vm_fixture.h"
 
 static Value new_array(VM *vm)

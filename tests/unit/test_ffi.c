@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "stdlib/ffi.h"
-#include "vm/vm.h"
+#include "vm/interp/interp.h"
 #include "vm_fixture.h"
 
 static VM *new_vm(void)

@@ -21,7 +21,7 @@
 
 #include "compiler/asm.h"
 #include "stdlib/stdlib.h"
-#include "vm/vm.h"
+#include "vm/interp/interp.h"
 
 #define MUTANTS_PER_PROGRAM 150
 #define RUN_SECONDS 2

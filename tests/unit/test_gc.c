@@ -11,7 +11,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
-#include "vm/vm.h"
+#include "vm/interp/interp.h"
 
 #define BLOCK ((size_t)4 * 1024)
 #define LIVE 1024

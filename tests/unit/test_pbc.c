@@ -1,4 +1,4 @@
-/* Unit tests for vm/pbc.c: the builder's constant deduplication, the exact
+/* Unit tests for vm/bytecode/pbc.c: the builder's constant deduplication, the exact
  * file layout, write/read round trips, instruction decoding and every class
  * of error the reader reports. */
 #include <setjmp.h>
@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vm/opcodes.h"
-#include "vm/pbc.h"
+#include "vm/bytecode/opcodes.h"
+#include "vm/bytecode/pbc.h"
 #include "test_util.h"
 
 /* ------------------------------------------------------------ helpers */

@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "vm/vm.h"
+#include "vm/runtime/vm.h"
 #include "vm_fixture.h"
 
 #define TWO_POW_53 9007199254740992.0

@@ -1,4 +1,4 @@
-/* Unit tests for vm/verify.c: valid programs pass, and each verification
+/* Unit tests for vm/bytecode/verify.c: valid programs pass, and each verification
  * rule of docs/bytecode.md, broken on its own, fails with a message naming
  * the function, the offset and the rule. Last, every malformed file in
  * tests/bad is rejected with the message its .err file records. */
@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vm/opcodes.h"
-#include "vm/pbc.h"
+#include "vm/bytecode/opcodes.h"
+#include "vm/bytecode/pbc.h"
 
 /* ------------------------------------------------------------ helpers */
 

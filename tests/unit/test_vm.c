@@ -10,9 +10,9 @@
 #include <string.h>
 
 #include "compiler/asm.h"
-#include "vm/ops.h"
-#include "vm/super.h"
-#include "vm/vm.h"
+#include "vm/interp/ops.h"
+#include "vm/interp/super.h"
+#include "vm/interp/interp.h"
 
 static VM *load(const char *src)
 {

@@ -1,6 +1,6 @@
 /* What the unit tests of the VM's own parts share: a fresh VM per test,
  * a check that a statement raises a given PV error, and PV strings from C
- * text. Include after <cmocka.h> and "vm/vm.h". */
+ * text. Include after <cmocka.h> and "vm/runtime/vm.h". */
 #ifndef PVM_TEST_VM_FIXTURE_H
 #define PVM_TEST_VM_FIXTURE_H
 

@@ -1,0 +1,708 @@
+/* The embedding API (include/pvm.h), part 1: creating and freeing VMs,
+ * threads, loading and running programs, calls from the host, globals,
+ * limits, and the last-error record every function reports through.
+ *
+ * Nothing the host calls may longjmp through host code: every step that
+ * can raise a PV error runs inside vm_protect, and the error comes back as
+ * a pvm_status with its message kept in the pvm_vm. */
+#define _GNU_SOURCE /* fopencookie */
+#include <errno.h>
+#include <gc.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "compiler/compiler.h"
+#include "stdlib/stdlib.h"
+#include "vm/api/api_int.h"
+
+/* ---- The collector and threads ---- */
+
+/* bdwgc adopts the thread that initialises it as its main thread, and a
+ * host may create its first VM on any thread. Initialising before main()
+ * makes that the process's real main thread, whatever the host does. */
+__attribute__((constructor)) static void api_gc_init(void)
+{
+    vm_gc_init();
+}
+
+/* Per-thread, not global: how many attaches this thread made, and whether
+ * pvm registered it (a thread the collector already knew, such as the
+ * main thread, must not be unregistered). */
+static _Thread_local unsigned api_thread_refs;
+static _Thread_local bool api_thread_registered;
+
+bool pvm_thread_attach(void)
+{
+    if (api_thread_refs > 0 || GC_thread_is_registered()) {
+        api_thread_refs++;
+        return true;
+    }
+    struct GC_stack_base sb;
+    if (GC_get_stack_base(&sb) != GC_SUCCESS)
+        return false;
+    int r = GC_register_my_thread(&sb);
+    if (r != GC_SUCCESS && r != GC_DUPLICATE)
+        return false;
+    api_thread_registered = r == GC_SUCCESS;
+    api_thread_refs++;
+    return true;
+}
+
+void pvm_thread_detach(void)
+{
+    if (api_thread_refs == 0 || --api_thread_refs > 0)
+        return;
+    if (api_thread_registered) {
+        api_thread_registered = false;
+        GC_unregister_my_thread();
+    }
+}
+
+/* ---- The last error ---- */
+
+static const char *const api_status_names[] = {
+    "PVM_OK", "PVM_ERUNTIME", "PVM_ECOMPILE", "PVM_EBYTECODE", "PVM_EMEMORY",
+    "PVM_EBUDGET", "PVM_EINTERRUPT", "PVM_ETYPE", "PVM_ERANGE", "PVM_ENOTFOUND",
+    "PVM_EARG", "PVM_EIO", "PVM_ESTATE",
+};
+
+const char *pvm_status_name(pvm_status status)
+{
+    size_t n = sizeof api_status_names / sizeof api_status_names[0];
+    return (unsigned)status < n ? api_status_names[status] : "PVM_E?";
+}
+
+const char *pvm_version(void)
+{
+    return PVM_VERSION_STRING;
+}
+
+static void api_clear_error(pvm_vm *P)
+{
+    free(P->message);
+    free(P->trace);
+    free(P->file);
+    P->message = P->trace = P->file = NULL;
+    P->line = P->column = 0;
+    P->error_value = VAL_NIL;
+    P->has_error_value = false;
+}
+
+pvm_status api_fail(pvm_vm *P, pvm_status st, const char *fmt, ...)
+{
+    api_clear_error(P);
+    P->status = st;
+    va_list ap;
+    va_start(ap, fmt);
+    if (vasprintf(&P->message, fmt, ap) < 0)
+        P->message = NULL;
+    va_end(ap);
+    return st;
+}
+
+static char *api_strndup(const char *s, size_t n)
+{
+    char *d = malloc(n + 1);
+    if (d) {
+        memcpy(d, s, n);
+        d[n] = '\0';
+    }
+    return d;
+}
+
+/* "  at NAME (FILE:LINE)" - the innermost frame of a trace. */
+static void api_where_from_trace(pvm_vm *P, const char *trace)
+{
+    const char *eol = strchr(trace, '\n');
+    const char *end = eol ? eol : trace + strlen(trace);
+    const char *close = end;
+    while (close > trace && close[-1] != ')')
+        close--;
+    const char *colon = close;
+    while (colon > trace && colon[-1] != ':')
+        colon--;
+    const char *open = colon;
+    while (open > trace && open[-1] != '(')
+        open--;
+    if (close == trace || colon == trace || open == trace || open >= colon)
+        return;
+    P->file = api_strndup(open, (size_t)(colon - 1 - open));
+    P->line = atoi(colon);
+}
+
+/* "FILE:LINE:COL: error: MESSAGE" - the first compile error. The file
+ * name may itself contain colons, so the numbers are read backwards. */
+static void api_where_from_diagnostic(pvm_vm *P, const char *text)
+{
+    const char *mark = strstr(text, ": error: ");
+    if (!mark)
+        return;
+    const char *p = mark;
+    const char *col_start, *line_start;
+    while (p > text && p[-1] != ':')
+        p--;
+    col_start = p;
+    if (p == text)
+        return;
+    p--;
+    while (p > text && p[-1] != ':')
+        p--;
+    line_start = p;
+    if (p == text)
+        return;
+    P->file = api_strndup(text, (size_t)(line_start - 1 - text));
+    P->line = atoi(line_start);
+    P->column = atoi(col_start);
+}
+
+const char *api_fatal_text(pvm_status st)
+{
+    switch (st) {
+    case PVM_EBUDGET: return "instruction budget exceeded";
+    case PVM_EINTERRUPT: return "interrupted";
+    default: return "memory limit exceeded";
+    }
+}
+
+/* The status of the error in vm->error. */
+static pvm_status api_vm_status(VM *vm)
+{
+    if (vm->error.type != VT_STRING)
+        return PVM_ERUNTIME;
+    const char *text = vm->error.as.s->chars;
+    if (vm->error_fatal) {
+        if (!strcmp(text, api_fatal_text(PVM_EBUDGET)))
+            return PVM_EBUDGET;
+        if (!strcmp(text, api_fatal_text(PVM_EINTERRUPT)))
+            return PVM_EINTERRUPT;
+        if (!strcmp(text, api_fatal_text(PVM_EMEMORY)))
+            return PVM_EMEMORY;
+    }
+    return strcmp(text, "out of memory") ? PVM_ERUNTIME : PVM_EMEMORY;
+}
+
+pvm_status api_fail_vm(pvm_vm *P)
+{
+    VM *vm = P->vm;
+    api_clear_error(P);
+    P->status = api_vm_status(vm);
+    VmBuf b;
+    vm_buf_init(&b);
+    vm_display(&b, vm->error);
+    P->message = b.data;
+    P->trace = strdup(vm->error_trace ? vm->error_trace : "");
+    if (P->trace)
+        api_where_from_trace(P, P->trace);
+    P->error_value = vm->error;
+    P->has_error_value = true;
+    /* Inside a native, a limit must survive whatever the native does with
+     * this status: it is raised again when the native returns. */
+    if (P->depth > 0 && vm->error_fatal)
+        P->fatal_pending = P->status;
+    return P->status;
+}
+
+/* Hands the text of an error the script caused to the error callback. */
+static pvm_status api_report(pvm_vm *P, pvm_status st)
+{
+    if (st == PVM_OK || !P->opt.error || P->depth > 0)
+        return st;
+    const char *msg = pvm_error_message(P);
+    P->opt.error(P->opt.ud, msg, strlen(msg));
+    P->opt.error(P->opt.ud, "\n", 1);
+    if (P->trace && P->trace[0])
+        P->opt.error(P->opt.ud, P->trace, strlen(P->trace));
+    return st;
+}
+
+pvm_status api_protect(pvm_vm *P, void (*fn)(VM *vm, void *ud), void *ud)
+{
+    return vm_protect(P->vm, fn, ud) ? PVM_OK : api_fail_vm(P);
+}
+
+const char *pvm_error_message(const pvm_vm *P)
+{
+    return P && P->message ? P->message : "";
+}
+
+const char *pvm_error_trace(const pvm_vm *P)
+{
+    return P && P->trace ? P->trace : "";
+}
+
+const char *pvm_error_where(const pvm_vm *P, int *line, int *column)
+{
+    if (line)
+        *line = P ? P->line : 0;
+    if (column)
+        *column = P ? P->column : 0;
+    return P ? P->file : NULL;
+}
+
+pvm_status pvm_error_status(const pvm_vm *P)
+{
+    return P ? P->status : PVM_EARG;
+}
+
+pvm_value pvm_error_value(pvm_vm *P)
+{
+    if (!P)
+        return PVM_NIL;
+    if (P->has_error_value) {
+        pvm_value h;
+        return api_handle(P, P->error_value, &h) ? h : PVM_NIL;
+    }
+    return P->message ? pvm_cstring(P, P->message) : PVM_NIL;
+}
+
+/* ---- Output ---- */
+
+static ssize_t api_write_cookie(void *cookie, const char *data, size_t len)
+{
+    pvm_vm *P = cookie;
+    P->opt.write(P->opt.ud, data, len);
+    return (ssize_t)len;
+}
+
+/* print and io.write write to vm->out; with a write callback that is a
+ * stdio stream whose writes go to the callback, a line at a time. */
+static bool api_open_output(pvm_vm *P)
+{
+    cookie_io_functions_t io = { .write = api_write_cookie };
+    P->out = fopencookie(P, "w", io);
+    if (!P->out)
+        return false;
+    setvbuf(P->out, NULL, _IOLBF, BUFSIZ);
+    P->vm->out = P->out;
+    return true;
+}
+
+/* ---- Creating and freeing ---- */
+
+static Value api_denied(VM *vm, int argc, Value *args, void *name)
+{
+    vm_error(vm, "%s is disabled in this VM", (const char *)name);
+}
+
+/* Replaces the functions of module [mod], except those named in [keep],
+ * by ones that raise. */
+static void api_deny_module(VM *vm, const char *mod, const char *const *keep)
+{
+    Value v;
+    if (!vm_map_get(vm->builtins, vm_str_value(vm_string_cstr(vm, mod)), &v) || v.type != VT_MAP)
+        return;
+    PvMap *m = v.as.m;
+    for (int64_t pos = vm_map_next(m, 0); pos >= 0; pos = vm_map_next(m, (size_t)pos + 1)) {
+        PvMapEntry *e = &m->entries[pos];
+        if (e->key.type != VT_STRING || e->value.type != VT_NATIVE)
+            continue;
+        bool kept = false;
+        for (size_t i = 0; keep[i]; i++)
+            kept = kept || !strcmp(e->key.as.s->chars, keep[i]);
+        if (kept)
+            continue;
+        char name[128];
+        snprintf(name, sizeof name, "%s.%s", mod, e->key.as.s->chars);
+        PvNative *n = vm_native_new(vm, name, api_denied, 0, -1, NULL);
+        n->data = n->name->chars;
+        e->value = vm_obj(VT_NATIVE, n);
+    }
+}
+
+static void api_open_libs(VM *vm, void *ud)
+{
+    static const char *const io_kept[] = { "write", NULL };
+    static const char *const os_kept[] = { "clock", "time", "args", NULL };
+    pvm_vm *P = ud;
+    stdlib_open(vm, P->opt.argc, P->opt.argv);
+    vm->ffi_disabled = (P->opt.deny & PVM_DENY_FFI) != 0;
+    if (P->opt.deny & PVM_DENY_IO)
+        api_deny_module(vm, "io", io_kept);
+    if (P->opt.deny & PVM_DENY_PROCESS)
+        api_deny_module(vm, "os", os_kept);
+}
+
+pvm_vm *pvm_new(const pvm_options *opt)
+{
+    if (!pvm_thread_attach())
+        return NULL;
+    pvm_vm *P = GC_MALLOC_UNCOLLECTABLE(sizeof *P);
+    if (!P) {
+        pvm_thread_detach();
+        return NULL;
+    }
+    memset(P, 0, sizeof *P);
+    P->owner = pthread_self();
+    if (opt)
+        P->opt = *opt;
+    P->error_value = P->raise_value = VAL_NIL;
+    P->vm = vm_new();
+    if (opt && opt->module_path)
+        P->module_path = strdup(opt->module_path);
+    P->opt.module_path = P->module_path;
+    api_handles_init(P);
+    bool ok = P->vm && (!opt || !opt->module_path || P->module_path) &&
+              (!P->opt.write || api_open_output(P)) && vm_protect(P->vm, api_open_libs, P);
+    if (!ok) {
+        pvm_free(P);
+        return NULL;
+    }
+    return P;
+}
+
+void pvm_free(pvm_vm *P)
+{
+    if (!P || P->depth > 0)
+        return;
+    if (P->out) {
+        fclose(P->out);
+        P->vm->out = stdout;
+    }
+    vm_free(P->vm);
+    api_handles_free(P);
+    api_clear_error(P);
+    free(P->raise_text);
+    free(P->raised_text);
+    free(P->module_path);
+    bool same_thread = pthread_equal(P->owner, pthread_self());
+    GC_FREE(P);
+    if (same_thread)
+        pvm_thread_detach();
+}
+
+/* ---- Running PV code ---- */
+
+/* Before PV code runs at the host's top level: a fresh instruction budget,
+ * and an interrupt raised while nothing ran is dropped. */
+static void api_begin(pvm_vm *P)
+{
+    if (P->depth > 0)
+        return;
+    VM *vm = P->vm;
+    vm->fuel = P->instruction_limit > 0 ? P->instruction_limit : INT64_MAX;
+    vm->interrupt = 0;
+    P->fatal_pending = PVM_OK;
+}
+
+/* Zeroes Values from [from] to [to] (a stack range); whole pages are
+ * handed back to the OS instead, which also zeroes them. */
+static void api_zero_values(Value *from, Value *to)
+{
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t a = (uintptr_t)from, b = (uintptr_t)to;
+    uintptr_t lo = (a + page - 1) & ~(page - 1), hi = b & ~(page - 1);
+    if (hi <= lo + page) {
+        memset(from, 0, b - a);
+        return;
+    }
+    memset(from, 0, lo - a);
+    if (madvise((void *)lo, hi - lo, MADV_DONTNEED) != 0)
+        memset((void *)lo, 0, hi - lo);
+    memset((void *)hi, 0, b - hi);
+}
+
+/* After a failed run the stack, frame and handler arrays above their tops
+ * still point at the dead script's objects (its big array, its program),
+ * and the collector scans them. Clearing them lets a VM stopped by the
+ * memory limit get its memory back for the next script. */
+static void api_scrub(VM *vm)
+{
+    api_zero_values(vm->top, vm->stack_rooted);
+    memset(vm->frames + vm->nframes, 0, (vm->frames_cap - vm->nframes) * sizeof(VmFrame));
+    memset(vm->handlers + vm->nhandlers, 0, (vm->handlers_cap - vm->nhandlers) * sizeof(VmHandler));
+}
+
+static pvm_status api_end(pvm_vm *P, bool ok)
+{
+    if (P->depth > 0)
+        return ok ? PVM_OK : api_fail_vm(P);
+    if (P->out)
+        fflush(P->out);
+    if (ok)
+        return PVM_OK;
+    pvm_status st = api_fail_vm(P);
+    api_scrub(P->vm);
+    return api_report(P, st);
+}
+
+pvm_status pvm_run(pvm_vm *P)
+{
+    if (!P)
+        return PVM_EARG;
+    if (P->depth > 0)
+        return api_fail(P, PVM_ESTATE, "pvm_run: not allowed inside a native function");
+    VmProgram *prog = P->vm->program;
+    if (!prog)
+        return api_fail(P, PVM_ESTATE, "pvm_run: no program loaded");
+    if (prog->modules[0]->state != VM_MODULE_NEW)
+        return api_fail(P, PVM_ESTATE, "pvm_run: the program has already run; load it again");
+    api_begin(P);
+    return api_end(P, vm_run_program(P->vm));
+}
+
+pvm_status pvm_call(pvm_vm *P, pvm_value fn, int argc, const pvm_value *args, pvm_value *result)
+{
+    if (!P)
+        return PVM_EARG;
+    if (result)
+        *result = PVM_NIL;
+    if (argc < 0 || (argc > 0 && !args))
+        return api_fail(P, PVM_EARG, "pvm_call: %d arguments at %p", argc, (const void *)args);
+    Value f;
+    if (!api_value(P, fn, &f))
+        return P->status;
+    if (!vm_is_function(f))
+        return api_fail(P, PVM_ETYPE, "attempt to call a %s value", vm_type_name(f));
+    Value small[8];
+    Value *vals = (size_t)argc <= sizeof small / sizeof small[0] ? small : malloc((size_t)argc * sizeof(Value));
+    if (!vals)
+        return api_fail(P, PVM_EMEMORY, "out of memory");
+    for (int i = 0; i < argc; i++) {
+        if (!api_value(P, args[i], &vals[i])) {
+            if (vals != small)
+                free(vals);
+            return P->status;
+        }
+    }
+    api_begin(P);
+    Value r;
+    bool ok = vm_pcall(P->vm, f, argc, vals, &r);
+    if (vals != small)
+        free(vals);
+    pvm_status st = api_end(P, ok);
+    if (st == PVM_OK && result && !api_handle(P, r, result))
+        return api_fail(P, PVM_EMEMORY, "out of memory");
+    return st;
+}
+
+/* ---- Loading ---- */
+
+/* The names of the built-in scope, NULL-terminated, for the compiler: a
+ * program may use every name the host defined. */
+static const char **api_builtin_names(VM *vm)
+{
+    PvMap *m = vm->builtins;
+    const char **names = malloc((m->count + 1) * sizeof *names);
+    if (!names)
+        return NULL;
+    size_t n = 0;
+    for (int64_t pos = vm_map_next(m, 0); pos >= 0; pos = vm_map_next(m, (size_t)pos + 1)) {
+        if (m->entries[pos].key.type == VT_STRING)
+            names[n++] = m->entries[pos].key.as.s->chars;
+    }
+    names[n] = NULL;
+    return names;
+}
+
+static pvm_status api_compile(pvm_vm *P, const char *src, size_t len, const char *name, PbcImage *img)
+{
+    char *text = NULL;
+    size_t text_len = 0;
+    FILE *errors = open_memstream(&text, &text_len);
+    const char **names = api_builtin_names(P->vm);
+    if (!errors || !names) {
+        if (errors)
+            fclose(errors);
+        free(text);
+        free(names);
+        return api_fail(P, PVM_EMEMORY, "out of memory");
+    }
+    CcOptions o = { .extra_builtins = names, .module_path = P->module_path };
+    bool ok = cc_compile_source(src, len, name, &o, img, errors);
+    fclose(errors);
+    free(names);
+    pvm_status st = PVM_OK;
+    if (!ok) {
+        while (text_len > 0 && text[text_len - 1] == '\n')
+            text[--text_len] = '\0';
+        st = api_fail(P, PVM_ECOMPILE, "%s", text_len ? text : "compile error");
+        api_where_from_diagnostic(P, P->message);
+    }
+    free(text);
+    return st;
+}
+
+static pvm_status api_load_image(pvm_vm *P, const PbcImage *img)
+{
+    char err[512];
+    if (vm_load_verified(P->vm, img, err, sizeof err))
+        return PVM_OK;
+    bool memory = !strncmp(err, "cannot load program", 19);
+    return api_fail(P, memory ? PVM_EMEMORY : PVM_EBYTECODE, "%s%s", memory ? "" : "invalid bytecode: ", err);
+}
+
+static pvm_status api_check_loading(pvm_vm *P, const void *data, size_t len)
+{
+    if (!P)
+        return PVM_EARG;
+    if (!data && len)
+        return api_fail(P, PVM_EARG, "NULL data of length %zu", len);
+    if (P->depth > 0)
+        return api_fail(P, PVM_ESTATE, "cannot load a program inside a native function");
+    return PVM_OK;
+}
+
+static pvm_status api_load_source(pvm_vm *P, const char *src, size_t len, const char *name)
+{
+    PbcImage img;
+    pvm_status st = api_compile(P, src ? src : "", len, name, &img);
+    if (st == PVM_OK)
+        st = api_load_image(P, &img);
+    pbc_free(&img);
+    return api_report(P, st);
+}
+
+pvm_status pvm_load_source(pvm_vm *P, const char *src, size_t len, const char *name)
+{
+    pvm_status st = api_check_loading(P, src, len);
+    if (st != PVM_OK)
+        return st;
+    return api_load_source(P, src, len, name ? name : "<source>");
+}
+
+pvm_status pvm_load_bytecode(pvm_vm *P, const void *bytes, size_t len)
+{
+    pvm_status st = api_check_loading(P, bytes, len);
+    if (st != PVM_OK)
+        return st;
+    PbcImage img;
+    char err[512];
+    if (!pbc_read(bytes ? bytes : "", len, &img, err, sizeof err))
+        return api_report(P, api_fail(P, PVM_EBYTECODE, "invalid bytecode: %s", err));
+    st = api_load_image(P, &img);
+    pbc_free(&img);
+    return api_report(P, st);
+}
+
+pvm_status pvm_load_file(pvm_vm *P, const char *path)
+{
+    pvm_status st = api_check_loading(P, NULL, 0);
+    if (st != PVM_OK)
+        return st;
+    if (!path)
+        return api_fail(P, PVM_EARG, "pvm_load_file: NULL path");
+    char *data;
+    size_t len;
+    if (!pbc_read_path(path, SIZE_MAX, &data, &len))
+        return api_report(P, api_fail(P, PVM_EIO, "cannot read %s: %s", path, strerror(errno)));
+    if (len >= 4 && !memcmp(data, PBC_MAGIC, 4))
+        st = pvm_load_bytecode(P, data, len);
+    else
+        st = api_load_source(P, data, len, path);
+    free(data);
+    return st;
+}
+
+/* ---- Globals ---- */
+
+/* The slot of module 0's top-level variable [name], or NULL. */
+static Value *api_program_global(VM *vm, const char *name)
+{
+    if (!vm->program)
+        return NULL;
+    VmModule *mod = vm->program->modules[0];
+    size_t len = strlen(name);
+    for (uint32_t g = 0; g < mod->nglobals; g++) {
+        PvString *s = mod->global_names[g];
+        if (s && s->len == len && !memcmp(s->chars, name, len))
+            return &mod->globals[g];
+    }
+    return NULL;
+}
+
+static bool api_builtin(VM *vm, const char *name, Value *out)
+{
+    PvMap *m = vm->builtins;
+    size_t len = strlen(name);
+    for (int64_t pos = vm_map_next(m, 0); pos >= 0; pos = vm_map_next(m, (size_t)pos + 1)) {
+        Value k = m->entries[pos].key;
+        if (k.type == VT_STRING && k.as.s->len == len && !memcmp(k.as.s->chars, name, len)) {
+            *out = m->entries[pos].value;
+            return true;
+        }
+    }
+    return false;
+}
+
+pvm_status pvm_get_global(pvm_vm *P, const char *name, pvm_value *out)
+{
+    if (!P)
+        return PVM_EARG;
+    if (!name || !out)
+        return api_fail(P, PVM_EARG, "pvm_get_global: NULL argument");
+    *out = PVM_NIL;
+    Value *slot = api_program_global(P->vm, name);
+    Value v;
+    if (slot)
+        v = *slot;
+    else if (!api_builtin(P->vm, name, &v))
+        return api_fail(P, PVM_ENOTFOUND, "no global named '%s'", name);
+    return api_handle(P, v, out) ? PVM_OK : api_fail(P, PVM_EMEMORY, "out of memory");
+}
+
+pvm_status pvm_set_global(pvm_vm *P, const char *name, pvm_value v)
+{
+    if (!P)
+        return PVM_EARG;
+    if (!name)
+        return api_fail(P, PVM_EARG, "pvm_set_global: NULL name");
+    Value val;
+    if (!api_value(P, v, &val))
+        return P->status;
+    if (!P->vm->program)
+        return api_fail(P, PVM_ESTATE, "pvm_set_global: no program loaded");
+    Value *slot = api_program_global(P->vm, name);
+    if (!slot)
+        return api_fail(P, PVM_ENOTFOUND, "the program has no top-level variable '%s'", name);
+    *slot = val;
+    return PVM_OK;
+}
+
+typedef struct {
+    const char *name;
+    Value v;
+} ApiDefine;
+
+static void api_define_body(VM *vm, void *ud)
+{
+    ApiDefine *d = ud;
+    vm_define_builtin(vm, d->name, d->v);
+}
+
+pvm_status pvm_define(pvm_vm *P, const char *name, pvm_value v)
+{
+    if (!P)
+        return PVM_EARG;
+    if (!name)
+        return api_fail(P, PVM_EARG, "pvm_define: NULL name");
+    ApiDefine d = { name, VAL_NIL };
+    if (!api_value(P, v, &d.v))
+        return P->status;
+    return api_protect(P, api_define_body, &d);
+}
+
+/* ---- Limits ---- */
+
+void pvm_set_memory_limit(pvm_vm *P, size_t bytes)
+{
+    if (!P)
+        return;
+    P->vm->memory_limit = bytes;
+    P->vm->bytes_since_check = bytes; /* check at the next allocation */
+}
+
+void pvm_set_instruction_limit(pvm_vm *P, int64_t instructions)
+{
+    if (P)
+        P->instruction_limit = instructions > 0 ? instructions : 0;
+}
+
+void pvm_interrupt(pvm_vm *P)
+{
+    if (P)
+        P->vm->interrupt = 1;
+}

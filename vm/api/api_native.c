@@ -1,0 +1,259 @@
+/* The embedding API, part 3: native functions written by the host.
+ *
+ * A host function becomes an ordinary PvNative whose C function is the
+ * trampoline below. The trampoline gives the host its arguments as local
+ * handles, runs it, and turns what it asked for into VM actions after it
+ * has returned: its result, a pvm_raise (thrown here, so the longjmp of a
+ * PV error never passes through host code), or a limit that stopped a
+ * pvm_call the host made (raised again, so a native cannot swallow it). */
+#define _GNU_SOURCE /* asprintf, vasprintf */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vm/api/api_int.h"
+
+typedef struct {
+    pvm_vm *P;
+    pvm_cfunction fn;
+    void *ud;
+    const char *name; /* the PvNative's name, for messages */
+} ApiNativeData;
+
+#define API_SMALL_ARGS 8
+
+/* A raise requested by a native; saved while a nested native runs. */
+typedef struct {
+    ApiRaise kind;
+    char *text;
+    Value value;
+} ApiRaiseState;
+
+static ApiRaiseState api_take_raise(pvm_vm *P)
+{
+    ApiRaiseState r = { P->raise, P->raise_text, P->raise_value };
+    P->raise = API_RAISE_NONE;
+    P->raise_text = NULL;
+    P->raise_value = VAL_NIL;
+    return r;
+}
+
+static void api_put_raise(pvm_vm *P, ApiRaiseState r)
+{
+    free(P->raise_text);
+    P->raise = r.kind;
+    P->raise_text = r.text;
+    P->raise_value = r.value;
+}
+
+/* Acts on what the native that just returned asked for; returns only when
+ * there is nothing to raise. */
+static void api_after_native(VM *vm, pvm_vm *P, ApiRaiseState r, const char *name, bool valid_result)
+{
+    if (P->fatal_pending != PVM_OK) {
+        pvm_status st = P->fatal_pending;
+        P->fatal_pending = PVM_OK;
+        free(r.text);
+        vm_fatal_error(vm, api_fatal_text(st));
+    }
+    if (r.kind == API_RAISE_VALUE)
+        vm_throw(vm, r.value);
+    if (r.kind == API_RAISE_TEXT) {
+        free(P->raised_text); /* owned by P until the next throw: no leak if the string cannot be made */
+        P->raised_text = r.text;
+        vm_throw(vm, vm_str_value(vm_string_cstr(vm, r.text ? r.text : "out of memory")));
+    }
+    if (!valid_result)
+        vm_error(vm, "%s returned an invalid or released handle", name);
+}
+
+/* Argument handles, local to the call; false when memory runs out. */
+static bool api_arg_handles(pvm_vm *P, int argc, const Value *args, pvm_value *h)
+{
+    for (int i = 0; i < argc; i++) {
+        if (!api_handle(P, args[i], &h[i]))
+            return false;
+    }
+    return true;
+}
+
+static Value api_native_call(VM *vm, int argc, Value *args, void *data)
+{
+    ApiNativeData *d = data;
+    pvm_vm *P = d->P;
+    pvm_value small[API_SMALL_ARGS];
+    pvm_value *h = argc <= API_SMALL_ARGS ? small : malloc((size_t)argc * sizeof *h);
+    size_t mark = P->handles.nlocals;
+    P->depth++;
+    if (!h || !api_arg_handles(P, argc, args, h)) {
+        P->depth--;
+        api_locals_unwind(P, mark);
+        if (h != small)
+            free(h);
+        vm_error(vm, "out of memory");
+    }
+    ApiRaiseState outer = api_take_raise(P);
+    pvm_value r = d->fn(P, argc, h, d->ud);
+    P->depth--;
+    Value result = VAL_NIL;
+    bool valid = api_value(P, r, &result);
+    api_locals_unwind(P, mark);
+    if (h != small)
+        free(h);
+    ApiRaiseState mine = api_take_raise(P);
+    api_put_raise(P, outer);
+    api_after_native(vm, P, mine, d->name, valid);
+    return result;
+}
+
+PvNative *api_native_new(pvm_vm *P, const char *name, pvm_cfunction fn, void *ud)
+{
+    ApiNativeData *d = vm_alloc(P->vm, sizeof *d);
+    d->P = P;
+    d->fn = fn;
+    d->ud = ud;
+    PvNative *n = vm_native_new(P->vm, name, api_native_call, 0, -1, d);
+    d->name = n->name->chars;
+    return n;
+}
+
+/* ---- Making and registering natives ---- */
+
+typedef struct {
+    pvm_vm *P;
+    const char *name;
+    pvm_cfunction fn;
+    const pvm_function_entry *funcs;
+    void *ud;
+    Value result;
+} ApiRegister;
+
+static void api_function_body(VM *vm, void *ud)
+{
+    ApiRegister *r = ud;
+    r->result = vm_obj(VT_NATIVE, api_native_new(r->P, r->name, r->fn, r->ud));
+}
+
+pvm_value pvm_function(pvm_vm *P, const char *name, pvm_cfunction fn, void *ud)
+{
+    if (!P)
+        return PVM_NIL;
+    if (!fn) {
+        api_fail(P, PVM_EARG, "pvm_function: NULL function");
+        return PVM_NIL;
+    }
+    ApiRegister r = { P, name ? name : "<native>", fn, NULL, ud, VAL_NIL };
+    pvm_value h = PVM_NIL;
+    if (api_protect(P, api_function_body, &r) == PVM_OK && !api_handle(P, r.result, &h))
+        api_fail(P, PVM_EMEMORY, "out of memory");
+    return h;
+}
+
+static void api_register_body(VM *vm, void *ud)
+{
+    ApiRegister *r = ud;
+    vm_define_builtin(vm, r->name, vm_obj(VT_NATIVE, api_native_new(r->P, r->name, r->fn, r->ud)));
+}
+
+pvm_status pvm_register(pvm_vm *P, const char *name, pvm_cfunction fn, void *ud)
+{
+    if (!P)
+        return PVM_EARG;
+    if (!name || !fn)
+        return api_fail(P, PVM_EARG, "pvm_register: NULL %s", name ? "function" : "name");
+    ApiRegister r = { P, name, fn, NULL, ud, VAL_NIL };
+    return api_protect(P, api_register_body, &r);
+}
+
+/* Each function is named "module.fn", as the standard library's are. */
+static void api_module_body(VM *vm, void *ud)
+{
+    ApiRegister *r = ud;
+    PvMap *m = vm_map_new(vm, 8);
+    for (const pvm_function_entry *f = r->funcs; f->name; f++) {
+        char *full = NULL;
+        if (asprintf(&full, "%s.%s", r->name, f->name) < 0)
+            vm_error(vm, "out of memory");
+        PvNative *n = api_native_new(r->P, full, f->fn, r->ud);
+        free(full);
+        vm_map_set(vm, m, vm_str_value(vm_string_cstr(vm, f->name)), vm_obj(VT_NATIVE, n));
+    }
+    vm_define_builtin(vm, r->name, vm_obj(VT_MAP, m));
+}
+
+pvm_status pvm_register_module(pvm_vm *P, const char *name, const pvm_function_entry *funcs, void *ud)
+{
+    if (!P)
+        return PVM_EARG;
+    if (!name || !funcs)
+        return api_fail(P, PVM_EARG, "pvm_register_module: NULL %s", name ? "function list" : "name");
+    for (const pvm_function_entry *f = funcs; f->name; f++) {
+        if (!f->fn)
+            return api_fail(P, PVM_EARG, "pvm_register_module: %s.%s has a NULL function", name, f->name);
+    }
+    ApiRegister r = { P, name, NULL, funcs, ud, VAL_NIL };
+    return api_protect(P, api_module_body, &r);
+}
+
+/* ---- Raising errors from natives ---- */
+
+/* Outside a native there is no script to raise into: record the error. */
+static void api_request(pvm_vm *P, ApiRaise kind, char *text, Value v)
+{
+    if (P->depth == 0) {
+        if (kind == API_RAISE_TEXT) {
+            api_fail(P, PVM_ERUNTIME, "%s", text ? text : "out of memory");
+        } else {
+            VmBuf b;
+            vm_buf_init(&b);
+            vm_display(&b, v);
+            api_fail(P, PVM_ERUNTIME, "%s", b.data);
+            vm_buf_free(&b);
+            P->error_value = v;
+            P->has_error_value = true;
+        }
+        free(text);
+        return;
+    }
+    free(P->raise_text);
+    P->raise = kind;
+    P->raise_text = text;
+    P->raise_value = v;
+}
+
+pvm_value pvm_raise(pvm_vm *P, const char *fmt, ...)
+{
+    if (!P)
+        return PVM_NIL;
+    char *text = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    if (!fmt || vasprintf(&text, fmt, ap) < 0)
+        text = fmt ? NULL : strdup("error");
+    va_end(ap);
+    api_request(P, API_RAISE_TEXT, text, VAL_NIL);
+    return PVM_NIL;
+}
+
+pvm_value pvm_raise_value(pvm_vm *P, pvm_value v)
+{
+    Value val;
+    if (!P)
+        return PVM_NIL;
+    if (!api_value(P, v, &val))
+        return pvm_raise(P, "pvm_raise_value: invalid or released handle");
+    api_request(P, API_RAISE_VALUE, NULL, val);
+    return PVM_NIL;
+}
+
+pvm_value pvm_rethrow(pvm_vm *P)
+{
+    if (!P)
+        return PVM_NIL;
+    if (P->has_error_value) {
+        api_request(P, API_RAISE_VALUE, NULL, P->error_value);
+        return PVM_NIL;
+    }
+    return pvm_raise(P, "%s", pvm_error_message(P));
+}

@@ -1,0 +1,635 @@
+/* The embedding API, part 2: handles, and the values behind them.
+ *
+ * A handle id is (generation << 32) | (slot index + 1); id 0 is nil and
+ * owns no slot. Slots sit in uncollectable chunks, which the collector
+ * scans, so a held value is never freed. Releasing a slot bumps its
+ * generation, so a stale id no longer matches: use after release is
+ * detected (PVM_EARG) rather than reading whatever the slot holds next.
+ * Each VM starts its generations at its own salt, which makes a handle
+ * of another VM fail the same check. */
+#include <gc.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vm/api/api_int.h"
+
+#define API_LIVE (UINT32_MAX - 1) /* next_free of a slot in use */
+
+/* ---- The handle table ---- */
+
+void api_handles_init(pvm_vm *P)
+{
+    ApiHandles *H = &P->handles;
+    uint64_t mix = (uint64_t)(uintptr_t)P * 0x9E3779B97F4A7C15u;
+    H->salt = (uint32_t)(mix >> 32) | 1u;
+    H->free_head = API_NO_SLOT;
+}
+
+void api_handles_free(pvm_vm *P)
+{
+    ApiHandles *H = &P->handles;
+    for (uint32_t c = 0; c < H->nchunks; c++)
+        GC_FREE(H->chunks[c]);
+    free(H->chunks);
+    free(H->locals);
+    memset(H, 0, sizeof *H);
+}
+
+static bool api_grow_handles(ApiHandles *H)
+{
+    if (H->nchunks >= (API_NO_SLOT - 1) / API_CHUNK_SLOTS)
+        return false;
+    ApiSlot **chunks = realloc(H->chunks, (H->nchunks + 1) * sizeof *chunks);
+    if (!chunks)
+        return false;
+    H->chunks = chunks;
+    ApiSlot *chunk = GC_MALLOC_UNCOLLECTABLE(API_CHUNK_SLOTS * sizeof(ApiSlot));
+    if (!chunk)
+        return false;
+    uint32_t first = H->nchunks * API_CHUNK_SLOTS;
+    H->chunks[H->nchunks++] = chunk;
+    for (uint32_t i = API_CHUNK_SLOTS; i-- > 0;) {
+        chunk[i].v = VAL_NIL;
+        chunk[i].gen = H->salt;
+        chunk[i].next_free = H->free_head;
+        H->free_head = first + i;
+    }
+    return true;
+}
+
+static ApiSlot *api_slot(const ApiHandles *H, uint32_t index)
+{
+    return &H->chunks[index / API_CHUNK_SLOTS][index % API_CHUNK_SLOTS];
+}
+
+/* The live slot [id] names, or NULL. */
+static ApiSlot *api_find(const ApiHandles *H, uint64_t id)
+{
+    uint32_t low = (uint32_t)id;
+    if (low == 0 || (low - 1) / API_CHUNK_SLOTS >= H->nchunks)
+        return NULL;
+    ApiSlot *s = api_slot(H, low - 1);
+    return s->next_free == API_LIVE && s->gen == (uint32_t)(id >> 32) ? s : NULL;
+}
+
+static bool api_push_local(ApiHandles *H, uint64_t id)
+{
+    if (H->nlocals == H->locals_cap) {
+        size_t cap = H->locals_cap ? H->locals_cap * 2 : 64;
+        uint64_t *locals = realloc(H->locals, cap * sizeof *locals);
+        if (!locals)
+            return false;
+        H->locals = locals;
+        H->locals_cap = cap;
+    }
+    H->locals[H->nlocals++] = id;
+    return true;
+}
+
+static bool api_release_id(ApiHandles *H, uint64_t id)
+{
+    ApiSlot *s = api_find(H, id);
+    if (!s)
+        return false;
+    s->v = VAL_NIL;
+    if (++s->gen == 0)
+        s->gen = 1;
+    s->next_free = H->free_head;
+    H->free_head = (uint32_t)id - 1;
+    return true;
+}
+
+/* A handle for [v]; [local] ones are released when the running native
+ * returns. */
+static bool api_new_handle(pvm_vm *P, Value v, bool local, pvm_value *out)
+{
+    ApiHandles *H = &P->handles;
+    *out = PVM_NIL;
+    if (v.type == VT_NIL)
+        return true;
+    if (H->free_head == API_NO_SLOT && !api_grow_handles(H))
+        return false;
+    uint32_t index = H->free_head;
+    ApiSlot *s = api_slot(H, index);
+    H->free_head = s->next_free;
+    s->v = v;
+    s->next_free = API_LIVE;
+    uint64_t id = (uint64_t)s->gen << 32 | (index + 1);
+    if (local && !api_push_local(H, id)) {
+        api_release_id(H, id);
+        return false;
+    }
+    out->id = id;
+    return true;
+}
+
+bool api_handle(pvm_vm *P, Value v, pvm_value *out)
+{
+    return api_new_handle(P, v, P->depth > 0, out);
+}
+
+void api_locals_unwind(pvm_vm *P, size_t mark)
+{
+    ApiHandles *H = &P->handles;
+    while (H->nlocals > mark)
+        api_release_id(H, H->locals[--H->nlocals]); /* false if released early */
+}
+
+static bool api_lookup(const pvm_vm *P, pvm_value h, Value *out)
+{
+    if (h.id == 0) {
+        *out = VAL_NIL;
+        return true;
+    }
+    ApiSlot *s = api_find(&P->handles, h.id);
+    if (!s)
+        return false;
+    *out = s->v;
+    return true;
+}
+
+bool api_value(pvm_vm *P, pvm_value h, Value *out)
+{
+    if (api_lookup(P, h, out))
+        return true;
+    api_fail(P, PVM_EARG, "invalid or released handle %#llx", (unsigned long long)h.id);
+    return false;
+}
+
+pvm_value pvm_retain(pvm_vm *P, pvm_value v)
+{
+    Value val;
+    pvm_value h;
+    if (!P || !api_value(P, v, &val))
+        return PVM_NIL;
+    if (!api_new_handle(P, val, false, &h))
+        api_fail(P, PVM_EMEMORY, "out of memory");
+    return h;
+}
+
+pvm_status pvm_release(pvm_vm *P, pvm_value v)
+{
+    if (!P)
+        return PVM_EARG;
+    if (v.id == 0 || api_release_id(&P->handles, v.id))
+        return PVM_OK;
+    return api_fail(P, PVM_EARG, "invalid or released handle %#llx", (unsigned long long)v.id);
+}
+
+/* ---- Types ---- */
+
+static pvm_type api_type(Value v)
+{
+    switch ((ValueType)v.type) {
+    case VT_NIL: return PVM_TNIL;
+    case VT_BOOL: return PVM_TBOOL;
+    case VT_INT: return PVM_TINT;
+    case VT_FLOAT: return PVM_TFLOAT;
+    case VT_STRING: return PVM_TSTRING;
+    case VT_ARRAY: return PVM_TARRAY;
+    case VT_MAP: return PVM_TMAP;
+    case VT_CLOSURE:
+    case VT_NATIVE: return PVM_TFUNCTION;
+    case VT_POINTER: return PVM_TPOINTER;
+    default: return PVM_TINVALID;
+    }
+}
+
+const char *pvm_type_name(pvm_type type)
+{
+    static const char *const names[] = { "nil", "bool", "int", "float", "string",
+                                         "array", "map", "function", "pointer" };
+    return type >= PVM_TNIL && type <= PVM_TPOINTER ? names[type] : "invalid";
+}
+
+pvm_type pvm_typeof(pvm_vm *P, pvm_value v)
+{
+    Value val;
+    return P && api_lookup(P, v, &val) ? api_type(val) : PVM_TINVALID;
+}
+
+bool pvm_is_nil(pvm_vm *P, pvm_value v)
+{
+    return pvm_typeof(P, v) == PVM_TNIL;
+}
+
+/* The value of [h] if it has type [want]; else records PVM_ETYPE. */
+static bool api_expect(pvm_vm *P, pvm_value h, pvm_type want, Value *out)
+{
+    if (!api_value(P, h, out))
+        return false;
+    if (api_type(*out) == want)
+        return true;
+    api_fail(P, PVM_ETYPE, "expected %s, got %s", pvm_type_name(want), vm_type_name(*out));
+    return false;
+}
+
+/* ---- Constructors ---- */
+
+static pvm_value api_result(pvm_vm *P, Value v)
+{
+    pvm_value h;
+    if (!api_handle(P, v, &h))
+        api_fail(P, PVM_EMEMORY, "out of memory");
+    return h;
+}
+
+pvm_value pvm_bool(pvm_vm *P, bool b)
+{
+    return P ? api_result(P, vm_bool(b)) : PVM_NIL;
+}
+
+pvm_value pvm_int(pvm_vm *P, int64_t i)
+{
+    return P ? api_result(P, vm_int(i)) : PVM_NIL;
+}
+
+pvm_value pvm_float(pvm_vm *P, double f)
+{
+    return P ? api_result(P, vm_float(f)) : PVM_NIL;
+}
+
+/* Allocating constructors run protected: the memory limit may raise. */
+typedef struct {
+    const char *chars;
+    size_t len;
+    void *ptr;
+    Value result;
+} ApiMake;
+
+static pvm_value api_make(pvm_vm *P, void (*body)(VM *, void *), ApiMake *m)
+{
+    m->result = VAL_NIL;
+    if (api_protect(P, body, m) != PVM_OK)
+        return PVM_NIL;
+    return api_result(P, m->result);
+}
+
+static void api_make_string(VM *vm, void *ud)
+{
+    ApiMake *m = ud;
+    m->result = vm_str_value(vm_string_new(vm, m->chars, m->len));
+}
+
+pvm_value pvm_string(pvm_vm *P, const char *s, size_t len)
+{
+    if (!P)
+        return PVM_NIL;
+    if (!s && len) {
+        api_fail(P, PVM_EARG, "pvm_string: NULL text of length %zu", len);
+        return PVM_NIL;
+    }
+    ApiMake m = { .chars = s ? s : "", .len = len };
+    return api_make(P, api_make_string, &m);
+}
+
+pvm_value pvm_cstring(pvm_vm *P, const char *s)
+{
+    if (P && !s) {
+        api_fail(P, PVM_EARG, "pvm_cstring: NULL string");
+        return PVM_NIL;
+    }
+    return pvm_string(P, s, s ? strlen(s) : 0);
+}
+
+static void api_make_array(VM *vm, void *ud)
+{
+    ((ApiMake *)ud)->result = vm_obj(VT_ARRAY, vm_array_new(vm, 0));
+}
+
+static void api_make_map(VM *vm, void *ud)
+{
+    ((ApiMake *)ud)->result = vm_obj(VT_MAP, vm_map_new(vm, 0));
+}
+
+static void api_make_pointer(VM *vm, void *ud)
+{
+    ApiMake *m = ud;
+    PvPointer *box = vm_alloc(vm, sizeof(PvPointer)); /* zeroed: a foreign pointer */
+    box->addr = m->ptr;
+    m->result = vm_obj(VT_POINTER, box);
+}
+
+pvm_value pvm_new_array(pvm_vm *P)
+{
+    ApiMake m = { 0 };
+    return P ? api_make(P, api_make_array, &m) : PVM_NIL;
+}
+
+pvm_value pvm_new_map(pvm_vm *P)
+{
+    ApiMake m = { 0 };
+    return P ? api_make(P, api_make_map, &m) : PVM_NIL;
+}
+
+pvm_value pvm_pointer(pvm_vm *P, void *p)
+{
+    ApiMake m = { .ptr = p };
+    return P ? api_make(P, api_make_pointer, &m) : PVM_NIL;
+}
+
+/* ---- Accessors ---- */
+
+pvm_status pvm_get_bool(pvm_vm *P, pvm_value v, bool *out)
+{
+    Value val;
+    if (!P)
+        return PVM_EARG;
+    if (!out)
+        return api_fail(P, PVM_EARG, "pvm_get_bool: NULL out");
+    if (!api_expect(P, v, PVM_TBOOL, &val))
+        return P->status;
+    *out = val.as.b;
+    return PVM_OK;
+}
+
+pvm_status pvm_get_int(pvm_vm *P, pvm_value v, int64_t *out)
+{
+    Value val;
+    if (!P)
+        return PVM_EARG;
+    if (!out)
+        return api_fail(P, PVM_EARG, "pvm_get_int: NULL out");
+    if (!api_expect(P, v, PVM_TINT, &val))
+        return P->status;
+    *out = val.as.i;
+    return PVM_OK;
+}
+
+pvm_status pvm_get_float(pvm_vm *P, pvm_value v, double *out)
+{
+    Value val;
+    if (!P)
+        return PVM_EARG;
+    if (!out)
+        return api_fail(P, PVM_EARG, "pvm_get_float: NULL out");
+    if (!api_value(P, v, &val))
+        return P->status;
+    if (val.type == VT_INT)
+        *out = (double)val.as.i;
+    else if (val.type == VT_FLOAT)
+        *out = val.as.f;
+    else
+        return api_fail(P, PVM_ETYPE, "expected float, got %s", vm_type_name(val));
+    return PVM_OK;
+}
+
+pvm_status pvm_get_string(pvm_vm *P, pvm_value v, const char **s, size_t *len)
+{
+    Value val;
+    if (!P)
+        return PVM_EARG;
+    if (!s)
+        return api_fail(P, PVM_EARG, "pvm_get_string: NULL out");
+    if (!api_expect(P, v, PVM_TSTRING, &val))
+        return P->status;
+    *s = val.as.s->chars;
+    if (len)
+        *len = val.as.s->len;
+    return PVM_OK;
+}
+
+pvm_status pvm_get_pointer(pvm_vm *P, pvm_value v, void **out)
+{
+    Value val;
+    if (!P)
+        return PVM_EARG;
+    if (!out)
+        return api_fail(P, PVM_EARG, "pvm_get_pointer: NULL out");
+    if (!api_expect(P, v, PVM_TPOINTER, &val))
+        return P->status;
+    *out = vm_pointer_addr(val);
+    return PVM_OK;
+}
+
+bool pvm_truthy(pvm_vm *P, pvm_value v)
+{
+    Value val;
+    return P && api_lookup(P, v, &val) && vm_is_truthy(val);
+}
+
+bool pvm_equal(pvm_vm *P, pvm_value a, pvm_value b)
+{
+    Value x, y;
+    return P && api_lookup(P, a, &x) && api_lookup(P, b, &y) && vm_values_equal(x, y);
+}
+
+typedef struct {
+    Value in, out;
+} ApiConvert;
+
+static void api_to_string_body(VM *vm, void *ud)
+{
+    ApiConvert *c = ud;
+    c->out = vm_str_value(vm_to_string(vm, c->in));
+}
+
+pvm_status pvm_to_string(pvm_vm *P, pvm_value v, pvm_value *out)
+{
+    if (!P)
+        return PVM_EARG;
+    if (!out)
+        return api_fail(P, PVM_EARG, "pvm_to_string: NULL out");
+    *out = PVM_NIL;
+    ApiConvert c;
+    if (!api_value(P, v, &c.in))
+        return P->status;
+    pvm_status st = api_protect(P, api_to_string_body, &c);
+    if (st == PVM_OK && !api_handle(P, c.out, out))
+        return api_fail(P, PVM_EMEMORY, "out of memory");
+    return st;
+}
+
+/* ---- Containers ---- */
+
+pvm_status pvm_len(pvm_vm *P, pvm_value v, size_t *out)
+{
+    Value val;
+    if (!P)
+        return PVM_EARG;
+    if (!out)
+        return api_fail(P, PVM_EARG, "pvm_len: NULL out");
+    if (!api_value(P, v, &val))
+        return P->status;
+    switch (val.type) {
+    case VT_STRING: *out = val.as.s->len; return PVM_OK;
+    case VT_ARRAY: *out = val.as.a->len; return PVM_OK;
+    case VT_MAP: *out = val.as.m->count; return PVM_OK;
+    default: return api_fail(P, PVM_ETYPE, "len: expected string, array or map, got %s", vm_type_name(val));
+    }
+}
+
+/* The array [h] and a checked index [i] into it. */
+static pvm_status api_array_at(pvm_vm *P, pvm_value h, size_t i, PvArray **out)
+{
+    Value val;
+    if (!api_expect(P, h, PVM_TARRAY, &val))
+        return P->status;
+    if (i >= val.as.a->len)
+        return api_fail(P, PVM_ERANGE, "index %zu out of range for array of length %zu", i, val.as.a->len);
+    *out = val.as.a;
+    return PVM_OK;
+}
+
+pvm_status pvm_array_get(pvm_vm *P, pvm_value array, size_t i, pvm_value *out)
+{
+    PvArray *a = NULL;
+    if (!P)
+        return PVM_EARG;
+    if (!out)
+        return api_fail(P, PVM_EARG, "pvm_array_get: NULL out");
+    *out = PVM_NIL;
+    pvm_status st = api_array_at(P, array, i, &a);
+    if (st != PVM_OK)
+        return st;
+    return api_handle(P, a->items[i], out) ? PVM_OK : api_fail(P, PVM_EMEMORY, "out of memory");
+}
+
+pvm_status pvm_array_set(pvm_vm *P, pvm_value array, size_t i, pvm_value v)
+{
+    PvArray *a = NULL;
+    Value val;
+    if (!P)
+        return PVM_EARG;
+    if (!api_value(P, v, &val))
+        return P->status;
+    pvm_status st = api_array_at(P, array, i, &a);
+    if (st == PVM_OK)
+        a->items[i] = val;
+    return st;
+}
+
+/* Container updates that may allocate or raise, run protected. */
+typedef struct {
+    Value target, key, value;
+    const char *field; /* the key of the _field functions */
+    bool found;
+} ApiUpdate;
+
+static void api_push_body(VM *vm, void *ud)
+{
+    ApiUpdate *u = ud;
+    vm_array_push(vm, u->target.as.a, u->value);
+}
+
+pvm_status pvm_array_push(pvm_vm *P, pvm_value array, pvm_value v)
+{
+    ApiUpdate u;
+    if (!P)
+        return PVM_EARG;
+    if (!api_expect(P, array, PVM_TARRAY, &u.target) || !api_value(P, v, &u.value))
+        return P->status;
+    return api_protect(P, api_push_body, &u);
+}
+
+pvm_status pvm_map_get(pvm_vm *P, pvm_value map, pvm_value key, pvm_value *out)
+{
+    Value m, k, v;
+    if (!P)
+        return PVM_EARG;
+    if (!out)
+        return api_fail(P, PVM_EARG, "pvm_map_get: NULL out");
+    *out = PVM_NIL;
+    if (!api_expect(P, map, PVM_TMAP, &m) || !api_value(P, key, &k))
+        return P->status;
+    if (!vm_map_get(m.as.m, k, &v))
+        return api_fail(P, PVM_ENOTFOUND, "key not found");
+    return api_handle(P, v, out) ? PVM_OK : api_fail(P, PVM_EMEMORY, "out of memory");
+}
+
+static void api_map_set_body(VM *vm, void *ud)
+{
+    ApiUpdate *u = ud;
+    vm_map_set(vm, u->target.as.m, u->key, u->value);
+}
+
+pvm_status pvm_map_set(pvm_vm *P, pvm_value map, pvm_value key, pvm_value v)
+{
+    ApiUpdate u;
+    if (!P)
+        return PVM_EARG;
+    if (!api_expect(P, map, PVM_TMAP, &u.target) || !api_value(P, key, &u.key) || !api_value(P, v, &u.value))
+        return P->status;
+    if (u.key.type == VT_NIL || (u.key.type == VT_FLOAT && isnan(u.key.as.f)))
+        return api_fail(P, PVM_EARG, "map key cannot be %s", u.key.type == VT_NIL ? "nil" : "NaN");
+    return api_protect(P, api_map_set_body, &u);
+}
+
+pvm_status pvm_map_remove(pvm_vm *P, pvm_value map, pvm_value key)
+{
+    Value m, k;
+    if (!P)
+        return PVM_EARG;
+    if (!api_expect(P, map, PVM_TMAP, &m) || !api_value(P, key, &k))
+        return P->status;
+    return vm_map_remove(m.as.m, k, NULL) ? PVM_OK : api_fail(P, PVM_ENOTFOUND, "key not found");
+}
+
+static void api_field_body(VM *vm, void *ud)
+{
+    ApiUpdate *u = ud;
+    Value key = vm_str_value(vm_string_cstr(vm, u->field));
+    if (u->found)
+        vm_map_set(vm, u->target.as.m, key, u->value);
+    else
+        u->found = vm_map_get(u->target.as.m, key, &u->value);
+}
+
+pvm_status pvm_map_get_field(pvm_vm *P, pvm_value map, const char *key, pvm_value *out)
+{
+    ApiUpdate u = { .found = false };
+    if (!P)
+        return PVM_EARG;
+    if (!key || !out)
+        return api_fail(P, PVM_EARG, "pvm_map_get_field: NULL argument");
+    *out = PVM_NIL;
+    if (!api_expect(P, map, PVM_TMAP, &u.target))
+        return P->status;
+    u.field = key;
+    pvm_status st = api_protect(P, api_field_body, &u);
+    if (st != PVM_OK)
+        return st;
+    if (!u.found)
+        return api_fail(P, PVM_ENOTFOUND, "key '%s' not found", key);
+    return api_handle(P, u.value, out) ? PVM_OK : api_fail(P, PVM_EMEMORY, "out of memory");
+}
+
+pvm_status pvm_map_set_field(pvm_vm *P, pvm_value map, const char *key, pvm_value v)
+{
+    ApiUpdate u = { .found = true };
+    if (!P)
+        return PVM_EARG;
+    if (!key)
+        return api_fail(P, PVM_EARG, "pvm_map_set_field: NULL key");
+    if (!api_expect(P, map, PVM_TMAP, &u.target) || !api_value(P, v, &u.value))
+        return P->status;
+    u.field = key;
+    return api_protect(P, api_field_body, &u);
+}
+
+bool pvm_map_next(pvm_vm *P, pvm_value map, size_t *iter, pvm_value *key, pvm_value *value)
+{
+    Value m;
+    if (!P)
+        return false;
+    if (!iter || !key || !value) {
+        api_fail(P, PVM_EARG, "pvm_map_next: NULL argument");
+        return false;
+    }
+    *key = *value = PVM_NIL;
+    if (!api_expect(P, map, PVM_TMAP, &m))
+        return false;
+    int64_t pos = vm_map_next(m.as.m, *iter);
+    if (pos < 0)
+        return false;
+    const PvMapEntry *e = &m.as.m->entries[pos];
+    if (!api_handle(P, e->key, key) || !api_handle(P, e->value, value)) {
+        pvm_release(P, *key);
+        *key = PVM_NIL;
+        api_fail(P, PVM_EMEMORY, "out of memory");
+        return false;
+    }
+    *iter = (size_t)pos + 1;
+    return true;
+}

@@ -1,0 +1,40 @@
+/* Programs: from .pbc bytes or a built image to a program loaded in a VM.
+ *
+ * This is the only way code enters a VM: read (structure), verify (rules),
+ * then load. A file that fails either check never reaches the interpreter. */
+#include <stdio.h>
+#include <string.h>
+
+#include "vm/interp/interp.h"
+
+typedef struct {
+    const PbcImage *img;
+} VmLoadArgs;
+
+static void vm_load_body(VM *vm, void *ud)
+{
+    VmLoadArgs *a = ud;
+    vm->program = vm_load_image(vm, a->img);
+}
+
+bool vm_load_verified(VM *vm, const PbcImage *img, char *err, size_t errlen)
+{
+    if (!pbc_verify(img, err, errlen))
+        return false;
+    VmLoadArgs args = { img };
+    if (!vm_protect(vm, vm_load_body, &args)) {
+        snprintf(err, errlen, "cannot load program: out of memory");
+        return false;
+    }
+    return true;
+}
+
+bool vm_load_bytes(VM *vm, const uint8_t *bytes, size_t len, char *err, size_t errlen)
+{
+    PbcImage img;
+    if (!pbc_read(bytes, len, &img, err, errlen))
+        return false;
+    bool ok = vm_load_verified(vm, &img, err, errlen);
+    pbc_free(&img);
+    return ok;
+}

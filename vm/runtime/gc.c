@@ -1,0 +1,96 @@
+/* The allocation funnel: every heap allocation of a VM goes through here.
+ *
+ * Objects live in the Boehm collector's heap. Having one entry point lets the
+ * VM count bytes (for an embedder's memory limit) and turn impossible sizes
+ * into a PV "out of memory" error instead of a crash. */
+#include <gc.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "vm/runtime/vm.h"
+
+/* Requests above this are refused outright: no PV value needs more than a
+ * 2^40-byte (1 TiB) block, and refusing early avoids asking bdwgc for sizes
+ * that overflow its own arithmetic. */
+#define VM_MAX_ALLOC ((size_t)1 << 40)
+
+static void *vm_checked(VM *vm, void *p)
+{
+    if (!p)
+        vm_error(vm, "out of memory");
+    return p;
+}
+
+/* The live heap as bdwgc sees it: every VM's data in the process, so at
+ * least this VM's own (vm_reachable_bytes); under the limit it settles the
+ * check cheaply. */
+static size_t vm_live_bytes(void)
+{
+    return GC_get_heap_size() - GC_get_free_bytes();
+}
+
+/* Enforces vm->memory_limit. Checked once per quarter of the limit
+ * allocated, so the cost of a full collection is amortised. */
+static void vm_check_memory_limit(VM *vm, size_t size)
+{
+    /* Raising the limit error allocates its message; with a limit smaller
+     * than that message, checking it again would recurse forever. */
+    if (vm->error_fatal)
+        return;
+    if (size > vm->memory_limit)
+        vm_fatal_error(vm, "memory limit exceeded");
+    vm->bytes_since_check += size;
+    if (vm->bytes_since_check < vm->memory_limit / 4)
+        return;
+    vm->bytes_since_check = 0;
+    if (vm_live_bytes() + size <= vm->memory_limit)
+        return;
+    GC_gcollect();
+    if (vm_live_bytes() + size <= vm->memory_limit)
+        return;
+    /* The process's heap is over this VM's limit; its own data may not be
+     * (other VMs in the process hold theirs). */
+    if (vm_reachable_bytes(vm) + size > vm->memory_limit)
+        vm_fatal_error(vm, "memory limit exceeded");
+}
+
+static void vm_account(VM *vm, size_t size)
+{
+    if (size > VM_MAX_ALLOC)
+        vm_error(vm, "out of memory");
+    if (vm->memory_limit)
+        vm_check_memory_limit(vm, size);
+    vm->bytes_allocated += size;
+}
+
+void *vm_alloc(VM *vm, size_t size)
+{
+    vm_account(vm, size);
+    return vm_checked(vm, GC_MALLOC(size ? size : 1));
+}
+
+void *vm_alloc_atomic(VM *vm, size_t size)
+{
+    vm_account(vm, size);
+    void *p = vm_checked(vm, GC_MALLOC_ATOMIC(size ? size : 1));
+    /* Atomic blocks are not cleared by bdwgc; clearing keeps results
+     * deterministic for callers that rely on a zeroed tail. */
+    memset(p, 0, size);
+    return p;
+}
+
+void *vm_realloc(VM *vm, void *p, size_t size)
+{
+    vm_account(vm, size);
+    return vm_checked(vm, GC_REALLOC(p, size ? size : 1));
+}
+
+size_t vm_checked_size(VM *vm, size_t count, size_t elem, size_t extra)
+{
+    if (elem && count > (SIZE_MAX - extra) / elem)
+        vm_error(vm, "out of memory");
+    size_t size = count * elem + extra;
+    if (size > VM_MAX_ALLOC)
+        vm_error(vm, "out of memory");
+    return size;
+}

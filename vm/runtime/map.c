@@ -1,0 +1,218 @@
+/* Maps: insertion-ordered hash maps.
+ *
+ * Layout (see PvMap in object.h):
+ *   entries  key/value pairs in insertion order; a removed pair stays in
+ *            place as a tombstone (key type VM_MAP_TOMBSTONE), so iteration
+ *            by position is stable while a loop removes keys
+ *   index    open addressing over a power-of-two table of slots, each an
+ *            entry position (low 32 bits) and a 32-bit tag of the key's hash
+ *            (so most mismatches are rejected without touching the entries
+ *            array); all ones = empty. Probing starts at the hash's low bits
+ *            and then mixes in its higher bits (i = 5i + 1 + perturb, perturb
+ *            shifted right by 5 each step), so int keys, whose hash is the
+ *            int itself, land in neighbouring slots when they are dense (fast,
+ *            cache-friendly) and still spread when they share low bits.
+ *            Every written entry,
+ *            tombstones included, owns one index slot until the next rebuild,
+ *            so a tombstone's slot doubles as the index's deletion marker.
+ *
+ * The entries array holds at most 1/2 of index_cap entries, which bounds the
+ * index's load at 0.5 and keeps probe sequences short. When an insertion finds the entries array full, the
+ * map is rebuilt at the smallest size that holds twice its live count: with
+ * no tombstones that doubles it; when tombstones are more than half of
+ * `used` it compacts in place or even shrinks. Memory is therefore bounded
+ * by the live entries, and each rebuild is paid for by the insertions before
+ * it (amortised O(1)). Compaction happens on insertion, never on removal, so
+ * a loop that removes keys while iterating sees every remaining key.
+ *
+ * Keys are normalised first: an integral float within the int64 range is the
+ * int of the same value, so m[1.0] and m[1] are one entry. */
+#include <math.h>
+#include <string.h>
+
+#include "vm/runtime/vm.h"
+
+#define INDEX_EMPTY UINT64_MAX
+#define INDEX_MIN_CAP 8
+#define INDEX_MAX_CAP ((size_t)1 << 31) /* positions must fit below UINT32_MAX */
+#define TWO_POW_63 9223372036854775808.0
+
+Value vm_map_key_normalise(Value key)
+{
+    if (key.type != VT_FLOAT)
+        return key;
+    double f = key.as.f;
+    if (f >= -TWO_POW_63 && f < TWO_POW_63 && trunc(f) == f)
+        return vm_int((int64_t)f); /* also turns -0.0 into 0 */
+    return key;
+}
+
+static bool key_is_storable(Value key)
+{
+    return key.type != VT_NIL && !(key.type == VT_FLOAT && isnan(key.as.f));
+}
+
+/* Equality of two normalised keys: the language's ==, which for keys of one
+ * type is exact (NaN keys are never stored). An int key never equals a float
+ * key: a float that survives normalisation is not an integral value in range. */
+static bool keys_equal(Value a, Value b)
+{
+    return a.type == b.type && vm_values_equal(a, b);
+}
+
+static size_t entries_for(size_t index_cap)
+{
+    return index_cap / 2;
+}
+
+static uint32_t slot_pos(uint64_t slot) { return (uint32_t)slot; }
+static uint32_t hash_tag(uint64_t hash) { return (uint32_t)((hash * 0x9e3779b97f4a7c15u) >> 32); }
+static uint64_t slot_make(size_t pos, uint64_t hash)
+{
+    return (uint64_t)hash_tag(hash) << 32 | (uint32_t)pos;
+}
+
+/* The smallest index capacity whose entries array holds [n] entries. */
+static size_t index_cap_for(VM *vm, size_t n)
+{
+    size_t cap = INDEX_MIN_CAP;
+    while (entries_for(cap) < n) {
+        if (cap >= INDEX_MAX_CAP)
+            vm_error(vm, "out of memory");
+        cap *= 2;
+    }
+    return cap;
+}
+
+/* Finds [key] (normalised, hashed to [hash]). Returns true with *slot at
+ * its index slot, or false with *slot at the empty slot where it would go. */
+static bool map_find(const PvMap *m, Value key, uint64_t hash, size_t *slot)
+{
+    size_t mask = m->index_cap - 1;
+    uint32_t tag = hash_tag(hash);
+    uint64_t perturb = hash;
+    for (size_t i = hash & mask;; i = (i * 5 + 1 + (size_t)perturb) & mask) {
+        uint64_t s = m->index[i];
+        if (s == INDEX_EMPTY) {
+            *slot = i;
+            return false;
+        }
+        if ((uint32_t)(s >> 32) == tag && keys_equal(m->entries[slot_pos(s)].key, key)) {
+            *slot = i;
+            return true;
+        }
+        perturb >>= 5;
+    }
+}
+
+/* Looks up a key as given by a program; false for absent and unstorable keys. */
+static bool map_lookup(const PvMap *m, Value key, size_t *slot)
+{
+    if (m->count == 0 || !key_is_storable(key))
+        return false;
+    Value k = vm_map_key_normalise(key);
+    return map_find(m, k, vm_value_hash(k), slot);
+}
+
+/* Replaces the arrays with fresh ones of [index_cap], keeping only the live
+ * entries, in order. */
+static void map_rebuild(VM *vm, PvMap *m, size_t index_cap)
+{
+    size_t cap = entries_for(index_cap);
+    PvMapEntry *entries = vm_alloc(vm, vm_checked_size(vm, cap, sizeof(PvMapEntry), 0));
+    uint64_t *index = vm_alloc_atomic(vm, vm_checked_size(vm, index_cap, sizeof(uint64_t), 0));
+    memset(index, 0xff, index_cap * sizeof(uint64_t));
+
+    size_t used = 0;
+    for (size_t i = 0; i < m->used; i++) {
+        if (m->entries[i].key.type != VM_MAP_TOMBSTONE)
+            entries[used++] = m->entries[i];
+    }
+    m->entries = entries;
+    m->cap = cap;
+    m->index = index;
+    m->index_cap = index_cap;
+    m->used = used;
+    m->count = used;
+    for (size_t pos = 0; pos < used; pos++) {
+        size_t slot;
+        uint64_t hash = vm_value_hash(entries[pos].key);
+        map_find(m, entries[pos].key, hash, &slot);
+        index[slot] = slot_make(pos, hash);
+    }
+}
+
+PvMap *vm_map_new(VM *vm, size_t capacity)
+{
+    PvMap *m = vm_alloc(vm, sizeof(PvMap));
+    memset(m, 0, sizeof *m);
+    if (capacity > 0)
+        map_rebuild(vm, m, index_cap_for(vm, capacity));
+    return m;
+}
+
+bool vm_map_get(const PvMap *m, Value key, Value *out)
+{
+    size_t slot;
+    if (!map_lookup(m, key, &slot))
+        return false;
+    if (out)
+        *out = m->entries[slot_pos(m->index[slot])].value;
+    return true;
+}
+
+void vm_map_set(VM *vm, PvMap *m, Value key, Value value)
+{
+    if (key.type == VT_NIL)
+        vm_error(vm, "map key cannot be nil");
+    if (!key_is_storable(key))
+        vm_error(vm, "map key cannot be NaN");
+    Value k = vm_map_key_normalise(key);
+    uint64_t hash = vm_value_hash(k);
+    size_t slot;
+    if (m->index_cap > 0 && map_find(m, k, hash, &slot)) {
+        m->entries[slot_pos(m->index[slot])].value = value; /* keeps its first position */
+        return;
+    }
+    if (m->used == m->cap) {
+        map_rebuild(vm, m, index_cap_for(vm, 2 * m->count));
+        map_find(m, k, hash, &slot);
+    }
+    size_t pos = m->used++;
+    m->entries[pos].key = k;
+    m->entries[pos].value = value;
+    m->index[slot] = slot_make(pos, hash);
+    m->count++;
+}
+
+int64_t vm_map_find_string(const PvMap *m, Value key)
+{
+    size_t slot;
+    if (m->count == 0 || !map_find(m, key, key.as.s->hash, &slot))
+        return -1;
+    return slot_pos(m->index[slot]);
+}
+
+bool vm_map_remove(PvMap *m, Value key, Value *removed)
+{
+    size_t slot;
+    if (!map_lookup(m, key, &slot))
+        return false;
+    PvMapEntry *e = &m->entries[slot_pos(m->index[slot])];
+    if (removed)
+        *removed = e->value;
+    /* Clear the payloads too, so the collector can free what they held. */
+    e->key = (Value){ .type = VM_MAP_TOMBSTONE, .as.p = NULL };
+    e->value = VAL_NIL;
+    m->count--;
+    return true;
+}
+
+int64_t vm_map_next(const PvMap *m, size_t pos)
+{
+    for (; pos < m->used; pos++) {
+        if (m->entries[pos].key.type != VM_MAP_TOMBSTONE)
+            return (int64_t)pos;
+    }
+    return -1;
+}

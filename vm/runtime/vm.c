@@ -1,0 +1,124 @@
+/* VM lifecycle: creating and freeing a VM, its stacks, and its built-in scope.
+ *
+ * The value stack is one fixed reservation (VM_MAX_STACK slots, mapped
+ * lazily by the OS) so that it never moves: open upvalues, native argument
+ * pointers and, later, JIT code can hold addresses into it. Only the part
+ * that has been used is registered with the collector as a root. */
+#include <gc.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "vm/runtime/vm.h"
+
+#define VM_ROOT_STEP (64u * 1024u) /* slots registered with the GC at a time */
+
+static pthread_once_t gc_once = PTHREAD_ONCE_INIT;
+
+/* One marker thread: a second one buys nothing measurable on the GC-heavy
+ * benchmarks (binary-trees) and costs a thread start on every launch. */
+static void vm_gc_init_once(void)
+{
+    GC_set_markers_count(1);
+    GC_INIT();
+    GC_allow_register_threads();
+}
+
+void vm_gc_init(void)
+{
+    pthread_once(&gc_once, vm_gc_init_once);
+}
+
+static size_t vm_stack_bytes(void)
+{
+    return (size_t)VM_MAX_STACK * sizeof(Value);
+}
+
+/* Extends the GC-visible part of the stack so that [vm->stack, end) is
+ * scanned. Returns false when [end] lies beyond the reservation. */
+bool vm_stack_ensure(VM *vm, Value *end)
+{
+    if (end <= vm->stack_rooted)
+        return true;
+    if (end > vm->stack + VM_MAX_STACK)
+        return false;
+    size_t want = (size_t)(end - vm->stack);
+    size_t slots = (want + VM_ROOT_STEP - 1) / VM_ROOT_STEP * VM_ROOT_STEP;
+    if (slots > VM_MAX_STACK)
+        slots = VM_MAX_STACK;
+    if (vm->stack_rooted > vm->stack)
+        GC_remove_roots(vm->stack, vm->stack_rooted);
+    vm->stack_rooted = vm->stack + slots;
+    GC_add_roots(vm->stack, vm->stack_rooted);
+    return true;
+}
+
+static void vm_init_single_chars(VM *vm)
+{
+    for (int c = 0; c < 256; c++) {
+        char ch = (char)c;
+        vm->single_chars[c] = vm_string_new(vm, &ch, 1);
+    }
+}
+
+VM *vm_new(void)
+{
+    vm_gc_init();
+    VM *vm = GC_MALLOC_UNCOLLECTABLE(sizeof(VM));
+    if (!vm)
+        return NULL;
+    memset(vm, 0, sizeof *vm);
+    void *stack = mmap(NULL, vm_stack_bytes(), PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (stack == MAP_FAILED) {
+        GC_FREE(vm);
+        return NULL;
+    }
+    vm->stack = stack;
+    vm->stack_rooted = vm->stack;
+    vm->top = vm->stack;
+    vm_stack_ensure(vm, vm->stack + 1);
+    vm->frames_cap = 64;
+    vm->frames = GC_MALLOC(vm->frames_cap * sizeof(VmFrame));
+    vm->handlers_cap = 16;
+    vm->handlers = GC_MALLOC(vm->handlers_cap * sizeof(VmHandler));
+    vm->out = stdout;
+    vm->fuel = INT64_MAX;
+    vm->error = VAL_NIL;
+    vm->builtins = vm_map_new(vm, 64);
+    vm_init_single_chars(vm);
+    return vm;
+}
+
+void vm_free(VM *vm)
+{
+    if (!vm)
+        return;
+    if (vm->stack_rooted > vm->stack)
+        GC_remove_roots(vm->stack, vm->stack_rooted);
+    munmap(vm->stack, vm_stack_bytes());
+    GC_FREE(vm);
+}
+
+PvNative *vm_native_new(VM *vm, const char *name, VmNativeFn fn, int min_args, int max_args, void *data)
+{
+    PvNative *n = vm_alloc(vm, sizeof(PvNative));
+    n->name = vm_string_cstr(vm, name);
+    n->fn = fn;
+    n->data = data;
+    n->min_args = min_args;
+    n->max_args = max_args;
+    return n;
+}
+
+void vm_define_builtin(VM *vm, const char *name, Value v)
+{
+    vm_map_set(vm, vm->builtins, vm_str_value(vm_string_cstr(vm, name)), v);
+}
+
+void vm_define_native(VM *vm, const char *name, VmNativeFn fn, int min_args, int max_args)
+{
+    PvNative *n = vm_native_new(vm, name, fn, min_args, max_args, NULL);
+    vm_define_builtin(vm, name, vm_obj(VT_NATIVE, n));
+}

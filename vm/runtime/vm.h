@@ -1,0 +1,172 @@
+/* The VM: state of one independent virtual machine, and the internal API the
+ * rest of pvm (stdlib, embedding, CLI) uses to drive it.
+ *
+ * Execution state lives in VM-managed arrays, not on the C stack:
+ *   stack    Values; each frame's locals start at its base, its operand
+ *            stack follows its locals (docs/vm.md has the picture)
+ *   frames   one VmFrame per active PV call
+ *   handlers one VmHandler per active try block
+ * so deep recursion is a clean "stack overflow" and a JIT can rebuild frames. */
+#ifndef PVM_VM_H
+#define PVM_VM_H
+
+#include <setjmp.h>
+#include <signal.h>
+#include <stdio.h>
+
+#include "vm/runtime/object.h"
+#include "vm/bytecode/opcodes.h"
+#include "vm/bytecode/pbc.h"
+
+/* A decoded instruction: the interpreter's internal form. Jump operands are
+ * instruction indices (not byte offsets) after loading. */
+typedef struct {
+    uint16_t op;   /* what the interpreter dispatches on: orig or a superinstruction */
+    uint16_t orig; /* the stack instruction from the .pbc (Opcode) */
+    int32_t arg;
+    uint32_t cache; /* inline cache: for getname/getfield/setfield, the map
+                       entry position where the key was last found */
+} VmInsn;
+
+typedef struct VmModule VmModule;
+
+/* A function prototype after loading and verification. */
+typedef struct VmProto {
+    PvString *name;          /* NULL when anonymous */
+    VmModule *module;
+    uint32_t nparams, nlocals, maxstack, nupvals;
+    uint32_t frame_slots;    /* nlocals + maxstack + 1: the stack a call needs */
+    bool variadic;
+    PbcUpval *upvals;        /* capture descriptors */
+    VmInsn *code;
+    uint32_t ncode;
+    uint32_t *offsets;       /* instruction index -> byte offset in the .pbc code */
+    PbcLine *lines;
+    uint32_t nlines;
+    const Value *consts;     /* the program's constant pool */
+    struct VmProgram *program;
+} VmProto;
+
+struct VmModule {
+    PvString *name;
+    PvString *file;
+    VmProto *main;
+    uint32_t nglobals;
+    Value *globals;
+    PvString **global_names;
+    int state;               /* VM_MODULE_NEW / RUNNING / DONE */
+    Value exports;           /* map, once DONE */
+};
+
+enum { VM_MODULE_NEW, VM_MODULE_RUNNING, VM_MODULE_DONE };
+
+typedef struct VmProgram {
+    Value *consts;
+    uint32_t nconsts;
+    VmProto **protos;
+    uint32_t nprotos;
+    VmModule **modules;
+    uint32_t nmodules;
+} VmProgram;
+
+typedef struct {
+    PvClosure *closure;
+    const VmInsn *ip;   /* next instruction to run (saved on calls and errors) */
+    Value *base;        /* local 0; the callee value sits at base[-1] */
+} VmFrame;
+
+typedef struct {
+    size_t frame;       /* index of the frame that ran TRY */
+    Value *top;         /* stack top to restore */
+    const VmInsn *catch_ip;
+} VmHandler;
+
+/* A C-level protected boundary (vm_execute, vm_pcall): errors longjmp to
+ * the innermost one. */
+typedef struct VmJmp {
+    jmp_buf buf;
+    struct VmJmp *prev;
+} VmJmp;
+
+#define VM_MAX_FRAMES 200000u
+#define VM_MAX_STACK (8u * 1024u * 1024u) /* Values */
+#define VM_MAX_CCALLS 200u /* natives calling back into PV, nested */
+
+struct VM {
+    Value *stack;           /* VM_MAX_STACK slots reserved once; never moves */
+    Value *stack_rooted;    /* end of the part registered as a GC root */
+    Value *top;             /* first free slot */
+    VmFrame *frames;
+    size_t nframes, frames_cap;
+    VmHandler *handlers;
+    size_t nhandlers, handlers_cap;
+    PvUpval *open_upvals;
+    VmJmp *jmp;
+    size_t pcall_handlers;  /* handlers below this belong to outer pcalls */
+    Value error;            /* the value being thrown */
+    char *error_trace;      /* GC memory: "  at NAME (FILE:LINE)\n..." of the last throw */
+    PvMap *builtins;        /* the scope outside every module */
+    VmProgram *program;
+    PvString *single_chars[256]; /* one-byte strings, shared */
+    FILE *out;              /* where print writes */
+    bool trace;             /* --trace: print every instruction */
+    struct FuseIndex *fuse_index; /* fuse.c's pattern index, built on first use */
+    FILE *trace_out;
+    char trace_pending[256];/* the traced instruction awaiting its stack */
+    unsigned ccalls;        /* nested C-level calls into the interpreter */
+    size_t bytes_allocated;
+    bool ffi_disabled;
+    /* Limits (docs/vm.md, "Limits"). fuel counts down instructions, charged
+     * at backward jumps and calls; below zero the budget is exhausted.
+     * interrupt may be set from another thread or a signal handler. Errors
+     * raised for them are fatal: PV try blocks do not catch them. */
+    int64_t fuel;
+    volatile sig_atomic_t interrupt;
+    bool error_fatal;
+    size_t memory_limit;    /* 0: none */
+    size_t bytes_since_check;      /* --no-ffi / embedder: every ffi function throws */
+};
+
+/* Lifecycle. vm_gc_init sets up the collector once per process (vm_new
+ * calls it; embedders' code may call it earlier). */
+void vm_gc_init(void);
+VM *vm_new(void);
+void vm_free(VM *vm);
+
+/* Makes [vm->stack, end) usable and visible to the GC; false past the
+ * reservation (the caller reports "stack overflow"). */
+bool vm_stack_ensure(VM *vm, Value *end);
+
+/* Source line of instruction [ip] of [proto] (0 when the table is empty). */
+uint32_t vm_proto_line(const VmProto *proto, const VmInsn *ip);
+
+/* Allocation funnel (gc.c): every heap allocation goes through here.
+ * Raises "out of memory" rather than returning NULL. */
+void *vm_alloc(VM *vm, size_t size);        /* may hold pointers */
+void *vm_alloc_atomic(VM *vm, size_t size); /* pointer-free */
+void *vm_realloc(VM *vm, void *p, size_t size);
+size_t vm_checked_size(VM *vm, size_t count, size_t elem, size_t extra); /* count*elem+extra or "out of memory" */
+
+/* Errors: throw a value, or a formatted message string. Never return. */
+__attribute__((noreturn)) void vm_throw(VM *vm, Value v);
+__attribute__((noreturn, format(printf, 2, 3))) void vm_error(VM *vm, const char *fmt, ...);
+
+/* The collector memory this VM's roots reach, each block once (reach.c):
+ * what the memory limit holds a VM to when the process has others. */
+size_t vm_reachable_bytes(VM *vm);
+
+/* Called when fuel runs out or an interrupt is pending: raises the fatal
+ * error, or refills the fuel of an unlimited VM. */
+void vm_limit_reached(VM *vm);
+/* Raises [message] as an error that PV code cannot catch. */
+__attribute__((noreturn)) void vm_fatal_error(VM *vm, const char *message);
+
+/* Writes the error in vm->error as an uncaught error is reported:
+ * "error: MESSAGE" (the display form of the value), then the trace. */
+void vm_report_error(VM *vm, FILE *out);
+
+/* Built-in scope */
+void vm_define_builtin(VM *vm, const char *name, Value v);
+void vm_define_native(VM *vm, const char *name, VmNativeFn fn, int min_args, int max_args);
+
+#endif
