@@ -5,7 +5,7 @@
  * scope closes: labels at the function's `.end`, function symbols, global
  * names and module names at the end of the file. Errors are reported per
  * line and the line is skipped, so one run reports many of them. The
- * assembler checks syntax and names only; pbc_verify checks the result.
+ * assembler checks syntax and names only; pvmB_verify checks the result.
  * docs/bytecode.md ("Assembly syntax") is the reference for the grammar. */
 #include "compiler/asm.h"
 
@@ -327,7 +327,7 @@ static bool expect_end(Asm *a)
     return false;
 }
 
-bool asm_is_identifier(const char *s, size_t n)
+bool pvmC_is_identifier(const char *s, size_t n)
 {
     if (n == 0 || !((s[0] >= 'A' && s[0] <= 'Z') || (s[0] >= 'a' && s[0] <= 'z') || s[0] == '_'))
         return false;
@@ -342,7 +342,7 @@ bool asm_is_identifier(const char *s, size_t n)
 
 static bool tok_is_ident(const Token *t)
 {
-    return t && t->kind == TK_WORD && asm_is_identifier(t->text, t->len);
+    return t && t->kind == TK_WORD && pvmC_is_identifier(t->text, t->len);
 }
 
 /* ---- Numbers ---------------------------------------------------------- */
@@ -569,12 +569,12 @@ static uint32_t literal_index(Asm *a, const Literal *lit, bool append)
         return lit->index;
     switch (lit->kind) {
     case PBC_CONST_INT:
-        return append ? pbc_add_const_int(a->img, lit->i) : pbc_const_int(a->img, lit->i);
+        return append ? pvmB_add_const_int(a->img, lit->i) : pvmB_const_int(a->img, lit->i);
     case PBC_CONST_FLOAT:
-        return append ? pbc_add_const_float(a->img, lit->f) : pbc_const_float(a->img, lit->f);
+        return append ? pvmB_add_const_float(a->img, lit->f) : pvmB_const_float(a->img, lit->f);
     default:
-        return append ? pbc_add_const_string(a->img, lit->s, lit->len)
-                      : pbc_const_string(a->img, lit->s, lit->len);
+        return append ? pvmB_add_const_string(a->img, lit->s, lit->len)
+                      : pvmB_const_string(a->img, lit->s, lit->len);
     }
 }
 
@@ -594,7 +594,7 @@ static bool parse_string_ref(Asm *a, const char *what, uint32_t *out)
         return parse_pool_index(a, t, out);
     const char *s = t->kind == TK_STRING ? t->str : t->text;
     uint32_t len = t->kind == TK_STRING ? t->strlen : (uint32_t)t->len;
-    *out = pbc_const_string(a->img, s, len);
+    *out = pvmB_const_string(a->img, s, len);
     return true;
 }
 
@@ -694,9 +694,9 @@ static uint32_t compute_maxstack(const uint8_t *code, uint32_t len)
     while (nwork > 0) {
         uint32_t off = work[--nwork];
         PbcInsn in;
-        if (!pbc_decode(code, len, off, &in))
+        if (!pvmB_decode(code, len, off, &in))
             continue;
-        const OpcodeInfo *info = &vm_opcode_info[in.op];
+        const OpcodeInfo *info = &pvmV_opcode_info[in.op];
         int64_t d = depth[off];
         int64_t after = d - info->pops - (int64_t)info->pops_per_arg * in.operand + info->pushes;
         if (after > max)
@@ -774,9 +774,9 @@ static bool need_func(Asm *a, const char *what)
 static const OpcodeInfo *find_opcode(const Token *t, Opcode *op)
 {
     for (int i = 0; i < OP__COUNT; i++) {
-        if (word_is(t, vm_opcode_info[i].mnemonic)) {
+        if (word_is(t, pvmV_opcode_info[i].mnemonic)) {
             *op = (Opcode)i;
-            return &vm_opcode_info[i];
+            return &pvmV_opcode_info[i];
         }
     }
     return NULL;
@@ -864,7 +864,7 @@ static void assemble_instruction(Asm *a)
 
 static void define_label(Asm *a, const Token *t)
 {
-    if (!asm_is_identifier(t->text, t->len - 1)) {
+    if (!pvmC_is_identifier(t->text, t->len - 1)) {
         report(a, "bad label name '%.*s'", (int)t->len - 1, t->text);
         return;
     }
@@ -905,7 +905,7 @@ static Token *option_value(Asm *a, Token *key)
 /* .module NAME FILE [main=SYMBOL]: a new module, now the current one. */
 static void dir_module(Asm *a)
 {
-    uint32_t m = pbc_add_module(a->img);
+    uint32_t m = pvmB_add_module(a->img);
     if (m == PBC_NONE) {
         report(a, "too many modules");
         return;
@@ -1013,7 +1013,7 @@ static void dir_func(Asm *a)
             report(a, "expected a function name after .func");
         return;
     }
-    uint32_t index = pbc_add_func(a->img);
+    uint32_t index = pvmB_add_func(a->img);
     if (index == PBC_NONE) {
         report(a, "too many functions");
         return;
@@ -1214,7 +1214,7 @@ static void free_asm(Asm *a)
     free(a->mods);
 }
 
-bool asm_assemble(const char *src, size_t len, const char *filename, PbcImage *out, FILE *errors)
+bool pvmC_assemble(const char *src, size_t len, const char *filename, PbcImage *out, FILE *errors)
 {
     Asm a;
     memset(&a, 0, sizeof a);
@@ -1222,7 +1222,7 @@ bool asm_assemble(const char *src, size_t len, const char *filename, PbcImage *o
     a.errors = errors ? errors : stderr;
     a.img = out;
     a.module = -1;
-    pbc_init(out);
+    pvmB_init(out);
     const char *p = src, *end = src + len;
     while (p < end && a.nerrors < ASM_MAX_ERRORS) {
         const char *eol = memchr(p, '\n', (size_t)(end - p));
@@ -1243,8 +1243,8 @@ bool asm_assemble(const char *src, size_t len, const char *filename, PbcImage *o
     bool ok = a.nerrors == 0;
     free_asm(&a);
     if (!ok) {
-        pbc_free(out);
-        pbc_init(out);
+        pvmB_free(out);
+        pvmB_init(out);
     }
     return ok;
 }

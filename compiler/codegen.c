@@ -73,7 +73,7 @@ static uint32_t gen_function(Gen *g, const CcFunc *fn);
 static void internal_error(FnGen *f, const char *what)
 {
     if (!f->g->failed)
-        cc_error(f->g->diag, f->g->file, f->fn->pos, "internal compiler error: %s", what);
+        pvmC_error(f->g->diag, f->g->file, f->fn->pos, "internal compiler error: %s", what);
     f->g->failed = true;
 }
 
@@ -86,7 +86,7 @@ static uint32_t checked(Gen *g, uint32_t index)
 
 static uint32_t k_string(Gen *g, const char *s, uint32_t len)
 {
-    return checked(g, pbc_const_string(g->img, s, len));
+    return checked(g, pvmB_const_string(g->img, s, len));
 }
 
 /* ---- emission ---- */
@@ -100,7 +100,7 @@ static void set_depth(FnGen *f, int32_t depth)
 
 static void put_byte(FnGen *f, uint8_t b)
 {
-    cc_grow(f->g->diag, (void **)&f->code, &f->cap, f->len + 1, 1);
+    pvmC_grow(f->g->diag, (void **)&f->code, &f->cap, f->len + 1, 1);
     f->code[f->len++] = b;
 }
 
@@ -115,7 +115,7 @@ static void mark_line(FnGen *f, uint32_t line)
 {
     if (line == 0 || line == f->line)
         return;
-    cc_grow(f->g->diag, (void **)&f->lines, &f->lines_cap, f->nlines + 1, sizeof *f->lines);
+    pvmC_grow(f->g->diag, (void **)&f->lines, &f->lines_cap, f->nlines + 1, sizeof *f->lines);
     f->lines[f->nlines++] = (PbcLine){ f->len, line };
     f->line = line;
 }
@@ -124,7 +124,7 @@ static void mark_line(FnGen *f, uint32_t line)
  * stack effect. */
 static void emit(FnGen *f, Opcode op, int64_t operand, uint32_t line)
 {
-    const OpcodeInfo *info = &vm_opcode_info[op];
+    const OpcodeInfo *info = &pvmV_opcode_info[op];
     int64_t count = info->operand == OPND_COUNT ? operand : 0;
     int32_t after = f->depth - (int32_t)(info->pops + info->pops_per_arg * count) + info->pushes;
     if (!f->reachable) {
@@ -144,7 +144,7 @@ static void emit(FnGen *f, Opcode op, int64_t operand, uint32_t line)
 
 static uint32_t new_label(FnGen *f)
 {
-    cc_grow(f->g->diag, (void **)&f->labels, &f->labels_cap, f->nlabels + 1, sizeof *f->labels);
+    pvmC_grow(f->g->diag, (void **)&f->labels, &f->labels_cap, f->nlabels + 1, sizeof *f->labels);
     f->labels[f->nlabels] = (Label){ -1, -1 };
     return f->nlabels++;
 }
@@ -165,11 +165,11 @@ static void emit_jump(FnGen *f, Opcode op, uint32_t label, uint32_t line)
 {
     if (!f->reachable)
         return;
-    const OpcodeInfo *info = &vm_opcode_info[op];
+    const OpcodeInfo *info = &pvmV_opcode_info[op];
     if (f->labels[label].pos >= 0 && f->labels[label].depth < 0)
         internal_error(f, "jump to an unreachable label");
     arrive(f, label, f->depth + info->branch_delta);
-    cc_grow(f->g->diag, (void **)&f->patches, &f->patches_cap, f->npatches + 1, sizeof *f->patches);
+    pvmC_grow(f->g->diag, (void **)&f->patches, &f->patches_cap, f->npatches + 1, sizeof *f->patches);
     f->patches[f->npatches++] = (Patch){ f->len + 1, label };
     emit(f, op, 0, line);
 }
@@ -201,7 +201,7 @@ static void apply_patches(FnGen *f)
 
 static void push_exit(FnGen *f, ExitKind kind, uint32_t slot)
 {
-    cc_grow(f->g->diag, (void **)&f->exits, &f->exits_cap, f->nexits + 1, sizeof *f->exits);
+    pvmC_grow(f->g->diag, (void **)&f->exits, &f->exits_cap, f->nexits + 1, sizeof *f->exits);
     f->exits[f->nexits++] = (Exit){ kind, slot };
 }
 
@@ -244,7 +244,7 @@ static void gen_int(FnGen *f, int64_t v, uint32_t line)
     if (v >= INT32_MIN && v <= INT32_MAX)
         emit(f, OP_INT, v, line);
     else
-        emit(f, OP_CONST, checked(f->g, pbc_const_int(f->g->img, v)), line);
+        emit(f, OP_CONST, checked(f->g, pvmB_const_int(f->g->img, v)), line);
 }
 
 /* [a] pushes, after the first ARRAY_CHUNK elements, go through the
@@ -301,7 +301,7 @@ static const CcExpr *push_chain(FnGen *f, const CcExpr *e, bool same_kind)
     Gen *g = f->g;
     CcExprKind kind = e->kind;
     for (; cc_chain_left(e) && (!same_kind || e->kind == kind); e = cc_chain_left(e)) {
-        cc_grow(g->diag, (void **)&g->chain, &g->chain_cap, g->nchain + 1, sizeof *g->chain);
+        pvmC_grow(g->diag, (void **)&g->chain, &g->chain_cap, g->nchain + 1, sizeof *g->chain);
         g->chain[g->nchain++] = e;
     }
     return e;
@@ -417,7 +417,7 @@ static void gen_expr(FnGen *f, const CcExpr *e)
     case CC_EX_TRUE: emit(f, OP_TRUE, 0, line); return;
     case CC_EX_FALSE: emit(f, OP_FALSE, 0, line); return;
     case CC_EX_INT: gen_int(f, e->u.i, line); return;
-    case CC_EX_FLOAT: emit(f, OP_CONST, checked(f->g, pbc_const_float(f->g->img, e->u.f)), line); return;
+    case CC_EX_FLOAT: emit(f, OP_CONST, checked(f->g, pvmB_const_float(f->g->img, e->u.f)), line); return;
     case CC_EX_STRING: emit(f, OP_CONST, k_string(f->g, e->u.str.bytes, e->u.str.len), line); return;
     case CC_EX_NAME: emit_get(f, e->u.name.ref, &e->u.name.name, line); return;
     case CC_EX_ARRAY: gen_array(f, e); return;
@@ -528,7 +528,7 @@ static void gen_if(FnGen *f, const CcStmt *s)
 
 static void push_loop(FnGen *f, uint32_t brk, uint32_t cont, bool is_for)
 {
-    cc_grow(f->g->diag, (void **)&f->loops, &f->loops_cap, f->nloops + 1, sizeof *f->loops);
+    pvmC_grow(f->g->diag, (void **)&f->loops, &f->loops_cap, f->nloops + 1, sizeof *f->loops);
     f->loops[f->nloops++] = (Loop){ brk, cont, is_for, f->nexits };
 }
 
@@ -703,7 +703,7 @@ static void finish_function(FnGen *f, uint32_t index)
     Gen *g = f->g;
     const CcFunc *fn = f->fn;
     if (f->maxdepth > (int32_t)PBC_MAX_STACK) {
-        cc_error(g->diag, g->file, fn->pos, "function needs too much stack (more than %u values)", PBC_MAX_STACK);
+        pvmC_error(g->diag, g->file, fn->pos, "function needs too much stack (more than %u values)", PBC_MAX_STACK);
         g->failed = true;
     }
     PbcFunc *pf = &g->img->funcs[index];
@@ -716,7 +716,7 @@ static void finish_function(FnGen *f, uint32_t index)
     pf->maxstack = (uint32_t)f->maxdepth;
     pf->nupvals = fn->nupvals;
     if (fn->nupvals) {
-        pf->upvals = cc_xrealloc(g->diag, NULL, sizeof *pf->upvals * fn->nupvals);
+        pf->upvals = pvmC_xrealloc(g->diag, NULL, sizeof *pf->upvals * fn->nupvals);
         memcpy(pf->upvals, fn->upvals, sizeof *pf->upvals * fn->nupvals);
     }
     pf->codelen = f->len;
@@ -729,7 +729,7 @@ static void finish_function(FnGen *f, uint32_t index)
 
 static uint32_t gen_function(Gen *g, const CcFunc *fn)
 {
-    uint32_t index = checked(g, pbc_add_func(g->img));
+    uint32_t index = checked(g, pvmB_add_func(g->img));
     FnGen f;
     memset(&f, 0, sizeof f);
     f.g = g;
@@ -754,12 +754,12 @@ static uint32_t gen_function(Gen *g, const CcFunc *fn)
     return index;
 }
 
-bool cc_codegen(const CcModuleAst *m, const CcModuleScope *scope, uint32_t module,
+bool pvmC_codegen(const CcModuleAst *m, const CcModuleScope *scope, uint32_t module,
                 const char *file, PbcImage *img, CcDiag *diag)
 {
     Gen g = { .img = img, .diag = diag, .file = file, .module = module };
     uint32_t main = gen_function(&g, m->main);
-    uint32_t *globals = cc_xrealloc(diag, NULL, sizeof *globals * (scope->nglobals ? scope->nglobals : 1));
+    uint32_t *globals = pvmC_xrealloc(diag, NULL, sizeof *globals * (scope->nglobals ? scope->nglobals : 1));
     for (uint32_t i = 0; i < scope->nglobals; i++)
         globals[i] = k_string(&g, scope->global_names[i].s, scope->global_names[i].len);
     PbcModule *mod = &img->modules[module];

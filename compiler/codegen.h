@@ -14,7 +14,7 @@
  * [img] and fills module [module]'s main and globals (its name and file
  * are the caller's). Returns false, with an error reported, if a limit
  * of the format is exceeded. */
-bool cc_codegen(const CcModuleAst *m, const CcModuleScope *scope, uint32_t module,
+bool pvmC_codegen(const CcModuleAst *m, const CcModuleScope *scope, uint32_t module,
                 const char *file, PbcImage *img, CcDiag *diag);
 
 #endif

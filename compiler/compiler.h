@@ -2,7 +2,7 @@
  *
  * This is what pvmc and pvm call. Everything else in compiler/ (lexer,
  * parser, resolver, code generator, module loader) is internal to it.
- * The image produced passes pbc_verify by construction. */
+ * The image produced passes pvmB_verify by construction. */
 #ifndef PVM_COMPILER_H
 #define PVM_COMPILER_H
 
@@ -32,18 +32,18 @@ typedef struct {
  * [out] (module 0 is the program). [opt] may be NULL for the defaults.
  * Compile errors are written to [errors] as "FILE:LINE:COL: error: MESSAGE",
  * one per line. On failure returns false and leaves [out] empty (it may
- * still be passed to pbc_free). */
-bool cc_compile_file(const char *path, const CcOptions *opt, PbcImage *out, FILE *errors);
+ * still be passed to pvmB_free). */
+bool pvmC_compile_file(const char *path, const CcOptions *opt, PbcImage *out, FILE *errors);
 
 /* Same for source text in memory ([len] bytes, NULs allowed). [filename]
  * names it in messages and traces; imports are looked up next to it (in
  * the current directory when it has no '/'). */
-bool cc_compile_source(const char *src, size_t len, const char *filename,
+bool pvmC_compile_source(const char *src, size_t len, const char *filename,
                        const CcOptions *opt, PbcImage *out, FILE *errors);
 
 /* Whether [len] bytes of [src] lex and parse without an error. Names
  * are not resolved and nothing is reported. The REPL uses it to tell an
  * expression from statements. */
-bool cc_syntax_ok(const char *src, size_t len);
+bool pvmC_syntax_ok(const char *src, size_t len);
 
 #endif

@@ -13,7 +13,7 @@ struct CcArenaBlock {
     _Alignas(16) unsigned char data[];
 };
 
-void cc_diag_init(CcDiag *d, FILE *out, jmp_buf *oom)
+void pvmC_diag_init(CcDiag *d, FILE *out, jmp_buf *oom)
 {
     d->out = out;
     d->count = 0;
@@ -31,7 +31,7 @@ static bool diag_admit(CcDiag *d)
     return d->count <= CC_MAX_ERRORS;
 }
 
-void cc_error(CcDiag *d, const char *file, CcPos pos, const char *fmt, ...)
+void pvmC_error(CcDiag *d, const char *file, CcPos pos, const char *fmt, ...)
 {
     if (!diag_admit(d))
         return;
@@ -43,7 +43,7 @@ void cc_error(CcDiag *d, const char *file, CcPos pos, const char *fmt, ...)
     fputc('\n', d->out);
 }
 
-void cc_error_file(CcDiag *d, const char *file, const char *fmt, ...)
+void pvmC_error_file(CcDiag *d, const char *file, const char *fmt, ...)
 {
     if (!diag_admit(d))
         return;
@@ -55,7 +55,7 @@ void cc_error_file(CcDiag *d, const char *file, const char *fmt, ...)
     fputc('\n', d->out);
 }
 
-void *cc_xrealloc(CcDiag *d, void *p, size_t size)
+void *pvmC_xrealloc(CcDiag *d, void *p, size_t size)
 {
     void *q = realloc(p, size ? size : 1);
     if (!q)
@@ -63,7 +63,7 @@ void *cc_xrealloc(CcDiag *d, void *p, size_t size)
     return q;
 }
 
-void cc_grow(CcDiag *d, void **buf, uint32_t *cap, uint32_t need, size_t elem)
+void pvmC_grow(CcDiag *d, void **buf, uint32_t *cap, uint32_t need, size_t elem)
 {
     if (need <= *cap)
         return;
@@ -72,17 +72,17 @@ void cc_grow(CcDiag *d, void **buf, uint32_t *cap, uint32_t need, size_t elem)
     uint32_t ncap = *cap ? *cap : 8;
     while (ncap < need)
         ncap *= 2;
-    *buf = cc_xrealloc(d, *buf, (size_t)ncap * elem);
+    *buf = pvmC_xrealloc(d, *buf, (size_t)ncap * elem);
     *cap = ncap;
 }
 
-void cc_arena_init(CcArena *a, CcDiag *diag)
+void pvmC_arena_init(CcArena *a, CcDiag *diag)
 {
     a->head = NULL;
     a->diag = diag;
 }
 
-void cc_arena_free(CcArena *a)
+void pvmC_arena_free(CcArena *a)
 {
     CcArenaBlock *b = a->head;
     while (b) {
@@ -93,13 +93,13 @@ void cc_arena_free(CcArena *a)
     a->head = NULL;
 }
 
-void *cc_alloc(CcArena *a, size_t size)
+void *pvmC_alloc(CcArena *a, size_t size)
 {
     size = (size + 15u) & ~(size_t)15u;
     CcArenaBlock *b = a->head;
     if (!b || b->size - b->used < size) {
         size_t bsize = size > ARENA_BLOCK_SIZE ? size : ARENA_BLOCK_SIZE;
-        b = cc_xrealloc(a->diag, NULL, sizeof *b + bsize);
+        b = pvmC_xrealloc(a->diag, NULL, sizeof *b + bsize);
         b->used = 0;
         b->size = bsize;
         b->next = a->head;
@@ -111,9 +111,9 @@ void *cc_alloc(CcArena *a, size_t size)
     return p;
 }
 
-char *cc_strndup(CcArena *a, const char *s, size_t len)
+char *pvmC_strndup(CcArena *a, const char *s, size_t len)
 {
-    char *p = cc_alloc(a, len + 1);
+    char *p = pvmC_alloc(a, len + 1);
     memcpy(p, s, len);
     p[len] = '\0';
     return p;

@@ -26,23 +26,23 @@ typedef struct {
     uint32_t line, col; /* 1-based; col counts bytes */
 } CcPos;
 
-void cc_diag_init(CcDiag *d, FILE *out, jmp_buf *oom);
+void pvmC_diag_init(CcDiag *d, FILE *out, jmp_buf *oom);
 
 /* Reports an error at [pos] of [file]. After CC_MAX_ERRORS errors one
  * "too many errors" line is written and the rest are only counted. */
 __attribute__((format(printf, 4, 5)))
-void cc_error(CcDiag *d, const char *file, CcPos pos, const char *fmt, ...);
+void pvmC_error(CcDiag *d, const char *file, CcPos pos, const char *fmt, ...);
 
 /* An error not tied to a source position ("FILE: error: MESSAGE"). */
 __attribute__((format(printf, 3, 4)))
-void cc_error_file(CcDiag *d, const char *file, const char *fmt, ...);
+void pvmC_error_file(CcDiag *d, const char *file, const char *fmt, ...);
 
 /* malloc/realloc that never return NULL: they jump to [d->oom]. Memory
- * from cc_xrealloc is plain malloc memory (the image takes ownership of
+ * from pvmC_xrealloc is plain malloc memory (the image takes ownership of
  * code buffers and frees them with free()). */
-void *cc_xrealloc(CcDiag *d, void *p, size_t size);
+void *pvmC_xrealloc(CcDiag *d, void *p, size_t size);
 /* Grows [*buf] (of [*cap] elements of [elem] bytes) to hold [need]. */
-void cc_grow(CcDiag *d, void **buf, uint32_t *cap, uint32_t need, size_t elem);
+void pvmC_grow(CcDiag *d, void **buf, uint32_t *cap, uint32_t need, size_t elem);
 
 typedef struct CcArenaBlock CcArenaBlock;
 
@@ -51,11 +51,11 @@ typedef struct {
     CcDiag *diag;
 } CcArena;
 
-void cc_arena_init(CcArena *a, CcDiag *diag);
-void cc_arena_free(CcArena *a);
-/* Zeroed memory that lives until cc_arena_free. */
-void *cc_alloc(CcArena *a, size_t size);
+void pvmC_arena_init(CcArena *a, CcDiag *diag);
+void pvmC_arena_free(CcArena *a);
+/* Zeroed memory that lives until pvmC_arena_free. */
+void *pvmC_alloc(CcArena *a, size_t size);
 /* A NUL-terminated arena copy of [len] bytes. */
-char *cc_strndup(CcArena *a, const char *s, size_t len);
+char *pvmC_strndup(CcArena *a, const char *s, size_t len);
 
 #endif

@@ -122,9 +122,9 @@ static bool literal_resolves_to(Disasm *d, uint32_t k)
         return false;
     const PbcConst *c = &d->img->consts[k];
     switch (c->kind) {
-    case PBC_CONST_INT: return pbc_const_int(&d->pool, c->i) == k;
-    case PBC_CONST_FLOAT: return pbc_const_float(&d->pool, c->f) == k;
-    case PBC_CONST_STRING: return pbc_const_string(&d->pool, c->str, c->len) == k;
+    case PBC_CONST_INT: return pvmB_const_int(&d->pool, c->i) == k;
+    case PBC_CONST_FLOAT: return pvmB_const_float(&d->pool, c->f) == k;
+    case PBC_CONST_STRING: return pvmB_const_string(&d->pool, c->str, c->len) == k;
     default: return false;
     }
 }
@@ -141,7 +141,7 @@ static int print_name_ref(Disasm *d, uint32_t k, bool allow_ident)
     if (!is_string_const(d->img, k) || !literal_resolves_to(d, k))
         return fprintf(d->out, "#%" PRIu32, k);
     const PbcConst *c = &d->img->consts[k];
-    if (allow_ident && asm_is_identifier(c->str, c->len))
+    if (allow_ident && pvmC_is_identifier(c->str, c->len))
         return fprintf(d->out, "%s", c->str);
     return print_string(d->out, c->str, c->len, UINT32_MAX);
 }
@@ -213,7 +213,7 @@ static void make_symbols(Disasm *d)
     uint32_t n = 0;
     for (uint32_t i = 0; i < img->nfuncs; i++) {
         uint32_t k = img->funcs[i].name;
-        if (is_string_const(img, k) && asm_is_identifier(img->consts[k].str, img->consts[k].len) &&
+        if (is_string_const(img, k) && pvmC_is_identifier(img->consts[k].str, img->consts[k].len) &&
             !is_generated_symbol(img->consts[k].str, img->consts[k].len))
             names[n++] = (NameEntry){ img->consts[k].str, img->consts[k].len, i };
     }
@@ -252,9 +252,9 @@ static void print_consts(Disasm *d)
         pad_to_comment(d->out, col);
         fprintf(d->out, "#%" PRIu32 "\n", k);
         switch (img->consts[k].kind) {
-        case PBC_CONST_INT: pbc_add_const_int(&d->pool, img->consts[k].i); break;
-        case PBC_CONST_FLOAT: pbc_add_const_float(&d->pool, img->consts[k].f); break;
-        default: pbc_add_const_string(&d->pool, img->consts[k].str, img->consts[k].len); break;
+        case PBC_CONST_INT: pvmB_add_const_int(&d->pool, img->consts[k].i); break;
+        case PBC_CONST_FLOAT: pvmB_add_const_float(&d->pool, img->consts[k].f); break;
+        default: pvmB_add_const_string(&d->pool, img->consts[k].str, img->consts[k].len); break;
         }
     }
     if (img->nconsts)
@@ -306,7 +306,7 @@ static bool needs_module_option(Disasm *d, uint32_t fi)
 static void print_operand(Disasm *d, const PbcFunc *f, const PbcInsn *in, int col)
 {
     FILE *out = d->out;
-    const OpcodeInfo *info = &vm_opcode_info[in->op];
+    const OpcodeInfo *info = &pvmV_opcode_info[in->op];
     uint32_t v = (uint32_t)in->operand;
     const char *gname;
     switch (info->operand) {
@@ -365,9 +365,9 @@ static uint8_t *find_targets(Disasm *d, const PbcFunc *f)
     uint8_t *target = disasm_calloc((size_t)f->codelen + 1, 1);
     PbcInsn in;
     for (uint32_t off = 0; off < f->codelen; off += in.size) {
-        if (!pbc_decode(f->code, f->codelen, off, &in))
+        if (!pvmB_decode(f->code, f->codelen, off, &in))
             break;
-        if (vm_opcode_info[in.op].operand != OPND_TARGET)
+        if (pvmV_opcode_info[in.op].operand != OPND_TARGET)
             continue;
         if (in.operand < f->codelen)
             target[in.operand] = 1;
@@ -425,13 +425,13 @@ static void print_func(Disasm *d, uint32_t fi)
             fprintf(d->out, "L%" PRIu32 ":\n", off);
         target[off] = 0;
         line = print_lines_at(d, f, line, off);
-        if (!pbc_decode(f->code, f->codelen, off, &in)) {
+        if (!pvmB_decode(f->code, f->codelen, off, &in)) {
             fprintf(d->out, "    ; cannot decode byte 0x%02x at offset %" PRIu32 "\n", f->code[off], off);
             d->ok = false;
             break;
         }
-        int col = fprintf(d->out, "    %s", vm_opcode_info[in.op].mnemonic);
-        if (vm_opcode_info[in.op].operand != OPND_NONE)
+        int col = fprintf(d->out, "    %s", pvmV_opcode_info[in.op].mnemonic);
+        if (pvmV_opcode_info[in.op].operand != OPND_NONE)
             col += fprintf(d->out, "%*s", col < 14 ? 14 - col : 1, "");
         print_operand(d, f, &in, col);
     }
@@ -442,10 +442,10 @@ static void print_func(Disasm *d, uint32_t fi)
     free(target);
 }
 
-bool asm_disassemble(const PbcImage *img, FILE *out)
+bool pvmC_disassemble(const PbcImage *img, FILE *out)
 {
     Disasm d = { .img = img, .out = out, .current = PBC_NONE, .ok = true };
-    pbc_init(&d.pool);
+    pvmB_init(&d.pool);
     fprintf(out, "; pvm assembly (constants: %" PRIu32 ", functions: %" PRIu32 ", modules: %" PRIu32 ")\n\n",
             img->nconsts, img->nfuncs, img->nmodules);
     print_consts(&d);
@@ -456,7 +456,7 @@ bool asm_disassemble(const PbcImage *img, FILE *out)
     for (uint32_t fi = 0; fi < img->nfuncs; fi++)
         free(d.symbols[fi]);
     free(d.symbols);
-    pbc_free(&d.pool);
+    pvmB_free(&d.pool);
     fflush(out);
     return d.ok && !ferror(out);
 }

@@ -13,17 +13,17 @@ static const char *const token_texts[CC_TK__COUNT] = {
 #undef X
 };
 
-const char *cc_token_text(CcTokenKind kind)
+const char *pvmC_token_text(CcTokenKind kind)
 {
     return kind < CC_TK__COUNT ? token_texts[kind] : "?";
 }
 
-bool cc_token_is_keyword(CcTokenKind kind)
+bool pvmC_token_is_keyword(CcTokenKind kind)
 {
     return kind >= CC_TK_FIRST_KEYWORD && kind < CC_TK__COUNT;
 }
 
-void cc_lexer_init(CcLexer *lx, const char *src, size_t len, const char *file,
+void pvmC_lexer_init(CcLexer *lx, const char *src, size_t len, const char *file,
                    CcDiag *diag, CcArena *arena)
 {
     memset(lx, 0, sizeof *lx);
@@ -41,7 +41,7 @@ void cc_lexer_init(CcLexer *lx, const char *src, size_t len, const char *file,
             lx->cur++;
 }
 
-void cc_lexer_free(CcLexer *lx)
+void pvmC_lexer_free(CcLexer *lx)
 {
     free(lx->scratch);
     lx->scratch = NULL;
@@ -99,7 +99,7 @@ static void skip_block_comment(CcLexer *lx)
             newline(lx, lx->cur + 1);
         lx->cur++;
     }
-    cc_error(lx->diag, lx->file, start, "unterminated comment");
+    pvmC_error(lx->diag, lx->file, start, "unterminated comment");
 }
 
 static void skip_space(CcLexer *lx)
@@ -206,7 +206,7 @@ static bool float_value(CcLexer *lx, const char *s, const char *e, double *out, 
             return false;
         }
     size_t n = (size_t)(e - s);
-    cc_grow(lx->diag, (void **)&lx->scratch, &lx->scratch_cap, (uint32_t)n + 1, 1);
+    pvmC_grow(lx->diag, (void **)&lx->scratch, &lx->scratch_cap, (uint32_t)n + 1, 1);
     size_t k = 0;
     for (const char *p = s; p < e; p++)
         if (*p != '_')
@@ -278,7 +278,7 @@ static void lex_number(CcLexer *lx, CcToken *t)
         }
     }
     if (msg)
-        cc_error(lx->diag, lx->file, t->pos, "%s", msg);
+        pvmC_error(lx->diag, lx->file, t->pos, "%s", msg);
     lx->cur = p;
 }
 
@@ -286,7 +286,7 @@ static void lex_number(CcLexer *lx, CcToken *t)
 
 static void scratch_put(CcLexer *lx, uint32_t *n, char c)
 {
-    cc_grow(lx->diag, (void **)&lx->scratch, &lx->scratch_cap, *n + 1, 1);
+    pvmC_grow(lx->diag, (void **)&lx->scratch, &lx->scratch_cap, *n + 1, 1);
     lx->scratch[(*n)++] = c;
 }
 
@@ -381,7 +381,7 @@ static void lex_string(CcLexer *lx, CcToken *t)
     lx->cur++; /* opening quote */
     for (;;) {
         if (lx->cur >= lx->end || *lx->cur == '\n') {
-            cc_error(lx->diag, lx->file, t->pos, "unterminated string");
+            pvmC_error(lx->diag, lx->file, t->pos, "unterminated string");
             break;
         }
         char c = *lx->cur;
@@ -397,12 +397,12 @@ static void lex_string(CcLexer *lx, CcToken *t)
         lx->cur++;
         const char *msg = lex_escape(lx, &n);
         if (msg && !reported) {
-            cc_error(lx->diag, lx->file, t->pos, "%s", msg);
+            pvmC_error(lx->diag, lx->file, t->pos, "%s", msg);
             reported = true;
         }
     }
     t->kind = CC_TK_STRING;
-    t->v.str.bytes = cc_strndup(lx->arena, n ? lx->scratch : "", n);
+    t->v.str.bytes = pvmC_strndup(lx->arena, n ? lx->scratch : "", n);
     t->v.str.len = n;
 }
 
@@ -492,16 +492,16 @@ static void report_bad_char(CcLexer *lx, CcPos pos)
 {
     unsigned char c = (unsigned char)*lx->cur;
     if (c >= 0x20 && c < 0x7F)
-        cc_error(lx->diag, lx->file, pos, "unexpected character '%c'", c);
+        pvmC_error(lx->diag, lx->file, pos, "unexpected character '%c'", c);
     else
-        cc_error(lx->diag, lx->file, pos, "unexpected byte 0x%02X", c);
+        pvmC_error(lx->diag, lx->file, pos, "unexpected byte 0x%02X", c);
     /* Skip a whole UTF-8 sequence so one stray character is one error. */
     lx->cur++;
     while (lx->cur < lx->end && ((unsigned char)*lx->cur & 0xC0) == 0x80)
         lx->cur++;
 }
 
-void cc_lex_next(CcLexer *lx, CcToken *t)
+void pvmC_lex_next(CcLexer *lx, CcToken *t)
 {
     for (;;) {
         skip_space(lx);

@@ -62,13 +62,13 @@ typedef struct {
     char msg[64];       /* room for a formatted error message */
 } CcLexer;
 
-void cc_lexer_init(CcLexer *lx, const char *src, size_t len, const char *file,
+void pvmC_lexer_init(CcLexer *lx, const char *src, size_t len, const char *file,
                    CcDiag *diag, CcArena *arena);
-void cc_lexer_free(CcLexer *lx);
+void pvmC_lexer_free(CcLexer *lx);
 /* Scans the next token into [out]; at the end returns CC_TK_EOF forever. */
-void cc_lex_next(CcLexer *lx, CcToken *out);
+void pvmC_lex_next(CcLexer *lx, CcToken *out);
 /* "end of file", "(", "let", ... */
-const char *cc_token_text(CcTokenKind kind);
-bool cc_token_is_keyword(CcTokenKind kind);
+const char *pvmC_token_text(CcTokenKind kind);
+bool pvmC_token_is_keyword(CcTokenKind kind);
 
 #endif

@@ -48,7 +48,7 @@ static uint32_t compile_module(Build *b, const char *file, const char *src, size
 static char *xstrdup(Build *b, const char *s)
 {
     size_t n = strlen(s) + 1;
-    char *p = cc_xrealloc(&b->diag, NULL, n);
+    char *p = pvmC_xrealloc(&b->diag, NULL, n);
     memcpy(p, s, n);
     return p;
 }
@@ -63,7 +63,7 @@ static bool is_regular_file(const char *path)
 static char *read_file(const char *path, size_t *len)
 {
     char *data;
-    return pbc_read_path(path, MAX_SOURCE_BYTES, &data, len) ? data : NULL;
+    return pvmB_read_path(path, MAX_SOURCE_BYTES, &data, len) ? data : NULL;
 }
 
 /* "dir/app.pv" -> "app" (a ".pv" extension is dropped). */
@@ -84,9 +84,9 @@ static char *real_path(const char *path)
 
 static CcArena *new_arena(Build *b)
 {
-    CcArena *a = cc_xrealloc(&b->diag, NULL, sizeof *a);
-    cc_arena_init(a, &b->diag);
-    cc_grow(&b->diag, (void **)&b->arenas, &b->arenas_cap, b->narenas + 1, sizeof *b->arenas);
+    CcArena *a = pvmC_xrealloc(&b->diag, NULL, sizeof *a);
+    pvmC_arena_init(a, &b->diag);
+    pvmC_grow(&b->diag, (void **)&b->arenas, &b->arenas_cap, b->narenas + 1, sizeof *b->arenas);
     b->arenas[b->narenas++] = a;
     return a;
 }
@@ -98,13 +98,13 @@ static void drop_arena(Build *b, CcArena *a)
             b->arenas[i] = b->arenas[--b->narenas];
             break;
         }
-    cc_arena_free(a);
+    pvmC_arena_free(a);
     free(a);
 }
 
 static uint32_t add_entry(Build *b, char *key, const char *name, uint32_t index, bool done)
 {
-    cc_grow(&b->diag, (void **)&b->mods, &b->mods_cap, b->nmods + 1, sizeof *b->mods);
+    pvmC_grow(&b->diag, (void **)&b->mods, &b->mods_cap, b->nmods + 1, sizeof *b->mods);
     b->mods[b->nmods] = (ModEntry){ key, xstrdup(b, name), index, done };
     return b->nmods++;
 }
@@ -119,7 +119,7 @@ static int find_entry(const Build *b, const char *key)
 
 static uint32_t new_module(Build *b)
 {
-    uint32_t index = pbc_add_module(b->img);
+    uint32_t index = pvmB_add_module(b->img);
     if (index == PBC_NONE)
         longjmp(*b->diag.oom, 1);
     return index;
@@ -127,8 +127,8 @@ static uint32_t new_module(Build *b)
 
 static void name_module(Build *b, uint32_t index, const char *name, const char *file)
 {
-    uint32_t kname = pbc_const_string(b->img, name, (uint32_t)strlen(name));
-    uint32_t kfile = pbc_const_string(b->img, file, (uint32_t)strlen(file));
+    uint32_t kname = pvmB_const_string(b->img, name, (uint32_t)strlen(name));
+    uint32_t kfile = pvmB_const_string(b->img, file, (uint32_t)strlen(file));
     if (kname == PBC_NONE || kfile == PBC_NONE)
         longjmp(*b->diag.oom, 1);
     b->img->modules[index].name = kname;
@@ -143,7 +143,7 @@ static char *try_dir(Build *b, const char *dir, size_t dirlen, const char *name)
     static const char *const exts[] = { ".pv", ".pbc" };
     for (int i = 0; i < 2; i++) {
         size_t n = dirlen + strlen(name) + strlen(exts[i]) + 2;
-        char *path = cc_xrealloc(&b->diag, NULL, n);
+        char *path = pvmC_xrealloc(&b->diag, NULL, n);
         snprintf(path, n, "%.*s%s%s", (int)dirlen, dir, name, exts[i]);
         if (is_regular_file(path))
             return path;
@@ -177,7 +177,7 @@ static char *find_module(Build *b, const char *importer, const char *name)
 static void report_cycle(Build *b, const char *file, CcPos pos, uint32_t target)
 {
     size_t cap = 64, len = 0;
-    char *text = cc_xrealloc(&b->diag, NULL, cap);
+    char *text = pvmC_xrealloc(&b->diag, NULL, cap);
     text[0] = '\0';
     uint32_t i = 0;
     while (i < b->nstack && b->stack[i] != target)
@@ -187,11 +187,11 @@ static void report_cycle(Build *b, const char *file, CcPos pos, uint32_t target)
         size_t need = len + strlen(name) + 5;
         if (need > cap) {
             cap = need * 2;
-            text = cc_xrealloc(&b->diag, text, cap);
+            text = pvmC_xrealloc(&b->diag, text, cap);
         }
         len += (size_t)snprintf(text + len, cap - len, "%s%s", len ? " -> " : "", name);
     }
-    cc_error(&b->diag, file, pos, "import cycle: %s", text);
+    pvmC_error(&b->diag, file, pos, "import cycle: %s", text);
     free(text);
 }
 
@@ -202,9 +202,9 @@ static uint32_t remap_const(Build *b, const PbcImage *sub, uint32_t k)
     if (k == PBC_NONE)
         return PBC_NONE;
     const PbcConst *c = &sub->consts[k];
-    uint32_t r = c->kind == PBC_CONST_INT ? pbc_const_int(b->img, c->i)
-               : c->kind == PBC_CONST_FLOAT ? pbc_const_float(b->img, c->f)
-               : pbc_const_string(b->img, c->str, c->len);
+    uint32_t r = c->kind == PBC_CONST_INT ? pvmB_const_int(b->img, c->i)
+               : c->kind == PBC_CONST_FLOAT ? pvmB_const_float(b->img, c->f)
+               : pvmB_const_string(b->img, c->str, c->len);
     if (r == PBC_NONE)
         longjmp(*b->diag.oom, 1);
     return r;
@@ -215,13 +215,13 @@ static void merge_function(Build *b, const PbcImage *sub, uint32_t fi, uint32_t 
 {
     const PbcFunc *sf = &sub->funcs[fi];
     uint32_t name = remap_const(b, sub, sf->name);
-    PbcUpval *upvals = cc_xrealloc(&b->diag, NULL, sizeof *upvals * (sf->nupvals ? sf->nupvals : 1));
+    PbcUpval *upvals = pvmC_xrealloc(&b->diag, NULL, sizeof *upvals * (sf->nupvals ? sf->nupvals : 1));
     if (sf->nupvals)
         memcpy(upvals, sf->upvals, sizeof *upvals * sf->nupvals);
-    PbcLine *lines = cc_xrealloc(&b->diag, NULL, sizeof *lines * (sf->nlines ? sf->nlines : 1));
+    PbcLine *lines = pvmC_xrealloc(&b->diag, NULL, sizeof *lines * (sf->nlines ? sf->nlines : 1));
     if (sf->nlines)
         memcpy(lines, sf->lines, sizeof *lines * sf->nlines);
-    uint8_t *code = cc_xrealloc(&b->diag, NULL, sf->codelen);
+    uint8_t *code = pvmC_xrealloc(&b->diag, NULL, sf->codelen);
     memcpy(code, sf->code, sf->codelen);
     PbcFunc *f = &b->img->funcs[fbase + fi];
     *f = *sf;
@@ -232,10 +232,10 @@ static void merge_function(Build *b, const PbcImage *sub, uint32_t fi, uint32_t 
     f->code = code;
     PbcInsn in;
     for (uint32_t off = 0; off < sf->codelen; off += in.size) {
-        if (!pbc_decode(sf->code, sf->codelen, off, &in))
+        if (!pvmB_decode(sf->code, sf->codelen, off, &in))
             break; /* cannot happen: the image was verified */
         uint32_t v = (uint32_t)in.operand;
-        switch (vm_opcode_info[in.op].operand) {
+        switch (pvmV_opcode_info[in.op].operand) {
         case OPND_CONST: case OPND_NAME: case OPND_FIELD: v = remap_const(b, sub, v); break;
         case OPND_FUNC: v += fbase; break;
         case OPND_MODULE: v += mbase; break;
@@ -255,13 +255,13 @@ static uint32_t merge_image(Build *b, const PbcImage *sub, const char *name, con
     for (uint32_t m = 0; m < sub->nmodules; m++)
         new_module(b);
     for (uint32_t fi = 0; fi < sub->nfuncs; fi++)
-        if (pbc_add_func(b->img) == PBC_NONE)
+        if (pvmB_add_func(b->img) == PBC_NONE)
             longjmp(*b->diag.oom, 1);
     for (uint32_t fi = 0; fi < sub->nfuncs; fi++)
         merge_function(b, sub, fi, fbase, mbase);
     for (uint32_t m = 0; m < sub->nmodules; m++) {
         const PbcModule *sm = &sub->modules[m];
-        uint32_t *globals = cc_xrealloc(&b->diag, NULL, sizeof *globals * (sm->nglobals ? sm->nglobals : 1));
+        uint32_t *globals = pvmC_xrealloc(&b->diag, NULL, sizeof *globals * (sm->nglobals ? sm->nglobals : 1));
         for (uint32_t g = 0; g < sm->nglobals; g++)
             globals[g] = remap_const(b, sub, sm->globals[g]);
         uint32_t mname = remap_const(b, sub, sm->name), mfile = remap_const(b, sub, sm->file);
@@ -283,23 +283,23 @@ static uint32_t load_pbc_module(Build *b, const char *importer, CcPos pos, const
     size_t len = 0;
     char *bytes = read_file(path, &len);
     if (!bytes) {
-        cc_error(&b->diag, importer, pos, "cannot read module '%s': %s", path, strerror(errno));
+        pvmC_error(&b->diag, importer, pos, "cannot read module '%s': %s", path, strerror(errno));
         return PBC_NONE;
     }
     PbcImage sub;
     char err[256];
-    bool ok = pbc_read((const uint8_t *)bytes, len, &sub, err, sizeof err);
+    bool ok = pvmB_read((const uint8_t *)bytes, len, &sub, err, sizeof err);
     free(bytes);
-    if (ok && !pbc_verify(&sub, err, sizeof err)) {
-        pbc_free(&sub);
+    if (ok && !pvmB_verify(&sub, err, sizeof err)) {
+        pvmB_free(&sub);
         ok = false;
     }
     if (!ok) {
-        cc_error(&b->diag, importer, pos, "invalid module '%s': %s", path, err);
+        pvmC_error(&b->diag, importer, pos, "invalid module '%s': %s", path, err);
         return PBC_NONE;
     }
     uint32_t index = merge_image(b, &sub, name, path);
-    pbc_free(&sub);
+    pvmB_free(&sub);
     return index;
 }
 
@@ -318,7 +318,7 @@ static uint32_t load_module(Build *b, const char *importer, CcPos pos, const cha
                             const char *name, char *key)
 {
     if (b->nstack >= MAX_IMPORT_DEPTH) {
-        cc_error(&b->diag, importer, pos, "imports nested too deeply (more than %u modules)", MAX_IMPORT_DEPTH);
+        pvmC_error(&b->diag, importer, pos, "imports nested too deeply (more than %u modules)", MAX_IMPORT_DEPTH);
         free(key);
         return PBC_NONE;
     }
@@ -333,7 +333,7 @@ static uint32_t load_module(Build *b, const char *importer, CcPos pos, const cha
     size_t len = 0;
     char *src = read_file(path, &len);
     if (!src) {
-        cc_error(&b->diag, importer, pos, "cannot read module '%s': %s", path, strerror(errno));
+        pvmC_error(&b->diag, importer, pos, "cannot read module '%s': %s", path, strerror(errno));
         free(key);
         return PBC_NONE;
     }
@@ -349,10 +349,10 @@ static void resolve_import(Build *b, const char *importer, CcStmt *s)
     const char *name = var->name.s;
     char *path = find_module(b, importer, name);
     if (!path) {
-        if (cc_is_builtin_module(name))
+        if (pvmC_is_builtin_module(name))
             s->u.import.builtin = true;
         else
-            cc_error(&b->diag, importer, var->pos, "module '%s' not found", name);
+            pvmC_error(&b->diag, importer, var->pos, "module '%s' not found", name);
         return;
     }
     char *key = real_path(path);
@@ -380,21 +380,21 @@ static uint32_t compile_module(Build *b, const char *file, const char *src, size
 {
     uint32_t index = new_module(b);
     uint32_t entry = add_entry(b, key, name, index, false);
-    cc_grow(&b->diag, (void **)&b->stack, &b->stack_cap, b->nstack + 1, sizeof *b->stack);
+    pvmC_grow(&b->diag, (void **)&b->stack, &b->stack_cap, b->nstack + 1, sizeof *b->stack);
     b->stack[b->nstack++] = entry;
     name_module(b, index, name, file);
 
     unsigned before = b->diag.count;
     CcArena *arena = new_arena(b);
-    CcModuleAst *ast = cc_parse(src, len, file, arena, &b->diag);
+    CcModuleAst *ast = pvmC_parse(src, len, file, arena, &b->diag);
     if (b->diag.count == before) {
         for (uint32_t i = 0; i < ast->nimports; i++)
             resolve_import(b, file, ast->imports[i]);
         CcModuleScope scope;
         const char *const *extra = b->opt ? b->opt->extra_builtins : NULL;
         const char *const *pre = b->opt && index == 0 ? b->opt->predeclared_globals : NULL;
-        if (cc_resolve(ast, file, extra, pre, arena, &b->diag, &scope) && b->diag.count == before)
-            cc_codegen(ast, &scope, index, file, b->img, &b->diag);
+        if (pvmC_resolve(ast, file, extra, pre, arena, &b->diag, &scope) && b->diag.count == before)
+            pvmC_codegen(ast, &scope, index, file, b->img, &b->diag);
     }
     drop_arena(b, arena);
     b->nstack--;
@@ -407,10 +407,10 @@ static uint32_t compile_module(Build *b, const char *file, const char *src, size
 static void build_init(Build *b, PbcImage *out, const CcOptions *opt, FILE *errors, jmp_buf *oom)
 {
     memset(b, 0, sizeof *b);
-    pbc_init(out);
+    pvmB_init(out);
     b->img = out;
     b->opt = opt;
-    cc_diag_init(&b->diag, errors, oom);
+    pvmC_diag_init(&b->diag, errors, oom);
     b->module_path = opt && opt->module_path ? opt->module_path : getenv("PVM_PATH");
 }
 
@@ -418,7 +418,7 @@ static void build_init(Build *b, PbcImage *out, const CcOptions *opt, FILE *erro
 static bool build_finish(Build *b, bool ok)
 {
     for (uint32_t i = 0; i < b->narenas; i++) {
-        cc_arena_free(b->arenas[i]);
+        pvmC_arena_free(b->arenas[i]);
         free(b->arenas[i]);
     }
     for (uint32_t i = 0; i < b->nmods; i++) {
@@ -430,20 +430,20 @@ static bool build_finish(Build *b, bool ok)
     free(b->stack);
     ok = ok && b->diag.count == 0;
     if (!ok) {
-        pbc_free(b->img);
-        pbc_init(b->img);
+        pvmB_free(b->img);
+        pvmB_init(b->img);
     }
     return ok;
 }
 
-bool cc_compile_source(const char *src, size_t len, const char *filename,
+bool pvmC_compile_source(const char *src, size_t len, const char *filename,
                        const CcOptions *opt, PbcImage *out, FILE *errors)
 {
     jmp_buf oom;
     Build b;
     build_init(&b, out, opt, errors, &oom);
     if (setjmp(oom)) {
-        cc_error_file(&b.diag, filename, "out of memory");
+        pvmC_error_file(&b.diag, filename, "out of memory");
         return build_finish(&b, false);
     }
     char *name = base_name(&b, filename);
@@ -452,24 +452,24 @@ bool cc_compile_source(const char *src, size_t len, const char *filename,
     return build_finish(&b, true);
 }
 
-bool cc_compile_file(const char *path, const CcOptions *opt, PbcImage *out, FILE *errors)
+bool pvmC_compile_file(const char *path, const CcOptions *opt, PbcImage *out, FILE *errors)
 {
     jmp_buf oom;
     Build b;
     build_init(&b, out, opt, errors, &oom);
     if (setjmp(oom)) {
-        cc_error_file(&b.diag, path, "out of memory");
+        pvmC_error_file(&b.diag, path, "out of memory");
         return build_finish(&b, false);
     }
     size_t len = 0;
     struct stat st;
     char *src = NULL;
     if (stat(path, &st) != 0)
-        cc_error_file(&b.diag, path, "cannot read file: %s", strerror(errno));
+        pvmC_error_file(&b.diag, path, "cannot read file: %s", strerror(errno));
     else if (!S_ISREG(st.st_mode))
-        cc_error_file(&b.diag, path, "cannot read file: not a regular file");
+        pvmC_error_file(&b.diag, path, "cannot read file: not a regular file");
     else if (!(src = read_file(path, &len)))
-        cc_error_file(&b.diag, path, "cannot read file: %s", strerror(errno));
+        pvmC_error_file(&b.diag, path, "cannot read file: %s", strerror(errno));
     if (!src)
         return build_finish(&b, false);
     char *name = base_name(&b, path);
@@ -479,18 +479,18 @@ bool cc_compile_file(const char *path, const CcOptions *opt, PbcImage *out, FILE
     return build_finish(&b, true);
 }
 
-bool cc_syntax_ok(const char *src, size_t len)
+bool pvmC_syntax_ok(const char *src, size_t len)
 {
     jmp_buf oom;
     CcDiag diag;
     CcArena arena;
-    cc_diag_init(&diag, NULL, &oom);
-    cc_arena_init(&arena, &diag);
+    pvmC_diag_init(&diag, NULL, &oom);
+    pvmC_arena_init(&arena, &diag);
     volatile bool ok = false;
     if (!setjmp(oom)) {
-        cc_parse(src, len, "<syntax>", &arena, &diag);
+        pvmC_parse(src, len, "<syntax>", &arena, &diag);
         ok = diag.count == 0;
     }
-    cc_arena_free(&arena);
+    pvmC_arena_free(&arena);
     return ok;
 }

@@ -40,7 +40,7 @@ static void vec_push(Parser *p, PtrVec *v, void *item)
 {
     if (v->n == v->cap) {
         uint32_t ncap = v->cap ? v->cap * 2 : 8;
-        void **items = cc_alloc(p->arena, (size_t)ncap * sizeof *items);
+        void **items = pvmC_alloc(p->arena, (size_t)ncap * sizeof *items);
         if (v->n)
             memcpy(items, v->items, (size_t)v->n * sizeof *items);
         v->items = items;
@@ -56,14 +56,14 @@ static void advance(Parser *p)
         p->tok = p->ahead;
         p->has_ahead = false;
     } else {
-        cc_lex_next(&p->lx, &p->tok);
+        pvmC_lex_next(&p->lx, &p->tok);
     }
 }
 
 static const CcToken *peek_ahead(Parser *p)
 {
     if (!p->has_ahead) {
-        cc_lex_next(&p->lx, &p->ahead);
+        pvmC_lex_next(&p->lx, &p->ahead);
         p->has_ahead = true;
     }
     return &p->ahead;
@@ -87,12 +87,12 @@ static const char *describe(const CcToken *t, char *buf, size_t size)
     case CC_TK_INT:
     case CC_TK_FLOAT:
     case CC_TK_STRING:
-        return cc_token_text(t->kind);
+        return pvmC_token_text(t->kind);
     case CC_TK_NAME:
         snprintf(buf, size, "'%.*s'", (int)(t->len > 40 ? 40 : t->len), t->start);
         return buf;
     default:
-        snprintf(buf, size, "'%s'", cc_token_text(t->kind));
+        snprintf(buf, size, "'%s'", pvmC_token_text(t->kind));
         return buf;
     }
 }
@@ -110,7 +110,7 @@ static void error_at(Parser *p, CcPos pos, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    cc_error(p->diag, p->file, pos, "%s", msg);
+    pvmC_error(p->diag, p->file, pos, "%s", msg);
 }
 
 /* "expected X, found Y" at the current token. */
@@ -179,7 +179,7 @@ static void leave(Parser *p) { p->depth--; }
 
 static CcExpr *new_expr(Parser *p, CcExprKind kind, CcPos pos)
 {
-    CcExpr *e = cc_alloc(p->arena, sizeof *e);
+    CcExpr *e = pvmC_alloc(p->arena, sizeof *e);
     e->kind = kind;
     e->pos = pos;
     return e;
@@ -187,7 +187,7 @@ static CcExpr *new_expr(Parser *p, CcExprKind kind, CcPos pos)
 
 static CcStmt *new_stmt(Parser *p, CcStmtKind kind, CcPos pos)
 {
-    CcStmt *s = cc_alloc(p->arena, sizeof *s);
+    CcStmt *s = pvmC_alloc(p->arena, sizeof *s);
     s->kind = kind;
     s->pos = pos;
     return s;
@@ -195,12 +195,12 @@ static CcStmt *new_stmt(Parser *p, CcStmtKind kind, CcPos pos)
 
 static CcName name_of(Parser *p, const CcToken *t)
 {
-    return (CcName){ cc_strndup(p->arena, t->start, t->len), t->len };
+    return (CcName){ pvmC_strndup(p->arena, t->start, t->len), t->len };
 }
 
 static CcVar *new_var(Parser *p, const CcToken *t)
 {
-    CcVar *v = cc_alloc(p->arena, sizeof *v);
+    CcVar *v = pvmC_alloc(p->arena, sizeof *v);
     v->name = name_of(p, t);
     v->pos = t->pos;
     return v;
@@ -308,9 +308,9 @@ static CcExpr *number_expr(Parser *p, const CcToken *t, bool negate)
 static CcExpr *parse_map_key(Parser *p)
 {
     CcToken t = p->tok;
-    if (t.kind == CC_TK_NAME || cc_token_is_keyword(t.kind)) {
+    if (t.kind == CC_TK_NAME || pvmC_token_is_keyword(t.kind)) {
         advance(p);
-        return string_expr(p, t.pos, cc_strndup(p->arena, t.start, t.len), t.len);
+        return string_expr(p, t.pos, pvmC_strndup(p->arena, t.start, t.len), t.len);
     }
     if (t.kind == CC_TK_STRING) {
         advance(p);
@@ -450,7 +450,7 @@ static CcExpr *parse_postfix(Parser *p)
         } else if (accept(p, CC_TK_DOT)) {
             CcExpr *f = new_expr(p, CC_EX_FIELD, p->prev.pos);
             f->u.field.obj = e;
-            if (check(p, CC_TK_NAME) || cc_token_is_keyword(p->tok.kind)) {
+            if (check(p, CC_TK_NAME) || pvmC_token_is_keyword(p->tok.kind)) {
                 f->u.field.name = name_of(p, &p->tok);
                 advance(p);
             } else {
@@ -612,7 +612,7 @@ static void parse_params(Parser *p, CcFunc *fn)
 /* fnrest := '(' params ')' block */
 static CcFunc *parse_fn_rest(Parser *p, CcPos pos, CcName name)
 {
-    CcFunc *fn = cc_alloc(p->arena, sizeof *fn);
+    CcFunc *fn = pvmC_alloc(p->arena, sizeof *fn);
     fn->pos = pos;
     fn->name = name;
     bool saved = p->no_brace;
@@ -639,7 +639,7 @@ static CcFunc *parse_fn_rest(Parser *p, CcPos pos, CcName name)
 /* block := '{' {statement} '}' */
 static CcBlock *parse_block(Parser *p)
 {
-    CcBlock *b = cc_alloc(p->arena, sizeof *b);
+    CcBlock *b = pvmC_alloc(p->arena, sizeof *b);
     b->pos = p->tok.pos;
     b->close_from = -1;
     if (!expect(p, CC_TK_LBRACE, "'{'"))
@@ -903,7 +903,7 @@ static CcStmt *parse_statement(Parser *p)
 }
 
 /* module := {statement} EOF */
-CcModuleAst *cc_parse(const char *src, size_t len, const char *file,
+CcModuleAst *pvmC_parse(const char *src, size_t len, const char *file,
                       CcArena *arena, CcDiag *diag)
 {
     Parser p;
@@ -911,14 +911,14 @@ CcModuleAst *cc_parse(const char *src, size_t len, const char *file,
     p.arena = arena;
     p.diag = diag;
     p.file = file;
-    cc_lexer_init(&p.lx, src, len, file, diag, arena);
+    pvmC_lexer_init(&p.lx, src, len, file, diag, arena);
     advance(&p);
 
-    CcFunc *main = cc_alloc(arena, sizeof *main);
+    CcFunc *main = pvmC_alloc(arena, sizeof *main);
     main->is_main = true;
     main->pos = (CcPos){ 1, 1 };
     main->name = (CcName){ "<main>", 6 };
-    CcBlock *top = cc_alloc(arena, sizeof *top);
+    CcBlock *top = pvmC_alloc(arena, sizeof *top);
     top->pos = main->pos;
     top->close_from = -1;
     main->body = top;
@@ -942,10 +942,10 @@ CcModuleAst *cc_parse(const char *src, size_t len, const char *file,
     top->stmts = (CcStmt **)stmts.items;
     top->n = stmts.n;
 
-    CcModuleAst *m = cc_alloc(arena, sizeof *m);
+    CcModuleAst *m = pvmC_alloc(arena, sizeof *m);
     m->main = main;
     m->imports = (CcStmt **)p.imports.items;
     m->nimports = p.imports.n;
-    cc_lexer_free(&p.lx);
+    pvmC_lexer_free(&p.lx);
     return m;
 }

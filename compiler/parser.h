@@ -16,7 +16,7 @@
 
 /* Parses [len] bytes of [src]. Always returns a tree (possibly partial);
  * the caller checks diag->count to know whether errors were reported. */
-CcModuleAst *cc_parse(const char *src, size_t len, const char *file,
+CcModuleAst *pvmC_parse(const char *src, size_t len, const char *file,
                       CcArena *arena, CcDiag *diag);
 
 #endif

@@ -112,7 +112,7 @@ static char *read_file(const char *path, size_t *len)
         return NULL;
     }
     char *data;
-    bool ok = pbc_read_stream(f, SIZE_MAX, &data, len);
+    bool ok = pvmB_read_stream(f, SIZE_MAX, &data, len);
     if (!ok)
         fprintf(stderr, "pvmc: cannot read %s: %s\n", path, strerror(errno));
     fclose(f);
@@ -122,7 +122,7 @@ static char *read_file(const char *path, size_t *len)
 /* .pv input: compiles the program and bundles every module it imports. */
 static bool load_source(const char *path, PbcImage *img)
 {
-    return cc_compile_file(path, NULL, img, stderr);
+    return pvmC_compile_file(path, NULL, img, stderr);
 }
 
 static bool load_assembly(const char *path, PbcImage *img)
@@ -131,7 +131,7 @@ static bool load_assembly(const char *path, PbcImage *img)
     char *src = read_file(path, &len);
     if (!src)
         return false;
-    bool ok = asm_assemble(src, len, path, img, stderr);
+    bool ok = pvmC_assemble(src, len, path, img, stderr);
     free(src);
     return ok;
 }
@@ -143,7 +143,7 @@ static bool load_bytecode(const char *path, PbcImage *img)
     if (!bytes)
         return false;
     char err[512];
-    bool ok = pbc_read((const uint8_t *)bytes, len, img, err, sizeof err);
+    bool ok = pvmB_read((const uint8_t *)bytes, len, img, err, sizeof err);
     free(bytes);
     if (!ok)
         fprintf(stderr, "pvmc: invalid bytecode: %s\n", err);
@@ -167,7 +167,7 @@ static int load_input(const Options *o, PbcImage *img)
     if (!ok)
         return 1;
     char err[512];
-    if (!pbc_verify(img, err, sizeof err)) {
+    if (!pvmB_verify(img, err, sizeof err)) {
         fprintf(stderr, "pvmc: invalid bytecode: %s\n", err);
         return 1;
     }
@@ -212,7 +212,7 @@ static int write_bytecode(const PbcImage *img, const char *path)
 {
     uint8_t *bytes;
     size_t len;
-    if (!pbc_write(img, &bytes, &len)) {
+    if (!pvmB_write(img, &bytes, &len)) {
         fprintf(stderr, "pvmc: cannot encode %s: out of memory\n", output_name(path));
         return 1;
     }
@@ -235,7 +235,7 @@ static int write_assembly(const PbcImage *img, const char *path)
     if (!f)
         return 1;
     errno = 0;
-    return finish_output(f, path, asm_disassemble(img, f));
+    return finish_output(f, path, pvmC_disassemble(img, f));
 }
 
 /* Sets *[out] to the output path (NULL: standard output) and *[owned] to
@@ -268,12 +268,12 @@ int main(int argc, char **argv)
     char *owned;
     status = choose_output(&o, &out, &owned);
     PbcImage img;
-    pbc_init(&img);
+    pvmB_init(&img);
     if (status < 0)
         status = load_input(&o, &img);
     if (status < 0)
         status = o.kind == OUT_PBC ? write_bytecode(&img, out) : write_assembly(&img, out);
-    pbc_free(&img);
+    pvmB_free(&img);
     free(owned);
     return status;
 }

@@ -50,7 +50,7 @@ static bool table_get(const NameTable *t, const char *s, uint32_t len, uint32_t 
 static bool table_add(CcArena *a, NameTable *t, const char *s, uint32_t len, uint32_t value)
 {
     if ((t->count + 1) * 2 > t->cap) {
-        NameTable bigger = { cc_alloc(a, sizeof(NameSlot) * (t->cap ? t->cap * 2 : 64)), t->cap ? t->cap * 2 : 64, 0 };
+        NameTable bigger = { pvmC_alloc(a, sizeof(NameSlot) * (t->cap ? t->cap * 2 : 64)), t->cap ? t->cap * 2 : 64, 0 };
         for (uint32_t i = 0; i < t->cap; i++)
             if (t->slots[i].name)
                 *table_slot(&bigger, t->slots[i].name, t->slots[i].len) = t->slots[i];
@@ -114,12 +114,12 @@ static void resolve_expr(Resolver *r, CcExpr *e);
 static void resolve_stmt(Resolver *r, CcStmt *s);
 static void resolve_function(Resolver *r, CcFunc *fn);
 
-#define error(r, pos, ...) cc_error((r)->diag, (r)->file, (pos), __VA_ARGS__)
+#define error(r, pos, ...) pvmC_error((r)->diag, (r)->file, (pos), __VA_ARGS__)
 
 static const char *const builtin_names[] = { CC_BUILTIN_NAMES };
 static const char *const builtin_modules[] = { "math", "string", "array", "io", "os", "ffi" };
 
-bool cc_is_builtin_module(const char *name)
+bool pvmC_is_builtin_module(const char *name)
 {
     for (size_t i = 0; i < sizeof builtin_modules / sizeof builtin_modules[0]; i++)
         if (strcmp(name, builtin_modules[i]) == 0)
@@ -167,10 +167,10 @@ static void declare_local(Resolver *r, CcVar *var, const char *what)
         error(r, var->pos, "too many local variables in one function (at most %u)", CC_MAX_LOCALS);
         return;
     }
-    cc_grow(r->diag, (void **)&fs->locals, &fs->cap, fs->nlocals + 1, sizeof *fs->locals);
+    pvmC_grow(r->diag, (void **)&fs->locals, &fs->cap, fs->nlocals + 1, sizeof *fs->locals);
     var->global = false;
     var->index = fs->nlocals;
-    cc_grow(r->diag, (void **)&fs->declared, &fs->declared_cap, fs->ndeclared + 1, sizeof *fs->declared);
+    pvmC_grow(r->diag, (void **)&fs->declared, &fs->declared_cap, fs->ndeclared + 1, sizeof *fs->declared);
     fs->declared[fs->ndeclared++] = var;
     fs->locals[fs->nlocals++] = (Local){ var, fs->block };
     if (fs->nlocals > fs->max_locals)
@@ -204,7 +204,7 @@ static void add_global(Resolver *r, const char *name, uint32_t len, bool visible
 {
     if (!table_add(r->arena, &r->globals, name, len, r->nglobals))
         return;
-    cc_grow(r->diag, (void **)&r->ginfo, &r->gcap, r->nglobals + 1, sizeof *r->ginfo);
+    pvmC_grow(r->diag, (void **)&r->ginfo, &r->gcap, r->nglobals + 1, sizeof *r->ginfo);
     r->ginfo[r->nglobals] = (Global){ r->nglobals, visible, false };
     r->nglobals++;
 }
@@ -216,7 +216,7 @@ static void collect_globals(Resolver *r, const CcBlock *top, const char *const *
 {
     for (size_t i = 0; predeclared && predeclared[i]; i++) {
         size_t len = strlen(predeclared[i]);
-        add_global(r, cc_strndup(r->arena, predeclared[i], len), (uint32_t)len, true);
+        add_global(r, pvmC_strndup(r->arena, predeclared[i], len), (uint32_t)len, true);
     }
     for (uint32_t i = 0; i < top->n; i++) {
         const CcStmt *s = top->stmts[i];
@@ -226,7 +226,7 @@ static void collect_globals(Resolver *r, const CcBlock *top, const char *const *
         if (var)
             add_global(r, var->name.s, var->name.len, false);
     }
-    r->gnames = cc_alloc(r->arena, sizeof *r->gnames * (r->nglobals ? r->nglobals : 1));
+    r->gnames = pvmC_alloc(r->arena, sizeof *r->gnames * (r->nglobals ? r->nglobals : 1));
     for (uint32_t i = 0; i < r->globals.cap; i++) {
         const NameSlot *slot = &r->globals.slots[i];
         if (slot->name)
@@ -257,7 +257,7 @@ static uint32_t add_upval(Resolver *r, FnScope *fs, bool from_local, uint32_t in
         error(r, pos, "too many captured variables in one function (at most %u)", CC_MAX_UPVALS);
         return 0;
     }
-    cc_grow(r->diag, (void **)&fs->upvals, &fs->upcap, fs->nupvals + 1, sizeof *fs->upvals);
+    pvmC_grow(r->diag, (void **)&fs->upvals, &fs->upcap, fs->nupvals + 1, sizeof *fs->upvals);
     fs->upvals[fs->nupvals] = (PbcUpval){ from_local ? 1 : 0, index };
     return fs->nupvals++;
 }
@@ -337,7 +337,7 @@ static void resolve_chain(Resolver *r, CcExpr *e)
 {
     uint32_t base = r->nchain;
     for (; cc_chain_left(e); e = cc_chain_left(e)) {
-        cc_grow(r->diag, (void **)&r->chain, &r->chain_cap, r->nchain + 1, sizeof *r->chain);
+        pvmC_grow(r->diag, (void **)&r->chain, &r->chain_cap, r->nchain + 1, sizeof *r->chain);
         r->chain[r->nchain++] = e;
     }
     resolve_expr(r, e);
@@ -533,7 +533,7 @@ static void resolve_function(Resolver *r, CcFunc *fn)
     fn->nlocals = fs.max_locals;
     fn->nupvals = fs.nupvals;
     if (fs.nupvals) {
-        fn->upvals = cc_alloc(r->arena, sizeof *fn->upvals * fs.nupvals);
+        fn->upvals = pvmC_alloc(r->arena, sizeof *fn->upvals * fs.nupvals);
         memcpy(fn->upvals, fs.upvals, sizeof *fn->upvals * fs.nupvals);
     }
     free(fs.locals);
@@ -542,7 +542,7 @@ static void resolve_function(Resolver *r, CcFunc *fn)
     r->fs = fs.enclosing;
 }
 
-bool cc_resolve(CcModuleAst *m, const char *file, const char *const *extra_builtins,
+bool pvmC_resolve(CcModuleAst *m, const char *file, const char *const *extra_builtins,
                 const char *const *predeclared, CcArena *arena, CcDiag *diag,
                 CcModuleScope *out)
 {

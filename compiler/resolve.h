@@ -35,11 +35,11 @@ typedef struct {
 /* Resolves [m] in place. [extra_builtins] is NULL or NULL-terminated;
  * so is [predeclared], the globals the module has before its own
  * (CcOptions.predeclared_globals). Returns false if errors were reported. */
-bool cc_resolve(CcModuleAst *m, const char *file, const char *const *extra_builtins,
+bool pvmC_resolve(CcModuleAst *m, const char *file, const char *const *extra_builtins,
                 const char *const *predeclared, CcArena *arena, CcDiag *diag,
                 CcModuleScope *out);
 
 /* Whether [name] is a built-in standard library module (math, string, ...). */
-bool cc_is_builtin_module(const char *name);
+bool pvmC_is_builtin_module(const char *name);
 
 #endif

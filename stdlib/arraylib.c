@@ -16,7 +16,7 @@ static Value new_array_value(PvArray *a)
 /* An array of [n] Values, uninitialised, in the scanning heap. */
 static Value *alloc_values(VM *vm, size_t n)
 {
-    return vm_alloc(vm, vm_checked_size(vm, n, sizeof(Value), 0));
+    return pvmV_alloc(vm, pvmV_checked_size(vm, n, sizeof(Value), 0));
 }
 
 /* ---- sort ---- */
@@ -31,8 +31,8 @@ typedef struct {
 static bool default_less(Value x, Value y)
 {
     if (x.type == VT_STRING)
-        return vm_string_compare(x.as.s, y.as.s) < 0;
-    return lib_compare_numbers(x, y) == -1;
+        return pvmV_string_compare(x.as.s, y.as.s) < 0;
+    return pvmL_compare_numbers(x, y) == -1;
 }
 
 static bool order_less(const Order *o, Value x, Value y)
@@ -40,7 +40,7 @@ static bool order_less(const Order *o, Value x, Value y)
     if (o->less.type == VT_NIL)
         return default_less(x, y);
     Value pair[2] = { x, y };
-    return vm_is_truthy(vm_call(o->vm, o->less, 2, pair));
+    return vm_is_truthy(pvmV_call(o->vm, o->less, 2, pair));
 }
 
 /* Merges the sorted runs src[lo..mid) and src[mid..hi) into dst[lo..hi).
@@ -78,15 +78,15 @@ static void check_sortable(VM *vm, const Value *items, size_t n)
         bool same = (vm_is_number(items[0]) && vm_is_number(items[i])) ||
                     (items[0].type == VT_STRING && items[i].type == VT_STRING);
         if (!same)
-            vm_error(vm, "array.sort: cannot compare %s and %s", vm_type_name(items[0]),
-                     vm_type_name(items[i]));
+            pvmV_error(vm, "array.sort: cannot compare %s and %s", pvmV_type_name(items[0]),
+                     pvmV_type_name(items[i]));
     }
 }
 
 static Value a_sort(VM *vm, int argc, Value *args, void *fname)
 {
-    PvArray *a = lib_arg_array(vm, fname, args, 0);
-    Order order = { vm, argc > 1 ? lib_arg_function(vm, fname, args, 1) : VAL_NIL };
+    PvArray *a = pvmL_arg_array(vm, fname, args, 0);
+    Order order = { vm, argc > 1 ? pvmL_arg_function(vm, fname, args, 1) : VAL_NIL };
     size_t n = a->len;
     if (n < 2)
         return VAL_NIL;
@@ -110,7 +110,7 @@ static Value a_sort(VM *vm, int argc, Value *args, void *fname)
 
 static Value a_reverse(VM *vm, int argc, Value *args, void *fname)
 {
-    PvArray *a = lib_arg_array(vm, fname, args, 0);
+    PvArray *a = pvmL_arg_array(vm, fname, args, 0);
     for (size_t i = 0, j = a->len; i + 1 < j; i++, j--) {
         Value t = a->items[i];
         a->items[i] = a->items[j - 1];
@@ -121,12 +121,12 @@ static Value a_reverse(VM *vm, int argc, Value *args, void *fname)
 
 static Value a_insert(VM *vm, int argc, Value *args, void *fname)
 {
-    PvArray *a = lib_arg_array(vm, fname, args, 0);
-    int64_t i = lib_arg_int(vm, fname, args, 1);
+    PvArray *a = pvmL_arg_array(vm, fname, args, 0);
+    int64_t i = pvmL_arg_int(vm, fname, args, 1);
     Value v = args[2];
     if (i != (int64_t)a->len)
-        vm_array_get(vm, a, i); /* raises the language's index error */
-    vm_array_push(vm, a, v);
+        pvmV_array_get(vm, a, i); /* raises the language's index error */
+    pvmV_array_push(vm, a, v);
     memmove(a->items + i + 1, a->items + i, (a->len - 1 - (size_t)i) * sizeof(Value));
     a->items[i] = v;
     return VAL_NIL;
@@ -134,9 +134,9 @@ static Value a_insert(VM *vm, int argc, Value *args, void *fname)
 
 static Value a_remove_at(VM *vm, int argc, Value *args, void *fname)
 {
-    PvArray *a = lib_arg_array(vm, fname, args, 0);
-    int64_t i = lib_arg_int(vm, fname, args, 1);
-    Value v = vm_array_get(vm, a, i);
+    PvArray *a = pvmL_arg_array(vm, fname, args, 0);
+    int64_t i = pvmL_arg_int(vm, fname, args, 1);
+    Value v = pvmV_array_get(vm, a, i);
     memmove(a->items + i, a->items + i + 1, (a->len - 1 - (size_t)i) * sizeof(Value));
     a->items[--a->len] = VAL_NIL;
     return v;
@@ -146,11 +146,11 @@ static Value a_remove_at(VM *vm, int argc, Value *args, void *fname)
 
 static Value a_slice(VM *vm, int argc, Value *args, void *fname)
 {
-    PvArray *a = lib_arg_array(vm, fname, args, 0);
-    size_t i = lib_clamp_index(lib_arg_int(vm, fname, args, 1), a->len);
-    size_t j = argc > 2 ? lib_clamp_index(lib_arg_int(vm, fname, args, 2), a->len) : a->len;
+    PvArray *a = pvmL_arg_array(vm, fname, args, 0);
+    size_t i = pvmL_clamp_index(pvmL_arg_int(vm, fname, args, 1), a->len);
+    size_t j = argc > 2 ? pvmL_clamp_index(pvmL_arg_int(vm, fname, args, 2), a->len) : a->len;
     size_t n = j > i ? j - i : 0;
-    PvArray *r = vm_array_new(vm, n);
+    PvArray *r = pvmV_array_new(vm, n);
     if (n)
         memcpy(r->items, a->items + i, n * sizeof(Value));
     r->len = n;
@@ -159,19 +159,19 @@ static Value a_slice(VM *vm, int argc, Value *args, void *fname)
 
 static Value a_index_of(VM *vm, int argc, Value *args, void *fname)
 {
-    PvArray *a = lib_arg_array(vm, fname, args, 0);
+    PvArray *a = pvmL_arg_array(vm, fname, args, 0);
     for (size_t i = 0; i < a->len; i++)
-        if (vm_values_equal(a->items[i], args[1]))
+        if (pvmV_values_equal(a->items[i], args[1]))
             return vm_int((int64_t)i);
     return vm_int(-1);
 }
 
 static Value a_concat(VM *vm, int argc, Value *args, void *fname)
 {
-    PvArray *a = lib_arg_array(vm, fname, args, 0);
-    PvArray *b = lib_arg_array(vm, fname, args, 1);
-    size_t n = vm_checked_size(vm, a->len, 1, b->len);
-    PvArray *r = vm_array_new(vm, n);
+    PvArray *a = pvmL_arg_array(vm, fname, args, 0);
+    PvArray *b = pvmL_arg_array(vm, fname, args, 1);
+    size_t n = pvmV_checked_size(vm, a->len, 1, b->len);
+    PvArray *r = pvmV_array_new(vm, n);
     if (a->len)
         memcpy(r->items, a->items, a->len * sizeof(Value));
     if (b->len)
@@ -182,12 +182,12 @@ static Value a_concat(VM *vm, int argc, Value *args, void *fname)
 
 static Value a_new(VM *vm, int argc, Value *args, void *fname)
 {
-    int64_t n = lib_arg_int(vm, fname, args, 0);
+    int64_t n = pvmL_arg_int(vm, fname, args, 0);
     if (n < 0)
-        vm_error(vm, "array.new: size must not be negative, got %lld", (long long)n);
+        pvmV_error(vm, "array.new: size must not be negative, got %lld", (long long)n);
     if ((uint64_t)n > SIZE_MAX / sizeof(Value))
-        vm_error(vm, "out of memory");
-    PvArray *r = vm_array_new(vm, (size_t)n);
+        pvmV_error(vm, "out of memory");
+    PvArray *r = pvmV_array_new(vm, (size_t)n);
     for (size_t i = 0; i < (size_t)n; i++)
         r->items[i] = args[1];
     r->len = (size_t)n;
@@ -198,37 +198,37 @@ static Value a_new(VM *vm, int argc, Value *args, void *fname)
 
 static Value a_map(VM *vm, int argc, Value *args, void *fname)
 {
-    PvArray *a = lib_arg_array(vm, fname, args, 0);
-    Value f = lib_arg_function(vm, fname, args, 1);
-    PvArray *r = vm_array_new(vm, a->len);
+    PvArray *a = pvmL_arg_array(vm, fname, args, 0);
+    Value f = pvmL_arg_function(vm, fname, args, 1);
+    PvArray *r = pvmV_array_new(vm, a->len);
     for (size_t i = 0; i < a->len; i++) {
         Value x = a->items[i];
-        vm_array_push(vm, r, vm_call(vm, f, 1, &x));
+        pvmV_array_push(vm, r, pvmV_call(vm, f, 1, &x));
     }
     return new_array_value(r);
 }
 
 static Value a_filter(VM *vm, int argc, Value *args, void *fname)
 {
-    PvArray *a = lib_arg_array(vm, fname, args, 0);
-    Value f = lib_arg_function(vm, fname, args, 1);
-    PvArray *r = vm_array_new(vm, 0);
+    PvArray *a = pvmL_arg_array(vm, fname, args, 0);
+    Value f = pvmL_arg_function(vm, fname, args, 1);
+    PvArray *r = pvmV_array_new(vm, 0);
     for (size_t i = 0; i < a->len; i++) {
         Value x = a->items[i];
-        if (vm_is_truthy(vm_call(vm, f, 1, &x)))
-            vm_array_push(vm, r, x);
+        if (vm_is_truthy(pvmV_call(vm, f, 1, &x)))
+            pvmV_array_push(vm, r, x);
     }
     return new_array_value(r);
 }
 
 static Value a_reduce(VM *vm, int argc, Value *args, void *fname)
 {
-    PvArray *a = lib_arg_array(vm, fname, args, 0);
-    Value f = lib_arg_function(vm, fname, args, 1);
+    PvArray *a = pvmL_arg_array(vm, fname, args, 0);
+    Value f = pvmL_arg_function(vm, fname, args, 1);
     Value acc = args[2];
     for (size_t i = 0; i < a->len; i++) {
         Value pair[2] = { acc, a->items[i] };
-        acc = vm_call(vm, f, 2, pair);
+        acc = pvmV_call(vm, f, 2, pair);
     }
     return acc;
 }
@@ -248,7 +248,7 @@ static const LibFunc array_funcs[] = {
     { NULL, NULL, 0, 0 },
 };
 
-void lib_open_array(VM *vm)
+void pvmL_open_array(VM *vm)
 {
-    vm_define_builtin(vm, "array", vm_obj(VT_MAP, lib_module(vm, array_funcs)));
+    pvmV_define_builtin(vm, "array", vm_obj(VT_MAP, pvmL_module(vm, array_funcs)));
 }

@@ -9,7 +9,7 @@
 
 static void write_value(VM *vm, Value v)
 {
-    PvString *s = v.type == VT_STRING ? v.as.s : vm_to_string(vm, v);
+    PvString *s = v.type == VT_STRING ? v.as.s : pvmV_to_string(vm, v);
     fwrite(s->chars, 1, s->len, vm->out);
 }
 
@@ -28,7 +28,7 @@ static Value b_str(VM *vm, int argc, Value *args, void *fname)
 {
     if (args[0].type == VT_STRING)
         return args[0];
-    return vm_str_value(vm_to_string(vm, args[0]));
+    return vm_str_value(pvmV_to_string(vm, args[0]));
 }
 
 static Value b_len(VM *vm, int argc, Value *args, void *fname)
@@ -41,13 +41,13 @@ static Value b_len(VM *vm, int argc, Value *args, void *fname)
     case VT_MAP:
         return vm_int((int64_t)args[0].as.m->count);
     default:
-        lib_arg_error(vm, fname, 0, "string, array or map", args[0]);
+        pvmL_arg_error(vm, fname, 0, "string, array or map", args[0]);
     }
 }
 
 static Value b_type(VM *vm, int argc, Value *args, void *fname)
 {
-    return vm_str_value(vm_string_cstr(vm, vm_type_name(args[0])));
+    return vm_str_value(pvmV_string_cstr(vm, pvmV_type_name(args[0])));
 }
 
 /* Parses optional sign and decimal digits filling [p, end) exactly;
@@ -133,7 +133,7 @@ static bool parse_float(VM *vm, const char *p, const char *end, double *out)
         /* strtod needs a NUL-terminated copy; the text is validated, so it
          * reads all of it. Overflow gives inf and underflow 0, as in Python. */
         size_t n = (size_t)(end - p);
-        char *copy = vm_alloc_atomic(vm, vm_checked_size(vm, n, 1, 1));
+        char *copy = pvmV_alloc_atomic(vm, pvmV_checked_size(vm, n, 1, 1));
         memcpy(copy, p, n);
         d = strtod(copy, NULL);
     } else {
@@ -149,11 +149,11 @@ static Value b_int(VM *vm, int argc, Value *args, void *fname)
     if (v.type == VT_INT)
         return v;
     if (v.type == VT_FLOAT)
-        return vm_int(lib_float_to_int(vm, fname, v.as.f, trunc(v.as.f)));
+        return vm_int(pvmL_float_to_int(vm, fname, v.as.f, trunc(v.as.f)));
     if (v.type != VT_STRING)
-        lib_arg_error(vm, fname, 0, "number or string", v);
+        pvmL_arg_error(vm, fname, 0, "number or string", v);
     const char *p = v.as.s->chars, *end = p + v.as.s->len;
-    lib_trim_spaces(&p, &end);
+    pvmL_trim_spaces(&p, &end);
     int64_t n;
     return parse_int(p, end, &n) ? vm_int(n) : VAL_NIL;
 }
@@ -166,24 +166,24 @@ static Value b_float(VM *vm, int argc, Value *args, void *fname)
     if (v.type == VT_INT)
         return vm_float((double)v.as.i);
     if (v.type != VT_STRING)
-        lib_arg_error(vm, fname, 0, "number or string", v);
+        pvmL_arg_error(vm, fname, 0, "number or string", v);
     const char *p = v.as.s->chars, *end = p + v.as.s->len;
-    lib_trim_spaces(&p, &end);
+    pvmL_trim_spaces(&p, &end);
     double d;
     return parse_float(vm, p, end, &d) ? vm_float(d) : VAL_NIL;
 }
 
 static Value b_push(VM *vm, int argc, Value *args, void *fname)
 {
-    vm_array_push(vm, lib_arg_array(vm, fname, args, 0), args[1]);
+    pvmV_array_push(vm, pvmL_arg_array(vm, fname, args, 0), args[1]);
     return VAL_NIL;
 }
 
 static Value b_pop(VM *vm, int argc, Value *args, void *fname)
 {
-    PvArray *a = lib_arg_array(vm, fname, args, 0);
+    PvArray *a = pvmL_arg_array(vm, fname, args, 0);
     if (a->len == 0)
-        vm_error(vm, "pop: array is empty");
+        pvmV_error(vm, "pop: array is empty");
     Value v = a->items[--a->len];
     a->items[a->len] = VAL_NIL; /* let the collector reclaim what it held */
     return v;
@@ -191,23 +191,23 @@ static Value b_pop(VM *vm, int argc, Value *args, void *fname)
 
 static Value b_keys(VM *vm, int argc, Value *args, void *fname)
 {
-    PvMap *m = lib_arg_map(vm, fname, args, 0);
-    PvArray *keys = vm_array_new(vm, m->count);
-    for (int64_t at = vm_map_next(m, 0); at >= 0; at = vm_map_next(m, (size_t)at + 1))
-        vm_array_push(vm, keys, m->entries[at].key);
+    PvMap *m = pvmL_arg_map(vm, fname, args, 0);
+    PvArray *keys = pvmV_array_new(vm, m->count);
+    for (int64_t at = pvmV_map_next(m, 0); at >= 0; at = pvmV_map_next(m, (size_t)at + 1))
+        pvmV_array_push(vm, keys, m->entries[at].key);
     return vm_obj(VT_ARRAY, keys);
 }
 
 static Value b_has(VM *vm, int argc, Value *args, void *fname)
 {
     Value ignored;
-    return vm_bool(vm_map_get(lib_arg_map(vm, fname, args, 0), args[1], &ignored));
+    return vm_bool(pvmV_map_get(pvmL_arg_map(vm, fname, args, 0), args[1], &ignored));
 }
 
 static Value b_remove(VM *vm, int argc, Value *args, void *fname)
 {
     Value removed;
-    if (vm_map_remove(lib_arg_map(vm, fname, args, 0), args[1], &removed))
+    if (pvmV_map_remove(pvmL_arg_map(vm, fname, args, 0), args[1], &removed))
         return removed;
     return VAL_NIL;
 }
@@ -217,8 +217,8 @@ static Value b_assert(VM *vm, int argc, Value *args, void *fname)
     if (vm_is_truthy(args[0]))
         return VAL_NIL;
     if (argc > 1 && args[1].type != VT_NIL)
-        vm_throw(vm, args[1]);
-    vm_error(vm, "assertion failed");
+        pvmV_throw(vm, args[1]);
+    pvmV_error(vm, "assertion failed");
 }
 
 static const LibFunc builtins[] = {
@@ -237,8 +237,8 @@ static const LibFunc builtins[] = {
     { NULL, NULL, 0, 0 },
 };
 
-void lib_open_builtins(VM *vm)
+void pvmL_open_builtins(VM *vm)
 {
     for (const LibFunc *f = builtins; f->name; f++)
-        vm_define_builtin(vm, f->name, lib_native(vm, f));
+        pvmV_define_builtin(vm, f->name, pvmL_native(vm, f));
 }

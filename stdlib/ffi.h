@@ -17,9 +17,9 @@ enum {
 
 /* Registers the `ffi` module map in [vm]'s built-in scope. Every function in
  * it throws "ffi is disabled" while vm->ffi_disabled is set. */
-void stdlib_open_ffi(VM *vm);
+void pvmL_open_ffi(VM *vm);
 
 /* A foreign pointer value for [addr] (NULL gives the null pointer). */
-Value pvffi_pointer(VM *vm, void *addr);
+Value pvmF_pointer(VM *vm, void *addr);
 
 #endif

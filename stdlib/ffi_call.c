@@ -37,26 +37,26 @@ static void close_library(void *obj, void *unused)
 
 /* ffi.open(path) loads a shared library; ffi.open(nil) is the running
  * process (the program and every library it has loaded, libc included). */
-Value pvffi_open(VM *vm, int argc, Value *args, void *data)
+Value pvmF_open(VM *vm, int argc, Value *args, void *data)
 {
-    pvffi_check_enabled(vm);
+    pvmF_check_enabled(vm);
     PvString *path = NULL;
     if (args[0].type != VT_NIL) {
-        path = lib_arg_string(vm, "ffi.open", args, 0);
+        path = pvmL_arg_string(vm, "ffi.open", args, 0);
         if (memchr(path->chars, '\0', path->len))
-            vm_error(vm, "ffi.open: the path contains a NUL byte");
+            pvmV_error(vm, "ffi.open: the path contains a NUL byte");
     }
-    FfiLib *lib = vm_alloc(vm, sizeof *lib);
+    FfiLib *lib = pvmV_alloc(vm, sizeof *lib);
     lib->name = path;
     dlerror();
     lib->handle = dlopen(path ? path->chars : NULL, RTLD_NOW | RTLD_LOCAL);
     if (!lib->handle) {
         const char *why = dlerror();
-        vm_error(vm, "ffi.open: cannot load '%s': %s", path ? path->chars : "<process>",
+        pvmV_error(vm, "ffi.open: cannot load '%s': %s", path ? path->chars : "<process>",
                  why ? why : "unknown error");
     }
     GC_register_finalizer_no_order(lib, close_library, NULL, NULL, NULL);
-    return pvffi_pointer_new(vm, lib->handle, lib, 0, PV_PTR_LIBRARY);
+    return pvmF_pointer_new(vm, lib->handle, lib, 0, PV_PTR_LIBRARY);
 }
 
 /* The PV type an argument of the open "..." part is passed as. */
@@ -70,8 +70,8 @@ static FfiKind infer_kind(VM *vm, Value v, const FfiFunc *f, int argno)
     case VT_POINTER:
     case VT_NIL: return FK_POINTER;
     default:
-        vm_error(vm, "%s: argument %d: cannot pass %s values through '...'", f->name, argno,
-                 vm_type_name(v));
+        pvmV_error(vm, "%s: argument %d: cannot pass %s values through '...'", f->name, argno,
+                 pvmV_type_name(v));
     }
 }
 
@@ -81,7 +81,7 @@ static void prepare_open_call(VM *vm, const FfiFunc *f, int argc, const Value *a
                               ffi_cif *cif, ffi_type **types)
 {
     if (argc > FFI_MAX_ARGS)
-        vm_error(vm, "%s: too many arguments (at most %d)", f->name, FFI_MAX_ARGS);
+        pvmV_error(vm, "%s: too many arguments (at most %d)", f->name, FFI_MAX_ARGS);
     for (int i = 0; i < f->sig.nfixed; i++)
         types[i] = f->sig.types[i];
     for (int i = f->sig.nfixed; i < argc; i++) {
@@ -89,25 +89,25 @@ static void prepare_open_call(VM *vm, const FfiFunc *f, int argc, const Value *a
         FfiKind k = infer_kind(vm, v, f, i + 1);
         if (v.type == VT_BOOL)
             v = vm_int(v.as.b ? 1 : 0);
-        pvffi_to_c(vm, k, v, &slots[i], (FfiWhere){ f->name, i + 1 });
-        types[i] = pvffi_types[k].type;
+        pvmF_to_c(vm, k, v, &slots[i], (FfiWhere){ f->name, i + 1 });
+        types[i] = pvmF_types[k].type;
     }
     ffi_status st = ffi_prep_cif_var(cif, FFI_DEFAULT_ABI, (unsigned)f->sig.nfixed, (unsigned)argc,
-                                     pvffi_types[f->sig.ret].type, types);
+                                     pvmF_types[f->sig.ret].type, types);
     if (st != FFI_OK)
-        vm_error(vm, "%s: libffi cannot prepare this call (status %d)", f->name, (int)st);
+        pvmV_error(vm, "%s: libffi cannot prepare this call (status %d)", f->name, (int)st);
 }
 
 /* The native behind every bound C function. */
 static Value call_bound(VM *vm, int argc, Value *args, void *data)
 {
     FfiFunc *f = data;
-    pvffi_check_enabled(vm);
+    pvmF_check_enabled(vm);
     FfiSlot slots[FFI_MAX_ARGS];
     void *ptrs[FFI_MAX_ARGS];
     int nconv = f->sig.open ? f->sig.nfixed : f->sig.nargs;
     for (int i = 0; i < nconv; i++)
-        pvffi_to_c(vm, f->sig.kinds[i], args[i], &slots[i], (FfiWhere){ f->name, i + 1 });
+        pvmF_to_c(vm, f->sig.kinds[i], args[i], &slots[i], (FfiWhere){ f->name, i + 1 });
     ffi_cif *cif = &f->sig.cif;
     ffi_cif open_cif;
     ffi_type *open_types[FFI_MAX_ARGS];
@@ -118,8 +118,8 @@ static Value call_bound(VM *vm, int argc, Value *args, void *data)
     for (int i = 0; i < argc; i++)
         ptrs[i] = &slots[i];
     FfiSlot ret = { 0 };
-    pvffi_call_c(vm, f->st, cif, f->code, &ret, ptrs);
-    return pvffi_from_return(vm, f->sig.ret, &ret);
+    pvmF_call_c(vm, f->st, cif, f->code, &ret, ptrs);
+    return pvmF_from_return(vm, f->sig.ret, &ret);
 }
 
 /* The code address [fn] names: a symbol of a library, or the function
@@ -129,16 +129,16 @@ static void *resolve(VM *vm, const PvPointer *lib, const PvString *name, void **
     *keep = lib->owner;
     if (lib->kind != PV_PTR_LIBRARY) {
         if (!lib->addr)
-            vm_error(vm, "ffi.fn: argument 1 is a NULL pointer, not a library or a function");
+            pvmV_error(vm, "ffi.fn: argument 1 is a NULL pointer, not a library or a function");
         if (lib->kind == PV_PTR_BLOCK)
-            vm_error(vm, "ffi.fn: argument 1 points into an ffi.alloc block, not to a function");
+            pvmV_error(vm, "ffi.fn: argument 1 points into an ffi.alloc block, not to a function");
         return lib->addr;
     }
     const FfiLib *l = lib->owner;
     dlerror();
     void *code = dlsym(l->handle, name->chars);
     if (!code)
-        vm_error(vm, "ffi.fn: cannot find symbol '%s' in %s%s%s", name->chars, l->name ? "'" : "",
+        pvmV_error(vm, "ffi.fn: cannot find symbol '%s' in %s%s%s", name->chars, l->name ? "'" : "",
                  l->name ? l->name->chars : "the running process", l->name ? "'" : "");
     return code;
 }
@@ -146,21 +146,21 @@ static void *resolve(VM *vm, const PvPointer *lib, const PvString *name, void **
 /* ffi.fn(lib, name, ret, [types]) binds the C function [name] of [lib];
  * ffi.fn(fnptr, name, ret, [types]) binds a function pointer (a callback,
  * or one C handed out), [name] then only names it in messages. */
-Value pvffi_fn(VM *vm, int argc, Value *args, void *data)
+Value pvmF_fn(VM *vm, int argc, Value *args, void *data)
 {
-    pvffi_check_enabled(vm);
-    const PvPointer *lib = pvffi_arg_pointer(vm, args, 0, "ffi.fn");
-    PvString *name = lib_arg_string(vm, "ffi.fn", args, 1);
+    pvmF_check_enabled(vm);
+    const PvPointer *lib = pvmF_arg_pointer(vm, args, 0, "ffi.fn");
+    PvString *name = pvmL_arg_string(vm, "ffi.fn", args, 1);
     if (memchr(name->chars, '\0', name->len) || name->len == 0)
-        vm_error(vm, "ffi.fn: the function name must be non-empty and without NUL bytes");
-    FfiFunc *f = vm_alloc(vm, sizeof *f);
+        pvmV_error(vm, "ffi.fn: the function name must be non-empty and without NUL bytes");
+    FfiFunc *f = pvmV_alloc(vm, sizeof *f);
     f->st = data;
     f->name = name->chars;
     f->code = resolve(vm, lib, name, &f->keep);
     char context[160];
     snprintf(context, sizeof context, "ffi.fn: %s", name->chars);
-    pvffi_parse_sig(vm, &f->sig, args[2], argc > 3 ? args[3] : VAL_NIL, context, true);
+    pvmF_parse_sig(vm, &f->sig, args[2], argc > 3 ? args[3] : VAL_NIL, context, true);
     int min = f->sig.open ? f->sig.nfixed : f->sig.nargs;
     int max = f->sig.open ? -1 : f->sig.nargs;
-    return vm_obj(VT_NATIVE, vm_native_new(vm, name->chars, call_bound, min, max, f));
+    return vm_obj(VT_NATIVE, pvmV_native_new(vm, name->chars, call_bound, min, max, f));
 }

@@ -33,13 +33,13 @@ typedef struct {
 /* The bytes of a return buffer of type [k] that C will read. */
 static size_t return_size(FfiKind k)
 {
-    size_t size = pvffi_types[k].size;
-    if (pvffi_types[k].is_int && size < sizeof(ffi_arg))
+    size_t size = pvmF_types[k].size;
+    if (pvmF_types[k].is_int && size < sizeof(ffi_arg))
         return sizeof(ffi_arg);
     return size;
 }
 
-void pvffi_call_c(VM *vm, FfiState *st, ffi_cif *cif, void *code, void *ret, void **args)
+void pvmF_call_c(VM *vm, FfiState *st, ffi_cif *cif, void *code, void *ret, void **args)
 {
     if (st->depth == 0)
         st->thread = pthread_self();
@@ -51,7 +51,7 @@ void pvffi_call_c(VM *vm, FfiState *st, ffi_cif *cif, void *code, void *ret, voi
     Value error = st->error;
     st->has_error = false;
     st->error = VAL_NIL;
-    vm_throw(vm, error);
+    pvmV_throw(vm, error);
 }
 
 static bool may_run_pv(const FfiState *st)
@@ -66,16 +66,16 @@ typedef struct {
 } CallbackRun;
 
 /* Converts C's arguments, calls the PV function and converts its result;
- * runs under vm_protect, so any error lands in vm->error. */
+ * runs under pvmV_protect, so any error lands in vm->error. */
 static void run_callback(VM *vm, void *ud)
 {
     CallbackRun *run = ud;
     FfiCallback *cb = run->cb;
     Value argv[FFI_MAX_ARGS];
     for (int i = 0; i < cb->sig.nargs; i++)
-        argv[i] = pvffi_from_c(vm, cb->sig.kinds[i], run->cargs[i]);
-    Value r = vm_call(vm, cb->fn, cb->sig.nargs, argv);
-    pvffi_to_return(vm, cb->sig.ret, r, run->ret, (FfiWhere){ cb->name, 0 });
+        argv[i] = pvmF_from_c(vm, cb->sig.kinds[i], run->cargs[i]);
+    Value r = pvmV_call(vm, cb->fn, cb->sig.nargs, argv);
+    pvmF_to_return(vm, cb->sig.ret, r, run->ret, (FfiWhere){ cb->name, 0 });
 }
 
 /* The C entry point of every callback (libffi's closure handler). */
@@ -93,7 +93,7 @@ static void callback_entry(ffi_cif *cif, void *ret, void **cargs, void *user)
     if (st->has_error)
         return;
     CallbackRun run = { cb, ret, cargs };
-    if (vm_protect(st->vm, run_callback, &run))
+    if (pvmV_protect(st->vm, run_callback, &run))
         return;
     memset(ret, 0, ret_size);
     st->has_error = true;
@@ -121,28 +121,28 @@ static void name_callback(FfiCallback *cb, Value fn)
 /* ffi.callback(fn, ret, [types]): a C function pointer that calls [fn].
  * Keep the returned pointer (or a function bound to it) reachable for as
  * long as C may call it: the closure is freed when it is collected. */
-Value pvffi_callback(VM *vm, int argc, Value *args, void *data)
+Value pvmF_callback(VM *vm, int argc, Value *args, void *data)
 {
-    pvffi_check_enabled(vm);
-    Value fn = lib_arg_function(vm, "ffi.callback", args, 0);
-    FfiCallback *cb = vm_alloc(vm, sizeof *cb);
+    pvmF_check_enabled(vm);
+    Value fn = pvmL_arg_function(vm, "ffi.callback", args, 0);
+    FfiCallback *cb = pvmV_alloc(vm, sizeof *cb);
     cb->st = data;
     cb->fn = fn;
     name_callback(cb, fn);
-    pvffi_parse_sig(vm, &cb->sig, args[1], argc > 2 ? args[2] : VAL_NIL, "ffi.callback", false);
+    pvmF_parse_sig(vm, &cb->sig, args[1], argc > 2 ? args[2] : VAL_NIL, "ffi.callback", false);
     if (cb->sig.ret == FK_STRING)
-        vm_error(vm, "ffi.callback: a callback cannot return a string (return a pointer from ffi.alloc)");
+        pvmV_error(vm, "ffi.callback: a callback cannot return a string (return a pointer from ffi.alloc)");
     void *code = NULL;
     cb->closure = ffi_closure_alloc(sizeof(ffi_closure), &code);
     if (!cb->closure)
-        vm_error(vm, "ffi.callback: cannot allocate a closure");
+        pvmV_error(vm, "ffi.callback: cannot allocate a closure");
     if (ffi_prep_closure_loc(cb->closure, &cb->sig.cif, callback_entry, cb, code) != FFI_OK) {
         ffi_closure_free(cb->closure);
         cb->closure = NULL;
-        vm_error(vm, "ffi.callback: libffi cannot prepare the closure");
+        pvmV_error(vm, "ffi.callback: libffi cannot prepare the closure");
     }
     GC_register_finalizer_no_order(cb, free_closure, NULL, NULL, NULL);
     /* From here on the finalizer owns the closure; an out-of-memory error in
      * the allocation below only leaves it to be collected. */
-    return pvffi_pointer_new(vm, code, cb, 0, PV_PTR_CALLBACK);
+    return pvmF_pointer_new(vm, code, cb, 0, PV_PTR_CALLBACK);
 }

@@ -49,7 +49,7 @@ typedef struct {
     int64_t min, max; /* accepted PV ints, for the integer types */
 } FfiTypeInfo;
 
-extern const FfiTypeInfo pvffi_types[FK__COUNT];
+extern const FfiTypeInfo pvmF_types[FK__COUNT];
 
 /* Room for one C value of any type in the table, and for a widened return. */
 typedef union {
@@ -93,45 +93,45 @@ typedef struct {
 } FfiWhere;
 
 /* ffi.c */
-void pvffi_check_enabled(VM *vm);
+void pvmF_check_enabled(VM *vm);
 
 /* ffi_types.c */
 /* The kind named by [name], or raises "FNAME: unknown C type 'x' WHAT". */
-FfiKind pvffi_parse_type(VM *vm, Value name, const char *fname, const char *what);
+FfiKind pvmF_parse_type(VM *vm, Value name, const char *fname, const char *what);
 /* Parses [ret] and the array [args] (or nil) into [sig]. "..." in the
  * array marks the variadic part when [allow_variadic]. */
-void pvffi_parse_sig(VM *vm, FfiSig *sig, Value ret, Value args, const char *fname, bool allow_variadic);
+void pvmF_parse_sig(VM *vm, FfiSig *sig, Value ret, Value args, const char *fname, bool allow_variadic);
 /* Checked PV -> C: writes the C value of [v] for [k] at [dst] (size of k). */
-void pvffi_to_c(VM *vm, FfiKind k, Value v, void *dst, FfiWhere where);
+void pvmF_to_c(VM *vm, FfiKind k, Value v, void *dst, FfiWhere where);
 /* C -> PV: reads a [k] at [src] (exactly its size). */
-Value pvffi_from_c(VM *vm, FfiKind k, const void *src);
+Value pvmF_from_c(VM *vm, FfiKind k, const void *src);
 /* libffi widens small integer returns to ffi_arg: these read and write
  * such a return buffer. */
-Value pvffi_from_return(VM *vm, FfiKind k, const FfiSlot *ret);
-void pvffi_to_return(VM *vm, FfiKind k, Value v, void *ret, FfiWhere where);
-__attribute__((noreturn)) void pvffi_type_error(VM *vm, FfiWhere where, const char *expected, Value got);
+Value pvmF_from_return(VM *vm, FfiKind k, const FfiSlot *ret);
+void pvmF_to_return(VM *vm, FfiKind k, Value v, void *ret, FfiWhere where);
+__attribute__((noreturn)) void pvmF_type_error(VM *vm, FfiWhere where, const char *expected, Value got);
 
 /* ffi_callback.c */
 /* Calls [code] through [cif]; when a callback failed meanwhile, throws its
  * error once C has returned. */
-void pvffi_call_c(VM *vm, FfiState *st, ffi_cif *cif, void *code, void *ret, void **args);
+void pvmF_call_c(VM *vm, FfiState *st, ffi_cif *cif, void *code, void *ret, void **args);
 
 /* ffi_memory.c */
-Value pvffi_pointer_new(VM *vm, void *addr, void *owner, size_t size, uint32_t kind);
-PvPointer *pvffi_arg_pointer(VM *vm, const Value *args, int i, const char *fname);
-Value pvffi_null(VM *vm);
+Value pvmF_pointer_new(VM *vm, void *addr, void *owner, size_t size, uint32_t kind);
+PvPointer *pvmF_arg_pointer(VM *vm, const Value *args, int i, const char *fname);
+Value pvmF_null(VM *vm);
 
 /* The module's functions, by file. */
-Value pvffi_open(VM *vm, int argc, Value *args, void *data);
-Value pvffi_fn(VM *vm, int argc, Value *args, void *data);
-Value pvffi_callback(VM *vm, int argc, Value *args, void *data);
-Value pvffi_alloc(VM *vm, int argc, Value *args, void *data);
-Value pvffi_read(VM *vm, int argc, Value *args, void *data);
-Value pvffi_write(VM *vm, int argc, Value *args, void *data);
-Value pvffi_string(VM *vm, int argc, Value *args, void *data);
-Value pvffi_offset(VM *vm, int argc, Value *args, void *data);
-Value pvffi_is_null(VM *vm, int argc, Value *args, void *data);
-Value pvffi_address(VM *vm, int argc, Value *args, void *data);
-Value pvffi_sizeof(VM *vm, int argc, Value *args, void *data);
+Value pvmF_open(VM *vm, int argc, Value *args, void *data);
+Value pvmF_fn(VM *vm, int argc, Value *args, void *data);
+Value pvmF_callback(VM *vm, int argc, Value *args, void *data);
+Value pvmF_alloc(VM *vm, int argc, Value *args, void *data);
+Value pvmF_read(VM *vm, int argc, Value *args, void *data);
+Value pvmF_write(VM *vm, int argc, Value *args, void *data);
+Value pvmF_string(VM *vm, int argc, Value *args, void *data);
+Value pvmF_offset(VM *vm, int argc, Value *args, void *data);
+Value pvmF_is_null(VM *vm, int argc, Value *args, void *data);
+Value pvmF_address(VM *vm, int argc, Value *args, void *data);
+Value pvmF_sizeof(VM *vm, int argc, Value *args, void *data);
 
 #endif

@@ -12,9 +12,9 @@
 #include "stdlib/ffi_int.h"
 #include "stdlib/lib.h"
 
-Value pvffi_pointer_new(VM *vm, void *addr, void *owner, size_t size, uint32_t kind)
+Value pvmF_pointer_new(VM *vm, void *addr, void *owner, size_t size, uint32_t kind)
 {
-    PvPointer *p = vm_alloc(vm, sizeof *p);
+    PvPointer *p = pvmV_alloc(vm, sizeof *p);
     p->addr = addr;
     p->owner = owner;
     p->size = size;
@@ -22,20 +22,20 @@ Value pvffi_pointer_new(VM *vm, void *addr, void *owner, size_t size, uint32_t k
     return vm_obj(VT_POINTER, p);
 }
 
-Value pvffi_pointer(VM *vm, void *addr)
+Value pvmF_pointer(VM *vm, void *addr)
 {
-    return pvffi_pointer_new(vm, addr, NULL, 0, PV_PTR_FOREIGN);
+    return pvmF_pointer_new(vm, addr, NULL, 0, PV_PTR_FOREIGN);
 }
 
-Value pvffi_null(VM *vm)
+Value pvmF_null(VM *vm)
 {
-    return pvffi_pointer(vm, NULL);
+    return pvmF_pointer(vm, NULL);
 }
 
-PvPointer *pvffi_arg_pointer(VM *vm, const Value *args, int i, const char *fname)
+PvPointer *pvmF_arg_pointer(VM *vm, const Value *args, int i, const char *fname)
 {
     if (args[i].type != VT_POINTER)
-        lib_arg_error(vm, fname, i, "pointer", args[i]);
+        pvmL_arg_error(vm, fname, i, "pointer", args[i]);
     return args[i].as.p;
 }
 
@@ -46,10 +46,10 @@ static char *access_at(VM *vm, const PvPointer *p, int64_t offset, size_t n, con
                        const char *verb)
 {
     if (p->kind == PV_PTR_CALLBACK || p->kind == PV_PTR_LIBRARY)
-        vm_error(vm, "%s: cannot %s memory through a %s", fname, verb,
+        pvmV_error(vm, "%s: cannot %s memory through a %s", fname, verb,
                  p->kind == PV_PTR_CALLBACK ? "callback pointer" : "library handle");
     if (!p->addr)
-        vm_error(vm, "%s: cannot %s through a NULL pointer", fname, verb);
+        pvmV_error(vm, "%s: cannot %s through a NULL pointer", fname, verb);
     char *at = (char *)((uintptr_t)p->addr + (uint64_t)offset);
     if (p->kind != PV_PTR_BLOCK)
         return at;
@@ -59,74 +59,74 @@ static char *access_at(VM *vm, const PvPointer *p, int64_t offset, size_t n, con
     int64_t pos;
     bool overflow = __builtin_add_overflow(from, offset, &pos);
     if (overflow || pos < 0 || (uint64_t)pos > p->size || n > p->size - (uint64_t)pos)
-        vm_error(vm, "%s: cannot %s %zu byte%s at offset %" PRId64 ": outside the %zu-byte block",
+        pvmV_error(vm, "%s: cannot %s %zu byte%s at offset %" PRId64 ": outside the %zu-byte block",
                  fname, verb, n, n == 1 ? "" : "s", overflow ? offset : pos, p->size);
     return at;
 }
 
 static int64_t arg_offset(VM *vm, int argc, const Value *args, int i, const char *fname)
 {
-    return argc > i ? lib_arg_int(vm, fname, args, i) : 0;
+    return argc > i ? pvmL_arg_int(vm, fname, args, i) : 0;
 }
 
 static FfiKind arg_data_type(VM *vm, const Value *args, int i, const char *fname)
 {
     char what[32];
     snprintf(what, sizeof what, "(argument %d)", i + 1);
-    FfiKind k = pvffi_parse_type(vm, args[i], fname, what);
+    FfiKind k = pvmF_parse_type(vm, args[i], fname, what);
     if (k == FK_VOID)
-        vm_error(vm, "%s: void has no %s", fname, strcmp(fname, "ffi.sizeof") ? "value" : "size");
+        pvmV_error(vm, "%s: void has no %s", fname, strcmp(fname, "ffi.sizeof") ? "value" : "size");
     return k;
 }
 
 /* ffi.alloc(n) or ffi.alloc(s): n zeroed bytes, or a C copy of s with its
  * NUL. The block is collector memory and scanned, so pointers stored in it
  * keep their targets alive. */
-Value pvffi_alloc(VM *vm, int argc, Value *args, void *data)
+Value pvmF_alloc(VM *vm, int argc, Value *args, void *data)
 {
-    pvffi_check_enabled(vm);
+    pvmF_check_enabled(vm);
     if (args[0].type == VT_STRING) {
         const PvString *s = args[0].as.s;
-        char *block = vm_alloc(vm, s->len + 1);
+        char *block = pvmV_alloc(vm, s->len + 1);
         memcpy(block, s->chars, s->len + 1);
-        return pvffi_pointer_new(vm, block, block, s->len + 1, PV_PTR_BLOCK);
+        return pvmF_pointer_new(vm, block, block, s->len + 1, PV_PTR_BLOCK);
     }
     if (args[0].type != VT_INT)
-        lib_arg_error(vm, "ffi.alloc", 0, "int or string", args[0]);
+        pvmL_arg_error(vm, "ffi.alloc", 0, "int or string", args[0]);
     int64_t n = args[0].as.i;
     if (n < 0)
-        vm_error(vm, "ffi.alloc: size must not be negative, got %" PRId64, n);
-    size_t size = vm_checked_size(vm, (uint64_t)n, 1, 0);
-    char *block = vm_alloc(vm, size);
-    return pvffi_pointer_new(vm, block, block, size, PV_PTR_BLOCK);
+        pvmV_error(vm, "ffi.alloc: size must not be negative, got %" PRId64, n);
+    size_t size = pvmV_checked_size(vm, (uint64_t)n, 1, 0);
+    char *block = pvmV_alloc(vm, size);
+    return pvmF_pointer_new(vm, block, block, size, PV_PTR_BLOCK);
 }
 
 /* ffi.read(ptr, type, offset = 0). A "string" reads a char * stored there
  * and copies the C string it points to (nil for NULL). */
-Value pvffi_read(VM *vm, int argc, Value *args, void *data)
+Value pvmF_read(VM *vm, int argc, Value *args, void *data)
 {
-    pvffi_check_enabled(vm);
-    PvPointer *p = pvffi_arg_pointer(vm, args, 0, "ffi.read");
+    pvmF_check_enabled(vm);
+    PvPointer *p = pvmF_arg_pointer(vm, args, 0, "ffi.read");
     FfiKind k = arg_data_type(vm, args, 1, "ffi.read");
     int64_t offset = arg_offset(vm, argc, args, 2, "ffi.read");
-    const char *at = access_at(vm, p, offset, pvffi_types[k].size, "ffi.read", "read");
-    return pvffi_from_c(vm, k, at);
+    const char *at = access_at(vm, p, offset, pvmF_types[k].size, "ffi.read", "read");
+    return pvmF_from_c(vm, k, at);
 }
 
 /* ffi.write(ptr, type, offset, value): the value is converted (and checked)
  * before any byte is written. */
-Value pvffi_write(VM *vm, int argc, Value *args, void *data)
+Value pvmF_write(VM *vm, int argc, Value *args, void *data)
 {
-    pvffi_check_enabled(vm);
-    PvPointer *p = pvffi_arg_pointer(vm, args, 0, "ffi.write");
+    pvmF_check_enabled(vm);
+    PvPointer *p = pvmF_arg_pointer(vm, args, 0, "ffi.write");
     FfiKind k = arg_data_type(vm, args, 1, "ffi.write");
     if (k == FK_STRING)
-        vm_error(vm, "ffi.write: cannot store a PV string in C memory; store ffi.alloc(s) as a \"pointer\"");
-    int64_t offset = lib_arg_int(vm, "ffi.write", args, 2);
+        pvmV_error(vm, "ffi.write: cannot store a PV string in C memory; store ffi.alloc(s) as a \"pointer\"");
+    int64_t offset = pvmL_arg_int(vm, "ffi.write", args, 2);
     FfiSlot value;
-    pvffi_to_c(vm, k, args[3], &value, (FfiWhere){ "ffi.write", 4 });
-    char *at = access_at(vm, p, offset, pvffi_types[k].size, "ffi.write", "write");
-    memcpy(at, &value, pvffi_types[k].size);
+    pvmF_to_c(vm, k, args[3], &value, (FfiWhere){ "ffi.write", 4 });
+    char *at = access_at(vm, p, offset, pvmF_types[k].size, "ffi.write", "write");
+    memcpy(at, &value, pvmF_types[k].size);
     return VAL_NIL;
 }
 
@@ -138,64 +138,64 @@ static size_t c_string_length(VM *vm, const PvPointer *p, const char *at)
     size_t room = p->size - (size_t)(at - (const char *)p->owner);
     const char *nul = memchr(at, '\0', room);
     if (!nul)
-        vm_error(vm, "ffi.string: no NUL byte before the end of the %zu-byte block", p->size);
+        pvmV_error(vm, "ffi.string: no NUL byte before the end of the %zu-byte block", p->size);
     return (size_t)(nul - at);
 }
 
 /* ffi.string(ptr) copies a NUL-terminated C string; ffi.string(ptr, n)
  * copies exactly n bytes (NULs included). */
-Value pvffi_string(VM *vm, int argc, Value *args, void *data)
+Value pvmF_string(VM *vm, int argc, Value *args, void *data)
 {
-    pvffi_check_enabled(vm);
-    PvPointer *p = pvffi_arg_pointer(vm, args, 0, "ffi.string");
+    pvmF_check_enabled(vm);
+    PvPointer *p = pvmF_arg_pointer(vm, args, 0, "ffi.string");
     if (argc < 2) {
         const char *at = access_at(vm, p, 0, 0, "ffi.string", "read");
-        return vm_str_value(vm_string_new(vm, at, c_string_length(vm, p, at)));
+        return vm_str_value(pvmV_string_new(vm, at, c_string_length(vm, p, at)));
     }
-    int64_t n = lib_arg_int(vm, "ffi.string", args, 1);
+    int64_t n = pvmL_arg_int(vm, "ffi.string", args, 1);
     if (n < 0)
-        vm_error(vm, "ffi.string: length must not be negative, got %" PRId64, n);
+        pvmV_error(vm, "ffi.string: length must not be negative, got %" PRId64, n);
     const char *at = access_at(vm, p, 0, (size_t)n, "ffi.string", "read");
-    return vm_str_value(vm_string_new(vm, at, (size_t)n));
+    return vm_str_value(pvmV_string_new(vm, at, (size_t)n));
 }
 
 /* ffi.offset(ptr, n): the address n bytes further (n may be negative). The
  * result keeps the block and its bounds; it may point outside the block,
  * but reading or writing there is refused. */
-Value pvffi_offset(VM *vm, int argc, Value *args, void *data)
+Value pvmF_offset(VM *vm, int argc, Value *args, void *data)
 {
-    pvffi_check_enabled(vm);
-    PvPointer *p = pvffi_arg_pointer(vm, args, 0, "ffi.offset");
-    int64_t n = lib_arg_int(vm, "ffi.offset", args, 1);
+    pvmF_check_enabled(vm);
+    PvPointer *p = pvmF_arg_pointer(vm, args, 0, "ffi.offset");
+    int64_t n = pvmL_arg_int(vm, "ffi.offset", args, 1);
     if (p->kind == PV_PTR_CALLBACK || p->kind == PV_PTR_LIBRARY)
-        vm_error(vm, "ffi.offset: cannot offset a %s",
+        pvmV_error(vm, "ffi.offset: cannot offset a %s",
                  p->kind == PV_PTR_CALLBACK ? "callback pointer" : "library handle");
     if (!p->addr)
-        vm_error(vm, "ffi.offset: cannot offset a NULL pointer");
+        pvmV_error(vm, "ffi.offset: cannot offset a NULL pointer");
     void *addr = (void *)((uintptr_t)p->addr + (uint64_t)n);
-    return pvffi_pointer_new(vm, addr, p->owner, p->size, p->kind);
+    return pvmF_pointer_new(vm, addr, p->owner, p->size, p->kind);
 }
 
 /* ffi.is_null(p): true for a NULL pointer and for nil. */
-Value pvffi_is_null(VM *vm, int argc, Value *args, void *data)
+Value pvmF_is_null(VM *vm, int argc, Value *args, void *data)
 {
-    pvffi_check_enabled(vm);
+    pvmF_check_enabled(vm);
     if (args[0].type == VT_NIL)
         return VAL_TRUE;
-    return vm_bool(pvffi_arg_pointer(vm, args, 0, "ffi.is_null")->addr == NULL);
+    return vm_bool(pvmF_arg_pointer(vm, args, 0, "ffi.is_null")->addr == NULL);
 }
 
 /* ffi.address(p): the address as an int, for comparing and printing. */
-Value pvffi_address(VM *vm, int argc, Value *args, void *data)
+Value pvmF_address(VM *vm, int argc, Value *args, void *data)
 {
-    pvffi_check_enabled(vm);
-    return vm_int((int64_t)(uintptr_t)pvffi_arg_pointer(vm, args, 0, "ffi.address")->addr);
+    pvmF_check_enabled(vm);
+    return vm_int((int64_t)(uintptr_t)pvmF_arg_pointer(vm, args, 0, "ffi.address")->addr);
 }
 
 /* ffi.sizeof(type): the C type's size in bytes. */
-Value pvffi_sizeof(VM *vm, int argc, Value *args, void *data)
+Value pvmF_sizeof(VM *vm, int argc, Value *args, void *data)
 {
-    pvffi_check_enabled(vm);
+    pvmF_check_enabled(vm);
     FfiKind k = arg_data_type(vm, args, 0, "ffi.sizeof");
-    return vm_int((int64_t)pvffi_types[k].size);
+    return vm_int((int64_t)pvmF_types[k].size);
 }

@@ -33,7 +33,7 @@
 #define INT_TYPE(NAME, FT, CT, SIGNED, MIN, MAX) \
     { NAME, FT, sizeof(CT), true, SIGNED, MIN, MAX }
 
-const FfiTypeInfo pvffi_types[FK__COUNT] = {
+const FfiTypeInfo pvmF_types[FK__COUNT] = {
     [FK_VOID] = { "void", &ffi_type_void, 0, false, false, 0, 0 },
     [FK_INT8] = INT_TYPE("int8", &ffi_type_sint8, int8_t, true, INT8_MIN, INT8_MAX),
     [FK_INT16] = INT_TYPE("int16", &ffi_type_sint16, int16_t, true, INT16_MIN, INT16_MAX),
@@ -56,15 +56,15 @@ const FfiTypeInfo pvffi_types[FK__COUNT] = {
 
 /* ---- Type names and signatures ---- */
 
-FfiKind pvffi_parse_type(VM *vm, Value name, const char *fname, const char *what)
+FfiKind pvmF_parse_type(VM *vm, Value name, const char *fname, const char *what)
 {
     if (name.type != VT_STRING)
-        vm_error(vm, "%s: the C type %s must be a string, got %s", fname, what, vm_type_name(name));
+        pvmV_error(vm, "%s: the C type %s must be a string, got %s", fname, what, pvmV_type_name(name));
     for (int k = 0; k < FK__COUNT; k++) {
-        if (!strcmp(name.as.s->chars, pvffi_types[k].name) && strlen(pvffi_types[k].name) == name.as.s->len)
+        if (!strcmp(name.as.s->chars, pvmF_types[k].name) && strlen(pvmF_types[k].name) == name.as.s->len)
             return (FfiKind)k;
     }
-    vm_error(vm, "%s: unknown C type '%s' %s", fname, name.as.s->chars, what);
+    pvmV_error(vm, "%s: unknown C type '%s' %s", fname, name.as.s->chars, what);
 }
 
 static bool is_ellipsis(Value v)
@@ -86,11 +86,11 @@ static int find_ellipsis(VM *vm, const PvArray *args, const char *fname, bool al
         if (!is_ellipsis(args->items[i]))
             continue;
         if (!allow_variadic)
-            vm_error(vm, "%s: a callback cannot be variadic ('...')", fname);
+            pvmV_error(vm, "%s: a callback cannot be variadic ('...')", fname);
         if (at >= 0)
-            vm_error(vm, "%s: '...' may appear only once in the parameter types", fname);
+            pvmV_error(vm, "%s: '...' may appear only once in the parameter types", fname);
         if (i == 0)
-            vm_error(vm, "%s: '...' needs at least one fixed parameter before it", fname);
+            pvmV_error(vm, "%s: '...' needs at least one fixed parameter before it", fname);
         at = (int)i;
     }
     return at;
@@ -100,12 +100,12 @@ static FfiKind parse_param(VM *vm, Value name, const char *fname, int param, boo
 {
     char what[48];
     snprintf(what, sizeof what, "for parameter %d", param);
-    FfiKind k = pvffi_parse_type(vm, name, fname, what);
+    FfiKind k = pvmF_parse_type(vm, name, fname, what);
     if (k == FK_VOID)
-        vm_error(vm, "%s: void is only valid as a return type (parameter %d)", fname, param);
+        pvmV_error(vm, "%s: void is only valid as a return type (parameter %d)", fname, param);
     if (variadic_part && promoted_in_varargs(k))
-        vm_error(vm, "%s: %s cannot be passed through '...' (parameter %d): C promotes it, use %s",
-                 fname, pvffi_types[k].name, param, k == FK_FLOAT ? "double" : "int");
+        pvmV_error(vm, "%s: %s cannot be passed through '...' (parameter %d): C promotes it, use %s",
+                 fname, pvmF_types[k].name, param, k == FK_FLOAT ? "double" : "int");
     return k;
 }
 
@@ -114,41 +114,41 @@ static void prepare_cif(VM *vm, FfiSig *sig, const char *fname)
     if (sig->open)
         return; /* prepared per call, once the extra arguments are known */
     ffi_status st;
-    ffi_type *rtype = pvffi_types[sig->ret].type;
+    ffi_type *rtype = pvmF_types[sig->ret].type;
     if (sig->variadic)
         st = ffi_prep_cif_var(&sig->cif, FFI_DEFAULT_ABI, (unsigned)sig->nfixed, (unsigned)sig->nargs,
                               rtype, sig->types);
     else
         st = ffi_prep_cif(&sig->cif, FFI_DEFAULT_ABI, (unsigned)sig->nargs, rtype, sig->types);
     if (st != FFI_OK)
-        vm_error(vm, "%s: libffi cannot prepare this signature (status %d)", fname, (int)st);
+        pvmV_error(vm, "%s: libffi cannot prepare this signature (status %d)", fname, (int)st);
 }
 
-void pvffi_parse_sig(VM *vm, FfiSig *sig, Value ret, Value args, const char *fname, bool allow_variadic)
+void pvmF_parse_sig(VM *vm, FfiSig *sig, Value ret, Value args, const char *fname, bool allow_variadic)
 {
     memset(sig, 0, sizeof *sig);
-    sig->ret = pvffi_parse_type(vm, ret, fname, "for the return value");
+    sig->ret = pvmF_parse_type(vm, ret, fname, "for the return value");
     if (args.type != VT_NIL && args.type != VT_ARRAY)
-        vm_error(vm, "%s: parameter types must be an array, got %s", fname, vm_type_name(args));
+        pvmV_error(vm, "%s: parameter types must be an array, got %s", fname, pvmV_type_name(args));
     PvArray empty = { 0 };
     const PvArray *list = args.type == VT_ARRAY ? args.as.a : &empty;
     int ellipsis = find_ellipsis(vm, list, fname, allow_variadic);
     int nparams = (int)list->len - (ellipsis >= 0 ? 1 : 0);
     if (list->len > FFI_MAX_ARGS)
-        vm_error(vm, "%s: too many parameters (at most %d)", fname, FFI_MAX_ARGS);
+        pvmV_error(vm, "%s: too many parameters (at most %d)", fname, FFI_MAX_ARGS);
     sig->variadic = ellipsis >= 0;
     sig->open = sig->variadic && ellipsis == (int)list->len - 1;
     sig->nfixed = sig->variadic ? ellipsis : nparams;
     sig->nargs = nparams;
-    sig->kinds = vm_alloc_atomic(vm, (size_t)nparams + 1);
-    sig->types = vm_alloc_atomic(vm, ((size_t)nparams + 1) * sizeof(ffi_type *));
+    sig->kinds = pvmV_alloc_atomic(vm, (size_t)nparams + 1);
+    sig->types = pvmV_alloc_atomic(vm, ((size_t)nparams + 1) * sizeof(ffi_type *));
     int n = 0;
     for (size_t i = 0; i < list->len; i++) {
         if ((int)i == ellipsis)
             continue;
         FfiKind k = parse_param(vm, list->items[i], fname, n + 1, n >= sig->nfixed);
         sig->kinds[n] = (uint8_t)k;
-        sig->types[n] = pvffi_types[k].type;
+        sig->types[n] = pvmF_types[k].type;
         n++;
     }
     prepare_cif(vm, sig, fname);
@@ -164,11 +164,11 @@ static void where_text(char *buf, size_t size, FfiWhere where)
         snprintf(buf, size, "%s: return value", where.fname);
 }
 
-void pvffi_type_error(VM *vm, FfiWhere where, const char *expected, Value got)
+void pvmF_type_error(VM *vm, FfiWhere where, const char *expected, Value got)
 {
     char at[160];
     where_text(at, sizeof at, where);
-    vm_error(vm, "%s must be %s, got %s", at, expected, vm_type_name(got));
+    pvmV_error(vm, "%s must be %s, got %s", at, expected, pvmV_type_name(got));
 }
 
 /* Stores the low [size] bytes' worth of [v] as a C integer of that size. */
@@ -196,11 +196,11 @@ static int64_t load_int(const void *src, size_t size, bool is_signed)
 static void int_to_c(VM *vm, const FfiTypeInfo *t, Value v, void *dst, FfiWhere where)
 {
     if (v.type != VT_INT)
-        pvffi_type_error(vm, where, "int", v);
+        pvmF_type_error(vm, where, "int", v);
     if (v.as.i < t->min || v.as.i > t->max) {
         char at[160];
         where_text(at, sizeof at, where);
-        vm_error(vm, "%s: %" PRId64 " is out of range for %s (%" PRId64 "..%" PRId64 ")", at, v.as.i,
+        pvmV_error(vm, "%s: %" PRId64 " is out of range for %s (%" PRId64 "..%" PRId64 ")", at, v.as.i,
                  t->name, t->min, t->max);
     }
     store_int(dst, t->size, v.as.i);
@@ -211,22 +211,22 @@ static void string_to_c(VM *vm, Value v, void *dst, FfiWhere where)
     if (v.type == VT_NIL) {
         char at[160];
         where_text(at, sizeof at, where);
-        vm_error(vm, "%s: nil (NULL) is not allowed for a string", at);
+        pvmV_error(vm, "%s: nil (NULL) is not allowed for a string", at);
     }
     if (v.type != VT_STRING)
-        pvffi_type_error(vm, where, "string", v);
+        pvmF_type_error(vm, where, "string", v);
     if (memchr(v.as.s->chars, '\0', v.as.s->len)) {
         char at[160];
         where_text(at, sizeof at, where);
-        vm_error(vm, "%s: the string contains a NUL byte, which C would take for its end", at);
+        pvmV_error(vm, "%s: the string contains a NUL byte, which C would take for its end", at);
     }
     const char *chars = v.as.s->chars;
     memcpy(dst, &chars, sizeof chars);
 }
 
-void pvffi_to_c(VM *vm, FfiKind k, Value v, void *dst, FfiWhere where)
+void pvmF_to_c(VM *vm, FfiKind k, Value v, void *dst, FfiWhere where)
 {
-    const FfiTypeInfo *t = &pvffi_types[k];
+    const FfiTypeInfo *t = &pvmF_types[k];
     if (t->is_int) {
         int_to_c(vm, t, v, dst, where);
         return;
@@ -235,7 +235,7 @@ void pvffi_to_c(VM *vm, FfiKind k, Value v, void *dst, FfiWhere where)
     case FK_FLOAT:
     case FK_DOUBLE: {
         if (!vm_is_number(v))
-            pvffi_type_error(vm, where, "number", v);
+            pvmF_type_error(vm, where, "number", v);
         double d = v.type == VT_INT ? (double)v.as.i : v.as.f;
         if (k == FK_FLOAT) {
             float f = (float)d;
@@ -247,31 +247,31 @@ void pvffi_to_c(VM *vm, FfiKind k, Value v, void *dst, FfiWhere where)
     }
     case FK_POINTER: {
         if (v.type != VT_POINTER && v.type != VT_NIL)
-            pvffi_type_error(vm, where, "pointer or nil", v);
+            pvmF_type_error(vm, where, "pointer or nil", v);
         void *p = v.type == VT_NIL ? NULL : vm_pointer_addr(v);
         memcpy(dst, &p, sizeof p);
         return;
     }
     case FK_STRING: string_to_c(vm, v, dst, where); return;
-    default: vm_error(vm, "%s: void has no value", where.fname);
+    default: pvmV_error(vm, "%s: void has no value", where.fname);
     }
 }
 
 /* ---- C -> PV ---- */
 
-Value pvffi_from_c(VM *vm, FfiKind k, const void *src)
+Value pvmF_from_c(VM *vm, FfiKind k, const void *src)
 {
-    const FfiTypeInfo *t = &pvffi_types[k];
+    const FfiTypeInfo *t = &pvmF_types[k];
     if (t->is_int)
         return vm_int(load_int(src, t->size, t->is_signed));
     switch (k) {
     case FK_FLOAT: { float f; memcpy(&f, src, sizeof f); return vm_float((double)f); }
     case FK_DOUBLE: { double d; memcpy(&d, src, sizeof d); return vm_float(d); }
-    case FK_POINTER: { void *p; memcpy(&p, src, sizeof p); return pvffi_pointer(vm, p); }
+    case FK_POINTER: { void *p; memcpy(&p, src, sizeof p); return pvmF_pointer(vm, p); }
     case FK_STRING: {
         const char *s;
         memcpy(&s, src, sizeof s);
-        return s ? vm_str_value(vm_string_cstr(vm, s)) : VAL_NIL;
+        return s ? vm_str_value(pvmV_string_cstr(vm, s)) : VAL_NIL;
     }
     default: return VAL_NIL;
     }
@@ -280,29 +280,29 @@ Value pvffi_from_c(VM *vm, FfiKind k, const void *src)
 /* Integer types narrower than ffi_arg travel widened in return buffers. */
 static bool widened(FfiKind k)
 {
-    return pvffi_types[k].is_int && pvffi_types[k].size < sizeof(ffi_arg);
+    return pvmF_types[k].is_int && pvmF_types[k].size < sizeof(ffi_arg);
 }
 
-Value pvffi_from_return(VM *vm, FfiKind k, const FfiSlot *ret)
+Value pvmF_from_return(VM *vm, FfiKind k, const FfiSlot *ret)
 {
     if (!widened(k))
-        return pvffi_from_c(vm, k, ret);
-    const FfiTypeInfo *t = &pvffi_types[k];
+        return pvmF_from_c(vm, k, ret);
+    const FfiTypeInfo *t = &pvmF_types[k];
     int64_t wide = t->is_signed ? (int64_t)ret->sarg : (int64_t)ret->arg;
     FfiSlot exact;
     store_int(&exact, t->size, wide); /* drop any bits above the C type */
     return vm_int(load_int(&exact, t->size, t->is_signed));
 }
 
-void pvffi_to_return(VM *vm, FfiKind k, Value v, void *ret, FfiWhere where)
+void pvmF_to_return(VM *vm, FfiKind k, Value v, void *ret, FfiWhere where)
 {
     if (k == FK_VOID)
         return;
     if (!widened(k)) {
-        pvffi_to_c(vm, k, v, ret, where);
+        pvmF_to_c(vm, k, v, ret, where);
         return;
     }
-    const FfiTypeInfo *t = &pvffi_types[k];
+    const FfiTypeInfo *t = &pvmF_types[k];
     FfiSlot exact;
     int_to_c(vm, t, v, &exact, where);
     int64_t x = load_int(&exact, t->size, t->is_signed);

@@ -59,7 +59,7 @@ static int parse_field(Formatter *f, const char **p, const char *end, const char
     for (; *p < end && **p >= '0' && **p <= '9'; (*p)++) {
         n = n * 10 + (**p - '0');
         if (n > FORMAT_MAX_FIELD)
-            vm_error(f->vm, FNAME ": %s too large (at most %d)", what, FORMAT_MAX_FIELD);
+            pvmV_error(f->vm, FNAME ": %s too large (at most %d)", what, FORMAT_MAX_FIELD);
     }
     return n;
 }
@@ -81,18 +81,18 @@ static const char *parse_spec(Formatter *f, const char *start, const char *end, 
     }
     s->text = start;
     if (p == end)
-        vm_error(f->vm, FNAME ": incomplete conversion '%.*s' at end of format", (int)(p - start), start);
+        pvmV_error(f->vm, FNAME ": incomplete conversion '%.*s' at end of format", (int)(p - start), start);
     s->conv = *p++;
     s->text_len = (size_t)(p - start);
     if (!strchr("disfFeEgGxXc", s->conv) || s->conv == '\0')
-        vm_error(f->vm, FNAME ": unknown conversion '%.*s'", (int)s->text_len, start);
+        pvmV_error(f->vm, FNAME ": unknown conversion '%.*s'", (int)s->text_len, start);
     return p;
 }
 
 static Value next_arg(Formatter *f)
 {
     if (f->next >= f->argc)
-        vm_error(f->vm, FNAME ": not enough arguments for the format");
+        pvmV_error(f->vm, FNAME ": not enough arguments for the format");
     return f->args[f->next++];
 }
 
@@ -102,11 +102,11 @@ static void emit_padded(Formatter *f, const Spec *s, const char *chars, size_t l
     size_t pad = s->width > 0 && (size_t)s->width > len ? (size_t)s->width - len : 0;
     if (!(s->flags & FLAG_MINUS))
         for (size_t i = 0; i < pad; i++)
-            lib_buf_addc(&f->out, ' ');
-    lib_buf_add(&f->out, chars, len);
+            pvmL_buf_addc(&f->out, ' ');
+    pvmL_buf_add(&f->out, chars, len);
     if (s->flags & FLAG_MINUS)
         for (size_t i = 0; i < pad; i++)
-            lib_buf_addc(&f->out, ' ');
+            pvmL_buf_addc(&f->out, ' ');
 }
 
 /* Rebuilds the C spec: '%', flags, width, precision, then [tail]
@@ -137,15 +137,15 @@ static void emit_c(Formatter *f, const char *spec, ...)
     int n = vsnprintf(small, sizeof small, spec, ap);
     va_end(ap);
     if (n >= 0 && (size_t)n < sizeof small) {
-        lib_buf_add(&f->out, small, (size_t)n);
+        pvmL_buf_add(&f->out, small, (size_t)n);
     } else if (n >= 0) {
-        char *big = vm_alloc_atomic(f->vm, (size_t)n + 1);
+        char *big = pvmV_alloc_atomic(f->vm, (size_t)n + 1);
         vsnprintf(big, (size_t)n + 1, spec, again);
-        lib_buf_add(&f->out, big, (size_t)n);
+        pvmL_buf_add(&f->out, big, (size_t)n);
     }
     va_end(again);
     if (n < 0)
-        vm_error(f->vm, FNAME ": conversion failed");
+        pvmV_error(f->vm, FNAME ": conversion failed");
 }
 
 static void emit_int(Formatter *f, const Spec *s)
@@ -153,7 +153,7 @@ static void emit_int(Formatter *f, const Spec *s)
     int at = f->next;
     Value v = next_arg(f);
     if (v.type != VT_INT)
-        lib_arg_error(f->vm, FNAME, at, "int", v);
+        pvmL_arg_error(f->vm, FNAME, at, "int", v);
     char spec[64];
     if (s->conv == 'x' || s->conv == 'X') {
         /* A negative int prints as its 64-bit two's complement. */
@@ -173,7 +173,7 @@ static void emit_float(Formatter *f, const Spec *s)
     int at = f->next;
     Value v = next_arg(f);
     if (!vm_is_number(v))
-        lib_arg_error(f->vm, FNAME, at, "number", v);
+        pvmL_arg_error(f->vm, FNAME, at, "number", v);
     double d = v.type == VT_INT ? (double)v.as.i : v.as.f;
     if (isnan(d))
         d = fabs(d); /* every NaN prints as "nan", never "-nan" */
@@ -188,9 +188,9 @@ static void emit_char(Formatter *f, const Spec *s)
     int at = f->next;
     Value v = next_arg(f);
     if (v.type != VT_INT)
-        lib_arg_error(f->vm, FNAME, at, "int", v);
+        pvmL_arg_error(f->vm, FNAME, at, "int", v);
     if (v.as.i < 0 || v.as.i > 255)
-        vm_error(f->vm, FNAME ": %%c needs a byte (0..255), got %" PRId64, v.as.i);
+        pvmV_error(f->vm, FNAME ": %%c needs a byte (0..255), got %" PRId64, v.as.i);
     char c = (char)v.as.i;
     emit_padded(f, s, &c, 1);
 }
@@ -198,7 +198,7 @@ static void emit_char(Formatter *f, const Spec *s)
 static void emit_string(Formatter *f, const Spec *s)
 {
     Value v = next_arg(f);
-    PvString *str = v.type == VT_STRING ? v.as.s : vm_to_string(f->vm, v);
+    PvString *str = v.type == VT_STRING ? v.as.s : pvmV_to_string(f->vm, v);
     size_t len = str->len;
     if (s->precision >= 0 && (size_t)s->precision < len)
         len = (size_t)s->precision;
@@ -223,21 +223,21 @@ static void emit(Formatter *f, const Spec *s)
     }
 }
 
-Value lib_string_format(VM *vm, int argc, Value *args, void *fname)
+Value pvmL_string_format(VM *vm, int argc, Value *args, void *fname)
 {
-    PvString *fmt = lib_arg_string(vm, FNAME, args, 0);
+    PvString *fmt = pvmL_arg_string(vm, FNAME, args, 0);
     Formatter f = { .vm = vm, .argc = argc, .args = args, .next = 1 };
-    lib_buf_init(&f.out, vm);
+    pvmL_buf_init(&f.out, vm);
     const char *p = fmt->chars, *end = p + fmt->len;
     while (p < end) {
         const char *pct = memchr(p, '%', (size_t)(end - p));
         if (!pct) {
-            lib_buf_add(&f.out, p, (size_t)(end - p));
+            pvmL_buf_add(&f.out, p, (size_t)(end - p));
             break;
         }
-        lib_buf_add(&f.out, p, (size_t)(pct - p));
+        pvmL_buf_add(&f.out, p, (size_t)(pct - p));
         if (pct + 1 < end && pct[1] == '%') {
-            lib_buf_addc(&f.out, '%');
+            pvmL_buf_addc(&f.out, '%');
             p = pct + 2;
             continue;
         }
@@ -246,6 +246,6 @@ Value lib_string_format(VM *vm, int argc, Value *args, void *fname)
         emit(&f, &s);
     }
     if (f.next < argc)
-        vm_error(vm, FNAME ": too many arguments (the format uses %d, got %d)", f.next - 1, argc - 1);
-    return vm_str_value(lib_buf_string(&f.out));
+        pvmV_error(vm, FNAME ": too many arguments (the format uses %d, got %d)", f.next - 1, argc - 1);
+    return vm_str_value(pvmL_buf_string(&f.out));
 }

@@ -8,13 +8,13 @@
 
 static Value new_string(VM *vm, const char *chars, size_t len)
 {
-    return vm_str_value(vm_string_new(vm, chars, len));
+    return vm_str_value(pvmV_string_new(vm, chars, len));
 }
 
 static Value io_write(VM *vm, int argc, Value *args, void *fname)
 {
     for (int i = 0; i < argc; i++) {
-        PvString *s = args[i].type == VT_STRING ? args[i].as.s : vm_to_string(vm, args[i]);
+        PvString *s = args[i].type == VT_STRING ? args[i].as.s : pvmV_to_string(vm, args[i]);
         fwrite(s->chars, 1, s->len, vm->out);
     }
     return VAL_NIL;
@@ -31,13 +31,13 @@ static Value io_read_line(VM *vm, int argc, Value *args, void *fname)
 {
     before_reading_stdin(vm);
     LibBuf b;
-    lib_buf_init(&b, vm);
+    pvmL_buf_init(&b, vm);
     int c;
     while ((c = getc(stdin)) != EOF && c != '\n')
-        lib_buf_addc(&b, (char)c);
+        pvmL_buf_addc(&b, (char)c);
     if (c == EOF && b.len == 0)
         return VAL_NIL;
-    return vm_str_value(lib_buf_string(&b));
+    return vm_str_value(pvmL_buf_string(&b));
 }
 
 /* Appends the rest of [f] to [b]; false on a read error (errno set). */
@@ -46,7 +46,7 @@ static bool read_stream(LibBuf *b, FILE *f)
     char chunk[8192];
     size_t n;
     while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        lib_buf_add(b, chunk, n);
+        pvmL_buf_add(b, chunk, n);
     return !ferror(f);
 }
 
@@ -54,18 +54,18 @@ static Value io_read_all(VM *vm, int argc, Value *args, void *fname)
 {
     before_reading_stdin(vm);
     LibBuf b;
-    lib_buf_init(&b, vm);
+    pvmL_buf_init(&b, vm);
     if (!read_stream(&b, stdin))
-        vm_error(vm, "io.read_all: cannot read stdin: %s", strerror(errno));
-    return vm_str_value(lib_buf_string(&b));
+        pvmV_error(vm, "io.read_all: cannot read stdin: %s", strerror(errno));
+    return vm_str_value(pvmL_buf_string(&b));
 }
 
 /* The path argument as a C string: a NUL inside would silently cut it. */
 static const char *path_arg(VM *vm, const char *fname, const Value *args)
 {
-    PvString *path = lib_arg_string(vm, fname, args, 0);
+    PvString *path = pvmL_arg_string(vm, fname, args, 0);
     if (memchr(path->chars, '\0', path->len))
-        vm_error(vm, "%s: path contains a NUL byte", fname);
+        pvmV_error(vm, "%s: path contains a NUL byte", fname);
     return path->chars;
 }
 
@@ -73,31 +73,31 @@ static const char *path_arg(VM *vm, const char *fname, const Value *args)
 static LibBuf read_whole_file(VM *vm, const char *fname, const char *path)
 {
     LibBuf b;
-    lib_buf_init(&b, vm);
+    pvmL_buf_init(&b, vm);
     FILE *f = fopen(path, "rb");
     if (!f)
-        vm_error(vm, "%s: cannot open '%s': %s", fname, path, strerror(errno));
+        pvmV_error(vm, "%s: cannot open '%s': %s", fname, path, strerror(errno));
     bool ok = read_stream(&b, f);
     int err = errno;
     fclose(f);
     if (!ok)
-        vm_error(vm, "%s: cannot read '%s': %s", fname, path, strerror(err));
+        pvmV_error(vm, "%s: cannot read '%s': %s", fname, path, strerror(err));
     return b;
 }
 
 static Value io_read_file(VM *vm, int argc, Value *args, void *fname)
 {
     LibBuf b = read_whole_file(vm, fname, path_arg(vm, fname, args));
-    return vm_str_value(lib_buf_string(&b));
+    return vm_str_value(pvmL_buf_string(&b));
 }
 
 static Value io_write_file(VM *vm, int argc, Value *args, void *fname)
 {
     const char *path = path_arg(vm, fname, args);
-    PvString *s = lib_arg_string(vm, fname, args, 1);
+    PvString *s = pvmL_arg_string(vm, fname, args, 1);
     FILE *f = fopen(path, "wb");
     if (!f)
-        vm_error(vm, "%s: cannot open '%s': %s", (const char *)fname, path, strerror(errno));
+        pvmV_error(vm, "%s: cannot open '%s': %s", (const char *)fname, path, strerror(errno));
     bool ok = fwrite(s->chars, 1, s->len, f) == s->len;
     int err = errno;
     if (fclose(f) != 0 && ok) {
@@ -105,7 +105,7 @@ static Value io_write_file(VM *vm, int argc, Value *args, void *fname)
         err = errno;
     }
     if (!ok)
-        vm_error(vm, "%s: cannot write '%s': %s", (const char *)fname, path, strerror(err));
+        pvmV_error(vm, "%s: cannot write '%s': %s", (const char *)fname, path, strerror(err));
     return VAL_NIL;
 }
 
@@ -114,12 +114,12 @@ static Value io_write_file(VM *vm, int argc, Value *args, void *fname)
 static Value io_lines(VM *vm, int argc, Value *args, void *fname)
 {
     LibBuf b = read_whole_file(vm, fname, path_arg(vm, fname, args));
-    PvArray *lines = vm_array_new(vm, 0);
+    PvArray *lines = pvmV_array_new(vm, 0);
     size_t from = 0;
     while (from < b.len) {
         const char *nl = memchr(b.data + from, '\n', b.len - from);
         size_t end = nl ? (size_t)(nl - b.data) : b.len;
-        vm_array_push(vm, lines, new_string(vm, b.data + from, end - from));
+        pvmV_array_push(vm, lines, new_string(vm, b.data + from, end - from));
         from = end + 1;
     }
     return vm_obj(VT_ARRAY, lines);
@@ -135,7 +135,7 @@ static const LibFunc io_funcs[] = {
     { NULL, NULL, 0, 0 },
 };
 
-void lib_open_io(VM *vm)
+void pvmL_open_io(VM *vm)
 {
-    vm_define_builtin(vm, "io", vm_obj(VT_MAP, lib_module(vm, io_funcs)));
+    pvmV_define_builtin(vm, "io", vm_obj(VT_MAP, pvmL_module(vm, io_funcs)));
 }

@@ -6,80 +6,80 @@
 
 #include "stdlib/lib.h"
 
-Value lib_native(VM *vm, const LibFunc *f)
+Value pvmL_native(VM *vm, const LibFunc *f)
 {
     /* The name is a string literal of the registration table, so it outlives
      * the native; natives read it back from [data] for their messages. */
-    PvNative *n = vm_native_new(vm, f->name, f->fn, f->min_args, f->max_args, (void *)f->name);
+    PvNative *n = pvmV_native_new(vm, f->name, f->fn, f->min_args, f->max_args, (void *)f->name);
     return vm_obj(VT_NATIVE, n);
 }
 
-void lib_set(VM *vm, PvMap *module, const char *key, Value v)
+void pvmL_set(VM *vm, PvMap *module, const char *key, Value v)
 {
-    vm_map_set(vm, module, vm_str_value(vm_string_cstr(vm, key)), v);
+    pvmV_map_set(vm, module, vm_str_value(pvmV_string_cstr(vm, key)), v);
 }
 
-PvMap *lib_module(VM *vm, const LibFunc *funcs)
+PvMap *pvmL_module(VM *vm, const LibFunc *funcs)
 {
-    PvMap *m = vm_map_new(vm, 16);
+    PvMap *m = pvmV_map_new(vm, 16);
     for (const LibFunc *f = funcs; f->name; f++) {
         const char *dot = strchr(f->name, '.');
-        lib_set(vm, m, dot ? dot + 1 : f->name, lib_native(vm, f));
+        pvmL_set(vm, m, dot ? dot + 1 : f->name, pvmL_native(vm, f));
     }
     return m;
 }
 
-void lib_arg_error(VM *vm, const char *fname, int i, const char *expected, Value got)
+void pvmL_arg_error(VM *vm, const char *fname, int i, const char *expected, Value got)
 {
-    vm_error(vm, "%s: argument %d must be %s, got %s", fname, i + 1, expected, vm_type_name(got));
+    pvmV_error(vm, "%s: argument %d must be %s, got %s", fname, i + 1, expected, pvmV_type_name(got));
 }
 
-int64_t lib_arg_int(VM *vm, const char *fname, const Value *args, int i)
+int64_t pvmL_arg_int(VM *vm, const char *fname, const Value *args, int i)
 {
     if (args[i].type != VT_INT)
-        lib_arg_error(vm, fname, i, "int", args[i]);
+        pvmL_arg_error(vm, fname, i, "int", args[i]);
     return args[i].as.i;
 }
 
-double lib_arg_number(VM *vm, const char *fname, const Value *args, int i)
+double pvmL_arg_number(VM *vm, const char *fname, const Value *args, int i)
 {
     if (args[i].type == VT_INT)
         return (double)args[i].as.i;
     if (args[i].type != VT_FLOAT)
-        lib_arg_error(vm, fname, i, "number", args[i]);
+        pvmL_arg_error(vm, fname, i, "number", args[i]);
     return args[i].as.f;
 }
 
-PvString *lib_arg_string(VM *vm, const char *fname, const Value *args, int i)
+PvString *pvmL_arg_string(VM *vm, const char *fname, const Value *args, int i)
 {
     if (args[i].type != VT_STRING)
-        lib_arg_error(vm, fname, i, "string", args[i]);
+        pvmL_arg_error(vm, fname, i, "string", args[i]);
     return args[i].as.s;
 }
 
-PvArray *lib_arg_array(VM *vm, const char *fname, const Value *args, int i)
+PvArray *pvmL_arg_array(VM *vm, const char *fname, const Value *args, int i)
 {
     if (args[i].type != VT_ARRAY)
-        lib_arg_error(vm, fname, i, "array", args[i]);
+        pvmL_arg_error(vm, fname, i, "array", args[i]);
     return args[i].as.a;
 }
 
-PvMap *lib_arg_map(VM *vm, const char *fname, const Value *args, int i)
+PvMap *pvmL_arg_map(VM *vm, const char *fname, const Value *args, int i)
 {
     if (args[i].type != VT_MAP)
-        lib_arg_error(vm, fname, i, "map", args[i]);
+        pvmL_arg_error(vm, fname, i, "map", args[i]);
     return args[i].as.m;
 }
 
-Value lib_arg_function(VM *vm, const char *fname, const Value *args, int i)
+Value pvmL_arg_function(VM *vm, const char *fname, const Value *args, int i)
 {
     if (!vm_is_function(args[i]))
-        lib_arg_error(vm, fname, i, "function", args[i]);
+        pvmL_arg_error(vm, fname, i, "function", args[i]);
     return args[i];
 }
 
 /* Narrows [*p, *end) to the text between surrounding whitespace. */
-void lib_trim_spaces(const char **p, const char **end)
+void pvmL_trim_spaces(const char **p, const char **end)
 {
     while (*p < *end && lib_is_space(**p))
         (*p)++;
@@ -96,31 +96,31 @@ static int compare_doubles(double a, double b)
     return a == b ? 0 : 2;
 }
 
-int lib_compare_numbers(Value a, Value b)
+int pvmL_compare_numbers(Value a, Value b)
 {
     if (a.type == VT_INT && b.type == VT_INT)
         return a.as.i < b.as.i ? -1 : a.as.i > b.as.i;
     if (a.type == VT_INT)
-        return vm_compare_int_float(a.as.i, b.as.f);
+        return pvmV_compare_int_float(a.as.i, b.as.f);
     if (b.type == VT_INT) {
-        int c = vm_compare_int_float(b.as.i, a.as.f);
+        int c = pvmV_compare_int_float(b.as.i, a.as.f);
         return c == 2 ? 2 : -c;
     }
     return compare_doubles(a.as.f, b.as.f);
 }
 
-int64_t lib_float_to_int(VM *vm, const char *fname, double x, double integral)
+int64_t pvmL_float_to_int(VM *vm, const char *fname, double x, double integral)
 {
     /* -2^63 and 2^63 are exact doubles; the test also rejects NaN. */
     if (!(integral >= -0x1p63 && integral < 0x1p63)) {
         char text[32];
-        vm_format_float(text, x);
-        vm_error(vm, "%s: cannot convert %s to int", fname, text);
+        pvmV_format_float(text, x);
+        pvmV_error(vm, "%s: cannot convert %s to int", fname, text);
     }
     return (int64_t)integral;
 }
 
-size_t lib_clamp_index(int64_t i, size_t len)
+size_t pvmL_clamp_index(int64_t i, size_t len)
 {
     if (i < 0)
         return 0;
@@ -129,12 +129,12 @@ size_t lib_clamp_index(int64_t i, size_t len)
     return (size_t)i;
 }
 
-void lib_string_index_error(VM *vm, int64_t i, size_t len)
+void pvmL_string_index_error(VM *vm, int64_t i, size_t len)
 {
-    vm_error(vm, "index %" PRId64 " out of range for string of length %zu", i, len);
+    pvmV_error(vm, "index %" PRId64 " out of range for string of length %zu", i, len);
 }
 
-void lib_buf_init(LibBuf *b, VM *vm)
+void pvmL_buf_init(LibBuf *b, VM *vm)
 {
     b->vm = vm;
     b->data = NULL;
@@ -144,20 +144,20 @@ void lib_buf_init(LibBuf *b, VM *vm)
 
 static void buf_reserve(LibBuf *b, size_t extra)
 {
-    size_t need = vm_checked_size(b->vm, b->len, 1, extra);
+    size_t need = pvmV_checked_size(b->vm, b->len, 1, extra);
     if (need <= b->cap)
         return;
     size_t cap = b->cap < 64 ? 64 : b->cap;
     while (cap < need)
         cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-    char *data = vm_alloc_atomic(b->vm, cap);
+    char *data = pvmV_alloc_atomic(b->vm, cap);
     if (b->len)
         memcpy(data, b->data, b->len);
     b->data = data;
     b->cap = cap;
 }
 
-void lib_buf_add(LibBuf *b, const char *s, size_t n)
+void pvmL_buf_add(LibBuf *b, const char *s, size_t n)
 {
     if (n == 0)
         return;
@@ -166,18 +166,18 @@ void lib_buf_add(LibBuf *b, const char *s, size_t n)
     b->len += n;
 }
 
-void lib_buf_addc(LibBuf *b, char c)
+void pvmL_buf_addc(LibBuf *b, char c)
 {
-    lib_buf_add(b, &c, 1);
+    pvmL_buf_add(b, &c, 1);
 }
 
-void lib_buf_add_value(LibBuf *b, Value v)
+void pvmL_buf_add_value(LibBuf *b, Value v)
 {
-    PvString *s = v.type == VT_STRING ? v.as.s : vm_to_string(b->vm, v);
-    lib_buf_add(b, s->chars, s->len);
+    PvString *s = v.type == VT_STRING ? v.as.s : pvmV_to_string(b->vm, v);
+    pvmL_buf_add(b, s->chars, s->len);
 }
 
-PvString *lib_buf_string(const LibBuf *b)
+PvString *pvmL_buf_string(const LibBuf *b)
 {
-    return vm_string_new(b->vm, b->data, b->len);
+    return pvmV_string_new(b->vm, b->data, b->len);
 }

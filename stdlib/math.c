@@ -10,7 +10,7 @@ static Value m_abs(VM *vm, int argc, Value *args, void *fname)
 {
     if (args[0].type == VT_INT) /* wraps at the minimum, like unary minus */
         return args[0].as.i < 0 ? vm_int((int64_t)(0 - (uint64_t)args[0].as.i)) : args[0];
-    return vm_float(fabs(lib_arg_number(vm, fname, args, 0)));
+    return vm_float(fabs(pvmL_arg_number(vm, fname, args, 0)));
 }
 
 static bool is_nan(Value v)
@@ -23,12 +23,12 @@ static bool is_nan(Value v)
 static Value pick_extreme(VM *vm, int argc, const Value *args, const char *fname, int sign)
 {
     for (int i = 0; i < argc; i++)
-        lib_arg_number(vm, fname, args, i);
+        pvmL_arg_number(vm, fname, args, i);
     Value best = args[0];
     for (int i = 0; i < argc; i++) {
         if (is_nan(args[i]))
             return args[i];
-        if (lib_compare_numbers(args[i], best) == sign)
+        if (pvmL_compare_numbers(args[i], best) == sign)
             best = args[i];
     }
     return best;
@@ -49,8 +49,8 @@ static Value round_to_int(VM *vm, Value *args, const char *fname, double (*round
 {
     if (args[0].type == VT_INT)
         return args[0];
-    double x = lib_arg_number(vm, fname, args, 0);
-    return vm_int(lib_float_to_int(vm, fname, x, round(x)));
+    double x = pvmL_arg_number(vm, fname, args, 0);
+    return vm_int(pvmL_float_to_int(vm, fname, x, round(x)));
 }
 
 static Value m_floor(VM *vm, int argc, Value *args, void *fname)
@@ -68,7 +68,7 @@ static Value m_ceil(VM *vm, int argc, Value *args, void *fname)
 #define MATH_UNARY(NAME)                                                           \
     static Value m_##NAME(VM *vm, int argc, Value *args, void *fname)              \
     {                                                                              \
-        return vm_float(NAME(lib_arg_number(vm, fname, args, 0)));                 \
+        return vm_float(NAME(pvmL_arg_number(vm, fname, args, 0)));                 \
     }
 
 MATH_UNARY(sqrt)
@@ -82,22 +82,22 @@ MATH_UNARY(exp)
 
 static Value m_atan2(VM *vm, int argc, Value *args, void *fname)
 {
-    return vm_float(atan2(lib_arg_number(vm, fname, args, 0), lib_arg_number(vm, fname, args, 1)));
+    return vm_float(atan2(pvmL_arg_number(vm, fname, args, 0), pvmL_arg_number(vm, fname, args, 1)));
 }
 
 static Value m_pow(VM *vm, int argc, Value *args, void *fname)
 {
-    return vm_float(pow(lib_arg_number(vm, fname, args, 0), lib_arg_number(vm, fname, args, 1)));
+    return vm_float(pow(pvmL_arg_number(vm, fname, args, 0), pvmL_arg_number(vm, fname, args, 1)));
 }
 
 /* log(x) is the natural logarithm; bases 2 and 10 use log2 and log10 so
  * that exact powers give exact results (log(1000, 10) is 3.0). */
 static Value m_log(VM *vm, int argc, Value *args, void *fname)
 {
-    double x = lib_arg_number(vm, fname, args, 0);
+    double x = pvmL_arg_number(vm, fname, args, 0);
     if (argc < 2)
         return vm_float(log(x));
-    double base = lib_arg_number(vm, fname, args, 1);
+    double base = pvmL_arg_number(vm, fname, args, 1);
     if (base == 2)
         return vm_float(log2(x));
     if (base == 10)
@@ -109,19 +109,19 @@ static Value m_log(VM *vm, int argc, Value *args, void *fname)
 static Value m_random(VM *vm, int argc, Value *args, void *rng)
 {
     if (argc == 0)
-        return vm_float(lib_rng_float(rng));
+        return vm_float(pvmL_rng_float(rng));
     if (argc == 1)
-        vm_error(vm, "math.random expects 0 or 2 arguments, got 1");
-    int64_t lo = lib_arg_int(vm, "math.random", args, 0);
-    int64_t hi = lib_arg_int(vm, "math.random", args, 1);
+        pvmV_error(vm, "math.random expects 0 or 2 arguments, got 1");
+    int64_t lo = pvmL_arg_int(vm, "math.random", args, 0);
+    int64_t hi = pvmL_arg_int(vm, "math.random", args, 1);
     if (lo > hi)
-        vm_error(vm, "math.random: empty range %lld..%lld", (long long)lo, (long long)hi);
-    return vm_int(lib_rng_range(rng, lo, hi));
+        pvmV_error(vm, "math.random: empty range %lld..%lld", (long long)lo, (long long)hi);
+    return vm_int(pvmL_rng_range(rng, lo, hi));
 }
 
 static Value m_seed(VM *vm, int argc, Value *args, void *rng)
 {
-    lib_rng_seed(rng, (uint64_t)lib_arg_int(vm, "math.seed", args, 0));
+    pvmL_rng_seed(rng, (uint64_t)pvmL_arg_int(vm, "math.seed", args, 0));
     return VAL_NIL;
 }
 
@@ -149,22 +149,22 @@ static const LibFunc math_funcs[] = {
  * so separate runs (and separate VMs) differ. */
 static LibRng *new_rng(VM *vm)
 {
-    LibRng *rng = vm_alloc_atomic(vm, sizeof(LibRng));
+    LibRng *rng = pvmV_alloc_atomic(vm, sizeof(LibRng));
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     uint64_t seed = (uint64_t)ts.tv_sec * 1000000007u ^ (uint64_t)ts.tv_nsec ^ (uint64_t)(uintptr_t)rng;
-    lib_rng_seed(rng, seed);
+    pvmL_rng_seed(rng, seed);
     return rng;
 }
 
-void lib_open_math(VM *vm)
+void pvmL_open_math(VM *vm)
 {
-    PvMap *m = lib_module(vm, math_funcs);
-    lib_set(vm, m, "pi", vm_float(M_PI));
-    lib_set(vm, m, "inf", vm_float(INFINITY));
-    lib_set(vm, m, "nan", vm_float(NAN));
+    PvMap *m = pvmL_module(vm, math_funcs);
+    pvmL_set(vm, m, "pi", vm_float(M_PI));
+    pvmL_set(vm, m, "inf", vm_float(INFINITY));
+    pvmL_set(vm, m, "nan", vm_float(NAN));
     LibRng *rng = new_rng(vm);
-    lib_set(vm, m, "random", vm_obj(VT_NATIVE, vm_native_new(vm, "math.random", m_random, 0, 2, rng)));
-    lib_set(vm, m, "seed", vm_obj(VT_NATIVE, vm_native_new(vm, "math.seed", m_seed, 1, 1, rng)));
-    vm_define_builtin(vm, "math", vm_obj(VT_MAP, m));
+    pvmL_set(vm, m, "random", vm_obj(VT_NATIVE, pvmV_native_new(vm, "math.random", m_random, 0, 2, rng)));
+    pvmL_set(vm, m, "seed", vm_obj(VT_NATIVE, pvmV_native_new(vm, "math.seed", m_seed, 1, 1, rng)));
+    pvmV_define_builtin(vm, "math", vm_obj(VT_MAP, m));
 }

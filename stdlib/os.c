@@ -19,11 +19,11 @@ static Value os_time(VM *vm, int argc, Value *args, void *fname)
 
 static Value os_getenv(VM *vm, int argc, Value *args, void *fname)
 {
-    PvString *name = lib_arg_string(vm, fname, args, 0);
+    PvString *name = pvmL_arg_string(vm, fname, args, 0);
     if (memchr(name->chars, '\0', name->len))
         return VAL_NIL; /* no variable's name contains a NUL */
     const char *value = getenv(name->chars);
-    return value ? vm_str_value(vm_string_cstr(vm, value)) : VAL_NIL;
+    return value ? vm_str_value(pvmV_string_cstr(vm, value)) : VAL_NIL;
 }
 
 /* Ends the process. Output written through print or io.write may sit in a
@@ -32,9 +32,9 @@ static Value os_getenv(VM *vm, int argc, Value *args, void *fname)
  * would otherwise report success. */
 static Value os_exit(VM *vm, int argc, Value *args, void *fname)
 {
-    int64_t code = argc > 0 ? lib_arg_int(vm, fname, args, 0) : 0;
+    int64_t code = argc > 0 ? pvmL_arg_int(vm, fname, args, 0) : 0;
     if (code < 0 || code > 255)
-        vm_error(vm, "os.exit: exit status must be 0..255, got %lld", (long long)code);
+        pvmV_error(vm, "os.exit: exit status must be 0..255, got %lld", (long long)code);
     fflush(vm->out);
     fflush(NULL);
     exit((int)code);
@@ -48,12 +48,12 @@ static const LibFunc os_funcs[] = {
     { NULL, NULL, 0, 0 },
 };
 
-void lib_open_os(VM *vm, int argc, char **argv)
+void pvmL_open_os(VM *vm, int argc, char **argv)
 {
-    PvMap *m = lib_module(vm, os_funcs);
-    PvArray *args = vm_array_new(vm, argc > 0 ? (size_t)argc : 0);
+    PvMap *m = pvmL_module(vm, os_funcs);
+    PvArray *args = pvmV_array_new(vm, argc > 0 ? (size_t)argc : 0);
     for (int i = 0; i < argc; i++)
-        vm_array_push(vm, args, vm_str_value(vm_string_cstr(vm, argv[i])));
-    lib_set(vm, m, "args", vm_obj(VT_ARRAY, args));
-    vm_define_builtin(vm, "os", vm_obj(VT_MAP, m));
+        pvmV_array_push(vm, args, vm_str_value(pvmV_string_cstr(vm, argv[i])));
+    pvmL_set(vm, m, "args", vm_obj(VT_ARRAY, args));
+    pvmV_define_builtin(vm, "os", vm_obj(VT_MAP, m));
 }

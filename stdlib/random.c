@@ -23,14 +23,14 @@ static uint64_t rotl(uint64_t x, int k)
     return (x << k) | (x >> (64 - k));
 }
 
-void lib_rng_seed(LibRng *r, uint64_t seed)
+void pvmL_rng_seed(LibRng *r, uint64_t seed)
 {
     uint64_t x = seed;
     for (int i = 0; i < 4; i++)
         r->s[i] = splitmix64(&x);
 }
 
-uint64_t lib_rng_next(LibRng *r)
+uint64_t pvmL_rng_next(LibRng *r)
 {
     uint64_t *s = r->s;
     uint64_t result = rotl(s[1] * 5, 7) * 9;
@@ -44,20 +44,20 @@ uint64_t lib_rng_next(LibRng *r)
     return result;
 }
 
-double lib_rng_float(LibRng *r)
+double pvmL_rng_float(LibRng *r)
 {
-    return (double)(lib_rng_next(r) >> 11) * 0x1.0p-53;
+    return (double)(pvmL_rng_next(r) >> 11) * 0x1.0p-53;
 }
 
-int64_t lib_rng_range(LibRng *r, int64_t lo, int64_t hi)
+int64_t pvmL_rng_range(LibRng *r, int64_t lo, int64_t hi)
 {
     uint64_t span = (uint64_t)hi - (uint64_t)lo + 1;
     if (span == 0) /* the whole int64 range */
-        return (int64_t)lib_rng_next(r);
+        return (int64_t)pvmL_rng_next(r);
     uint64_t threshold = (0 - span) % span; /* 2^64 mod span */
     uint64_t x;
     do
-        x = lib_rng_next(r);
+        x = pvmL_rng_next(r);
     while (x < threshold);
     return (int64_t)((uint64_t)lo + x % span);
 }

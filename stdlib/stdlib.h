@@ -10,6 +10,6 @@
 /* Registers every built-in function and module in [vm]'s built-in scope.
  * [argv] holds the [argc] program arguments that follow the script name;
  * they become os.args (copied, so the caller may free them). */
-void stdlib_open(VM *vm, int argc, char **argv);
+void pvmL_open(VM *vm, int argc, char **argv);
 
 #endif

@@ -7,7 +7,7 @@
 
 static Value new_string(VM *vm, const char *chars, size_t len)
 {
-    return vm_str_value(vm_string_new(vm, chars, len));
+    return vm_str_value(pvmV_string_new(vm, chars, len));
 }
 
 /* The first occurrence of [needle] in [hay] at or after [from], or -1.
@@ -33,9 +33,9 @@ static int64_t find_bytes(const PvString *hay, const PvString *needle, size_t fr
 
 static Value s_sub(VM *vm, int argc, Value *args, void *fname)
 {
-    PvString *s = lib_arg_string(vm, fname, args, 0);
-    size_t i = lib_clamp_index(lib_arg_int(vm, fname, args, 1), s->len);
-    size_t j = argc > 2 ? lib_clamp_index(lib_arg_int(vm, fname, args, 2), s->len) : s->len;
+    PvString *s = pvmL_arg_string(vm, fname, args, 0);
+    size_t i = pvmL_clamp_index(pvmL_arg_int(vm, fname, args, 1), s->len);
+    size_t j = argc > 2 ? pvmL_clamp_index(pvmL_arg_int(vm, fname, args, 2), s->len) : s->len;
     if (j <= i)
         return new_string(vm, "", 0);
     if (i == 0 && j == s->len)
@@ -45,9 +45,9 @@ static Value s_sub(VM *vm, int argc, Value *args, void *fname)
 
 static Value s_find(VM *vm, int argc, Value *args, void *fname)
 {
-    PvString *s = lib_arg_string(vm, fname, args, 0);
-    PvString *needle = lib_arg_string(vm, fname, args, 1);
-    size_t from = argc > 2 ? lib_clamp_index(lib_arg_int(vm, fname, args, 2), s->len) : 0;
+    PvString *s = pvmL_arg_string(vm, fname, args, 0);
+    PvString *needle = pvmL_arg_string(vm, fname, args, 1);
+    size_t from = argc > 2 ? pvmL_clamp_index(pvmL_arg_int(vm, fname, args, 2), s->len) : 0;
     return vm_int(find_bytes(s, needle, from));
 }
 
@@ -55,7 +55,7 @@ static Value s_find(VM *vm, int argc, Value *args, void *fname)
  * in [first, last]. */
 static Value map_case(VM *vm, const PvString *s, char first, char last, int delta)
 {
-    char *out = vm_alloc_atomic(vm, vm_checked_size(vm, s->len, 1, 1));
+    char *out = pvmV_alloc_atomic(vm, pvmV_checked_size(vm, s->len, 1, 1));
     for (size_t i = 0; i < s->len; i++) {
         char c = s->chars[i];
         out[i] = (char)(c >= first && c <= last ? c + delta : c);
@@ -65,82 +65,82 @@ static Value map_case(VM *vm, const PvString *s, char first, char last, int delt
 
 static Value s_upper(VM *vm, int argc, Value *args, void *fname)
 {
-    return map_case(vm, lib_arg_string(vm, fname, args, 0), 'a', 'z', 'A' - 'a');
+    return map_case(vm, pvmL_arg_string(vm, fname, args, 0), 'a', 'z', 'A' - 'a');
 }
 
 static Value s_lower(VM *vm, int argc, Value *args, void *fname)
 {
-    return map_case(vm, lib_arg_string(vm, fname, args, 0), 'A', 'Z', 'a' - 'A');
+    return map_case(vm, pvmL_arg_string(vm, fname, args, 0), 'A', 'Z', 'a' - 'A');
 }
 
 static Value s_trim(VM *vm, int argc, Value *args, void *fname)
 {
-    PvString *s = lib_arg_string(vm, fname, args, 0);
+    PvString *s = pvmL_arg_string(vm, fname, args, 0);
     const char *p = s->chars, *end = p + s->len;
-    lib_trim_spaces(&p, &end);
+    pvmL_trim_spaces(&p, &end);
     return new_string(vm, p, (size_t)(end - p));
 }
 
 static PvString *nonempty_string(VM *vm, const char *fname, const Value *args, int i, const char *what)
 {
-    PvString *s = lib_arg_string(vm, fname, args, i);
+    PvString *s = pvmL_arg_string(vm, fname, args, i);
     if (s->len == 0)
-        vm_error(vm, "%s: %s must not be empty", fname, what);
+        pvmV_error(vm, "%s: %s must not be empty", fname, what);
     return s;
 }
 
 static Value s_split(VM *vm, int argc, Value *args, void *fname)
 {
-    PvString *s = lib_arg_string(vm, fname, args, 0);
+    PvString *s = pvmL_arg_string(vm, fname, args, 0);
     PvString *sep = nonempty_string(vm, fname, args, 1, "separator");
-    PvArray *parts = vm_array_new(vm, 0);
+    PvArray *parts = pvmV_array_new(vm, 0);
     size_t from = 0;
     for (int64_t at; (at = find_bytes(s, sep, from)) >= 0; from = (size_t)at + sep->len)
-        vm_array_push(vm, parts, new_string(vm, s->chars + from, (size_t)at - from));
-    vm_array_push(vm, parts, new_string(vm, s->chars + from, s->len - from));
+        pvmV_array_push(vm, parts, new_string(vm, s->chars + from, (size_t)at - from));
+    pvmV_array_push(vm, parts, new_string(vm, s->chars + from, s->len - from));
     return vm_obj(VT_ARRAY, parts);
 }
 
 static Value s_join(VM *vm, int argc, Value *args, void *fname)
 {
-    PvArray *a = lib_arg_array(vm, fname, args, 0);
-    PvString *sep = lib_arg_string(vm, fname, args, 1);
+    PvArray *a = pvmL_arg_array(vm, fname, args, 0);
+    PvString *sep = pvmL_arg_string(vm, fname, args, 1);
     LibBuf b;
-    lib_buf_init(&b, vm);
+    pvmL_buf_init(&b, vm);
     for (size_t i = 0; i < a->len; i++) {
         if (i > 0)
-            lib_buf_add(&b, sep->chars, sep->len);
-        lib_buf_add_value(&b, a->items[i]);
+            pvmL_buf_add(&b, sep->chars, sep->len);
+        pvmL_buf_add_value(&b, a->items[i]);
     }
-    return vm_str_value(lib_buf_string(&b));
+    return vm_str_value(pvmL_buf_string(&b));
 }
 
 static Value s_replace(VM *vm, int argc, Value *args, void *fname)
 {
-    PvString *s = lib_arg_string(vm, fname, args, 0);
+    PvString *s = pvmL_arg_string(vm, fname, args, 0);
     PvString *old = nonempty_string(vm, fname, args, 1, "pattern");
-    PvString *new = lib_arg_string(vm, fname, args, 2);
+    PvString *new = pvmL_arg_string(vm, fname, args, 2);
     LibBuf b;
-    lib_buf_init(&b, vm);
+    pvmL_buf_init(&b, vm);
     size_t from = 0;
     for (int64_t at; (at = find_bytes(s, old, from)) >= 0; from = (size_t)at + old->len) {
-        lib_buf_add(&b, s->chars + from, (size_t)at - from);
-        lib_buf_add(&b, new->chars, new->len);
+        pvmL_buf_add(&b, s->chars + from, (size_t)at - from);
+        pvmL_buf_add(&b, new->chars, new->len);
     }
-    lib_buf_add(&b, s->chars + from, s->len - from);
-    return vm_str_value(lib_buf_string(&b));
+    pvmL_buf_add(&b, s->chars + from, s->len - from);
+    return vm_str_value(pvmL_buf_string(&b));
 }
 
 static Value s_repeat(VM *vm, int argc, Value *args, void *fname)
 {
-    PvString *s = lib_arg_string(vm, fname, args, 0);
-    int64_t n = lib_arg_int(vm, fname, args, 1);
+    PvString *s = pvmL_arg_string(vm, fname, args, 0);
+    int64_t n = pvmL_arg_int(vm, fname, args, 1);
     if (n <= 0 || s->len == 0)
         return new_string(vm, "", 0);
     if ((uint64_t)n > SIZE_MAX)
-        vm_error(vm, "out of memory");
-    size_t total = vm_checked_size(vm, (size_t)n, s->len, 0);
-    char *out = vm_alloc_atomic(vm, total);
+        pvmV_error(vm, "out of memory");
+    size_t total = pvmV_checked_size(vm, (size_t)n, s->len, 0);
+    char *out = pvmV_alloc_atomic(vm, total);
     for (size_t at = 0; at < total; at += s->len)
         memcpy(out + at, s->chars, s->len);
     return new_string(vm, out, total);
@@ -148,32 +148,32 @@ static Value s_repeat(VM *vm, int argc, Value *args, void *fname)
 
 static Value s_byte(VM *vm, int argc, Value *args, void *fname)
 {
-    PvString *s = lib_arg_string(vm, fname, args, 0);
-    int64_t i = argc > 1 ? lib_arg_int(vm, fname, args, 1) : 0;
+    PvString *s = pvmL_arg_string(vm, fname, args, 0);
+    int64_t i = argc > 1 ? pvmL_arg_int(vm, fname, args, 1) : 0;
     if (i < 0 || (uint64_t)i >= s->len)
-        lib_string_index_error(vm, i, s->len);
+        pvmL_string_index_error(vm, i, s->len);
     return vm_int((unsigned char)s->chars[i]);
 }
 
 static Value s_char(VM *vm, int argc, Value *args, void *fname)
 {
-    int64_t n = lib_arg_int(vm, fname, args, 0);
+    int64_t n = pvmL_arg_int(vm, fname, args, 0);
     if (n < 0 || n > 255)
-        vm_error(vm, "%s: %lld is not a byte (0..255)", (const char *)fname, (long long)n);
+        pvmV_error(vm, "%s: %lld is not a byte (0..255)", (const char *)fname, (long long)n);
     return vm_str_value(vm->single_chars[n]);
 }
 
 static Value s_starts_with(VM *vm, int argc, Value *args, void *fname)
 {
-    PvString *s = lib_arg_string(vm, fname, args, 0);
-    PvString *p = lib_arg_string(vm, fname, args, 1);
+    PvString *s = pvmL_arg_string(vm, fname, args, 0);
+    PvString *p = pvmL_arg_string(vm, fname, args, 1);
     return vm_bool(p->len <= s->len && memcmp(s->chars, p->chars, p->len) == 0);
 }
 
 static Value s_ends_with(VM *vm, int argc, Value *args, void *fname)
 {
-    PvString *s = lib_arg_string(vm, fname, args, 0);
-    PvString *p = lib_arg_string(vm, fname, args, 1);
+    PvString *s = pvmL_arg_string(vm, fname, args, 0);
+    PvString *p = pvmL_arg_string(vm, fname, args, 1);
     return vm_bool(p->len <= s->len && memcmp(s->chars + s->len - p->len, p->chars, p->len) == 0);
 }
 
@@ -191,11 +191,11 @@ static const LibFunc string_funcs[] = {
     { "string.char", s_char, 1, 1 },
     { "string.starts_with", s_starts_with, 2, 2 },
     { "string.ends_with", s_ends_with, 2, 2 },
-    { "string.format", lib_string_format, 1, -1 },
+    { "string.format", pvmL_string_format, 1, -1 },
     { NULL, NULL, 0, 0 },
 };
 
-void lib_open_string(VM *vm)
+void pvmL_open_string(VM *vm)
 {
-    vm_define_builtin(vm, "string", vm_obj(VT_MAP, lib_module(vm, string_funcs)));
+    pvmV_define_builtin(vm, "string", vm_obj(VT_MAP, pvmL_module(vm, string_funcs)));
 }

@@ -91,7 +91,7 @@ static uint32_t add_func(PbcImage *img, uint32_t name, const Ins *ins, uint32_t 
 {
     Code c = { .n = 0 };
     emit(&c, ins);
-    uint32_t fi = pbc_add_func(img);
+    uint32_t fi = pvmB_add_func(img);
     PbcFunc *f = &img->funcs[fi];
     f->name = name;
     f->nlocals = nlocals;
@@ -120,18 +120,18 @@ static const Ins RET_ONE[] = { OPA(INT, 1), OP(RET), FIN };
 /* Module 0 ("prog", globals x and main) whose main function runs [ins]. */
 static void base_image(PbcImage *img, const Ins *ins, uint32_t maxstack, uint32_t nlocals)
 {
-    pbc_init(img);
-    pbc_const_string(img, "main", 4);
-    pbc_const_string(img, "prog", 4);
-    pbc_const_string(img, "prog.pv", 7);
-    pbc_const_int(img, 42);
-    pbc_const_string(img, "x", 1);
-    pbc_const_float(img, 1.5);
-    pbc_const_string(img, "print", 5);
+    pvmB_init(img);
+    pvmB_const_string(img, "main", 4);
+    pvmB_const_string(img, "prog", 4);
+    pvmB_const_string(img, "prog.pv", 7);
+    pvmB_const_int(img, 42);
+    pvmB_const_string(img, "x", 1);
+    pvmB_const_float(img, 1.5);
+    pvmB_const_string(img, "print", 5);
     uint32_t fi = add_func(img, K_MAIN, ins, nlocals, maxstack);
     PbcLine line = { 0, 1 };
     set_lines(&img->funcs[fi], &line, 1);
-    uint32_t mi = pbc_add_module(img);
+    uint32_t mi = pvmB_add_module(img);
     PbcModule *m = &img->modules[mi];
     m->name = K_PROG;
     m->file = K_FILE;
@@ -170,13 +170,13 @@ static void write_image(Out *out, const char *name, PbcImage *img, const char *e
 {
     uint8_t *bytes;
     size_t len;
-    if (!pbc_write(img, &bytes, &len)) {
+    if (!pvmB_write(img, &bytes, &len)) {
         fprintf(stderr, "gen_bad_pbc: %s: cannot encode the image\n", name);
         exit(1);
     }
     write_case(out, name, bytes, len, err);
     free(bytes);
-    pbc_free(img);
+    pvmB_free(img);
 }
 
 /* ---------------------------------------------------------- byte cases */
@@ -266,11 +266,11 @@ static void write_byte_cases(Out *out)
     base_image(&img, RET_ONE, 1, 0);
     uint8_t *base;
     size_t len;
-    if (!pbc_write(&img, &base, &len) || len != BASE_LEN) {
+    if (!pvmB_write(&img, &base, &len) || len != BASE_LEN) {
         fprintf(stderr, "gen_bad_pbc: the base file is not %d bytes: update the AT_* offsets\n", BASE_LEN);
         exit(1);
     }
-    pbc_free(&img);
+    pvmB_free(&img);
     for (size_t i = 0; i < sizeof byte_cases / sizeof byte_cases[0]; i++)
         write_byte_case(out, &byte_cases[i], base, len);
     free(base);
@@ -361,7 +361,7 @@ static void write_code_cases(Out *out)
 static void add_adder(PbcImage *img, uint8_t from_local)
 {
     static const Ins code[] = { OPA(GETLOCAL, 0), OPA(GETUPVAL, 0), OP(ADD), OP(RET), FIN };
-    uint32_t fi = add_func(img, pbc_const_string(img, "adder", 5), code, 1, 2);
+    uint32_t fi = add_func(img, pvmB_const_string(img, "adder", 5), code, 1, 2);
     img->funcs[fi].nparams = 1;
     set_upval(&img->funcs[fi], from_local, 0);
 }
@@ -428,22 +428,22 @@ static void main_with_upvalues(PbcImage *img)
 static void main_of_other_module(PbcImage *img)
 {
     base_image(img, RET_ONE, 1, 0);
-    uint32_t fi = add_func(img, pbc_const_string(img, "libmain", 7), RET_ONE, 0, 1);
-    uint32_t mi = pbc_add_module(img);
+    uint32_t fi = add_func(img, pvmB_const_string(img, "libmain", 7), RET_ONE, 0, 1);
+    uint32_t mi = pvmB_add_module(img);
     img->modules[mi] = (PbcModule){ .name = K_X, .file = K_FILE, .main = fi };
 }
 
 static void params_exceed_locals(PbcImage *img)
 {
     base_image(img, RET_ONE, 1, 0);
-    uint32_t fi = add_func(img, pbc_const_string(img, "f", 1), RET_ONE, 1, 1);
+    uint32_t fi = add_func(img, pvmB_const_string(img, "f", 1), RET_ONE, 1, 1);
     img->funcs[fi].nparams = 2;
 }
 
 static void variadic_without_rest_slot(PbcImage *img)
 {
     base_image(img, RET_ONE, 1, 0);
-    uint32_t fi = add_func(img, pbc_const_string(img, "f", 1), RET_ONE, 1, 1);
+    uint32_t fi = add_func(img, pvmB_const_string(img, "f", 1), RET_ONE, 1, 1);
     img->funcs[fi].nparams = 1;
     img->funcs[fi].flags = PBC_FUNC_VARIADIC;
 }

@@ -227,10 +227,10 @@ static void test_compile_error_has_message_and_position(void **state)
 static uint8_t *compile_to_bytes(const char *src, size_t *len)
 {
     PbcImage img;
-    assert_true(cc_compile_source(src, strlen(src), "b.pv", NULL, &img, stderr));
+    assert_true(pvmC_compile_source(src, strlen(src), "b.pv", NULL, &img, stderr));
     uint8_t *bytes;
-    assert_true(pbc_write(&img, &bytes, len));
-    pbc_free(&img);
+    assert_true(pvmB_write(&img, &bytes, len));
+    pvmB_free(&img);
     return bytes;
 }
 

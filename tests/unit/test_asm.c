@@ -27,7 +27,7 @@ static bool assemble(const char *src, PbcImage *img, char **errors)
     size_t len;
     FILE *f = open_memstream(errors, &len);
     assert_non_null(f);
-    bool ok = asm_assemble(src, strlen(src), "t.pva", img, f);
+    bool ok = pvmC_assemble(src, strlen(src), "t.pva", img, f);
     fclose(f);
     return ok;
 }
@@ -54,7 +54,7 @@ static void expect_error(const char *src, const char *message)
     assert_non_null(strstr(errors, message));
     assert_int_equal(img.nconsts + img.nfuncs + img.nmodules, 0); /* left empty */
     free(errors);
-    pbc_free(&img);
+    pvmB_free(&img);
 }
 
 static char *disassemble(const PbcImage *img, bool *ok)
@@ -63,7 +63,7 @@ static char *disassemble(const PbcImage *img, bool *ok)
     size_t len;
     FILE *f = open_memstream(&text, &len);
     assert_non_null(f);
-    *ok = asm_disassemble(img, f);
+    *ok = pvmC_disassemble(img, f);
     fclose(f);
     return text;
 }
@@ -71,7 +71,7 @@ static char *disassemble(const PbcImage *img, bool *ok)
 static uint8_t *write_image(const PbcImage *img, size_t *len)
 {
     uint8_t *bytes;
-    assert_true(pbc_write(img, &bytes, len));
+    assert_true(pvmB_write(img, &bytes, len));
     return bytes;
 }
 
@@ -97,7 +97,7 @@ static void expect_round_trip(const PbcImage *img)
     free(b2);
     free(errors);
     free(text);
-    pbc_free(&back);
+    pvmB_free(&back);
 }
 
 static uint32_t code_u32(const PbcFunc *f, uint32_t at)
@@ -144,8 +144,8 @@ static void test_minimal_program(void **state)
     assert_int_equal(f->lines[0].offset, 0);
     assert_int_equal(f->lines[0].line, 3);
     char err[256];
-    assert_true(pbc_verify(&img, err, sizeof err));
-    pbc_free(&img);
+    assert_true(pvmB_verify(&img, err, sizeof err));
+    pvmB_free(&img);
 }
 
 static void test_inline_constants_are_shared(void **state)
@@ -171,7 +171,7 @@ static void test_inline_constants_are_shared(void **state)
     assert_int_equal(code_u32(f, 31), 2);               /* const int 42 */
     assert_int_equal(img.consts[code_u32(f, 36)].kind, PBC_CONST_FLOAT);
     assert_true(img.consts[code_u32(f, 36)].f == 42.0);
-    pbc_free(&img);
+    pvmB_free(&img);
 }
 
 static void test_explicit_pool_and_indices(void **state)
@@ -190,7 +190,7 @@ static void test_explicit_pool_and_indices(void **state)
     assert_int_equal(code_u32(f, 6), 0); /* a literal takes the first equal constant */
     assert_int_equal(code_u32(f, 11), 0);
     assert_int_equal(code_u32(f, 16), 2); /* hex is two's complement: -1 */
-    pbc_free(&img);
+    pvmB_free(&img);
 }
 
 static void test_float_literals_exact(void **state)
@@ -210,7 +210,7 @@ static void test_float_literals_exact(void **state)
         assert_int_equal(img.consts[k].kind, PBC_CONST_FLOAT);
         assert_int_equal(bits_of(img.consts[k].f), want[k]);
     }
-    pbc_free(&img);
+    pvmB_free(&img);
 }
 
 static void test_int_literals(void **state)
@@ -228,7 +228,7 @@ static void test_int_literals(void **state)
     assert_int_equal(img.consts[4].i, 7);
     assert_int_equal(code_u32(&img.funcs[0], 1), 0x80000000u);
     assert_int_equal(code_u32(&img.funcs[0], 6), 0x7fffffffu);
-    pbc_free(&img);
+    pvmB_free(&img);
 }
 
 static void test_string_escapes(void **state)
@@ -242,7 +242,7 @@ static void test_string_escapes(void **state)
     assert_int_equal(img.consts[0].len, sizeof want - 1);
     assert_memory_equal(img.consts[0].str, want, sizeof want - 1);
     assert_int_equal(img.consts[1].len, 0);
-    pbc_free(&img);
+    pvmB_free(&img);
 }
 
 static void test_labels_and_forward_references(void **state)
@@ -270,7 +270,7 @@ static void test_labels_and_forward_references(void **state)
     assert_int_equal(img.funcs[1].flags, PBC_FUNC_VARIADIC);
     assert_int_equal(img.funcs[1].nlocals, 3); /* params and the rest array */
     assert_int_equal(img.funcs[1].module, 0);
-    pbc_free(&img);
+    pvmB_free(&img);
 }
 
 static void test_lines_and_upvalues(void **state)
@@ -294,7 +294,7 @@ static void test_lines_and_upvalues(void **state)
     assert_int_equal(g->upvals[1].from_local, 0);
     assert_int_equal(g->upvals[1].index, 0);
     assert_int_equal(g->name, PBC_NONE);
-    pbc_free(&img);
+    pvmB_free(&img);
 }
 
 /* Computed stack depth of a one-function program with body [body]. */
@@ -306,10 +306,10 @@ static uint32_t maxstack_of(const char *body)
     assemble_ok(src, &img);
     uint32_t depth = img.funcs[0].maxstack;
     char err[256];
-    if (!pbc_verify(&img, err, sizeof err))
+    if (!pvmB_verify(&img, err, sizeof err))
         fprintf(stderr, "verify: %s\n", err);
-    assert_true(pbc_verify(&img, err, sizeof err)); /* the verifier agrees */
-    pbc_free(&img);
+    assert_true(pvmB_verify(&img, err, sizeof err)); /* the verifier agrees */
+    pvmB_free(&img);
     return depth;
 }
 
@@ -340,7 +340,7 @@ static void test_explicit_fields_are_kept(void **state)
     assert_int_equal(img.funcs[0].nlocals, 9);
     assert_int_equal(img.funcs[0].maxstack, 7);
     assert_int_equal(img.funcs[1].nlocals, 6); /* one past the highest slot used */
-    pbc_free(&img);
+    pvmB_free(&img);
 }
 
 static void test_modules_and_names(void **state)
@@ -373,8 +373,8 @@ static void test_modules_and_names(void **state)
     assert_int_equal(code_u32(&img.funcs[2], 6), 1);
     assert_int_equal(code_u32(&img.funcs[4], 1), 1);
     char err[256];
-    assert_true(pbc_verify(&img, err, sizeof err));
-    pbc_free(&img);
+    assert_true(pvmB_verify(&img, err, sizeof err));
+    pvmB_free(&img);
 
     /* Without main=, a module's first function is its main. */
     assemble_ok(".module a \"a\"\n.func one\nnil\nret\n.end\n.func two\nnil\nret\n.end\n"
@@ -384,7 +384,7 @@ static void test_modules_and_names(void **state)
     assert_int_equal(img.modules[1].main, 3);
     assert_int_equal(img.funcs[2].module, 1);
     assert_int_equal(img.funcs[3].module, 1);
-    pbc_free(&img);
+    pvmB_free(&img);
 }
 
 /* ---------------------------------------------------------- errors */
@@ -464,7 +464,7 @@ static void test_several_errors_in_one_run(void **state)
     assert_non_null(strstr(errors, "t.pva:5: error: undefined label 'nowhere'"));
     assert_non_null(strstr(errors, "t.pva:9: error: unknown directive '.bogus'"));
     free(errors);
-    pbc_free(&img);
+    pvmB_free(&img);
 }
 
 static void test_error_count_is_capped(void **state)
@@ -485,7 +485,7 @@ static void test_error_count_is_capped(void **state)
     assert_non_null(strstr(errors, "too many errors"));
     free(errors);
     free(src);
-    pbc_free(&img);
+    pvmB_free(&img);
 }
 
 /* Random bytes and random token soup: errors, never a crash. */
@@ -514,10 +514,10 @@ static void test_garbage_never_crashes(void **state)
         size_t len;
         char *errors;
         FILE *f = open_memstream(&errors, &len);
-        asm_assemble(src, n, "g.pva", &img, f); /* embedded NULs included */
+        pvmC_assemble(src, n, "g.pva", &img, f); /* embedded NULs included */
         fclose(f);
         free(errors);
-        pbc_free(&img);
+        pvmB_free(&img);
     }
 }
 
@@ -629,11 +629,11 @@ static void test_round_trip_rich_program(void **state)
     PbcImage img;
     assemble_ok(rich_source, &img);
     char err[256];
-    if (!pbc_verify(&img, err, sizeof err))
+    if (!pvmB_verify(&img, err, sizeof err))
         fprintf(stderr, "verify: %s\n", err);
-    assert_true(pbc_verify(&img, err, sizeof err));
+    assert_true(pvmB_verify(&img, err, sizeof err));
     expect_round_trip(&img);
-    pbc_free(&img);
+    pvmB_free(&img);
 }
 
 static void test_disassembly_is_readable(void **state)
@@ -663,7 +663,7 @@ static void test_disassembly_is_readable(void **state)
     assert_non_null(strstr(text, "fornext   L"));
     assert_non_null(strstr(text, "\n    .line 3\n"));
     free(text);
-    pbc_free(&img);
+    pvmB_free(&img);
 }
 
 /* An image built directly, with what a compiler may produce but the
@@ -672,21 +672,21 @@ static void test_round_trip_built_image(void **state)
 {
     (void)state;
     PbcImage img;
-    pbc_init(&img);
+    pvmB_init(&img);
     const uint64_t float_bits[] = { 0x8000000000000000u, 0, 0x7ff8000000000000u, 0xfff8000000000000u,
                                     0x7ff0000000000000u, 0xfff0000000000000u, 0x7ff4000000000000u,
                                     0xffffffffffffffffu, 1, 0x000fffffffffffffu, 0x3fb999999999999au,
                                     0x4340000000000000u, 0x7ff8000000000000u };
     for (size_t i = 0; i < sizeof float_bits / sizeof float_bits[0]; i++)
-        pbc_add_const_float(&img, double_of(float_bits[i]));
-    pbc_add_const_string(&img, "f", 1);
-    pbc_add_const_string(&img, "f", 1);
-    pbc_add_const_string(&img, "a\0b", 3);
-    pbc_add_const_string(&img, "inf", 3);
-    pbc_add_const_string(&img, "f3", 2);
-    pbc_add_const_int(&img, INT64_MIN);
-    pbc_add_const_int(&img, INT64_MIN);
-    uint32_t m = pbc_add_module(&img);
+        pvmB_add_const_float(&img, double_of(float_bits[i]));
+    pvmB_add_const_string(&img, "f", 1);
+    pvmB_add_const_string(&img, "f", 1);
+    pvmB_add_const_string(&img, "a\0b", 3);
+    pvmB_add_const_string(&img, "inf", 3);
+    pvmB_add_const_string(&img, "f3", 2);
+    pvmB_add_const_int(&img, INT64_MIN);
+    pvmB_add_const_int(&img, INT64_MIN);
+    uint32_t m = pvmB_add_module(&img);
     img.modules[m].name = 13 + 1; /* the second "f" */
     img.modules[m].file = 15;     /* "a\0b" */
     img.modules[m].main = 1;
@@ -695,7 +695,7 @@ static void test_round_trip_built_image(void **state)
     img.modules[m].globals[0] = 13;
     img.modules[m].globals[1] = 16; /* "inf" */
     for (int i = 0; i < 3; i++) {
-        uint32_t fi = pbc_add_func(&img);
+        uint32_t fi = pvmB_add_func(&img);
         PbcFunc *f = &img.funcs[fi];
         f->name = i == 0 ? 13 : i == 1 ? 14 : 17; /* "f", the second "f", "f3" */
         f->maxstack = 1;
@@ -715,7 +715,7 @@ static void test_round_trip_built_image(void **state)
     assert_non_null(strstr(text, ".global inf"));
     assert_non_null(strstr(text, "const     #12"));
     free(text);
-    pbc_free(&img);
+    pvmB_free(&img);
 }
 
 /* ---- random images: the disassembler must be exact on all of them */
@@ -742,20 +742,20 @@ static void random_const(Rng *r, PbcImage *img)
     static const double floats[] = { 0.0, -0.0, 1.0, 0.1, 1e300, 5e-324, 123456789.0, 1e16, -2.5 };
     switch (rnd(r, 3)) {
     case 0:
-        pbc_add_const_int(img, rnd(r, 2) ? (int64_t)rnd(r, 5) - 2 : (int64_t)rnd64(r));
+        pvmB_add_const_int(img, rnd(r, 2) ? (int64_t)rnd(r, 5) - 2 : (int64_t)rnd64(r));
         break;
     case 1:
         if (rnd(r, 2))
-            pbc_add_const_float(img, floats[rnd(r, 9)]);
+            pvmB_add_const_float(img, floats[rnd(r, 9)]);
         else /* any bits, or inf and NaNs with small payloads */
-            pbc_add_const_float(img, double_of(rnd(r, 2) ? rnd64(r) : 0x7ff0000000000000u | rnd(r, 5)));
+            pvmB_add_const_float(img, double_of(rnd(r, 2) ? rnd64(r) : 0x7ff0000000000000u | rnd(r, 5)));
         break;
     default: {
         char s[8];
         uint32_t n = rnd(r, 5);
         for (uint32_t i = 0; i < n; i++)
             s[i] = alphabet[rnd(r, sizeof alphabet - 1)];
-        pbc_add_const_string(img, s, n);
+        pvmB_add_const_string(img, s, n);
     }
     }
 }
@@ -782,7 +782,7 @@ static void random_code(Rng *r, PbcFunc *f, const PbcImage *img)
         p[0] = ops[i];
         if (vm_opcode_size((Opcode)ops[i]) == 1)
             continue;
-        OperandKind kind = vm_opcode_info[ops[i]].operand;
+        OperandKind kind = pvmV_opcode_info[ops[i]].operand;
         uint32_t v = kind == OPND_TARGET ? starts[rnd(r, ninsns)]
                    : kind == OPND_CONST || kind == OPND_NAME || kind == OPND_FIELD ? random_index(r, img->nconsts)
                    : kind == OPND_FUNC ? random_index(r, img->nfuncs)
@@ -802,14 +802,14 @@ static void random_code(Rng *r, PbcFunc *f, const PbcImage *img)
 
 static void random_image(Rng *r, PbcImage *img)
 {
-    pbc_init(img);
+    pvmB_init(img);
     uint32_t nconsts = rnd(r, 16), nmodules = 1 + rnd(r, 3), nfuncs = 1 + rnd(r, 5);
     for (uint32_t i = 0; i < nconsts; i++)
         random_const(r, img);
     for (uint32_t i = 0; i < nfuncs; i++)
-        pbc_add_func(img);
+        pvmB_add_func(img);
     for (uint32_t m = 0; m < nmodules; m++) {
-        uint32_t index = pbc_add_module(img);
+        uint32_t index = pvmB_add_module(img);
         PbcModule *mod = &img->modules[index];
         mod->name = random_index(r, nconsts);
         mod->file = random_index(r, nconsts);
@@ -843,7 +843,7 @@ static void test_round_trip_random_images(void **state)
         PbcImage img;
         random_image(&r, &img);
         expect_round_trip(&img);
-        pbc_free(&img);
+        pvmB_free(&img);
     }
 }
 
@@ -862,7 +862,7 @@ static void test_disassemble_rejects_undecodable_code(void **state)
     text = disassemble(&img, &ok);
     assert_false(ok);
     free(text);
-    pbc_free(&img);
+    pvmB_free(&img);
 
     /* jumps and line entries that no label or .line can express */
     assemble_ok(HEADER ".func top\n  jmp l\nl: nil\n  ret\n.end\n", &img);
@@ -884,7 +884,7 @@ static void test_disassemble_rejects_undecodable_code(void **state)
     text = disassemble(&img, &ok);
     assert_false(ok);
     free(text);
-    pbc_free(&img);
+    pvmB_free(&img);
 }
 
 int main(void)

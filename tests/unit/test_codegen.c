@@ -36,7 +36,7 @@ static Compiled *compile_opt(const char *src, const CcOptions *opt)
 {
     Compiled *c = calloc(1, sizeof *c);
     FILE *err = open_memstream(&c->errors, &c->errlen);
-    c->ok = cc_compile_source(src, strlen(src), "t.pv", opt, &c->img, err);
+    c->ok = pvmC_compile_source(src, strlen(src), "t.pv", opt, &c->img, err);
     fclose(err);
     return c;
 }
@@ -45,7 +45,7 @@ static Compiled *compile(const char *src) { return compile_opt(src, NULL); }
 
 static void compiled_free(Compiled *c)
 {
-    pbc_free(&c->img);
+    pvmB_free(&c->img);
     free(c->errors);
     free(c);
 }
@@ -58,7 +58,7 @@ static Compiled *compile_ok(const char *src)
         print_error("compile failed for:\n%s\n%s\n", src, c->errors);
     assert_true(c->ok);
     char err[256];
-    bool verified = pbc_verify(&c->img, err, sizeof err);
+    bool verified = pvmB_verify(&c->img, err, sizeof err);
     if (!verified)
         print_error("verify failed: %s\n", err);
     assert_true(verified);
@@ -86,14 +86,14 @@ static char *listing(const PbcImage *img, uint32_t fi)
     uint32_t n = 0;
     PbcInsn in;
     for (uint32_t off = 0; off < f->codelen && off < 4096; off += in.size) {
-        pbc_decode(f->code, f->codelen, off, &in);
+        pvmB_decode(f->code, f->codelen, off, &in);
         index_of[off] = n++;
     }
     char *out = calloc(1, 16384);
     size_t k = 0;
     for (uint32_t off = 0; off < f->codelen; off += in.size) {
-        pbc_decode(f->code, f->codelen, off, &in);
-        const OpcodeInfo *info = &vm_opcode_info[in.op];
+        pvmB_decode(f->code, f->codelen, off, &in);
+        const OpcodeInfo *info = &pvmV_opcode_info[in.op];
         char buf[128];
         k += (size_t)snprintf(out + k, 16384 - k, "%s%s", k ? "; " : "", info->mnemonic);
         switch (info->operand) {
@@ -395,7 +395,7 @@ static void test_line_table(void **state)
     for (uint32_t off = 0, li = 0; off < f->codelen; off += in.size) {
         while (li + 1 < f->nlines && f->lines[li + 1].offset <= off)
             li++;
-        pbc_decode(f->code, f->codelen, off, &in);
+        pvmB_decode(f->code, f->codelen, off, &in);
         if (in.op == OP_CALL)
             call_line = f->lines[li].line;
     }
@@ -489,7 +489,7 @@ static Compiled *compile_path(const char *path, const CcOptions *opt)
 {
     Compiled *c = calloc(1, sizeof *c);
     FILE *err = open_memstream(&c->errors, &c->errlen);
-    c->ok = cc_compile_file(path, opt, &c->img, err);
+    c->ok = pvmC_compile_file(path, opt, &c->img, err);
     fclose(err);
     return c;
 }
@@ -527,7 +527,7 @@ static void test_modules_bundle_once(void **state)
         print_error("%s\n", c->errors);
     assert_true(c->ok);
     char err[256];
-    assert_true(pbc_verify(&c->img, err, sizeof err));
+    assert_true(pvmB_verify(&c->img, err, sizeof err));
     /* app, util (compiled once, though imported twice), helper */
     assert_int_equal(c->img.nmodules, 3);
     assert_string_equal(c->img.consts[c->img.modules[0].name].str, "app");
@@ -599,7 +599,7 @@ static void test_pbc_module_is_merged(void **state)
     Compiled *m = compile_ok("let k = \"from pbc\";\nfn get() { return k; }\nlet _h = [1.5, 7];\n");
     uint8_t *bytes;
     size_t len;
-    assert_true(pbc_write(&m->img, &bytes, &len));
+    assert_true(pvmB_write(&m->img, &bytes, &len));
     char path[512];
     snprintf(path, sizeof path, "%s/binmod.pbc", tmpdir);
     FILE *f = fopen(path, "wb");
@@ -617,7 +617,7 @@ static void test_pbc_module_is_merged(void **state)
         print_error("%s\n", c->errors);
     assert_true(c->ok);
     char err[256];
-    bool verified = pbc_verify(&c->img, err, sizeof err);
+    bool verified = pvmB_verify(&c->img, err, sizeof err);
     if (!verified)
         print_error("%s\n", err);
     assert_true(verified);
@@ -689,7 +689,7 @@ static void test_all_programs_verify(void **state)
                 fail_msg("%s compiles but should not", path);
             if (c->ok) {
                 char err[256];
-                if (!pbc_verify(&c->img, err, sizeof err))
+                if (!pvmB_verify(&c->img, err, sizeof err))
                     fail_msg("%s: %s", path, err);
                 compiled++;
             }
@@ -743,11 +743,11 @@ static void test_fuzz_compiler(void **state)
         }
         Compiled *c = calloc(1, sizeof *c);
         FILE *err = fopen("/dev/null", "w");
-        c->ok = cc_compile_source(buf, k, "fuzz.pv", NULL, &c->img, err);
+        c->ok = pvmC_compile_source(buf, k, "fuzz.pv", NULL, &c->img, err);
         fclose(err);
         if (c->ok) {
             char msg[256];
-            if (!pbc_verify(&c->img, msg, sizeof msg))
+            if (!pvmB_verify(&c->img, msg, sizeof msg))
                 fail_msg("fuzz input does not verify: %s\n%.*s", msg, (int)k, buf);
             compiled++;
         }

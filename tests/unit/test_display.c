@@ -16,28 +16,28 @@
 
 static Value new_array(VM *vm)
 {
-    return vm_obj(VT_ARRAY, vm_array_new(vm, 0));
+    return vm_obj(VT_ARRAY, pvmV_array_new(vm, 0));
 }
 
 static Value new_map(VM *vm)
 {
-    return vm_obj(VT_MAP, vm_map_new(vm, 0));
+    return vm_obj(VT_MAP, pvmV_map_new(vm, 0));
 }
 
 static void push(VM *vm, Value a, Value v)
 {
-    vm_array_push(vm, a.as.a, v);
+    pvmV_array_push(vm, a.as.a, v);
 }
 
 /* Asserts that the display form of [v] is exactly [expect]. */
 static void check_display(Value v, const char *expect)
 {
     VmBuf b;
-    vm_buf_init(&b);
-    vm_display(&b, v);
+    pvmV_buf_init(&b);
+    pvmV_display(&b, v);
     assert_int_equal(b.len, strlen(expect));
     assert_string_equal(b.data, expect);
-    vm_buf_free(&b);
+    pvmV_buf_free(&b);
 }
 
 /* Expected strings are Python 3's repr() of the same double. */
@@ -120,7 +120,7 @@ static void test_floats(void **state)
     (void)state;
     char out[32];
     for (size_t i = 0; i < sizeof float_cases / sizeof float_cases[0]; i++) {
-        vm_format_float(out, float_cases[i].value);
+        pvmV_format_float(out, float_cases[i].value);
         if (strcmp(out, float_cases[i].repr) != 0)
             fail_msg("case %zu: got %s, want %s", i, out, float_cases[i].repr);
         check_display(vm_float(float_cases[i].value), float_cases[i].repr);
@@ -137,7 +137,7 @@ static void test_nan_payloads(void **state)
     for (size_t i = 0; i < sizeof patterns / sizeof patterns[0]; i++) {
         double d;
         memcpy(&d, &patterns[i], sizeof d);
-        vm_format_float(out, d);
+        pvmV_format_float(out, d);
         assert_string_equal(out, "nan");
     }
 }
@@ -160,11 +160,11 @@ static void test_top_level_string_keeps_nul(void **state)
 {
     VM *vm = *state;
     VmBuf b;
-    vm_buf_init(&b);
-    vm_display(&b, vm_str_value(vm_string_new(vm, "a\0b", 3)));
+    pvmV_buf_init(&b);
+    pvmV_display(&b, vm_str_value(pvmV_string_new(vm, "a\0b", 3)));
     assert_int_equal(b.len, 3);
     assert_memory_equal(b.data, "a\0b", 3);
-    vm_buf_free(&b);
+    pvmV_buf_free(&b);
 }
 
 static void test_string_escapes_in_containers(void **state)
@@ -172,7 +172,7 @@ static void test_string_escapes_in_containers(void **state)
     VM *vm = *state;
     Value a = new_array(vm);
     static const char raw[] = "q\"b\\n\nt\tr\r\0\x01\x1f\x7f \xc3\xa9~";
-    push(vm, a, vm_str_value(vm_string_new(vm, raw, sizeof raw - 1)));
+    push(vm, a, vm_str_value(pvmV_string_new(vm, raw, sizeof raw - 1)));
     check_display(a, "[\"q\\\"b\\\\n\\nt\\tr\\r\\x00\\x01\\x1f\\x7f \xc3\xa9~\"]");
     Value b = new_array(vm);
     push(vm, b, str(vm, ""));
@@ -195,15 +195,15 @@ static void test_arrays_and_maps(void **state)
     check_display(m, "{}");
     Value inner = new_array(vm);
     push(vm, inner, VAL_TRUE);
-    vm_map_set(vm, m.as.m, str(vm, "a"), vm_int(1));
-    vm_map_set(vm, m.as.m, vm_int(2), inner);
+    pvmV_map_set(vm, m.as.m, str(vm, "a"), vm_int(1));
+    pvmV_map_set(vm, m.as.m, vm_int(2), inner);
     check_display(m, "{\"a\": 1, 2: [true]}");
 
-    vm_map_set(vm, m.as.m, vm_float(0.5), new_map(vm));
-    vm_map_set(vm, m.as.m, VAL_FALSE, new_array(vm));
+    pvmV_map_set(vm, m.as.m, vm_float(0.5), new_map(vm));
+    pvmV_map_set(vm, m.as.m, VAL_FALSE, new_array(vm));
     check_display(m, "{\"a\": 1, 2: [true], 0.5: {}, false: []}");
-    vm_map_remove(m.as.m, str(vm, "a"), NULL);
-    vm_map_set(vm, m.as.m, str(vm, "a"), str(vm, "again"));
+    pvmV_map_remove(m.as.m, str(vm, "a"), NULL);
+    pvmV_map_set(vm, m.as.m, str(vm, "a"), str(vm, "again"));
     check_display(m, "{2: [true], 0.5: {}, false: [], \"a\": \"again\"}");
 }
 
@@ -214,10 +214,10 @@ static void test_container_keys(void **state)
     Value key = new_array(vm);
     push(vm, key, vm_int(1));
     push(vm, key, vm_int(2));
-    vm_map_set(vm, m.as.m, key, str(vm, "v"));
+    pvmV_map_set(vm, m.as.m, key, str(vm, "v"));
     Value kmap = new_map(vm);
-    vm_map_set(vm, kmap.as.m, str(vm, "k"), VAL_NIL);
-    vm_map_set(vm, m.as.m, kmap, kmap);
+    pvmV_map_set(vm, kmap.as.m, str(vm, "k"), VAL_NIL);
+    pvmV_map_set(vm, m.as.m, kmap, kmap);
     check_display(m, "{[1, 2]: \"v\", {\"k\": nil}: {\"k\": nil}}");
 }
 
@@ -231,8 +231,8 @@ static void test_shared_is_printed_in_full(void **state)
     push(vm, a, one);
     check_display(a, "[[1], [1]]");
     Value m = new_map(vm);
-    vm_map_set(vm, m.as.m, str(vm, "x"), one);
-    vm_map_set(vm, m.as.m, str(vm, "y"), one);
+    pvmV_map_set(vm, m.as.m, str(vm, "x"), one);
+    pvmV_map_set(vm, m.as.m, str(vm, "y"), one);
     push(vm, a, m);
     check_display(a, "[[1], [1], {\"x\": [1], \"y\": [1]}]");
 }
@@ -246,15 +246,15 @@ static void test_self_containing(void **state)
     check_display(a, "[1, [...]]");
 
     Value m = new_map(vm);
-    vm_map_set(vm, m.as.m, str(vm, "self"), m);
-    vm_map_set(vm, m.as.m, m, vm_int(2));
+    pvmV_map_set(vm, m.as.m, str(vm, "self"), m);
+    pvmV_map_set(vm, m.as.m, m, vm_int(2));
     check_display(m, "{\"self\": {...}, {...}: 2}");
 
     /* A cycle through two containers: each prints once, then the marker. */
     Value outer = new_array(vm);
     Value inner = new_map(vm);
     push(vm, outer, inner);
-    vm_map_set(vm, inner.as.m, str(vm, "up"), outer);
+    pvmV_map_set(vm, inner.as.m, str(vm, "up"), outer);
     check_display(outer, "[{\"up\": [...]}]");
     check_display(inner, "{\"up\": [{...}]}");
 
@@ -277,46 +277,46 @@ static void test_deep_nesting(void **state)
         v = a;
     }
     VmBuf b;
-    vm_buf_init(&b);
-    vm_display(&b, v);
+    pvmV_buf_init(&b);
+    pvmV_display(&b, v);
     assert_int_equal(b.len, 2 * depth + 1);
     for (size_t i = 0; i < depth; i++) {
         if (b.data[i] != '[' || b.data[b.len - 1 - i] != ']')
             fail_msg("wrong bracket at depth %zu", i);
     }
     assert_int_equal(b.data[depth], '7');
-    vm_buf_free(&b);
+    pvmV_buf_free(&b);
 
     /* Deep maps, closed into a cycle at the bottom. */
     Value top = new_map(vm);
     Value m = top;
     for (int i = 0; i < 1000; i++) {
         Value next = new_map(vm);
-        vm_map_set(vm, m.as.m, vm_int(i), next);
+        pvmV_map_set(vm, m.as.m, vm_int(i), next);
         m = next;
     }
-    vm_map_set(vm, m.as.m, str(vm, "loop"), top);
-    vm_buf_init(&b);
-    vm_display(&b, top);
+    pvmV_map_set(vm, m.as.m, str(vm, "loop"), top);
+    pvmV_buf_init(&b);
+    pvmV_display(&b, top);
     assert_true(b.len > 5000);
     assert_non_null(strstr(b.data, "{\"loop\": {...}}"));
-    vm_buf_free(&b);
+    pvmV_buf_free(&b);
 }
 
 static void test_functions_and_pointers(void **state)
 {
     VM *vm = *state;
-    VmProto named = { .name = vm_string_cstr(vm, "fib") };
+    VmProto named = { .name = pvmV_string_cstr(vm, "fib") };
     VmProto anon = { .name = NULL };
-    PvClosure *cl = vm_alloc(vm, sizeof(PvClosure));
+    PvClosure *cl = pvmV_alloc(vm, sizeof(PvClosure));
     cl->proto = &named;
     cl->nupvals = 0;
     check_display(vm_obj(VT_CLOSURE, cl), "<fn fib>");
-    PvClosure *cl2 = vm_alloc(vm, sizeof(PvClosure));
+    PvClosure *cl2 = pvmV_alloc(vm, sizeof(PvClosure));
     cl2->proto = &anon;
     cl2->nupvals = 0;
     check_display(vm_obj(VT_CLOSURE, cl2), "<fn>");
-    PvNative nat = { .name = vm_string_cstr(vm, "print") };
+    PvNative nat = { .name = pvmV_string_cstr(vm, "print") };
     check_display(vm_obj(VT_NATIVE, &nat), "<fn print>");
     Value a = new_array(vm);
     push(vm, a, vm_obj(VT_CLOSURE, cl));
@@ -333,38 +333,38 @@ static void test_functions_and_pointers(void **state)
 static void test_to_string(void **state)
 {
     VM *vm = *state;
-    PvString *s = vm_string_cstr(vm, "same");
-    assert_ptr_equal(vm_to_string(vm, vm_str_value(s)), s);
-    PvString *f = vm_to_string(vm, vm_float(0.1 + 0.2));
+    PvString *s = pvmV_string_cstr(vm, "same");
+    assert_ptr_equal(pvmV_to_string(vm, vm_str_value(s)), s);
+    PvString *f = pvmV_to_string(vm, vm_float(0.1 + 0.2));
     assert_string_equal(f->chars, "0.30000000000000004");
-    assert_true(f->hash == vm_hash_bytes(f->chars, f->len));
+    assert_true(f->hash == pvmV_hash_bytes(f->chars, f->len));
     Value a = new_array(vm);
     push(vm, a, str(vm, "x"));
-    assert_string_equal(vm_to_string(vm, a)->chars, "[\"x\"]");
-    assert_string_equal(vm_to_string(vm, VAL_NIL)->chars, "nil");
+    assert_string_equal(pvmV_to_string(vm, a)->chars, "[\"x\"]");
+    assert_string_equal(pvmV_to_string(vm, VAL_NIL)->chars, "nil");
 }
 
 static void test_buf(void **state)
 {
     (void)state;
     VmBuf b;
-    vm_buf_init(&b);
+    pvmV_buf_init(&b);
     assert_non_null(b.data);
     assert_int_equal(b.len, 0);
     assert_string_equal(b.data, "");
-    vm_buf_add(&b, "ab", 2);
-    vm_buf_addc(&b, 'c');
-    vm_buf_addf(&b, "-%d-%s", 42, "x");
+    pvmV_buf_add(&b, "ab", 2);
+    pvmV_buf_addc(&b, 'c');
+    pvmV_buf_addf(&b, "-%d-%s", 42, "x");
     assert_string_equal(b.data, "abc-42-x");
     assert_int_equal(b.len, 8);
     char big[5000];
     memset(big, 'z', sizeof big - 1);
     big[sizeof big - 1] = '\0';
-    vm_buf_addf(&b, "%s!", big); /* longer than the free space: retried after growing */
+    pvmV_buf_addf(&b, "%s!", big); /* longer than the free space: retried after growing */
     assert_int_equal(b.len, 8 + 4999 + 1);
     assert_int_equal(b.data[b.len - 1], '!');
     assert_int_equal(b.data[b.len], '\0');
-    vm_buf_free(&b);
+    pvmV_buf_free(&b);
     assert_null(b.data);
     assert_int_equal(b.len, 0);
 }

@@ -21,9 +21,9 @@
 
 static VM *new_vm(void)
 {
-    VM *vm = vm_new();
+    VM *vm = pvmV_new();
     assert_non_null(vm);
-    stdlib_open_ffi(vm);
+    pvmL_open_ffi(vm);
     return vm;
 }
 
@@ -31,9 +31,9 @@ static VM *new_vm(void)
 static Value ffi_get(VM *vm, const char *name)
 {
     Value module, v;
-    assert_true(vm_map_get(vm->builtins, str(vm, "ffi"), &module));
+    assert_true(pvmV_map_get(vm->builtins, str(vm, "ffi"), &module));
     assert_int_equal(module.type, VT_MAP);
-    assert_true(vm_map_get(module.as.m, str(vm, name), &v));
+    assert_true(pvmV_map_get(module.as.m, str(vm, name), &v));
     return v;
 }
 
@@ -41,7 +41,7 @@ static Value ffi_get(VM *vm, const char *name)
 static Value call_ok(VM *vm, Value fn, int argc, const Value *args)
 {
     Value r;
-    bool ok = vm_pcall(vm, fn, argc, args, &r);
+    bool ok = pvmV_pcall(vm, fn, argc, args, &r);
     if (!ok && vm->error.type == VT_STRING)
         fprintf(stderr, "unexpected error: %s\n", vm->error.as.s->chars);
     assert_true(ok);
@@ -51,16 +51,16 @@ static Value call_ok(VM *vm, Value fn, int argc, const Value *args)
 /* Calls [fn], asserts that it fails, and returns the message. */
 static const char *call_fails(VM *vm, Value fn, int argc, const Value *args)
 {
-    assert_false(vm_pcall(vm, fn, argc, args, NULL));
+    assert_false(pvmV_pcall(vm, fn, argc, args, NULL));
     assert_int_equal(vm->error.type, VT_STRING);
     return vm->error.as.s->chars;
 }
 
 static Value array_of_types(VM *vm, int n, const char *const *types)
 {
-    PvArray *a = vm_array_new(vm, (size_t)n);
+    PvArray *a = pvmV_array_new(vm, (size_t)n);
     for (int i = 0; i < n; i++)
-        vm_array_push(vm, a, str(vm, types[i]));
+        pvmV_array_push(vm, a, str(vm, types[i]));
     return vm_obj(VT_ARRAY, a);
 }
 
@@ -79,7 +79,7 @@ static Value libc(VM *vm)
 
 static Value native(VM *vm, const char *name, VmNativeFn fn, int nargs, void *data)
 {
-    return vm_obj(VT_NATIVE, vm_native_new(vm, name, fn, nargs, nargs, data));
+    return vm_obj(VT_NATIVE, pvmV_native_new(vm, name, fn, nargs, nargs, data));
 }
 
 /* ffi.callback(fn, ret, [types...]) */
@@ -140,7 +140,7 @@ static void test_integer_types_round_trip_and_range(void **state)
             assert_non_null(strstr(call_fails(vm, f, 1, &above), "is out of range for"));
         }
     }
-    vm_free(vm);
+    pvmV_free(vm);
 }
 
 static void test_float_types_and_type_errors(void **state)
@@ -160,7 +160,7 @@ static void test_float_types_and_type_errors(void **state)
     assert_string_equal(call_fails(vm, fd, 1, &s), "d: argument 1 must be number, got string");
     Value nil = VAL_NIL;
     assert_string_equal(call_fails(vm, ff, 1, &nil), "f: argument 1 must be number, got nil");
-    vm_free(vm);
+    pvmV_free(vm);
 }
 
 static void test_unknown_types_are_errors(void **state)
@@ -183,7 +183,7 @@ static void test_unknown_types_are_errors(void **state)
     Value sz = str(vm, "wchar");
     assert_string_equal(call_fails(vm, ffi_get(vm, "sizeof"), 1, &sz),
                         "ffi.sizeof: unknown C type 'wchar' (argument 1)");
-    vm_free(vm);
+    pvmV_free(vm);
 }
 
 /* ---- Calling C ---- */
@@ -202,10 +202,10 @@ static void test_calls_libc(void **state)
     Value nil = VAL_NIL;
     assert_string_equal(call_fails(vm, strlen_fn, 1, &nil),
                         "strlen: argument 1: nil (NULL) is not allowed for a string");
-    Value with_nul = vm_str_value(vm_string_new(vm, "a\0b", 3));
+    Value with_nul = vm_str_value(pvmV_string_new(vm, "a\0b", 3));
     assert_non_null(strstr(call_fails(vm, strlen_fn, 1, &with_nul), "contains a NUL byte"));
     assert_string_equal(call_fails(vm, strlen_fn, 0, NULL), "strlen expects 1 argument, got 0");
-    vm_free(vm);
+    pvmV_free(vm);
 }
 
 static void test_missing_symbol_and_library(void **state)
@@ -217,7 +217,7 @@ static void test_missing_symbol_and_library(void **state)
     Value path = str(vm, "/nonexistent/libnothing.so");
     assert_non_null(strstr(call_fails(vm, ffi_get(vm, "open"), 1, &path),
                            "ffi.open: cannot load '/nonexistent/libnothing.so': "));
-    vm_free(vm);
+    pvmV_free(vm);
 }
 
 static void test_variadic_forms(void **state)
@@ -238,9 +238,9 @@ static void test_variadic_forms(void **state)
                       VAL_TRUE };
     assert_int_equal(call_ok(vm, g, 7, more).as.i, 21);
     assert_string_equal(call_ok(vm, ffi_get(vm, "string"), 1, &buf).as.s->chars, "1099511627776|x|0.5|1");
-    Value bad[4] = { buf, vm_int(64), str(vm, "%p"), vm_obj(VT_ARRAY, vm_array_new(vm, 0)) };
+    Value bad[4] = { buf, vm_int(64), str(vm, "%p"), vm_obj(VT_ARRAY, pvmV_array_new(vm, 0)) };
     assert_string_equal(call_fails(vm, g, 4, bad), "snprintf: argument 4: cannot pass array values through '...'");
-    vm_free(vm);
+    pvmV_free(vm);
 }
 
 /* ---- Callbacks ---- */
@@ -252,7 +252,7 @@ static Value compare_ints(VM *vm, int argc, Value *args, void *data)
     int_compare_calls++;
     Value read = *(Value *)data;
     Value ka[2] = { args[0], str(vm, "int32") }, kb[2] = { args[1], str(vm, "int32") };
-    int64_t a = vm_call(vm, read, 2, ka).as.i, b = vm_call(vm, read, 2, kb).as.i;
+    int64_t a = pvmV_call(vm, read, 2, ka).as.i, b = pvmV_call(vm, read, 2, kb).as.i;
     return vm_int(a < b ? -1 : a > b);
 }
 
@@ -286,7 +286,7 @@ static void test_qsort_with_callback(void **state)
     int32_t want[] = { -100, -3, 0, 5, 7, 7, 9, 42 };
     assert_memory_equal(sorted, want, sizeof want);
     assert_true(int_compare_calls >= 7);
-    vm_free(vm);
+    pvmV_free(vm);
 }
 
 static int throwing_calls;
@@ -294,7 +294,7 @@ static int throwing_calls;
 static Value throw_value(VM *vm, int argc, Value *args, void *data)
 {
     throwing_calls++;
-    vm_throw(vm, *(Value *)data);
+    pvmV_throw(vm, *(Value *)data);
 }
 
 /* The value thrown in a callback reaches the caller of the C function
@@ -304,13 +304,13 @@ static void test_callback_error_propagates(void **state)
 {
     VM *vm = new_vm();
     static Value thrown;
-    thrown = vm_obj(VT_MAP, vm_map_new(vm, 1));
+    thrown = vm_obj(VT_MAP, pvmV_map_new(vm, 1));
     const char *pp[] = { "pointer", "pointer" };
     Value cmp = callback(vm, native(vm, "cmp", throw_value, 2, &thrown), "int", 2, pp);
     int32_t vals[] = { 3, 2, 1, 0 };
     Value args[4] = { int_array(vm, vals, 4), vm_int(4), vm_int(4), cmp };
     throwing_calls = 0;
-    assert_false(vm_pcall(vm, qsort_fn(vm), 4, args, NULL));
+    assert_false(pvmV_pcall(vm, qsort_fn(vm), 4, args, NULL));
     assert_int_equal(vm->error.type, VT_MAP);
     assert_ptr_equal(vm->error.as.m, thrown.as.m);
     assert_int_equal(throwing_calls, 1);
@@ -320,7 +320,7 @@ static void test_callback_error_propagates(void **state)
     args[3] = callback(vm, native(vm, "cmp", compare_ints, 2, &read), "int", 2, pp);
     call_ok(vm, qsort_fn(vm), 4, args);
     assert_int_equal(((int32_t *)vm_pointer_addr(args[0]))[0], 0);
-    vm_free(vm);
+    pvmV_free(vm);
 }
 
 static Value return_string(VM *vm, int argc, Value *args, void *data)
@@ -336,7 +336,7 @@ static void test_callback_bad_return_value(void **state)
     Value f = bind(vm, cb, "f", "int", 1, &i);
     Value one = vm_int(1);
     assert_string_equal(call_fails(vm, f, 1, &one), "callback liar: return value must be int, got string");
-    vm_free(vm);
+    pvmV_free(vm);
 }
 
 /* A callback calling C that calls a throwing callback: the error crosses
@@ -344,7 +344,7 @@ static void test_callback_bad_return_value(void **state)
 static Value call_inner(VM *vm, int argc, Value *args, void *data)
 {
     Value inner = *(Value *)data;
-    return vm_call(vm, inner, 1, args);
+    return pvmV_call(vm, inner, 1, args);
 }
 
 static void test_nested_callbacks(void **state)
@@ -359,7 +359,7 @@ static void test_nested_callbacks(void **state)
     Value outer_fn = bind(vm, outer_cb, "outer", "int", 1, &i);
     Value one = vm_int(1);
     assert_string_equal(call_fails(vm, outer_fn, 1, &one), "deep");
-    vm_free(vm);
+    pvmV_free(vm);
 }
 
 static int pv_runs;
@@ -385,7 +385,7 @@ static void test_callback_outside_call_and_thread(void **state)
     Value one = vm_int(1);
     assert_int_equal(call_ok(vm, through_c, 1, &one).as.i, 7);
     assert_int_equal(pv_runs, 1);
-    vm_free(vm);
+    pvmV_free(vm);
 }
 
 static void *thread_body(void *arg)
@@ -410,11 +410,11 @@ static void test_callback_from_other_thread(void **state)
     VM *vm = new_vm();
     const char *i = "int", *p = "pointer";
     Value cb = callback(vm, native(vm, "count", count_run, 1, NULL), "int", 1, &i);
-    Value runner = bind(vm, pvffi_pointer(vm, (void *)run_on_thread), "run_on_thread", "int", 1, &p);
+    Value runner = bind(vm, pvmF_pointer(vm, (void *)run_on_thread), "run_on_thread", "int", 1, &p);
     pv_runs = 0;
     assert_int_equal(call_ok(vm, runner, 1, &cb).as.i, 0);
     assert_int_equal(pv_runs, 0);
-    vm_free(vm);
+    pvmV_free(vm);
 }
 
 static void test_callback_signature_errors(void **state)
@@ -431,7 +431,7 @@ static void test_callback_signature_errors(void **state)
     args[0] = vm_int(1);
     assert_string_equal(call_fails(vm, ffi_get(vm, "callback"), 2, args),
                         "ffi.callback: argument 1 must be function, got int");
-    vm_free(vm);
+    pvmV_free(vm);
 }
 
 /* ---- Memory ---- */
@@ -448,7 +448,7 @@ static void test_memory_read_write_all_types(void **state)
         Value w[4] = { p, str(vm, types[k]), vm_int(8), vals[k] };
         call_ok(vm, ffi_get(vm, "write"), 4, w);
         Value r[3] = { p, str(vm, types[k]), vm_int(8) };
-        assert_true(vm_values_equal(call_ok(vm, ffi_get(vm, "read"), 3, r), vals[k]));
+        assert_true(pvmV_values_equal(call_ok(vm, ffi_get(vm, "read"), 3, r), vals[k]));
     }
     /* Pointers: stored and read back; a pointer read from memory is foreign. */
     Value w[4] = { p, str(vm, "pointer"), vm_int(0), p };
@@ -456,7 +456,7 @@ static void test_memory_read_write_all_types(void **state)
     Value r[3] = { p, str(vm, "pointer"), vm_int(0) };
     Value back = call_ok(vm, ffi_get(vm, "read"), 3, r);
     assert_ptr_equal(vm_pointer_addr(back), vm_pointer_addr(p));
-    vm_free(vm);
+    pvmV_free(vm);
 }
 
 static void test_memory_bounds(void **state)
@@ -484,13 +484,13 @@ static void test_memory_bounds(void **state)
     assert_string_equal(call_fails(vm, ffi_get(vm, "read"), 2, nr), "ffi.read: cannot read through a NULL pointer");
     assert_true(call_ok(vm, ffi_get(vm, "is_null"), 1, &nul).as.b);
     assert_false(call_ok(vm, ffi_get(vm, "is_null"), 1, &p).as.b);
-    vm_free(vm);
+    pvmV_free(vm);
 }
 
 static void test_strings_in_memory(void **state)
 {
     VM *vm = new_vm();
-    Value s = vm_str_value(vm_string_new(vm, "ab\0cd", 5));
+    Value s = vm_str_value(pvmV_string_new(vm, "ab\0cd", 5));
     Value p = call_ok(vm, ffi_get(vm, "alloc"), 1, &s);
     assert_string_equal(call_ok(vm, ffi_get(vm, "string"), 1, &p).as.s->chars, "ab");
     Value n[2] = { p, vm_int(6) };
@@ -504,7 +504,7 @@ static void test_strings_in_memory(void **state)
     memset(vm_pointer_addr(full), 'x', 4);
     assert_string_equal(call_fails(vm, ffi_get(vm, "string"), 1, &full),
                         "ffi.string: no NUL byte before the end of the 4-byte block");
-    vm_free(vm);
+    pvmV_free(vm);
 }
 
 /* ---- Switches and lifetime ---- */
@@ -521,7 +521,7 @@ static void test_disabled(void **state)
     assert_string_equal(call_fails(vm, abs_fn, 1, &one), "ffi is disabled");
     vm->ffi_disabled = false;
     assert_int_equal(call_ok(vm, abs_fn, 1, &one).as.i, 1);
-    vm_free(vm);
+    pvmV_free(vm);
 }
 
 /* Opens libz (not linked into this program) in a frame of its own so that
@@ -564,7 +564,7 @@ static void test_finalizer_closes_library(void **state)
         GC_invoke_finalizers();
     }
     assert_false(libz_loaded());
-    vm_free(vm);
+    pvmV_free(vm);
 }
 
 int main(void)

@@ -75,11 +75,11 @@ static void run_child(const uint8_t *bytes, size_t len)
     dup2(devnull, 1);
     dup2(devnull, 2);
     alarm(RUN_SECONDS);
-    VM *vm = vm_new();
+    VM *vm = pvmV_new();
     char err[512];
-    stdlib_open(vm, 0, NULL);
-    if (vm_load_bytes(vm, bytes, len, err, sizeof err)) {
-        vm_run_program(vm);
+    pvmL_open(vm, 0, NULL);
+    if (pvmV_load_bytes(vm, bytes, len, err, sizeof err)) {
+        pvmV_run_program(vm);
         _exit(EXIT_RAN);
     }
     _exit(err[0] ? 0 : 4); /* a rejection must come with a message */
@@ -119,15 +119,15 @@ static void test_mutants_never_crash(void **state)
         assert_true(read_text(path, &text, &tlen));
         PbcImage img;
         FILE *quiet = fopen("/dev/null", "w");
-        bool ok = asm_assemble(text, tlen, path, &img, quiet);
+        bool ok = pvmC_assemble(text, tlen, path, &img, quiet);
         fclose(quiet);
         free(text);
         if (!ok)
             continue;
         uint8_t *bytes;
         size_t len;
-        assert_true(pbc_write(&img, &bytes, &len));
-        pbc_free(&img);
+        assert_true(pvmB_write(&img, &bytes, &len));
+        pvmB_free(&img);
         programs++;
         uint8_t *copy = malloc(len);
         for (int m = 0; m < MUTANTS_PER_PROGRAM; m++) {

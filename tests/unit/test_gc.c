@@ -1,7 +1,7 @@
 /* The collector keeps memory bounded by the live set: allocating over 10 GB
  * in total through the VM's allocation funnel, with a few MB live at any
  * time, must leave peak RSS under 200 MB. And a VM's own share of the heap
- * (vm_reachable_bytes, for its memory limit) counts what it reaches. */
+ * (pvmV_reachable_bytes, for its memory limit) counts what it reaches. */
 #include <gc.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -36,7 +36,7 @@ static void churn(VM *vm, void *ud)
     for (size_t i = 0; c->total < TOTAL; i++) {
         /* Pointer-holding blocks that point at a long-lived one, so the
          * collector has to scan them; the ring keeps the last LIVE alive. */
-        void **block = vm_alloc(vm, BLOCK);
+        void **block = pvmV_alloc(vm, BLOCK);
         block[0] = c->anchor;
         c->ring[i % LIVE] = block;
         c->total += BLOCK;
@@ -46,61 +46,61 @@ static void churn(VM *vm, void *ud)
 static void test_ten_gigabytes_bounded(void **state)
 {
     (void)state;
-    VM *vm = vm_new();
+    VM *vm = pvmV_new();
     assert_non_null(vm);
     /* The ring and anchor live in GC memory reachable from this frame. */
     Churn c = { 0, GC_MALLOC(LIVE * sizeof(void *)), GC_MALLOC(64) };
-    assert_true(vm_protect(vm, churn, &c));
+    assert_true(pvmV_protect(vm, churn, &c));
     assert_true(c.total > (size_t)10 * 1024 * 1024 * 1024);
     long peak = peak_rss_kb();
     assert_true(peak < 200 * 1024);
     assert_true(vm->bytes_allocated >= c.total);
-    vm_free(vm);
+    pvmV_free(vm);
 }
 
 static void test_impossible_size_is_an_error(void **state)
 {
     (void)state;
-    VM *vm = vm_new();
+    VM *vm = pvmV_new();
     assert_non_null(vm);
     Value err;
-    assert_false(vm_protect(vm, (void (*)(VM *, void *))(void *)vm_alloc_atomic, (void *)((size_t)1 << 62)));
+    assert_false(pvmV_protect(vm, (void (*)(VM *, void *))(void *)pvmV_alloc_atomic, (void *)((size_t)1 << 62)));
     err = vm->error;
     assert_int_equal(err.type, VT_STRING);
     assert_string_equal(err.as.s->chars, "out of memory");
-    vm_free(vm);
+    pvmV_free(vm);
 }
 
-/* vm_reachable_bytes counts what the VM's roots reach, each block once:
+/* pvmV_reachable_bytes counts what the VM's roots reach, each block once:
  * an array of 10 000 distinct 100-byte strings on the stack adds at least
  * their bytes and not much more; the same string 10 000 times adds one;
  * dropping the array gives it all back. */
 static void test_reachable_bytes(void **state)
 {
     (void)state;
-    VM *vm = vm_new();
+    VM *vm = pvmV_new();
     assert_non_null(vm);
-    size_t before = vm_reachable_bytes(vm);
+    size_t before = pvmV_reachable_bytes(vm);
     char text[100];
     memset(text, 'x', sizeof text);
-    PvArray *a = vm_array_new(vm, 10000);
+    PvArray *a = pvmV_array_new(vm, 10000);
     *vm->top++ = vm_obj(VT_ARRAY, a);
     for (int i = 0; i < 10000; i++) {
         memcpy(text, &i, sizeof i); /* distinct contents, not that it matters */
-        vm_array_push(vm, a, vm_str_value(vm_string_new(vm, text, sizeof text)));
+        pvmV_array_push(vm, a, vm_str_value(pvmV_string_new(vm, text, sizeof text)));
     }
-    size_t with_distinct = vm_reachable_bytes(vm) - before;
+    size_t with_distinct = pvmV_reachable_bytes(vm) - before;
     size_t least = 10000 * (sizeof(PvString) + sizeof text + sizeof(Value));
     assert_true(with_distinct >= least);
     assert_true(with_distinct <= least * 2);
-    Value shared = vm_str_value(vm_string_new(vm, text, sizeof text));
+    Value shared = vm_str_value(pvmV_string_new(vm, text, sizeof text));
     for (int i = 0; i < 10000; i++)
         a->items[i] = shared;
-    size_t with_shared = vm_reachable_bytes(vm) - before;
+    size_t with_shared = pvmV_reachable_bytes(vm) - before;
     assert_true(with_shared < 10000 * sizeof(Value) + 4096);
     vm->top--;
-    assert_true(vm_reachable_bytes(vm) <= before);
-    vm_free(vm);
+    assert_true(pvmV_reachable_bytes(vm) <= before);
+    pvmV_free(vm);
 }
 
 int main(void)

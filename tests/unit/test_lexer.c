@@ -32,18 +32,18 @@ static Lexed *lex_n(const char *src, size_t len)
 {
     Lexed *l = calloc(1, sizeof *l);
     FILE *err = open_memstream(&l->errors, &l->errlen);
-    cc_diag_init(&l->diag, err, &l->oom);
-    cc_arena_init(&l->arena, &l->diag);
+    pvmC_diag_init(&l->diag, err, &l->oom);
+    pvmC_arena_init(&l->arena, &l->diag);
     CcLexer lx;
-    cc_lexer_init(&lx, src, len, "t.pv", &l->diag, &l->arena);
+    pvmC_lexer_init(&lx, src, len, "t.pv", &l->diag, &l->arena);
     for (;;) {
         CcToken t;
-        cc_lex_next(&lx, &t);
+        pvmC_lex_next(&lx, &t);
         if (t.kind == CC_TK_EOF || l->n == MAX_TOKENS)
             break;
         l->toks[l->n++] = t;
     }
-    cc_lexer_free(&lx);
+    pvmC_lexer_free(&lx);
     fclose(err);
     l->nerrors = l->diag.count;
     return l;
@@ -53,7 +53,7 @@ static Lexed *lex(const char *src) { return lex_n(src, strlen(src)); }
 
 static void lexed_free(Lexed *l)
 {
-    cc_arena_free(&l->arena);
+    pvmC_arena_free(&l->arena);
     free(l->errors);
     free(l);
 }
@@ -121,7 +121,7 @@ static void test_keywords_and_names(void **state)
     assert_int_equal(l->nerrors, 0);
     assert_int_equal(l->n, 22);
     for (int i = 0; i < 17; i++)
-        assert_true(cc_token_is_keyword(l->toks[i].kind));
+        assert_true(pvmC_token_is_keyword(l->toks[i].kind));
     assert_int_equal(l->toks[0].kind, CC_TK_LET);
     assert_int_equal(l->toks[16].kind, CC_TK_IMPORT);
     for (int i = 17; i < 22; i++)

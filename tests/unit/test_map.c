@@ -21,7 +21,7 @@ static const char *keys_text(const PvMap *m, char *out, size_t size)
 {
     size_t n = 0;
     out[0] = '\0';
-    for (int64_t pos = vm_map_next(m, 0); pos >= 0; pos = vm_map_next(m, (size_t)pos + 1)) {
+    for (int64_t pos = pvmV_map_next(m, 0); pos >= 0; pos = pvmV_map_next(m, (size_t)pos + 1)) {
         Value k = m->entries[pos].key;
         const char *sep = n ? " " : "";
         if (k.type == VT_STRING)
@@ -29,7 +29,7 @@ static const char *keys_text(const PvMap *m, char *out, size_t size)
         else if (k.type == VT_INT)
             n += (size_t)snprintf(out + n, size - n, "%s%lld", sep, (long long)k.as.i);
         else
-            n += (size_t)snprintf(out + n, size - n, "%s<%s>", sep, vm_type_name(k));
+            n += (size_t)snprintf(out + n, size - n, "%s<%s>", sep, pvmV_type_name(k));
     }
     return out;
 }
@@ -37,7 +37,7 @@ static const char *keys_text(const PvMap *m, char *out, size_t size)
 static int64_t get_int(const PvMap *m, Value key)
 {
     Value v;
-    assert_true(vm_map_get(m, key, &v));
+    assert_true(pvmV_map_get(m, key, &v));
     assert_int_equal(v.type, VT_INT);
     return v.as.i;
 }
@@ -45,31 +45,31 @@ static int64_t get_int(const PvMap *m, Value key)
 static void test_set_get(void **state)
 {
     VM *vm = *state;
-    PvMap *m = vm_map_new(vm, 0);
+    PvMap *m = pvmV_map_new(vm, 0);
     Value v;
-    assert_false(vm_map_get(m, str(vm, "a"), &v)); /* empty, no arrays yet */
-    vm_map_set(vm, m, str(vm, "a"), vm_int(1));
-    vm_map_set(vm, m, vm_int(2), vm_int(20));
-    vm_map_set(vm, m, vm_float(2.5), vm_int(25));
-    vm_map_set(vm, m, VAL_TRUE, vm_int(100));
+    assert_false(pvmV_map_get(m, str(vm, "a"), &v)); /* empty, no arrays yet */
+    pvmV_map_set(vm, m, str(vm, "a"), vm_int(1));
+    pvmV_map_set(vm, m, vm_int(2), vm_int(20));
+    pvmV_map_set(vm, m, vm_float(2.5), vm_int(25));
+    pvmV_map_set(vm, m, VAL_TRUE, vm_int(100));
     assert_int_equal(m->count, 4);
     assert_int_equal(get_int(m, str(vm, "a")), 1); /* a different string object */
     assert_int_equal(get_int(m, vm_int(2)), 20);
     assert_int_equal(get_int(m, vm_float(2.5)), 25);
     assert_int_equal(get_int(m, VAL_TRUE), 100);
-    assert_false(vm_map_get(m, str(vm, "b"), &v));
-    assert_false(vm_map_get(m, VAL_FALSE, &v));
-    assert_true(vm_map_get(m, vm_int(2), NULL));
+    assert_false(pvmV_map_get(m, str(vm, "b"), &v));
+    assert_false(pvmV_map_get(m, VAL_FALSE, &v));
+    assert_true(pvmV_map_get(m, vm_int(2), NULL));
 }
 
 /* A nil value is stored like any other: the key exists. */
 static void test_nil_values(void **state)
 {
     VM *vm = *state;
-    PvMap *m = vm_map_new(vm, 0);
-    vm_map_set(vm, m, str(vm, "k"), VAL_NIL);
+    PvMap *m = pvmV_map_new(vm, 0);
+    pvmV_map_set(vm, m, str(vm, "k"), VAL_NIL);
     Value v = vm_int(7);
-    assert_true(vm_map_get(m, str(vm, "k"), &v));
+    assert_true(pvmV_map_get(m, str(vm, "k"), &v));
     assert_int_equal(v.type, VT_NIL);
     assert_int_equal(m->count, 1);
 }
@@ -77,12 +77,12 @@ static void test_nil_values(void **state)
 static void test_bool_keys_distinct_from_ints(void **state)
 {
     VM *vm = *state;
-    PvMap *m = vm_map_new(vm, 0);
-    vm_map_set(vm, m, VAL_TRUE, vm_int(1));
-    vm_map_set(vm, m, vm_int(1), vm_int(2));
-    vm_map_set(vm, m, VAL_FALSE, vm_int(3));
-    vm_map_set(vm, m, vm_int(0), vm_int(4));
-    vm_map_set(vm, m, vm_float(1.0), vm_int(5)); /* same key as int 1 */
+    PvMap *m = pvmV_map_new(vm, 0);
+    pvmV_map_set(vm, m, VAL_TRUE, vm_int(1));
+    pvmV_map_set(vm, m, vm_int(1), vm_int(2));
+    pvmV_map_set(vm, m, VAL_FALSE, vm_int(3));
+    pvmV_map_set(vm, m, vm_int(0), vm_int(4));
+    pvmV_map_set(vm, m, vm_float(1.0), vm_int(5)); /* same key as int 1 */
     assert_int_equal(m->count, 4);
     assert_int_equal(get_int(m, VAL_TRUE), 1);
     assert_int_equal(get_int(m, vm_int(1)), 5);
@@ -93,12 +93,12 @@ static void test_bool_keys_distinct_from_ints(void **state)
 static void test_reference_keys_by_identity(void **state)
 {
     VM *vm = *state;
-    PvMap *m = vm_map_new(vm, 0);
-    Value a = vm_obj(VT_ARRAY, vm_array_new(vm, 0));
-    Value b = vm_obj(VT_ARRAY, vm_array_new(vm, 0));
-    vm_map_set(vm, m, a, vm_int(1));
-    vm_map_set(vm, m, b, vm_int(2));
-    vm_map_set(vm, m, vm_obj(VT_MAP, m), vm_int(3));
+    PvMap *m = pvmV_map_new(vm, 0);
+    Value a = vm_obj(VT_ARRAY, pvmV_array_new(vm, 0));
+    Value b = vm_obj(VT_ARRAY, pvmV_array_new(vm, 0));
+    pvmV_map_set(vm, m, a, vm_int(1));
+    pvmV_map_set(vm, m, b, vm_int(2));
+    pvmV_map_set(vm, m, vm_obj(VT_MAP, m), vm_int(3));
     assert_int_equal(m->count, 3);
     assert_int_equal(get_int(m, a), 1);
     assert_int_equal(get_int(m, b), 2);
@@ -109,28 +109,28 @@ static void test_insertion_order(void **state)
 {
     VM *vm = *state;
     char buf[256];
-    PvMap *m = vm_map_new(vm, 0);
+    PvMap *m = pvmV_map_new(vm, 0);
     const char *names[] = { "a", "b", "c", "d", "e" };
     for (int i = 0; i < 5; i++)
-        vm_map_set(vm, m, str(vm, names[i]), vm_int(i));
+        pvmV_map_set(vm, m, str(vm, names[i]), vm_int(i));
     assert_string_equal(keys_text(m, buf, sizeof buf), "a b c d e");
 
-    vm_map_set(vm, m, str(vm, "c"), vm_int(30)); /* overwrite keeps the position */
+    pvmV_map_set(vm, m, str(vm, "c"), vm_int(30)); /* overwrite keeps the position */
     assert_string_equal(keys_text(m, buf, sizeof buf), "a b c d e");
     assert_int_equal(get_int(m, str(vm, "c")), 30);
 
     Value old;
-    assert_true(vm_map_remove(m, str(vm, "b"), &old));
+    assert_true(pvmV_map_remove(m, str(vm, "b"), &old));
     assert_int_equal(old.as.i, 1);
-    assert_false(vm_map_remove(m, str(vm, "b"), &old));
+    assert_false(pvmV_map_remove(m, str(vm, "b"), &old));
     assert_string_equal(keys_text(m, buf, sizeof buf), "a c d e");
-    assert_false(vm_map_get(m, str(vm, "b"), &old));
+    assert_false(pvmV_map_get(m, str(vm, "b"), &old));
 
-    vm_map_set(vm, m, str(vm, "b"), vm_int(2)); /* re-inserted: goes to the end */
+    pvmV_map_set(vm, m, str(vm, "b"), vm_int(2)); /* re-inserted: goes to the end */
     assert_string_equal(keys_text(m, buf, sizeof buf), "a c d e b");
-    assert_true(vm_map_remove(m, str(vm, "a"), NULL));
-    assert_true(vm_map_remove(m, str(vm, "e"), NULL));
-    vm_map_set(vm, m, str(vm, "a"), vm_int(0));
+    assert_true(pvmV_map_remove(m, str(vm, "a"), NULL));
+    assert_true(pvmV_map_remove(m, str(vm, "e"), NULL));
+    pvmV_map_set(vm, m, str(vm, "a"), vm_int(0));
     assert_string_equal(keys_text(m, buf, sizeof buf), "c d b a");
     assert_int_equal(m->count, 4);
 }
@@ -139,28 +139,28 @@ static void test_insertion_order(void **state)
 static void test_order_across_rebuilds(void **state)
 {
     VM *vm = *state;
-    PvMap *m = vm_map_new(vm, 0);
+    PvMap *m = pvmV_map_new(vm, 0);
     for (int64_t i = 0; i < 10000; i++)
-        vm_map_set(vm, m, vm_int(i), vm_int(i * 2));
+        pvmV_map_set(vm, m, vm_int(i), vm_int(i * 2));
     for (int64_t i = 0; i < 10000; i += 2)
-        assert_true(vm_map_remove(m, vm_int(i), NULL));
+        assert_true(pvmV_map_remove(m, vm_int(i), NULL));
     for (int64_t i = 0; i < 10000; i += 4)
-        vm_map_set(vm, m, vm_int(i), vm_int(-i)); /* back, at the end */
+        pvmV_map_set(vm, m, vm_int(i), vm_int(-i)); /* back, at the end */
     for (int64_t i = 10000; i < 20000; i++) /* forces rebuilds */
-        vm_map_set(vm, m, vm_int(i), vm_int(i * 2));
+        pvmV_map_set(vm, m, vm_int(i), vm_int(i * 2));
     assert_int_equal(m->count, 5000 + 2500 + 10000);
-    int64_t pos = vm_map_next(m, 0);
-    for (int64_t i = 1; i < 10000; i += 2, pos = vm_map_next(m, (size_t)pos + 1))
+    int64_t pos = pvmV_map_next(m, 0);
+    for (int64_t i = 1; i < 10000; i += 2, pos = pvmV_map_next(m, (size_t)pos + 1))
         assert_int_equal(m->entries[pos].key.as.i, i);
-    for (int64_t i = 0; i < 10000; i += 4, pos = vm_map_next(m, (size_t)pos + 1))
+    for (int64_t i = 0; i < 10000; i += 4, pos = pvmV_map_next(m, (size_t)pos + 1))
         assert_int_equal(m->entries[pos].key.as.i, i);
-    for (int64_t i = 10000; i < 20000; i++, pos = vm_map_next(m, (size_t)pos + 1))
+    for (int64_t i = 10000; i < 20000; i++, pos = pvmV_map_next(m, (size_t)pos + 1))
         assert_int_equal(m->entries[pos].key.as.i, i);
     assert_int_equal(pos, -1);
     for (int64_t i = 0; i < 20000; i++) {
         Value v;
         bool present = i >= 10000 || i % 2 == 1 || i % 4 == 0;
-        assert_int_equal(vm_map_get(m, vm_int(i), &v), present);
+        assert_int_equal(pvmV_map_get(m, vm_int(i), &v), present);
         if (present)
             assert_int_equal(v.as.i, i < 10000 && i % 4 == 0 ? -i : i * 2);
     }
@@ -169,21 +169,21 @@ static void test_order_across_rebuilds(void **state)
 static void test_float_key_normalisation(void **state)
 {
     VM *vm = *state;
-    PvMap *m = vm_map_new(vm, 0);
-    vm_map_set(vm, m, vm_int(1), str(vm, "one"));
+    PvMap *m = pvmV_map_new(vm, 0);
+    pvmV_map_set(vm, m, vm_int(1), str(vm, "one"));
     Value v;
-    assert_true(vm_map_get(m, vm_float(1.0), &v)); /* m[1.0] is m[1] */
+    assert_true(pvmV_map_get(m, vm_float(1.0), &v)); /* m[1.0] is m[1] */
     assert_string_equal(v.as.s->chars, "one");
 
-    vm_map_set(vm, m, vm_float(2.0), vm_int(1)); /* keys({[2.0]: 1}) is [2] */
+    pvmV_map_set(vm, m, vm_float(2.0), vm_int(1)); /* keys({[2.0]: 1}) is [2] */
     assert_int_equal(m->entries[1].key.type, VT_INT);
     assert_int_equal(m->entries[1].key.as.i, 2);
 
-    vm_map_set(vm, m, vm_float(1e300), vm_int(3)); /* beyond int64: stays float */
+    pvmV_map_set(vm, m, vm_float(1e300), vm_int(3)); /* beyond int64: stays float */
     assert_int_equal(m->entries[2].key.type, VT_FLOAT);
     assert_true(m->entries[2].key.as.f == 1e300);
 
-    vm_map_set(vm, m, vm_float(-0.0), vm_int(4));
+    pvmV_map_set(vm, m, vm_float(-0.0), vm_int(4));
     assert_int_equal(m->entries[3].key.type, VT_INT);
     assert_int_equal(m->entries[3].key.as.i, 0);
     assert_int_equal(get_int(m, vm_int(0)), 4);
@@ -193,21 +193,21 @@ static void test_float_key_normalisation(void **state)
 static void test_normalise_edges(void **state)
 {
     (void)state;
-    Value k = vm_map_key_normalise(vm_float(-TWO_POW_63));
+    Value k = pvmV_map_key_normalise(vm_float(-TWO_POW_63));
     assert_int_equal(k.type, VT_INT);
     assert_true(k.as.i == INT64_MIN);
-    k = vm_map_key_normalise(vm_float(TWO_POW_63));
+    k = pvmV_map_key_normalise(vm_float(TWO_POW_63));
     assert_int_equal(k.type, VT_FLOAT);
-    k = vm_map_key_normalise(vm_float(9223372036854774784.0)); /* largest below 2^63 */
+    k = pvmV_map_key_normalise(vm_float(9223372036854774784.0)); /* largest below 2^63 */
     assert_int_equal(k.type, VT_INT);
     assert_true(k.as.i == 9223372036854774784);
-    k = vm_map_key_normalise(vm_float(0.5));
+    k = pvmV_map_key_normalise(vm_float(0.5));
     assert_int_equal(k.type, VT_FLOAT);
-    k = vm_map_key_normalise(vm_float(INFINITY));
+    k = pvmV_map_key_normalise(vm_float(INFINITY));
     assert_int_equal(k.type, VT_FLOAT);
-    k = vm_map_key_normalise(vm_float(NAN));
+    k = pvmV_map_key_normalise(vm_float(NAN));
     assert_int_equal(k.type, VT_FLOAT);
-    k = vm_map_key_normalise(VAL_TRUE);
+    k = pvmV_map_key_normalise(VAL_TRUE);
     assert_int_equal(k.type, VT_BOOL);
 }
 
@@ -215,14 +215,14 @@ static void test_normalise_edges(void **state)
 static void test_big_int_keys(void **state)
 {
     VM *vm = *state;
-    PvMap *m = vm_map_new(vm, 0);
-    vm_map_set(vm, m, vm_int(9007199254740993), vm_int(1));
-    vm_map_set(vm, m, vm_float(TWO_POW_53), vm_int(2));
+    PvMap *m = pvmV_map_new(vm, 0);
+    pvmV_map_set(vm, m, vm_int(9007199254740993), vm_int(1));
+    pvmV_map_set(vm, m, vm_float(TWO_POW_53), vm_int(2));
     assert_int_equal(m->count, 2);
     assert_int_equal(get_int(m, vm_int(9007199254740992)), 2);
     assert_int_equal(get_int(m, vm_int(9007199254740993)), 1);
-    vm_map_set(vm, m, vm_int(INT64_MAX), vm_int(3));
-    vm_map_set(vm, m, vm_float(TWO_POW_63), vm_int(4));
+    pvmV_map_set(vm, m, vm_int(INT64_MAX), vm_int(3));
+    pvmV_map_set(vm, m, vm_float(TWO_POW_63), vm_int(4));
     assert_int_equal(m->count, 4);
     assert_int_equal(get_int(m, vm_int(INT64_MAX)), 3);
     assert_int_equal(get_int(m, vm_float(TWO_POW_63)), 4);
@@ -231,21 +231,21 @@ static void test_big_int_keys(void **state)
 static void test_invalid_keys(void **state)
 {
     VM *vm = *state;
-    PvMap *m = vm_map_new(vm, 0);
-    vm_map_set(vm, m, vm_int(1), vm_int(1));
-    EXPECT_ERROR(vm, vm_map_set(vm, m, VAL_NIL, vm_int(1)), "map key cannot be nil");
-    EXPECT_ERROR(vm, vm_map_set(vm, m, vm_float(NAN), vm_int(1)), "map key cannot be NaN");
-    EXPECT_ERROR(vm, vm_map_set(vm, m, vm_float(-NAN), vm_int(1)), "map key cannot be NaN");
+    PvMap *m = pvmV_map_new(vm, 0);
+    pvmV_map_set(vm, m, vm_int(1), vm_int(1));
+    EXPECT_ERROR(vm, pvmV_map_set(vm, m, VAL_NIL, vm_int(1)), "map key cannot be nil");
+    EXPECT_ERROR(vm, pvmV_map_set(vm, m, vm_float(NAN), vm_int(1)), "map key cannot be NaN");
+    EXPECT_ERROR(vm, pvmV_map_set(vm, m, vm_float(-NAN), vm_int(1)), "map key cannot be NaN");
     assert_int_equal(m->count, 1);
     Value v = vm_int(9);
-    assert_false(vm_map_get(m, VAL_NIL, &v));
-    assert_false(vm_map_get(m, vm_float(NAN), &v));
-    assert_false(vm_map_remove(m, VAL_NIL, &v));
-    assert_false(vm_map_remove(m, vm_float(NAN), &v));
+    assert_false(pvmV_map_get(m, VAL_NIL, &v));
+    assert_false(pvmV_map_get(m, vm_float(NAN), &v));
+    assert_false(pvmV_map_remove(m, VAL_NIL, &v));
+    assert_false(pvmV_map_remove(m, vm_float(NAN), &v));
     assert_int_equal(v.as.i, 9); /* untouched by misses */
-    PvMap *empty = vm_map_new(vm, 0);
-    assert_false(vm_map_get(empty, VAL_NIL, &v));
-    assert_false(vm_map_remove(empty, vm_float(NAN), &v));
+    PvMap *empty = pvmV_map_new(vm, 0);
+    assert_false(pvmV_map_get(empty, VAL_NIL, &v));
+    assert_false(pvmV_map_remove(empty, vm_float(NAN), &v));
 }
 
 /* Insert/remove cycles with ever-new keys: tombstones are compacted away,
@@ -254,11 +254,11 @@ static void test_compaction_bounds_memory(void **state)
 {
     VM *vm = *state;
     char buf[256];
-    PvMap *m = vm_map_new(vm, 0);
+    PvMap *m = pvmV_map_new(vm, 0);
     for (int64_t i = 0; i < 200000; i++) {
-        vm_map_set(vm, m, vm_int(i), vm_int(i));
+        pvmV_map_set(vm, m, vm_int(i), vm_int(i));
         if (i >= 5)
-            assert_true(vm_map_remove(m, vm_int(i - 5), NULL));
+            assert_true(pvmV_map_remove(m, vm_int(i - 5), NULL));
         assert_true(m->cap <= 32);
     }
     assert_int_equal(m->count, 5);
@@ -271,17 +271,17 @@ static void test_compaction_bounds_memory(void **state)
 static void test_compaction_shrinks(void **state)
 {
     VM *vm = *state;
-    PvMap *m = vm_map_new(vm, 0);
+    PvMap *m = pvmV_map_new(vm, 0);
     for (int64_t i = 0; i < 100000; i++)
-        vm_map_set(vm, m, vm_int(i), vm_int(i));
+        pvmV_map_set(vm, m, vm_int(i), vm_int(i));
     size_t big = m->cap;
     for (int64_t i = 0; i < 100000; i++)
-        assert_true(vm_map_remove(m, vm_int(i), NULL));
+        assert_true(pvmV_map_remove(m, vm_int(i), NULL));
     assert_int_equal(m->count, 0);
-    assert_int_equal(vm_map_next(m, 0), -1);
+    assert_int_equal(pvmV_map_next(m, 0), -1);
     for (int64_t i = 0; i < (int64_t)big + 1; i++) {
-        vm_map_set(vm, m, str(vm, "x"), vm_int(i));
-        vm_map_remove(m, str(vm, "x"), NULL);
+        pvmV_map_set(vm, m, str(vm, "x"), vm_int(i));
+        pvmV_map_remove(m, str(vm, "x"), NULL);
     }
     assert_true(m->cap <= 16);
 }
@@ -290,13 +290,13 @@ static void test_compaction_shrinks(void **state)
 static void test_remove_while_iterating(void **state)
 {
     VM *vm = *state;
-    PvMap *m = vm_map_new(vm, 0);
+    PvMap *m = pvmV_map_new(vm, 0);
     for (int64_t i = 0; i < 1000; i++)
-        vm_map_set(vm, m, vm_int(i), vm_int(i));
+        pvmV_map_set(vm, m, vm_int(i), vm_int(i));
     int64_t expect = 0;
-    for (int64_t pos = vm_map_next(m, 0); pos >= 0; pos = vm_map_next(m, (size_t)pos + 1)) {
+    for (int64_t pos = pvmV_map_next(m, 0); pos >= 0; pos = pvmV_map_next(m, (size_t)pos + 1)) {
         assert_int_equal(m->entries[pos].key.as.i, expect++);
-        assert_true(vm_map_remove(m, m->entries[pos].key, NULL));
+        assert_true(pvmV_map_remove(m, m->entries[pos].key, NULL));
     }
     assert_int_equal(expect, 1000);
     assert_int_equal(m->count, 0);
@@ -305,26 +305,26 @@ static void test_remove_while_iterating(void **state)
 static void test_next_skips_tombstones(void **state)
 {
     VM *vm = *state;
-    PvMap *m = vm_map_new(vm, 8);
+    PvMap *m = pvmV_map_new(vm, 8);
     for (int64_t i = 0; i < 4; i++)
-        vm_map_set(vm, m, vm_int(i), VAL_NIL);
-    vm_map_remove(m, vm_int(0), NULL);
-    vm_map_remove(m, vm_int(2), NULL);
-    assert_int_equal(vm_map_next(m, 0), 1);
-    assert_int_equal(vm_map_next(m, 2), 3);
-    assert_int_equal(vm_map_next(m, 4), -1);
-    assert_int_equal(vm_map_next(m, 1000), -1);
+        pvmV_map_set(vm, m, vm_int(i), VAL_NIL);
+    pvmV_map_remove(m, vm_int(0), NULL);
+    pvmV_map_remove(m, vm_int(2), NULL);
+    assert_int_equal(pvmV_map_next(m, 0), 1);
+    assert_int_equal(pvmV_map_next(m, 2), 3);
+    assert_int_equal(pvmV_map_next(m, 4), -1);
+    assert_int_equal(pvmV_map_next(m, 1000), -1);
     assert_true(m->entries[0].key.type == VM_MAP_TOMBSTONE);
 }
 
 static void test_many_string_keys(void **state)
 {
     VM *vm = *state;
-    PvMap *m = vm_map_new(vm, 0);
+    PvMap *m = pvmV_map_new(vm, 0);
     char key[32];
     for (int i = 0; i < 50000; i++) {
         snprintf(key, sizeof key, "key%d", i);
-        vm_map_set(vm, m, str(vm, key), vm_int(i));
+        pvmV_map_set(vm, m, str(vm, key), vm_int(i));
     }
     assert_int_equal(m->count, 50000);
     for (int i = 0; i < 50000; i += 7) {
@@ -332,20 +332,20 @@ static void test_many_string_keys(void **state)
         assert_int_equal(get_int(m, str(vm, key)), i);
     }
     Value v;
-    assert_false(vm_map_get(m, str(vm, "key50000"), &v));
+    assert_false(pvmV_map_get(m, str(vm, "key50000"), &v));
     assert_true(m->used * 4 <= m->index_cap * 3); /* load factor at most 0.75 */
 }
 
 static void test_new_with_capacity(void **state)
 {
     VM *vm = *state;
-    PvMap *m = vm_map_new(vm, 100);
+    PvMap *m = pvmV_map_new(vm, 100);
     assert_true(m->cap >= 100);
     void *entries = m->entries;
     for (int64_t i = 0; i < 100; i++)
-        vm_map_set(vm, m, vm_int(i), vm_int(i));
+        pvmV_map_set(vm, m, vm_int(i), vm_int(i));
     assert_ptr_equal(m->entries, entries); /* no rebuild was needed */
-    EXPECT_ERROR(vm, vm_map_new(vm, SIZE_MAX / 2), "out of memory");
+    EXPECT_ERROR(vm, pvmV_map_new(vm, SIZE_MAX / 2), "out of memory");
 }
 
 int main(void)

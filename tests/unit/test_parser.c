@@ -229,9 +229,9 @@ static Parsed *parse_n(const char *src, size_t len)
 {
     Parsed *p = calloc(1, sizeof *p);
     FILE *err = open_memstream(&p->errors, &p->errlen);
-    cc_diag_init(&p->diag, err, &p->oom);
-    cc_arena_init(&p->arena, &p->diag);
-    p->ast = cc_parse(src, len, "t.pv", &p->arena, &p->diag);
+    pvmC_diag_init(&p->diag, err, &p->oom);
+    pvmC_arena_init(&p->arena, &p->diag);
+    p->ast = pvmC_parse(src, len, "t.pv", &p->arena, &p->diag);
     fclose(err);
     return p;
 }
@@ -240,7 +240,7 @@ static Parsed *parse(const char *src) { return parse_n(src, strlen(src)); }
 
 static void parsed_free(Parsed *p)
 {
-    cc_arena_free(&p->arena);
+    pvmC_arena_free(&p->arena);
     free(p->errors);
     free(p);
 }

@@ -125,10 +125,10 @@ static void small_image(PbcImage *img)
 {
     static const uint8_t code[] = { OP_INT, 1, 0, 0, 0, OP_RET };
     static const PbcLine line = { 0, 1 };
-    pbc_init(img);
-    uint32_t name = pbc_const_string(img, "main", 4);
-    pbc_const_int(img, 42);
-    uint32_t fi = pbc_add_func(img); /* may move img->funcs: index after the call */
+    pvmB_init(img);
+    uint32_t name = pvmB_const_string(img, "main", 4);
+    pvmB_const_int(img, 42);
+    uint32_t fi = pvmB_add_func(img); /* may move img->funcs: index after the call */
     PbcFunc *f = &img->funcs[fi];
     f->name = name;
     f->nlocals = 1;
@@ -137,7 +137,7 @@ static void small_image(PbcImage *img)
     f->codelen = sizeof code;
     f->lines = copy_of(&line, sizeof line);
     f->nlines = 1;
-    uint32_t mi = pbc_add_module(img);
+    uint32_t mi = pvmB_add_module(img);
     PbcModule *m = &img->modules[mi];
     m->globals = copy_of(&name, sizeof name);
     m->nglobals = 1;
@@ -148,7 +148,7 @@ static void expect_read_error(const uint8_t *bytes, size_t len, const char *want
 {
     PbcImage img;
     char err[256] = "";
-    bool ok = pbc_read(bytes, len, &img, err, sizeof err);
+    bool ok = pvmB_read(bytes, len, &img, err, sizeof err);
     if (ok || strncmp(err, want, strlen(want)) != 0)
         fail_msg("read: ok=%d err=\"%s\", wanted \"%s\"", ok, err, want);
     assert_int_equal(img.nconsts, 0);
@@ -162,132 +162,132 @@ static void test_init_is_empty(void **state)
 {
     PbcImage img;
     memset(&img, 0xAB, sizeof img);
-    pbc_init(&img);
+    pvmB_init(&img);
     assert_int_equal(img.nconsts, 0);
     assert_int_equal(img.nfuncs, 0);
     assert_int_equal(img.nmodules, 0);
     assert_null(img.consts);
     assert_null(img.const_index);
-    pbc_free(&img);
+    pvmB_free(&img);
 }
 
 static void test_dedup_ints(void **state)
 {
     PbcImage img;
-    pbc_init(&img);
-    uint32_t a = pbc_const_int(&img, 7);
-    uint32_t b = pbc_const_int(&img, -7);
-    uint32_t c = pbc_const_int(&img, INT64_MIN);
-    assert_int_equal(pbc_const_int(&img, 7), a);
-    assert_int_equal(pbc_const_int(&img, -7), b);
-    assert_int_equal(pbc_const_int(&img, INT64_MIN), c);
+    pvmB_init(&img);
+    uint32_t a = pvmB_const_int(&img, 7);
+    uint32_t b = pvmB_const_int(&img, -7);
+    uint32_t c = pvmB_const_int(&img, INT64_MIN);
+    assert_int_equal(pvmB_const_int(&img, 7), a);
+    assert_int_equal(pvmB_const_int(&img, -7), b);
+    assert_int_equal(pvmB_const_int(&img, INT64_MIN), c);
     assert_int_not_equal(a, b);
     assert_int_equal(img.nconsts, 3);
     assert_int_equal(img.consts[c].kind, PBC_CONST_INT);
     assert_true(img.consts[c].i == INT64_MIN);
-    pbc_free(&img);
+    pvmB_free(&img);
 }
 
 static void test_dedup_floats_by_bits(void **state)
 {
     PbcImage img;
-    pbc_init(&img);
-    uint32_t zero = pbc_const_float(&img, 0.0);
-    uint32_t negzero = pbc_const_float(&img, -0.0);
-    uint32_t nan1 = pbc_const_float(&img, double_of(0x7ff8000000000001ull));
-    uint32_t nan2 = pbc_const_float(&img, double_of(0x7ff8000000000002ull));
-    uint32_t one = pbc_const_float(&img, 1.0);
-    uint32_t int_one = pbc_const_int(&img, 1);
+    pvmB_init(&img);
+    uint32_t zero = pvmB_const_float(&img, 0.0);
+    uint32_t negzero = pvmB_const_float(&img, -0.0);
+    uint32_t nan1 = pvmB_const_float(&img, double_of(0x7ff8000000000001ull));
+    uint32_t nan2 = pvmB_const_float(&img, double_of(0x7ff8000000000002ull));
+    uint32_t one = pvmB_const_float(&img, 1.0);
+    uint32_t int_one = pvmB_const_int(&img, 1);
     assert_int_not_equal(zero, negzero);
     assert_int_not_equal(nan1, nan2);
     assert_int_not_equal(one, int_one); /* same number, different kind */
-    assert_int_equal(pbc_const_float(&img, -0.0), negzero);
-    assert_int_equal(pbc_const_float(&img, double_of(0x7ff8000000000002ull)), nan2);
-    assert_int_equal(pbc_const_float(&img, 1.0), one);
+    assert_int_equal(pvmB_const_float(&img, -0.0), negzero);
+    assert_int_equal(pvmB_const_float(&img, double_of(0x7ff8000000000002ull)), nan2);
+    assert_int_equal(pvmB_const_float(&img, 1.0), one);
     assert_int_equal(img.nconsts, 6);
     assert_true(bits_of(img.consts[nan2].f) == 0x7ff8000000000002ull);
-    pbc_free(&img);
+    pvmB_free(&img);
 }
 
 static void test_dedup_strings_with_nuls(void **state)
 {
     PbcImage img;
-    pbc_init(&img);
-    uint32_t ab = pbc_const_string(&img, "ab", 2);
-    uint32_t abnul = pbc_const_string(&img, "ab\0", 3);
-    uint32_t abnulc = pbc_const_string(&img, "ab\0c", 4);
-    uint32_t empty = pbc_const_string(&img, "", 0);
-    assert_int_equal(pbc_const_string(&img, "ab\0c", 4), abnulc);
-    assert_int_equal(pbc_const_string(&img, "abc", 2), ab);
-    assert_int_equal(pbc_const_string(&img, NULL, 0), empty);
+    pvmB_init(&img);
+    uint32_t ab = pvmB_const_string(&img, "ab", 2);
+    uint32_t abnul = pvmB_const_string(&img, "ab\0", 3);
+    uint32_t abnulc = pvmB_const_string(&img, "ab\0c", 4);
+    uint32_t empty = pvmB_const_string(&img, "", 0);
+    assert_int_equal(pvmB_const_string(&img, "ab\0c", 4), abnulc);
+    assert_int_equal(pvmB_const_string(&img, "abc", 2), ab);
+    assert_int_equal(pvmB_const_string(&img, NULL, 0), empty);
     assert_int_not_equal(ab, abnul);
     assert_int_not_equal(abnul, abnulc);
     assert_int_equal(img.nconsts, 4);
     assert_int_equal(img.consts[abnulc].len, 4);
     assert_memory_equal(img.consts[abnulc].str, "ab\0c", 5); /* NUL-terminated copy */
-    pbc_free(&img);
+    pvmB_free(&img);
 }
 
 static void test_add_const_always_appends(void **state)
 {
     PbcImage img;
-    pbc_init(&img);
-    uint32_t a = pbc_add_const_int(&img, 5);
-    uint32_t b = pbc_add_const_int(&img, 5);
-    uint32_t s1 = pbc_add_const_string(&img, "x", 1);
-    uint32_t s2 = pbc_add_const_string(&img, "x", 1);
+    pvmB_init(&img);
+    uint32_t a = pvmB_add_const_int(&img, 5);
+    uint32_t b = pvmB_add_const_int(&img, 5);
+    uint32_t s1 = pvmB_add_const_string(&img, "x", 1);
+    uint32_t s2 = pvmB_add_const_string(&img, "x", 1);
     assert_int_equal(a, 0);
     assert_int_equal(b, 1);
     assert_int_equal(s1, 2);
     assert_int_equal(s2, 3);
     /* Deduplication finds appended constants, preferring the first. */
-    assert_int_equal(pbc_const_int(&img, 5), 0);
-    assert_int_equal(pbc_const_string(&img, "x", 1), 2);
-    assert_int_equal(pbc_add_const_float(&img, 2.5), 4);
-    assert_int_equal(pbc_const_float(&img, 2.5), 4);
+    assert_int_equal(pvmB_const_int(&img, 5), 0);
+    assert_int_equal(pvmB_const_string(&img, "x", 1), 2);
+    assert_int_equal(pvmB_add_const_float(&img, 2.5), 4);
+    assert_int_equal(pvmB_const_float(&img, 2.5), 4);
     assert_int_equal(img.nconsts, 5);
-    pbc_free(&img);
+    pvmB_free(&img);
 }
 
 static void test_dedup_many_constants(void **state)
 {
     enum { N = 200000 };
     PbcImage img;
-    pbc_init(&img);
+    pvmB_init(&img);
     char buf[32];
     for (int64_t i = 0; i < N; i++) {
-        assert_int_equal(pbc_const_int(&img, i * 7919), (uint32_t)(2 * i));
+        assert_int_equal(pvmB_const_int(&img, i * 7919), (uint32_t)(2 * i));
         int len = snprintf(buf, sizeof buf, "s%lld", (long long)i);
-        assert_int_equal(pbc_const_string(&img, buf, (uint32_t)len), (uint32_t)(2 * i + 1));
+        assert_int_equal(pvmB_const_string(&img, buf, (uint32_t)len), (uint32_t)(2 * i + 1));
     }
     for (int64_t i = N - 1; i >= 0; i--) {
         int len = snprintf(buf, sizeof buf, "s%lld", (long long)i);
-        assert_int_equal(pbc_const_string(&img, buf, (uint32_t)len), (uint32_t)(2 * i + 1));
-        assert_int_equal(pbc_const_int(&img, i * 7919), (uint32_t)(2 * i));
+        assert_int_equal(pvmB_const_string(&img, buf, (uint32_t)len), (uint32_t)(2 * i + 1));
+        assert_int_equal(pvmB_const_int(&img, i * 7919), (uint32_t)(2 * i));
     }
     assert_int_equal(img.nconsts, 2 * N);
-    pbc_free(&img);
+    pvmB_free(&img);
 }
 
 static void test_add_func_and_module(void **state)
 {
     PbcImage img;
-    pbc_init(&img);
+    pvmB_init(&img);
     for (uint32_t i = 0; i < 20; i++) {
-        assert_int_equal(pbc_add_func(&img), i);
+        assert_int_equal(pvmB_add_func(&img), i);
         img.funcs[i].nlocals = 99; /* must not leak into the next one */
     }
     assert_int_equal(img.nfuncs, 20);
-    uint32_t f = pbc_add_func(&img);
+    uint32_t f = pvmB_add_func(&img);
     assert_int_equal(img.funcs[f].name, PBC_NONE);
     assert_int_equal(img.funcs[f].nlocals, 0);
     assert_int_equal(img.funcs[f].codelen, 0);
     assert_null(img.funcs[f].code);
-    assert_int_equal(pbc_add_module(&img), 0);
-    assert_int_equal(pbc_add_module(&img), 1);
+    assert_int_equal(pvmB_add_module(&img), 0);
+    assert_int_equal(pvmB_add_module(&img), 1);
     assert_int_equal(img.modules[1].nglobals, 0);
     assert_null(img.modules[1].globals);
-    pbc_free(&img);
+    pvmB_free(&img);
     assert_int_equal(img.nfuncs, 0);
     assert_null(img.funcs);
 }
@@ -295,22 +295,22 @@ static void test_add_func_and_module(void **state)
 static void test_func_name(void **state)
 {
     PbcImage img;
-    pbc_init(&img);
-    uint32_t name = pbc_const_string(&img, "fib", 3);
-    uint32_t num = pbc_const_int(&img, 1);
-    uint32_t named = pbc_add_func(&img);
-    uint32_t anon = pbc_add_func(&img);
-    uint32_t bad = pbc_add_func(&img);
-    uint32_t wrongkind = pbc_add_func(&img);
+    pvmB_init(&img);
+    uint32_t name = pvmB_const_string(&img, "fib", 3);
+    uint32_t num = pvmB_const_int(&img, 1);
+    uint32_t named = pvmB_add_func(&img);
+    uint32_t anon = pvmB_add_func(&img);
+    uint32_t bad = pvmB_add_func(&img);
+    uint32_t wrongkind = pvmB_add_func(&img);
     img.funcs[named].name = name;
     img.funcs[bad].name = 77;
     img.funcs[wrongkind].name = num;
-    assert_string_equal(pbc_func_name(&img, named), "fib");
-    assert_string_equal(pbc_func_name(&img, anon), "<anon>");
-    assert_string_equal(pbc_func_name(&img, bad), "<anon>");
-    assert_string_equal(pbc_func_name(&img, wrongkind), "<anon>");
-    assert_string_equal(pbc_func_name(&img, 1000), "<anon>");
-    pbc_free(&img);
+    assert_string_equal(pvmB_func_name(&img, named), "fib");
+    assert_string_equal(pvmB_func_name(&img, anon), "<anon>");
+    assert_string_equal(pvmB_func_name(&img, bad), "<anon>");
+    assert_string_equal(pvmB_func_name(&img, wrongkind), "<anon>");
+    assert_string_equal(pvmB_func_name(&img, 1000), "<anon>");
+    pvmB_free(&img);
 }
 
 /* ------------------------------------------------------------ writing */
@@ -321,12 +321,12 @@ static void test_write_exact_layout(void **state)
     small_image(&img);
     uint8_t *out;
     size_t len;
-    assert_true(pbc_write(&img, &out, &len));
+    assert_true(pvmB_write(&img, &out, &len));
     Bytes want = small_file();
     assert_int_equal(len, want.n);
     assert_memory_equal(out, want.b, want.n);
     free(out);
-    pbc_free(&img);
+    pvmB_free(&img);
 }
 
 static void test_write_rejects_missing_arrays(void **state)
@@ -337,25 +337,25 @@ static void test_write_rejects_missing_arrays(void **state)
     img.funcs[0].code = NULL; /* codelen still 6 */
     uint8_t *out = NULL;
     size_t len = 0;
-    assert_false(pbc_write(&img, &out, &len));
-    pbc_free(&img);
+    assert_false(pvmB_write(&img, &out, &len));
+    pvmB_free(&img);
 }
 
 /* A program using every kind of field, for round trips. */
 static void rich_image(PbcImage *img)
 {
-    pbc_init(img);
-    pbc_const_int(img, INT64_MIN);
-    pbc_const_int(img, -1);
-    pbc_const_float(img, -0.0);
-    pbc_const_float(img, double_of(0x7ff4000000000123ull));
-    pbc_const_float(img, 3.25);
-    pbc_const_string(img, "", 0);
-    pbc_const_string(img, "nul\0inside", 10);
-    uint32_t main_name = pbc_const_string(img, "main", 4);
-    uint32_t file = pbc_const_string(img, "prog.pv", 7);
+    pvmB_init(img);
+    pvmB_const_int(img, INT64_MIN);
+    pvmB_const_int(img, -1);
+    pvmB_const_float(img, -0.0);
+    pvmB_const_float(img, double_of(0x7ff4000000000123ull));
+    pvmB_const_float(img, 3.25);
+    pvmB_const_string(img, "", 0);
+    pvmB_const_string(img, "nul\0inside", 10);
+    uint32_t main_name = pvmB_const_string(img, "main", 4);
+    uint32_t file = pvmB_const_string(img, "prog.pv", 7);
     for (uint32_t i = 0; i < 3; i++) {
-        uint32_t fi = pbc_add_func(img);
+        uint32_t fi = pvmB_add_func(img);
         PbcFunc *f = &img->funcs[fi];
         f->name = i == 1 ? PBC_NONE : main_name;
         f->module = i == 2;
@@ -377,7 +377,7 @@ static void rich_image(PbcImage *img)
             f->lines[l] = (PbcLine){ .offset = l, .line = 0xFFFF0000u + l };
     }
     for (uint32_t i = 0; i < 2; i++) {
-        uint32_t mi = pbc_add_module(img);
+        uint32_t mi = pvmB_add_module(img);
         PbcModule *m = &img->modules[mi];
         m->name = main_name;
         m->file = file;
@@ -450,36 +450,36 @@ static void test_round_trip(void **state)
     uint8_t *out, *again;
     size_t len, len2;
     char err[256] = "";
-    assert_true(pbc_write(&img, &out, &len));
-    if (!pbc_read(out, len, &back, err, sizeof err))
+    assert_true(pvmB_write(&img, &out, &len));
+    if (!pvmB_read(out, len, &back, err, sizeof err))
         fail_msg("read failed: %s", err);
     assert_images_equal(&img, &back);
-    assert_true(pbc_write(&back, &again, &len2));
+    assert_true(pvmB_write(&back, &again, &len2));
     assert_int_equal(len, len2);
     assert_memory_equal(out, again, len);
     /* A read image still deduplicates against what it loaded. */
-    assert_int_equal(pbc_const_string(&back, "nul\0inside", 10), 6);
-    assert_int_equal(pbc_const_float(&back, -0.0), 2);
+    assert_int_equal(pvmB_const_string(&back, "nul\0inside", 10), 6);
+    assert_int_equal(pvmB_const_float(&back, -0.0), 2);
     assert_int_equal(back.nconsts, img.nconsts);
     free(out);
     free(again);
-    pbc_free(&back);
-    pbc_free(&img);
+    pvmB_free(&back);
+    pvmB_free(&img);
 }
 
 static void test_round_trip_empty_image(void **state)
 {
     PbcImage img, back;
-    pbc_init(&img);
+    pvmB_init(&img);
     uint8_t *out;
     size_t len;
     char err[256];
-    assert_true(pbc_write(&img, &out, &len));
+    assert_true(pvmB_write(&img, &out, &len));
     assert_int_equal(len, 20);
-    assert_true(pbc_read(out, len, &back, err, sizeof err));
+    assert_true(pvmB_read(out, len, &back, err, sizeof err));
     assert_int_equal(back.nconsts + back.nfuncs + back.nmodules, 0);
     free(out);
-    pbc_free(&back);
+    pvmB_free(&back);
 }
 
 /* ------------------------------------------------------------ reading */
@@ -489,14 +489,14 @@ static void test_read_small_file(void **state)
     Bytes f = small_file();
     PbcImage img;
     char err[256];
-    assert_true(pbc_read(f.b, f.n, &img, err, sizeof err));
+    assert_true(pvmB_read(f.b, f.n, &img, err, sizeof err));
     assert_int_equal(img.nconsts, 2);
     assert_string_equal(img.consts[0].str, "main");
     assert_true(img.consts[1].i == 42);
     assert_int_equal(img.funcs[0].codelen, 6);
     assert_int_equal(img.funcs[0].code[0], OP_INT);
     assert_int_equal(img.modules[0].nglobals, 1);
-    pbc_free(&img);
+    pvmB_free(&img);
 }
 
 static void test_read_empty_and_null(void **state)
@@ -530,19 +530,19 @@ static void test_read_every_truncation(void **state)
     rich_image(&img);
     uint8_t *out;
     size_t len;
-    assert_true(pbc_write(&img, &out, &len));
+    assert_true(pvmB_write(&img, &out, &len));
     for (size_t cut = 0; cut < len; cut++) {
         PbcImage back;
         char err[256] = "";
         uint8_t *copy = copy_of(out, cut); /* exact-size buffer: ASan sees any overread */
-        if (pbc_read(copy, cut, &back, err, sizeof err))
+        if (pvmB_read(copy, cut, &back, err, sizeof err))
             fail_msg("prefix of %zu bytes accepted", cut);
         if (!strstr(err, ": truncated "))
             fail_msg("prefix of %zu bytes: %s", cut, err);
         free(copy);
     }
     free(out);
-    pbc_free(&img);
+    pvmB_free(&img);
 }
 
 static void test_read_truncation_offsets(void **state)
@@ -638,8 +638,8 @@ static void test_read_limits(void **state)
     patch_u32(&f, AT_MAXSTACK, PBC_MAX_STACK);
     PbcImage img;
     char err[256];
-    assert_true(pbc_read(f.b, f.n, &img, err, sizeof err));
-    pbc_free(&img);
+    assert_true(pvmB_read(f.b, f.n, &img, err, sizeof err));
+    pvmB_free(&img);
 }
 
 static void test_read_flags(void **state)
@@ -648,9 +648,9 @@ static void test_read_flags(void **state)
     f.b[AT_FLAGS] = PBC_FUNC_VARIADIC;
     PbcImage img;
     char err[256];
-    assert_true(pbc_read(f.b, f.n, &img, err, sizeof err));
+    assert_true(pvmB_read(f.b, f.n, &img, err, sizeof err));
     assert_int_equal(img.funcs[0].flags, PBC_FUNC_VARIADIC);
-    pbc_free(&img);
+    pvmB_free(&img);
     f.b[AT_FLAGS] = 0x83;
     expect_read_error(f.b, f.n, "file at offset 46: unknown function flag bits 0x82");
 }
@@ -665,10 +665,10 @@ static void test_read_upvalue_kind(void **state)
     f->upvals[0].from_local = 2;
     uint8_t *out;
     size_t len;
-    assert_true(pbc_write(&img, &out, &len));
+    assert_true(pvmB_write(&img, &out, &len));
     expect_read_error(out, len, "file at offset 59: upvalue kind 2 is neither 0 (upvalue) nor 1 (local)");
     free(out);
-    pbc_free(&img);
+    pvmB_free(&img);
 }
 
 static void test_read_error_buffer_small(void **state)
@@ -678,9 +678,9 @@ static void test_read_error_buffer_small(void **state)
     PbcImage img;
     char err[12];
     memset(err, 'Q', sizeof err);
-    assert_false(pbc_read(f.b, f.n, &img, err, sizeof err));
+    assert_false(pvmB_read(f.b, f.n, &img, err, sizeof err));
     assert_string_equal(err, "file at off");
-    assert_false(pbc_read(f.b, f.n, &img, NULL, 0)); /* no buffer at all */
+    assert_false(pvmB_read(f.b, f.n, &img, NULL, 0)); /* no buffer at all */
 }
 
 /* ------------------------------------------------------------ decoding */
@@ -696,22 +696,22 @@ static void test_decode(void **state)
     };
     uint32_t len = sizeof code;
     PbcInsn in;
-    assert_true(pbc_decode(code, len, 0, &in));
+    assert_true(pvmB_decode(code, len, 0, &in));
     assert_int_equal(in.op, OP_INT);
     assert_true(in.operand == -2);
     assert_int_equal(in.size, 5);
-    assert_true(pbc_decode(code, len, 5, &in));
+    assert_true(pvmB_decode(code, len, 5, &in));
     assert_int_equal(in.op, OP_CONST);
     assert_true(in.operand == 4294967295LL);
-    assert_true(pbc_decode(code, len, 10, &in));
+    assert_true(pvmB_decode(code, len, 10, &in));
     assert_int_equal(in.op, OP_ADD);
     assert_int_equal(in.size, 1);
     assert_true(in.operand == 0);
-    assert_false(pbc_decode(code, len, 11, &in)); /* unknown opcode */
-    assert_false(pbc_decode(code, len, 12, &in)); /* operand cut short */
-    assert_false(pbc_decode(code, len, len, &in)); /* past the end */
-    assert_true(pbc_decode(code, 11, 10, &in));
-    assert_false(pbc_decode(code, 9, 5, &in));
+    assert_false(pvmB_decode(code, len, 11, &in)); /* unknown opcode */
+    assert_false(pvmB_decode(code, len, 12, &in)); /* operand cut short */
+    assert_false(pvmB_decode(code, len, len, &in)); /* past the end */
+    assert_true(pvmB_decode(code, 11, 10, &in));
+    assert_false(pvmB_decode(code, 9, 5, &in));
 }
 
 int main(void)

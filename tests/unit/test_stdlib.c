@@ -1,5 +1,5 @@
 /* Unit tests for the standard library (stdlib/): every built-in and module
- * function called through the VM's own call path (vm_pcall), checking
+ * function called through the VM's own call path (pvmV_pcall), checking
  * results by their display form and errors by their exact message.
  * Expected values come from LANGUAGE.md; printf expectations were computed
  * with Python's % operator, random sequences with a Python transcription
@@ -24,17 +24,17 @@ static VM *vm;
 
 static int setup(void **state)
 {
-    vm = vm_new();
+    vm = pvmV_new();
     if (!vm)
         return -1;
     char *argv[] = { "one", "two" };
-    stdlib_open(vm, 2, argv);
+    pvmL_open(vm, 2, argv);
     return 0;
 }
 
 static int teardown(void **state)
 {
-    vm_free(vm);
+    pvmV_free(vm);
     return 0;
 }
 
@@ -42,7 +42,7 @@ static int teardown(void **state)
 
 static Value S(const char *s)
 {
-    return vm_str_value(vm_string_cstr(vm, s));
+    return vm_str_value(pvmV_string_cstr(vm, s));
 }
 
 static Value I(int64_t i)
@@ -61,15 +61,15 @@ static Value lookup(const char *name)
     const char *dot = strchr(name, '.');
     Value v;
     if (!dot) {
-        assert_true(vm_map_get(vm->builtins, S(name), &v));
+        assert_true(pvmV_map_get(vm->builtins, S(name), &v));
         return v;
     }
     Value module;
     char head[32];
     snprintf(head, sizeof head, "%.*s", (int)(dot - name), name);
-    assert_true(vm_map_get(vm->builtins, S(head), &module));
+    assert_true(pvmV_map_get(vm->builtins, S(head), &module));
     assert_int_equal(module.type, VT_MAP);
-    if (!vm_map_get(module.as.m, S(dot + 1), &v))
+    if (!pvmV_map_get(module.as.m, S(dot + 1), &v))
         fail_msg("no %s", name);
     return v;
 }
@@ -81,7 +81,7 @@ static bool vcall(const char *name, Value *out, int argc, va_list ap)
     Value args[16];
     for (int i = 0; i < argc; i++)
         args[i] = va_arg(ap, Value);
-    return vm_pcall(vm, lookup(name), argc, args, out);
+    return pvmV_pcall(vm, lookup(name), argc, args, out);
 }
 
 static Value call(const char *name, int argc, ...)
@@ -92,13 +92,13 @@ static Value call(const char *name, int argc, ...)
     bool ok = vcall(name, &r, argc, ap);
     va_end(ap);
     if (!ok)
-        fail_msg("%s raised: %s", name, vm_to_string(vm, r)->chars);
+        fail_msg("%s raised: %s", name, pvmV_to_string(vm, r)->chars);
     return r;
 }
 
 static const char *show(Value v)
 {
-    return vm_to_string(vm, v)->chars;
+    return pvmV_to_string(vm, v)->chars;
 }
 
 /* Calls and compares the display form of the result with [expected]. */
@@ -133,16 +133,16 @@ static Value array_of(int n, ...)
 {
     va_list ap;
     va_start(ap, n);
-    PvArray *a = vm_array_new(vm, 0);
+    PvArray *a = pvmV_array_new(vm, 0);
     for (int i = 0; i < n; i++)
-        vm_array_push(vm, a, va_arg(ap, Value));
+        pvmV_array_push(vm, a, va_arg(ap, Value));
     va_end(ap);
     return vm_obj(VT_ARRAY, a);
 }
 
 static Value native(const char *name, VmNativeFn fn, int min, int max, void *data)
 {
-    return vm_obj(VT_NATIVE, vm_native_new(vm, name, fn, min, max, data));
+    return vm_obj(VT_NATIVE, pvmV_native_new(vm, name, fn, min, max, data));
 }
 
 /* Runs [name] with vm->out redirected to memory; returns what it wrote. */
@@ -180,7 +180,7 @@ static void test_print(void **state)
     capture("print", 4, S("a"), I(1), F(2.5), array_of(2, S("x"), VAL_NIL));
     assert_string_equal(captured, "a 1 2.5 [\"x\", nil]\n");
     /* NUL bytes are written, not treated as terminators. */
-    capture("print", 2, vm_str_value(vm_string_new(vm, "a\0b", 3)), VAL_TRUE);
+    capture("print", 2, vm_str_value(pvmV_string_new(vm, "a\0b", 3)), VAL_TRUE);
     assert_int_equal(captured_len, 9);
     assert_memory_equal(captured, "a\0b true\n", 9);
 }
@@ -221,7 +221,7 @@ static void test_int(void **state)
     check("nil", "int", 1, S("-"));
     check("nil", "int", 1, S("1 2"));
     check("nil", "int", 1, S("1_000"));
-    check("nil", "int", 1, vm_str_value(vm_string_new(vm, "1\0", 2)));
+    check("nil", "int", 1, vm_str_value(pvmV_string_new(vm, "1\0", 2)));
     check("3", "int", 1, F(3.99));
     check("-3", "int", 1, F(-3.99));
     check("0", "int", 1, F(-0.5));
@@ -276,11 +276,11 @@ static void test_push_pop(void **state)
 
 static void test_keys_has_remove(void **state)
 {
-    PvMap *m = vm_map_new(vm, 0);
+    PvMap *m = pvmV_map_new(vm, 0);
     Value mv = vm_obj(VT_MAP, m);
-    vm_map_set(vm, m, S("b"), I(1));
-    vm_map_set(vm, m, F(2.0), VAL_NIL);
-    vm_map_set(vm, m, S("a"), I(3));
+    pvmV_map_set(vm, m, S("b"), I(1));
+    pvmV_map_set(vm, m, F(2.0), VAL_NIL);
+    pvmV_map_set(vm, m, S("a"), I(3));
     check("[\"b\", 2, \"a\"]", "keys", 1, mv);
     check("true", "has", 2, mv, I(2));
     check("true", "has", 2, mv, F(2.0));
@@ -306,7 +306,7 @@ static void test_assert(void **state)
     /* Any value may be thrown as the message. */
     Value r;
     Value args[2] = { VAL_NIL, I(42) };
-    assert_false(vm_pcall(vm, lookup("assert"), 2, args, &r));
+    assert_false(pvmV_pcall(vm, lookup("assert"), 2, args, &r));
     assert_int_equal(r.type, VT_INT);
     assert_int_equal(r.as.i, 42);
 }
@@ -387,13 +387,13 @@ static void test_rng_reference_vectors(void **state)
     /* xoshiro256** from state {1, 2, 3, 4}: the reference implementation's
      * first outputs; splitmix64 from 0: its well-known first output. */
     LibRng r = { { 1, 2, 3, 4 } };
-    assert_true(lib_rng_next(&r) == 11520u);
-    assert_true(lib_rng_next(&r) == 0u);
-    assert_true(lib_rng_next(&r) == 1509978240u);
-    assert_true(lib_rng_next(&r) == 1215971899390074240u);
-    lib_rng_seed(&r, 42);
-    assert_true(lib_rng_next(&r) == 1546998764402558742u);
-    assert_true(lib_rng_next(&r) == 6990951692964543102u);
+    assert_true(pvmL_rng_next(&r) == 11520u);
+    assert_true(pvmL_rng_next(&r) == 0u);
+    assert_true(pvmL_rng_next(&r) == 1509978240u);
+    assert_true(pvmL_rng_next(&r) == 1215971899390074240u);
+    pvmL_rng_seed(&r, 42);
+    assert_true(pvmL_rng_next(&r) == 1546998764402558742u);
+    assert_true(pvmL_rng_next(&r) == 6990951692964543102u);
 }
 
 static void test_math_random(void **state)
@@ -445,7 +445,7 @@ static void test_string_sub_find(void **state)
     check("5", "string.find", 3, S("hello"), S(""), I(99));
     check("0", "string.find", 3, S("hello"), S("he"), I(-3));
     check("-1", "string.find", 2, S("ab"), S("abc"));
-    check("4", "string.find", 2, vm_str_value(vm_string_new(vm, "a\0b\0cd", 6)), S("cd"));
+    check("4", "string.find", 2, vm_str_value(pvmV_string_new(vm, "a\0b\0cd", 6)), S("cd"));
     check_error("string.find: argument 2 must be string, got nil", "string.find", 2, S("a"), VAL_NIL);
 }
 
@@ -576,13 +576,13 @@ static void test_format_strings(void **state)
     check("abc|   ab|ab   |xy", "string.format", 5, S("%s|%5s|%-5s|%.2s"), S("abc"), S("ab"), S("ab"), S("xyz"));
     check("[1, \"a\"] nil 2.0", "string.format", 4, S("%s %s %s"), array_of(2, I(1), S("a")), VAL_NIL, F(2.0));
     check("   ab", "string.format", 2, S("%05s"), S("ab"));
-    Value r = call("string.format", 2, S("<%s>"), vm_str_value(vm_string_new(vm, "a\0b", 3)));
+    Value r = call("string.format", 2, S("<%s>"), vm_str_value(pvmV_string_new(vm, "a\0b", 3)));
     assert_int_equal(r.as.s->len, 5);
     assert_memory_equal(r.as.s->chars, "<a\0b>", 5);
     r = call("string.format", 2, S("%-3c|"), I(0));
     assert_memory_equal(r.as.s->chars, "\0  |", 4);
     /* The format itself may contain NULs. */
-    r = call("string.format", 2, vm_str_value(vm_string_new(vm, "\0%d\0", 4)), I(5));
+    r = call("string.format", 2, vm_str_value(pvmV_string_new(vm, "\0%d\0", 4)), I(5));
     assert_int_equal(r.as.s->len, 3);
     assert_memory_equal(r.as.s->chars, "\0" "5\0", 3);
 }
@@ -620,12 +620,12 @@ static Value less_by_tens(VM *v, int argc, Value *args, void *data)
 
 static Value greater(VM *v, int argc, Value *args, void *data)
 {
-    return vm_bool(lib_compare_numbers(args[0], args[1]) == 1);
+    return vm_bool(pvmL_compare_numbers(args[0], args[1]) == 1);
 }
 
 static Value throwing_less(VM *v, int argc, Value *args, void *data)
 {
-    vm_error(v, "comparator failed");
+    pvmV_error(v, "comparator failed");
 }
 
 /* Empties the array being sorted ([data]) and refills it with junk. */
@@ -634,7 +634,7 @@ static Value mutating_less(VM *v, int argc, Value *args, void *data)
     PvArray *a = data;
     a->len = 0;
     for (int i = 0; i < 3; i++)
-        vm_array_push(v, a, S("junk"));
+        pvmV_array_push(v, a, S("junk"));
     return vm_bool(args[0].as.i < args[1].as.i);
 }
 
@@ -676,9 +676,9 @@ static void test_array_sort_default(void **state)
 static void test_array_sort_large(void **state)
 {
     /* Descending ints, then every value must come back ascending. */
-    PvArray *a = vm_array_new(vm, 0);
+    PvArray *a = pvmV_array_new(vm, 0);
     for (int i = 1000; i > 0; i--)
-        vm_array_push(vm, a, vm_int((i * 7919) % 1000));
+        pvmV_array_push(vm, a, vm_int((i * 7919) % 1000));
     call("array.sort", 1, vm_obj(VT_ARRAY, a));
     assert_int_equal(a->len, 1000);
     for (size_t i = 0; i < a->len; i++)
@@ -795,7 +795,7 @@ static char *temp_path(const char *tag)
 
 static void test_io_write(void **state)
 {
-    capture("io.write", 4, S("a"), I(1), vm_str_value(vm_string_new(vm, "\0", 1)), array_of(1, S("q")));
+    capture("io.write", 4, S("a"), I(1), vm_str_value(pvmV_string_new(vm, "\0", 1)), array_of(1, S("q")));
     assert_int_equal(captured_len, 8);
     assert_memory_equal(captured, "a1\0[\"q\"]", 8);
     capture("io.write", 0);
@@ -806,7 +806,7 @@ static void test_io_files(void **state)
 {
     char *path = temp_path("file");
     Value p = S(path);
-    check("nil", "io.write_file", 2, p, vm_str_value(vm_string_new(vm, "one\ntwo\0x\r\n\nlast", 17)));
+    check("nil", "io.write_file", 2, p, vm_str_value(pvmV_string_new(vm, "one\ntwo\0x\r\n\nlast", 17)));
     Value r = call("io.read_file", 1, p);
     assert_int_equal(r.as.s->len, 17);
     assert_memory_equal(r.as.s->chars, "one\ntwo\0x\r\n\nlast", 17);
@@ -831,7 +831,7 @@ static void test_io_files(void **state)
     check_error("io.write_file: cannot open '/nonexistent-dir/x': No such file or directory", "io.write_file", 2,
                 S("/nonexistent-dir/x"), S("data"));
     check_error("io.read_file: path contains a NUL byte", "io.read_file", 1,
-                vm_str_value(vm_string_new(vm, "/tmp\0x", 6)));
+                vm_str_value(pvmV_string_new(vm, "/tmp\0x", 6)));
     check_error("io.write_file: argument 2 must be string, got int", "io.write_file", 2, p, I(1));
     check_error("io.read_file: argument 1 must be string, got nil", "io.read_file", 1, VAL_NIL);
 }
@@ -863,7 +863,7 @@ static void test_os(void **state)
     setenv("PVM_TEST_STDLIB", "value", 1);
     check("value", "os.getenv", 1, S("PVM_TEST_STDLIB"));
     check("nil", "os.getenv", 1, S("PVM_TEST_STDLIB_UNSET_VARIABLE"));
-    check("nil", "os.getenv", 1, vm_str_value(vm_string_new(vm, "PVM_TEST_STDLIB\0", 16)));
+    check("nil", "os.getenv", 1, vm_str_value(pvmV_string_new(vm, "PVM_TEST_STDLIB\0", 16)));
     check_error("os.getenv: argument 1 must be string, got int", "os.getenv", 1, I(1));
     Value t = call("os.time", 0);
     assert_int_equal(t.type, VT_FLOAT);
@@ -886,9 +886,9 @@ static void test_os_exit(void **state)
         vm->out = fdopen(fds[1], "w");
         setvbuf(vm->out, NULL, _IOFBF, 4096);
         Value args[1] = { S("bye") };
-        vm_pcall(vm, lookup("io.write"), 1, args, NULL);
+        pvmV_pcall(vm, lookup("io.write"), 1, args, NULL);
         args[0] = I(7);
-        vm_pcall(vm, lookup("os.exit"), 1, args, NULL);
+        pvmV_pcall(vm, lookup("os.exit"), 1, args, NULL);
         _exit(99);
     }
     close(fds[1]);

@@ -15,33 +15,33 @@ static void test_new_copies_and_terminates(void **state)
 {
     VM *vm = *state;
     char src[] = "hello";
-    PvString *s = vm_string_new(vm, src, 5);
+    PvString *s = pvmV_string_new(vm, src, 5);
     src[0] = 'J';
     assert_int_equal(s->len, 5);
     assert_memory_equal(s->chars, "hello", 6); /* includes the NUL */
-    PvString *e = vm_string_new(vm, NULL, 0);
+    PvString *e = pvmV_string_new(vm, NULL, 0);
     assert_int_equal(e->len, 0);
     assert_int_equal(e->chars[0], '\0');
-    PvString *c = vm_string_cstr(vm, "héllo");
+    PvString *c = pvmV_string_cstr(vm, "héllo");
     assert_int_equal(c->len, 6); /* bytes, not characters */
 }
 
 static void test_embedded_nul(void **state)
 {
     VM *vm = *state;
-    PvString *a = vm_string_new(vm, "a\0b", 3);
-    PvString *b = vm_string_new(vm, "a\0c", 3);
-    PvString *a2 = vm_string_new(vm, "a\0b", 3);
-    PvString *prefix = vm_string_new(vm, "a", 1);
+    PvString *a = pvmV_string_new(vm, "a\0b", 3);
+    PvString *b = pvmV_string_new(vm, "a\0c", 3);
+    PvString *a2 = pvmV_string_new(vm, "a\0b", 3);
+    PvString *prefix = pvmV_string_new(vm, "a", 1);
     assert_int_equal(a->len, 3);
-    assert_true(vm_string_equal(a, a2));
-    assert_false(vm_string_equal(a, b));
-    assert_false(vm_string_equal(a, prefix)); /* strcmp would say equal */
-    assert_int_equal(vm_string_compare(a, b), -1);
-    assert_int_equal(vm_string_compare(b, a), 1);
-    assert_int_equal(vm_string_compare(a, a2), 0);
-    assert_int_equal(vm_string_compare(prefix, a), -1);
-    assert_int_equal(vm_string_compare(a, prefix), 1);
+    assert_true(pvmV_string_equal(a, a2));
+    assert_false(pvmV_string_equal(a, b));
+    assert_false(pvmV_string_equal(a, prefix)); /* strcmp would say equal */
+    assert_int_equal(pvmV_string_compare(a, b), -1);
+    assert_int_equal(pvmV_string_compare(b, a), 1);
+    assert_int_equal(pvmV_string_compare(a, a2), 0);
+    assert_int_equal(pvmV_string_compare(prefix, a), -1);
+    assert_int_equal(pvmV_string_compare(a, prefix), 1);
     assert_true(a->hash == a2->hash);
     assert_true(a->hash != b->hash);
 }
@@ -49,30 +49,30 @@ static void test_embedded_nul(void **state)
 static void test_compare_bytewise(void **state)
 {
     VM *vm = *state;
-    PvString *lo = vm_string_cstr(vm, "a");
-    PvString *hi = vm_string_cstr(vm, "\xe9"); /* 0xE9 sorts after 'a' unsigned */
-    PvString *empty = vm_string_cstr(vm, "");
-    assert_int_equal(vm_string_compare(lo, hi), -1);
-    assert_int_equal(vm_string_compare(hi, lo), 1);
-    assert_int_equal(vm_string_compare(empty, lo), -1);
-    assert_int_equal(vm_string_compare(empty, empty), 0);
-    assert_int_equal(vm_string_compare(vm_string_cstr(vm, "abc"), vm_string_cstr(vm, "abd")), -1);
-    assert_int_equal(vm_string_compare(vm_string_cstr(vm, "B"), vm_string_cstr(vm, "a")), -1);
+    PvString *lo = pvmV_string_cstr(vm, "a");
+    PvString *hi = pvmV_string_cstr(vm, "\xe9"); /* 0xE9 sorts after 'a' unsigned */
+    PvString *empty = pvmV_string_cstr(vm, "");
+    assert_int_equal(pvmV_string_compare(lo, hi), -1);
+    assert_int_equal(pvmV_string_compare(hi, lo), 1);
+    assert_int_equal(pvmV_string_compare(empty, lo), -1);
+    assert_int_equal(pvmV_string_compare(empty, empty), 0);
+    assert_int_equal(pvmV_string_compare(pvmV_string_cstr(vm, "abc"), pvmV_string_cstr(vm, "abd")), -1);
+    assert_int_equal(pvmV_string_compare(pvmV_string_cstr(vm, "B"), pvmV_string_cstr(vm, "a")), -1);
 }
 
 static void test_concat(void **state)
 {
     VM *vm = *state;
-    PvString *a = vm_string_new(vm, "ab\0", 3);
-    PvString *b = vm_string_new(vm, "\0cd", 3);
-    PvString *c = vm_string_concat(vm, a, b);
+    PvString *a = pvmV_string_new(vm, "ab\0", 3);
+    PvString *b = pvmV_string_new(vm, "\0cd", 3);
+    PvString *c = pvmV_string_concat(vm, a, b);
     assert_int_equal(c->len, 6);
     assert_memory_equal(c->chars, "ab\0\0cd", 7);
-    assert_true(c->hash == vm_hash_bytes("ab\0\0cd", 6));
-    PvString *empty = vm_string_cstr(vm, "");
-    PvString *same = vm_string_concat(vm, empty, a);
-    assert_true(vm_string_equal(same, a));
-    assert_true(vm_string_concat(vm, empty, empty)->len == 0);
+    assert_true(c->hash == pvmV_hash_bytes("ab\0\0cd", 6));
+    PvString *empty = pvmV_string_cstr(vm, "");
+    PvString *same = pvmV_string_concat(vm, empty, a);
+    assert_true(pvmV_string_equal(same, a));
+    assert_true(pvmV_string_concat(vm, empty, empty)->len == 0);
 }
 
 /* Fake strings with absurd lengths: the size check must fire before any
@@ -81,22 +81,22 @@ static void test_concat_overflow(void **state)
 {
     VM *vm = *state;
     PvString huge = { .hash = 0, .len = SIZE_MAX / 2 + 1 };
-    EXPECT_ERROR(vm, vm_string_concat(vm, &huge, &huge), "out of memory");
+    EXPECT_ERROR(vm, pvmV_string_concat(vm, &huge, &huge), "out of memory");
     PvString big = { .hash = 0, .len = SIZE_MAX - 4 };
     PvString small = { .hash = 0, .len = 8 };
-    EXPECT_ERROR(vm, vm_string_concat(vm, &big, &small), "out of memory");
-    EXPECT_ERROR(vm, vm_string_new(vm, "", SIZE_MAX), "out of memory");
+    EXPECT_ERROR(vm, pvmV_string_concat(vm, &big, &small), "out of memory");
+    EXPECT_ERROR(vm, pvmV_string_new(vm, "", SIZE_MAX), "out of memory");
 }
 
 static void test_hash(void **state)
 {
     VM *vm = *state;
-    assert_true(vm_hash_bytes("abc", 3) == vm_hash_bytes("abc", 3));
-    assert_true(vm_hash_bytes("abc", 3) != vm_hash_bytes("abd", 3));
-    assert_true(vm_hash_bytes("", 0) != vm_hash_bytes("\0", 1));
-    assert_true(vm_string_cstr(vm, "key")->hash == vm_hash_bytes("key", 3));
+    assert_true(pvmV_hash_bytes("abc", 3) == pvmV_hash_bytes("abc", 3));
+    assert_true(pvmV_hash_bytes("abc", 3) != pvmV_hash_bytes("abd", 3));
+    assert_true(pvmV_hash_bytes("", 0) != pvmV_hash_bytes("\0", 1));
+    assert_true(pvmV_string_cstr(vm, "key")->hash == pvmV_hash_bytes("key", 3));
     /* Strings differing only in a byte's top bit still differ in low bits. */
-    uint64_t h1 = vm_hash_bytes("a\x01", 2), h2 = vm_hash_bytes("a\x81", 2);
+    uint64_t h1 = pvmV_hash_bytes("a\x01", 2), h2 = pvmV_hash_bytes("a\x81", 2);
     assert_true((h1 & 0xff) != (h2 & 0xff));
 }
 

@@ -68,21 +68,21 @@ enum { K_MAIN, K_PROG, K_FILE, K_INT, K_X, K_FLOAT, K_PRINT };
 /* Module 0 ("prog", globals x and main) whose main function 0 runs [code]. */
 static void base_image(PbcImage *img, const Code *code, uint32_t maxstack, uint32_t nlocals)
 {
-    pbc_init(img);
-    pbc_const_string(img, "main", 4);
-    pbc_const_string(img, "prog", 4);
-    pbc_const_string(img, "prog.pv", 7);
-    pbc_const_int(img, 42);
-    pbc_const_string(img, "x", 1);
-    pbc_const_float(img, 1.5);
-    pbc_const_string(img, "print", 5);
-    uint32_t fi = pbc_add_func(img);
+    pvmB_init(img);
+    pvmB_const_string(img, "main", 4);
+    pvmB_const_string(img, "prog", 4);
+    pvmB_const_string(img, "prog.pv", 7);
+    pvmB_const_int(img, 42);
+    pvmB_const_string(img, "x", 1);
+    pvmB_const_float(img, 1.5);
+    pvmB_const_string(img, "print", 5);
+    uint32_t fi = pvmB_add_func(img);
     PbcFunc *f = &img->funcs[fi];
     f->name = K_MAIN;
     f->maxstack = maxstack;
     f->nlocals = nlocals;
     set_code(f, code);
-    uint32_t mi = pbc_add_module(img);
+    uint32_t mi = pvmB_add_module(img);
     PbcModule *m = &img->modules[mi];
     m->name = K_PROG;
     m->file = K_FILE;
@@ -96,10 +96,10 @@ static void base_image(PbcImage *img, const Code *code, uint32_t maxstack, uint3
 static uint32_t add_func(PbcImage *img, const char *name, const Code *code, uint32_t nparams, uint32_t nlocals,
                          uint32_t maxstack)
 {
-    uint32_t fi = pbc_add_func(img);
+    uint32_t fi = pvmB_add_func(img);
     PbcFunc *f = &img->funcs[fi];
     if (name)
-        f->name = pbc_const_string(img, name, (uint32_t)strlen(name));
+        f->name = pvmB_const_string(img, name, (uint32_t)strlen(name));
     f->nparams = nparams;
     f->nlocals = nlocals;
     f->maxstack = maxstack;
@@ -116,17 +116,17 @@ static void set_upvals(PbcFunc *f, const PbcUpval *u, uint32_t n)
 static void expect_valid(PbcImage *img)
 {
     char err[256] = "";
-    if (!pbc_verify(img, err, sizeof err))
+    if (!pvmB_verify(img, err, sizeof err))
         fail_msg("rejected a valid image: %s", err);
-    pbc_free(img);
+    pvmB_free(img);
 }
 
 /* Verification must fail with exactly [want]. */
 static void expect_invalid(PbcImage *img, const char *want)
 {
     char err[256] = "";
-    bool ok = pbc_verify(img, err, sizeof err);
-    pbc_free(img);
+    bool ok = pvmB_verify(img, err, sizeof err);
+    pvmB_free(img);
     if (ok)
         fail_msg("accepted an invalid image; wanted \"%s\"", want);
     if (strcmp(err, want) != 0)
@@ -537,7 +537,7 @@ static void test_globals_of_own_module(void **state)
     op(&g, OP_RET);
     uint32_t fi = add_func(&img, "lib", &g, 0, 0, 1);
     img.funcs[fi].module = 1;
-    uint32_t mi = pbc_add_module(&img);
+    uint32_t mi = pvmB_add_module(&img);
     img.modules[mi] = (PbcModule){ .name = K_X, .file = K_FILE, .main = fi };
     expect_invalid(&img, "lib at offset 0: global index 0 out of range (module 1 has 0 globals)");
 }
@@ -723,7 +723,7 @@ static void test_module_main_shape(void **state)
     /* Module 1's main must run against module 1's globals. */
     base_image(&img, &c, 1, 0);
     uint32_t fi = add_func(&img, "libmain", &c, 0, 0, 1);
-    uint32_t mi = pbc_add_module(&img);
+    uint32_t mi = pvmB_add_module(&img);
     img.modules[mi] = (PbcModule){ .name = K_X, .file = K_FILE, .main = fi };
     expect_invalid(&img, "module 1: main function 1 (libmain) belongs to module 0");
 }
@@ -736,10 +736,10 @@ static void test_error_buffer_truncates(void **state)
     PbcImage img;
     base_image(&img, &c, 2, 0);
     char err[10];
-    assert_false(pbc_verify(&img, err, sizeof err));
+    assert_false(pvmB_verify(&img, err, sizeof err));
     assert_string_equal(err, "main at o");
-    assert_false(pbc_verify(&img, NULL, 0));
-    pbc_free(&img);
+    assert_false(pvmB_verify(&img, NULL, 0));
+    pvmB_free(&img);
 }
 
 /* ------------------------------------------------ tests/bad */
@@ -775,10 +775,10 @@ static void check_bad_file(const char *path)
     while (wantlen > 0 && want[wantlen - 1] == '\n')
         wantlen--;
     PbcImage img;
-    bool ok = pbc_read(bytes, len, &img, msg, sizeof msg);
+    bool ok = pvmB_read(bytes, len, &img, msg, sizeof msg);
     if (ok) {
-        ok = pbc_verify(&img, msg, sizeof msg);
-        pbc_free(&img);
+        ok = pvmB_verify(&img, msg, sizeof msg);
+        pvmB_free(&img);
     }
     if (ok)
         fail_msg("%s: accepted", path);

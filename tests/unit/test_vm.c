@@ -17,15 +17,15 @@
 static VM *load(const char *src)
 {
     PbcImage img;
-    assert_true(asm_assemble(src, strlen(src), "t.pva", &img, stderr));
-    VM *vm = vm_new();
+    assert_true(pvmC_assemble(src, strlen(src), "t.pva", &img, stderr));
+    VM *vm = pvmV_new();
     assert_non_null(vm);
     char err[256];
-    bool ok = vm_load_verified(vm, &img, err, sizeof err);
+    bool ok = pvmV_load_verified(vm, &img, err, sizeof err);
     if (!ok)
         fprintf(stderr, "load: %s\n", err);
     assert_true(ok);
-    pbc_free(&img);
+    pvmB_free(&img);
     return vm;
 }
 
@@ -45,10 +45,10 @@ static void test_runs_main_and_sets_globals(void **state)
     (void)state;
     VM *vm = load(".module m \"t.pv\" main=main\n.global x\n"
                   ".func main params=0 locals=0\n int 20\n int 22\n add\n setglobal x\n nil\n ret\n.end\n");
-    assert_true(vm_run_program(vm));
+    assert_true(pvmV_run_program(vm));
     assert_int_equal(global(vm, 0).type, VT_INT);
     assert_int_equal(global(vm, 0).as.i, 42);
-    vm_free(vm);
+    pvmV_free(vm);
 }
 
 static const char *two_funcs =
@@ -61,37 +61,37 @@ static void test_call_from_c(void **state)
 {
     (void)state;
     VM *vm = load(two_funcs);
-    assert_true(vm_run_program(vm));
+    assert_true(pvmV_run_program(vm));
     Value args[2] = { vm_int(40), vm_int(2) };
     Value r;
-    assert_true(vm_pcall(vm, global(vm, 0), 2, args, &r));
+    assert_true(pvmV_pcall(vm, global(vm, 0), 2, args, &r));
     assert_int_equal(r.as.i, 42);
-    assert_false(vm_pcall(vm, global(vm, 0), 1, args, &r));
+    assert_false(pvmV_pcall(vm, global(vm, 0), 1, args, &r));
     assert_string_equal(error_text(vm), "add expects 2 arguments, got 1");
-    assert_false(vm_pcall(vm, vm_int(3), 0, NULL, &r));
+    assert_false(pvmV_pcall(vm, vm_int(3), 0, NULL, &r));
     assert_string_equal(error_text(vm), "attempt to call a int value");
-    assert_false(vm_pcall(vm, global(vm, 1), 0, NULL, &r));
+    assert_false(pvmV_pcall(vm, global(vm, 1), 0, NULL, &r));
     assert_string_equal(error_text(vm), "cannot apply '-' to string and int");
     assert_non_null(strstr(vm->error_trace, "at boom (t.pv:7)"));
     /* The VM is usable after errors, and its stack is back where it was. */
     assert_ptr_equal(vm->top, vm->stack);
     assert_int_equal(vm->nframes, 0);
-    assert_true(vm_pcall(vm, global(vm, 0), 2, args, &r));
-    vm_free(vm);
+    assert_true(pvmV_pcall(vm, global(vm, 0), 2, args, &r));
+    pvmV_free(vm);
 }
 
 static Value native_twice(VM *vm, int argc, Value *args, void *data)
 {
     (void)data;
-    Value first = vm_call(vm, args[0], argc - 1, args + 1);
-    Value second = vm_call(vm, args[0], argc - 1, args + 1);
+    Value first = pvmV_call(vm, args[0], argc - 1, args + 1);
+    Value second = pvmV_call(vm, args[0], argc - 1, args + 1);
     return vm_int(first.as.i + second.as.i);
 }
 
 static Value native_fail(VM *vm, int argc, Value *args, void *data)
 {
     (void)argc, (void)args, (void)data;
-    vm_error(vm, "native failed with %d", 7);
+    pvmV_error(vm, "native failed with %d", 7);
 }
 
 static void test_errors_cross_native_frames(void **state)
@@ -108,21 +108,21 @@ static void test_errors_cross_native_frames(void **state)
                   "d2:\n nil\n ret\n.end\n"
                   ".func f_add params=2 locals=2\n getlocal 0\n getlocal 1\n add\n ret\n.end\n"
                   ".func f_boom params=0 locals=0\n const \"thrown\"\n throw\n.end\n");
-    vm_define_native(vm, "twice", native_twice, 1, -1);
-    vm_define_native(vm, "fail", native_fail, 0, 0);
-    assert_true(vm_run_program(vm));
+    pvmV_define_native(vm, "twice", native_twice, 1, -1);
+    pvmV_define_native(vm, "fail", native_fail, 0, 0);
+    assert_true(pvmV_run_program(vm));
     assert_string_equal(global(vm, 0).as.s->chars, "thrown");
     assert_int_equal(global(vm, 1).as.i, 6);
     assert_string_equal(global(vm, 2).as.s->chars, "native failed with 7");
     assert_int_equal(vm->ccalls, 0);
     assert_int_equal(vm->nhandlers, 0);
-    vm_free(vm);
+    pvmV_free(vm);
 }
 
 static Value native_recurse(VM *vm, int argc, Value *args, void *data)
 {
     (void)argc, (void)data;
-    return vm_call(vm, args[0], 1, args);
+    return pvmV_call(vm, args[0], 1, args);
 }
 
 static void test_native_recursion_is_bounded(void **state)
@@ -132,13 +132,13 @@ static void test_native_recursion_is_bounded(void **state)
     VM *vm = load(".module m \"t.pv\" main=main\n.global f\n"
                   ".func main params=0 locals=0\n closure g\n setglobal f\n nil\n ret\n.end\n"
                   ".func g \"g\" params=1 locals=1\n getname \"recurse\"\n getlocal 0\n call 1\n ret\n.end\n");
-    vm_define_native(vm, "recurse", native_recurse, 1, 1);
-    assert_true(vm_run_program(vm));
+    pvmV_define_native(vm, "recurse", native_recurse, 1, 1);
+    assert_true(pvmV_run_program(vm));
     Value f = global(vm, 0), r;
-    assert_false(vm_pcall(vm, f, 1, &f, &r));
+    assert_false(pvmV_pcall(vm, f, 1, &f, &r));
     assert_string_equal(error_text(vm), "stack overflow");
     assert_int_equal(vm->ccalls, 0);
-    vm_free(vm);
+    pvmV_free(vm);
 }
 
 static void test_undefined_builtin(void **state)
@@ -146,37 +146,37 @@ static void test_undefined_builtin(void **state)
     (void)state;
     VM *vm = load(".module m \"t.pv\" main=main\n"
                   ".func main params=0 locals=0\n.line 3\n getname \"nosuch\"\n ret\n.end\n");
-    assert_false(vm_run_program(vm));
+    assert_false(pvmV_run_program(vm));
     assert_string_equal(error_text(vm), "undefined variable 'nosuch'");
     assert_string_equal(vm->error_trace, "  at <main> (t.pv:3)\n");
-    vm_free(vm);
+    pvmV_free(vm);
 }
 
 static void test_load_rejects_invalid_bytes(void **state)
 {
     (void)state;
-    VM *vm = vm_new();
+    VM *vm = pvmV_new();
     char err[256];
     const uint8_t junk[] = { 'P', 'V', 'M', 'X', 1, 0, 0, 0 };
-    assert_false(vm_load_bytes(vm, junk, sizeof junk, err, sizeof err));
+    assert_false(pvmV_load_bytes(vm, junk, sizeof junk, err, sizeof err));
     assert_non_null(strstr(err, "at offset 0"));
-    assert_false(vm_load_bytes(vm, junk, 2, err, sizeof err));
+    assert_false(pvmV_load_bytes(vm, junk, 2, err, sizeof err));
     assert_null(vm->program);
-    vm_free(vm);
+    pvmV_free(vm);
 }
 
 static void test_two_vms_are_independent(void **state)
 {
     (void)state;
     VM *a = load(two_funcs), *b = load(two_funcs);
-    assert_true(vm_run_program(a));
-    assert_false(vm_pcall(a, global(a, 1), 0, NULL, NULL));
-    assert_true(vm_run_program(b));
+    assert_true(pvmV_run_program(a));
+    assert_false(pvmV_pcall(a, global(a, 1), 0, NULL, NULL));
+    assert_true(pvmV_run_program(b));
     Value args[2] = { vm_int(1), vm_int(2) }, r;
-    assert_true(vm_pcall(b, global(b, 0), 2, args, &r));
+    assert_true(pvmV_pcall(b, global(b, 0), 2, args, &r));
     assert_int_equal(r.as.i, 3);
-    vm_free(a);
-    vm_free(b);
+    pvmV_free(a);
+    pvmV_free(b);
 }
 
 /* Fusion happens at load (unless tracing) and never across a jump target. */
@@ -196,8 +196,8 @@ static void test_superinstructions(void **state)
     assert_int_equal(p->code[11].op, SOP_GETLOCAL_RET);
     for (uint32_t i = 0; i < p->ncode; i++)
         assert_true(p->code[i].op < OP__COUNT || p->code[i].op != p->code[i].orig);
-    assert_true(vm_run_program(vm));
-    vm_free(vm);
+    assert_true(pvmV_run_program(vm));
+    pvmV_free(vm);
     /* A jump into the middle of a sequence prevents its fusion. */
     VM *plain = load(".module m \"t.pv\" main=main\n"
                      ".func main params=0 locals=1\n int 5\n int 1\n jmpt mid\n pop\n getlocal 0\n"
@@ -205,7 +205,7 @@ static void test_superinstructions(void **state)
     VmProto *q = plain->program->modules[0]->main;
     assert_int_equal(q->code[4].op, OP_GETLOCAL);
     assert_int_equal(q->code[5].op, SOP_K_ADD);
-    vm_free(plain);
+    pvmV_free(plain);
 }
 
 int main(void)

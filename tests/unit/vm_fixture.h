@@ -24,19 +24,19 @@
 /* cmocka fixtures: *state is the test's VM. */
 static inline int vm_fixture_setup(void **state)
 {
-    *state = vm_new();
+    *state = pvmV_new();
     return *state ? 0 : -1;
 }
 
 static inline int vm_fixture_teardown(void **state)
 {
-    vm_free(*state);
+    pvmV_free(*state);
     return 0;
 }
 
 static inline Value str(VM *vm, const char *s)
 {
-    return vm_str_value(vm_string_cstr(vm, s));
+    return vm_str_value(pvmV_string_cstr(vm, s));
 }
 
 #endif

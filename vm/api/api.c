@@ -3,7 +3,7 @@
  * limits, and the last-error record every function reports through.
  *
  * Nothing the host calls may longjmp through host code: every step that
- * can raise a PV error runs inside vm_protect, and the error comes back as
+ * can raise a PV error runs inside pvmV_protect, and the error comes back as
  * a pvm_status with its message kept in the pvm_vm. */
 #define _GNU_SOURCE /* fopencookie */
 #include <errno.h>
@@ -26,7 +26,7 @@
  * makes that the process's real main thread, whatever the host does. */
 __attribute__((constructor)) static void api_gc_init(void)
 {
-    vm_gc_init();
+    pvmV_gc_init();
 }
 
 /* Per-thread, not global: how many attaches this thread made, and whether
@@ -92,7 +92,7 @@ static void api_clear_error(pvm_vm *P)
     P->has_error_value = false;
 }
 
-pvm_status api_fail(pvm_vm *P, pvm_status st, const char *fmt, ...)
+pvm_status pvmA_fail(pvm_vm *P, pvm_status st, const char *fmt, ...)
 {
     api_clear_error(P);
     P->status = st;
@@ -159,7 +159,7 @@ static void api_where_from_diagnostic(pvm_vm *P, const char *text)
     P->column = atoi(col_start);
 }
 
-const char *api_fatal_text(pvm_status st)
+const char *pvmA_fatal_text(pvm_status st)
 {
     switch (st) {
     case PVM_EBUDGET: return "instruction budget exceeded";
@@ -175,24 +175,24 @@ static pvm_status api_vm_status(VM *vm)
         return PVM_ERUNTIME;
     const char *text = vm->error.as.s->chars;
     if (vm->error_fatal) {
-        if (!strcmp(text, api_fatal_text(PVM_EBUDGET)))
+        if (!strcmp(text, pvmA_fatal_text(PVM_EBUDGET)))
             return PVM_EBUDGET;
-        if (!strcmp(text, api_fatal_text(PVM_EINTERRUPT)))
+        if (!strcmp(text, pvmA_fatal_text(PVM_EINTERRUPT)))
             return PVM_EINTERRUPT;
-        if (!strcmp(text, api_fatal_text(PVM_EMEMORY)))
+        if (!strcmp(text, pvmA_fatal_text(PVM_EMEMORY)))
             return PVM_EMEMORY;
     }
     return strcmp(text, "out of memory") ? PVM_ERUNTIME : PVM_EMEMORY;
 }
 
-pvm_status api_fail_vm(pvm_vm *P)
+pvm_status pvmA_fail_vm(pvm_vm *P)
 {
     VM *vm = P->vm;
     api_clear_error(P);
     P->status = api_vm_status(vm);
     VmBuf b;
-    vm_buf_init(&b);
-    vm_display(&b, vm->error);
+    pvmV_buf_init(&b);
+    pvmV_display(&b, vm->error);
     P->message = b.data;
     P->trace = strdup(vm->error_trace ? vm->error_trace : "");
     if (P->trace)
@@ -219,9 +219,9 @@ static pvm_status api_report(pvm_vm *P, pvm_status st)
     return st;
 }
 
-pvm_status api_protect(pvm_vm *P, void (*fn)(VM *vm, void *ud), void *ud)
+pvm_status pvmA_protect(pvm_vm *P, void (*fn)(VM *vm, void *ud), void *ud)
 {
-    return vm_protect(P->vm, fn, ud) ? PVM_OK : api_fail_vm(P);
+    return pvmV_protect(P->vm, fn, ud) ? PVM_OK : pvmA_fail_vm(P);
 }
 
 const char *pvm_error_message(const pvm_vm *P)
@@ -254,7 +254,7 @@ pvm_value pvm_error_value(pvm_vm *P)
         return PVM_NIL;
     if (P->has_error_value) {
         pvm_value h;
-        return api_handle(P, P->error_value, &h) ? h : PVM_NIL;
+        return pvmA_handle(P, P->error_value, &h) ? h : PVM_NIL;
     }
     return P->message ? pvm_cstring(P, P->message) : PVM_NIL;
 }
@@ -285,7 +285,7 @@ static bool api_open_output(pvm_vm *P)
 
 static Value api_denied(VM *vm, int argc, Value *args, void *name)
 {
-    vm_error(vm, "%s is disabled in this VM", (const char *)name);
+    pvmV_error(vm, "%s is disabled in this VM", (const char *)name);
 }
 
 /* Replaces the functions of module [mod], except those named in [keep],
@@ -293,10 +293,10 @@ static Value api_denied(VM *vm, int argc, Value *args, void *name)
 static void api_deny_module(VM *vm, const char *mod, const char *const *keep)
 {
     Value v;
-    if (!vm_map_get(vm->builtins, vm_str_value(vm_string_cstr(vm, mod)), &v) || v.type != VT_MAP)
+    if (!pvmV_map_get(vm->builtins, vm_str_value(pvmV_string_cstr(vm, mod)), &v) || v.type != VT_MAP)
         return;
     PvMap *m = v.as.m;
-    for (int64_t pos = vm_map_next(m, 0); pos >= 0; pos = vm_map_next(m, (size_t)pos + 1)) {
+    for (int64_t pos = pvmV_map_next(m, 0); pos >= 0; pos = pvmV_map_next(m, (size_t)pos + 1)) {
         PvMapEntry *e = &m->entries[pos];
         if (e->key.type != VT_STRING || e->value.type != VT_NATIVE)
             continue;
@@ -307,7 +307,7 @@ static void api_deny_module(VM *vm, const char *mod, const char *const *keep)
             continue;
         char name[128];
         snprintf(name, sizeof name, "%s.%s", mod, e->key.as.s->chars);
-        PvNative *n = vm_native_new(vm, name, api_denied, 0, -1, NULL);
+        PvNative *n = pvmV_native_new(vm, name, api_denied, 0, -1, NULL);
         n->data = n->name->chars;
         e->value = vm_obj(VT_NATIVE, n);
     }
@@ -318,7 +318,7 @@ static void api_open_libs(VM *vm, void *ud)
     static const char *const io_kept[] = { "write", NULL };
     static const char *const os_kept[] = { "clock", "time", "args", NULL };
     pvm_vm *P = ud;
-    stdlib_open(vm, P->opt.argc, P->opt.argv);
+    pvmL_open(vm, P->opt.argc, P->opt.argv);
     vm->ffi_disabled = (P->opt.deny & PVM_DENY_FFI) != 0;
     if (P->opt.deny & PVM_DENY_IO)
         api_deny_module(vm, "io", io_kept);
@@ -340,13 +340,13 @@ pvm_vm *pvm_new(const pvm_options *opt)
     if (opt)
         P->opt = *opt;
     P->error_value = P->raise_value = VAL_NIL;
-    P->vm = vm_new();
+    P->vm = pvmV_new();
     if (opt && opt->module_path)
         P->module_path = strdup(opt->module_path);
     P->opt.module_path = P->module_path;
-    api_handles_init(P);
+    pvmA_handles_init(P);
     bool ok = P->vm && (!opt || !opt->module_path || P->module_path) &&
-              (!P->opt.write || api_open_output(P)) && vm_protect(P->vm, api_open_libs, P);
+              (!P->opt.write || api_open_output(P)) && pvmV_protect(P->vm, api_open_libs, P);
     if (!ok) {
         pvm_free(P);
         return NULL;
@@ -362,8 +362,8 @@ void pvm_free(pvm_vm *P)
         fclose(P->out);
         P->vm->out = stdout;
     }
-    vm_free(P->vm);
-    api_handles_free(P);
+    pvmV_free(P->vm);
+    pvmA_handles_free(P);
     api_clear_error(P);
     free(P->raise_text);
     free(P->raised_text);
@@ -419,12 +419,12 @@ static void api_scrub(VM *vm)
 static pvm_status api_end(pvm_vm *P, bool ok)
 {
     if (P->depth > 0)
-        return ok ? PVM_OK : api_fail_vm(P);
+        return ok ? PVM_OK : pvmA_fail_vm(P);
     if (P->out)
         fflush(P->out);
     if (ok)
         return PVM_OK;
-    pvm_status st = api_fail_vm(P);
+    pvm_status st = pvmA_fail_vm(P);
     api_scrub(P->vm);
     return api_report(P, st);
 }
@@ -434,14 +434,14 @@ pvm_status pvm_run(pvm_vm *P)
     if (!P)
         return PVM_EARG;
     if (P->depth > 0)
-        return api_fail(P, PVM_ESTATE, "pvm_run: not allowed inside a native function");
+        return pvmA_fail(P, PVM_ESTATE, "pvm_run: not allowed inside a native function");
     VmProgram *prog = P->vm->program;
     if (!prog)
-        return api_fail(P, PVM_ESTATE, "pvm_run: no program loaded");
+        return pvmA_fail(P, PVM_ESTATE, "pvm_run: no program loaded");
     if (prog->modules[0]->state != VM_MODULE_NEW)
-        return api_fail(P, PVM_ESTATE, "pvm_run: the program has already run; load it again");
+        return pvmA_fail(P, PVM_ESTATE, "pvm_run: the program has already run; load it again");
     api_begin(P);
-    return api_end(P, vm_run_program(P->vm));
+    return api_end(P, pvmV_run_program(P->vm));
 }
 
 pvm_status pvm_call(pvm_vm *P, pvm_value fn, int argc, const pvm_value *args, pvm_value *result)
@@ -451,18 +451,18 @@ pvm_status pvm_call(pvm_vm *P, pvm_value fn, int argc, const pvm_value *args, pv
     if (result)
         *result = PVM_NIL;
     if (argc < 0 || (argc > 0 && !args))
-        return api_fail(P, PVM_EARG, "pvm_call: %d arguments at %p", argc, (const void *)args);
+        return pvmA_fail(P, PVM_EARG, "pvm_call: %d arguments at %p", argc, (const void *)args);
     Value f;
-    if (!api_value(P, fn, &f))
+    if (!pvmA_value(P, fn, &f))
         return P->status;
     if (!vm_is_function(f))
-        return api_fail(P, PVM_ETYPE, "attempt to call a %s value", vm_type_name(f));
+        return pvmA_fail(P, PVM_ETYPE, "attempt to call a %s value", pvmV_type_name(f));
     Value small[8];
     Value *vals = (size_t)argc <= sizeof small / sizeof small[0] ? small : malloc((size_t)argc * sizeof(Value));
     if (!vals)
-        return api_fail(P, PVM_EMEMORY, "out of memory");
+        return pvmA_fail(P, PVM_EMEMORY, "out of memory");
     for (int i = 0; i < argc; i++) {
-        if (!api_value(P, args[i], &vals[i])) {
+        if (!pvmA_value(P, args[i], &vals[i])) {
             if (vals != small)
                 free(vals);
             return P->status;
@@ -470,12 +470,12 @@ pvm_status pvm_call(pvm_vm *P, pvm_value fn, int argc, const pvm_value *args, pv
     }
     api_begin(P);
     Value r;
-    bool ok = vm_pcall(P->vm, f, argc, vals, &r);
+    bool ok = pvmV_pcall(P->vm, f, argc, vals, &r);
     if (vals != small)
         free(vals);
     pvm_status st = api_end(P, ok);
-    if (st == PVM_OK && result && !api_handle(P, r, result))
-        return api_fail(P, PVM_EMEMORY, "out of memory");
+    if (st == PVM_OK && result && !pvmA_handle(P, r, result))
+        return pvmA_fail(P, PVM_EMEMORY, "out of memory");
     return st;
 }
 
@@ -490,7 +490,7 @@ static const char **api_builtin_names(VM *vm)
     if (!names)
         return NULL;
     size_t n = 0;
-    for (int64_t pos = vm_map_next(m, 0); pos >= 0; pos = vm_map_next(m, (size_t)pos + 1)) {
+    for (int64_t pos = pvmV_map_next(m, 0); pos >= 0; pos = pvmV_map_next(m, (size_t)pos + 1)) {
         if (m->entries[pos].key.type == VT_STRING)
             names[n++] = m->entries[pos].key.as.s->chars;
     }
@@ -509,17 +509,17 @@ static pvm_status api_compile(pvm_vm *P, const char *src, size_t len, const char
             fclose(errors);
         free(text);
         free(names);
-        return api_fail(P, PVM_EMEMORY, "out of memory");
+        return pvmA_fail(P, PVM_EMEMORY, "out of memory");
     }
     CcOptions o = { .extra_builtins = names, .module_path = P->module_path };
-    bool ok = cc_compile_source(src, len, name, &o, img, errors);
+    bool ok = pvmC_compile_source(src, len, name, &o, img, errors);
     fclose(errors);
     free(names);
     pvm_status st = PVM_OK;
     if (!ok) {
         while (text_len > 0 && text[text_len - 1] == '\n')
             text[--text_len] = '\0';
-        st = api_fail(P, PVM_ECOMPILE, "%s", text_len ? text : "compile error");
+        st = pvmA_fail(P, PVM_ECOMPILE, "%s", text_len ? text : "compile error");
         api_where_from_diagnostic(P, P->message);
     }
     free(text);
@@ -529,10 +529,10 @@ static pvm_status api_compile(pvm_vm *P, const char *src, size_t len, const char
 static pvm_status api_load_image(pvm_vm *P, const PbcImage *img)
 {
     char err[512];
-    if (vm_load_verified(P->vm, img, err, sizeof err))
+    if (pvmV_load_verified(P->vm, img, err, sizeof err))
         return PVM_OK;
     bool memory = !strncmp(err, "cannot load program", 19);
-    return api_fail(P, memory ? PVM_EMEMORY : PVM_EBYTECODE, "%s%s", memory ? "" : "invalid bytecode: ", err);
+    return pvmA_fail(P, memory ? PVM_EMEMORY : PVM_EBYTECODE, "%s%s", memory ? "" : "invalid bytecode: ", err);
 }
 
 static pvm_status api_check_loading(pvm_vm *P, const void *data, size_t len)
@@ -540,9 +540,9 @@ static pvm_status api_check_loading(pvm_vm *P, const void *data, size_t len)
     if (!P)
         return PVM_EARG;
     if (!data && len)
-        return api_fail(P, PVM_EARG, "NULL data of length %zu", len);
+        return pvmA_fail(P, PVM_EARG, "NULL data of length %zu", len);
     if (P->depth > 0)
-        return api_fail(P, PVM_ESTATE, "cannot load a program inside a native function");
+        return pvmA_fail(P, PVM_ESTATE, "cannot load a program inside a native function");
     return PVM_OK;
 }
 
@@ -552,7 +552,7 @@ static pvm_status api_load_source(pvm_vm *P, const char *src, size_t len, const 
     pvm_status st = api_compile(P, src ? src : "", len, name, &img);
     if (st == PVM_OK)
         st = api_load_image(P, &img);
-    pbc_free(&img);
+    pvmB_free(&img);
     return api_report(P, st);
 }
 
@@ -571,10 +571,10 @@ pvm_status pvm_load_bytecode(pvm_vm *P, const void *bytes, size_t len)
         return st;
     PbcImage img;
     char err[512];
-    if (!pbc_read(bytes ? bytes : "", len, &img, err, sizeof err))
-        return api_report(P, api_fail(P, PVM_EBYTECODE, "invalid bytecode: %s", err));
+    if (!pvmB_read(bytes ? bytes : "", len, &img, err, sizeof err))
+        return api_report(P, pvmA_fail(P, PVM_EBYTECODE, "invalid bytecode: %s", err));
     st = api_load_image(P, &img);
-    pbc_free(&img);
+    pvmB_free(&img);
     return api_report(P, st);
 }
 
@@ -584,11 +584,11 @@ pvm_status pvm_load_file(pvm_vm *P, const char *path)
     if (st != PVM_OK)
         return st;
     if (!path)
-        return api_fail(P, PVM_EARG, "pvm_load_file: NULL path");
+        return pvmA_fail(P, PVM_EARG, "pvm_load_file: NULL path");
     char *data;
     size_t len;
-    if (!pbc_read_path(path, SIZE_MAX, &data, &len))
-        return api_report(P, api_fail(P, PVM_EIO, "cannot read %s: %s", path, strerror(errno)));
+    if (!pvmB_read_path(path, SIZE_MAX, &data, &len))
+        return api_report(P, pvmA_fail(P, PVM_EIO, "cannot read %s: %s", path, strerror(errno)));
     if (len >= 4 && !memcmp(data, PBC_MAGIC, 4))
         st = pvm_load_bytecode(P, data, len);
     else
@@ -618,7 +618,7 @@ static bool api_builtin(VM *vm, const char *name, Value *out)
 {
     PvMap *m = vm->builtins;
     size_t len = strlen(name);
-    for (int64_t pos = vm_map_next(m, 0); pos >= 0; pos = vm_map_next(m, (size_t)pos + 1)) {
+    for (int64_t pos = pvmV_map_next(m, 0); pos >= 0; pos = pvmV_map_next(m, (size_t)pos + 1)) {
         Value k = m->entries[pos].key;
         if (k.type == VT_STRING && k.as.s->len == len && !memcmp(k.as.s->chars, name, len)) {
             *out = m->entries[pos].value;
@@ -633,15 +633,15 @@ pvm_status pvm_get_global(pvm_vm *P, const char *name, pvm_value *out)
     if (!P)
         return PVM_EARG;
     if (!name || !out)
-        return api_fail(P, PVM_EARG, "pvm_get_global: NULL argument");
+        return pvmA_fail(P, PVM_EARG, "pvm_get_global: NULL argument");
     *out = PVM_NIL;
     Value *slot = api_program_global(P->vm, name);
     Value v;
     if (slot)
         v = *slot;
     else if (!api_builtin(P->vm, name, &v))
-        return api_fail(P, PVM_ENOTFOUND, "no global named '%s'", name);
-    return api_handle(P, v, out) ? PVM_OK : api_fail(P, PVM_EMEMORY, "out of memory");
+        return pvmA_fail(P, PVM_ENOTFOUND, "no global named '%s'", name);
+    return pvmA_handle(P, v, out) ? PVM_OK : pvmA_fail(P, PVM_EMEMORY, "out of memory");
 }
 
 pvm_status pvm_set_global(pvm_vm *P, const char *name, pvm_value v)
@@ -649,15 +649,15 @@ pvm_status pvm_set_global(pvm_vm *P, const char *name, pvm_value v)
     if (!P)
         return PVM_EARG;
     if (!name)
-        return api_fail(P, PVM_EARG, "pvm_set_global: NULL name");
+        return pvmA_fail(P, PVM_EARG, "pvm_set_global: NULL name");
     Value val;
-    if (!api_value(P, v, &val))
+    if (!pvmA_value(P, v, &val))
         return P->status;
     if (!P->vm->program)
-        return api_fail(P, PVM_ESTATE, "pvm_set_global: no program loaded");
+        return pvmA_fail(P, PVM_ESTATE, "pvm_set_global: no program loaded");
     Value *slot = api_program_global(P->vm, name);
     if (!slot)
-        return api_fail(P, PVM_ENOTFOUND, "the program has no top-level variable '%s'", name);
+        return pvmA_fail(P, PVM_ENOTFOUND, "the program has no top-level variable '%s'", name);
     *slot = val;
     return PVM_OK;
 }
@@ -670,7 +670,7 @@ typedef struct {
 static void api_define_body(VM *vm, void *ud)
 {
     ApiDefine *d = ud;
-    vm_define_builtin(vm, d->name, d->v);
+    pvmV_define_builtin(vm, d->name, d->v);
 }
 
 pvm_status pvm_define(pvm_vm *P, const char *name, pvm_value v)
@@ -678,11 +678,11 @@ pvm_status pvm_define(pvm_vm *P, const char *name, pvm_value v)
     if (!P)
         return PVM_EARG;
     if (!name)
-        return api_fail(P, PVM_EARG, "pvm_define: NULL name");
+        return pvmA_fail(P, PVM_EARG, "pvm_define: NULL name");
     ApiDefine d = { name, VAL_NIL };
-    if (!api_value(P, v, &d.v))
+    if (!pvmA_value(P, v, &d.v))
         return P->status;
-    return api_protect(P, api_define_body, &d);
+    return pvmA_protect(P, api_define_body, &d);
 }
 
 /* ---- Limits ---- */

@@ -61,26 +61,26 @@ struct pvm_vm {
     pvm_status fatal_pending;
 };
 
-/* Errors (api.c). api_fail records an error of the API itself (misuse);
- * api_fail_vm one raised in the VM (vm->error). Both return the status. */
-pvm_status api_fail(pvm_vm *P, pvm_status st, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-pvm_status api_fail_vm(pvm_vm *P);
+/* Errors (api.c). pvmA_fail records an error of the API itself (misuse);
+ * pvmA_fail_vm one raised in the VM (vm->error). Both return the status. */
+pvm_status pvmA_fail(pvm_vm *P, pvm_status st, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+pvm_status pvmA_fail_vm(pvm_vm *P);
 /* The message of the fatal error behind PVM_EBUDGET, _EINTERRUPT, _EMEMORY. */
-const char *api_fatal_text(pvm_status st);
+const char *pvmA_fatal_text(pvm_status st);
 /* Runs [fn] inside a protected boundary: PVM_OK, or the VM's error. */
-pvm_status api_protect(pvm_vm *P, void (*fn)(VM *vm, void *ud), void *ud);
+pvm_status pvmA_protect(pvm_vm *P, void (*fn)(VM *vm, void *ud), void *ud);
 
 /* Handles (api_values.c). */
-void api_handles_init(pvm_vm *P);
-void api_handles_free(pvm_vm *P);
+void pvmA_handles_init(pvm_vm *P);
+void pvmA_handles_free(pvm_vm *P);
 /* The value of [h]; false (and a recorded PVM_EARG) for a bad handle. */
-bool api_value(pvm_vm *P, pvm_value h, Value *out);
+bool pvmA_value(pvm_vm *P, pvm_value h, Value *out);
 /* A new handle for [v] (PVM_NIL for nil); false when memory runs out. */
-bool api_handle(pvm_vm *P, Value v, pvm_value *out);
+bool pvmA_handle(pvm_vm *P, Value v, pvm_value *out);
 /* Releases the handles made inside the native that started at [mark]. */
-void api_locals_unwind(pvm_vm *P, size_t mark);
+void pvmA_locals_unwind(pvm_vm *P, size_t mark);
 
 /* Natives (api_native.c): a PV function value calling [fn]. */
-PvNative *api_native_new(pvm_vm *P, const char *name, pvm_cfunction fn, void *ud);
+PvNative *pvmA_native_new(pvm_vm *P, const char *name, pvm_cfunction fn, void *ud);
 
 #endif

@@ -55,24 +55,24 @@ static void api_after_native(VM *vm, pvm_vm *P, ApiRaiseState r, const char *nam
         pvm_status st = P->fatal_pending;
         P->fatal_pending = PVM_OK;
         free(r.text);
-        vm_fatal_error(vm, api_fatal_text(st));
+        pvmV_fatal_error(vm, pvmA_fatal_text(st));
     }
     if (r.kind == API_RAISE_VALUE)
-        vm_throw(vm, r.value);
+        pvmV_throw(vm, r.value);
     if (r.kind == API_RAISE_TEXT) {
         free(P->raised_text); /* owned by P until the next throw: no leak if the string cannot be made */
         P->raised_text = r.text;
-        vm_throw(vm, vm_str_value(vm_string_cstr(vm, r.text ? r.text : "out of memory")));
+        pvmV_throw(vm, vm_str_value(pvmV_string_cstr(vm, r.text ? r.text : "out of memory")));
     }
     if (!valid_result)
-        vm_error(vm, "%s returned an invalid or released handle", name);
+        pvmV_error(vm, "%s returned an invalid or released handle", name);
 }
 
 /* Argument handles, local to the call; false when memory runs out. */
 static bool api_arg_handles(pvm_vm *P, int argc, const Value *args, pvm_value *h)
 {
     for (int i = 0; i < argc; i++) {
-        if (!api_handle(P, args[i], &h[i]))
+        if (!pvmA_handle(P, args[i], &h[i]))
             return false;
     }
     return true;
@@ -88,17 +88,17 @@ static Value api_native_call(VM *vm, int argc, Value *args, void *data)
     P->depth++;
     if (!h || !api_arg_handles(P, argc, args, h)) {
         P->depth--;
-        api_locals_unwind(P, mark);
+        pvmA_locals_unwind(P, mark);
         if (h != small)
             free(h);
-        vm_error(vm, "out of memory");
+        pvmV_error(vm, "out of memory");
     }
     ApiRaiseState outer = api_take_raise(P);
     pvm_value r = d->fn(P, argc, h, d->ud);
     P->depth--;
     Value result = VAL_NIL;
-    bool valid = api_value(P, r, &result);
-    api_locals_unwind(P, mark);
+    bool valid = pvmA_value(P, r, &result);
+    pvmA_locals_unwind(P, mark);
     if (h != small)
         free(h);
     ApiRaiseState mine = api_take_raise(P);
@@ -107,13 +107,13 @@ static Value api_native_call(VM *vm, int argc, Value *args, void *data)
     return result;
 }
 
-PvNative *api_native_new(pvm_vm *P, const char *name, pvm_cfunction fn, void *ud)
+PvNative *pvmA_native_new(pvm_vm *P, const char *name, pvm_cfunction fn, void *ud)
 {
-    ApiNativeData *d = vm_alloc(P->vm, sizeof *d);
+    ApiNativeData *d = pvmV_alloc(P->vm, sizeof *d);
     d->P = P;
     d->fn = fn;
     d->ud = ud;
-    PvNative *n = vm_native_new(P->vm, name, api_native_call, 0, -1, d);
+    PvNative *n = pvmV_native_new(P->vm, name, api_native_call, 0, -1, d);
     d->name = n->name->chars;
     return n;
 }
@@ -132,7 +132,7 @@ typedef struct {
 static void api_function_body(VM *vm, void *ud)
 {
     ApiRegister *r = ud;
-    r->result = vm_obj(VT_NATIVE, api_native_new(r->P, r->name, r->fn, r->ud));
+    r->result = vm_obj(VT_NATIVE, pvmA_native_new(r->P, r->name, r->fn, r->ud));
 }
 
 pvm_value pvm_function(pvm_vm *P, const char *name, pvm_cfunction fn, void *ud)
@@ -140,20 +140,20 @@ pvm_value pvm_function(pvm_vm *P, const char *name, pvm_cfunction fn, void *ud)
     if (!P)
         return PVM_NIL;
     if (!fn) {
-        api_fail(P, PVM_EARG, "pvm_function: NULL function");
+        pvmA_fail(P, PVM_EARG, "pvm_function: NULL function");
         return PVM_NIL;
     }
     ApiRegister r = { P, name ? name : "<native>", fn, NULL, ud, VAL_NIL };
     pvm_value h = PVM_NIL;
-    if (api_protect(P, api_function_body, &r) == PVM_OK && !api_handle(P, r.result, &h))
-        api_fail(P, PVM_EMEMORY, "out of memory");
+    if (pvmA_protect(P, api_function_body, &r) == PVM_OK && !pvmA_handle(P, r.result, &h))
+        pvmA_fail(P, PVM_EMEMORY, "out of memory");
     return h;
 }
 
 static void api_register_body(VM *vm, void *ud)
 {
     ApiRegister *r = ud;
-    vm_define_builtin(vm, r->name, vm_obj(VT_NATIVE, api_native_new(r->P, r->name, r->fn, r->ud)));
+    pvmV_define_builtin(vm, r->name, vm_obj(VT_NATIVE, pvmA_native_new(r->P, r->name, r->fn, r->ud)));
 }
 
 pvm_status pvm_register(pvm_vm *P, const char *name, pvm_cfunction fn, void *ud)
@@ -161,25 +161,25 @@ pvm_status pvm_register(pvm_vm *P, const char *name, pvm_cfunction fn, void *ud)
     if (!P)
         return PVM_EARG;
     if (!name || !fn)
-        return api_fail(P, PVM_EARG, "pvm_register: NULL %s", name ? "function" : "name");
+        return pvmA_fail(P, PVM_EARG, "pvm_register: NULL %s", name ? "function" : "name");
     ApiRegister r = { P, name, fn, NULL, ud, VAL_NIL };
-    return api_protect(P, api_register_body, &r);
+    return pvmA_protect(P, api_register_body, &r);
 }
 
 /* Each function is named "module.fn", as the standard library's are. */
 static void api_module_body(VM *vm, void *ud)
 {
     ApiRegister *r = ud;
-    PvMap *m = vm_map_new(vm, 8);
+    PvMap *m = pvmV_map_new(vm, 8);
     for (const pvm_function_entry *f = r->funcs; f->name; f++) {
         char *full = NULL;
         if (asprintf(&full, "%s.%s", r->name, f->name) < 0)
-            vm_error(vm, "out of memory");
-        PvNative *n = api_native_new(r->P, full, f->fn, r->ud);
+            pvmV_error(vm, "out of memory");
+        PvNative *n = pvmA_native_new(r->P, full, f->fn, r->ud);
         free(full);
-        vm_map_set(vm, m, vm_str_value(vm_string_cstr(vm, f->name)), vm_obj(VT_NATIVE, n));
+        pvmV_map_set(vm, m, vm_str_value(pvmV_string_cstr(vm, f->name)), vm_obj(VT_NATIVE, n));
     }
-    vm_define_builtin(vm, r->name, vm_obj(VT_MAP, m));
+    pvmV_define_builtin(vm, r->name, vm_obj(VT_MAP, m));
 }
 
 pvm_status pvm_register_module(pvm_vm *P, const char *name, const pvm_function_entry *funcs, void *ud)
@@ -187,13 +187,13 @@ pvm_status pvm_register_module(pvm_vm *P, const char *name, const pvm_function_e
     if (!P)
         return PVM_EARG;
     if (!name || !funcs)
-        return api_fail(P, PVM_EARG, "pvm_register_module: NULL %s", name ? "function list" : "name");
+        return pvmA_fail(P, PVM_EARG, "pvm_register_module: NULL %s", name ? "function list" : "name");
     for (const pvm_function_entry *f = funcs; f->name; f++) {
         if (!f->fn)
-            return api_fail(P, PVM_EARG, "pvm_register_module: %s.%s has a NULL function", name, f->name);
+            return pvmA_fail(P, PVM_EARG, "pvm_register_module: %s.%s has a NULL function", name, f->name);
     }
     ApiRegister r = { P, name, NULL, funcs, ud, VAL_NIL };
-    return api_protect(P, api_module_body, &r);
+    return pvmA_protect(P, api_module_body, &r);
 }
 
 /* ---- Raising errors from natives ---- */
@@ -203,13 +203,13 @@ static void api_request(pvm_vm *P, ApiRaise kind, char *text, Value v)
 {
     if (P->depth == 0) {
         if (kind == API_RAISE_TEXT) {
-            api_fail(P, PVM_ERUNTIME, "%s", text ? text : "out of memory");
+            pvmA_fail(P, PVM_ERUNTIME, "%s", text ? text : "out of memory");
         } else {
             VmBuf b;
-            vm_buf_init(&b);
-            vm_display(&b, v);
-            api_fail(P, PVM_ERUNTIME, "%s", b.data);
-            vm_buf_free(&b);
+            pvmV_buf_init(&b);
+            pvmV_display(&b, v);
+            pvmA_fail(P, PVM_ERUNTIME, "%s", b.data);
+            pvmV_buf_free(&b);
             P->error_value = v;
             P->has_error_value = true;
         }
@@ -241,7 +241,7 @@ pvm_value pvm_raise_value(pvm_vm *P, pvm_value v)
     Value val;
     if (!P)
         return PVM_NIL;
-    if (!api_value(P, v, &val))
+    if (!pvmA_value(P, v, &val))
         return pvm_raise(P, "pvm_raise_value: invalid or released handle");
     api_request(P, API_RAISE_VALUE, NULL, val);
     return PVM_NIL;

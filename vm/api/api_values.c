@@ -18,7 +18,7 @@
 
 /* ---- The handle table ---- */
 
-void api_handles_init(pvm_vm *P)
+void pvmA_handles_init(pvm_vm *P)
 {
     ApiHandles *H = &P->handles;
     uint64_t mix = (uint64_t)(uintptr_t)P * 0x9E3779B97F4A7C15u;
@@ -26,7 +26,7 @@ void api_handles_init(pvm_vm *P)
     H->free_head = API_NO_SLOT;
 }
 
-void api_handles_free(pvm_vm *P)
+void pvmA_handles_free(pvm_vm *P)
 {
     ApiHandles *H = &P->handles;
     for (uint32_t c = 0; c < H->nchunks; c++)
@@ -124,12 +124,12 @@ static bool api_new_handle(pvm_vm *P, Value v, bool local, pvm_value *out)
     return true;
 }
 
-bool api_handle(pvm_vm *P, Value v, pvm_value *out)
+bool pvmA_handle(pvm_vm *P, Value v, pvm_value *out)
 {
     return api_new_handle(P, v, P->depth > 0, out);
 }
 
-void api_locals_unwind(pvm_vm *P, size_t mark)
+void pvmA_locals_unwind(pvm_vm *P, size_t mark)
 {
     ApiHandles *H = &P->handles;
     while (H->nlocals > mark)
@@ -149,11 +149,11 @@ static bool api_lookup(const pvm_vm *P, pvm_value h, Value *out)
     return true;
 }
 
-bool api_value(pvm_vm *P, pvm_value h, Value *out)
+bool pvmA_value(pvm_vm *P, pvm_value h, Value *out)
 {
     if (api_lookup(P, h, out))
         return true;
-    api_fail(P, PVM_EARG, "invalid or released handle %#llx", (unsigned long long)h.id);
+    pvmA_fail(P, PVM_EARG, "invalid or released handle %#llx", (unsigned long long)h.id);
     return false;
 }
 
@@ -161,10 +161,10 @@ pvm_value pvm_retain(pvm_vm *P, pvm_value v)
 {
     Value val;
     pvm_value h;
-    if (!P || !api_value(P, v, &val))
+    if (!P || !pvmA_value(P, v, &val))
         return PVM_NIL;
     if (!api_new_handle(P, val, false, &h))
-        api_fail(P, PVM_EMEMORY, "out of memory");
+        pvmA_fail(P, PVM_EMEMORY, "out of memory");
     return h;
 }
 
@@ -174,7 +174,7 @@ pvm_status pvm_release(pvm_vm *P, pvm_value v)
         return PVM_EARG;
     if (v.id == 0 || api_release_id(&P->handles, v.id))
         return PVM_OK;
-    return api_fail(P, PVM_EARG, "invalid or released handle %#llx", (unsigned long long)v.id);
+    return pvmA_fail(P, PVM_EARG, "invalid or released handle %#llx", (unsigned long long)v.id);
 }
 
 /* ---- Types ---- */
@@ -217,11 +217,11 @@ bool pvm_is_nil(pvm_vm *P, pvm_value v)
 /* The value of [h] if it has type [want]; else records PVM_ETYPE. */
 static bool api_expect(pvm_vm *P, pvm_value h, pvm_type want, Value *out)
 {
-    if (!api_value(P, h, out))
+    if (!pvmA_value(P, h, out))
         return false;
     if (api_type(*out) == want)
         return true;
-    api_fail(P, PVM_ETYPE, "expected %s, got %s", pvm_type_name(want), vm_type_name(*out));
+    pvmA_fail(P, PVM_ETYPE, "expected %s, got %s", pvm_type_name(want), pvmV_type_name(*out));
     return false;
 }
 
@@ -230,8 +230,8 @@ static bool api_expect(pvm_vm *P, pvm_value h, pvm_type want, Value *out)
 static pvm_value api_result(pvm_vm *P, Value v)
 {
     pvm_value h;
-    if (!api_handle(P, v, &h))
-        api_fail(P, PVM_EMEMORY, "out of memory");
+    if (!pvmA_handle(P, v, &h))
+        pvmA_fail(P, PVM_EMEMORY, "out of memory");
     return h;
 }
 
@@ -261,7 +261,7 @@ typedef struct {
 static pvm_value api_make(pvm_vm *P, void (*body)(VM *, void *), ApiMake *m)
 {
     m->result = VAL_NIL;
-    if (api_protect(P, body, m) != PVM_OK)
+    if (pvmA_protect(P, body, m) != PVM_OK)
         return PVM_NIL;
     return api_result(P, m->result);
 }
@@ -269,7 +269,7 @@ static pvm_value api_make(pvm_vm *P, void (*body)(VM *, void *), ApiMake *m)
 static void api_make_string(VM *vm, void *ud)
 {
     ApiMake *m = ud;
-    m->result = vm_str_value(vm_string_new(vm, m->chars, m->len));
+    m->result = vm_str_value(pvmV_string_new(vm, m->chars, m->len));
 }
 
 pvm_value pvm_string(pvm_vm *P, const char *s, size_t len)
@@ -277,7 +277,7 @@ pvm_value pvm_string(pvm_vm *P, const char *s, size_t len)
     if (!P)
         return PVM_NIL;
     if (!s && len) {
-        api_fail(P, PVM_EARG, "pvm_string: NULL text of length %zu", len);
+        pvmA_fail(P, PVM_EARG, "pvm_string: NULL text of length %zu", len);
         return PVM_NIL;
     }
     ApiMake m = { .chars = s ? s : "", .len = len };
@@ -287,7 +287,7 @@ pvm_value pvm_string(pvm_vm *P, const char *s, size_t len)
 pvm_value pvm_cstring(pvm_vm *P, const char *s)
 {
     if (P && !s) {
-        api_fail(P, PVM_EARG, "pvm_cstring: NULL string");
+        pvmA_fail(P, PVM_EARG, "pvm_cstring: NULL string");
         return PVM_NIL;
     }
     return pvm_string(P, s, s ? strlen(s) : 0);
@@ -295,18 +295,18 @@ pvm_value pvm_cstring(pvm_vm *P, const char *s)
 
 static void api_make_array(VM *vm, void *ud)
 {
-    ((ApiMake *)ud)->result = vm_obj(VT_ARRAY, vm_array_new(vm, 0));
+    ((ApiMake *)ud)->result = vm_obj(VT_ARRAY, pvmV_array_new(vm, 0));
 }
 
 static void api_make_map(VM *vm, void *ud)
 {
-    ((ApiMake *)ud)->result = vm_obj(VT_MAP, vm_map_new(vm, 0));
+    ((ApiMake *)ud)->result = vm_obj(VT_MAP, pvmV_map_new(vm, 0));
 }
 
 static void api_make_pointer(VM *vm, void *ud)
 {
     ApiMake *m = ud;
-    PvPointer *box = vm_alloc(vm, sizeof(PvPointer)); /* zeroed: a foreign pointer */
+    PvPointer *box = pvmV_alloc(vm, sizeof(PvPointer)); /* zeroed: a foreign pointer */
     box->addr = m->ptr;
     m->result = vm_obj(VT_POINTER, box);
 }
@@ -337,7 +337,7 @@ pvm_status pvm_get_bool(pvm_vm *P, pvm_value v, bool *out)
     if (!P)
         return PVM_EARG;
     if (!out)
-        return api_fail(P, PVM_EARG, "pvm_get_bool: NULL out");
+        return pvmA_fail(P, PVM_EARG, "pvm_get_bool: NULL out");
     if (!api_expect(P, v, PVM_TBOOL, &val))
         return P->status;
     *out = val.as.b;
@@ -350,7 +350,7 @@ pvm_status pvm_get_int(pvm_vm *P, pvm_value v, int64_t *out)
     if (!P)
         return PVM_EARG;
     if (!out)
-        return api_fail(P, PVM_EARG, "pvm_get_int: NULL out");
+        return pvmA_fail(P, PVM_EARG, "pvm_get_int: NULL out");
     if (!api_expect(P, v, PVM_TINT, &val))
         return P->status;
     *out = val.as.i;
@@ -363,15 +363,15 @@ pvm_status pvm_get_float(pvm_vm *P, pvm_value v, double *out)
     if (!P)
         return PVM_EARG;
     if (!out)
-        return api_fail(P, PVM_EARG, "pvm_get_float: NULL out");
-    if (!api_value(P, v, &val))
+        return pvmA_fail(P, PVM_EARG, "pvm_get_float: NULL out");
+    if (!pvmA_value(P, v, &val))
         return P->status;
     if (val.type == VT_INT)
         *out = (double)val.as.i;
     else if (val.type == VT_FLOAT)
         *out = val.as.f;
     else
-        return api_fail(P, PVM_ETYPE, "expected float, got %s", vm_type_name(val));
+        return pvmA_fail(P, PVM_ETYPE, "expected float, got %s", pvmV_type_name(val));
     return PVM_OK;
 }
 
@@ -381,7 +381,7 @@ pvm_status pvm_get_string(pvm_vm *P, pvm_value v, const char **s, size_t *len)
     if (!P)
         return PVM_EARG;
     if (!s)
-        return api_fail(P, PVM_EARG, "pvm_get_string: NULL out");
+        return pvmA_fail(P, PVM_EARG, "pvm_get_string: NULL out");
     if (!api_expect(P, v, PVM_TSTRING, &val))
         return P->status;
     *s = val.as.s->chars;
@@ -396,7 +396,7 @@ pvm_status pvm_get_pointer(pvm_vm *P, pvm_value v, void **out)
     if (!P)
         return PVM_EARG;
     if (!out)
-        return api_fail(P, PVM_EARG, "pvm_get_pointer: NULL out");
+        return pvmA_fail(P, PVM_EARG, "pvm_get_pointer: NULL out");
     if (!api_expect(P, v, PVM_TPOINTER, &val))
         return P->status;
     *out = vm_pointer_addr(val);
@@ -412,7 +412,7 @@ bool pvm_truthy(pvm_vm *P, pvm_value v)
 bool pvm_equal(pvm_vm *P, pvm_value a, pvm_value b)
 {
     Value x, y;
-    return P && api_lookup(P, a, &x) && api_lookup(P, b, &y) && vm_values_equal(x, y);
+    return P && api_lookup(P, a, &x) && api_lookup(P, b, &y) && pvmV_values_equal(x, y);
 }
 
 typedef struct {
@@ -422,7 +422,7 @@ typedef struct {
 static void api_to_string_body(VM *vm, void *ud)
 {
     ApiConvert *c = ud;
-    c->out = vm_str_value(vm_to_string(vm, c->in));
+    c->out = vm_str_value(pvmV_to_string(vm, c->in));
 }
 
 pvm_status pvm_to_string(pvm_vm *P, pvm_value v, pvm_value *out)
@@ -430,14 +430,14 @@ pvm_status pvm_to_string(pvm_vm *P, pvm_value v, pvm_value *out)
     if (!P)
         return PVM_EARG;
     if (!out)
-        return api_fail(P, PVM_EARG, "pvm_to_string: NULL out");
+        return pvmA_fail(P, PVM_EARG, "pvm_to_string: NULL out");
     *out = PVM_NIL;
     ApiConvert c;
-    if (!api_value(P, v, &c.in))
+    if (!pvmA_value(P, v, &c.in))
         return P->status;
-    pvm_status st = api_protect(P, api_to_string_body, &c);
-    if (st == PVM_OK && !api_handle(P, c.out, out))
-        return api_fail(P, PVM_EMEMORY, "out of memory");
+    pvm_status st = pvmA_protect(P, api_to_string_body, &c);
+    if (st == PVM_OK && !pvmA_handle(P, c.out, out))
+        return pvmA_fail(P, PVM_EMEMORY, "out of memory");
     return st;
 }
 
@@ -449,14 +449,14 @@ pvm_status pvm_len(pvm_vm *P, pvm_value v, size_t *out)
     if (!P)
         return PVM_EARG;
     if (!out)
-        return api_fail(P, PVM_EARG, "pvm_len: NULL out");
-    if (!api_value(P, v, &val))
+        return pvmA_fail(P, PVM_EARG, "pvm_len: NULL out");
+    if (!pvmA_value(P, v, &val))
         return P->status;
     switch (val.type) {
     case VT_STRING: *out = val.as.s->len; return PVM_OK;
     case VT_ARRAY: *out = val.as.a->len; return PVM_OK;
     case VT_MAP: *out = val.as.m->count; return PVM_OK;
-    default: return api_fail(P, PVM_ETYPE, "len: expected string, array or map, got %s", vm_type_name(val));
+    default: return pvmA_fail(P, PVM_ETYPE, "len: expected string, array or map, got %s", pvmV_type_name(val));
     }
 }
 
@@ -467,7 +467,7 @@ static pvm_status api_array_at(pvm_vm *P, pvm_value h, size_t i, PvArray **out)
     if (!api_expect(P, h, PVM_TARRAY, &val))
         return P->status;
     if (i >= val.as.a->len)
-        return api_fail(P, PVM_ERANGE, "index %zu out of range for array of length %zu", i, val.as.a->len);
+        return pvmA_fail(P, PVM_ERANGE, "index %zu out of range for array of length %zu", i, val.as.a->len);
     *out = val.as.a;
     return PVM_OK;
 }
@@ -478,12 +478,12 @@ pvm_status pvm_array_get(pvm_vm *P, pvm_value array, size_t i, pvm_value *out)
     if (!P)
         return PVM_EARG;
     if (!out)
-        return api_fail(P, PVM_EARG, "pvm_array_get: NULL out");
+        return pvmA_fail(P, PVM_EARG, "pvm_array_get: NULL out");
     *out = PVM_NIL;
     pvm_status st = api_array_at(P, array, i, &a);
     if (st != PVM_OK)
         return st;
-    return api_handle(P, a->items[i], out) ? PVM_OK : api_fail(P, PVM_EMEMORY, "out of memory");
+    return pvmA_handle(P, a->items[i], out) ? PVM_OK : pvmA_fail(P, PVM_EMEMORY, "out of memory");
 }
 
 pvm_status pvm_array_set(pvm_vm *P, pvm_value array, size_t i, pvm_value v)
@@ -492,7 +492,7 @@ pvm_status pvm_array_set(pvm_vm *P, pvm_value array, size_t i, pvm_value v)
     Value val;
     if (!P)
         return PVM_EARG;
-    if (!api_value(P, v, &val))
+    if (!pvmA_value(P, v, &val))
         return P->status;
     pvm_status st = api_array_at(P, array, i, &a);
     if (st == PVM_OK)
@@ -510,7 +510,7 @@ typedef struct {
 static void api_push_body(VM *vm, void *ud)
 {
     ApiUpdate *u = ud;
-    vm_array_push(vm, u->target.as.a, u->value);
+    pvmV_array_push(vm, u->target.as.a, u->value);
 }
 
 pvm_status pvm_array_push(pvm_vm *P, pvm_value array, pvm_value v)
@@ -518,9 +518,9 @@ pvm_status pvm_array_push(pvm_vm *P, pvm_value array, pvm_value v)
     ApiUpdate u;
     if (!P)
         return PVM_EARG;
-    if (!api_expect(P, array, PVM_TARRAY, &u.target) || !api_value(P, v, &u.value))
+    if (!api_expect(P, array, PVM_TARRAY, &u.target) || !pvmA_value(P, v, &u.value))
         return P->status;
-    return api_protect(P, api_push_body, &u);
+    return pvmA_protect(P, api_push_body, &u);
 }
 
 pvm_status pvm_map_get(pvm_vm *P, pvm_value map, pvm_value key, pvm_value *out)
@@ -529,19 +529,19 @@ pvm_status pvm_map_get(pvm_vm *P, pvm_value map, pvm_value key, pvm_value *out)
     if (!P)
         return PVM_EARG;
     if (!out)
-        return api_fail(P, PVM_EARG, "pvm_map_get: NULL out");
+        return pvmA_fail(P, PVM_EARG, "pvm_map_get: NULL out");
     *out = PVM_NIL;
-    if (!api_expect(P, map, PVM_TMAP, &m) || !api_value(P, key, &k))
+    if (!api_expect(P, map, PVM_TMAP, &m) || !pvmA_value(P, key, &k))
         return P->status;
-    if (!vm_map_get(m.as.m, k, &v))
-        return api_fail(P, PVM_ENOTFOUND, "key not found");
-    return api_handle(P, v, out) ? PVM_OK : api_fail(P, PVM_EMEMORY, "out of memory");
+    if (!pvmV_map_get(m.as.m, k, &v))
+        return pvmA_fail(P, PVM_ENOTFOUND, "key not found");
+    return pvmA_handle(P, v, out) ? PVM_OK : pvmA_fail(P, PVM_EMEMORY, "out of memory");
 }
 
 static void api_map_set_body(VM *vm, void *ud)
 {
     ApiUpdate *u = ud;
-    vm_map_set(vm, u->target.as.m, u->key, u->value);
+    pvmV_map_set(vm, u->target.as.m, u->key, u->value);
 }
 
 pvm_status pvm_map_set(pvm_vm *P, pvm_value map, pvm_value key, pvm_value v)
@@ -549,11 +549,11 @@ pvm_status pvm_map_set(pvm_vm *P, pvm_value map, pvm_value key, pvm_value v)
     ApiUpdate u;
     if (!P)
         return PVM_EARG;
-    if (!api_expect(P, map, PVM_TMAP, &u.target) || !api_value(P, key, &u.key) || !api_value(P, v, &u.value))
+    if (!api_expect(P, map, PVM_TMAP, &u.target) || !pvmA_value(P, key, &u.key) || !pvmA_value(P, v, &u.value))
         return P->status;
     if (u.key.type == VT_NIL || (u.key.type == VT_FLOAT && isnan(u.key.as.f)))
-        return api_fail(P, PVM_EARG, "map key cannot be %s", u.key.type == VT_NIL ? "nil" : "NaN");
-    return api_protect(P, api_map_set_body, &u);
+        return pvmA_fail(P, PVM_EARG, "map key cannot be %s", u.key.type == VT_NIL ? "nil" : "NaN");
+    return pvmA_protect(P, api_map_set_body, &u);
 }
 
 pvm_status pvm_map_remove(pvm_vm *P, pvm_value map, pvm_value key)
@@ -561,19 +561,19 @@ pvm_status pvm_map_remove(pvm_vm *P, pvm_value map, pvm_value key)
     Value m, k;
     if (!P)
         return PVM_EARG;
-    if (!api_expect(P, map, PVM_TMAP, &m) || !api_value(P, key, &k))
+    if (!api_expect(P, map, PVM_TMAP, &m) || !pvmA_value(P, key, &k))
         return P->status;
-    return vm_map_remove(m.as.m, k, NULL) ? PVM_OK : api_fail(P, PVM_ENOTFOUND, "key not found");
+    return pvmV_map_remove(m.as.m, k, NULL) ? PVM_OK : pvmA_fail(P, PVM_ENOTFOUND, "key not found");
 }
 
 static void api_field_body(VM *vm, void *ud)
 {
     ApiUpdate *u = ud;
-    Value key = vm_str_value(vm_string_cstr(vm, u->field));
+    Value key = vm_str_value(pvmV_string_cstr(vm, u->field));
     if (u->found)
-        vm_map_set(vm, u->target.as.m, key, u->value);
+        pvmV_map_set(vm, u->target.as.m, key, u->value);
     else
-        u->found = vm_map_get(u->target.as.m, key, &u->value);
+        u->found = pvmV_map_get(u->target.as.m, key, &u->value);
 }
 
 pvm_status pvm_map_get_field(pvm_vm *P, pvm_value map, const char *key, pvm_value *out)
@@ -582,17 +582,17 @@ pvm_status pvm_map_get_field(pvm_vm *P, pvm_value map, const char *key, pvm_valu
     if (!P)
         return PVM_EARG;
     if (!key || !out)
-        return api_fail(P, PVM_EARG, "pvm_map_get_field: NULL argument");
+        return pvmA_fail(P, PVM_EARG, "pvm_map_get_field: NULL argument");
     *out = PVM_NIL;
     if (!api_expect(P, map, PVM_TMAP, &u.target))
         return P->status;
     u.field = key;
-    pvm_status st = api_protect(P, api_field_body, &u);
+    pvm_status st = pvmA_protect(P, api_field_body, &u);
     if (st != PVM_OK)
         return st;
     if (!u.found)
-        return api_fail(P, PVM_ENOTFOUND, "key '%s' not found", key);
-    return api_handle(P, u.value, out) ? PVM_OK : api_fail(P, PVM_EMEMORY, "out of memory");
+        return pvmA_fail(P, PVM_ENOTFOUND, "key '%s' not found", key);
+    return pvmA_handle(P, u.value, out) ? PVM_OK : pvmA_fail(P, PVM_EMEMORY, "out of memory");
 }
 
 pvm_status pvm_map_set_field(pvm_vm *P, pvm_value map, const char *key, pvm_value v)
@@ -601,11 +601,11 @@ pvm_status pvm_map_set_field(pvm_vm *P, pvm_value map, const char *key, pvm_valu
     if (!P)
         return PVM_EARG;
     if (!key)
-        return api_fail(P, PVM_EARG, "pvm_map_set_field: NULL key");
-    if (!api_expect(P, map, PVM_TMAP, &u.target) || !api_value(P, v, &u.value))
+        return pvmA_fail(P, PVM_EARG, "pvm_map_set_field: NULL key");
+    if (!api_expect(P, map, PVM_TMAP, &u.target) || !pvmA_value(P, v, &u.value))
         return P->status;
     u.field = key;
-    return api_protect(P, api_field_body, &u);
+    return pvmA_protect(P, api_field_body, &u);
 }
 
 bool pvm_map_next(pvm_vm *P, pvm_value map, size_t *iter, pvm_value *key, pvm_value *value)
@@ -614,20 +614,20 @@ bool pvm_map_next(pvm_vm *P, pvm_value map, size_t *iter, pvm_value *key, pvm_va
     if (!P)
         return false;
     if (!iter || !key || !value) {
-        api_fail(P, PVM_EARG, "pvm_map_next: NULL argument");
+        pvmA_fail(P, PVM_EARG, "pvm_map_next: NULL argument");
         return false;
     }
     *key = *value = PVM_NIL;
     if (!api_expect(P, map, PVM_TMAP, &m))
         return false;
-    int64_t pos = vm_map_next(m.as.m, *iter);
+    int64_t pos = pvmV_map_next(m.as.m, *iter);
     if (pos < 0)
         return false;
     const PvMapEntry *e = &m.as.m->entries[pos];
-    if (!api_handle(P, e->key, key) || !api_handle(P, e->value, value)) {
+    if (!pvmA_handle(P, e->key, key) || !pvmA_handle(P, e->value, value)) {
         pvm_release(P, *key);
         *key = PVM_NIL;
-        api_fail(P, PVM_EMEMORY, "out of memory");
+        pvmA_fail(P, PVM_EMEMORY, "out of memory");
         return false;
     }
     *iter = (size_t)pos + 1;

@@ -33,7 +33,7 @@ static bool grow(void **arr, uint32_t *cap, uint32_t n, size_t elem)
     return true;
 }
 
-void pbc_init(PbcImage *img)
+void pvmB_init(PbcImage *img)
 {
     memset(img, 0, sizeof *img);
 }
@@ -92,7 +92,7 @@ static bool const_same(const PbcConst *a, const PbcConst *b)
 
 /* An open-addressing hash set of constant indices, kept behind
  * img->const_index. It indexes the pool lazily, so constants appended by
- * pbc_add_const_* or loaded by pbc_read are found too; when the pool holds
+ * pbc_add_const_* or loaded by pvmB_read are found too; when the pool holds
  * duplicates the lowest index wins. */
 typedef struct {
     uint32_t *slots;  /* constant index + 1; 0 marks an empty slot */
@@ -194,17 +194,17 @@ static uint32_t append_const(PbcImage *img, PbcConst c)
     return img->nconsts++;
 }
 
-uint32_t pbc_add_const_int(PbcImage *img, int64_t v)
+uint32_t pvmB_add_const_int(PbcImage *img, int64_t v)
 {
     return append_const(img, (PbcConst){ .kind = PBC_CONST_INT, .i = v });
 }
 
-uint32_t pbc_add_const_float(PbcImage *img, double v)
+uint32_t pvmB_add_const_float(PbcImage *img, double v)
 {
     return append_const(img, (PbcConst){ .kind = PBC_CONST_FLOAT, .f = v });
 }
 
-uint32_t pbc_add_const_string(PbcImage *img, const char *s, uint32_t len)
+uint32_t pvmB_add_const_string(PbcImage *img, const char *s, uint32_t len)
 {
     char *copy = malloc((size_t)len + 1);
     if (!copy)
@@ -215,28 +215,28 @@ uint32_t pbc_add_const_string(PbcImage *img, const char *s, uint32_t len)
     return append_const(img, (PbcConst){ .kind = PBC_CONST_STRING, .str = copy, .len = len });
 }
 
-uint32_t pbc_const_int(PbcImage *img, int64_t v)
+uint32_t pvmB_const_int(PbcImage *img, int64_t v)
 {
     PbcConst probe = { .kind = PBC_CONST_INT, .i = v };
     uint32_t k = find_const(img, &probe);
-    return k != PBC_NONE ? k : pbc_add_const_int(img, v);
+    return k != PBC_NONE ? k : pvmB_add_const_int(img, v);
 }
 
-uint32_t pbc_const_float(PbcImage *img, double v)
+uint32_t pvmB_const_float(PbcImage *img, double v)
 {
     PbcConst probe = { .kind = PBC_CONST_FLOAT, .f = v };
     uint32_t k = find_const(img, &probe);
-    return k != PBC_NONE ? k : pbc_add_const_float(img, v);
+    return k != PBC_NONE ? k : pvmB_add_const_float(img, v);
 }
 
-uint32_t pbc_const_string(PbcImage *img, const char *s, uint32_t len)
+uint32_t pvmB_const_string(PbcImage *img, const char *s, uint32_t len)
 {
     PbcConst probe = { .kind = PBC_CONST_STRING, .str = (char *)s, .len = len };
     uint32_t k = find_const(img, &probe);
-    return k != PBC_NONE ? k : pbc_add_const_string(img, s, len);
+    return k != PBC_NONE ? k : pvmB_add_const_string(img, s, len);
 }
 
-uint32_t pbc_add_func(PbcImage *img)
+uint32_t pvmB_add_func(PbcImage *img)
 {
     if (!grow((void **)&img->funcs, &img->funcs_cap, img->nfuncs, sizeof(PbcFunc)))
         return PBC_NONE;
@@ -246,7 +246,7 @@ uint32_t pbc_add_func(PbcImage *img)
     return img->nfuncs++;
 }
 
-uint32_t pbc_add_module(PbcImage *img)
+uint32_t pvmB_add_module(PbcImage *img)
 {
     if (!grow((void **)&img->modules, &img->modules_cap, img->nmodules, sizeof(PbcModule)))
         return PBC_NONE;
@@ -254,7 +254,7 @@ uint32_t pbc_add_module(PbcImage *img)
     return img->nmodules++;
 }
 
-void pbc_free(PbcImage *img)
+void pvmB_free(PbcImage *img)
 {
     for (uint32_t i = 0; i < img->nconsts; i++)
         free(img->consts[i].str);
@@ -269,7 +269,7 @@ void pbc_free(PbcImage *img)
     free(img->funcs);
     free(img->modules);
     index_free(img);
-    pbc_init(img);
+    pvmB_init(img);
 }
 
 /* -------------------------------------------------------------- writer */
@@ -374,7 +374,7 @@ static void write_module(OutBuf *o, const PbcModule *m)
 
 /* A NULL array with a non-zero count makes the write fail (OutBuf.failed)
  * rather than crash. On success [*out] is malloc'd; the caller frees it. */
-bool pbc_write(const PbcImage *img, uint8_t **out, size_t *outlen)
+bool pvmB_write(const PbcImage *img, uint8_t **out, size_t *outlen)
 {
     OutBuf o = { 0 };
     put_bytes(&o, PBC_MAGIC, 4);
@@ -651,7 +651,7 @@ static bool read_funcs(Reader *r, PbcImage *img)
     if (!alloc_array(r, (void **)&img->funcs, n, sizeof(PbcFunc)))
         return false;
     img->funcs_cap = n;
-    /* Count each function before filling it so pbc_free releases partial ones. */
+    /* Count each function before filling it so pvmB_free releases partial ones. */
     while (img->nfuncs < n)
         if (!read_func(r, &img->funcs[img->nfuncs++]))
             return false;
@@ -703,21 +703,21 @@ static bool read_header(Reader *r)
     return true;
 }
 
-bool pbc_read(const uint8_t *bytes, size_t len, PbcImage *out, char *err, size_t errlen)
+bool pvmB_read(const uint8_t *bytes, size_t len, PbcImage *out, char *err, size_t errlen)
 {
     Reader r = { .bytes = bytes, .len = bytes ? len : 0, .err = err, .errlen = errlen };
-    pbc_init(out);
+    pvmB_init(out);
     bool ok = read_header(&r) && read_consts(&r, out) && read_funcs(&r, out) && read_modules(&r, out);
     if (ok && remaining(&r) != 0)
         ok = rfail(&r, r.pos, "%zu trailing bytes after the module table", remaining(&r));
     if (!ok)
-        pbc_free(out);
+        pvmB_free(out);
     return ok;
 }
 
 /* ------------------------------------------------------------ decoding */
 
-bool pbc_decode(const uint8_t *code, uint32_t codelen, uint32_t offset, PbcInsn *out)
+bool pvmB_decode(const uint8_t *code, uint32_t codelen, uint32_t offset, PbcInsn *out)
 {
     if (offset >= codelen || code[offset] >= OP__COUNT)
         return false;
@@ -730,12 +730,12 @@ bool pbc_decode(const uint8_t *code, uint32_t codelen, uint32_t offset, PbcInsn 
     out->operand = 0;
     if (size == 5) {
         uint32_t u = le32(code + offset + 1);
-        out->operand = vm_opcode_info[op].operand == OPND_INT ? (int64_t)(int32_t)u : (int64_t)u;
+        out->operand = pvmV_opcode_info[op].operand == OPND_INT ? (int64_t)(int32_t)u : (int64_t)u;
     }
     return true;
 }
 
-const char *pbc_func_name(const PbcImage *img, uint32_t index)
+const char *pvmB_func_name(const PbcImage *img, uint32_t index)
 {
     if (index >= img->nfuncs)
         return "<anon>";
@@ -745,7 +745,7 @@ const char *pbc_func_name(const PbcImage *img, uint32_t index)
     return img->consts[k].str;
 }
 
-bool pbc_read_stream(FILE *f, size_t max, char **data, size_t *len)
+bool pvmB_read_stream(FILE *f, size_t max, char **data, size_t *len)
 {
     char *buf = NULL;
     size_t n = 0, cap = 0, got;
@@ -780,12 +780,12 @@ bool pbc_read_stream(FILE *f, size_t max, char **data, size_t *len)
     return true;
 }
 
-bool pbc_read_path(const char *path, size_t max, char **data, size_t *len)
+bool pvmB_read_path(const char *path, size_t max, char **data, size_t *len)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
         return false;
-    bool ok = pbc_read_stream(f, max, data, len);
+    bool ok = pvmB_read_stream(f, max, data, len);
     int saved = errno;
     fclose(f);
     errno = saved;

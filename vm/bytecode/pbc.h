@@ -97,32 +97,32 @@ typedef struct {
 
 /* Reading and writing. Errors are written to [err] as
  * "file at offset N: RULE" and the function returns false. */
-bool pbc_read(const uint8_t *bytes, size_t len, PbcImage *out, char *err, size_t errlen);
-bool pbc_write(const PbcImage *img, uint8_t **out, size_t *outlen);
-void pbc_free(PbcImage *img);
+bool pvmB_read(const uint8_t *bytes, size_t len, PbcImage *out, char *err, size_t errlen);
+bool pvmB_write(const PbcImage *img, uint8_t **out, size_t *outlen);
+void pvmB_free(PbcImage *img);
 
 /* Whole-file reading, for every tool that loads source or bytecode. The
  * buffer is malloc'd (the caller frees it). false with errno set: EFBIG
  * past [max] bytes, ENOMEM, or the OS error. */
-bool pbc_read_stream(FILE *f, size_t max, char **data, size_t *len);
-bool pbc_read_path(const char *path, size_t max, char **data, size_t *len);
+bool pvmB_read_stream(FILE *f, size_t max, char **data, size_t *len);
+bool pvmB_read_path(const char *path, size_t max, char **data, size_t *len);
 
 /* Verification (vm/bytecode/verify.c): checks every rule of docs/bytecode.md.
  * Errors are "FUNCTION at offset N: RULE". */
-bool pbc_verify(const PbcImage *img, char *err, size_t errlen);
+bool pvmB_verify(const PbcImage *img, char *err, size_t errlen);
 
 /* Building. Constants are deduplicated (same kind and same bits/bytes);
  * pbc_add_const_* always appends. Functions and modules are appended and
  * their index returned; their arrays are owned by the image. */
-void pbc_init(PbcImage *img);
-uint32_t pbc_const_int(PbcImage *img, int64_t v);
-uint32_t pbc_const_float(PbcImage *img, double v);
-uint32_t pbc_const_string(PbcImage *img, const char *s, uint32_t len);
-uint32_t pbc_add_const_int(PbcImage *img, int64_t v);
-uint32_t pbc_add_const_float(PbcImage *img, double v);
-uint32_t pbc_add_const_string(PbcImage *img, const char *s, uint32_t len);
-uint32_t pbc_add_func(PbcImage *img);     /* zeroed, name = PBC_NONE */
-uint32_t pbc_add_module(PbcImage *img);   /* zeroed */
+void pvmB_init(PbcImage *img);
+uint32_t pvmB_const_int(PbcImage *img, int64_t v);
+uint32_t pvmB_const_float(PbcImage *img, double v);
+uint32_t pvmB_const_string(PbcImage *img, const char *s, uint32_t len);
+uint32_t pvmB_add_const_int(PbcImage *img, int64_t v);
+uint32_t pvmB_add_const_float(PbcImage *img, double v);
+uint32_t pvmB_add_const_string(PbcImage *img, const char *s, uint32_t len);
+uint32_t pvmB_add_func(PbcImage *img);     /* zeroed, name = PBC_NONE */
+uint32_t pvmB_add_module(PbcImage *img);   /* zeroed */
 
 /* Code decoding shared by every reader of code bytes. */
 typedef struct {
@@ -133,9 +133,9 @@ typedef struct {
 
 /* Decodes the instruction at [offset]; false if the opcode is unknown or the
  * operand runs past [codelen]. */
-bool pbc_decode(const uint8_t *code, uint32_t codelen, uint32_t offset, PbcInsn *out);
+bool pvmB_decode(const uint8_t *code, uint32_t codelen, uint32_t offset, PbcInsn *out);
 
 /* Display name of function [index] for messages: its name, or "<anon>". */
-const char *pbc_func_name(const PbcImage *img, uint32_t index);
+const char *pvmB_func_name(const PbcImage *img, uint32_t index);
 
 #endif

@@ -7,7 +7,7 @@
  * starts (so unreachable code must decode too), a linear check of every
  * operand and of the line table, and an abstract interpretation over
  * (stack depth, try depth) driven by a worklist from offset 0. Stack
- * effects come from vm_opcode_info; only TRY/ENDTRY (try depth) and
+ * effects come from pvmV_opcode_info; only TRY/ENDTRY (try depth) and
  * CLOSURE (upvalue capture) need code of their own.
  *
  * Messages name where the problem is, then the rule:
@@ -71,7 +71,7 @@ __attribute__((format(printf, 2, 3))) static bool fail(ErrOut *e, const char *fm
 __attribute__((format(printf, 3, 4))) static bool code_fail(Check *c, uint32_t offset, const char *fmt, ...)
 {
     char prefix[160];
-    snprintf(prefix, sizeof prefix, "%s at offset %u: ", pbc_func_name(c->img, c->index), offset);
+    snprintf(prefix, sizeof prefix, "%s at offset %u: ", pvmB_func_name(c->img, c->index), offset);
     va_list ap;
     va_start(ap, fmt);
     vfail(&c->err, prefix, fmt, ap);
@@ -117,7 +117,7 @@ static bool check_module_main(const PbcImage *img, uint32_t m, ErrOut *e)
 {
     uint32_t fi = img->modules[m].main;
     const PbcFunc *f = &img->funcs[fi];
-    const char *name = pbc_func_name(img, fi);
+    const char *name = pvmB_func_name(img, fi);
     if (f->nparams != 0 || (f->flags & PBC_FUNC_VARIADIC))
         return fail(e, "module %u: main function %u (%s) must take no parameters", m, fi, name);
     if (f->nupvals != 0)
@@ -141,7 +141,7 @@ static bool check_func_header(const PbcImage *img, uint32_t fi, ErrOut *e)
     const PbcFunc *f = &img->funcs[fi];
     if (f->name != PBC_NONE && !is_string_const(img, f->name))
         return fail(e, "function %u: name %u is not a string constant", fi, f->name);
-    const char *name = pbc_func_name(img, fi);
+    const char *name = pvmB_func_name(img, fi);
     if (f->module >= img->nmodules)
         return fail(e, "function %u (%s): module %u out of range (%u modules)", fi, name, f->module, img->nmodules);
     if (f->flags & ~PBC_FUNC_VARIADIC)
@@ -174,9 +174,9 @@ static bool decode_all(Check *c)
     for (uint32_t off = 0; off < f->codelen; off += in.size) {
         if (f->code[off] >= OP__COUNT)
             return code_fail(c, off, "unknown opcode %u", f->code[off]);
-        if (!pbc_decode(f->code, f->codelen, off, &in))
+        if (!pvmB_decode(f->code, f->codelen, off, &in))
             return code_fail(c, off, "%s operand runs past the end of the code",
-                             vm_opcode_info[f->code[off]].mnemonic);
+                             pvmV_opcode_info[f->code[off]].mnemonic);
         c->is_start[off] = 1;
         c->last = off;
     }
@@ -192,7 +192,7 @@ static bool check_const_operand(Check *c, uint32_t off, const PbcInsn *in, bool 
         return code_fail(c, off, "constant index %u out of range (pool has %u)", k, c->img->nconsts);
     uint8_t kind = c->img->consts[k].kind;
     if (want_string && kind != PBC_CONST_STRING)
-        return code_fail(c, off, "%s needs a string constant but constant %u is %s", vm_opcode_info[in->op].mnemonic,
+        return code_fail(c, off, "%s needs a string constant but constant %u is %s", pvmV_opcode_info[in->op].mnemonic,
                          k, const_kind_name(kind));
     return true;
 }
@@ -220,7 +220,7 @@ static bool check_count(Check *c, uint32_t off, const PbcInsn *in)
     uint32_t limit = in->op == OP_CALL ? PBC_MAX_PARAMS : PBC_MAX_STACK;
     if (n <= limit)
         return true;
-    return code_fail(c, off, "%s count %u exceeds the limit %u", vm_opcode_info[in->op].mnemonic, n, limit);
+    return code_fail(c, off, "%s count %u exceeds the limit %u", pvmV_opcode_info[in->op].mnemonic, n, limit);
 }
 
 static bool check_target(Check *c, uint32_t off, const PbcInsn *in)
@@ -254,7 +254,7 @@ static bool check_operand(Check *c, uint32_t off, const PbcInsn *in)
 {
     const PbcImage *img = c->img;
     uint32_t v = (uint32_t)in->operand;
-    switch (vm_opcode_info[in->op].operand) {
+    switch (pvmV_opcode_info[in->op].operand) {
     case OPND_NONE:
     case OPND_INT:
         return true;
@@ -286,7 +286,7 @@ static bool check_operands(Check *c)
 {
     PbcInsn in;
     for (uint32_t off = 0; off < c->f->codelen; off += in.size) {
-        pbc_decode(c->f->code, c->f->codelen, off, &in);
+        pvmB_decode(c->f->code, c->f->codelen, off, &in);
         if (!check_operand(c, off, &in))
             return false;
     }
@@ -296,7 +296,7 @@ static bool check_operands(Check *c)
 /* Rule 6: only the last instruction could run past the end, reachable or not. */
 static bool check_end(Check *c)
 {
-    FlowKind flow = vm_opcode_info[c->f->code[c->last]].flow;
+    FlowKind flow = pvmV_opcode_info[c->f->code[c->last]].flow;
     if (flow == FLOW_NEXT || flow == FLOW_BRANCH)
         return code_fail(c, c->last, "code falls off the end");
     return true;
@@ -346,8 +346,8 @@ static bool flow_into(Check *c, uint32_t from, uint32_t to, int64_t depth, int32
 static bool step(Check *c, uint32_t off)
 {
     PbcInsn in;
-    pbc_decode(c->f->code, c->f->codelen, off, &in);
-    const OpcodeInfo *info = &vm_opcode_info[in.op];
+    pvmB_decode(c->f->code, c->f->codelen, off, &in);
+    const OpcodeInfo *info = &pvmV_opcode_info[in.op];
     int64_t depth = c->depth[off];
     int32_t tryd = c->trydepth[off];
     int64_t count = info->operand == OPND_COUNT ? in.operand : 0;
@@ -413,7 +413,7 @@ static bool check_code(const PbcImage *img, uint32_t fi, ErrOut *e)
     return ok;
 }
 
-bool pbc_verify(const PbcImage *img, char *err, size_t errlen)
+bool pvmB_verify(const PbcImage *img, char *err, size_t errlen)
 {
     ErrOut e = { err, errlen };
     if (img->nmodules == 0)

@@ -124,8 +124,8 @@ static int pvm_parse_args(int argc, char **argv, PvmOptions *o)
 static bool pvm_read_file(const char *path, char **data, size_t *len)
 {
     if (!strcmp(path, "-"))
-        return pbc_read_stream(stdin, SIZE_MAX, data, len);
-    return pbc_read_path(path, SIZE_MAX, data, len);
+        return pvmB_read_stream(stdin, SIZE_MAX, data, len);
+    return pvmB_read_path(path, SIZE_MAX, data, len);
 }
 
 static bool pvm_is_bytecode(const char *path, const uint8_t *data, size_t len)
@@ -139,18 +139,18 @@ static bool pvm_is_bytecode(const char *path, const uint8_t *data, size_t len)
 /* Compiles source into [img]; compile errors are printed to stderr. */
 static bool pvm_compile(const char *name, const uint8_t *src, size_t len, PbcImage *img)
 {
-    return cc_compile_source((const char *)src, len, name, NULL, img, stderr);
+    return pvmC_compile_source((const char *)src, len, name, NULL, img, stderr);
 }
 
 static int pvm_run_image(VM *vm, const PbcImage *img)
 {
     char err[512];
-    if (!vm_load_verified(vm, img, err, sizeof err)) {
+    if (!pvmV_load_verified(vm, img, err, sizeof err)) {
         fprintf(stderr, "pvm: invalid bytecode: %s\n", err);
         return 1;
     }
-    if (!vm_run_program(vm)) {
-        vm_report_error(vm, stderr);
+    if (!pvmV_run_program(vm)) {
+        pvmV_report_error(vm, stderr);
         return 1;
     }
     return 0;
@@ -161,7 +161,7 @@ static int pvm_run_bytes(VM *vm, const char *name, const uint8_t *data, size_t l
     PbcImage img;
     char err[512];
     if (pvm_is_bytecode(name, data, len)) {
-        if (!pbc_read(data, len, &img, err, sizeof err)) {
+        if (!pvmB_read(data, len, &img, err, sizeof err)) {
             fprintf(stderr, "pvm: invalid bytecode: %s\n", err);
             return 1;
         }
@@ -169,20 +169,20 @@ static int pvm_run_bytes(VM *vm, const char *name, const uint8_t *data, size_t l
         return 1;
     }
     int status = pvm_run_image(vm, &img);
-    pbc_free(&img);
+    pvmB_free(&img);
     return status;
 }
 
 static int pvm_run(const PvmOptions *o)
 {
-    VM *vm = vm_new();
+    VM *vm = pvmV_new();
     if (!vm) {
         fprintf(stderr, "pvm: cannot create VM: out of memory\n");
         return 1;
     }
     vm->trace = o->trace;
     vm->ffi_disabled = o->no_ffi;
-    stdlib_open(vm, o->argc, o->argv);
+    pvmL_open(vm, o->argc, o->argv);
     int status;
     if (o->code) {
         status = pvm_run_bytes(vm, "<-e>", (const uint8_t *)o->code, strlen(o->code));
@@ -194,14 +194,14 @@ static int pvm_run(const PvmOptions *o)
         size_t len;
         if (!pvm_read_file(path, &data, &len)) {
             fprintf(stderr, "pvm: cannot open %s: %s\n", path, strerror(errno));
-            vm_free(vm);
+            pvmV_free(vm);
             return 2;
         }
         status = pvm_run_bytes(vm, o->file ? o->file : "<stdin>", (const uint8_t *)data, len);
         free(data);
     }
     fflush(vm->out);
-    vm_free(vm);
+    pvmV_free(vm);
     return status;
 }
 

@@ -283,8 +283,8 @@ static ReplInput repl_read_input(Repl *r)
         if (!line)
             return r->input.len ? REPL_INPUT_LAST : REPL_INPUT_END;
         repl_remember(r, line);
-        vm_buf_add(&r->input, line, len);
-        vm_buf_addc(&r->input, '\n');
+        pvmV_buf_add(&r->input, line, len);
+        pvmV_buf_addc(&r->input, '\n');
         free(line);
         if (repl_complete(&r->input))
             return REPL_INPUT_READY;
@@ -331,10 +331,10 @@ static bool repl_wrap_expression(const char *src, size_t len, VmBuf *out)
     ReplScan sc = repl_scan(src, len);
     if (len == 0 || sc.underflow || sc.depth != 0 || sc.in_comment)
         return false;
-    vm_buf_add(out, REPL_WRAP_OPEN, strlen(REPL_WRAP_OPEN));
-    vm_buf_add(out, src, len);
-    vm_buf_add(out, REPL_WRAP_CLOSE, strlen(REPL_WRAP_CLOSE));
-    return cc_syntax_ok(out->data, out->len);
+    pvmV_buf_add(out, REPL_WRAP_OPEN, strlen(REPL_WRAP_OPEN));
+    pvmV_buf_add(out, src, len);
+    pvmV_buf_add(out, REPL_WRAP_CLOSE, strlen(REPL_WRAP_CLOSE));
+    return pvmC_syntax_ok(out->data, out->len);
 }
 
 /* Writes compile errors to stderr. The wrapper put [shift] columns before
@@ -366,9 +366,9 @@ static bool repl_compile_text(const char *src, size_t len, const CcOptions *opt,
                               PbcImage *img, char **errors, size_t *errlen)
 {
     if (!errors)
-        return cc_compile_source(src, len, REPL_FILE, opt, img, NULL);
+        return pvmC_compile_source(src, len, REPL_FILE, opt, img, NULL);
     FILE *f = open_memstream(errors, errlen);
-    bool ok = cc_compile_source(src, len, REPL_FILE, opt, img, f ? f : stderr);
+    bool ok = pvmC_compile_source(src, len, REPL_FILE, opt, img, f ? f : stderr);
     if (f)
         fclose(f);
     else
@@ -385,11 +385,11 @@ static bool repl_compile_statements(const char *src, size_t len, const CcOptions
     bool ok = repl_compile_text(src, len, opt, img, &errors, &errlen);
     if (!ok) {
         VmBuf fixed;
-        vm_buf_init(&fixed);
-        vm_buf_add(&fixed, src, len);
-        vm_buf_add(&fixed, "\n;", 2);
+        pvmV_buf_init(&fixed);
+        pvmV_buf_add(&fixed, src, len);
+        pvmV_buf_add(&fixed, "\n;", 2);
         ok = repl_compile_text(fixed.data, fixed.len, opt, img, NULL, NULL);
-        vm_buf_free(&fixed);
+        pvmV_buf_free(&fixed);
     }
     if (!ok && errors)
         repl_print_errors(errors, errlen, 0);
@@ -408,7 +408,7 @@ static bool repl_compile(const Repl *r, const char *src, size_t len, PbcImage *i
     }
     CcOptions opt = { .extra_builtins = extra, .predeclared_globals = names };
     VmBuf wrapped;
-    vm_buf_init(&wrapped);
+    pvmV_buf_init(&wrapped);
     bool ok;
     if (repl_wrap_expression(src, len, &wrapped)) {
         char *errors = NULL;
@@ -420,7 +420,7 @@ static bool repl_compile(const Repl *r, const char *src, size_t len, PbcImage *i
     } else {
         ok = repl_compile_statements(src, len, &opt, img);
     }
-    vm_buf_free(&wrapped);
+    pvmV_buf_free(&wrapped);
     free(names);
     return ok;
 }
@@ -432,11 +432,11 @@ static Value repl_show(VM *vm, int argc, Value *args, void *data)
     if (args[0].type == VT_NIL)
         return VAL_NIL;
     VmBuf b;
-    vm_buf_init(&b);
-    vm_display_element(&b, args[0]);
-    vm_buf_addc(&b, '\n');
+    pvmV_buf_init(&b);
+    pvmV_display_element(&b, args[0]);
+    pvmV_buf_addc(&b, '\n');
     fwrite(b.data, 1, b.len, vm->out);
-    vm_buf_free(&b);
+    pvmV_buf_free(&b);
     return VAL_NIL;
 }
 
@@ -446,8 +446,8 @@ static void repl_grow_session(VM *vm, Repl *r, uint32_t need)
         return;
     VmModule *s = r->session;
     uint32_t cap = need / 2 > r->session_cap ? need : r->session_cap * 2;
-    Value *globals = vm_alloc(vm, vm_checked_size(vm, cap, sizeof(Value), 0));
-    PvString **names = vm_alloc(vm, vm_checked_size(vm, cap, sizeof(PvString *), 0));
+    Value *globals = pvmV_alloc(vm, pvmV_checked_size(vm, cap, sizeof(Value), 0));
+    PvString **names = pvmV_alloc(vm, pvmV_checked_size(vm, cap, sizeof(PvString *), 0));
     memcpy(globals, s->globals, s->nglobals * sizeof(Value));
     memcpy(names, s->global_names, s->nglobals * sizeof(PvString *));
     s->globals = globals;
@@ -455,7 +455,7 @@ static void repl_grow_session(VM *vm, Repl *r, uint32_t need)
     r->session_cap = cap;
 }
 
-/* Makes the session module the loaded program's module 0 (vm_protect
+/* Makes the session module the loaded program's module 0 (pvmV_protect
  * body: allocation may raise). Its first slots are the predeclared names,
  * in the session's order; the slots after them are the input's own. */
 static void repl_adopt(VM *vm, void *ud)
@@ -489,12 +489,12 @@ static void repl_run_image(Repl *r, const PbcImage *img)
 {
     VM *vm = r->vm;
     char err[512];
-    if (!vm_load_verified(vm, img, err, sizeof err)) {
+    if (!pvmV_load_verified(vm, img, err, sizeof err)) {
         fprintf(stderr, "pvm: invalid bytecode: %s\n", err);
         return;
     }
-    if (!vm_protect(vm, repl_adopt, r)) {
-        vm_report_error(vm, stderr);
+    if (!pvmV_protect(vm, repl_adopt, r)) {
+        pvmV_report_error(vm, stderr);
         return;
     }
     /* A Ctrl-C pressed since the line was read already counts. */
@@ -502,11 +502,11 @@ static void repl_run_image(Repl *r, const PbcImage *img)
     repl_sigint.target = &vm->interrupt;
     if (repl_sigint.seen)
         vm->interrupt = 1;
-    bool ok = vm_run_program(vm);
+    bool ok = pvmV_run_program(vm);
     repl_sigint.target = NULL;
     vm->interrupt = 0; /* a Ctrl-C after the end must not stop the next input */
     if (!ok)
-        vm_report_error(vm, stderr);
+        pvmV_report_error(vm, stderr);
     fflush(vm->out);
 }
 
@@ -517,17 +517,17 @@ static void repl_eval(Repl *r)
     if (strspn(src, " \t\r\n") >= len)
         return;
     PbcImage img;
-    pbc_init(&img);
+    pvmB_init(&img);
     if (repl_compile(r, src, len, &img))
         repl_run_image(r, &img);
-    pbc_free(&img);
+    pvmB_free(&img);
 }
 
 int repl_run(VM *vm, bool terminal)
 {
     Repl r = { .vm = vm, .terminal = terminal };
-    vm_buf_init(&r.input);
-    vm_define_native(vm, REPL_SHOW, repl_show, 1, 1);
+    pvmV_buf_init(&r.input);
+    pvmV_define_native(vm, REPL_SHOW, repl_show, 1, 1);
     struct sigaction old_sigint;
     repl_sigint_open(&old_sigint);
     if (terminal) {
@@ -546,6 +546,6 @@ int repl_run(VM *vm, bool terminal)
     repl_sigint_close(&old_sigint);
     free(r.history_path);
     repl_edit_close(&r.edit);
-    vm_buf_free(&r.input);
+    pvmV_buf_free(&r.input);
     return 0;
 }

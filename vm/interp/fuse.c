@@ -45,7 +45,7 @@ static struct FuseIndex *fuse_index(VM *vm)
     _Static_assert(FUSE_NPATTERNS < 256, "FuseIndex holds pattern numbers in bytes");
     if (vm->fuse_index)
         return vm->fuse_index;
-    struct FuseIndex *ix = vm_alloc_atomic(vm, sizeof *ix);
+    struct FuseIndex *ix = pvmV_alloc_atomic(vm, sizeof *ix);
     /* A counting sort by pair: count, prefix sums, place (which leaves
      * each start at its group's end), shift back. */
     for (size_t f = 0; f < FUSE_NPATTERNS; f++)
@@ -67,7 +67,7 @@ static void fuse_jump_targets(const VmProto *p, uint8_t *target)
 {
     memset(target, 0, p->ncode + 1);
     for (uint32_t i = 0; i < p->ncode; i++) {
-        if (vm_opcode_info[p->code[i].orig].operand == OPND_TARGET)
+        if (pvmV_opcode_info[p->code[i].orig].operand == OPND_TARGET)
             target[p->code[i].arg] = 1;
     }
 }
@@ -98,7 +98,7 @@ static void fuse_back_edges(VmProto *p)
 /* Chooses the tiling of the code by patterns that needs the fewest
  * dispatches (a shortest path over instruction positions, computed
  * backwards), then rewrites the first slot of every chosen sequence. */
-void vm_fuse(VM *vm, VmProto *p)
+void pvmV_fuse(VM *vm, VmProto *p)
 {
     const struct FuseIndex *ix = fuse_index(vm);
     uint32_t n = p->ncode;

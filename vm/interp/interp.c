@@ -1,5 +1,5 @@
 /* The interpreter: the dispatch loop over decoded instructions, plus the
- * protected-call machinery around it (vm_call, vm_pcall, vm_protect).
+ * protected-call machinery around it (pvmV_call, pvmV_pcall, pvmV_protect).
  *
  * Dispatch is direct threading with computed goto (`goto *labels[op]`) on
  * GCC and Clang; defining PVM_NO_COMPUTED_GOTO selects a portable switch.
@@ -31,7 +31,7 @@ static inline PvMapEntry *vm_cached_entry(PvMap *m, const VmInsn *ip, Value key)
     uint32_t pos = *slot;
     if (pos < m->used && m->entries[pos].key.type == VT_STRING && m->entries[pos].key.as.s == key.as.s)
         return &m->entries[pos];
-    int64_t found = vm_map_find_string(m, key);
+    int64_t found = pvmV_map_find_string(m, key);
     if (found < 0)
         return NULL;
     *slot = (uint32_t)found;
@@ -45,7 +45,7 @@ static inline PvMapEntry *vm_cached_entry(PvMap *m, const VmInsn *ip, Value key)
 /* The common call, inline: a PV function with its exact argument count and
  * room already rooted on the stack and in the frame array. Everything else
  * (natives, variadics, arity errors, growth, overflow) goes through
- * vm_call_value. */
+ * pvmV_call_value. */
 static inline bool vm_push_frame_fast(VM *vm, Value *callee, int argc)
 {
     if (callee->type != VT_CLOSURE)
@@ -62,7 +62,7 @@ static inline bool vm_push_frame_fast(VM *vm, Value *callee, int argc)
 }
 
 /* Whether o[k] is an in-range array element: the fast path of every
- * indexing instruction; everything else goes to vm_index_get/set. */
+ * indexing instruction; everything else goes to pvmV_index_get/set. */
 static inline bool vm_array_slot_ok(Value o, Value k)
 {
     return o.type == VT_ARRAY && k.type == VT_INT && (uint64_t)k.as.i < o.as.a->len;
@@ -71,7 +71,7 @@ static inline bool vm_array_slot_ok(Value o, Value k)
 /* fornext found a loop state that range/iter did not make. */
 __attribute__((noreturn, cold)) static void vm_bad_loop_state(VM *vm)
 {
-    vm_error(vm, "invalid loop state for fornext (not made by range or iter)");
+    pvmV_error(vm, "invalid loop state for fornext (not made by range or iter)");
 }
 
 /* Pushes a handler for a try block of the innermost frame. */
@@ -79,7 +79,7 @@ static void vm_push_handler(VM *vm, Value *top, const VmInsn *catch_ip)
 {
     if (vm->nhandlers == vm->handlers_cap) {
         size_t cap = vm->handlers_cap * 2;
-        vm->handlers = vm_realloc(vm, vm->handlers, cap * sizeof(VmHandler));
+        vm->handlers = pvmV_realloc(vm, vm->handlers, cap * sizeof(VmHandler));
         vm->handlers_cap = cap;
     }
     VmHandler *h = &vm->handlers[vm->nhandlers++];
@@ -98,7 +98,7 @@ static bool vm_catch(VM *vm, size_t stop)
     if (h.frame < stop)
         return false;
     vm->nhandlers--;
-    vm_close_upvals(vm, h.top);
+    pvmV_close_upvals(vm, h.top);
     vm->nframes = h.frame + 1;
     vm->top = h.top;
     *vm->top++ = vm->error;
@@ -177,7 +177,7 @@ static void vm_execute(VM *vm, size_t stop)
         if ((target) <= ip && ((vm->fuel -= ip - (target) + 1) < 0 || vm->interrupt)) { \
             ip++;                                                                    \
             SAVE();                                                                  \
-            vm_limit_reached(vm);                                                    \
+            pvmV_limit_reached(vm);                                                    \
             ip--;                                                                    \
         }                                                                            \
     } while (0)
@@ -246,7 +246,7 @@ redispatch:
         ip++;
         if (!e) {
             SAVE();
-            vm_error(vm, "undefined variable '%s'", k[ip[-1].arg].as.s->chars);
+            pvmV_error(vm, "undefined variable '%s'", k[ip[-1].arg].as.s->chars);
         }
         *top++ = e->value;
         NEXT();
@@ -255,16 +255,16 @@ redispatch:
         VmProto *p = cl->proto->program->protos[ip->arg];
         ip++;
         SAVE();
-        PvClosure *c = vm_alloc(vm, sizeof(PvClosure) + p->nupvals * sizeof(PvUpval *));
+        PvClosure *c = pvmV_alloc(vm, sizeof(PvClosure) + p->nupvals * sizeof(PvUpval *));
         c->proto = p;
         c->nupvals = p->nupvals;
         for (uint32_t u = 0; u < p->nupvals; u++)
-            c->upvals[u] = p->upvals[u].from_local ? vm_capture_upval(vm, base + p->upvals[u].index)
+            c->upvals[u] = p->upvals[u].from_local ? pvmV_capture_upval(vm, base + p->upvals[u].index)
                                                    : cl->upvals[p->upvals[u].index];
         *top++ = vm_obj(VT_CLOSURE, c);
         NEXT();
     }
-    CASE(CLOSE) { vm_close_upvals(vm, base + ip->arg); ip++; NEXT(); }
+    CASE(CLOSE) { pvmV_close_upvals(vm, base + ip->arg); ip++; NEXT(); }
 
 /* Both operands as doubles when both are numbers (int/float mixes). */
 #define MIXED_NUMBERS(a, b) (vm_is_number(*(a)) && vm_is_number(*(b)))
@@ -282,7 +282,7 @@ redispatch:
             *a = vm_float(AS_DOUBLE(a) cop AS_DOUBLE(b));                        \
         } else {                                                                 \
             SAVE();                                                              \
-            *a = vm_arith(vm, OP_##name, *a, *b);                                \
+            *a = pvmV_arith(vm, OP_##name, *a, *b);                                \
         }                                                                        \
         top--;                                                                   \
         NEXT();                                                                  \
@@ -296,7 +296,7 @@ redispatch:
     CASE(name) {                                         \
         ip++;                                            \
         SAVE();                                          \
-        top[-2] = vm_arith(vm, OP_##name, top[-2], top[-1]); \
+        top[-2] = pvmV_arith(vm, OP_##name, top[-2], top[-1]); \
         top--;                                           \
         NEXT();                                          \
     }
@@ -312,7 +312,7 @@ redispatch:
             *a = vm_float(AS_DOUBLE(a) / AS_DOUBLE(b));                          \
         else {                                                                   \
             SAVE();                                                              \
-            *a = vm_arith(vm, OP_##name, *a, *b);                                \
+            *a = pvmV_arith(vm, OP_##name, *a, *b);                                \
         }                                                                        \
         top--;                                                                   \
         NEXT();                                                                  \
@@ -331,7 +331,7 @@ redispatch:
     CASE(name) {                                         \
         ip++;                                            \
         SAVE();                                          \
-        top[-1] = vm_unary(vm, OP_##name, top[-1]);      \
+        top[-1] = pvmV_unary(vm, OP_##name, top[-1]);      \
         NEXT();                                          \
     }
     UNARY(NEG)
@@ -341,13 +341,13 @@ redispatch:
 
     CASE(EQ) {
         ip++;
-        top[-2] = vm_bool(vm_values_equal(top[-2], top[-1]));
+        top[-2] = vm_bool(pvmV_values_equal(top[-2], top[-1]));
         top--;
         NEXT();
     }
     CASE(NE) {
         ip++;
-        top[-2] = vm_bool(!vm_values_equal(top[-2], top[-1]));
+        top[-2] = vm_bool(!pvmV_values_equal(top[-2], top[-1]));
         top--;
         NEXT();
     }
@@ -361,7 +361,7 @@ redispatch:
             r = a->as.i cop b->as.i;                                             \
         } else {                                                                 \
             SAVE();                                                              \
-            r = vm_compare(vm, OP_##name, *a, *b);                               \
+            r = pvmV_compare(vm, OP_##name, *a, *b);                               \
         }                                                                        \
         *a = vm_bool(r);                                                         \
         top--;                                                                   \
@@ -422,10 +422,10 @@ redispatch:
         ip++;
         SAVE();
         if (--vm->fuel < 0 || vm->interrupt)
-            vm_limit_reached(vm);
+            pvmV_limit_reached(vm);
         if (vm_push_frame_fast(vm, callee, argc)) {
             ENTERED(callee);
-        } else if (vm_call_value(vm, callee, argc)) {
+        } else if (pvmV_call_value(vm, callee, argc)) {
             LOAD();
         } else {
             REFRAME();
@@ -438,7 +438,7 @@ redispatch:
         Value result = top[-1];
         size_t index = vm->nframes - 1;
         if (vm->open_upvals && vm->open_upvals->v >= base)
-            vm_close_upvals(vm, base);
+            pvmV_close_upvals(vm, base);
         while (vm->nhandlers > vm->pcall_handlers && vm->handlers[vm->nhandlers - 1].frame >= index)
             vm->nhandlers--;
         base[-1] = result;
@@ -462,9 +462,9 @@ redispatch:
         int n = ip->arg;
         ip++;
         SAVE();
-        PvArray *a = vm_array_new(vm, (size_t)n);
+        PvArray *a = pvmV_array_new(vm, (size_t)n);
         for (int i = 0; i < n; i++)
-            vm_array_push(vm, a, top[i - n]);
+            pvmV_array_push(vm, a, top[i - n]);
         top -= n;
         *top++ = vm_obj(VT_ARRAY, a);
         NEXT();
@@ -473,9 +473,9 @@ redispatch:
         int n = ip->arg;
         ip++;
         SAVE();
-        PvMap *m = vm_map_new(vm, (size_t)n);
+        PvMap *m = pvmV_map_new(vm, (size_t)n);
         for (int i = 0; i < n; i++)
-            vm_map_set(vm, m, top[2 * (i - n)], top[2 * (i - n) + 1]);
+            pvmV_map_set(vm, m, top[2 * (i - n)], top[2 * (i - n) + 1]);
         top -= 2 * n;
         *top++ = vm_obj(VT_MAP, m);
         NEXT();
@@ -487,7 +487,7 @@ redispatch:
             *o = o->as.a->items[key->as.i];
         } else {
             SAVE();
-            *o = vm_index_get(vm, *o, *key);
+            *o = pvmV_index_get(vm, *o, *key);
         }
         top--;
         NEXT();
@@ -499,7 +499,7 @@ redispatch:
             o->as.a->items[key->as.i] = top[-1];
         } else {
             SAVE();
-            vm_index_set(vm, *o, *key, top[-1]);
+            pvmV_index_set(vm, *o, *key, top[-1]);
         }
         top -= 3;
         NEXT();
@@ -514,7 +514,7 @@ redispatch:
         }
         ip++;
         SAVE();
-        *o = vm_index_get(vm, *o, k[ip[-1].arg]);
+        *o = pvmV_index_get(vm, *o, k[ip[-1].arg]);
         NEXT();
     }
     CASE(SETFIELD) {
@@ -526,7 +526,7 @@ redispatch:
         } else {
             ip++;
             SAVE();
-            vm_index_set(vm, *o, k[ip[-1].arg], top[-1]);
+            pvmV_index_set(vm, *o, k[ip[-1].arg], top[-1]);
         }
         top -= 2;
         NEXT();
@@ -535,14 +535,14 @@ redispatch:
         ip++;
         if (top[-2].type != VT_INT || top[-1].type != VT_INT) {
             SAVE();
-            vm_check_range(vm, top[-2], top[-1]);
+            pvmV_check_range(vm, top[-2], top[-1]);
         }
         NEXT();
     }
     CASE(ITER) {
         ip++;
         SAVE();
-        vm_check_iterable(vm, top[-1]);
+        pvmV_check_iterable(vm, top[-1]);
         *top++ = vm_int(0);
         NEXT();
     }
@@ -575,7 +575,7 @@ redispatch:
                 NEXT();
             }
         } else if (a->type == VT_MAP) {
-            int64_t pos = vm_map_next(a->as.m, (size_t)b->as.i);
+            int64_t pos = pvmV_map_next(a->as.m, (size_t)b->as.i);
             if (pos >= 0) {
                 *top++ = a->as.m->entries[pos].key;
                 b->as.i = pos + 1;
@@ -602,13 +602,13 @@ redispatch:
         ip++;
         top--;
         SAVE();
-        vm_throw(vm, *top);
+        pvmV_throw(vm, *top);
     }
     CASE(IMPORT) {
         VmModule *mod = cl->proto->program->modules[ip->arg];
         ip++;
         SAVE();
-        Value exports = vm_import(vm, mod);
+        Value exports = pvmV_import(vm, mod);
         REFRAME();
         top = vm->top;
         *top++ = exports;
@@ -790,7 +790,7 @@ redispatch:
 #define SUPER_EQ_JF(name, XV, YV, LEN, POPN, WANT)                                \
     SCASE(name) {                                                                 \
         Value x = XV, y = YV;                                                     \
-        bool c = vm_values_equal(x, y) == WANT;                                   \
+        bool c = pvmV_values_equal(x, y) == WANT;                                   \
         top -= POPN;                                                              \
         JUMP_UNLESS(c, LEN);                                                      \
     }
@@ -987,22 +987,22 @@ redispatch:
 static void vm_enter(VM *vm)
 {
     if (vm->ccalls >= VM_MAX_CCALLS)
-        vm_error(vm, "stack overflow");
+        pvmV_error(vm, "stack overflow");
     vm->ccalls++;
 }
 
-Value vm_call(VM *vm, Value fn, int argc, const Value *args)
+Value pvmV_call(VM *vm, Value fn, int argc, const Value *args)
 {
     Value *callee = vm->top;
-    if (!vm_stack_ensure(vm, callee + argc + 1))
-        vm_error(vm, "stack overflow");
+    if (!pvmV_stack_ensure(vm, callee + argc + 1))
+        pvmV_error(vm, "stack overflow");
     callee[0] = fn;
     for (int i = 0; i < argc; i++)
         callee[1 + i] = args[i];
     vm->top = callee + 1 + argc;
     vm_enter(vm);
     size_t stop = vm->nframes;
-    if (vm_call_value(vm, callee, argc))
+    if (pvmV_call_value(vm, callee, argc))
         vm_execute(vm, stop);
     vm->ccalls--;
     Value r = *callee;
@@ -1010,7 +1010,7 @@ Value vm_call(VM *vm, Value fn, int argc, const Value *args)
     return r;
 }
 
-bool vm_protect(VM *vm, void (*fn)(VM *vm, void *ud), void *ud)
+bool pvmV_protect(VM *vm, void (*fn)(VM *vm, void *ud), void *ud)
 {
     VmJmp jmp; /* not zero-initialised: the jmp_buf is large and setjmp fills it */
     jmp.prev = vm->jmp;
@@ -1026,7 +1026,7 @@ bool vm_protect(VM *vm, void (*fn)(VM *vm, void *ud), void *ud)
         fn(vm, ud);
     } else {
         ok = false;
-        vm_close_upvals(vm, top);
+        pvmV_close_upvals(vm, top);
         vm->nframes = nframes;
         vm->nhandlers = nhandlers;
         vm->ccalls = ccalls;
@@ -1047,13 +1047,13 @@ typedef struct {
 static void vm_pcall_body(VM *vm, void *ud)
 {
     VmCallArgs *c = ud;
-    c->result = vm_call(vm, c->fn, c->argc, c->args);
+    c->result = pvmV_call(vm, c->fn, c->argc, c->args);
 }
 
-bool vm_pcall(VM *vm, Value fn, int argc, const Value *args, Value *result)
+bool pvmV_pcall(VM *vm, Value fn, int argc, const Value *args, Value *result)
 {
     VmCallArgs c = { fn, argc, args, VAL_NIL };
-    bool ok = vm_protect(vm, vm_pcall_body, &c);
+    bool ok = pvmV_protect(vm, vm_pcall_body, &c);
     if (result)
         *result = ok ? c.result : vm->error;
     return ok;
@@ -1062,19 +1062,19 @@ bool vm_pcall(VM *vm, Value fn, int argc, const Value *args, Value *result)
 static void vm_run_main(VM *vm, void *ud)
 {
     (void)ud;
-    vm_import(vm, vm->program->modules[0]);
+    pvmV_import(vm, vm->program->modules[0]);
 }
 
-bool vm_run_program(VM *vm)
+bool pvmV_run_program(VM *vm)
 {
-    bool ok = vm_protect(vm, vm_run_main, NULL);
-    vm_trace_flush(vm);
+    bool ok = pvmV_protect(vm, vm_run_main, NULL);
+    pvmV_trace_flush(vm);
     return ok;
 }
 
 /* --trace: each line shows one executed instruction and the operand stack
  * of its frame after it ran; the line is completed at the next dispatch. */
-void vm_trace_flush(VM *vm)
+void pvmV_trace_flush(VM *vm)
 {
     if (!vm->trace_pending[0])
         return;
@@ -1086,20 +1086,20 @@ static void vm_trace_stack(VM *vm, const VmFrame *f, FILE *out)
 {
     const Value *from = f->base + f->closure->proto->nlocals;
     VmBuf b;
-    vm_buf_init(&b);
-    vm_buf_addc(&b, '[');
+    pvmV_buf_init(&b);
+    pvmV_buf_addc(&b, '[');
     for (const Value *v = from; v < vm->top; v++) {
         if (v > from)
-            vm_buf_add(&b, ", ", 2);
+            pvmV_buf_add(&b, ", ", 2);
         if (b.len > 200) {
-            vm_buf_add(&b, "...", 3);
+            pvmV_buf_add(&b, "...", 3);
             break;
         }
-        vm_display_element(&b, *v);
+        pvmV_display_element(&b, *v);
     }
-    vm_buf_addc(&b, ']');
+    pvmV_buf_addc(&b, ']');
     fprintf(out, "%s  %.*s\n", vm->trace_pending, (int)(b.len > 240 ? 240 : b.len), b.data);
-    vm_buf_free(&b);
+    pvmV_buf_free(&b);
 }
 
 static void vm_trace_step(VM *vm, const VmFrame *f, const VmInsn *ip)
@@ -1109,7 +1109,7 @@ static void vm_trace_step(VM *vm, const VmFrame *f, const VmInsn *ip)
     if (vm->trace_pending[0])
         vm_trace_stack(vm, f, out);
     const VmProto *p = f->closure->proto;
-    const OpcodeInfo *info = &vm_opcode_info[ip->op];
+    const OpcodeInfo *info = &pvmV_opcode_info[ip->op];
     const char *name = p == p->module->main ? "<main>" : p->name ? p->name->chars : "<anon>";
     char operand[32] = "";
     if (info->operand == OPND_TARGET)
@@ -1117,5 +1117,5 @@ static void vm_trace_step(VM *vm, const VmFrame *f, const VmInsn *ip)
     else if (info->operand != OPND_NONE)
         snprintf(operand, sizeof operand, "%d", ip->arg);
     snprintf(vm->trace_pending, sizeof vm->trace_pending, "%s@%u line %u: %-9s %-6s |", name,
-             p->offsets[ip - p->code], vm_proto_line(p, ip), info->mnemonic, operand);
+             p->offsets[ip - p->code], pvmV_proto_line(p, ip), info->mnemonic, operand);
 }

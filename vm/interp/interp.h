@@ -8,29 +8,29 @@
 #include "vm/runtime/vm.h"
 
 /* Superinstructions (fuse.c): rewrites [p]'s decoded code in place. */
-void vm_fuse(VM *vm, VmProto *p);
+void pvmV_fuse(VM *vm, VmProto *p);
 
 /* Loading: turns a verified image into a program bound to this VM. */
-VmProgram *vm_load_image(VM *vm, const PbcImage *img);
+VmProgram *pvmV_load_image(VM *vm, const PbcImage *img);
 
 /* Verifies then loads (program.c): false with a message in [err]
  * ("FUNCTION at offset N: RULE", or the reader's "file at offset N: ..."). */
-bool vm_load_verified(VM *vm, const PbcImage *img, char *err, size_t errlen);
-bool vm_load_bytes(VM *vm, const uint8_t *bytes, size_t len, char *err, size_t errlen);
+bool pvmV_load_verified(VM *vm, const PbcImage *img, char *err, size_t errlen);
+bool pvmV_load_bytes(VM *vm, const uint8_t *bytes, size_t len, char *err, size_t errlen);
 
-/* Calls. vm_call raises on error; vm_pcall returns false and leaves the
+/* Calls. pvmV_call raises on error; pvmV_pcall returns false and leaves the
  * error in vm->error (and the trace in vm->error_trace). */
-Value vm_call(VM *vm, Value fn, int argc, const Value *args);
-bool vm_pcall(VM *vm, Value fn, int argc, const Value *args, Value *result);
+Value pvmV_call(VM *vm, Value fn, int argc, const Value *args);
+bool pvmV_pcall(VM *vm, Value fn, int argc, const Value *args, Value *result);
 
 /* Runs [fn] with a protected boundary: false when it raised (vm->error). */
-bool vm_protect(VM *vm, void (*fn)(VM *vm, void *ud), void *ud);
+bool pvmV_protect(VM *vm, void (*fn)(VM *vm, void *ud), void *ud);
 
 /* Prints the pending --trace line, if any. */
-void vm_trace_flush(VM *vm);
+void pvmV_trace_flush(VM *vm);
 
 /* Runs module 0 of the loaded program (and, through IMPORT, the others).
  * Returns false with vm->error set on an uncaught error. */
-bool vm_run_program(VM *vm);
+bool pvmV_run_program(VM *vm);
 
 #endif

@@ -3,7 +3,7 @@
  * Constants become Values, modules get their global slots, and each
  * function's stack code is decoded into the interpreter's internal form
  * (one VmInsn per instruction, jump targets as instruction indices). The
- * image must have passed pbc_verify: nothing here re-checks its rules. */
+ * image must have passed pvmB_verify: nothing here re-checks its rules. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,7 +14,7 @@ static Value vm_load_const(VM *vm, const PbcConst *c)
     switch (c->kind) {
     case PBC_CONST_INT: return vm_int(c->i);
     case PBC_CONST_FLOAT: return vm_float(c->f);
-    default: return vm_str_value(vm_string_new(vm, c->str, c->len));
+    default: return vm_str_value(pvmV_string_new(vm, c->str, c->len));
     }
 }
 
@@ -25,12 +25,12 @@ static PvString *vm_const_string(VmProgram *prog, uint32_t index)
 
 static VmModule *vm_load_module(VM *vm, VmProgram *prog, const PbcModule *m)
 {
-    VmModule *mod = vm_alloc(vm, sizeof(VmModule));
+    VmModule *mod = pvmV_alloc(vm, sizeof(VmModule));
     mod->name = vm_const_string(prog, m->name);
     mod->file = vm_const_string(prog, m->file);
     mod->nglobals = m->nglobals;
-    mod->globals = vm_alloc(vm, vm_checked_size(vm, m->nglobals, sizeof(Value), 0));
-    mod->global_names = vm_alloc(vm, vm_checked_size(vm, m->nglobals, sizeof(PvString *), 0));
+    mod->globals = pvmV_alloc(vm, pvmV_checked_size(vm, m->nglobals, sizeof(Value), 0));
+    mod->global_names = pvmV_alloc(vm, pvmV_checked_size(vm, m->nglobals, sizeof(PvString *), 0));
     for (uint32_t g = 0; g < m->nglobals; g++) {
         mod->globals[g] = VAL_NIL;
         mod->global_names[g] = vm_const_string(prog, m->globals[g]);
@@ -44,21 +44,21 @@ static VmModule *vm_load_module(VM *vm, VmProgram *prog, const PbcModule *m)
  * instruction to its instruction number. */
 static void vm_decode_code(VM *vm, VmProto *p, const PbcFunc *f)
 {
-    uint32_t *index_of = vm_alloc_atomic(vm, vm_checked_size(vm, f->codelen, sizeof(uint32_t), 0));
+    uint32_t *index_of = pvmV_alloc_atomic(vm, pvmV_checked_size(vm, f->codelen, sizeof(uint32_t), 0));
     uint32_t count = 0;
     PbcInsn in;
     for (uint32_t off = 0; off < f->codelen; off += in.size) {
-        pbc_decode(f->code, f->codelen, off, &in);
+        pvmB_decode(f->code, f->codelen, off, &in);
         index_of[off] = count++;
     }
     p->ncode = count;
-    p->code = vm_alloc_atomic(vm, vm_checked_size(vm, count, sizeof(VmInsn), 0));
-    p->offsets = vm_alloc_atomic(vm, vm_checked_size(vm, count, sizeof(uint32_t), 0));
+    p->code = pvmV_alloc_atomic(vm, pvmV_checked_size(vm, count, sizeof(VmInsn), 0));
+    p->offsets = pvmV_alloc_atomic(vm, pvmV_checked_size(vm, count, sizeof(uint32_t), 0));
     uint32_t k = 0;
     for (uint32_t off = 0; off < f->codelen; off += in.size, k++) {
-        pbc_decode(f->code, f->codelen, off, &in);
+        pvmB_decode(f->code, f->codelen, off, &in);
         int64_t arg = in.operand;
-        if (vm_opcode_info[in.op].operand == OPND_TARGET)
+        if (pvmV_opcode_info[in.op].operand == OPND_TARGET)
             arg = index_of[arg];
         p->code[k].op = in.op;
         p->code[k].orig = in.op;
@@ -70,7 +70,7 @@ static void vm_decode_code(VM *vm, VmProto *p, const PbcFunc *f)
 
 static VmProto *vm_load_proto(VM *vm, VmProgram *prog, const PbcFunc *f)
 {
-    VmProto *p = vm_alloc(vm, sizeof(VmProto));
+    VmProto *p = pvmV_alloc(vm, sizeof(VmProto));
     p->name = vm_const_string(prog, f->name);
     p->module = prog->modules[f->module];
     p->nparams = f->nparams;
@@ -79,11 +79,11 @@ static VmProto *vm_load_proto(VM *vm, VmProgram *prog, const PbcFunc *f)
     p->maxstack = f->maxstack;
     p->frame_slots = f->nlocals + f->maxstack + 1;
     p->nupvals = f->nupvals;
-    p->upvals = vm_alloc_atomic(vm, vm_checked_size(vm, f->nupvals, sizeof(PbcUpval), 0));
+    p->upvals = pvmV_alloc_atomic(vm, pvmV_checked_size(vm, f->nupvals, sizeof(PbcUpval), 0));
     if (f->nupvals)
         memcpy(p->upvals, f->upvals, f->nupvals * sizeof(PbcUpval));
     p->nlines = f->nlines;
-    p->lines = vm_alloc_atomic(vm, vm_checked_size(vm, f->nlines, sizeof(PbcLine), 0));
+    p->lines = pvmV_alloc_atomic(vm, pvmV_checked_size(vm, f->nlines, sizeof(PbcLine), 0));
     if (f->nlines)
         memcpy(p->lines, f->lines, f->nlines * sizeof(PbcLine));
     p->consts = prog->consts;
@@ -91,23 +91,23 @@ static VmProto *vm_load_proto(VM *vm, VmProgram *prog, const PbcFunc *f)
     vm_decode_code(vm, p, f);
     /* --trace shows the program's own instructions, one by one. */
     if (!vm->trace)
-        vm_fuse(vm, p);
+        pvmV_fuse(vm, p);
     return p;
 }
 
-VmProgram *vm_load_image(VM *vm, const PbcImage *img)
+VmProgram *pvmV_load_image(VM *vm, const PbcImage *img)
 {
-    VmProgram *prog = vm_alloc(vm, sizeof(VmProgram));
+    VmProgram *prog = pvmV_alloc(vm, sizeof(VmProgram));
     prog->nconsts = img->nconsts;
-    prog->consts = vm_alloc(vm, vm_checked_size(vm, img->nconsts, sizeof(Value), 0));
+    prog->consts = pvmV_alloc(vm, pvmV_checked_size(vm, img->nconsts, sizeof(Value), 0));
     for (uint32_t i = 0; i < img->nconsts; i++)
         prog->consts[i] = vm_load_const(vm, &img->consts[i]);
     prog->nmodules = img->nmodules;
-    prog->modules = vm_alloc(vm, vm_checked_size(vm, img->nmodules, sizeof(VmModule *), 0));
+    prog->modules = pvmV_alloc(vm, pvmV_checked_size(vm, img->nmodules, sizeof(VmModule *), 0));
     for (uint32_t m = 0; m < img->nmodules; m++)
         prog->modules[m] = vm_load_module(vm, prog, &img->modules[m]);
     prog->nprotos = img->nfuncs;
-    prog->protos = vm_alloc(vm, vm_checked_size(vm, img->nfuncs, sizeof(VmProto *), 0));
+    prog->protos = pvmV_alloc(vm, pvmV_checked_size(vm, img->nfuncs, sizeof(VmProto *), 0));
     for (uint32_t f = 0; f < img->nfuncs; f++)
         prog->protos[f] = vm_load_proto(vm, prog, &img->funcs[f]);
     for (uint32_t m = 0; m < img->nmodules; m++)

@@ -29,7 +29,7 @@ static const char *vm_op_symbol(Opcode op)
 
 __attribute__((noreturn)) static void vm_bad_operands(VM *vm, Opcode op, Value a, Value b)
 {
-    vm_error(vm, "cannot apply '%s' to %s and %s", vm_op_symbol(op), vm_type_name(a), vm_type_name(b));
+    pvmV_error(vm, "cannot apply '%s' to %s and %s", vm_op_symbol(op), pvmV_type_name(a), pvmV_type_name(b));
 }
 
 static Value vm_int_arith(VM *vm, Opcode op, int64_t x, int64_t y)
@@ -41,11 +41,11 @@ static Value vm_int_arith(VM *vm, Opcode op, int64_t x, int64_t y)
     case OP_MUL: return vm_int((int64_t)(ux * uy));
     case OP_DIV:
         if (y == 0)
-            vm_error(vm, "division by zero");
+            pvmV_error(vm, "division by zero");
         return vm_int(y == -1 ? (int64_t)(0 - ux) : x / y);
     case OP_MOD:
         if (y == 0)
-            vm_error(vm, "division by zero");
+            pvmV_error(vm, "division by zero");
         return vm_int(y == -1 ? 0 : x % y);
     case OP_BAND: return vm_int(x & y);
     case OP_BOR: return vm_int(x | y);
@@ -66,12 +66,12 @@ static bool vm_is_bitwise(Opcode op)
     return op == OP_BAND || op == OP_BOR || op == OP_BXOR || op == OP_SHL || op == OP_SHR;
 }
 
-Value vm_arith(VM *vm, Opcode op, Value a, Value b)
+Value pvmV_arith(VM *vm, Opcode op, Value a, Value b)
 {
     if (a.type == VT_INT && b.type == VT_INT)
         return vm_int_arith(vm, op, a.as.i, b.as.i);
     if (op == OP_ADD && a.type == VT_STRING && b.type == VT_STRING)
-        return vm_str_value(vm_string_concat(vm, a.as.s, b.as.s));
+        return vm_str_value(pvmV_string_concat(vm, a.as.s, b.as.s));
     if (!vm_is_number(a) || !vm_is_number(b) || vm_is_bitwise(op))
         vm_bad_operands(vm, op, a, b);
     double x = vm_to_double(a), y = vm_to_double(b);
@@ -85,7 +85,7 @@ Value vm_arith(VM *vm, Opcode op, Value a, Value b)
     }
 }
 
-Value vm_unary(VM *vm, Opcode op, Value a)
+Value pvmV_unary(VM *vm, Opcode op, Value a)
 {
     if (op == OP_NOT)
         return vm_bool(!vm_is_truthy(a));
@@ -95,7 +95,7 @@ Value vm_unary(VM *vm, Opcode op, Value a)
         return vm_float(-a.as.f);
     if (op == OP_BNOT && a.type == VT_INT)
         return vm_int(~a.as.i);
-    vm_error(vm, "cannot apply '%s' to %s", vm_op_symbol(op), vm_type_name(a));
+    pvmV_error(vm, "cannot apply '%s' to %s", vm_op_symbol(op), pvmV_type_name(a));
 }
 
 /* -1, 0, 1 for ordered numbers; 2 when unordered (NaN). */
@@ -104,9 +104,9 @@ static int vm_number_order(Value a, Value b)
     if (a.type == VT_INT && b.type == VT_INT)
         return (a.as.i > b.as.i) - (a.as.i < b.as.i);
     if (a.type == VT_INT)
-        return vm_compare_int_float(a.as.i, b.as.f);
+        return pvmV_compare_int_float(a.as.i, b.as.f);
     if (b.type == VT_INT) {
-        int r = vm_compare_int_float(b.as.i, a.as.f);
+        int r = pvmV_compare_int_float(b.as.i, a.as.f);
         return r == 2 ? 2 : -r;
     }
     if (isnan(a.as.f) || isnan(b.as.f))
@@ -114,16 +114,16 @@ static int vm_number_order(Value a, Value b)
     return (a.as.f > b.as.f) - (a.as.f < b.as.f);
 }
 
-bool vm_compare(VM *vm, Opcode op, Value a, Value b)
+bool pvmV_compare(VM *vm, Opcode op, Value a, Value b)
 {
     int order;
     if (vm_is_number(a) && vm_is_number(b))
         order = vm_number_order(a, b);
     else if (a.type == VT_STRING && b.type == VT_STRING) {
-        int c = vm_string_compare(a.as.s, b.as.s);
+        int c = pvmV_string_compare(a.as.s, b.as.s);
         order = (c > 0) - (c < 0);
     } else
-        vm_error(vm, "cannot compare %s and %s", vm_type_name(a), vm_type_name(b));
+        pvmV_error(vm, "cannot compare %s and %s", pvmV_type_name(a), pvmV_type_name(b));
     if (order == 2)
         return false;
     switch (op) {
@@ -137,70 +137,70 @@ bool vm_compare(VM *vm, Opcode op, Value a, Value b)
 static int64_t vm_int_index(VM *vm, const char *what, Value key)
 {
     if (key.type != VT_INT)
-        vm_error(vm, "%s index must be int, got %s", what, vm_type_name(key));
+        pvmV_error(vm, "%s index must be int, got %s", what, pvmV_type_name(key));
     return key.as.i;
 }
 
-Value vm_index_get(VM *vm, Value obj, Value key)
+Value pvmV_index_get(VM *vm, Value obj, Value key)
 {
     switch (obj.type) {
     case VT_ARRAY:
-        return vm_array_get(vm, obj.as.a, vm_int_index(vm, "array", key));
+        return pvmV_array_get(vm, obj.as.a, vm_int_index(vm, "array", key));
     case VT_MAP: {
         Value v;
-        return vm_map_get(obj.as.m, key, &v) ? v : VAL_NIL;
+        return pvmV_map_get(obj.as.m, key, &v) ? v : VAL_NIL;
     }
     case VT_STRING: {
         int64_t i = vm_int_index(vm, "string", key);
         PvString *s = obj.as.s;
         if (i < 0 || (uint64_t)i >= s->len)
-            vm_error(vm, "index %lld out of range for string of length %zu", (long long)i, s->len);
+            pvmV_error(vm, "index %lld out of range for string of length %zu", (long long)i, s->len);
         return vm_str_value(vm->single_chars[(unsigned char)s->chars[i]]);
     }
     default:
-        vm_error(vm, "attempt to index a %s value", vm_type_name(obj));
+        pvmV_error(vm, "attempt to index a %s value", pvmV_type_name(obj));
     }
 }
 
-void vm_index_set(VM *vm, Value obj, Value key, Value v)
+void pvmV_index_set(VM *vm, Value obj, Value key, Value v)
 {
     switch (obj.type) {
     case VT_ARRAY:
-        vm_array_set(vm, obj.as.a, vm_int_index(vm, "array", key), v);
+        pvmV_array_set(vm, obj.as.a, vm_int_index(vm, "array", key), v);
         return;
     case VT_MAP:
-        vm_map_set(vm, obj.as.m, key, v);
+        pvmV_map_set(vm, obj.as.m, key, v);
         return;
     case VT_STRING:
-        vm_error(vm, "cannot assign to an index of a string (strings are immutable)");
+        pvmV_error(vm, "cannot assign to an index of a string (strings are immutable)");
     default:
-        vm_error(vm, "attempt to index a %s value", vm_type_name(obj));
+        pvmV_error(vm, "attempt to index a %s value", pvmV_type_name(obj));
     }
 }
 
-void vm_check_range(VM *vm, Value start, Value end)
+void pvmV_check_range(VM *vm, Value start, Value end)
 {
     if (start.type != VT_INT)
-        vm_error(vm, "range bounds must be int, got %s", vm_type_name(start));
+        pvmV_error(vm, "range bounds must be int, got %s", pvmV_type_name(start));
     if (end.type != VT_INT)
-        vm_error(vm, "range bounds must be int, got %s", vm_type_name(end));
+        pvmV_error(vm, "range bounds must be int, got %s", pvmV_type_name(end));
 }
 
-void vm_check_iterable(VM *vm, Value v)
+void pvmV_check_iterable(VM *vm, Value v)
 {
     if (v.type != VT_ARRAY && v.type != VT_MAP && v.type != VT_STRING)
-        vm_error(vm, "cannot iterate over %s", vm_type_name(v));
+        pvmV_error(vm, "cannot iterate over %s", pvmV_type_name(v));
 }
 
 /* Upvalues: the open list is sorted by decreasing stack address. */
-PvUpval *vm_capture_upval(VM *vm, Value *slot)
+PvUpval *pvmV_capture_upval(VM *vm, Value *slot)
 {
     PvUpval **link = &vm->open_upvals;
     while (*link && (*link)->v > slot)
         link = &(*link)->next;
     if (*link && (*link)->v == slot)
         return *link;
-    PvUpval *uv = vm_alloc(vm, sizeof(PvUpval));
+    PvUpval *uv = pvmV_alloc(vm, sizeof(PvUpval));
     uv->v = slot;
     uv->closed = VAL_NIL;
     uv->slot = (size_t)(slot - vm->stack);
@@ -209,7 +209,7 @@ PvUpval *vm_capture_upval(VM *vm, Value *slot)
     return uv;
 }
 
-void vm_close_upvals(VM *vm, Value *level)
+void pvmV_close_upvals(VM *vm, Value *level)
 {
     while (vm->open_upvals && vm->open_upvals->v >= level) {
         PvUpval *uv = vm->open_upvals;
@@ -228,10 +228,10 @@ static const char *vm_callee_name(const PvString *name)
 __attribute__((noreturn)) static void vm_arity_error(VM *vm, const char *name, int min, int max, int got)
 {
     if (max < 0)
-        vm_error(vm, "%s expects at least %d argument%s, got %d", name, min, min == 1 ? "" : "s", got);
+        pvmV_error(vm, "%s expects at least %d argument%s, got %d", name, min, min == 1 ? "" : "s", got);
     if (min == max)
-        vm_error(vm, "%s expects %d argument%s, got %d", name, min, min == 1 ? "" : "s", got);
-    vm_error(vm, "%s expects %d to %d arguments, got %d", name, min, max, got);
+        pvmV_error(vm, "%s expects %d argument%s, got %d", name, min, min == 1 ? "" : "s", got);
+    pvmV_error(vm, "%s expects %d to %d arguments, got %d", name, min, max, got);
 }
 
 static void vm_call_native(VM *vm, Value *callee, int argc)
@@ -250,7 +250,7 @@ static void vm_call_native(VM *vm, Value *callee, int argc)
 static void vm_grow_frames(VM *vm)
 {
     size_t cap = vm->frames_cap * 2 < VM_MAX_FRAMES ? vm->frames_cap * 2 : VM_MAX_FRAMES;
-    vm->frames = vm_realloc(vm, vm->frames, cap * sizeof(VmFrame));
+    vm->frames = pvmV_realloc(vm, vm->frames, cap * sizeof(VmFrame));
     vm->frames_cap = cap;
 }
 
@@ -258,27 +258,27 @@ static void vm_grow_frames(VM *vm)
 static void vm_collect_rest(VM *vm, Value *base, uint32_t nparams, int argc)
 {
     size_t extra = argc > (int)nparams ? (size_t)argc - nparams : 0;
-    PvArray *rest = vm_array_new(vm, extra);
+    PvArray *rest = pvmV_array_new(vm, extra);
     for (size_t i = 0; i < extra; i++)
-        vm_array_push(vm, rest, base[nparams + i]);
+        pvmV_array_push(vm, rest, base[nparams + i]);
     base[nparams] = vm_obj(VT_ARRAY, rest);
 }
 
-bool vm_call_value(VM *vm, Value *callee, int argc)
+bool pvmV_call_value(VM *vm, Value *callee, int argc)
 {
     if (callee->type == VT_NATIVE) {
         vm_call_native(vm, callee, argc);
         return false;
     }
     if (callee->type != VT_CLOSURE)
-        vm_error(vm, "attempt to call a %s value", vm_type_name(*callee));
+        pvmV_error(vm, "attempt to call a %s value", pvmV_type_name(*callee));
     PvClosure *cl = callee->as.cl;
     VmProto *p = cl->proto;
     if (p->variadic ? argc < (int)p->nparams : argc != (int)p->nparams)
         vm_arity_error(vm, vm_callee_name(p->name), (int)p->nparams, p->variadic ? -1 : (int)p->nparams, argc);
     Value *base = callee + 1;
-    if (vm->nframes >= VM_MAX_FRAMES || !vm_stack_ensure(vm, base + p->frame_slots))
-        vm_error(vm, "stack overflow");
+    if (vm->nframes >= VM_MAX_FRAMES || !pvmV_stack_ensure(vm, base + p->frame_slots))
+        pvmV_error(vm, "stack overflow");
     if (vm->nframes == vm->frames_cap)
         vm_grow_frames(vm);
     if (p->variadic)
@@ -289,27 +289,27 @@ bool vm_call_value(VM *vm, Value *callee, int argc)
 
 static Value vm_build_exports(VM *vm, VmModule *mod)
 {
-    PvMap *m = vm_map_new(vm, mod->nglobals);
+    PvMap *m = pvmV_map_new(vm, mod->nglobals);
     for (uint32_t g = 0; g < mod->nglobals; g++) {
         PvString *name = mod->global_names[g];
         if (name->len > 0 && name->chars[0] == '_')
             continue;
-        vm_map_set(vm, m, vm_str_value(name), mod->globals[g]);
+        pvmV_map_set(vm, m, vm_str_value(name), mod->globals[g]);
     }
     return vm_obj(VT_MAP, m);
 }
 
-Value vm_import(VM *vm, VmModule *mod)
+Value pvmV_import(VM *vm, VmModule *mod)
 {
     if (mod->state == VM_MODULE_DONE)
         return mod->exports;
     if (mod->state == VM_MODULE_RUNNING)
-        vm_error(vm, "import cycle: module '%s' is imported while it runs", mod->name->chars);
+        pvmV_error(vm, "import cycle: module '%s' is imported while it runs", mod->name->chars);
     mod->state = VM_MODULE_RUNNING;
-    PvClosure *cl = vm_alloc(vm, sizeof(PvClosure));
+    PvClosure *cl = pvmV_alloc(vm, sizeof(PvClosure));
     cl->proto = mod->main;
     cl->nupvals = 0;
-    vm_call(vm, vm_obj(VT_CLOSURE, cl), 0, NULL);
+    pvmV_call(vm, vm_obj(VT_CLOSURE, cl), 0, NULL);
     mod->exports = vm_build_exports(vm, mod);
     mod->state = VM_MODULE_DONE;
     return mod->exports;

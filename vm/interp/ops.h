@@ -7,19 +7,19 @@
 
 #include "vm/interp/interp.h"
 
-Value vm_arith(VM *vm, Opcode op, Value a, Value b);
-Value vm_unary(VM *vm, Opcode op, Value a);
-bool vm_compare(VM *vm, Opcode op, Value a, Value b); /* LT LE GT GE */
-Value vm_index_get(VM *vm, Value obj, Value key);
-void vm_index_set(VM *vm, Value obj, Value key, Value v);
-void vm_check_range(VM *vm, Value start, Value end);
-void vm_check_iterable(VM *vm, Value v);
+Value pvmV_arith(VM *vm, Opcode op, Value a, Value b);
+Value pvmV_unary(VM *vm, Opcode op, Value a);
+bool pvmV_compare(VM *vm, Opcode op, Value a, Value b); /* LT LE GT GE */
+Value pvmV_index_get(VM *vm, Value obj, Value key);
+void pvmV_index_set(VM *vm, Value obj, Value key, Value v);
+void pvmV_check_range(VM *vm, Value start, Value end);
+void pvmV_check_iterable(VM *vm, Value v);
 
 /* Calls: [callee] points at the function value, followed by [argc]
  * arguments, and vm->top just past them. A native runs to completion and
  * its result replaces the callee (returns false); a closure gets a new frame
  * (returns true) that the interpreter then runs. */
-bool vm_call_value(VM *vm, Value *callee, int argc);
+bool pvmV_call_value(VM *vm, Value *callee, int argc);
 
 /* The last step of every PV call: locals from [first_free] on start as
  * nil, and a frame for [cl] at [base] is pushed. The caller has checked
@@ -37,10 +37,10 @@ static inline void vm_enter_frame(VM *vm, PvClosure *cl, Value *base, uint32_t f
 }
 
 /* Open upvalues */
-PvUpval *vm_capture_upval(VM *vm, Value *slot);
-void vm_close_upvals(VM *vm, Value *level);
+PvUpval *pvmV_capture_upval(VM *vm, Value *slot);
+void pvmV_close_upvals(VM *vm, Value *level);
 
 /* Imports: runs a module's main once and returns its exports map. */
-Value vm_import(VM *vm, VmModule *mod);
+Value pvmV_import(VM *vm, VmModule *mod);
 
 #endif

@@ -14,27 +14,27 @@ typedef struct {
 static void vm_load_body(VM *vm, void *ud)
 {
     VmLoadArgs *a = ud;
-    vm->program = vm_load_image(vm, a->img);
+    vm->program = pvmV_load_image(vm, a->img);
 }
 
-bool vm_load_verified(VM *vm, const PbcImage *img, char *err, size_t errlen)
+bool pvmV_load_verified(VM *vm, const PbcImage *img, char *err, size_t errlen)
 {
-    if (!pbc_verify(img, err, errlen))
+    if (!pvmB_verify(img, err, errlen))
         return false;
     VmLoadArgs args = { img };
-    if (!vm_protect(vm, vm_load_body, &args)) {
+    if (!pvmV_protect(vm, vm_load_body, &args)) {
         snprintf(err, errlen, "cannot load program: out of memory");
         return false;
     }
     return true;
 }
 
-bool vm_load_bytes(VM *vm, const uint8_t *bytes, size_t len, char *err, size_t errlen)
+bool pvmV_load_bytes(VM *vm, const uint8_t *bytes, size_t len, char *err, size_t errlen)
 {
     PbcImage img;
-    if (!pbc_read(bytes, len, &img, err, errlen))
+    if (!pvmB_read(bytes, len, &img, err, errlen))
         return false;
-    bool ok = vm_load_verified(vm, &img, err, errlen);
-    pbc_free(&img);
+    bool ok = pvmV_load_verified(vm, &img, err, errlen);
+    pvmB_free(&img);
     return ok;
 }

@@ -51,7 +51,7 @@ static void buf_reserve(VmBuf *b, size_t extra)
 
 /* data is always valid and NUL-terminated, so callers may treat it as a C
  * string when they know the content has no NUL bytes. */
-void vm_buf_init(VmBuf *b)
+void pvmV_buf_init(VmBuf *b)
 {
     b->data = NULL;
     b->len = 0;
@@ -60,7 +60,7 @@ void vm_buf_init(VmBuf *b)
     b->data[0] = '\0';
 }
 
-void vm_buf_free(VmBuf *b)
+void pvmV_buf_free(VmBuf *b)
 {
     free(b->data);
     b->data = NULL;
@@ -68,7 +68,7 @@ void vm_buf_free(VmBuf *b)
     b->cap = 0;
 }
 
-void vm_buf_add(VmBuf *b, const char *s, size_t n)
+void pvmV_buf_add(VmBuf *b, const char *s, size_t n)
 {
     buf_reserve(b, n);
     if (n > 0)
@@ -77,17 +77,17 @@ void vm_buf_add(VmBuf *b, const char *s, size_t n)
     b->data[b->len] = '\0';
 }
 
-void vm_buf_addc(VmBuf *b, char c)
+void pvmV_buf_addc(VmBuf *b, char c)
 {
-    vm_buf_add(b, &c, 1);
+    pvmV_buf_add(b, &c, 1);
 }
 
 static void buf_adds(VmBuf *b, const char *s)
 {
-    vm_buf_add(b, s, strlen(s));
+    pvmV_buf_add(b, s, strlen(s));
 }
 
-void vm_buf_addf(VmBuf *b, const char *fmt, ...)
+void pvmV_buf_addf(VmBuf *b, const char *fmt, ...)
 {
     va_list ap, again;
     va_start(ap, fmt);
@@ -255,7 +255,7 @@ static void decimal_layout(const Decimal *dec, bool negative, char *out)
     }
 }
 
-void vm_format_float(char out[32], double d)
+void pvmV_format_float(char out[32], double d)
 {
     if (isnan(d)) {
         strcpy(out, "nan");
@@ -275,13 +275,13 @@ void vm_format_float(char out[32], double d)
 static void display_quoted(VmBuf *b, const PvString *s)
 {
     static const char hex[] = "0123456789abcdef";
-    vm_buf_addc(b, '"');
+    pvmV_buf_addc(b, '"');
     size_t plain = 0; /* start of the current run of bytes copied as they are */
     for (size_t i = 0; i < s->len; i++) {
         unsigned char c = (unsigned char)s->chars[i];
         if (c >= 0x20 && c != 0x7f && c != '"' && c != '\\')
             continue;
-        vm_buf_add(b, s->chars + plain, i - plain);
+        pvmV_buf_add(b, s->chars + plain, i - plain);
         plain = i + 1;
         switch (c) {
         case '\n': buf_adds(b, "\\n"); break;
@@ -291,12 +291,12 @@ static void display_quoted(VmBuf *b, const PvString *s)
         case '\\': buf_adds(b, "\\\\"); break;
         default: {
             char esc[4] = { '\\', 'x', hex[c >> 4], hex[c & 15] };
-            vm_buf_add(b, esc, 4);
+            pvmV_buf_add(b, esc, 4);
         }
         }
     }
-    vm_buf_add(b, s->chars + plain, s->len - plain);
-    vm_buf_addc(b, '"');
+    pvmV_buf_add(b, s->chars + plain, s->len - plain);
+    pvmV_buf_addc(b, '"');
 }
 
 static void display_function(VmBuf *b, const PvString *name)
@@ -306,8 +306,8 @@ static void display_function(VmBuf *b, const PvString *name)
         return;
     }
     buf_adds(b, "<fn ");
-    vm_buf_add(b, name->chars, name->len);
-    vm_buf_addc(b, '>');
+    pvmV_buf_add(b, name->chars, name->len);
+    pvmV_buf_addc(b, '>');
 }
 
 /* Any value but an array or map; strings quoted when inside a container. */
@@ -317,22 +317,22 @@ static void display_scalar(VmBuf *b, Value v, bool quoted)
     switch ((ValueType)v.type) {
     case VT_NIL: buf_adds(b, "nil"); return;
     case VT_BOOL: buf_adds(b, v.as.b ? "true" : "false"); return;
-    case VT_INT: vm_buf_addf(b, "%" PRId64, v.as.i); return;
+    case VT_INT: pvmV_buf_addf(b, "%" PRId64, v.as.i); return;
     case VT_FLOAT:
-        vm_format_float(num, v.as.f);
+        pvmV_format_float(num, v.as.f);
         buf_adds(b, num);
         return;
     case VT_STRING:
         if (quoted)
             display_quoted(b, v.as.s);
         else
-            vm_buf_add(b, v.as.s->chars, v.as.s->len);
+            pvmV_buf_add(b, v.as.s->chars, v.as.s->len);
         return;
     case VT_CLOSURE:
         display_function(b, v.as.cl->proto ? v.as.cl->proto->name : NULL);
         return;
     case VT_NATIVE: display_function(b, v.as.nat->name); return;
-    case VT_POINTER: vm_buf_addf(b, "<pointer 0x%" PRIxPTR ">", (uintptr_t)vm_pointer_addr(v)); return;
+    case VT_POINTER: pvmV_buf_addf(b, "<pointer 0x%" PRIxPTR ">", (uintptr_t)vm_pointer_addr(v)); return;
     default: buf_adds(b, "<invalid>"); return;
     }
 }
@@ -406,7 +406,7 @@ static void push_open(Printer *pr, Value container)
     pr->buckets[h] = (long)pr->depth++;
     if (pr->depth > 2 * pr->nbuckets)
         rehash_open(pr, 2 * pr->nbuckets);
-    vm_buf_addc(pr->buf, container.type == VT_ARRAY ? '[' : '{');
+    pvmV_buf_addc(pr->buf, container.type == VT_ARRAY ? '[' : '{');
 }
 
 /* Closes the innermost container. Being the last one pushed, it heads its
@@ -415,7 +415,7 @@ static void pop_open(Printer *pr)
 {
     OpenContainer *top = &pr->open[--pr->depth];
     pr->buckets[bucket_of(pr, top->container.as.p)] = top->chain;
-    vm_buf_addc(pr->buf, top->container.type == VT_ARRAY ? ']' : '}');
+    pvmV_buf_addc(pr->buf, top->container.type == VT_ARRAY ? ']' : '}');
 }
 
 /* Prints an element: a scalar at once, a container by opening it. */
@@ -459,7 +459,7 @@ static void step_map(Printer *pr, OpenContainer *top)
         print_element(pr, value);
         return;
     }
-    int64_t next = vm_map_next(m, top->pos);
+    int64_t next = pvmV_map_next(m, top->pos);
     if (next < 0) {
         pop_open(pr);
         return;
@@ -488,7 +488,7 @@ static void display_container(VmBuf *buf, Value root)
     free(pr.buckets);
 }
 
-void vm_display(VmBuf *buf, Value v)
+void pvmV_display(VmBuf *buf, Value v)
 {
     if (v.type == VT_ARRAY || v.type == VT_MAP)
         display_container(buf, v);
@@ -496,20 +496,20 @@ void vm_display(VmBuf *buf, Value v)
         display_scalar(buf, v, false);
 }
 
-PvString *vm_to_string(VM *vm, Value v)
+PvString *pvmV_to_string(VM *vm, Value v)
 {
     if (v.type == VT_STRING)
         return v.as.s;
     VmBuf buf;
-    vm_buf_init(&buf);
-    vm_display(&buf, v);
+    pvmV_buf_init(&buf);
+    pvmV_display(&buf, v);
     /* An out-of-memory error raised here would leak buf: rare and bounded. */
-    PvString *s = vm_string_new(vm, buf.data, buf.len);
-    vm_buf_free(&buf);
+    PvString *s = pvmV_string_new(vm, buf.data, buf.len);
+    pvmV_buf_free(&buf);
     return s;
 }
 
-void vm_display_element(VmBuf *buf, Value v)
+void pvmV_display_element(VmBuf *buf, Value v)
 {
     if (v.type == VT_ARRAY || v.type == VT_MAP)
         display_container(buf, v);

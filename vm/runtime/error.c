@@ -1,8 +1,8 @@
-/* Raising errors: vm_throw/vm_error, and the stack trace captured when an
+/* Raising errors: pvmV_throw/pvmV_error, and the stack trace captured when an
  * error may leave PV code uncaught.
  *
  * Errors unwind with longjmp to the innermost protected boundary (a running
- * vm_execute or a vm_pcall); there the handler stack decides where execution
+ * vm_execute or a pvmV_pcall); there the handler stack decides where execution
  * resumes. The trace is captured at the throw, before any frame is popped. */
 #include <gc.h>
 #include <stdarg.h>
@@ -14,7 +14,7 @@
 #define TRACE_HEAD 10 /* frames shown before and after an elision */
 #define TRACE_TAIL 10
 
-uint32_t vm_proto_line(const VmProto *proto, const VmInsn *ip)
+uint32_t pvmV_proto_line(const VmProto *proto, const VmInsn *ip)
 {
     if (proto->nlines == 0 || ip < proto->code)
         return 0;
@@ -42,19 +42,19 @@ static void vm_trace_frame(VmBuf *b, const VmFrame *f)
 {
     const VmProto *p = f->closure->proto;
     const VmInsn *at = f->ip > p->code ? f->ip - 1 : p->code;
-    vm_buf_addf(b, "  at %s (%s:%u)\n", vm_frame_name(p), p->module->file->chars,
-                vm_proto_line(p, at));
+    pvmV_buf_addf(b, "  at %s (%s:%u)\n", vm_frame_name(p), p->module->file->chars,
+                pvmV_proto_line(p, at));
 }
 
 static void vm_capture_trace(VM *vm)
 {
     VmBuf b;
-    vm_buf_init(&b);
+    pvmV_buf_init(&b);
     size_t n = vm->nframes;
     for (size_t k = 0; k < n; k++) {
         /* Elide only when that hides at least two frames. */
         if (n > TRACE_HEAD + TRACE_TAIL + 1 && k == TRACE_HEAD) {
-            vm_buf_addf(&b, "  ... %zu more frames ...\n", n - TRACE_HEAD - TRACE_TAIL);
+            pvmV_buf_addf(&b, "  ... %zu more frames ...\n", n - TRACE_HEAD - TRACE_TAIL);
             k = n - TRACE_TAIL;
         }
         vm_trace_frame(&b, &vm->frames[n - 1 - k]);
@@ -66,11 +66,11 @@ static void vm_capture_trace(VM *vm)
         memcpy(trace, b.data, b.len);
         trace[b.len] = '\0';
     }
-    vm_buf_free(&b);
+    pvmV_buf_free(&b);
     vm->error_trace = trace;
 }
 
-void vm_throw(VM *vm, Value v)
+void pvmV_throw(VM *vm, Value v)
 {
     vm->error = v;
     /* A PV handler above the innermost pcall will catch it: skip the trace. */
@@ -83,7 +83,7 @@ void vm_throw(VM *vm, Value v)
     longjmp(vm->jmp->buf, 1);
 }
 
-void vm_error(VM *vm, const char *fmt, ...)
+void pvmV_error(VM *vm, const char *fmt, ...)
 {
     char small[256];
     va_list ap;
@@ -93,43 +93,43 @@ void vm_error(VM *vm, const char *fmt, ...)
     if (n < 0)
         n = 0;
     if ((size_t)n < sizeof small) {
-        vm_throw(vm, vm_str_value(vm_string_new(vm, small, (size_t)n)));
+        pvmV_throw(vm, vm_str_value(pvmV_string_new(vm, small, (size_t)n)));
     }
     char *big = malloc((size_t)n + 1);
     if (!big)
-        vm_throw(vm, vm_str_value(vm_string_new(vm, small, sizeof small - 1)));
+        pvmV_throw(vm, vm_str_value(pvmV_string_new(vm, small, sizeof small - 1)));
     va_start(ap, fmt);
     vsnprintf(big, (size_t)n + 1, fmt, ap);
     va_end(ap);
-    PvString *s = vm_string_new(vm, big, (size_t)n);
+    PvString *s = pvmV_string_new(vm, big, (size_t)n);
     free(big);
-    vm_throw(vm, vm_str_value(s));
+    pvmV_throw(vm, vm_str_value(s));
 }
 
-void vm_report_error(VM *vm, FILE *out)
+void pvmV_report_error(VM *vm, FILE *out)
 {
     fflush(vm->out);
     VmBuf b;
-    vm_buf_init(&b);
-    vm_display(&b, vm->error);
+    pvmV_buf_init(&b);
+    pvmV_display(&b, vm->error);
     fprintf(out, "error: %.*s\n", (int)b.len, b.data);
-    vm_buf_free(&b);
+    pvmV_buf_free(&b);
     if (vm->error_trace)
         fputs(vm->error_trace, out);
 }
 
-void vm_fatal_error(VM *vm, const char *message)
+void pvmV_fatal_error(VM *vm, const char *message)
 {
     vm->error_fatal = true;
-    vm_throw(vm, vm_str_value(vm_string_cstr(vm, message)));
+    pvmV_throw(vm, vm_str_value(pvmV_string_cstr(vm, message)));
 }
 
-void vm_limit_reached(VM *vm)
+void pvmV_limit_reached(VM *vm)
 {
     if (vm->interrupt) {
         vm->interrupt = 0;
-        vm_fatal_error(vm, "interrupted");
+        pvmV_fatal_error(vm, "interrupted");
     }
     if (vm->fuel < 0)
-        vm_fatal_error(vm, "instruction budget exceeded");
+        pvmV_fatal_error(vm, "instruction budget exceeded");
 }

@@ -17,12 +17,12 @@
 static void *vm_checked(VM *vm, void *p)
 {
     if (!p)
-        vm_error(vm, "out of memory");
+        pvmV_error(vm, "out of memory");
     return p;
 }
 
 /* The live heap as bdwgc sees it: every VM's data in the process, so at
- * least this VM's own (vm_reachable_bytes); under the limit it settles the
+ * least this VM's own (pvmV_reachable_bytes); under the limit it settles the
  * check cheaply. */
 static size_t vm_live_bytes(void)
 {
@@ -38,7 +38,7 @@ static void vm_check_memory_limit(VM *vm, size_t size)
     if (vm->error_fatal)
         return;
     if (size > vm->memory_limit)
-        vm_fatal_error(vm, "memory limit exceeded");
+        pvmV_fatal_error(vm, "memory limit exceeded");
     vm->bytes_since_check += size;
     if (vm->bytes_since_check < vm->memory_limit / 4)
         return;
@@ -50,26 +50,26 @@ static void vm_check_memory_limit(VM *vm, size_t size)
         return;
     /* The process's heap is over this VM's limit; its own data may not be
      * (other VMs in the process hold theirs). */
-    if (vm_reachable_bytes(vm) + size > vm->memory_limit)
-        vm_fatal_error(vm, "memory limit exceeded");
+    if (pvmV_reachable_bytes(vm) + size > vm->memory_limit)
+        pvmV_fatal_error(vm, "memory limit exceeded");
 }
 
 static void vm_account(VM *vm, size_t size)
 {
     if (size > VM_MAX_ALLOC)
-        vm_error(vm, "out of memory");
+        pvmV_error(vm, "out of memory");
     if (vm->memory_limit)
         vm_check_memory_limit(vm, size);
     vm->bytes_allocated += size;
 }
 
-void *vm_alloc(VM *vm, size_t size)
+void *pvmV_alloc(VM *vm, size_t size)
 {
     vm_account(vm, size);
     return vm_checked(vm, GC_MALLOC(size ? size : 1));
 }
 
-void *vm_alloc_atomic(VM *vm, size_t size)
+void *pvmV_alloc_atomic(VM *vm, size_t size)
 {
     vm_account(vm, size);
     void *p = vm_checked(vm, GC_MALLOC_ATOMIC(size ? size : 1));
@@ -79,18 +79,18 @@ void *vm_alloc_atomic(VM *vm, size_t size)
     return p;
 }
 
-void *vm_realloc(VM *vm, void *p, size_t size)
+void *pvmV_realloc(VM *vm, void *p, size_t size)
 {
     vm_account(vm, size);
     return vm_checked(vm, GC_REALLOC(p, size ? size : 1));
 }
 
-size_t vm_checked_size(VM *vm, size_t count, size_t elem, size_t extra)
+size_t pvmV_checked_size(VM *vm, size_t count, size_t elem, size_t extra)
 {
     if (elem && count > (SIZE_MAX - extra) / elem)
-        vm_error(vm, "out of memory");
+        pvmV_error(vm, "out of memory");
     size_t size = count * elem + extra;
     if (size > VM_MAX_ALLOC)
-        vm_error(vm, "out of memory");
+        pvmV_error(vm, "out of memory");
     return size;
 }

@@ -37,7 +37,7 @@
 #define INDEX_MAX_CAP ((size_t)1 << 31) /* positions must fit below UINT32_MAX */
 #define TWO_POW_63 9223372036854775808.0
 
-Value vm_map_key_normalise(Value key)
+Value pvmV_map_key_normalise(Value key)
 {
     if (key.type != VT_FLOAT)
         return key;
@@ -57,7 +57,7 @@ static bool key_is_storable(Value key)
  * key: a float that survives normalisation is not an integral value in range. */
 static bool keys_equal(Value a, Value b)
 {
-    return a.type == b.type && vm_values_equal(a, b);
+    return a.type == b.type && pvmV_values_equal(a, b);
 }
 
 static size_t entries_for(size_t index_cap)
@@ -78,7 +78,7 @@ static size_t index_cap_for(VM *vm, size_t n)
     size_t cap = INDEX_MIN_CAP;
     while (entries_for(cap) < n) {
         if (cap >= INDEX_MAX_CAP)
-            vm_error(vm, "out of memory");
+            pvmV_error(vm, "out of memory");
         cap *= 2;
     }
     return cap;
@@ -110,8 +110,8 @@ static bool map_lookup(const PvMap *m, Value key, size_t *slot)
 {
     if (m->count == 0 || !key_is_storable(key))
         return false;
-    Value k = vm_map_key_normalise(key);
-    return map_find(m, k, vm_value_hash(k), slot);
+    Value k = pvmV_map_key_normalise(key);
+    return map_find(m, k, pvmV_value_hash(k), slot);
 }
 
 /* Replaces the arrays with fresh ones of [index_cap], keeping only the live
@@ -119,8 +119,8 @@ static bool map_lookup(const PvMap *m, Value key, size_t *slot)
 static void map_rebuild(VM *vm, PvMap *m, size_t index_cap)
 {
     size_t cap = entries_for(index_cap);
-    PvMapEntry *entries = vm_alloc(vm, vm_checked_size(vm, cap, sizeof(PvMapEntry), 0));
-    uint64_t *index = vm_alloc_atomic(vm, vm_checked_size(vm, index_cap, sizeof(uint64_t), 0));
+    PvMapEntry *entries = pvmV_alloc(vm, pvmV_checked_size(vm, cap, sizeof(PvMapEntry), 0));
+    uint64_t *index = pvmV_alloc_atomic(vm, pvmV_checked_size(vm, index_cap, sizeof(uint64_t), 0));
     memset(index, 0xff, index_cap * sizeof(uint64_t));
 
     size_t used = 0;
@@ -136,22 +136,22 @@ static void map_rebuild(VM *vm, PvMap *m, size_t index_cap)
     m->count = used;
     for (size_t pos = 0; pos < used; pos++) {
         size_t slot;
-        uint64_t hash = vm_value_hash(entries[pos].key);
+        uint64_t hash = pvmV_value_hash(entries[pos].key);
         map_find(m, entries[pos].key, hash, &slot);
         index[slot] = slot_make(pos, hash);
     }
 }
 
-PvMap *vm_map_new(VM *vm, size_t capacity)
+PvMap *pvmV_map_new(VM *vm, size_t capacity)
 {
-    PvMap *m = vm_alloc(vm, sizeof(PvMap));
+    PvMap *m = pvmV_alloc(vm, sizeof(PvMap));
     memset(m, 0, sizeof *m);
     if (capacity > 0)
         map_rebuild(vm, m, index_cap_for(vm, capacity));
     return m;
 }
 
-bool vm_map_get(const PvMap *m, Value key, Value *out)
+bool pvmV_map_get(const PvMap *m, Value key, Value *out)
 {
     size_t slot;
     if (!map_lookup(m, key, &slot))
@@ -161,14 +161,14 @@ bool vm_map_get(const PvMap *m, Value key, Value *out)
     return true;
 }
 
-void vm_map_set(VM *vm, PvMap *m, Value key, Value value)
+void pvmV_map_set(VM *vm, PvMap *m, Value key, Value value)
 {
     if (key.type == VT_NIL)
-        vm_error(vm, "map key cannot be nil");
+        pvmV_error(vm, "map key cannot be nil");
     if (!key_is_storable(key))
-        vm_error(vm, "map key cannot be NaN");
-    Value k = vm_map_key_normalise(key);
-    uint64_t hash = vm_value_hash(k);
+        pvmV_error(vm, "map key cannot be NaN");
+    Value k = pvmV_map_key_normalise(key);
+    uint64_t hash = pvmV_value_hash(k);
     size_t slot;
     if (m->index_cap > 0 && map_find(m, k, hash, &slot)) {
         m->entries[slot_pos(m->index[slot])].value = value; /* keeps its first position */
@@ -185,7 +185,7 @@ void vm_map_set(VM *vm, PvMap *m, Value key, Value value)
     m->count++;
 }
 
-int64_t vm_map_find_string(const PvMap *m, Value key)
+int64_t pvmV_map_find_string(const PvMap *m, Value key)
 {
     size_t slot;
     if (m->count == 0 || !map_find(m, key, key.as.s->hash, &slot))
@@ -193,7 +193,7 @@ int64_t vm_map_find_string(const PvMap *m, Value key)
     return slot_pos(m->index[slot]);
 }
 
-bool vm_map_remove(PvMap *m, Value key, Value *removed)
+bool pvmV_map_remove(PvMap *m, Value key, Value *removed)
 {
     size_t slot;
     if (!map_lookup(m, key, &slot))
@@ -208,7 +208,7 @@ bool vm_map_remove(PvMap *m, Value key, Value *removed)
     return true;
 }
 
-int64_t vm_map_next(const PvMap *m, size_t pos)
+int64_t pvmV_map_next(const PvMap *m, size_t pos)
 {
     for (; pos < m->used; pos++) {
         if (m->entries[pos].key.type != VM_MAP_TOMBSTONE)

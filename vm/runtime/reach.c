@@ -205,7 +205,7 @@ static void reach_item(Reach *r, ReachItem it)
     }
 }
 
-size_t vm_reachable_bytes(VM *vm)
+size_t pvmV_reachable_bytes(VM *vm)
 {
     Reach r;
     memset(&r, 0, sizeof r);

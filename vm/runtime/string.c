@@ -15,7 +15,7 @@
 #define FNV_OFFSET 0xcbf29ce484222325ull
 #define FNV_PRIME 0x100000001b3ull
 
-uint64_t vm_hash_bytes(const char *chars, size_t len)
+uint64_t pvmV_hash_bytes(const char *chars, size_t len)
 {
     uint64_t h = FNV_OFFSET;
     for (size_t i = 0; i < len; i++) {
@@ -32,8 +32,8 @@ uint64_t vm_hash_bytes(const char *chars, size_t len)
  * the caller fills the bytes and then calls string_seal. */
 static PvString *string_alloc(VM *vm, size_t len)
 {
-    size_t size = vm_checked_size(vm, len, 1, sizeof(PvString) + 1);
-    PvString *s = vm_alloc_atomic(vm, size);
+    size_t size = pvmV_checked_size(vm, len, 1, sizeof(PvString) + 1);
+    PvString *s = pvmV_alloc_atomic(vm, size);
     s->len = len;
     s->chars[len] = '\0';
     return s;
@@ -41,11 +41,11 @@ static PvString *string_alloc(VM *vm, size_t len)
 
 static PvString *string_seal(PvString *s)
 {
-    s->hash = vm_hash_bytes(s->chars, s->len);
+    s->hash = pvmV_hash_bytes(s->chars, s->len);
     return s;
 }
 
-PvString *vm_string_new(VM *vm, const char *chars, size_t len)
+PvString *pvmV_string_new(VM *vm, const char *chars, size_t len)
 {
     PvString *s = string_alloc(vm, len);
     if (len > 0)
@@ -53,28 +53,28 @@ PvString *vm_string_new(VM *vm, const char *chars, size_t len)
     return string_seal(s);
 }
 
-PvString *vm_string_cstr(VM *vm, const char *cstr)
+PvString *pvmV_string_cstr(VM *vm, const char *cstr)
 {
-    return vm_string_new(vm, cstr, strlen(cstr));
+    return pvmV_string_new(vm, cstr, strlen(cstr));
 }
 
-PvString *vm_string_concat(VM *vm, const PvString *a, const PvString *b)
+PvString *pvmV_string_concat(VM *vm, const PvString *a, const PvString *b)
 {
-    size_t len = vm_checked_size(vm, a->len, 1, b->len);
+    size_t len = pvmV_checked_size(vm, a->len, 1, b->len);
     PvString *s = string_alloc(vm, len);
     memcpy(s->chars, a->chars, a->len);
     memcpy(s->chars + a->len, b->chars, b->len);
     return string_seal(s);
 }
 
-bool vm_string_equal(const PvString *a, const PvString *b)
+bool pvmV_string_equal(const PvString *a, const PvString *b)
 {
     if (a == b)
         return true;
     return a->len == b->len && a->hash == b->hash && memcmp(a->chars, b->chars, a->len) == 0;
 }
 
-int vm_string_compare(const PvString *a, const PvString *b)
+int pvmV_string_compare(const PvString *a, const PvString *b)
 {
     size_t n = a->len < b->len ? a->len : b->len;
     int c = memcmp(a->chars, b->chars, n); /* memcmp compares as unsigned char */

@@ -22,7 +22,7 @@ enum {
     SALT_REF = 0x726566,
 };
 
-const char *vm_type_name(Value v)
+const char *pvmV_type_name(Value v)
 {
     static const char *const names[VT__COUNT] = {
         [VT_NIL] = "nil",         [VT_BOOL] = "bool",          [VT_INT] = "int",
@@ -35,7 +35,7 @@ const char *vm_type_name(Value v)
     return names[v.type];
 }
 
-int vm_compare_int_float(int64_t i, double f)
+int pvmV_compare_int_float(int64_t i, double f)
 {
     if (isnan(f))
         return 2;
@@ -56,13 +56,13 @@ int vm_compare_int_float(int64_t i, double f)
     return 0;
 }
 
-bool vm_values_equal(Value a, Value b)
+bool pvmV_values_equal(Value a, Value b)
 {
     if (a.type != b.type) {
         if (a.type == VT_INT && b.type == VT_FLOAT)
-            return vm_compare_int_float(a.as.i, b.as.f) == 0;
+            return pvmV_compare_int_float(a.as.i, b.as.f) == 0;
         if (a.type == VT_FLOAT && b.type == VT_INT)
-            return vm_compare_int_float(b.as.i, a.as.f) == 0;
+            return pvmV_compare_int_float(b.as.i, a.as.f) == 0;
         return false;
     }
     switch ((ValueType)a.type) {
@@ -75,7 +75,7 @@ bool vm_values_equal(Value a, Value b)
     case VT_FLOAT:
         return a.as.f == b.as.f;
     case VT_STRING:
-        return vm_string_equal(a.as.s, b.as.s);
+        return pvmV_string_equal(a.as.s, b.as.s);
     case VT_POINTER:
         return vm_pointer_addr(a) == vm_pointer_addr(b);
     default:
@@ -102,9 +102,9 @@ static uint64_t float_bits(double f)
     return bits;
 }
 
-uint64_t vm_value_hash(Value v)
+uint64_t pvmV_value_hash(Value v)
 {
-    Value k = vm_map_key_normalise(v);
+    Value k = pvmV_map_key_normalise(v);
     switch ((ValueType)k.type) {
     case VT_NIL:
         return mix64(SALT_NIL);

@@ -63,19 +63,19 @@ static inline bool vm_is_number(Value v) { return v.type == VT_INT || v.type == 
 static inline bool vm_is_function(Value v) { return v.type == VT_CLOSURE || v.type == VT_NATIVE; }
 
 /* The type's name as PV programs see it ("int", "function", ...). */
-const char *vm_type_name(Value v);
+const char *pvmV_type_name(Value v);
 
 /* Language equality (==): numbers by mathematical value, strings by content,
  * everything else by identity. */
-bool vm_values_equal(Value a, Value b);
+bool pvmV_values_equal(Value a, Value b);
 
-/* Equality of map keys: like vm_values_equal except that NaN equals itself
+/* Equality of map keys: like pvmV_values_equal except that NaN equals itself
  * never occurs (NaN keys are rejected) and int/float keys are normalised
  * before they reach the map. */
-uint64_t vm_value_hash(Value v);
+uint64_t pvmV_value_hash(Value v);
 
 /* Exact comparison of an int with a float (no rounding): -1, 0, 1, or 2
  * when [f] is NaN. */
-int vm_compare_int_float(int64_t i, double f);
+int pvmV_compare_int_float(int64_t i, double f);
 
 #endif

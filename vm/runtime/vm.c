@@ -25,7 +25,7 @@ static void vm_gc_init_once(void)
     GC_allow_register_threads();
 }
 
-void vm_gc_init(void)
+void pvmV_gc_init(void)
 {
     pthread_once(&gc_once, vm_gc_init_once);
 }
@@ -37,7 +37,7 @@ static size_t vm_stack_bytes(void)
 
 /* Extends the GC-visible part of the stack so that [vm->stack, end) is
  * scanned. Returns false when [end] lies beyond the reservation. */
-bool vm_stack_ensure(VM *vm, Value *end)
+bool pvmV_stack_ensure(VM *vm, Value *end)
 {
     if (end <= vm->stack_rooted)
         return true;
@@ -58,13 +58,13 @@ static void vm_init_single_chars(VM *vm)
 {
     for (int c = 0; c < 256; c++) {
         char ch = (char)c;
-        vm->single_chars[c] = vm_string_new(vm, &ch, 1);
+        vm->single_chars[c] = pvmV_string_new(vm, &ch, 1);
     }
 }
 
-VM *vm_new(void)
+VM *pvmV_new(void)
 {
-    vm_gc_init();
+    pvmV_gc_init();
     VM *vm = GC_MALLOC_UNCOLLECTABLE(sizeof(VM));
     if (!vm)
         return NULL;
@@ -78,7 +78,7 @@ VM *vm_new(void)
     vm->stack = stack;
     vm->stack_rooted = vm->stack;
     vm->top = vm->stack;
-    vm_stack_ensure(vm, vm->stack + 1);
+    pvmV_stack_ensure(vm, vm->stack + 1);
     vm->frames_cap = 64;
     vm->frames = GC_MALLOC(vm->frames_cap * sizeof(VmFrame));
     vm->handlers_cap = 16;
@@ -86,12 +86,12 @@ VM *vm_new(void)
     vm->out = stdout;
     vm->fuel = INT64_MAX;
     vm->error = VAL_NIL;
-    vm->builtins = vm_map_new(vm, 64);
+    vm->builtins = pvmV_map_new(vm, 64);
     vm_init_single_chars(vm);
     return vm;
 }
 
-void vm_free(VM *vm)
+void pvmV_free(VM *vm)
 {
     if (!vm)
         return;
@@ -101,10 +101,10 @@ void vm_free(VM *vm)
     GC_FREE(vm);
 }
 
-PvNative *vm_native_new(VM *vm, const char *name, VmNativeFn fn, int min_args, int max_args, void *data)
+PvNative *pvmV_native_new(VM *vm, const char *name, VmNativeFn fn, int min_args, int max_args, void *data)
 {
-    PvNative *n = vm_alloc(vm, sizeof(PvNative));
-    n->name = vm_string_cstr(vm, name);
+    PvNative *n = pvmV_alloc(vm, sizeof(PvNative));
+    n->name = pvmV_string_cstr(vm, name);
     n->fn = fn;
     n->data = data;
     n->min_args = min_args;
@@ -112,13 +112,13 @@ PvNative *vm_native_new(VM *vm, const char *name, VmNativeFn fn, int min_args, i
     return n;
 }
 
-void vm_define_builtin(VM *vm, const char *name, Value v)
+void pvmV_define_builtin(VM *vm, const char *name, Value v)
 {
-    vm_map_set(vm, vm->builtins, vm_str_value(vm_string_cstr(vm, name)), v);
+    pvmV_map_set(vm, vm->builtins, vm_str_value(pvmV_string_cstr(vm, name)), v);
 }
 
-void vm_define_native(VM *vm, const char *name, VmNativeFn fn, int min_args, int max_args)
+void pvmV_define_native(VM *vm, const char *name, VmNativeFn fn, int min_args, int max_args)
 {
-    PvNative *n = vm_native_new(vm, name, fn, min_args, max_args, NULL);
-    vm_define_builtin(vm, name, vm_obj(VT_NATIVE, n));
+    PvNative *n = pvmV_native_new(vm, name, fn, min_args, max_args, NULL);
+    pvmV_define_builtin(vm, name, vm_obj(VT_NATIVE, n));
 }

@@ -81,7 +81,7 @@ typedef struct {
     const VmInsn *catch_ip;
 } VmHandler;
 
-/* A C-level protected boundary (vm_execute, vm_pcall): errors longjmp to
+/* A C-level protected boundary (vm_execute, pvmV_pcall): errors longjmp to
  * the innermost one. */
 typedef struct VmJmp {
     jmp_buf buf;
@@ -127,46 +127,46 @@ struct VM {
     size_t bytes_since_check;      /* --no-ffi / embedder: every ffi function throws */
 };
 
-/* Lifecycle. vm_gc_init sets up the collector once per process (vm_new
+/* Lifecycle. pvmV_gc_init sets up the collector once per process (pvmV_new
  * calls it; embedders' code may call it earlier). */
-void vm_gc_init(void);
-VM *vm_new(void);
-void vm_free(VM *vm);
+void pvmV_gc_init(void);
+VM *pvmV_new(void);
+void pvmV_free(VM *vm);
 
 /* Makes [vm->stack, end) usable and visible to the GC; false past the
  * reservation (the caller reports "stack overflow"). */
-bool vm_stack_ensure(VM *vm, Value *end);
+bool pvmV_stack_ensure(VM *vm, Value *end);
 
 /* Source line of instruction [ip] of [proto] (0 when the table is empty). */
-uint32_t vm_proto_line(const VmProto *proto, const VmInsn *ip);
+uint32_t pvmV_proto_line(const VmProto *proto, const VmInsn *ip);
 
 /* Allocation funnel (gc.c): every heap allocation goes through here.
  * Raises "out of memory" rather than returning NULL. */
-void *vm_alloc(VM *vm, size_t size);        /* may hold pointers */
-void *vm_alloc_atomic(VM *vm, size_t size); /* pointer-free */
-void *vm_realloc(VM *vm, void *p, size_t size);
-size_t vm_checked_size(VM *vm, size_t count, size_t elem, size_t extra); /* count*elem+extra or "out of memory" */
+void *pvmV_alloc(VM *vm, size_t size);        /* may hold pointers */
+void *pvmV_alloc_atomic(VM *vm, size_t size); /* pointer-free */
+void *pvmV_realloc(VM *vm, void *p, size_t size);
+size_t pvmV_checked_size(VM *vm, size_t count, size_t elem, size_t extra); /* count*elem+extra or "out of memory" */
 
 /* Errors: throw a value, or a formatted message string. Never return. */
-__attribute__((noreturn)) void vm_throw(VM *vm, Value v);
-__attribute__((noreturn, format(printf, 2, 3))) void vm_error(VM *vm, const char *fmt, ...);
+__attribute__((noreturn)) void pvmV_throw(VM *vm, Value v);
+__attribute__((noreturn, format(printf, 2, 3))) void pvmV_error(VM *vm, const char *fmt, ...);
 
 /* The collector memory this VM's roots reach, each block once (reach.c):
  * what the memory limit holds a VM to when the process has others. */
-size_t vm_reachable_bytes(VM *vm);
+size_t pvmV_reachable_bytes(VM *vm);
 
 /* Called when fuel runs out or an interrupt is pending: raises the fatal
  * error, or refills the fuel of an unlimited VM. */
-void vm_limit_reached(VM *vm);
+void pvmV_limit_reached(VM *vm);
 /* Raises [message] as an error that PV code cannot catch. */
-__attribute__((noreturn)) void vm_fatal_error(VM *vm, const char *message);
+__attribute__((noreturn)) void pvmV_fatal_error(VM *vm, const char *message);
 
 /* Writes the error in vm->error as an uncaught error is reported:
  * "error: MESSAGE" (the display form of the value), then the trace. */
-void vm_report_error(VM *vm, FILE *out);
+void pvmV_report_error(VM *vm, FILE *out);
 
 /* Built-in scope */
-void vm_define_builtin(VM *vm, const char *name, Value v);
-void vm_define_native(VM *vm, const char *name, VmNativeFn fn, int min_args, int max_args);
+void pvmV_define_builtin(VM *vm, const char *name, Value v);
+void pvmV_define_native(VM *vm, const char *name, VmNativeFn fn, int min_args, int max_args);
 
 #endif
