@@ -14,7 +14,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define CC_MAX_ERRORS 50u
+#include "vm/config.h"
 
 typedef struct {
     FILE *out;          /* where messages go; NULL discards them */

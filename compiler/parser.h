@@ -10,9 +10,6 @@
 
 #include "compiler/ast.h"
 
-#define CC_MAX_NESTING 200u     /* nested blocks, parentheses, unary operators */
-#define CC_MAX_PARAMS 255u      /* PBC_MAX_PARAMS */
-#define CC_MAX_ARGS 255u
 
 /* Parses [len] bytes of [src]. Always returns a tree (possibly partial);
  * the caller checks diag->count to know whether errors were reported. */

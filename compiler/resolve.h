@@ -20,12 +20,6 @@
     "print", "str", "len", "type", "int", "float", "push", "pop", "keys", "has", \
     "remove", "assert", "math", "string", "array", "io", "os", "ffi"
 
-#define CC_MAX_LOCALS 65535u
-#define CC_MAX_UPVALS 65535u
-/* A guard for the resolver's and the code generator's recursion. Source
- * text cannot reach it: the parser bounds nesting at CC_MAX_NESTING, and
- * left-leaning chains (a + b + c ...) are walked in loops. */
-#define CC_MAX_TREE_DEPTH 1000u
 
 typedef struct {
     uint32_t nglobals;

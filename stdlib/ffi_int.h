@@ -16,7 +16,6 @@
 #include "stdlib/ffi.h"
 
 /* Arguments past this count are refused (the C stack buffers are fixed). */
-#define FFI_MAX_ARGS 64
 
 /* The C types PV code may name, in the order of the type table. */
 typedef enum {

@@ -30,15 +30,12 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "vm/config.h"
+
 #define PBC_MAGIC "PVMB"
 #define PBC_VERSION 1u
 #define PBC_NONE 0xFFFFFFFFu
 
-/* Limits enforced by the reader and verifier; documented in bytecode.md. */
-#define PBC_MAX_LOCALS 65535u
-#define PBC_MAX_STACK 65535u
-#define PBC_MAX_UPVALS 65535u
-#define PBC_MAX_PARAMS 255u
 
 #define PBC_FUNC_VARIADIC 1u
 

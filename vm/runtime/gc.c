@@ -12,7 +12,6 @@
 /* Requests above this are refused outright: no PV value needs more than a
  * 2^40-byte (1 TiB) block, and refusing early avoids asking bdwgc for sizes
  * that overflow its own arithmetic. */
-#define VM_MAX_ALLOC ((size_t)1 << 40)
 
 static void *vm_checked(VM *vm, void *p)
 {

@@ -88,9 +88,6 @@ typedef struct VmJmp {
     struct VmJmp *prev;
 } VmJmp;
 
-#define VM_MAX_FRAMES 200000u
-#define VM_MAX_STACK (8u * 1024u * 1024u) /* Values */
-#define VM_MAX_CCALLS 200u /* natives calling back into PV, nested */
 
 struct VM {
     Value *stack;           /* VM_MAX_STACK slots reserved once; never moves */
