@@ -1,0 +1,157 @@
+/* The trace IR: a typed SSA instruction set, defined once as a table.
+ *
+ * A trace's IR is two arrays growing away from a bias: constants below
+ * JIT_REF_BIAS (interned, so equal constants are one ref) and instructions
+ * at and above it, each referring only to refs defined before it. Every
+ * instruction has a result type; guards are instructions that may leave the
+ * trace (their snapshot says how to resume the interpreter), marked by the
+ * GUARD flag of their opcode. Instructions are emitted through the fold
+ * engine (fold.c), which folds constants, simplifies algebra and reuses an
+ * identical earlier instruction (CSE) before anything is appended. */
+#ifndef PVM_JIT_IR_H
+#define PVM_JIT_IR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* Result types. NIL..PTR mirror the interpreter's value types an IR value
+ * can be specialised to (FN a PV closure, NATIVE a C function, PTR an ffi
+ * pointer); VOID is for instructions without a result. */
+#define JIT_IRTYPES(T) \
+    T(VOID, "void") \
+    T(NIL,  "nil")  \
+    T(BOOL, "bool") \
+    T(INT,  "int")  \
+    T(FLT,  "flt")  \
+    T(STR,  "str")  \
+    T(ARR,  "arr")  \
+    T(MAP,  "map")  \
+    T(FN,   "fn")   \
+    T(NATIVE, "native") \
+    T(PTR,  "ptr")
+
+typedef enum {
+#define T(name, text) JIT_T_##name,
+    JIT_IRTYPES(T)
+#undef T
+    JIT_T__COUNT
+} JitType;
+
+/* Operand kinds of an opcode's two operands. */
+enum { JIT_O_NONE, JIT_O_REF, JIT_O_LIT };
+
+/* Opcode flags. */
+enum {
+    JIT_F_CSE = 1,    /* pure: an identical earlier instruction may stand in */
+    JIT_F_GUARD = 2,  /* may leave the trace through its snapshot */
+    JIT_F_COMM = 4,   /* commutative: operands are put in a canonical order */
+    JIT_F_EFFECT = 8, /* writes memory or calls out: never removed */
+    JIT_F_CONST = 16  /* lives in the constant half */
+};
+
+/* X(name, operand 1 kind, operand 2 kind, flags). Comparisons are guards:
+ * "a LT b" asserts a < b and exits otherwise; the recorder emits the one
+ * matching the direction the interpreter took. */
+#define JIT_IROPS(X) \
+    X(KINT,   LIT,  NONE, JIT_F_CONST) \
+    X(KFLT,   LIT,  NONE, JIT_F_CONST) \
+    X(KGC,    LIT,  NONE, JIT_F_CONST) \
+    X(KPRI,   NONE, NONE, JIT_F_CONST) \
+    X(SLOAD,  LIT,  LIT,  JIT_F_GUARD) \
+    X(LT,     REF,  REF,  JIT_F_GUARD) \
+    X(GE,     REF,  REF,  JIT_F_GUARD) \
+    X(LE,     REF,  REF,  JIT_F_GUARD) \
+    X(GT,     REF,  REF,  JIT_F_GUARD) \
+    X(EQ,     REF,  REF,  JIT_F_GUARD | JIT_F_COMM) \
+    X(NE,     REF,  REF,  JIT_F_GUARD | JIT_F_COMM) \
+    X(ADD,    REF,  REF,  JIT_F_CSE | JIT_F_COMM) \
+    X(SUB,    REF,  REF,  JIT_F_CSE) \
+    X(MUL,    REF,  REF,  JIT_F_CSE | JIT_F_COMM) \
+    X(DIV,    REF,  REF,  JIT_F_CSE) \
+    X(MOD,    REF,  REF,  JIT_F_CSE) \
+    X(NEG,    REF,  NONE, JIT_F_CSE) \
+    X(BAND,   REF,  REF,  JIT_F_CSE | JIT_F_COMM) \
+    X(BOR,    REF,  REF,  JIT_F_CSE | JIT_F_COMM) \
+    X(BXOR,   REF,  REF,  JIT_F_CSE | JIT_F_COMM) \
+    X(SHL,    REF,  REF,  JIT_F_CSE) \
+    X(SHR,    REF,  REF,  JIT_F_CSE) \
+    X(BNOT,   REF,  NONE, JIT_F_CSE) \
+    X(TOFLT,  REF,  NONE, JIT_F_CSE) \
+    X(SQRT,   REF,  NONE, JIT_F_CSE) \
+    X(FLOOR,  REF,  NONE, JIT_F_CSE) \
+    X(LOOP,   NONE, NONE, JIT_F_EFFECT) \
+    X(PHI,    REF,  REF,  JIT_F_EFFECT)
+
+typedef enum {
+#define X(name, o1, o2, flags) JIT_IR_##name,
+    JIT_IROPS(X)
+#undef X
+    JIT_IR__COUNT
+} JitOp;
+
+typedef uint16_t JitRef;
+#define JIT_REF_BIAS 0x8000u
+#define JIT_REF_NONE 0u          /* "no operand"; never a valid ref */
+#define JIT_MAX_CONSTS 4000u     /* per trace; past this recording aborts */
+#define JIT_MAX_INS 4000u
+
+/* KPRI's type says which primitive: NIL, BOOL with lit 0 (false) or 1 (true). */
+typedef struct {
+    uint8_t op;     /* JitOp */
+    uint8_t type;   /* JitType */
+    JitRef a, b;    /* operands (refs, or literals for LIT operands) */
+    JitRef prev;    /* previous instruction with the same op, for CSE */
+} JitIns;
+
+typedef struct JitIR {
+    JitIns *ins;        /* ins[i] is ref JIT_REF_BIAS + i */
+    uint32_t nins, ins_cap;
+    JitIns *kins;       /* kins[i] is ref JIT_REF_BIAS - 1 - i */
+    uint64_t *kval;     /* each constant's 64 bits: int, double bits or pointer */
+    uint32_t nk, k_cap;
+    JitRef chain[JIT_IR__COUNT]; /* newest instruction of each op */
+    bool failed;        /* out of memory or over a limit: the trace aborts */
+} JitIR;
+
+typedef struct {
+    const char *name;
+    uint8_t o1, o2;
+    uint8_t flags;
+} JitOpInfo;
+
+extern const JitOpInfo pvmJ_ir_ops[JIT_IR__COUNT];
+extern const char *const pvmJ_ir_type_names[JIT_T__COUNT];
+
+void pvmJ_ir_init(JitIR *ir);
+void pvmJ_ir_free(JitIR *ir);
+
+static inline bool pvmJ_ref_is_const(JitRef r) { return r < JIT_REF_BIAS; }
+
+/* The instruction (or constant) a ref names. */
+const JitIns *pvmJ_ir_at(const JitIR *ir, JitRef r);
+
+/* Interned constants. Floats are interned by their bits, so 0.0 and -0.0
+ * (or two NaNs with different payloads) stay distinct. The GC constant's
+ * pointer lives in kval, memory the collector scans (docs/jit.md). */
+JitRef pvmJ_k_int(JitIR *ir, int64_t v);
+JitRef pvmJ_k_float(JitIR *ir, double v);
+JitRef pvmJ_k_gc(JitIR *ir, JitType type, const void *p);
+JitRef pvmJ_k_pri(JitIR *ir, JitType type, bool truth);
+int64_t pvmJ_k_int_value(const JitIR *ir, JitRef r);
+double pvmJ_k_float_value(const JitIR *ir, JitRef r);
+
+/* Appends without folding: what the fold engine calls once it has decided
+ * an instruction is new. Returns JIT_REF_NONE and sets ir->failed when full. */
+JitRef pvmJ_ir_append(JitIR *ir, JitOp op, JitType type, JitRef a, JitRef b);
+
+/* The one way the recorder emits (fold.c): folding, simplification, CSE,
+ * then append. A guard that folds to "always holds" returns
+ * JIT_REF_NONE without emitting; one that can never hold sets
+ * [*always_fails] (the recorder aborts: the trace would always exit). */
+JitRef pvmJ_fold_emit(JitIR *ir, JitOp op, JitType type, JitRef a, JitRef b, bool *always_fails);
+
+/* Readable listing for -j dump: one line per constant and instruction. */
+void pvmJ_ir_dump(const JitIR *ir, FILE *out);
+
+#endif

@@ -1,0 +1,109 @@
+/* Snapshots (see snap.h): taking them while recording, and restoring the
+ * interpreter's frame from one when a guard fails. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "jit/snap.h"
+
+void pvmJ_snap_init(JitSnapList *s)
+{
+    memset(s, 0, sizeof *s);
+}
+
+void pvmJ_snap_free(JitSnapList *s)
+{
+    free(s->snaps);
+    free(s->map);
+    memset(s, 0, sizeof *s);
+}
+
+static bool snap_reserve(JitSnapList *s, uint32_t entries)
+{
+    if (s->nsnaps >= JIT_MAX_SNAPS)
+        return false;
+    if (s->nsnaps == s->snaps_cap) {
+        uint32_t cap = s->snaps_cap ? s->snaps_cap * 2u : 16u;
+        JitSnap *p = realloc(s->snaps, cap * sizeof *p);
+        if (!p)
+            return false;
+        s->snaps = p;
+        s->snaps_cap = cap;
+    }
+    if (s->nmap + entries > s->map_cap) {
+        uint32_t cap = s->map_cap ? s->map_cap : 64u;
+        while (cap < s->nmap + entries)
+            cap *= 2u;
+        JitSnapEntry *p = realloc(s->map, cap * sizeof *p);
+        if (!p)
+            return false;
+        s->map = p;
+        s->map_cap = cap;
+    }
+    return true;
+}
+
+int pvmJ_snap_take(JitSnapList *s, uint32_t pc, JitRef ref, const JitRef *slots, uint16_t nslots)
+{
+    if (s->failed || !snap_reserve(s, nslots)) {
+        s->failed = true;
+        return -1;
+    }
+    JitSnap *snap = &s->snaps[s->nsnaps];
+    *snap = (JitSnap){ .map_start = s->nmap, .nslots = nslots, .pc = pc, .ref = ref };
+    for (uint16_t i = 0; i < nslots; i++) {
+        if (slots[i] == JIT_REF_NONE)
+            continue;
+        s->map[s->nmap++] = (JitSnapEntry){ .slot = i, .ref = slots[i] };
+        snap->nentries++;
+    }
+    return (int)s->nsnaps++;
+}
+
+static ValueType value_type(JitType type)
+{
+    switch (type) {
+    case JIT_T_BOOL: return VT_BOOL;
+    case JIT_T_INT: return VT_INT;
+    case JIT_T_FLT: return VT_FLOAT;
+    case JIT_T_STR: return VT_STRING;
+    case JIT_T_ARR: return VT_ARRAY;
+    case JIT_T_MAP: return VT_MAP;
+    case JIT_T_FN: return VT_CLOSURE;
+    case JIT_T_NATIVE: return VT_NATIVE;
+    case JIT_T_PTR: return VT_POINTER;
+    default: return VT_NIL;
+    }
+}
+
+Value pvmJ_box(JitType type, uint64_t bits)
+{
+    if (type == JIT_T_NIL || type == JIT_T_VOID)
+        return VAL_NIL;
+    Value v = { .type = value_type(type) };
+    v.as.i = (int64_t)bits;
+    if (type == JIT_T_BOOL)
+        v.as.i = bits != 0;
+    return v;
+}
+
+static Value const_value(const JitIR *ir, JitRef ref)
+{
+    const JitIns *k = pvmJ_ir_at(ir, ref);
+    if (k->op == JIT_IR_KPRI)
+        return pvmJ_box(k->type, k->a);
+    return pvmJ_box(k->type, ir->kval[JIT_REF_BIAS - 1u - ref]);
+}
+
+uint32_t pvmJ_snap_restore(const JitIR *ir, const JitSnapList *s, uint32_t n,
+                           JitRefBits bits, void *ctx, Value *base)
+{
+    const JitSnap *snap = &s->snaps[n];
+    for (uint32_t i = 0; i < snap->nentries; i++) {
+        const JitSnapEntry *e = &s->map[snap->map_start + i];
+        if (pvmJ_ref_is_const(e->ref))
+            base[e->slot] = const_value(ir, e->ref);
+        else
+            base[e->slot] = pvmJ_box(pvmJ_ir_at(ir, e->ref)->type, bits(ctx, e->ref));
+    }
+    return snap->pc;
+}

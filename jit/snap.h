@@ -1,0 +1,58 @@
+/* Snapshots: what a trace's guard needs to hand control back to the
+ * interpreter exactly. A snapshot names the instruction to resume at, how
+ * many frame slots are live there, and for each slot the trace changed the
+ * IR ref whose value belongs in it (slots it did not change are already
+ * right in the interpreter's stack, which the trace never moves). Restoring
+ * boxes each value into its 16-byte Value by the ref's IR type. */
+#ifndef PVM_JIT_SNAP_H
+#define PVM_JIT_SNAP_H
+
+#include "jit/ir.h"
+#include "vm/runtime/value.h"
+
+#define JIT_MAX_SNAPS 500u
+
+typedef struct {
+    uint16_t slot;  /* frame slot: local n is slot n, the operand stack follows */
+    JitRef ref;
+} JitSnapEntry;
+
+typedef struct {
+    uint32_t map_start; /* its first entry in JitSnapList.map */
+    uint16_t nentries;
+    uint16_t nslots;    /* live frame slots at the resume point */
+    uint32_t pc;        /* instruction index the interpreter resumes at */
+    JitRef ref;         /* the first instruction it covers */
+    uint32_t exits;     /* times taken: a hot exit grows a side trace */
+} JitSnap;
+
+typedef struct {
+    JitSnap *snaps;
+    uint32_t nsnaps, snaps_cap;
+    JitSnapEntry *map;
+    uint32_t nmap, map_cap;
+    bool failed;        /* out of memory or over JIT_MAX_SNAPS: abort */
+} JitSnapList;
+
+void pvmJ_snap_init(JitSnapList *s);
+void pvmJ_snap_free(JitSnapList *s);
+
+/* Takes a snapshot before instruction [ref] is emitted: slots[i] is the ref
+ * now held by frame slot i, or JIT_REF_NONE when the trace has not written
+ * it. Returns the snapshot's number, or -1 (and sets failed). */
+int pvmJ_snap_take(JitSnapList *s, uint32_t pc, JitRef ref, const JitRef *slots, uint16_t nslots);
+
+/* The Value an IR value of [type] with raw 64-bit contents [bits] stands
+ * for: an int, a double's bits, 0/1 for a bool, a pointer for objects. */
+Value pvmJ_box(JitType type, uint64_t bits);
+
+/* Where the backend kept each ref's raw bits when the exit was taken
+ * (a register or a spill slot): it answers for non-constant refs. */
+typedef uint64_t (*JitRefBits)(void *ctx, JitRef ref);
+
+/* Writes snapshot [n]'s values into the frame whose local 0 is [base];
+ * constants come from the IR, the rest from [bits]. Returns the resume pc. */
+uint32_t pvmJ_snap_restore(const JitIR *ir, const JitSnapList *s, uint32_t n,
+                           JitRefBits bits, void *ctx, Value *base);
+
+#endif
