@@ -7,7 +7,7 @@
 CC      ?= cc
 PREFIX  ?= /usr/local
 SANITIZE ?= 0
-PKGS    := libffi-dev libgc-dev libcmocka-dev pkg-config libedit-dev
+PKGS    := libffi-dev libgc-dev libcmocka-dev pkg-config libedit-dev libcapstone-dev
 
 CFLAGS_BASE := -std=gnu11 -O2 -g -Wall -Wextra -Wno-unused-parameter -Iinclude -I. -DGC_THREADS
 ifeq ($(SANITIZE),1)
@@ -76,6 +76,12 @@ $(PVMC): $(BUILD)/compiler/pvmc_main.o $(LIB)
 $(BUILD)/tests/%: tests/unit/%.c $(LIB) | $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDFLAGS_SAN) -lcmocka $(LIBS)
+
+# The x86-64 encoder test checks every form against the capstone disassembler.
+CAPSTONE_TESTS := $(BUILD)/tests/test_x86_encoder
+$(CAPSTONE_TESTS): $(BUILD)/tests/%: tests/unit/%.c $(LIB) | $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDFLAGS_SAN) -lcmocka -lcapstone $(LIBS)
 
 test: unit e2e e2e-switch
 
