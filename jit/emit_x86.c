@@ -6,7 +6,7 @@
  *
  * emit_head writes prefix, REX and opcode; emit_rr finishes a
  * register-register form (mod 11), emit_rm a memory form (emit_modrm_mem
- * chooses mod, SIB and displacement size). REX is emitted only when a bit in
+ * chooses mod, SIB and displacement size), emit_rip a [rip + label] form. REX is emitted only when a bit in
  * it is set, or when a byte register SPL/BPL/SIL/DIL is used (without REX
  * those numbers mean AH/CH/DH/BH). The buffer itself is jit/asm_buf.c. */
 #if defined(__x86_64__)
@@ -151,6 +151,16 @@ static void emit_rm(PvmjAsm *a, Op op, int w, int reg, PvmjMem m, int byte_reg)
     emit_modrm_mem(a, reg, m);
 }
 
+/* op reg, [rip + rel32] to a label. The rel32 is the instruction's last
+ * field (these forms take no immediate), so the fixup's "relative to the end
+ * of the field" is exactly RIP-relative addressing. */
+static void emit_rip(PvmjAsm *a, Op op, int w, int reg, PvmjLabel l)
+{
+    emit_head(a, op, w, reg, 0, 0, NO_BYTE_REG);
+    emit_modrm(a, 0, reg, 5);
+    pvmJ_rel32_label(a, l);
+}
+
 /* ---- moves ---- */
 
 void pvmJ_mov_rr(PvmjAsm *a, PvmjWidth w, PvmjReg dst, PvmjReg src)
@@ -217,6 +227,18 @@ void pvmJ_lea(PvmjAsm *a, PvmjReg dst, PvmjMem m)
 {
     if (gpr(a, dst) && mem_ok(a, m))
         emit_rm(a, OP1(0x8D), 1, num(dst), m, NO_BYTE_REG);
+}
+
+void pvmJ_mov_load_rip(PvmjAsm *a, PvmjWidth w, PvmjReg dst, PvmjLabel l)
+{
+    if (gpr(a, dst))
+        emit_rip(a, OP1(0x8B), w, num(dst), l);
+}
+
+void pvmJ_lea_rip(PvmjAsm *a, PvmjReg dst, PvmjLabel l)
+{
+    if (gpr(a, dst))
+        emit_rip(a, OP1(0x8D), 1, num(dst), l);
 }
 
 /* ---- integer arithmetic ---- */
@@ -473,6 +495,12 @@ void pvmJ_sse_rm(PvmjAsm *a, PvmjSse op, PvmjReg dst, PvmjMem m)
 {
     if (xmm(a, dst) && mem_ok(a, m))
         emit_rm(a, sse_op(op), 0, num(dst), m, NO_BYTE_REG);
+}
+
+void pvmJ_sse_rip(PvmjAsm *a, PvmjSse op, PvmjReg dst, PvmjLabel l)
+{
+    if (xmm(a, dst))
+        emit_rip(a, sse_op(op), 0, num(dst), l);
 }
 
 void pvmJ_movsd_store(PvmjAsm *a, PvmjMem m, PvmjReg src)

@@ -186,6 +186,10 @@ void pvmJ_mov_store8(PvmjAsm *a, PvmjMem m, PvmjReg src);
 void pvmJ_movzx8_rr(PvmjAsm *a, PvmjReg dst, PvmjReg src);
 void pvmJ_movzx8_load(PvmjAsm *a, PvmjReg dst, PvmjMem m);
 void pvmJ_lea(PvmjAsm *a, PvmjReg dst, PvmjMem m);
+/* RIP-relative forms reading [rip + label]: for constants emitted into the
+ * same buffer (pvmJ_align then pvmJ_u64), which stay position-independent. */
+void pvmJ_mov_load_rip(PvmjAsm *a, PvmjWidth w, PvmjReg dst, PvmjLabel l);
+void pvmJ_lea_rip(PvmjAsm *a, PvmjReg dst, PvmjLabel l);
 
 /* Integer arithmetic; the r,imm forms use imm8 when it fits. */
 void pvmJ_alu_rr(PvmjAsm *a, PvmjAlu op, PvmjWidth w, PvmjReg dst, PvmjReg src);
@@ -228,6 +232,7 @@ void pvmJ_pop(PvmjAsm *a, PvmjReg r);
 /* SSE2 scalar double. */
 void pvmJ_sse_rr(PvmjAsm *a, PvmjSse op, PvmjReg dst, PvmjReg src);
 void pvmJ_sse_rm(PvmjAsm *a, PvmjSse op, PvmjReg dst, PvmjMem m);
+void pvmJ_sse_rip(PvmjAsm *a, PvmjSse op, PvmjReg dst, PvmjLabel l);
 void pvmJ_movsd_store(PvmjAsm *a, PvmjMem m, PvmjReg src);
 void pvmJ_cvtsi2sd(PvmjAsm *a, PvmjReg dst, PvmjReg src);
 void pvmJ_cvttsd2si(PvmjAsm *a, PvmjReg dst, PvmjReg src);

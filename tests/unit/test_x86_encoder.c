@@ -742,6 +742,44 @@ static void test_roundsd(void **state)
     assert_int_equal(pvmJ_cpu_has_sse41(), __builtin_cpu_supports("sse4.1") != 0);
 }
 
+/* [rip + label]: the displacement counts from the end of the instruction,
+ * for a label bound before or after it. */
+static void test_rip_relative(void **state)
+{
+    char want[96], num[32];
+    for (int r = 0; r < 16; r++) {
+        PvmjLabel back = pvmJ_label_new(&as), fwd = pvmJ_label_new(&as);
+        pvmJ_label_bind(&as, back);
+        pad_nops(8);
+        size_t p1 = pvmJ_asm_pos(&as);
+        pvmJ_mov_load_rip(&as, PVMJ_W64, gp(r), back);
+        size_t p2 = pvmJ_asm_pos(&as);
+        pvmJ_lea_rip(&as, gp(r), fwd);
+        size_t p3 = pvmJ_asm_pos(&as);
+        pvmJ_sse_rip(&as, PVMJ_XORPD, xm(r), fwd);
+        size_t p4 = pvmJ_asm_pos(&as);
+        pvmJ_sse_rip(&as, PVMJ_MOVSD, xm(r), back);
+        size_t end = pvmJ_asm_pos(&as);
+        pad_nops(5);
+        pvmJ_label_bind(&as, fwd);
+        assert_int_equal(as.error, PVMJ_OK);
+        int64_t to_fwd = (int64_t)pvmJ_label_pos(&as, fwd);
+        fmt_num(num, sizeof num, 0 - (int64_t)p2);
+        snprintf(want, sizeof want, "mov %s, qword ptr [rip - %s]", R64[r], num + 1);
+        check_insn_at(p1, 0, want, 7);
+        fmt_num(num, sizeof num, to_fwd - (int64_t)p3);
+        snprintf(want, sizeof want, "lea %s, [rip + %s]", R64[r], num);
+        check_insn_at(p2, 0, want, 7);
+        fmt_num(num, sizeof num, to_fwd - (int64_t)p4);
+        snprintf(want, sizeof want, "xorpd %s, xmmword ptr [rip + %s]", xname(r), num);
+        check_insn_at(p3, 0, want, r >= 8 ? 9 : 8);
+        fmt_num(num, sizeof num, 0 - (int64_t)end);
+        snprintf(want, sizeof want, "movsd %s, qword ptr [rip - %s]", xname(r), num + 1);
+        check_insn_at(p4, 0, want, r >= 8 ? 9 : 8);
+        pvmJ_asm_reset(&as);
+    }
+}
+
 /* ---- the buffer ---- */
 
 static void test_align_nops(void **state)
@@ -864,6 +902,7 @@ int main(void)
         T(test_abs_relocs_link),
         T(test_link_out_of_range),
         T(test_sse_rr_all),
+        T(test_rip_relative),
         T(test_sse_gpr_moves_all),
         T(test_roundsd),
         T(test_align_nops),

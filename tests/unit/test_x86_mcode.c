@@ -378,6 +378,36 @@ static void test_ucomisd_branch(void **state)
     assert_int_equal(lt(1.0, NAN), 0);
 }
 
+/* -|x| with constants kept in the code itself, after the ret, 16-byte
+ * aligned and read RIP-relative: andpd with an abs mask, xorpd with a sign
+ * mask; and an integer constant loaded the same way. */
+static void test_rip_constants(void **state)
+{
+    PvmjLabel abs_mask = pvmJ_label_new(&as), sign = pvmJ_label_new(&as);
+    pvmJ_sse_rip(&as, PVMJ_ANDPD, PVMJ_XMM0, abs_mask);
+    pvmJ_sse_rip(&as, PVMJ_XORPD, PVMJ_XMM0, sign);
+    pvmJ_ret(&as);
+    pvmJ_align(&as, 16);
+    pvmJ_label_bind(&as, abs_mask);
+    pvmJ_u64(&as, 0x7fffffffffffffffULL);
+    pvmJ_u64(&as, 0x7fffffffffffffffULL);
+    pvmJ_label_bind(&as, sign);
+    pvmJ_u64(&as, 0x8000000000000000ULL);
+    pvmJ_u64(&as, 0);
+    DblFn1 negabs = (DblFn1)place();
+    assert_true(negabs(2.5) == -2.5);
+    assert_true(negabs(-7.0) == -7.0);
+
+    PvmjLabel k = pvmJ_label_new(&as);
+    pvmJ_mov_load_rip(&as, PVMJ_W64, PVMJ_RAX, k);
+    pvmJ_alu_rr(&as, PVMJ_ADD, PVMJ_W64, PVMJ_RAX, PVMJ_RDI);
+    pvmJ_ret(&as);
+    pvmJ_label_bind(&as, k);
+    pvmJ_u64(&as, 0x123456789abcLL);
+    IntFn1 addk = (IntFn1)place();
+    assert_int_equal(addk(1), 0x123456789abdLL);
+}
+
 #define T(f) cmocka_unit_test_setup(f, reset_buffer)
 
 int main(void)
@@ -397,6 +427,7 @@ int main(void)
         T(test_failures_clean),
         T(test_roundsd_if_sse41),
         T(test_ucomisd_branch),
+        T(test_rip_constants),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
