@@ -52,7 +52,14 @@ enum {
 
 /* X(name, operand 1 kind, operand 2 kind, flags). Comparisons are guards:
  * "a LT b" asserts a < b and exits otherwise; the recorder emits the one
- * matching the direction the interpreter took. */
+ * matching the direction the interpreter took. LT..GT are false when a
+ * float operand is NaN; ULT..UGT ("unordered or ...") are true then, so
+ * each is the exact negation of one ordered guard: !(a < b) is a UGE b.
+ * On ints the two families agree. SLOAD and GLOAD check their value's type
+ * (a frame slot; a module global at a constant address) and exit when it
+ * is not the recorded one. CHARGE takes a trip round the loop from the
+ * instruction budget and exits when it is spent or an interrupt is
+ * pending, so the interpreter raises the limit error itself. */
 #define JIT_IROPS(X) \
     X(KINT,   LIT,  NONE, JIT_F_CONST) \
     X(KFLT,   LIT,  NONE, JIT_F_CONST) \
@@ -65,6 +72,10 @@ enum {
     X(GT,     REF,  REF,  JIT_F_GUARD) \
     X(EQ,     REF,  REF,  JIT_F_GUARD | JIT_F_COMM) \
     X(NE,     REF,  REF,  JIT_F_GUARD | JIT_F_COMM) \
+    X(ULT,    REF,  REF,  JIT_F_GUARD) \
+    X(UGE,    REF,  REF,  JIT_F_GUARD) \
+    X(ULE,    REF,  REF,  JIT_F_GUARD) \
+    X(UGT,    REF,  REF,  JIT_F_GUARD) \
     X(ADD,    REF,  REF,  JIT_F_CSE | JIT_F_COMM) \
     X(SUB,    REF,  REF,  JIT_F_CSE) \
     X(MUL,    REF,  REF,  JIT_F_CSE | JIT_F_COMM) \
@@ -80,6 +91,9 @@ enum {
     X(TOFLT,  REF,  NONE, JIT_F_CSE) \
     X(SQRT,   REF,  NONE, JIT_F_CSE) \
     X(FLOOR,  REF,  NONE, JIT_F_CSE) \
+    X(GLOAD,  REF,  NONE, JIT_F_GUARD) \
+    X(GSTORE, REF,  REF,  JIT_F_EFFECT) \
+    X(CHARGE, LIT,  NONE, JIT_F_GUARD | JIT_F_EFFECT) \
     X(LOOP,   NONE, NONE, JIT_F_EFFECT) \
     X(PHI,    REF,  REF,  JIT_F_EFFECT)
 
@@ -150,6 +164,9 @@ JitRef pvmJ_ir_append(JitIR *ir, JitOp op, JitType type, JitRef a, JitRef b);
  * JIT_REF_NONE without emitting; one that can never hold sets
  * [*always_fails] (the recorder aborts: the trace would always exit). */
 JitRef pvmJ_fold_emit(JitIR *ir, JitOp op, JitType type, JitRef a, JitRef b, bool *always_fails);
+
+/* The guard that holds exactly when [op]'s does not (LT <-> UGE, EQ <-> NE). */
+JitOp pvmJ_guard_negation(JitOp op);
 
 /* Readable listing for -j dump: one line per constant and instruction. */
 void pvmJ_ir_dump(const JitIR *ir, FILE *out);

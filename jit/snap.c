@@ -59,7 +59,7 @@ int pvmJ_snap_take(JitSnapList *s, uint32_t pc, JitRef ref, const JitRef *slots,
     return (int)s->nsnaps++;
 }
 
-static ValueType value_type(JitType type)
+ValueType pvmJ_value_type(JitType type)
 {
     switch (type) {
     case JIT_T_BOOL: return VT_BOOL;
@@ -79,7 +79,7 @@ Value pvmJ_box(JitType type, uint64_t bits)
 {
     if (type == JIT_T_NIL || type == JIT_T_VOID)
         return VAL_NIL;
-    Value v = { .type = value_type(type) };
+    Value v = { .type = pvmJ_value_type(type) };
     v.as.i = (int64_t)bits;
     if (type == JIT_T_BOOL)
         v.as.i = bits != 0;

@@ -42,6 +42,9 @@ void pvmJ_snap_free(JitSnapList *s);
  * it. Returns the snapshot's number, or -1 (and sets failed). */
 int pvmJ_snap_take(JitSnapList *s, uint32_t pc, JitRef ref, const JitRef *slots, uint16_t nslots);
 
+/* The interpreter's tag for values of IR type [type]. */
+ValueType pvmJ_value_type(JitType type);
+
 /* The Value an IR value of [type] with raw 64-bit contents [bits] stands
  * for: an int, a double's bits, 0/1 for a bool, a pointer for objects. */
 Value pvmJ_box(JitType type, uint64_t bits);

@@ -11,6 +11,9 @@
 # Beside a program: NAME.out (exact stdout), NAME.err (lines that must each
 # appear in stderr), NAME.status (exit status; 1 when .err exists, else 0),
 # NAME.args (arguments), NAME.in (stdin). E2E_SKIP_CLI=1 skips tests/cli.
+# Every asm and program test also runs in each JIT mode of E2E_JIT_MODES
+# (default: off and hot=1, i.e. the interpreter alone and every loop compiled
+# at once; the plain run is the default mode), with the same expectations.
 set -u
 PVM=${PVM:-build/rel/pvm}
 PVMC=${PVMC:-build/rel/pvmc}
@@ -22,6 +25,7 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 TIMEOUT=${TEST_TIMEOUT:-60}
+read -r -a JIT_MODES <<< "${E2E_JIT_MODES-off hot=1}"
 pass=0
 fail=0
 failed=()
@@ -81,6 +85,12 @@ for src in tests/asm/*.pva; do
     fi
     run_pvm "$base" "$TMP/a.pbc"
     expect "$name" "$base" || continue
+    jit_ok=1
+    for mode in "${JIT_MODES[@]}"; do
+        run_pvm "$base" -j "$mode" "$TMP/a.pbc"
+        expect "$name (-j $mode)" "$base" || { jit_ok=0; break; }
+    done
+    [ "$jit_ok" = 1 ] || continue
     "$PVMC" -d "$TMP/a.pbc" > "$TMP/b.pva" 2> "$TMP/err" &&
         "$PVMC" "$TMP/b.pva" -o "$TMP/b.pbc" 2>> "$TMP/err"
     if ! cmp -s "$TMP/a.pbc" "$TMP/b.pbc"; then
@@ -95,6 +105,12 @@ for src in tests/programs/*.pv; do
     base=${src%.pv}
     run_pvm "$base" "$src"
     expect "$src" "$base" || continue
+    jit_ok=1
+    for mode in "${JIT_MODES[@]}"; do
+        run_pvm "$base" -j "$mode" "$src"
+        expect "$src (-j $mode)" "$base" || { jit_ok=0; break; }
+    done
+    [ "$jit_ok" = 1 ] || continue
     if [ ! -f "$base.nobundle" ]; then
         if ! (cd "$(dirname "$src")" && "$PVMC" "$(basename "$src")" -o "$TMP/p.pbc") 2> "$TMP/err"; then
             bad "$src" "pvmc cannot bundle it: $(head -c 400 "$TMP/err")"

@@ -17,6 +17,7 @@
 #include "vm/interp/interp.h"
 #include "compiler/compiler.h"
 #include "vm/cli/repl.h"
+#include "jit/jit.h"
 
 #define PVM_VERSION "0.1.0"
 
@@ -26,6 +27,9 @@ typedef struct {
     bool trace;
     bool no_ffi;
     bool interactive;     /* -i: the REPL even when stdin is not a terminal */
+    bool jit_off;         /* -j off */
+    bool jit_asked;       /* some -j mode other than off was given */
+    PvmJitOptions jit;
     int argc;             /* program arguments */
     char **argv;
 } PvmOptions;
@@ -40,8 +44,11 @@ static void pvm_usage(FILE *out)
             "options:\n"
             "  -e CODE     run CODE (PV source)\n"
             "  -i          start the REPL even when stdin is not a terminal (no prompts)\n"
-            "  -j MODE     JIT control: off, on, v, dump, hot=N (the JIT is not built yet;\n"
-            "              every mode runs the interpreter)\n"
+            "  -j MODE     JIT control (repeatable): on (the default), off, v (a line per\n"
+            "              trace compiled or aborted), dump (IR, snapshots, machine code),\n"
+            "              stats (counts at exit), hot=N (iterations before a loop is\n"
+            "              compiled), trace=N (compile only the Nth recording), perf\n"
+            "              (write /tmp/perf-PID.map)\n"
             "  --trace     print every executed instruction with its function, offset,\n"
             "              source line and the operand stack after it (to stderr)\n"
             "  --no-ffi    disable the ffi module\n"
@@ -69,10 +76,34 @@ static bool pvm_valid_hot_count(const char *digits)
     return errno == 0 && count <= INT_MAX;
 }
 
-static bool pvm_valid_jit_mode(const char *mode)
+/* Applies one -j MODE; false for a mode pvm does not know. */
+static bool pvm_jit_mode(const char *mode, PvmOptions *o)
 {
-    return !strcmp(mode, "off") || !strcmp(mode, "on") || !strcmp(mode, "v") ||
-           !strcmp(mode, "dump") || (!strncmp(mode, "hot=", 4) && pvm_valid_hot_count(mode + 4));
+    if (!strcmp(mode, "off")) {
+        o->jit_off = true;
+        return true;
+    }
+    o->jit_asked = true;
+    o->jit_off = false;
+    if (!strcmp(mode, "on"))
+        return true;
+    if (!strcmp(mode, "v"))
+        return o->jit.verbose = true;
+    if (!strcmp(mode, "dump"))
+        return o->jit.dump = true;
+    if (!strcmp(mode, "stats"))
+        return o->jit.stats = true;
+    if (!strcmp(mode, "perf"))
+        return o->jit.perf_map = true;
+    if (!strncmp(mode, "hot=", 4) && pvm_valid_hot_count(mode + 4)) {
+        o->jit.hot = (uint32_t)strtol(mode + 4, NULL, 10);
+        return true;
+    }
+    if (!strncmp(mode, "trace=", 6) && pvm_valid_hot_count(mode + 6)) {
+        o->jit.only_trace = (int)strtol(mode + 6, NULL, 10);
+        return true;
+    }
+    return false;
 }
 
 /* Returns -1 to continue, or an exit status. */
@@ -105,7 +136,7 @@ static int pvm_parse_args(int argc, char **argv, PvmOptions *o)
         } else if (!strcmp(a, "-j")) {
             if (++i >= argc)
                 return pvm_usage_error("option '%s' needs an argument", a);
-            if (!pvm_valid_jit_mode(argv[i]))
+            if (!pvm_jit_mode(argv[i], o))
                 return pvm_usage_error("unknown JIT mode '%s'", argv[i]);
         } else {
             return pvm_usage_error("unknown option '%s'", a);
@@ -182,6 +213,10 @@ static int pvm_run(const PvmOptions *o)
     }
     vm->trace = o->trace;
     vm->ffi_disabled = o->no_ffi;
+    /* --trace shows every instruction the interpreter runs: no JIT then */
+    if (!o->jit_off && !o->trace && !pvmJ_attach(vm, &o->jit) && o->jit_asked)
+        fprintf(stderr, "pvm: %s; running the interpreter\n",
+                pvmJ_available() ? "cannot start the JIT (out of memory)" : "no JIT for this host");
     pvmL_open(vm, o->argc, o->argv);
     int status;
     if (o->code) {
@@ -194,6 +229,7 @@ static int pvm_run(const PvmOptions *o)
         size_t len;
         if (!pvm_read_file(path, &data, &len)) {
             fprintf(stderr, "pvm: cannot open %s: %s\n", path, strerror(errno));
+            pvmJ_detach(vm);
             pvmV_free(vm);
             return 2;
         }
@@ -201,6 +237,9 @@ static int pvm_run(const PvmOptions *o)
         free(data);
     }
     fflush(vm->out);
+    if (o->jit.stats)
+        pvmJ_report_stats(vm, stderr);
+    pvmJ_detach(vm);
     pvmV_free(vm);
     return status;
 }
@@ -208,6 +247,7 @@ static int pvm_run(const PvmOptions *o)
 int main(int argc, char **argv)
 {
     PvmOptions o = { 0 };
+    pvmJ_options_default(&o.jit);
     int status = pvm_parse_args(argc, argv, &o);
     if (status >= 0)
         return status;

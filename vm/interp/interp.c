@@ -12,6 +12,7 @@
 #include "vm/interp/ops.h"
 #include "vm/interp/super.h"
 #include "vm/interp/interp.h"
+#include "jit/jit.h"
 
 #if (defined(__GNUC__) || defined(__clang__)) && !defined(PVM_NO_COMPUTED_GOTO)
 #define VM_COMPUTED_GOTO 1
@@ -92,6 +93,8 @@ static void vm_push_handler(VM *vm, Value *top, const VmInsn *catch_ip)
  * belongs to a frame of this run (index >= [stop]). */
 static bool vm_catch(VM *vm, size_t stop)
 {
+    if (vm->jit)
+        pvmJ_unwind(vm);
     if (vm->error_fatal || vm->nhandlers <= vm->pcall_handlers)
         return false;
     VmHandler h = vm->handlers[vm->nhandlers - 1];
@@ -141,6 +144,15 @@ static void vm_execute(VM *vm, size_t stop)
         VM_SUPER_EDGES(X)
 #undef X
     };
+    static const void *const record_labels[VM_ALL_OPS_COUNT] = {
+#define X(name, mnem, operand, pops, popsarg, pushes, flow, bdelta) [OP_##name] = &&L_record,
+        OPCODES(X)
+#undef X
+#define X(name, ...) [SOP_##name] = &&L_record,
+        VM_SUPER_OPS(X)
+        VM_SUPER_EDGES(X)
+#undef X
+    };
     const void *const *disp;
 #define CASE(name) L_##name:
 #define NEXT() goto *disp[ip->op]
@@ -149,6 +161,7 @@ static void vm_execute(VM *vm, size_t stop)
 #define SLOW() goto *labels[ip->orig]
 #else
     unsigned op;
+    bool recording = false;
 #define CASE(name) case OP_##name:
 #define SCASE(name) case SOP_##name:
 #define NEXT() goto dispatch
@@ -180,6 +193,31 @@ static void vm_execute(VM *vm, size_t stop)
             pvmV_limit_reached(vm);                                                    \
             ip--;                                                                    \
         }                                                                            \
+    } while (0)
+/* At a loop's back edge (jmp to [target], charged): the JIT counts it,
+ * may start recording, or runs the loop's trace and continues where the
+ * trace exited. */
+#ifdef VM_COMPUTED_GOTO
+#define JIT_RECORD_MODE(on) (disp = (on) ? record_labels : labels)
+#else
+#define JIT_RECORD_MODE(on) (recording = (on))
+#endif
+#define JIT_BACK_EDGE(target)                                   \
+    do {                                                        \
+        if (vm->jit && (target) <= ip) {                        \
+            SAVE();                                             \
+            const VmInsn *next_ = pvmJ_back_edge(vm, frame, ip); \
+            top = vm->top;                                      \
+            if (pvmJ_recording(vm)) {                           \
+                JIT_RECORD_MODE(true);                          \
+                ip = next_;                                     \
+                NEXT();                                         \
+            }                                                   \
+            if (next_ != (target)) {                            \
+                ip = next_;                                     \
+                NEXT();                                         \
+            }                                                   \
+        }                                                       \
     } while (0)
 /* The registers that follow from the running closure alone. */
 #define USE_CLOSURE(c)                                                    \
@@ -213,12 +251,23 @@ L_trace:
     SAVE();
     vm_trace_step(vm, frame, ip);
     goto *labels[ip->orig];
+/* While the JIT records, every instruction runs unfused after the recorder
+ * has seen it. */
+L_record:
+    SAVE();
+    if (!pvmJ_record_step(vm, frame, ip))
+        disp = labels;
+    goto *labels[ip->orig];
 #else
 dispatch:
     op = ip->op;
     if (vm->trace) {
         SAVE();
         vm_trace_step(vm, frame, ip);
+        op = ip->orig;
+    } else if (recording) {
+        SAVE();
+        recording = pvmJ_record_step(vm, frame, ip);
         op = ip->orig;
     }
 redispatch:
@@ -375,6 +424,7 @@ redispatch:
 
     CASE(JMP) {
         CHARGE_JUMP(code + ip->arg);
+        JIT_BACK_EDGE(code + ip->arg);
         ip = code + ip->arg;
         NEXT();
     }
@@ -942,6 +992,7 @@ redispatch:
     SCASE(JMP_FORNEXT_SL) {
         const VmInsn *target = code + ip->arg;
         CHARGE_JUMP(target);
+        JIT_BACK_EDGE(target);
         ip = target;
         goto fornext_sl;
     }

@@ -113,6 +113,7 @@ struct VM {
     unsigned ccalls;        /* nested C-level calls into the interpreter */
     size_t bytes_allocated;
     bool ffi_disabled;
+    struct PvmJitState *jit; /* the JIT's state (jit/jit.c), NULL when it is off */
     /* Limits (docs/vm.md, "Limits"). fuel counts down instructions, charged
      * at backward jumps and calls; below zero the budget is exhausted.
      * interrupt may be set from another thread or a signal handler. Errors

@@ -1,0 +1,59 @@
+/* The tracing JIT, as the interpreter and the CLI see it: nothing more.
+ *
+ * The interpreter calls pvmJ_back_edge at every backward jmp of a VM whose
+ * JIT is on. Loops are counted there; a hot one is recorded over its next
+ * iteration (the interpreter then shows pvmJ_record_step each instruction
+ * before running it), compiled, and from then on run as machine code from
+ * that same jmp until a guard exits, after which the interpreter continues
+ * where the trace left off. docs/jit.md walks through the pipeline. */
+#ifndef PVM_JIT_JIT_H
+#define PVM_JIT_JIT_H
+
+#include <stdio.h>
+
+#include "vm/runtime/vm.h"
+
+typedef struct PvmJitState PvmJitState; /* one per VM, in vm->jit */
+
+typedef struct PvmJitOptions {
+    uint32_t hot;        /* iterations before a loop is recorded (>= 1) */
+    bool verbose;        /* -j v: one line per trace compiled or aborted */
+    bool dump;           /* -j dump: IR, snapshots and machine code of each trace */
+    bool stats;          /* -j stats: counts at exit */
+    int only_trace;      /* -j trace=N: compile only trace N (0: all) */
+    bool perf_map;       /* -j perf: write /tmp/perf-PID.map for perf(1) */
+    FILE *log;           /* where v, dump and stats write (stderr if NULL) */
+} PvmJitOptions;
+
+#define PVM_JIT_HOT_DEFAULT 56u
+
+void pvmJ_options_default(PvmJitOptions *o);
+
+/* Whether this build can compile (an x86-64 host with PVM_JIT). */
+bool pvmJ_available(void);
+
+/* Turns the JIT on for [vm] (vm->jit); false when unavailable or out of
+ * memory, and then the interpreter runs everything. */
+bool pvmJ_attach(VM *vm, const PvmJitOptions *o);
+void pvmJ_detach(VM *vm);
+
+/* At the backward jmp [jmp] of frame [f], already charged, with ip and top
+ * saved. Returns where the interpreter continues: the jmp's target, or
+ * after a trace ran, the instruction it exited at (vm->top then set). */
+const VmInsn *pvmJ_back_edge(VM *vm, VmFrame *f, const VmInsn *jmp);
+
+/* Whether a recording is in progress (the interpreter shows it every
+ * instruction through pvmJ_record_step). */
+bool pvmJ_recording(const VM *vm);
+
+/* Before instruction [ip] of frame [f] runs while recording (ip and top
+ * saved). False when the recording has ended (compiled or aborted). */
+bool pvmJ_record_step(VM *vm, VmFrame *f, const VmInsn *ip);
+
+/* An error is unwinding: a recording in progress is abandoned. */
+void pvmJ_unwind(VM *vm);
+
+/* Writes the -j stats report. */
+void pvmJ_report_stats(VM *vm, FILE *out);
+
+#endif

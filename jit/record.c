@@ -1,0 +1,489 @@
+/* The trace recorder (see record.h): one function per kind of bytecode,
+ * each emitting its guards before it changes the model of the frame, so a
+ * guard's snapshot is the frame as the interpreter has it before the
+ * instruction. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "jit/record.h"
+#include "vm/interp/arith.h"
+
+const char *const pvmJ_abort_messages[JIT_ABORT__COUNT] = {
+#define X(name, msg) msg,
+    JIT_ABORTS(X)
+#undef X
+};
+
+static JitType type_of(Value v)
+{
+    switch ((ValueType)v.type) {
+    case VT_NIL: return JIT_T_NIL;
+    case VT_BOOL: return JIT_T_BOOL;
+    case VT_INT: return JIT_T_INT;
+    case VT_FLOAT: return JIT_T_FLT;
+    case VT_STRING: return JIT_T_STR;
+    case VT_ARRAY: return JIT_T_ARR;
+    case VT_MAP: return JIT_T_MAP;
+    case VT_CLOSURE: return JIT_T_FN;
+    case VT_NATIVE: return JIT_T_NATIVE;
+    default: return JIT_T_PTR;
+    }
+}
+
+static JitType ref_type(const JitRecorder *r, JitRef ref)
+{
+    return (JitType)pvmJ_ir_at(&r->ir, ref)->type;
+}
+
+static JitRecStatus rec_abort(JitRecorder *r, JitAbort why, const char *detail)
+{
+    r->status = JIT_REC_ABORTED;
+    r->abort = why;
+    r->abort_detail = detail;
+    return r->status;
+}
+
+/* --- The frame model ----------------------------------------------------- */
+
+static bool rec_snapshot(JitRecorder *r)
+{
+    JitRef *live = r->slots + r->nslots; /* scratch half of the slots array */
+    for (uint32_t i = 0; i < r->top; i++)
+        live[i] = r->written[i] ? r->slots[i] : JIT_REF_NONE;
+    JitRef next = (JitRef)(JIT_REF_BIAS + r->ir.nins);
+    return pvmJ_snap_take(&r->snaps, r->pc, next, live, (uint16_t)r->top) >= 0;
+}
+
+/* A snapshot no guard ended up using (the guard folded away). */
+static void rec_drop_snapshot(JitRecorder *r)
+{
+    JitSnap *last = &r->snaps.snaps[r->snaps.nsnaps - 1];
+    r->snaps.nmap = last->map_start;
+    r->snaps.nsnaps--;
+}
+
+/* Emits a guard with a snapshot of the frame before this instruction.
+ * False when the recording aborted. */
+static bool rec_guard(JitRecorder *r, JitOp op, JitType type, JitRef a, JitRef b)
+{
+    bool fails;
+    if (!rec_snapshot(r)) {
+        rec_abort(r, JIT_ABORT_LIMIT, NULL);
+        return false;
+    }
+    uint32_t before = r->ir.nins;
+    pvmJ_fold_emit(&r->ir, op, type, a, b, &fails);
+    if (fails) {
+        rec_abort(r, JIT_ABORT_ALWAYS_EXITS, NULL);
+        return false;
+    }
+    if (r->ir.nins == before)
+        rec_drop_snapshot(r);
+    return true;
+}
+
+static JitRef emit(JitRecorder *r, JitOp op, JitType type, JitRef a, JitRef b)
+{
+    bool fails;
+    return pvmJ_fold_emit(&r->ir, op, type, a, b, &fails);
+}
+
+/* The ref for frame slot [i], loading it (with a type guard) on first use. */
+static JitRef rec_slot(JitRecorder *r, uint32_t i)
+{
+    if (r->slots[i] != JIT_REF_NONE)
+        return r->slots[i];
+    if (!rec_snapshot(r)) {
+        rec_abort(r, JIT_ABORT_LIMIT, NULL);
+        return JIT_REF_NONE;
+    }
+    r->slots[i] = pvmJ_ir_append(&r->ir, JIT_IR_SLOAD, type_of(r->base[i]), (JitRef)i, 0);
+    return r->slots[i];
+}
+
+static void rec_set(JitRecorder *r, uint32_t i, JitRef ref)
+{
+    r->slots[i] = ref;
+    r->written[i] = true;
+}
+
+static void rec_push(JitRecorder *r, JitRef ref)
+{
+    rec_set(r, r->top++, ref);
+}
+
+/* --- Instructions -------------------------------------------------------- */
+
+static JitRecStatus rec_const(JitRecorder *r, Value k)
+{
+    switch (k.type) {
+    case VT_INT: rec_push(r, pvmJ_k_int(&r->ir, k.as.i)); break;
+    case VT_FLOAT: rec_push(r, pvmJ_k_float(&r->ir, k.as.f)); break;
+    case VT_STRING: rec_push(r, pvmJ_k_gc(&r->ir, JIT_T_STR, k.as.p)); break;
+    default: return rec_abort(r, JIT_ABORT_NYI_TYPES, "constant");
+    }
+    return JIT_REC_GO;
+}
+
+static JitOp ir_arith(Opcode op)
+{
+    switch (op) {
+    case OP_ADD: return JIT_IR_ADD;
+    case OP_SUB: return JIT_IR_SUB;
+    case OP_MUL: return JIT_IR_MUL;
+    case OP_DIV: return JIT_IR_DIV;
+    case OP_MOD: return JIT_IR_MOD;
+    case OP_BAND: return JIT_IR_BAND;
+    case OP_BOR: return JIT_IR_BOR;
+    case OP_BXOR: return JIT_IR_BXOR;
+    case OP_SHL: return JIT_IR_SHL;
+    default: return JIT_IR_SHR;
+    }
+}
+
+static JitRef rec_to_float(JitRecorder *r, JitRef ref)
+{
+    return ref_type(r, ref) == JIT_T_FLT ? ref : emit(r, JIT_IR_TOFLT, JIT_T_FLT, ref, 0);
+}
+
+/* Two ints stay int (wrapping; DIV and MOD guard a zero divisor, whose
+ * error the interpreter raises); any other pair of numbers is a float
+ * operation, as in pvmV_arith_fast. */
+static JitRecStatus rec_arith(JitRecorder *r, Opcode op)
+{
+    Value va = r->base[r->top - 2], vb = r->base[r->top - 1];
+    JitRef a = rec_slot(r, r->top - 2), b = rec_slot(r, r->top - 1);
+    JitRef res;
+    if (r->status != JIT_REC_GO)
+        return r->status;
+    if (va.type == VT_INT && vb.type == VT_INT) {
+        if ((op == OP_DIV || op == OP_MOD) && !rec_guard(r, JIT_IR_NE, JIT_T_INT, b, pvmJ_k_int(&r->ir, 0)))
+            return r->status;
+        res = emit(r, ir_arith(op), JIT_T_INT, a, b);
+    } else if (vm_is_number(va) && vm_is_number(vb) && pvmV_is_arith_op(op)) {
+        res = emit(r, ir_arith(op), JIT_T_FLT, rec_to_float(r, a), rec_to_float(r, b));
+    } else {
+        return rec_abort(r, JIT_ABORT_NYI_TYPES, pvmV_opcode_info[op].mnemonic);
+    }
+    r->top -= 2;
+    rec_push(r, res);
+    return JIT_REC_GO;
+}
+
+static JitRecStatus rec_unary(JitRecorder *r, Opcode op)
+{
+    Value v = r->base[r->top - 1];
+    JitRef a = rec_slot(r, r->top - 1);
+    if (r->status != JIT_REC_GO)
+        return r->status;
+    if (op == OP_NEG && (v.type == VT_INT || v.type == VT_FLOAT))
+        a = emit(r, JIT_IR_NEG, type_of(v), a, 0);
+    else if (op == OP_BNOT && v.type == VT_INT)
+        a = emit(r, JIT_IR_BNOT, JIT_T_INT, a, 0);
+    else if (op == OP_NOT && v.type != VT_BOOL)
+        a = pvmJ_k_pri(&r->ir, JIT_T_BOOL, !vm_is_truthy(v)); /* the type guard decides it */
+    else if (op == OP_NOT && pvmJ_ref_is_const(a))
+        a = pvmJ_k_pri(&r->ir, JIT_T_BOOL, !vm_is_truthy(v));
+    else
+        return rec_abort(r, JIT_ABORT_NYI_TYPES, pvmV_opcode_info[op].mnemonic);
+    r->top--;
+    rec_push(r, a);
+    return JIT_REC_GO;
+}
+
+static JitOp ir_order(Opcode op)
+{
+    switch (op) {
+    case OP_LT: return JIT_IR_LT;
+    case OP_LE: return JIT_IR_LE;
+    case OP_GT: return JIT_IR_GT;
+    default: return JIT_IR_GE;
+    }
+}
+
+/* The outcome the interpreter is about to compute becomes a guard, and
+ * the comparison's result a constant the following jump can follow. */
+static JitRecStatus rec_order(JitRecorder *r, Opcode op)
+{
+    Value va = r->base[r->top - 2], vb = r->base[r->top - 1];
+    JitRef a = rec_slot(r, r->top - 2), b = rec_slot(r, r->top - 1);
+    bool holds;
+    JitType type;
+    if (r->status != JIT_REC_GO)
+        return r->status;
+    if (va.type == VT_INT && vb.type == VT_INT) {
+        holds = pvmV_int_order(op, va.as.i, vb.as.i);
+        type = JIT_T_INT;
+    } else if (va.type == VT_FLOAT && vb.type == VT_FLOAT) {
+        holds = pvmV_float_order(op, va.as.f, vb.as.f);
+        type = JIT_T_FLT;
+    } else {
+        return rec_abort(r, JIT_ABORT_NYI_COMPARE, pvmV_opcode_info[op].mnemonic);
+    }
+    JitOp g = holds ? ir_order(op) : pvmJ_guard_negation(ir_order(op));
+    if (!rec_guard(r, g, type, a, b))
+        return r->status;
+    r->top -= 2;
+    rec_push(r, pvmJ_k_pri(&r->ir, JIT_T_BOOL, holds));
+    return JIT_REC_GO;
+}
+
+/* Values of one type compare by value (numbers, bools) or identity
+ * (arrays, maps, functions, pointers); of different types they are unequal
+ * except int against float, which is not recorded yet, nor are strings. */
+static JitRecStatus rec_equal(JitRecorder *r, Opcode op)
+{
+    Value va = r->base[r->top - 2], vb = r->base[r->top - 1];
+    JitRef a = rec_slot(r, r->top - 2), b = rec_slot(r, r->top - 1);
+    if (r->status != JIT_REC_GO)
+        return r->status;
+    bool equal = pvmV_values_equal(va, vb);
+    bool numbers = vm_is_number(va) && vm_is_number(vb);
+    if (va.type == VT_STRING || vb.type == VT_STRING || (numbers && va.type != vb.type))
+        return rec_abort(r, JIT_ABORT_NYI_COMPARE, pvmV_opcode_info[op].mnemonic);
+    if (va.type == vb.type && va.type != VT_NIL) {
+        JitOp g = equal ? JIT_IR_EQ : JIT_IR_NE;
+        if (!rec_guard(r, g, type_of(va), a, b))
+            return r->status;
+    }
+    r->top -= 2;
+    rec_push(r, pvmJ_k_pri(&r->ir, JIT_T_BOOL, equal == (op == OP_EQ)));
+    return JIT_REC_GO;
+}
+
+static bool in_loop(const JitRecorder *r, uint32_t pc)
+{
+    return pc >= r->start && pc <= r->loop_end;
+}
+
+/* The branch the interpreter takes is the one recorded: a bool that is
+ * not a constant is guarded to keep its value; other types are truthy or
+ * not by their type, which SLOAD already guards. */
+static JitRecStatus rec_branch(JitRecorder *r, const VmInsn *ip, bool jump_if_truthy)
+{
+    Value v = r->base[r->top - 1];
+    JitRef c = rec_slot(r, r->top - 1);
+    if (r->status != JIT_REC_GO)
+        return r->status;
+    bool truthy = vm_is_truthy(v);
+    if (v.type == VT_BOOL && !pvmJ_ref_is_const(c) &&
+        !rec_guard(r, JIT_IR_EQ, JIT_T_BOOL, c, pvmJ_k_pri(&r->ir, JIT_T_BOOL, truthy)))
+        return r->status;
+    r->top--;
+    uint32_t pc = r->pc;
+    uint32_t next = truthy == jump_if_truthy ? (uint32_t)ip->arg : pc + 1;
+    if (!in_loop(r, next))
+        return rec_abort(r, JIT_ABORT_LEAVE_LOOP, NULL);
+    if (next <= pc)
+        return rec_abort(r, JIT_ABORT_INNER_LOOP, NULL);
+    return JIT_REC_GO;
+}
+
+/* The back edge closes the trace: a trip round the loop is charged to the
+ * budget (CHARGE exits to the interpreter's own check at this jmp when it
+ * is spent), and the final snapshot says what the frame holds at the loop
+ * header, for the trace to write back before it goes round again. */
+static JitRecStatus rec_jump(JitRecorder *r, const VmInsn *ip)
+{
+    uint32_t pc = r->pc, target = (uint32_t)ip->arg;
+    if (pc == r->loop_end && target == r->start) {
+        if (!rec_snapshot(r))
+            return rec_abort(r, JIT_ABORT_LIMIT, NULL);
+        pvmJ_ir_append(&r->ir, JIT_IR_CHARGE, JIT_T_VOID, (JitRef)(pc - target + 1), 0);
+        pvmJ_ir_append(&r->ir, JIT_IR_LOOP, JIT_T_VOID, 0, 0);
+        uint32_t saved = r->pc;
+        r->pc = r->start;
+        bool ok = rec_snapshot(r);
+        r->pc = saved;
+        if (!ok || r->ir.failed)
+            return rec_abort(r, JIT_ABORT_LIMIT, NULL);
+        r->status = JIT_REC_DONE;
+        return r->status;
+    }
+    if (target <= pc)
+        return rec_abort(r, JIT_ABORT_INNER_LOOP, NULL);
+    if (!in_loop(r, target))
+        return rec_abort(r, JIT_ABORT_LEAVE_LOOP, NULL);
+    return JIT_REC_GO;
+}
+
+/* for over a range: [counter, end] on the operand stack; the iteration
+ * pushes the counter and steps it. The loop's end is an exit. */
+static JitRecStatus rec_fornext(JitRecorder *r)
+{
+    Value va = r->base[r->top - 2], vb = r->base[r->top - 1];
+    if (va.type != VT_INT || vb.type != VT_INT)
+        return rec_abort(r, JIT_ABORT_NYI_ITERATION, NULL);
+    if (va.as.i >= vb.as.i)
+        return rec_abort(r, JIT_ABORT_LEAVE_LOOP, NULL);
+    JitRef a = rec_slot(r, r->top - 2), b = rec_slot(r, r->top - 1);
+    if (r->status != JIT_REC_GO || !rec_guard(r, JIT_IR_LT, JIT_T_INT, a, b))
+        return r->status;
+    rec_set(r, r->top - 2, emit(r, JIT_IR_ADD, JIT_T_INT, a, pvmJ_k_int(&r->ir, 1)));
+    rec_push(r, a);
+    return JIT_REC_GO;
+}
+
+static JitGlobal *rec_global(JitRecorder *r, const Value *addr)
+{
+    for (uint32_t i = 0; i < r->nglobals; i++)
+        if (r->globals[i].addr == addr)
+            return &r->globals[i];
+    if (r->nglobals == JIT_MAX_GLOBALS)
+        return NULL;
+    r->globals[r->nglobals] = (JitGlobal){ .addr = addr, .ref = JIT_REF_NONE };
+    return &r->globals[r->nglobals++];
+}
+
+/* Module globals live at fixed addresses while the module does: a load
+ * guards the type it finds; later reads in the trace reuse what the trace
+ * last loaded or stored there (nothing else in a trace writes globals). */
+static JitRecStatus rec_getglobal(JitRecorder *r, const Value *addr)
+{
+    JitGlobal *g = rec_global(r, addr);
+    if (!g)
+        return rec_abort(r, JIT_ABORT_LIMIT, NULL);
+    if (g->ref == JIT_REF_NONE) {
+        if (!rec_snapshot(r))
+            return rec_abort(r, JIT_ABORT_LIMIT, NULL);
+        JitRef where = pvmJ_k_gc(&r->ir, JIT_T_PTR, addr);
+        g->ref = pvmJ_ir_append(&r->ir, JIT_IR_GLOAD, type_of(*addr), where, 0);
+    }
+    rec_push(r, g->ref);
+    return JIT_REC_GO;
+}
+
+static JitRecStatus rec_setglobal(JitRecorder *r, const Value *addr)
+{
+    JitGlobal *g = rec_global(r, addr);
+    JitRef v = rec_slot(r, r->top - 1);
+    if (!g)
+        return rec_abort(r, JIT_ABORT_LIMIT, NULL);
+    if (r->status != JIT_REC_GO)
+        return r->status;
+    pvmJ_ir_append(&r->ir, JIT_IR_GSTORE, JIT_T_VOID, pvmJ_k_gc(&r->ir, JIT_T_PTR, addr), v);
+    g->ref = v;
+    r->top--;
+    return JIT_REC_GO;
+}
+
+static JitRecStatus rec_stack(JitRecorder *r, Opcode op)
+{
+    JitRef a, b;
+    switch (op) {
+    case OP_NOP: break;
+    case OP_POP: r->top--; break;
+    case OP_DUP: rec_push(r, rec_slot(r, r->top - 1)); break;
+    case OP_DUP2:
+        a = rec_slot(r, r->top - 2);
+        b = rec_slot(r, r->top - 1);
+        rec_push(r, a);
+        rec_push(r, b);
+        break;
+    default: /* SWAP */
+        a = rec_slot(r, r->top - 2);
+        b = rec_slot(r, r->top - 1);
+        rec_set(r, r->top - 2, b);
+        rec_set(r, r->top - 1, a);
+    }
+    return r->status;
+}
+
+static JitRecStatus rec_dispatch(JitRecorder *r, const VmInsn *ip)
+{
+    Opcode op = (Opcode)ip->orig;
+    switch (op) {
+    case OP_NOP: case OP_POP: case OP_DUP: case OP_DUP2: case OP_SWAP:
+        return rec_stack(r, op);
+    case OP_CONST: return rec_const(r, r->proto->consts[ip->arg]);
+    case OP_INT: rec_push(r, pvmJ_k_int(&r->ir, ip->arg)); return JIT_REC_GO;
+    case OP_NIL: rec_push(r, pvmJ_k_pri(&r->ir, JIT_T_NIL, false)); return JIT_REC_GO;
+    case OP_TRUE: rec_push(r, pvmJ_k_pri(&r->ir, JIT_T_BOOL, true)); return JIT_REC_GO;
+    case OP_FALSE: rec_push(r, pvmJ_k_pri(&r->ir, JIT_T_BOOL, false)); return JIT_REC_GO;
+    case OP_GETLOCAL: rec_push(r, rec_slot(r, (uint32_t)ip->arg)); return r->status;
+    case OP_SETLOCAL:
+        rec_set(r, (uint32_t)ip->arg, rec_slot(r, r->top - 1));
+        r->top--;
+        return r->status;
+    case OP_GETGLOBAL: return rec_getglobal(r, &r->proto->module->globals[ip->arg]);
+    case OP_SETGLOBAL: return rec_setglobal(r, &r->proto->module->globals[ip->arg]);
+    case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: case OP_MOD:
+    case OP_BAND: case OP_BOR: case OP_BXOR: case OP_SHL: case OP_SHR:
+        return rec_arith(r, op);
+    case OP_NEG: case OP_BNOT: case OP_NOT: return rec_unary(r, op);
+    case OP_LT: case OP_LE: case OP_GT: case OP_GE: return rec_order(r, op);
+    case OP_EQ: case OP_NE: return rec_equal(r, op);
+    case OP_JMP: return rec_jump(r, ip);
+    case OP_JMPF: return rec_branch(r, ip, false);
+    case OP_JMPT: return rec_branch(r, ip, true);
+    case OP_RANGE:
+        if (r->base[r->top - 2].type != VT_INT || r->base[r->top - 1].type != VT_INT)
+            return rec_abort(r, JIT_ABORT_NYI_TYPES, "range");
+        rec_slot(r, r->top - 2);
+        rec_slot(r, r->top - 1);
+        return r->status;
+    case OP_FORNEXT: return rec_fornext(r);
+    case OP_CALL: case OP_RET: return rec_abort(r, JIT_ABORT_FRAME, pvmV_opcode_info[op].mnemonic);
+    default: return rec_abort(r, JIT_ABORT_NYI_BYTECODE, pvmV_opcode_info[op].mnemonic);
+    }
+}
+
+/* --- Lifecycle ----------------------------------------------------------- */
+
+bool pvmJ_record_start(JitRecorder *r, VM *vm, const VmFrame *f, const VmInsn *back_edge)
+{
+    const VmProto *p = f->closure->proto;
+    memset(r, 0, sizeof *r);
+    pvmJ_ir_init(&r->ir);
+    pvmJ_snap_init(&r->snaps);
+    r->proto = p;
+    r->loop_end = (uint32_t)(back_edge - p->code);
+    r->start = (uint32_t)back_edge->arg;
+    r->frame_index = vm->nframes - 1;
+    r->base = f->base;
+    r->nslots = p->nlocals + p->maxstack;
+    r->top = (uint32_t)(vm->top - f->base);
+    r->slots = calloc(2u * r->nslots + 1u, sizeof *r->slots); /* model + snapshot scratch */
+    r->written = calloc(r->nslots + 1u, sizeof *r->written);
+    if (!r->slots || !r->written) {
+        pvmJ_record_free(r);
+        return false;
+    }
+    r->status = JIT_REC_GO;
+    return true;
+}
+
+JitRecStatus pvmJ_record_ins(JitRecorder *r, VM *vm, const VmFrame *f, const VmInsn *ip)
+{
+    if (r->status != JIT_REC_GO)
+        return r->status;
+    if (vm->nframes - 1 != r->frame_index || f->base != r->base)
+        return rec_abort(r, JIT_ABORT_FRAME, NULL);
+    r->pc = (uint32_t)(ip - r->proto->code);
+    if (!in_loop(r, r->pc))
+        return rec_abort(r, JIT_ABORT_LEAVE_LOOP, NULL);
+    if ((uint32_t)(vm->top - r->base) != r->top)
+        return rec_abort(r, JIT_ABORT_ERROR, "stack out of step"); /* a bug, caught safely */
+    if (++r->recorded > JIT_MAX_RECORD)
+        return rec_abort(r, JIT_ABORT_TOO_LONG, NULL);
+    JitRecStatus st = rec_dispatch(r, ip);
+    if (st == JIT_REC_GO && (r->ir.failed || r->snaps.failed))
+        return rec_abort(r, JIT_ABORT_LIMIT, NULL);
+    return r->status;
+}
+
+void pvmJ_record_cancel(JitRecorder *r, JitAbort why)
+{
+    if (r->status == JIT_REC_GO)
+        rec_abort(r, why, NULL);
+}
+
+void pvmJ_record_free(JitRecorder *r)
+{
+    pvmJ_ir_free(&r->ir);
+    pvmJ_snap_free(&r->snaps);
+    free(r->slots);
+    free(r->written);
+    r->slots = NULL;
+    r->written = NULL;
+}

@@ -1,0 +1,85 @@
+/* The trace recorder: while the interpreter runs one iteration of a hot
+ * loop, it is shown every instruction before that instruction executes,
+ * with the frame fully saved, and turns it into typed IR specialised on the
+ * values it sees. Every assumption becomes a guard with a snapshot of the
+ * frame as it is before the instruction, so a failing guard resumes the
+ * interpreter at that very instruction with the same inputs.
+ *
+ * What it cannot record ends the recording with a reason from
+ * JIT_ABORTS; the interpreter, which ran every instruction anyway, is
+ * unaffected. */
+#ifndef PVM_JIT_RECORD_H
+#define PVM_JIT_RECORD_H
+
+#include "jit/snap.h"
+#include "vm/runtime/vm.h"
+
+/* X(name, message): why a recording stopped short. */
+#define JIT_ABORTS(X) \
+    X(NYI_BYTECODE,  "NYI: bytecode") \
+    X(NYI_TYPES,     "NYI: operand types") \
+    X(NYI_COMPARE,   "NYI: comparison of these types") \
+    X(NYI_ITERATION, "NYI: for over a non-range") \
+    X(LEAVE_LOOP,    "leaving loop in root trace") \
+    X(INNER_LOOP,    "inner loop in root trace") \
+    X(FRAME,         "NYI: call or return in trace") \
+    X(ALWAYS_EXITS,  "guard always fails") \
+    X(TOO_LONG,      "trace too long") \
+    X(LIMIT,         "IR or snapshot limit reached") \
+    X(ERROR,         "instruction raised an error")
+
+typedef enum {
+#define X(name, msg) JIT_ABORT_##name,
+    JIT_ABORTS(X)
+#undef X
+    JIT_ABORT__COUNT
+} JitAbort;
+
+extern const char *const pvmJ_abort_messages[JIT_ABORT__COUNT];
+
+typedef enum { JIT_REC_GO, JIT_REC_DONE, JIT_REC_ABORTED } JitRecStatus;
+
+#define JIT_MAX_RECORD 2000u  /* bytecode instructions in one trace */
+#define JIT_MAX_GLOBALS 64u   /* distinct module globals one trace touches */
+
+typedef struct {
+    const Value *addr;  /* the global's slot in its module */
+    JitRef ref;         /* the value it holds now, as far as the trace knows */
+} JitGlobal;
+
+typedef struct JitRecorder {
+    JitIR ir;
+    JitSnapList snaps;
+    const VmProto *proto;
+    uint32_t start;        /* loop header: the trace starts and loops back here */
+    uint32_t loop_end;     /* the back edge (a jmp to start) */
+    size_t frame_index;    /* the frame the loop runs in */
+    Value *base;
+    JitRef *slots;         /* ref held by each frame slot, or JIT_REF_NONE */
+    bool *written;         /* whether the trace changed the slot */
+    uint32_t nslots;       /* the frame's slots: locals, then the operand stack */
+    uint32_t top;          /* operand stack top, as a slot number */
+    JitGlobal globals[JIT_MAX_GLOBALS];
+    uint32_t nglobals;
+    uint32_t recorded;     /* instructions recorded so far */
+    JitRecStatus status;
+    JitAbort abort;
+    const char *abort_detail; /* e.g. the opcode's mnemonic */
+    uint32_t pc;           /* the instruction being recorded */
+} JitRecorder;
+
+/* Starts recording the loop whose back edge is the jmp at [back_edge] in
+ * the running frame [f] (vm->top saved). False when out of memory. */
+bool pvmJ_record_start(JitRecorder *r, VM *vm, const VmFrame *f, const VmInsn *back_edge);
+
+/* Shows the recorder instruction [ip] of the running frame before it runs.
+ * Returns GO while recording continues, DONE when the loop closed (the IR
+ * ends with CHARGE and LOOP), ABORTED with r->abort set. */
+JitRecStatus pvmJ_record_ins(JitRecorder *r, VM *vm, const VmFrame *f, const VmInsn *ip);
+
+/* Stops a recording from outside (an error unwound the frame). */
+void pvmJ_record_cancel(JitRecorder *r, JitAbort why);
+
+void pvmJ_record_free(JitRecorder *r);
+
+#endif
