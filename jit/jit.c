@@ -7,9 +7,11 @@
  * A back edge's jmp keeps its loop's state in its VmInsn.cache word, which
  * the interpreter uses for nothing else on a jmp:
  *   UINT32_MAX (as loaded)  not counted yet
- *   below JIT_CACHE_NEVER   iterations counted so far
+ *   tries << 24 | count     iterations counted since the last try, and how
+ *                           many recordings of this loop aborted so far
  *   JIT_CACHE_NEVER         blacklisted: never recorded again
- *   JIT_CACHE_TRACE | n     trace n runs from here */
+ *   JIT_CACHE_TRACE | n     trace n runs from here
+ * Keeping the penalty in the word itself means two loops never share one. */
 #include <gc.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -22,11 +24,13 @@
 #include "jit/mcode.h"
 #include "jit/record.h"
 
-#define JIT_CACHE_NEVER 0x7FFFFFFFu
+#define JIT_CACHE_NEVER PVMJ_CACHE_NEVER
 #define JIT_CACHE_TRACE 0x80000000u
 #define JIT_MAX_TRACES 1000u
 #define JIT_MAX_TRIES 4u        /* aborted recordings before a loop is blacklisted */
-#define JIT_PENALTY_SLOTS 64u
+#define JIT_COUNT_MASK 0xFFFFFFu
+#define JIT_TRIES_SHIFT 24
+#define JIT_MAX_HOT (JIT_COUNT_MASK >> (2u * JIT_MAX_TRIES)) /* so every threshold fits */
 
 typedef struct {
     JitEntry entry;
@@ -38,11 +42,6 @@ typedef struct {
     uint64_t entered;
 } JitTrace;
 
-typedef struct {
-    const VmInsn *jmp;
-    uint32_t tries;
-} JitPenalty;
-
 struct PvmJitState {
     PvmJitOptions opt;
     PvmjMcode *mcode;
@@ -52,7 +51,6 @@ struct PvmJitState {
     uint32_t attempts;       /* recordings started, for -j trace=N */
     bool recording;
     JitRecorder rec;
-    JitPenalty penalty[JIT_PENALTY_SLOTS];
     uint64_t aborted, blacklisted, entries, exits;
     uint64_t trace_ns;
     FILE *perf_map;
@@ -84,6 +82,8 @@ bool pvmJ_attach(VM *vm, const PvmJitOptions *o)
     j->opt = *o;
     if (j->opt.hot == 0)
         j->opt.hot = 1;
+    if (j->opt.hot > JIT_MAX_HOT)
+        j->opt.hot = JIT_MAX_HOT;
     j->mcode = pvmJ_mcode_new(0, 0);
     j->vals = GC_MALLOC_UNCOLLECTABLE(JIT_MAX_INS * sizeof *j->vals);
     if (!j->mcode || !j->vals) {
@@ -132,28 +132,23 @@ static void where(const VmProto *p, uint32_t pc, char *buf, size_t n)
     snprintf(buf, n, "%s:%u", file, (unsigned)pvmV_proto_line(p, &p->code[pc]));
 }
 
-static JitPenalty *penalty_of(PvmJitState *j, const VmInsn *jmp)
+static uint32_t tries_of(uint32_t cache)
 {
-    JitPenalty *p = &j->penalty[((uintptr_t)jmp >> 4) % JIT_PENALTY_SLOTS];
-    if (p->jmp != jmp)
-        *p = (JitPenalty){ .jmp = jmp };
-    return p;
+    return cache == UINT32_MAX ? 0 : cache >> JIT_TRIES_SHIFT;
 }
 
-/* Each abort doubles the iterations a loop must run before the next try. */
-static uint32_t threshold(PvmJitState *j, const VmInsn *jmp)
+/* Each abort quadruples the iterations a loop must run before the next try. */
+static uint32_t threshold(const PvmJitState *j, uint32_t tries)
 {
-    uint32_t tries = penalty_of(j, jmp)->tries;
-    uint64_t t = (uint64_t)j->opt.hot << (tries * 2u);
-    return t >= JIT_CACHE_NEVER ? JIT_CACHE_NEVER - 1u : (uint32_t)t;
+    return j->opt.hot << (2u * tries);
 }
 
 static void record_failed(PvmJitState *j, VmInsn *jmp, const char *why, const char *detail)
 {
-    JitPenalty *p = penalty_of(j, jmp);
+    uint32_t tries = tries_of(jmp->cache) + 1u;
     j->aborted++;
-    jmp->cache = 0;
-    if (++p->tries >= JIT_MAX_TRIES) {
+    jmp->cache = tries << JIT_TRIES_SHIFT;
+    if (tries >= JIT_MAX_TRIES) {
         jmp->cache = JIT_CACHE_NEVER;
         j->blacklisted++;
     }
@@ -256,7 +251,7 @@ static void record_begin(VM *vm, PvmJitState *j, VmFrame *f, VmInsn *jmp)
         return;
     }
     if (!pvmJ_record_start(&j->rec, vm, f, jmp)) {
-        jmp->cache = 0;
+        jmp->cache = tries_of(jmp->cache) << JIT_TRIES_SHIFT;
         return;
     }
     j->recording = true;
@@ -300,8 +295,10 @@ const VmInsn *pvmJ_back_edge(VM *vm, VmFrame *f, const VmInsn *jmp)
         return run_trace(vm, j, j->traces[e->cache & ~JIT_CACHE_TRACE], f);
     if (e->cache == JIT_CACHE_NEVER || j->recording)
         return target;
-    e->cache = e->cache == UINT32_MAX ? 1u : e->cache + 1u;
-    if (e->cache >= threshold(j, e))
+    uint32_t tries = tries_of(e->cache);
+    uint32_t count = (e->cache == UINT32_MAX ? 0 : e->cache & JIT_COUNT_MASK) + 1u;
+    e->cache = tries << JIT_TRIES_SHIFT | count;
+    if (count >= threshold(j, tries))
         record_begin(vm, j, f, e);
     return target;
 }

@@ -37,6 +37,14 @@ bool pvmJ_available(void);
 bool pvmJ_attach(VM *vm, const PvmJitOptions *o);
 void pvmJ_detach(VM *vm);
 
+/* Whether the back edge [jmp] still concerns the JIT: false once its loop
+ * is blacklisted, so such a loop costs the interpreter one compare. */
+#define PVMJ_CACHE_NEVER 0x7FFFFFFFu
+static inline bool pvmJ_back_edge_live(const VmInsn *jmp)
+{
+    return jmp->cache != PVMJ_CACHE_NEVER;
+}
+
 /* At the backward jmp [jmp] of frame [f], already charged, with ip and top
  * saved. Returns where the interpreter continues: the jmp's target, or
  * after a trace ran, the instruction it exited at (vm->top then set). */

@@ -204,7 +204,7 @@ static void vm_execute(VM *vm, size_t stop)
 #endif
 #define JIT_BACK_EDGE(target)                                   \
     do {                                                        \
-        if (vm->jit && (target) <= ip) {                        \
+        if (vm->jit && pvmJ_back_edge_live(ip) && (target) <= ip) {                        \
             SAVE();                                             \
             const VmInsn *next_ = pvmJ_back_edge(vm, frame, ip); \
             top = vm->top;                                      \
