@@ -14,6 +14,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "vm/interp/arith.h"
 #include "vm/interp/ops.h"
 #include "vm/interp/super.h"
 #include "vm/interp/loop.h"
@@ -237,30 +238,24 @@ redispatch:
     }
     CASE(CLOSE) { pvmV_close_upvals(vm, base + ip->arg); ip++; NEXT(); }
 
-/* Both operands as doubles when both are numbers (int/float mixes). */
-#define MIXED_NUMBERS(a, b) (vm_is_number(*(a)) && vm_is_number(*(b)))
-#define AS_DOUBLE(v) ((v)->type == VT_INT ? (double)(v)->as.i : (v)->as.f)
-
-#define ARITH(name, expr_int, expr_float, cop)                                   \
-    CASE(name) {                                                                 \
-        Value *a = top - 2, *b = top - 1;                                        \
-        ip++;                                                                    \
-        if (a->type == VT_INT && b->type == VT_INT) {                            \
-            a->as.i = (int64_t)(expr_int);                                       \
-        } else if (a->type == VT_FLOAT && b->type == VT_FLOAT) {                 \
-            a->as.f = (expr_float);                                              \
-        } else if (MIXED_NUMBERS(a, b)) {                                        \
-            *a = vm_float(AS_DOUBLE(a) cop AS_DOUBLE(b));                        \
-        } else {                                                                 \
-            SAVE();                                                              \
-            *a = pvmV_arith(vm, OP_##name, *a, *b);                                \
-        }                                                                        \
-        top--;                                                                   \
-        NEXT();                                                                  \
+/* Arithmetic: the rules are arith.h's; what its fast path leaves (strings,
+ * errors, int division by 0 or -1) goes to pvmV_arith. */
+#define ARITH(name)                                                   \
+    CASE(name) {                                                      \
+        Value *a = top - 2;                                           \
+        ip++;                                                         \
+        if (!pvmV_arith_fast_in_place(OP_##name, a, top - 1)) {       \
+            SAVE();                                                   \
+            *a = pvmV_arith(vm, OP_##name, *a, top[-1]);              \
+        }                                                             \
+        top--;                                                        \
+        NEXT();                                                       \
     }
-    ARITH(ADD, (uint64_t)a->as.i + (uint64_t)b->as.i, a->as.f + b->as.f, +)
-    ARITH(SUB, (uint64_t)a->as.i - (uint64_t)b->as.i, a->as.f - b->as.f, -)
-    ARITH(MUL, (uint64_t)a->as.i * (uint64_t)b->as.i, a->as.f * b->as.f, *)
+    ARITH(ADD)
+    ARITH(SUB)
+    ARITH(MUL)
+    ARITH(DIV)
+    ARITH(MOD)
 #undef ARITH
 
 #define SLOW_BINARY(name)                                \
@@ -271,26 +266,6 @@ redispatch:
         top--;                                           \
         NEXT();                                          \
     }
-#define INT_DIVISION(name, cop)                                                  \
-    CASE(name) {                                                                 \
-        Value *a = top - 2, *b = top - 1;                                        \
-        ip++;                                                                    \
-        /* 0 and -1 divisors take the slow path: error, or INT_MIN wrap. */      \
-        if (a->type == VT_INT && b->type == VT_INT && (uint64_t)b->as.i + 1 > 1) \
-            a->as.i = a->as.i cop b->as.i;                                       \
-        else if (OP_##name == OP_DIV && MIXED_NUMBERS(a, b) &&                   \
-                 (a->type == VT_FLOAT || b->type == VT_FLOAT))                   \
-            *a = vm_float(AS_DOUBLE(a) / AS_DOUBLE(b));                          \
-        else {                                                                   \
-            SAVE();                                                              \
-            *a = pvmV_arith(vm, OP_##name, *a, *b);                                \
-        }                                                                        \
-        top--;                                                                   \
-        NEXT();                                                                  \
-    }
-    INT_DIVISION(DIV, /)
-    INT_DIVISION(MOD, %)
-#undef INT_DIVISION
     SLOW_BINARY(BAND)
     SLOW_BINARY(BOR)
     SLOW_BINARY(BXOR)
@@ -323,25 +298,23 @@ redispatch:
         NEXT();
     }
 
-#define COMPARE(name, cop)                                                       \
-    CASE(name) {                                                                 \
-        Value *a = top - 2, *b = top - 1;                                        \
-        ip++;                                                                    \
-        bool r;                                                                  \
-        if (a->type == VT_INT && b->type == VT_INT) {                            \
-            r = a->as.i cop b->as.i;                                             \
-        } else {                                                                 \
-            SAVE();                                                              \
-            r = pvmV_compare(vm, OP_##name, *a, *b);                               \
-        }                                                                        \
-        *a = vm_bool(r);                                                         \
-        top--;                                                                   \
-        NEXT();                                                                  \
+#define COMPARE(name)                                                 \
+    CASE(name) {                                                      \
+        Value *a = top - 2;                                           \
+        bool r;                                                       \
+        ip++;                                                         \
+        if (!pvmV_order_fast(OP_##name, a, top - 1, &r)) {            \
+            SAVE();                                                   \
+            r = pvmV_compare(vm, OP_##name, *a, top[-1]);             \
+        }                                                             \
+        *a = vm_bool(r);                                              \
+        top--;                                                        \
+        NEXT();                                                       \
     }
-    COMPARE(LT, <)
-    COMPARE(LE, <=)
-    COMPARE(GT, >)
-    COMPARE(GE, >=)
+    COMPARE(LT)
+    COMPARE(LE)
+    COMPARE(GT)
+    COMPARE(GE)
 #undef COMPARE
 
     CASE(JMP) {

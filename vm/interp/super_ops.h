@@ -13,6 +13,10 @@
 #define LOCAL(k) (base[ip[k].arg])
 #define GLOBAL(k) (globals[ip[k].arg])
 #define IMM(k) (vm_int(ip[k].arg))
+/* The same operands by address, for arith.h's helpers. */
+#define LOCALP(k) (&base[ip[k].arg])
+#define GLOBALP(k) (&globals[ip[k].arg])
+#define IMMP(k) (&(const Value){ .type = VT_INT, .as.i = ip[k].arg })
 
 /* Pushes an in-range array element x[y]; anything else runs the plain
  * instructions. */
@@ -38,110 +42,80 @@
     }
     SUPER_PUSH2(GETLOCAL2, LOCAL(0), LOCAL(1))
 
-/* Pushes x OPR y for two ints (wrapping) or two floats. */
-#define SUPER_ARITH_PUSH(name, XV, YV, LEN, OPR)                                  \
+/* Pushes x OP y (arith.h's fast path). */
+#define SUPER_ARITH_PUSH(name, XP, YP, LEN, OP)                                   \
     SCASE(name) {                                                                 \
-        Value x = XV, y = YV;                                                     \
-        if (x.type == VT_INT && y.type == VT_INT) {                               \
-            *top++ = vm_int((int64_t)((uint64_t)x.as.i OPR (uint64_t)y.as.i));    \
-        } else if (x.type == VT_FLOAT && y.type == VT_FLOAT) {                    \
-            *top++ = vm_float(x.as.f OPR y.as.f);                                 \
-        } else {                                                                  \
+        if (!pvmV_arith_fast(OP_##OP, XP, YP, top))                               \
             SLOW();                                                               \
-        }                                                                         \
+        top++;                                                                    \
         ip += LEN;                                                                \
         NEXT();                                                                   \
     }
-    SUPER_ARITH_PUSH(LL_ADD, LOCAL(0), LOCAL(1), 3, +)
-    SUPER_ARITH_PUSH(LL_SUB, LOCAL(0), LOCAL(1), 3, -)
-    SUPER_ARITH_PUSH(LL_MUL, LOCAL(0), LOCAL(1), 3, *)
-    SUPER_ARITH_PUSH(LK_ADD, LOCAL(0), IMM(1), 3, +)
-    SUPER_ARITH_PUSH(LK_SUB, LOCAL(0), IMM(1), 3, -)
-    SUPER_ARITH_PUSH(LK_MUL, LOCAL(0), IMM(1), 3, *)
+    SUPER_ARITH_PUSH(LL_ADD, LOCALP(0), LOCALP(1), 3, ADD)
+    SUPER_ARITH_PUSH(LL_SUB, LOCALP(0), LOCALP(1), 3, SUB)
+    SUPER_ARITH_PUSH(LL_MUL, LOCALP(0), LOCALP(1), 3, MUL)
+    SUPER_ARITH_PUSH(LK_ADD, LOCALP(0), IMMP(1), 3, ADD)
+    SUPER_ARITH_PUSH(LK_SUB, LOCALP(0), IMMP(1), 3, SUB)
+    SUPER_ARITH_PUSH(LK_MUL, LOCALP(0), IMMP(1), 3, MUL)
 
-/* Stores x OPR y into the local (or, with SUPER_ARITH_SETG, the global)
+/* Stores x OP y into the local (or, with SUPER_ARITH_SETG, the global)
  * named by slot DST. */
-#define SUPER_ARITH_SET(name, XV, YV, LEN, DST, POPN, OPR) \
-    SUPER_ARITH_STORE(name, XV, YV, LEN, &base[ip[DST].arg], POPN, OPR)
-#define SUPER_ARITH_SETG(name, XV, YV, LEN, DST, POPN, OPR) \
-    SUPER_ARITH_STORE(name, XV, YV, LEN, &globals[ip[DST].arg], POPN, OPR)
-#define SUPER_ARITH_STORE(name, XV, YV, LEN, DSTP, POPN, OPR)                     \
+#define SUPER_ARITH_SET(name, XP, YP, LEN, DST, POPN, OP) \
+    SUPER_ARITH_STORE(name, XP, YP, LEN, &base[ip[DST].arg], POPN, OP)
+#define SUPER_ARITH_SETG(name, XP, YP, LEN, DST, POPN, OP) \
+    SUPER_ARITH_STORE(name, XP, YP, LEN, &globals[ip[DST].arg], POPN, OP)
+#define SUPER_ARITH_STORE(name, XP, YP, LEN, DSTP, POPN, OP)                      \
     SCASE(name) {                                                                 \
-        Value x = XV, y = YV;                                                     \
-        Value *dst = DSTP;                                                        \
-        if (x.type == VT_INT && y.type == VT_INT) {                               \
-            *dst = vm_int((int64_t)((uint64_t)x.as.i OPR (uint64_t)y.as.i));      \
-        } else if (x.type == VT_FLOAT && y.type == VT_FLOAT) {                    \
-            *dst = vm_float(x.as.f OPR y.as.f);                                   \
-        } else {                                                                  \
+        if (!pvmV_arith_fast(OP_##OP, XP, YP, DSTP))                              \
             SLOW();                                                               \
-        }                                                                         \
         top -= POPN;                                                              \
         ip += LEN;                                                                \
         NEXT();                                                                   \
     }
-    SUPER_ARITH_SET(LL_ADD_SL, LOCAL(0), LOCAL(1), 4, 3, 0, +)
-    SUPER_ARITH_SET(LK_ADD_SL, LOCAL(0), IMM(1), 4, 3, 0, +)
-    SUPER_ARITH_SET(LK_SUB_SL, LOCAL(0), IMM(1), 4, 3, 0, -)
-    SUPER_ARITH_SET(ADD_SL, top[-2], top[-1], 2, 1, 2, +)
-    SUPER_ARITH_SET(SUB_SL, top[-2], top[-1], 2, 1, 2, -)
-    SUPER_ARITH_SET(MUL_SL, top[-2], top[-1], 2, 1, 2, *)
+    SUPER_ARITH_SET(LL_ADD_SL, LOCALP(0), LOCALP(1), 4, 3, 0, ADD)
+    SUPER_ARITH_SET(LK_ADD_SL, LOCALP(0), IMMP(1), 4, 3, 0, ADD)
+    SUPER_ARITH_SET(LK_SUB_SL, LOCALP(0), IMMP(1), 4, 3, 0, SUB)
+    SUPER_ARITH_SET(ADD_SL, top - 2, top - 1, 2, 1, 2, ADD)
+    SUPER_ARITH_SET(SUB_SL, top - 2, top - 1, 2, 1, 2, SUB)
+    SUPER_ARITH_SET(MUL_SL, top - 2, top - 1, 2, 1, 2, MUL)
 
-/* Replaces the top with top OPR immediate, for ints. */
-#define SUPER_K_ARITH(name, OPR)                                                  \
+/* top = top OP y, in place. */
+#define SUPER_TOP_ARITH(name, YP, LEN, OP)                                        \
     SCASE(name) {                                                                 \
-        Value *x = top - 1;                                                       \
-        if (x->type != VT_INT)                                                    \
+        if (!pvmV_arith_fast_in_place(OP_##OP, top - 1, YP))                      \
             SLOW();                                                               \
-        x->as.i = (int64_t)((uint64_t)x->as.i OPR (uint64_t)(int64_t)ip->arg);    \
-        ip += 2;                                                                  \
+        ip += LEN;                                                                \
         NEXT();                                                                   \
     }
-    SUPER_K_ARITH(K_ADD, +)
-    SUPER_K_ARITH(K_SUB, -)
-    SUPER_K_ARITH(K_MUL, *)
+    SUPER_TOP_ARITH(K_ADD, IMMP(0), 2, ADD)
+    SUPER_TOP_ARITH(K_SUB, IMMP(0), 2, SUB)
+    SUPER_TOP_ARITH(K_MUL, IMMP(0), 2, MUL)
+    SUPER_TOP_ARITH(K_MOD, IMMP(0), 2, MOD)
+    SUPER_TOP_ARITH(K_DIV, IMMP(0), 2, DIV)
 
-/* Division by an immediate other than 0 and -1 (those take the slow path). */
-#define SUPER_K_DIVISION(name, OPR)                                               \
-    SCASE(name) {                                                                 \
-        Value *x = top - 1;                                                       \
-        if (x->type != VT_INT || (uint64_t)(int64_t)ip->arg + 1 <= 1)             \
-            SLOW();                                                               \
-        x->as.i = x->as.i OPR (int64_t)ip->arg;                                   \
-        ip += 2;                                                                  \
-        NEXT();                                                                   \
-    }
-    SUPER_K_DIVISION(K_MOD, %)
-    SUPER_K_DIVISION(K_DIV, /)
-
-/* Orders two ints or two floats into [c]; anything else takes SLOW. */
-#define ORDER(x, y, CMP, c)                                                       \
+/* Orders *XP and *YP into [c] (arith.h's fast path); otherwise SLOW. */
+#define ORDER(XP, YP, CMP, c)                                                     \
     do {                                                                          \
-        if ((x).type == VT_INT && (y).type == VT_INT)                             \
-            c = (x).as.i CMP (y).as.i;                                            \
-        else if ((x).type == VT_FLOAT && (y).type == VT_FLOAT)                    \
-            c = (x).as.f CMP (y).as.f;                                            \
-        else                                                                      \
+        if (!pvmV_order_fast(OP_##CMP, XP, YP, &c))                               \
             SLOW();                                                               \
     } while (0)
 
-#define SUPER_CMP_PUSH(name, XV, YV, LEN, CMP)                                    \
+#define SUPER_CMP_PUSH(name, XP, YP, LEN, CMP)                                    \
     SCASE(name) {                                                                 \
-        Value x = XV, y = YV;                                                     \
         bool c;                                                                   \
-        ORDER(x, y, CMP, c);                                                      \
+        ORDER(XP, YP, CMP, c);                                                    \
         *top++ = vm_bool(c);                                                      \
         ip += LEN;                                                                \
         NEXT();                                                                   \
     }
-    SUPER_CMP_PUSH(LL_LT, LOCAL(0), LOCAL(1), 3, <)
-    SUPER_CMP_PUSH(LL_LE, LOCAL(0), LOCAL(1), 3, <=)
-    SUPER_CMP_PUSH(LL_GT, LOCAL(0), LOCAL(1), 3, >)
-    SUPER_CMP_PUSH(LL_GE, LOCAL(0), LOCAL(1), 3, >=)
-    SUPER_CMP_PUSH(LK_LT, LOCAL(0), IMM(1), 3, <)
-    SUPER_CMP_PUSH(LK_LE, LOCAL(0), IMM(1), 3, <=)
-    SUPER_CMP_PUSH(LK_GT, LOCAL(0), IMM(1), 3, >)
-    SUPER_CMP_PUSH(LK_GE, LOCAL(0), IMM(1), 3, >=)
+    SUPER_CMP_PUSH(LL_LT, LOCALP(0), LOCALP(1), 3, LT)
+    SUPER_CMP_PUSH(LL_LE, LOCALP(0), LOCALP(1), 3, LE)
+    SUPER_CMP_PUSH(LL_GT, LOCALP(0), LOCALP(1), 3, GT)
+    SUPER_CMP_PUSH(LL_GE, LOCALP(0), LOCALP(1), 3, GE)
+    SUPER_CMP_PUSH(LK_LT, LOCALP(0), IMMP(1), 3, LT)
+    SUPER_CMP_PUSH(LK_LE, LOCALP(0), IMMP(1), 3, LE)
+    SUPER_CMP_PUSH(LK_GT, LOCALP(0), IMMP(1), 3, GT)
+    SUPER_CMP_PUSH(LK_GE, LOCALP(0), IMMP(1), 3, GE)
 
 /* Compare and jump when false: the jmpf is the sequence's last slot. */
 #define JUMP_UNLESS(c, LEN)                                                       \
@@ -156,26 +130,25 @@
         NEXT();                                                                   \
     } while (0)
 
-#define SUPER_CMP_JF(name, XV, YV, LEN, POPN, CMP)                                \
+#define SUPER_CMP_JF(name, XP, YP, LEN, POPN, CMP)                                \
     SCASE(name) {                                                                 \
-        Value x = XV, y = YV;                                                     \
         bool c;                                                                   \
-        ORDER(x, y, CMP, c);                                                      \
+        ORDER(XP, YP, CMP, c);                                                    \
         top -= POPN;                                                              \
         JUMP_UNLESS(c, LEN);                                                      \
     }
-    SUPER_CMP_JF(LL_LT_JF, LOCAL(0), LOCAL(1), 4, 0, <)
-    SUPER_CMP_JF(LL_LE_JF, LOCAL(0), LOCAL(1), 4, 0, <=)
-    SUPER_CMP_JF(LL_GT_JF, LOCAL(0), LOCAL(1), 4, 0, >)
-    SUPER_CMP_JF(LL_GE_JF, LOCAL(0), LOCAL(1), 4, 0, >=)
-    SUPER_CMP_JF(LK_LT_JF, LOCAL(0), IMM(1), 4, 0, <)
-    SUPER_CMP_JF(LK_LE_JF, LOCAL(0), IMM(1), 4, 0, <=)
-    SUPER_CMP_JF(LK_GT_JF, LOCAL(0), IMM(1), 4, 0, >)
-    SUPER_CMP_JF(LK_GE_JF, LOCAL(0), IMM(1), 4, 0, >=)
-    SUPER_CMP_JF(LT_JF, top[-2], top[-1], 2, 2, <)
-    SUPER_CMP_JF(LE_JF, top[-2], top[-1], 2, 2, <=)
-    SUPER_CMP_JF(GT_JF, top[-2], top[-1], 2, 2, >)
-    SUPER_CMP_JF(GE_JF, top[-2], top[-1], 2, 2, >=)
+    SUPER_CMP_JF(LL_LT_JF, LOCALP(0), LOCALP(1), 4, 0, LT)
+    SUPER_CMP_JF(LL_LE_JF, LOCALP(0), LOCALP(1), 4, 0, LE)
+    SUPER_CMP_JF(LL_GT_JF, LOCALP(0), LOCALP(1), 4, 0, GT)
+    SUPER_CMP_JF(LL_GE_JF, LOCALP(0), LOCALP(1), 4, 0, GE)
+    SUPER_CMP_JF(LK_LT_JF, LOCALP(0), IMMP(1), 4, 0, LT)
+    SUPER_CMP_JF(LK_LE_JF, LOCALP(0), IMMP(1), 4, 0, LE)
+    SUPER_CMP_JF(LK_GT_JF, LOCALP(0), IMMP(1), 4, 0, GT)
+    SUPER_CMP_JF(LK_GE_JF, LOCALP(0), IMMP(1), 4, 0, GE)
+    SUPER_CMP_JF(LT_JF, top - 2, top - 1, 2, 2, LT)
+    SUPER_CMP_JF(LE_JF, top - 2, top - 1, 2, 2, LE)
+    SUPER_CMP_JF(GT_JF, top - 2, top - 1, 2, 2, GT)
+    SUPER_CMP_JF(GE_JF, top - 2, top - 1, 2, 2, GE)
 
 /* Equality never fails, so these have no slow path. */
 #define SUPER_EQ_JF(name, XV, YV, LEN, POPN, WANT)                                \
@@ -192,99 +165,70 @@
     SUPER_EQ_JF(EQ_JF, top[-2], top[-1], 2, 2, true)
     SUPER_EQ_JF(NE_JF, top[-2], top[-1], 2, 2, false)
 
-/* top = top OPR y, in place: ints (wrapping) or floats. */
-#define SUPER_TOP_ARITH(name, YV, LEN, OPR)                                       \
-    SCASE(name) {                                                                 \
-        Value *x = top - 1, y = YV;                                               \
-        if (x->type == VT_INT && y.type == VT_INT) {                              \
-            x->as.i = (int64_t)((uint64_t)x->as.i OPR (uint64_t)y.as.i);          \
-        } else if (x->type == VT_FLOAT && y.type == VT_FLOAT) {                   \
-            x->as.f = x->as.f OPR y.as.f;                                         \
-        } else {                                                                  \
-            SLOW();                                                               \
-        }                                                                         \
-        ip += LEN;                                                                \
-        NEXT();                                                                   \
-    }
-    SUPER_TOP_ARITH(L_ADD, LOCAL(0), 2, +)
-    SUPER_TOP_ARITH(L_SUB, LOCAL(0), 2, -)
-    SUPER_TOP_ARITH(L_MUL, LOCAL(0), 2, *)
-    SUPER_TOP_ARITH(C_ADD, k[ip->arg], 2, +)
-    SUPER_TOP_ARITH(C_SUB, k[ip->arg], 2, -)
-    SUPER_TOP_ARITH(C_MUL, k[ip->arg], 2, *)
-    SUPER_ARITH_SET(L_ADD_SL, top[-1], LOCAL(0), 3, 2, 1, +)
-    SUPER_ARITH_SET(L_SUB_SL, top[-1], LOCAL(0), 3, 2, 1, -)
-    SUPER_ARITH_SET(L_MUL_SL, top[-1], LOCAL(0), 3, 2, 1, *)
+    SUPER_TOP_ARITH(L_ADD, LOCALP(0), 2, ADD)
+    SUPER_TOP_ARITH(L_SUB, LOCALP(0), 2, SUB)
+    SUPER_TOP_ARITH(L_MUL, LOCALP(0), 2, MUL)
+    SUPER_TOP_ARITH(C_ADD, &k[ip->arg], 2, ADD)
+    SUPER_TOP_ARITH(C_SUB, &k[ip->arg], 2, SUB)
+    SUPER_TOP_ARITH(C_MUL, &k[ip->arg], 2, MUL)
+    SUPER_ARITH_SET(L_ADD_SL, top - 1, LOCALP(0), 3, 2, 1, ADD)
+    SUPER_ARITH_SET(L_SUB_SL, top - 1, LOCALP(0), 3, 2, 1, SUB)
+    SUPER_ARITH_SET(L_MUL_SL, top - 1, LOCALP(0), 3, 2, 1, MUL)
 
-/* Float division in place; int division keeps its checks in the slow path. */
-#define SUPER_TOP_FDIV(name, YV)                                                  \
-    SCASE(name) {                                                                 \
-        Value *x = top - 1, y = YV;                                               \
-        if (x->type != VT_FLOAT || y.type != VT_FLOAT)                            \
-            SLOW();                                                               \
-        x->as.f /= y.as.f;                                                        \
-        ip += 2;                                                                  \
-        NEXT();                                                                   \
-    }
-    SUPER_TOP_FDIV(L_DIV, LOCAL(0))
-    SUPER_TOP_FDIV(C_DIV, k[ip->arg])
+    SUPER_TOP_ARITH(L_DIV, LOCALP(0), 2, DIV)
+    SUPER_TOP_ARITH(C_DIV, &k[ip->arg], 2, DIV)
 
-    SUPER_CMP_JF(C_LT_JF, top[-1], k[ip->arg], 3, 1, <)
-    SUPER_CMP_JF(C_LE_JF, top[-1], k[ip->arg], 3, 1, <=)
-    SUPER_CMP_JF(C_GT_JF, top[-1], k[ip->arg], 3, 1, >)
-    SUPER_CMP_JF(C_GE_JF, top[-1], k[ip->arg], 3, 1, >=)
+    SUPER_CMP_JF(C_LT_JF, top - 1, &k[ip->arg], 3, 1, LT)
+    SUPER_CMP_JF(C_LE_JF, top - 1, &k[ip->arg], 3, 1, LE)
+    SUPER_CMP_JF(C_GT_JF, top - 1, &k[ip->arg], 3, 1, GT)
+    SUPER_CMP_JF(C_GE_JF, top - 1, &k[ip->arg], 3, 1, GE)
 
-    SUPER_CMP_JF(GG_LT_JF, GLOBAL(0), GLOBAL(1), 4, 0, <)
-    SUPER_CMP_JF(GG_LE_JF, GLOBAL(0), GLOBAL(1), 4, 0, <=)
-    SUPER_CMP_JF(GG_GT_JF, GLOBAL(0), GLOBAL(1), 4, 0, >)
-    SUPER_CMP_JF(GG_GE_JF, GLOBAL(0), GLOBAL(1), 4, 0, >=)
-    SUPER_CMP_JF(GK_LT_JF, GLOBAL(0), IMM(1), 4, 0, <)
-    SUPER_CMP_JF(GK_LE_JF, GLOBAL(0), IMM(1), 4, 0, <=)
-    SUPER_CMP_JF(GK_GT_JF, GLOBAL(0), IMM(1), 4, 0, >)
-    SUPER_CMP_JF(GK_GE_JF, GLOBAL(0), IMM(1), 4, 0, >=)
-    SUPER_ARITH_SETG(GG_ADD_SG, GLOBAL(0), GLOBAL(1), 4, 3, 0, +)
-    SUPER_ARITH_SETG(GK_ADD_SG, GLOBAL(0), IMM(1), 4, 3, 0, +)
-    SUPER_ARITH_SETG(GK_SUB_SG, GLOBAL(0), IMM(1), 4, 3, 0, -)
-    SUPER_ARITH_SETG(ADD_SG, top[-2], top[-1], 2, 1, 2, +)
-    SUPER_ARITH_PUSH(GG_ADD, GLOBAL(0), GLOBAL(1), 3, +)
-    SUPER_ARITH_PUSH(GG_SUB, GLOBAL(0), GLOBAL(1), 3, -)
-    SUPER_ARITH_PUSH(GG_MUL, GLOBAL(0), GLOBAL(1), 3, *)
+    SUPER_CMP_JF(GG_LT_JF, GLOBALP(0), GLOBALP(1), 4, 0, LT)
+    SUPER_CMP_JF(GG_LE_JF, GLOBALP(0), GLOBALP(1), 4, 0, LE)
+    SUPER_CMP_JF(GG_GT_JF, GLOBALP(0), GLOBALP(1), 4, 0, GT)
+    SUPER_CMP_JF(GG_GE_JF, GLOBALP(0), GLOBALP(1), 4, 0, GE)
+    SUPER_CMP_JF(GK_LT_JF, GLOBALP(0), IMMP(1), 4, 0, LT)
+    SUPER_CMP_JF(GK_LE_JF, GLOBALP(0), IMMP(1), 4, 0, LE)
+    SUPER_CMP_JF(GK_GT_JF, GLOBALP(0), IMMP(1), 4, 0, GT)
+    SUPER_CMP_JF(GK_GE_JF, GLOBALP(0), IMMP(1), 4, 0, GE)
+    SUPER_ARITH_SETG(GG_ADD_SG, GLOBALP(0), GLOBALP(1), 4, 3, 0, ADD)
+    SUPER_ARITH_SETG(GK_ADD_SG, GLOBALP(0), IMMP(1), 4, 3, 0, ADD)
+    SUPER_ARITH_SETG(GK_SUB_SG, GLOBALP(0), IMMP(1), 4, 3, 0, SUB)
+    SUPER_ARITH_SETG(ADD_SG, top - 2, top - 1, 2, 1, 2, ADD)
+    SUPER_ARITH_PUSH(GG_ADD, GLOBALP(0), GLOBALP(1), 3, ADD)
+    SUPER_ARITH_PUSH(GG_SUB, GLOBALP(0), GLOBALP(1), 3, SUB)
+    SUPER_ARITH_PUSH(GG_MUL, GLOBALP(0), GLOBALP(1), 3, MUL)
     SUPER_PUSH2(GETGLOBAL2, GLOBAL(0), GLOBAL(1))
     SUPER_GETINDEX(GG_GETINDEX, GLOBAL(0), GLOBAL(1))
 
     /* a * b + c * d (or -) over four locals: squared distances, complex
-     * products. Four ints (wrapping at each step, as unfused) or four
-     * floats; anything else runs the seven instructions. */
-#define SUPER_MUL2(name, OPR)                                                      \
+     * products. Three steps of arith.h's fast path, so ints wrap at each
+     * step and mixes convert where the unfused code would; anything else
+     * runs the seven instructions. */
+#define SUPER_MUL2(name, OP)                                                      \
     SCASE(name) {                                                                 \
-        Value a = LOCAL(0), b = LOCAL(1), c = LOCAL(3), d = LOCAL(4);             \
-        if (a.type == VT_FLOAT && b.type == VT_FLOAT && c.type == VT_FLOAT &&    \
-            d.type == VT_FLOAT) {                                                 \
-            *top++ = vm_float(a.as.f * b.as.f OPR c.as.f * d.as.f);               \
-        } else if (a.type == VT_INT && b.type == VT_INT && c.type == VT_INT &&   \
-                   d.type == VT_INT) {                                            \
-            uint64_t ab = (uint64_t)a.as.i * (uint64_t)b.as.i;                    \
-            uint64_t cd = (uint64_t)c.as.i * (uint64_t)d.as.i;                    \
-            *top++ = vm_int((int64_t)(ab OPR cd));                                \
-        } else {                                                                  \
+        Value ab, cd;                                                             \
+        if (!pvmV_arith_fast(OP_MUL, LOCALP(0), LOCALP(1), &ab) ||                \
+            !pvmV_arith_fast(OP_MUL, LOCALP(3), LOCALP(4), &cd) ||                \
+            !pvmV_arith_fast(OP_##OP, &ab, &cd, top))                             \
             SLOW();                                                               \
-        }                                                                         \
+        top++;                                                                    \
         ip += 7;                                                                  \
         NEXT();                                                                   \
     }
-    SUPER_MUL2(LLLL_MUL_ADD, +)
-    SUPER_MUL2(LLLL_MUL_SUB, -)
+    SUPER_MUL2(LLLL_MUL_ADD, ADD)
+    SUPER_MUL2(LLLL_MUL_SUB, SUB)
 #undef SUPER_MUL2
 
     /* Block locals mixed with module globals: top-level scripts. */
-    SUPER_CMP_JF(LG_LT_JF, LOCAL(0), GLOBAL(1), 4, 0, <)
-    SUPER_CMP_JF(LG_LE_JF, LOCAL(0), GLOBAL(1), 4, 0, <=)
-    SUPER_CMP_JF(LG_GT_JF, LOCAL(0), GLOBAL(1), 4, 0, >)
-    SUPER_CMP_JF(LG_GE_JF, LOCAL(0), GLOBAL(1), 4, 0, >=)
-    SUPER_ARITH_SET(LG_ADD_SL, LOCAL(0), GLOBAL(1), 4, 3, 0, +)
-    SUPER_ARITH_PUSH(LG_ADD, LOCAL(0), GLOBAL(1), 3, +)
-    SUPER_ARITH_PUSH(LG_SUB, LOCAL(0), GLOBAL(1), 3, -)
-    SUPER_ARITH_PUSH(LG_MUL, LOCAL(0), GLOBAL(1), 3, *)
+    SUPER_CMP_JF(LG_LT_JF, LOCALP(0), GLOBALP(1), 4, 0, LT)
+    SUPER_CMP_JF(LG_LE_JF, LOCALP(0), GLOBALP(1), 4, 0, LE)
+    SUPER_CMP_JF(LG_GT_JF, LOCALP(0), GLOBALP(1), 4, 0, GT)
+    SUPER_CMP_JF(LG_GE_JF, LOCALP(0), GLOBALP(1), 4, 0, GE)
+    SUPER_ARITH_SET(LG_ADD_SL, LOCALP(0), GLOBALP(1), 4, 3, 0, ADD)
+    SUPER_ARITH_PUSH(LG_ADD, LOCALP(0), GLOBALP(1), 3, ADD)
+    SUPER_ARITH_PUSH(LG_SUB, LOCALP(0), GLOBALP(1), 3, SUB)
+    SUPER_ARITH_PUSH(LG_MUL, LOCALP(0), GLOBALP(1), 3, MUL)
     SUPER_GETINDEX(GL_GETINDEX, GLOBAL(0), LOCAL(1))
     SUPER_PUSH2(GETGLOBAL_GETLOCAL, GLOBAL(0), LOCAL(1))
     SUPER_PUSH2(GETLOCAL_GETGLOBAL, LOCAL(0), GLOBAL(1))
@@ -365,3 +309,6 @@
 #undef LOCAL
 #undef GLOBAL
 #undef IMM
+#undef LOCALP
+#undef GLOBALP
+#undef IMMP
