@@ -179,7 +179,7 @@ void pvmV_execute(VM *vm, size_t stop)
 
     LOAD();
 #ifdef VM_COMPUTED_GOTO
-    disp = vm->trace ? trace_labels : labels;
+    disp = vm->tools.trace ? trace_labels : labels;
     NEXT();
 L_trace:
     SAVE();
@@ -188,7 +188,7 @@ L_trace:
 #else
 dispatch:
     op = ip->op;
-    if (vm->trace) {
+    if (vm->tools.trace) {
         SAVE();
         pvmV_trace_step(vm, frame, ip);
         op = ip->orig;

@@ -9,10 +9,10 @@
 
 void pvmV_trace_flush(VM *vm)
 {
-    if (!vm->trace_pending[0])
+    if (!vm->tools.trace_pending[0])
         return;
-    fprintf(vm->trace_out ? vm->trace_out : stderr, "%s\n", vm->trace_pending);
-    vm->trace_pending[0] = '\0';
+    fprintf(vm->tools.trace_out ? vm->tools.trace_out : stderr, "%s\n", vm->tools.trace_pending);
+    vm->tools.trace_pending[0] = '\0';
 }
 
 static void vm_trace_stack(VM *vm, const VmFrame *f, FILE *out)
@@ -31,24 +31,26 @@ static void vm_trace_stack(VM *vm, const VmFrame *f, FILE *out)
         pvmV_display_element(&b, *v);
     }
     pvmV_buf_addc(&b, ']');
-    fprintf(out, "%s  %.*s\n", vm->trace_pending, (int)(b.len > 240 ? 240 : b.len), b.data);
+    fprintf(out, "%s  %.*s\n", vm->tools.trace_pending, (int)(b.len > 240 ? 240 : b.len), b.data);
     pvmV_buf_free(&b);
 }
 
 void pvmV_trace_step(VM *vm, const VmFrame *f, const VmInsn *ip)
 {
-    FILE *out = vm->trace_out ? vm->trace_out : stderr;
+    FILE *out = vm->tools.trace_out ? vm->tools.trace_out : stderr;
     fflush(vm->out); /* keep the program's output in step with the trace */
-    if (vm->trace_pending[0])
+    if (vm->tools.trace_pending[0])
         vm_trace_stack(vm, f, out);
     const VmProto *p = f->closure->proto;
-    const OpcodeInfo *info = &pvmV_opcode_info[ip->op];
+    /* orig, not op: fused slots trace as the instructions they stand for
+     * (op may be a superinstruction, which has no entry in the table). */
+    const OpcodeInfo *info = &pvmV_opcode_info[ip->orig];
     const char *name = p == p->module->main ? "<main>" : p->name ? p->name->chars : "<anon>";
     char operand[32] = "";
     if (info->operand == OPND_TARGET)
         snprintf(operand, sizeof operand, "%u", p->offsets[ip->arg]);
     else if (info->operand != OPND_NONE)
         snprintf(operand, sizeof operand, "%d", ip->arg);
-    snprintf(vm->trace_pending, sizeof vm->trace_pending, "%s@%u line %u: %-9s %-6s |", name,
+    snprintf(vm->tools.trace_pending, sizeof vm->tools.trace_pending, "%s@%u line %u: %-9s %-6s |", name,
              p->offsets[ip - p->code], pvmV_proto_line(p, ip), info->mnemonic, operand);
 }
