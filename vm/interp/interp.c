@@ -11,9 +11,6 @@
  * Registers (ip, top, base, constants, globals) live in C locals and are
  * written back to the frame (SAVE) before anything that can raise an error
  * or call out, so a trace, a catch or a nested call always sees the state. */
-#include <math.h>
-#include <string.h>
-
 #include "vm/interp/arith.h"
 #include "vm/interp/ops.h"
 #include "vm/interp/super.h"

@@ -1,9 +1,6 @@
 /* The semantic slow paths of instructions (see ops.h). */
-#include <math.h>
-#include <string.h>
-
-#include "vm/interp/ops.h"
 #include "vm/interp/arith.h"
+#include "vm/interp/ops.h"
 
 static const char *vm_op_symbol(Opcode op)
 {
