@@ -25,6 +25,7 @@ typedef struct {
     const char *file;     /* program path, or NULL */
     const char *code;     /* -e CODE, or NULL */
     bool trace;
+    bool no_fuse;         /* hidden --no-fuse: a test switch (docs/vm.md) */
     bool no_ffi;
     bool interactive;     /* -i: the REPL even when stdin is not a terminal */
     bool jit_off;         /* -j off */
@@ -123,6 +124,8 @@ static int pvm_parse_args(int argc, char **argv, PvmOptions *o)
             return 0;
         } else if (!strcmp(a, "--trace")) {
             o->trace = true;
+        } else if (!strcmp(a, "--no-fuse")) {
+            o->no_fuse = true;
         } else if (!strcmp(a, "--no-ffi")) {
             o->no_ffi = true;
         } else if (!strcmp(a, "-i")) {
@@ -211,7 +214,8 @@ static int pvm_run(const PvmOptions *o)
         fprintf(stderr, "pvm: cannot create VM: out of memory\n");
         return 1;
     }
-    vm->trace = o->trace;
+    vm->tools.trace = o->trace;
+    vm->tools.no_fuse = o->no_fuse;
     vm->ffi_disabled = o->no_ffi;
     /* --trace shows every instruction the interpreter runs: no JIT then */
     if (!o->jit_off && !o->trace && !pvmJ_attach(vm, &o->jit) && o->jit_asked)

@@ -29,11 +29,17 @@ PVM_ARITH_INLINE bool pvmV_int_divisor_plain(int64_t y)
     return (uint64_t)y + 1 > 1;
 }
 
+/* -x, wrapping: -INT64_MIN is INT64_MIN. */
+PVM_ARITH_INLINE int64_t pvmV_int_neg(int64_t x)
+{
+    return (int64_t)(0 - (uint64_t)x);
+}
+
 /* x / y truncating toward zero; y != 0. Divided by -1 the quotient wraps
  * like negation: INT64_MIN / -1 is INT64_MIN. */
 PVM_ARITH_INLINE int64_t pvmV_int_div(int64_t x, int64_t y)
 {
-    return pvmV_int_divisor_plain(y) ? x / y : (int64_t)(0 - (uint64_t)x);
+    return pvmV_int_divisor_plain(y) ? x / y : pvmV_int_neg(x);
 }
 
 /* x % y with the sign of x (C's remainder); y != 0. Modulo -1 is always 0
@@ -91,26 +97,46 @@ PVM_ARITH_INLINE bool pvmV_is_arith_op(Opcode op)
     return op == OP_ADD || op == OP_SUB || op == OP_MUL || op == OP_DIV || op == OP_MOD;
 }
 
-/* a OP b (ADD SUB MUL DIV MOD) into [r] when both are numbers and nothing
+/* *r = *a OP *b (ADD SUB MUL DIV MOD) when both are numbers and nothing
  * can fail: two ints stay int (wrapping), otherwise both become doubles.
- * False leaves [r] alone: other types (string +, errors) and int division
- * by 0 or -1 go to the slow path. Cases are tested in order of frequency. */
-PVM_ARITH_INLINE bool pvmV_arith_fast(Opcode op, Value a, Value b, Value *r)
+ * False leaves *r alone: other types (string +, errors) and int division
+ * by 0 or -1 go to the slow path. Cases are tested in order of frequency.
+ * [r] may be [a] or [b]: every read comes before the store. Operands are
+ * pointers so that only the type words are read before the tests.
+ * [in_place] (a constant) says r == a, whose type then need not be
+ * stored again when it stays the same: use the two wrappers below. */
+PVM_ARITH_INLINE bool pvmV_arith_step(Opcode op, const Value *a, const Value *b, Value *r, bool in_place)
 {
-    if (a.type == VT_INT && b.type == VT_INT) {
-        if ((op == OP_DIV || op == OP_MOD) && !pvmV_int_divisor_plain(b.as.i))
+    if (a->type == VT_INT && b->type == VT_INT) {
+        if ((op == OP_DIV || op == OP_MOD) && !pvmV_int_divisor_plain(b->as.i))
             return false;
-        *r = vm_int(pvmV_int_op(op, a.as.i, b.as.i));
+        r->as.i = pvmV_int_op(op, a->as.i, b->as.i);
+        if (!in_place)
+            r->type = VT_INT;
         return true;
     }
-    if (a.type == VT_FLOAT && b.type == VT_FLOAT) {
-        *r = vm_float(pvmV_float_op(op, a.as.f, b.as.f));
+    if (a->type == VT_FLOAT && b->type == VT_FLOAT) {
+        r->as.f = pvmV_float_op(op, a->as.f, b->as.f);
+        if (!in_place)
+            r->type = VT_FLOAT;
         return true;
     }
-    if (!vm_is_number(a) || !vm_is_number(b))
+    if (!vm_is_number(*a) || !vm_is_number(*b))
         return false;
-    *r = vm_float(pvmV_float_op(op, pvmV_to_double(a), pvmV_to_double(b)));
+    *r = vm_float(pvmV_float_op(op, pvmV_to_double(*a), pvmV_to_double(*b)));
     return true;
+}
+
+/* *r = *a OP *b (see pvmV_arith_step). */
+PVM_ARITH_INLINE bool pvmV_arith_fast(Opcode op, const Value *a, const Value *b, Value *r)
+{
+    return pvmV_arith_step(op, a, b, r, false);
+}
+
+/* *a = *a OP *b (see pvmV_arith_step). */
+PVM_ARITH_INLINE bool pvmV_arith_fast_in_place(Opcode op, Value *a, const Value *b)
+{
+    return pvmV_arith_step(op, a, b, a, true);
 }
 
 /* Whether an order (-1, 0, 1, or 2 for unordered) satisfies LT LE GT GE.
@@ -166,16 +192,16 @@ static inline int pvmV_number_order(Value a, Value b)
     return (a.as.f > b.as.f) - (a.as.f < b.as.f);
 }
 
-/* a OP b (LT LE GT GE) into [r] for two ints or two floats; false for
+/* *r = *a OP *b (LT LE GT GE) for two ints or two floats; false for
  * everything else (int/float mixes, strings, errors: the slow path). */
-PVM_ARITH_INLINE bool pvmV_order_fast(Opcode op, Value a, Value b, bool *r)
+PVM_ARITH_INLINE bool pvmV_order_fast(Opcode op, const Value *a, const Value *b, bool *r)
 {
-    if (a.type == VT_INT && b.type == VT_INT) {
-        *r = pvmV_int_order(op, a.as.i, b.as.i);
+    if (a->type == VT_INT && b->type == VT_INT) {
+        *r = pvmV_int_order(op, a->as.i, b->as.i);
         return true;
     }
-    if (a.type == VT_FLOAT && b.type == VT_FLOAT) {
-        *r = pvmV_float_order(op, a.as.f, b.as.f);
+    if (a->type == VT_FLOAT && b->type == VT_FLOAT) {
+        *r = pvmV_float_order(op, a->as.f, b->as.f);
         return true;
     }
     return false;

@@ -43,8 +43,8 @@ static unsigned fuse_pair(uint16_t a, uint16_t b)
 static struct FuseIndex *fuse_index(VM *vm)
 {
     _Static_assert(FUSE_NPATTERNS < 256, "FuseIndex holds pattern numbers in bytes");
-    if (vm->fuse_index)
-        return vm->fuse_index;
+    if (vm->tools.fuse_index)
+        return vm->tools.fuse_index;
     struct FuseIndex *ix = pvmV_alloc_atomic(vm, sizeof *ix);
     /* A counting sort by pair: count, prefix sums, place (which leaves
      * each start at its group's end), shift back. */
@@ -57,7 +57,7 @@ static struct FuseIndex *fuse_index(VM *vm)
     for (unsigned k = FUSE_NPAIRS; k > 0; k--)
         ix->start[k] = ix->start[k - 1];
     ix->start[0] = 0;
-    vm->fuse_index = ix;
+    vm->tools.fuse_index = ix;
     return ix;
 }
 

@@ -89,8 +89,10 @@ static VmProto *vm_load_proto(VM *vm, VmProgram *prog, const PbcFunc *f)
     p->consts = prog->consts;
     p->program = prog;
     vm_decode_code(vm, p, f);
-    /* --trace shows the program's own instructions, one by one. */
-    if (!vm->trace)
+    /* --no-fuse keeps the stack code as loaded: the reference that
+     * tests/cli/fusion_differential.sh compares fused runs with. (--trace
+     * needs no such thing: it runs each slot's original instruction.) */
+    if (!vm->tools.no_fuse)
         pvmV_fuse(vm, p);
     return p;
 }

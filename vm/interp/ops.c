@@ -1,7 +1,5 @@
 /* The semantic slow paths of instructions (see ops.h). */
-#include <math.h>
-#include <string.h>
-
+#include "vm/interp/arith.h"
 #include "vm/interp/ops.h"
 
 static const char *vm_op_symbol(Opcode op)
@@ -32,57 +30,23 @@ __attribute__((noreturn)) static void vm_bad_operands(VM *vm, Opcode op, Value a
     pvmV_error(vm, "cannot apply '%s' to %s and %s", vm_op_symbol(op), pvmV_type_name(a), pvmV_type_name(b));
 }
 
-static Value vm_int_arith(VM *vm, Opcode op, int64_t x, int64_t y)
-{
-    uint64_t ux = (uint64_t)x, uy = (uint64_t)y;
-    switch (op) {
-    case OP_ADD: return vm_int((int64_t)(ux + uy));
-    case OP_SUB: return vm_int((int64_t)(ux - uy));
-    case OP_MUL: return vm_int((int64_t)(ux * uy));
-    case OP_DIV:
-        if (y == 0)
-            pvmV_error(vm, "division by zero");
-        return vm_int(y == -1 ? (int64_t)(0 - ux) : x / y);
-    case OP_MOD:
-        if (y == 0)
-            pvmV_error(vm, "division by zero");
-        return vm_int(y == -1 ? 0 : x % y);
-    case OP_BAND: return vm_int(x & y);
-    case OP_BOR: return vm_int(x | y);
-    case OP_BXOR: return vm_int(x ^ y);
-    case OP_SHL: return vm_int((int64_t)(ux << (y & 63)));
-    case OP_SHR: return vm_int(x >> (y & 63));
-    default: return VAL_NIL;
-    }
-}
-
-static double vm_to_double(Value v)
-{
-    return v.type == VT_INT ? (double)v.as.i : v.as.f;
-}
-
-static bool vm_is_bitwise(Opcode op)
-{
-    return op == OP_BAND || op == OP_BOR || op == OP_BXOR || op == OP_SHL || op == OP_SHR;
-}
-
+/* The slow path of every binary arithmetic instruction: the errors, string
+ * concatenation, and whatever the interpreter's fast path left. The rules
+ * on numbers themselves are arith.h's. */
 Value pvmV_arith(VM *vm, Opcode op, Value a, Value b)
 {
-    if (a.type == VT_INT && b.type == VT_INT)
-        return vm_int_arith(vm, op, a.as.i, b.as.i);
+    Value r;
+    if (a.type == VT_INT && b.type == VT_INT) {
+        if ((op == OP_DIV || op == OP_MOD) && b.as.i == 0)
+            pvmV_error(vm, "division by zero");
+        return vm_int(pvmV_int_op(op, a.as.i, b.as.i));
+    }
     if (op == OP_ADD && a.type == VT_STRING && b.type == VT_STRING)
         return vm_str_value(pvmV_string_concat(vm, a.as.s, b.as.s));
-    if (!vm_is_number(a) || !vm_is_number(b) || vm_is_bitwise(op))
+    /* Bitwise operators are for ints only: a float is an error. */
+    if (!pvmV_is_arith_op(op) || !pvmV_arith_fast(op, &a, &b, &r))
         vm_bad_operands(vm, op, a, b);
-    double x = vm_to_double(a), y = vm_to_double(b);
-    switch (op) {
-    case OP_ADD: return vm_float(x + y);
-    case OP_SUB: return vm_float(x - y);
-    case OP_MUL: return vm_float(x * y);
-    case OP_DIV: return vm_float(x / y);
-    case OP_MOD: return vm_float(fmod(x, y));
-    default: vm_bad_operands(vm, op, a, b);
-    }
+    return r;
 }
 
 Value pvmV_unary(VM *vm, Opcode op, Value a)
@@ -90,7 +54,7 @@ Value pvmV_unary(VM *vm, Opcode op, Value a)
     if (op == OP_NOT)
         return vm_bool(!vm_is_truthy(a));
     if (op == OP_NEG && a.type == VT_INT)
-        return vm_int((int64_t)(0 - (uint64_t)a.as.i));
+        return vm_int(pvmV_int_neg(a.as.i));
     if (op == OP_NEG && a.type == VT_FLOAT)
         return vm_float(-a.as.f);
     if (op == OP_BNOT && a.type == VT_INT)
@@ -98,40 +62,17 @@ Value pvmV_unary(VM *vm, Opcode op, Value a)
     pvmV_error(vm, "cannot apply '%s' to %s", vm_op_symbol(op), pvmV_type_name(a));
 }
 
-/* -1, 0, 1 for ordered numbers; 2 when unordered (NaN). */
-static int vm_number_order(Value a, Value b)
-{
-    if (a.type == VT_INT && b.type == VT_INT)
-        return (a.as.i > b.as.i) - (a.as.i < b.as.i);
-    if (a.type == VT_INT)
-        return pvmV_compare_int_float(a.as.i, b.as.f);
-    if (b.type == VT_INT) {
-        int r = pvmV_compare_int_float(b.as.i, a.as.f);
-        return r == 2 ? 2 : -r;
-    }
-    if (isnan(a.as.f) || isnan(b.as.f))
-        return 2;
-    return (a.as.f > b.as.f) - (a.as.f < b.as.f);
-}
-
 bool pvmV_compare(VM *vm, Opcode op, Value a, Value b)
 {
     int order;
     if (vm_is_number(a) && vm_is_number(b))
-        order = vm_number_order(a, b);
+        order = pvmV_number_order(a, b);
     else if (a.type == VT_STRING && b.type == VT_STRING) {
         int c = pvmV_string_compare(a.as.s, b.as.s);
         order = (c > 0) - (c < 0);
     } else
         pvmV_error(vm, "cannot compare %s and %s", pvmV_type_name(a), pvmV_type_name(b));
-    if (order == 2)
-        return false;
-    switch (op) {
-    case OP_LT: return order < 0;
-    case OP_LE: return order <= 0;
-    case OP_GT: return order > 0;
-    default: return order >= 0;
-    }
+    return pvmV_order_holds(op, order);
 }
 
 static int64_t vm_int_index(VM *vm, const char *what, Value key)

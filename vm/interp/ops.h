@@ -1,7 +1,8 @@
-/* Instruction semantics outside the interpreter's fast paths: arithmetic on
- * mixed types, comparisons, indexing, calls. The interpreter handles the
- * common int/float cases inline and defers here for everything else, so
- * every rule of LANGUAGE.md section 3 has exactly one implementation. */
+/* Instruction semantics outside the interpreter's fast paths: arithmetic
+ * and comparison errors, strings, indexing, calls. The rules on numbers
+ * themselves are arith.h's, which both the interpreter's fast paths and
+ * these slow paths use, so every rule of LANGUAGE.md section 3 has exactly
+ * one implementation. */
 #ifndef PVM_OPS_H
 #define PVM_OPS_H
 

@@ -2,8 +2,8 @@
  * error may leave PV code uncaught.
  *
  * Errors unwind with longjmp to the innermost protected boundary (a running
- * vm_execute or a pvmV_pcall); there the handler stack decides where execution
- * resumes. The trace is captured at the throw, before any frame is popped. */
+ * pvmV_execute or a pvmV_protect); there the handler stack decides where
+ * execution resumes. The trace is captured at the throw, before any frame is popped. */
 #include <gc.h>
 #include <stdarg.h>
 #include <stdlib.h>

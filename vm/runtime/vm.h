@@ -81,12 +81,22 @@ typedef struct {
     const VmInsn *catch_ip;
 } VmHandler;
 
-/* A C-level protected boundary (vm_execute, pvmV_pcall): errors longjmp to
+/* A C-level protected boundary (pvmV_execute, pvmV_protect): errors longjmp to
  * the innermost one. */
 typedef struct VmJmp {
     jmp_buf buf;
     struct VmJmp *prev;
 } VmJmp;
+
+/* State of the developer tools (--trace, --no-fuse) and of load-time
+ * fusion, kept apart from the execution state in struct VM. */
+typedef struct {
+    bool trace;             /* --trace: print every instruction */
+    bool no_fuse;           /* --no-fuse: load code without superinstructions */
+    FILE *trace_out;        /* where --trace writes; NULL: stderr */
+    char trace_pending[256];/* the traced instruction awaiting its stack */
+    struct FuseIndex *fuse_index; /* fuse.c's pattern index, built on first use */
+} VmTools;
 
 
 struct VM {
@@ -106,14 +116,9 @@ struct VM {
     VmProgram *program;
     PvString *single_chars[256]; /* one-byte strings, shared */
     FILE *out;              /* where print writes */
-    bool trace;             /* --trace: print every instruction */
-    struct FuseIndex *fuse_index; /* fuse.c's pattern index, built on first use */
-    FILE *trace_out;
-    char trace_pending[256];/* the traced instruction awaiting its stack */
     unsigned ccalls;        /* nested C-level calls into the interpreter */
     size_t bytes_allocated;
-    bool ffi_disabled;
-    struct PvmJitState *jit; /* the JIT's state (jit/jit.c), NULL when it is off */
+    bool ffi_disabled;      /* --no-ffi / embedder: every ffi function throws */
     /* Limits (docs/vm.md, "Limits"). fuel counts down instructions, charged
      * at backward jumps and calls; below zero the budget is exhausted.
      * interrupt may be set from another thread or a signal handler. Errors
@@ -122,7 +127,11 @@ struct VM {
     volatile sig_atomic_t interrupt;
     bool error_fatal;
     size_t memory_limit;    /* 0: none */
-    size_t bytes_since_check;      /* --no-ffi / embedder: every ffi function throws */
+    size_t bytes_since_check; /* allocated since the memory limit was last checked (gc.c) */
+    VmTools tools;
+    /* The JIT's state (jit/jit.c) lives behind this pointer, so that it
+     * never mixes with the interpreter's; NULL while the JIT is off. */
+    struct PvmJitState *jit;
 };
 
 /* Lifecycle. pvmV_gc_init sets up the collector once per process (pvmV_new
@@ -154,7 +163,9 @@ __attribute__((noreturn, format(printf, 2, 3))) void pvmV_error(VM *vm, const ch
 size_t pvmV_reachable_bytes(VM *vm);
 
 /* Called when fuel runs out or an interrupt is pending: raises the fatal
- * error, or refills the fuel of an unlimited VM. */
+ * error ("interrupted" first, clearing the flag; else "instruction budget
+ * exceeded"), and returns if neither holds. An unlimited VM's fuel starts
+ * at INT64_MAX, which no run exhausts, so it is never refilled. */
 void pvmV_limit_reached(VM *vm);
 /* Raises [message] as an error that PV code cannot catch. */
 __attribute__((noreturn)) void pvmV_fatal_error(VM *vm, const char *message);
