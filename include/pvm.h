@@ -116,7 +116,7 @@ enum { PVM_JIT_DEFAULT, PVM_JIT_ON, PVM_JIT_OFF };
 
 /* Zero-initialised options (or NULL) give the defaults in brackets. */
 typedef struct pvm_options {
-    int jit;                 /* PVM_JIT_*: recorded for the JIT [default] */
+    int jit;                 /* PVM_JIT_*: the tracing JIT, on where the host has one [on] */
     unsigned deny;           /* PVM_DENY_* bits [0: the full standard library] */
     const char *module_path; /* ':'-separated import directories [$PVM_PATH] */
     pvm_write_fn write;      /* print and io.write output [stdout] */

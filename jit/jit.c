@@ -328,6 +328,15 @@ void pvmJ_unwind(VM *vm)
     record_end(vm, j);
 }
 
+PvmJitCounts pvmJ_counts(const VM *vm)
+{
+    const PvmJitState *j = vm->jit;
+    PvmJitCounts c = { 0 };
+    if (j)
+        c = (PvmJitCounts){ j->ntraces, j->aborted, j->blacklisted, j->entries };
+    return c;
+}
+
 void pvmJ_report_stats(VM *vm, FILE *out)
 {
     PvmJitState *j = vm->jit;
@@ -357,5 +366,6 @@ bool pvmJ_recording(const VM *vm) { (void)vm; return false; }
 bool pvmJ_record_step(VM *vm, VmFrame *f, const VmInsn *ip) { (void)vm; (void)f; (void)ip; return false; }
 void pvmJ_unwind(VM *vm) { (void)vm; }
 void pvmJ_report_stats(VM *vm, FILE *out) { (void)vm; (void)out; }
+PvmJitCounts pvmJ_counts(const VM *vm) { (void)vm; return (PvmJitCounts){ 0 }; }
 
 #endif

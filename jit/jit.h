@@ -61,6 +61,14 @@ bool pvmJ_record_step(VM *vm, VmFrame *f, const VmInsn *ip);
 /* An error is unwinding: a recording in progress is abandoned. */
 void pvmJ_unwind(VM *vm);
 
+/* Counts for tests and tools: traces compiled, recordings aborted, and
+ * trace entries (each ends in one exit). */
+typedef struct {
+    uint32_t traces;
+    uint64_t aborted, blacklisted, entries;
+} PvmJitCounts;
+PvmJitCounts pvmJ_counts(const VM *vm);
+
 /* Writes the -j stats report. */
 void pvmJ_report_stats(VM *vm, FILE *out);
 

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "compiler/compiler.h"
+#include "jit/jit.h"
 #include "stdlib/stdlib.h"
 #include "vm/api/api_int.h"
 
@@ -326,6 +327,17 @@ static void api_open_libs(VM *vm, void *ud)
         api_deny_module(vm, "os", os_kept);
 }
 
+/* The JIT is on unless asked off; where it cannot start (another host
+ * architecture, no memory for it) the interpreter runs everything. */
+static void api_start_jit(pvm_vm *P)
+{
+    if (P->opt.jit == PVM_JIT_OFF)
+        return;
+    PvmJitOptions jo;
+    pvmJ_options_default(&jo);
+    pvmJ_attach(P->vm, &jo);
+}
+
 pvm_vm *pvm_new(const pvm_options *opt)
 {
     if (!pvm_thread_attach())
@@ -351,6 +363,7 @@ pvm_vm *pvm_new(const pvm_options *opt)
         pvm_free(P);
         return NULL;
     }
+    api_start_jit(P);
     return P;
 }
 
@@ -362,6 +375,8 @@ void pvm_free(pvm_vm *P)
         fclose(P->out);
         P->vm->out = stdout;
     }
+    if (P->vm)
+        pvmJ_detach(P->vm);
     pvmV_free(P->vm);
     pvmA_handles_free(P);
     api_clear_error(P);

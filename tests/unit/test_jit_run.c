@@ -1,0 +1,167 @@
+/* The JIT end to end inside one VM: loops are compiled and run as machine
+ * code, and what the interpreter would do at a limit still happens inside
+ * a trace: the instruction budget runs out with the same error, an
+ * interrupt set from another thread stops a compiled infinite loop, and a
+ * runtime error raised at a trace's exit is caught by the script's try. */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "compiler/compiler.h"
+#include "jit/jit.h"
+#include "stdlib/stdlib.h"
+#include "vm/interp/interp.h"
+
+typedef struct {
+    VM *vm;
+    char out[4096];
+    FILE *outf;
+} Run;
+
+static int setup(void **state)
+{
+    Run *r = calloc(1, sizeof *r);
+    r->vm = pvmV_new();
+    if (!r->vm)
+        return -1;
+    r->outf = fmemopen(r->out, sizeof r->out - 1, "w");
+    pvmL_open(r->vm, 0, NULL);
+    r->vm->out = r->outf;
+    PvmJitOptions o;
+    pvmJ_options_default(&o);
+    o.hot = 1;
+    if (!pvmJ_attach(r->vm, &o))
+        return pvmJ_available() ? -1 : 0;
+    *state = r;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    Run *r = *state;
+    r->vm->out = stdout;
+    fclose(r->outf);
+    pvmJ_detach(r->vm);
+    pvmV_free(r->vm);
+    free(r);
+    return 0;
+}
+
+/* Compiles and runs [src]; returns whether it ran without an uncaught error. */
+static bool run(Run *r, const char *src)
+{
+    PbcImage img;
+    char err[256];
+    assert_true(pvmC_compile_source(src, strlen(src), "t.pv", NULL, &img, stderr));
+    assert_true(pvmV_load_verified(r->vm, &img, err, sizeof err));
+    pvmB_free(&img);
+    bool ok = pvmV_run_program(r->vm);
+    fflush(r->outf);
+    return ok;
+}
+
+static const char *error_text(Run *r)
+{
+    assert_int_equal(r->vm->error.type, VT_STRING);
+    return r->vm->error.as.s->chars;
+}
+
+static void test_loop_compiles_and_runs(void **state)
+{
+    Run *r = *state;
+    if (!pvmJ_available())
+        skip();
+    assert_true(run(r, "let s = 0; for i in 0..100000 { s += i * i % 7; } print(s);"));
+    assert_string_equal(r->out, "199999\n");
+    PvmJitCounts c = pvmJ_counts(r->vm);
+    assert_int_equal(c.traces, 1);
+    assert_true(c.entries >= 1);
+}
+
+static void test_budget_inside_trace(void **state)
+{
+    Run *r = *state;
+    if (!pvmJ_available())
+        skip();
+    r->vm->fuel = 100000;
+    assert_false(run(r, "let n = 0; while true { n += 1; }"));
+    assert_string_equal(error_text(r), "instruction budget exceeded");
+    assert_int_equal(pvmJ_counts(r->vm).traces, 1);
+    /* the trace charged each trip: nothing ran far past the budget */
+    assert_true(r->vm->fuel > -1000);
+}
+
+static void *interrupt_later(void *arg)
+{
+    VM *vm = arg;
+    struct timespec ts = { 0, 50 * 1000 * 1000 };
+    nanosleep(&ts, NULL);
+    vm->interrupt = 1;
+    return NULL;
+}
+
+static void test_interrupt_inside_trace(void **state)
+{
+    Run *r = *state;
+    if (!pvmJ_available())
+        skip();
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, interrupt_later, r->vm), 0);
+    bool ok = run(r, "let n = 0; while true { n += 1; }");
+    pthread_join(t, NULL);
+    assert_false(ok);
+    assert_string_equal(error_text(r), "interrupted");
+    assert_int_equal(pvmJ_counts(r->vm).traces, 1);
+}
+
+/* The divisor becomes 0 after many iterations: the trace's guard exits and
+ * the interpreter raises the error, which the script catches. */
+static void test_error_at_exit_is_caught(void **state)
+{
+    Run *r = *state;
+    if (!pvmJ_available())
+        skip();
+    assert_true(run(r,
+        "let s = 0;\n"
+        "try {\n"
+        "  for i in 0..1000 { s += 100 / (500 - i); }\n"
+        "} catch e { print(e); }\n"
+        "print(s);\n"));
+    assert_string_equal(r->out, "division by zero\n482\n");
+    assert_true(pvmJ_counts(r->vm).traces >= 1);
+}
+
+/* A value changes type mid-loop (int, then float): the type guard exits
+ * and the loop finishes correctly in the interpreter or a new trace. */
+static void test_type_change_mid_loop(void **state)
+{
+    Run *r = *state;
+    if (!pvmJ_available())
+        skip();
+    assert_true(run(r,
+        "let x = 0;\n"
+        "for i in 0..300 { if i == 150 { x = 0.5; } x = x + 1; }\n"
+        "print(x);\n"));
+    assert_string_equal(r->out, "150.5\n");
+    assert_true(pvmJ_counts(r->vm).traces >= 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_loop_compiles_and_runs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_budget_inside_trace, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_interrupt_inside_trace, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_error_at_exit_is_caught, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_type_change_mid_loop, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
