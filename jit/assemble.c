@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "jit/assemble.h"
+#include "vm/runtime/object.h"
 
 #if PVM_JIT
 
@@ -161,6 +162,53 @@ static void gen_loop(Gen *g)
         store_value(g, slot_tag(e->slot), slot_payload(e->slot), e->ref);
     }
     pvmJ_jmp(g->a, g->top);
+}
+
+/* --- Arrays ------------------------------------------------------------- */
+
+static void gen_alen(Gen *g, const JitIns *in, JitRef ref)
+{
+    load_gpr(g, PVMJ_RAX, in->a);
+    pvmJ_mov_load(g->a, PVMJ_W64, PVMJ_RAX, pvmj_mem(PVMJ_RAX, (int32_t)offsetof(PvArray, len)));
+    store_gpr(g, ref, PVMJ_RAX);
+}
+
+/* One unsigned compare checks both ends: a negative index is huge. */
+static void gen_abc(Gen *g, const JitIns *in)
+{
+    load_gpr(g, PVMJ_RAX, in->a);
+    load_gpr(g, PVMJ_RCX, in->b);
+    pvmJ_alu_rr(g->a, PVMJ_CMP, PVMJ_W64, PVMJ_RAX, PVMJ_RCX);
+    exit_if(g, PVMJ_CC_AE);
+}
+
+static void gen_aref(Gen *g, const JitIns *in, JitRef ref)
+{
+    load_gpr(g, PVMJ_RAX, in->a);
+    pvmJ_mov_load(g->a, PVMJ_W64, PVMJ_RAX, pvmj_mem(PVMJ_RAX, (int32_t)offsetof(PvArray, items)));
+    load_gpr(g, PVMJ_RCX, in->b);
+    pvmJ_shift_ri(g->a, PVMJ_SHL, PVMJ_W64, PVMJ_RCX, 4); /* a Value is 16 bytes */
+    pvmJ_alu_rr(g->a, PVMJ_ADD, PVMJ_W64, PVMJ_RAX, PVMJ_RCX);
+    store_gpr(g, ref, PVMJ_RAX);
+}
+
+static void gen_xload(Gen *g, const JitIns *in, JitRef ref)
+{
+    load_gpr(g, PVMJ_RCX, in->a);
+    pvmJ_mov_load(g->a, PVMJ_W64, PVMJ_RAX, pvmj_mem(PVMJ_RCX, 0));
+    pvmJ_alu_ri(g->a, PVMJ_CMP, PVMJ_W64, PVMJ_RAX, (int32_t)pvmJ_value_type(in->type));
+    exit_if(g, PVMJ_CC_NE);
+    if (in->type == JIT_T_BOOL)
+        pvmJ_movzx8_load(g->a, PVMJ_RAX, pvmj_mem(PVMJ_RCX, 8));
+    else
+        pvmJ_mov_load(g->a, PVMJ_W64, PVMJ_RAX, pvmj_mem(PVMJ_RCX, 8));
+    store_gpr(g, ref, PVMJ_RAX);
+}
+
+static void gen_xstore(Gen *g, const JitIns *in)
+{
+    load_gpr(g, PVMJ_RCX, in->a);
+    store_value(g, pvmj_mem(PVMJ_RCX, 0), pvmj_mem(PVMJ_RCX, 8), in->b);
 }
 
 /* --- Integer and float arithmetic ---------------------------------------- */
@@ -329,6 +377,11 @@ static bool gen_ins(Gen *g, JitRef ref)
     case JIT_IR_GSTORE: gen_gstore(g, in); return true;
     case JIT_IR_CHARGE: gen_charge(g, in); return true;
     case JIT_IR_LOOP: gen_loop(g); return true;
+    case JIT_IR_ALEN: gen_alen(g, in, ref); return true;
+    case JIT_IR_ABC: gen_abc(g, in); return true;
+    case JIT_IR_AREF: gen_aref(g, in, ref); return true;
+    case JIT_IR_XLOAD: gen_xload(g, in, ref); return true;
+    case JIT_IR_XSTORE: gen_xstore(g, in); return true;
     default: break;
     }
     if (is_guard_compare(op)) {

@@ -59,7 +59,12 @@ enum {
  * (a frame slot; a module global at a constant address) and exit when it
  * is not the recorded one. CHARGE takes a trip round the loop from the
  * instruction budget and exits when it is spent or an interrupt is
- * pending, so the interpreter raises the limit error itself. */
+ * pending, so the interpreter raises the limit error itself.
+ * Arrays: ALEN is an array's length, ABC the bounds check (exits unless
+ * 0 <= index < length, compared unsigned), AREF the address of element
+ * [index], XLOAD a type-guarded load of the Value there and XSTORE a store.
+ * No instruction a trace can contain changes an array's length or moves
+ * its items, so ALEN and AREF are pure within a trace. */
 #define JIT_IROPS(X) \
     X(KINT,   LIT,  NONE, JIT_F_CONST) \
     X(KFLT,   LIT,  NONE, JIT_F_CONST) \
@@ -92,6 +97,11 @@ enum {
     X(SQRT,   REF,  NONE, JIT_F_CSE) \
     X(FLOOR,  REF,  NONE, JIT_F_CSE) \
     X(GLOAD,  REF,  NONE, JIT_F_GUARD) \
+    X(ALEN,   REF,  NONE, JIT_F_CSE) \
+    X(ABC,    REF,  REF,  JIT_F_GUARD) \
+    X(AREF,   REF,  REF,  JIT_F_CSE) \
+    X(XLOAD,  REF,  NONE, JIT_F_GUARD) \
+    X(XSTORE, REF,  REF,  JIT_F_EFFECT) \
     X(GSTORE, REF,  REF,  JIT_F_EFFECT) \
     X(CHARGE, LIT,  NONE, JIT_F_GUARD | JIT_F_EFFECT) \
     X(LOOP,   NONE, NONE, JIT_F_EFFECT) \

@@ -114,6 +114,8 @@ static void rec_push(JitRecorder *r, JitRef ref)
 
 /* --- Instructions -------------------------------------------------------- */
 
+static JitRef rec_element(JitRecorder *r, JitRef arr, JitRef idx);
+
 static JitRecStatus rec_const(JitRecorder *r, Value k)
 {
     switch (k.type) {
@@ -309,9 +311,26 @@ static JitRecStatus rec_jump(JitRecorder *r, const VmInsn *ip)
 
 /* for over a range: [counter, end] on the operand stack; the iteration
  * pushes the counter and steps it. The loop's end is an exit. */
+/* for over an array: [array, index]; the iteration pushes the element. */
+static JitRecStatus rec_fornext_array(JitRecorder *r, Value va, Value vb)
+{
+    if ((uint64_t)vb.as.i >= va.as.a->len)
+        return rec_abort(r, JIT_ABORT_LEAVE_LOOP, NULL);
+    JitRef a = rec_slot(r, r->top - 2), b = rec_slot(r, r->top - 1);
+    JitRef at = r->status == JIT_REC_GO ? rec_element(r, a, b) : JIT_REF_NONE;
+    if (r->status != JIT_REC_GO || !rec_snapshot(r))
+        return r->status == JIT_REC_GO ? rec_abort(r, JIT_ABORT_LIMIT, NULL) : r->status;
+    JitRef v = pvmJ_ir_append(&r->ir, JIT_IR_XLOAD, type_of(va.as.a->items[vb.as.i]), at, 0);
+    rec_set(r, r->top - 1, emit(r, JIT_IR_ADD, JIT_T_INT, b, pvmJ_k_int(&r->ir, 1)));
+    rec_push(r, v);
+    return JIT_REC_GO;
+}
+
 static JitRecStatus rec_fornext(JitRecorder *r)
 {
     Value va = r->base[r->top - 2], vb = r->base[r->top - 1];
+    if (va.type == VT_ARRAY && vb.type == VT_INT)
+        return rec_fornext_array(r, va, vb);
     if (va.type != VT_INT || vb.type != VT_INT)
         return rec_abort(r, JIT_ABORT_NYI_ITERATION, NULL);
     if (va.as.i >= vb.as.i)
@@ -321,6 +340,51 @@ static JitRecStatus rec_fornext(JitRecorder *r)
         return r->status;
     rec_set(r, r->top - 2, emit(r, JIT_IR_ADD, JIT_T_INT, a, pvmJ_k_int(&r->ir, 1)));
     rec_push(r, a);
+    return JIT_REC_GO;
+}
+
+/* An element of an array: the index is bounds-checked (a guard whose
+ * exit lets the interpreter raise "index out of range" or take its slow
+ * path) and the element's type is guarded by its load. */
+static JitRef rec_element(JitRecorder *r, JitRef arr, JitRef idx)
+{
+    JitRef len = emit(r, JIT_IR_ALEN, JIT_T_INT, arr, 0);
+    if (!rec_guard(r, JIT_IR_ABC, JIT_T_INT, idx, len))
+        return JIT_REF_NONE;
+    return emit(r, JIT_IR_AREF, JIT_T_PTR, arr, idx);
+}
+
+static bool array_slot_ok(Value o, Value k)
+{
+    return o.type == VT_ARRAY && k.type == VT_INT && (uint64_t)k.as.i < o.as.a->len;
+}
+
+static JitRecStatus rec_getindex(JitRecorder *r)
+{
+    Value vo = r->base[r->top - 2], vk = r->base[r->top - 1];
+    if (!array_slot_ok(vo, vk))
+        return rec_abort(r, JIT_ABORT_NYI_TYPES, "getindex");
+    JitRef o = rec_slot(r, r->top - 2), k = rec_slot(r, r->top - 1);
+    JitRef at = r->status == JIT_REC_GO ? rec_element(r, o, k) : JIT_REF_NONE;
+    if (r->status != JIT_REC_GO || !rec_snapshot(r))
+        return r->status == JIT_REC_GO ? rec_abort(r, JIT_ABORT_LIMIT, NULL) : r->status;
+    JitRef v = pvmJ_ir_append(&r->ir, JIT_IR_XLOAD, type_of(vo.as.a->items[vk.as.i]), at, 0);
+    r->top -= 2;
+    rec_push(r, v);
+    return JIT_REC_GO;
+}
+
+static JitRecStatus rec_setindex(JitRecorder *r)
+{
+    Value vo = r->base[r->top - 3], vk = r->base[r->top - 2];
+    if (!array_slot_ok(vo, vk))
+        return rec_abort(r, JIT_ABORT_NYI_TYPES, "setindex");
+    JitRef o = rec_slot(r, r->top - 3), k = rec_slot(r, r->top - 2), v = rec_slot(r, r->top - 1);
+    JitRef at = r->status == JIT_REC_GO ? rec_element(r, o, k) : JIT_REF_NONE;
+    if (r->status != JIT_REC_GO)
+        return r->status;
+    pvmJ_ir_append(&r->ir, JIT_IR_XSTORE, JIT_T_VOID, at, v);
+    r->top -= 3;
     return JIT_REC_GO;
 }
 
@@ -423,6 +487,8 @@ static JitRecStatus rec_dispatch(JitRecorder *r, const VmInsn *ip)
         rec_slot(r, r->top - 1);
         return r->status;
     case OP_FORNEXT: return rec_fornext(r);
+    case OP_GETINDEX: return rec_getindex(r);
+    case OP_SETINDEX: return rec_setindex(r);
     case OP_CALL: case OP_RET: return rec_abort(r, JIT_ABORT_FRAME, pvmV_opcode_info[op].mnemonic);
     default: return rec_abort(r, JIT_ABORT_NYI_BYTECODE, pvmV_opcode_info[op].mnemonic);
     }
