@@ -30,6 +30,7 @@ typedef struct {
     const JitIR *ir;
     const JitSnapList *snaps;
     VM *vm;
+    uint64_t *trips;    /* counts trips round the loop */
     PvmjLabel top;
     PvmjLabel *exits;   /* one per snapshot */
     uint32_t snap;      /* the snapshot of the instruction being compiled */
@@ -157,6 +158,10 @@ static void gen_charge(Gen *g, const JitIns *in)
 static void gen_loop(Gen *g)
 {
     const JitSnap *s = &g->snaps->snaps[g->snaps->nsnaps - 1];
+    pvmJ_mov_ri(g->a, PVMJ_RCX, (int64_t)(uintptr_t)g->trips);
+    pvmJ_mov_load(g->a, PVMJ_W64, PVMJ_RAX, pvmj_mem(PVMJ_RCX, 0));
+    pvmJ_alu_ri(g->a, PVMJ_ADD, PVMJ_W64, PVMJ_RAX, 1);
+    pvmJ_mov_store(g->a, PVMJ_W64, pvmj_mem(PVMJ_RCX, 0), PVMJ_RAX);
     for (uint32_t i = 0; i < s->nentries; i++) {
         const JitSnapEntry *e = &g->snaps->map[s->map_start + i];
         store_value(g, slot_tag(e->slot), slot_payload(e->slot), e->ref);
@@ -432,9 +437,9 @@ static void gen_exit_stubs(Gen *g, PvmjLabel leave)
     pvmJ_ret(g->a);
 }
 
-bool pvmJ_assemble(PvmjAsm *a, VM *vm, const JitIR *ir, const JitSnapList *snaps)
+bool pvmJ_assemble(PvmjAsm *a, VM *vm, const JitIR *ir, const JitSnapList *snaps, uint64_t *trips)
 {
-    Gen g = { .a = a, .ir = ir, .snaps = snaps, .vm = vm };
+    Gen g = { .a = a, .ir = ir, .snaps = snaps, .vm = vm, .trips = trips };
     if (snaps->nsnaps == 0)
         return false;
     g.exits = malloc(snaps->nsnaps * sizeof *g.exits);

@@ -30,6 +30,11 @@
 #define JIT_MAX_TRIES 4u        /* aborted recordings before a loop is blacklisted */
 #define JIT_COUNT_MASK 0xFFFFFFu
 #define JIT_TRIES_SHIFT 24
+/* A trace entered this often that goes round its loop fewer than
+ * JIT_MIN_TRIPS times per entry on average costs more in entering and
+ * exiting than it saves: its loop goes back to the interpreter. */
+#define JIT_CHECK_ENTRIES 1024u
+#define JIT_MIN_TRIPS 4u
 #define JIT_MAX_HOT (JIT_COUNT_MASK >> (2u * JIT_MAX_TRIES)) /* so every threshold fits */
 
 typedef struct {
@@ -40,6 +45,7 @@ typedef struct {
     const VmProto *proto;
     uint32_t start, loop_end;
     uint64_t entered;
+    uint64_t trips;        /* loop iterations run in the trace */
 } JitTrace;
 
 struct PvmJitState {
@@ -51,7 +57,7 @@ struct PvmJitState {
     uint32_t attempts;       /* recordings started, for -j trace=N */
     bool recording;
     JitRecorder rec;
-    uint64_t aborted, blacklisted, entries, exits;
+    uint64_t aborted, blacklisted, demoted, entries, exits;
     uint64_t trace_ns;
     FILE *perf_map;
 };
@@ -197,7 +203,7 @@ static void record_done(VM *vm, PvmJitState *j, VmInsn *jmp)
     PvmjAsm a;
     pvmJ_asm_init(&a, 0);
     void *code = NULL;
-    if (t && pvmJ_assemble(&a, vm, &r->ir, &r->snaps))
+    if (t && pvmJ_assemble(&a, vm, &r->ir, &r->snaps, &t->trips))
         code = pvmJ_mcode_place(j->mcode, &a);
     if (!code) {
         free(t);
@@ -270,6 +276,17 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+static void demote(PvmJitState *j, JitTrace *t)
+{
+    ((VmProto *)t->proto)->code[t->loop_end].cache = JIT_CACHE_NEVER;
+    j->demoted++;
+    if (j->opt.verbose) {
+        char loc[256];
+        where(t->proto, t->start, loc, sizeof loc);
+        fprintf(jit_log(j), "[jit] demote %s: %.1f trips per entry\n", loc, (double)t->trips / (double)t->entered);
+    }
+}
+
 /* Runs trace [t] in frame [f] and resumes at its exit. */
 static const VmInsn *run_trace(VM *vm, PvmJitState *j, JitTrace *t, VmFrame *f)
 {
@@ -283,6 +300,8 @@ static const VmInsn *run_trace(VM *vm, PvmJitState *j, JitTrace *t, VmFrame *f)
     t->snaps.snaps[s].exits++;
     uint32_t pc = pvmJ_snap_restore(&t->ir, &t->snaps, s, ref_bits, j->vals, f->base);
     vm->top = f->base + t->snaps.snaps[s].nslots;
+    if (t->entered % JIT_CHECK_ENTRIES == 0 && t->trips < t->entered * JIT_MIN_TRIPS)
+        demote(j, t);
     return &t->proto->code[pc];
 }
 
@@ -342,14 +361,15 @@ void pvmJ_report_stats(VM *vm, FILE *out)
     PvmJitState *j = vm->jit;
     if (!j)
         return;
-    fprintf(out, "[jit] traces %u, aborted %" PRIu64 ", blacklisted %" PRIu64 ", trace entries %" PRIu64
-            ", exits %" PRIu64 ", time in traces %.3f s\n", (unsigned)j->ntraces, j->aborted, j->blacklisted,
-            j->entries, j->exits, (double)j->trace_ns / 1e9);
+    fprintf(out, "[jit] traces %u, aborted %" PRIu64 ", blacklisted %" PRIu64 ", demoted %" PRIu64
+            ", trace entries %" PRIu64 ", exits %" PRIu64 ", time in traces %.3f s\n", (unsigned)j->ntraces,
+            j->aborted, j->blacklisted, j->demoted, j->entries, j->exits, (double)j->trace_ns / 1e9);
     for (uint32_t i = 0; i < j->ntraces; i++) {
         const JitTrace *t = j->traces[i];
         char loc[256];
         where(t->proto, t->start, loc, sizeof loc);
-        fprintf(out, "[jit] trace %u %s: entered %" PRIu64 "\n", (unsigned)(i + 1), loc, t->entered);
+        fprintf(out, "[jit] trace %u %s: entered %" PRIu64 ", %" PRIu64 " trips\n", (unsigned)(i + 1), loc,
+                t->entered, t->trips);
     }
 }
 
