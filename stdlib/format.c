@@ -100,6 +100,7 @@ static Value next_arg(Formatter *f)
 static void emit_padded(Formatter *f, const Spec *s, const char *chars, size_t len)
 {
     size_t pad = s->width > 0 && (size_t)s->width > len ? (size_t)s->width - len : 0;
+    pvmV_charge_bytes(f->vm, pad); /* a huge width fails before padding */
     if (!(s->flags & FLAG_MINUS))
         for (size_t i = 0; i < pad; i++)
             pvmL_buf_addc(&f->out, ' ');

@@ -70,8 +70,12 @@ Value pvmV_arith(VM *vm, Opcode op, Value a, Value b)
 {
     if (a.type == VT_INT && b.type == VT_INT)
         return vm_int_arith(vm, op, a.as.i, b.as.i);
-    if (op == OP_ADD && a.type == VT_STRING && b.type == VT_STRING)
+    if (op == OP_ADD && a.type == VT_STRING && b.type == VT_STRING) {
+        /* One instruction, but its work grows with the strings: a doubling
+         * loop would otherwise reach gigabytes within a tiny budget. */
+        pvmV_charge_bytes(vm, a.as.s->len + b.as.s->len);
         return vm_str_value(pvmV_string_concat(vm, a.as.s, b.as.s));
+    }
     if (!vm_is_number(a) || !vm_is_number(b) || vm_is_bitwise(op))
         vm_bad_operands(vm, op, a, b);
     double x = vm_to_double(a), y = vm_to_double(b);
