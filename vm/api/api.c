@@ -52,6 +52,43 @@ bool pvm_thread_attach(void)
     return true;
 }
 
+/* Implicit attach: a thread that calls the API without pvm_thread_attach
+ * is registered on its first call (bdwgc aborts the process when an
+ * unknown thread allocates), and unregistered when it exits, by the
+ * destructor of a thread-specific key: a dead thread left registered would
+ * be signalled by the next collection. */
+static _Thread_local bool api_thread_known; /* registered: by us implicitly, or by the host */
+static pthread_key_t api_thread_key;
+static pthread_once_t api_thread_once = PTHREAD_ONCE_INIT;
+
+static void api_thread_exit(void *unused)
+{
+    (void)unused;
+    GC_unregister_my_thread();
+}
+
+static void api_thread_key_init(void)
+{
+    pthread_key_create(&api_thread_key, api_thread_exit);
+}
+
+bool pvmA_thread_ensure(void)
+{
+    if (api_thread_refs > 0 || api_thread_known)
+        return true;
+    if (GC_thread_is_registered()) {
+        api_thread_known = true;
+        return true;
+    }
+    struct GC_stack_base sb;
+    pthread_once(&api_thread_once, api_thread_key_init);
+    if (GC_get_stack_base(&sb) != GC_SUCCESS || GC_register_my_thread(&sb) != GC_SUCCESS)
+        return false;
+    pthread_setspecific(api_thread_key, &api_thread_known); /* any non-NULL value */
+    api_thread_known = true;
+    return true;
+}
+
 void pvm_thread_detach(void)
 {
     if (api_thread_refs == 0 || --api_thread_refs > 0)
@@ -169,6 +206,8 @@ const char *pvmA_fatal_text(pvm_status st)
 }
 
 /* The status of the error in vm->error. */
+const char pvmA_thread_text[] = "this thread cannot be registered with the collector";
+
 static pvm_status api_vm_status(VM *vm)
 {
     if (vm->error.type != VT_STRING)
@@ -221,6 +260,8 @@ static pvm_status api_report(pvm_vm *P, pvm_status st)
 
 pvm_status pvmA_protect(pvm_vm *P, void (*fn)(VM *vm, void *ud), void *ud)
 {
+    if (!pvmA_thread_ensure())
+        return pvmA_fail(P, PVM_ESTATE, "%s", pvmA_thread_text);
     return pvmV_protect(P->vm, fn, ud) ? PVM_OK : pvmA_fail_vm(P);
 }
 
@@ -356,7 +397,7 @@ pvm_vm *pvm_new(const pvm_options *opt)
 
 void pvm_free(pvm_vm *P)
 {
-    if (!P || P->depth > 0)
+    if (!P || P->depth > 0 || !pvmA_thread_ensure())
         return;
     if (P->out) {
         fclose(P->out);
@@ -440,6 +481,8 @@ pvm_status pvm_run(pvm_vm *P)
         return pvmA_fail(P, PVM_ESTATE, "pvm_run: no program loaded");
     if (prog->modules[0]->state != VM_MODULE_NEW)
         return pvmA_fail(P, PVM_ESTATE, "pvm_run: the program has already run; load it again");
+    if (!pvmA_thread_ensure())
+        return pvmA_fail(P, PVM_ESTATE, "%s", pvmA_thread_text);
     api_begin(P);
     return api_end(P, pvmV_run_program(P->vm));
 }
@@ -539,6 +582,8 @@ static pvm_status api_check_loading(pvm_vm *P, const void *data, size_t len)
 {
     if (!P)
         return PVM_EARG;
+    if (!pvmA_thread_ensure())
+        return pvmA_fail(P, PVM_ESTATE, "%s", pvmA_thread_text);
     if (!data && len)
         return pvmA_fail(P, PVM_EARG, "NULL data of length %zu", len);
     if (P->depth > 0)

@@ -70,6 +70,12 @@ const char *pvmA_fatal_text(pvm_status st);
 /* Runs [fn] inside a protected boundary: PVM_OK, or the VM's error. */
 pvm_status pvmA_protect(pvm_vm *P, void (*fn)(VM *vm, void *ud), void *ud);
 
+/* Registers the calling thread with the collector if nothing did (api.c);
+ * every entry point that may touch collected memory calls it first. False
+ * (the caller fails with PVM_ESTATE, pvmA_thread_text) when bdwgc refuses. */
+bool pvmA_thread_ensure(void);
+extern const char pvmA_thread_text[];
+
 /* Handles (api_values.c). */
 void pvmA_handles_init(pvm_vm *P);
 void pvmA_handles_free(pvm_vm *P);

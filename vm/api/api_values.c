@@ -126,6 +126,10 @@ static bool api_new_handle(pvm_vm *P, Value v, bool local, pvm_value *out)
 
 bool pvmA_handle(pvm_vm *P, Value v, pvm_value *out)
 {
+    if (!pvmA_thread_ensure()) { /* a new chunk of slots is collector memory */
+        *out = PVM_NIL;
+        return false;
+    }
     return api_new_handle(P, v, P->depth > 0, out);
 }
 
@@ -151,6 +155,11 @@ static bool api_lookup(const pvm_vm *P, pvm_value h, Value *out)
 
 bool pvmA_value(pvm_vm *P, pvm_value h, Value *out)
 {
+    /* Most entry points look a handle up before anything else. */
+    if (!pvmA_thread_ensure()) {
+        pvmA_fail(P, PVM_ESTATE, "%s", pvmA_thread_text);
+        return false;
+    }
     if (api_lookup(P, h, out))
         return true;
     pvmA_fail(P, PVM_EARG, "invalid or released handle %#llx", (unsigned long long)h.id);
