@@ -64,7 +64,7 @@ typedef enum pvm_status {
     PVM_ERUNTIME,   /* the script (or a native) raised an error nobody caught */
     PVM_ECOMPILE,   /* the source does not compile */
     PVM_EBYTECODE,  /* the .pbc image was rejected by the reader or verifier */
-    PVM_EMEMORY,    /* the memory limit was exceeded, or memory ran out */
+    PVM_EMEMORY,    /* the VM's memory limit was exceeded (uncatchable, like EBUDGET) */
     PVM_EBUDGET,    /* the instruction budget ran out */
     PVM_EINTERRUPT, /* pvm_interrupt() stopped the script */
     PVM_ETYPE,      /* a value of the wrong type (accessor, call of a non-function) */
@@ -72,7 +72,11 @@ typedef enum pvm_status {
     PVM_ENOTFOUND,  /* no such global, map key or program global */
     PVM_EARG,       /* a NULL argument, or an invalid or released handle */
     PVM_EIO,        /* a file could not be read */
-    PVM_ESTATE      /* not possible now (no program loaded, already run, inside a native) */
+    PVM_ESTATE,     /* not possible now (no program loaded, already run, inside a native) */
+    PVM_ENOMEM      /* memory really ran out, or a size no allocation can meet: the
+                       script's catchable "out of memory" error, uncaught, or the
+                       API's own allocation failing (added in 0.1: values above
+                       keep their numbers) */
 } pvm_status;
 
 typedef enum pvm_type {
@@ -216,6 +220,9 @@ pvm_value pvm_retain(pvm_vm *vm, pvm_value v);
 /* Ends a handle. Releasing PVM_NIL does nothing; releasing twice is
  * PVM_EARG, never a crash. */
 pvm_status pvm_release(pvm_vm *vm, pvm_value v);
+/* The handles of [vm] alive now (PVM_NIL is none), natives' local ones
+ * included until they return: a host checks it for leaks. 0 for NULL. */
+size_t pvm_handle_count(const pvm_vm *vm);
 
 /* Accessors: PVM_ETYPE (and the out-value untouched) on another type. */
 pvm_status pvm_get_bool(pvm_vm *vm, pvm_value v, bool *out);

@@ -268,14 +268,16 @@ static void test_long_natives_interrupted(void **state)
     }
 }
 
-/* A single long native, alone in go(), is interrupted too: the sort polls
- * between merges. */
+/* A single long native, alone in go(), is interrupted too: a sort of
+ * 2 000 000 elements takes about 0.2 s, and polls between merges. */
 static void test_single_native_interrupted(void **state)
 {
     (void)state;
-    double latency = interrupt_latency("let a = array.new(1000000, 1); for i in 0..1000000 { a[i] = 1000000 - i; }\n"
-                                       "fn go() { array.sort(a); array.sort(a); array.sort(a); }");
-    assert_true(latency < 0.05);
+    double latency = interrupt_latency("let a = array.new(2000000, 1); for i in 0..2000000 { a[i] = 2000000 - i; }\n"
+                                       "fn go() { array.sort(a); }");
+    if (latency > 0.1)
+        fprintf(stderr, "sort interrupted after %.3f s\n", latency);
+    assert_true(latency < 0.1);
 }
 
 int main(void)

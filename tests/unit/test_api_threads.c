@@ -1,6 +1,7 @@
-/* Threads that never called pvm_thread_attach: the API registers them
- * with the collector on their first call and unregisters them when they
- * exit, instead of bdwgc aborting the process (issue 13, point 5). */
+/* Threads and the collector. Threads that never called pvm_thread_attach:
+ * the API registers them on their first call and unregisters them when
+ * they exit, instead of bdwgc aborting the process (issue 13, point 5).
+ * Collector warnings reach the host's error callback (point 6). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -93,11 +94,33 @@ static void test_thread_after_its_vm_is_freed(void **state)
     pvm_free(j.vm);
 }
 
+/* bdwgc's getter, declared here: including <gc.h> with GC_THREADS would
+ * wrap pthread_create and attach every test thread behind our back. */
+typedef void (*warn_proc)(char *msg, unsigned long arg);
+warn_proc GC_get_warn_proc(void);
+
+static void test_collector_warning_reaches_error_callback(void **state)
+{
+    (void)state;
+    Capture err = { .len = 0 };
+    pvm_options o = { .error = capture, .ud = &err };
+    pvm_vm *vm = pvm_new(&o);
+    /* What bdwgc calls for "Repeated allocation of very large block". */
+    GC_get_warn_proc()("test warning %lu\n", 7);
+    assert_int_equal(run(vm, "let x = 1;"), PVM_OK);
+    assert_string_equal(err.text, "GC Warning: test warning 7\n");
+    /* Delivered once. */
+    assert_int_equal(run(vm, "let y = 1;"), PVM_OK);
+    assert_int_equal(err.calls, 1);
+    pvm_free(vm);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_unattached_thread_uses_vm),
         cmocka_unit_test(test_thread_after_its_vm_is_freed),
+        cmocka_unit_test(test_collector_warning_reaches_error_callback),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

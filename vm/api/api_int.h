@@ -29,6 +29,7 @@ typedef struct {
     uint32_t nchunks;
     uint32_t free_head; /* API_NO_SLOT when empty */
     uint32_t salt;      /* first generation of this VM's slots */
+    size_t live;        /* handles held: pvm_handle_count */
     uint64_t *locals;   /* ids made inside natives, released at their return */
     size_t nlocals, locals_cap;
 } ApiHandles;
