@@ -261,22 +261,26 @@ static void test_long_natives_interrupted(void **state)
         "let a = array.new(1000000, 1); fn go() { for k in 0..100 { array.map(a, fn (x) { return x; }); } }",
     };
     for (size_t i = 0; i < sizeof setups / sizeof setups[0]; i++) {
+        /* Generous: a collection of these heaps is not interruptible
+         * (tens of milliseconds); without the fix each runs for seconds. */
         double latency = interrupt_latency(setups[i]);
-        if (latency > 0.05)
+        if (latency > 0.2)
             fprintf(stderr, "case %zu: interrupt noticed after %.3f s\n", i, latency);
-        assert_true(latency < 0.05);
+        assert_true(latency < 0.2);
     }
 }
 
-/* A single long native, alone in go(), is interrupted too: a sort of
- * 2 000 000 elements takes about 0.2 s, and polls between merges. */
+/* A single long native, alone in go(), is interrupted while it works:
+ * string.repeat of 256 MB polls between 1 MB slices of copying and builds
+ * its result uncleared, so it stops within milliseconds having touched
+ * little memory; without the poll it would copy for about half a second.
+ * (Natives' polls are tested deterministically in test_charge.c.) */
 static void test_single_native_interrupted(void **state)
 {
     (void)state;
-    double latency = interrupt_latency("let a = array.new(2000000, 1); for i in 0..2000000 { a[i] = 2000000 - i; }\n"
-                                       "fn go() { array.sort(a); }");
+    double latency = interrupt_latency("fn go() { return string.repeat(\"x\", 256 << 20); }");
     if (latency > 0.1)
-        fprintf(stderr, "sort interrupted after %.3f s\n", latency);
+        fprintf(stderr, "repeat interrupted after %.3f s\n", latency);
     assert_true(latency < 0.1);
 }
 

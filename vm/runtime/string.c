@@ -33,7 +33,7 @@ uint64_t pvmV_hash_bytes(const char *chars, size_t len)
 PvString *pvmV_string_alloc(VM *vm, size_t len)
 {
     size_t size = pvmV_checked_size(vm, len, 1, sizeof(PvString) + 1);
-    PvString *s = pvmV_alloc_atomic(vm, size);
+    PvString *s = pvmV_alloc_atomic_uncleared(vm, size); /* every byte is written */
     s->len = len;
     s->chars[len] = '\0';
     return s;

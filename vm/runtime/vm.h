@@ -144,6 +144,9 @@ uint32_t pvmV_proto_line(const VmProto *proto, const VmInsn *ip);
  * Raises "out of memory" rather than returning NULL. */
 void *pvmV_alloc(VM *vm, size_t size);        /* may hold pointers */
 void *pvmV_alloc_atomic(VM *vm, size_t size); /* pointer-free */
+/* Pointer-free and not cleared, for a caller that writes every byte (a
+ * string's): clearing a gigabyte would be an uninterruptible pass. */
+void *pvmV_alloc_atomic_uncleared(VM *vm, size_t size);
 void *pvmV_realloc(VM *vm, void *p, size_t size);
 size_t pvmV_checked_size(VM *vm, size_t count, size_t elem, size_t extra); /* count*elem+extra or "out of memory" */
 
