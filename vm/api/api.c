@@ -244,8 +244,6 @@ const char *pvmA_fatal_text(pvm_status st)
 }
 
 /* The status of the error in vm->error. */
-const char pvmA_thread_text[] = "this thread cannot be registered with the collector";
-
 static pvm_status api_vm_status(VM *vm)
 {
     if (vm->error.type != VT_STRING)
@@ -300,7 +298,7 @@ static pvm_status api_report(pvm_vm *P, pvm_status st)
 pvm_status pvmA_protect(pvm_vm *P, void (*fn)(VM *vm, void *ud), void *ud)
 {
     if (!pvmA_thread_ensure())
-        return pvmA_fail(P, PVM_ESTATE, "%s", pvmA_thread_text);
+        return pvmA_fail(P, PVM_ESTATE, "%s", API_THREAD_TEXT);
     return pvmV_protect(P->vm, fn, ud) ? PVM_OK : pvmA_fail_vm(P);
 }
 
@@ -522,7 +520,7 @@ pvm_status pvm_run(pvm_vm *P)
     if (prog->modules[0]->state != VM_MODULE_NEW)
         return pvmA_fail(P, PVM_ESTATE, "pvm_run: the program has already run; load it again");
     if (!pvmA_thread_ensure())
-        return pvmA_fail(P, PVM_ESTATE, "%s", pvmA_thread_text);
+        return pvmA_fail(P, PVM_ESTATE, "%s", API_THREAD_TEXT);
     api_begin(P);
     return api_end(P, pvmV_run_program(P->vm));
 }
@@ -626,7 +624,7 @@ static pvm_status api_check_loading(pvm_vm *P, const void *data, size_t len)
     if (!P)
         return PVM_EARG;
     if (!pvmA_thread_ensure())
-        return pvmA_fail(P, PVM_ESTATE, "%s", pvmA_thread_text);
+        return pvmA_fail(P, PVM_ESTATE, "%s", API_THREAD_TEXT);
     if (!data && len)
         return pvmA_fail(P, PVM_EARG, "NULL data of length %zu", len);
     if (P->depth > 0)

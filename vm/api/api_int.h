@@ -73,9 +73,9 @@ pvm_status pvmA_protect(pvm_vm *P, void (*fn)(VM *vm, void *ud), void *ud);
 
 /* Registers the calling thread with the collector if nothing did (api.c);
  * every entry point that may touch collected memory calls it first. False
- * (the caller fails with PVM_ESTATE, pvmA_thread_text) when bdwgc refuses. */
+ * (the caller fails with PVM_ESTATE, API_THREAD_TEXT) when bdwgc refuses. */
 bool pvmA_thread_ensure(void);
-extern const char pvmA_thread_text[];
+#define API_THREAD_TEXT "this thread cannot be registered with the collector"
 
 /* Handles (api_values.c). */
 void pvmA_handles_init(pvm_vm *P);

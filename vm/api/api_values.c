@@ -159,7 +159,7 @@ bool pvmA_value(pvm_vm *P, pvm_value h, Value *out)
 {
     /* Most entry points look a handle up before anything else. */
     if (!pvmA_thread_ensure()) {
-        pvmA_fail(P, PVM_ESTATE, "%s", pvmA_thread_text);
+        pvmA_fail(P, PVM_ESTATE, "%s", API_THREAD_TEXT);
         return false;
     }
     if (api_lookup(P, h, out))
