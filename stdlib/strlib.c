@@ -156,11 +156,15 @@ static Value s_repeat(VM *vm, int argc, Value *args, void *fname)
     char *out = r->chars;
     memcpy(out, s->chars, s->len);
     /* Doubling copies, in slices short enough that an interrupt is
-     * noticed within a millisecond. */
+     * noticed within a millisecond. Every slice is a whole number of
+     * copies of [s], so it lands where the pattern continues. */
+    size_t slice = LIB_POLL_BYTES - LIB_POLL_BYTES % s->len;
+    if (slice == 0)
+        slice = s->len;
     for (size_t done = s->len; done < total;) {
         size_t n = total - done < done ? total - done : done;
-        if (n > LIB_POLL_BYTES)
-            n = LIB_POLL_BYTES;
+        if (n > slice)
+            n = slice;
         memcpy(out + done, out, n);
         done += n;
         pvmV_charge(vm, 0);

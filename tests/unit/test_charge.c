@@ -125,11 +125,33 @@ static void test_natives_within_budget(void **state)
     vm->fuel = INT64_MAX;
 }
 
+/* repeat copies in bounded slices: the pattern must survive slices that
+ * are not a power of two, and pieces longer than a slice. */
+static void test_repeat_slices_keep_the_pattern(void **state)
+{
+    (void)state;
+    PvNative *rep = native("string", "repeat");
+    static const size_t piece_lens[] = { 3, 7, 1000, (1 << 20) + 5 };
+    for (size_t k = 0; k < sizeof piece_lens / sizeof piece_lens[0]; k++) {
+        size_t len = piece_lens[k], count = (3u << 20) / len + 3;
+        PvString *p = pvmV_string_alloc(vm, len);
+        for (size_t i = 0; i < len; i++)
+            p->chars[i] = (char)('a' + i % 23);
+        Value args[2] = { vm_str_value(pvmV_string_seal(p)), vm_int((int64_t)count) };
+        Value r = rep->fn(vm, 2, args, rep->data);
+        assert_int_equal(r.as.s->len, len * count);
+        for (size_t i = 0; i < r.as.s->len; i++)
+            if (r.as.s->chars[i] != p->chars[i % len])
+                fail_msg("piece of %zu: byte %zu differs", len, i);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_natives_charge_and_poll),
         cmocka_unit_test(test_natives_within_budget),
+        cmocka_unit_test(test_repeat_slices_keep_the_pattern),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
