@@ -64,7 +64,7 @@ typedef enum pvm_status {
     PVM_ERUNTIME,   /* the script (or a native) raised an error nobody caught */
     PVM_ECOMPILE,   /* the source does not compile */
     PVM_EBYTECODE,  /* the .pbc image was rejected by the reader or verifier */
-    PVM_EMEMORY,    /* the memory limit was exceeded, or memory ran out */
+    PVM_EMEMORY,    /* the VM's memory limit was exceeded (uncatchable, like EBUDGET) */
     PVM_EBUDGET,    /* the instruction budget ran out */
     PVM_EINTERRUPT, /* pvm_interrupt() stopped the script */
     PVM_ETYPE,      /* a value of the wrong type (accessor, call of a non-function) */
@@ -72,7 +72,11 @@ typedef enum pvm_status {
     PVM_ENOTFOUND,  /* no such global, map key or program global */
     PVM_EARG,       /* a NULL argument, or an invalid or released handle */
     PVM_EIO,        /* a file could not be read */
-    PVM_ESTATE      /* not possible now (no program loaded, already run, inside a native) */
+    PVM_ESTATE,     /* not possible now (no program loaded, already run, inside a native) */
+    PVM_ENOMEM      /* memory really ran out, or a size no allocation can meet: the
+                       script's catchable "out of memory" error, uncaught, or the
+                       API's own allocation failing (added in 0.1: values above
+                       keep their numbers) */
 } pvm_status;
 
 typedef enum pvm_type {
@@ -121,7 +125,8 @@ typedef struct pvm_options {
     const char *module_path; /* ':'-separated import directories [$PVM_PATH] */
     pvm_write_fn write;      /* print and io.write output [stdout] */
     pvm_write_fn error;      /* the text of every error a script causes: compile,
-                                load, uncaught runtime error, limit [none] */
+                                load, uncaught runtime error, limit; and the
+                                collector's warnings [none; warnings: stderr] */
     void *ud;                /* passed to write and error */
     int argc;                /* os.args [empty] */
     char **argv;
@@ -136,8 +141,9 @@ void pvm_free(pvm_vm *vm);
 
 /* Registers the calling thread with the garbage collector (nesting: each
  * attach needs one detach). pvm_new and pvm_free do it for the thread that
- * calls them; a thread that uses a VM it did not create attaches first and
- * detaches before it exits. pvm_interrupt needs no attach. */
+ * calls them. A thread that uses a VM it did not create may attach first
+ * and detach before it exits; without that, its first call registers it
+ * and it is unregistered when it exits. pvm_interrupt needs no attach. */
 bool pvm_thread_attach(void);
 void pvm_thread_detach(void);
 
@@ -149,6 +155,7 @@ const char *pvm_type_name(pvm_type type);       /* "int", "function", ... */
 
 /* Compiles [len] bytes of PV source (named [name] in messages and traces,
  * NULL: "<source>") and loads the program, replacing the one loaded before.
+ * A NULL [src] is PVM_EARG, whatever [len].
  * Imports are looked up next to [name], then in the module path. Host
  * globals (pvm_define, pvm_register) must exist before loading. */
 pvm_status pvm_load_source(pvm_vm *vm, const char *src, size_t len, const char *name);
@@ -183,10 +190,13 @@ pvm_value pvm_error_value(pvm_vm *vm);
  * (docs/embedding.md says how it is measured). */
 void pvm_set_memory_limit(pvm_vm *vm, size_t bytes);
 /* Instructions each top-level pvm_run or pvm_call may execute (0: no
- * limit); PVM_EBUDGET when exceeded. Counted at calls and loop back edges. */
+ * limit); PVM_EBUDGET when exceeded. Counted at calls and loop back edges,
+ * at every entry into PV code from C (callbacks of natives, ffi callbacks),
+ * and by standard natives for their work (one unit per 64 bytes or 8
+ * elements). */
 void pvm_set_instruction_limit(pvm_vm *vm, int64_t instructions);
-/* Stops the script running in [vm] with PVM_EINTERRUPT at its next call or
- * loop iteration. Async-signal-safe and thread-safe: it only sets a flag.
+/* Stops the script running in [vm] with PVM_EINTERRUPT at its next call,
+ * loop iteration or callback, or inside a long standard native. Async-signal-safe and thread-safe: it only sets a flag.
  * A flag set while nothing runs is dropped by the next pvm_run/pvm_call. */
 void pvm_interrupt(pvm_vm *vm);
 /* A script cannot catch any of the three with try, and a native cannot
@@ -216,6 +226,9 @@ pvm_value pvm_retain(pvm_vm *vm, pvm_value v);
 /* Ends a handle. Releasing PVM_NIL does nothing; releasing twice is
  * PVM_EARG, never a crash. */
 pvm_status pvm_release(pvm_vm *vm, pvm_value v);
+/* The handles of [vm] alive now (PVM_NIL is none), natives' local ones
+ * included until they return: a host checks it for leaks. 0 for NULL. */
+size_t pvm_handle_count(const pvm_vm *vm);
 
 /* Accessors: PVM_ETYPE (and the out-value untouched) on another type. */
 pvm_status pvm_get_bool(pvm_vm *vm, pvm_value v, bool *out);
@@ -248,9 +261,11 @@ bool pvm_map_next(pvm_vm *vm, pvm_value map, size_t *iter, pvm_value *key, pvm_v
 /* ---- Globals ---- */
 
 /* A top-level variable of the loaded program, else a name of the built-in
- * scope (print, math, what the host defined). */
+ * scope (print, math, what the host defined). A program variable before
+ * pvm_run has set it (functions too) is PVM_ESTATE. */
 pvm_status pvm_get_global(pvm_vm *vm, const char *name, pvm_value *out);
-/* Assigns an existing top-level variable of the loaded program. */
+/* Assigns an existing top-level variable of the loaded program; PVM_ESTATE
+ * with no program loaded. */
 pvm_status pvm_set_global(pvm_vm *vm, const char *name, pvm_value v);
 /* Defines [name] in the built-in scope, visible to programs loaded later
  * (like the standard library's names; a program may shadow it). */
@@ -263,7 +278,9 @@ pvm_status pvm_define(pvm_vm *vm, const char *name, pvm_value v);
  * and the message and trace are in pvm_error_message/pvm_error_trace. */
 pvm_status pvm_call(pvm_vm *vm, pvm_value fn, int argc, const pvm_value *args, pvm_value *result);
 
-/* Defines a native function [name] in the built-in scope. */
+/* Defines a native function [name] in the built-in scope. Like
+ * lua_register, it replaces a name already there, standard ones (print)
+ * included, for every program of the VM. */
 pvm_status pvm_register(pvm_vm *vm, const char *name, pvm_cfunction fn, void *ud);
 /* Defines [name] as a map of native functions: scripts call name.fn(...). */
 pvm_status pvm_register_module(pvm_vm *vm, const char *name, const pvm_function_entry *funcs, void *ud);

@@ -47,6 +47,7 @@ static bool order_less(const Order *o, Value x, Value y)
  * Ties take the left run first, which keeps the sort stable. */
 static void merge(const Order *o, const Value *src, Value *dst, size_t lo, size_t mid, size_t hi)
 {
+    pvmV_charge(o->vm, 0); /* charged up front: only the interrupt is polled */
     size_t i = lo, j = mid;
     for (size_t k = lo; k < hi; k++) {
         if (i < mid && (j >= hi || !order_less(o, src[j], src[i])))
@@ -83,6 +84,15 @@ static void check_sortable(VM *vm, const Value *items, size_t n)
     }
 }
 
+/* The levels of a merge sort of [n] elements: ceil(log2(n)). */
+static size_t sort_depth(size_t n)
+{
+    size_t d = 0;
+    while (((size_t)1 << d) < n)
+        d++;
+    return d;
+}
+
 static Value a_sort(VM *vm, int argc, Value *args, void *fname)
 {
     PvArray *a = pvmL_arg_array(vm, fname, args, 0);
@@ -90,6 +100,9 @@ static Value a_sort(VM *vm, int argc, Value *args, void *fname)
     size_t n = a->len;
     if (n < 2)
         return VAL_NIL;
+    /* The comparisons and moves; a PV comparator is charged by its calls. */
+    if (order.less.type == VT_NIL)
+        pvmV_charge_items(vm, n * sort_depth(n));
     Value *copy = alloc_values(vm, n);
     memcpy(copy, a->items, n * sizeof(Value));
     if (order.less.type == VT_NIL)
@@ -111,6 +124,7 @@ static Value a_sort(VM *vm, int argc, Value *args, void *fname)
 static Value a_reverse(VM *vm, int argc, Value *args, void *fname)
 {
     PvArray *a = pvmL_arg_array(vm, fname, args, 0);
+    pvmV_charge_items(vm, a->len);
     for (size_t i = 0, j = a->len; i + 1 < j; i++, j--) {
         Value t = a->items[i];
         a->items[i] = a->items[j - 1];
@@ -126,6 +140,7 @@ static Value a_insert(VM *vm, int argc, Value *args, void *fname)
     Value v = args[2];
     if (i != (int64_t)a->len)
         pvmV_array_get(vm, a, i); /* raises the language's index error */
+    pvmV_charge_items(vm, a->len - (size_t)i);
     pvmV_array_push(vm, a, v);
     memmove(a->items + i + 1, a->items + i, (a->len - 1 - (size_t)i) * sizeof(Value));
     a->items[i] = v;
@@ -137,6 +152,7 @@ static Value a_remove_at(VM *vm, int argc, Value *args, void *fname)
     PvArray *a = pvmL_arg_array(vm, fname, args, 0);
     int64_t i = pvmL_arg_int(vm, fname, args, 1);
     Value v = pvmV_array_get(vm, a, i);
+    pvmV_charge_items(vm, a->len - (size_t)i);
     memmove(a->items + i, a->items + i + 1, (a->len - 1 - (size_t)i) * sizeof(Value));
     a->items[--a->len] = VAL_NIL;
     return v;
@@ -150,6 +166,7 @@ static Value a_slice(VM *vm, int argc, Value *args, void *fname)
     size_t i = pvmL_clamp_index(pvmL_arg_int(vm, fname, args, 1), a->len);
     size_t j = argc > 2 ? pvmL_clamp_index(pvmL_arg_int(vm, fname, args, 2), a->len) : a->len;
     size_t n = j > i ? j - i : 0;
+    pvmV_charge_items(vm, n);
     PvArray *r = pvmV_array_new(vm, n);
     if (n)
         memcpy(r->items, a->items + i, n * sizeof(Value));
@@ -160,6 +177,7 @@ static Value a_slice(VM *vm, int argc, Value *args, void *fname)
 static Value a_index_of(VM *vm, int argc, Value *args, void *fname)
 {
     PvArray *a = pvmL_arg_array(vm, fname, args, 0);
+    pvmV_charge_items(vm, a->len); /* the worst case of the scan */
     for (size_t i = 0; i < a->len; i++)
         if (pvmV_values_equal(a->items[i], args[1]))
             return vm_int((int64_t)i);
@@ -171,6 +189,7 @@ static Value a_concat(VM *vm, int argc, Value *args, void *fname)
     PvArray *a = pvmL_arg_array(vm, fname, args, 0);
     PvArray *b = pvmL_arg_array(vm, fname, args, 1);
     size_t n = pvmV_checked_size(vm, a->len, 1, b->len);
+    pvmV_charge_items(vm, n);
     PvArray *r = pvmV_array_new(vm, n);
     if (a->len)
         memcpy(r->items, a->items, a->len * sizeof(Value));
@@ -187,6 +206,7 @@ static Value a_new(VM *vm, int argc, Value *args, void *fname)
         pvmV_error(vm, "array.new: size must not be negative, got %lld", (long long)n);
     if ((uint64_t)n > SIZE_MAX / sizeof(Value))
         pvmV_error(vm, "out of memory");
+    pvmV_charge_items(vm, (size_t)n); /* before allocating */
     PvArray *r = pvmV_array_new(vm, (size_t)n);
     for (size_t i = 0; i < (size_t)n; i++)
         r->items[i] = args[1];

@@ -10,6 +10,7 @@
 static void write_value(VM *vm, Value v)
 {
     PvString *s = v.type == VT_STRING ? v.as.s : pvmV_to_string(vm, v);
+    pvmV_charge_bytes(vm, s->len); /* for the text built and written */
     fwrite(s->chars, 1, s->len, vm->out);
 }
 
@@ -28,7 +29,10 @@ static Value b_str(VM *vm, int argc, Value *args, void *fname)
 {
     if (args[0].type == VT_STRING)
         return args[0];
-    return vm_str_value(pvmV_to_string(vm, args[0]));
+    /* The size is known only once the text is built: charged after. */
+    PvString *s = pvmV_to_string(vm, args[0]);
+    pvmV_charge_bytes(vm, s->len);
+    return vm_str_value(s);
 }
 
 static Value b_len(VM *vm, int argc, Value *args, void *fname)
@@ -192,6 +196,7 @@ static Value b_pop(VM *vm, int argc, Value *args, void *fname)
 static Value b_keys(VM *vm, int argc, Value *args, void *fname)
 {
     PvMap *m = pvmL_arg_map(vm, fname, args, 0);
+    pvmV_charge_items(vm, m->count);
     PvArray *keys = pvmV_array_new(vm, m->count);
     for (int64_t at = pvmV_map_next(m, 0); at >= 0; at = pvmV_map_next(m, (size_t)at + 1))
         pvmV_array_push(vm, keys, m->entries[at].key);

@@ -51,6 +51,8 @@ void pvmF_call_c(VM *vm, FfiState *st, ffi_cif *cif, void *code, void *ret, void
     Value error = st->error;
     st->has_error = false;
     st->error = VAL_NIL;
+    /* A limit stopped the callback: it stays uncatchable past the C code. */
+    vm->error_fatal = st->error_fatal;
     pvmV_throw(vm, error);
 }
 
@@ -98,6 +100,7 @@ static void callback_entry(ffi_cif *cif, void *ret, void **cargs, void *user)
     memset(ret, 0, ret_size);
     st->has_error = true;
     st->error = st->vm->error;
+    st->error_fatal = st->vm->error_fatal;
 }
 
 static void free_closure(void *obj, void *unused)

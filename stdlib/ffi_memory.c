@@ -87,6 +87,7 @@ Value pvmF_alloc(VM *vm, int argc, Value *args, void *data)
     pvmF_check_enabled(vm);
     if (args[0].type == VT_STRING) {
         const PvString *s = args[0].as.s;
+        pvmV_charge_bytes(vm, s->len);
         char *block = pvmV_alloc(vm, s->len + 1);
         memcpy(block, s->chars, s->len + 1);
         return pvmF_pointer_new(vm, block, block, s->len + 1, PV_PTR_BLOCK);
@@ -97,6 +98,7 @@ Value pvmF_alloc(VM *vm, int argc, Value *args, void *data)
     if (n < 0)
         pvmV_error(vm, "ffi.alloc: size must not be negative, got %" PRId64, n);
     size_t size = pvmV_checked_size(vm, (uint64_t)n, 1, 0);
+    pvmV_charge_bytes(vm, size); /* zeroed by the collector */
     char *block = pvmV_alloc(vm, size);
     return pvmF_pointer_new(vm, block, block, size, PV_PTR_BLOCK);
 }
@@ -150,12 +152,15 @@ Value pvmF_string(VM *vm, int argc, Value *args, void *data)
     PvPointer *p = pvmF_arg_pointer(vm, args, 0, "ffi.string");
     if (argc < 2) {
         const char *at = access_at(vm, p, 0, 0, "ffi.string", "read");
-        return vm_str_value(pvmV_string_new(vm, at, c_string_length(vm, p, at)));
+        size_t len = c_string_length(vm, p, at);
+        pvmV_charge_bytes(vm, len);
+        return vm_str_value(pvmV_string_new(vm, at, len));
     }
     int64_t n = pvmL_arg_int(vm, "ffi.string", args, 1);
     if (n < 0)
         pvmV_error(vm, "ffi.string: length must not be negative, got %" PRId64, n);
     const char *at = access_at(vm, p, 0, (size_t)n, "ffi.string", "read");
+    pvmV_charge_bytes(vm, (size_t)n);
     return vm_str_value(pvmV_string_new(vm, at, (size_t)n));
 }
 

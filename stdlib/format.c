@@ -96,17 +96,24 @@ static Value next_arg(Formatter *f)
     return f->args[f->next++];
 }
 
+/* [n] spaces, charged at once before they are written (a width of a
+ * million is one charge, not a million small ones). */
+static void add_spaces(Formatter *f, size_t n)
+{
+    pvmV_charge_bytes(f->vm, n);
+    for (size_t i = 0; i < n; i++)
+        pvmL_buf_add_uncharged(&f->out, " ", 1);
+}
+
 /* Writes [s] padded with spaces to the spec's width. */
 static void emit_padded(Formatter *f, const Spec *s, const char *chars, size_t len)
 {
     size_t pad = s->width > 0 && (size_t)s->width > len ? (size_t)s->width - len : 0;
     if (!(s->flags & FLAG_MINUS))
-        for (size_t i = 0; i < pad; i++)
-            pvmL_buf_addc(&f->out, ' ');
+        add_spaces(f, pad);
     pvmL_buf_add(&f->out, chars, len);
     if (s->flags & FLAG_MINUS)
-        for (size_t i = 0; i < pad; i++)
-            pvmL_buf_addc(&f->out, ' ');
+        add_spaces(f, pad);
 }
 
 /* Rebuilds the C spec: '%', flags, width, precision, then [tail]

@@ -15,6 +15,7 @@ static Value io_write(VM *vm, int argc, Value *args, void *fname)
 {
     for (int i = 0; i < argc; i++) {
         PvString *s = args[i].type == VT_STRING ? args[i].as.s : pvmV_to_string(vm, args[i]);
+        pvmV_charge_bytes(vm, s->len);
         fwrite(s->chars, 1, s->len, vm->out);
     }
     return VAL_NIL;
@@ -40,13 +41,21 @@ static Value io_read_line(VM *vm, int argc, Value *args, void *fname)
     return vm_str_value(pvmL_buf_string(&b));
 }
 
-/* Appends the rest of [f] to [b]; false on a read error (errno set). */
-static bool read_stream(LibBuf *b, FILE *f)
+/* Appends the rest of [f] to [b]; false on a read error (errno set).
+ * Charged per chunk, without raising: the caller closes [f] first, then
+ * raises the limit (*limited), so /dev/zero is no escape from the budget. */
+static bool read_stream(VM *vm, LibBuf *b, FILE *f, bool *limited)
 {
     char chunk[8192];
     size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        pvmL_buf_add(b, chunk, n);
+    *limited = false;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        if (!pvmV_charge_ok(vm, n / VM_BYTES_PER_UNIT)) {
+            *limited = true;
+            return true;
+        }
+        pvmL_buf_add_uncharged(b, chunk, n);
+    }
     return !ferror(f);
 }
 
@@ -55,8 +64,11 @@ static Value io_read_all(VM *vm, int argc, Value *args, void *fname)
     before_reading_stdin(vm);
     LibBuf b;
     pvmL_buf_init(&b, vm);
-    if (!read_stream(&b, stdin))
+    bool limited;
+    if (!read_stream(vm, &b, stdin, &limited))
         pvmV_error(vm, "io.read_all: cannot read stdin: %s", strerror(errno));
+    if (limited)
+        pvmV_limit_reached(vm);
     return vm_str_value(pvmL_buf_string(&b));
 }
 
@@ -77,9 +89,12 @@ static LibBuf read_whole_file(VM *vm, const char *fname, const char *path)
     FILE *f = fopen(path, "rb");
     if (!f)
         pvmV_error(vm, "%s: cannot open '%s': %s", fname, path, strerror(errno));
-    bool ok = read_stream(&b, f);
+    bool limited;
+    bool ok = read_stream(vm, &b, f, &limited);
     int err = errno;
     fclose(f);
+    if (limited)
+        pvmV_limit_reached(vm);
     if (!ok)
         pvmV_error(vm, "%s: cannot read '%s': %s", fname, path, strerror(err));
     return b;
@@ -95,6 +110,7 @@ static Value io_write_file(VM *vm, int argc, Value *args, void *fname)
 {
     const char *path = path_arg(vm, fname, args);
     PvString *s = pvmL_arg_string(vm, fname, args, 1);
+    pvmV_charge_bytes(vm, s->len); /* before the file is open */
     FILE *f = fopen(path, "wb");
     if (!f)
         pvmV_error(vm, "%s: cannot open '%s': %s", (const char *)fname, path, strerror(errno));
@@ -117,6 +133,7 @@ static Value io_lines(VM *vm, int argc, Value *args, void *fname)
     PvArray *lines = pvmV_array_new(vm, 0);
     size_t from = 0;
     while (from < b.len) {
+        pvmV_charge(vm, 1); /* each line is an object; the bytes were charged reading */
         const char *nl = memchr(b.data + from, '\n', b.len - from);
         size_t end = nl ? (size_t)(nl - b.data) : b.len;
         pvmV_array_push(vm, lines, new_string(vm, b.data + from, end - from));

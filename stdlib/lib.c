@@ -140,6 +140,7 @@ void pvmL_buf_init(LibBuf *b, VM *vm)
     b->data = NULL;
     b->len = 0;
     b->cap = 0;
+    b->uncharged = 0;
 }
 
 static void buf_reserve(LibBuf *b, size_t extra)
@@ -157,13 +158,27 @@ static void buf_reserve(LibBuf *b, size_t extra)
     b->cap = cap;
 }
 
-void pvmL_buf_add(LibBuf *b, const char *s, size_t n)
+void pvmL_buf_add_uncharged(LibBuf *b, const char *s, size_t n)
 {
     if (n == 0)
         return;
     buf_reserve(b, n);
     memcpy(b->data + b->len, s, n);
     b->len += n;
+}
+
+/* Charging per add would round small pieces down to nothing; batching
+ * them charges the bytes exactly and still polls every few kilobytes. */
+#define BUF_CHARGE_STEP 4096u
+
+void pvmL_buf_add(LibBuf *b, const char *s, size_t n)
+{
+    b->uncharged += n;
+    if (b->uncharged >= BUF_CHARGE_STEP) {
+        pvmV_charge_bytes(b->vm, b->uncharged);
+        b->uncharged = 0;
+    }
+    pvmL_buf_add_uncharged(b, s, n);
 }
 
 void pvmL_buf_addc(LibBuf *b, char c)

@@ -56,6 +56,10 @@ size_t pvmL_clamp_index(int64_t i, size_t len);
 /* Raises the language's "index I out of range for string of length N". */
 __attribute__((noreturn)) void pvmL_string_index_error(VM *vm, int64_t i, size_t len);
 
+/* Long natives poll the interrupt (pvmV_charge(vm, 0)) at least once per
+ * this many bytes of work: well under a millisecond of copying. */
+#define LIB_POLL_BYTES ((size_t)1 << 20)
+
 /* A growable byte buffer in the collector's heap. Natives raise errors with
  * longjmp, which would leak a malloc'd buffer (VmBuf); this one is simply
  * collected. */
@@ -63,10 +67,15 @@ typedef struct {
     VM *vm;
     char *data;
     size_t len, cap;
+    size_t uncharged; /* bytes added since the budget was last charged */
 } LibBuf;
 
 void pvmL_buf_init(LibBuf *b, VM *vm);
+/* Adding charges the budget for the bytes, every few kilobytes and before
+ * copying a large piece; _uncharged is for callers that cannot be
+ * interrupted where they add (a file open) and charge themselves. */
 void pvmL_buf_add(LibBuf *b, const char *s, size_t n);
+void pvmL_buf_add_uncharged(LibBuf *b, const char *s, size_t n);
 void pvmL_buf_addc(LibBuf *b, char c);
 void pvmL_buf_add_value(LibBuf *b, Value v); /* str(v) */
 PvString *pvmL_buf_string(const LibBuf *b);

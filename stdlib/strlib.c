@@ -40,6 +40,7 @@ static Value s_sub(VM *vm, int argc, Value *args, void *fname)
         return new_string(vm, "", 0);
     if (i == 0 && j == s->len)
         return args[0];
+    pvmV_charge_bytes(vm, j - i);
     return new_string(vm, s->chars + i, j - i);
 }
 
@@ -48,6 +49,7 @@ static Value s_find(VM *vm, int argc, Value *args, void *fname)
     PvString *s = pvmL_arg_string(vm, fname, args, 0);
     PvString *needle = pvmL_arg_string(vm, fname, args, 1);
     size_t from = argc > 2 ? pvmL_clamp_index(pvmL_arg_int(vm, fname, args, 2), s->len) : 0;
+    pvmV_charge_bytes(vm, s->len - from); /* the worst case of the scan */
     return vm_int(find_bytes(s, needle, from));
 }
 
@@ -55,6 +57,7 @@ static Value s_find(VM *vm, int argc, Value *args, void *fname)
  * in [first, last]. */
 static Value map_case(VM *vm, const PvString *s, char first, char last, int delta)
 {
+    pvmV_charge_bytes(vm, s->len);
     char *out = pvmV_alloc_atomic(vm, pvmV_checked_size(vm, s->len, 1, 1));
     for (size_t i = 0; i < s->len; i++) {
         char c = s->chars[i];
@@ -78,6 +81,7 @@ static Value s_trim(VM *vm, int argc, Value *args, void *fname)
     PvString *s = pvmL_arg_string(vm, fname, args, 0);
     const char *p = s->chars, *end = p + s->len;
     pvmL_trim_spaces(&p, &end);
+    pvmV_charge_bytes(vm, (size_t)(end - p));
     return new_string(vm, p, (size_t)(end - p));
 }
 
@@ -93,10 +97,13 @@ static Value s_split(VM *vm, int argc, Value *args, void *fname)
 {
     PvString *s = pvmL_arg_string(vm, fname, args, 0);
     PvString *sep = nonempty_string(vm, fname, args, 1, "separator");
+    pvmV_charge_bytes(vm, s->len); /* the scan and the copies */
     PvArray *parts = pvmV_array_new(vm, 0);
     size_t from = 0;
-    for (int64_t at; (at = find_bytes(s, sep, from)) >= 0; from = (size_t)at + sep->len)
+    for (int64_t at; (at = find_bytes(s, sep, from)) >= 0; from = (size_t)at + sep->len) {
+        pvmV_charge(vm, 1); /* each piece is an object */
         pvmV_array_push(vm, parts, new_string(vm, s->chars + from, (size_t)at - from));
+    }
     pvmV_array_push(vm, parts, new_string(vm, s->chars + from, s->len - from));
     return vm_obj(VT_ARRAY, parts);
 }
@@ -107,6 +114,7 @@ static Value s_join(VM *vm, int argc, Value *args, void *fname)
     PvString *sep = pvmL_arg_string(vm, fname, args, 1);
     LibBuf b;
     pvmL_buf_init(&b, vm);
+    pvmV_charge_items(vm, a->len); /* the bytes are charged as they are added */
     for (size_t i = 0; i < a->len; i++) {
         if (i > 0)
             pvmL_buf_add(&b, sep->chars, sep->len);
@@ -122,6 +130,7 @@ static Value s_replace(VM *vm, int argc, Value *args, void *fname)
     PvString *new = pvmL_arg_string(vm, fname, args, 2);
     LibBuf b;
     pvmL_buf_init(&b, vm);
+    pvmV_charge_bytes(vm, s->len); /* the scan; the output is charged as it is added */
     size_t from = 0;
     for (int64_t at; (at = find_bytes(s, old, from)) >= 0; from = (size_t)at + old->len) {
         pvmL_buf_add(&b, s->chars + from, (size_t)at - from);
@@ -140,10 +149,27 @@ static Value s_repeat(VM *vm, int argc, Value *args, void *fname)
     if ((uint64_t)n > SIZE_MAX)
         pvmV_error(vm, "out of memory");
     size_t total = pvmV_checked_size(vm, (size_t)n, s->len, 0);
-    char *out = pvmV_alloc_atomic(vm, total);
-    for (size_t at = 0; at < total; at += s->len)
-        memcpy(out + at, s->chars, s->len);
-    return new_string(vm, out, total);
+    /* Before allocating, so that a gigabyte under a small budget fails at
+     * once instead of after the work. */
+    pvmV_charge_bytes(vm, total);
+    PvString *r = pvmV_string_alloc(vm, total);
+    char *out = r->chars;
+    memcpy(out, s->chars, s->len);
+    /* Doubling copies, in slices short enough that an interrupt is
+     * noticed within a millisecond. Every slice is a whole number of
+     * copies of [s], so it lands where the pattern continues. */
+    size_t slice = LIB_POLL_BYTES - LIB_POLL_BYTES % s->len;
+    if (slice == 0)
+        slice = s->len;
+    for (size_t done = s->len; done < total;) {
+        size_t n = total - done < done ? total - done : done;
+        if (n > slice)
+            n = slice;
+        memcpy(out + done, out, n);
+        done += n;
+        pvmV_charge(vm, 0);
+    }
+    return vm_str_value(pvmV_string_seal(r));
 }
 
 static Value s_byte(VM *vm, int argc, Value *args, void *fname)

@@ -314,8 +314,9 @@ static void test_run_states(void **state)
     assert_int_equal(pvm_run(NULL), PVM_EARG);
     assert_int_equal(pvm_load_source(NULL, "", 0, NULL), PVM_EARG);
     assert_int_equal(pvm_load_source(vm, NULL, 3, NULL), PVM_EARG);
-    /* An empty program is fine; NULL with length 0 is empty source. */
-    assert_int_equal(pvm_load_source(vm, NULL, 0, NULL), PVM_OK);
+    /* An empty program is fine; NULL is an error even with length 0. */
+    assert_int_equal(pvm_load_source(vm, NULL, 0, NULL), PVM_EARG);
+    assert_int_equal(pvm_load_source(vm, "", 0, NULL), PVM_OK);
     assert_int_equal(pvm_run(vm), PVM_OK);
     pvm_free(vm);
 }

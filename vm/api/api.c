@@ -25,9 +25,12 @@
 /* bdwgc adopts the thread that initialises it as its main thread, and a
  * host may create its first VM on any thread. Initialising before main()
  * makes that the process's real main thread, whatever the host does. */
+static void GC_CALLBACK api_gc_warn(char *msg, GC_word arg);
+
 __attribute__((constructor)) static void api_gc_init(void)
 {
     pvmV_gc_init();
+    GC_set_warn_proc(api_gc_warn);
 }
 
 /* Per-thread, not global: how many attaches this thread made, and whether
@@ -53,6 +56,43 @@ bool pvm_thread_attach(void)
     return true;
 }
 
+/* Implicit attach: a thread that calls the API without pvm_thread_attach
+ * is registered on its first call (bdwgc aborts the process when an
+ * unknown thread allocates), and unregistered when it exits, by the
+ * destructor of a thread-specific key: a dead thread left registered would
+ * be signalled by the next collection. */
+static _Thread_local bool api_thread_known; /* registered: by us implicitly, or by the host */
+static pthread_key_t api_thread_key;
+static pthread_once_t api_thread_once = PTHREAD_ONCE_INIT;
+
+static void api_thread_exit(void *unused)
+{
+    (void)unused;
+    GC_unregister_my_thread();
+}
+
+static void api_thread_key_init(void)
+{
+    pthread_key_create(&api_thread_key, api_thread_exit);
+}
+
+bool pvmA_thread_ensure(void)
+{
+    if (api_thread_refs > 0 || api_thread_known)
+        return true;
+    if (GC_thread_is_registered()) {
+        api_thread_known = true;
+        return true;
+    }
+    struct GC_stack_base sb;
+    pthread_once(&api_thread_once, api_thread_key_init);
+    if (GC_get_stack_base(&sb) != GC_SUCCESS || GC_register_my_thread(&sb) != GC_SUCCESS)
+        return false;
+    pthread_setspecific(api_thread_key, &api_thread_known); /* any non-NULL value */
+    api_thread_known = true;
+    return true;
+}
+
 void pvm_thread_detach(void)
 {
     if (api_thread_refs == 0 || --api_thread_refs > 0)
@@ -63,12 +103,47 @@ void pvm_thread_detach(void)
     }
 }
 
+/* ---- Collector warnings ---- */
+
+/* bdwgc's warn proc is process-wide and runs with the collector's lock
+ * held, where a host callback that called pvm would deadlock. So a
+ * warning raised on a thread using the API is kept here and handed to the
+ * error callback of the VM whose pvm_run, pvm_call or load on this thread
+ * returns next (stderr when that VM has none); on any other thread (the
+ * collector's own) it goes to stderr at once, as bdwgc would print it. */
+static _Thread_local char api_gc_warning[1024];
+
+static void GC_CALLBACK api_gc_warn(char *msg, GC_word arg)
+{
+    char text[512];
+    int n = snprintf(text, sizeof text, "GC Warning: ");
+    snprintf(text + n, sizeof text - (size_t)n, msg, arg);
+    if (api_thread_refs == 0 && !api_thread_known) {
+        fputs(text, stderr);
+        return;
+    }
+    size_t used = strlen(api_gc_warning);
+    snprintf(api_gc_warning + used, sizeof api_gc_warning - used, "%s", text);
+}
+
+/* Delivers this thread's pending collector warnings for [P]. */
+static void api_flush_gc_warnings(pvm_vm *P)
+{
+    if (!api_gc_warning[0] || P->depth > 0)
+        return;
+    if (P->opt.error)
+        P->opt.error(P->opt.ud, api_gc_warning, strlen(api_gc_warning));
+    else
+        fputs(api_gc_warning, stderr);
+    api_gc_warning[0] = '\0';
+}
+
 /* ---- The last error ---- */
 
 static const char *const api_status_names[] = {
     "PVM_OK", "PVM_ERUNTIME", "PVM_ECOMPILE", "PVM_EBYTECODE", "PVM_EMEMORY",
     "PVM_EBUDGET", "PVM_EINTERRUPT", "PVM_ETYPE", "PVM_ERANGE", "PVM_ENOTFOUND",
-    "PVM_EARG", "PVM_EIO", "PVM_ESTATE",
+    "PVM_EARG", "PVM_EIO", "PVM_ESTATE", "PVM_ENOMEM",
 };
 
 const char *pvm_status_name(pvm_status status)
@@ -183,7 +258,8 @@ static pvm_status api_vm_status(VM *vm)
         if (!strcmp(text, pvmA_fatal_text(PVM_EMEMORY)))
             return PVM_EMEMORY;
     }
-    return strcmp(text, "out of memory") ? PVM_ERUNTIME : PVM_EMEMORY;
+    /* The catchable one: memory ran out, not the limit. */
+    return strcmp(text, "out of memory") ? PVM_ERUNTIME : PVM_ENOMEM;
 }
 
 pvm_status pvmA_fail_vm(pvm_vm *P)
@@ -222,6 +298,8 @@ static pvm_status api_report(pvm_vm *P, pvm_status st)
 
 pvm_status pvmA_protect(pvm_vm *P, void (*fn)(VM *vm, void *ud), void *ud)
 {
+    if (!pvmA_thread_ensure())
+        return pvmA_fail(P, PVM_ESTATE, "%s", API_THREAD_TEXT);
     return pvmV_protect(P->vm, fn, ud) ? PVM_OK : pvmA_fail_vm(P);
 }
 
@@ -369,7 +447,7 @@ pvm_vm *pvm_new(const pvm_options *opt)
 
 void pvm_free(pvm_vm *P)
 {
-    if (!P || P->depth > 0)
+    if (!P || P->depth > 0 || !pvmA_thread_ensure())
         return;
     if (P->out) {
         fclose(P->out);
@@ -437,6 +515,7 @@ static pvm_status api_end(pvm_vm *P, bool ok)
         return ok ? PVM_OK : pvmA_fail_vm(P);
     if (P->out)
         fflush(P->out);
+    api_flush_gc_warnings(P);
     if (ok)
         return PVM_OK;
     pvm_status st = pvmA_fail_vm(P);
@@ -455,6 +534,8 @@ pvm_status pvm_run(pvm_vm *P)
         return pvmA_fail(P, PVM_ESTATE, "pvm_run: no program loaded");
     if (prog->modules[0]->state != VM_MODULE_NEW)
         return pvmA_fail(P, PVM_ESTATE, "pvm_run: the program has already run; load it again");
+    if (!pvmA_thread_ensure())
+        return pvmA_fail(P, PVM_ESTATE, "%s", API_THREAD_TEXT);
     api_begin(P);
     return api_end(P, pvmV_run_program(P->vm));
 }
@@ -475,7 +556,7 @@ pvm_status pvm_call(pvm_vm *P, pvm_value fn, int argc, const pvm_value *args, pv
     Value small[8];
     Value *vals = (size_t)argc <= sizeof small / sizeof small[0] ? small : malloc((size_t)argc * sizeof(Value));
     if (!vals)
-        return pvmA_fail(P, PVM_EMEMORY, "out of memory");
+        return pvmA_fail(P, PVM_ENOMEM, "out of memory");
     for (int i = 0; i < argc; i++) {
         if (!pvmA_value(P, args[i], &vals[i])) {
             if (vals != small)
@@ -490,7 +571,7 @@ pvm_status pvm_call(pvm_vm *P, pvm_value fn, int argc, const pvm_value *args, pv
         free(vals);
     pvm_status st = api_end(P, ok);
     if (st == PVM_OK && result && !pvmA_handle(P, r, result))
-        return pvmA_fail(P, PVM_EMEMORY, "out of memory");
+        return pvmA_fail(P, PVM_ENOMEM, "out of memory");
     return st;
 }
 
@@ -524,7 +605,7 @@ static pvm_status api_compile(pvm_vm *P, const char *src, size_t len, const char
             fclose(errors);
         free(text);
         free(names);
-        return pvmA_fail(P, PVM_EMEMORY, "out of memory");
+        return pvmA_fail(P, PVM_ENOMEM, "out of memory");
     }
     CcOptions o = { .extra_builtins = names, .module_path = P->module_path };
     bool ok = pvmC_compile_source(src, len, name, &o, img, errors);
@@ -547,13 +628,18 @@ static pvm_status api_load_image(pvm_vm *P, const PbcImage *img)
     if (pvmV_load_verified(P->vm, img, err, sizeof err))
         return PVM_OK;
     bool memory = !strncmp(err, "cannot load program", 19);
-    return pvmA_fail(P, memory ? PVM_EMEMORY : PVM_EBYTECODE, "%s%s", memory ? "" : "invalid bytecode: ", err);
+    /* Loading raises only for memory: the VM's limit (fatal) or the real thing. */
+    if (memory && P->vm->error_fatal)
+        return pvmA_fail(P, PVM_EMEMORY, "cannot load program: %s", pvmA_fatal_text(PVM_EMEMORY));
+    return pvmA_fail(P, memory ? PVM_ENOMEM : PVM_EBYTECODE, "%s%s", memory ? "" : "invalid bytecode: ", err);
 }
 
 static pvm_status api_check_loading(pvm_vm *P, const void *data, size_t len)
 {
     if (!P)
         return PVM_EARG;
+    if (!pvmA_thread_ensure())
+        return pvmA_fail(P, PVM_ESTATE, "%s", API_THREAD_TEXT);
     if (!data && len)
         return pvmA_fail(P, PVM_EARG, "NULL data of length %zu", len);
     if (P->depth > 0)
@@ -568,6 +654,7 @@ static pvm_status api_load_source(pvm_vm *P, const char *src, size_t len, const 
     if (st == PVM_OK)
         st = api_load_image(P, &img);
     pvmB_free(&img);
+    api_flush_gc_warnings(P);
     return api_report(P, st);
 }
 
@@ -576,6 +663,9 @@ pvm_status pvm_load_source(pvm_vm *P, const char *src, size_t len, const char *n
     pvm_status st = api_check_loading(P, src, len);
     if (st != PVM_OK)
         return st;
+    /* A NULL text is a host bug, not an empty program to run quietly. */
+    if (!src)
+        return pvmA_fail(P, PVM_EARG, "pvm_load_source: NULL source");
     return api_load_source(P, src, len, name ? name : "<source>");
 }
 
@@ -590,6 +680,7 @@ pvm_status pvm_load_bytecode(pvm_vm *P, const void *bytes, size_t len)
         return api_report(P, pvmA_fail(P, PVM_EBYTECODE, "invalid bytecode: %s", err));
     st = api_load_image(P, &img);
     pvmB_free(&img);
+    api_flush_gc_warnings(P);
     return api_report(P, st);
 }
 
@@ -652,11 +743,15 @@ pvm_status pvm_get_global(pvm_vm *P, const char *name, pvm_value *out)
     *out = PVM_NIL;
     Value *slot = api_program_global(P->vm, name);
     Value v;
+    /* Before the top level ran every variable is nil, functions too: a
+     * nil there would look like a real value. */
+    if (slot && P->vm->program->modules[0]->state == VM_MODULE_NEW)
+        return pvmA_fail(P, PVM_ESTATE, "pvm_get_global: '%s' is not set until pvm_run runs the program", name);
     if (slot)
         v = *slot;
     else if (!api_builtin(P->vm, name, &v))
         return pvmA_fail(P, PVM_ENOTFOUND, "no global named '%s'", name);
-    return pvmA_handle(P, v, out) ? PVM_OK : pvmA_fail(P, PVM_EMEMORY, "out of memory");
+    return pvmA_handle(P, v, out) ? PVM_OK : pvmA_fail(P, PVM_ENOMEM, "out of memory");
 }
 
 pvm_status pvm_set_global(pvm_vm *P, const char *name, pvm_value v)

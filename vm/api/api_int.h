@@ -29,6 +29,7 @@ typedef struct {
     uint32_t nchunks;
     uint32_t free_head; /* API_NO_SLOT when empty */
     uint32_t salt;      /* first generation of this VM's slots */
+    size_t live;        /* handles held: pvm_handle_count */
     uint64_t *locals;   /* ids made inside natives, released at their return */
     size_t nlocals, locals_cap;
 } ApiHandles;
@@ -69,6 +70,12 @@ pvm_status pvmA_fail_vm(pvm_vm *P);
 const char *pvmA_fatal_text(pvm_status st);
 /* Runs [fn] inside a protected boundary: PVM_OK, or the VM's error. */
 pvm_status pvmA_protect(pvm_vm *P, void (*fn)(VM *vm, void *ud), void *ud);
+
+/* Registers the calling thread with the collector if nothing did (api.c);
+ * every entry point that may touch collected memory calls it first. False
+ * (the caller fails with PVM_ESTATE, API_THREAD_TEXT) when bdwgc refuses. */
+bool pvmA_thread_ensure(void);
+#define API_THREAD_TEXT "this thread cannot be registered with the collector"
 
 /* Handles (api_values.c). */
 void pvmA_handles_init(pvm_vm *P);

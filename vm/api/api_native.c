@@ -146,7 +146,7 @@ pvm_value pvm_function(pvm_vm *P, const char *name, pvm_cfunction fn, void *ud)
     ApiRegister r = { P, name ? name : "<native>", fn, NULL, ud, VAL_NIL };
     pvm_value h = PVM_NIL;
     if (pvmA_protect(P, api_function_body, &r) == PVM_OK && !pvmA_handle(P, r.result, &h))
-        pvmA_fail(P, PVM_EMEMORY, "out of memory");
+        pvmA_fail(P, PVM_ENOMEM, "out of memory");
     return h;
 }
 

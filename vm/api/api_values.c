@@ -97,6 +97,7 @@ static bool api_release_id(ApiHandles *H, uint64_t id)
         s->gen = 1;
     s->next_free = H->free_head;
     H->free_head = (uint32_t)id - 1;
+    H->live--;
     return true;
 }
 
@@ -115,6 +116,7 @@ static bool api_new_handle(pvm_vm *P, Value v, bool local, pvm_value *out)
     H->free_head = s->next_free;
     s->v = v;
     s->next_free = API_LIVE;
+    H->live++;
     uint64_t id = (uint64_t)s->gen << 32 | (index + 1);
     if (local && !api_push_local(H, id)) {
         api_release_id(H, id);
@@ -126,6 +128,10 @@ static bool api_new_handle(pvm_vm *P, Value v, bool local, pvm_value *out)
 
 bool pvmA_handle(pvm_vm *P, Value v, pvm_value *out)
 {
+    if (!pvmA_thread_ensure()) { /* a new chunk of slots is collector memory */
+        *out = PVM_NIL;
+        return false;
+    }
     return api_new_handle(P, v, P->depth > 0, out);
 }
 
@@ -151,6 +157,11 @@ static bool api_lookup(const pvm_vm *P, pvm_value h, Value *out)
 
 bool pvmA_value(pvm_vm *P, pvm_value h, Value *out)
 {
+    /* Most entry points look a handle up before anything else. */
+    if (!pvmA_thread_ensure()) {
+        pvmA_fail(P, PVM_ESTATE, "%s", API_THREAD_TEXT);
+        return false;
+    }
     if (api_lookup(P, h, out))
         return true;
     pvmA_fail(P, PVM_EARG, "invalid or released handle %#llx", (unsigned long long)h.id);
@@ -164,7 +175,7 @@ pvm_value pvm_retain(pvm_vm *P, pvm_value v)
     if (!P || !pvmA_value(P, v, &val))
         return PVM_NIL;
     if (!api_new_handle(P, val, false, &h))
-        pvmA_fail(P, PVM_EMEMORY, "out of memory");
+        pvmA_fail(P, PVM_ENOMEM, "out of memory");
     return h;
 }
 
@@ -175,6 +186,11 @@ pvm_status pvm_release(pvm_vm *P, pvm_value v)
     if (v.id == 0 || api_release_id(&P->handles, v.id))
         return PVM_OK;
     return pvmA_fail(P, PVM_EARG, "invalid or released handle %#llx", (unsigned long long)v.id);
+}
+
+size_t pvm_handle_count(const pvm_vm *P)
+{
+    return P ? P->handles.live : 0;
 }
 
 /* ---- Types ---- */
@@ -231,7 +247,7 @@ static pvm_value api_result(pvm_vm *P, Value v)
 {
     pvm_value h;
     if (!pvmA_handle(P, v, &h))
-        pvmA_fail(P, PVM_EMEMORY, "out of memory");
+        pvmA_fail(P, PVM_ENOMEM, "out of memory");
     return h;
 }
 
@@ -437,7 +453,7 @@ pvm_status pvm_to_string(pvm_vm *P, pvm_value v, pvm_value *out)
         return P->status;
     pvm_status st = pvmA_protect(P, api_to_string_body, &c);
     if (st == PVM_OK && !pvmA_handle(P, c.out, out))
-        return pvmA_fail(P, PVM_EMEMORY, "out of memory");
+        return pvmA_fail(P, PVM_ENOMEM, "out of memory");
     return st;
 }
 
@@ -483,7 +499,7 @@ pvm_status pvm_array_get(pvm_vm *P, pvm_value array, size_t i, pvm_value *out)
     pvm_status st = api_array_at(P, array, i, &a);
     if (st != PVM_OK)
         return st;
-    return pvmA_handle(P, a->items[i], out) ? PVM_OK : pvmA_fail(P, PVM_EMEMORY, "out of memory");
+    return pvmA_handle(P, a->items[i], out) ? PVM_OK : pvmA_fail(P, PVM_ENOMEM, "out of memory");
 }
 
 pvm_status pvm_array_set(pvm_vm *P, pvm_value array, size_t i, pvm_value v)
@@ -535,7 +551,7 @@ pvm_status pvm_map_get(pvm_vm *P, pvm_value map, pvm_value key, pvm_value *out)
         return P->status;
     if (!pvmV_map_get(m.as.m, k, &v))
         return pvmA_fail(P, PVM_ENOTFOUND, "key not found");
-    return pvmA_handle(P, v, out) ? PVM_OK : pvmA_fail(P, PVM_EMEMORY, "out of memory");
+    return pvmA_handle(P, v, out) ? PVM_OK : pvmA_fail(P, PVM_ENOMEM, "out of memory");
 }
 
 static void api_map_set_body(VM *vm, void *ud)
@@ -592,7 +608,7 @@ pvm_status pvm_map_get_field(pvm_vm *P, pvm_value map, const char *key, pvm_valu
         return st;
     if (!u.found)
         return pvmA_fail(P, PVM_ENOTFOUND, "key '%s' not found", key);
-    return pvmA_handle(P, u.value, out) ? PVM_OK : pvmA_fail(P, PVM_EMEMORY, "out of memory");
+    return pvmA_handle(P, u.value, out) ? PVM_OK : pvmA_fail(P, PVM_ENOMEM, "out of memory");
 }
 
 pvm_status pvm_map_set_field(pvm_vm *P, pvm_value map, const char *key, pvm_value v)
@@ -627,7 +643,7 @@ bool pvm_map_next(pvm_vm *P, pvm_value map, size_t *iter, pvm_value *key, pvm_va
     if (!pvmA_handle(P, e->key, key) || !pvmA_handle(P, e->value, value)) {
         pvm_release(P, *key);
         *key = PVM_NIL;
-        pvmA_fail(P, PVM_EMEMORY, "out of memory");
+        pvmA_fail(P, PVM_ENOMEM, "out of memory");
         return false;
     }
     *iter = (size_t)pos + 1;

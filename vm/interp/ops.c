@@ -41,8 +41,12 @@ Value pvmV_arith(VM *vm, Opcode op, Value a, Value b)
             pvmV_error(vm, "division by zero");
         return vm_int(pvmV_int_op(op, a.as.i, b.as.i));
     }
-    if (op == OP_ADD && a.type == VT_STRING && b.type == VT_STRING)
+    if (op == OP_ADD && a.type == VT_STRING && b.type == VT_STRING) {
+        /* One instruction, but its work grows with the strings: a doubling
+         * loop would otherwise reach gigabytes within a tiny budget. */
+        pvmV_charge_bytes(vm, a.as.s->len + b.as.s->len);
         return vm_str_value(pvmV_string_concat(vm, a.as.s, b.as.s));
+    }
     /* Bitwise operators are for ints only: a float is an error. */
     if (!pvmV_is_arith_op(op) || !pvmV_arith_fast(op, &a, &b, &r))
         vm_bad_operands(vm, op, a, b);

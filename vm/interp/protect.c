@@ -49,6 +49,7 @@ static void vm_enter(VM *vm)
 
 Value pvmV_call(VM *vm, Value fn, int argc, const Value *args)
 {
+    pvmV_charge(vm, 1); /* like CALL: a callback without loops is not free */
     Value *callee = vm->top;
     if (!pvmV_stack_ensure(vm, callee + argc + 1))
         pvmV_error(vm, "stack overflow");

@@ -78,6 +78,12 @@ void *pvmV_alloc_atomic(VM *vm, size_t size)
     return p;
 }
 
+void *pvmV_alloc_atomic_uncleared(VM *vm, size_t size)
+{
+    vm_account(vm, size);
+    return vm_checked(vm, GC_MALLOC_ATOMIC(size ? size : 1));
+}
+
 void *pvmV_realloc(VM *vm, void *p, size_t size)
 {
     vm_account(vm, size);

@@ -46,6 +46,10 @@ typedef struct PvMap {
 
 /* Strings */
 PvString *pvmV_string_new(VM *vm, const char *chars, size_t len);
+/* A string built in place, without a copy (a native making a large one):
+ * alloc gives [len] bytes to fill, seal computes the hash once they are. */
+PvString *pvmV_string_alloc(VM *vm, size_t len);
+PvString *pvmV_string_seal(PvString *s);
 PvString *pvmV_string_cstr(VM *vm, const char *cstr);
 PvString *pvmV_string_concat(VM *vm, const PvString *a, const PvString *b);
 bool pvmV_string_equal(const PvString *a, const PvString *b);

@@ -29,17 +29,17 @@ uint64_t pvmV_hash_bytes(const char *chars, size_t len)
 }
 
 /* An uninitialised string of [len] bytes with its terminating NUL set;
- * the caller fills the bytes and then calls string_seal. */
-static PvString *string_alloc(VM *vm, size_t len)
+ * the caller fills the bytes and then calls pvmV_string_seal. */
+PvString *pvmV_string_alloc(VM *vm, size_t len)
 {
     size_t size = pvmV_checked_size(vm, len, 1, sizeof(PvString) + 1);
-    PvString *s = pvmV_alloc_atomic(vm, size);
+    PvString *s = pvmV_alloc_atomic_uncleared(vm, size); /* every byte is written */
     s->len = len;
     s->chars[len] = '\0';
     return s;
 }
 
-static PvString *string_seal(PvString *s)
+PvString *pvmV_string_seal(PvString *s)
 {
     s->hash = pvmV_hash_bytes(s->chars, s->len);
     return s;
@@ -47,10 +47,10 @@ static PvString *string_seal(PvString *s)
 
 PvString *pvmV_string_new(VM *vm, const char *chars, size_t len)
 {
-    PvString *s = string_alloc(vm, len);
+    PvString *s = pvmV_string_alloc(vm, len);
     if (len > 0)
         memcpy(s->chars, chars, len);
-    return string_seal(s);
+    return pvmV_string_seal(s);
 }
 
 PvString *pvmV_string_cstr(VM *vm, const char *cstr)
@@ -61,10 +61,10 @@ PvString *pvmV_string_cstr(VM *vm, const char *cstr)
 PvString *pvmV_string_concat(VM *vm, const PvString *a, const PvString *b)
 {
     size_t len = pvmV_checked_size(vm, a->len, 1, b->len);
-    PvString *s = string_alloc(vm, len);
+    PvString *s = pvmV_string_alloc(vm, len);
     memcpy(s->chars, a->chars, a->len);
     memcpy(s->chars + a->len, b->chars, b->len);
-    return string_seal(s);
+    return pvmV_string_seal(s);
 }
 
 bool pvmV_string_equal(const PvString *a, const PvString *b)

@@ -151,6 +151,9 @@ uint32_t pvmV_proto_line(const VmProto *proto, const VmInsn *ip);
  * Raises "out of memory" rather than returning NULL. */
 void *pvmV_alloc(VM *vm, size_t size);        /* may hold pointers */
 void *pvmV_alloc_atomic(VM *vm, size_t size); /* pointer-free */
+/* Pointer-free and not cleared, for a caller that writes every byte (a
+ * string's): clearing a gigabyte would be an uninterruptible pass. */
+void *pvmV_alloc_atomic_uncleared(VM *vm, size_t size);
 void *pvmV_realloc(VM *vm, void *p, size_t size);
 size_t pvmV_checked_size(VM *vm, size_t count, size_t elem, size_t extra); /* count*elem+extra or "out of memory" */
 
@@ -167,6 +170,46 @@ size_t pvmV_reachable_bytes(VM *vm);
  * exceeded"), and returns if neither holds. An unlimited VM's fuel starts
  * at INT64_MAX, which no run exhausts, so it is never refilled. */
 void pvmV_limit_reached(VM *vm);
+/* Charging the instruction budget outside the dispatch loop: at every
+ * entry into PV code from C (pvmV_call: natives' callbacks, the API, module
+ * main, ffi callbacks), and by natives for the work they do, so that
+ * neither straight-line callbacks nor one long native escape the budget or
+ * the interrupt. A native's exchange rate: one unit per VM_BYTES_PER_UNIT
+ * bytes it copies or scans, or per VM_ITEMS_PER_UNIT elements. Charge
+ * before the work when its size is known, and in long loops charge as
+ * they go (pvmV_charge(vm, 0) only polls the interrupt). */
+#define VM_BYTES_PER_UNIT 64u
+#define VM_ITEMS_PER_UNIT 8u
+
+/* Takes [units] of fuel; false when the budget is exhausted or an
+ * interrupt is pending (the caller cleans up, then pvmV_limit_reached). */
+static inline bool pvmV_charge_ok(VM *vm, uint64_t units)
+{
+    /* Saturates at -1: a huge charge must not wrap the counter. */
+    if (vm->fuel < 0 || units > (uint64_t)vm->fuel)
+        vm->fuel = -1;
+    else
+        vm->fuel -= (int64_t)units;
+    return vm->fuel >= 0 && !vm->interrupt;
+}
+
+/* Takes [units] of fuel, raising the budget or interrupt error. */
+static inline void pvmV_charge(VM *vm, uint64_t units)
+{
+    if (!pvmV_charge_ok(vm, units))
+        pvmV_limit_reached(vm);
+}
+
+static inline void pvmV_charge_bytes(VM *vm, size_t bytes)
+{
+    pvmV_charge(vm, bytes / VM_BYTES_PER_UNIT);
+}
+
+static inline void pvmV_charge_items(VM *vm, size_t items)
+{
+    pvmV_charge(vm, items / VM_ITEMS_PER_UNIT);
+}
+
 /* Raises [message] as an error that PV code cannot catch. */
 __attribute__((noreturn)) void pvmV_fatal_error(VM *vm, const char *message);
 
