@@ -32,6 +32,7 @@ typedef struct {
     VM *vm;
     uint64_t *trips;    /* counts trips round the loop */
     PvmjLabel top;
+    PvmjLabel loop;     /* the start of the loop body, after LOOP #1 */
     PvmjLabel *exits;   /* one per snapshot */
     uint32_t snap;      /* the snapshot of the instruction being compiled */
 } Gen;
@@ -154,14 +155,45 @@ static void gen_charge(Gen *g, const JitIns *in)
     pvmJ_mov_store(g->a, PVMJ_W64, pvmj_mem(PVMJ_RCX, 0), PVMJ_RAX);
 }
 
-/* The last snapshot is the frame at the loop header. */
-static void gen_loop(Gen *g)
+/* The PHIs at the end of the loop body, as one parallel copy (one PHI's
+ * source may be another's destination): every source into scratch, then
+ * scratch into the destinations. Then round again. */
+static void gen_phis(Gen *g, uint32_t first)
 {
-    const JitSnap *s = &g->snaps->snaps[g->snaps->nsnaps - 1];
+    uint32_t n = 0;
+    for (uint32_t i = first; i < g->ir->nins; i++, n++) {
+        load_gpr(g, PVMJ_RAX, g->ir->ins[i].b);
+        pvmJ_mov_store(g->a, PVMJ_W64, pvmj_mem(PVMJ_R12, (int32_t)(8u * (JIT_MAX_INS + n))), PVMJ_RAX);
+    }
+    n = 0;
+    for (uint32_t i = first; i < g->ir->nins; i++, n++) {
+        pvmJ_mov_load(g->a, PVMJ_W64, PVMJ_RAX, pvmj_mem(PVMJ_R12, (int32_t)(8u * (JIT_MAX_INS + n))));
+        store_gpr(g, g->ir->ins[i].a, PVMJ_RAX);
+    }
+    pvmJ_jmp(g->a, g->loop);
+}
+
+static void gen_loop_count(Gen *g)
+{
     pvmJ_mov_ri(g->a, PVMJ_RCX, (int64_t)(uintptr_t)g->trips);
     pvmJ_mov_load(g->a, PVMJ_W64, PVMJ_RAX, pvmj_mem(PVMJ_RCX, 0));
     pvmJ_alu_ri(g->a, PVMJ_ADD, PVMJ_W64, PVMJ_RAX, 1);
     pvmJ_mov_store(g->a, PVMJ_W64, pvmj_mem(PVMJ_RCX, 0), PVMJ_RAX);
+}
+
+/* LOOP #1: the copied body starts here (each trip round it counts). LOOP
+ * #0: the last snapshot is the frame at the loop header; write it back
+ * and start again from the top. */
+static void gen_loop(Gen *g, const JitIns *in)
+{
+    if (in->a == 1) {
+        gen_loop_count(g);
+        g->loop = pvmJ_label_new(g->a);
+        pvmJ_label_bind(g->a, g->loop);
+        return;
+    }
+    const JitSnap *s = &g->snaps->snaps[g->snaps->nsnaps - 1];
+    gen_loop_count(g);
     for (uint32_t i = 0; i < s->nentries; i++) {
         const JitSnapEntry *e = &g->snaps->map[s->map_start + i];
         store_value(g, slot_tag(e->slot), slot_payload(e->slot), e->ref);
@@ -381,7 +413,7 @@ static bool gen_ins(Gen *g, JitRef ref)
     case JIT_IR_GLOAD: gen_gload(g, in, ref); return true;
     case JIT_IR_GSTORE: gen_gstore(g, in); return true;
     case JIT_IR_CHARGE: gen_charge(g, in); return true;
-    case JIT_IR_LOOP: gen_loop(g); return true;
+    case JIT_IR_LOOP: gen_loop(g, in); return true;
     case JIT_IR_ALEN: gen_alen(g, in, ref); return true;
     case JIT_IR_ABC: gen_abc(g, in); return true;
     case JIT_IR_AREF: gen_aref(g, in, ref); return true;
@@ -456,11 +488,14 @@ bool pvmJ_assemble(PvmjAsm *a, VM *vm, const JitIR *ir, const JitSnapList *snaps
     g.top = pvmJ_label_new(a);
     pvmJ_label_bind(a, g.top);
     bool ok = true;
-    for (uint32_t i = 0; i < ir->nins && ok; i++) {
+    uint32_t i = 0;
+    for (; i < ir->nins && ok && ir->ins[i].op != JIT_IR_PHI; i++) {
         JitRef ref = (JitRef)(JIT_REF_BIAS + i);
         advance_snapshot(&g, ref);
         ok = gen_ins(&g, ref);
     }
+    if (ok && ir->loop != JIT_REF_NONE)
+        gen_phis(&g, i);
     gen_exit_stubs(&g, leave);
     free(g.exits);
     return ok && a->error == PVMJ_OK;

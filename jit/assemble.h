@@ -8,7 +8,9 @@
 #include "vm/runtime/vm.h"
 
 /* The machine code's signature: returns the number of the snapshot whose
- * guard failed. [vals] has room for every instruction's value. */
+ * guard failed. [vals] has PVMJ_VALS words: one per IR instruction, then
+ * scratch for the PHIs' parallel copy. */
+#define PVMJ_VALS (2u * JIT_MAX_INS)
 typedef uint32_t (*JitEntry)(Value *base, uint64_t *vals);
 
 /* Appends the trace to [a]; false for an IR instruction the backend has no

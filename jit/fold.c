@@ -229,7 +229,8 @@ static JitRef cse_find(const JitIR *ir, JitOp op, JitType type, JitRef a, JitRef
 {
     for (JitRef r = ir->chain[op]; r != JIT_REF_NONE; r = pvmJ_ir_at(ir, r)->prev) {
         const JitIns *in = pvmJ_ir_at(ir, r);
-        if (in->a == a && in->b == b && in->type == type)
+        bool stale = ir->variant && r < JIT_REF_BIAS + ir->nvariant && ir->variant[r - JIT_REF_BIAS];
+        if (in->a == a && in->b == b && in->type == type && !stale)
             return r;
     }
     return JIT_REF_NONE;

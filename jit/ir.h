@@ -64,7 +64,11 @@ enum {
  * 0 <= index < length, compared unsigned), AREF the address of element
  * [index], XLOAD a type-guarded load of the Value there and XSTORE a store.
  * No instruction a trace can contain changes an array's length or moves
- * its items, so ALEN and AREF are pure within a trace. */
+ * its items, so ALEN and AREF are pure within a trace.
+ * LOOP ends the recorded iteration. With #0 the trace writes the frame
+ * back and starts again from the top; with #1 (loop.c) a copy of the body
+ * follows, ending in PHIs: "PHI a b" means a takes b's value when the copy
+ * goes round again. */
 #define JIT_IROPS(X) \
     X(KINT,   LIT,  NONE, JIT_F_CONST) \
     X(KFLT,   LIT,  NONE, JIT_F_CONST) \
@@ -104,7 +108,7 @@ enum {
     X(XSTORE, REF,  REF,  JIT_F_EFFECT) \
     X(GSTORE, REF,  REF,  JIT_F_EFFECT) \
     X(CHARGE, LIT,  NONE, JIT_F_GUARD | JIT_F_EFFECT) \
-    X(LOOP,   NONE, NONE, JIT_F_EFFECT) \
+    X(LOOP,   LIT,  NONE, JIT_F_EFFECT) \
     X(PHI,    REF,  REF,  JIT_F_EFFECT)
 
 typedef enum {
@@ -136,6 +140,12 @@ typedef struct JitIR {
     uint32_t nk, k_cap;
     JitRef chain[JIT_IR__COUNT]; /* newest instruction of each op */
     bool failed;        /* out of memory or over a limit: the trace aborts */
+    /* While the LOOP pass copies the body (loop.c): instructions below
+     * [loop] whose value differs between iterations, which CSE must not
+     * reuse for the copy. NULL otherwise. */
+    const uint8_t *variant;
+    uint32_t nvariant;
+    JitRef loop;        /* the LOOP instruction once the pass has run, else 0 */
 } JitIR;
 
 typedef struct {

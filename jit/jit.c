@@ -21,6 +21,7 @@
 
 #include "jit/assemble.h"
 #include "jit/jit.h"
+#include "jit/loop.h"
 #include "jit/mcode.h"
 #include "jit/record.h"
 
@@ -91,7 +92,7 @@ bool pvmJ_attach(VM *vm, const PvmJitOptions *o)
     if (j->opt.hot > JIT_MAX_HOT)
         j->opt.hot = JIT_MAX_HOT;
     j->mcode = pvmJ_mcode_new(0, 0);
-    j->vals = GC_MALLOC_UNCOLLECTABLE(JIT_MAX_INS * sizeof *j->vals);
+    j->vals = GC_MALLOC_UNCOLLECTABLE(PVMJ_VALS * sizeof *j->vals);
     if (!j->mcode || !j->vals) {
         pvmJ_mcode_free(j->mcode);
         GC_FREE(j->vals);
@@ -199,6 +200,8 @@ static void record_done(VM *vm, PvmJitState *j, VmInsn *jmp)
         record_failed(j, jmp, "too many traces", NULL);
         return;
     }
+    if (!pvmJ_loop_optimize(&r->ir, &r->snaps))
+        pvmJ_ir_append(&r->ir, JIT_IR_LOOP, JIT_T_VOID, 0, 0);
     JitTrace *t = calloc(1, sizeof *t);
     PvmjAsm a;
     pvmJ_asm_init(&a, 0);

@@ -284,7 +284,8 @@ static JitRecStatus rec_branch(JitRecorder *r, const VmInsn *ip, bool jump_if_tr
 /* The back edge closes the trace: a trip round the loop is charged to the
  * budget (CHARGE exits to the interpreter's own check at this jmp when it
  * is spent), and the final snapshot says what the frame holds at the loop
- * header, for the trace to write back before it goes round again. */
+ * header: what the LOOP pass carries round, or what the trace writes back
+ * before it starts again. */
 static JitRecStatus rec_jump(JitRecorder *r, const VmInsn *ip)
 {
     uint32_t pc = r->pc, target = (uint32_t)ip->arg;
@@ -292,7 +293,6 @@ static JitRecStatus rec_jump(JitRecorder *r, const VmInsn *ip)
         if (!rec_snapshot(r))
             return rec_abort(r, JIT_ABORT_LIMIT, NULL);
         pvmJ_ir_append(&r->ir, JIT_IR_CHARGE, JIT_T_VOID, (JitRef)(pc - target + 1), 0);
-        pvmJ_ir_append(&r->ir, JIT_IR_LOOP, JIT_T_VOID, 0, 0);
         uint32_t saved = r->pc;
         r->pc = r->start;
         bool ok = rec_snapshot(r);

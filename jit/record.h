@@ -74,7 +74,8 @@ bool pvmJ_record_start(JitRecorder *r, VM *vm, const VmFrame *f, const VmInsn *b
 
 /* Shows the recorder instruction [ip] of the running frame before it runs.
  * Returns GO while recording continues, DONE when the loop closed (the IR
- * ends with CHARGE and LOOP), ABORTED with r->abort set. */
+ * ends with CHARGE, the last snapshot is the loop header), ABORTED with
+ * r->abort set. */
 JitRecStatus pvmJ_record_ins(JitRecorder *r, VM *vm, const VmFrame *f, const VmInsn *ip);
 
 /* Stops a recording from outside (an error unwound the frame). */
