@@ -138,7 +138,7 @@ static Value s_repeat(VM *vm, int argc, Value *args, void *fname)
     if (n <= 0 || s->len == 0)
         return new_string(vm, "", 0);
     if ((uint64_t)n > SIZE_MAX)
-        pvmV_error(vm, "out of memory");
+        pvmV_out_of_memory(vm);
     size_t total = pvmV_checked_size(vm, (size_t)n, s->len, 0);
     char *out = pvmV_alloc_atomic(vm, total);
     for (size_t at = 0; at < total; at += s->len)

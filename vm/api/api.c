@@ -114,26 +114,6 @@ static char *api_strndup(const char *s, size_t n)
     return d;
 }
 
-/* "  at NAME (FILE:LINE)" - the innermost frame of a trace. */
-static void api_where_from_trace(pvm_vm *P, const char *trace)
-{
-    const char *eol = strchr(trace, '\n');
-    const char *end = eol ? eol : trace + strlen(trace);
-    const char *close = end;
-    while (close > trace && close[-1] != ')')
-        close--;
-    const char *colon = close;
-    while (colon > trace && colon[-1] != ':')
-        colon--;
-    const char *open = colon;
-    while (open > trace && open[-1] != '(')
-        open--;
-    if (close == trace || colon == trace || open == trace || open >= colon)
-        return;
-    P->file = api_strndup(open, (size_t)(colon - 1 - open));
-    P->line = atoi(colon);
-}
-
 /* "FILE:LINE:COL: error: MESSAGE" - the first compile error. The file
  * name may itself contain colons, so the numbers are read backwards. */
 static void api_where_from_diagnostic(pvm_vm *P, const char *text)
@@ -159,50 +139,53 @@ static void api_where_from_diagnostic(pvm_vm *P, const char *text)
     P->column = atoi(col_start);
 }
 
-const char *pvmA_fatal_text(pvm_status st)
+/* The status of each kind of VM error (vm->error_kind). */
+static pvm_status api_kind_status(VmErrorKind kind)
 {
-    switch (st) {
-    case PVM_EBUDGET: return "instruction budget exceeded";
-    case PVM_EINTERRUPT: return "interrupted";
-    default: return "memory limit exceeded";
+    switch (kind) {
+    case VM_ERR_OUT_OF_MEMORY:
+    case VM_ERR_MEMORY_LIMIT: return PVM_EMEMORY;
+    case VM_ERR_BUDGET: return PVM_EBUDGET;
+    case VM_ERR_INTERRUPT: return PVM_EINTERRUPT;
+    default: return PVM_ERUNTIME;
     }
 }
 
-/* The status of the error in vm->error. */
-static pvm_status api_vm_status(VM *vm)
+/* The innermost position, recorded by the VM with the trace. */
+static void api_where_from_vm(pvm_vm *P, const VM *vm)
 {
-    if (vm->error.type != VT_STRING)
-        return PVM_ERUNTIME;
-    const char *text = vm->error.as.s->chars;
-    if (vm->error_fatal) {
-        if (!strcmp(text, pvmA_fatal_text(PVM_EBUDGET)))
-            return PVM_EBUDGET;
-        if (!strcmp(text, pvmA_fatal_text(PVM_EINTERRUPT)))
-            return PVM_EINTERRUPT;
-        if (!strcmp(text, pvmA_fatal_text(PVM_EMEMORY)))
-            return PVM_EMEMORY;
-    }
-    return strcmp(text, "out of memory") ? PVM_ERUNTIME : PVM_EMEMORY;
+    if (!vm->error_file)
+        return;
+    P->file = strdup(vm->error_file->chars);
+    P->line = (int)vm->error_line;
+}
+
+/* The message of the error in vm->error; NULL when memory ran out. */
+static char *api_vm_message(const VM *vm)
+{
+    VmBuf b;
+    pvmV_buf_init(&b);
+    pvmV_display(&b, vm->error);
+    if (!b.failed)
+        return b.data; /* handed over: freed with the error */
+    pvmV_buf_free(&b);
+    return NULL;
 }
 
 pvm_status pvmA_fail_vm(pvm_vm *P)
 {
     VM *vm = P->vm;
     api_clear_error(P);
-    P->status = api_vm_status(vm);
-    VmBuf b;
-    pvmV_buf_init(&b);
-    pvmV_display(&b, vm->error);
-    P->message = b.data;
+    P->status = api_kind_status(vm->error_kind);
+    P->message = api_vm_message(vm);
     P->trace = strdup(vm->error_trace ? vm->error_trace : "");
-    if (P->trace)
-        api_where_from_trace(P, P->trace);
+    api_where_from_vm(P, vm);
     P->error_value = vm->error;
     P->has_error_value = true;
     /* Inside a native, a limit must survive whatever the native does with
      * this status: it is raised again when the native returns. */
-    if (P->depth > 0 && vm->error_fatal)
-        P->fatal_pending = P->status;
+    if (P->depth > 0 && vm_error_is_fatal(vm->error_kind))
+        P->fatal_pending = vm->error_kind;
     return P->status;
 }
 
@@ -385,7 +368,7 @@ static void api_begin(pvm_vm *P)
     VM *vm = P->vm;
     vm->fuel = P->instruction_limit > 0 ? P->instruction_limit : INT64_MAX;
     vm->interrupt = 0;
-    P->fatal_pending = PVM_OK;
+    P->fatal_pending = VM_ERR_NONE;
 }
 
 /* Zeroes Values from [from] to [to] (a stack range); whole pages are

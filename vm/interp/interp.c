@@ -92,7 +92,7 @@ static void vm_push_handler(VM *vm, Value *top, const VmInsn *catch_ip)
  * belongs to a frame of this run (index >= [stop]). */
 static bool vm_catch(VM *vm, size_t stop)
 {
-    if (vm->error_fatal || vm->nhandlers <= vm->pcall_handlers)
+    if (vm_error_is_fatal(vm->error_kind) || vm->nhandlers <= vm->pcall_handlers)
         return false;
     VmHandler h = vm->handlers[vm->nhandlers - 1];
     if (h.frame < stop)
@@ -1020,7 +1020,7 @@ bool pvmV_protect(VM *vm, void (*fn)(VM *vm, void *ud), void *ud)
     Value *top = vm->top;
     vm->pcall_handlers = nhandlers;
     vm->jmp = &jmp;
-    vm->error_fatal = false;
+    vm->error_kind = VM_ERR_NONE;
     volatile bool ok = true;
     if (setjmp(jmp.buf) == 0) {
         fn(vm, ud);

@@ -62,6 +62,36 @@ static void vm_init_single_chars(VM *vm)
     }
 }
 
+/* The VM's first heap objects. Running out of memory raises, so this runs
+ * under its own boundary: the VM has no caller that could catch yet. */
+static bool vm_init_heap(VM *vm)
+{
+    VmJmp jmp; /* not zero-initialised: setjmp fills it */
+    jmp.prev = NULL;
+    vm->jmp = &jmp;
+    volatile bool ok = false;
+    if (setjmp(jmp.buf) == 0) {
+        pvmV_make_error_texts(vm);
+        vm->builtins = pvmV_map_new(vm, 64);
+        vm_init_single_chars(vm);
+        ok = true;
+    }
+    vm->jmp = NULL;
+    return ok;
+}
+
+/* The frame and handler arrays start in the collector's heap, so that
+ * pvmV_realloc can grow them. */
+static bool vm_init_arrays(VM *vm)
+{
+    vm->frames_cap = 64;
+    vm->frames = GC_MALLOC(vm->frames_cap * sizeof(VmFrame));
+    vm->handlers_cap = 16;
+    vm->handlers = GC_MALLOC(vm->handlers_cap * sizeof(VmHandler));
+    return vm->frames && vm->handlers;
+}
+
+/* NULL when memory runs out; whatever was made is released. */
 VM *pvmV_new(void)
 {
     pvmV_gc_init();
@@ -79,15 +109,13 @@ VM *pvmV_new(void)
     vm->stack_rooted = vm->stack;
     vm->top = vm->stack;
     pvmV_stack_ensure(vm, vm->stack + 1);
-    vm->frames_cap = 64;
-    vm->frames = GC_MALLOC(vm->frames_cap * sizeof(VmFrame));
-    vm->handlers_cap = 16;
-    vm->handlers = GC_MALLOC(vm->handlers_cap * sizeof(VmHandler));
     vm->out = stdout;
     vm->fuel = INT64_MAX;
     vm->error = VAL_NIL;
-    vm->builtins = pvmV_map_new(vm, 64);
-    vm_init_single_chars(vm);
+    if (!vm_init_arrays(vm) || !vm_init_heap(vm)) {
+        pvmV_free(vm);
+        return NULL;
+    }
     return vm;
 }
 
