@@ -509,13 +509,19 @@ static pvm_status api_compile(pvm_vm *P, const char *src, size_t len, const char
     return st;
 }
 
+static void api_load_body(VM *vm, void *img)
+{
+    vm->program = pvmV_load_image(vm, img);
+}
+
+/* Verified first; loading allocates, so it runs protected and running out
+ * of memory (or into the limit) comes back with its own status. */
 static pvm_status api_load_image(pvm_vm *P, const PbcImage *img)
 {
     char err[512];
-    if (pvmV_load_verified(P->vm, img, err, sizeof err))
-        return PVM_OK;
-    bool memory = !strncmp(err, "cannot load program", 19);
-    return pvmA_fail(P, memory ? PVM_EMEMORY : PVM_EBYTECODE, "%s%s", memory ? "" : "invalid bytecode: ", err);
+    if (!pvmB_verify(img, err, sizeof err))
+        return pvmA_fail(P, PVM_EBYTECODE, "invalid bytecode: %s", err);
+    return pvmA_protect(P, api_load_body, (void *)img);
 }
 
 static pvm_status api_check_loading(pvm_vm *P, const void *data, size_t len)

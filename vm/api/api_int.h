@@ -34,7 +34,7 @@ typedef struct {
 } ApiHandles;
 
 /* What a native asked to raise when it returns. */
-typedef enum { API_RAISE_NONE, API_RAISE_TEXT, API_RAISE_VALUE } ApiRaise;
+typedef enum { API_RAISE_NONE, API_RAISE_TEXT, API_RAISE_VALUE, API_RAISE_OUT_OF_MEMORY } ApiRaise;
 
 struct pvm_vm {
     VM *vm;

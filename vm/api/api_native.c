@@ -59,6 +59,8 @@ static void api_after_native(VM *vm, pvm_vm *P, ApiRaiseState r, const char *nam
     }
     if (r.kind == API_RAISE_VALUE)
         pvmV_throw(vm, r.value);
+    if (r.kind == API_RAISE_OUT_OF_MEMORY)
+        pvmV_out_of_memory(vm);
     if (r.kind == API_RAISE_TEXT) {
         free(P->raised_text); /* owned by P until the next throw: no leak if the string cannot be made */
         P->raised_text = r.text;
@@ -253,6 +255,12 @@ pvm_value pvm_rethrow(pvm_vm *P)
 {
     if (!P)
         return PVM_NIL;
+    /* Running out of memory stays that kind, not a script's throw of its
+     * text. (A limit needs nothing here: it is raised again anyway.) */
+    if (P->status == PVM_EMEMORY && P->depth > 0 && P->fatal_pending == VM_ERR_NONE) {
+        api_request(P, API_RAISE_OUT_OF_MEMORY, NULL, VAL_NIL);
+        return PVM_NIL;
+    }
     if (P->has_error_value) {
         api_request(P, API_RAISE_VALUE, NULL, P->error_value);
         return PVM_NIL;
