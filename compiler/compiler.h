@@ -8,9 +8,17 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "vm/bytecode/pbc.h"
+
+/* Where the first error of a run is: what an embedder shows as the error's
+ * position, kept as data so that nobody parses it out of the message. */
+typedef struct {
+    char *file;         /* malloc'd (the receiver frees it), NULL if none */
+    uint32_t line, col; /* 0 where unknown */
+} CcWhere;
 
 typedef struct {
     /* NULL-terminated list of extra names the embedder defines in the
@@ -26,6 +34,9 @@ typedef struct {
      * declare them again with let, fn or import (reusing the slot), once
      * each. Imported modules do not see them. NULL for none. */
     const char *const *predeclared_globals;
+    /* When not NULL, receives the first compile error's file, line and
+     * column (file malloc'd, for the caller to free; NULL without error). */
+    CcWhere *first_error;
 } CcOptions;
 
 /* Compiles the program in file [path] and every module it imports into

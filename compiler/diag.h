@@ -14,12 +14,15 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "compiler/compiler.h" /* CcWhere */
+
 #define CC_MAX_ERRORS 50u
 
 typedef struct {
     FILE *out;          /* where messages go; NULL discards them */
     unsigned count;     /* errors reported, including suppressed ones */
     jmp_buf *oom;       /* allocation failure jumps here */
+    CcWhere *first;     /* receives the first error's position, or NULL */
 } CcDiag;
 
 typedef struct {

@@ -411,6 +411,7 @@ static void build_init(Build *b, PbcImage *out, const CcOptions *opt, FILE *erro
     b->img = out;
     b->opt = opt;
     pvmC_diag_init(&b->diag, errors, oom);
+    b->diag.first = opt ? opt->first_error : NULL;
     b->module_path = opt && opt->module_path ? opt->module_path : getenv("PVM_PATH");
 }
 

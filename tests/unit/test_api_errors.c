@@ -124,6 +124,13 @@ static void test_where_with_an_awkward_file_name(void **state)
     int line;
     assert_string_equal(pvm_error_where(vm, &line, NULL), name);
     assert_int_equal(line, 2);
+    /* So is a compile error's position. */
+    const char *bad = "let a = 1;\nlet b = ;\n";
+    int col;
+    assert_int_equal(pvm_load_source(vm, bad, strlen(bad), name), PVM_ECOMPILE);
+    assert_string_equal(pvm_error_where(vm, &line, &col), name);
+    assert_int_equal(line, 2);
+    assert_int_equal(col, 9);
     /* An error with no PV frame has no position. */
     assert_int_equal(pvm_set_global(vm, "nope", PVM_NIL), PVM_ENOTFOUND);
     assert_null(pvm_error_where(vm, &line, NULL));

@@ -104,41 +104,6 @@ pvm_status pvmA_fail(pvm_vm *P, pvm_status st, const char *fmt, ...)
     return st;
 }
 
-static char *api_strndup(const char *s, size_t n)
-{
-    char *d = malloc(n + 1);
-    if (d) {
-        memcpy(d, s, n);
-        d[n] = '\0';
-    }
-    return d;
-}
-
-/* "FILE:LINE:COL: error: MESSAGE" - the first compile error. The file
- * name may itself contain colons, so the numbers are read backwards. */
-static void api_where_from_diagnostic(pvm_vm *P, const char *text)
-{
-    const char *mark = strstr(text, ": error: ");
-    if (!mark)
-        return;
-    const char *p = mark;
-    const char *col_start, *line_start;
-    while (p > text && p[-1] != ':')
-        p--;
-    col_start = p;
-    if (p == text)
-        return;
-    p--;
-    while (p > text && p[-1] != ':')
-        p--;
-    line_start = p;
-    if (p == text)
-        return;
-    P->file = api_strndup(text, (size_t)(line_start - 1 - text));
-    P->line = atoi(line_start);
-    P->column = atoi(col_start);
-}
-
 /* The status of each kind of VM error (vm->error_kind). */
 static pvm_status api_kind_status(VmErrorKind kind)
 {
@@ -494,7 +459,8 @@ static pvm_status api_compile(pvm_vm *P, const char *src, size_t len, const char
         free(names);
         return pvmA_fail(P, PVM_EMEMORY, "out of memory");
     }
-    CcOptions o = { .extra_builtins = names, .module_path = P->module_path };
+    CcWhere first = { NULL, 0, 0 };
+    CcOptions o = { .extra_builtins = names, .module_path = P->module_path, .first_error = &first };
     bool ok = pvmC_compile_source(src, len, name, &o, img, errors);
     fclose(errors);
     free(names);
@@ -503,8 +469,12 @@ static pvm_status api_compile(pvm_vm *P, const char *src, size_t len, const char
         while (text_len > 0 && text[text_len - 1] == '\n')
             text[--text_len] = '\0';
         st = pvmA_fail(P, PVM_ECOMPILE, "%s", text_len ? text : "compile error");
-        api_where_from_diagnostic(P, P->message);
+        P->file = first.file; /* the compiler's record of the first error */
+        first.file = NULL;
+        P->line = (int)first.line;
+        P->column = (int)first.col;
     }
+    free(first.file);
     free(text);
     return st;
 }
