@@ -13,12 +13,14 @@
 
 #include "vm/bytecode/pbc.h"
 
-/* Where the first error of a run is: what an embedder shows as the error's
- * position, kept as data so that nobody parses it out of the message. */
+/* What a failed compile run reports as data beside its messages, so that
+ * nobody parses them: where the first error is, and whether the run ended
+ * because memory ran out. */
 typedef struct {
-    char *file;         /* malloc'd (the receiver frees it), NULL if none */
+    char *file;         /* of the first error: malloc'd (the receiver frees it), NULL if none */
     uint32_t line, col; /* 0 where unknown */
-} CcWhere;
+    bool out_of_memory;
+} CcErrorInfo;
 
 typedef struct {
     /* NULL-terminated list of extra names the embedder defines in the
@@ -34,9 +36,8 @@ typedef struct {
      * declare them again with let, fn or import (reusing the slot), once
      * each. Imported modules do not see them. NULL for none. */
     const char *const *predeclared_globals;
-    /* When not NULL, receives the first compile error's file, line and
-     * column (file malloc'd, for the caller to free; NULL without error). */
-    CcWhere *first_error;
+    /* When not NULL, filled in when the run fails (zero it first). */
+    CcErrorInfo *error_info;
 } CcOptions;
 
 /* Compiles the program in file [path] and every module it imports into

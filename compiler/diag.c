@@ -18,17 +18,17 @@ void pvmC_diag_init(CcDiag *d, FILE *out, jmp_buf *oom)
     d->out = out;
     d->count = 0;
     d->oom = oom;
-    d->first = NULL;
+    d->info = NULL;
 }
 
 /* Records the position of the run's first error, before it is counted. */
 static void diag_where(CcDiag *d, const char *file, uint32_t line, uint32_t col)
 {
-    if (!d->first || d->count > 0)
+    if (!d->info || d->count > 0)
         return;
-    d->first->file = strdup(file);
-    d->first->line = line;
-    d->first->col = col;
+    d->info->file = strdup(file);
+    d->info->line = line;
+    d->info->col = col;
 }
 
 /* True when the message should be written; announces the cap once. */

@@ -14,7 +14,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "compiler/compiler.h" /* CcWhere */
+#include "compiler/compiler.h" /* CcErrorInfo */
 
 #define CC_MAX_ERRORS 50u
 
@@ -22,7 +22,7 @@ typedef struct {
     FILE *out;          /* where messages go; NULL discards them */
     unsigned count;     /* errors reported, including suppressed ones */
     jmp_buf *oom;       /* allocation failure jumps here */
-    CcWhere *first;     /* receives the first error's position, or NULL */
+    CcErrorInfo *info;      /* receives the first error's position (and running out of memory), or NULL */
 } CcDiag;
 
 typedef struct {

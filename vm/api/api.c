@@ -459,8 +459,8 @@ static pvm_status api_compile(pvm_vm *P, const char *src, size_t len, const char
         free(names);
         return pvmA_fail(P, PVM_EMEMORY, "out of memory");
     }
-    CcWhere first = { NULL, 0, 0 };
-    CcOptions o = { .extra_builtins = names, .module_path = P->module_path, .first_error = &first };
+    CcErrorInfo info = { NULL, 0, 0, false };
+    CcOptions o = { .extra_builtins = names, .module_path = P->module_path, .error_info = &info };
     bool ok = pvmC_compile_source(src, len, name, &o, img, errors);
     fclose(errors);
     free(names);
@@ -468,13 +468,14 @@ static pvm_status api_compile(pvm_vm *P, const char *src, size_t len, const char
     if (!ok) {
         while (text_len > 0 && text[text_len - 1] == '\n')
             text[--text_len] = '\0';
-        st = pvmA_fail(P, PVM_ECOMPILE, "%s", text_len ? text : "compile error");
-        P->file = first.file; /* the compiler's record of the first error */
-        first.file = NULL;
-        P->line = (int)first.line;
-        P->column = (int)first.col;
+        pvm_status kind = info.out_of_memory ? PVM_EMEMORY : PVM_ECOMPILE;
+        st = pvmA_fail(P, kind, "%s", text_len ? text : "compile error");
+        P->file = info.file; /* the compiler's record of the first error */
+        info.file = NULL;
+        P->line = (int)info.line;
+        P->column = (int)info.col;
     }
-    free(first.file);
+    free(info.file);
     free(text);
     return st;
 }

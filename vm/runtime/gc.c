@@ -22,18 +22,25 @@ static void *vm_checked(VM *vm, void *p)
     return p;
 }
 
-/* True when fault injection says this allocation fails. Off, it costs the
- * one test of a field that is always 0. Once the countdown reaches the
- * chosen allocation it stays there, so every later one fails too. */
+/* True when fault injection says this allocation fails. Once the
+ * countdown reaches the chosen allocation it stays there, so every later
+ * one fails too. */
 static bool vm_injected_failure(VM *vm)
 {
-    if (__builtin_expect(vm->fail_alloc_countdown == 0, 1))
+    if (vm->fail_alloc_countdown == 0)
         return false;
     if (vm->fail_alloc_countdown > 1) {
         vm->fail_alloc_countdown--;
         return false;
     }
     return true;
+}
+
+/* Either rare case, memory limit or fault injection, in one test: the
+ * common allocation pays one branch, as it did for the limit alone. */
+static bool vm_checks_needed(const VM *vm)
+{
+    return __builtin_expect((vm->memory_limit | vm->fail_alloc_countdown) != 0, 0);
 }
 
 /* The live heap as bdwgc sees it: every VM's data in the process, so at
@@ -67,10 +74,14 @@ static void vm_check_memory_limit(VM *vm, size_t size)
 
 static void vm_account(VM *vm, size_t size)
 {
-    if (size > VM_MAX_ALLOC || vm_injected_failure(vm))
+    if (size > VM_MAX_ALLOC)
         pvmV_out_of_memory(vm);
-    if (vm->memory_limit)
-        vm_check_memory_limit(vm, size);
+    if (vm_checks_needed(vm)) {
+        if (vm_injected_failure(vm))
+            pvmV_out_of_memory(vm);
+        if (vm->memory_limit)
+            vm_check_memory_limit(vm, size);
+    }
     vm->bytes_allocated += size;
 }
 
@@ -98,7 +109,7 @@ void *pvmV_realloc(VM *vm, void *p, size_t size)
 
 void *pvmV_alloc_atomic_noraise(VM *vm, size_t size)
 {
-    if (size > VM_MAX_ALLOC || vm_injected_failure(vm))
+    if (size > VM_MAX_ALLOC || (vm_checks_needed(vm) && vm_injected_failure(vm)))
         return NULL;
     vm->bytes_allocated += size;
     return GC_MALLOC_ATOMIC(size ? size : 1);
