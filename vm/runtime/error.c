@@ -1,5 +1,7 @@
-/* Raising errors: pvmV_throw/pvmV_error, and the stack trace captured when an
- * error may leave PV code uncaught.
+/* Raising errors: pvmV_throw/pvmV_error for script errors, pvmV_raise_kind
+ * for the VM's own (out of memory, the limits), each recording its kind in
+ * vm->error_kind; and the stack trace, with the innermost file and line as
+ * data, captured when an error may leave PV code uncaught.
  *
  * Errors unwind with longjmp to the innermost protected boundary (a running
  * vm_execute or a pvmV_pcall); there the handler stack decides where execution
