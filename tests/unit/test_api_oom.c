@@ -4,7 +4,8 @@
  * strings, arrays, maps, closures, natives of the standard library and of
  * the host) gets through. Each run must end with PVM_EMEMORY and the
  * message "out of memory", or succeed; never crash. The VM must then run
- * a program normally once the injection is cleared, and free cleanly. */
+ * a program normally once the injection is cleared, and free cleanly.
+ * pvm_new itself is failed the same way (pvmV_new_vm_fail_countdown). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -146,12 +147,33 @@ static void test_script_can_catch_out_of_memory(void **state)
     pvm_free(vm);
 }
 
+/* Creating a VM fails cleanly at each of its allocations: pvm_new returns
+ * NULL, or a VM that works once the injection is cleared. */
+static void test_pvm_new_fails_cleanly(void **state)
+{
+    (void)state;
+    uint64_t n = 1;
+    for (; n < 100000; n++) {
+        pvmV_new_vm_fail_countdown = n;
+        pvm_vm *vm = pvm_new(NULL);
+        pvmV_new_vm_fail_countdown = 0;
+        if (!vm)
+            continue;
+        vm->vm->fail_alloc_countdown = 0;
+        assert_int_equal(run(vm, "let s = str([1, {a: 2}]);"), PVM_OK);
+        pvm_free(vm);
+        break;
+    }
+    assert_true(n > 256); /* the one-character strings alone are 256 */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_allocation_can_fail),
         cmocka_unit_test(test_one_vm_survives_every_failure),
         cmocka_unit_test(test_script_can_catch_out_of_memory),
+        cmocka_unit_test(test_pvm_new_fails_cleanly),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -149,6 +149,10 @@ struct VM {
     uint64_t fail_alloc_countdown;
 };
 
+/* For tests only: each new VM starts with this fail_alloc_countdown, so
+ * that the allocations of creating a VM can be failed too [0: off]. */
+extern uint64_t pvmV_new_vm_fail_countdown;
+
 /* Lifecycle. pvmV_gc_init sets up the collector once per process (pvmV_new
  * calls it; embedders' code may call it earlier). */
 void pvmV_gc_init(void);
