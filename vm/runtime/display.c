@@ -520,12 +520,16 @@ PvString *pvmV_to_string(VM *vm, Value v)
     VmBuf buf;
     pvmV_buf_init(&buf);
     pvmV_display(&buf, v);
-    /* Copied into collector memory before anything can raise, so that an
-     * error leaves no malloc block behind. */
-    char *text = buf.failed ? NULL : pvmV_alloc_atomic_noraise(vm, buf.len + 1);
-    if (text)
-        memcpy(text, buf.data, buf.len + 1);
+    /* Copied out before anything can raise, so that an error leaves no
+     * malloc block behind: a short text (numbers, nil, small containers)
+     * to the C stack, a long one to collector memory. */
+    char small[128];
     size_t len = buf.len;
+    char *text = NULL;
+    if (!buf.failed)
+        text = len < sizeof small ? small : pvmV_alloc_atomic_noraise(vm, len + 1);
+    if (text)
+        memcpy(text, buf.data, len + 1);
     pvmV_buf_free(&buf);
     if (!text)
         pvmV_out_of_memory(vm);
