@@ -9,6 +9,7 @@
  * docs/bytecode.md ("Assembly syntax") is the reference for the grammar. */
 #include "compiler/asm.h"
 
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,15 +21,19 @@
 
 /* ---- Small helpers ---------------------------------------------------- */
 
-/* realloc that never returns NULL: the assembler has no way to continue
- * without memory, and a message beats a crash. */
+/* Where running out of memory jumps: the pvmC_assemble running on this
+ * thread, which reports it and fails (the library never exits). Per
+ * thread, because the helpers below are called from everywhere and carry
+ * no assembler state. */
+static _Thread_local jmp_buf *asm_oom;
+
+/* realloc that never returns NULL: the assembler cannot continue without
+ * memory, so it abandons the file. */
 static void *asm_realloc(void *p, size_t size)
 {
     void *q = realloc(p, size ? size : 1);
-    if (!q) {
-        fputs("pvmc: out of memory\n", stderr);
-        exit(1);
-    }
+    if (!q)
+        longjmp(*asm_oom, 1);
     return q;
 }
 
@@ -1214,6 +1219,27 @@ static void free_asm(Asm *a)
     free(a->mods);
 }
 
+static void assemble_file(Asm *a, const char *src, size_t len)
+{
+    const char *p = src, *end = src + len;
+    while (p < end && a->nerrors < ASM_MAX_ERRORS) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        a->line++;
+        assemble_line(a, p, eol ? eol : end);
+        if (!eol)
+            break;
+        p = eol + 1;
+    }
+    if (a->nerrors < ASM_MAX_ERRORS) {
+        if (a->fn.open) {
+            error_at(a, a->fn.line, "function has no .end");
+            finish_func(a);
+        }
+        resolve_file_fixups(a);
+        resolve_module_mains(a);
+    }
+}
+
 bool pvmC_assemble(const char *src, size_t len, const char *filename, PbcImage *out, FILE *errors)
 {
     Asm a;
@@ -1223,23 +1249,15 @@ bool pvmC_assemble(const char *src, size_t len, const char *filename, PbcImage *
     a.img = out;
     a.module = -1;
     pvmB_init(out);
-    const char *p = src, *end = src + len;
-    while (p < end && a.nerrors < ASM_MAX_ERRORS) {
-        const char *eol = memchr(p, '\n', (size_t)(end - p));
-        a.line++;
-        assemble_line(&a, p, eol ? eol : end);
-        if (!eol)
-            break;
-        p = eol + 1;
-    }
-    if (a.nerrors < ASM_MAX_ERRORS) {
-        if (a.fn.open) {
-            error_at(&a, a.fn.line, "function has no .end");
-            finish_func(&a);
-        }
-        resolve_file_fixups(&a);
-        resolve_module_mains(&a);
-    }
+    jmp_buf oom, *outer = asm_oom;
+    asm_oom = &oom;
+    /* [a] is only reached through pointers after the jump, so its fields
+     * hold their last values. */
+    if (setjmp(oom) == 0)
+        assemble_file(&a, src, len);
+    else
+        error_at(&a, a.line, "out of memory");
+    asm_oom = outer;
     bool ok = a.nerrors == 0;
     free_asm(&a);
     if (!ok) {

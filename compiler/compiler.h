@@ -8,9 +8,19 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "vm/bytecode/pbc.h"
+
+/* What a failed compile run reports as data beside its messages, so that
+ * nobody parses them: where the first error is, and whether the run ended
+ * because memory ran out. */
+typedef struct {
+    char *file;         /* of the first error: malloc'd (the receiver frees it), NULL if none */
+    uint32_t line, col; /* 0 where unknown */
+    bool out_of_memory;
+} CcErrorInfo;
 
 typedef struct {
     /* NULL-terminated list of extra names the embedder defines in the
@@ -26,6 +36,8 @@ typedef struct {
      * declare them again with let, fn or import (reusing the slot), once
      * each. Imported modules do not see them. NULL for none. */
     const char *const *predeclared_globals;
+    /* When not NULL, filled in when the run fails (zero it first). */
+    CcErrorInfo *error_info;
 } CcOptions;
 
 /* Compiles the program in file [path] and every module it imports into

@@ -18,6 +18,17 @@ void pvmC_diag_init(CcDiag *d, FILE *out, jmp_buf *oom)
     d->out = out;
     d->count = 0;
     d->oom = oom;
+    d->info = NULL;
+}
+
+/* Records the position of the run's first error, before it is counted. */
+static void diag_where(CcDiag *d, const char *file, uint32_t line, uint32_t col)
+{
+    if (!d->info || d->count > 0)
+        return;
+    d->info->file = strdup(file);
+    d->info->line = line;
+    d->info->col = col;
 }
 
 /* True when the message should be written; announces the cap once. */
@@ -33,6 +44,7 @@ static bool diag_admit(CcDiag *d)
 
 void pvmC_error(CcDiag *d, const char *file, CcPos pos, const char *fmt, ...)
 {
+    diag_where(d, file, pos.line, pos.col);
     if (!diag_admit(d))
         return;
     fprintf(d->out, "%s:%u:%u: error: ", file, (unsigned)pos.line, (unsigned)pos.col);
@@ -45,6 +57,7 @@ void pvmC_error(CcDiag *d, const char *file, CcPos pos, const char *fmt, ...)
 
 void pvmC_error_file(CcDiag *d, const char *file, const char *fmt, ...)
 {
+    diag_where(d, file, 0, 0);
     if (!diag_admit(d))
         return;
     fprintf(d->out, "%s: error: ", file);

@@ -14,12 +14,14 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "compiler/compiler.h" /* CcErrorInfo */
 #include "vm/config.h"
 
 typedef struct {
     FILE *out;          /* where messages go; NULL discards them */
     unsigned count;     /* errors reported, including suppressed ones */
     jmp_buf *oom;       /* allocation failure jumps here */
+    CcErrorInfo *info;      /* receives the first error's position (and running out of memory), or NULL */
 } CcDiag;
 
 typedef struct {

@@ -30,20 +30,20 @@ typedef struct {
 
 /* ---- Values as text --------------------------------------------------- */
 
-/* calloc that never returns NULL (a partial disassembly would be wrong). */
-static void *disasm_calloc(size_t n, size_t size)
+/* calloc that marks the disassembly failed when memory runs out: the
+ * library never exits, and a partial disassembly must not pass for whole. */
+static void *disasm_calloc(Disasm *d, size_t n, size_t size)
 {
     void *p = calloc(n ? n : 1, size);
-    if (!p) {
-        fputs("pvmc: out of memory\n", stderr);
-        exit(1);
-    }
+    if (!p)
+        d->ok = false;
     return p;
 }
 
-static char *disasm_strdup(const char *s)
+static char *disasm_strdup(Disasm *d, const char *s)
 {
-    return strcpy(disasm_calloc(strlen(s) + 1, 1), s);
+    char *c = disasm_calloc(d, strlen(s) + 1, 1);
+    return c ? strcpy(c, s) : NULL;
 }
 
 /* Writes [s] as a quoted .pva string, cut after [max] bytes; returns the
@@ -204,12 +204,17 @@ static bool is_generated_symbol(const char *s, uint32_t n)
 }
 
 /* Each function is named by its display name when that is an identifier
- * no other function shares, and f<index> otherwise. */
-static void make_symbols(Disasm *d)
+ * no other function shares, and f<index> otherwise. False when memory ran
+ * out (d->symbols may then hold NULLs, or be NULL). */
+static bool make_symbols(Disasm *d)
 {
     const PbcImage *img = d->img;
-    d->symbols = disasm_calloc(img->nfuncs, sizeof *d->symbols);
-    NameEntry *names = disasm_calloc(img->nfuncs, sizeof *names);
+    d->symbols = disasm_calloc(d, img->nfuncs, sizeof *d->symbols);
+    NameEntry *names = disasm_calloc(d, img->nfuncs, sizeof *names);
+    if (!d->symbols || !names) {
+        free(names);
+        return false;
+    }
     uint32_t n = 0;
     for (uint32_t i = 0; i < img->nfuncs; i++) {
         uint32_t k = img->funcs[i].name;
@@ -222,16 +227,17 @@ static void make_symbols(Disasm *d)
         bool unique = (i == 0 || compare_names(&names[i - 1], &names[i]) != 0) &&
                       (i + 1 == n || compare_names(&names[i + 1], &names[i]) != 0);
         if (unique)
-            d->symbols[names[i].func] = disasm_strdup(names[i].name);
+            d->symbols[names[i].func] = disasm_strdup(d, names[i].name);
     }
     free(names);
     for (uint32_t i = 0; i < img->nfuncs; i++) {
         if (!d->symbols[i]) {
             char buf[16];
             snprintf(buf, sizeof buf, "f%" PRIu32, i);
-            d->symbols[i] = disasm_strdup(buf);
+            d->symbols[i] = disasm_strdup(d, buf);
         }
     }
+    return d->ok;
 }
 
 static int print_func_ref(Disasm *d, uint32_t fi)
@@ -362,7 +368,9 @@ static void print_operand(Disasm *d, const PbcFunc *f, const PbcInsn *in, int co
  * the end can have no label, which makes the result inexact). */
 static uint8_t *find_targets(Disasm *d, const PbcFunc *f)
 {
-    uint8_t *target = disasm_calloc((size_t)f->codelen + 1, 1);
+    uint8_t *target = disasm_calloc(d, (size_t)f->codelen + 1, 1);
+    if (!target)
+        return NULL;
     PbcInsn in;
     for (uint32_t off = 0; off < f->codelen; off += in.size) {
         if (!pvmB_decode(f->code, f->codelen, off, &in))
@@ -417,6 +425,8 @@ static void print_func(Disasm *d, uint32_t fi)
     const PbcFunc *f = &d->img->funcs[fi];
     print_func_header(d, fi);
     uint8_t *target = find_targets(d, f);
+    if (!target)
+        return;
     uint32_t line = 0;
     PbcInsn in;
     uint32_t off = 0;
@@ -449,11 +459,12 @@ bool pvmC_disassemble(const PbcImage *img, FILE *out)
     fprintf(out, "; pvm assembly (constants: %" PRIu32 ", functions: %" PRIu32 ", modules: %" PRIu32 ")\n\n",
             img->nconsts, img->nfuncs, img->nmodules);
     print_consts(&d);
-    make_symbols(&d);
-    print_modules(&d);
-    for (uint32_t fi = 0; fi < img->nfuncs; fi++)
-        print_func(&d, fi);
-    for (uint32_t fi = 0; fi < img->nfuncs; fi++)
+    if (make_symbols(&d)) {
+        print_modules(&d);
+        for (uint32_t fi = 0; fi < img->nfuncs && d.ok; fi++)
+            print_func(&d, fi);
+    }
+    for (uint32_t fi = 0; d.symbols && fi < img->nfuncs; fi++)
         free(d.symbols[fi]);
     free(d.symbols);
     pvmB_free(&d.pool);

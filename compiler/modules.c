@@ -411,7 +411,15 @@ static void build_init(Build *b, PbcImage *out, const CcOptions *opt, FILE *erro
     b->img = out;
     b->opt = opt;
     pvmC_diag_init(&b->diag, errors, oom);
+    b->diag.info = opt ? opt->error_info : NULL;
     b->module_path = opt && opt->module_path ? opt->module_path : getenv("PVM_PATH");
+}
+
+static void build_out_of_memory(Build *b, const char *file)
+{
+    pvmC_error_file(&b->diag, file, "out of memory");
+    if (b->diag.info)
+        b->diag.info->out_of_memory = true;
 }
 
 /* Frees the build's bookkeeping; on failure also empties the image. */
@@ -443,7 +451,7 @@ bool pvmC_compile_source(const char *src, size_t len, const char *filename,
     Build b;
     build_init(&b, out, opt, errors, &oom);
     if (setjmp(oom)) {
-        pvmC_error_file(&b.diag, filename, "out of memory");
+        build_out_of_memory(&b, filename);
         return build_finish(&b, false);
     }
     char *name = base_name(&b, filename);
@@ -458,7 +466,7 @@ bool pvmC_compile_file(const char *path, const CcOptions *opt, PbcImage *out, FI
     Build b;
     build_init(&b, out, opt, errors, &oom);
     if (setjmp(oom)) {
-        pvmC_error_file(&b.diag, path, "out of memory");
+        build_out_of_memory(&b, path);
         return build_finish(&b, false);
     }
     size_t len = 0;

@@ -178,6 +178,8 @@ const char *pvm_error_trace(const pvm_vm *vm);
 /* The file of the last error, or NULL; [line] and [column] (either may be
  * NULL) get its position, 0 where unknown. */
 const char *pvm_error_where(const pvm_vm *vm, int *line, int *column);
+/* The status of the last error: set by what raised it, never read from its
+ * message (a script's throw "interrupted"; is PVM_ERUNTIME). */
 pvm_status pvm_error_status(const pvm_vm *vm);
 /* The last error as a value: what the script threw (any value), else the
  * message as a string. A new handle. */

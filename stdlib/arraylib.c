@@ -205,7 +205,7 @@ static Value a_new(VM *vm, int argc, Value *args, void *fname)
     if (n < 0)
         pvmV_error(vm, "array.new: size must not be negative, got %lld", (long long)n);
     if ((uint64_t)n > SIZE_MAX / sizeof(Value))
-        pvmV_error(vm, "out of memory");
+        pvmV_out_of_memory(vm);
     pvmV_charge_items(vm, (size_t)n); /* before allocating */
     PvArray *r = pvmV_array_new(vm, (size_t)n);
     for (size_t i = 0; i < (size_t)n; i++)

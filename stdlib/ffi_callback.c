@@ -51,8 +51,10 @@ void pvmF_call_c(VM *vm, FfiState *st, ffi_cif *cif, void *code, void *ret, void
     Value error = st->error;
     st->has_error = false;
     st->error = VAL_NIL;
-    /* A limit stopped the callback: it stays uncatchable past the C code. */
-    vm->error_fatal = st->error_fatal;
+    /* A limit (or memory) stopped the callback: raised again as the same
+     * kind, so it stays uncatchable past the C code. */
+    if (st->error_kind != VM_ERR_SCRIPT && st->error_kind != VM_ERR_NONE)
+        pvmV_raise_kind(vm, st->error_kind);
     pvmV_throw(vm, error);
 }
 
@@ -100,7 +102,7 @@ static void callback_entry(ffi_cif *cif, void *ret, void **cargs, void *user)
     memset(ret, 0, ret_size);
     st->has_error = true;
     st->error = st->vm->error;
-    st->error_fatal = st->vm->error_fatal;
+    st->error_kind = st->vm->error_kind;
 }
 
 static void free_closure(void *obj, void *unused)

@@ -69,7 +69,7 @@ typedef struct FfiState {
     unsigned depth;    /* ffi calls in progress */
     pthread_t thread;  /* the thread making them, when depth > 0 */
     bool has_error;    /* a callback failed during the innermost call */
-    bool error_fatal;  /* ...with a limit (budget, interrupt, memory) */
+    VmErrorKind error_kind; /* ...and of which kind (a limit stays uncatchable) */
     Value error;
 } FfiState;
 

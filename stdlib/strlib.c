@@ -147,7 +147,7 @@ static Value s_repeat(VM *vm, int argc, Value *args, void *fname)
     if (n <= 0 || s->len == 0)
         return new_string(vm, "", 0);
     if ((uint64_t)n > SIZE_MAX)
-        pvmV_error(vm, "out of memory");
+        pvmV_out_of_memory(vm);
     size_t total = pvmV_checked_size(vm, (size_t)n, s->len, 0);
     /* Before allocating, so that a gigabyte under a small budget fails at
      * once instead of after the work. */

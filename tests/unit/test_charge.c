@@ -76,8 +76,8 @@ static void expect_limit(const Case *c, const char *msg)
     Value args[3];
     memcpy(args, c->args, sizeof args);
     EXPECT_ERROR(vm, n->fn(vm, c->argc, args, n->data), msg);
-    assert_true(vm->error_fatal);
-    vm->error_fatal = false;
+    assert_true(vm_error_is_fatal(vm->error_kind));
+    vm->error_kind = VM_ERR_NONE;
     vm->fuel = INT64_MAX;
     vm->interrupt = 0;
 }

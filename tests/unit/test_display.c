@@ -369,10 +369,29 @@ static void test_buf(void **state)
     assert_int_equal(b.len, 0);
 }
 
+/* A buffer that cannot grow is marked failed, not the process ended: it
+ * keeps its text and ignores what follows. */
+static void test_buf_failure(void **state)
+{
+    (void)state;
+    VmBuf b;
+    pvmV_buf_init(&b);
+    pvmV_buf_add(&b, "ok", 2);
+    assert_false(b.failed);
+    pvmV_buf_add(&b, "never read", SIZE_MAX / 2 + 1);
+    assert_true(b.failed);
+    pvmV_buf_addc(&b, '!');
+    pvmV_buf_addf(&b, "%d", 7);
+    assert_string_equal(b.data, "ok");
+    assert_int_equal(b.len, 2);
+    pvmV_buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_floats),
+        cmocka_unit_test(test_buf_failure),
         cmocka_unit_test(test_nan_payloads),
         cmocka_unit_test_setup_teardown(test_scalars, vm_fixture_setup, vm_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_top_level_string_keeps_nul, vm_fixture_setup, vm_fixture_teardown),

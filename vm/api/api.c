@@ -180,106 +180,53 @@ pvm_status pvmA_fail(pvm_vm *P, pvm_status st, const char *fmt, ...)
     return st;
 }
 
-static char *api_strndup(const char *s, size_t n)
+/* The status of each kind of VM error (vm->error_kind). */
+static pvm_status api_kind_status(VmErrorKind kind)
 {
-    char *d = malloc(n + 1);
-    if (d) {
-        memcpy(d, s, n);
-        d[n] = '\0';
-    }
-    return d;
-}
-
-/* "  at NAME (FILE:LINE)" - the innermost frame of a trace. */
-static void api_where_from_trace(pvm_vm *P, const char *trace)
-{
-    const char *eol = strchr(trace, '\n');
-    const char *end = eol ? eol : trace + strlen(trace);
-    const char *close = end;
-    while (close > trace && close[-1] != ')')
-        close--;
-    const char *colon = close;
-    while (colon > trace && colon[-1] != ':')
-        colon--;
-    const char *open = colon;
-    while (open > trace && open[-1] != '(')
-        open--;
-    if (close == trace || colon == trace || open == trace || open >= colon)
-        return;
-    P->file = api_strndup(open, (size_t)(colon - 1 - open));
-    P->line = atoi(colon);
-}
-
-/* "FILE:LINE:COL: error: MESSAGE" - the first compile error. The file
- * name may itself contain colons, so the numbers are read backwards. */
-static void api_where_from_diagnostic(pvm_vm *P, const char *text)
-{
-    const char *mark = strstr(text, ": error: ");
-    if (!mark)
-        return;
-    const char *p = mark;
-    const char *col_start, *line_start;
-    while (p > text && p[-1] != ':')
-        p--;
-    col_start = p;
-    if (p == text)
-        return;
-    p--;
-    while (p > text && p[-1] != ':')
-        p--;
-    line_start = p;
-    if (p == text)
-        return;
-    P->file = api_strndup(text, (size_t)(line_start - 1 - text));
-    P->line = atoi(line_start);
-    P->column = atoi(col_start);
-}
-
-const char *pvmA_fatal_text(pvm_status st)
-{
-    switch (st) {
-    case PVM_EBUDGET: return "instruction budget exceeded";
-    case PVM_EINTERRUPT: return "interrupted";
-    default: return "memory limit exceeded";
+    switch (kind) {
+    case VM_ERR_OUT_OF_MEMORY: return PVM_ENOMEM; /* catchable by scripts */
+    case VM_ERR_MEMORY_LIMIT: return PVM_EMEMORY; /* the VM's limit: not */
+    case VM_ERR_BUDGET: return PVM_EBUDGET;
+    case VM_ERR_INTERRUPT: return PVM_EINTERRUPT;
+    default: return PVM_ERUNTIME;
     }
 }
 
-/* The status of the error in vm->error. */
-static pvm_status api_vm_status(VM *vm)
+/* The innermost position, recorded by the VM with the trace. */
+static void api_where_from_vm(pvm_vm *P, const VM *vm)
 {
-    if (vm->error.type != VT_STRING)
-        return PVM_ERUNTIME;
-    const char *text = vm->error.as.s->chars;
-    if (vm->error_fatal) {
-        if (!strcmp(text, pvmA_fatal_text(PVM_EBUDGET)))
-            return PVM_EBUDGET;
-        if (!strcmp(text, pvmA_fatal_text(PVM_EINTERRUPT)))
-            return PVM_EINTERRUPT;
-        if (!strcmp(text, pvmA_fatal_text(PVM_EMEMORY)))
-            return PVM_EMEMORY;
-    }
-    /* The catchable one: memory ran out, not the limit. */
-    return strcmp(text, "out of memory") ? PVM_ERUNTIME : PVM_ENOMEM;
+    if (!vm->error_file)
+        return;
+    P->file = strdup(vm->error_file->chars);
+    P->line = (int)vm->error_line;
+}
+
+/* The message of the error in vm->error; NULL when memory ran out. */
+static char *api_vm_message(const VM *vm)
+{
+    VmBuf b;
+    pvmV_buf_init(&b);
+    pvmV_display(&b, vm->error);
+    if (!b.failed)
+        return b.data; /* handed over: freed with the error */
+    pvmV_buf_free(&b);
+    return NULL;
 }
 
 pvm_status pvmA_fail_vm(pvm_vm *P)
 {
     VM *vm = P->vm;
     api_clear_error(P);
-    P->status = api_vm_status(vm);
-    VmBuf b;
-    pvmV_buf_init(&b);
-    pvmV_display(&b, vm->error);
-    P->message = b.data;
+    P->status = api_kind_status(vm->error_kind);
+    P->message = api_vm_message(vm);
     P->trace = strdup(vm->error_trace ? vm->error_trace : "");
-    if (P->trace)
-        api_where_from_trace(P, P->trace);
+    api_where_from_vm(P, vm);
     P->error_value = vm->error;
     P->has_error_value = true;
     /* Inside a native, a limit must survive whatever the native does with
      * this status: it is raised again when the native returns. */
-    if (P->depth > 0 && vm->error_fatal)
-        P->fatal_pending = P->status;
+    if (P->depth > 0 && vm_error_is_fatal(vm->error_kind))
+        P->fatal_pending = vm->error_kind;
     return P->status;
 }
 
@@ -478,7 +425,7 @@ static void api_begin(pvm_vm *P)
     VM *vm = P->vm;
     vm->fuel = P->instruction_limit > 0 ? P->instruction_limit : INT64_MAX;
     vm->interrupt = 0;
-    P->fatal_pending = PVM_OK;
+    P->fatal_pending = VM_ERR_NONE;
 }
 
 /* Zeroes Values from [from] to [to] (a stack range); whole pages are
@@ -607,7 +554,8 @@ static pvm_status api_compile(pvm_vm *P, const char *src, size_t len, const char
         free(names);
         return pvmA_fail(P, PVM_ENOMEM, "out of memory");
     }
-    CcOptions o = { .extra_builtins = names, .module_path = P->module_path };
+    CcErrorInfo info = { NULL, 0, 0, false };
+    CcOptions o = { .extra_builtins = names, .module_path = P->module_path, .error_info = &info };
     bool ok = pvmC_compile_source(src, len, name, &o, img, errors);
     fclose(errors);
     free(names);
@@ -615,23 +563,31 @@ static pvm_status api_compile(pvm_vm *P, const char *src, size_t len, const char
     if (!ok) {
         while (text_len > 0 && text[text_len - 1] == '\n')
             text[--text_len] = '\0';
-        st = pvmA_fail(P, PVM_ECOMPILE, "%s", text_len ? text : "compile error");
-        api_where_from_diagnostic(P, P->message);
+        pvm_status kind = info.out_of_memory ? PVM_ENOMEM : PVM_ECOMPILE;
+        st = pvmA_fail(P, kind, "%s", text_len ? text : "compile error");
+        P->file = info.file; /* the compiler's record of the first error */
+        info.file = NULL;
+        P->line = (int)info.line;
+        P->column = (int)info.col;
     }
+    free(info.file);
     free(text);
     return st;
 }
 
+static void api_load_body(VM *vm, void *img)
+{
+    vm->program = pvmV_load_image(vm, img);
+}
+
+/* Verified first; loading allocates, so it runs protected and running out
+ * of memory (or into the limit) comes back with its own status. */
 static pvm_status api_load_image(pvm_vm *P, const PbcImage *img)
 {
     char err[512];
-    if (pvmV_load_verified(P->vm, img, err, sizeof err))
-        return PVM_OK;
-    bool memory = !strncmp(err, "cannot load program", 19);
-    /* Loading raises only for memory: the VM's limit (fatal) or the real thing. */
-    if (memory && P->vm->error_fatal)
-        return pvmA_fail(P, PVM_EMEMORY, "cannot load program: %s", pvmA_fatal_text(PVM_EMEMORY));
-    return pvmA_fail(P, memory ? PVM_ENOMEM : PVM_EBYTECODE, "%s%s", memory ? "" : "invalid bytecode: ", err);
+    if (!pvmB_verify(img, err, sizeof err))
+        return pvmA_fail(P, PVM_EBYTECODE, "invalid bytecode: %s", err);
+    return pvmA_protect(P, api_load_body, (void *)img);
 }
 
 static pvm_status api_check_loading(pvm_vm *P, const void *data, size_t len)

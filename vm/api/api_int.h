@@ -35,7 +35,7 @@ typedef struct {
 } ApiHandles;
 
 /* What a native asked to raise when it returns. */
-typedef enum { API_RAISE_NONE, API_RAISE_TEXT, API_RAISE_VALUE } ApiRaise;
+typedef enum { API_RAISE_NONE, API_RAISE_TEXT, API_RAISE_VALUE, API_RAISE_OUT_OF_MEMORY } ApiRaise;
 
 struct pvm_vm {
     VM *vm;
@@ -59,15 +59,13 @@ struct pvm_vm {
     char *raised_text;         /* the text being thrown, freed at the next */
     /* A limit stopped a pvm_call made inside a native: raised again when
      * the native returns, so a native cannot swallow it. */
-    pvm_status fatal_pending;
+    VmErrorKind fatal_pending; /* VM_ERR_NONE when none */
 };
 
 /* Errors (api.c). pvmA_fail records an error of the API itself (misuse);
  * pvmA_fail_vm one raised in the VM (vm->error). Both return the status. */
 pvm_status pvmA_fail(pvm_vm *P, pvm_status st, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 pvm_status pvmA_fail_vm(pvm_vm *P);
-/* The message of the fatal error behind PVM_EBUDGET, _EINTERRUPT, _EMEMORY. */
-const char *pvmA_fatal_text(pvm_status st);
 /* Runs [fn] inside a protected boundary: PVM_OK, or the VM's error. */
 pvm_status pvmA_protect(pvm_vm *P, void (*fn)(VM *vm, void *ud), void *ud);
 

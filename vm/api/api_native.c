@@ -51,18 +51,22 @@ static void api_put_raise(pvm_vm *P, ApiRaiseState r)
  * there is nothing to raise. */
 static void api_after_native(VM *vm, pvm_vm *P, ApiRaiseState r, const char *name, bool valid_result)
 {
-    if (P->fatal_pending != PVM_OK) {
-        pvm_status st = P->fatal_pending;
-        P->fatal_pending = PVM_OK;
+    if (P->fatal_pending != VM_ERR_NONE) {
+        VmErrorKind kind = P->fatal_pending;
+        P->fatal_pending = VM_ERR_NONE;
         free(r.text);
-        pvmV_fatal_error(vm, pvmA_fatal_text(st));
+        pvmV_raise_kind(vm, kind);
     }
     if (r.kind == API_RAISE_VALUE)
         pvmV_throw(vm, r.value);
+    if (r.kind == API_RAISE_OUT_OF_MEMORY)
+        pvmV_out_of_memory(vm);
     if (r.kind == API_RAISE_TEXT) {
         free(P->raised_text); /* owned by P until the next throw: no leak if the string cannot be made */
         P->raised_text = r.text;
-        pvmV_throw(vm, vm_str_value(pvmV_string_cstr(vm, r.text ? r.text : "out of memory")));
+        if (!r.text)
+            pvmV_out_of_memory(vm); /* pvm_raise could not format its message */
+        pvmV_throw(vm, vm_str_value(pvmV_string_cstr(vm, r.text)));
     }
     if (!valid_result)
         pvmV_error(vm, "%s returned an invalid or released handle", name);
@@ -91,7 +95,7 @@ static Value api_native_call(VM *vm, int argc, Value *args, void *data)
         pvmA_locals_unwind(P, mark);
         if (h != small)
             free(h);
-        pvmV_error(vm, "out of memory");
+        pvmV_out_of_memory(vm);
     }
     ApiRaiseState outer = api_take_raise(P);
     pvm_value r = d->fn(P, argc, h, d->ud);
@@ -174,7 +178,7 @@ static void api_module_body(VM *vm, void *ud)
     for (const pvm_function_entry *f = r->funcs; f->name; f++) {
         char *full = NULL;
         if (asprintf(&full, "%s.%s", r->name, f->name) < 0)
-            pvmV_error(vm, "out of memory");
+            pvmV_out_of_memory(vm);
         PvNative *n = pvmA_native_new(r->P, full, f->fn, r->ud);
         free(full);
         pvmV_map_set(vm, m, vm_str_value(pvmV_string_cstr(vm, f->name)), vm_obj(VT_NATIVE, n));
@@ -251,6 +255,12 @@ pvm_value pvm_rethrow(pvm_vm *P)
 {
     if (!P)
         return PVM_NIL;
+    /* Running out of memory stays that kind, not a script's throw of its
+     * text. (A limit needs nothing here: it is raised again anyway.) */
+    if (P->status == PVM_ENOMEM && P->depth > 0) {
+        api_request(P, API_RAISE_OUT_OF_MEMORY, NULL, VAL_NIL);
+        return PVM_NIL;
+    }
     if (P->has_error_value) {
         api_request(P, API_RAISE_VALUE, NULL, P->error_value);
         return PVM_NIL;

@@ -26,7 +26,7 @@ bool pvmV_catch(VM *vm, size_t stop)
 {
     if (vm->jit) /* a recording in progress is abandoned */
         pvmJ_unwind(vm);
-    if (vm->error_fatal || vm->nhandlers <= vm->pcall_handlers)
+    if (vm_error_is_fatal(vm->error_kind) || vm->nhandlers <= vm->pcall_handlers)
         return false;
     VmHandler h = vm->handlers[vm->nhandlers - 1];
     if (h.frame < stop)
@@ -77,7 +77,7 @@ bool pvmV_protect(VM *vm, void (*fn)(VM *vm, void *ud), void *ud)
     Value *top = vm->top;
     vm->pcall_handlers = nhandlers;
     vm->jmp = &jmp;
-    vm->error_fatal = false;
+    vm->error_kind = VM_ERR_NONE;
     volatile bool ok = true;
     if (setjmp(jmp.buf) == 0) {
         fn(vm, ud);

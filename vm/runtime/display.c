@@ -23,46 +23,50 @@
 
 #define BUF_MIN_CAP 64
 
-/* VmBuf is plain malloc memory used outside the VM's heap (error traces,
- * output), so it cannot raise a PV error; running out here ends the process. */
-static void buf_out_of_memory(void)
-{
-    fputs("pvm: out of memory\n", stderr);
-    exit(70);
-}
+/* What data points at when not even a first block could be had: never
+ * written, never freed (cap stays 0). */
+static char buf_empty[1];
 
-/* Makes room for [extra] more bytes plus the terminating NUL. */
-static void buf_reserve(VmBuf *b, size_t extra)
+/* Makes room for [extra] more bytes plus the terminating NUL. VmBuf is
+ * plain malloc memory used outside the VM's heap (error texts, output), so
+ * it cannot raise a PV error: running out marks it failed instead. */
+static bool buf_reserve(VmBuf *b, size_t extra)
 {
-    if (extra > SIZE_MAX / 2 - b->len)
-        buf_out_of_memory();
+    if (b->failed)
+        return false;
     size_t need = b->len + extra + 1;
     if (need <= b->cap)
-        return;
+        return true;
     size_t cap = b->cap < BUF_MIN_CAP ? BUF_MIN_CAP : b->cap;
-    while (cap < need)
+    while (cap < need && cap <= SIZE_MAX / 2)
         cap *= 2;
-    char *data = realloc(b->data, cap);
-    if (!data)
-        buf_out_of_memory();
+    char *data = extra <= SIZE_MAX / 2 - b->len && cap >= need
+                     ? realloc(b->cap ? b->data : NULL, cap) : NULL;
+    if (!data) {
+        b->failed = true;
+        return false;
+    }
     b->data = data;
     b->cap = cap;
+    return true;
 }
 
 /* data is always valid and NUL-terminated, so callers may treat it as a C
  * string when they know the content has no NUL bytes. */
 void pvmV_buf_init(VmBuf *b)
 {
-    b->data = NULL;
+    b->data = buf_empty;
     b->len = 0;
     b->cap = 0;
-    buf_reserve(b, 0);
-    b->data[0] = '\0';
+    b->failed = false;
+    if (buf_reserve(b, 0))
+        b->data[0] = '\0';
 }
 
 void pvmV_buf_free(VmBuf *b)
 {
-    free(b->data);
+    if (b->cap)
+        free(b->data);
     b->data = NULL;
     b->len = 0;
     b->cap = 0;
@@ -70,7 +74,8 @@ void pvmV_buf_free(VmBuf *b)
 
 void pvmV_buf_add(VmBuf *b, const char *s, size_t n)
 {
-    buf_reserve(b, n);
+    if (!buf_reserve(b, n))
+        return;
     if (n > 0)
         memcpy(b->data + b->len, s, n);
     b->len += n;
@@ -89,23 +94,22 @@ static void buf_adds(VmBuf *b, const char *s)
 
 void pvmV_buf_addf(VmBuf *b, const char *fmt, ...)
 {
+    if (!buf_reserve(b, 0))
+        return;
     va_list ap, again;
     va_start(ap, fmt);
     va_copy(again, ap);
-    buf_reserve(b, 0);
     int n = vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
     va_end(ap);
-    if (n < 0) {
-        va_end(again);
-        b->data[b->len] = '\0';
-        return;
-    }
-    if ((size_t)n >= b->cap - b->len) {
-        buf_reserve(b, (size_t)n);
+    bool fits = n >= 0 && (size_t)n < b->cap - b->len;
+    if (n >= 0 && !fits && buf_reserve(b, (size_t)n)) {
         vsnprintf(b->data + b->len, b->cap - b->len, fmt, again);
+        fits = true;
     }
     va_end(again);
-    b->len += (size_t)n;
+    if (fits)
+        b->len += (size_t)n;
+    b->data[b->len] = '\0';
 }
 
 /* ---- Floats ---- */
@@ -357,14 +361,17 @@ typedef struct {
     size_t nbuckets;     /* power of two */
 } Printer;
 
-static void *checked_realloc(void *p, size_t count, size_t elem)
+/* Grows one of the printer's arrays in place; false (the array left as
+ * it was) when memory runs out, which marks the output failed. */
+static bool printer_grow(Printer *pr, void **p, size_t count, size_t elem)
 {
-    if (count > SIZE_MAX / elem)
-        buf_out_of_memory();
-    p = realloc(p, count * elem);
-    if (!p)
-        buf_out_of_memory();
-    return p;
+    void *q = count <= SIZE_MAX / elem ? realloc(*p, count * elem) : NULL;
+    if (!q) {
+        pr->buf->failed = true;
+        return false;
+    }
+    *p = q;
+    return true;
 }
 
 static size_t bucket_of(const Printer *pr, const void *p)
@@ -373,9 +380,13 @@ static size_t bucket_of(const Printer *pr, const void *p)
     return (size_t)(h >> 32) & (pr->nbuckets - 1);
 }
 
-static void rehash_open(Printer *pr, size_t nbuckets)
+/* On failure the old table stays, still consistent. */
+static bool rehash_open(Printer *pr, size_t nbuckets)
 {
-    pr->buckets = checked_realloc(pr->buckets, nbuckets, sizeof(long));
+    void *buckets = pr->buckets;
+    if (!printer_grow(pr, &buckets, nbuckets, sizeof(long)))
+        return false;
+    pr->buckets = buckets;
     pr->nbuckets = nbuckets;
     for (size_t i = 0; i < nbuckets; i++)
         pr->buckets[i] = -1;
@@ -384,6 +395,7 @@ static void rehash_open(Printer *pr, size_t nbuckets)
         pr->open[i].chain = pr->buckets[h];
         pr->buckets[h] = (long)i;
     }
+    return true;
 }
 
 static bool is_open(const Printer *pr, const void *p)
@@ -398,8 +410,12 @@ static bool is_open(const Printer *pr, const void *p)
 static void push_open(Printer *pr, Value container)
 {
     if (pr->depth == pr->cap) {
-        pr->cap = pr->cap ? pr->cap * 2 : 16;
-        pr->open = checked_realloc(pr->open, pr->cap, sizeof(OpenContainer));
+        size_t cap = pr->cap ? pr->cap * 2 : 16;
+        void *open = pr->open;
+        if (!printer_grow(pr, &open, cap, sizeof(OpenContainer)))
+            return;
+        pr->open = open;
+        pr->cap = cap;
     }
     size_t h = bucket_of(pr, container.as.p);
     pr->open[pr->depth] = (OpenContainer){ container, 0, AT_KEY, true, pr->buckets[h] };
@@ -475,9 +491,10 @@ static void step_map(Printer *pr, OpenContainer *top)
 static void display_container(VmBuf *buf, Value root)
 {
     Printer pr = { .buf = buf };
-    rehash_open(&pr, 16);
-    push_open(&pr, root);
-    while (pr.depth > 0) {
+    if (rehash_open(&pr, 16))
+        push_open(&pr, root);
+    /* A failed buffer ends the walk: nothing more can be printed. */
+    while (pr.depth > 0 && !buf->failed) {
         OpenContainer *top = &pr.open[pr.depth - 1];
         if (top->container.type == VT_ARRAY)
             step_array(&pr, top);
@@ -503,10 +520,20 @@ PvString *pvmV_to_string(VM *vm, Value v)
     VmBuf buf;
     pvmV_buf_init(&buf);
     pvmV_display(&buf, v);
-    /* An out-of-memory error raised here would leak buf: rare and bounded. */
-    PvString *s = pvmV_string_new(vm, buf.data, buf.len);
+    /* Copied out before anything can raise, so that an error leaves no
+     * malloc block behind: a short text (numbers, nil, small containers)
+     * to the C stack, a long one to collector memory. */
+    char small[128];
+    size_t len = buf.len;
+    char *text = NULL;
+    if (!buf.failed)
+        text = len < sizeof small ? small : pvmV_alloc_atomic_noraise(vm, len + 1);
+    if (text)
+        memcpy(text, buf.data, len + 1);
     pvmV_buf_free(&buf);
-    return s;
+    if (!text)
+        pvmV_out_of_memory(vm);
+    return pvmV_string_new(vm, text, len);
 }
 
 void pvmV_display_element(VmBuf *buf, Value v)

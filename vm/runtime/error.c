@@ -1,5 +1,7 @@
-/* Raising errors: pvmV_throw/pvmV_error, and the stack trace captured when an
- * error may leave PV code uncaught.
+/* Raising errors: pvmV_throw/pvmV_error for script errors, pvmV_raise_kind
+ * for the VM's own (out of memory, the limits), each recording its kind in
+ * vm->error_kind; and the stack trace, with the innermost file and line as
+ * data, captured when an error may leave PV code uncaught.
  *
  * Errors unwind with longjmp to the innermost protected boundary (a running
  * pvmV_execute or a pvmV_protect); there the handler stack decides where
@@ -46,8 +48,23 @@ static void vm_trace_frame(VmBuf *b, const VmFrame *f)
                 pvmV_proto_line(p, at));
 }
 
+/* The innermost frame's position, kept as data beside the trace so that
+ * nobody has to parse it back out of the text. */
+static void vm_capture_where(VM *vm)
+{
+    vm->error_file = NULL;
+    vm->error_line = 0;
+    if (vm->nframes == 0)
+        return;
+    const VmFrame *f = &vm->frames[vm->nframes - 1];
+    const VmProto *p = f->closure->proto;
+    vm->error_file = p->module->file;
+    vm->error_line = pvmV_proto_line(p, f->ip > p->code ? f->ip - 1 : p->code);
+}
+
 static void vm_capture_trace(VM *vm)
 {
+    vm_capture_where(vm);
     VmBuf b;
     pvmV_buf_init(&b);
     size_t n = vm->nframes;
@@ -60,27 +77,34 @@ static void vm_capture_trace(VM *vm)
         vm_trace_frame(&b, &vm->frames[n - 1 - k]);
     }
     /* Kept in the collector's heap, like everything the VM points to: a
-     * malloc'd block reachable only from GC memory looks leaked to tools. */
-    char *trace = GC_MALLOC_ATOMIC(b.len + 1);
-    if (trace) {
-        memcpy(trace, b.data, b.len);
-        trace[b.len] = '\0';
-    }
+     * malloc'd block reachable only from GC memory looks leaked to tools.
+     * Out of memory, the error goes without its trace rather than raising
+     * again from inside a raise. */
+    char *trace = b.failed ? NULL : pvmV_alloc_atomic_noraise(vm, b.len + 1);
+    if (trace)
+        memcpy(trace, b.data, b.len + 1);
     pvmV_buf_free(&b);
     vm->error_trace = trace;
 }
 
-void pvmV_throw(VM *vm, Value v)
+static __attribute__((noreturn)) void vm_raise(VM *vm, VmErrorKind kind, Value v)
 {
     vm->error = v;
-    /* A PV handler above the innermost pcall will catch it: skip the trace. */
-    if (vm->nhandlers <= vm->pcall_handlers)
+    vm->error_kind = kind;
+    /* A PV handler above the innermost pcall will catch it: skip the trace.
+     * A fatal error passes every handler, so it always needs one. */
+    if (vm_error_is_fatal(kind) || vm->nhandlers <= vm->pcall_handlers)
         vm_capture_trace(vm);
     if (!vm->jmp) {
         fprintf(stderr, "pvm: error outside any protected call\n");
         abort();
     }
     longjmp(vm->jmp->buf, 1);
+}
+
+void pvmV_throw(VM *vm, Value v)
+{
+    vm_raise(vm, VM_ERR_SCRIPT, v);
 }
 
 void pvmV_error(VM *vm, const char *fmt, ...)
@@ -92,18 +116,15 @@ void pvmV_error(VM *vm, const char *fmt, ...)
     va_end(ap);
     if (n < 0)
         n = 0;
-    if ((size_t)n < sizeof small) {
+    if ((size_t)n < sizeof small)
         pvmV_throw(vm, vm_str_value(pvmV_string_new(vm, small, (size_t)n)));
-    }
-    char *big = malloc((size_t)n + 1);
-    if (!big)
-        pvmV_throw(vm, vm_str_value(pvmV_string_new(vm, small, sizeof small - 1)));
+    /* A long message is formatted into collector memory: if making the
+     * string raises, nothing is left to free. */
+    char *big = pvmV_alloc_atomic(vm, (size_t)n + 1);
     va_start(ap, fmt);
     vsnprintf(big, (size_t)n + 1, fmt, ap);
     va_end(ap);
-    PvString *s = pvmV_string_new(vm, big, (size_t)n);
-    free(big);
-    pvmV_throw(vm, vm_str_value(s));
+    pvmV_throw(vm, vm_str_value(pvmV_string_new(vm, big, (size_t)n)));
 }
 
 void pvmV_report_error(VM *vm, FILE *out)
@@ -118,18 +139,40 @@ void pvmV_report_error(VM *vm, FILE *out)
         fputs(vm->error_trace, out);
 }
 
-void pvmV_fatal_error(VM *vm, const char *message)
+/* The message of each kind the VM raises itself. */
+static const char *const vm_kind_text[VM_ERR_COUNT] = {
+    [VM_ERR_OUT_OF_MEMORY] = "out of memory",
+    [VM_ERR_MEMORY_LIMIT] = "memory limit exceeded",
+    [VM_ERR_BUDGET] = "instruction budget exceeded",
+    [VM_ERR_INTERRUPT] = "interrupted",
+};
+
+void pvmV_make_error_texts(VM *vm)
 {
-    vm->error_fatal = true;
-    pvmV_throw(vm, vm_str_value(pvmV_string_cstr(vm, message)));
+    for (int k = 0; k < VM_ERR_COUNT; k++) {
+        if (vm_kind_text[k])
+            vm->kind_text[k] = pvmV_string_cstr(vm, vm_kind_text[k]);
+    }
+}
+
+void pvmV_raise_kind(VM *vm, VmErrorKind kind)
+{
+    /* Only a VM that failed to start lacks the texts; it is never run. */
+    PvString *text = vm->kind_text[kind];
+    vm_raise(vm, kind, text ? vm_str_value(text) : VAL_NIL);
+}
+
+void pvmV_out_of_memory(VM *vm)
+{
+    pvmV_raise_kind(vm, VM_ERR_OUT_OF_MEMORY);
 }
 
 void pvmV_limit_reached(VM *vm)
 {
     if (vm->interrupt) {
         vm->interrupt = 0;
-        pvmV_fatal_error(vm, "interrupted");
+        pvmV_raise_kind(vm, VM_ERR_INTERRUPT);
     }
     if (vm->fuel < 0)
-        pvmV_fatal_error(vm, "instruction budget exceeded");
+        pvmV_raise_kind(vm, VM_ERR_BUDGET);
 }

@@ -78,7 +78,7 @@ static size_t index_cap_for(VM *vm, size_t n)
     size_t cap = INDEX_MIN_CAP;
     while (entries_for(cap) < n) {
         if (cap >= INDEX_MAX_CAP)
-            pvmV_error(vm, "out of memory");
+            pvmV_out_of_memory(vm);
         cap *= 2;
     }
     return cap;

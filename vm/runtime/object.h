@@ -122,10 +122,14 @@ typedef struct PvPointer {
 
 static inline void *vm_pointer_addr(Value v) { return ((const PvPointer *)v.as.p)->addr; }
 
-/* Display form (display.c): the text str(v) gives, appended to [buf]. */
+/* Display form (display.c): the text str(v) gives, appended to [buf].
+ * A VmBuf is malloc memory; when it cannot grow it sets [failed], keeps
+ * what it has (data stays a valid C string) and ignores further appends:
+ * callers that need the whole text check [failed] once at the end. */
 typedef struct {
     char *data;
     size_t len, cap;
+    bool failed;
 } VmBuf;
 
 void pvmV_buf_init(VmBuf *b);

@@ -16,6 +16,8 @@
 
 static pthread_once_t gc_once = PTHREAD_ONCE_INIT;
 
+uint64_t pvmV_new_vm_fail_countdown;
+
 /* One marker thread: a second one buys nothing measurable on the GC-heavy
  * benchmarks (binary-trees) and costs a thread start on every launch. */
 static void vm_gc_init_once(void)
@@ -62,6 +64,31 @@ static void vm_init_single_chars(VM *vm)
     }
 }
 
+/* The VM's first heap objects, through the funnel like every later one.
+ * Running out of memory raises, so this runs under its own boundary: the
+ * VM has no caller that could catch yet. The kinds' messages come first,
+ * so that running out later has its message. */
+static bool vm_init_heap(VM *vm)
+{
+    VmJmp jmp; /* not zero-initialised: setjmp fills it */
+    jmp.prev = NULL;
+    vm->jmp = &jmp;
+    volatile bool ok = false;
+    if (setjmp(jmp.buf) == 0) {
+        pvmV_make_error_texts(vm);
+        vm->frames_cap = 64;
+        vm->frames = pvmV_alloc(vm, vm->frames_cap * sizeof(VmFrame));
+        vm->handlers_cap = 16;
+        vm->handlers = pvmV_alloc(vm, vm->handlers_cap * sizeof(VmHandler));
+        vm->builtins = pvmV_map_new(vm, 64);
+        vm_init_single_chars(vm);
+        ok = true;
+    }
+    vm->jmp = NULL;
+    return ok;
+}
+
+/* NULL when memory runs out; whatever was made is released. */
 VM *pvmV_new(void)
 {
     pvmV_gc_init();
@@ -79,15 +106,14 @@ VM *pvmV_new(void)
     vm->stack_rooted = vm->stack;
     vm->top = vm->stack;
     pvmV_stack_ensure(vm, vm->stack + 1);
-    vm->frames_cap = 64;
-    vm->frames = GC_MALLOC(vm->frames_cap * sizeof(VmFrame));
-    vm->handlers_cap = 16;
-    vm->handlers = GC_MALLOC(vm->handlers_cap * sizeof(VmHandler));
     vm->out = stdout;
     vm->fuel = INT64_MAX;
     vm->error = VAL_NIL;
-    vm->builtins = pvmV_map_new(vm, 64);
-    vm_init_single_chars(vm);
+    vm->fail_alloc_countdown = pvmV_new_vm_fail_countdown;
+    if (!vm_init_heap(vm)) {
+        pvmV_free(vm);
+        return NULL;
+    }
     return vm;
 }
 

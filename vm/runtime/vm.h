@@ -99,6 +99,21 @@ typedef struct {
 } VmTools;
 
 
+/* What raised the error in vm->error. The embedding API maps each kind to
+ * its status; the fatal kinds (from VM_ERR_MEMORY_LIMIT on) are not
+ * caught by PV try blocks. */
+typedef enum {
+    VM_ERR_NONE,
+    VM_ERR_SCRIPT,         /* throw, a runtime error, a native's raise */
+    VM_ERR_OUT_OF_MEMORY,  /* an allocation failed (catchable, like Lua's) */
+    VM_ERR_MEMORY_LIMIT,   /* the embedder's memory limit */
+    VM_ERR_BUDGET,         /* the instruction budget */
+    VM_ERR_INTERRUPT,      /* pvm_interrupt */
+    VM_ERR_COUNT
+} VmErrorKind;
+
+static inline bool vm_error_is_fatal(VmErrorKind k) { return k >= VM_ERR_MEMORY_LIMIT; }
+
 struct VM {
     Value *stack;           /* VM_MAX_STACK slots reserved once; never moves */
     Value *stack_rooted;    /* end of the part registered as a GC root */
@@ -111,7 +126,11 @@ struct VM {
     VmJmp *jmp;
     size_t pcall_handlers;  /* handlers below this belong to outer pcalls */
     Value error;            /* the value being thrown */
+    VmErrorKind error_kind; /* what raised it: told apart by this, never by the text */
     char *error_trace;      /* GC memory: "  at NAME (FILE:LINE)\n..." of the last throw */
+    PvString *error_file;   /* the innermost frame of that trace, or NULL */
+    uint32_t error_line;    /* its line, 0 when unknown */
+    PvString *kind_text[VM_ERR_COUNT]; /* each kind's message, made in advance */
     PvMap *builtins;        /* the scope outside every module */
     VmProgram *program;
     PvString *single_chars[256]; /* one-byte strings, shared */
@@ -125,14 +144,21 @@ struct VM {
      * raised for them are fatal: PV try blocks do not catch them. */
     int64_t fuel;
     volatile sig_atomic_t interrupt;
-    bool error_fatal;
     size_t memory_limit;    /* 0: none */
     size_t bytes_since_check; /* allocated since the memory limit was last checked (gc.c) */
+    /* Fault injection for tests, 0 (off) unless a test sets it: N makes the
+     * Nth allocation from now fail as if the collector returned NULL, and
+     * every one after it until the test clears it. */
+    uint64_t fail_alloc_countdown;
     VmTools tools;
     /* The JIT's state (jit/jit.c) lives behind this pointer, so that it
      * never mixes with the interpreter's; NULL while the JIT is off. */
     struct PvmJitState *jit;
 };
+
+/* For tests only: each new VM starts with this fail_alloc_countdown, so
+ * that the allocations of creating a VM can be failed too [0: off]. */
+extern uint64_t pvmV_new_vm_fail_countdown;
 
 /* Lifecycle. pvmV_gc_init sets up the collector once per process (pvmV_new
  * calls it; embedders' code may call it earlier). */
@@ -148,7 +174,7 @@ bool pvmV_stack_ensure(VM *vm, Value *end);
 uint32_t pvmV_proto_line(const VmProto *proto, const VmInsn *ip);
 
 /* Allocation funnel (gc.c): every heap allocation goes through here.
- * Raises "out of memory" rather than returning NULL. */
+ * Raises "out of memory" (or the memory limit) rather than returning NULL. */
 void *pvmV_alloc(VM *vm, size_t size);        /* may hold pointers */
 void *pvmV_alloc_atomic(VM *vm, size_t size); /* pointer-free */
 /* Pointer-free and not cleared, for a caller that writes every byte (a
@@ -156,6 +182,10 @@ void *pvmV_alloc_atomic(VM *vm, size_t size); /* pointer-free */
 void *pvmV_alloc_atomic_uncleared(VM *vm, size_t size);
 void *pvmV_realloc(VM *vm, void *p, size_t size);
 size_t pvmV_checked_size(VM *vm, size_t count, size_t elem, size_t extra); /* count*elem+extra or "out of memory" */
+/* A pointer-free block for code that must not raise (building an error's
+ * trace): counted and subject to fault injection, NULL on failure, and
+ * exempt from the memory limit, whose own error needs it. */
+void *pvmV_alloc_atomic_noraise(VM *vm, size_t size);
 
 /* Errors: throw a value, or a formatted message string. Never return. */
 __attribute__((noreturn)) void pvmV_throw(VM *vm, Value v);
@@ -210,8 +240,15 @@ static inline void pvmV_charge_items(VM *vm, size_t items)
     pvmV_charge(vm, items / VM_ITEMS_PER_UNIT);
 }
 
-/* Raises [message] as an error that PV code cannot catch. */
-__attribute__((noreturn)) void pvmV_fatal_error(VM *vm, const char *message);
+
+/* Raises the error of [kind] (not VM_ERR_SCRIPT) with its fixed message,
+ * made when the VM was: raising it allocates nothing. The fatal kinds are
+ * ones PV code cannot catch. */
+__attribute__((noreturn)) void pvmV_raise_kind(VM *vm, VmErrorKind kind);
+/* Makes the messages pvmV_raise_kind uses (pvmV_new, first of all). */
+void pvmV_make_error_texts(VM *vm);
+/* pvmV_raise_kind(vm, VM_ERR_OUT_OF_MEMORY). */
+__attribute__((noreturn)) void pvmV_out_of_memory(VM *vm);
 
 /* Writes the error in vm->error as an uncaught error is reported:
  * "error: MESSAGE" (the display form of the value), then the trace. */
