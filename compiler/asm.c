@@ -154,7 +154,7 @@ typedef struct {
 /* ---- Errors ----------------------------------------------------------- */
 
 static void error_at(Asm *a, uint32_t line, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+    PVM_PRINTF(3, 4);
 
 static void error_at(Asm *a, uint32_t line, const char *fmt, ...)
 {
@@ -701,7 +701,7 @@ static uint32_t compute_maxstack(const uint8_t *code, uint32_t len)
         PbcInsn in;
         if (!pvmB_decode(code, len, off, &in))
             continue;
-        const OpcodeInfo *info = &pvmV_opcode_info[in.op];
+        const OpcodeInfo *info = &pvmB_opcode_info[in.op];
         int64_t d = depth[off];
         int64_t after = d - info->pops - (int64_t)info->pops_per_arg * in.operand + info->pushes;
         if (after > max)
@@ -779,9 +779,9 @@ static bool need_func(Asm *a, const char *what)
 static const OpcodeInfo *find_opcode(const Token *t, Opcode *op)
 {
     for (int i = 0; i < OP__COUNT; i++) {
-        if (word_is(t, pvmV_opcode_info[i].mnemonic)) {
+        if (word_is(t, pvmB_opcode_info[i].mnemonic)) {
             *op = (Opcode)i;
-            return &pvmV_opcode_info[i];
+            return &pvmB_opcode_info[i];
         }
     }
     return NULL;

@@ -124,7 +124,7 @@ static void mark_line(FnGen *f, uint32_t line)
  * stack effect. */
 static void emit(FnGen *f, Opcode op, int64_t operand, uint32_t line)
 {
-    const OpcodeInfo *info = &pvmV_opcode_info[op];
+    const OpcodeInfo *info = &pvmB_opcode_info[op];
     int64_t count = info->operand == OPND_COUNT ? operand : 0;
     int32_t after = f->depth - (int32_t)(info->pops + info->pops_per_arg * count) + info->pushes;
     if (!f->reachable) {
@@ -165,7 +165,7 @@ static void emit_jump(FnGen *f, Opcode op, uint32_t label, uint32_t line)
 {
     if (!f->reachable)
         return;
-    const OpcodeInfo *info = &pvmV_opcode_info[op];
+    const OpcodeInfo *info = &pvmB_opcode_info[op];
     if (f->labels[label].pos >= 0 && f->labels[label].depth < 0)
         internal_error(f, "jump to an unreachable label");
     arrive(f, label, f->depth + info->branch_delta);

@@ -32,11 +32,11 @@ void pvmC_diag_init(CcDiag *d, FILE *out, jmp_buf *oom);
 
 /* Reports an error at [pos] of [file]. After CC_MAX_ERRORS errors one
  * "too many errors" line is written and the rest are only counted. */
-__attribute__((format(printf, 4, 5)))
+PVM_PRINTF(4, 5)
 void pvmC_error(CcDiag *d, const char *file, CcPos pos, const char *fmt, ...);
 
 /* An error not tied to a source position ("FILE: error: MESSAGE"). */
-__attribute__((format(printf, 3, 4)))
+PVM_PRINTF(3, 4)
 void pvmC_error_file(CcDiag *d, const char *file, const char *fmt, ...);
 
 /* malloc/realloc that never return NULL: they jump to [d->oom]. Memory

@@ -312,7 +312,7 @@ static bool needs_module_option(Disasm *d, uint32_t fi)
 static void print_operand(Disasm *d, const PbcFunc *f, const PbcInsn *in, int col)
 {
     FILE *out = d->out;
-    const OpcodeInfo *info = &pvmV_opcode_info[in->op];
+    const OpcodeInfo *info = &pvmB_opcode_info[in->op];
     uint32_t v = (uint32_t)in->operand;
     const char *gname;
     switch (info->operand) {
@@ -375,7 +375,7 @@ static uint8_t *find_targets(Disasm *d, const PbcFunc *f)
     for (uint32_t off = 0; off < f->codelen; off += in.size) {
         if (!pvmB_decode(f->code, f->codelen, off, &in))
             break;
-        if (pvmV_opcode_info[in.op].operand != OPND_TARGET)
+        if (pvmB_opcode_info[in.op].operand != OPND_TARGET)
             continue;
         if (in.operand < f->codelen)
             target[in.operand] = 1;
@@ -440,8 +440,8 @@ static void print_func(Disasm *d, uint32_t fi)
             d->ok = false;
             break;
         }
-        int col = fprintf(d->out, "    %s", pvmV_opcode_info[in.op].mnemonic);
-        if (pvmV_opcode_info[in.op].operand != OPND_NONE)
+        int col = fprintf(d->out, "    %s", pvmB_opcode_info[in.op].mnemonic);
+        if (pvmB_opcode_info[in.op].operand != OPND_NONE)
             col += fprintf(d->out, "%*s", col < 14 ? 14 - col : 1, "");
         print_operand(d, f, &in, col);
     }

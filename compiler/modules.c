@@ -235,7 +235,7 @@ static void merge_function(Build *b, const PbcImage *sub, uint32_t fi, uint32_t 
         if (!pvmB_decode(sf->code, sf->codelen, off, &in))
             break; /* cannot happen: the image was verified */
         uint32_t v = (uint32_t)in.operand;
-        switch (pvmV_opcode_info[in.op].operand) {
+        switch (pvmB_opcode_info[in.op].operand) {
         case OPND_CONST: case OPND_NAME: case OPND_FIELD: v = remap_const(b, sub, v); break;
         case OPND_FUNC: v += fbase; break;
         case OPND_MODULE: v += mbase; break;

@@ -97,7 +97,7 @@ static const char *describe(const CcToken *t, char *buf, size_t size)
     }
 }
 
-__attribute__((format(printf, 3, 4)))
+PVM_PRINTF(3, 4)
 static void error_at(Parser *p, CcPos pos, const char *fmt, ...);
 
 static void error_at(Parser *p, CcPos pos, const char *fmt, ...)

@@ -165,7 +165,7 @@ static JitRecStatus rec_arith(JitRecorder *r, Opcode op)
     } else if (vm_is_number(va) && vm_is_number(vb) && pvmV_is_arith_op(op)) {
         res = emit(r, ir_arith(op), JIT_T_FLT, rec_to_float(r, a), rec_to_float(r, b));
     } else {
-        return rec_abort(r, JIT_ABORT_NYI_TYPES, pvmV_opcode_info[op].mnemonic);
+        return rec_abort(r, JIT_ABORT_NYI_TYPES, pvmB_opcode_info[op].mnemonic);
     }
     r->top -= 2;
     rec_push(r, res);
@@ -187,7 +187,7 @@ static JitRecStatus rec_unary(JitRecorder *r, Opcode op)
     else if (op == OP_NOT && pvmJ_ref_is_const(a))
         a = pvmJ_k_pri(&r->ir, JIT_T_BOOL, !vm_is_truthy(v));
     else
-        return rec_abort(r, JIT_ABORT_NYI_TYPES, pvmV_opcode_info[op].mnemonic);
+        return rec_abort(r, JIT_ABORT_NYI_TYPES, pvmB_opcode_info[op].mnemonic);
     r->top--;
     rec_push(r, a);
     return JIT_REC_GO;
@@ -220,7 +220,7 @@ static JitRecStatus rec_order(JitRecorder *r, Opcode op)
         holds = pvmV_float_order(op, va.as.f, vb.as.f);
         type = JIT_T_FLT;
     } else {
-        return rec_abort(r, JIT_ABORT_NYI_COMPARE, pvmV_opcode_info[op].mnemonic);
+        return rec_abort(r, JIT_ABORT_NYI_COMPARE, pvmB_opcode_info[op].mnemonic);
     }
     JitOp g = holds ? ir_order(op) : pvmJ_guard_negation(ir_order(op));
     if (!rec_guard(r, g, type, a, b))
@@ -242,7 +242,7 @@ static JitRecStatus rec_equal(JitRecorder *r, Opcode op)
     bool equal = pvmV_values_equal(va, vb);
     bool numbers = vm_is_number(va) && vm_is_number(vb);
     if (va.type == VT_STRING || vb.type == VT_STRING || (numbers && va.type != vb.type))
-        return rec_abort(r, JIT_ABORT_NYI_COMPARE, pvmV_opcode_info[op].mnemonic);
+        return rec_abort(r, JIT_ABORT_NYI_COMPARE, pvmB_opcode_info[op].mnemonic);
     if (va.type == vb.type && va.type != VT_NIL) {
         JitOp g = equal ? JIT_IR_EQ : JIT_IR_NE;
         if (!rec_guard(r, g, type_of(va), a, b))
@@ -489,8 +489,8 @@ static JitRecStatus rec_dispatch(JitRecorder *r, const VmInsn *ip)
     case OP_FORNEXT: return rec_fornext(r);
     case OP_GETINDEX: return rec_getindex(r);
     case OP_SETINDEX: return rec_setindex(r);
-    case OP_CALL: case OP_RET: return rec_abort(r, JIT_ABORT_FRAME, pvmV_opcode_info[op].mnemonic);
-    default: return rec_abort(r, JIT_ABORT_NYI_BYTECODE, pvmV_opcode_info[op].mnemonic);
+    case OP_CALL: case OP_RET: return rec_abort(r, JIT_ABORT_FRAME, pvmB_opcode_info[op].mnemonic);
+    default: return rec_abort(r, JIT_ABORT_NYI_BYTECODE, pvmB_opcode_info[op].mnemonic);
     }
 }
 

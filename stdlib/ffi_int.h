@@ -109,7 +109,7 @@ Value pvmF_from_c(VM *vm, FfiKind k, const void *src);
  * such a return buffer. */
 Value pvmF_from_return(VM *vm, FfiKind k, const FfiSlot *ret);
 void pvmF_to_return(VM *vm, FfiKind k, Value v, void *ret, FfiWhere where);
-__attribute__((noreturn)) void pvmF_type_error(VM *vm, FfiWhere where, const char *expected, Value got);
+PVM_NORETURN void pvmF_type_error(VM *vm, FfiWhere where, const char *expected, Value got);
 
 /* ffi_callback.c */
 /* Calls [code] through [cif]; when a callback failed meanwhile, throws its

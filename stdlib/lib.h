@@ -26,7 +26,7 @@ void pvmL_set(VM *vm, PvMap *module, const char *key, Value v);
 
 /* Argument checks. [i] is 0-based; messages count from 1. Each raises
  * "NAME: argument N must be TYPE, got TYPE" on a mismatch. */
-__attribute__((noreturn)) void pvmL_arg_error(VM *vm, const char *fname, int i, const char *expected,
+PVM_NORETURN void pvmL_arg_error(VM *vm, const char *fname, int i, const char *expected,
                                              Value got);
 int64_t pvmL_arg_int(VM *vm, const char *fname, const Value *args, int i);
 double pvmL_arg_number(VM *vm, const char *fname, const Value *args, int i); /* int or float */
@@ -54,7 +54,7 @@ int64_t pvmL_float_to_int(VM *vm, const char *fname, double x, double integral);
 /* Clamps a PV index to 0..len (string.sub, array.slice). */
 size_t pvmL_clamp_index(int64_t i, size_t len);
 /* Raises the language's "index I out of range for string of length N". */
-__attribute__((noreturn)) void pvmL_string_index_error(VM *vm, int64_t i, size_t len);
+PVM_NORETURN void pvmL_string_index_error(VM *vm, int64_t i, size_t len);
 
 /* Long natives poll the interrupt (pvmV_charge(vm, 0)) at least once per
  * this many bytes of work: well under a millisecond of copying. */

@@ -12,10 +12,14 @@
 #define PVM_NORETURN __attribute__((noreturn))
 #define PVM_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
 #define PVM_COLD __attribute__((cold))
+#define PVM_ALWAYS_INLINE __attribute__((always_inline))
+#define PVM_CONSTRUCTOR __attribute__((constructor))
 #else
 #define PVM_NORETURN
 #define PVM_PRINTF(fmt, args)
 #define PVM_COLD
+#define PVM_ALWAYS_INLINE
+#define PVM_CONSTRUCTOR
 #endif
 
 /* Dispatch with computed goto (labels as values) where the compiler has it;

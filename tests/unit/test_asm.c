@@ -782,7 +782,7 @@ static void random_code(Rng *r, PbcFunc *f, const PbcImage *img)
         p[0] = ops[i];
         if (vm_opcode_size((Opcode)ops[i]) == 1)
             continue;
-        OperandKind kind = pvmV_opcode_info[ops[i]].operand;
+        OperandKind kind = pvmB_opcode_info[ops[i]].operand;
         uint32_t v = kind == OPND_TARGET ? starts[rnd(r, ninsns)]
                    : kind == OPND_CONST || kind == OPND_NAME || kind == OPND_FIELD ? random_index(r, img->nconsts)
                    : kind == OPND_FUNC ? random_index(r, img->nfuncs)

@@ -93,7 +93,7 @@ static char *listing(const PbcImage *img, uint32_t fi)
     size_t k = 0;
     for (uint32_t off = 0; off < f->codelen; off += in.size) {
         pvmB_decode(f->code, f->codelen, off, &in);
-        const OpcodeInfo *info = &pvmV_opcode_info[in.op];
+        const OpcodeInfo *info = &pvmB_opcode_info[in.op];
         char buf[128];
         k += (size_t)snprintf(out + k, 16384 - k, "%s%s", k ? "; " : "", info->mnemonic);
         switch (info->operand) {

@@ -27,7 +27,7 @@
  * makes that the process's real main thread, whatever the host does. */
 static void GC_CALLBACK api_gc_warn(char *msg, GC_word arg);
 
-__attribute__((constructor)) static void api_gc_init(void)
+PVM_CONSTRUCTOR static void api_gc_init(void)
 {
     pvmV_gc_init();
     GC_set_warn_proc(api_gc_warn);

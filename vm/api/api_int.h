@@ -64,7 +64,7 @@ struct pvm_vm {
 
 /* Errors (api.c). pvmA_fail records an error of the API itself (misuse);
  * pvmA_fail_vm one raised in the VM (vm->error). Both return the status. */
-pvm_status pvmA_fail(pvm_vm *P, pvm_status st, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+pvm_status pvmA_fail(pvm_vm *P, pvm_status st, const char *fmt, ...) PVM_PRINTF(3, 4);
 pvm_status pvmA_fail_vm(pvm_vm *P);
 /* Runs [fn] inside a protected boundary: PVM_OK, or the VM's error. */
 pvm_status pvmA_protect(pvm_vm *P, void (*fn)(VM *vm, void *ud), void *ud);

@@ -120,12 +120,12 @@ typedef struct {
 } OpcodeInfo;
 
 /* Indexed by Opcode. Defined in vm/bytecode/opcodes.c. */
-extern const OpcodeInfo pvmV_opcode_info[OP__COUNT];
+extern const OpcodeInfo pvmB_opcode_info[OP__COUNT];
 
 /* Encoded size in bytes of an instruction with opcode [op]. */
 static inline uint32_t vm_opcode_size(Opcode op)
 {
-    return pvmV_opcode_info[op].operand == OPND_NONE ? 1 : 5;
+    return pvmB_opcode_info[op].operand == OPND_NONE ? 1 : 5;
 }
 
 #endif

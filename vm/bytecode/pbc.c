@@ -417,7 +417,7 @@ typedef struct {
     const char *section; /* names the part being read, for "truncated ..." */
 } Reader;
 
-__attribute__((format(printf, 3, 4))) static bool rfail(Reader *r, size_t at, const char *fmt, ...)
+PVM_PRINTF(3, 4) static bool rfail(Reader *r, size_t at, const char *fmt, ...)
 {
     if (!r->err || r->errlen == 0)
         return false;
@@ -730,7 +730,7 @@ bool pvmB_decode(const uint8_t *code, uint32_t codelen, uint32_t offset, PbcInsn
     out->operand = 0;
     if (size == 5) {
         uint32_t u = le32(code + offset + 1);
-        out->operand = pvmV_opcode_info[op].operand == OPND_INT ? (int64_t)(int32_t)u : (int64_t)u;
+        out->operand = pvmB_opcode_info[op].operand == OPND_INT ? (int64_t)(int32_t)u : (int64_t)u;
     }
     return true;
 }

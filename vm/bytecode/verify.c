@@ -7,7 +7,7 @@
  * starts (so unreachable code must decode too), a linear check of every
  * operand and of the line table, and an abstract interpretation over
  * (stack depth, try depth) driven by a worklist from offset 0. Stack
- * effects come from pvmV_opcode_info; only TRY/ENDTRY (try depth) and
+ * effects come from pvmB_opcode_info; only TRY/ENDTRY (try depth) and
  * CLOSURE (upvalue capture) need code of their own.
  *
  * Messages name where the problem is, then the rule:
@@ -47,7 +47,7 @@ typedef struct {
     uint32_t last;      /* offset of the last instruction */
 } Check;
 
-__attribute__((format(printf, 3, 0))) static bool vfail(ErrOut *e, const char *prefix, const char *fmt, va_list ap)
+PVM_PRINTF(3, 0) static bool vfail(ErrOut *e, const char *prefix, const char *fmt, va_list ap)
 {
     if (!e->buf || e->len == 0)
         return false;
@@ -58,7 +58,7 @@ __attribute__((format(printf, 3, 0))) static bool vfail(ErrOut *e, const char *p
 }
 
 /* "RULE", for errors that concern the image as a whole or a module. */
-__attribute__((format(printf, 2, 3))) static bool fail(ErrOut *e, const char *fmt, ...)
+PVM_PRINTF(2, 3) static bool fail(ErrOut *e, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -68,7 +68,7 @@ __attribute__((format(printf, 2, 3))) static bool fail(ErrOut *e, const char *fm
 }
 
 /* "FUNCTION at offset N: RULE", for errors inside a function's code. */
-__attribute__((format(printf, 3, 4))) static bool code_fail(Check *c, uint32_t offset, const char *fmt, ...)
+PVM_PRINTF(3, 4) static bool code_fail(Check *c, uint32_t offset, const char *fmt, ...)
 {
     char prefix[160];
     snprintf(prefix, sizeof prefix, "%s at offset %u: ", pvmB_func_name(c->img, c->index), offset);
@@ -176,7 +176,7 @@ static bool decode_all(Check *c)
             return code_fail(c, off, "unknown opcode %u", f->code[off]);
         if (!pvmB_decode(f->code, f->codelen, off, &in))
             return code_fail(c, off, "%s operand runs past the end of the code",
-                             pvmV_opcode_info[f->code[off]].mnemonic);
+                             pvmB_opcode_info[f->code[off]].mnemonic);
         c->is_start[off] = 1;
         c->last = off;
     }
@@ -192,7 +192,7 @@ static bool check_const_operand(Check *c, uint32_t off, const PbcInsn *in, bool 
         return code_fail(c, off, "constant index %u out of range (pool has %u)", k, c->img->nconsts);
     uint8_t kind = c->img->consts[k].kind;
     if (want_string && kind != PBC_CONST_STRING)
-        return code_fail(c, off, "%s needs a string constant but constant %u is %s", pvmV_opcode_info[in->op].mnemonic,
+        return code_fail(c, off, "%s needs a string constant but constant %u is %s", pvmB_opcode_info[in->op].mnemonic,
                          k, const_kind_name(kind));
     return true;
 }
@@ -220,7 +220,7 @@ static bool check_count(Check *c, uint32_t off, const PbcInsn *in)
     uint32_t limit = in->op == OP_CALL ? PBC_MAX_PARAMS : PBC_MAX_STACK;
     if (n <= limit)
         return true;
-    return code_fail(c, off, "%s count %u exceeds the limit %u", pvmV_opcode_info[in->op].mnemonic, n, limit);
+    return code_fail(c, off, "%s count %u exceeds the limit %u", pvmB_opcode_info[in->op].mnemonic, n, limit);
 }
 
 static bool check_target(Check *c, uint32_t off, const PbcInsn *in)
@@ -254,7 +254,7 @@ static bool check_operand(Check *c, uint32_t off, const PbcInsn *in)
 {
     const PbcImage *img = c->img;
     uint32_t v = (uint32_t)in->operand;
-    switch (pvmV_opcode_info[in->op].operand) {
+    switch (pvmB_opcode_info[in->op].operand) {
     case OPND_NONE:
     case OPND_INT:
         return true;
@@ -296,7 +296,7 @@ static bool check_operands(Check *c)
 /* Rule 6: only the last instruction could run past the end, reachable or not. */
 static bool check_end(Check *c)
 {
-    FlowKind flow = pvmV_opcode_info[c->f->code[c->last]].flow;
+    FlowKind flow = pvmB_opcode_info[c->f->code[c->last]].flow;
     if (flow == FLOW_NEXT || flow == FLOW_BRANCH)
         return code_fail(c, c->last, "code falls off the end");
     return true;
@@ -347,7 +347,7 @@ static bool step(Check *c, uint32_t off)
 {
     PbcInsn in;
     pvmB_decode(c->f->code, c->f->codelen, off, &in);
-    const OpcodeInfo *info = &pvmV_opcode_info[in.op];
+    const OpcodeInfo *info = &pvmB_opcode_info[in.op];
     int64_t depth = c->depth[off];
     int32_t tryd = c->trydepth[off];
     int64_t count = info->operand == OPND_COUNT ? in.operand : 0;

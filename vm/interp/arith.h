@@ -18,9 +18,10 @@
 #include <math.h>
 
 #include "vm/bytecode/opcodes.h"
+#include "vm/config.h"
 #include "vm/runtime/value.h"
 
-#define PVM_ARITH_INLINE static inline __attribute__((always_inline))
+#define PVM_ARITH_INLINE static inline PVM_ALWAYS_INLINE
 
 /* Whether int division by [y] is plain C division. 0 (an error) and -1
  * (INT64_MIN / -1 overflows in C) are the two special divisors. */

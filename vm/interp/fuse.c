@@ -67,7 +67,7 @@ static void fuse_jump_targets(const VmProto *p, uint8_t *target)
 {
     memset(target, 0, p->ncode + 1);
     for (uint32_t i = 0; i < p->ncode; i++) {
-        if (pvmV_opcode_info[p->code[i].orig].operand == OPND_TARGET)
+        if (pvmB_opcode_info[p->code[i].orig].operand == OPND_TARGET)
             target[p->code[i].arg] = 1;
     }
 }

@@ -71,7 +71,7 @@ static inline bool vm_array_slot_ok(Value o, Value k)
 }
 
 /* fornext found a loop state that range/iter did not make. */
-__attribute__((noreturn, cold)) static void vm_bad_loop_state(VM *vm)
+PVM_NORETURN PVM_COLD static void vm_bad_loop_state(VM *vm)
 {
     pvmV_error(vm, "invalid loop state for fornext (not made by range or iter)");
 }

@@ -58,7 +58,7 @@ static void vm_decode_code(VM *vm, VmProto *p, const PbcFunc *f)
     for (uint32_t off = 0; off < f->codelen; off += in.size, k++) {
         pvmB_decode(f->code, f->codelen, off, &in);
         int64_t arg = in.operand;
-        if (pvmV_opcode_info[in.op].operand == OPND_TARGET)
+        if (pvmB_opcode_info[in.op].operand == OPND_TARGET)
             arg = index_of[arg];
         p->code[k].op = in.op;
         p->code[k].orig = in.op;

@@ -25,7 +25,7 @@ static const char *vm_op_symbol(Opcode op)
     }
 }
 
-__attribute__((noreturn)) static void vm_bad_operands(VM *vm, Opcode op, Value a, Value b)
+PVM_NORETURN static void vm_bad_operands(VM *vm, Opcode op, Value a, Value b)
 {
     pvmV_error(vm, "cannot apply '%s' to %s and %s", vm_op_symbol(op), pvmV_type_name(a), pvmV_type_name(b));
 }
@@ -170,7 +170,7 @@ static const char *vm_callee_name(const PvString *name)
     return name ? name->chars : "<anon>";
 }
 
-__attribute__((noreturn)) static void vm_arity_error(VM *vm, const char *name, int min, int max, int got)
+PVM_NORETURN static void vm_arity_error(VM *vm, const char *name, int min, int max, int got)
 {
     if (max < 0)
         pvmV_error(vm, "%s expects at least %d argument%s, got %d", name, min, min == 1 ? "" : "s", got);

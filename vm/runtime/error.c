@@ -87,7 +87,7 @@ static void vm_capture_trace(VM *vm)
     vm->error_trace = trace;
 }
 
-static __attribute__((noreturn)) void vm_raise(VM *vm, VmErrorKind kind, Value v)
+static PVM_NORETURN void vm_raise(VM *vm, VmErrorKind kind, Value v)
 {
     vm->error = v;
     vm->error_kind = kind;

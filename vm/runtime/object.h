@@ -6,6 +6,7 @@
 #ifndef PVM_OBJECT_H
 #define PVM_OBJECT_H
 
+#include "vm/config.h"
 #include "vm/runtime/value.h"
 
 typedef struct VM VM;
@@ -136,7 +137,7 @@ void pvmV_buf_init(VmBuf *b);
 void pvmV_buf_free(VmBuf *b);
 void pvmV_buf_add(VmBuf *b, const char *s, size_t n);
 void pvmV_buf_addc(VmBuf *b, char c);
-void pvmV_buf_addf(VmBuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void pvmV_buf_addf(VmBuf *b, const char *fmt, ...) PVM_PRINTF(2, 3);
 
 void pvmV_display(VmBuf *buf, Value v);
 /* The form inside a container: strings quoted and escaped. */

@@ -188,8 +188,8 @@ size_t pvmV_checked_size(VM *vm, size_t count, size_t elem, size_t extra); /* co
 void *pvmV_alloc_atomic_noraise(VM *vm, size_t size);
 
 /* Errors: throw a value, or a formatted message string. Never return. */
-__attribute__((noreturn)) void pvmV_throw(VM *vm, Value v);
-__attribute__((noreturn, format(printf, 2, 3))) void pvmV_error(VM *vm, const char *fmt, ...);
+PVM_NORETURN void pvmV_throw(VM *vm, Value v);
+PVM_NORETURN PVM_PRINTF(2, 3) void pvmV_error(VM *vm, const char *fmt, ...);
 
 /* The collector memory this VM's roots reach, each block once (reach.c):
  * what the memory limit holds a VM to when the process has others. */
@@ -244,11 +244,11 @@ static inline void pvmV_charge_items(VM *vm, size_t items)
 /* Raises the error of [kind] (not VM_ERR_SCRIPT) with its fixed message,
  * made when the VM was: raising it allocates nothing. The fatal kinds are
  * ones PV code cannot catch. */
-__attribute__((noreturn)) void pvmV_raise_kind(VM *vm, VmErrorKind kind);
+PVM_NORETURN void pvmV_raise_kind(VM *vm, VmErrorKind kind);
 /* Makes the messages pvmV_raise_kind uses (pvmV_new, first of all). */
 void pvmV_make_error_texts(VM *vm);
 /* pvmV_raise_kind(vm, VM_ERR_OUT_OF_MEMORY). */
-__attribute__((noreturn)) void pvmV_out_of_memory(VM *vm);
+PVM_NORETURN void pvmV_out_of_memory(VM *vm);
 
 /* Writes the error in vm->error as an uncaught error is reported:
  * "error: MESSAGE" (the display form of the value), then the trace. */
