@@ -23,6 +23,10 @@ LIBS    := -lgc -lffi -ldl -lm -lpthread
 # pvm and pvmc carry the collector and libffi inside (faster start-up: fewer
 # shared objects to map); the REPL loads libedit itself when it starts.
 PROG_LIBS := -Wl,-Bstatic -lgc -lffi -Wl,-Bdynamic -ldl -lm -lpthread
+# pvm's -j dump disassembles machine code with capstone where it is
+# installed (deps installs it; asked when the recipe runs, so after that);
+# the library never needs it.
+HAVE_CAPSTONE = test -f /usr/include/capstone/capstone.h
 
 LIB_DIRS := vm/bytecode vm/runtime vm/interp jit stdlib compiler vm/api
 LIB_SRC  := $(filter-out compiler/pvmc_main.c,$(wildcard $(addsuffix /*.c,$(LIB_DIRS))))
@@ -68,7 +72,11 @@ $(LIB): $(LIB_OBJ)
 	ar rcs $@ $^
 
 $(PVM): $(PVM_OBJ) $(LIB)
-	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(PROG_LIBS)
+	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(PROG_LIBS) $$($(HAVE_CAPSTONE) && echo -lcapstone)
+
+$(BUILD)/vm/cli/jit_listing.o: vm/cli/jit_listing.c | $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $$($(HAVE_CAPSTONE) && echo -DPVM_HAVE_CAPSTONE) -c $< -o $@
 
 $(PVMC): $(BUILD)/compiler/pvmc_main.o $(LIB)
 	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(PROG_LIBS)
@@ -98,7 +106,7 @@ $(BUILD)/switch/interp.o: vm/interp/interp.c | $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -DPVM_NO_COMPUTED_GOTO -c $< -o $@
 $(SWITCH_PVM): $(BUILD)/switch/interp.o $(PVM_OBJ) $(LIB)
-	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(PROG_LIBS)
+	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(PROG_LIBS) $$($(HAVE_CAPSTONE) && echo -lcapstone)
 e2e-switch: $(SWITCH_PVM) $(PVMC)
 	@echo "e2e with switch dispatch:"
 	@PVM=$(SWITCH_PVM) PVMC=$(PVMC) SANITIZE=$(SANITIZE) E2E_SKIP_CLI=1 bash tests/run_e2e.sh

@@ -188,6 +188,10 @@ static void dump_trace(PvmJitState *j, const JitTrace *t, uint32_t n)
     }
     fprintf(out, "---- trace %u mcode %zu bytes at %p\n", (unsigned)n, t->code_size, (void *)t->entry);
     const uint8_t *code = (const uint8_t *)(uintptr_t)t->entry;
+    if (j->opt.disassemble) {
+        j->opt.disassemble(out, code, t->code_size);
+        return;
+    }
     for (size_t i = 0; i < t->code_size; i++)
         fprintf(out, "%02x%s", code[i], (i % 32 == 31 || i + 1 == t->code_size) ? "\n" : " ");
 }

@@ -23,6 +23,9 @@ typedef struct PvmJitOptions {
     int only_trace;      /* -j trace=N: compile only trace N (0: all) */
     bool perf_map;       /* -j perf: write /tmp/perf-PID.map for perf(1) */
     FILE *log;           /* where v, dump and stats write (stderr if NULL) */
+    /* Prints [len] bytes of machine code at [addr] readably for -j dump; NULL
+     * for hex. The pvm command passes a disassembler when built with one. */
+    void (*disassemble)(FILE *out, const uint8_t *code, size_t len);
 } PvmJitOptions;
 
 #define PVM_JIT_HOT_DEFAULT 56u

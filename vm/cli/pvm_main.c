@@ -18,6 +18,7 @@
 #include "compiler/compiler.h"
 #include "vm/cli/repl.h"
 #include "jit/jit.h"
+#include "vm/cli/jit_listing.h"
 
 #define PVM_VERSION "0.1.0"
 
@@ -252,6 +253,7 @@ int main(int argc, char **argv)
 {
     PvmOptions o = { 0 };
     pvmJ_options_default(&o.jit);
+    o.jit.disassemble = pvm_cli_disassembler();
     int status = pvm_parse_args(argc, argv, &o);
     if (status >= 0)
         return status;
