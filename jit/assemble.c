@@ -229,6 +229,26 @@ static void gen_aref(Gen *g, const JitIns *in, JitRef ref)
     store_gpr(g, ref, PVMJ_RAX);
 }
 
+static void gen_fload(Gen *g, const JitIns *in, JitRef ref)
+{
+    load_gpr(g, PVMJ_RAX, in->a);
+    pvmJ_mov_load(g->a, PVMJ_W64, PVMJ_RAX, pvmj_mem(PVMJ_RAX, (int32_t)in->b));
+    store_gpr(g, ref, PVMJ_RAX);
+}
+
+/* The entry still holds the key string the trace was recorded with. */
+static void gen_hkey(Gen *g, const JitIns *in)
+{
+    load_gpr(g, PVMJ_RCX, in->a);
+    pvmJ_mov_load(g->a, PVMJ_W64, PVMJ_RAX, pvmj_mem(PVMJ_RCX, 0));
+    pvmJ_alu_ri(g->a, PVMJ_CMP, PVMJ_W64, PVMJ_RAX, VT_STRING);
+    exit_if(g, PVMJ_CC_NE);
+    pvmJ_mov_load(g->a, PVMJ_W64, PVMJ_RAX, pvmj_mem(PVMJ_RCX, 8));
+    load_gpr(g, PVMJ_RDX, in->b);
+    pvmJ_alu_rr(g->a, PVMJ_CMP, PVMJ_W64, PVMJ_RAX, PVMJ_RDX);
+    exit_if(g, PVMJ_CC_NE);
+}
+
 static void gen_xload(Gen *g, const JitIns *in, JitRef ref)
 {
     load_gpr(g, PVMJ_RCX, in->a);
@@ -419,6 +439,8 @@ static bool gen_ins(Gen *g, JitRef ref)
     case JIT_IR_AREF: gen_aref(g, in, ref); return true;
     case JIT_IR_XLOAD: gen_xload(g, in, ref); return true;
     case JIT_IR_XSTORE: gen_xstore(g, in); return true;
+    case JIT_IR_FLOAD: gen_fload(g, in, ref); return true;
+    case JIT_IR_HKEY: gen_hkey(g, in); return true;
     default: break;
     }
     if (is_guard_compare(op)) {
@@ -431,6 +453,10 @@ static bool gen_ins(Gen *g, JitRef ref)
     }
     if (in->type == JIT_T_FLT) {
         gen_float(g, in, ref);
+        return true;
+    }
+    if (in->type == JIT_T_PTR && op == JIT_IR_ADD) { /* an address plus a byte offset */
+        gen_int_binary(g, in, ref);
         return true;
     }
     if (in->type != JIT_T_INT)

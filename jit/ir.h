@@ -65,6 +65,12 @@ enum {
  * [index], XLOAD a type-guarded load of the Value there and XSTORE a store.
  * No instruction a trace can contain changes an array's length or moves
  * its items, so ALEN and AREF are pure within a trace.
+ * Maps: FLOAD is the word at byte offset #b of an object (a map's entries
+ * or used count: also fixed within a trace, which never inserts); HKEY
+ * guards that the entry at an address holds exactly the key string seen
+ * while recording (a field read through the interpreter's inline-cache
+ * position, checked rather than looked up). ADD also adds byte offsets to
+ * a ptr.
  * LOOP ends the recorded iteration. With #0 the trace writes the frame
  * back and starts again from the top; with #1 (loop.c) a copy of the body
  * follows, ending in PHIs: "PHI a b" means a takes b's value when the copy
@@ -102,6 +108,8 @@ enum {
     X(FLOOR,  REF,  NONE, JIT_F_CSE) \
     X(GLOAD,  REF,  NONE, JIT_F_GUARD) \
     X(ALEN,   REF,  NONE, JIT_F_CSE) \
+    X(FLOAD,  REF,  LIT,  JIT_F_CSE) \
+    X(HKEY,   REF,  REF,  JIT_F_GUARD) \
     X(ABC,    REF,  REF,  JIT_F_GUARD) \
     X(AREF,   REF,  REF,  JIT_F_CSE) \
     X(XLOAD,  REF,  NONE, JIT_F_GUARD) \

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "jit/record.h"
+#include "vm/runtime/object.h"
 #include "vm/interp/arith.h"
 
 const char *const pvmJ_abort_messages[JIT_ABORT__COUNT] = {
@@ -292,7 +293,7 @@ static JitRecStatus rec_jump(JitRecorder *r, const VmInsn *ip)
     if (pc == r->loop_end && target == r->start) {
         if (!rec_snapshot(r))
             return rec_abort(r, JIT_ABORT_LIMIT, NULL);
-        pvmJ_ir_append(&r->ir, JIT_IR_CHARGE, JIT_T_VOID, (JitRef)(pc - target + 1), 0);
+        pvmJ_ir_append(&r->ir, JIT_IR_CHARGE, JIT_T_VOID, (JitRef)(pc - target + 1 + r->calls), 0);
         uint32_t saved = r->pc;
         r->pc = r->start;
         bool ok = rec_snapshot(r);
@@ -385,6 +386,107 @@ static JitRecStatus rec_setindex(JitRecorder *r)
         return r->status;
     pvmJ_ir_append(&r->ir, JIT_IR_XSTORE, JIT_T_VOID, at, v);
     r->top -= 3;
+    return JIT_REC_GO;
+}
+
+/* The address of field [key] of the map [m] (value [map] now): the
+ * position the key has now, bounds-checked against the map's used count
+ * and guarded to still hold that very key string. Inserting is not
+ * recorded, so within a trace a map's entries never move. */
+static JitRef rec_field(JitRecorder *r, JitRef m, const PvMap *map, Value key)
+{
+    int64_t pos = pvmV_map_find_string(map, key);
+    if (pos < 0) {
+        rec_abort(r, JIT_ABORT_NYI_TYPES, "missing field");
+        return JIT_REF_NONE;
+    }
+    const PvString *kstr = map->entries[pos].key.as.s;
+    JitRef entries = emit(r, JIT_IR_FLOAD, JIT_T_PTR, m, (JitRef)offsetof(PvMap, entries));
+    JitRef used = emit(r, JIT_IR_FLOAD, JIT_T_INT, m, (JitRef)offsetof(PvMap, used));
+    if (!rec_guard(r, JIT_IR_ABC, JIT_T_INT, pvmJ_k_int(&r->ir, pos), used))
+        return JIT_REF_NONE;
+    JitRef e = emit(r, JIT_IR_ADD, JIT_T_PTR, entries, pvmJ_k_int(&r->ir, pos * (int64_t)sizeof(PvMapEntry)));
+    if (!rec_guard(r, JIT_IR_HKEY, JIT_T_PTR, e, pvmJ_k_gc(&r->ir, JIT_T_STR, kstr)))
+        return JIT_REF_NONE;
+    return emit(r, JIT_IR_ADD, JIT_T_PTR, e, pvmJ_k_int(&r->ir, (int64_t)offsetof(PvMapEntry, value)));
+}
+
+/* A type-guarded load of the Value at [at] (which holds [now]). */
+static JitRecStatus rec_load_value(JitRecorder *r, JitRef at, Value now, uint32_t pops)
+{
+    if (!rec_snapshot(r))
+        return rec_abort(r, JIT_ABORT_LIMIT, NULL);
+    JitRef v = pvmJ_ir_append(&r->ir, JIT_IR_XLOAD, type_of(now), at, 0);
+    r->top -= pops;
+    rec_push(r, v);
+    return JIT_REC_GO;
+}
+
+static JitRecStatus rec_getfield(JitRecorder *r, Value key)
+{
+    Value vo = r->base[r->top - 1];
+    if (vo.type != VT_MAP)
+        return rec_abort(r, JIT_ABORT_NYI_TYPES, "getfield");
+    JitRef o = rec_slot(r, r->top - 1);
+    JitRef at = r->status == JIT_REC_GO ? rec_field(r, o, vo.as.m, key) : JIT_REF_NONE;
+    if (r->status != JIT_REC_GO)
+        return r->status;
+    Value now;
+    pvmV_map_get(vo.as.m, key, &now);
+    return rec_load_value(r, at, now, 1);
+}
+
+static JitRecStatus rec_setfield(JitRecorder *r, Value key)
+{
+    Value vo = r->base[r->top - 2];
+    if (vo.type != VT_MAP)
+        return rec_abort(r, JIT_ABORT_NYI_TYPES, "setfield");
+    JitRef o = rec_slot(r, r->top - 2), v = rec_slot(r, r->top - 1);
+    JitRef at = r->status == JIT_REC_GO ? rec_field(r, o, vo.as.m, key) : JIT_REF_NONE;
+    if (r->status != JIT_REC_GO)
+        return r->status;
+    pvmJ_ir_append(&r->ir, JIT_IR_XSTORE, JIT_T_VOID, at, v);
+    r->top -= 2;
+    return JIT_REC_GO;
+}
+
+/* A name outside every module: a field of the built-in scope, read like
+ * any map field (a host may replace a built-in between runs). */
+static JitRecStatus rec_getname(JitRecorder *r, Value key)
+{
+    PvMap *b = r->vm->builtins;
+    Value now;
+    if (!pvmV_map_get(b, key, &now))
+        return rec_abort(r, JIT_ABORT_NYI_TYPES, "undefined name");
+    JitRef at = rec_field(r, pvmJ_k_gc(&r->ir, JIT_T_MAP, b), b, key);
+    if (r->status != JIT_REC_GO)
+        return r->status;
+    return rec_load_value(r, at, now, 0);
+}
+
+/* A call to a native the standard library marked as an intrinsic becomes
+ * IR, after a guard that the callee is that very native; every other call
+ * is not recorded yet. */
+static JitRecStatus rec_call(JitRecorder *r, uint32_t argc)
+{
+    uint32_t at = r->top - argc - 1;
+    Value callee = r->base[at];
+    if (callee.type != VT_NATIVE || argc != 1)
+        return rec_abort(r, JIT_ABORT_FRAME, "call");
+    VmIntrinsic k = callee.as.nat->intrinsic;
+    Value arg = r->base[r->top - 1];
+    bool ok = (k == VM_INTRINSIC_SQRT && vm_is_number(arg)) || (k == VM_INTRINSIC_LEN && arg.type == VT_ARRAY);
+    if (!ok)
+        return rec_abort(r, JIT_ABORT_FRAME, "call");
+    JitRef fn = rec_slot(r, at), a = rec_slot(r, r->top - 1);
+    if (r->status != JIT_REC_GO ||
+        !rec_guard(r, JIT_IR_EQ, JIT_T_NATIVE, fn, pvmJ_k_gc(&r->ir, JIT_T_NATIVE, callee.as.nat)))
+        return r->status;
+    JitRef res = k == VM_INTRINSIC_SQRT ? emit(r, JIT_IR_SQRT, JIT_T_FLT, rec_to_float(r, a), 0)
+                                        : emit(r, JIT_IR_ALEN, JIT_T_INT, a, 0);
+    r->calls++;
+    r->top = at;
+    rec_push(r, res);
     return JIT_REC_GO;
 }
 
@@ -489,7 +591,11 @@ static JitRecStatus rec_dispatch(JitRecorder *r, const VmInsn *ip)
     case OP_FORNEXT: return rec_fornext(r);
     case OP_GETINDEX: return rec_getindex(r);
     case OP_SETINDEX: return rec_setindex(r);
-    case OP_CALL: case OP_RET: return rec_abort(r, JIT_ABORT_FRAME, pvmB_opcode_info[op].mnemonic);
+    case OP_GETNAME: return rec_getname(r, r->proto->consts[ip->arg]);
+    case OP_GETFIELD: return rec_getfield(r, r->proto->consts[ip->arg]);
+    case OP_SETFIELD: return rec_setfield(r, r->proto->consts[ip->arg]);
+    case OP_CALL: return rec_call(r, (uint32_t)ip->arg);
+    case OP_RET: return rec_abort(r, JIT_ABORT_FRAME, pvmB_opcode_info[op].mnemonic);
     default: return rec_abort(r, JIT_ABORT_NYI_BYTECODE, pvmB_opcode_info[op].mnemonic);
     }
 }
@@ -500,6 +606,7 @@ bool pvmJ_record_start(JitRecorder *r, VM *vm, const VmFrame *f, const VmInsn *b
 {
     const VmProto *p = f->closure->proto;
     memset(r, 0, sizeof *r);
+    r->vm = vm;
     pvmJ_ir_init(&r->ir);
     pvmJ_snap_init(&r->snaps);
     r->proto = p;

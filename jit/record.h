@@ -48,6 +48,7 @@ typedef struct {
 } JitGlobal;
 
 typedef struct JitRecorder {
+    VM *vm;
     JitIR ir;
     JitSnapList snaps;
     const VmProto *proto;
@@ -62,6 +63,7 @@ typedef struct JitRecorder {
     JitGlobal globals[JIT_MAX_GLOBALS];
     uint32_t nglobals;
     uint32_t recorded;     /* instructions recorded so far */
+    uint32_t calls;        /* calls recorded inline: each is charged like CALL */
     JitRecStatus status;
     JitAbort abort;
     const char *abort_detail; /* e.g. the opcode's mnemonic */

@@ -14,6 +14,13 @@ Value pvmL_native(VM *vm, const LibFunc *f)
     return vm_obj(VT_NATIVE, n);
 }
 
+void pvmL_mark_intrinsic(VM *vm, PvMap *m, const char *key, VmIntrinsic k)
+{
+    Value v;
+    if (pvmV_map_get(m, vm_str_value(pvmV_string_cstr(vm, key)), &v) && v.type == VT_NATIVE)
+        v.as.nat->intrinsic = k;
+}
+
 void pvmL_set(VM *vm, PvMap *module, const char *key, Value v)
 {
     pvmV_map_set(vm, module, vm_str_value(pvmV_string_cstr(vm, key)), v);

@@ -23,6 +23,8 @@ Value pvmL_native(VM *vm, const LibFunc *f);
 /* A new module map holding the natives of [funcs] (terminated by a NULL name). */
 PvMap *pvmL_module(VM *vm, const LibFunc *funcs);
 void pvmL_set(VM *vm, PvMap *module, const char *key, Value v);
+/* Marks the native at [key] of [m] as one the JIT may inline (object.h). */
+void pvmL_mark_intrinsic(VM *vm, PvMap *m, const char *key, VmIntrinsic k);
 
 /* Argument checks. [i] is 0-based; messages count from 1. Each raises
  * "NAME: argument N must be TYPE, got TYPE" on a mismatch. */

@@ -160,6 +160,7 @@ static LibRng *new_rng(VM *vm)
 void pvmL_open_math(VM *vm)
 {
     PvMap *m = pvmL_module(vm, math_funcs);
+    pvmL_mark_intrinsic(vm, m, "sqrt", VM_INTRINSIC_SQRT);
     pvmL_set(vm, m, "pi", vm_float(M_PI));
     pvmL_set(vm, m, "inf", vm_float(INFINITY));
     pvmL_set(vm, m, "nan", vm_float(NAN));

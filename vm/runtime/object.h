@@ -98,12 +98,22 @@ typedef struct PvClosure {
  * it reports errors with pvmV_error. [data] is the registering host's. */
 typedef Value (*VmNativeFn)(VM *vm, int argc, Value *args, void *data);
 
+/* Natives the JIT may compute inline instead of calling: the standard
+ * library marks its own (a host's natives are never marked, whatever
+ * their names), and a trace guards the native's identity. */
+typedef enum {
+    VM_INTRINSIC_NONE,
+    VM_INTRINSIC_SQRT,  /* math.sqrt: float(x), then sqrt */
+    VM_INTRINSIC_LEN    /* len: of an array (other types are not inlined) */
+} VmIntrinsic;
+
 typedef struct PvNative {
     PvString *name;
     VmNativeFn fn;
     void *data;
     int min_args; /* arity checks done by the VM before the call */
     int max_args; /* -1: unbounded */
+    VmIntrinsic intrinsic;
 } PvNative;
 
 PvNative *pvmV_native_new(VM *vm, const char *name, VmNativeFn fn, int min_args, int max_args, void *data);
