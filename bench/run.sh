@@ -46,8 +46,8 @@ sieve        10000000  1000000 200000
 "
 
 # implementation id, column title, command (the program path and size follow)
-IMPLS=(pvm lua54 ljoff luajit python c)
-declare -A TITLE=([pvm]="pvm" [lua54]="lua5.4" [ljoff]="luajit -joff" [luajit]="luajit"
+IMPLS=(pvm pvmjit lua54 ljoff luajit python c)
+declare -A TITLE=([pvm]="pvm -j off" [pvmjit]="pvm -j on" [lua54]="lua5.4" [ljoff]="luajit -joff" [luajit]="luajit"
                   [python]="python3" [c]="C -O2")
 declare -A PEER_CMD=([lua54]=lua5.4 [ljoff]=luajit [luajit]=luajit [python]=python3)
 declare -A PEER_PKG=([lua5.4]=lua5.4 [luajit]=luajit [python3]=python3 [valgrind]=valgrind)
@@ -136,6 +136,7 @@ build() {
 command_of() {
     case $1 in
     pvm) echo "$PVM -j off $OUT/$2.pbc" ;;
+    pvmjit) echo "$PVM -j on $OUT/$2.pbc" ;;
     lua54) echo "lua5.4 bench/$2.lua" ;;
     ljoff) echo "luajit -joff bench/$2.lua" ;;
     luajit) echo "luajit bench/$2.lua" ;;
@@ -145,7 +146,7 @@ command_of() {
 }
 
 available() {
-    [ "$1" = pvm ] || [ "$1" = c ] || [ -n "${HAVE[${PEER_CMD[$1]}]:-}" ]
+    [ "$1" = pvm ] || [ "$1" = pvmjit ] || [ "$1" = c ] || [ -n "${HAVE[${PEER_CMD[$1]}]:-}" ]
 }
 
 # Writes the C output for NAME at SIZE to $OUT/NAME.expected.
@@ -232,8 +233,8 @@ report() {
     header="| benchmark | size |"
     rule="|---|---:|"
     for impl in "${IMPLS[@]}"; do header+=" ${TITLE[$impl]} |"; rule+="---:|"; done
-    header+=" pvm/lua5.4 | pvm/luajit -joff | RSS pvm MB | RSS lua5.4 MB |"
-    rule+="---:|---:|---:|---:|"
+    header+=" pvm/lua5.4 | pvm/luajit -joff | JIT speed-up | pvm -j on/C | RSS pvm MB | RSS lua5.4 MB |"
+    rule+="---:|---:|---:|---:|---:|---:|"
     echo "Median wall seconds of $rounds interleaved round(s); peak RSS is the largest of the rounds."
     echo
     echo "$header"
@@ -257,7 +258,11 @@ report() {
             bt_pvm=$(rss_of pvm "$name")
             bt_lua=$(rss_of lua54 "$name")
         fi
-        row+=" $r_lua | $r_joff | $(rss_of pvm "$name") | $(rss_of lua54 "$name") |"
+        local t_jit t_c
+        t_jit=$(wall_of pvmjit "$name")
+        t_c=$(wall_of c "$name")
+        row+=" $r_lua | $r_joff | $(ratio "$t_pvm" "$t_jit") | $(ratio "$t_jit" "$t_c") |"
+        row+=" $(rss_of pvm "$name") | $(rss_of lua54 "$name") |"
         echo "$row"
     done
     local gm_lua gm_joff start
@@ -266,6 +271,8 @@ report() {
     start=$(startup_ms "$PVM" -j off "$OUT/hello.pbc")
     echo
     echo "- geometric mean pvm/lua5.4: **$gm_lua** (target <= 0.80); pvm/luajit -joff: **$gm_joff**"
+    echo "- JIT speed-up is pvm -j off / pvm -j on (targets: 5 or more on loop, nbody, spectralnorm,"
+    echo "  mandelbrot, fannkuch and sieve; pvm -j on/C within 2 on loop, nbody, spectralnorm, mandelbrot)"
     echo "- slowest relative to lua5.4: $worst_name at $worst x (target: none above 1.20)"
     echo "- binary-trees peak RSS: pvm $bt_pvm MB, lua5.4 $bt_lua MB (target: pvm no higher)"
     echo "- pvm start-up (\`pvm -j off hello.pbc\`, median of $STARTUP_RUNS runs, fork+exec included): **$start ms** (target < 2 ms)"
