@@ -154,6 +154,41 @@ static void test_type_change_mid_loop(void **state)
     assert_true(pvmJ_counts(r->vm).traces >= 1);
 }
 
+/* An uncaught error while a loop is being recorded (the division raises
+ * in the very iteration the recorder watches) must not leave the JIT
+ * recording forever: the next program's loop still compiles. */
+static void test_uncaught_error_while_recording(void **state)
+{
+    Run *r = *state;
+    if (!pvmJ_available())
+        skip();
+    assert_false(run(r, "let s = 0; for i in 0..10 { s += 10 / (1 - i); }"));
+    assert_string_equal(error_text(r), "division by zero");
+    assert_true(run(r, "let t = 0; for i in 0..1000 { t += i; } print(t);"));
+    assert_string_equal(r->out, "499500\n");
+    assert_int_equal(pvmJ_counts(r->vm).traces, 1);
+}
+
+/* Map fields and math.sqrt inside a compiled loop, and a field whose key
+ * moves (the map is rebuilt with another key first) exits correctly. */
+static void test_fields_and_intrinsics(void **state)
+{
+    Run *r = *state;
+    if (!pvmJ_available())
+        skip();
+    assert_true(run(r,
+        "let p = {x: 1.5, y: 2};\n"
+        "let s = 0.0;\nlet a = [1, 2];\n"
+        "for i in 0..300 {\n"
+        "  if i == 150 { p = {y: 2, x: 1.5}; }\n"
+        "  p.y = p.y + 1;\n"
+        "  s += math.sqrt(p.x * i) + len(a);\n"
+        "}\n"
+        "print(p.y, s > 0);\n"));
+    assert_string_equal(r->out, "152 true\n");
+    assert_true(pvmJ_counts(r->vm).traces >= 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -162,6 +197,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_interrupt_inside_trace, setup, teardown),
         cmocka_unit_test_setup_teardown(test_error_at_exit_is_caught, setup, teardown),
         cmocka_unit_test_setup_teardown(test_type_change_mid_loop, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_uncaught_error_while_recording, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fields_and_intrinsics, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

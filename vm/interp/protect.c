@@ -83,6 +83,8 @@ bool pvmV_protect(VM *vm, void (*fn)(VM *vm, void *ud), void *ud)
         fn(vm, ud);
     } else {
         ok = false;
+        if (vm->jit) /* the frames a recording watched are gone */
+            pvmJ_unwind(vm);
         pvmV_close_upvals(vm, top);
         vm->nframes = nframes;
         vm->nhandlers = nhandlers;
