@@ -434,6 +434,7 @@ static bool gen_ins(Gen *g, JitRef ref)
     case JIT_IR_GSTORE: gen_gstore(g, in); return true;
     case JIT_IR_CHARGE: gen_charge(g, in); return true;
     case JIT_IR_LOOP: gen_loop(g, in); return true;
+    case JIT_IR_EXIT: pvmJ_jmp(g->a, g->exits[g->snap]); return true;
     case JIT_IR_ALEN: gen_alen(g, in, ref); return true;
     case JIT_IR_ABC: gen_abc(g, in); return true;
     case JIT_IR_AREF: gen_aref(g, in, ref); return true;

@@ -74,7 +74,8 @@ enum {
  * LOOP ends the recorded iteration. With #0 the trace writes the frame
  * back and starts again from the top; with #1 (loop.c) a copy of the body
  * follows, ending in PHIs: "PHI a b" means a takes b's value when the copy
- * goes round again. */
+ * goes round again. EXIT ends a side trace: it always leaves through its
+ * snapshot (the frame at the loop header the side trace reached). */
 #define JIT_IROPS(X) \
     X(KINT,   LIT,  NONE, JIT_F_CONST) \
     X(KFLT,   LIT,  NONE, JIT_F_CONST) \
@@ -117,6 +118,7 @@ enum {
     X(GSTORE, REF,  REF,  JIT_F_EFFECT) \
     X(CHARGE, LIT,  NONE, JIT_F_GUARD | JIT_F_EFFECT) \
     X(LOOP,   LIT,  NONE, JIT_F_EFFECT) \
+    X(EXIT,   NONE, NONE, JIT_F_GUARD | JIT_F_EFFECT) \
     X(PHI,    REF,  REF,  JIT_F_EFFECT)
 
 typedef enum {

@@ -36,6 +36,8 @@
  * exiting than it saves: its loop goes back to the interpreter. */
 #define JIT_CHECK_ENTRIES 1024u
 #define JIT_MIN_TRIPS 4u
+#define JIT_HOT_EXIT 10u       /* exits taken before one grows a side trace */
+#define JIT_MAX_SIDE_TRIES 4u  /* aborted side recordings before an exit gives up */
 #define JIT_MAX_HOT (JIT_COUNT_MASK >> (2u * JIT_MAX_TRIES)) /* so every threshold fits */
 
 typedef struct {
@@ -47,6 +49,12 @@ typedef struct {
     uint32_t start, loop_end;
     uint64_t entered;
     uint64_t trips;        /* loop iterations run in the trace */
+    bool side;             /* a side trace, from exit [exitno] of trace [parent] */
+    bool has_side;         /* a root some of whose exits were recorded further */
+    bool links;            /* ends by going on in the trace at a loop header */
+    uint32_t parent, exitno;
+    uint32_t link_snap;    /* a side trace's last snapshot: the loop header it reached */
+    uint32_t link_jmp;     /* the back edge a side trace ended at, or UINT32_MAX */
 } JitTrace;
 
 struct PvmJitState {
@@ -58,6 +66,7 @@ struct PvmJitState {
     uint32_t attempts;       /* recordings started, for -j trace=N */
     bool recording;
     JitRecorder rec;
+    uint32_t side_parent, side_exit; /* what a side recording will hang from */
     uint64_t aborted, blacklisted, demoted, entries, exits;
     uint64_t trace_ns;
     FILE *perf_map;
@@ -197,15 +206,13 @@ static void dump_trace(PvmJitState *j, const JitTrace *t, uint32_t n)
 }
 
 /* Compiles the finished recording into trace [jmp] will run. */
-static void record_done(VM *vm, PvmJitState *j, VmInsn *jmp)
+/* Assembles the finished recording into a new trace; NULL (nothing
+ * installed) when the backend cannot or memory ran out. */
+static JitTrace *compile(VM *vm, PvmJitState *j)
 {
     JitRecorder *r = &j->rec;
-    if (j->ntraces == JIT_MAX_TRACES) {
-        record_failed(j, jmp, "too many traces", NULL);
-        return;
-    }
-    if (!pvmJ_loop_optimize(&r->ir, &r->snaps))
-        pvmJ_ir_append(&r->ir, JIT_IR_LOOP, JIT_T_VOID, 0, 0);
+    if (j->ntraces == JIT_MAX_TRACES)
+        return NULL;
     JitTrace *t = calloc(1, sizeof *t);
     PvmjAsm a;
     pvmJ_asm_init(&a, 0);
@@ -215,8 +222,7 @@ static void record_done(VM *vm, PvmJitState *j, VmInsn *jmp)
     if (!code) {
         free(t);
         pvmJ_asm_free(&a);
-        record_failed(j, jmp, "NYI: backend", NULL);
-        return;
+        return NULL;
     }
     t->entry = (JitEntry)(uintptr_t)code;
     t->code_size = a.len;
@@ -228,38 +234,101 @@ static void record_done(VM *vm, PvmJitState *j, VmInsn *jmp)
     t->proto = r->proto;
     t->start = r->start;
     t->loop_end = r->loop_end;
-    uint32_t n = j->ntraces;
+    t->side = r->side;
+    t->links = r->side || r->links;
+    t->link_snap = t->snaps.nsnaps - 1;
+    t->link_jmp = r->side ? r->pc : UINT32_MAX;
     j->traces[j->ntraces++] = t;
-    jmp->cache = JIT_CACHE_TRACE | n;
+    return t;
+}
+
+static void announce(PvmJitState *j, const JitTrace *t, uint32_t n)
+{
     char loc[256];
     where(t->proto, t->start, loc, sizeof loc);
-    if (j->opt.verbose)
-        fprintf(jit_log(j), "[jit] trace %u %s: loop, %u IR, %u snapshots, %zu bytes\n", (unsigned)(n + 1), loc,
+    if (j->opt.verbose && t->side)
+        fprintf(jit_log(j), "[jit] trace %u %s: side of trace %u exit %u, %u IR, %u snapshots, %zu bytes\n",
+                (unsigned)n, loc, (unsigned)(t->parent + 1), (unsigned)t->exitno, (unsigned)t->ir.nins,
+                (unsigned)t->snaps.nsnaps, t->code_size);
+    else if (j->opt.verbose)
+        fprintf(jit_log(j), "[jit] trace %u %s: loop, %u IR, %u snapshots, %zu bytes\n", (unsigned)n, loc,
                 (unsigned)t->ir.nins, (unsigned)t->snaps.nsnaps, t->code_size);
     if (j->perf_map) {
-        fprintf(j->perf_map, "%" PRIxPTR " %zx pvm-trace-%u %s\n", (uintptr_t)code, t->code_size, (unsigned)(n + 1), loc);
+        fprintf(j->perf_map, "%" PRIxPTR " %zx pvm-trace-%u %s\n", (uintptr_t)t->entry, t->code_size,
+                (unsigned)n, loc);
         fflush(j->perf_map);
     }
     if (j->opt.dump)
-        dump_trace(j, t, n + 1);
+        dump_trace(j, t, n);
+}
+
+/* A root trace: the loop pass, then the trace runs from its back edge. */
+static void root_done(VM *vm, PvmJitState *j, VmInsn *jmp)
+{
+    JitRecorder *r = &j->rec;
+    if (!r->links && !pvmJ_loop_optimize(&r->ir, &r->snaps))
+        pvmJ_ir_append(&r->ir, JIT_IR_LOOP, JIT_T_VOID, 0, 0);
+    JitTrace *t = compile(vm, j);
+    if (!t) {
+        record_failed(j, jmp, j->ntraces == JIT_MAX_TRACES ? "too many traces" : "NYI: backend", NULL);
+        return;
+    }
+    jmp->cache = JIT_CACHE_TRACE | (j->ntraces - 1u);
+    announce(j, t, j->ntraces);
+}
+
+/* A side trace: from now on its parent's exit runs it. */
+static void side_end(VM *vm, PvmJitState *j)
+{
+    JitRecorder *r = &j->rec;
+    JitTrace *parent = j->traces[j->side_parent];
+    JitSnap *exit = &parent->snaps.snaps[j->side_exit];
+    JitTrace *t = r->status == JIT_REC_DONE ? compile(vm, j) : NULL;
+    if (!t) {
+        exit->side_tries++;
+        j->aborted++;
+        if (j->opt.verbose) {
+            char loc[256];
+            where(r->proto, r->pc, loc, sizeof loc);
+            fprintf(jit_log(j), "[jit] abort  %s: side of trace %u exit %u: %s%s%s\n", loc,
+                    (unsigned)(j->side_parent + 1), (unsigned)j->side_exit,
+                    r->status == JIT_REC_DONE ? "NYI: backend" : pvmJ_abort_messages[r->abort],
+                    r->abort_detail ? " " : "", r->abort_detail ? r->abort_detail : "");
+        }
+        return;
+    }
+    t->parent = j->side_parent;
+    t->exitno = j->side_exit;
+    exit->side = j->ntraces;
+    announce(j, t, j->ntraces);
 }
 
 static void record_end(VM *vm, PvmJitState *j)
 {
     JitRecorder *r = &j->rec;
-    VmInsn *jmp = &((VmProto *)r->proto)->code[r->loop_end];
-    if (r->status == JIT_REC_DONE)
-        record_done(vm, j, jmp);
-    else
-        record_failed(j, jmp, pvmJ_abort_messages[r->abort], r->abort_detail);
+    if (r->side) {
+        side_end(vm, j);
+    } else {
+        VmInsn *jmp = &((VmProto *)r->proto)->code[r->loop_end];
+        if (r->status == JIT_REC_DONE)
+            root_done(vm, j, jmp);
+        else
+            record_failed(j, jmp, pvmJ_abort_messages[r->abort], r->abort_detail);
+    }
     pvmJ_record_free(r);
     j->recording = false;
 }
 
-static void record_begin(VM *vm, PvmJitState *j, VmFrame *f, VmInsn *jmp)
+/* -j trace=N: only the Nth recording (root or side) is made. */
+static bool attempt_allowed(PvmJitState *j)
 {
     j->attempts++;
-    if (j->opt.only_trace > 0 && j->attempts != (uint32_t)j->opt.only_trace) {
+    return j->opt.only_trace <= 0 || j->attempts == (uint32_t)j->opt.only_trace;
+}
+
+static void record_begin(VM *vm, PvmJitState *j, VmFrame *f, VmInsn *jmp)
+{
+    if (!attempt_allowed(j)) {
         jmp->cache = JIT_CACHE_NEVER;
         return;
     }
@@ -268,6 +337,28 @@ static void record_begin(VM *vm, PvmJitState *j, VmFrame *f, VmInsn *jmp)
         return;
     }
     j->recording = true;
+}
+
+/* An exit taken often enough grows a side trace, recorded from where the
+ * interpreter resumes. */
+static void maybe_record_side(VM *vm, PvmJitState *j, uint32_t ti, uint32_t s, VmFrame *f, uint32_t pc)
+{
+    JitTrace *t = j->traces[ti];
+    JitSnap *exit = &t->snaps.snaps[s];
+    if (j->recording || exit->side || exit->side_tries >= JIT_MAX_SIDE_TRIES || exit->exits < JIT_HOT_EXIT ||
+        j->ntraces == JIT_MAX_TRACES || (t->links && s == t->link_snap))
+        return;
+    if (!attempt_allowed(j)) {
+        exit->side_tries = JIT_MAX_SIDE_TRIES;
+        return;
+    }
+    if (!pvmJ_record_start_side(&j->rec, vm, f, pc)) {
+        exit->side_tries++;
+        return;
+    }
+    j->recording = true;
+    j->side_parent = ti;
+    j->side_exit = s;
 }
 
 static uint64_t ref_bits(void *ctx, JitRef ref)
@@ -294,22 +385,84 @@ static void demote(PvmJitState *j, JitTrace *t)
     }
 }
 
-/* Runs trace [t] in frame [f] and resumes at its exit. */
-static const VmInsn *run_trace(VM *vm, PvmJitState *j, JitTrace *t, VmFrame *f)
+/* The root trace whose loop starts at [pc] of [p], as an index, or -1. */
+static int32_t root_at(const PvmJitState *j, const VmProto *p, uint32_t pc)
 {
+    for (uint32_t i = 0; i < j->ntraces; i++) {
+        const JitTrace *t = j->traces[i];
+        if (!t->side && t->proto == p && t->start == pc &&
+            p->code[t->loop_end].cache == (JIT_CACHE_TRACE | i))
+            return (int32_t)i;
+    }
+    return -1;
+}
+
+/* Where trace [ti] goes after leaving through snapshot [s]: its side
+ * trace, the root trace at the loop header a side trace reached, or -1
+ * for the interpreter. */
+static int32_t next_trace(const PvmJitState *j, uint32_t ti, uint32_t s, uint32_t pc)
+{
+    const JitTrace *t = j->traces[ti];
+    const JitSnap *exit = &t->snaps.snaps[s];
+    if (exit->side)
+        return (int32_t)exit->side - 1;
+    if (t->links && s == t->link_snap)
+        return root_at(j, t->proto, pc);
+    return -1;
+}
+
+static bool has_trace(uint32_t cache)
+{
+    return cache != UINT32_MAX && (cache & JIT_CACHE_TRACE);
+}
+
+/* One more trip of the loop whose back edge is [e]: a hot one is recorded. */
+static void count_trip(VM *vm, PvmJitState *j, VmFrame *f, VmInsn *e)
+{
+    if (e->cache == JIT_CACHE_NEVER || j->recording || has_trace(e->cache))
+        return;
+    uint32_t tries = tries_of(e->cache);
+    uint32_t count = (e->cache == UINT32_MAX ? 0 : e->cache & JIT_COUNT_MASK) + 1u;
+    e->cache = tries << JIT_TRIES_SHIFT | count;
+    if (count >= threshold(j, tries))
+        record_begin(vm, j, f, e);
+}
+
+/* Runs root trace [ti] in frame [f], and the traces its exits lead to,
+ * until one returns to the interpreter; resumes there. Every trace passes
+ * a CHARGE each trip, so the budget and interrupts hold in this loop. */
+static const VmInsn *run_traces(VM *vm, PvmJitState *j, uint32_t ti, VmFrame *f)
+{
+    JitTrace *root = j->traces[ti];
     uint64_t t0 = j->opt.stats ? now_ns() : 0;
-    uint32_t s = t->entry(f->base, j->vals);
-    if (j->opt.stats)
-        j->trace_ns += now_ns() - t0;
-    t->entered++;
+    root->entered++;
     j->entries++;
-    j->exits++;
-    t->snaps.snaps[s].exits++;
-    uint32_t pc = pvmJ_snap_restore(&t->ir, &t->snaps, s, ref_bits, j->vals, f->base);
-    vm->top = f->base + t->snaps.snaps[s].nslots;
-    if (t->entered % JIT_CHECK_ENTRIES == 0 && t->trips < t->entered * JIT_MIN_TRIPS)
-        demote(j, t);
-    return &t->proto->code[pc];
+    for (;;) {
+        JitTrace *t = j->traces[ti];
+        uint32_t s = t->entry(f->base, j->vals);
+        j->exits++;
+        t->snaps.snaps[s].exits++;
+        uint32_t pc = pvmJ_snap_restore(&t->ir, &t->snaps, s, ref_bits, j->vals, f->base);
+        vm->top = f->base + t->snaps.snaps[s].nslots;
+        int32_t next = next_trace(j, ti, s, pc);
+        if (next >= 0) {
+            ti = (uint32_t)next;
+            continue;
+        }
+        if (j->opt.stats)
+            j->trace_ns += now_ns() - t0;
+        if (root->entered % JIT_CHECK_ENTRIES == 0 && root->trips < root->entered * JIT_MIN_TRIPS &&
+            !root->has_side && !root->links)
+            demote(j, root);
+        maybe_record_side(vm, j, ti, s, f, pc);
+        if (j->recording)
+            root->has_side = true;
+        /* A side trace went round an outer loop that has no trace yet: that
+         * loop's back edge ran in machine code, so it is counted here. */
+        if (t->links && s == t->link_snap && t->link_jmp != UINT32_MAX)
+            count_trip(vm, j, f, &((VmProto *)t->proto)->code[t->link_jmp]);
+        return &t->proto->code[pc];
+    }
 }
 
 const VmInsn *pvmJ_back_edge(VM *vm, VmFrame *f, const VmInsn *jmp)
@@ -317,15 +470,9 @@ const VmInsn *pvmJ_back_edge(VM *vm, VmFrame *f, const VmInsn *jmp)
     PvmJitState *j = vm->jit;
     VmInsn *e = (VmInsn *)jmp; /* the cache word is the one part of code that changes */
     const VmInsn *target = &f->closure->proto->code[jmp->arg];
-    if (e->cache != UINT32_MAX && (e->cache & JIT_CACHE_TRACE))
-        return run_trace(vm, j, j->traces[e->cache & ~JIT_CACHE_TRACE], f);
-    if (e->cache == JIT_CACHE_NEVER || j->recording)
-        return target;
-    uint32_t tries = tries_of(e->cache);
-    uint32_t count = (e->cache == UINT32_MAX ? 0 : e->cache & JIT_COUNT_MASK) + 1u;
-    e->cache = tries << JIT_TRIES_SHIFT | count;
-    if (count >= threshold(j, tries))
-        record_begin(vm, j, f, e);
+    if (has_trace(e->cache) && !j->recording)
+        return run_traces(vm, j, e->cache & ~JIT_CACHE_TRACE, f);
+    count_trip(vm, j, f, e);
     return target;
 }
 
@@ -339,7 +486,13 @@ bool pvmJ_record_step(VM *vm, VmFrame *f, const VmInsn *ip)
     PvmJitState *j = vm->jit;
     if (!j->recording)
         return false;
-    if (pvmJ_record_ins(&j->rec, vm, f, ip) == JIT_REC_GO)
+    JitRecorder *r = &j->rec;
+    uint32_t pc = (uint32_t)(ip - r->proto->code);
+    /* An inner loop that has a trace: this one ends by going on in it. */
+    bool inner = !r->side && r->recorded > 0 && pc != r->start && vm->nframes - 1 == r->frame_index &&
+                 f->base == r->base && pc < r->proto->ncode && root_at(j, r->proto, pc) >= 0;
+    JitRecStatus st = inner ? pvmJ_record_link(r, ip) : pvmJ_record_ins(r, vm, f, ip);
+    if (st == JIT_REC_GO)
         return true;
     record_end(vm, j);
     return false;

@@ -254,9 +254,11 @@ static JitRecStatus rec_equal(JitRecorder *r, Opcode op)
     return JIT_REC_GO;
 }
 
+/* A root trace stays inside its loop; a side trace may go anywhere in the
+ * frame's function until it reaches a loop header. */
 static bool in_loop(const JitRecorder *r, uint32_t pc)
 {
-    return pc >= r->start && pc <= r->loop_end;
+    return r->side || (pc >= r->start && pc <= r->loop_end);
 }
 
 /* The branch the interpreter takes is the one recorded: a bool that is
@@ -287,9 +289,31 @@ static JitRecStatus rec_branch(JitRecorder *r, const VmInsn *ip, bool jump_if_tr
  * is spent), and the final snapshot says what the frame holds at the loop
  * header: what the LOOP pass carries round, or what the trace writes back
  * before it starts again. */
+/* A side trace ends at the first back edge it reaches: the jmp is charged
+ * as the interpreter charges it, and the trace exits (EXIT) through a
+ * snapshot of the frame at the loop header, where the trace runner enters
+ * the header's trace if it has one, or the interpreter goes on. */
+static JitRecStatus rec_side_end(JitRecorder *r, uint32_t target)
+{
+    if (!rec_snapshot(r))
+        return rec_abort(r, JIT_ABORT_LIMIT, NULL);
+    pvmJ_ir_append(&r->ir, JIT_IR_CHARGE, JIT_T_VOID, (JitRef)(r->pc - target + 1 + r->calls), 0);
+    uint32_t saved = r->pc;
+    r->pc = target;
+    bool ok = rec_snapshot(r);
+    r->pc = saved;
+    pvmJ_ir_append(&r->ir, JIT_IR_EXIT, JIT_T_VOID, 0, 0);
+    if (!ok || r->ir.failed)
+        return rec_abort(r, JIT_ABORT_LIMIT, NULL);
+    r->status = JIT_REC_DONE;
+    return r->status;
+}
+
 static JitRecStatus rec_jump(JitRecorder *r, const VmInsn *ip)
 {
     uint32_t pc = r->pc, target = (uint32_t)ip->arg;
+    if (r->side && target <= pc)
+        return rec_side_end(r, target);
     if (pc == r->loop_end && target == r->start) {
         if (!rec_snapshot(r))
             return rec_abort(r, JIT_ABORT_LIMIT, NULL);
@@ -310,8 +334,6 @@ static JitRecStatus rec_jump(JitRecorder *r, const VmInsn *ip)
     return JIT_REC_GO;
 }
 
-/* for over a range: [counter, end] on the operand stack; the iteration
- * pushes the counter and steps it. The loop's end is an exit. */
 /* for over an array: [array, index]; the iteration pushes the element. */
 static JitRecStatus rec_fornext_array(JitRecorder *r, Value va, Value vb)
 {
@@ -327,6 +349,18 @@ static JitRecStatus rec_fornext_array(JitRecorder *r, Value va, Value vb)
     return JIT_REC_GO;
 }
 
+/* for over a range: [counter, end] on the operand stack; the iteration
+ * pushes the counter and steps it. In a root trace the loop's end is an
+ * exit; a side trace may follow it out of the loop. */
+static JitRecStatus rec_fornext_done(JitRecorder *r)
+{
+    JitRef a = rec_slot(r, r->top - 2), b = rec_slot(r, r->top - 1);
+    if (r->status != JIT_REC_GO || !rec_guard(r, JIT_IR_GE, JIT_T_INT, a, b))
+        return r->status;
+    r->top -= 2;
+    return JIT_REC_GO;
+}
+
 static JitRecStatus rec_fornext(JitRecorder *r)
 {
     Value va = r->base[r->top - 2], vb = r->base[r->top - 1];
@@ -335,7 +369,7 @@ static JitRecStatus rec_fornext(JitRecorder *r)
     if (va.type != VT_INT || vb.type != VT_INT)
         return rec_abort(r, JIT_ABORT_NYI_ITERATION, NULL);
     if (va.as.i >= vb.as.i)
-        return rec_abort(r, JIT_ABORT_LEAVE_LOOP, NULL);
+        return r->side ? rec_fornext_done(r) : rec_abort(r, JIT_ABORT_LEAVE_LOOP, NULL);
     JitRef a = rec_slot(r, r->top - 2), b = rec_slot(r, r->top - 1);
     if (r->status != JIT_REC_GO || !rec_guard(r, JIT_IR_LT, JIT_T_INT, a, b))
         return r->status;
@@ -602,7 +636,7 @@ static JitRecStatus rec_dispatch(JitRecorder *r, const VmInsn *ip)
 
 /* --- Lifecycle ----------------------------------------------------------- */
 
-bool pvmJ_record_start(JitRecorder *r, VM *vm, const VmFrame *f, const VmInsn *back_edge)
+static bool record_init(JitRecorder *r, VM *vm, const VmFrame *f, uint32_t start, uint32_t loop_end)
 {
     const VmProto *p = f->closure->proto;
     memset(r, 0, sizeof *r);
@@ -610,8 +644,8 @@ bool pvmJ_record_start(JitRecorder *r, VM *vm, const VmFrame *f, const VmInsn *b
     pvmJ_ir_init(&r->ir);
     pvmJ_snap_init(&r->snaps);
     r->proto = p;
-    r->loop_end = (uint32_t)(back_edge - p->code);
-    r->start = (uint32_t)back_edge->arg;
+    r->start = start;
+    r->loop_end = loop_end;
     r->frame_index = vm->nframes - 1;
     r->base = f->base;
     r->nslots = p->nlocals + p->maxstack;
@@ -623,6 +657,20 @@ bool pvmJ_record_start(JitRecorder *r, VM *vm, const VmFrame *f, const VmInsn *b
         return false;
     }
     r->status = JIT_REC_GO;
+    return true;
+}
+
+bool pvmJ_record_start(JitRecorder *r, VM *vm, const VmFrame *f, const VmInsn *back_edge)
+{
+    const VmProto *p = f->closure->proto;
+    return record_init(r, vm, f, (uint32_t)back_edge->arg, (uint32_t)(back_edge - p->code));
+}
+
+bool pvmJ_record_start_side(JitRecorder *r, VM *vm, const VmFrame *f, uint32_t pc)
+{
+    if (!record_init(r, vm, f, pc, f->closure->proto->ncode))
+        return false;
+    r->side = true;
     return true;
 }
 
@@ -642,6 +690,21 @@ JitRecStatus pvmJ_record_ins(JitRecorder *r, VM *vm, const VmFrame *f, const VmI
     JitRecStatus st = rec_dispatch(r, ip);
     if (st == JIT_REC_GO && (r->ir.failed || r->snaps.failed))
         return rec_abort(r, JIT_ABORT_LIMIT, NULL);
+    return r->status;
+}
+
+JitRecStatus pvmJ_record_link(JitRecorder *r, const VmInsn *ip)
+{
+    if (r->status != JIT_REC_GO)
+        return r->status;
+    r->pc = (uint32_t)(ip - r->proto->code);
+    if (!rec_snapshot(r))
+        return rec_abort(r, JIT_ABORT_LIMIT, NULL);
+    pvmJ_ir_append(&r->ir, JIT_IR_EXIT, JIT_T_VOID, 0, 0);
+    if (r->ir.failed)
+        return rec_abort(r, JIT_ABORT_LIMIT, NULL);
+    r->links = true;
+    r->status = JIT_REC_DONE;
     return r->status;
 }
 

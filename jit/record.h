@@ -64,6 +64,8 @@ typedef struct JitRecorder {
     uint32_t nglobals;
     uint32_t recorded;     /* instructions recorded so far */
     uint32_t calls;        /* calls recorded inline: each is charged like CALL */
+    bool side;             /* a side trace: from a hot exit to a loop header */
+    bool links;            /* ended at another trace's loop header (EXIT) */
     JitRecStatus status;
     JitAbort abort;
     const char *abort_detail; /* e.g. the opcode's mnemonic */
@@ -74,11 +76,19 @@ typedef struct JitRecorder {
  * the running frame [f] (vm->top saved). False when out of memory. */
 bool pvmJ_record_start(JitRecorder *r, VM *vm, const VmFrame *f, const VmInsn *back_edge);
 
+/* Starts recording a side trace from instruction [pc] of frame [f], where
+ * a hot exit of another trace resumes; it ends at the first back edge. */
+bool pvmJ_record_start_side(JitRecorder *r, VM *vm, const VmFrame *f, uint32_t pc);
+
 /* Shows the recorder instruction [ip] of the running frame before it runs.
  * Returns GO while recording continues, DONE when the loop closed (the IR
  * ends with CHARGE, the last snapshot is the loop header), ABORTED with
  * r->abort set. */
 JitRecStatus pvmJ_record_ins(JitRecorder *r, VM *vm, const VmFrame *f, const VmInsn *ip);
+
+/* Ends the recording before [ip], the header of a loop that has a trace:
+ * the trace exits there (EXIT), and the trace runner goes on in that one. */
+JitRecStatus pvmJ_record_link(JitRecorder *r, const VmInsn *ip);
 
 /* Stops a recording from outside (an error unwound the frame). */
 void pvmJ_record_cancel(JitRecorder *r, JitAbort why);

@@ -24,6 +24,8 @@ typedef struct {
     uint32_t pc;        /* instruction index the interpreter resumes at */
     JitRef ref;         /* the first instruction it covers */
     uint32_t exits;     /* times taken: a hot exit grows a side trace */
+    uint32_t side;      /* the side trace's number + 1, or 0 */
+    uint32_t side_tries;/* side recordings from here that aborted */
 } JitSnap;
 
 typedef struct {
