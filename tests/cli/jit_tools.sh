@@ -1,0 +1,58 @@
+# The JIT's tools (docs/jit.md, "Tools"): -j v names every trace and why a
+# recording stopped, side traces included; -j stats counts entries; -j dump
+# shows IR, snapshots and machine code; -j trace=N compiles only the Nth
+# recording; -j perf writes the perf map; -j off compiles nothing. Each run
+# prints what the interpreter alone prints.
+set -u
+fail() { echo "jit_tools: $*"; exit 1; }
+prog="$TMPDIR/branchy.pv"
+cat > "$prog" <<'PV'
+let a = 0;
+let b = 0;
+for i in 0..3000 {
+    if i % 3 == 0 { a += i; } else { b += 1; }
+}
+let t = 0;
+for k in 0..500 { t += k * 2; }
+print(a, b, t);
+PV
+want=$("$PVM" -j off "$prog") || fail "-j off failed"
+[ "$want" = "1498500 2000 249500" ] || fail "-j off printed $want"
+
+got=$("$PVM" -j v "$prog" 2> "$TMPDIR/v") || fail "-j v failed"
+[ "$got" = "$want" ] || fail "-j v printed $got"
+grep -q '^\[jit\] trace 1 .*branchy.pv:3: loop' "$TMPDIR/v" || fail "-j v: no loop trace: $(cat "$TMPDIR/v")"
+grep -q 'side of trace 1 exit' "$TMPDIR/v" || fail "-j v: no side trace: $(cat "$TMPDIR/v")"
+
+printf 'let m = {x: 1};\nfor i in 0..100 { m[str(i)] = i; }\nprint(len(m));\n' > "$TMPDIR/abort.pv"
+got=$("$PVM" -j v -j hot=1 "$TMPDIR/abort.pv" 2> "$TMPDIR/a") || fail "abort program failed"
+[ "$got" = 101 ] || fail "abort program printed $got"
+grep -q '^\[jit\] abort .*NYI' "$TMPDIR/a" || fail "-j v: no abort reason: $(cat "$TMPDIR/a")"
+grep -q 'blacklisted' "$TMPDIR/a" || fail "-j v: loop not blacklisted: $(cat "$TMPDIR/a")"
+
+got=$("$PVM" -j stats "$prog" 2> "$TMPDIR/s") || fail "-j stats failed"
+[ "$got" = "$want" ] || fail "-j stats printed $got"
+grep -Eq '^\[jit\] traces [1-9]' "$TMPDIR/s" || fail "-j stats: no traces: $(cat "$TMPDIR/s")"
+grep -Eq 'trace entries [1-9]' "$TMPDIR/s" || fail "-j stats: no entries"
+
+got=$("$PVM" -j dump "$prog" 2> "$TMPDIR/d") || fail "-j dump failed"
+[ "$got" = "$want" ] || fail "-j dump printed $got"
+grep -q -- '---- trace 1 IR' "$TMPDIR/d" || fail "-j dump: no IR"
+grep -q 'SLOAD' "$TMPDIR/d" || fail "-j dump: no SLOAD"
+grep -q -- '---- trace 1 snapshots' "$TMPDIR/d" || fail "-j dump: no snapshots"
+grep -q -- '---- trace 1 mcode' "$TMPDIR/d" || fail "-j dump: no machine code"
+
+got=$("$PVM" -j v -j trace=2 "$prog" 2> "$TMPDIR/t") || fail "-j trace=2 failed"
+[ "$got" = "$want" ] || fail "-j trace=2 printed $got"
+[ "$(grep -c '^\[jit\] trace' "$TMPDIR/t")" = 1 ] || fail "-j trace=2 compiled other than one: $(cat "$TMPDIR/t")"
+
+"$PVM" -j perf "$prog" > /dev/null &
+pid=$!
+wait "$pid" || fail "-j perf failed"
+[ -s "/tmp/perf-$pid.map" ] || fail "-j perf: no /tmp/perf-$pid.map"
+grep -q 'pvm-trace-1 ' "/tmp/perf-$pid.map" || fail "-j perf: trace 1 not in the map"
+rm -f "/tmp/perf-$pid.map"
+
+"$PVM" -j stats -j off "$prog" > /dev/null 2> "$TMPDIR/o" || fail "-j stats -j off failed"
+! grep -q 'trace 1' "$TMPDIR/o" || fail "-j off compiled: $(cat "$TMPDIR/o")"
+exit 0
