@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "jit/assemble.h"
+#include "jit/magic.h"
 #include "vm/runtime/object.h"
 
 #if PVM_JIT
@@ -270,10 +271,42 @@ static void gen_xstore(Gen *g, const JitIns *in)
 
 /* --- Integer and float arithmetic ---------------------------------------- */
 
+/* x / d and x % d for a constant d >= 2: a multiply by d's magic number
+ * (magic.c) instead of idiv. */
+static void gen_int_divmod_const(Gen *g, const JitIns *in, JitRef ref, int64_t d)
+{
+    int64_t m;
+    int shift;
+    pvmJ_div_magic(d, &m, &shift);
+    load_gpr(g, PVMJ_RCX, in->a);
+    pvmJ_mov_ri(g->a, PVMJ_RAX, m);
+    pvmJ_imul_wide(g->a, PVMJ_W64, PVMJ_RCX);          /* rdx = hi(m * x) */
+    if (m < 0)
+        pvmJ_alu_rr(g->a, PVMJ_ADD, PVMJ_W64, PVMJ_RDX, PVMJ_RCX);
+    if (shift > 0)
+        pvmJ_shift_ri(g->a, PVMJ_SAR, PVMJ_W64, PVMJ_RDX, (uint8_t)shift);
+    pvmJ_mov_rr(g->a, PVMJ_W64, PVMJ_RAX, PVMJ_RCX);
+    pvmJ_shift_ri(g->a, PVMJ_SHR, PVMJ_W64, PVMJ_RAX, 63);
+    pvmJ_alu_rr(g->a, PVMJ_ADD, PVMJ_W64, PVMJ_RDX, PVMJ_RAX); /* q, truncated toward zero */
+    if (in->op == JIT_IR_DIV) {
+        store_gpr(g, ref, PVMJ_RDX);
+        return;
+    }
+    pvmJ_mov_ri(g->a, PVMJ_RAX, d);
+    pvmJ_imul_rr(g->a, PVMJ_W64, PVMJ_RDX, PVMJ_RAX);
+    pvmJ_alu_rr(g->a, PVMJ_SUB, PVMJ_W64, PVMJ_RCX, PVMJ_RDX);   /* x - q * d */
+    store_gpr(g, ref, PVMJ_RCX);
+}
+
 /* x / y and x % y with y != 0 (guarded): -1 is done apart, as idiv traps
  * on INT64_MIN / -1 where PV wraps (pvmV_int_div, pvmV_int_mod). */
 static void gen_int_divmod(Gen *g, const JitIns *in, JitRef ref)
 {
+    if (pvmJ_ref_is_const(in->b) && pvmJ_ir_at(g->ir, in->b)->op == JIT_IR_KINT &&
+        pvmJ_k_int_value(g->ir, in->b) >= 2) {
+        gen_int_divmod_const(g, in, ref, pvmJ_k_int_value(g->ir, in->b));
+        return;
+    }
     PvmjLabel plain = pvmJ_label_new(g->a), done = pvmJ_label_new(g->a);
     load_gpr(g, PVMJ_RAX, in->a);
     load_gpr(g, PVMJ_RCX, in->b);

@@ -335,6 +335,11 @@ void pvmJ_idiv(PvmjAsm *a, PvmjWidth w, PvmjReg r)
     emit_f7(a, 7, w, r);
 }
 
+void pvmJ_imul_wide(PvmjAsm *a, PvmjWidth w, PvmjReg r)
+{
+    emit_f7(a, 5, w, r);
+}
+
 void pvmJ_cqo(PvmjAsm *a, PvmjWidth w)
 {
     if (w == PVMJ_W64)

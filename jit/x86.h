@@ -207,6 +207,8 @@ void pvmJ_shift_ri(PvmjAsm *a, PvmjShift op, PvmjWidth w, PvmjReg r, uint8_t cou
 void pvmJ_shift_cl(PvmjAsm *a, PvmjShift op, PvmjWidth w, PvmjReg r);
 /* cqo (W64) or cdq (W32): sign-extend rax into rdx before idiv. */
 void pvmJ_cqo(PvmjAsm *a, PvmjWidth w);
+/* Signed rdx:rax = rax * r (the one-operand form): the high half in rdx. */
+void pvmJ_imul_wide(PvmjAsm *a, PvmjWidth w, PvmjReg r);
 /* Signed rdx:rax / r: quotient in rax, remainder in rdx. */
 void pvmJ_idiv(PvmjAsm *a, PvmjWidth w, PvmjReg r);
 /* Sets the low byte of [r]; follow with pvmJ_movzx8_rr for a full value. */

@@ -480,6 +480,9 @@ static void test_unary_shift_div(void **state)
         pvmJ_idiv(&as, PVMJ_W64, gp(r));
         snprintf(want, sizeof want, "idiv %s", R64[r]);
         check(want, 3);
+        pvmJ_imul_wide(&as, PVMJ_W64, gp(r));
+        snprintf(want, sizeof want, "imul %s", R64[r]);
+        check(want, 3);
         for (int s = 0; s < 3; s++) {
             pvmJ_shift_ri(&as, shifts[s].op, PVMJ_W64, gp(r), 1);
             snprintf(want, sizeof want, "%s %s, 1", shifts[s].name, R64[r]);
