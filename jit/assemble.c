@@ -1,21 +1,23 @@
 /* The backend: a recorded trace's IR to x86-64 machine code.
  *
  * This first backend is deliberately simple, so that it is easy to check:
- * every IR value lives in its own 8-byte slot of a value area (r12 points
- * at it; slot i holds instruction i's raw bits: an int, a double's bits,
- * 0/1, or an object pointer), and registers are only scratch within one
- * instruction. The area is collector-scanned memory, so any pointer a trace
- * holds stays visible to bdwgc. rbx holds the frame's base (local 0).
+ * every IR value is written to its own 8-byte slot of a value area (r12
+ * points at it; slot i holds instruction i's raw bits: an int, a double's
+ * bits, 0/1, or an object pointer), and a register cache saves reloading
+ * what was used recently. The area is collector-scanned memory, so any
+ * pointer a trace holds stays visible to bdwgc. rbx holds the frame's base
+ * (local 0).
  *
- *   entry(base, vals):  push rbx, r12, r13; rbx = base; r12 = vals
+ *   entry(base, vals):  push rbx, r12-r15; rbx = base; r12 = vals
  *   top:                the instructions, each guard a jcc to its exit stub
  *                       LOOP: write the header snapshot's slots back to the
  *                       frame, jmp top
  *   exit stub s:        eax = s; pop r13, r12, rbx; ret
  *
- * The caller (trace.c) restores the frame from snapshot s. A register
- * allocator and the LOOP pass (values staying in registers across
- * iterations) are the next steps; they change only this file. */
+ * The caller (jit.c) restores the frame from snapshot s. A register
+ * allocator that keeps loop-carried values in registers across iterations
+ * (no value-area traffic for them) is the next step; it changes only this
+ * file. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +38,22 @@ typedef struct {
     PvmjLabel loop;     /* the start of the loop body, after LOOP #1 */
     PvmjLabel *exits;   /* one per snapshot */
     uint32_t snap;      /* the snapshot of the instruction being compiled */
+    /* The register cache: which IR values the pool registers hold now (as
+     * the code is generated, in order), and when each was last used. */
+    JitRef gpr_holds[8], xmm_holds[14];
+    uint32_t gpr_used[8], xmm_used[14];
+    uint32_t clock;
 } Gen;
+
+/* Registers that cache values: never the scratch ones (rax, rcx, rdx,
+ * r11, xmm0, xmm1) nor rbx (base) and r12 (vals). rsi, rdi, r8-r10 and the
+ * xmm registers do not survive a C call. */
+static const PvmjReg gpr_pool[8] = { PVMJ_R13, PVMJ_R14, PVMJ_R15, PVMJ_RSI,
+                                      PVMJ_RDI, PVMJ_R8, PVMJ_R9, PVMJ_R10 };
+#define GPR_POOL_SAVED 3 /* r13-r15: callee-saved */
+static const PvmjReg xmm_pool[14] = { PVMJ_XMM2, PVMJ_XMM3, PVMJ_XMM4, PVMJ_XMM5, PVMJ_XMM6,
+                                       PVMJ_XMM7, PVMJ_XMM8, PVMJ_XMM9, PVMJ_XMM10, PVMJ_XMM11,
+                                       PVMJ_XMM12, PVMJ_XMM13, PVMJ_XMM14, PVMJ_XMM15 };
 
 static PvmjMem val_mem(JitRef ref)
 {
@@ -61,12 +78,95 @@ static uint64_t const_bits(const JitIR *ir, JitRef ref)
     return ir->kval[JIT_REF_BIAS - 1u - ref];
 }
 
+/* --- The register cache ---------------------------------------------------
+ * Every value is written to its slot of the value area when it is made
+ * (write-through), so exits and snapshots never depend on registers; the
+ * cache only saves reloading. Where control paths join (the loop body's
+ * start) or a C call clobbers registers, it is forgotten. */
+
+static void cache_forget_all(Gen *g)
+{
+    for (int i = 0; i < 8; i++)
+        g->gpr_holds[i] = JIT_REF_NONE;
+    for (int i = 0; i < 14; i++)
+        g->xmm_holds[i] = JIT_REF_NONE;
+}
+
+static void cache_forget_call_clobbered(Gen *g)
+{
+    for (int i = GPR_POOL_SAVED; i < 8; i++)
+        g->gpr_holds[i] = JIT_REF_NONE;
+    for (int i = 0; i < 14; i++)
+        g->xmm_holds[i] = JIT_REF_NONE;
+}
+
+static void cache_forget(Gen *g, JitRef ref)
+{
+    for (int i = 0; i < 8; i++)
+        if (g->gpr_holds[i] == ref)
+            g->gpr_holds[i] = JIT_REF_NONE;
+    for (int i = 0; i < 14; i++)
+        if (g->xmm_holds[i] == ref)
+            g->xmm_holds[i] = JIT_REF_NONE;
+}
+
+static int cache_find(const JitRef *holds, int n, JitRef ref)
+{
+    for (int i = 0; i < n; i++)
+        if (holds[i] == ref)
+            return i;
+    return -1;
+}
+
+/* An empty entry, else the least recently used one. */
+static int cache_victim(const JitRef *holds, const uint32_t *used, int n)
+{
+    int best = 0;
+    for (int i = 0; i < n; i++) {
+        if (holds[i] == JIT_REF_NONE)
+            return i;
+        if (used[i] < used[best])
+            best = i;
+    }
+    return best;
+}
+
+static void cache_in_gpr(Gen *g, JitRef ref, PvmjReg r)
+{
+    int i = cache_victim(g->gpr_holds, g->gpr_used, 8);
+    pvmJ_mov_rr(g->a, PVMJ_W64, gpr_pool[i], r);
+    g->gpr_holds[i] = ref;
+    g->gpr_used[i] = ++g->clock;
+}
+
+static void cache_in_xmm(Gen *g, JitRef ref, PvmjReg x)
+{
+    int i = cache_victim(g->xmm_holds, g->xmm_used, 14);
+    pvmJ_sse_rr(g->a, PVMJ_MOVSD, xmm_pool[i], x);
+    g->xmm_holds[i] = ref;
+    g->xmm_used[i] = ++g->clock;
+}
+
 static void load_gpr(Gen *g, PvmjReg r, JitRef ref)
 {
-    if (pvmJ_ref_is_const(ref))
+    if (pvmJ_ref_is_const(ref)) {
         pvmJ_mov_ri(g->a, r, (int64_t)const_bits(g->ir, ref));
-    else
-        pvmJ_mov_load(g->a, PVMJ_W64, r, val_mem(ref));
+        return;
+    }
+    int i = cache_find(g->gpr_holds, 8, ref);
+    if (i >= 0) {
+        pvmJ_mov_rr(g->a, PVMJ_W64, r, gpr_pool[i]);
+        g->gpr_used[i] = ++g->clock;
+        return;
+    }
+    i = cache_find(g->xmm_holds, 14, ref);
+    if (i >= 0) {
+        pvmJ_movq_from_xmm(g->a, r, xmm_pool[i]);
+        g->xmm_used[i] = ++g->clock;
+        return;
+    }
+    pvmJ_mov_load(g->a, PVMJ_W64, r, val_mem(ref));
+    cache_in_gpr(g, ref, r);
 }
 
 static void load_xmm(Gen *g, PvmjReg x, JitRef ref)
@@ -74,19 +174,36 @@ static void load_xmm(Gen *g, PvmjReg x, JitRef ref)
     if (pvmJ_ref_is_const(ref)) {
         pvmJ_mov_ri(g->a, PVMJ_R11, (int64_t)const_bits(g->ir, ref));
         pvmJ_movq_to_xmm(g->a, x, PVMJ_R11);
-    } else {
-        pvmJ_sse_rm(g->a, PVMJ_MOVSD, x, val_mem(ref));
+        return;
     }
+    int i = cache_find(g->xmm_holds, 14, ref);
+    if (i >= 0) {
+        pvmJ_sse_rr(g->a, PVMJ_MOVSD, x, xmm_pool[i]);
+        g->xmm_used[i] = ++g->clock;
+        return;
+    }
+    i = cache_find(g->gpr_holds, 8, ref);
+    if (i >= 0) {
+        pvmJ_movq_to_xmm(g->a, x, gpr_pool[i]);
+        g->gpr_used[i] = ++g->clock;
+        return;
+    }
+    pvmJ_sse_rm(g->a, PVMJ_MOVSD, x, val_mem(ref));
+    cache_in_xmm(g, ref, x);
 }
 
 static void store_gpr(Gen *g, JitRef ref, PvmjReg r)
 {
     pvmJ_mov_store(g->a, PVMJ_W64, val_mem(ref), r);
+    cache_forget(g, ref);
+    cache_in_gpr(g, ref, r);
 }
 
 static void store_xmm(Gen *g, JitRef ref, PvmjReg x)
 {
     pvmJ_movsd_store(g->a, val_mem(ref), x);
+    cache_forget(g, ref);
+    cache_in_xmm(g, ref, x);
 }
 
 static void exit_if(Gen *g, PvmjCond cc)
@@ -191,6 +308,7 @@ static void gen_loop(Gen *g, const JitIns *in)
         gen_loop_count(g);
         g->loop = pvmJ_label_new(g->a);
         pvmJ_label_bind(g->a, g->loop);
+        cache_forget_all(g); /* reached from the pre-roll and from the back edge */
         return;
     }
     const JitSnap *s = &g->snaps->snaps[g->snaps->nsnaps - 1];
@@ -363,6 +481,7 @@ static void gen_float_call(Gen *g, const JitIns *in, JitRef ref, const void *fn)
         load_xmm(g, PVMJ_XMM1, in->b);
     pvmJ_mov_ri(g->a, PVMJ_RAX, (int64_t)(uintptr_t)fn);
     pvmJ_call_r(g->a, PVMJ_RAX);
+    cache_forget_call_clobbered(g);
     store_xmm(g, ref, PVMJ_XMM0);
 }
 
@@ -523,6 +642,8 @@ static void gen_exit_stubs(Gen *g, PvmjLabel leave)
         pvmJ_jmp(g->a, leave);
     }
     pvmJ_label_bind(g->a, leave);
+    pvmJ_pop(g->a, PVMJ_R15);
+    pvmJ_pop(g->a, PVMJ_R14);
     pvmJ_pop(g->a, PVMJ_R13);
     pvmJ_pop(g->a, PVMJ_R12);
     pvmJ_pop(g->a, PVMJ_RBX);
@@ -532,6 +653,7 @@ static void gen_exit_stubs(Gen *g, PvmjLabel leave)
 bool pvmJ_assemble(PvmjAsm *a, VM *vm, const JitIR *ir, const JitSnapList *snaps, uint64_t *trips)
 {
     Gen g = { .a = a, .ir = ir, .snaps = snaps, .vm = vm, .trips = trips };
+    cache_forget_all(&g);
     if (snaps->nsnaps == 0)
         return false;
     g.exits = malloc(snaps->nsnaps * sizeof *g.exits);
@@ -540,9 +662,11 @@ bool pvmJ_assemble(PvmjAsm *a, VM *vm, const JitIR *ir, const JitSnapList *snaps
     for (uint32_t s = 0; s < snaps->nsnaps; s++)
         g.exits[s] = pvmJ_label_new(a);
     PvmjLabel leave = pvmJ_label_new(a);
-    pvmJ_push(a, PVMJ_RBX);
+    pvmJ_push(a, PVMJ_RBX); /* five pushes after the call: rsp stays 16-aligned for C calls */
     pvmJ_push(a, PVMJ_R12);
     pvmJ_push(a, PVMJ_R13);
+    pvmJ_push(a, PVMJ_R14);
+    pvmJ_push(a, PVMJ_R15);
     pvmJ_mov_rr(a, PVMJ_W64, PVMJ_RBX, PVMJ_RDI);
     pvmJ_mov_rr(a, PVMJ_W64, PVMJ_R12, PVMJ_RSI);
     g.top = pvmJ_label_new(a);
