@@ -213,22 +213,10 @@ static void exit_if(Gen *g, PvmjCond cc)
 
 /* --- Loads, stores and the budget ---------------------------------------- */
 
-static void gen_sload(Gen *g, const JitIns *in, JitRef ref)
-{
-    uint32_t slot = in->a;
-    pvmJ_mov_load(g->a, PVMJ_W64, PVMJ_RAX, slot_tag(slot));
-    pvmJ_alu_ri(g->a, PVMJ_CMP, PVMJ_W64, PVMJ_RAX, (int32_t)pvmJ_value_type(in->type));
-    exit_if(g, PVMJ_CC_NE);
-    if (in->type == JIT_T_BOOL) /* a bool's truth is its low byte */
-        pvmJ_movzx8_load(g->a, PVMJ_RAX, slot_payload(slot));
-    else
-        pvmJ_mov_load(g->a, PVMJ_W64, PVMJ_RAX, slot_payload(slot));
-    store_gpr(g, ref, PVMJ_RAX);
-}
 
-static void gen_gload(Gen *g, const JitIns *in, JitRef ref)
+/* The Value at [rcx], its type guarded: the payload becomes [ref]. */
+static void gen_load_value_at_rcx(Gen *g, const JitIns *in, JitRef ref)
 {
-    pvmJ_mov_ri(g->a, PVMJ_RCX, (int64_t)const_bits(g->ir, in->a));
     pvmJ_mov_load(g->a, PVMJ_W64, PVMJ_RAX, pvmj_mem(PVMJ_RCX, 0));
     pvmJ_alu_ri(g->a, PVMJ_CMP, PVMJ_W64, PVMJ_RAX, (int32_t)pvmJ_value_type(in->type));
     exit_if(g, PVMJ_CC_NE);
@@ -237,6 +225,18 @@ static void gen_gload(Gen *g, const JitIns *in, JitRef ref)
     else
         pvmJ_mov_load(g->a, PVMJ_W64, PVMJ_RAX, pvmj_mem(PVMJ_RCX, 8));
     store_gpr(g, ref, PVMJ_RAX);
+}
+
+static void gen_sload(Gen *g, const JitIns *in, JitRef ref)
+{
+    pvmJ_lea(g->a, PVMJ_RCX, slot_tag(in->a));
+    gen_load_value_at_rcx(g, in, ref);
+}
+
+static void gen_gload(Gen *g, const JitIns *in, JitRef ref)
+{
+    pvmJ_mov_ri(g->a, PVMJ_RCX, (int64_t)const_bits(g->ir, in->a));
+    gen_load_value_at_rcx(g, in, ref);
 }
 
 static JitType type_of_ref(const Gen *g, JitRef ref)
@@ -371,14 +371,7 @@ static void gen_hkey(Gen *g, const JitIns *in)
 static void gen_xload(Gen *g, const JitIns *in, JitRef ref)
 {
     load_gpr(g, PVMJ_RCX, in->a);
-    pvmJ_mov_load(g->a, PVMJ_W64, PVMJ_RAX, pvmj_mem(PVMJ_RCX, 0));
-    pvmJ_alu_ri(g->a, PVMJ_CMP, PVMJ_W64, PVMJ_RAX, (int32_t)pvmJ_value_type(in->type));
-    exit_if(g, PVMJ_CC_NE);
-    if (in->type == JIT_T_BOOL)
-        pvmJ_movzx8_load(g->a, PVMJ_RAX, pvmj_mem(PVMJ_RCX, 8));
-    else
-        pvmJ_mov_load(g->a, PVMJ_W64, PVMJ_RAX, pvmj_mem(PVMJ_RCX, 8));
-    store_gpr(g, ref, PVMJ_RAX);
+    gen_load_value_at_rcx(g, in, ref);
 }
 
 static void gen_xstore(Gen *g, const JitIns *in)
