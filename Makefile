@@ -23,9 +23,9 @@ LIBS    := -lgc -lffi -ldl -lm -lpthread
 # pvm and pvmc carry the collector and libffi inside (faster start-up: fewer
 # shared objects to map); the REPL loads libedit itself when it starts.
 PROG_LIBS := -Wl,-Bstatic -lgc -lffi -Wl,-Bdynamic -ldl -lm -lpthread
-# pvm's -j dump disassembles machine code with capstone where it is
-# installed (deps installs it; asked when the recipe runs, so after that);
-# the library never needs it.
+# pvm's -j dump disassembles machine code with capstone where its header is
+# installed (deps installs it; asked when the recipe runs, so after that),
+# loading the library only when it dumps; libpvm.a never needs it.
 HAVE_CAPSTONE = test -f /usr/include/capstone/capstone.h
 
 LIB_DIRS := vm/bytecode vm/runtime vm/interp jit stdlib compiler vm/api
@@ -72,7 +72,7 @@ $(LIB): $(LIB_OBJ)
 	ar rcs $@ $^
 
 $(PVM): $(PVM_OBJ) $(LIB)
-	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(PROG_LIBS) $$($(HAVE_CAPSTONE) && echo -lcapstone)
+	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(PROG_LIBS)
 
 $(BUILD)/vm/cli/jit_listing.o: vm/cli/jit_listing.c | $(DEPS_OK)
 	@mkdir -p $(dir $@)
@@ -106,7 +106,7 @@ $(BUILD)/switch/interp.o: vm/interp/interp.c | $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -DPVM_NO_COMPUTED_GOTO -c $< -o $@
 $(SWITCH_PVM): $(BUILD)/switch/interp.o $(PVM_OBJ) $(LIB)
-	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(PROG_LIBS) $$($(HAVE_CAPSTONE) && echo -lcapstone)
+	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(PROG_LIBS)
 e2e-switch: $(SWITCH_PVM) $(PVMC)
 	@echo "e2e with switch dispatch:"
 	@PVM=$(SWITCH_PVM) PVMC=$(PVMC) SANITIZE=$(SANITIZE) E2E_SKIP_CLI=1 bash tests/run_e2e.sh
