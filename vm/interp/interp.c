@@ -102,6 +102,23 @@ void pvmV_execute(VM *vm, size_t stop)
         VM_SUPER_EDGES(X)
 #undef X
     };
+    /* With a JIT, the back edges go through its hook; everything else is
+     * the same, so a VM without one pays nothing for it. (The two entries
+     * are meant to override the table's: silence that warning here.) */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Woverride-init"
+    static const void *const jit_labels[VM_ALL_OPS_COUNT] = {
+#define X(name, mnem, operand, pops, popsarg, pushes, flow, bdelta) [OP_##name] = &&L_##name,
+        OPCODES(X)
+#undef X
+#define X(name, ...) [SOP_##name] = &&L_##name,
+        VM_SUPER_OPS(X)
+        VM_SUPER_EDGES(X)
+#undef X
+        [OP_JMP] = &&L_JMP_JIT,
+        [SOP_JMP_FORNEXT_SL] = &&L_JMP_FORNEXT_SL_JIT,
+    };
+#pragma GCC diagnostic pop
     static const void *const trace_labels[VM_ALL_OPS_COUNT] = {
 #define X(name, mnem, operand, pops, popsarg, pushes, flow, bdelta) [OP_##name] = &&L_trace,
         OPCODES(X)
@@ -121,6 +138,7 @@ void pvmV_execute(VM *vm, size_t stop)
 #undef X
     };
     const void *const *disp;
+    const void *const *exec = vm->jit ? jit_labels : labels; /* what runs an instruction */
 #define CASE(name) L_##name:
 #define NEXT() goto *disp[ip->op]
 /* A superinstruction's fast path does not apply: run the first original
@@ -165,7 +183,7 @@ void pvmV_execute(VM *vm, size_t stop)
  * may start recording, or runs the loop's trace and continues where the
  * trace exited. */
 #ifdef VM_COMPUTED_GOTO
-#define JIT_RECORD_MODE(on) (disp = (on) ? record_labels : labels)
+#define JIT_RECORD_MODE(on) (disp = (on) ? record_labels : exec)
 #else
 #define JIT_RECORD_MODE(on) (recording = (on))
 #endif
@@ -212,7 +230,7 @@ void pvmV_execute(VM *vm, size_t stop)
 
     LOAD();
 #ifdef VM_COMPUTED_GOTO
-    disp = vm->tools.trace ? trace_labels : labels;
+    disp = vm->tools.trace ? trace_labels : exec;
     NEXT();
 L_trace:
     SAVE();
@@ -223,8 +241,8 @@ L_trace:
 L_record:
     SAVE();
     if (!pvmJ_record_step(vm, frame, ip))
-        disp = labels;
-    goto *labels[ip->orig];
+        disp = exec;
+    goto *exec[ip->orig];
 #else
 dispatch:
     op = ip->op;
@@ -363,10 +381,20 @@ redispatch:
 
     CASE(JMP) {
         CHARGE_JUMP(code + ip->arg);
+#ifndef VM_COMPUTED_GOTO
         JIT_BACK_EDGE(code + ip->arg);
+#endif
         ip = code + ip->arg;
         NEXT();
     }
+#ifdef VM_COMPUTED_GOTO
+    /* jmp in a VM with a JIT (jit_labels): a back edge is its hook */
+L_JMP_JIT:
+    CHARGE_JUMP(code + ip->arg);
+    JIT_BACK_EDGE(code + ip->arg);
+    ip = code + ip->arg;
+    NEXT();
+#endif
     CASE(JMPF) {
         top--;
         if (vm_is_truthy(*top)) {

@@ -277,10 +277,21 @@
     SCASE(JMP_FORNEXT_SL) {
         const VmInsn *target = code + ip->arg;
         CHARGE_JUMP(target);
+#ifndef VM_COMPUTED_GOTO
+        JIT_BACK_EDGE(target);
+#endif
+        ip = target;
+        goto fornext_sl;
+    }
+#ifdef VM_COMPUTED_GOTO
+L_JMP_FORNEXT_SL_JIT: { /* the same, in a VM with a JIT (jit_labels) */
+        const VmInsn *target = code + ip->arg;
+        CHARGE_JUMP(target);
         JIT_BACK_EDGE(target);
         ip = target;
         goto fornext_sl;
     }
+#endif
     SCASE(FORNEXT_SL) {
     fornext_sl:;
         Value *a = top - 2, *b = top - 1;
