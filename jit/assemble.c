@@ -34,6 +34,7 @@ typedef struct {
     const JitSnapList *snaps;
     VM *vm;
     uint64_t *trips;    /* counts trips round the loop */
+    uint64_t *all_trips;/* counts them for every trace of the VM */
     PvmjLabel top;
     PvmjLabel loop;     /* the start of the loop body, after LOOP #1 */
     PvmjLabel *exits;   /* one per snapshot */
@@ -291,12 +292,18 @@ static void gen_phis(Gen *g, uint32_t first)
     pvmJ_jmp(g->a, g->loop);
 }
 
-static void gen_loop_count(Gen *g)
+static void gen_count(Gen *g, uint64_t *counter)
 {
-    pvmJ_mov_ri(g->a, PVMJ_RCX, (int64_t)(uintptr_t)g->trips);
+    pvmJ_mov_ri(g->a, PVMJ_RCX, (int64_t)(uintptr_t)counter);
     pvmJ_mov_load(g->a, PVMJ_W64, PVMJ_RAX, pvmj_mem(PVMJ_RCX, 0));
     pvmJ_alu_ri(g->a, PVMJ_ADD, PVMJ_W64, PVMJ_RAX, 1);
     pvmJ_mov_store(g->a, PVMJ_W64, pvmj_mem(PVMJ_RCX, 0), PVMJ_RAX);
+}
+
+static void gen_loop_count(Gen *g)
+{
+    gen_count(g, g->trips);
+    gen_count(g, g->all_trips);
 }
 
 /* LOOP #1: the copied body starts here (each trip round it counts). LOOP
@@ -643,9 +650,10 @@ static void gen_exit_stubs(Gen *g, PvmjLabel leave)
     pvmJ_ret(g->a);
 }
 
-bool pvmJ_assemble(PvmjAsm *a, VM *vm, const JitIR *ir, const JitSnapList *snaps, uint64_t *trips)
+bool pvmJ_assemble(PvmjAsm *a, VM *vm, const JitIR *ir, const JitSnapList *snaps, uint64_t *trips,
+                   uint64_t *all_trips)
 {
-    Gen g = { .a = a, .ir = ir, .snaps = snaps, .vm = vm, .trips = trips };
+    Gen g = { .a = a, .ir = ir, .snaps = snaps, .vm = vm, .trips = trips, .all_trips = all_trips };
     cache_forget_all(&g);
     if (snaps->nsnaps == 0)
         return false;

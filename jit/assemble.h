@@ -15,7 +15,8 @@ typedef uint32_t (*JitEntry)(Value *base, uint64_t *vals);
 
 /* Appends the trace to [a]; false for an IR instruction the backend has no
  * code for, or an encoder error. Each trip round the loop adds one to
- * [*trips]. */
-bool pvmJ_assemble(PvmjAsm *a, VM *vm, const JitIR *ir, const JitSnapList *snaps, uint64_t *trips);
+ * [*trips] and to [*all_trips]. */
+bool pvmJ_assemble(PvmjAsm *a, VM *vm, const JitIR *ir, const JitSnapList *snaps, uint64_t *trips,
+                   uint64_t *all_trips);
 
 #endif

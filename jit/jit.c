@@ -31,11 +31,14 @@
 #define JIT_MAX_TRIES 4u        /* aborted recordings before a loop is blacklisted */
 #define JIT_COUNT_MASK 0xFFFFFFu
 #define JIT_TRIES_SHIFT 24
-/* A trace entered this often that goes round its loop fewer than
- * JIT_MIN_TRIPS times per entry on average costs more in entering and
- * exiting than it saves: its loop goes back to the interpreter. */
-#define JIT_CHECK_ENTRIES 1024u
-#define JIT_MIN_TRIPS 4u
+/* Entering a trace, and going from one trace to the next, costs a round
+ * trip through C (restore the frame, enter, reload): a few interpreted
+ * loop trips' worth. A root trace whose runs, after JIT_CHECK_ENTRIES
+ * entries, make fewer than JIT_MIN_TRIPS loop trips in machine code per
+ * entry or transition costs more than it saves: its loop goes back to the
+ * interpreter. */
+#define JIT_CHECK_ENTRIES 256u
+#define JIT_MIN_TRIPS 2u
 #define JIT_HOT_EXIT 10u       /* exits taken before one grows a side trace */
 #define JIT_MAX_SIDE_TRIES 4u  /* aborted side recordings before an exit gives up */
 #define JIT_MAX_HOT (JIT_COUNT_MASK >> (2u * JIT_MAX_TRIES)) /* so every threshold fits */
@@ -49,8 +52,10 @@ typedef struct {
     uint32_t start, loop_end;
     uint64_t entered;
     uint64_t trips;        /* loop iterations run in the trace */
+    uint64_t hops;         /* for a root: trace-to-trace transitions in its runs */
+    uint64_t run_trips;    /* for a root: loop trips of any trace in its runs */
+    uint64_t side_runs;    /* for a root: side traces run in its runs (a back edge each) */
     bool side;             /* a side trace, from exit [exitno] of trace [parent] */
-    bool has_side;         /* a root some of whose exits were recorded further */
     bool links;            /* ends by going on in the trace at a loop header */
     uint32_t parent, exitno;
     uint32_t link_snap;    /* a side trace's last snapshot: the loop header it reached */
@@ -68,6 +73,7 @@ struct PvmJitState {
     JitRecorder rec;
     uint32_t side_parent, side_exit; /* what a side recording will hang from */
     uint64_t aborted, blacklisted, demoted, entries, exits;
+    uint64_t all_trips;      /* loop trips of every trace (machine code counts) */
     uint64_t trace_ns;
     FILE *perf_map;
 };
@@ -217,7 +223,7 @@ static JitTrace *compile(VM *vm, PvmJitState *j)
     PvmjAsm a;
     pvmJ_asm_init(&a, 0);
     void *code = NULL;
-    if (t && pvmJ_assemble(&a, vm, &r->ir, &r->snaps, &t->trips))
+    if (t && pvmJ_assemble(&a, vm, &r->ir, &r->snaps, &t->trips, &j->all_trips))
         code = pvmJ_mcode_place(j->mcode, &a);
     if (!code) {
         free(t);
@@ -381,7 +387,8 @@ static void demote(PvmJitState *j, JitTrace *t)
     if (j->opt.verbose) {
         char loc[256];
         where(t->proto, t->start, loc, sizeof loc);
-        fprintf(jit_log(j), "[jit] demote %s: %.1f trips per entry\n", loc, (double)t->trips / (double)t->entered);
+        fprintf(jit_log(j), "[jit] demote %s: %.1f trips per entry or transition\n", loc,
+                (double)(t->run_trips + t->side_runs) / (double)(t->entered + t->hops));
     }
 }
 
@@ -434,7 +441,7 @@ static void count_trip(VM *vm, PvmJitState *j, VmFrame *f, VmInsn *e)
 static const VmInsn *run_traces(VM *vm, PvmJitState *j, uint32_t ti, VmFrame *f)
 {
     JitTrace *root = j->traces[ti];
-    uint64_t t0 = j->opt.stats ? now_ns() : 0;
+    uint64_t t0 = j->opt.stats ? now_ns() : 0, trips0 = j->all_trips;
     root->entered++;
     j->entries++;
     for (;;) {
@@ -444,19 +451,21 @@ static const VmInsn *run_traces(VM *vm, PvmJitState *j, uint32_t ti, VmFrame *f)
         t->snaps.snaps[s].exits++;
         uint32_t pc = pvmJ_snap_restore(&t->ir, &t->snaps, s, ref_bits, j->vals, f->base);
         vm->top = f->base + t->snaps.snaps[s].nslots;
+        if (t->side)
+            root->side_runs++;
         int32_t next = next_trace(j, ti, s, pc);
         if (next >= 0) {
             ti = (uint32_t)next;
+            root->hops++;
             continue;
         }
         if (j->opt.stats)
             j->trace_ns += now_ns() - t0;
-        if (root->entered % JIT_CHECK_ENTRIES == 0 && root->trips < root->entered * JIT_MIN_TRIPS &&
-            !root->has_side && !root->links)
+        root->run_trips += j->all_trips - trips0;
+        if (root->entered % JIT_CHECK_ENTRIES == 0 &&
+            root->run_trips + root->side_runs < (root->entered + root->hops) * JIT_MIN_TRIPS)
             demote(j, root);
         maybe_record_side(vm, j, ti, s, f, pc);
-        if (j->recording)
-            root->has_side = true;
         /* A side trace went round an outer loop that has no trace yet: that
          * loop's back edge ran in machine code, so it is counted here. */
         if (t->links && s == t->link_snap && t->link_jmp != UINT32_MAX)
