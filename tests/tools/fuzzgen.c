@@ -90,6 +90,7 @@ static int helpers;        /* helper functions h0..h{helpers-1} callable here */
 static int no_str_vars;    /* string expressions may not read string variables */
 static int in_helper;      /* inside h0..hN: called often, so small loops and no prints */
 static int pure;           /* a kernel: only what the JIT records (no calls, strings, collections) */
+static int flat;           /* a kernel without inner loops: one long trace */
 static char loop_vars[8][24]; /* innermost-last counters of the enclosing loops */
 
 static Var *declare(const char *prefix, Kind kind)
@@ -305,8 +306,13 @@ static void gen_flt(int d)
         out(")");
         break;
     case 4:
-        out(rnd(2) ? "math.sqrt(" : "(-");
-        gen_num(d - 1);
+        if (rnd(2)) {
+            out("math.sqrt(");
+            gen_num(d - 1);
+        } else {
+            out("(-");
+            gen_flt(d - 1);
+        }
         out(")");
         break;
     default:
@@ -541,7 +547,7 @@ static void gen_kind(Kind k, int d)
 
 static void gen_stmt(void);
 
-static int expr_depth(void) { return between(1, 3); }
+static int expr_depth(void) { return between(1, pure ? 4 : 3); }
 
 static void open_block(void) { indent_level++; block_depth++; }
 
@@ -569,7 +575,10 @@ static const char *innermost_loop_var(void)
 static void gen_cond(void)
 {
     const char *lv = innermost_loop_var();
-    if (lv && chance(55))
+    Var *v = find_var(chance(50) ? K_ANY : K_NUM, 0);
+    if (v && chance(8))
+        out("%s", v->name); /* truthiness of a value of any type */
+    else if (lv && chance(55))
         out("%s %% %d == %d", lv, between(2, 5), rnd(2));
     else if (lv && chance(30))
         out("%s %s %d", lv, PICK(cmp_ops), rnd(40));
@@ -657,6 +666,16 @@ static void gen_assign(void)
         gen_str_assign(v);
     } else if ((v->kind == K_NUM || v->kind == K_ANY) && chance(40)) {
         gen_type_flip(v);
+    } else if ((v->kind == K_INT || v->kind == K_NUM) && chance(12)) {
+        line("%s %s= ", v->name, rnd(2) ? "/" : "%");
+        if (v->kind == K_NUM && rnd(2)) {
+            gen_flt(expr_depth());
+        } else {
+            out("(");
+            gen_int(expr_depth());
+            out(" | 1)");
+        }
+        out(";\n");
     } else if ((v->kind == K_INT || v->kind == K_NUM) && chance(50)) {
         line("%s %s= ", v->name, PICK(arith_ops));
         gen_kind(v->kind, expr_depth());
@@ -753,6 +772,8 @@ static int loop_trips(void)
 {
     if (in_helper)
         return between(0, 6);
+    if (flat && loop_depth == 0)
+        return between(57, 300);
     if (loop_depth == 0)
         return chance(70) ? between(57, 140) : between(1, 40);
     if (loop_depth == 1)
@@ -766,10 +787,48 @@ static void push_loop_var(const char *name)
     loop_depth++;
 }
 
+static int inject_error; /* the next kernel loop throws mid-way (inside a try) */
+
+/* A statement that fails once the loop counter LV reaches a bound. */
+static void gen_injected_error(const char *lv)
+{
+    int k = between(1, 120);
+    switch (rnd(4)) {
+    case 0: line("chk = chk + 1000 %% (%s - %d);\n", lv, k); break;
+    case 1: line("chk = chk + (%s < %d ? 1 : nil);\n", lv, k); break;
+    case 2: line("chk = chk + (%s < %d ? 1 : \"s\");\n", lv, k); break;
+    default: line("chk = (%s < %d ? chk : 1.5) << 1;\n", lv, k); break;
+    }
+}
+
 static void gen_loop_body(void)
 {
     open_block();
-    gen_body(between(2, loop_depth > 1 ? 3 : 6));
+    if (inject_error && loop_depth == 1) {
+        inject_error = 0;
+        gen_injected_error(innermost_loop_var());
+    }
+    int n = flat && loop_depth == 1 ? between(4, 12) : between(2, loop_depth > 1 ? 3 : 6);
+    gen_body(n);
+}
+
+/* The range of a for: usually 0..trips; sometimes at the ends of the int
+ * range (the counter's last step must not overflow), or bounded by a
+ * variable that the body may change (bounds are evaluated once). */
+static void gen_range(void)
+{
+    const char *bound = var_name(K_INT);
+    int trips = loop_trips();
+    if (bound && chance(loop_depth > 0 ? 30 : 10))
+        out("0..(%s & %d)", bound, loop_depth > 0 ? 7 : 127);
+    else if (chance(8))
+        out("%" PRId64 "..9223372036854775807", INT64_MAX - trips);
+    else if (chance(5))
+        out("-9223372036854775807..%" PRId64, -INT64_MAX + trips);
+    else {
+        int lo = chance(80) ? 0 : between(-5, 5);
+        out("%d..%d", lo, lo + trips);
+    }
 }
 
 static void gen_for_range(void)
@@ -777,16 +836,12 @@ static void gen_for_range(void)
     int saved = nvars;
     char name[24];
     snprintf(name, sizeof name, "i%d", name_counter++);
-    const char *bound = var_name(K_INT);
-    if (loop_depth > 0 && bound && chance(30))
-        line("for %s in 0..(%s & 7) {\n", name, bound);
-    else {
-        int lo = chance(80) ? 0 : between(-5, 5);
-        line("for %s in %d..%d {\n", name, lo, lo + loop_trips());
-    }
+    line("for %s in ", name);
+    gen_range();
+    out(" {\n");
     Var *v = declare("i", K_INT);
     snprintf(v->name, sizeof v->name, "%s", name);
-    v->readonly = 1;
+    v->readonly = !pure || chance(70); /* assigning it changes this iteration only */
     push_loop_var(name);
     gen_loop_body();
     loop_depth--;
@@ -808,7 +863,11 @@ static void gen_while(void)
     push_loop_var(w->name);
     open_block();
     line("%s += 1;\n", w->name);
-    gen_body(between(2, loop_depth > 1 ? 3 : 6));
+    if (inject_error && loop_depth == 1) {
+        inject_error = 0;
+        gen_injected_error(w->name);
+    }
+    gen_body(flat && loop_depth == 1 ? between(4, 12) : between(2, loop_depth > 1 ? 3 : 6));
     loop_depth--;
     close_block(saved);
     nvars = saved + 1; /* the counter stays in scope, read-only */
@@ -1005,11 +1064,11 @@ static void gen_stmt_pure(void)
         gen_let();
     else if (r < 66 && can_nest)
         gen_if();
-    else if (r < 74 && can_nest && loop_depth < 3)
+    else if (r < 74 && can_nest && loop_depth < 3 && !flat)
         gen_for_range();
-    else if (r < 78 && can_nest && loop_depth < 3)
+    else if (r < 78 && can_nest && loop_depth < 3 && !flat)
         gen_while();
-    else if (r < 88 && loop_depth > 0)
+    else if (r < (flat ? 81 : 88) && loop_depth > 0)
         gen_break();
     else if (r < 91 && fn_depth > 0)
         gen_return();
@@ -1108,14 +1167,31 @@ static void print_scalars(void)
 /* A kernel: a loop nest the JIT can record, its results printed after it. */
 static void gen_kernel(void)
 {
+    int guarded = chance(25);
     pure = 1;
-    for (int i = between(0, 2); i > 0; i--)
+    flat = chance(50);
+    for (int i = between(0, 5); i > 0; i--)
         gen_let();
+    int saved = nvars;
+    if (guarded) {
+        line("try {\n");
+        indent_level++;
+        inject_error = 1;
+    }
     if (chance(75))
         gen_for_range();
     else
         gen_while();
     pure = 0;
+    flat = 0;
+    inject_error = 0;
+    if (guarded) {
+        nvars = saved;
+        indent_level--;
+        line("} catch err%d {\n", name_counter);
+        line("    print(\"caught\", err%d);\n", name_counter++);
+        line("}\n");
+    }
     print_scalars();
 }
 
