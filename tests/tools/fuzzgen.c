@@ -91,6 +91,7 @@ static int no_str_vars;    /* string expressions may not read string variables *
 static int in_helper;      /* inside h0..hN: called often, so small loops and no prints */
 static int pure;           /* a kernel: only what the JIT records (no calls, strings, collections) */
 static int flat;           /* a kernel without inner loops: one long trace */
+static int strict;         /* a kernel without && || break continue: traces that compile today */
 static char loop_vars[8][24]; /* innermost-last counters of the enclosing loops */
 
 static Var *declare(const char *prefix, Kind kind)
@@ -377,8 +378,10 @@ static void gen_num(int d)
 static void gen_compare(int d)
 {
     int r = rnd(6);
-    if (pure && r == 4)
+    if ((pure && r == 4) || (strict && r == 5))
         r = 0;
+    if (strict && r < 2) /* same-type comparisons: mixed ones are not recorded yet */
+        r = rnd(2) ? 2 : 3;
     void (*side)(int) = r < 2 ? gen_num : r == 2 ? gen_int : r == 3 ? gen_flt : r == 4 ? gen_str : NULL;
     out("(");
     if (side) {
@@ -403,7 +406,7 @@ static void gen_bool(int d)
             out(rnd(2) ? "true" : "false");
         return;
     }
-    switch (rnd(pure ? 6 : 7)) {
+    switch (rnd(strict ? 4 : pure ? 6 : 7)) {
     case 0: case 1: case 2:
         gen_compare(d - 1);
         break;
@@ -777,7 +780,7 @@ static int loop_trips(void)
     if (loop_depth == 0)
         return chance(70) ? between(57, 140) : between(1, 40);
     if (loop_depth == 1)
-        return between(0, 9);
+        return strict ? between(8, 30) : between(0, 9);
     return between(0, 4);
 }
 
@@ -855,7 +858,7 @@ static void gen_while(void)
     w->readonly = 1;
     line("let %s = 0;\n", w->name);
     line("while %s < %d", w->name, loop_trips());
-    if (chance(20)) {
+    if (!strict && chance(20)) {
         out(" && ");
         gen_bool(1);
     }
@@ -1068,9 +1071,9 @@ static void gen_stmt_pure(void)
         gen_for_range();
     else if (r < 78 && can_nest && loop_depth < 3 && !flat)
         gen_while();
-    else if (r < (flat ? 81 : 88) && loop_depth > 0)
+    else if (r < (flat ? 81 : 88) && loop_depth > 0 && !strict)
         gen_break();
-    else if (r < 91 && fn_depth > 0)
+    else if (r < 91 && fn_depth > 0 && !strict)
         gen_return();
     else
         gen_chk();
@@ -1170,6 +1173,7 @@ static void gen_kernel(void)
     int guarded = chance(25);
     pure = 1;
     flat = chance(50);
+    strict = chance(50);
     for (int i = between(0, 5); i > 0; i--)
         gen_let();
     int saved = nvars;
@@ -1184,6 +1188,7 @@ static void gen_kernel(void)
         gen_while();
     pure = 0;
     flat = 0;
+    strict = 0;
     inject_error = 0;
     if (guarded) {
         nvars = saved;
