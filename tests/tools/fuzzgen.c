@@ -14,6 +14,11 @@
  * error), and the statement and program generators. Kinds never change for a
  * variable: a "num" variable may hold an int or a float, an "any" variable
  * anything, so a variable's type may change mid-loop while staying usable.
+ * About half of the loops are kernels: only ints, floats, bools, branches and
+ * range or while loops, the part of the language the JIT records, so that
+ * traces compile, run, take side exits and fail mid-trace (a kernel in a try
+ * whose loop throws once its counter reaches a bound); "strict" kernels also
+ * leave out && || break continue and mixed comparisons, which still abort.
  * Output goes straight to stdout in generation order. */
 #include <inttypes.h>
 #include <stdarg.h>
@@ -1122,6 +1127,7 @@ static void gen_stmt(void)
 
 /* ---- program ---- */
 
+/* The module globals: two ints, then a few of each other kind. */
 static void gen_globals(void)
 {
     for (int i = 0; i < 9; i++) {
@@ -1277,7 +1283,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: fuzzgen SEED\n");
         return 2;
     }
-    uint64_t seed = strtoull(argv[1], NULL, 10);
+    char *end;
+    uint64_t seed = strtoull(argv[1], &end, 10);
+    if (*argv[1] == '\0' || *end != '\0') {
+        fprintf(stderr, "fuzzgen: SEED must be a decimal number\n");
+        return 2;
+    }
     rng_state = seed * 0x2545F4914F6CDD1Dull + 1;
     gen_program(seed);
     return 0;
