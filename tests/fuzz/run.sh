@@ -11,7 +11,9 @@
 # its seed printed. The last line is `fuzz: N passed, M failed`; the exit
 # status is 1 when any failed.
 # Environment: PVM, FUZZGEN (the binaries), FUZZ_OUT (default build/fuzz),
-# FUZZ_TIMEOUT (seconds per run, default 5), FUZZ_QUIET=1 (no progress lines).
+# FUZZ_TIMEOUT (seconds per run, default 5), FUZZ_QUIET=1 (no progress lines),
+# FUZZ_MODES (the JIT modes compared with off, default "hot=1 on"; the files
+# of `hot=N` are named hotN, those of `on` default).
 set -u
 START=${1:-1}
 N=${2:-100}
@@ -21,14 +23,24 @@ OUT=${FUZZ_OUT:-build/fuzz}
 TIMEOUT=${FUZZ_TIMEOUT:-5}
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
-MODES=(off hot1 default)
+read -r -a JIT_MODES <<< "${FUZZ_MODES:-hot=1 on}"
+MODES=(off)
+for m in "${JIT_MODES[@]}"; do
+    case $m in
+        on) MODES+=(default) ;;
+        *) MODES+=("${m//=/}") ;;
+    esac
+done
 
-# run MODE: runs $TMP/prog.pv in that mode into $TMP/MODE.{out,err,status}
+# run NAME: runs $TMP/prog.pv in the mode so named (off, default, hotN,
+# traceN) into $TMP/NAME.{out,err,status}
 run() {
     local mode=$1 flags=()
     case $mode in
-        off) flags=(-j off) ;;
-        hot1) flags=(-j hot=1) ;;
+        default) ;;
+        hot*) flags=(-j "hot=${mode#hot}") ;;
+        trace*) flags=(-j "trace=${mode#trace}") ;;
+        *) flags=(-j "$mode") ;;
     esac
     timeout "$TIMEOUT" "$PVM" "${flags[@]}" "$TMP/prog.pv" \
         > "$TMP/$mode.out" 2> "$TMP/$mode.err" < /dev/null

@@ -956,7 +956,18 @@ static void gen_closure(void)
 static void gen_risky(void)
 {
     const char *a = var_name(K_ARR);
-    switch (rnd(10)) {
+    switch (rnd(12)) {
+    case 10: /* range bounds must be ints */
+        line("for q%d in 0..", name_counter++);
+        gen_flt(1);
+        out(" { chk = chk + 1; }\n");
+        break;
+    case 11:
+        line("for q%d in ", name_counter++);
+        out("("); /* a map literal there must be parenthesised */
+        gen_any(1);
+        out(") { chk = chk + 1; }\n");
+        break;
     case 0:
         line("chk = chk + ");
         gen_int(1);
