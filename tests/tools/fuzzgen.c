@@ -96,6 +96,7 @@ static int no_str_vars;    /* string expressions may not read string variables *
 static int in_helper;      /* inside h0..hN: called often, so small loops and no prints */
 static int pure;           /* a kernel: only what the JIT records (no calls, strings, collections) */
 static int flat;           /* a kernel without inner loops: one long trace */
+static int for_in_depth;   /* for loops over collections enclosing the statement */
 static int strict;         /* a kernel without && || break continue: traces that compile today */
 static char loop_vars[8][24]; /* innermost-last counters of the enclosing loops */
 
@@ -182,11 +183,12 @@ static void gen_index(const char *arr, int d)
 static void gen_int_call(int d)
 {
     const char *c = var_name(K_FN);
-    if (c && (helpers == 0 || chance(50))) {
+    int can_call = helpers > 0 && !(in_helper && loop_depth > 0);
+    if (c && (!can_call || chance(50))) {
         out("%s(", c);
         gen_int(d);
         out(")");
-    } else if (helpers > 0) {
+    } else if (can_call) {
         out("h%d(", rnd(helpers));
         gen_int(d);
         out(", ");
@@ -555,6 +557,9 @@ static void gen_kind(Kind k, int d)
 
 static void gen_stmt(void);
 
+/* Helpers call each other, so their work multiplies: one loop level there. */
+static int max_loop_depth(void) { return in_helper ? 1 : 3; }
+
 static int expr_depth(void) { return between(1, pure ? 4 : 3); }
 
 static void open_block(void) { indent_level++; block_depth++; }
@@ -909,9 +914,11 @@ static void gen_for_in(void)
     snprintf(v->name, sizeof v->name, "%s", name);
     v->readonly = 1;
     open_block();
+    for_in_depth++;
     if (coll == m && m)
         line("chk = chk * 7 + len(%s) + %s[%s];\n", name, m->name, name);
     gen_body(between(1, 3));
+    for_in_depth--;
     close_block(saved);
     if (coll)
         coll->busy = was_busy;
@@ -1083,9 +1090,9 @@ static void gen_stmt_pure(void)
         gen_let();
     else if (r < 66 && can_nest)
         gen_if();
-    else if (r < 74 && can_nest && loop_depth < 3 && !flat)
+    else if (r < 74 && can_nest && loop_depth < max_loop_depth() && !flat)
         gen_for_range();
-    else if (r < 78 && can_nest && loop_depth < 3 && !flat)
+    else if (r < 78 && can_nest && loop_depth < max_loop_depth() && !flat)
         gen_while();
     else if (r < (flat ? 81 : 88) && loop_depth > 0 && !strict)
         gen_break();
@@ -1118,12 +1125,12 @@ static void gen_stmt(void)
         gen_collection_op();
     else if (r < 62 && can_nest)
         gen_if();
-    else if (r < 68 && can_nest && loop_depth < 3)
+    else if (r < 68 && can_nest && loop_depth < max_loop_depth())
         gen_for_range();
-    else if (r < 72 && can_nest && loop_depth < 3)
+    else if (r < 72 && can_nest && loop_depth < max_loop_depth())
         gen_while();
-    else if (r < 76 && can_nest && loop_depth < 3)
-        gen_for_in();
+    else if (r < 76 && can_nest && loop_depth + for_in_depth < 2)
+        gen_for_in(); /* arrays grow to 40: one such loop per nest */
     else if (r < 82 && loop_depth > 0)
         gen_break();
     else if (r < 87)
