@@ -183,7 +183,7 @@ static void gen_index(const char *arr, int d)
 static void gen_int_call(int d)
 {
     const char *c = var_name(K_FN);
-    int can_call = helpers > 0 && !(in_helper && loop_depth > 0);
+    int can_call = helpers > 0 && !(in_helper && (loop_depth > 0 || for_in_depth > 0));
     if (c && (!can_call || chance(50))) {
         out("%s(", c);
         gen_int(d);
