@@ -40,7 +40,7 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 DEPS_OK  := build/.deps-ok
 
-.PHONY: all deps test unit e2e e2e-switch clean install bench bench-quick bench-callgrind
+.PHONY: all deps test unit e2e e2e-switch fuzz fuzz-test clean install bench bench-quick bench-callgrind
 all: $(PVM) $(PVMC) $(LIB)
 ifeq ($(SANITIZE),0)
 	@ln -sf $(PVM) pvm && ln -sf $(PVMC) pvmc && ln -sf $(LIB) libpvm.a
@@ -91,7 +91,7 @@ $(CAPSTONE_TESTS): $(BUILD)/tests/%: tests/unit/%.c $(LIB) | $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDFLAGS_SAN) -lcmocka -lcapstone $(LIBS)
 
-test: unit e2e e2e-switch
+test: unit e2e e2e-switch fuzz-test
 
 unit: $(UNIT_BIN)
 	@sh tests/run_unit.sh $(UNIT_BIN)
@@ -110,6 +110,22 @@ $(SWITCH_PVM): $(BUILD)/switch/interp.o $(PVM_OBJ) $(LIB)
 e2e-switch: $(SWITCH_PVM) $(PVMC)
 	@echo "e2e with switch dispatch:"
 	@PVM=$(SWITCH_PVM) PVMC=$(PVMC) SANITIZE=$(SANITIZE) E2E_SKIP_CLI=1 bash tests/run_e2e.sh
+
+# Differential fuzzing: random programs (tests/tools/fuzzgen.c) run with
+# -j off, -j hot=1 and the default JIT must agree (tests/fuzz/run.sh).
+# `make fuzz` runs FUZZ_N programs from seed FUZZ_SEED; `make test` runs a
+# fixed sample (fewer under SANITIZE=1, where every run is slower).
+FUZZGEN   := $(BUILD)/fuzzgen
+FUZZ_N    ?= 10000
+FUZZ_SEED ?= 1
+FUZZ_TEST_N := $(if $(filter 1,$(SANITIZE)),60,300)
+$(FUZZGEN): tests/tools/fuzzgen.c | $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS_SAN)
+fuzz: $(PVM) $(FUZZGEN)
+	@PVM=$(PVM) FUZZGEN=$(FUZZGEN) FUZZ_OUT=build/fuzz bash tests/fuzz/run.sh $(FUZZ_SEED) $(FUZZ_N)
+fuzz-test: $(PVM) $(FUZZGEN)
+	@PVM=$(PVM) FUZZGEN=$(FUZZGEN) FUZZ_OUT=build/fuzz FUZZ_QUIET=1 bash tests/fuzz/run.sh 1 $(FUZZ_TEST_N)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
