@@ -284,6 +284,28 @@ static JitRecStatus rec_branch(JitRecorder *r, const VmInsn *ip, bool jump_if_tr
     return JIT_REC_GO;
 }
 
+/* jmpfk / jmptk (&& and ||): the value stays when the jump is taken. */
+static JitRecStatus rec_branch_keep(JitRecorder *r, const VmInsn *ip, bool jump_if_truthy)
+{
+    Value v = r->base[r->top - 1];
+    JitRef c = rec_slot(r, r->top - 1);
+    if (r->status != JIT_REC_GO)
+        return r->status;
+    bool truthy = vm_is_truthy(v);
+    if (v.type == VT_BOOL && !pvmJ_ref_is_const(c) &&
+        !rec_guard(r, JIT_IR_EQ, JIT_T_BOOL, c, pvmJ_k_pri(&r->ir, JIT_T_BOOL, truthy)))
+        return r->status;
+    bool taken = truthy == jump_if_truthy;
+    uint32_t next = taken ? (uint32_t)ip->arg : r->pc + 1;
+    if (!taken)
+        r->top--;
+    if (!in_loop(r, next))
+        return rec_abort(r, JIT_ABORT_LEAVE_LOOP, NULL);
+    if (next <= r->pc)
+        return rec_abort(r, JIT_ABORT_INNER_LOOP, NULL);
+    return JIT_REC_GO;
+}
+
 /* The back edge closes the trace: a trip round the loop is charged to the
  * budget (CHARGE exits to the interpreter's own check at this jmp when it
  * is spent), and the final snapshot says what the frame holds at the loop
@@ -314,7 +336,8 @@ static JitRecStatus rec_jump(JitRecorder *r, const VmInsn *ip)
     uint32_t pc = r->pc, target = (uint32_t)ip->arg;
     if (r->side && target <= pc)
         return rec_side_end(r, target);
-    if (pc == r->loop_end && target == r->start) {
+    /* the loop's back edge, or a continue: another jmp to the header */
+    if (target == r->start) {
         if (!rec_snapshot(r))
             return rec_abort(r, JIT_ABORT_LIMIT, NULL);
         pvmJ_ir_append(&r->ir, JIT_IR_CHARGE, JIT_T_VOID, (JitRef)(pc - target + 1 + r->calls), 0);
@@ -616,6 +639,8 @@ static JitRecStatus rec_dispatch(JitRecorder *r, const VmInsn *ip)
     case OP_JMP: return rec_jump(r, ip);
     case OP_JMPF: return rec_branch(r, ip, false);
     case OP_JMPT: return rec_branch(r, ip, true);
+    case OP_JMPFK: return rec_branch_keep(r, ip, false);
+    case OP_JMPTK: return rec_branch_keep(r, ip, true);
     case OP_RANGE:
         if (r->base[r->top - 2].type != VT_INT || r->base[r->top - 1].type != VT_INT)
             return rec_abort(r, JIT_ABORT_NYI_TYPES, "range");
