@@ -106,14 +106,6 @@ bool pvmJ_attach(VM *vm, const PvmJitOptions *o)
         j->opt.hot = 1;
     if (j->opt.hot > JIT_MAX_HOT)
         j->opt.hot = JIT_MAX_HOT;
-    j->mcode = pvmJ_mcode_new(0, 0);
-    j->vals = GC_MALLOC_UNCOLLECTABLE(PVMJ_VALS * sizeof *j->vals);
-    if (!j->mcode || !j->vals) {
-        pvmJ_mcode_free(j->mcode);
-        GC_FREE(j->vals);
-        free(j);
-        return false;
-    }
     if (o->perf_map) {
         char path[64];
         snprintf(path, sizeof path, "/tmp/perf-%ld.map", (long)getpid());
@@ -140,7 +132,8 @@ void pvmJ_detach(VM *vm)
     for (uint32_t i = 0; i < j->ntraces; i++)
         trace_free(j->traces[i]);
     pvmJ_mcode_free(j->mcode);
-    GC_FREE(j->vals);
+    if (j->vals)
+        GC_FREE(j->vals);
     if (j->perf_map)
         fclose(j->perf_map);
     free(j);
@@ -214,10 +207,22 @@ static void dump_trace(PvmJitState *j, const JitTrace *t, uint32_t n)
 /* Compiles the finished recording into trace [jmp] will run. */
 /* Assembles the finished recording into a new trace; NULL (nothing
  * installed) when the backend cannot or memory ran out. */
+/* The code areas and the value area are made with the first trace: a VM
+ * whose loops never compile (or that has none) pays nothing for them, and
+ * its collections do not scan a value area it never uses. */
+static bool ensure_areas(PvmJitState *j)
+{
+    if (!j->mcode)
+        j->mcode = pvmJ_mcode_new(0, 0);
+    if (!j->vals)
+        j->vals = GC_MALLOC_UNCOLLECTABLE(PVMJ_VALS * sizeof *j->vals);
+    return j->mcode && j->vals;
+}
+
 static JitTrace *compile(VM *vm, PvmJitState *j)
 {
     JitRecorder *r = &j->rec;
-    if (j->ntraces == JIT_MAX_TRACES)
+    if (j->ntraces == JIT_MAX_TRACES || !ensure_areas(j))
         return NULL;
     JitTrace *t = calloc(1, sizeof *t);
     PvmjAsm a;
