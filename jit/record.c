@@ -261,31 +261,21 @@ static bool in_loop(const JitRecorder *r, uint32_t pc)
     return r->side || (pc >= r->start && pc <= r->loop_end);
 }
 
-/* The branch the interpreter takes is the one recorded: a bool that is
- * not a constant is guarded to keep its value; other types are truthy or
- * not by their type, which SLOAD already guards. */
-static JitRecStatus rec_branch(JitRecorder *r, const VmInsn *ip, bool jump_if_truthy)
+/* Where a branch goes next: an instruction inside the loop, forward. */
+static JitRecStatus rec_follow(JitRecorder *r, uint32_t next)
 {
-    Value v = r->base[r->top - 1];
-    JitRef c = rec_slot(r, r->top - 1);
-    if (r->status != JIT_REC_GO)
-        return r->status;
-    bool truthy = vm_is_truthy(v);
-    if (v.type == VT_BOOL && !pvmJ_ref_is_const(c) &&
-        !rec_guard(r, JIT_IR_EQ, JIT_T_BOOL, c, pvmJ_k_pri(&r->ir, JIT_T_BOOL, truthy)))
-        return r->status;
-    r->top--;
-    uint32_t pc = r->pc;
-    uint32_t next = truthy == jump_if_truthy ? (uint32_t)ip->arg : pc + 1;
     if (!in_loop(r, next))
         return rec_abort(r, JIT_ABORT_LEAVE_LOOP, NULL);
-    if (next <= pc)
+    if (next <= r->pc)
         return rec_abort(r, JIT_ABORT_INNER_LOOP, NULL);
     return JIT_REC_GO;
 }
 
-/* jmpfk / jmptk (&& and ||): the value stays when the jump is taken. */
-static JitRecStatus rec_branch_keep(JitRecorder *r, const VmInsn *ip, bool jump_if_truthy)
+/* The branch the interpreter takes is the one recorded: a bool that is
+ * not a constant is guarded to keep its value; other types are truthy or
+ * not by their type, which SLOAD already guards. jmpf/jmpt pop the value;
+ * jmpfk/jmptk (&& and ||) keep it when they jump. */
+static JitRecStatus rec_branch(JitRecorder *r, const VmInsn *ip, bool jump_if_truthy, bool keep_if_taken)
 {
     Value v = r->base[r->top - 1];
     JitRef c = rec_slot(r, r->top - 1);
@@ -296,26 +286,19 @@ static JitRecStatus rec_branch_keep(JitRecorder *r, const VmInsn *ip, bool jump_
         !rec_guard(r, JIT_IR_EQ, JIT_T_BOOL, c, pvmJ_k_pri(&r->ir, JIT_T_BOOL, truthy)))
         return r->status;
     bool taken = truthy == jump_if_truthy;
-    uint32_t next = taken ? (uint32_t)ip->arg : r->pc + 1;
-    if (!taken)
+    if (!taken || !keep_if_taken)
         r->top--;
-    if (!in_loop(r, next))
-        return rec_abort(r, JIT_ABORT_LEAVE_LOOP, NULL);
-    if (next <= r->pc)
-        return rec_abort(r, JIT_ABORT_INNER_LOOP, NULL);
-    return JIT_REC_GO;
+    return rec_follow(r, taken ? (uint32_t)ip->arg : r->pc + 1);
 }
 
-/* The back edge closes the trace: a trip round the loop is charged to the
- * budget (CHARGE exits to the interpreter's own check at this jmp when it
- * is spent), and the final snapshot says what the frame holds at the loop
- * header: what the LOOP pass carries round, or what the trace writes back
- * before it starts again. */
-/* A side trace ends at the first back edge it reaches: the jmp is charged
- * as the interpreter charges it, and the trace exits (EXIT) through a
- * snapshot of the frame at the loop header, where the trace runner enters
- * the header's trace if it has one, or the interpreter goes on. */
-static JitRecStatus rec_side_end(JitRecorder *r, uint32_t target)
+/* A back edge to [target] ends the recording: the trip is charged to the
+ * budget as the interpreter charges the jmp (CHARGE exits to the
+ * interpreter's own check there when the budget is spent), and the last
+ * snapshot is the frame at the loop header. A root trace loops there (the
+ * LOOP pass carries that frame round, or the trace writes it back); a side
+ * trace leaves through it (EXIT), and the trace runner enters the header's
+ * trace if it has one. */
+static JitRecStatus rec_close(JitRecorder *r, uint32_t target)
 {
     if (!rec_snapshot(r))
         return rec_abort(r, JIT_ABORT_LIMIT, NULL);
@@ -324,7 +307,8 @@ static JitRecStatus rec_side_end(JitRecorder *r, uint32_t target)
     r->pc = target;
     bool ok = rec_snapshot(r);
     r->pc = saved;
-    pvmJ_ir_append(&r->ir, JIT_IR_EXIT, JIT_T_VOID, 0, 0);
+    if (r->side)
+        pvmJ_ir_append(&r->ir, JIT_IR_EXIT, JIT_T_VOID, 0, 0);
     if (!ok || r->ir.failed)
         return rec_abort(r, JIT_ABORT_LIMIT, NULL);
     r->status = JIT_REC_DONE;
@@ -333,28 +317,11 @@ static JitRecStatus rec_side_end(JitRecorder *r, uint32_t target)
 
 static JitRecStatus rec_jump(JitRecorder *r, const VmInsn *ip)
 {
-    uint32_t pc = r->pc, target = (uint32_t)ip->arg;
-    if (r->side && target <= pc)
-        return rec_side_end(r, target);
-    /* the loop's back edge, or a continue: another jmp to the header */
-    if (target == r->start) {
-        if (!rec_snapshot(r))
-            return rec_abort(r, JIT_ABORT_LIMIT, NULL);
-        pvmJ_ir_append(&r->ir, JIT_IR_CHARGE, JIT_T_VOID, (JitRef)(pc - target + 1 + r->calls), 0);
-        uint32_t saved = r->pc;
-        r->pc = r->start;
-        bool ok = rec_snapshot(r);
-        r->pc = saved;
-        if (!ok || r->ir.failed)
-            return rec_abort(r, JIT_ABORT_LIMIT, NULL);
-        r->status = JIT_REC_DONE;
-        return r->status;
-    }
-    if (target <= pc)
-        return rec_abort(r, JIT_ABORT_INNER_LOOP, NULL);
-    if (!in_loop(r, target))
-        return rec_abort(r, JIT_ABORT_LEAVE_LOOP, NULL);
-    return JIT_REC_GO;
+    uint32_t target = (uint32_t)ip->arg;
+    /* a side trace's first back edge; the loop's own, or a continue */
+    if ((r->side && target <= r->pc) || target == r->start)
+        return rec_close(r, target);
+    return rec_follow(r, target);
 }
 
 /* for over an array: [array, index]; the iteration pushes the element. */
@@ -637,10 +604,10 @@ static JitRecStatus rec_dispatch(JitRecorder *r, const VmInsn *ip)
     case OP_LT: case OP_LE: case OP_GT: case OP_GE: return rec_order(r, op);
     case OP_EQ: case OP_NE: return rec_equal(r, op);
     case OP_JMP: return rec_jump(r, ip);
-    case OP_JMPF: return rec_branch(r, ip, false);
-    case OP_JMPT: return rec_branch(r, ip, true);
-    case OP_JMPFK: return rec_branch_keep(r, ip, false);
-    case OP_JMPTK: return rec_branch_keep(r, ip, true);
+    case OP_JMPF: return rec_branch(r, ip, false, false);
+    case OP_JMPT: return rec_branch(r, ip, true, false);
+    case OP_JMPFK: return rec_branch(r, ip, false, true);
+    case OP_JMPTK: return rec_branch(r, ip, true, true);
     case OP_RANGE:
         if (r->base[r->top - 2].type != VT_INT || r->base[r->top - 1].type != VT_INT)
             return rec_abort(r, JIT_ABORT_NYI_TYPES, "range");
