@@ -93,50 +93,34 @@ void pvmV_execute(VM *vm, size_t stop)
     }
 
 #ifdef VM_COMPUTED_GOTO
-    static const void *const labels[VM_ALL_OPS_COUNT] = {
-#define X(name, mnem, operand, pops, popsarg, pushes, flow, bdelta) [OP_##name] = &&L_##name,
-        OPCODES(X)
-#undef X
-#define X(name, ...) [SOP_##name] = &&L_##name,
-        VM_SUPER_OPS(X)
-        VM_SUPER_EDGES(X)
-#undef X
-    };
+    /* Every opcode and superinstruction, each mapped to VM_TARGET(name):
+     * the tables below differ only in that target. */
+#define VM_OP_ENTRY(name, ...) [OP_##name] = VM_TARGET(name),
+#define VM_SOP_ENTRY(name, ...) [SOP_##name] = VM_TARGET(name),
+#define VM_ALL_ENTRIES OPCODES(VM_OP_ENTRY) VM_SUPER_OPS(VM_SOP_ENTRY) VM_SUPER_EDGES(VM_SOP_ENTRY)
+#define VM_TARGET(name) &&L_##name
+    static const void *const labels[VM_ALL_OPS_COUNT] = { VM_ALL_ENTRIES };
     /* With a JIT, the back edges go through its hook; everything else is
      * the same, so a VM without one pays nothing for it. (The two entries
      * are meant to override the table's: silence that warning here.) */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Woverride-init"
     static const void *const jit_labels[VM_ALL_OPS_COUNT] = {
-#define X(name, mnem, operand, pops, popsarg, pushes, flow, bdelta) [OP_##name] = &&L_##name,
-        OPCODES(X)
-#undef X
-#define X(name, ...) [SOP_##name] = &&L_##name,
-        VM_SUPER_OPS(X)
-        VM_SUPER_EDGES(X)
-#undef X
+        VM_ALL_ENTRIES
         [OP_JMP] = &&L_JMP_JIT,
         [SOP_JMP_FORNEXT_SL] = &&L_JMP_FORNEXT_SL_JIT,
     };
 #pragma GCC diagnostic pop
-    static const void *const trace_labels[VM_ALL_OPS_COUNT] = {
-#define X(name, mnem, operand, pops, popsarg, pushes, flow, bdelta) [OP_##name] = &&L_trace,
-        OPCODES(X)
-#undef X
-#define X(name, ...) [SOP_##name] = &&L_trace,
-        VM_SUPER_OPS(X)
-        VM_SUPER_EDGES(X)
-#undef X
-    };
-    static const void *const record_labels[VM_ALL_OPS_COUNT] = {
-#define X(name, mnem, operand, pops, popsarg, pushes, flow, bdelta) [OP_##name] = &&L_record,
-        OPCODES(X)
-#undef X
-#define X(name, ...) [SOP_##name] = &&L_record,
-        VM_SUPER_OPS(X)
-        VM_SUPER_EDGES(X)
-#undef X
-    };
+#undef VM_TARGET
+#define VM_TARGET(name) &&L_trace
+    static const void *const trace_labels[VM_ALL_OPS_COUNT] = { VM_ALL_ENTRIES };
+#undef VM_TARGET
+#define VM_TARGET(name) &&L_record
+    static const void *const record_labels[VM_ALL_OPS_COUNT] = { VM_ALL_ENTRIES };
+#undef VM_TARGET
+#undef VM_ALL_ENTRIES
+#undef VM_SOP_ENTRY
+#undef VM_OP_ENTRY
     const void *const *disp;
     const void *const *exec = vm->jit ? jit_labels : labels; /* what runs an instruction */
 #define CASE(name) L_##name:
