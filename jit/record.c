@@ -117,6 +117,18 @@ static void rec_push(JitRecorder *r, JitRef ref)
 
 static JitRef rec_element(JitRecorder *r, JitRef arr, JitRef idx);
 
+/* A type-guarded load of the Value at [at] (which holds [now]), replacing
+ * [pops] operands. */
+static JitRecStatus rec_load_value(JitRecorder *r, JitRef at, Value now, uint32_t pops)
+{
+    if (!rec_snapshot(r))
+        return rec_abort(r, JIT_ABORT_LIMIT, NULL);
+    JitRef v = pvmJ_ir_append(&r->ir, JIT_IR_XLOAD, type_of(now), at, 0);
+    r->top -= pops;
+    rec_push(r, v);
+    return JIT_REC_GO;
+}
+
 static JitRecStatus rec_const(JitRecorder *r, Value k)
 {
     switch (k.type) {
@@ -331,11 +343,10 @@ static JitRecStatus rec_fornext_array(JitRecorder *r, Value va, Value vb)
         return rec_abort(r, JIT_ABORT_LEAVE_LOOP, NULL);
     JitRef a = rec_slot(r, r->top - 2), b = rec_slot(r, r->top - 1);
     JitRef at = r->status == JIT_REC_GO ? rec_element(r, a, b) : JIT_REF_NONE;
-    if (r->status != JIT_REC_GO || !rec_snapshot(r))
-        return r->status == JIT_REC_GO ? rec_abort(r, JIT_ABORT_LIMIT, NULL) : r->status;
-    JitRef v = pvmJ_ir_append(&r->ir, JIT_IR_XLOAD, type_of(va.as.a->items[vb.as.i]), at, 0);
-    rec_set(r, r->top - 1, emit(r, JIT_IR_ADD, JIT_T_INT, b, pvmJ_k_int(&r->ir, 1)));
-    rec_push(r, v);
+    if (r->status != JIT_REC_GO || rec_load_value(r, at, va.as.a->items[vb.as.i], 0) != JIT_REC_GO)
+        return r->status;
+    /* the index steps after the load, whose snapshot has it unstepped */
+    rec_set(r, r->top - 2, emit(r, JIT_IR_ADD, JIT_T_INT, b, pvmJ_k_int(&r->ir, 1)));
     return JIT_REC_GO;
 }
 
@@ -391,12 +402,9 @@ static JitRecStatus rec_getindex(JitRecorder *r)
         return rec_abort(r, JIT_ABORT_NYI_TYPES, "getindex");
     JitRef o = rec_slot(r, r->top - 2), k = rec_slot(r, r->top - 1);
     JitRef at = r->status == JIT_REC_GO ? rec_element(r, o, k) : JIT_REF_NONE;
-    if (r->status != JIT_REC_GO || !rec_snapshot(r))
-        return r->status == JIT_REC_GO ? rec_abort(r, JIT_ABORT_LIMIT, NULL) : r->status;
-    JitRef v = pvmJ_ir_append(&r->ir, JIT_IR_XLOAD, type_of(vo.as.a->items[vk.as.i]), at, 0);
-    r->top -= 2;
-    rec_push(r, v);
-    return JIT_REC_GO;
+    if (r->status != JIT_REC_GO)
+        return r->status;
+    return rec_load_value(r, at, vo.as.a->items[vk.as.i], 2);
 }
 
 static JitRecStatus rec_setindex(JitRecorder *r)
@@ -435,16 +443,6 @@ static JitRef rec_field(JitRecorder *r, JitRef m, const PvMap *map, Value key)
     return emit(r, JIT_IR_ADD, JIT_T_PTR, e, pvmJ_k_int(&r->ir, (int64_t)offsetof(PvMapEntry, value)));
 }
 
-/* A type-guarded load of the Value at [at] (which holds [now]). */
-static JitRecStatus rec_load_value(JitRecorder *r, JitRef at, Value now, uint32_t pops)
-{
-    if (!rec_snapshot(r))
-        return rec_abort(r, JIT_ABORT_LIMIT, NULL);
-    JitRef v = pvmJ_ir_append(&r->ir, JIT_IR_XLOAD, type_of(now), at, 0);
-    r->top -= pops;
-    rec_push(r, v);
-    return JIT_REC_GO;
-}
 
 static JitRecStatus rec_getfield(JitRecorder *r, Value key)
 {
