@@ -1,23 +1,35 @@
 /* The backend: a recorded trace's IR to x86-64 machine code.
  *
- * This first backend is deliberately simple, so that it is easy to check:
- * every IR value is written to its own 8-byte slot of a value area (r12
- * points at it; slot i holds instruction i's raw bits: an int, a double's
- * bits, 0/1, or an object pointer), and a register cache saves reloading
- * what was used recently. The area is collector-scanned memory, so any
- * pointer a trace holds stays visible to bdwgc. rbx holds the frame's base
- * (local 0).
+ * Registers are allocated first, for the whole trace, by linear scan over
+ * the IR: each value lives in one place from its definition to its last
+ * use (an operand, or a snapshot that may need it at an exit), either a
+ * register of its class (general for ints, bools and pointers, SSE for
+ * floats) or, when the registers run out, its own 8-byte home slot in the
+ * value area (r12 points at it; the collector scans it, so a spilled
+ * pointer stays visible to bdwgc). A value defined before the LOOP and
+ * used after it stays where it is for every trip, so the loop body reads
+ * invariants and loop-carried values from registers, and the PHIs at the
+ * end become one parallel move. One place per value keeps exits simple:
+ * every guard of a snapshot sees the snapshot's values in the same
+ * registers.
  *
- *   entry(base, vals):  push rbx, r12-r15; rbx = base; r12 = vals
- *   top:                the instructions, each guard a jcc to its exit stub
- *                       LOOP: write the header snapshot's slots back to the
- *                       frame, jmp top
- *   exit stub s:        eax = s; pop r13, r12, rbx; ret
+ *   entry(base, vals):  push rbx, rbp, r12-r15; rbx = base; r12 = vals;
+ *                       r15 = the VM's fuel
+ *   body:               the instructions, each guard a jcc to its exit
+ *                       LOOP #1: the loop body starts; its end is the PHIs'
+ *                       move and a jmp back. LOOP #0: write the frame back
+ *                       and jmp to body
+ *   exit s:             box and store each of snapshot s's values into its
+ *                       frame slot, then jmp (patchable) to
+ *                       "eax = exit_base + s; leave"
+ *   leave:              store r15 to the fuel; pop; ret
  *
- * The caller (jit.c) restores the frame from snapshot s. A register
- * allocator that keeps loop-carried values in registers across iterations
- * (no value-area traffic for them) is the next step; it changes only this
- * file. */
+ * The fuel stays in r15 while traces run, so charging a trip costs no
+ * memory traffic. Since every exit writes its frame back first, a trace's
+ * exit jmp can be patched to go straight on into another trace's body
+ * (jit.c links an exit to its side trace, and a side trace's end to the
+ * root trace at the loop header it reached): all traces share this
+ * prologue's registers and stack. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,37 +40,159 @@
 
 #if PVM_JIT
 
+/* Registers the allocator hands out; rax, rcx, rdx, r11, xmm0 and xmm1
+ * are the code generator's scratch, rbx, r12 and r15 are fixed. The first
+ * GPR_SAVED survive a C call; no SSE register does. */
+#define GPR_N 8
+#define GPR_SAVED 3
+#define XMM_N 14
+static const PvmjReg gpr_pool[GPR_N] = { PVMJ_R13, PVMJ_R14, PVMJ_RBP, PVMJ_RSI,
+                                          PVMJ_RDI, PVMJ_R8, PVMJ_R9, PVMJ_R10 };
+static const PvmjReg xmm_pool[XMM_N] = { PVMJ_XMM2, PVMJ_XMM3, PVMJ_XMM4, PVMJ_XMM5, PVMJ_XMM6,
+                                          PVMJ_XMM7, PVMJ_XMM8, PVMJ_XMM9, PVMJ_XMM10, PVMJ_XMM11,
+                                          PVMJ_XMM12, PVMJ_XMM13, PVMJ_XMM14, PVMJ_XMM15 };
+#define FUEL PVMJ_R15
+
+/* Where a value lives: a register (PVMJ_RAX.. or PVMJ_XMM0..), else its home slot. */
+#define IN_MEMORY ((uint8_t)0xFF)
+
 typedef struct {
     PvmjAsm *a;
     const JitIR *ir;
     const JitSnapList *snaps;
     VM *vm;
-    uint64_t *trips;    /* counts trips round the loop */
-    uint64_t *all_trips;/* counts them for every trace of the VM */
+    uint64_t *trips;
+    uint32_t exit_base;
+    uint32_t loop_at;   /* index of LOOP #1, or UINT32_MAX */
+    uint32_t *last;     /* per instruction: index of its last use */
+    uint8_t *where;     /* per instruction: its register, or IN_MEMORY */
+    PvmjLabel *klabel;  /* per constant: its place in the constant pool, or -1 */
     PvmjLabel top;
-    PvmjLabel loop;     /* the start of the loop body, after LOOP #1 */
+    PvmjLabel loop;
     PvmjLabel *exits;   /* one per snapshot */
     uint32_t snap;      /* the snapshot of the instruction being compiled */
-    /* The register cache: which IR values the pool registers hold now (as
-     * the code is generated, in order), and when each was last used. */
-    JitRef gpr_holds[8], xmm_holds[14];
-    uint32_t gpr_used[8], xmm_used[14];
-    uint32_t clock;
 } Gen;
 
-/* Registers that cache values: never the scratch ones (rax, rcx, rdx,
- * r11, xmm0, xmm1) nor rbx (base) and r12 (vals). rsi, rdi, r8-r10 and the
- * xmm registers do not survive a C call. */
-static const PvmjReg gpr_pool[8] = { PVMJ_R13, PVMJ_R14, PVMJ_R15, PVMJ_RSI,
-                                      PVMJ_RDI, PVMJ_R8, PVMJ_R9, PVMJ_R10 };
-#define GPR_POOL_SAVED 3 /* r13-r15: callee-saved */
-static const PvmjReg xmm_pool[14] = { PVMJ_XMM2, PVMJ_XMM3, PVMJ_XMM4, PVMJ_XMM5, PVMJ_XMM6,
-                                       PVMJ_XMM7, PVMJ_XMM8, PVMJ_XMM9, PVMJ_XMM10, PVMJ_XMM11,
-                                       PVMJ_XMM12, PVMJ_XMM13, PVMJ_XMM14, PVMJ_XMM15 };
-
-static PvmjMem val_mem(JitRef ref)
+static uint32_t index_of(JitRef ref)
 {
-    return pvmj_mem(PVMJ_R12, (int32_t)(8u * (ref - JIT_REF_BIAS)));
+    return (uint32_t)(ref - JIT_REF_BIAS);
+}
+
+static bool is_float(const Gen *g, JitRef ref)
+{
+    return pvmJ_ir_at(g->ir, ref)->type == JIT_T_FLT;
+}
+
+static bool has_value(const JitIns *in)
+{
+    return in->type != JIT_T_VOID && in->op != JIT_IR_PHI;
+}
+
+/* --- Register allocation -------------------------------------------------- */
+
+static void use_at(Gen *g, JitRef ref, uint32_t pos)
+{
+    if (pvmJ_ref_is_const(ref))
+        return;
+    uint32_t i = index_of(ref);
+    if (pos > g->last[i])
+        g->last[i] = pos;
+}
+
+/* Last uses: operands, and snapshots (whose values an exit may store up to
+ * the instruction the next snapshot starts at); the PHIs read at the end
+ * of the body. A value made before the LOOP and used after it is live for
+ * every trip, so to the end. */
+static void find_last_uses(Gen *g)
+{
+    const JitIR *ir = g->ir;
+    uint32_t end = ir->nins;
+    for (uint32_t k = 0; k < ir->nins; k++) {
+        const JitIns *in = &ir->ins[k];
+        g->last[k] = k;
+        if (in->op == JIT_IR_LOOP && in->a == 1)
+            g->loop_at = k;
+        if (in->op == JIT_IR_PHI) {
+            use_at(g, in->a, end);
+            use_at(g, in->b, end);
+            continue;
+        }
+        if (pvmJ_ir_ops[in->op].o1 == JIT_O_REF)
+            use_at(g, in->a, k);
+        if (pvmJ_ir_ops[in->op].o2 == JIT_O_REF)
+            use_at(g, in->b, k);
+    }
+    for (uint32_t n = 0; n < g->snaps->nsnaps; n++) {
+        const JitSnap *s = &g->snaps->snaps[n];
+        uint32_t until = n + 1 < g->snaps->nsnaps ? index_of(g->snaps->snaps[n + 1].ref) : end;
+        for (uint32_t e = 0; e < s->nentries; e++)
+            use_at(g, g->snaps->map[s->map_start + e].ref, until);
+    }
+    if (g->loop_at == UINT32_MAX)
+        return;
+    for (uint32_t k = 0; k < g->loop_at; k++)
+        if (g->last[k] > g->loop_at)
+            g->last[k] = end;
+}
+
+/* Linear scan: registers are taken in definition order and freed after
+ * their value's last use (a value may share its register with an operand
+ * used for the last time by the same instruction: the code reads operands
+ * before it writes). Out of registers, the value among the live ones whose
+ * life ends last goes to memory for all of it. */
+static void allocate_class(Gen *g, bool floats)
+{
+    const PvmjReg *pool = floats ? xmm_pool : gpr_pool;
+    int n = floats ? XMM_N : GPR_N;
+    int32_t holder[XMM_N];
+    for (int r = 0; r < n; r++)
+        holder[r] = -1;
+    for (uint32_t k = 0; k < g->ir->nins; k++) {
+        const JitIns *in = &g->ir->ins[k];
+        if (!has_value(in) || (in->type == JIT_T_FLT) != floats)
+            continue;
+        int free_reg = -1, victim = -1;
+        for (int r = 0; r < n; r++) {
+            if (holder[r] >= 0 && g->last[holder[r]] <= k && (uint32_t)holder[r] != k)
+                holder[r] = -1;
+            if (holder[r] < 0 && free_reg < 0)
+                free_reg = r;
+            if (holder[r] >= 0 && (victim < 0 || g->last[holder[r]] > g->last[holder[victim]]))
+                victim = r;
+        }
+        if (free_reg < 0) {
+            if (g->last[holder[victim]] <= g->last[k]) {
+                g->where[k] = IN_MEMORY;
+                continue;
+            }
+            g->where[holder[victim]] = IN_MEMORY;
+            free_reg = victim;
+        }
+        holder[free_reg] = (int32_t)k;
+        g->where[k] = (uint8_t)pool[free_reg];
+    }
+}
+
+static bool allocate(Gen *g)
+{
+    uint32_t n = g->ir->nins;
+    g->loop_at = UINT32_MAX;
+    g->last = malloc((n + 1) * sizeof *g->last);
+    g->where = malloc(n + 1);
+    if (!g->last || !g->where)
+        return false;
+    memset(g->where, IN_MEMORY, n + 1);
+    find_last_uses(g);
+    allocate_class(g, false);
+    allocate_class(g, true);
+    return true;
+}
+
+/* --- Operands ----------------------------------------------------------- */
+
+static PvmjMem home(uint32_t index)
+{
+    return pvmj_mem(PVMJ_R12, (int32_t)(8u * index));
 }
 
 static PvmjMem slot_tag(uint32_t slot)
@@ -79,132 +213,135 @@ static uint64_t const_bits(const JitIR *ir, JitRef ref)
     return ir->kval[JIT_REF_BIAS - 1u - ref];
 }
 
-/* --- The register cache ---------------------------------------------------
- * Every value is written to its slot of the value area when it is made
- * (write-through), so exits and snapshots never depend on registers; the
- * cache only saves reloading. Where control paths join (the loop body's
- * start) or a C call clobbers registers, it is forgotten. */
-
-static void cache_forget_all(Gen *g)
+static bool fits_i32(uint64_t bits)
 {
-    for (int i = 0; i < 8; i++)
-        g->gpr_holds[i] = JIT_REF_NONE;
-    for (int i = 0; i < 14; i++)
-        g->xmm_holds[i] = JIT_REF_NONE;
+    return (int64_t)bits == (int64_t)(int32_t)bits;
 }
 
-static void cache_forget_call_clobbered(Gen *g)
+/* A constant's place in the pool after the code, for SSE operands. */
+static PvmjLabel const_label(Gen *g, JitRef ref)
 {
-    for (int i = GPR_POOL_SAVED; i < 8; i++)
-        g->gpr_holds[i] = JIT_REF_NONE;
-    for (int i = 0; i < 14; i++)
-        g->xmm_holds[i] = JIT_REF_NONE;
+    uint32_t k = JIT_REF_BIAS - 1u - ref;
+    if (g->klabel[k] < 0)
+        g->klabel[k] = pvmJ_label_new(g->a);
+    return g->klabel[k];
 }
 
-static void cache_forget(Gen *g, JitRef ref)
+/* The register [ref] lives in, or PVMJ_NOREG (a constant, or in memory). */
+static PvmjReg reg_of(const Gen *g, JitRef ref)
 {
-    for (int i = 0; i < 8; i++)
-        if (g->gpr_holds[i] == ref)
-            g->gpr_holds[i] = JIT_REF_NONE;
-    for (int i = 0; i < 14; i++)
-        if (g->xmm_holds[i] == ref)
-            g->xmm_holds[i] = JIT_REF_NONE;
+    if (pvmJ_ref_is_const(ref) || g->where[index_of(ref)] == IN_MEMORY)
+        return PVMJ_NOREG;
+    return (PvmjReg)g->where[index_of(ref)];
 }
 
-static int cache_find(const JitRef *holds, int n, JitRef ref)
+/* Makes general register [r] hold [ref]'s bits. */
+static void gpr_load(Gen *g, PvmjReg r, JitRef ref)
 {
-    for (int i = 0; i < n; i++)
-        if (holds[i] == ref)
-            return i;
-    return -1;
-}
-
-/* An empty entry, else the least recently used one. */
-static int cache_victim(const JitRef *holds, const uint32_t *used, int n)
-{
-    int best = 0;
-    for (int i = 0; i < n; i++) {
-        if (holds[i] == JIT_REF_NONE)
-            return i;
-        if (used[i] < used[best])
-            best = i;
-    }
-    return best;
-}
-
-static void cache_in_gpr(Gen *g, JitRef ref, PvmjReg r)
-{
-    int i = cache_victim(g->gpr_holds, g->gpr_used, 8);
-    pvmJ_mov_rr(g->a, PVMJ_W64, gpr_pool[i], r);
-    g->gpr_holds[i] = ref;
-    g->gpr_used[i] = ++g->clock;
-}
-
-static void cache_in_xmm(Gen *g, JitRef ref, PvmjReg x)
-{
-    int i = cache_victim(g->xmm_holds, g->xmm_used, 14);
-    pvmJ_sse_rr(g->a, PVMJ_MOVSD, xmm_pool[i], x);
-    g->xmm_holds[i] = ref;
-    g->xmm_used[i] = ++g->clock;
-}
-
-static void load_gpr(Gen *g, PvmjReg r, JitRef ref)
-{
-    if (pvmJ_ref_is_const(ref)) {
+    PvmjReg at = reg_of(g, ref);
+    if (pvmJ_ref_is_const(ref))
         pvmJ_mov_ri(g->a, r, (int64_t)const_bits(g->ir, ref));
-        return;
-    }
-    int i = cache_find(g->gpr_holds, 8, ref);
-    if (i >= 0) {
-        pvmJ_mov_rr(g->a, PVMJ_W64, r, gpr_pool[i]);
-        g->gpr_used[i] = ++g->clock;
-        return;
-    }
-    i = cache_find(g->xmm_holds, 14, ref);
-    if (i >= 0) {
-        pvmJ_movq_from_xmm(g->a, r, xmm_pool[i]);
-        g->xmm_used[i] = ++g->clock;
-        return;
-    }
-    pvmJ_mov_load(g->a, PVMJ_W64, r, val_mem(ref));
-    cache_in_gpr(g, ref, r);
+    else if (at == PVMJ_NOREG)
+        pvmJ_mov_load(g->a, PVMJ_W64, r, home(index_of(ref)));
+    else if (PVMJ_IS_XMM(at))
+        pvmJ_movq_from_xmm(g->a, r, at);
+    else if (at != r)
+        pvmJ_mov_rr(g->a, PVMJ_W64, r, at);
 }
 
-static void load_xmm(Gen *g, PvmjReg x, JitRef ref)
+/* A general register holding [ref]: its own, or [scratch] loaded. */
+static PvmjReg gpr_src(Gen *g, JitRef ref, PvmjReg scratch)
 {
-    if (pvmJ_ref_is_const(ref)) {
-        pvmJ_mov_ri(g->a, PVMJ_R11, (int64_t)const_bits(g->ir, ref));
-        pvmJ_movq_to_xmm(g->a, x, PVMJ_R11);
-        return;
-    }
-    int i = cache_find(g->xmm_holds, 14, ref);
-    if (i >= 0) {
-        pvmJ_sse_rr(g->a, PVMJ_MOVSD, x, xmm_pool[i]);
-        g->xmm_used[i] = ++g->clock;
-        return;
-    }
-    i = cache_find(g->gpr_holds, 8, ref);
-    if (i >= 0) {
-        pvmJ_movq_to_xmm(g->a, x, gpr_pool[i]);
-        g->gpr_used[i] = ++g->clock;
-        return;
-    }
-    pvmJ_sse_rm(g->a, PVMJ_MOVSD, x, val_mem(ref));
-    cache_in_xmm(g, ref, x);
+    PvmjReg at = reg_of(g, ref);
+    if (at != PVMJ_NOREG && PVMJ_IS_GPR(at))
+        return at;
+    gpr_load(g, scratch, ref);
+    return scratch;
 }
 
-static void store_gpr(Gen *g, JitRef ref, PvmjReg r)
+static void xmm_load(Gen *g, PvmjReg x, JitRef ref)
 {
-    pvmJ_mov_store(g->a, PVMJ_W64, val_mem(ref), r);
-    cache_forget(g, ref);
-    cache_in_gpr(g, ref, r);
+    PvmjReg at = reg_of(g, ref);
+    if (pvmJ_ref_is_const(ref))
+        pvmJ_sse_rip(g->a, PVMJ_MOVSD, x, const_label(g, ref));
+    else if (at == PVMJ_NOREG)
+        pvmJ_sse_rm(g->a, PVMJ_MOVSD, x, home(index_of(ref)));
+    else if (PVMJ_IS_GPR(at))
+        pvmJ_movq_to_xmm(g->a, x, at);
+    else if (at != x)
+        pvmJ_sse_rr(g->a, PVMJ_MOVSD, x, at);
 }
 
-static void store_xmm(Gen *g, JitRef ref, PvmjReg x)
+static PvmjReg xmm_src(Gen *g, JitRef ref, PvmjReg scratch)
 {
-    pvmJ_movsd_store(g->a, val_mem(ref), x);
-    cache_forget(g, ref);
-    cache_in_xmm(g, ref, x);
+    PvmjReg at = reg_of(g, ref);
+    if (at != PVMJ_NOREG && PVMJ_IS_XMM(at))
+        return at;
+    xmm_load(g, scratch, ref);
+    return scratch;
+}
+
+/* Where [ref]'s result is computed: its register, else [scratch]. */
+static PvmjReg dst_of(const Gen *g, JitRef ref, PvmjReg scratch)
+{
+    PvmjReg at = reg_of(g, ref);
+    return at == PVMJ_NOREG ? scratch : at;
+}
+
+/* [r] holds [ref]'s new value: it goes where [ref] lives. */
+static void define(Gen *g, JitRef ref, PvmjReg r)
+{
+    PvmjReg at = reg_of(g, ref);
+    if (at == r)
+        return;
+    if (at == PVMJ_NOREG) {
+        if (PVMJ_IS_XMM(r))
+            pvmJ_movsd_store(g->a, home(index_of(ref)), r);
+        else
+            pvmJ_mov_store(g->a, PVMJ_W64, home(index_of(ref)), r);
+    } else if (PVMJ_IS_XMM(at) && PVMJ_IS_XMM(r)) {
+        pvmJ_sse_rr(g->a, PVMJ_MOVSD, at, r);
+    } else if (PVMJ_IS_XMM(at)) {
+        pvmJ_movq_to_xmm(g->a, at, r);
+    } else if (PVMJ_IS_XMM(r)) {
+        pvmJ_movq_from_xmm(g->a, at, r);
+    } else {
+        pvmJ_mov_rr(g->a, PVMJ_W64, at, r);
+    }
+}
+
+/* op dst, ref: an immediate, a register or the home slot. */
+static void alu_ref(Gen *g, PvmjAlu op, PvmjReg dst, JitRef ref)
+{
+    if (pvmJ_ref_is_const(ref) && fits_i32(const_bits(g->ir, ref))) {
+        pvmJ_alu_ri(g->a, op, PVMJ_W64, dst, (int32_t)const_bits(g->ir, ref));
+    } else if (reg_of(g, ref) == PVMJ_NOREG && !pvmJ_ref_is_const(ref)) {
+        pvmJ_alu_rm(g->a, op, PVMJ_W64, dst, home(index_of(ref)));
+    } else {
+        pvmJ_alu_rr(g->a, op, PVMJ_W64, dst, gpr_src(g, ref, PVMJ_R11));
+    }
+}
+
+static void imul_ref(Gen *g, PvmjReg dst, JitRef ref)
+{
+    if (pvmJ_ref_is_const(ref) && fits_i32(const_bits(g->ir, ref)))
+        pvmJ_imul_rri(g->a, PVMJ_W64, dst, dst, (int32_t)const_bits(g->ir, ref));
+    else if (reg_of(g, ref) == PVMJ_NOREG && !pvmJ_ref_is_const(ref))
+        pvmJ_imul_rm(g->a, PVMJ_W64, dst, home(index_of(ref)));
+    else
+        pvmJ_imul_rr(g->a, PVMJ_W64, dst, gpr_src(g, ref, PVMJ_R11));
+}
+
+/* sse dst, ref: a register, the home slot or the constant pool. */
+static void sse_ref(Gen *g, PvmjSse op, PvmjReg dst, JitRef ref)
+{
+    PvmjReg at = reg_of(g, ref);
+    if (pvmJ_ref_is_const(ref))
+        pvmJ_sse_rip(g->a, op, dst, const_label(g, ref));
+    else if (at == PVMJ_NOREG)
+        pvmJ_sse_rm(g->a, op, dst, home(index_of(ref)));
+    else
+        pvmJ_sse_rr(g->a, op, dst, xmm_src(g, ref, PVMJ_XMM1));
 }
 
 static void exit_if(Gen *g, PvmjCond cc)
@@ -214,43 +351,53 @@ static void exit_if(Gen *g, PvmjCond cc)
 
 /* --- Loads, stores and the budget ---------------------------------------- */
 
-
-/* The Value at [rcx], its type guarded: the payload becomes [ref]. */
-static void gen_load_value_at_rcx(Gen *g, const JitIns *in, JitRef ref)
+/* The Value at [at], its type guarded: the payload becomes [ref]. */
+static void gen_load_value(Gen *g, const JitIns *in, JitRef ref, PvmjMem at)
 {
-    pvmJ_mov_load(g->a, PVMJ_W64, PVMJ_RAX, pvmj_mem(PVMJ_RCX, 0));
+    PvmjMem payload = at;
+    payload.disp += 8;
+    pvmJ_mov_load(g->a, PVMJ_W64, PVMJ_RAX, at);
     pvmJ_alu_ri(g->a, PVMJ_CMP, PVMJ_W64, PVMJ_RAX, (int32_t)pvmJ_value_type(in->type));
     exit_if(g, PVMJ_CC_NE);
+    if (in->type == JIT_T_FLT) {
+        PvmjReg d = dst_of(g, ref, PVMJ_XMM0);
+        pvmJ_sse_rm(g->a, PVMJ_MOVSD, d, payload);
+        define(g, ref, d);
+        return;
+    }
+    PvmjReg d = dst_of(g, ref, PVMJ_RAX);
     if (in->type == JIT_T_BOOL)
-        pvmJ_movzx8_load(g->a, PVMJ_RAX, pvmj_mem(PVMJ_RCX, 8));
+        pvmJ_movzx8_load(g->a, d, payload);
     else
-        pvmJ_mov_load(g->a, PVMJ_W64, PVMJ_RAX, pvmj_mem(PVMJ_RCX, 8));
-    store_gpr(g, ref, PVMJ_RAX);
+        pvmJ_mov_load(g->a, PVMJ_W64, d, payload);
+    define(g, ref, d);
 }
 
 static void gen_sload(Gen *g, const JitIns *in, JitRef ref)
 {
-    pvmJ_lea(g->a, PVMJ_RCX, slot_tag(in->a));
-    gen_load_value_at_rcx(g, in, ref);
+    gen_load_value(g, in, ref, slot_tag(in->a));
 }
 
 static void gen_gload(Gen *g, const JitIns *in, JitRef ref)
 {
     pvmJ_mov_ri(g->a, PVMJ_RCX, (int64_t)const_bits(g->ir, in->a));
-    gen_load_value_at_rcx(g, in, ref);
-}
-
-static JitType type_of_ref(const Gen *g, JitRef ref)
-{
-    return (JitType)pvmJ_ir_at(g->ir, ref)->type;
+    gen_load_value(g, in, ref, pvmj_mem(PVMJ_RCX, 0));
 }
 
 /* A Value written where the interpreter will read it: tag, then payload. */
 static void store_value(Gen *g, PvmjMem tag, PvmjMem payload, JitRef ref)
 {
-    pvmJ_mov_store_imm(g->a, PVMJ_W64, tag, (int32_t)pvmJ_value_type(type_of_ref(g, ref)));
-    load_gpr(g, PVMJ_RAX, ref);
-    pvmJ_mov_store(g->a, PVMJ_W64, payload, PVMJ_RAX);
+    JitType type = (JitType)pvmJ_ir_at(g->ir, ref)->type;
+    pvmJ_mov_store_imm(g->a, PVMJ_W64, tag, (int32_t)pvmJ_value_type(type));
+    PvmjReg at = reg_of(g, ref);
+    if (type == JIT_T_NIL)
+        pvmJ_mov_store_imm(g->a, PVMJ_W64, payload, 0);
+    else if (pvmJ_ref_is_const(ref) && fits_i32(const_bits(g->ir, ref)))
+        pvmJ_mov_store_imm(g->a, PVMJ_W64, payload, (int32_t)const_bits(g->ir, ref));
+    else if (at != PVMJ_NOREG && PVMJ_IS_XMM(at))
+        pvmJ_movsd_store(g->a, payload, at);
+    else
+        pvmJ_mov_store(g->a, PVMJ_W64, payload, gpr_src(g, ref, PVMJ_R11));
 }
 
 static void gen_gstore(Gen *g, const JitIns *in)
@@ -263,47 +410,108 @@ static void gen_gstore(Gen *g, const JitIns *in)
  * then exit before the jmp, which charges and raises in the interpreter. */
 static void gen_charge(Gen *g, const JitIns *in)
 {
-    pvmJ_mov_ri(g->a, PVMJ_RCX, (int64_t)(uintptr_t)&g->vm->fuel);
-    pvmJ_mov_load(g->a, PVMJ_W64, PVMJ_RAX, pvmj_mem(PVMJ_RCX, 0));
+    pvmJ_mov_rr(g->a, PVMJ_W64, PVMJ_RAX, FUEL);
     pvmJ_alu_ri(g->a, PVMJ_SUB, PVMJ_W64, PVMJ_RAX, (int32_t)in->a);
     exit_if(g, PVMJ_CC_L);
-    pvmJ_mov_ri(g->a, PVMJ_RDX, (int64_t)(uintptr_t)&g->vm->interrupt);
-    pvmJ_mov_load(g->a, PVMJ_W32, PVMJ_RDX, pvmj_mem(PVMJ_RDX, 0));
-    pvmJ_test_rr(g->a, PVMJ_W32, PVMJ_RDX, PVMJ_RDX);
+    pvmJ_mov_ri(g->a, PVMJ_RCX, (int64_t)(uintptr_t)&g->vm->interrupt);
+    pvmJ_mov_load(g->a, PVMJ_W32, PVMJ_RCX, pvmj_mem(PVMJ_RCX, 0));
+    pvmJ_test_rr(g->a, PVMJ_W32, PVMJ_RCX, PVMJ_RCX);
     exit_if(g, PVMJ_CC_NE);
-    pvmJ_mov_store(g->a, PVMJ_W64, pvmj_mem(PVMJ_RCX, 0), PVMJ_RAX);
+    pvmJ_mov_rr(g->a, PVMJ_W64, FUEL, PVMJ_RAX);
 }
 
-/* The PHIs at the end of the loop body, as one parallel copy (one PHI's
- * source may be another's destination): every source into scratch, then
- * scratch into the destinations. Then round again. */
-static void gen_phis(Gen *g, uint32_t first)
+static void gen_count_trip(Gen *g)
 {
-    uint32_t n = 0;
-    for (uint32_t i = first; i < g->ir->nins; i++, n++) {
-        load_gpr(g, PVMJ_RAX, g->ir->ins[i].b);
-        pvmJ_mov_store(g->a, PVMJ_W64, pvmj_mem(PVMJ_R12, (int32_t)(8u * (JIT_MAX_INS + n))), PVMJ_RAX);
-    }
-    n = 0;
-    for (uint32_t i = first; i < g->ir->nins; i++, n++) {
-        pvmJ_mov_load(g->a, PVMJ_W64, PVMJ_RAX, pvmj_mem(PVMJ_R12, (int32_t)(8u * (JIT_MAX_INS + n))));
-        store_gpr(g, g->ir->ins[i].a, PVMJ_RAX);
-    }
-    pvmJ_jmp(g->a, g->loop);
-}
-
-static void gen_count(Gen *g, uint64_t *counter)
-{
-    pvmJ_mov_ri(g->a, PVMJ_RCX, (int64_t)(uintptr_t)counter);
+    if (!g->trips)
+        return;
+    pvmJ_mov_ri(g->a, PVMJ_RCX, (int64_t)(uintptr_t)g->trips);
     pvmJ_mov_load(g->a, PVMJ_W64, PVMJ_RAX, pvmj_mem(PVMJ_RCX, 0));
     pvmJ_alu_ri(g->a, PVMJ_ADD, PVMJ_W64, PVMJ_RAX, 1);
     pvmJ_mov_store(g->a, PVMJ_W64, pvmj_mem(PVMJ_RCX, 0), PVMJ_RAX);
 }
 
-static void gen_loop_count(Gen *g)
+/* --- The PHIs: one parallel move ------------------------------------------
+ * Each PHI copies its source's bits to where its destination lives. A
+ * move waits while another pending move still reads its destination;
+ * when all wait (a cycle), one destination is saved in r11 and its
+ * readers read r11 instead. */
+
+typedef struct {
+    JitRef dst, src;   /* src JIT_REF_NONE: the value saved in r11 */
+    bool done;
+} PhiMove;
+
+/* The place a move reads or writes: a register, or the home slot as
+ * PVMJ_REG__COUNT + index. */
+static int place_of(const Gen *g, JitRef ref)
 {
-    gen_count(g, g->trips);
-    gen_count(g, g->all_trips);
+    if (ref == JIT_REF_NONE)
+        return PVMJ_R11;
+    PvmjReg r = reg_of(g, ref);
+    return r == PVMJ_NOREG ? PVMJ_REG__COUNT + (int)index_of(ref) : (int)r;
+}
+
+static void move_bits(Gen *g, JitRef dst, JitRef src)
+{
+    if (src == JIT_REF_NONE) {
+        define(g, dst, PVMJ_R11);
+        return;
+    }
+    PvmjReg d = reg_of(g, dst);
+    if (d != PVMJ_NOREG && PVMJ_IS_XMM(d))
+        xmm_load(g, d, src);
+    else if (d != PVMJ_NOREG)
+        gpr_load(g, d, src);
+    else if (reg_of(g, src) != PVMJ_NOREG && PVMJ_IS_XMM(reg_of(g, src)))
+        define(g, dst, reg_of(g, src));
+    else
+        define(g, dst, gpr_src(g, src, PVMJ_RAX));
+}
+
+static bool read_by_pending(const Gen *g, const PhiMove *m, uint32_t n, uint32_t self)
+{
+    int dst = place_of(g, m[self].dst);
+    for (uint32_t i = 0; i < n; i++)
+        if (i != self && !m[i].done && !pvmJ_ref_is_const(m[i].src) && place_of(g, m[i].src) == dst)
+            return true;
+    return false;
+}
+
+static bool gen_phis(Gen *g, uint32_t first)
+{
+    uint32_t n = g->ir->nins - first, left = 0;
+    PhiMove *m = calloc(n + 1, sizeof *m);
+    if (!m)
+        return false;
+    for (uint32_t i = 0; i < n; i++) {
+        const JitIns *in = &g->ir->ins[first + i];
+        m[i] = (PhiMove){ in->a, in->b, place_of(g, in->a) == place_of(g, in->b) };
+        left += !m[i].done;
+    }
+    while (left > 0) {
+        bool progress = false;
+        for (uint32_t i = 0; i < n; i++) {
+            if (m[i].done || read_by_pending(g, m, n, i))
+                continue;
+            move_bits(g, m[i].dst, m[i].src);
+            m[i].done = true;
+            left--;
+            progress = true;
+        }
+        if (progress)
+            continue;
+        uint32_t c = 0;
+        while (m[c].done || m[c].src == JIT_REF_NONE)
+            c++;
+        int saved = place_of(g, m[c].dst);
+        gpr_load(g, PVMJ_R11, m[c].dst);
+        for (uint32_t i = 0; i < n; i++)
+            if (!m[i].done && !pvmJ_ref_is_const(m[i].src) && place_of(g, m[i].src) == saved)
+                m[i].src = JIT_REF_NONE;
+    }
+    free(m);
+    pvmJ_jmp(g->a, g->loop);
+    return true;
 }
 
 /* LOOP #1: the copied body starts here (each trip round it counts). LOOP
@@ -312,14 +520,13 @@ static void gen_loop_count(Gen *g)
 static void gen_loop(Gen *g, const JitIns *in)
 {
     if (in->a == 1) {
-        gen_loop_count(g);
         g->loop = pvmJ_label_new(g->a);
         pvmJ_label_bind(g->a, g->loop);
-        cache_forget_all(g); /* reached from the pre-roll and from the back edge */
+        gen_count_trip(g);
         return;
     }
     const JitSnap *s = &g->snaps->snaps[g->snaps->nsnaps - 1];
-    gen_loop_count(g);
+    gen_count_trip(g);
     for (uint32_t i = 0; i < s->nentries; i++) {
         const JitSnapEntry *e = &g->snaps->map[s->map_start + i];
         store_value(g, slot_tag(e->slot), slot_payload(e->slot), e->ref);
@@ -327,64 +534,54 @@ static void gen_loop(Gen *g, const JitIns *in)
     pvmJ_jmp(g->a, g->top);
 }
 
-/* --- Arrays ------------------------------------------------------------- */
+/* --- Arrays and maps ------------------------------------------------------ */
 
-static void gen_alen(Gen *g, const JitIns *in, JitRef ref)
+static void gen_field_load(Gen *g, JitRef obj, int32_t offset, JitRef ref)
 {
-    load_gpr(g, PVMJ_RAX, in->a);
-    pvmJ_mov_load(g->a, PVMJ_W64, PVMJ_RAX, pvmj_mem(PVMJ_RAX, (int32_t)offsetof(PvArray, len)));
-    store_gpr(g, ref, PVMJ_RAX);
+    PvmjReg base = gpr_src(g, obj, PVMJ_RCX);
+    PvmjReg d = dst_of(g, ref, PVMJ_RAX);
+    pvmJ_mov_load(g->a, PVMJ_W64, d, pvmj_mem(base, offset));
+    define(g, ref, d);
 }
 
 /* One unsigned compare checks both ends: a negative index is huge. */
 static void gen_abc(Gen *g, const JitIns *in)
 {
-    load_gpr(g, PVMJ_RAX, in->a);
-    load_gpr(g, PVMJ_RCX, in->b);
-    pvmJ_alu_rr(g->a, PVMJ_CMP, PVMJ_W64, PVMJ_RAX, PVMJ_RCX);
+    alu_ref(g, PVMJ_CMP, gpr_src(g, in->a, PVMJ_RAX), in->b);
     exit_if(g, PVMJ_CC_AE);
 }
 
 static void gen_aref(Gen *g, const JitIns *in, JitRef ref)
 {
-    load_gpr(g, PVMJ_RAX, in->a);
-    pvmJ_mov_load(g->a, PVMJ_W64, PVMJ_RAX, pvmj_mem(PVMJ_RAX, (int32_t)offsetof(PvArray, items)));
-    load_gpr(g, PVMJ_RCX, in->b);
+    pvmJ_mov_load(g->a, PVMJ_W64, PVMJ_RAX,
+                  pvmj_mem(gpr_src(g, in->a, PVMJ_RAX), (int32_t)offsetof(PvArray, items)));
+    gpr_load(g, PVMJ_RCX, in->b);
     pvmJ_shift_ri(g->a, PVMJ_SHL, PVMJ_W64, PVMJ_RCX, 4); /* a Value is 16 bytes */
     pvmJ_alu_rr(g->a, PVMJ_ADD, PVMJ_W64, PVMJ_RAX, PVMJ_RCX);
-    store_gpr(g, ref, PVMJ_RAX);
-}
-
-static void gen_fload(Gen *g, const JitIns *in, JitRef ref)
-{
-    load_gpr(g, PVMJ_RAX, in->a);
-    pvmJ_mov_load(g->a, PVMJ_W64, PVMJ_RAX, pvmj_mem(PVMJ_RAX, (int32_t)in->b));
-    store_gpr(g, ref, PVMJ_RAX);
+    define(g, ref, PVMJ_RAX);
 }
 
 /* The entry still holds the key string the trace was recorded with. */
 static void gen_hkey(Gen *g, const JitIns *in)
 {
-    load_gpr(g, PVMJ_RCX, in->a);
-    pvmJ_mov_load(g->a, PVMJ_W64, PVMJ_RAX, pvmj_mem(PVMJ_RCX, 0));
+    PvmjReg entry = gpr_src(g, in->a, PVMJ_RCX);
+    pvmJ_mov_load(g->a, PVMJ_W64, PVMJ_RAX, pvmj_mem(entry, 0));
     pvmJ_alu_ri(g->a, PVMJ_CMP, PVMJ_W64, PVMJ_RAX, VT_STRING);
     exit_if(g, PVMJ_CC_NE);
-    pvmJ_mov_load(g->a, PVMJ_W64, PVMJ_RAX, pvmj_mem(PVMJ_RCX, 8));
-    load_gpr(g, PVMJ_RDX, in->b);
-    pvmJ_alu_rr(g->a, PVMJ_CMP, PVMJ_W64, PVMJ_RAX, PVMJ_RDX);
+    pvmJ_mov_load(g->a, PVMJ_W64, PVMJ_RAX, pvmj_mem(entry, 8));
+    alu_ref(g, PVMJ_CMP, PVMJ_RAX, in->b);
     exit_if(g, PVMJ_CC_NE);
 }
 
 static void gen_xload(Gen *g, const JitIns *in, JitRef ref)
 {
-    load_gpr(g, PVMJ_RCX, in->a);
-    gen_load_value_at_rcx(g, in, ref);
+    gen_load_value(g, in, ref, pvmj_mem(gpr_src(g, in->a, PVMJ_RCX), 0));
 }
 
 static void gen_xstore(Gen *g, const JitIns *in)
 {
-    load_gpr(g, PVMJ_RCX, in->a);
-    store_value(g, pvmj_mem(PVMJ_RCX, 0), pvmj_mem(PVMJ_RCX, 8), in->b);
+    PvmjReg at = gpr_src(g, in->a, PVMJ_RCX);
+    store_value(g, pvmj_mem(at, 0), pvmj_mem(at, 8), in->b);
 }
 
 /* --- Integer and float arithmetic ---------------------------------------- */
@@ -396,7 +593,7 @@ static void gen_int_divmod_const(Gen *g, const JitIns *in, JitRef ref, int64_t d
     int64_t m;
     int shift;
     pvmJ_div_magic(d, &m, &shift);
-    load_gpr(g, PVMJ_RCX, in->a);
+    gpr_load(g, PVMJ_RCX, in->a);
     pvmJ_mov_ri(g->a, PVMJ_RAX, m);
     pvmJ_imul_wide(g->a, PVMJ_W64, PVMJ_RCX);          /* rdx = hi(m * x) */
     if (m < 0)
@@ -407,13 +604,17 @@ static void gen_int_divmod_const(Gen *g, const JitIns *in, JitRef ref, int64_t d
     pvmJ_shift_ri(g->a, PVMJ_SHR, PVMJ_W64, PVMJ_RAX, 63);
     pvmJ_alu_rr(g->a, PVMJ_ADD, PVMJ_W64, PVMJ_RDX, PVMJ_RAX); /* q, truncated toward zero */
     if (in->op == JIT_IR_DIV) {
-        store_gpr(g, ref, PVMJ_RDX);
+        define(g, ref, PVMJ_RDX);
         return;
     }
-    pvmJ_mov_ri(g->a, PVMJ_RAX, d);
-    pvmJ_imul_rr(g->a, PVMJ_W64, PVMJ_RDX, PVMJ_RAX);
+    if (fits_i32((uint64_t)d)) {
+        pvmJ_imul_rri(g->a, PVMJ_W64, PVMJ_RDX, PVMJ_RDX, (int32_t)d);
+    } else {
+        pvmJ_mov_ri(g->a, PVMJ_RAX, d);
+        pvmJ_imul_rr(g->a, PVMJ_W64, PVMJ_RDX, PVMJ_RAX);
+    }
     pvmJ_alu_rr(g->a, PVMJ_SUB, PVMJ_W64, PVMJ_RCX, PVMJ_RDX);   /* x - q * d */
-    store_gpr(g, ref, PVMJ_RCX);
+    define(g, ref, PVMJ_RCX);
 }
 
 /* x / y and x % y with y != 0 (guarded): -1 is done apart, as idiv traps
@@ -426,8 +627,8 @@ static void gen_int_divmod(Gen *g, const JitIns *in, JitRef ref)
         return;
     }
     PvmjLabel plain = pvmJ_label_new(g->a), done = pvmJ_label_new(g->a);
-    load_gpr(g, PVMJ_RAX, in->a);
-    load_gpr(g, PVMJ_RCX, in->b);
+    gpr_load(g, PVMJ_RAX, in->a);
+    gpr_load(g, PVMJ_RCX, in->b);
     pvmJ_alu_ri(g->a, PVMJ_CMP, PVMJ_W64, PVMJ_RCX, -1);
     pvmJ_jcc(g->a, PVMJ_CC_NE, plain);
     if (in->op == JIT_IR_DIV)
@@ -441,48 +642,104 @@ static void gen_int_divmod(Gen *g, const JitIns *in, JitRef ref)
     if (in->op == JIT_IR_MOD)
         pvmJ_mov_rr(g->a, PVMJ_W64, PVMJ_RAX, PVMJ_RDX);
     pvmJ_label_bind(g->a, done);
-    store_gpr(g, ref, PVMJ_RAX);
+    define(g, ref, PVMJ_RAX);
 }
 
+static bool commutes(JitOp op)
+{
+    return (pvmJ_ir_ops[op].flags & JIT_F_COMM) != 0;
+}
+
+/* Two-address code: dst = a, then dst op= b. When dst is b's register
+ * (b used for the last time here), the operands swap if the operation
+ * commutes, and otherwise the result is made in rax. */
 static void gen_int_binary(Gen *g, const JitIns *in, JitRef ref)
 {
-    load_gpr(g, PVMJ_RAX, in->a);
-    load_gpr(g, PVMJ_RCX, in->b);
-    switch (in->op) {
-    case JIT_IR_ADD: pvmJ_alu_rr(g->a, PVMJ_ADD, PVMJ_W64, PVMJ_RAX, PVMJ_RCX); break;
-    case JIT_IR_SUB: pvmJ_alu_rr(g->a, PVMJ_SUB, PVMJ_W64, PVMJ_RAX, PVMJ_RCX); break;
-    case JIT_IR_MUL: pvmJ_imul_rr(g->a, PVMJ_W64, PVMJ_RAX, PVMJ_RCX); break;
-    case JIT_IR_BAND: pvmJ_alu_rr(g->a, PVMJ_AND, PVMJ_W64, PVMJ_RAX, PVMJ_RCX); break;
-    case JIT_IR_BOR: pvmJ_alu_rr(g->a, PVMJ_OR, PVMJ_W64, PVMJ_RAX, PVMJ_RCX); break;
-    case JIT_IR_BXOR: pvmJ_alu_rr(g->a, PVMJ_XOR, PVMJ_W64, PVMJ_RAX, PVMJ_RCX); break;
-    /* the hardware masks a 64-bit shift count to six bits, as PV does */
-    case JIT_IR_SHL: pvmJ_shift_cl(g->a, PVMJ_SHL, PVMJ_W64, PVMJ_RAX); break;
-    default: pvmJ_shift_cl(g->a, PVMJ_SAR, PVMJ_W64, PVMJ_RAX); break;
+    JitRef a = in->a, b = in->b;
+    PvmjReg d = dst_of(g, ref, PVMJ_RAX);
+    if (reg_of(g, b) == d && a != b) {
+        if (commutes((JitOp)in->op)) {
+            JitRef t = a;
+            a = b;
+            b = t;
+        } else {
+            d = PVMJ_RAX;
+        }
     }
-    store_gpr(g, ref, PVMJ_RAX);
+    if (in->op == JIT_IR_SHL || in->op == JIT_IR_SHR) {
+        /* the hardware masks a 64-bit shift count to six bits, as PV does */
+        PvmjShift sh = in->op == JIT_IR_SHL ? PVMJ_SHL : PVMJ_SAR;
+        if (pvmJ_ref_is_const(b)) {
+            gpr_load(g, d, a);
+            pvmJ_shift_ri(g->a, sh, PVMJ_W64, d, (uint8_t)(const_bits(g->ir, b) & 63u));
+        } else {
+            gpr_load(g, PVMJ_RCX, b);
+            gpr_load(g, d, a);
+            pvmJ_shift_cl(g->a, sh, PVMJ_W64, d);
+        }
+        define(g, ref, d);
+        return;
+    }
+    gpr_load(g, d, a);
+    switch (in->op) {
+    case JIT_IR_ADD: alu_ref(g, PVMJ_ADD, d, b); break;
+    case JIT_IR_SUB: alu_ref(g, PVMJ_SUB, d, b); break;
+    case JIT_IR_MUL: imul_ref(g, d, b); break;
+    case JIT_IR_BAND: alu_ref(g, PVMJ_AND, d, b); break;
+    case JIT_IR_BOR: alu_ref(g, PVMJ_OR, d, b); break;
+    default: alu_ref(g, PVMJ_XOR, d, b); break;
+    }
+    define(g, ref, d);
 }
 
 static void gen_int_unary(Gen *g, const JitIns *in, JitRef ref)
 {
-    load_gpr(g, PVMJ_RAX, in->a);
+    PvmjReg d = dst_of(g, ref, PVMJ_RAX);
+    gpr_load(g, d, in->a);
     if (in->op == JIT_IR_NEG)
-        pvmJ_neg(g->a, PVMJ_W64, PVMJ_RAX);
+        pvmJ_neg(g->a, PVMJ_W64, d);
     else
-        pvmJ_not(g->a, PVMJ_W64, PVMJ_RAX);
-    store_gpr(g, ref, PVMJ_RAX);
+        pvmJ_not(g->a, PVMJ_W64, d);
+    define(g, ref, d);
+}
+
+/* The caller-saved registers holding values that outlive instruction
+ * [k] go to their home slots around a C call (and [back] brings them). */
+static void save_around_call(Gen *g, uint32_t k, bool back)
+{
+    for (uint32_t i = 0; i < k; i++) {
+        PvmjReg r = g->where[i] == IN_MEMORY ? PVMJ_NOREG : (PvmjReg)g->where[i];
+        if (r == PVMJ_NOREG || !has_value(&g->ir->ins[i]) || g->last[i] <= k)
+            continue;
+        bool saved = false;
+        for (int s = 0; s < GPR_SAVED; s++)
+            saved |= gpr_pool[s] == r;
+        if (saved)
+            continue;
+        if (PVMJ_IS_XMM(r) && back)
+            pvmJ_sse_rm(g->a, PVMJ_MOVSD, r, home(i));
+        else if (PVMJ_IS_XMM(r))
+            pvmJ_movsd_store(g->a, home(i), r);
+        else if (back)
+            pvmJ_mov_load(g->a, PVMJ_W64, r, home(i));
+        else
+            pvmJ_mov_store(g->a, PVMJ_W64, home(i), r);
+    }
 }
 
 /* A C function of doubles (fmod, floor): the stack is 16-byte aligned
- * inside a trace (three pushes after the call), rbx and r12 survive. */
+ * inside a trace, rbx, rbp, r12-r15 survive. */
 static void gen_float_call(Gen *g, const JitIns *in, JitRef ref, const void *fn)
 {
-    load_xmm(g, PVMJ_XMM0, in->a);
+    uint32_t k = index_of(ref);
+    save_around_call(g, k, false);
+    xmm_load(g, PVMJ_XMM0, in->a);
     if (pvmJ_ir_ops[in->op].o2 == JIT_O_REF)
-        load_xmm(g, PVMJ_XMM1, in->b);
+        xmm_load(g, PVMJ_XMM1, in->b);
     pvmJ_mov_ri(g->a, PVMJ_RAX, (int64_t)(uintptr_t)fn);
     pvmJ_call_r(g->a, PVMJ_RAX);
-    cache_forget_call_clobbered(g);
-    store_xmm(g, ref, PVMJ_XMM0);
+    save_around_call(g, k, true);
+    define(g, ref, PVMJ_XMM0);
 }
 
 static void gen_float(Gen *g, const JitIns *in, JitRef ref)
@@ -491,29 +748,49 @@ static void gen_float(Gen *g, const JitIns *in, JitRef ref)
         [JIT_IR_ADD] = PVMJ_ADDSD, [JIT_IR_SUB] = PVMJ_SUBSD,
         [JIT_IR_MUL] = PVMJ_MULSD, [JIT_IR_DIV] = PVMJ_DIVSD,
     };
+    PvmjReg d = dst_of(g, ref, PVMJ_XMM0);
     switch (in->op) {
-    case JIT_IR_MOD: gen_float_call(g, in, ref, (const void *)fmod); return;
-    case JIT_IR_FLOOR: gen_float_call(g, in, ref, (const void *)floor); return;
+    case JIT_IR_MOD:
+        gen_float_call(g, in, ref, (const void *)fmod);
+        return;
+    case JIT_IR_FLOOR:
+        if (!pvmJ_cpu_has_sse41()) {
+            gen_float_call(g, in, ref, (const void *)floor);
+            return;
+        }
+        pvmJ_roundsd(g->a, d, xmm_src(g, in->a, PVMJ_XMM0), PVMJ_ROUND_FLOOR);
+        break;
     case JIT_IR_TOFLT:
-        load_gpr(g, PVMJ_RAX, in->a);
-        pvmJ_cvtsi2sd(g->a, PVMJ_XMM0, PVMJ_RAX);
+        pvmJ_cvtsi2sd(g->a, d, gpr_src(g, in->a, PVMJ_RAX));
         break;
     case JIT_IR_NEG: /* flip the sign bit: -0.0 and NaN as the C negation */
-        load_gpr(g, PVMJ_RAX, in->a);
+        gpr_load(g, PVMJ_RAX, in->a);
         pvmJ_mov_ri(g->a, PVMJ_RCX, INT64_MIN);
         pvmJ_alu_rr(g->a, PVMJ_XOR, PVMJ_W64, PVMJ_RAX, PVMJ_RCX);
-        store_gpr(g, ref, PVMJ_RAX);
-        return;
-    case JIT_IR_SQRT:
-        load_xmm(g, PVMJ_XMM0, in->a);
-        pvmJ_sse_rr(g->a, PVMJ_SQRTSD, PVMJ_XMM0, PVMJ_XMM0);
+        pvmJ_movq_to_xmm(g->a, d, PVMJ_RAX);
         break;
-    default:
-        load_xmm(g, PVMJ_XMM0, in->a);
-        load_xmm(g, PVMJ_XMM1, in->b);
-        pvmJ_sse_rr(g->a, sse[in->op], PVMJ_XMM0, PVMJ_XMM1);
+    case JIT_IR_SQRT:
+        if (reg_of(g, in->a) == PVMJ_NOREG && !pvmJ_ref_is_const(in->a))
+            pvmJ_sse_rm(g->a, PVMJ_SQRTSD, d, home(index_of(in->a)));
+        else
+            pvmJ_sse_rr(g->a, PVMJ_SQRTSD, d, xmm_src(g, in->a, PVMJ_XMM0));
+        break;
+    default: {
+        JitRef a = in->a, b = in->b;
+        if (reg_of(g, b) == d && a != b) {
+            if (commutes((JitOp)in->op)) {
+                JitRef t = a;
+                a = b;
+                b = t;
+            } else {
+                d = PVMJ_XMM0;
+            }
+        }
+        xmm_load(g, d, a);
+        sse_ref(g, sse[in->op], d, b);
     }
-    store_xmm(g, ref, PVMJ_XMM0);
+    }
+    define(g, ref, d);
 }
 
 /* --- Guards -------------------------------------------------------------- */
@@ -530,9 +807,7 @@ static void gen_int_guard(Gen *g, const JitIns *in)
     case JIT_IR_EQ: holds = PVMJ_CC_E; break;
     default: holds = PVMJ_CC_NE; break;
     }
-    load_gpr(g, PVMJ_RAX, in->a);
-    load_gpr(g, PVMJ_RCX, in->b);
-    pvmJ_alu_rr(g->a, PVMJ_CMP, PVMJ_W64, PVMJ_RAX, PVMJ_RCX);
+    alu_ref(g, PVMJ_CMP, gpr_src(g, in->a, PVMJ_RAX), in->b);
     exit_if(g, PVMJ_CC_NOT(holds));
 }
 
@@ -555,9 +830,8 @@ static void gen_float_guard(Gen *g, const JitIns *in)
     case JIT_IR_UGE: swap = true; holds = PVMJ_CC_BE; break;
     default: swap = false; holds = PVMJ_CC_E; break; /* EQ, NE: below */
     }
-    load_xmm(g, PVMJ_XMM0, swap ? in->b : in->a);
-    load_xmm(g, PVMJ_XMM1, swap ? in->a : in->b);
-    pvmJ_sse_rr(g->a, PVMJ_UCOMISD, PVMJ_XMM0, PVMJ_XMM1);
+    PvmjReg x = xmm_src(g, swap ? in->b : in->a, PVMJ_XMM0);
+    sse_ref(g, PVMJ_UCOMISD, x, swap ? in->a : in->b);
     if (in->op == JIT_IR_EQ) { /* equal and ordered */
         exit_if(g, PVMJ_CC_P);
         exit_if(g, PVMJ_CC_NE);
@@ -587,18 +861,17 @@ static bool gen_ins(Gen *g, JitRef ref)
     case JIT_IR_CHARGE: gen_charge(g, in); return true;
     case JIT_IR_LOOP: gen_loop(g, in); return true;
     case JIT_IR_EXIT: pvmJ_jmp(g->a, g->exits[g->snap]); return true;
-    case JIT_IR_ALEN: gen_alen(g, in, ref); return true;
+    case JIT_IR_ALEN: gen_field_load(g, in->a, (int32_t)offsetof(PvArray, len), ref); return true;
     case JIT_IR_ABC: gen_abc(g, in); return true;
     case JIT_IR_AREF: gen_aref(g, in, ref); return true;
     case JIT_IR_XLOAD: gen_xload(g, in, ref); return true;
     case JIT_IR_XSTORE: gen_xstore(g, in); return true;
-    case JIT_IR_FLOAD: gen_fload(g, in, ref); return true;
+    case JIT_IR_FLOAD: gen_field_load(g, in->a, (int32_t)in->b, ref); return true;
     case JIT_IR_HKEY: gen_hkey(g, in); return true;
     default: break;
     }
     if (is_guard_compare(op)) {
-        JitType t = type_of_ref(g, in->a);
-        if (t == JIT_T_FLT)
+        if (is_float(g, in->a))
             gen_float_guard(g, in);
         else
             gen_int_guard(g, in);
@@ -634,56 +907,113 @@ static void advance_snapshot(Gen *g, JitRef ref)
         g->snap++;
 }
 
-static void gen_exit_stubs(Gen *g, PvmjLabel leave)
+/* Exit s writes snapshot s's values into the frame, then jumps: at first
+ * to its own "return s", later perhaps straight into another trace. */
+static void gen_exits(Gen *g, uint32_t *exit_jumps)
 {
+    PvmjLabel leave = pvmJ_label_new(g->a);
     for (uint32_t s = 0; s < g->snaps->nsnaps; s++) {
+        const JitSnap *sn = &g->snaps->snaps[s];
         pvmJ_label_bind(g->a, g->exits[s]);
-        pvmJ_mov_ri(g->a, PVMJ_RAX, s);
+        for (uint32_t i = 0; i < sn->nentries; i++) {
+            const JitSnapEntry *e = &g->snaps->map[sn->map_start + i];
+            store_value(g, slot_tag(e->slot), slot_payload(e->slot), e->ref);
+        }
+        size_t field = pvmJ_jmp_rel32(g->a);
+        exit_jumps[s] = (uint32_t)field;
+        pvmJ_patch_rel32(g->a, field, pvmJ_asm_pos(g->a));
+        pvmJ_mov_ri(g->a, PVMJ_RAX, g->exit_base + s);
         pvmJ_jmp(g->a, leave);
     }
     pvmJ_label_bind(g->a, leave);
+    pvmJ_mov_ri(g->a, PVMJ_RCX, (int64_t)(uintptr_t)&g->vm->fuel);
+    pvmJ_mov_store(g->a, PVMJ_W64, pvmj_mem(PVMJ_RCX, 0), FUEL);
+    pvmJ_alu_ri(g->a, PVMJ_ADD, PVMJ_W64, PVMJ_RSP, 8);
     pvmJ_pop(g->a, PVMJ_R15);
     pvmJ_pop(g->a, PVMJ_R14);
     pvmJ_pop(g->a, PVMJ_R13);
     pvmJ_pop(g->a, PVMJ_R12);
+    pvmJ_pop(g->a, PVMJ_RBP);
     pvmJ_pop(g->a, PVMJ_RBX);
     pvmJ_ret(g->a);
 }
 
-bool pvmJ_assemble(PvmjAsm *a, VM *vm, const JitIR *ir, const JitSnapList *snaps, uint64_t *trips,
-                   uint64_t *all_trips)
+static void gen_const_pool(Gen *g)
 {
-    Gen g = { .a = a, .ir = ir, .snaps = snaps, .vm = vm, .trips = trips, .all_trips = all_trips };
-    cache_forget_all(&g);
-    if (snaps->nsnaps == 0)
-        return false;
-    g.exits = malloc(snaps->nsnaps * sizeof *g.exits);
-    if (!g.exits)
-        return false;
-    for (uint32_t s = 0; s < snaps->nsnaps; s++)
-        g.exits[s] = pvmJ_label_new(a);
-    PvmjLabel leave = pvmJ_label_new(a);
-    pvmJ_push(a, PVMJ_RBX); /* five pushes after the call: rsp stays 16-aligned for C calls */
-    pvmJ_push(a, PVMJ_R12);
-    pvmJ_push(a, PVMJ_R13);
-    pvmJ_push(a, PVMJ_R14);
-    pvmJ_push(a, PVMJ_R15);
-    pvmJ_mov_rr(a, PVMJ_W64, PVMJ_RBX, PVMJ_RDI);
-    pvmJ_mov_rr(a, PVMJ_W64, PVMJ_R12, PVMJ_RSI);
-    g.top = pvmJ_label_new(a);
-    pvmJ_label_bind(a, g.top);
-    bool ok = true;
-    uint32_t i = 0;
-    for (; i < ir->nins && ok && ir->ins[i].op != JIT_IR_PHI; i++) {
-        JitRef ref = (JitRef)(JIT_REF_BIAS + i);
-        advance_snapshot(&g, ref);
-        ok = gen_ins(&g, ref);
+    pvmJ_align(g->a, 8);
+    for (uint32_t k = 0; k < g->ir->nk; k++) {
+        if (g->klabel[k] < 0)
+            continue;
+        pvmJ_label_bind(g->a, g->klabel[k]);
+        pvmJ_u64(g->a, g->ir->kval[k]);
     }
-    if (ok && ir->loop != JIT_REF_NONE)
-        gen_phis(&g, i);
-    gen_exit_stubs(&g, leave);
+}
+
+/* Six pushes and eight bytes after the return address: rsp is 16-byte
+ * aligned for the C calls a trace makes. */
+static void gen_prologue(Gen *g)
+{
+    pvmJ_push(g->a, PVMJ_RBX);
+    pvmJ_push(g->a, PVMJ_RBP);
+    pvmJ_push(g->a, PVMJ_R12);
+    pvmJ_push(g->a, PVMJ_R13);
+    pvmJ_push(g->a, PVMJ_R14);
+    pvmJ_push(g->a, PVMJ_R15);
+    pvmJ_alu_ri(g->a, PVMJ_SUB, PVMJ_W64, PVMJ_RSP, 8);
+    pvmJ_mov_rr(g->a, PVMJ_W64, PVMJ_RBX, PVMJ_RDI);
+    pvmJ_mov_rr(g->a, PVMJ_W64, PVMJ_R12, PVMJ_RSI);
+    pvmJ_mov_ri(g->a, PVMJ_RCX, (int64_t)(uintptr_t)&g->vm->fuel);
+    pvmJ_mov_load(g->a, PVMJ_W64, FUEL, pvmj_mem(PVMJ_RCX, 0));
+}
+
+static bool gen_trace(Gen *g, JitAsmOut *out)
+{
+    const JitIR *ir = g->ir;
+    for (uint32_t s = 0; s < g->snaps->nsnaps; s++)
+        g->exits[s] = pvmJ_label_new(g->a);
+    gen_prologue(g);
+    out->body = (uint32_t)pvmJ_asm_pos(g->a);
+    g->top = pvmJ_label_new(g->a);
+    pvmJ_label_bind(g->a, g->top);
+    uint32_t i = 0;
+    for (; i < ir->nins && ir->ins[i].op != JIT_IR_PHI; i++) {
+        JitRef ref = (JitRef)(JIT_REF_BIAS + i);
+        advance_snapshot(g, ref);
+        if (!gen_ins(g, ref))
+            return false;
+    }
+    if (ir->loop != JIT_REF_NONE && !gen_phis(g, i))
+        return false;
+    gen_exits(g, out->exit_jumps);
+    gen_const_pool(g);
+    return g->a->error == PVMJ_OK;
+}
+
+bool pvmJ_assemble(PvmjAsm *a, const JitAsmIn *in, JitAsmOut *out)
+{
+    Gen g = { .a = a, .ir = in->ir, .snaps = in->snaps, .vm = in->vm, .trips = in->trips,
+              .exit_base = in->exit_base };
+    out->exit_jumps = NULL;
+    if (in->snaps->nsnaps == 0)
+        return false;
+    g.exits = malloc(in->snaps->nsnaps * sizeof *g.exits);
+    g.klabel = malloc((in->ir->nk + 1) * sizeof *g.klabel);
+    out->exit_jumps = malloc(in->snaps->nsnaps * sizeof *out->exit_jumps);
+    bool ok = g.exits && g.klabel && out->exit_jumps && allocate(&g);
+    if (ok) {
+        for (uint32_t k = 0; k < in->ir->nk; k++)
+            g.klabel[k] = -1;
+        ok = gen_trace(&g, out);
+    }
     free(g.exits);
-    return ok && a->error == PVMJ_OK;
+    free(g.klabel);
+    free(g.last);
+    free(g.where);
+    if (!ok) {
+        free(out->exit_jumps);
+        out->exit_jumps = NULL;
+    }
+    return ok;
 }
 
 #endif

@@ -7,16 +7,30 @@
 #include "jit/x86.h"
 #include "vm/runtime/vm.h"
 
-/* The machine code's signature: returns the number of the snapshot whose
- * guard failed. [vals] has PVMJ_VALS words: one per IR instruction, then
- * scratch for the PHIs' parallel copy. */
-#define PVMJ_VALS (2u * JIT_MAX_INS)
+/* The machine code's signature. It runs with the frame whose local 0 is
+ * [base]; [vals] has PVMJ_VALS words of collector-scanned memory for the
+ * values the register allocator spills. It returns exit_base + s for the
+ * snapshot s through which the last trace it ran left (the frame already
+ * written back). */
+#define PVMJ_VALS JIT_MAX_INS
 typedef uint32_t (*JitEntry)(Value *base, uint64_t *vals);
 
+typedef struct {
+    VM *vm;              /* whose fuel and interrupt flag the trace polls */
+    const JitIR *ir;
+    const JitSnapList *snaps;
+    uint32_t exit_base;  /* added to a snapshot's number in the return value */
+    uint64_t *trips;     /* counts trips round the loop, or NULL: no counting */
+} JitAsmIn;
+
+typedef struct {
+    uint32_t body;        /* offset of the code past the prologue: where other traces jump in */
+    uint32_t *exit_jumps; /* per snapshot, the offset of the rel32 of the jmp that leaves
+                           * through it once the frame is written (malloc'ed; the caller frees) */
+} JitAsmOut;
+
 /* Appends the trace to [a]; false for an IR instruction the backend has no
- * code for, or an encoder error. Each trip round the loop adds one to
- * [*trips] and to [*all_trips]. */
-bool pvmJ_assemble(PvmjAsm *a, VM *vm, const JitIR *ir, const JitSnapList *snaps, uint64_t *trips,
-                   uint64_t *all_trips);
+ * code for, or an encoder or allocation error. */
+bool pvmJ_assemble(PvmjAsm *a, const JitAsmIn *in, JitAsmOut *out);
 
 #endif

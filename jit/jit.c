@@ -28,15 +28,18 @@
 #define JIT_CACHE_NEVER PVMJ_CACHE_NEVER
 #define JIT_CACHE_TRACE 0x80000000u
 #define JIT_MAX_TRACES 1000u
+#define JIT_EXIT_SHIFT 16         /* a trace's code returns trace << 16 | snapshot */
+#define JIT_EXIT_MASK 0xFFFFu
 #define JIT_MAX_TRIES 4u        /* aborted recordings before a loop is blacklisted */
 #define JIT_COUNT_MASK 0xFFFFFFu
 #define JIT_TRIES_SHIFT 24
-/* Entering a trace, and going from one trace to the next, costs a round
- * trip through C (restore the frame, enter, reload): a few interpreted
- * loop trips' worth. A root trace whose runs, after JIT_CHECK_ENTRIES
- * entries, make fewer than JIT_MIN_TRIPS loop trips in machine code per
- * entry or transition costs more than it saves: its loop goes back to the
- * interpreter. */
+/* Entering a trace from the interpreter costs a round trip through C
+ * (the frame written back, the entry's loads): a few interpreted loop
+ * trips' worth. A root trace whose runs, after JIT_CHECK_ENTRIES entries,
+ * spend less fuel in machine code per entry than JIT_MIN_TRIPS trips of
+ * its own loop costs more than it saves: its loop goes back to the
+ * interpreter. (Going from one trace to another costs a jmp once the
+ * exit is linked, so it is not counted against a trace.) */
 #define JIT_CHECK_ENTRIES 256u
 #define JIT_MIN_TRIPS 2u
 #define JIT_HOT_EXIT 10u       /* exits taken before one grows a side trace */
@@ -46,15 +49,16 @@
 typedef struct {
     JitEntry entry;
     size_t code_size;
+    uint8_t *body;         /* past the prologue: where a linked exit jumps in */
+    uint32_t *exit_jumps;  /* per snapshot, the offset of its exit's patchable rel32 */
     JitIR ir;
     JitSnapList snaps;
     const VmProto *proto;
     uint32_t start, loop_end;
     uint64_t entered;
-    uint64_t trips;        /* loop iterations run in the trace */
-    uint64_t hops;         /* for a root: trace-to-trace transitions in its runs */
-    uint64_t run_trips;    /* for a root: loop trips of any trace in its runs */
-    uint64_t side_runs;    /* for a root: side traces run in its runs (a back edge each) */
+    uint64_t trips;        /* loop iterations run in the trace (counted with -j stats) */
+    uint64_t charge;       /* fuel a trip round its loop takes */
+    uint64_t run_fuel;     /* for a root: fuel spent in machine code in its runs */
     bool side;             /* a side trace, from exit [exitno] of trace [parent] */
     bool links;            /* ends by going on in the trace at a loop header */
     uint32_t parent, exitno;
@@ -72,8 +76,7 @@ struct PvmJitState {
     bool recording;
     JitRecorder rec;
     uint32_t side_parent, side_exit; /* what a side recording will hang from */
-    uint64_t aborted, blacklisted, demoted, entries, exits;
-    uint64_t all_trips;      /* loop trips of every trace (machine code counts) */
+    uint64_t aborted, blacklisted, demoted, entries, exits, links;
     uint64_t trace_ns;
     FILE *perf_map;
 };
@@ -119,6 +122,7 @@ static void trace_free(JitTrace *t)
 {
     pvmJ_ir_free(&t->ir);
     pvmJ_snap_free(&t->snaps);
+    free(t->exit_jumps);
     free(t);
 }
 
@@ -219,6 +223,15 @@ static bool ensure_areas(PvmJitState *j)
     return j->mcode && j->vals;
 }
 
+/* The fuel one trip round the trace takes: its CHARGE's. */
+static uint64_t trip_charge(const JitIR *ir)
+{
+    for (uint32_t i = 0; i < ir->nins; i++)
+        if (ir->ins[i].op == JIT_IR_CHARGE)
+            return ir->ins[i].a;
+    return 1;
+}
+
 static JitTrace *compile(VM *vm, PvmJitState *j)
 {
     JitRecorder *r = &j->rec;
@@ -228,20 +241,28 @@ static JitTrace *compile(VM *vm, PvmJitState *j)
     PvmjAsm a;
     pvmJ_asm_init(&a, 0);
     void *code = NULL;
-    if (t && pvmJ_assemble(&a, vm, &r->ir, &r->snaps, &t->trips, &j->all_trips))
-        code = pvmJ_mcode_place(j->mcode, &a);
+    JitAsmOut out = { 0 };
+    if (t) {
+        JitAsmIn in = { vm, &r->ir, &r->snaps, j->ntraces << JIT_EXIT_SHIFT, j->opt.stats ? &t->trips : NULL };
+        if (pvmJ_assemble(&a, &in, &out))
+            code = pvmJ_mcode_place(j->mcode, &a);
+    }
     if (!code) {
+        free(out.exit_jumps);
         free(t);
         pvmJ_asm_free(&a);
         return NULL;
     }
     t->entry = (JitEntry)(uintptr_t)code;
+    t->body = (uint8_t *)code + out.body;
+    t->exit_jumps = out.exit_jumps;
     t->code_size = a.len;
     pvmJ_asm_free(&a);
     t->ir = r->ir;
     t->snaps = r->snaps;
     pvmJ_ir_init(&r->ir);    /* ownership moved to the trace */
     pvmJ_snap_init(&r->snaps);
+    t->charge = trip_charge(&t->ir);
     t->proto = r->proto;
     t->start = r->start;
     t->loop_end = r->loop_end;
@@ -372,12 +393,6 @@ static void maybe_record_side(VM *vm, PvmJitState *j, uint32_t ti, uint32_t s, V
     j->side_exit = s;
 }
 
-static uint64_t ref_bits(void *ctx, JitRef ref)
-{
-    const uint64_t *vals = ctx;
-    return vals[ref - JIT_REF_BIAS];
-}
-
 static uint64_t now_ns(void)
 {
     struct timespec ts;
@@ -392,8 +407,8 @@ static void demote(PvmJitState *j, JitTrace *t)
     if (j->opt.verbose) {
         char loc[256];
         where(t->proto, t->start, loc, sizeof loc);
-        fprintf(jit_log(j), "[jit] demote %s: %.1f trips per entry or transition\n", loc,
-                (double)(t->run_trips + t->side_runs) / (double)(t->entered + t->hops));
+        fprintf(jit_log(j), "[jit] demote %s: %.1f trips per entry\n", loc,
+                (double)t->run_fuel / (double)t->charge / (double)t->entered);
     }
 }
 
@@ -440,35 +455,45 @@ static void count_trip(VM *vm, PvmJitState *j, VmFrame *f, VmInsn *e)
         record_begin(vm, j, f, e);
 }
 
+/* From now on trace [from]'s exit [s] goes straight on into trace [to]:
+ * the exit has written the frame, which [to] starts by reading. */
+static void link_exit(PvmJitState *j, JitTrace *from, uint32_t s, const JitTrace *to)
+{
+    uint8_t *field = (uint8_t *)(uintptr_t)from->entry + from->exit_jumps[s];
+    if (pvmJ_mcode_patch_rel32(j->mcode, field, to->body))
+        j->links++;
+}
+
 /* Runs root trace [ti] in frame [f], and the traces its exits lead to,
  * until one returns to the interpreter; resumes there. Every trace passes
  * a CHARGE each trip, so the budget and interrupts hold in this loop. */
 static const VmInsn *run_traces(VM *vm, PvmJitState *j, uint32_t ti, VmFrame *f)
 {
     JitTrace *root = j->traces[ti];
-    uint64_t t0 = j->opt.stats ? now_ns() : 0, trips0 = j->all_trips;
+    uint64_t t0 = j->opt.stats ? now_ns() : 0;
+    int64_t fuel0 = vm->fuel;
     root->entered++;
     j->entries++;
     for (;;) {
+        uint32_t code = j->traces[ti]->entry(f->base, j->vals);
+        ti = code >> JIT_EXIT_SHIFT;
+        uint32_t s = code & JIT_EXIT_MASK;
         JitTrace *t = j->traces[ti];
-        uint32_t s = t->entry(f->base, j->vals);
         j->exits++;
         t->snaps.snaps[s].exits++;
-        uint32_t pc = pvmJ_snap_restore(&t->ir, &t->snaps, s, ref_bits, j->vals, f->base);
+        uint32_t pc = t->snaps.snaps[s].pc;
         vm->top = f->base + t->snaps.snaps[s].nslots;
-        if (t->side)
-            root->side_runs++;
         int32_t next = next_trace(j, ti, s, pc);
         if (next >= 0) {
+            link_exit(j, t, s, j->traces[next]);
             ti = (uint32_t)next;
-            root->hops++;
             continue;
         }
         if (j->opt.stats)
             j->trace_ns += now_ns() - t0;
-        root->run_trips += j->all_trips - trips0;
+        root->run_fuel += (uint64_t)(fuel0 - vm->fuel);
         if (root->entered % JIT_CHECK_ENTRIES == 0 &&
-            root->run_trips + root->side_runs < (root->entered + root->hops) * JIT_MIN_TRIPS)
+            root->run_fuel < root->entered * JIT_MIN_TRIPS * root->charge)
             demote(j, root);
         maybe_record_side(vm, j, ti, s, f, pc);
         /* A side trace went round an outer loop that has no trace yet: that
@@ -536,8 +561,9 @@ void pvmJ_report_stats(VM *vm, FILE *out)
     if (!j)
         return;
     fprintf(out, "[jit] traces %u, aborted %" PRIu64 ", blacklisted %" PRIu64 ", demoted %" PRIu64
-            ", trace entries %" PRIu64 ", exits %" PRIu64 ", time in traces %.3f s\n", (unsigned)j->ntraces,
-            j->aborted, j->blacklisted, j->demoted, j->entries, j->exits, (double)j->trace_ns / 1e9);
+            ", trace entries %" PRIu64 ", exits %" PRIu64 ", linked exits %" PRIu64 ", time in traces %.3f s\n",
+            (unsigned)j->ntraces, j->aborted, j->blacklisted, j->demoted, j->entries, j->exits, j->links,
+            (double)j->trace_ns / 1e9);
     for (uint32_t i = 0; i < j->ntraces; i++) {
         const JitTrace *t = j->traces[i];
         char loc[256];

@@ -1,5 +1,5 @@
-/* Snapshots (see snap.h): taking them while recording, and restoring the
- * interpreter's frame from one when a guard fails. */
+/* Snapshots (see snap.h): taking them while recording, and the
+ * interpreter's type tag for each IR type, which exits box values with. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -73,37 +73,4 @@ ValueType pvmJ_value_type(JitType type)
     case JIT_T_PTR: return VT_POINTER;
     default: return VT_NIL;
     }
-}
-
-Value pvmJ_box(JitType type, uint64_t bits)
-{
-    if (type == JIT_T_NIL || type == JIT_T_VOID)
-        return VAL_NIL;
-    Value v = { .type = pvmJ_value_type(type) };
-    v.as.i = (int64_t)bits;
-    if (type == JIT_T_BOOL)
-        v.as.i = bits != 0;
-    return v;
-}
-
-static Value const_value(const JitIR *ir, JitRef ref)
-{
-    const JitIns *k = pvmJ_ir_at(ir, ref);
-    if (k->op == JIT_IR_KPRI)
-        return pvmJ_box(k->type, k->a);
-    return pvmJ_box(k->type, ir->kval[JIT_REF_BIAS - 1u - ref]);
-}
-
-uint32_t pvmJ_snap_restore(const JitIR *ir, const JitSnapList *s, uint32_t n,
-                           JitRefBits bits, void *ctx, Value *base)
-{
-    const JitSnap *snap = &s->snaps[n];
-    for (uint32_t i = 0; i < snap->nentries; i++) {
-        const JitSnapEntry *e = &s->map[snap->map_start + i];
-        if (pvmJ_ref_is_const(e->ref))
-            base[e->slot] = const_value(ir, e->ref);
-        else
-            base[e->slot] = pvmJ_box(pvmJ_ir_at(ir, e->ref)->type, bits(ctx, e->ref));
-    }
-    return snap->pc;
 }

@@ -2,8 +2,9 @@
  * interpreter exactly. A snapshot names the instruction to resume at, how
  * many frame slots are live there, and for each slot the trace changed the
  * IR ref whose value belongs in it (slots it did not change are already
- * right in the interpreter's stack, which the trace never moves). Restoring
- * boxes each value into its 16-byte Value by the ref's IR type. */
+ * right in the interpreter's stack, which the trace never moves). A
+ * trace's exit code (jit/assemble.c) writes those slots back, boxing each
+ * value into its 16-byte Value by the ref's IR type. */
 #ifndef PVM_JIT_SNAP_H
 #define PVM_JIT_SNAP_H
 
@@ -46,18 +47,5 @@ int pvmJ_snap_take(JitSnapList *s, uint32_t pc, JitRef ref, const JitRef *slots,
 
 /* The interpreter's tag for values of IR type [type]. */
 ValueType pvmJ_value_type(JitType type);
-
-/* The Value an IR value of [type] with raw 64-bit contents [bits] stands
- * for: an int, a double's bits, 0/1 for a bool, a pointer for objects. */
-Value pvmJ_box(JitType type, uint64_t bits);
-
-/* Where the backend kept each ref's raw bits when the exit was taken
- * (a register or a spill slot): it answers for non-constant refs. */
-typedef uint64_t (*JitRefBits)(void *ctx, JitRef ref);
-
-/* Writes snapshot [n]'s values into the frame whose local 0 is [base];
- * constants come from the IR, the rest from [bits]. Returns the resume pc. */
-uint32_t pvmJ_snap_restore(const JitIR *ir, const JitSnapList *s, uint32_t n,
-                           JitRefBits bits, void *ctx, Value *base);
 
 #endif

@@ -1,0 +1,212 @@
+/* Unit tests for the backend (jit/assemble.c) on IR built by hand: an
+ * exit writes its snapshot's values into the frame boxed by IR type
+ * (ints, doubles by their bits, bools, nil, objects, constants) and leaves
+ * other slots alone; the register allocator keeps every value right when
+ * there are more live values than registers (spills) and across a C call
+ * (fmod), for ints and floats; the fuel a trip charges comes out of the
+ * VM's budget, and an exhausted budget exits before charging. */
+#include <gc.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "jit/assemble.h"
+#include "jit/mcode.h"
+
+#if PVM_JIT
+
+typedef struct {
+    VM *vm;
+    JitIR ir;
+    JitSnapList snaps;
+    PvmjMcode *mc;
+    uint64_t *vals;
+    Value frame[64];
+} Fixture;
+
+static int setup(void **state)
+{
+    GC_INIT();
+    Fixture *f = calloc(1, sizeof *f);
+    f->vm = pvmV_new();
+    f->mc = pvmJ_mcode_new(0, 0);
+    f->vals = GC_MALLOC_UNCOLLECTABLE(PVMJ_VALS * sizeof *f->vals);
+    pvmJ_ir_init(&f->ir);
+    pvmJ_snap_init(&f->snaps);
+    for (int k = 0; k < 64; k++)
+        f->frame[k] = vm_int(1000 + k);
+    *state = f;
+    return f->vm && f->mc && f->vals ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    Fixture *f = *state;
+    pvmJ_ir_free(&f->ir);
+    pvmJ_snap_free(&f->snaps);
+    pvmJ_mcode_free(f->mc);
+    GC_FREE(f->vals);
+    pvmV_free(f->vm);
+    free(f);
+    return 0;
+}
+
+/* Assembles the fixture's IR, runs it once on the frame and returns what
+ * the code returned (exit_base 7 << 16 plus the snapshot's number). */
+static uint32_t run(Fixture *f)
+{
+    PvmjAsm a;
+    pvmJ_asm_init(&a, 0);
+    JitAsmIn in = { f->vm, &f->ir, &f->snaps, 7u << 16, NULL };
+    JitAsmOut out = { 0 };
+    assert_true(pvmJ_assemble(&a, &in, &out));
+    void *code = pvmJ_mcode_place(f->mc, &a);
+    assert_non_null(code);
+    assert_true(out.body > 0 && out.body < a.len);
+    pvmJ_asm_free(&a);
+    free(out.exit_jumps);
+    JitEntry entry = (JitEntry)(uintptr_t)code;
+    return entry(f->frame, f->vals);
+}
+
+static JitRef emit(Fixture *f, JitOp op, JitType t, JitRef a, JitRef b)
+{
+    return pvmJ_ir_append(&f->ir, op, t, a, b);
+}
+
+/* A guard that always fails (slot 63 holds 1063, which is not below
+ * -1000000) under a snapshot of [slots]. */
+static void fail_with(Fixture *f, uint32_t pc, const JitRef *slots, uint16_t n)
+{
+    JitRef next = (JitRef)(JIT_REF_BIAS + f->ir.nins);
+    assert_true(pvmJ_snap_take(&f->snaps, pc, next, slots, n) >= 0);
+    JitRef one = emit(f, JIT_IR_SLOAD, JIT_T_INT, 63, 0);
+    emit(f, JIT_IR_LT, JIT_T_VOID, one, pvmJ_k_int(&f->ir, -1000000));
+}
+
+static void test_exit_boxes_by_type(void **state)
+{
+    Fixture *f = *state;
+    int obj;
+    JitIR *ir = &f->ir;
+    f->frame[1] = vm_float(-0.0);
+    f->frame[2] = vm_bool(true);
+    f->frame[0] = vm_int(-5);
+    JitRef i = emit(f, JIT_IR_SLOAD, JIT_T_INT, 0, 0);
+    JitRef d = emit(f, JIT_IR_SLOAD, JIT_T_FLT, 1, 0);
+    JitRef b = emit(f, JIT_IR_SLOAD, JIT_T_BOOL, 2, 0);
+    JitRef slots[9] = {
+        d, i, b,
+        pvmJ_k_float(ir, NAN),
+        pvmJ_k_pri(ir, JIT_T_NIL, false),
+        pvmJ_k_pri(ir, JIT_T_BOOL, false),
+        pvmJ_k_gc(ir, JIT_T_STR, &obj),
+        JIT_REF_NONE,
+        pvmJ_k_int(ir, INT64_MIN),
+    };
+    fail_with(f, 42, slots, 9);
+    assert_int_equal(run(f), 7u << 16 | 0u);
+    assert_int_equal(f->frame[0].type, VT_FLOAT);
+    assert_true(f->frame[0].as.f == 0.0 && signbit(f->frame[0].as.f));
+    assert_int_equal(f->frame[1].type, VT_INT);
+    assert_int_equal(f->frame[1].as.i, -5);
+    assert_int_equal(f->frame[2].type, VT_BOOL);
+    assert_int_equal(f->frame[2].as.i, 1);
+    assert_int_equal(f->frame[3].type, VT_FLOAT);
+    assert_true(isnan(f->frame[3].as.f));
+    assert_int_equal(f->frame[4].type, VT_NIL);
+    assert_int_equal(f->frame[5].type, VT_BOOL);
+    assert_int_equal(f->frame[5].as.i, 0);
+    assert_int_equal(f->frame[6].type, VT_STRING);
+    assert_ptr_equal(f->frame[6].as.p, &obj);
+    /* a slot the trace never wrote keeps what the interpreter left there */
+    assert_int_equal(f->frame[7].type, VT_INT);
+    assert_int_equal(f->frame[7].as.i, 1007);
+    assert_int_equal(f->frame[8].type, VT_INT);
+    assert_int_equal(f->frame[8].as.i, INT64_MIN);
+}
+
+/* 40 ints made from 40 slots, all live at the exit: more than the
+ * registers, so most are spilled; each must come back as slot + k * 3. */
+static void test_spills_keep_int_values(void **state)
+{
+    Fixture *f = *state;
+    enum { N = 40 };
+    JitRef slots[N], loads[N];
+    for (int k = 0; k < N; k++)
+        loads[k] = emit(f, JIT_IR_SLOAD, JIT_T_INT, (JitRef)k, 0);
+    for (int k = 0; k < N; k++) {
+        JitRef t = emit(f, JIT_IR_MUL, JIT_T_INT, pvmJ_k_int(&f->ir, k), pvmJ_k_int(&f->ir, 3));
+        slots[k] = emit(f, JIT_IR_ADD, JIT_T_INT, loads[k], t);
+    }
+    fail_with(f, 1, slots, N);
+    assert_int_equal(run(f) & 0xFFFF, 0);
+    for (int k = 0; k < N; k++) {
+        assert_int_equal(f->frame[k].type, VT_INT);
+        assert_int_equal(f->frame[k].as.i, 1000 + k + 3 * k);
+    }
+}
+
+/* 30 floats live across an fmod call, which clobbers every SSE register:
+ * slot k gets (1000 + k) * 0.5, and the fmod's own result is right too. */
+static void test_floats_survive_a_call(void **state)
+{
+    Fixture *f = *state;
+    enum { N = 30 };
+    JitRef slots[N + 1];
+    for (int k = 0; k < N; k++) {
+        JitRef v = emit(f, JIT_IR_SLOAD, JIT_T_INT, (JitRef)k, 0);
+        JitRef x = emit(f, JIT_IR_TOFLT, JIT_T_FLT, v, 0);
+        slots[k] = emit(f, JIT_IR_MUL, JIT_T_FLT, x, pvmJ_k_float(&f->ir, 0.5));
+    }
+    slots[N] = emit(f, JIT_IR_MOD, JIT_T_FLT, slots[N - 1], pvmJ_k_float(&f->ir, 7.0));
+    fail_with(f, 1, slots, N + 1);
+    assert_int_equal(run(f) & 0xFFFF, 0);
+    for (int k = 0; k < N; k++) {
+        assert_int_equal(f->frame[k].type, VT_FLOAT);
+        assert_true(f->frame[k].as.f == (1000 + k) * 0.5);
+    }
+    assert_true(f->frame[N].as.f == fmod((1000 + N - 1) * 0.5, 7.0));
+}
+
+/* CHARGE #5 takes 5 fuel from the VM; with 4 left it exits untouched. */
+static void test_charge_takes_fuel(void **state)
+{
+    Fixture *f = *state;
+    JitRef none = JIT_REF_NONE;
+    pvmJ_snap_take(&f->snaps, 3, JIT_REF_BIAS, &none, 1);
+    emit(f, JIT_IR_CHARGE, JIT_T_VOID, 5, 0);
+    fail_with(f, 4, &none, 1);
+    f->vm->fuel = 100;
+    assert_int_equal(run(f) & 0xFFFF, 1);
+    assert_int_equal(f->vm->fuel, 95);
+    f->vm->fuel = 4;
+    assert_int_equal(run(f) & 0xFFFF, 0);
+    assert_int_equal(f->vm->fuel, 4);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_exit_boxes_by_type, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_spills_keep_int_values, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_floats_survive_a_call, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_charge_takes_fuel, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
+
+#else
+
+int main(void)
+{
+    return 0;
+}
+
+#endif
