@@ -19,6 +19,7 @@
  *                       LOOP #1: the loop body starts; its end is the PHIs'
  *                       move and a jmp back. LOOP #0: write the frame back
  *                       and jmp to body
+ *   out of line:        a CHARGE that fails gives the trip's fuel back
  *   exit s:             box and store each of snapshot s's values into its
  *                       frame slot, then jmp (patchable) to
  *                       "eax = exit_base + s; leave"
@@ -56,6 +57,13 @@ static const PvmjReg xmm_pool[XMM_N] = { PVMJ_XMM2, PVMJ_XMM3, PVMJ_XMM4, PVMJ_X
 /* Where a value lives: a register (PVMJ_RAX.. or PVMJ_XMM0..), else its home slot. */
 #define IN_MEMORY ((uint8_t)0xFF)
 
+/* A CHARGE's way out: give the trip's fuel back, then take the exit. */
+typedef struct {
+    PvmjLabel undo;
+    int32_t fuel;
+    uint32_t snap;
+} ChargeExit;
+
 typedef struct {
     PvmjAsm *a;
     const JitIR *ir;
@@ -71,6 +79,8 @@ typedef struct {
     PvmjLabel loop;
     PvmjLabel *exits;   /* one per snapshot */
     uint32_t snap;      /* the snapshot of the instruction being compiled */
+    ChargeExit *charges;/* one per CHARGE */
+    uint32_t ncharges;
 } Gen;
 
 static uint32_t index_of(JitRef ref)
@@ -406,18 +416,34 @@ static void gen_gstore(Gen *g, const JitIns *in)
     store_value(g, pvmj_mem(PVMJ_RCX, 0), pvmj_mem(PVMJ_RCX, 8), in->b);
 }
 
-/* fuel -= trip, unless that leaves it negative or an interrupt is pending:
- * then exit before the jmp, which charges and raises in the interpreter. */
+/* fuel -= trip; when that leaves it negative or an interrupt is pending,
+ * the trip is given back (out of line) and the trace exits before the
+ * jmp, which charges and raises in the interpreter. */
 static void gen_charge(Gen *g, const JitIns *in)
 {
-    pvmJ_mov_rr(g->a, PVMJ_W64, PVMJ_RAX, FUEL);
-    pvmJ_alu_ri(g->a, PVMJ_SUB, PVMJ_W64, PVMJ_RAX, (int32_t)in->a);
-    exit_if(g, PVMJ_CC_L);
+    if (g->ncharges == g->snaps->nsnaps) { /* each has a snapshot of its own */
+        pvmJ_asm_fail(g->a, PVMJ_ENOMEM);
+        return;
+    }
+    ChargeExit *c = &g->charges[g->ncharges++];
+    c->undo = pvmJ_label_new(g->a);
+    c->fuel = (int32_t)in->a;
+    c->snap = g->snap;
+    pvmJ_alu_ri(g->a, PVMJ_SUB, PVMJ_W64, FUEL, c->fuel);
+    pvmJ_jcc(g->a, PVMJ_CC_L, c->undo);
     pvmJ_mov_ri(g->a, PVMJ_RCX, (int64_t)(uintptr_t)&g->vm->interrupt);
     pvmJ_mov_load(g->a, PVMJ_W32, PVMJ_RCX, pvmj_mem(PVMJ_RCX, 0));
     pvmJ_test_rr(g->a, PVMJ_W32, PVMJ_RCX, PVMJ_RCX);
-    exit_if(g, PVMJ_CC_NE);
-    pvmJ_mov_rr(g->a, PVMJ_W64, FUEL, PVMJ_RAX);
+    pvmJ_jcc(g->a, PVMJ_CC_NE, c->undo);
+}
+
+static void gen_charge_undos(Gen *g)
+{
+    for (uint32_t i = 0; i < g->ncharges; i++) {
+        pvmJ_label_bind(g->a, g->charges[i].undo);
+        pvmJ_alu_ri(g->a, PVMJ_ADD, PVMJ_W64, FUEL, g->charges[i].fuel);
+        pvmJ_jmp(g->a, g->exits[g->charges[i].snap]);
+    }
 }
 
 static void gen_count_trip(Gen *g)
@@ -984,6 +1010,7 @@ static bool gen_trace(Gen *g, JitAsmOut *out)
     }
     if (ir->loop != JIT_REF_NONE && !gen_phis(g, i))
         return false;
+    gen_charge_undos(g);
     gen_exits(g, out->exit_jumps);
     gen_const_pool(g);
     return g->a->error == PVMJ_OK;
@@ -998,8 +1025,9 @@ bool pvmJ_assemble(PvmjAsm *a, const JitAsmIn *in, JitAsmOut *out)
         return false;
     g.exits = malloc(in->snaps->nsnaps * sizeof *g.exits);
     g.klabel = malloc((in->ir->nk + 1) * sizeof *g.klabel);
+    g.charges = malloc(in->snaps->nsnaps * sizeof *g.charges);
     out->exit_jumps = malloc(in->snaps->nsnaps * sizeof *out->exit_jumps);
-    bool ok = g.exits && g.klabel && out->exit_jumps && allocate(&g);
+    bool ok = g.exits && g.klabel && g.charges && out->exit_jumps && allocate(&g);
     if (ok) {
         for (uint32_t k = 0; k < in->ir->nk; k++)
             g.klabel[k] = -1;
@@ -1007,6 +1035,7 @@ bool pvmJ_assemble(PvmjAsm *a, const JitAsmIn *in, JitAsmOut *out)
     }
     free(g.exits);
     free(g.klabel);
+    free(g.charges);
     free(g.last);
     free(g.where);
     if (!ok) {
