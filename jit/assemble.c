@@ -245,49 +245,51 @@ static PvmjReg reg_of(const Gen *g, JitRef ref)
     return (PvmjReg)g->where[index_of(ref)];
 }
 
-/* Makes general register [r] hold [ref]'s bits. */
-static void gpr_load(Gen *g, PvmjReg r, JitRef ref)
+static bool same_class(PvmjReg a, PvmjReg b)
+{
+    return PVMJ_IS_XMM(a) == PVMJ_IS_XMM(b);
+}
+
+/* dst = src, bits unchanged, across classes too. */
+static void move_reg(Gen *g, PvmjReg dst, PvmjReg src)
+{
+    if (dst == src)
+        return;
+    if (PVMJ_IS_XMM(dst) && PVMJ_IS_XMM(src))
+        pvmJ_sse_rr(g->a, PVMJ_MOVSD, dst, src);
+    else if (PVMJ_IS_XMM(dst))
+        pvmJ_movq_to_xmm(g->a, dst, src);
+    else if (PVMJ_IS_XMM(src))
+        pvmJ_movq_from_xmm(g->a, dst, src);
+    else
+        pvmJ_mov_rr(g->a, PVMJ_W64, dst, src);
+}
+
+/* Makes register [r] (general or SSE) hold [ref]'s bits. */
+static void load_to(Gen *g, PvmjReg r, JitRef ref)
 {
     PvmjReg at = reg_of(g, ref);
-    if (pvmJ_ref_is_const(ref))
+    bool sse = PVMJ_IS_XMM(r);
+    if (pvmJ_ref_is_const(ref) && sse)
+        pvmJ_sse_rip(g->a, PVMJ_MOVSD, r, const_label(g, ref));
+    else if (pvmJ_ref_is_const(ref))
         pvmJ_mov_ri(g->a, r, (int64_t)const_bits(g->ir, ref));
+    else if (at == PVMJ_NOREG && sse)
+        pvmJ_sse_rm(g->a, PVMJ_MOVSD, r, home(index_of(ref)));
     else if (at == PVMJ_NOREG)
         pvmJ_mov_load(g->a, PVMJ_W64, r, home(index_of(ref)));
-    else if (PVMJ_IS_XMM(at))
-        pvmJ_movq_from_xmm(g->a, r, at);
-    else if (at != r)
-        pvmJ_mov_rr(g->a, PVMJ_W64, r, at);
+    else
+        move_reg(g, r, at);
 }
 
-/* A general register holding [ref]: its own, or [scratch] loaded. */
-static PvmjReg gpr_src(Gen *g, JitRef ref, PvmjReg scratch)
+/* A register of [scratch]'s class holding [ref]: its own, or [scratch]
+ * loaded. */
+static PvmjReg src_in(Gen *g, JitRef ref, PvmjReg scratch)
 {
     PvmjReg at = reg_of(g, ref);
-    if (at != PVMJ_NOREG && PVMJ_IS_GPR(at))
+    if (at != PVMJ_NOREG && same_class(at, scratch))
         return at;
-    gpr_load(g, scratch, ref);
-    return scratch;
-}
-
-static void xmm_load(Gen *g, PvmjReg x, JitRef ref)
-{
-    PvmjReg at = reg_of(g, ref);
-    if (pvmJ_ref_is_const(ref))
-        pvmJ_sse_rip(g->a, PVMJ_MOVSD, x, const_label(g, ref));
-    else if (at == PVMJ_NOREG)
-        pvmJ_sse_rm(g->a, PVMJ_MOVSD, x, home(index_of(ref)));
-    else if (PVMJ_IS_GPR(at))
-        pvmJ_movq_to_xmm(g->a, x, at);
-    else if (at != x)
-        pvmJ_sse_rr(g->a, PVMJ_MOVSD, x, at);
-}
-
-static PvmjReg xmm_src(Gen *g, JitRef ref, PvmjReg scratch)
-{
-    PvmjReg at = reg_of(g, ref);
-    if (at != PVMJ_NOREG && PVMJ_IS_XMM(at))
-        return at;
-    xmm_load(g, scratch, ref);
+    load_to(g, scratch, ref);
     return scratch;
 }
 
@@ -302,22 +304,12 @@ static PvmjReg dst_of(const Gen *g, JitRef ref, PvmjReg scratch)
 static void define(Gen *g, JitRef ref, PvmjReg r)
 {
     PvmjReg at = reg_of(g, ref);
-    if (at == r)
-        return;
-    if (at == PVMJ_NOREG) {
-        if (PVMJ_IS_XMM(r))
-            pvmJ_movsd_store(g->a, home(index_of(ref)), r);
-        else
-            pvmJ_mov_store(g->a, PVMJ_W64, home(index_of(ref)), r);
-    } else if (PVMJ_IS_XMM(at) && PVMJ_IS_XMM(r)) {
-        pvmJ_sse_rr(g->a, PVMJ_MOVSD, at, r);
-    } else if (PVMJ_IS_XMM(at)) {
-        pvmJ_movq_to_xmm(g->a, at, r);
-    } else if (PVMJ_IS_XMM(r)) {
-        pvmJ_movq_from_xmm(g->a, at, r);
-    } else {
-        pvmJ_mov_rr(g->a, PVMJ_W64, at, r);
-    }
+    if (at != PVMJ_NOREG)
+        move_reg(g, at, r);
+    else if (PVMJ_IS_XMM(r))
+        pvmJ_movsd_store(g->a, home(index_of(ref)), r);
+    else
+        pvmJ_mov_store(g->a, PVMJ_W64, home(index_of(ref)), r);
 }
 
 /* op dst, ref: an immediate, a register or the home slot. */
@@ -328,7 +320,7 @@ static void alu_ref(Gen *g, PvmjAlu op, PvmjReg dst, JitRef ref)
     } else if (reg_of(g, ref) == PVMJ_NOREG && !pvmJ_ref_is_const(ref)) {
         pvmJ_alu_rm(g->a, op, PVMJ_W64, dst, home(index_of(ref)));
     } else {
-        pvmJ_alu_rr(g->a, op, PVMJ_W64, dst, gpr_src(g, ref, PVMJ_R11));
+        pvmJ_alu_rr(g->a, op, PVMJ_W64, dst, src_in(g, ref, PVMJ_R11));
     }
 }
 
@@ -339,7 +331,7 @@ static void imul_ref(Gen *g, PvmjReg dst, JitRef ref)
     else if (reg_of(g, ref) == PVMJ_NOREG && !pvmJ_ref_is_const(ref))
         pvmJ_imul_rm(g->a, PVMJ_W64, dst, home(index_of(ref)));
     else
-        pvmJ_imul_rr(g->a, PVMJ_W64, dst, gpr_src(g, ref, PVMJ_R11));
+        pvmJ_imul_rr(g->a, PVMJ_W64, dst, src_in(g, ref, PVMJ_R11));
 }
 
 /* sse dst, ref: a register, the home slot or the constant pool. */
@@ -351,7 +343,7 @@ static void sse_ref(Gen *g, PvmjSse op, PvmjReg dst, JitRef ref)
     else if (at == PVMJ_NOREG)
         pvmJ_sse_rm(g->a, op, dst, home(index_of(ref)));
     else
-        pvmJ_sse_rr(g->a, op, dst, xmm_src(g, ref, PVMJ_XMM1));
+        pvmJ_sse_rr(g->a, op, dst, src_in(g, ref, PVMJ_XMM1));
 }
 
 static void exit_if(Gen *g, PvmjCond cc)
@@ -407,7 +399,7 @@ static void store_value(Gen *g, PvmjMem tag, PvmjMem payload, JitRef ref)
     else if (at != PVMJ_NOREG && PVMJ_IS_XMM(at))
         pvmJ_movsd_store(g->a, payload, at);
     else
-        pvmJ_mov_store(g->a, PVMJ_W64, payload, gpr_src(g, ref, PVMJ_R11));
+        pvmJ_mov_store(g->a, PVMJ_W64, payload, src_in(g, ref, PVMJ_R11));
 }
 
 static void gen_gstore(Gen *g, const JitIns *in)
@@ -483,15 +475,11 @@ static void move_bits(Gen *g, JitRef dst, JitRef src)
         define(g, dst, PVMJ_R11);
         return;
     }
-    PvmjReg d = reg_of(g, dst);
-    if (d != PVMJ_NOREG && PVMJ_IS_XMM(d))
-        xmm_load(g, d, src);
-    else if (d != PVMJ_NOREG)
-        gpr_load(g, d, src);
-    else if (reg_of(g, src) != PVMJ_NOREG && PVMJ_IS_XMM(reg_of(g, src)))
-        define(g, dst, reg_of(g, src));
+    PvmjReg d = reg_of(g, dst), at = reg_of(g, src);
+    if (d != PVMJ_NOREG)
+        load_to(g, d, src);
     else
-        define(g, dst, gpr_src(g, src, PVMJ_RAX));
+        define(g, dst, at != PVMJ_NOREG ? at : src_in(g, src, PVMJ_RAX));
 }
 
 static bool read_by_pending(const Gen *g, const PhiMove *m, uint32_t n, uint32_t self)
@@ -530,7 +518,7 @@ static bool gen_phis(Gen *g, uint32_t first)
         while (m[c].done || m[c].src == JIT_REF_NONE)
             c++;
         int saved = place_of(g, m[c].dst);
-        gpr_load(g, PVMJ_R11, m[c].dst);
+        load_to(g, PVMJ_R11, m[c].dst);
         for (uint32_t i = 0; i < n; i++)
             if (!m[i].done && !pvmJ_ref_is_const(m[i].src) && place_of(g, m[i].src) == saved)
                 m[i].src = JIT_REF_NONE;
@@ -564,7 +552,7 @@ static void gen_loop(Gen *g, const JitIns *in)
 
 static void gen_field_load(Gen *g, JitRef obj, int32_t offset, JitRef ref)
 {
-    PvmjReg base = gpr_src(g, obj, PVMJ_RCX);
+    PvmjReg base = src_in(g, obj, PVMJ_RCX);
     PvmjReg d = dst_of(g, ref, PVMJ_RAX);
     pvmJ_mov_load(g->a, PVMJ_W64, d, pvmj_mem(base, offset));
     define(g, ref, d);
@@ -573,15 +561,15 @@ static void gen_field_load(Gen *g, JitRef obj, int32_t offset, JitRef ref)
 /* One unsigned compare checks both ends: a negative index is huge. */
 static void gen_abc(Gen *g, const JitIns *in)
 {
-    alu_ref(g, PVMJ_CMP, gpr_src(g, in->a, PVMJ_RAX), in->b);
+    alu_ref(g, PVMJ_CMP, src_in(g, in->a, PVMJ_RAX), in->b);
     exit_if(g, PVMJ_CC_AE);
 }
 
 static void gen_aref(Gen *g, const JitIns *in, JitRef ref)
 {
     pvmJ_mov_load(g->a, PVMJ_W64, PVMJ_RAX,
-                  pvmj_mem(gpr_src(g, in->a, PVMJ_RAX), (int32_t)offsetof(PvArray, items)));
-    gpr_load(g, PVMJ_RCX, in->b);
+                  pvmj_mem(src_in(g, in->a, PVMJ_RAX), (int32_t)offsetof(PvArray, items)));
+    load_to(g, PVMJ_RCX, in->b);
     pvmJ_shift_ri(g->a, PVMJ_SHL, PVMJ_W64, PVMJ_RCX, 4); /* a Value is 16 bytes */
     pvmJ_alu_rr(g->a, PVMJ_ADD, PVMJ_W64, PVMJ_RAX, PVMJ_RCX);
     define(g, ref, PVMJ_RAX);
@@ -590,7 +578,7 @@ static void gen_aref(Gen *g, const JitIns *in, JitRef ref)
 /* The entry still holds the key string the trace was recorded with. */
 static void gen_hkey(Gen *g, const JitIns *in)
 {
-    PvmjReg entry = gpr_src(g, in->a, PVMJ_RCX);
+    PvmjReg entry = src_in(g, in->a, PVMJ_RCX);
     pvmJ_mov_load(g->a, PVMJ_W64, PVMJ_RAX, pvmj_mem(entry, 0));
     pvmJ_alu_ri(g->a, PVMJ_CMP, PVMJ_W64, PVMJ_RAX, VT_STRING);
     exit_if(g, PVMJ_CC_NE);
@@ -601,12 +589,12 @@ static void gen_hkey(Gen *g, const JitIns *in)
 
 static void gen_xload(Gen *g, const JitIns *in, JitRef ref)
 {
-    gen_load_value(g, in, ref, pvmj_mem(gpr_src(g, in->a, PVMJ_RCX), 0));
+    gen_load_value(g, in, ref, pvmj_mem(src_in(g, in->a, PVMJ_RCX), 0));
 }
 
 static void gen_xstore(Gen *g, const JitIns *in)
 {
-    PvmjReg at = gpr_src(g, in->a, PVMJ_RCX);
+    PvmjReg at = src_in(g, in->a, PVMJ_RCX);
     store_value(g, pvmj_mem(at, 0), pvmj_mem(at, 8), in->b);
 }
 
@@ -619,7 +607,7 @@ static void gen_int_divmod_const(Gen *g, const JitIns *in, JitRef ref, int64_t d
     int64_t m;
     int shift;
     pvmJ_div_magic(d, &m, &shift);
-    gpr_load(g, PVMJ_RCX, in->a);
+    load_to(g, PVMJ_RCX, in->a);
     pvmJ_mov_ri(g->a, PVMJ_RAX, m);
     pvmJ_imul_wide(g->a, PVMJ_W64, PVMJ_RCX);          /* rdx = hi(m * x) */
     if (m < 0)
@@ -653,8 +641,8 @@ static void gen_int_divmod(Gen *g, const JitIns *in, JitRef ref)
         return;
     }
     PvmjLabel plain = pvmJ_label_new(g->a), done = pvmJ_label_new(g->a);
-    gpr_load(g, PVMJ_RAX, in->a);
-    gpr_load(g, PVMJ_RCX, in->b);
+    load_to(g, PVMJ_RAX, in->a);
+    load_to(g, PVMJ_RCX, in->b);
     pvmJ_alu_ri(g->a, PVMJ_CMP, PVMJ_W64, PVMJ_RCX, -1);
     pvmJ_jcc(g->a, PVMJ_CC_NE, plain);
     if (in->op == JIT_IR_DIV)
@@ -696,17 +684,17 @@ static void gen_int_binary(Gen *g, const JitIns *in, JitRef ref)
         /* the hardware masks a 64-bit shift count to six bits, as PV does */
         PvmjShift sh = in->op == JIT_IR_SHL ? PVMJ_SHL : PVMJ_SAR;
         if (pvmJ_ref_is_const(b)) {
-            gpr_load(g, d, a);
+            load_to(g, d, a);
             pvmJ_shift_ri(g->a, sh, PVMJ_W64, d, (uint8_t)(const_bits(g->ir, b) & 63u));
         } else {
-            gpr_load(g, PVMJ_RCX, b);
-            gpr_load(g, d, a);
+            load_to(g, PVMJ_RCX, b);
+            load_to(g, d, a);
             pvmJ_shift_cl(g->a, sh, PVMJ_W64, d);
         }
         define(g, ref, d);
         return;
     }
-    gpr_load(g, d, a);
+    load_to(g, d, a);
     switch (in->op) {
     case JIT_IR_ADD: alu_ref(g, PVMJ_ADD, d, b); break;
     case JIT_IR_SUB: alu_ref(g, PVMJ_SUB, d, b); break;
@@ -721,7 +709,7 @@ static void gen_int_binary(Gen *g, const JitIns *in, JitRef ref)
 static void gen_int_unary(Gen *g, const JitIns *in, JitRef ref)
 {
     PvmjReg d = dst_of(g, ref, PVMJ_RAX);
-    gpr_load(g, d, in->a);
+    load_to(g, d, in->a);
     if (in->op == JIT_IR_NEG)
         pvmJ_neg(g->a, PVMJ_W64, d);
     else
@@ -759,9 +747,9 @@ static void gen_float_call(Gen *g, const JitIns *in, JitRef ref, const void *fn)
 {
     uint32_t k = index_of(ref);
     save_around_call(g, k, false);
-    xmm_load(g, PVMJ_XMM0, in->a);
+    load_to(g, PVMJ_XMM0, in->a);
     if (pvmJ_ir_ops[in->op].o2 == JIT_O_REF)
-        xmm_load(g, PVMJ_XMM1, in->b);
+        load_to(g, PVMJ_XMM1, in->b);
     pvmJ_mov_ri(g->a, PVMJ_RAX, (int64_t)(uintptr_t)fn);
     pvmJ_call_r(g->a, PVMJ_RAX);
     save_around_call(g, k, true);
@@ -784,13 +772,13 @@ static void gen_float(Gen *g, const JitIns *in, JitRef ref)
             gen_float_call(g, in, ref, (const void *)floor);
             return;
         }
-        pvmJ_roundsd(g->a, d, xmm_src(g, in->a, PVMJ_XMM0), PVMJ_ROUND_FLOOR);
+        pvmJ_roundsd(g->a, d, src_in(g, in->a, PVMJ_XMM0), PVMJ_ROUND_FLOOR);
         break;
     case JIT_IR_TOFLT:
-        pvmJ_cvtsi2sd(g->a, d, gpr_src(g, in->a, PVMJ_RAX));
+        pvmJ_cvtsi2sd(g->a, d, src_in(g, in->a, PVMJ_RAX));
         break;
     case JIT_IR_NEG: /* flip the sign bit: -0.0 and NaN as the C negation */
-        gpr_load(g, PVMJ_RAX, in->a);
+        load_to(g, PVMJ_RAX, in->a);
         pvmJ_mov_ri(g->a, PVMJ_RCX, INT64_MIN);
         pvmJ_alu_rr(g->a, PVMJ_XOR, PVMJ_W64, PVMJ_RAX, PVMJ_RCX);
         pvmJ_movq_to_xmm(g->a, d, PVMJ_RAX);
@@ -799,7 +787,7 @@ static void gen_float(Gen *g, const JitIns *in, JitRef ref)
         if (reg_of(g, in->a) == PVMJ_NOREG && !pvmJ_ref_is_const(in->a))
             pvmJ_sse_rm(g->a, PVMJ_SQRTSD, d, home(index_of(in->a)));
         else
-            pvmJ_sse_rr(g->a, PVMJ_SQRTSD, d, xmm_src(g, in->a, PVMJ_XMM0));
+            pvmJ_sse_rr(g->a, PVMJ_SQRTSD, d, src_in(g, in->a, PVMJ_XMM0));
         break;
     default: {
         JitRef a = in->a, b = in->b;
@@ -812,7 +800,7 @@ static void gen_float(Gen *g, const JitIns *in, JitRef ref)
                 d = PVMJ_XMM0;
             }
         }
-        xmm_load(g, d, a);
+        load_to(g, d, a);
         sse_ref(g, sse[in->op], d, b);
     }
     }
@@ -833,7 +821,7 @@ static void gen_int_guard(Gen *g, const JitIns *in)
     case JIT_IR_EQ: holds = PVMJ_CC_E; break;
     default: holds = PVMJ_CC_NE; break;
     }
-    alu_ref(g, PVMJ_CMP, gpr_src(g, in->a, PVMJ_RAX), in->b);
+    alu_ref(g, PVMJ_CMP, src_in(g, in->a, PVMJ_RAX), in->b);
     exit_if(g, PVMJ_CC_NOT(holds));
 }
 
@@ -856,7 +844,7 @@ static void gen_float_guard(Gen *g, const JitIns *in)
     case JIT_IR_UGE: swap = true; holds = PVMJ_CC_BE; break;
     default: swap = false; holds = PVMJ_CC_E; break; /* EQ, NE: below */
     }
-    PvmjReg x = xmm_src(g, swap ? in->b : in->a, PVMJ_XMM0);
+    PvmjReg x = src_in(g, swap ? in->b : in->a, PVMJ_XMM0);
     sse_ref(g, PVMJ_UCOMISD, x, swap ? in->a : in->b);
     if (in->op == JIT_IR_EQ) { /* equal and ordered */
         exit_if(g, PVMJ_CC_P);
