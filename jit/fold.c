@@ -237,11 +237,16 @@ static JitRef cse_find(const JitIR *ir, JitOp op, JitType type, JitRef a, JitRef
 }
 
 /* Guards are CSE'd too: a second identical check adds nothing, as no
- * instruction between them can change an SSA value. */
+ * instruction between them can change an SSA value, an array's length or
+ * the key at a map entry (a trace never inserts or removes). */
+static bool is_pure_guard(JitOp op)
+{
+    return is_compare(op) || op == JIT_IR_ABC || op == JIT_IR_HKEY;
+}
+
 static bool cse_applies(JitOp op)
 {
-    uint8_t f = pvmJ_ir_ops[op].flags;
-    return (f & JIT_F_CSE) || (is_compare(op));
+    return (pvmJ_ir_ops[op].flags & JIT_F_CSE) || is_pure_guard(op);
 }
 
 JitRef pvmJ_fold_emit(JitIR *ir, JitOp op, JitType type, JitRef a, JitRef b, bool *always_fails)
@@ -260,7 +265,7 @@ JitRef pvmJ_fold_emit(JitIR *ir, JitOp op, JitType type, JitRef a, JitRef b, boo
     if (cse_applies(op)) {
         JitRef same = cse_find(ir, op, type, a, b);
         if (same != JIT_REF_NONE)
-            return is_compare(op) ? JIT_REF_NONE : same;
+            return is_pure_guard(op) ? JIT_REF_NONE : same;
     }
     return pvmJ_ir_append(ir, op, type, a, b);
 }

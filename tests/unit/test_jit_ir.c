@@ -200,6 +200,18 @@ static void test_guards(void **state)
     pvmJ_fold_emit(ir, JIT_IR_NE, JIT_T_FLT, nan, nan, &fails);
     assert_false(fails);
     assert_int_equal(ir->nins, 2);
+    /* a bounds check and a map entry's key check, repeated, are redundant
+     * too (a trace never changes a length or an entry's key); a load's
+     * type guard is not (a store may have changed the value) */
+    JitRef arr = slot(ir, 1, JIT_T_ARR), len = emit(ir, JIT_IR_ALEN, JIT_T_INT, arr, 0);
+    assert_int_not_equal(pvmJ_fold_emit(ir, JIT_IR_ABC, JIT_T_INT, x, len, &fails), JIT_REF_NONE);
+    assert_int_equal(pvmJ_fold_emit(ir, JIT_IR_ABC, JIT_T_INT, x, len, &fails), JIT_REF_NONE);
+    JitRef at = emit(ir, JIT_IR_AREF, JIT_T_PTR, arr, x), key = pvmJ_k_gc(ir, JIT_T_STR, ir);
+    assert_int_not_equal(pvmJ_fold_emit(ir, JIT_IR_HKEY, JIT_T_PTR, at, key, &fails), JIT_REF_NONE);
+    assert_int_equal(pvmJ_fold_emit(ir, JIT_IR_HKEY, JIT_T_PTR, at, key, &fails), JIT_REF_NONE);
+    JitRef v = pvmJ_fold_emit(ir, JIT_IR_XLOAD, JIT_T_INT, at, 0, &fails);
+    assert_int_not_equal(pvmJ_fold_emit(ir, JIT_IR_XLOAD, JIT_T_INT, at, 0, &fails), v);
+    assert_int_equal(ir->nins, 9);
 }
 
 static void test_limits_fail_cleanly(void **state)
