@@ -45,7 +45,7 @@ void pvmV_trace_step(VM *vm, const VmFrame *f, const VmInsn *ip)
     /* orig, not op: fused slots trace as the instructions they stand for
      * (op may be a superinstruction, which has no entry in the table). */
     const OpcodeInfo *info = &pvmB_opcode_info[ip->orig];
-    const char *name = p == p->module->main ? "<main>" : p->name ? p->name->chars : "<anon>";
+    const char *name = pvmV_proto_name(p);
     char operand[32] = "";
     if (info->operand == OPND_TARGET)
         snprintf(operand, sizeof operand, "%u", p->offsets[ip->arg]);

@@ -32,11 +32,13 @@ uint32_t pvmV_proto_line(const VmProto *proto, const VmInsn *ip)
     return proto->lines[lo].offset <= offset ? proto->lines[lo].line : 0;
 }
 
-static const char *vm_frame_name(const VmProto *p)
+/* The function's stored name; without one, "<main>" for a module's main
+ * function and "<anon>" for the others. */
+const char *pvmV_proto_name(const VmProto *p)
 {
-    if (p == p->module->main)
-        return "<main>";
-    return p->name ? p->name->chars : "<anon>";
+    if (p->name)
+        return p->name->chars;
+    return p == p->module->main ? "<main>" : "<anon>";
 }
 
 /* The instruction a frame is executing: the one before its saved ip. */
@@ -44,7 +46,7 @@ static void vm_trace_frame(VmBuf *b, const VmFrame *f)
 {
     const VmProto *p = f->closure->proto;
     const VmInsn *at = f->ip > p->code ? f->ip - 1 : p->code;
-    pvmV_buf_addf(b, "  at %s (%s:%u)\n", vm_frame_name(p), p->module->file->chars,
+    pvmV_buf_addf(b, "  at %s (%s:%u)\n", pvmV_proto_name(p), p->module->file->chars,
                 pvmV_proto_line(p, at));
 }
 

@@ -172,6 +172,8 @@ bool pvmV_stack_ensure(VM *vm, Value *end);
 
 /* Source line of instruction [ip] of [proto] (0 when the table is empty). */
 uint32_t pvmV_proto_line(const VmProto *proto, const VmInsn *ip);
+/* A function's name for traces: its stored name, else "<main>" or "<anon>". */
+const char *pvmV_proto_name(const VmProto *proto);
 
 /* Allocation funnel (gc.c): every heap allocation goes through here.
  * Raises "out of memory" (or the memory limit) rather than returning NULL. */
