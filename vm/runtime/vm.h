@@ -94,6 +94,7 @@ typedef struct {
     bool trace;             /* --trace: print every instruction */
     bool no_fuse;           /* --no-fuse: load code without superinstructions */
     FILE *trace_out;        /* where --trace writes; NULL: stderr */
+    const char *trace_only; /* --trace=NAME: only functions named NAME; NULL: all */
     char trace_pending[256];/* the traced instruction awaiting its stack */
     struct FuseIndex *fuse_index; /* fuse.c's pattern index, built on first use */
 } VmTools;
