@@ -8,6 +8,9 @@ CC      ?= cc
 PREFIX  ?= /usr/local
 SANITIZE ?= 0
 PKGS    := libffi-dev libgc-dev libcmocka-dev pkg-config libedit-dev libcapstone-dev
+# Needed only by tests that skip without them (the tutorial compiler,
+# examples/toyc, is Python): installed with PKGS as root, never required.
+TEST_PKGS := python3
 
 CFLAGS_BASE := -std=gnu11 -O2 -g -Wall -Wextra -Wno-unused-parameter -Iinclude -I. -DGC_THREADS
 ifeq ($(SANITIZE),1)
@@ -40,18 +43,24 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 DEPS_OK  := build/.deps-ok
 
-.PHONY: all deps test unit e2e e2e-switch fuzz fuzz-test clean install bench bench-quick bench-callgrind
+.PHONY: all deps test unit e2e e2e-switch fuzz fuzz-test tutorial clean install bench bench-quick bench-callgrind
 all: $(PVM) $(PVMC) $(LIB)
 ifeq ($(SANITIZE),0)
 	@ln -sf $(PVM) pvm && ln -sf $(PVMC) pvmc && ln -sf $(LIB) libpvm.a
 endif
 
-# Installs missing Debian packages when run as root; otherwise names them.
+# Installs missing Debian packages when run as root; otherwise names them
+# (a missing TEST_PKGS package is only named: its tests skip).
 deps: $(DEPS_OK)
 $(DEPS_OK):
-	@missing=""; \
+	@missing=""; optional=""; \
 	if command -v dpkg >/dev/null 2>&1; then \
 	  for p in $(PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	  for p in $(TEST_PKGS); do dpkg -s $$p >/dev/null 2>&1 || optional="$$optional $$p"; done; \
+	fi; \
+	if [ -n "$$optional" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then missing="$$missing$$optional"; \
+	  else echo "note: without$$optional some tests are skipped (sudo apt-get install -y$$optional)" >&2; fi; \
 	fi; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
@@ -91,13 +100,18 @@ $(CAPSTONE_TESTS): $(BUILD)/tests/%: tests/unit/%.c $(LIB) | $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDFLAGS_SAN) -lcmocka -lcapstone $(LIBS)
 
-test: unit e2e e2e-switch fuzz-test
+test: unit e2e e2e-switch fuzz-test tutorial
 
 unit: $(UNIT_BIN)
 	@sh tests/run_unit.sh $(UNIT_BIN)
 
 e2e: $(PVM) $(PVMC)
 	@PVM=$(PVM) PVMC=$(PVMC) SANITIZE=$(SANITIZE) bash tests/run_e2e.sh
+
+# The back-end tutorial's compiler (docs/backend-tutorial.md), written in
+# Python: its tests skip with a message when python3 is missing.
+tutorial: $(PVM) $(PVMC)
+	@PVM=$(abspath $(PVM)) PVMC=$(abspath $(PVMC)) bash examples/toyc/run_tests.sh
 
 # The interpreter's portable dispatch (a switch instead of computed goto,
 # selected by PVM_NO_COMPUTED_GOTO) runs the same programs.

@@ -810,6 +810,40 @@ static bool parse_named_operand(Asm *a, const Token *t, OperandKind kind, uint32
     return true;
 }
 
+/* istype's operand: type names joined by '|' (`int|float`), or a number. */
+static bool parse_types(Asm *a, const Token *t, uint32_t *out)
+{
+    static const char *const names[] = {
+#define X(name, text) text,
+        PBC_TYPE_NAMES(X)
+#undef X
+    };
+    if (t->kind == TK_WORD && t->len > 0 && t->text[0] >= '0' && t->text[0] <= '9')
+        return parse_u32_word(a, t, false, out);
+    *out = 0;
+    size_t from = 0;
+    while (t->kind == TK_WORD && from <= t->len) {
+        const char *bar = memchr(t->text + from, '|', t->len - from);
+        size_t end = bar ? (size_t)(bar - t->text) : t->len;
+        int found = -1;
+        for (int k = 0; k < PBC_TYPE__COUNT; k++)
+            if (strlen(names[k]) == end - from && !memcmp(names[k], t->text + from, end - from))
+                found = k;
+        if (found < 0) {
+            report(a, "unknown type '%.*s' (the types are those of type(): nil bool int float string array map "
+                      "function pointer)", (int)(end - from), t->text + from);
+            return false;
+        }
+        *out |= 1u << found;
+        from = end + 1;
+    }
+    if (t->kind != TK_WORD) {
+        report(a, "expected type names, got a string");
+        return false;
+    }
+    return true;
+}
+
 static bool parse_operand(Asm *a, const OpcodeInfo *info, uint32_t *out)
 {
     Token *t = peek(a);
@@ -836,7 +870,10 @@ static bool parse_operand(Asm *a, const OpcodeInfo *info, uint32_t *out)
         return true;
     case OPND_UPVAL:
     case OPND_COUNT:
+    case OPND_LINE:
         return parse_u32_word(a, next(a), false, out);
+    case OPND_TYPES:
+        return parse_types(a, next(a), out);
     default:
         return parse_named_operand(a, next(a), info->operand, out);
     }

@@ -308,6 +308,28 @@ static bool needs_module_option(Disasm *d, uint32_t fi)
     return d->current == PBC_NONE || d->img->funcs[fi].module != d->current;
 }
 
+/* istype's set as names joined by '|'; a set the names cannot write (empty,
+ * or with unknown bits) as its number, which assembles to the same bytes. */
+static void print_types(FILE *out, uint32_t v)
+{
+    static const char *const names[] = {
+#define X(name, text) text,
+        PBC_TYPE_NAMES(X)
+#undef X
+    };
+    if (v == 0 || (v & ~PBC_TYPE_ALL)) {
+        fprintf(out, "%" PRIu32, v);
+        return;
+    }
+    const char *sep = "";
+    for (int k = 0; k < PBC_TYPE__COUNT; k++) {
+        if (v & (1u << k)) {
+            fprintf(out, "%s%s", sep, names[k]);
+            sep = "|";
+        }
+    }
+}
+
 /* The operand of one instruction, with an optional comment after it. */
 static void print_operand(Disasm *d, const PbcFunc *f, const PbcInsn *in, int col)
 {
@@ -357,6 +379,9 @@ static void print_operand(Disasm *d, const PbcFunc *f, const PbcInsn *in, int co
         break;
     case OPND_TARGET:
         fprintf(out, "L%" PRIu32, v);
+        break;
+    case OPND_TYPES:
+        print_types(out, v);
         break;
     default:
         fprintf(out, "%" PRIu32, v);

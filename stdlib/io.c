@@ -21,6 +21,36 @@ static Value io_write(VM *vm, int argc, Value *args, void *fname)
     return VAL_NIL;
 }
 
+/* Standard error, for a program's own diagnostics. What was written to
+ * the output so far goes out first, so that on a terminal (or one file
+ * holding both streams) the two stay in the order they were written. */
+static void write_err_values(VM *vm, int argc, const Value *args, const char *sep)
+{
+    fflush(vm->out);
+    for (int i = 0; i < argc; i++) {
+        PvString *s = args[i].type == VT_STRING ? args[i].as.s : pvmV_to_string(vm, args[i]);
+        pvmV_charge_bytes(vm, s->len);
+        if (i > 0 && sep)
+            fputs(sep, stderr);
+        fwrite(s->chars, 1, s->len, stderr);
+    }
+}
+
+static Value io_write_err(VM *vm, int argc, Value *args, void *fname)
+{
+    write_err_values(vm, argc, args, NULL);
+    fflush(stderr);
+    return VAL_NIL;
+}
+
+static Value io_print_err(VM *vm, int argc, Value *args, void *fname)
+{
+    write_err_values(vm, argc, args, " ");
+    fputc('\n', stderr);
+    fflush(stderr);
+    return VAL_NIL;
+}
+
 /* Reading stdin waits for the user: show what was written so far first
  * (a prompt written with io.write has no newline to flush it). */
 static void before_reading_stdin(VM *vm)
@@ -144,6 +174,8 @@ static Value io_lines(VM *vm, int argc, Value *args, void *fname)
 
 static const LibFunc io_funcs[] = {
     { "io.write", io_write, 0, -1 },
+    { "io.write_err", io_write_err, 0, -1 },
+    { "io.print_err", io_print_err, 0, -1 },
     { "io.read_line", io_read_line, 0, 0 },
     { "io.read_all", io_read_all, 0, 0 },
     { "io.read_file", io_read_file, 1, 1 },

@@ -196,8 +196,10 @@ static const ByteCase byte_cases[] = {
     { "trunc_magic", CUT, 3, 0, "file at offset 0: truncated header (magic needs 4 bytes, 3 left)" },
     { "bad_magic", PUT8, 3, 'C', "file at offset 0: bad magic (not a pvm bytecode file)" },
     { "trunc_version", CUT, 6, 0, "file at offset 4: truncated header (format version needs 4 bytes, 2 left)" },
-    { "future_version", PUT32, AT_VERSION, 2, "file at offset 4: unsupported format version 2 (this pvm reads version 1)" },
-    { "version_zero", PUT32, AT_VERSION, 0, "file at offset 4: unsupported format version 0 (this pvm reads version 1)" },
+    { "future_version", PUT32, AT_VERSION, 3,
+      "file at offset 4: unsupported format version 3 (this pvm reads versions 1 to 2)" },
+    { "version_zero", PUT32, AT_VERSION, 0,
+      "file at offset 4: unsupported format version 0 (this pvm reads versions 1 to 2)" },
     { "trunc_const_count", CUT, 10, 0, "file at offset 8: truncated constant pool (constant count needs 4 bytes, 2 left)" },
     { "trunc_in_constant", CUT, 47, 0, "file at offset 43: truncated constant pool (int constant needs 8 bytes, 4 left)" },
     { "huge_const_count", PUT32, AT_NCONSTS, 0xFFFFFFFFu,
@@ -341,12 +343,53 @@ static const CodeCase code_cases[] = {
     { "endtry_in_handler", 1, 0,
       { OPA(TRY, 8), OP(ENDTRY), OP(NIL), OP(RET), OP(ENDTRY), OP(RET), FIN },
       "main at offset 8: endtry at try depth 0 (no try block is open)" },
+    { "callv_too_many_args", 2, 0, { OP(NIL), OP(NIL), OPA(CALLV, 255), OP(RET), FIN },
+      "main at offset 2: stack underflow (depth 2, pops 257)" },
+    { "callv_count_over_limit", 2, 0, { OP(NIL), OP(NIL), OPA(CALLV, 256), OP(RET), FIN },
+      "main at offset 2: callv count 256 exceeds the limit 255" },
+    { "callv_missing_array", 1, 0, { OP(NIL), OPA(CALLV, 0), OP(RET), FIN },
+      "main at offset 1: stack underflow (depth 1, pops 2)" },
+    { "getor_underflow", 1, 0, { OP(NIL), OPA(GETOR, 6), OP(RET), OP(RET), FIN },
+      "main at offset 1: stack underflow (depth 1, pops 2)" },
+    { "getor_bad_target", 2, 0, { OP(NIL), OP(NIL), OPA(GETOR, 3), OP(RET), FIN },
+      "main at offset 2: jump target 3 is not an instruction boundary" },
+    { "getor_depth_mismatch", 2, 0, { OP(NIL), OP(NIL), OPA(GETOR, 8), OP(POP), OP(NIL), OP(RET), FIN },
+      "main at offset 8: inconsistent stack depth at join (1 vs 0)" },
+    { "istype_empty_set", 1, 0, { OP(NIL), OPA(ISTYPE, 0), OP(RET), FIN },
+      "main at offset 1: istype type set 0x0 is not a non-empty set of the 9 type bits" },
+    { "istype_unknown_bits", 1, 0, { OP(NIL), OPA(ISTYPE, 0x204), OP(RET), FIN },
+      "main at offset 1: istype type set 0x204 is not a non-empty set of the 9 type bits" },
+    { "istype_underflow", 1, 0, { OPA(ISTYPE, 1), OP(RET), FIN },
+      "main at offset 0: stack underflow (depth 0, pops 1)" },
+    { "raise_underflow", 1, 0, { OPA(RAISE, 3), FIN }, "main at offset 0: stack underflow (depth 0, pops 1)" },
+    { "raise_not_last_falls_through", 1, 0, { OP(NIL), OPA(RAISE, 3), OP(NIL), FIN },
+      "main at offset 6: code falls off the end" },
     { "try_depth_mismatch", 1, 0, { OPA(TRY, 10), OPA(JMP, 11), OP(POP), OP(NIL), OP(RET), FIN },
       "main at offset 11: inconsistent try depth at join (1 vs 0)" },
 };
 
+/* A version-1 file may not use the opcodes of version 2: the image is
+ * written (as version 2, since it uses one) and its header set back to 1. */
+static void write_v1_with_v2_opcode(Out *out)
+{
+    static const Ins code[] = { OP(NIL), OPA(ISTYPE, 1), OP(RET), FIN };
+    PbcImage img;
+    base_image(&img, code, 1, 0);
+    uint8_t *bytes;
+    size_t len;
+    if (!pvmB_write(&img, &bytes, &len) || bytes[AT_VERSION] != 2) {
+        fprintf(stderr, "gen_bad_pbc: v1_with_v2_opcode: not written as version 2\n");
+        exit(1);
+    }
+    put32(bytes + AT_VERSION, 1);
+    write_case(out, "v1_with_v2_opcode", bytes, len, "main at offset 1: istype needs format version 2, but the file is version 1");
+    free(bytes);
+    pvmB_free(&img);
+}
+
 static void write_code_cases(Out *out)
 {
+    write_v1_with_v2_opcode(out);
     for (size_t i = 0; i < sizeof code_cases / sizeof code_cases[0]; i++) {
         const CodeCase *cc = &code_cases[i];
         PbcImage img;

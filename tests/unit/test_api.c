@@ -146,6 +146,7 @@ static void test_sandbox_denies_io_process_and_ffi(void **state)
     pvm_vm *vm = vm_capturing(&out, PVM_SANDBOX);
     const char *denied[] = {
         "io.read_file(\"/etc/passwd\")", "io.write_file(\"/tmp/x\", \"y\")", "io.read_line()",
+        "io.print_err(\"e\")", "io.write_err(\"e\")",
         "os.exit(3)", "os.getenv(\"HOME\")", "ffi.open(nil)",
     };
     for (size_t i = 0; i < sizeof denied / sizeof denied[0]; i++) {

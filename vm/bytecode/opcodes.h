@@ -38,8 +38,22 @@ typedef enum {
     OPND_FUNC,   /* index into the function table */
     OPND_MODULE, /* index into the module table */
     OPND_COUNT,  /* element or argument count */
-    OPND_TARGET  /* jump target: byte offset in this function's code */
+    OPND_TARGET, /* jump target: byte offset in this function's code */
+    OPND_TYPES,  /* a set of value types, one bit each (PBC_TYPE_*) */
+    OPND_LINE    /* a source line number, any value */
 } OperandKind;
+
+/* The type bits of istype's operand, in the order of type() names. */
+#define PBC_TYPE_NAMES(X) \
+    X(NIL, "nil") X(BOOL, "bool") X(INT, "int") X(FLOAT, "float") X(STRING, "string") \
+    X(ARRAY, "array") X(MAP, "map") X(FUNCTION, "function") X(POINTER, "pointer")
+enum {
+#define X(name, text) PBC_TYPEBIT_##name,
+    PBC_TYPE_NAMES(X)
+#undef X
+    PBC_TYPE__COUNT
+};
+#define PBC_TYPE_ALL ((1u << PBC_TYPE__COUNT) - 1)
 
 typedef enum { FLOW_NEXT, FLOW_JUMP, FLOW_BRANCH, FLOW_END } FlowKind;
 
@@ -102,7 +116,12 @@ typedef enum { FLOW_NEXT, FLOW_JUMP, FLOW_BRANCH, FLOW_END } FlowKind;
     X(TRY,      "try",      OPND_TARGET, 0, 0, 0, FLOW_BRANCH, 1) \
     X(ENDTRY,   "endtry",   OPND_NONE,   0, 0, 0, FLOW_NEXT,   0) \
     X(THROW,    "throw",    OPND_NONE,   1, 0, 0, FLOW_END,    0) \
-    X(IMPORT,   "import",   OPND_MODULE, 0, 0, 1, FLOW_NEXT,   0)
+    X(IMPORT,   "import",   OPND_MODULE, 0, 0, 1, FLOW_NEXT,   0) \
+    /* format version 2 (PBC_FIRST_V2_OP on) */ \
+    X(GETOR,    "getor",    OPND_TARGET, 2, 0, 1, FLOW_BRANCH, -1) \
+    X(ISTYPE,   "istype",   OPND_TYPES,  1, 0, 1, FLOW_NEXT,   0) \
+    X(CALLV,    "callv",    OPND_COUNT,  2, 1, 1, FLOW_NEXT,   0) \
+    X(RAISE,    "raise",    OPND_LINE,   1, 0, 0, FLOW_END,    0)
 
 typedef enum {
 #define X(name, mnem, operand, pops, popsarg, pushes, flow, bdelta) OP_##name,
@@ -121,6 +140,16 @@ typedef struct {
 
 /* Indexed by Opcode. Defined in vm/bytecode/opcodes.c. */
 extern const OpcodeInfo pvmB_opcode_info[OP__COUNT];
+
+/* The first opcode of format version 2: a file whose code uses it or any
+ * later opcode is written as version 2, and a version-1 file may not. */
+#define PBC_FIRST_V2_OP OP_GETOR
+
+/* The format version that introduced [op]. */
+static inline uint32_t pvmB_opcode_version(Opcode op)
+{
+    return op >= PBC_FIRST_V2_OP ? 2u : 1u;
+}
 
 /* Encoded size in bytes of an instruction with opcode [op]. */
 static inline uint32_t vm_opcode_size(Opcode op)

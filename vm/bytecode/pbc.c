@@ -378,7 +378,7 @@ bool pvmB_write(const PbcImage *img, uint8_t **out, size_t *outlen)
 {
     OutBuf o = { 0 };
     put_bytes(&o, PBC_MAGIC, 4);
-    put_u32(&o, PBC_VERSION);
+    put_u32(&o, pvmB_image_version(img));
     put_u32(&o, img->nconsts);
     for (uint32_t i = 0; i < img->nconsts && !o.failed; i++)
         write_const(&o, &img->consts[i]);
@@ -415,6 +415,7 @@ typedef struct {
     char *err;
     size_t errlen;
     const char *section; /* names the part being read, for "truncated ..." */
+    uint32_t version;    /* the header's format version */
 } Reader;
 
 PVM_PRINTF(3, 4) static bool rfail(Reader *r, size_t at, const char *fmt, ...)
@@ -698,9 +699,26 @@ static bool read_header(Reader *r)
     uint32_t version;
     if (!get_u32(r, "format version", &version))
         return false;
-    if (version != PBC_VERSION)
-        return rfail(r, 4, "unsupported format version %u (this pvm reads version %u)", version, PBC_VERSION);
+    if (version < PBC_MIN_VERSION || version > PBC_VERSION)
+        return rfail(r, 4, "unsupported format version %u (this pvm reads versions %u to %u)", version,
+                     PBC_MIN_VERSION, PBC_VERSION);
+    r->version = version;
     return true;
+}
+
+uint32_t pvmB_image_version(const PbcImage *img)
+{
+    uint32_t v = PBC_MIN_VERSION;
+    PbcInsn in;
+    for (uint32_t f = 0; img->funcs && f < img->nfuncs; f++) {
+        const PbcFunc *fn = &img->funcs[f];
+        if (!fn->code)
+            continue; /* pvmB_write then fails on the missing array */
+        for (uint32_t off = 0; off < fn->codelen && pvmB_decode(fn->code, fn->codelen, off, &in); off += in.size)
+            if (pvmB_opcode_version((Opcode)in.op) > v)
+                v = pvmB_opcode_version((Opcode)in.op);
+    }
+    return v;
 }
 
 bool pvmB_read(const uint8_t *bytes, size_t len, PbcImage *out, char *err, size_t errlen)
@@ -710,6 +728,8 @@ bool pvmB_read(const uint8_t *bytes, size_t len, PbcImage *out, char *err, size_
     bool ok = read_header(&r) && read_consts(&r, out) && read_funcs(&r, out) && read_modules(&r, out);
     if (ok && remaining(&r) != 0)
         ok = rfail(&r, r.pos, "%zu trailing bytes after the module table", remaining(&r));
+    if (ok)
+        out->version = r.version;
     if (!ok)
         pvmB_free(out);
     return ok;

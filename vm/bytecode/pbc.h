@@ -6,7 +6,9 @@
  * build one without knowing anything about the VM's internals.
  *
  * File layout (all integers little-endian; docs/bytecode.md is the full text):
- *   magic "PVMB", u32 version (PBC_VERSION)
+ *   magic "PVMB", u32 version (PBC_MIN_VERSION .. PBC_VERSION; a writer
+ *   puts the lowest version whose opcodes the code uses, see
+ *   pvmB_image_version)
  *   u32 nconsts, then per constant: u8 kind, then
  *       int: i64 | float: u64 IEEE bits | string: u32 len, len bytes
  *   u32 nfuncs, then per function:
@@ -33,7 +35,10 @@
 #include "vm/config.h"
 
 #define PBC_MAGIC "PVMB"
-#define PBC_VERSION 1u
+/* Format versions this pvm reads. Version 2 added opcodes only
+ * (PBC_FIRST_V2_OP on); the layout is the same. */
+#define PBC_VERSION 2u
+#define PBC_MIN_VERSION 1u
 #define PBC_NONE 0xFFFFFFFFu
 
 
@@ -89,6 +94,7 @@ typedef struct {
     PbcFunc *funcs;
     uint32_t nmodules, modules_cap;
     PbcModule *modules;
+    uint32_t version;  /* read: the file's format version; built in memory: 0 (any) */
     void *const_index; /* builder's dedup index; private to pbc.c */
 } PbcImage;
 
@@ -97,6 +103,11 @@ typedef struct {
 bool pvmB_read(const uint8_t *bytes, size_t len, PbcImage *out, char *err, size_t errlen);
 bool pvmB_write(const PbcImage *img, uint8_t **out, size_t *outlen);
 void pvmB_free(PbcImage *img);
+
+/* The format version pvmB_write puts in the file: the lowest one that has
+ * every opcode the image's code uses (so a file that needs nothing new
+ * still loads in an older pvm). */
+uint32_t pvmB_image_version(const PbcImage *img);
 
 /* Whole-file reading, for every tool that loads source or bytecode. The
  * buffer is malloc'd (the caller frees it). false with errno set: EFBIG

@@ -177,6 +177,10 @@ static bool decode_all(Check *c)
         if (!pvmB_decode(f->code, f->codelen, off, &in))
             return code_fail(c, off, "%s operand runs past the end of the code",
                              pvmB_opcode_info[f->code[off]].mnemonic);
+        uint32_t needs = pvmB_opcode_version((Opcode)in.op);
+        if (c->img->version != 0 && needs > c->img->version)
+            return code_fail(c, off, "%s needs format version %u, but the file is version %u",
+                             pvmB_opcode_info[in.op].mnemonic, needs, c->img->version);
         c->is_start[off] = 1;
         c->last = off;
     }
@@ -217,7 +221,7 @@ static bool check_closure_upvals(Check *c, uint32_t off, uint32_t fi)
 static bool check_count(Check *c, uint32_t off, const PbcInsn *in)
 {
     uint32_t n = (uint32_t)in->operand;
-    uint32_t limit = in->op == OP_CALL ? PBC_MAX_PARAMS : PBC_MAX_STACK;
+    uint32_t limit = in->op == OP_CALL || in->op == OP_CALLV ? PBC_MAX_PARAMS : PBC_MAX_STACK;
     if (n <= limit)
         return true;
     return code_fail(c, off, "%s count %u exceeds the limit %u", pvmB_opcode_info[in->op].mnemonic, n, limit);
@@ -257,6 +261,12 @@ static bool check_operand(Check *c, uint32_t off, const PbcInsn *in)
     switch (pvmB_opcode_info[in->op].operand) {
     case OPND_NONE:
     case OPND_INT:
+    case OPND_LINE:
+        return true;
+    case OPND_TYPES:
+        if (v == 0 || (v & ~PBC_TYPE_ALL))
+            return code_fail(c, off, "%s type set 0x%x is not a non-empty set of the %d type bits",
+                             pvmB_opcode_info[in->op].mnemonic, v, PBC_TYPE__COUNT);
         return true;
     case OPND_CONST:
         return check_const_operand(c, off, in, false);

@@ -26,6 +26,7 @@ typedef struct {
     const char *file;     /* program path, or NULL */
     const char *code;     /* -e CODE, or NULL */
     bool trace;
+    const char *trace_only; /* --trace=NAME */
     bool no_fuse;         /* hidden --no-fuse: a test switch (docs/vm.md) */
     bool no_ffi;
     bool interactive;     /* -i: the REPL even when stdin is not a terminal */
@@ -52,7 +53,8 @@ static void pvm_usage(FILE *out)
             "              compiled), trace=N (compile only the Nth recording), perf\n"
             "              (write /tmp/perf-PID.map)\n"
             "  --trace     print every executed instruction with its function, offset,\n"
-            "              source line and the operand stack after it (to stderr)\n"
+            "              source line and the operand stack after it (to stderr);\n"
+            "              --trace=NAME only those of the functions named NAME\n"
             "  --no-ffi    disable the ffi module\n"
             "  --version   print the version\n"
             "  --help      print this help\n");
@@ -125,6 +127,9 @@ static int pvm_parse_args(int argc, char **argv, PvmOptions *o)
             return 0;
         } else if (!strcmp(a, "--trace")) {
             o->trace = true;
+        } else if (!strncmp(a, "--trace=", 8) && a[8]) {
+            o->trace = true;
+            o->trace_only = a + 8;
         } else if (!strcmp(a, "--no-fuse")) {
             o->no_fuse = true;
         } else if (!strcmp(a, "--no-ffi")) {
@@ -216,6 +221,7 @@ static int pvm_run(const PvmOptions *o)
         return 1;
     }
     vm->tools.trace = o->trace;
+    vm->tools.trace_only = o->trace_only;
     vm->tools.no_fuse = o->no_fuse;
     vm->ffi_disabled = o->no_ffi;
     /* --trace shows every instruction the interpreter runs: no JIT then */

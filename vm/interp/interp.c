@@ -616,6 +616,57 @@ L_JMP_JIT:
         NEXT();
     }
 
+    /* ---- format version 2 ---- */
+    CASE(GETOR) {
+        Value *o = top - 2, *key = top - 1;
+        Value v;
+        PvMapEntry *e;
+        if (vm_array_slot_ok(*o, *key)) {
+            *o = o->as.a->items[key->as.i];
+        } else if (o->type == VT_MAP && key->type == VT_STRING) {
+            if (!(e = vm_cached_entry(o->as.m, ip, *key)))
+                goto getor_absent;
+            *o = e->value;
+        } else if (pvmV_index_present(vm, *o, *key, &v)) {
+            *o = v;
+        } else {
+        getor_absent:
+            top--;
+            CHARGE_JUMP(code + ip->arg);
+            ip = code + ip->arg;
+            NEXT();
+        }
+        top--;
+        ip++;
+        NEXT();
+    }
+    CASE(ISTYPE) {
+        top[-1] = vm_bool(pvmV_has_type(top[-1], (uint32_t)ip->arg));
+        ip++;
+        NEXT();
+    }
+    CASE(CALLV) {
+        int argc = ip->arg;
+        ip++;
+        SAVE();
+        if (--vm->fuel < 0 || vm->interrupt)
+            pvmV_limit_reached(vm);
+        top = pvmV_spread_args(vm, top, &argc);
+        if (pvmV_call_value(vm, top - argc - 1, argc)) {
+            LOAD();
+        } else {
+            REFRAME();
+            top = vm->top;
+        }
+        NEXT();
+    }
+    CASE(RAISE) {
+        ip++;
+        top--;
+        SAVE();
+        pvmV_throw_at(vm, *top, (uint32_t)ip[-1].arg);
+    }
+
     /* ---- superinstructions (super.h) ---- */
 #include "vm/interp/super_ops.h"
 #ifndef VM_COMPUTED_GOTO

@@ -123,6 +123,45 @@ void pvmV_index_set(VM *vm, Value obj, Value key, Value v)
     }
 }
 
+bool pvmV_index_present(VM *vm, Value obj, Value key, Value *out)
+{
+    switch (obj.type) {
+    case VT_MAP:
+        return pvmV_map_get(obj.as.m, key, out);
+    case VT_ARRAY:
+        if (key.type != VT_INT || (uint64_t)key.as.i >= obj.as.a->len)
+            return false;
+        *out = obj.as.a->items[key.as.i];
+        return true;
+    case VT_STRING:
+        if (key.type != VT_INT || (uint64_t)key.as.i >= obj.as.s->len)
+            return false;
+        *out = vm_str_value(vm->single_chars[(unsigned char)obj.as.s->chars[key.as.i]]);
+        return true;
+    default:
+        return false;
+    }
+}
+
+Value *pvmV_spread_args(VM *vm, Value *top, int *argc)
+{
+    Value arr = top[-1];
+    if (arr.type != VT_ARRAY)
+        pvmV_error(vm, "callv needs an array of arguments, got %s", pvmV_type_name(arr));
+    size_t n = arr.as.a->len;
+    if (n > PBC_MAX_PARAMS - (size_t)*argc)
+        pvmV_error(vm, "callv: too many arguments (%zu, the limit is %u)", n + (size_t)*argc, PBC_MAX_PARAMS);
+    Value *from = top - 1;
+    if (!pvmV_stack_ensure(vm, from + n + 1))
+        pvmV_error(vm, "stack overflow");
+    const Value *items = arr.as.a->items; /* the array stays reachable through [arr] */
+    for (size_t i = 0; i < n; i++)
+        from[i] = items[i];
+    *argc += (int)n;
+    vm->top = from + n;
+    return vm->top;
+}
+
 void pvmV_check_range(VM *vm, Value start, Value end)
 {
     if (start.type != VT_INT)

@@ -16,6 +16,29 @@ void pvmV_index_set(VM *vm, Value obj, Value key, Value v);
 void pvmV_check_range(VM *vm, Value start, Value end);
 void pvmV_check_iterable(VM *vm, Value v);
 
+/* getor: whether [obj] has [key] (a map entry, an in-range array or string
+ * index), and its value in *out. Never raises. */
+bool pvmV_index_present(VM *vm, Value obj, Value key, Value *out);
+
+/* istype: whether [v]'s type is in the set [mask] of PBC_TYPE_* bits. */
+static inline bool pvmV_has_type(Value v, uint32_t mask)
+{
+    static const uint8_t bit[VT__COUNT] = {
+        [VT_NIL] = PBC_TYPEBIT_NIL,       [VT_BOOL] = PBC_TYPEBIT_BOOL,
+        [VT_INT] = PBC_TYPEBIT_INT,       [VT_FLOAT] = PBC_TYPEBIT_FLOAT,
+        [VT_STRING] = PBC_TYPEBIT_STRING, [VT_ARRAY] = PBC_TYPEBIT_ARRAY,
+        [VT_MAP] = PBC_TYPEBIT_MAP,       [VT_CLOSURE] = PBC_TYPEBIT_FUNCTION,
+        [VT_NATIVE] = PBC_TYPEBIT_FUNCTION, [VT_POINTER] = PBC_TYPEBIT_POINTER,
+    };
+    return (mask >> bit[v.type]) & 1u;
+}
+
+/* callv: replaces the argument array on top of the stack ([top] is one
+ * past it) by its elements, adding them to *[argc]; returns the new top
+ * (also in vm->top). Raises when it is not an array or the call would
+ * have more than PBC_MAX_PARAMS arguments. */
+Value *pvmV_spread_args(VM *vm, Value *top, int *argc);
+
 /* Calls: [callee] points at the function value, followed by [argc]
  * arguments, and vm->top just past them. A native runs to completion and
  * its result replaces the callee (returns false); a closure gets a new frame

@@ -32,20 +32,29 @@ uint32_t pvmV_proto_line(const VmProto *proto, const VmInsn *ip)
     return proto->lines[lo].offset <= offset ? proto->lines[lo].line : 0;
 }
 
-static const char *vm_frame_name(const VmProto *p)
+/* The function's stored name; without one, "<main>" for a module's main
+ * function and "<anon>" for the others. */
+const char *pvmV_proto_name(const VmProto *p)
 {
-    if (p == p->module->main)
-        return "<main>";
-    return p->name ? p->name->chars : "<anon>";
+    if (p->name)
+        return p->name->chars;
+    return p == p->module->main ? "<main>" : "<anon>";
 }
 
-/* The instruction a frame is executing: the one before its saved ip. */
-static void vm_trace_frame(VmBuf *b, const VmFrame *f)
+/* The line of the instruction a frame is executing: the one before its
+ * saved ip, or, for the innermost frame of a raise, the line it names. */
+static uint32_t vm_frame_line(const VM *vm, const VmFrame *f)
 {
     const VmProto *p = f->closure->proto;
-    const VmInsn *at = f->ip > p->code ? f->ip - 1 : p->code;
-    pvmV_buf_addf(b, "  at %s (%s:%u)\n", vm_frame_name(p), p->module->file->chars,
-                pvmV_proto_line(p, at));
+    if (vm->raise_line_set && f == &vm->frames[vm->nframes - 1])
+        return vm->raise_line;
+    return pvmV_proto_line(p, f->ip > p->code ? f->ip - 1 : p->code);
+}
+
+static void vm_trace_frame(VmBuf *b, const VM *vm, const VmFrame *f)
+{
+    const VmProto *p = f->closure->proto;
+    pvmV_buf_addf(b, "  at %s (%s:%u)\n", pvmV_proto_name(p), p->module->file->chars, vm_frame_line(vm, f));
 }
 
 /* The innermost frame's position, kept as data beside the trace so that
@@ -57,9 +66,8 @@ static void vm_capture_where(VM *vm)
     if (vm->nframes == 0)
         return;
     const VmFrame *f = &vm->frames[vm->nframes - 1];
-    const VmProto *p = f->closure->proto;
-    vm->error_file = p->module->file;
-    vm->error_line = pvmV_proto_line(p, f->ip > p->code ? f->ip - 1 : p->code);
+    vm->error_file = f->closure->proto->module->file;
+    vm->error_line = vm_frame_line(vm, f);
 }
 
 static void vm_capture_trace(VM *vm)
@@ -74,7 +82,7 @@ static void vm_capture_trace(VM *vm)
             pvmV_buf_addf(&b, "  ... %zu more frames ...\n", n - TRACE_HEAD - TRACE_TAIL);
             k = n - TRACE_TAIL;
         }
-        vm_trace_frame(&b, &vm->frames[n - 1 - k]);
+        vm_trace_frame(&b, vm, &vm->frames[n - 1 - k]);
     }
     /* Kept in the collector's heap, like everything the VM points to: a
      * malloc'd block reachable only from GC memory looks leaked to tools.
@@ -95,6 +103,7 @@ static PVM_NORETURN void vm_raise(VM *vm, VmErrorKind kind, Value v)
      * A fatal error passes every handler, so it always needs one. */
     if (vm_error_is_fatal(kind) || vm->nhandlers <= vm->pcall_handlers)
         vm_capture_trace(vm);
+    vm->raise_line_set = false;
     if (!vm->jmp) {
         fprintf(stderr, "pvm: error outside any protected call\n");
         abort();
@@ -104,6 +113,13 @@ static PVM_NORETURN void vm_raise(VM *vm, VmErrorKind kind, Value v)
 
 void pvmV_throw(VM *vm, Value v)
 {
+    vm_raise(vm, VM_ERR_SCRIPT, v);
+}
+
+void pvmV_throw_at(VM *vm, Value v, uint32_t line)
+{
+    vm->raise_line_set = true;
+    vm->raise_line = line;
     vm_raise(vm, VM_ERR_SCRIPT, v);
 }
 

@@ -94,6 +94,7 @@ typedef struct {
     bool trace;             /* --trace: print every instruction */
     bool no_fuse;           /* --no-fuse: load code without superinstructions */
     FILE *trace_out;        /* where --trace writes; NULL: stderr */
+    const char *trace_only; /* --trace=NAME: only functions named NAME; NULL: all */
     char trace_pending[256];/* the traced instruction awaiting its stack */
     struct FuseIndex *fuse_index; /* fuse.c's pattern index, built on first use */
 } VmTools;
@@ -130,6 +131,8 @@ struct VM {
     char *error_trace;      /* GC memory: "  at NAME (FILE:LINE)\n..." of the last throw */
     PvString *error_file;   /* the innermost frame of that trace, or NULL */
     uint32_t error_line;    /* its line, 0 when unknown */
+    bool raise_line_set;    /* pvmV_throw_at: the throw's innermost line is raise_line */
+    uint32_t raise_line;
     PvString *kind_text[VM_ERR_COUNT]; /* each kind's message, made in advance */
     PvMap *builtins;        /* the scope outside every module */
     VmProgram *program;
@@ -172,6 +175,8 @@ bool pvmV_stack_ensure(VM *vm, Value *end);
 
 /* Source line of instruction [ip] of [proto] (0 when the table is empty). */
 uint32_t pvmV_proto_line(const VmProto *proto, const VmInsn *ip);
+/* A function's name for traces: its stored name, else "<main>" or "<anon>". */
+const char *pvmV_proto_name(const VmProto *proto);
 
 /* Allocation funnel (gc.c): every heap allocation goes through here.
  * Raises "out of memory" (or the memory limit) rather than returning NULL. */
@@ -189,6 +194,9 @@ void *pvmV_alloc_atomic_noraise(VM *vm, size_t size);
 
 /* Errors: throw a value, or a formatted message string. Never return. */
 PVM_NORETURN void pvmV_throw(VM *vm, Value v);
+/* Throws [v] as from source line [line] of the running function (the
+ * raise instruction): the trace and error_line show that line. */
+PVM_NORETURN void pvmV_throw_at(VM *vm, Value v, uint32_t line);
 PVM_NORETURN PVM_PRINTF(2, 3) void pvmV_error(VM *vm, const char *fmt, ...);
 
 /* The collector memory this VM's roots reach, each block once (reach.c):
