@@ -1,5 +1,6 @@
 /* Snapshots (see snap.h): taking them while recording, and restoring the
- * interpreter's frame from one when a guard fails. */
+ * interpreter's frame from one when a guard fails, with the frames of the
+ * calls the trace had inlined there. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +15,7 @@ void pvmJ_snap_free(JitSnapList *s)
 {
     free(s->snaps);
     free(s->map);
+    free(s->frames);
     memset(s, 0, sizeof *s);
 }
 
@@ -57,6 +59,27 @@ int pvmJ_snap_take(JitSnapList *s, uint32_t pc, JitRef ref, const JitRef *slots,
         snap->nentries++;
     }
     return (int)s->nsnaps++;
+}
+
+int32_t pvmJ_snap_add_frames(JitSnapList *s, const JitSnapFrame *frames, uint16_t n)
+{
+    if (s->failed)
+        return -1;
+    if (s->nframes + n > s->frames_cap) {
+        uint32_t cap = s->frames_cap ? s->frames_cap : 16u;
+        while (cap < s->nframes + n)
+            cap *= 2u;
+        JitSnapFrame *p = realloc(s->frames, cap * sizeof *p);
+        if (!p) {
+            s->failed = true;
+            return -1;
+        }
+        s->frames = p;
+        s->frames_cap = cap;
+    }
+    memcpy(&s->frames[s->nframes], frames, n * sizeof *frames);
+    s->nframes += n;
+    return (int32_t)(s->nframes - n);
 }
 
 ValueType pvmJ_value_type(JitType type)
@@ -106,4 +129,23 @@ uint32_t pvmJ_snap_restore(const JitIR *ir, const JitSnapList *s, uint32_t n,
             base[e->slot] = pvmJ_box(pvmJ_ir_at(ir, e->ref)->type, bits(ctx, e->ref));
     }
     return snap->pc;
+}
+
+bool pvmJ_snap_frames(VM *vm, const JitSnapList *s, uint32_t n, VmFrame *f)
+{
+    const JitSnap *snap = &s->snaps[n];
+    if (snap->nframes == 0)
+        return false;
+    const JitSnapFrame *fr = &s->frames[snap->frame_start];
+    VmFrame *caller = f;
+    for (uint16_t k = 0; k < snap->nframes; k++) {
+        Value *base = f->base + fr[k].base;
+        caller->ip = &caller->closure->proto->code[fr[k].ret];
+        VmFrame *callee = &vm->frames[vm->nframes++];
+        callee->closure = base[-1].as.cl;
+        callee->base = base;
+        caller = callee;
+    }
+    caller->ip = &caller->closure->proto->code[snap->pc];
+    return true;
 }
