@@ -47,10 +47,11 @@ static JitRecStatus rec_abort(JitRecorder *r, JitAbort why, const char *detail)
 
 /* --- The frame model ----------------------------------------------------- */
 
-/* Inside an inlined call every live slot of the callee's frame was
- * written by the trace (arguments pushed, other locals set to nil), so the
- * snapshot holds all of it: the interpreter's stack above the root frame
- * holds nothing the trace can count on. */
+/* Slots the trace did not write are right in the interpreter's stack,
+ * which the trace never writes: only ones that were live at entry can be
+ * such. Everything above them was written by the trace (a callee's
+ * arguments where the caller pushed them, its other locals set to nil), so
+ * a snapshot inside an inlined call holds all of the callee's frame. */
 static bool rec_snapshot(JitRecorder *r)
 {
     for (uint32_t i = 0; i < r->top; i++)
@@ -565,7 +566,7 @@ static JitRecStatus rec_inline(JitRecorder *r, uint32_t at, uint32_t argc, PvClo
     if (p->variadic)
         return rec_abort(r, JIT_ABORT_NYI_CALL, "a variadic function");
     if (argc != p->nparams)
-        return rec_abort(r, JIT_ABORT_NYI_CALL, "the wrong number of arguments");
+        return rec_abort(r, JIT_ABORT_NYI_CALL, "a function with a wrong argument count");
     if (r->depth == JIT_MAX_DEPTH)
         return rec_abort(r, JIT_ABORT_CALL_DEPTH, NULL);
     uint32_t base = at + 1, end = base + p->frame_slots;
