@@ -64,6 +64,7 @@ typedef struct {
     uint32_t parent, exitno;
     uint32_t link_snap;    /* a side trace's last snapshot: the loop header it reached */
     uint32_t link_jmp;     /* the back edge a side trace ended at, or UINT32_MAX */
+    uint32_t inlined;      /* calls it inlined, for -j v */
 } JitTrace;
 
 struct PvmJitState {
@@ -173,7 +174,7 @@ static void record_failed(PvmJitState *j, VmInsn *jmp, const char *why, const ch
     }
     if (j->opt.verbose) {
         char loc[256];
-        where(j->rec.proto, j->rec.pc, loc, sizeof loc);
+        where(j->rec.fn, j->rec.pc, loc, sizeof loc);
         fprintf(jit_log(j), "[jit] abort  %s: %s%s%s%s\n", loc, why, detail ? " " : "", detail ? detail : "",
                 jmp->cache == JIT_CACHE_NEVER ? " (blacklisted)" : "");
     }
@@ -195,6 +196,10 @@ static void dump_trace(PvmJitState *j, const JitTrace *t, uint32_t n)
                 fputs("k", out);
             else
                 fprintf(out, "%04u", (unsigned)(en->ref - JIT_REF_BIAS));
+        }
+        for (uint32_t k = 0; k < sn->nframes; k++) { /* inlined calls: where each frame starts */
+            const JitSnapFrame *fr = &t->snaps.frames[sn->frame_start + k];
+            fprintf(out, " {base %u ret %u}", (unsigned)fr->base, (unsigned)fr->ret);
         }
         fputc('\n', out);
     }
@@ -270,21 +275,24 @@ static JitTrace *compile(VM *vm, PvmJitState *j)
     t->links = r->side || r->links;
     t->link_snap = t->snaps.nsnaps - 1;
     t->link_jmp = r->side ? r->pc : UINT32_MAX;
+    t->inlined = r->inlined;
     j->traces[j->ntraces++] = t;
     return t;
 }
 
 static void announce(PvmJitState *j, const JitTrace *t, uint32_t n)
 {
-    char loc[256];
+    char loc[256], calls[48] = "";
     where(t->proto, t->start, loc, sizeof loc);
+    if (t->inlined)
+        snprintf(calls, sizeof calls, ", %u call%s inlined", (unsigned)t->inlined, t->inlined == 1 ? "" : "s");
     if (j->opt.verbose && t->side)
-        fprintf(jit_log(j), "[jit] trace %u %s: side of trace %u exit %u, %u IR, %u snapshots, %zu bytes\n",
+        fprintf(jit_log(j), "[jit] trace %u %s: side of trace %u exit %u, %u IR, %u snapshots, %zu bytes%s\n",
                 (unsigned)n, loc, (unsigned)(t->parent + 1), (unsigned)t->exitno, (unsigned)t->ir.nins,
-                (unsigned)t->snaps.nsnaps, t->code_size);
+                (unsigned)t->snaps.nsnaps, t->code_size, calls);
     else if (j->opt.verbose)
-        fprintf(jit_log(j), "[jit] trace %u %s: loop, %u IR, %u snapshots, %zu bytes\n", (unsigned)n, loc,
-                (unsigned)t->ir.nins, (unsigned)t->snaps.nsnaps, t->code_size);
+        fprintf(jit_log(j), "[jit] trace %u %s: loop, %u IR, %u snapshots, %zu bytes%s\n", (unsigned)n, loc,
+                (unsigned)t->ir.nins, (unsigned)t->snaps.nsnaps, t->code_size, calls);
     if (j->perf_map) {
         fprintf(j->perf_map, "%" PRIxPTR " %zx pvm-trace-%u %s\n", (uintptr_t)t->entry, t->code_size,
                 (unsigned)n, loc);
@@ -321,7 +329,7 @@ static void side_end(VM *vm, PvmJitState *j)
         j->aborted++;
         if (j->opt.verbose) {
             char loc[256];
-            where(r->proto, r->pc, loc, sizeof loc);
+            where(r->fn, r->pc, loc, sizeof loc);
             fprintf(jit_log(j), "[jit] abort  %s: side of trace %u exit %u: %s%s%s\n", loc,
                     (unsigned)(j->side_parent + 1), (unsigned)j->side_exit,
                     r->status == JIT_REC_DONE ? "NYI: backend" : pvmJ_abort_messages[r->abort],
@@ -380,6 +388,19 @@ static void maybe_record_side(VM *vm, PvmJitState *j, uint32_t ti, uint32_t s, V
     if (j->recording || exit->side || exit->side_tries >= JIT_MAX_SIDE_TRIES || exit->exits < JIT_HOT_EXIT ||
         j->ntraces == JIT_MAX_TRACES || (t->links && s == t->link_snap))
         return;
+    /* A side trace from inside an inlined call would start in a frame the
+     * recorder does not know how it was entered, and would have to return
+     * through frames that are only in the snapshot: not done. */
+    if (exit->nframes > 0) {
+        exit->side_tries = JIT_MAX_SIDE_TRIES;
+        if (j->opt.verbose) {
+            char loc[256];
+            where(vm->frames[vm->nframes - 1].closure->proto, exit->pc, loc, sizeof loc);
+            fprintf(jit_log(j), "[jit] abort  %s: side of trace %u exit %u: NYI: side trace from inside an inlined call\n",
+                    loc, (unsigned)(ti + 1), (unsigned)s);
+        }
+        return;
+    }
     if (!attempt_allowed(j)) {
         exit->side_tries = JIT_MAX_SIDE_TRIES;
         return;
@@ -456,9 +477,12 @@ static void count_trip(VM *vm, PvmJitState *j, VmFrame *f, VmInsn *e)
 }
 
 /* From now on trace [from]'s exit [s] goes straight on into trace [to]:
- * the exit has written the frame, which [to] starts by reading. */
+ * the exit has written the frame, which [to] starts by reading. An exit
+ * inside inlined calls is never linked: C rebuilds their frames. */
 static void link_exit(PvmJitState *j, JitTrace *from, uint32_t s, const JitTrace *to)
 {
+    if (from->snaps.snaps[s].nframes > 0)
+        return;
     uint8_t *field = (uint8_t *)(uintptr_t)from->entry + from->exit_jumps[s];
     if (pvmJ_mcode_patch_rel32(j->mcode, field, to->body))
         j->links++;
@@ -482,6 +506,7 @@ static const VmInsn *run_traces(VM *vm, PvmJitState *j, uint32_t ti, VmFrame *f)
         j->exits++;
         t->snaps.snaps[s].exits++;
         uint32_t pc = t->snaps.snaps[s].pc;
+        pvmJ_snap_frames(vm, &t->snaps, s, f); /* an exit inside inlined calls: their frames */
         vm->top = f->base + t->snaps.snaps[s].nslots;
         int32_t next = next_trace(j, ti, s, pc);
         if (next >= 0) {
@@ -526,10 +551,11 @@ bool pvmJ_record_step(VM *vm, VmFrame *f, const VmInsn *ip)
     if (!j->recording)
         return false;
     JitRecorder *r = &j->rec;
-    uint32_t pc = (uint32_t)(ip - r->proto->code);
     /* An inner loop that has a trace: this one ends by going on in it. */
-    bool inner = !r->side && r->recorded > 0 && pc != r->start && vm->nframes - 1 == r->frame_index &&
-                 f->base == r->base && pc < r->proto->ncode && root_at(j, r->proto, pc) >= 0;
+    bool root_frame = vm->nframes - 1 == r->frame_index && f->base == r->base;
+    uint32_t pc = root_frame ? (uint32_t)(ip - r->proto->code) : 0;
+    bool inner = !r->side && r->recorded > 0 && root_frame && pc != r->start && pc < r->proto->ncode &&
+                 root_at(j, r->proto, pc) >= 0;
     JitRecStatus st = inner ? pvmJ_record_link(r, ip) : pvmJ_record_ins(r, vm, f, ip);
     if (st == JIT_REC_GO)
         return true;

@@ -10,7 +10,7 @@
  * end: "PHI a b" sets a's location to b's value before the copy runs
  * again. Each guard of the copy gets a snapshot: the frame at the loop
  * header (the loop-carried values) overlaid with the substituted entries
- * of the pre-roll guard's snapshot.
+ * of the pre-roll guard's snapshot, and the same inlined frames.
  *
  * The copy may reuse a pre-roll instruction only if it is invariant (CSE
  * is told which are not), since a pre-roll value that depends on a
@@ -106,7 +106,15 @@ static bool copy_snapshot(Loop *l, uint32_t i)
         l->scratch[en->slot] = subst(l, en->ref);
     }
     JitRef next = (JitRef)(JIT_REF_BIAS + l->ir->nins);
-    return pvmJ_snap_take(l->snaps, s->pc, next, l->scratch, s->nslots) >= 0;
+    uint16_t nframes = s->nframes; /* s moves when the list grows */
+    uint32_t frame_start = s->frame_start;
+    int n = pvmJ_snap_take(l->snaps, s->pc, next, l->scratch, s->nslots);
+    if (n < 0)
+        return false;
+    /* inside an inlined call: the same frames (the chain is shared) */
+    l->snaps->snaps[n].nframes = nframes;
+    l->snaps->snaps[n].frame_start = frame_start;
+    return true;
 }
 
 static bool copy_ins(Loop *l, uint32_t i)

@@ -1,7 +1,8 @@
 /* The trace recorder (see record.h): one function per kind of bytecode,
  * each emitting its guards before it changes the model of the frame, so a
  * guard's snapshot is the frame as the interpreter has it before the
- * instruction. */
+ * instruction; and the inlining of calls, which extends the model by the
+ * callee's frame and records on inside it. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,13 +47,24 @@ static JitRecStatus rec_abort(JitRecorder *r, JitAbort why, const char *detail)
 
 /* --- The frame model ----------------------------------------------------- */
 
+/* Slots the trace did not write are right in the interpreter's stack,
+ * which the trace never writes: only ones that were live at entry can be
+ * such. Everything above them was written by the trace (a callee's
+ * arguments where the caller pushed them, its other locals set to nil), so
+ * a snapshot inside an inlined call holds all of the callee's frame. */
 static bool rec_snapshot(JitRecorder *r)
 {
-    JitRef *live = r->slots + r->nslots; /* scratch half of the slots array */
     for (uint32_t i = 0; i < r->top; i++)
-        live[i] = r->written[i] ? r->slots[i] : JIT_REF_NONE;
+        r->live[i] = r->written[i] ? r->slots[i] : JIT_REF_NONE;
     JitRef next = (JitRef)(JIT_REF_BIAS + r->ir.nins);
-    return pvmJ_snap_take(&r->snaps, r->pc, next, live, (uint16_t)r->top) >= 0;
+    int n = pvmJ_snap_take(&r->snaps, r->pc, next, r->live, (uint16_t)r->top);
+    if (n < 0)
+        return false;
+    if (r->depth > 0) {
+        r->snaps.snaps[n].nframes = (uint16_t)r->depth;
+        r->snaps.snaps[n].frame_start = (uint32_t)r->frames[r->depth - 1].chain;
+    }
+    return true;
 }
 
 /* A snapshot no guard ended up using (the guard folded away). */
@@ -89,11 +101,17 @@ static JitRef emit(JitRecorder *r, JitOp op, JitType type, JitRef a, JitRef b)
     return pvmJ_fold_emit(&r->ir, op, type, a, b, &fails);
 }
 
-/* The ref for frame slot [i], loading it (with a type guard) on first use. */
+/* The ref for stack slot [i], loading it (with a type guard) on first use.
+ * Only what was live when the trace was entered can be loaded: anything
+ * above it is the trace's own doing (a callee's frame, pushed operands). */
 static JitRef rec_slot(JitRecorder *r, uint32_t i)
 {
     if (r->slots[i] != JIT_REF_NONE)
         return r->slots[i];
+    if (i >= r->top0) {
+        rec_abort(r, JIT_ABORT_ERROR, "stack out of step"); /* a bug, caught safely */
+        return JIT_REF_NONE;
+    }
     if (!rec_snapshot(r)) {
         rec_abort(r, JIT_ABORT_LIMIT, NULL);
         return JIT_REF_NONE;
@@ -267,10 +285,11 @@ static JitRecStatus rec_equal(JitRecorder *r, Opcode op)
 }
 
 /* A root trace stays inside its loop; a side trace may go anywhere in the
- * frame's function until it reaches a loop header. */
+ * frame's function until it reaches a loop header; an inlined callee may
+ * go anywhere forward. */
 static bool in_loop(const JitRecorder *r, uint32_t pc)
 {
-    return r->side || (pc >= r->start && pc <= r->loop_end);
+    return r->side || r->depth > 0 || (pc >= r->start && pc <= r->loop_end);
 }
 
 /* Where a branch goes next: an instruction inside the loop, forward. */
@@ -279,7 +298,7 @@ static JitRecStatus rec_follow(JitRecorder *r, uint32_t next)
     if (!in_loop(r, next))
         return rec_abort(r, JIT_ABORT_LEAVE_LOOP, NULL);
     if (next <= r->pc)
-        return rec_abort(r, JIT_ABORT_INNER_LOOP, NULL);
+        return rec_abort(r, r->depth > 0 ? JIT_ABORT_CALLEE_LOOP : JIT_ABORT_INNER_LOOP, NULL);
     return JIT_REC_GO;
 }
 
@@ -330,6 +349,8 @@ static JitRecStatus rec_close(JitRecorder *r, uint32_t target)
 static JitRecStatus rec_jump(JitRecorder *r, const VmInsn *ip)
 {
     uint32_t target = (uint32_t)ip->arg;
+    if (r->depth > 0) /* the loop closes in its own frame; a callee's back edge is an inner loop */
+        return rec_follow(r, target);
     /* a side trace's first back edge; the loop's own, or a continue */
     if ((r->side && target <= r->pc) || target == r->start)
         return rec_close(r, target);
@@ -369,8 +390,8 @@ static JitRecStatus rec_fornext(JitRecorder *r)
         return rec_fornext_array(r, va, vb);
     if (va.type != VT_INT || vb.type != VT_INT)
         return rec_abort(r, JIT_ABORT_NYI_ITERATION, NULL);
-    if (va.as.i >= vb.as.i)
-        return r->side ? rec_fornext_done(r) : rec_abort(r, JIT_ABORT_LEAVE_LOOP, NULL);
+    if (va.as.i >= vb.as.i) /* a callee's loop that runs no trip is just a branch */
+        return r->side || r->depth > 0 ? rec_fornext_done(r) : rec_abort(r, JIT_ABORT_LEAVE_LOOP, NULL);
     JitRef a = rec_slot(r, r->top - 2), b = rec_slot(r, r->top - 1);
     if (r->status != JIT_REC_GO || !rec_guard(r, JIT_IR_LT, JIT_T_INT, a, b))
         return r->status;
@@ -486,20 +507,116 @@ static JitRecStatus rec_getname(JitRecorder *r, Value key)
     return rec_load_value(r, at, now, 0);
 }
 
+/* Grows the model to hold slots [0, n). */
+static bool rec_reserve(JitRecorder *r, uint32_t n)
+{
+    if (n <= r->nslots)
+        return true;
+    uint32_t cap = r->nslots * 2u > n ? r->nslots * 2u : n;
+    JitRef *slots = realloc(r->slots, cap * sizeof *slots);
+    if (slots)
+        r->slots = slots;
+    bool *written = realloc(r->written, cap * sizeof *written);
+    if (written)
+        r->written = written;
+    JitRef *live = realloc(r->live, cap * sizeof *live);
+    if (live)
+        r->live = live;
+    if (!slots || !written || !live)
+        return false;
+    memset(r->slots + r->nslots, 0, (cap - r->nslots) * sizeof *slots);
+    memset(r->written + r->nslots, 0, (cap - r->nslots) * sizeof *written);
+    r->nslots = cap;
+    return true;
+}
+
+/* A guard that the interpreter's own fast call path applies, so that the
+ * frame an exit rebuilds fits where CALL would have put it: the frame
+ * array has room for one more above the [depth] already inlined, and the
+ * stack up to the callee's last slot (at byte [end] from the top the trace
+ * was entered with) is rooted. Both are the trace's entry state, constant
+ * while it runs: the loads are hoisted and the guards CSE'd by LOOP. If
+ * either fails the interpreter makes the call, growing what it must or
+ * raising "stack overflow" itself. */
+static bool rec_call_room(JitRecorder *r, int64_t end)
+{
+    JitRef vm = pvmJ_k_gc(&r->ir, JIT_T_PTR, r->vm);
+    JitRef nframes = emit(r, JIT_IR_FLOAD, JIT_T_INT, vm, (JitRef)offsetof(VM, nframes));
+    JitRef cap = emit(r, JIT_IR_FLOAD, JIT_T_INT, vm, (JitRef)offsetof(VM, frames_cap));
+    JitRef used = emit(r, JIT_IR_ADD, JIT_T_INT, nframes, pvmJ_k_int(&r->ir, r->depth));
+    if (!rec_guard(r, JIT_IR_LT, JIT_T_INT, used, cap))
+        return false;
+    JitRef top = emit(r, JIT_IR_FLOAD, JIT_T_INT, vm, (JitRef)offsetof(VM, top));
+    JitRef rooted = emit(r, JIT_IR_FLOAD, JIT_T_INT, vm, (JitRef)offsetof(VM, stack_rooted));
+    JitRef need = emit(r, JIT_IR_ADD, JIT_T_INT, top, pvmJ_k_int(&r->ir, end));
+    return rec_guard(r, JIT_IR_LE, JIT_T_INT, need, rooted);
+}
+
+/* A call of the PV closure [cl] at slot [at] with [argc] arguments is
+ * inlined: guards that the callee is still that closure and that the call
+ * takes the interpreter's fast path, then CHARGE #1 for the call as CALL
+ * charges it (last, so that no exit after it re-runs the call and charges
+ * it twice), then the model enters the callee's frame: the arguments are
+ * the caller's refs where the caller pushed them, the other locals nil. A
+ * call the interpreter would make another way (variadic, wrong arity: an
+ * error) is not recorded. */
+static JitRecStatus rec_inline(JitRecorder *r, uint32_t at, uint32_t argc, PvClosure *cl)
+{
+    const VmProto *p = cl->proto;
+    if (p->variadic)
+        return rec_abort(r, JIT_ABORT_NYI_CALL, "a variadic function");
+    if (argc != p->nparams)
+        return rec_abort(r, JIT_ABORT_NYI_CALL, "a function with a wrong argument count");
+    if (r->depth == JIT_MAX_DEPTH)
+        return rec_abort(r, JIT_ABORT_CALL_DEPTH, NULL);
+    uint32_t base = at + 1, end = base + p->frame_slots;
+    if (end > UINT16_MAX || !rec_reserve(r, end))
+        return rec_abort(r, JIT_ABORT_LIMIT, NULL);
+    JitRef fn = rec_slot(r, at);
+    if (r->status != JIT_REC_GO ||
+        !rec_guard(r, JIT_IR_EQ, JIT_T_FN, fn, pvmJ_k_gc(&r->ir, JIT_T_FN, cl)) ||
+        !rec_call_room(r, ((int64_t)end - (int64_t)r->top0) * (int64_t)sizeof(Value)))
+        return r->status;
+    if (!rec_snapshot(r))
+        return rec_abort(r, JIT_ABORT_LIMIT, NULL);
+    pvmJ_ir_append(&r->ir, JIT_IR_CHARGE, JIT_T_VOID, 1, 0);
+
+    JitRecFrame *fr = &r->frames[r->depth];
+    *fr = (JitRecFrame){ .proto = p, .base = base, .ret = r->pc + 1 };
+    JitSnapFrame chain[JIT_MAX_DEPTH];
+    for (uint32_t k = 0; k <= r->depth; k++)
+        chain[k] = (JitSnapFrame){ .base = (uint16_t)r->frames[k].base, .ret = r->frames[k].ret };
+    fr->chain = pvmJ_snap_add_frames(&r->snaps, chain, (uint16_t)(r->depth + 1));
+    if (fr->chain < 0)
+        return rec_abort(r, JIT_ABORT_LIMIT, NULL);
+    r->depth++;
+    r->inlined++;
+    r->fn = p;
+    r->fbase = base;
+    JitRef nil = pvmJ_k_pri(&r->ir, JIT_T_NIL, false);
+    for (uint32_t i = argc; i < p->nlocals; i++)
+        rec_set(r, base + i, nil);
+    r->top = base + p->nlocals;
+    return JIT_REC_GO;
+}
+
 /* A call to a native the standard library marked as an intrinsic becomes
- * IR, after a guard that the callee is that very native; every other call
- * is not recorded yet. */
+ * IR, after a guard that the callee is that very native; a PV closure is
+ * inlined; every other call is not recorded yet. */
 static JitRecStatus rec_call(JitRecorder *r, uint32_t argc)
 {
     uint32_t at = r->top - argc - 1;
     Value callee = r->base[at];
-    if (callee.type != VT_NATIVE || argc != 1)
-        return rec_abort(r, JIT_ABORT_FRAME, "call");
+    if (callee.type == VT_CLOSURE)
+        return rec_inline(r, at, argc, callee.as.cl);
+    if (callee.type != VT_NATIVE)
+        return rec_abort(r, JIT_ABORT_NYI_CALL, "a non-function");
     VmIntrinsic k = callee.as.nat->intrinsic;
     Value arg = r->base[r->top - 1];
-    bool ok = (k == VM_INTRINSIC_SQRT && vm_is_number(arg)) || (k == VM_INTRINSIC_LEN && arg.type == VT_ARRAY);
+    bool ok = argc == 1 && ((k == VM_INTRINSIC_SQRT && vm_is_number(arg)) ||
+                            (k == VM_INTRINSIC_LEN && arg.type == VT_ARRAY));
     if (!ok)
-        return rec_abort(r, JIT_ABORT_FRAME, "call");
+        return rec_abort(r, JIT_ABORT_NYI_CALL, callee.as.nat->name->chars);
     JitRef fn = rec_slot(r, at), a = rec_slot(r, r->top - 1);
     if (r->status != JIT_REC_GO ||
         !rec_guard(r, JIT_IR_EQ, JIT_T_NATIVE, fn, pvmJ_k_gc(&r->ir, JIT_T_NATIVE, callee.as.nat)))
@@ -509,6 +626,26 @@ static JitRecStatus rec_call(JitRecorder *r, uint32_t argc)
     r->calls++;
     r->top = at;
     rec_push(r, res);
+    return JIT_REC_GO;
+}
+
+/* ret of an inlined callee: its result goes where its closure was, as the
+ * interpreter's RET puts it, and the model is back in the caller. (The
+ * callee made no closures and opened no try, which are not recorded, so
+ * RET has no upvalues to close nor handlers to drop.) The loop's own
+ * function returning leaves the trace: not recorded. */
+static JitRecStatus rec_return(JitRecorder *r)
+{
+    if (r->depth == 0)
+        return rec_abort(r, JIT_ABORT_RETURN, NULL);
+    JitRef v = rec_slot(r, r->top - 1);
+    if (r->status != JIT_REC_GO)
+        return r->status;
+    const JitRecFrame *fr = &r->frames[--r->depth];
+    rec_set(r, fr->base - 1, v);
+    r->top = fr->base;
+    r->fn = r->depth > 0 ? r->frames[r->depth - 1].proto : r->proto;
+    r->fbase = r->depth > 0 ? r->frames[r->depth - 1].base : 0;
     return JIT_REC_GO;
 }
 
@@ -583,18 +720,18 @@ static JitRecStatus rec_dispatch(JitRecorder *r, const VmInsn *ip)
     switch (op) {
     case OP_NOP: case OP_POP: case OP_DUP: case OP_DUP2: case OP_SWAP:
         return rec_stack(r, op);
-    case OP_CONST: return rec_const(r, r->proto->consts[ip->arg]);
+    case OP_CONST: return rec_const(r, r->fn->consts[ip->arg]);
     case OP_INT: rec_push(r, pvmJ_k_int(&r->ir, ip->arg)); return JIT_REC_GO;
     case OP_NIL: rec_push(r, pvmJ_k_pri(&r->ir, JIT_T_NIL, false)); return JIT_REC_GO;
     case OP_TRUE: rec_push(r, pvmJ_k_pri(&r->ir, JIT_T_BOOL, true)); return JIT_REC_GO;
     case OP_FALSE: rec_push(r, pvmJ_k_pri(&r->ir, JIT_T_BOOL, false)); return JIT_REC_GO;
-    case OP_GETLOCAL: rec_push(r, rec_slot(r, (uint32_t)ip->arg)); return r->status;
+    case OP_GETLOCAL: rec_push(r, rec_slot(r, r->fbase + (uint32_t)ip->arg)); return r->status;
     case OP_SETLOCAL:
-        rec_set(r, (uint32_t)ip->arg, rec_slot(r, r->top - 1));
+        rec_set(r, r->fbase + (uint32_t)ip->arg, rec_slot(r, r->top - 1));
         r->top--;
         return r->status;
-    case OP_GETGLOBAL: return rec_getglobal(r, &r->proto->module->globals[ip->arg]);
-    case OP_SETGLOBAL: return rec_setglobal(r, &r->proto->module->globals[ip->arg]);
+    case OP_GETGLOBAL: return rec_getglobal(r, &r->fn->module->globals[ip->arg]);
+    case OP_SETGLOBAL: return rec_setglobal(r, &r->fn->module->globals[ip->arg]);
     case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: case OP_MOD:
     case OP_BAND: case OP_BOR: case OP_BXOR: case OP_SHL: case OP_SHR:
         return rec_arith(r, op);
@@ -615,11 +752,11 @@ static JitRecStatus rec_dispatch(JitRecorder *r, const VmInsn *ip)
     case OP_FORNEXT: return rec_fornext(r);
     case OP_GETINDEX: return rec_getindex(r);
     case OP_SETINDEX: return rec_setindex(r);
-    case OP_GETNAME: return rec_getname(r, r->proto->consts[ip->arg]);
-    case OP_GETFIELD: return rec_getfield(r, r->proto->consts[ip->arg]);
-    case OP_SETFIELD: return rec_setfield(r, r->proto->consts[ip->arg]);
+    case OP_GETNAME: return rec_getname(r, r->fn->consts[ip->arg]);
+    case OP_GETFIELD: return rec_getfield(r, r->fn->consts[ip->arg]);
+    case OP_SETFIELD: return rec_setfield(r, r->fn->consts[ip->arg]);
     case OP_CALL: return rec_call(r, (uint32_t)ip->arg);
-    case OP_RET: return rec_abort(r, JIT_ABORT_FRAME, pvmB_opcode_info[op].mnemonic);
+    case OP_RET: return rec_return(r);
     default: return rec_abort(r, JIT_ABORT_NYI_BYTECODE, pvmB_opcode_info[op].mnemonic);
     }
 }
@@ -638,11 +775,14 @@ static bool record_init(JitRecorder *r, VM *vm, const VmFrame *f, uint32_t start
     r->loop_end = loop_end;
     r->frame_index = vm->nframes - 1;
     r->base = f->base;
-    r->nslots = p->nlocals + p->maxstack;
+    r->fn = p;
+    r->nslots = p->frame_slots;
     r->top = (uint32_t)(vm->top - f->base);
-    r->slots = calloc(2u * r->nslots + 1u, sizeof *r->slots); /* model + snapshot scratch */
-    r->written = calloc(r->nslots + 1u, sizeof *r->written);
-    if (!r->slots || !r->written) {
+    r->top0 = r->top;
+    r->slots = calloc(r->nslots, sizeof *r->slots);
+    r->written = calloc(r->nslots, sizeof *r->written);
+    r->live = calloc(r->nslots, sizeof *r->live);
+    if (!r->slots || !r->written || !r->live) {
         pvmJ_record_free(r);
         return false;
     }
@@ -668,9 +808,9 @@ JitRecStatus pvmJ_record_ins(JitRecorder *r, VM *vm, const VmFrame *f, const VmI
 {
     if (r->status != JIT_REC_GO)
         return r->status;
-    if (vm->nframes - 1 != r->frame_index || f->base != r->base)
+    if (vm->nframes - 1 != r->frame_index + r->depth || f->base != r->base + r->fbase)
         return rec_abort(r, JIT_ABORT_FRAME, NULL);
-    r->pc = (uint32_t)(ip - r->proto->code);
+    r->pc = (uint32_t)(ip - r->fn->code);
     if (!in_loop(r, r->pc))
         return rec_abort(r, JIT_ABORT_LEAVE_LOOP, NULL);
     if ((uint32_t)(vm->top - r->base) != r->top)
@@ -687,7 +827,7 @@ JitRecStatus pvmJ_record_link(JitRecorder *r, const VmInsn *ip)
 {
     if (r->status != JIT_REC_GO)
         return r->status;
-    r->pc = (uint32_t)(ip - r->proto->code);
+    r->pc = (uint32_t)(ip - r->fn->code);
     if (!rec_snapshot(r))
         return rec_abort(r, JIT_ABORT_LIMIT, NULL);
     pvmJ_ir_append(&r->ir, JIT_IR_EXIT, JIT_T_VOID, 0, 0);
@@ -710,6 +850,8 @@ void pvmJ_record_free(JitRecorder *r)
     pvmJ_snap_free(&r->snaps);
     free(r->slots);
     free(r->written);
+    free(r->live);
     r->slots = NULL;
     r->written = NULL;
+    r->live = NULL;
 }

@@ -5,6 +5,12 @@
  * frame as it is before the instruction, so a failing guard resumes the
  * interpreter at that very instruction with the same inputs.
  *
+ * A call of a PV function is inlined: the recorder follows the interpreter
+ * into the callee, whose slots are the stack's next ones (the model is
+ * numbered from the loop's frame, the root), and its return hands the
+ * result back to the caller's slot. Snapshots inside list the frames the
+ * interpreter has there (snap.h), so a trace can leave inside a callee.
+ *
  * What it cannot record ends the recording with a reason from
  * JIT_ABORTS; the interpreter, which ran every instruction anyway, is
  * unaffected. */
@@ -20,9 +26,13 @@
     X(NYI_TYPES,     "NYI: operand types") \
     X(NYI_COMPARE,   "NYI: comparison of these types") \
     X(NYI_ITERATION, "NYI: for over a non-range") \
+    X(NYI_CALL,      "NYI: call of") \
+    X(CALL_DEPTH,    "NYI: call depth") \
+    X(CALLEE_LOOP,   "NYI: loop in an inlined call") \
+    X(RETURN,        "NYI: return from the loop's function") \
     X(LEAVE_LOOP,    "leaving loop in root trace") \
     X(INNER_LOOP,    "inner loop in root trace") \
-    X(FRAME,         "NYI: call or return in trace") \
+    X(FRAME,         "frame out of step with the recording") \
     X(ALWAYS_EXITS,  "guard always fails") \
     X(TOO_LONG,      "trace too long") \
     X(LIMIT,         "IR or snapshot limit reached") \
@@ -47,29 +57,46 @@ typedef struct {
     JitRef ref;         /* the value it holds now, as far as the trace knows */
 } JitGlobal;
 
+#define JIT_MAX_DEPTH 4u      /* inlined calls in progress at once */
+
+/* A call the recording is inside. */
+typedef struct {
+    const VmProto *proto;
+    uint32_t base;         /* slot of its local 0 (the closure sits below it) */
+    uint32_t ret;          /* the caller's pc to return to: the call's + 1 */
+    int32_t chain;         /* its snapshots' frame chain (JitSnapList.frames) */
+} JitRecFrame;
+
 typedef struct JitRecorder {
     VM *vm;
     JitIR ir;
     JitSnapList snaps;
-    const VmProto *proto;
+    const VmProto *proto;  /* the loop's function (the root frame's) */
     uint32_t start;        /* loop header: the trace starts and loops back here */
     uint32_t loop_end;     /* the back edge (a jmp to start) */
     size_t frame_index;    /* the frame the loop runs in */
-    Value *base;
-    JitRef *slots;         /* ref held by each frame slot, or JIT_REF_NONE */
+    Value *base;           /* its local 0: slot 0 */
+    JitRef *slots;         /* ref held by each stack slot, or JIT_REF_NONE */
     bool *written;         /* whether the trace changed the slot */
-    uint32_t nslots;       /* the frame's slots: locals, then the operand stack */
+    JitRef *live;          /* scratch for a snapshot's slots */
+    uint32_t nslots;       /* slots the arrays hold: the root's, then callees' */
     uint32_t top;          /* operand stack top, as a slot number */
+    uint32_t top0;         /* the top the trace is entered with (vm->top then) */
+    JitRecFrame frames[JIT_MAX_DEPTH]; /* inlined calls in progress, innermost last */
+    uint32_t depth;
+    const VmProto *fn;     /* the running function: proto or the innermost callee's */
+    uint32_t fbase;        /* the running frame's local 0, as a slot */
+    uint32_t inlined;      /* calls inlined, for -j v */
     JitGlobal globals[JIT_MAX_GLOBALS];
     uint32_t nglobals;
     uint32_t recorded;     /* instructions recorded so far */
-    uint32_t calls;        /* calls recorded inline: each is charged like CALL */
+    uint32_t calls;        /* intrinsics recorded: the trip's CHARGE takes one each, like CALL */
     bool side;             /* a side trace: from a hot exit to a loop header */
     bool links;            /* ended at another trace's loop header (EXIT) */
     JitRecStatus status;
     JitAbort abort;
     const char *abort_detail; /* e.g. the opcode's mnemonic */
-    uint32_t pc;           /* the instruction being recorded */
+    uint32_t pc;           /* the instruction being recorded, in fn */
 } JitRecorder;
 
 /* Starts recording the loop whose back edge is the jmp at [back_edge] in

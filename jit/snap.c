@@ -1,5 +1,6 @@
-/* Snapshots (see snap.h): taking them while recording, and the
- * interpreter's type tag for each IR type, which exits box values with. */
+/* Snapshots (see snap.h): taking them while recording, the interpreter's
+ * type tag for each IR type (which exits box values with), and rebuilding
+ * the frames of the calls a trace had inlined where it exits. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +15,7 @@ void pvmJ_snap_free(JitSnapList *s)
 {
     free(s->snaps);
     free(s->map);
+    free(s->frames);
     memset(s, 0, sizeof *s);
 }
 
@@ -59,6 +61,27 @@ int pvmJ_snap_take(JitSnapList *s, uint32_t pc, JitRef ref, const JitRef *slots,
     return (int)s->nsnaps++;
 }
 
+int32_t pvmJ_snap_add_frames(JitSnapList *s, const JitSnapFrame *frames, uint16_t n)
+{
+    if (s->failed)
+        return -1;
+    if (s->nframes + n > s->frames_cap) {
+        uint32_t cap = s->frames_cap ? s->frames_cap : 16u;
+        while (cap < s->nframes + n)
+            cap *= 2u;
+        JitSnapFrame *p = realloc(s->frames, cap * sizeof *p);
+        if (!p) {
+            s->failed = true;
+            return -1;
+        }
+        s->frames = p;
+        s->frames_cap = cap;
+    }
+    memcpy(&s->frames[s->nframes], frames, n * sizeof *frames);
+    s->nframes += n;
+    return (int32_t)(s->nframes - n);
+}
+
 ValueType pvmJ_value_type(JitType type)
 {
     switch (type) {
@@ -73,4 +96,23 @@ ValueType pvmJ_value_type(JitType type)
     case JIT_T_PTR: return VT_POINTER;
     default: return VT_NIL;
     }
+}
+
+bool pvmJ_snap_frames(VM *vm, const JitSnapList *s, uint32_t n, VmFrame *f)
+{
+    const JitSnap *snap = &s->snaps[n];
+    if (snap->nframes == 0)
+        return false;
+    const JitSnapFrame *fr = &s->frames[snap->frame_start];
+    VmFrame *caller = f;
+    for (uint16_t k = 0; k < snap->nframes; k++) {
+        Value *base = f->base + fr[k].base;
+        caller->ip = &caller->closure->proto->code[fr[k].ret];
+        VmFrame *callee = &vm->frames[vm->nframes++];
+        callee->closure = base[-1].as.cl;
+        callee->base = base;
+        caller = callee;
+    }
+    caller->ip = &caller->closure->proto->code[snap->pc];
+    return true;
 }

@@ -4,12 +4,18 @@
  * IR ref whose value belongs in it (slots it did not change are already
  * right in the interpreter's stack, which the trace never moves). A
  * trace's exit code (jit/assemble.c) writes those slots back, boxing each
- * value into its 16-byte Value by the ref's IR type. */
+ * value into its 16-byte Value by the ref's IR type.
+ *
+ * A snapshot taken inside a call the trace inlined also lists the frames
+ * the interpreter would have pushed by then (JitSnapFrame), so that an exit
+ * rebuilds them into vm->frames and the interpreter resumes inside the
+ * callee, with the stack trace it would have had. Slots are numbered from
+ * the trace's own frame: a callee's local 0 is just a higher slot. */
 #ifndef PVM_JIT_SNAP_H
 #define PVM_JIT_SNAP_H
 
 #include "jit/ir.h"
-#include "vm/runtime/value.h"
+#include "vm/runtime/vm.h"
 
 #define JIT_MAX_SNAPS 500u
 
@@ -17,6 +23,14 @@ typedef struct {
     uint16_t slot;  /* frame slot: local n is slot n, the operand stack follows */
     JitRef ref;
 } JitSnapEntry;
+
+/* A frame an inlined call pushed. Its closure is the value in the slot
+ * below its local 0, where the interpreter keeps the callee (and where the
+ * trace keeps it, untouched, until the call returns). */
+typedef struct {
+    uint16_t base;      /* slot of the frame's local 0 */
+    uint32_t ret;       /* the caller's resume pc: the call's + 1, as CALL saves it */
+} JitSnapFrame;
 
 typedef struct {
     uint32_t map_start; /* its first entry in JitSnapList.map */
@@ -27,6 +41,8 @@ typedef struct {
     uint32_t exits;     /* times taken: a hot exit grows a side trace */
     uint32_t side;      /* the side trace's number + 1, or 0 */
     uint32_t side_tries;/* side recordings from here that aborted */
+    uint16_t nframes;   /* inlined frames live here, innermost last (0: none); pc is the innermost's */
+    uint32_t frame_start; /* the first of them in JitSnapList.frames */
 } JitSnap;
 
 typedef struct {
@@ -34,6 +50,8 @@ typedef struct {
     uint32_t nsnaps, snaps_cap;
     JitSnapEntry *map;
     uint32_t nmap, map_cap;
+    JitSnapFrame *frames; /* frame chains: snapshots in one call share one */
+    uint32_t nframes, frames_cap;
     bool failed;        /* out of memory or over JIT_MAX_SNAPS: abort */
 } JitSnapList;
 
@@ -45,7 +63,21 @@ void pvmJ_snap_free(JitSnapList *s);
  * it. Returns the snapshot's number, or -1 (and sets failed). */
 int pvmJ_snap_take(JitSnapList *s, uint32_t pc, JitRef ref, const JitRef *slots, uint16_t nslots);
 
+/* Appends a chain of [n] inlined frames, outermost first, for the
+ * snapshots taken until the next call or return. Returns its start, or -1
+ * (and sets failed). */
+int32_t pvmJ_snap_add_frames(JitSnapList *s, const JitSnapFrame *frames, uint16_t n);
+
 /* The interpreter's tag for values of IR type [type]. */
 ValueType pvmJ_value_type(JitType type);
+
+/* After an exit through snapshot [n] (its slots written back): pushes
+ * the frames of the calls the trace had inlined there onto vm->frames
+ * above [f] (the frame the trace runs in, the top one), each as the
+ * interpreter's CALL leaves it, and points the innermost at the resume pc.
+ * The trace guarded that they fit (frames_cap, the rooted stack) before it
+ * inlined them. Returns whether there were any: the interpreter then
+ * reloads from vm->frames. */
+bool pvmJ_snap_frames(VM *vm, const JitSnapList *s, uint32_t n, VmFrame *f);
 
 #endif

@@ -19,6 +19,13 @@
  * traces compile, run, take side exits and fail mid-trace (a kernel in a try
  * whose loop throws once its counter reaches a bound); "strict" kernels also
  * leave out && || break continue and mixed comparisons, which still abort.
+ * Small functions k0, k1, ... (two ints to an int, or two numbers to a
+ * number; each may call the ones before it, a few have a loop) are called
+ * from kernels and everywhere else, directly or through the global `kv`
+ * that kernels reassign mid-loop, so that the JIT inlines calls, and their
+ * guards (the callee, an argument's type, a branch inside it) fail; errors
+ * injected into kernels include ones raised inside a callee (kerr, kdiv)
+ * and a wrong argument count from a callee that changes mid-loop.
  * Output goes straight to stdout in generation order. */
 #include <inttypes.h>
 #include <stdarg.h>
@@ -99,6 +106,11 @@ static int flat;           /* a kernel without inner loops: one long trace */
 static int for_in_depth;   /* for loops over collections enclosing the statement */
 static int strict;         /* a kernel without && || break continue: traces that compile today */
 static char loop_vars[8][24]; /* innermost-last counters of the enclosing loops */
+#define MAX_KFUNCS 5
+static int nkfuncs;        /* small functions k0..k{nkfuncs-1} */
+static int kcallable;      /* the ones callable here: all, or those before the one being made */
+static Kind kfunc_kind[MAX_KFUNCS]; /* K_INT (ints to int) or K_NUM (numbers to number) */
+static int kv_index = -1;  /* the int function the global kv holds first, or -1: no kv */
 
 static Var *declare(const char *prefix, Kind kind)
 {
@@ -180,6 +192,27 @@ static void gen_index(const char *arr, int d)
     out(") & 1023) %% len(%s)", arr);
 }
 
+/* A call of a small function of [kind] (K_INT or K_NUM): directly, or
+ * through kv. Returns 0 when there is none to call here. */
+static int gen_kcall(Kind kind, int d)
+{
+    int idx[MAX_KFUNCS], n = 0;
+    for (int i = 0; i < kcallable; i++)
+        if (kfunc_kind[i] == kind)
+            idx[n++] = i;
+    if (n == 0)
+        return 0;
+    if (kind == K_INT && kv_index >= 0 && kcallable == nkfuncs && chance(30))
+        out("kv(");
+    else
+        out("k%d(", idx[rnd(n)]);
+    gen_kind(kind, d);
+    out(", ");
+    gen_kind(kind, d);
+    out(")");
+    return 1;
+}
+
 static void gen_int_call(int d)
 {
     const char *c = var_name(K_FN);
@@ -226,6 +259,8 @@ static void gen_int(int d)
         gen_int_leaf();
         return;
     }
+    if (chance(pure ? 10 : 5) && gen_kcall(K_INT, d - 1))
+        return;
     switch (rnd(pure ? 6 : 9)) {
     case 0: case 1: case 2:
         out("(");
@@ -349,6 +384,8 @@ static void gen_num(int d)
             gen_flt(d);
         return;
     }
+    if (chance(pure ? 10 : 5) && gen_kcall(K_NUM, d - 1))
+        return;
     switch (rnd(4)) {
     case 0: case 1:
         out("(");
@@ -806,10 +843,13 @@ static int inject_error; /* the next kernel loop throws mid-way (inside a try) *
 static void gen_injected_error(const char *lv)
 {
     int k = between(1, 120);
-    switch (rnd(4)) {
+    switch (rnd(7)) {
     case 0: line("chk = chk + 1000 %% (%s - %d);\n", lv, k); break;
     case 1: line("chk = chk + (%s < %d ? 1 : nil);\n", lv, k); break;
     case 2: line("chk = chk + (%s < %d ? 1 : \"s\");\n", lv, k); break;
+    case 3: line("chk = chk + kerr(%s, %d);\n", lv, k); break;  /* a throw inside a callee */
+    case 4: line("chk = chk + kdiv(%s, %d);\n", lv, k); break;  /* a runtime error inside one */
+    case 5: line("chk = chk + (%s < %d ? kerr : kone)(%s, -7);\n", lv, k, lv); break; /* arity */
     default: line("chk = (%s < %d ? chk : 1.5) << 1;\n", lv, k); break;
     }
 }
@@ -833,7 +873,7 @@ static void gen_range(void)
     const char *bound = var_name(K_INT);
     int trips = loop_trips();
     if (bound && chance(loop_depth > 0 ? 30 : 10))
-        out("0..(%s & %d)", bound, loop_depth > 0 ? 7 : 127);
+        out("0..(%s & %d)", bound, loop_depth > 0 || in_helper ? 7 : 127); /* helpers are called often */
     else if (chance(8))
         out("%" PRId64 "..9223372036854775807", INT64_MAX - trips);
     else if (chance(5))
@@ -959,6 +999,10 @@ static void gen_closure(void)
     out(");\n");
 }
 
+/* What a risky statement prints its value with: print, or in a helper
+ * (called often, so quiet) the checksum, through sink. */
+static const char *sink(void) { return in_helper ? "sink" : "print"; }
+
 /* One statement that may throw: a runtime error of each family. */
 static void gen_risky(void)
 {
@@ -988,25 +1032,25 @@ static void gen_risky(void)
             gen_int(1);
             out(" & 7];\n");
         } else {
-            line("print([1, 2, 3][%d]);\n", between(-1, 4));
+            line("%s([1, 2, 3][%d]);\n", sink(), between(-1, 4));
         }
         break;
     case 2:
-        line("print(");
+        line("%s(", sink());
         gen_any(1);
         out(" %s ", rnd(3) ? "+" : PICK(int_ops));
         gen_any(1);
         out(");\n");
         break;
     case 3:
-        line("print(");
+        line("%s(", sink());
         gen_any(1);
         out(" %s ", PICK(cmp_ops));
         gen_any(1);
         out(");\n");
         break;
     case 4:
-        line("print(%s", rnd(2) ? "-" : "~");
+        line("%s(%s", sink(), rnd(2) ? "-" : "~");
         gen_any(1);
         out(");\n");
         break;
@@ -1016,7 +1060,7 @@ static void gen_risky(void)
         out(";\n");
         break;
     case 6:
-        line("print(int(");
+        line("%s(int(", sink());
         gen_flt(1);
         out("));\n");
         break;
@@ -1024,16 +1068,16 @@ static void gen_risky(void)
         line("let r%d = ", name_counter++);
         gen_any(1);
         out(";\n");
-        line("print(r%d(1));\n", name_counter - 1);
+        line("%s(r%d(1));\n", sink(), name_counter - 1);
         break;
     case 8:
         if (helpers > 0)
-            line("print(h%d(%d));\n", rnd(helpers), rnd(3));
+            line("%s(h%d(%d));\n", sink(), rnd(helpers), rnd(3));
         else
-            line("print(len(%d));\n", rnd(3));
+            line("%s(len(%d));\n", sink(), rnd(3));
         break;
     default:
-        line("print(");
+        line("%s(", sink());
         gen_any(1);
         out("[%d]);\n", rnd(3));
         break;
@@ -1076,6 +1120,17 @@ static void gen_return(void)
     out("; }\n");
 }
 
+/* The global kv changes callee mid-loop: a trace that inlined it exits
+ * at its identity guard. */
+static void gen_kv_flip(void)
+{
+    int idx[MAX_KFUNCS], n = 0;
+    for (int i = 0; i < nkfuncs; i++)
+        if (kfunc_kind[i] == K_INT)
+            idx[n++] = i;
+    line("if %s == %d { kv = k%d; }\n", innermost_loop_var(), between(1, 100), idx[rnd(n)]);
+}
+
 /* A statement of a kernel: arithmetic, branches and loops only. */
 static void gen_stmt_pure(void)
 {
@@ -1098,6 +1153,8 @@ static void gen_stmt_pure(void)
         gen_break();
     else if (r < 91 && fn_depth > 0 && !strict)
         gen_return();
+    else if (r < 94 && kv_index >= 0 && kcallable == nkfuncs && innermost_loop_var())
+        gen_kv_flip();
     else
         gen_chk();
 }
@@ -1153,6 +1210,67 @@ static void gen_globals(void)
             continue;
         gen_let();
     }
+}
+
+/* k0, k1, ...: small kernel functions of two ints (or numbers) that
+ * return one, called from loops so that traces inline them: a let, a
+ * couple of kernel statements (most without loops: an inner loop in a
+ * callee stops its caller's trace), an early return on a branch, sometimes
+ * a local read before it is written (nil). kN calls only k0..kN-1. */
+static void gen_kfunc(int index)
+{
+    int saved = nvars;
+    Kind kind = chance(65) ? K_INT : K_NUM;
+    line("fn k%d(", index);
+    Var *p = declare("p", kind);
+    Var *q = declare("q", kind);
+    out("%s, %s) {\n", p->name, q->name);
+    kcallable = index;
+    fn_depth++;
+    in_helper = 1;
+    pure = 1;
+    flat = chance(80);
+    strict = chance(50);
+    open_block();
+    line("let t%d = ", name_counter);
+    gen_kind(kind, 2);
+    out(";\n");
+    Var *t = declare("t", kind);
+    if (chance(15)) {
+        line("let u%d;\n", name_counter);
+        line("if u%d == nil { %s = %s; }\n", name_counter++, t->name, q->name);
+    }
+    budget -= 2;
+    gen_body(between(0, 2));
+    if (chance(50)) {
+        line("if ");
+        gen_cond();
+        out(" { return ");
+        gen_kind(kind, 2);
+        out("; }\n");
+    }
+    line("return ");
+    gen_kind(kind, 2);
+    out(";\n");
+    close_block(saved);
+    pure = flat = strict = 0;
+    in_helper = 0;
+    fn_depth--;
+    kfunc_kind[index] = kind;
+    nkfuncs = index + 1;
+    kcallable = nkfuncs;
+}
+
+/* What injected errors call: a throw and a division by zero inside a
+ * callee, and a function of one argument (called with two: an arity
+ * error once a kernel's callee switches to it); and sink, which risky
+ * statements in helpers print to. */
+static void gen_error_funcs(void)
+{
+    line("fn kerr(i, k) { if i == k { throw \"kerr \" + str(i); } return i & 1; }\n");
+    line("fn kdiv(i, k) { return 1000 %% (i - k); }\n");
+    line("fn kone(i) { return i; }\n");
+    line("fn sink(v) { chk = chk * 7 + len(str(v)); return nil; }\n");
 }
 
 /* h0, h1, ...: functions of two ints returning an int; hN calls only h0..hN-1. */
@@ -1280,6 +1398,14 @@ static void gen_program(uint64_t seed)
     out("// fuzzgen %" PRIu64 "\n", seed);
     line("let chk = 0;\n");
     budget = between(120, 220);
+    gen_error_funcs();
+    for (int i = between(0, MAX_KFUNCS); i > 0 && nkfuncs < MAX_KFUNCS; i--)
+        gen_kfunc(nkfuncs);
+    for (int i = 0; i < nkfuncs && kv_index < 0; i++)
+        if (kfunc_kind[i] == K_INT)
+            kv_index = i;
+    if (kv_index >= 0)
+        line("let kv = k%d;\n", kv_index);
     int nhelpers = between(0, 3);
     for (int i = 0; i < nhelpers; i++)
         gen_helper(i);

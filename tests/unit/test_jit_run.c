@@ -2,7 +2,10 @@
  * code, and what the interpreter would do at a limit still happens inside
  * a trace: the instruction budget runs out with the same error, an
  * interrupt set from another thread stops a compiled infinite loop, and a
- * runtime error raised at a trace's exit is caught by the script's try. */
+ * runtime error raised at a trace's exit is caught by the script's try.
+ * Calls inlined into a trace are charged where the interpreter charges
+ * them, so a budget that runs out in a loop whose body is a call stops the
+ * program at the same instruction, with the same trace, as without a JIT. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -189,6 +192,79 @@ static void test_fields_and_intrinsics(void **state)
     assert_true(pvmJ_counts(r->vm).traces >= 1);
 }
 
+/* Where a run stopped: the budget left, the error's trace and the value
+ * of the module global [name]. */
+typedef struct {
+    int64_t fuel;
+    char trace[512];
+    Value global;
+} Stop;
+
+static Stop run_to_budget(bool jit, int64_t fuel, const char *src, const char *name)
+{
+    Stop st;
+    memset(&st, 0, sizeof st);
+    VM *vm = pvmV_new();
+    assert_non_null(vm);
+    pvmL_open(vm, 0, NULL);
+    if (jit) {
+        PvmJitOptions o;
+        pvmJ_options_default(&o);
+        o.hot = 1;
+        assert_true(pvmJ_attach(vm, &o));
+    }
+    PbcImage img;
+    char err[256];
+    assert_true(pvmC_compile_source(src, strlen(src), "t.pv", NULL, &img, stderr));
+    assert_true(pvmV_load_verified(vm, &img, err, sizeof err));
+    pvmB_free(&img);
+    vm->fuel = fuel;
+    assert_false(pvmV_run_program(vm));
+    assert_int_equal(vm->error.type, VT_STRING);
+    assert_string_equal(vm->error.as.s->chars, "instruction budget exceeded");
+    st.fuel = vm->fuel;
+    if (vm->error_trace)
+        snprintf(st.trace, sizeof st.trace, "%s", vm->error_trace);
+    VmModule *m = vm->program->modules[0];
+    for (uint32_t g = 0; g < m->nglobals; g++)
+        if (strcmp(m->global_names[g]->chars, name) == 0)
+            st.global = m->globals[g];
+    if (jit) {
+        assert_true(pvmJ_counts(vm).traces >= 1);
+        assert_true(pvmJ_counts(vm).entries >= 1);
+        pvmJ_detach(vm);
+    }
+    pvmV_free(vm);
+    return st;
+}
+
+static void test_budget_with_inlined_calls(void **state)
+{
+    (void)state;
+    if (!pvmJ_available())
+        skip();
+    static const char src[] =
+        "fn leaf(x) { return x + 1; }\n"
+        "fn step(x) {\n"
+        "  return leaf(x) * 1;\n"
+        "}\n"
+        "let n = 0;\n"
+        "while true {\n"
+        "  n = step(n);\n"
+        "}\n";
+    /* every budget from a few trips to many, so that it runs out at each
+     * of the trip's charge points (the two calls and the back edge) */
+    for (int64_t fuel = 3000; fuel < 3012; fuel++) {
+        Stop off = run_to_budget(false, fuel, src, "n");
+        Stop on = run_to_budget(true, fuel, src, "n");
+        assert_int_equal(on.fuel, off.fuel);
+        assert_string_equal(on.trace, off.trace);
+        assert_int_equal(on.global.type, VT_INT);
+        assert_int_equal(on.global.as.i, off.global.as.i);
+        assert_true(off.global.as.i > 100);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -199,6 +275,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_type_change_mid_loop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_uncaught_error_while_recording, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fields_and_intrinsics, setup, teardown),
+        cmocka_unit_test(test_budget_with_inlined_calls),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

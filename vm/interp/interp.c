@@ -165,7 +165,8 @@ void pvmV_execute(VM *vm, size_t stop)
     } while (0)
 /* At a loop's back edge (jmp to [target], charged): the JIT counts it,
  * may start recording, or runs the loop's trace and continues where the
- * trace exited. */
+ * trace exited, which is in a function the trace had inlined when the JIT
+ * pushed frames for it: then every register is reloaded from the frame. */
 #ifdef VM_COMPUTED_GOTO
 #define JIT_RECORD_MODE(on) (disp = (on) ? record_labels : exec)
 #else
@@ -175,7 +176,12 @@ void pvmV_execute(VM *vm, size_t stop)
     do {                                                        \
         if (vm->jit && pvmJ_back_edge_live(ip) && (target) <= ip) {                        \
             SAVE();                                             \
+            size_t nframes_ = vm->nframes;                      \
             const VmInsn *next_ = pvmJ_back_edge(vm, frame, ip); \
+            if (vm->nframes != nframes_) {                      \
+                LOAD();                                         \
+                NEXT();                                         \
+            }                                                   \
             top = vm->top;                                      \
             if (pvmJ_recording(vm)) {                           \
                 JIT_RECORD_MODE(true);                          \
