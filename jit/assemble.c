@@ -666,20 +666,27 @@ static bool commutes(JitOp op)
 
 /* Two-address code: dst = a, then dst op= b. When dst is b's register
  * (b used for the last time here), the operands swap if the operation
- * commutes, and otherwise the result is made in rax. */
+ * commutes, and otherwise the result is made in [scratch]. */
+static void two_address(const Gen *g, const JitIns *in, JitRef *a, JitRef *b, PvmjReg *d,
+                        PvmjReg scratch)
+{
+    *a = in->a;
+    *b = in->b;
+    if (reg_of(g, *b) != *d || *a == *b)
+        return;
+    if (!commutes((JitOp)in->op)) {
+        *d = scratch;
+        return;
+    }
+    *a = in->b;
+    *b = in->a;
+}
+
 static void gen_int_binary(Gen *g, const JitIns *in, JitRef ref)
 {
-    JitRef a = in->a, b = in->b;
+    JitRef a, b;
     PvmjReg d = dst_of(g, ref, PVMJ_RAX);
-    if (reg_of(g, b) == d && a != b) {
-        if (commutes((JitOp)in->op)) {
-            JitRef t = a;
-            a = b;
-            b = t;
-        } else {
-            d = PVMJ_RAX;
-        }
-    }
+    two_address(g, in, &a, &b, &d, PVMJ_RAX);
     if (in->op == JIT_IR_SHL || in->op == JIT_IR_SHR) {
         /* the hardware masks a 64-bit shift count to six bits, as PV does */
         PvmjShift sh = in->op == JIT_IR_SHL ? PVMJ_SHL : PVMJ_SAR;
@@ -790,16 +797,8 @@ static void gen_float(Gen *g, const JitIns *in, JitRef ref)
             pvmJ_sse_rr(g->a, PVMJ_SQRTSD, d, src_in(g, in->a, PVMJ_XMM0));
         break;
     default: {
-        JitRef a = in->a, b = in->b;
-        if (reg_of(g, b) == d && a != b) {
-            if (commutes((JitOp)in->op)) {
-                JitRef t = a;
-                a = b;
-                b = t;
-            } else {
-                d = PVMJ_XMM0;
-            }
-        }
+        JitRef a, b;
+        two_address(g, in, &a, &b, &d, PVMJ_XMM0);
         load_to(g, d, a);
         sse_ref(g, sse[in->op], d, b);
     }
