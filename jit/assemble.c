@@ -73,6 +73,7 @@ typedef struct {
     uint32_t exit_base;
     uint32_t loop_at;   /* index of LOOP #1, or UINT32_MAX */
     uint32_t *last;     /* per instruction: index of its last use */
+    uint32_t *weight;   /* per instruction: its operand uses, the body's weighing more */
     uint8_t *where;     /* per instruction: its register, or IN_MEMORY */
     PvmjLabel *klabel;  /* per constant: its place in the constant pool, or -1 */
     PvmjLabel top;
@@ -100,43 +101,55 @@ static bool has_value(const JitIns *in)
 
 /* --- Register allocation -------------------------------------------------- */
 
-static void use_at(Gen *g, JitRef ref, uint32_t pos)
+/* Reads of a value in the loop body weigh this much more than the
+ * pre-roll's, which runs once: what a spill costs is mostly there. */
+#define BODY_WEIGHT 8u
+
+static void use_at(Gen *g, JitRef ref, uint32_t pos, uint32_t weight)
 {
     if (pvmJ_ref_is_const(ref))
         return;
     uint32_t i = index_of(ref);
     if (pos > g->last[i])
         g->last[i] = pos;
+    g->weight[i] += weight;
+}
+
+static uint32_t weight_at(const Gen *g, uint32_t pos)
+{
+    return g->loop_at != UINT32_MAX && pos > g->loop_at ? BODY_WEIGHT : 1u;
 }
 
 /* Last uses: operands, and snapshots (whose values an exit may store up to
  * the instruction the next snapshot starts at); the PHIs read at the end
  * of the body. A value made before the LOOP and used after it is live for
- * every trip, so to the end. */
+ * every trip, so to the end. Each value's weight counts its operand uses,
+ * a snapshot's costing nothing on the way round the loop. */
 static void find_last_uses(Gen *g)
 {
     const JitIR *ir = g->ir;
     uint32_t end = ir->nins;
+    for (uint32_t k = 0; k < ir->nins; k++)
+        if (ir->ins[k].op == JIT_IR_LOOP && ir->ins[k].a == 1)
+            g->loop_at = k;
     for (uint32_t k = 0; k < ir->nins; k++) {
         const JitIns *in = &ir->ins[k];
         g->last[k] = k;
-        if (in->op == JIT_IR_LOOP && in->a == 1)
-            g->loop_at = k;
         if (in->op == JIT_IR_PHI) {
-            use_at(g, in->a, end);
-            use_at(g, in->b, end);
+            use_at(g, in->a, end, BODY_WEIGHT);
+            use_at(g, in->b, end, BODY_WEIGHT);
             continue;
         }
         if (pvmJ_ir_ops[in->op].o1 == JIT_O_REF)
-            use_at(g, in->a, k);
+            use_at(g, in->a, k, weight_at(g, k));
         if (pvmJ_ir_ops[in->op].o2 == JIT_O_REF)
-            use_at(g, in->b, k);
+            use_at(g, in->b, k, weight_at(g, k));
     }
     for (uint32_t n = 0; n < g->snaps->nsnaps; n++) {
         const JitSnap *s = &g->snaps->snaps[n];
         uint32_t until = n + 1 < g->snaps->nsnaps ? index_of(g->snaps->snaps[n + 1].ref) : end;
         for (uint32_t e = 0; e < s->nentries; e++)
-            use_at(g, g->snaps->map[s->map_start + e].ref, until);
+            use_at(g, g->snaps->map[s->map_start + e].ref, until, 0);
     }
     if (g->loop_at == UINT32_MAX)
         return;
@@ -145,11 +158,21 @@ static void find_last_uses(Gen *g)
             g->last[k] = end;
 }
 
+/* Which of two values to keep in memory: the one whose uses are fewest
+ * for the length of its life (a value read rarely over a long stretch
+ * frees a register for long at little cost), the longer-lived on a tie. */
+static bool better_spill(const Gen *g, uint32_t x, uint32_t y)
+{
+    uint64_t px = (uint64_t)g->weight[x] * (g->last[y] - y + 1);
+    uint64_t py = (uint64_t)g->weight[y] * (g->last[x] - x + 1);
+    return px != py ? px < py : g->last[x] > g->last[y];
+}
+
 /* Linear scan: registers are taken in definition order and freed after
  * their value's last use (a value may share its register with an operand
  * used for the last time by the same instruction: the code reads operands
- * before it writes). Out of registers, the value among the live ones whose
- * life ends last goes to memory for all of it. */
+ * before it writes). Out of registers, one of the live values (or the new
+ * one) goes to memory for all of its life: better_spill picks it. */
 static void allocate_class(Gen *g, bool floats)
 {
     const PvmjReg *pool = floats ? xmm_pool : gpr_pool;
@@ -167,11 +190,11 @@ static void allocate_class(Gen *g, bool floats)
                 holder[r] = -1;
             if (holder[r] < 0 && free_reg < 0)
                 free_reg = r;
-            if (holder[r] >= 0 && (victim < 0 || g->last[holder[r]] > g->last[holder[victim]]))
+            if (holder[r] >= 0 && (victim < 0 || better_spill(g, (uint32_t)holder[r], (uint32_t)holder[victim])))
                 victim = r;
         }
         if (free_reg < 0) {
-            if (g->last[holder[victim]] <= g->last[k]) {
+            if (better_spill(g, k, (uint32_t)holder[victim])) {
                 g->where[k] = IN_MEMORY;
                 continue;
             }
@@ -188,8 +211,9 @@ static bool allocate(Gen *g)
     uint32_t n = g->ir->nins;
     g->loop_at = UINT32_MAX;
     g->last = malloc((n + 1) * sizeof *g->last);
+    g->weight = calloc(n + 1, sizeof *g->weight);
     g->where = malloc(n + 1);
-    if (!g->last || !g->where)
+    if (!g->last || !g->weight || !g->where)
         return false;
     memset(g->where, IN_MEMORY, n + 1);
     find_last_uses(g);
@@ -1024,6 +1048,7 @@ bool pvmJ_assemble(PvmjAsm *a, const JitAsmIn *in, JitAsmOut *out)
     free(g.klabel);
     free(g.charges);
     free(g.last);
+    free(g.weight);
     free(g.where);
     if (!ok) {
         free(out->exit_jumps);
