@@ -582,9 +582,16 @@ static void gen_field_load(Gen *g, JitRef obj, int32_t offset, JitRef ref)
     define(g, ref, d);
 }
 
-/* One unsigned compare checks both ends: a negative index is huge. */
+/* One unsigned compare checks both ends: a negative index is huge. A
+ * constant index k is checked the other way round: length above k. */
 static void gen_abc(Gen *g, const JitIns *in)
 {
+    if (pvmJ_ref_is_const(in->a) && !pvmJ_ref_is_const(in->b) && fits_i32(const_bits(g->ir, in->a)) &&
+        (int64_t)const_bits(g->ir, in->a) >= 0) {
+        pvmJ_alu_ri(g->a, PVMJ_CMP, PVMJ_W64, src_in(g, in->b, PVMJ_RAX), (int32_t)const_bits(g->ir, in->a));
+        exit_if(g, PVMJ_CC_BE);
+        return;
+    }
     alu_ref(g, PVMJ_CMP, src_in(g, in->a, PVMJ_RAX), in->b);
     exit_if(g, PVMJ_CC_AE);
 }
@@ -722,6 +729,12 @@ static void gen_int_binary(Gen *g, const JitIns *in, JitRef ref)
             load_to(g, d, a);
             pvmJ_shift_cl(g->a, sh, PVMJ_W64, d);
         }
+        define(g, ref, d);
+        return;
+    }
+    if (in->op == JIT_IR_ADD && pvmJ_ref_is_const(b) && fits_i32(const_bits(g->ir, b)) &&
+        reg_of(g, a) != PVMJ_NOREG && PVMJ_IS_GPR(reg_of(g, a))) { /* a three-address add */
+        pvmJ_lea(g->a, d, pvmj_mem(reg_of(g, a), (int32_t)const_bits(g->ir, b)));
         define(g, ref, d);
         return;
     }

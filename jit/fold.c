@@ -260,6 +260,8 @@ JitRef pvmJ_fold_emit(JitIR *ir, JitOp op, JitType type, JitRef a, JitRef b, boo
         return out;
     if (type == JIT_T_INT && simplify_int(ir, op, a, b, &out))
         return out;
+    if (type == JIT_T_PTR && op == JIT_IR_ADD && is_kint(ir, b, 0)) /* an address plus no offset */
+        return a;
     if (type == JIT_T_FLT && simplify_float(ir, op, a, b, &out))
         return out;
     if (cse_applies(op)) {
