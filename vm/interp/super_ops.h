@@ -25,7 +25,7 @@
         Value o = XV, key = YV;                                                   \
         if (!vm_array_slot_ok(o, key))                                            \
             SLOW();                                                               \
-        *top++ = o.as.a->items[key.as.i];                                         \
+        *top++ = pvmV_array_load(o.as.a, (size_t)key.as.i);                       \
         ip += 3;                                                                  \
         NEXT();                                                                   \
     }
@@ -307,7 +307,7 @@ L_JMP_FORNEXT_SL_JIT: { /* the same, in a VM with a JIT (jit_labels) */
             }
         } else if (a->type == VT_ARRAY) {
             if ((uint64_t)b->as.i < a->as.a->len) {
-                *dst = a->as.a->items[b->as.i++];
+                *dst = pvmV_array_load(a->as.a, (size_t)b->as.i++);
                 ip += 2;
                 NEXT();
             }
