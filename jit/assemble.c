@@ -629,6 +629,61 @@ static void gen_xstore(Gen *g, const JitIns *in)
     store_value(g, pvmj_mem(at, 0), pvmj_mem(at, 8), in->b);
 }
 
+/* The kind is one byte (array.h). */
+static void gen_akind(Gen *g, const JitIns *in, JitRef ref)
+{
+    PvmjReg base = gpr_src(g, in->a, PVMJ_RCX);
+    PvmjReg d = dst_of(g, ref, PVMJ_RAX);
+    pvmJ_movzx8_load(g->a, d, pvmj_mem(base, (int32_t)VM_ARR_KIND_OFFSET));
+    define(g, ref, d);
+}
+
+/* Unboxed elements (array.h): UREF is [items + 8 * index] in one lea;
+ * ALOAD and ASTORE move the payload itself, 8 bytes or a bool's one. */
+static void gen_uref(Gen *g, const JitIns *in, JitRef ref)
+{
+    PvmjReg items = gpr_src(g, in->a, PVMJ_RAX);
+    PvmjReg d = dst_of(g, ref, PVMJ_RAX);
+    if (pvmJ_ref_is_const(in->b) && fits_i32(const_bits(g->ir, in->b) * 8u)) {
+        pvmJ_lea(g->a, d, pvmj_mem(items, (int32_t)(const_bits(g->ir, in->b) * 8u)));
+    } else {
+        PvmjReg idx = gpr_src(g, in->b, PVMJ_RCX);
+        pvmJ_lea(g->a, d, pvmj_memx(items, idx, 8, 0));
+    }
+    define(g, ref, d);
+}
+
+static void gen_aload(Gen *g, const JitIns *in, JitRef ref)
+{
+    PvmjMem at = pvmj_mem(gpr_src(g, in->a, PVMJ_RCX), 0);
+    if (in->type == JIT_T_FLT) {
+        PvmjReg d = dst_of(g, ref, PVMJ_XMM0);
+        pvmJ_sse_rm(g->a, PVMJ_MOVSD, d, at);
+        define(g, ref, d);
+        return;
+    }
+    PvmjReg d = dst_of(g, ref, PVMJ_RAX);
+    if (in->type == JIT_T_BOOL)
+        pvmJ_movzx8_load(g->a, d, at);
+    else
+        pvmJ_mov_load(g->a, PVMJ_W64, d, at);
+    define(g, ref, d);
+}
+
+static void gen_astore(Gen *g, const JitIns *in)
+{
+    PvmjMem at = pvmj_mem(gpr_src(g, in->a, PVMJ_RCX), 0);
+    JitType type = (JitType)pvmJ_ir_at(g->ir, in->b)->type;
+    if (type == JIT_T_FLT)
+        pvmJ_movsd_store(g->a, at, xmm_src(g, in->b, PVMJ_XMM0));
+    else if (type == JIT_T_BOOL)
+        pvmJ_mov_store8(g->a, at, gpr_src(g, in->b, PVMJ_R11));
+    else if (pvmJ_ref_is_const(in->b) && fits_i32(const_bits(g->ir, in->b)))
+        pvmJ_mov_store_imm(g->a, PVMJ_W64, at, (int32_t)const_bits(g->ir, in->b));
+    else
+        pvmJ_mov_store(g->a, PVMJ_W64, at, gpr_src(g, in->b, PVMJ_R11));
+}
+
 /* --- Integer and float arithmetic ---------------------------------------- */
 
 /* x / d and x % d for a constant d >= 2: a multiply by d's magic number
@@ -912,10 +967,14 @@ static bool gen_ins(Gen *g, JitRef ref)
     case JIT_IR_LOOP: gen_loop(g, in); return true;
     case JIT_IR_EXIT: pvmJ_jmp(g->a, g->exits[g->snap]); return true;
     case JIT_IR_ALEN: gen_field_load(g, in->a, (int32_t)offsetof(PvArray, len), ref); return true;
+    case JIT_IR_AKIND: gen_akind(g, in, ref); return true;
     case JIT_IR_ABC: gen_abc(g, in); return true;
     case JIT_IR_AREF: gen_aref(g, in, ref); return true;
     case JIT_IR_XLOAD: gen_xload(g, in, ref); return true;
     case JIT_IR_XSTORE: gen_xstore(g, in); return true;
+    case JIT_IR_UREF: gen_uref(g, in, ref); return true;
+    case JIT_IR_ALOAD: gen_aload(g, in, ref); return true;
+    case JIT_IR_ASTORE: gen_astore(g, in); return true;
     case JIT_IR_FLOAD: gen_field_load(g, in->a, (int32_t)in->b, ref); return true;
     case JIT_IR_HKEY: gen_hkey(g, in); return true;
     default: break;

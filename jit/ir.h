@@ -47,7 +47,9 @@ enum {
     JIT_F_GUARD = 2,  /* may leave the trace through its snapshot */
     JIT_F_COMM = 4,   /* commutative: operands are put in a canonical order */
     JIT_F_EFFECT = 8, /* writes memory or calls out: never removed */
-    JIT_F_CONST = 16  /* lives in the constant half */
+    JIT_F_CONST = 16, /* lives in the constant half */
+    JIT_F_LOAD = 32   /* reads memory a store may change: never reused, not
+                         by CSE nor by the LOOP pass's copy */
 };
 
 /* X(name, operand 1 kind, operand 2 kind, flags). Comparisons are guards:
@@ -60,11 +62,19 @@ enum {
  * is not the recorded one. CHARGE takes a trip round the loop from the
  * instruction budget and exits when it is spent or an interrupt is
  * pending, so the interpreter raises the limit error itself.
- * Arrays: ALEN is an array's length, ABC the bounds check (exits unless
+ * Arrays: ALEN is an array's length, AKIND its element kind (which a
+ * trace guards with EQ before it touches an element), ABC the bounds check (exits unless
  * 0 <= index < length, compared unsigned), AREF the address of element
- * [index], XLOAD a type-guarded load of the Value there and XSTORE a store.
- * No instruction a trace can contain changes an array's length or moves
- * its items, so ALEN and AREF are pure within a trace.
+ * [index] of a boxed array, XLOAD a type-guarded load of the Value there
+ * and XSTORE a store. An unboxed array (vm/runtime/array.h) is read
+ * through its items (FLOAD): UREF is the address of 8-byte element [b]
+ * (an int's or a float's payload; a bool's is ADD, one byte each), ALOAD
+ * loads the element there as its result type and ASTORE stores [b] there
+ * (neither checks a type: the trace guards the array's kind, an FLOAD of
+ * it, and a value's IR type is already guarded). No instruction a trace
+ * can contain changes an array's length or kind or moves its items (a
+ * store that would change the kind is not recorded), so ALEN, AREF, UREF
+ * and those FLOADs are pure within a trace.
  * Maps: FLOAD is the word at byte offset #b of an object (a map's entries
  * or used count: also fixed within a trace, which never inserts); HKEY
  * guards that the entry at an address holds exactly the key string seen
@@ -109,12 +119,16 @@ enum {
     X(FLOOR,  REF,  NONE, JIT_F_CSE) \
     X(GLOAD,  REF,  NONE, JIT_F_GUARD) \
     X(ALEN,   REF,  NONE, JIT_F_CSE) \
+    X(AKIND,  REF,  NONE, JIT_F_CSE) \
     X(FLOAD,  REF,  LIT,  JIT_F_CSE) \
     X(HKEY,   REF,  REF,  JIT_F_GUARD) \
     X(ABC,    REF,  REF,  JIT_F_GUARD) \
     X(AREF,   REF,  REF,  JIT_F_CSE) \
-    X(XLOAD,  REF,  NONE, JIT_F_GUARD) \
+    X(XLOAD,  REF,  NONE, JIT_F_GUARD | JIT_F_LOAD) \
     X(XSTORE, REF,  REF,  JIT_F_EFFECT) \
+    X(UREF,   REF,  REF,  JIT_F_CSE) \
+    X(ALOAD,  REF,  NONE, JIT_F_LOAD) \
+    X(ASTORE, REF,  REF,  JIT_F_EFFECT) \
     X(GSTORE, REF,  REF,  JIT_F_EFFECT) \
     X(CHARGE, LIT,  NONE, JIT_F_GUARD | JIT_F_EFFECT) \
     X(LOOP,   LIT,  NONE, JIT_F_EFFECT) \

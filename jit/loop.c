@@ -80,7 +80,7 @@ static bool mark_variant(Loop *l)
     for (uint32_t i = 0; i < l->nloop; i++) {
         const JitIns *in = &l->ir->ins[i];
         const JitOpInfo *info = &pvmJ_ir_ops[in->op];
-        bool v = (info->flags & JIT_F_EFFECT) || in->op == JIT_IR_XLOAD;
+        bool v = (info->flags & (JIT_F_EFFECT | JIT_F_LOAD)) != 0;
         if (in->op == JIT_IR_SLOAD || in->op == JIT_IR_GLOAD) {
             JitRef c = carried(l, in);
             if (c != JIT_REF_NONE && type_of(l->ir, c) != in->type)
@@ -136,7 +136,7 @@ static bool copy_ins(Loop *l, uint32_t i)
         return false;
     uint32_t before = l->ir->nins;
     JitRef r;
-    if ((info->flags & JIT_F_EFFECT) || in->op == JIT_IR_XLOAD) {
+    if (info->flags & (JIT_F_EFFECT | JIT_F_LOAD)) {
         r = pvmJ_ir_append(l->ir, (JitOp)copy.op, (JitType)copy.type, copy.a, copy.b);
     } else {
         bool fails;

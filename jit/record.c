@@ -133,7 +133,8 @@ static void rec_push(JitRecorder *r, JitRef ref)
 
 /* --- Instructions -------------------------------------------------------- */
 
-static JitRef rec_element(JitRecorder *r, JitRef arr, JitRef idx);
+static JitRef rec_element(JitRecorder *r, JitRef arr, JitRef idx, const PvArray *a);
+static JitRecStatus rec_load_element(JitRecorder *r, JitRef at, const PvArray *a, size_t i, uint32_t pops);
 
 /* A type-guarded load of the Value at [at] (which holds [now]), replacing
  * [pops] operands. */
@@ -363,8 +364,8 @@ static JitRecStatus rec_fornext_array(JitRecorder *r, Value va, Value vb)
     if ((uint64_t)vb.as.i >= va.as.a->len)
         return rec_abort(r, JIT_ABORT_LEAVE_LOOP, NULL);
     JitRef a = rec_slot(r, r->top - 2), b = rec_slot(r, r->top - 1);
-    JitRef at = r->status == JIT_REC_GO ? rec_element(r, a, b) : JIT_REF_NONE;
-    if (r->status != JIT_REC_GO || rec_load_value(r, at, va.as.a->items[vb.as.i], 0) != JIT_REC_GO)
+    JitRef at = r->status == JIT_REC_GO ? rec_element(r, a, b, va.as.a) : JIT_REF_NONE;
+    if (r->status != JIT_REC_GO || rec_load_element(r, at, va.as.a, (size_t)vb.as.i, 0) != JIT_REC_GO)
         return r->status;
     /* the index steps after the load, whose snapshot has it unstepped */
     rec_set(r, r->top - 2, emit(r, JIT_IR_ADD, JIT_T_INT, b, pvmJ_k_int(&r->ir, 1)));
@@ -400,15 +401,42 @@ static JitRecStatus rec_fornext(JitRecorder *r)
     return JIT_REC_GO;
 }
 
-/* An element of an array: the index is bounds-checked (a guard whose
- * exit lets the interpreter raise "index out of range" or take its slow
- * path) and the element's type is guarded by its load. */
-static JitRef rec_element(JitRecorder *r, JitRef arr, JitRef idx)
+/* The address of an element of the array [arr] (which is [a] now): the
+ * index is bounds-checked (a guard whose exit lets the interpreter raise
+ * "index out of range" or take its slow path) and the array's element
+ * kind is guarded to be the one it has now, so that a trace recorded on
+ * an int array exits when it meets a boxed one (array.h). A boxed
+ * element's type is guarded by its load. */
+static JitRef rec_element(JitRecorder *r, JitRef arr, JitRef idx, const PvArray *a)
 {
     JitRef len = emit(r, JIT_IR_ALEN, JIT_T_INT, arr, 0);
     if (!rec_guard(r, JIT_IR_ABC, JIT_T_INT, idx, len))
         return JIT_REF_NONE;
-    return emit(r, JIT_IR_AREF, JIT_T_PTR, arr, idx);
+    JitRef kind = emit(r, JIT_IR_AKIND, JIT_T_INT, arr, 0);
+    if (!rec_guard(r, JIT_IR_EQ, JIT_T_INT, kind, pvmJ_k_int(&r->ir, (int64_t)a->kind)))
+        return JIT_REF_NONE;
+    if (a->kind == VM_ARR_BOXED)
+        return emit(r, JIT_IR_AREF, JIT_T_PTR, arr, idx);
+    JitRef items = emit(r, JIT_IR_FLOAD, JIT_T_PTR, arr, (JitRef)offsetof(PvArray, items));
+    return emit(r, a->kind == VM_ARR_BOOL ? JIT_IR_ADD : JIT_IR_UREF, JIT_T_PTR, items, idx);
+}
+
+/* The IR type of an unboxed array's elements. */
+static JitType element_type(const PvArray *a)
+{
+    return a->kind == VM_ARR_BOOL ? JIT_T_BOOL : a->kind == VM_ARR_INT ? JIT_T_INT : JIT_T_FLT;
+}
+
+/* Loads element [i] of [a] from [at] (rec_element), replacing [pops]
+ * operands: unboxed, it needs no type check. */
+static JitRecStatus rec_load_element(JitRecorder *r, JitRef at, const PvArray *a, size_t i, uint32_t pops)
+{
+    if (a->kind == VM_ARR_BOXED)
+        return rec_load_value(r, at, a->items.v[i], pops);
+    JitRef v = pvmJ_ir_append(&r->ir, JIT_IR_ALOAD, element_type(a), at, 0);
+    r->top -= pops;
+    rec_push(r, v);
+    return JIT_REC_GO;
 }
 
 static bool array_slot_ok(Value o, Value k)
@@ -422,10 +450,10 @@ static JitRecStatus rec_getindex(JitRecorder *r)
     if (!array_slot_ok(vo, vk))
         return rec_abort(r, JIT_ABORT_NYI_TYPES, "getindex");
     JitRef o = rec_slot(r, r->top - 2), k = rec_slot(r, r->top - 1);
-    JitRef at = r->status == JIT_REC_GO ? rec_element(r, o, k) : JIT_REF_NONE;
+    JitRef at = r->status == JIT_REC_GO ? rec_element(r, o, k, vo.as.a) : JIT_REF_NONE;
     if (r->status != JIT_REC_GO)
         return r->status;
-    return rec_load_value(r, at, vo.as.a->items[vk.as.i], 2);
+    return rec_load_element(r, at, vo.as.a, (size_t)vk.as.i, 2);
 }
 
 static JitRecStatus rec_setindex(JitRecorder *r)
@@ -433,11 +461,20 @@ static JitRecStatus rec_setindex(JitRecorder *r)
     Value vo = r->base[r->top - 3], vk = r->base[r->top - 2];
     if (!array_slot_ok(vo, vk))
         return rec_abort(r, JIT_ABORT_NYI_TYPES, "setindex");
+    /* A value of another type changes the array's kind: the interpreter
+     * does that, and a trace stays on arrays whose kind it guards. */
+    if (!pvmV_array_fits(vo.as.a, r->base[r->top - 1]))
+        return rec_abort(r, JIT_ABORT_NYI_TYPES, "setindex changing an array's kind");
     JitRef o = rec_slot(r, r->top - 3), k = rec_slot(r, r->top - 2), v = rec_slot(r, r->top - 1);
-    JitRef at = r->status == JIT_REC_GO ? rec_element(r, o, k) : JIT_REF_NONE;
+    JitRef at = r->status == JIT_REC_GO ? rec_element(r, o, k, vo.as.a) : JIT_REF_NONE;
     if (r->status != JIT_REC_GO)
         return r->status;
-    pvmJ_ir_append(&r->ir, JIT_IR_XSTORE, JIT_T_VOID, at, v);
+    /* v's IR type is the one guarded when it was loaded, which fits the
+     * kind just guarded: an unboxed store needs no check of its own. */
+    if (vo.as.a->kind != VM_ARR_BOXED && ref_type(r, v) != element_type(vo.as.a))
+        return rec_abort(r, JIT_ABORT_NYI_TYPES, "setindex");
+    JitOp store = vo.as.a->kind == VM_ARR_BOXED ? JIT_IR_XSTORE : JIT_IR_ASTORE;
+    pvmJ_ir_append(&r->ir, store, JIT_T_VOID, at, v);
     r->top -= 3;
     return JIT_REC_GO;
 }

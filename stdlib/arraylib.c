@@ -104,18 +104,14 @@ static Value a_sort(VM *vm, int argc, Value *args, void *fname)
     if (order.less.type == VT_NIL)
         pvmV_charge_items(vm, n * sort_depth(n));
     Value *copy = alloc_values(vm, n);
-    memcpy(copy, a->items, n * sizeof(Value));
+    for (size_t i = 0; i < n; i++)
+        copy[i] = pvmV_array_load(a, i);
     if (order.less.type == VT_NIL)
         check_sortable(vm, copy, n);
     merge_sort(&order, copy, alloc_values(vm, n), 0, n);
     /* The comparator may have resized the array: the sorted copy replaces
-     * its contents whatever its length is now. */
-    if (a->cap < n) {
-        a->items = alloc_values(vm, n);
-        a->cap = n;
-    }
-    memcpy(a->items, copy, n * sizeof(Value));
-    a->len = n;
+     * its contents whatever its length (or kind) is now. */
+    pvmV_array_assign(vm, a, copy, n);
     return VAL_NIL;
 }
 
@@ -126,9 +122,9 @@ static Value a_reverse(VM *vm, int argc, Value *args, void *fname)
     PvArray *a = pvmL_arg_array(vm, fname, args, 0);
     pvmV_charge_items(vm, a->len);
     for (size_t i = 0, j = a->len; i + 1 < j; i++, j--) {
-        Value t = a->items[i];
-        a->items[i] = a->items[j - 1];
-        a->items[j - 1] = t;
+        Value t = pvmV_array_load(a, i);
+        pvmV_array_put(a, i, pvmV_array_load(a, j - 1));
+        pvmV_array_put(a, j - 1, t);
     }
     return VAL_NIL;
 }
@@ -141,9 +137,7 @@ static Value a_insert(VM *vm, int argc, Value *args, void *fname)
     if (i != (int64_t)a->len)
         pvmV_array_get(vm, a, i); /* raises the language's index error */
     pvmV_charge_items(vm, a->len - (size_t)i);
-    pvmV_array_push(vm, a, v);
-    memmove(a->items + i + 1, a->items + i, (a->len - 1 - (size_t)i) * sizeof(Value));
-    a->items[i] = v;
+    pvmV_array_insert(vm, a, (size_t)i, v);
     return VAL_NIL;
 }
 
@@ -151,11 +145,9 @@ static Value a_remove_at(VM *vm, int argc, Value *args, void *fname)
 {
     PvArray *a = pvmL_arg_array(vm, fname, args, 0);
     int64_t i = pvmL_arg_int(vm, fname, args, 1);
-    Value v = pvmV_array_get(vm, a, i);
+    pvmV_array_get(vm, a, i); /* raises the language's index error */
     pvmV_charge_items(vm, a->len - (size_t)i);
-    memmove(a->items + i, a->items + i + 1, (a->len - 1 - (size_t)i) * sizeof(Value));
-    a->items[--a->len] = VAL_NIL;
-    return v;
+    return pvmV_array_remove(a, (size_t)i);
 }
 
 /* ---- new arrays ---- */
@@ -165,13 +157,8 @@ static Value a_slice(VM *vm, int argc, Value *args, void *fname)
     PvArray *a = pvmL_arg_array(vm, fname, args, 0);
     size_t i = pvmL_clamp_index(pvmL_arg_int(vm, fname, args, 1), a->len);
     size_t j = argc > 2 ? pvmL_clamp_index(pvmL_arg_int(vm, fname, args, 2), a->len) : a->len;
-    size_t n = j > i ? j - i : 0;
-    pvmV_charge_items(vm, n);
-    PvArray *r = pvmV_array_new(vm, n);
-    if (n)
-        memcpy(r->items, a->items + i, n * sizeof(Value));
-    r->len = n;
-    return new_array_value(r);
+    pvmV_charge_items(vm, j > i ? j - i : 0);
+    return new_array_value(pvmV_array_slice(vm, a, i, j));
 }
 
 static Value a_index_of(VM *vm, int argc, Value *args, void *fname)
@@ -179,7 +166,7 @@ static Value a_index_of(VM *vm, int argc, Value *args, void *fname)
     PvArray *a = pvmL_arg_array(vm, fname, args, 0);
     pvmV_charge_items(vm, a->len); /* the worst case of the scan */
     for (size_t i = 0; i < a->len; i++)
-        if (pvmV_values_equal(a->items[i], args[1]))
+        if (pvmV_values_equal(pvmV_array_load(a, i), args[1]))
             return vm_int((int64_t)i);
     return vm_int(-1);
 }
@@ -190,13 +177,7 @@ static Value a_concat(VM *vm, int argc, Value *args, void *fname)
     PvArray *b = pvmL_arg_array(vm, fname, args, 1);
     size_t n = pvmV_checked_size(vm, a->len, 1, b->len);
     pvmV_charge_items(vm, n);
-    PvArray *r = pvmV_array_new(vm, n);
-    if (a->len)
-        memcpy(r->items, a->items, a->len * sizeof(Value));
-    if (b->len)
-        memcpy(r->items + a->len, b->items, b->len * sizeof(Value));
-    r->len = n;
-    return new_array_value(r);
+    return new_array_value(pvmV_array_concat(vm, a, b));
 }
 
 static Value a_new(VM *vm, int argc, Value *args, void *fname)
@@ -207,11 +188,7 @@ static Value a_new(VM *vm, int argc, Value *args, void *fname)
     if ((uint64_t)n > SIZE_MAX / sizeof(Value))
         pvmV_out_of_memory(vm);
     pvmV_charge_items(vm, (size_t)n); /* before allocating */
-    PvArray *r = pvmV_array_new(vm, (size_t)n);
-    for (size_t i = 0; i < (size_t)n; i++)
-        r->items[i] = args[1];
-    r->len = (size_t)n;
-    return new_array_value(r);
+    return new_array_value(pvmV_array_filled(vm, (size_t)n, args[1]));
 }
 
 /* ---- higher-order ---- */
@@ -222,7 +199,7 @@ static Value a_map(VM *vm, int argc, Value *args, void *fname)
     Value f = pvmL_arg_function(vm, fname, args, 1);
     PvArray *r = pvmV_array_new(vm, a->len);
     for (size_t i = 0; i < a->len; i++) {
-        Value x = a->items[i];
+        Value x = pvmV_array_load(a, i);
         pvmV_array_push(vm, r, pvmV_call(vm, f, 1, &x));
     }
     return new_array_value(r);
@@ -234,7 +211,7 @@ static Value a_filter(VM *vm, int argc, Value *args, void *fname)
     Value f = pvmL_arg_function(vm, fname, args, 1);
     PvArray *r = pvmV_array_new(vm, 0);
     for (size_t i = 0; i < a->len; i++) {
-        Value x = a->items[i];
+        Value x = pvmV_array_load(a, i);
         if (vm_is_truthy(pvmV_call(vm, f, 1, &x)))
             pvmV_array_push(vm, r, x);
     }
@@ -247,7 +224,7 @@ static Value a_reduce(VM *vm, int argc, Value *args, void *fname)
     Value f = pvmL_arg_function(vm, fname, args, 1);
     Value acc = args[2];
     for (size_t i = 0; i < a->len; i++) {
-        Value pair[2] = { acc, a->items[i] };
+        Value pair[2] = { acc, pvmV_array_load(a, i) };
         acc = pvmV_call(vm, f, 2, pair);
     }
     return acc;

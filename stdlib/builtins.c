@@ -188,9 +188,7 @@ static Value b_pop(VM *vm, int argc, Value *args, void *fname)
     PvArray *a = pvmL_arg_array(vm, fname, args, 0);
     if (a->len == 0)
         pvmV_error(vm, "pop: array is empty");
-    Value v = a->items[--a->len];
-    a->items[a->len] = VAL_NIL; /* let the collector reclaim what it held */
-    return v;
+    return pvmV_array_pop(a);
 }
 
 static Value b_keys(VM *vm, int argc, Value *args, void *fname)

@@ -83,7 +83,7 @@ static int find_ellipsis(VM *vm, const PvArray *args, const char *fname, bool al
 {
     int at = -1;
     for (size_t i = 0; i < args->len; i++) {
-        if (!is_ellipsis(args->items[i]))
+        if (!is_ellipsis(pvmV_array_load(args, i)))
             continue;
         if (!allow_variadic)
             pvmV_error(vm, "%s: a callback cannot be variadic ('...')", fname);
@@ -130,7 +130,7 @@ void pvmF_parse_sig(VM *vm, FfiSig *sig, Value ret, Value args, const char *fnam
     sig->ret = pvmF_parse_type(vm, ret, fname, "for the return value");
     if (args.type != VT_NIL && args.type != VT_ARRAY)
         pvmV_error(vm, "%s: parameter types must be an array, got %s", fname, pvmV_type_name(args));
-    PvArray empty = { 0 };
+    PvArray empty = { .kind = VM_ARR_BOXED };
     const PvArray *list = args.type == VT_ARRAY ? args.as.a : &empty;
     int ellipsis = find_ellipsis(vm, list, fname, allow_variadic);
     int nparams = (int)list->len - (ellipsis >= 0 ? 1 : 0);
@@ -146,7 +146,7 @@ void pvmF_parse_sig(VM *vm, FfiSig *sig, Value ret, Value args, const char *fnam
     for (size_t i = 0; i < list->len; i++) {
         if ((int)i == ellipsis)
             continue;
-        FfiKind k = parse_param(vm, list->items[i], fname, n + 1, n >= sig->nfixed);
+        FfiKind k = parse_param(vm, pvmV_array_load(list, i), fname, n + 1, n >= sig->nfixed);
         sig->kinds[n] = (uint8_t)k;
         sig->types[n] = pvmF_types[k].type;
         n++;

@@ -118,7 +118,7 @@ static Value s_join(VM *vm, int argc, Value *args, void *fname)
     for (size_t i = 0; i < a->len; i++) {
         if (i > 0)
             pvmL_buf_add(&b, sep->chars, sep->len);
-        pvmL_buf_add_value(&b, a->items[i]);
+        pvmL_buf_add_value(&b, pvmV_array_load(a, i));
     }
     return vm_str_value(pvmL_buf_string(&b));
 }

@@ -1159,6 +1159,41 @@ static void gen_stmt_pure(void)
         gen_chk();
 }
 
+/* An array of ints, floats or bools (stored unboxed, vm/runtime/array.h)
+ * written and read in a loop that, on some trip, stores a value of
+ * another type into it (so the interpreter boxes it under a running
+ * trace, whose element-kind guard must exit), then read again by for-in.
+ * Reads are equality tests, which no type makes fail. */
+static void gen_kind_kernel(void)
+{
+    static const char *const fills[] = { "0", "0.5", "false", "-3", "2.0", "true" };
+    static const char *const elems[] = { "%s * 3 - 7", "%s * 0.5", "%s %% 3 == 0" };
+    static const char *const probes[] = { "2", "1.5", "true" };
+    static const char *const others[] = { "2.5", "\"s\"", "nil", "true", "7", "[1]", "-0.0", "false" };
+    int kind = rnd(3), n = between(20, 80), id = name_counter++;
+    char a[24], q[24], e[64];
+    snprintf(a, sizeof a, "k%d", id);
+    snprintf(q, sizeof q, "q%d", id);
+    if (chance(70))
+        line("let %s = array.new(%d, %s);\n", a, n, fills[kind + 3 * rnd(2)]);
+    else
+        line("let %s = [%s, %s, %s]; for %s in 3..%d { push(%s, %s); }\n", a, fills[kind], fills[kind],
+             fills[kind + 3], q, n, a, fills[kind]);
+    snprintf(e, sizeof e, elems[kind], q);
+    line("for %s in 0..%d {\n", q, n);
+    line("    %s[%s] = %s;\n", a, q, e);
+    line("    if %s == %d { %s[%d] = %s; }\n", q, between(0, n + 5), a, rnd(n), PICK(others));
+    if (chance(50))
+        line("    %s[%s] = %s[%d];\n", a, q, a, rnd(n));
+    line("    if %s[%s] == %s { chk = chk + %d; }\n", a, q, probes[kind], between(1, 9));
+    line("}\n");
+    line("for %s in %s { if %s == %s { chk = chk + 1; } }\n", q, a, q, probes[kind]);
+    if (chance(30))
+        line("print(array.slice(%s, 0, 6), len(%s));\n", a, a);
+    else
+        line("chk = chk + len(%s) + array.index_of(%s, %s);\n", a, a, probes[kind]);
+}
+
 static void gen_stmt(void)
 {
     if (pure) {
@@ -1167,6 +1202,10 @@ static void gen_stmt(void)
     }
     budget--;
     int can_nest = block_depth < 5 && budget > 5;
+    if (can_nest && loop_depth == 0 && !in_helper && chance(5)) {
+        gen_kind_kernel();
+        return;
+    }
     int r = rnd(100);
     if (r < 14 && !in_helper && (loop_depth < 2 || chance(40)))
         gen_print();

@@ -566,6 +566,50 @@ static void test_to_string_truthy_equal(void **state)
     pvm_free(vm);
 }
 
+/* Arrays of each storage kind (vm/runtime/array.h) read and written by
+ * the host: a store of another type changes the kind, which the script
+ * then sees. */
+static void test_arrays_of_each_kind(void **state)
+{
+    (void)state;
+    pvm_vm *vm = pvm_new(NULL);
+    assert_int_equal(run(vm, "let ints = [1, 2, 3]; let floats = array.new(3, 0.5);"
+                             "let bools = [true, false, true];"), PVM_OK);
+    pvm_value a, x, ints, floats;
+    double d;
+    bool b;
+    assert_int_equal(pvm_get_global(vm, "ints", &a), PVM_OK);
+    ints = a;
+    assert_int_equal(pvm_array_get(vm, a, 2, &x), PVM_OK);
+    assert_int_equal(get_int(vm, x), 3);
+    pvm_value half = pvm_float(vm, 2.5);
+    assert_int_equal(pvm_array_set(vm, a, 0, half), PVM_OK); /* int array receives a float */
+    assert_int_equal(pvm_array_push(vm, a, PVM_NIL), PVM_OK);
+    assert_int_equal(pvm_get_global(vm, "floats", &a), PVM_OK);
+    floats = a;
+    assert_int_equal(pvm_array_get(vm, a, 1, &x), PVM_OK);
+    assert_int_equal(pvm_get_float(vm, x, &d), PVM_OK);
+    assert_true(d == 0.5);
+    pvm_value seven = pvm_int(vm, 7);
+    assert_int_equal(pvm_array_set(vm, a, 1, seven), PVM_OK); /* float array receives an int */
+    assert_int_equal(pvm_get_global(vm, "bools", &a), PVM_OK);
+    assert_int_equal(pvm_array_get(vm, a, 1, &x), PVM_OK);
+    assert_int_equal(pvm_get_bool(vm, x, &b), PVM_OK);
+    assert_false(b);
+    assert_int_equal(pvm_array_set(vm, a, 2, pvm_bool(vm, false)), PVM_OK); /* same kind */
+    assert_int_equal(pvm_array_push(vm, a, seven), PVM_OK); /* bool array receives an int */
+    assert_int_equal(pvm_define(vm, "ints", ints), PVM_OK);
+    assert_int_equal(pvm_define(vm, "floats", floats), PVM_OK);
+    assert_int_equal(pvm_define(vm, "bools", a), PVM_OK);
+    assert_int_equal(run(vm, "let shown = str(ints) + str(floats) + str(bools);"
+                             "let t = type(ints[1]) + type(floats[1]) + type(bools[3]);"), PVM_OK);
+    assert_int_equal(pvm_get_global(vm, "shown", &x), PVM_OK);
+    assert_string_equal(str(vm, x), "[2.5, 2, 3, nil][0.5, 7, 0.5][true, false, false, 7]");
+    assert_int_equal(pvm_get_global(vm, "t", &x), PVM_OK);
+    assert_string_equal(str(vm, x), "intintint");
+    pvm_free(vm);
+}
+
 static void test_arrays(void **state)
 {
     (void)state;
@@ -1169,6 +1213,7 @@ int main(void)
         cmocka_unit_test(test_strings),
         cmocka_unit_test(test_to_string_truthy_equal),
         cmocka_unit_test(test_arrays),
+        cmocka_unit_test(test_arrays_of_each_kind),
         cmocka_unit_test(test_maps),
         cmocka_unit_test(test_pointers),
         cmocka_unit_test(test_release_and_use_after_release),

@@ -95,7 +95,7 @@ static void test_reachable_bytes(void **state)
     assert_true(with_distinct <= least * 2);
     Value shared = vm_str_value(pvmV_string_new(vm, text, sizeof text));
     for (int i = 0; i < 10000; i++)
-        a->items[i] = shared;
+        pvmV_array_put(a, (size_t)i, shared);
     size_t with_shared = pvmV_reachable_bytes(vm) - before;
     assert_true(with_shared < 10000 * sizeof(Value) + 4096);
     vm->top--;

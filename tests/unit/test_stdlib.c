@@ -682,7 +682,7 @@ static void test_array_sort_large(void **state)
     call("array.sort", 1, vm_obj(VT_ARRAY, a));
     assert_int_equal(a->len, 1000);
     for (size_t i = 0; i < a->len; i++)
-        assert_int_equal(a->items[i].as.i, (int64_t)i);
+        assert_int_equal(pvmV_array_load(a, i).as.i, (int64_t)i);
 }
 
 static void test_array_sort_comparator(void **state)
@@ -753,7 +753,7 @@ static void test_array_new_arrays(void **state)
     check_error("array.concat: argument 2 must be array, got nil", "array.concat", 2, a, VAL_NIL);
     /* new copies the fill value by reference: arrays are shared. */
     Value n = call("array.new", 2, I(2), array_of(0));
-    assert_ptr_equal(n.as.a->items[0].as.a, n.as.a->items[1].as.a);
+    assert_ptr_equal(pvmV_array_load(n.as.a, 0).as.a, pvmV_array_load(n.as.a, 1).as.a);
 }
 
 static Value times_two(VM *v, int argc, Value *args, void *data)
@@ -812,10 +812,10 @@ static void test_io_files(void **state)
     assert_memory_equal(r.as.s->chars, "one\ntwo\0x\r\n\nlast", 17);
     r = call("io.lines", 1, p);
     assert_int_equal(r.as.a->len, 4);
-    assert_string_equal(show(r.as.a->items[0]), "one");
-    assert_int_equal(r.as.a->items[1].as.s->len, 6); /* "two\0x\r": NUL and \r kept */
-    assert_string_equal(show(r.as.a->items[2]), "");
-    assert_string_equal(show(r.as.a->items[3]), "last");
+    assert_string_equal(show(pvmV_array_load(r.as.a, 0)), "one");
+    assert_int_equal(pvmV_array_load(r.as.a, 1).as.s->len, 6); /* "two\0x\r": NUL and \r kept */
+    assert_string_equal(show(pvmV_array_load(r.as.a, 2)), "");
+    assert_string_equal(show(pvmV_array_load(r.as.a, 3)), "last");
     call("io.write_file", 2, p, S("a\nb\n"));
     check("[\"a\", \"b\"]", "io.lines", 1, p);
     call("io.write_file", 2, p, S(""));

@@ -499,21 +499,7 @@ pvm_status pvm_array_get(pvm_vm *P, pvm_value array, size_t i, pvm_value *out)
     pvm_status st = api_array_at(P, array, i, &a);
     if (st != PVM_OK)
         return st;
-    return pvmA_handle(P, a->items[i], out) ? PVM_OK : pvmA_fail(P, PVM_ENOMEM, "out of memory");
-}
-
-pvm_status pvm_array_set(pvm_vm *P, pvm_value array, size_t i, pvm_value v)
-{
-    PvArray *a = NULL;
-    Value val;
-    if (!P)
-        return PVM_EARG;
-    if (!pvmA_value(P, v, &val))
-        return P->status;
-    pvm_status st = api_array_at(P, array, i, &a);
-    if (st == PVM_OK)
-        a->items[i] = val;
-    return st;
+    return pvmA_handle(P, pvmV_array_load(a, i), out) ? PVM_OK : pvmA_fail(P, PVM_ENOMEM, "out of memory");
 }
 
 /* Container updates that may allocate or raise, run protected. */
@@ -522,6 +508,33 @@ typedef struct {
     const char *field; /* the key of the _field functions */
     bool found;
 } ApiUpdate;
+
+/* A store that changes the array's kind allocates its boxed storage. */
+static void api_array_store_body(VM *vm, void *ud)
+{
+    ApiUpdate *u = ud;
+    pvmV_array_store(vm, u->target.as.a, (size_t)u->key.as.i, u->value);
+}
+
+pvm_status pvm_array_set(pvm_vm *P, pvm_value array, size_t i, pvm_value v)
+{
+    PvArray *a = NULL;
+    ApiUpdate u;
+    if (!P)
+        return PVM_EARG;
+    if (!pvmA_value(P, v, &u.value))
+        return P->status;
+    pvm_status st = api_array_at(P, array, i, &a);
+    if (st != PVM_OK)
+        return st;
+    if (pvmV_array_fits(a, u.value)) {
+        pvmV_array_put(a, i, u.value);
+        return PVM_OK;
+    }
+    u.target = vm_obj(VT_ARRAY, a);
+    u.key = vm_int((int64_t)i);
+    return pvmA_protect(P, api_array_store_body, &u);
+}
 
 static void api_push_body(VM *vm, void *ud)
 {

@@ -469,9 +469,7 @@ L_JMP_JIT:
         int n = ip->arg;
         ip++;
         SAVE();
-        PvArray *a = pvmV_array_new(vm, (size_t)n);
-        for (int i = 0; i < n; i++)
-            pvmV_array_push(vm, a, top[i - n]);
+        PvArray *a = pvmV_array_of(vm, top - n, (size_t)n);
         top -= n;
         *top++ = vm_obj(VT_ARRAY, a);
         NEXT();
@@ -491,7 +489,7 @@ L_JMP_JIT:
         Value *o = top - 2, *key = top - 1;
         ip++;
         if (vm_array_slot_ok(*o, *key)) {
-            *o = o->as.a->items[key->as.i];
+            *o = pvmV_array_load(o->as.a, (size_t)key->as.i);
         } else {
             SAVE();
             *o = pvmV_index_get(vm, *o, *key);
@@ -502,9 +500,7 @@ L_JMP_JIT:
     CASE(SETINDEX) {
         Value *o = top - 3, *key = top - 2;
         ip++;
-        if (vm_array_slot_ok(*o, *key)) {
-            o->as.a->items[key->as.i] = top[-1];
-        } else {
+        if (!vm_array_slot_ok(*o, *key) || !pvmV_array_try_put(o->as.a, (size_t)key->as.i, top[-1])) {
             SAVE();
             pvmV_index_set(vm, *o, *key, top[-1]);
         }
@@ -571,7 +567,7 @@ L_JMP_JIT:
             }
         } else if (a->type == VT_ARRAY) {
             if ((uint64_t)b->as.i < a->as.a->len) {
-                *top++ = a->as.a->items[b->as.i++];
+                *top++ = pvmV_array_load(a->as.a, (size_t)b->as.i++);
                 ip++;
                 NEXT();
             }

@@ -242,9 +242,7 @@ static void vm_grow_frames(VM *vm)
 static void vm_collect_rest(VM *vm, Value *base, uint32_t nparams, int argc)
 {
     size_t extra = argc > (int)nparams ? (size_t)argc - nparams : 0;
-    PvArray *rest = pvmV_array_new(vm, extra);
-    for (size_t i = 0; i < extra; i++)
-        pvmV_array_push(vm, rest, base[nparams + i]);
+    PvArray *rest = pvmV_array_of(vm, base + nparams, extra);
     base[nparams] = vm_obj(VT_ARRAY, rest);
 }
 

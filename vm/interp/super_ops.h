@@ -25,11 +25,40 @@
         Value o = XV, key = YV;                                                   \
         if (!vm_array_slot_ok(o, key))                                            \
             SLOW();                                                               \
-        *top++ = o.as.a->items[key.as.i];                                         \
+        *top++ = pvmV_array_load(o.as.a, (size_t)key.as.i);                       \
         ip += 3;                                                                  \
         NEXT();                                                                   \
     }
     SUPER_GETINDEX(LL_GETINDEX, LOCAL(0), LOCAL(1))
+
+/* The moves of copying and swapping loops over locals: t = a[i],
+ * x[k] = a[i] (x and k already pushed) and a[i] = t. A store takes the
+ * array's fast path (pvmV_array_try_put) or, when it would change the
+ * array's kind, runs the plain instructions, which do that. */
+    SCASE(LL_GETINDEX_SL) {
+        Value o = LOCAL(0), key = LOCAL(1);
+        if (!vm_array_slot_ok(o, key))
+            SLOW();
+        base[ip[3].arg] = pvmV_array_load(o.as.a, (size_t)key.as.i);
+        ip += 4;
+        NEXT();
+    }
+    SCASE(LL_GETINDEX_SETINDEX) {
+        Value src = LOCAL(0), at = LOCAL(1), *o = top - 2, *key = top - 1;
+        if (!vm_array_slot_ok(src, at) || !vm_array_slot_ok(*o, *key) ||
+            !pvmV_array_try_put(o->as.a, (size_t)key->as.i, pvmV_array_load(src.as.a, (size_t)at.as.i)))
+            SLOW();
+        top -= 2;
+        ip += 4;
+        NEXT();
+    }
+    SCASE(LLL_SETINDEX) {
+        Value o = LOCAL(0), key = LOCAL(1);
+        if (!vm_array_slot_ok(o, key) || !pvmV_array_try_put(o.as.a, (size_t)key.as.i, LOCAL(2)))
+            SLOW();
+        ip += 4;
+        NEXT();
+    }
 
 /* Pushes two variables. */
 #define SUPER_PUSH2(name, XV, YV)                                                 \
@@ -307,7 +336,7 @@ L_JMP_FORNEXT_SL_JIT: { /* the same, in a VM with a JIT (jit_labels) */
             }
         } else if (a->type == VT_ARRAY) {
             if ((uint64_t)b->as.i < a->as.a->len) {
-                *dst = a->as.a->items[b->as.i++];
+                *dst = pvmV_array_load(a->as.a, (size_t)b->as.i++);
                 ip += 2;
                 NEXT();
             }

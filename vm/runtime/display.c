@@ -459,7 +459,7 @@ static void step_array(Printer *pr, OpenContainer *top)
     }
     if (top->pos > 0)
         buf_adds(pr->buf, ", ");
-    Value item = a->items[top->pos++];
+    Value item = pvmV_array_load(a, top->pos++);
     print_element(pr, item);
 }
 

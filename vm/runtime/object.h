@@ -8,6 +8,7 @@
 
 #include "vm/config.h"
 #include "vm/runtime/value.h"
+#include "vm/runtime/array.h" /* arrays: their kinds and accessors */
 
 typedef struct VM VM;
 
@@ -19,11 +20,6 @@ typedef struct PvString {
     size_t len;
     char chars[];
 } PvString;
-
-typedef struct PvArray {
-    Value *items;
-    size_t len, cap;
-} PvArray;
 
 /* Insertion-ordered hash map: [entries] in insertion order (removed ones
  * become tombstones with key type VT__COUNT), plus an open-addressing
@@ -57,13 +53,6 @@ bool pvmV_string_equal(const PvString *a, const PvString *b);
 int pvmV_string_compare(const PvString *a, const PvString *b); /* bytewise, <0 0 >0 */
 uint64_t pvmV_hash_bytes(const char *chars, size_t len);
 static inline Value vm_str_value(PvString *s) { return vm_obj(VT_STRING, s); }
-
-/* Arrays */
-PvArray *pvmV_array_new(VM *vm, size_t capacity);
-void pvmV_array_push(VM *vm, PvArray *a, Value v);
-/* Raises "index I out of range for array of length N" when out of range. */
-Value pvmV_array_get(VM *vm, const PvArray *a, int64_t i);
-void pvmV_array_set(VM *vm, PvArray *a, int64_t i, Value v);
 
 /* Maps. Keys are normalised (integral floats become ints). Setting a nil or
  * NaN key raises an error; reading one returns false / nil. */

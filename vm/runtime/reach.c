@@ -169,7 +169,8 @@ static void reach_item(Reach *r, ReachItem it)
         break;
     case REACH_ARRAY: {
         const PvArray *a = it.p;
-        reach_block(r, a->items, REACH_VALUE_ARRAY, a->len);
+        /* unboxed items hold no references: only their size counts */
+        reach_block(r, a->items.v, a->kind == VM_ARR_BOXED ? REACH_VALUE_ARRAY : REACH_OPAQUE, a->len);
         break;
     }
     case REACH_MAP: {
