@@ -632,7 +632,7 @@ static void gen_xstore(Gen *g, const JitIns *in)
 /* The kind is one byte (array.h). */
 static void gen_akind(Gen *g, const JitIns *in, JitRef ref)
 {
-    PvmjReg base = gpr_src(g, in->a, PVMJ_RCX);
+    PvmjReg base = src_in(g, in->a, PVMJ_RCX);
     PvmjReg d = dst_of(g, ref, PVMJ_RAX);
     pvmJ_movzx8_load(g->a, d, pvmj_mem(base, (int32_t)VM_ARR_KIND_OFFSET));
     define(g, ref, d);
@@ -642,12 +642,12 @@ static void gen_akind(Gen *g, const JitIns *in, JitRef ref)
  * ALOAD and ASTORE move the payload itself, 8 bytes or a bool's one. */
 static void gen_uref(Gen *g, const JitIns *in, JitRef ref)
 {
-    PvmjReg items = gpr_src(g, in->a, PVMJ_RAX);
+    PvmjReg items = src_in(g, in->a, PVMJ_RAX);
     PvmjReg d = dst_of(g, ref, PVMJ_RAX);
     if (pvmJ_ref_is_const(in->b) && fits_i32(const_bits(g->ir, in->b) * 8u)) {
         pvmJ_lea(g->a, d, pvmj_mem(items, (int32_t)(const_bits(g->ir, in->b) * 8u)));
     } else {
-        PvmjReg idx = gpr_src(g, in->b, PVMJ_RCX);
+        PvmjReg idx = src_in(g, in->b, PVMJ_RCX);
         pvmJ_lea(g->a, d, pvmj_memx(items, idx, 8, 0));
     }
     define(g, ref, d);
@@ -655,7 +655,7 @@ static void gen_uref(Gen *g, const JitIns *in, JitRef ref)
 
 static void gen_aload(Gen *g, const JitIns *in, JitRef ref)
 {
-    PvmjMem at = pvmj_mem(gpr_src(g, in->a, PVMJ_RCX), 0);
+    PvmjMem at = pvmj_mem(src_in(g, in->a, PVMJ_RCX), 0);
     if (in->type == JIT_T_FLT) {
         PvmjReg d = dst_of(g, ref, PVMJ_XMM0);
         pvmJ_sse_rm(g->a, PVMJ_MOVSD, d, at);
@@ -672,16 +672,16 @@ static void gen_aload(Gen *g, const JitIns *in, JitRef ref)
 
 static void gen_astore(Gen *g, const JitIns *in)
 {
-    PvmjMem at = pvmj_mem(gpr_src(g, in->a, PVMJ_RCX), 0);
+    PvmjMem at = pvmj_mem(src_in(g, in->a, PVMJ_RCX), 0);
     JitType type = (JitType)pvmJ_ir_at(g->ir, in->b)->type;
     if (type == JIT_T_FLT)
-        pvmJ_movsd_store(g->a, at, xmm_src(g, in->b, PVMJ_XMM0));
+        pvmJ_movsd_store(g->a, at, src_in(g, in->b, PVMJ_XMM0));
     else if (type == JIT_T_BOOL)
-        pvmJ_mov_store8(g->a, at, gpr_src(g, in->b, PVMJ_R11));
+        pvmJ_mov_store8(g->a, at, src_in(g, in->b, PVMJ_R11));
     else if (pvmJ_ref_is_const(in->b) && fits_i32(const_bits(g->ir, in->b)))
         pvmJ_mov_store_imm(g->a, PVMJ_W64, at, (int32_t)const_bits(g->ir, in->b));
     else
-        pvmJ_mov_store(g->a, PVMJ_W64, at, gpr_src(g, in->b, PVMJ_R11));
+        pvmJ_mov_store(g->a, PVMJ_W64, at, src_in(g, in->b, PVMJ_R11));
 }
 
 /* --- Integer and float arithmetic ---------------------------------------- */

@@ -624,7 +624,7 @@ L_JMP_JIT:
         Value v;
         PvMapEntry *e;
         if (vm_array_slot_ok(*o, *key)) {
-            *o = o->as.a->items[key->as.i];
+            *o = pvmV_array_load(o->as.a, (size_t)key->as.i);
         } else if (o->type == VT_MAP && key->type == VT_STRING) {
             if (!(e = vm_cached_entry(o->as.m, ip, *key)))
                 goto getor_absent;

@@ -131,7 +131,7 @@ bool pvmV_index_present(VM *vm, Value obj, Value key, Value *out)
     case VT_ARRAY:
         if (key.type != VT_INT || (uint64_t)key.as.i >= obj.as.a->len)
             return false;
-        *out = obj.as.a->items[key.as.i];
+        *out = pvmV_array_load(obj.as.a, (size_t)key.as.i);
         return true;
     case VT_STRING:
         if (key.type != VT_INT || (uint64_t)key.as.i >= obj.as.s->len)
@@ -154,9 +154,9 @@ Value *pvmV_spread_args(VM *vm, Value *top, int *argc)
     Value *from = top - 1;
     if (!pvmV_stack_ensure(vm, from + n + 1))
         pvmV_error(vm, "stack overflow");
-    const Value *items = arr.as.a->items; /* the array stays reachable through [arr] */
+    const PvArray *a = arr.as.a; /* it stays reachable through [arr] */
     for (size_t i = 0; i < n; i++)
-        from[i] = items[i];
+        from[i] = pvmV_array_load(a, i);
     *argc += (int)n;
     vm->top = from + n;
     return vm->top;
