@@ -161,4 +161,4 @@ bench-quick: all
 bench-callgrind: all
 	$(BENCH_RUN) callgrind
 
--include $(LIB_OBJ:.o=.d) $(PVM_OBJ:.o=.d) $(BUILD)/switch/interp.d
+-include $(LIB_OBJ:.o=.d) $(PVM_OBJ:.o=.d) $(BUILD)/switch/interp.d $(BUILD)/compiler/pvmc_main.d
