@@ -63,6 +63,8 @@ typedef struct {
     bool links;            /* ends by going on in the trace at a loop header */
     uint32_t parent, exitno;
     uint32_t link_snap;    /* a side trace's last snapshot: the loop header it reached */
+    const VmProto *link_proto; /* the function of that header (a callee's, for a root
+                                * that ended inside an inlined call) */
     uint32_t link_jmp;     /* the back edge a side trace ended at, or UINT32_MAX */
     uint32_t inlined;      /* calls it inlined, for -j v */
 } JitTrace;
@@ -274,6 +276,7 @@ static JitTrace *compile(VM *vm, PvmJitState *j)
     t->side = r->side;
     t->links = r->side || r->links;
     t->link_snap = t->snaps.nsnaps - 1;
+    t->link_proto = r->fn;
     t->link_jmp = r->side ? r->pc : UINT32_MAX;
     t->inlined = r->inlined;
     j->traces[j->ntraces++] = t;
@@ -455,7 +458,7 @@ static int32_t next_trace(const PvmJitState *j, uint32_t ti, uint32_t s, uint32_
     if (exit->side)
         return (int32_t)exit->side - 1;
     if (t->links && s == t->link_snap)
-        return root_at(j, t->proto, pc);
+        return root_at(j, t->link_proto, pc);
     return -1;
 }
 
@@ -506,8 +509,13 @@ static const VmInsn *run_traces(VM *vm, PvmJitState *j, uint32_t ti, VmFrame *f)
         j->exits++;
         t->snaps.snaps[s].exits++;
         uint32_t pc = t->snaps.snaps[s].pc;
-        pvmJ_snap_frames(vm, &t->snaps, s, f); /* an exit inside inlined calls: their frames */
         vm->top = f->base + t->snaps.snaps[s].nslots;
+        /* An exit inside inlined calls: their frames, and the innermost
+         * is where things go on. */
+        if (pvmJ_snap_frames(vm, &t->snaps, s, f))
+            f = &vm->frames[vm->nframes - 1];
+        else
+            f->ip = &t->proto->code[pc];
         int32_t next = next_trace(j, ti, s, pc);
         if (next >= 0) {
             link_exit(j, t, s, j->traces[next]);
@@ -525,7 +533,7 @@ static const VmInsn *run_traces(VM *vm, PvmJitState *j, uint32_t ti, VmFrame *f)
          * loop's back edge ran in machine code, so it is counted here. */
         if (t->links && s == t->link_snap && t->link_jmp != UINT32_MAX)
             count_trip(vm, j, f, &((VmProto *)t->proto)->code[t->link_jmp]);
-        return &t->proto->code[pc];
+        return f->ip;
     }
 }
 
@@ -551,11 +559,12 @@ bool pvmJ_record_step(VM *vm, VmFrame *f, const VmInsn *ip)
     if (!j->recording)
         return false;
     JitRecorder *r = &j->rec;
-    /* An inner loop that has a trace: this one ends by going on in it. */
-    bool root_frame = vm->nframes - 1 == r->frame_index && f->base == r->base;
-    uint32_t pc = root_frame ? (uint32_t)(ip - r->proto->code) : 0;
-    bool inner = !r->side && r->recorded > 0 && root_frame && pc != r->start && pc < r->proto->ncode &&
-                 root_at(j, r->proto, pc) >= 0;
+    /* An inner loop that has a trace, in the loop's frame or in a callee
+     * the recording inlined: this one ends by going on in it. */
+    bool running = vm->nframes - 1 == r->frame_index + r->depth && f->base == r->base + r->fbase;
+    uint32_t pc = running ? (uint32_t)(ip - r->fn->code) : 0;
+    bool inner = !r->side && r->recorded > 0 && running && (r->depth > 0 || pc != r->start) &&
+                 pc < r->fn->ncode && root_at(j, r->fn, pc) >= 0;
     JitRecStatus st = inner ? pvmJ_record_link(r, ip) : pvmJ_record_ins(r, vm, f, ip);
     if (st == JIT_REC_GO)
         return true;

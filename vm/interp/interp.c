@@ -180,6 +180,7 @@ void pvmV_execute(VM *vm, size_t stop)
             const VmInsn *next_ = pvmJ_back_edge(vm, frame, ip); \
             if (vm->nframes != nframes_) {                      \
                 LOAD();                                         \
+                JIT_RECORD_MODE(pvmJ_recording(vm));            \
                 NEXT();                                         \
             }                                                   \
             top = vm->top;                                      \
