@@ -462,6 +462,16 @@ static void gen_charge_undos(Gen *g)
     }
 }
 
+/* Back in the caller: its frame is the top one, its local 0 n slots down. */
+static void gen_retf(Gen *g, const JitIns *in)
+{
+    pvmJ_alu_ri(g->a, PVMJ_SUB, PVMJ_W64, PVMJ_RBX, (int32_t)(in->a * sizeof(Value)));
+    pvmJ_mov_ri(g->a, PVMJ_RCX, (int64_t)(uintptr_t)&g->vm->nframes);
+    pvmJ_mov_load(g->a, PVMJ_W64, PVMJ_RAX, pvmj_mem(PVMJ_RCX, 0));
+    pvmJ_alu_ri(g->a, PVMJ_SUB, PVMJ_W64, PVMJ_RAX, 1);
+    pvmJ_mov_store(g->a, PVMJ_W64, pvmj_mem(PVMJ_RCX, 0), PVMJ_RAX);
+}
+
 static void gen_count_trip(Gen *g)
 {
     if (!g->trips)
@@ -964,6 +974,8 @@ static bool gen_ins(Gen *g, JitRef ref)
     case JIT_IR_GLOAD: gen_gload(g, in, ref); return true;
     case JIT_IR_GSTORE: gen_gstore(g, in); return true;
     case JIT_IR_CHARGE: gen_charge(g, in); return true;
+    case JIT_IR_BASE: define(g, ref, PVMJ_RBX); return true;
+    case JIT_IR_RETF: gen_retf(g, in); return true;
     case JIT_IR_LOOP: gen_loop(g, in); return true;
     case JIT_IR_EXIT: pvmJ_jmp(g->a, g->exits[g->snap]); return true;
     case JIT_IR_ALEN: gen_field_load(g, in->a, (int32_t)offsetof(PvArray, len), ref); return true;

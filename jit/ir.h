@@ -81,6 +81,13 @@ enum {
  * while recording (a field read through the interpreter's inline-cache
  * position, checked rather than looked up). ADD also adds byte offsets to
  * a ptr.
+ * BASE is the address of the running frame's local 0 (the base register).
+ * RETF #n returns from the trace's own frame into its caller, whose local
+ * 0 is n slots lower: the base moves down and the VM's frame count drops
+ * by one; later slots and snapshots are the caller's. (Only a side trace
+ * does this, after guards that the interpreter's RET would do nothing
+ * else: no upvalue to close, no handler to drop, the caller the recorded
+ * one.)
  * LOOP ends the recorded iteration. With #0 the trace writes the frame
  * back and starts again from the top; with #1 (loop.c) a copy of the body
  * follows, ending in PHIs: "PHI a b" means a takes b's value when the copy
@@ -131,6 +138,8 @@ enum {
     X(ASTORE, REF,  REF,  JIT_F_EFFECT) \
     X(GSTORE, REF,  REF,  JIT_F_EFFECT) \
     X(CHARGE, LIT,  NONE, JIT_F_GUARD | JIT_F_EFFECT) \
+    X(BASE,   NONE, NONE, 0) \
+    X(RETF,   LIT,  NONE, JIT_F_EFFECT) \
     X(LOOP,   LIT,  NONE, JIT_F_EFFECT) \
     X(EXIT,   NONE, NONE, JIT_F_GUARD | JIT_F_EFFECT) \
     X(PHI,    REF,  REF,  JIT_F_EFFECT)

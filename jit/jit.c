@@ -277,7 +277,7 @@ static JitTrace *compile(VM *vm, PvmJitState *j)
     t->links = r->side || r->links;
     t->link_snap = t->snaps.nsnaps - 1;
     t->link_proto = r->fn;
-    t->link_jmp = r->side ? r->pc : UINT32_MAX;
+    t->link_jmp = r->side && !r->links ? r->pc : UINT32_MAX;
     t->inlined = r->inlined;
     j->traces[j->ntraces++] = t;
     return t;
@@ -503,6 +503,7 @@ static const VmInsn *run_traces(VM *vm, PvmJitState *j, uint32_t ti, VmFrame *f)
     j->entries++;
     for (;;) {
         uint32_t code = j->traces[ti]->entry(f->base, j->vals);
+        f = &vm->frames[vm->nframes - 1]; /* a trace may have returned into a caller (RETF) */
         ti = code >> JIT_EXIT_SHIFT;
         uint32_t s = code & JIT_EXIT_MASK;
         JitTrace *t = j->traces[ti];
@@ -515,7 +516,7 @@ static const VmInsn *run_traces(VM *vm, PvmJitState *j, uint32_t ti, VmFrame *f)
         if (pvmJ_snap_frames(vm, &t->snaps, s, f))
             f = &vm->frames[vm->nframes - 1];
         else
-            f->ip = &t->proto->code[pc];
+            f->ip = &f->closure->proto->code[pc];
         int32_t next = next_trace(j, ti, s, pc);
         if (next >= 0) {
             link_exit(j, t, s, j->traces[next]);
@@ -532,7 +533,7 @@ static const VmInsn *run_traces(VM *vm, PvmJitState *j, uint32_t ti, VmFrame *f)
         /* A side trace went round an outer loop that has no trace yet: that
          * loop's back edge ran in machine code, so it is counted here. */
         if (t->links && s == t->link_snap && t->link_jmp != UINT32_MAX)
-            count_trip(vm, j, f, &((VmProto *)t->proto)->code[t->link_jmp]);
+            count_trip(vm, j, f, &((VmProto *)t->link_proto)->code[t->link_jmp]);
         return f->ip;
     }
 }
@@ -563,7 +564,7 @@ bool pvmJ_record_step(VM *vm, VmFrame *f, const VmInsn *ip)
      * the recording inlined: this one ends by going on in it. */
     bool running = vm->nframes - 1 == r->frame_index + r->depth && f->base == r->base + r->fbase;
     uint32_t pc = running ? (uint32_t)(ip - r->fn->code) : 0;
-    bool inner = !r->side && r->recorded > 0 && running && (r->depth > 0 || pc != r->start) &&
+    bool inner = r->recorded > 0 && running && (r->depth > 0 || (!r->side && pc != r->start)) &&
                  pc < r->fn->ncode && root_at(j, r->fn, pc) >= 0;
     JitRecStatus st = inner ? pvmJ_record_link(r, ip) : pvmJ_record_ins(r, vm, f, ip);
     if (st == JIT_REC_GO)

@@ -353,7 +353,7 @@ static JitRecStatus rec_jump(JitRecorder *r, const VmInsn *ip)
     if (r->depth > 0) /* the loop closes in its own frame; a callee's back edge is an inner loop */
         return rec_follow(r, target);
     /* a side trace's first back edge; the loop's own, or a continue */
-    if ((r->side && target <= r->pc) || target == r->start)
+    if ((r->side && target <= r->pc) || (r->popped == 0 && target == r->start))
         return rec_close(r, target);
     return rec_follow(r, target);
 }
@@ -580,7 +580,7 @@ static bool rec_call_room(JitRecorder *r, int64_t end)
     JitRef vm = pvmJ_k_gc(&r->ir, JIT_T_PTR, r->vm);
     JitRef nframes = emit(r, JIT_IR_FLOAD, JIT_T_INT, vm, (JitRef)offsetof(VM, nframes));
     JitRef cap = emit(r, JIT_IR_FLOAD, JIT_T_INT, vm, (JitRef)offsetof(VM, frames_cap));
-    JitRef used = emit(r, JIT_IR_ADD, JIT_T_INT, nframes, pvmJ_k_int(&r->ir, r->depth));
+    JitRef used = emit(r, JIT_IR_ADD, JIT_T_INT, nframes, pvmJ_k_int(&r->ir, (int64_t)r->depth - (int64_t)r->popped));
     if (!rec_guard(r, JIT_IR_LT, JIT_T_INT, used, cap))
         return false;
     JitRef top = emit(r, JIT_IR_FLOAD, JIT_T_INT, vm, (JitRef)offsetof(VM, top));
@@ -671,17 +671,82 @@ static JitRecStatus rec_call(JitRecorder *r, uint32_t argc)
  * callee made no closures and opened no try, which are not recorded, so
  * RET has no upvalues to close nor handlers to drop.) The loop's own
  * function returning leaves the trace: not recorded. */
+/* A side trace returning from the frame it runs in goes on in the caller,
+ * where the interpreter's RET would: at the caller's saved ip, with the
+ * result in the caller's slot that held the callee. That RET would do
+ * nothing else is guarded (the frame below is the recorded caller with
+ * the callee's base where that call site puts it, so it is a PV call in
+ * this same activation; no open upvalue; as many handlers as recorded,
+ * none of them this frame's), then RETF moves the base down to the
+ * caller's. The model then is the caller's frame: its slots below the
+ * callee are read from the stack when used. */
+static JitRecStatus rec_return_to_caller(JitRecorder *r)
+{
+    VM *vm = r->vm;
+    size_t fi = r->frame_index;
+    if (!r->side || fi == 0 || vm->open_upvals ||
+        (vm->nhandlers > vm->pcall_handlers && vm->handlers[vm->nhandlers - 1].frame >= fi))
+        return rec_abort(r, JIT_ABORT_RETURN, NULL);
+    const VmFrame *caller = &vm->frames[fi - 1];
+    ptrdiff_t off = r->base - caller->base;
+    if (off < 1 || (size_t)off > caller->closure->proto->frame_slots || r->popped == JIT_MAX_POPS)
+        return rec_abort(r, JIT_ABORT_RETURN, NULL);
+    JitRef v = rec_slot(r, r->top - 1);
+    if (r->status != JIT_REC_GO)
+        return r->status;
+    JitRef kvm = pvmJ_k_gc(&r->ir, JIT_T_PTR, vm);
+    JitRef n = emit(r, JIT_IR_FLOAD, JIT_T_INT, kvm, (JitRef)offsetof(VM, nframes));
+    JitRef frames = emit(r, JIT_IR_FLOAD, JIT_T_PTR, kvm, (JitRef)offsetof(VM, frames));
+    /* nframes was loaded at the trace's entry: [popped] RETFs ago */
+    JitRef index = emit(r, JIT_IR_SUB, JIT_T_INT, n, pvmJ_k_int(&r->ir, 2 + (int64_t)r->popped));
+    if (!rec_guard(r, JIT_IR_GE, JIT_T_INT, index, pvmJ_k_int(&r->ir, 0)))
+        return r->status;
+    JitRef at = emit(r, JIT_IR_ADD, JIT_T_PTR, frames,
+                     emit(r, JIT_IR_MUL, JIT_T_INT, index, pvmJ_k_int(&r->ir, (int64_t)sizeof(VmFrame))));
+    JitRef cl = emit(r, JIT_IR_FLOAD, JIT_T_PTR, at, (JitRef)offsetof(VmFrame, closure));
+    JitRef ip = emit(r, JIT_IR_FLOAD, JIT_T_PTR, at, (JitRef)offsetof(VmFrame, ip));
+    JitRef cbase = emit(r, JIT_IR_FLOAD, JIT_T_PTR, at, (JitRef)offsetof(VmFrame, base));
+    JitRef here = pvmJ_ir_append(&r->ir, JIT_IR_BASE, JIT_T_PTR, 0, 0);
+    JitRef want = emit(r, JIT_IR_ADD, JIT_T_PTR, here, pvmJ_k_int(&r->ir, -off * (int64_t)sizeof(Value)));
+    JitRef upvals = emit(r, JIT_IR_FLOAD, JIT_T_PTR, kvm, (JitRef)offsetof(VM, open_upvals));
+    JitRef nh = emit(r, JIT_IR_FLOAD, JIT_T_INT, kvm, (JitRef)offsetof(VM, nhandlers));
+    if (!rec_guard(r, JIT_IR_EQ, JIT_T_PTR, cl, pvmJ_k_gc(&r->ir, JIT_T_PTR, caller->closure)) ||
+        !rec_guard(r, JIT_IR_EQ, JIT_T_PTR, ip, pvmJ_k_gc(&r->ir, JIT_T_PTR, caller->ip)) ||
+        !rec_guard(r, JIT_IR_EQ, JIT_T_PTR, cbase, want) ||
+        !rec_guard(r, JIT_IR_EQ, JIT_T_PTR, upvals, pvmJ_k_gc(&r->ir, JIT_T_PTR, NULL)) ||
+        !rec_guard(r, JIT_IR_EQ, JIT_T_INT, nh, pvmJ_k_int(&r->ir, (int64_t)vm->nhandlers)))
+        return r->status;
+    pvmJ_ir_append(&r->ir, JIT_IR_RETF, JIT_T_VOID, (JitRef)off, 0);
+    if (r->ir.failed)
+        return rec_abort(r, JIT_ABORT_LIMIT, NULL);
+    /* the model is the caller's frame now */
+    uint32_t callee = (uint32_t)off - 1;
+    memset(r->slots, 0, r->nslots * sizeof *r->slots);
+    memset(r->written, 0, r->nslots * sizeof *r->written);
+    if (!rec_reserve(r, caller->closure->proto->frame_slots + 1u))
+        return rec_abort(r, JIT_ABORT_LIMIT, NULL);
+    r->base = caller->base;
+    r->frame_index = fi - 1;
+    r->frame_fn = caller->closure->proto;
+    r->fn = r->frame_fn;
+    r->top0 += (uint32_t)off;
+    r->popped++;
+    r->top = callee;
+    rec_push(r, v);
+    return JIT_REC_GO;
+}
+
 static JitRecStatus rec_return(JitRecorder *r)
 {
     if (r->depth == 0)
-        return rec_abort(r, JIT_ABORT_RETURN, NULL);
+        return rec_return_to_caller(r);
     JitRef v = rec_slot(r, r->top - 1);
     if (r->status != JIT_REC_GO)
         return r->status;
     const JitRecFrame *fr = &r->frames[--r->depth];
     rec_set(r, fr->base - 1, v);
     r->top = fr->base;
-    r->fn = r->depth > 0 ? r->frames[r->depth - 1].proto : r->proto;
+    r->fn = r->depth > 0 ? r->frames[r->depth - 1].proto : r->frame_fn;
     r->fbase = r->depth > 0 ? r->frames[r->depth - 1].base : 0;
     return JIT_REC_GO;
 }
@@ -808,6 +873,7 @@ static bool record_init(JitRecorder *r, VM *vm, const VmFrame *f, uint32_t start
     pvmJ_ir_init(&r->ir);
     pvmJ_snap_init(&r->snaps);
     r->proto = p;
+    r->frame_fn = p;
     r->start = start;
     r->loop_end = loop_end;
     r->frame_index = vm->nframes - 1;

@@ -58,6 +58,7 @@ typedef struct {
 } JitGlobal;
 
 #define JIT_MAX_DEPTH 4u      /* inlined calls in progress at once */
+#define JIT_MAX_POPS 4u       /* frames one side trace may return from */
 
 /* A call the recording is inside. */
 typedef struct {
@@ -84,9 +85,12 @@ typedef struct JitRecorder {
     uint32_t top0;         /* the top the trace is entered with (vm->top then) */
     JitRecFrame frames[JIT_MAX_DEPTH]; /* inlined calls in progress, innermost last */
     uint32_t depth;
-    const VmProto *fn;     /* the running function: proto or the innermost callee's */
+    const VmProto *frame_fn; /* the function of the frame the model is based on: proto, or
+                            * a caller's once a side trace returned into it (RETF) */
+    const VmProto *fn;     /* the running function: frame_fn or the innermost callee's */
     uint32_t fbase;        /* the running frame's local 0, as a slot */
     uint32_t inlined;      /* calls inlined, for -j v */
+    uint32_t popped;       /* frames a side trace returned from (RETF) */
     JitGlobal globals[JIT_MAX_GLOBALS];
     uint32_t nglobals;
     uint32_t recorded;     /* instructions recorded so far */

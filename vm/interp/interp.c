@@ -76,6 +76,15 @@ PVM_NORETURN PVM_COLD static void vm_bad_loop_state(VM *vm)
     pvmV_error(vm, "invalid loop state for fornext (not made by range or iter)");
 }
 
+/* After traces ran: whether they left the interpreter in another frame
+ * than the one it entered them from (they returned into a caller, or
+ * went on in a callee), perhaps at the same depth. */
+static inline bool frame_moved(const VM *vm, const Value *base, const PvClosure *cl)
+{
+    const VmFrame *top = &vm->frames[vm->nframes - 1];
+    return top->base != base || top->closure != cl;
+}
+
 /* Runs frames until the frame count falls back to [stop]; the result of the
  * frame at index [stop] is left in its callee slot. */
 void pvmV_execute(VM *vm, size_t stop)
@@ -178,7 +187,7 @@ void pvmV_execute(VM *vm, size_t stop)
             SAVE();                                             \
             size_t nframes_ = vm->nframes;                      \
             const VmInsn *next_ = pvmJ_back_edge(vm, frame, ip); \
-            if (vm->nframes != nframes_) {                      \
+            if (vm->nframes != nframes_ || frame_moved(vm, base, cl)) { \
                 LOAD();                                         \
                 JIT_RECORD_MODE(pvmJ_recording(vm));            \
                 NEXT();                                         \
