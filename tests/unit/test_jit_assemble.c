@@ -4,7 +4,8 @@
  * other slots alone; the register allocator keeps every value right when
  * there are more live values than registers (spills) and across a C call
  * (fmod), for ints and floats; the fuel a trip charges comes out of the
- * VM's budget, and an exhausted budget exits before charging. */
+ * VM's budget, and an exhausted budget exits before charging; RETF moves
+ * the base into the caller's frame. */
 #include <gc.h>
 #include <math.h>
 #include <setjmp.h>
@@ -191,6 +192,39 @@ static void test_charge_takes_fuel(void **state)
     assert_int_equal(f->vm->fuel, 4);
 }
 
+/* BASE is the frame's address; RETF #2 moves the base two slots down and
+ * takes one from the VM's frame count, so a later exit writes the caller's
+ * slots. */
+static void test_retf_moves_the_base(void **state)
+{
+    Fixture *f = *state;
+    JitRef base = emit(f, JIT_IR_BASE, JIT_T_PTR, 0, 0);
+    emit(f, JIT_IR_RETF, JIT_T_VOID, 2, 0);
+    JitRef slots[2] = { pvmJ_k_int(&f->ir, 77), base };
+    assert_true(pvmJ_snap_take(&f->snaps, 9, (JitRef)(JIT_REF_BIAS + f->ir.nins), slots, 2) >= 0);
+    JitRef v = emit(f, JIT_IR_SLOAD, JIT_T_INT, 50, 0); /* the caller's slot 50: frame[52] */
+    emit(f, JIT_IR_LT, JIT_T_VOID, v, pvmJ_k_int(&f->ir, 1000)); /* 1052 < 1000 fails */
+    size_t frames = f->vm->nframes;
+    f->vm->nframes = 5;
+    PvmjAsm a;
+    pvmJ_asm_init(&a, 0);
+    JitAsmIn in = { f->vm, &f->ir, &f->snaps, 0, NULL };
+    JitAsmOut out = { 0 };
+    assert_true(pvmJ_assemble(&a, &in, &out));
+    JitEntry entry = (JitEntry)(uintptr_t)pvmJ_mcode_place(f->mc, &a);
+    assert_non_null(entry);
+    pvmJ_asm_free(&a);
+    free(out.exit_jumps);
+    assert_int_equal(entry(&f->frame[4], f->vals), 0);
+    assert_int_equal(f->vm->nframes, 4);
+    f->vm->nframes = frames;
+    assert_int_equal(f->frame[2].type, VT_INT);
+    assert_int_equal(f->frame[2].as.i, 77);
+    assert_int_equal(f->frame[3].type, VT_POINTER);
+    assert_ptr_equal(f->frame[3].as.p, &f->frame[4]);
+    assert_int_equal(f->frame[4].as.i, 1004); /* the callee's slot 0: untouched */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -198,11 +232,45 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_spills_keep_int_values, setup, teardown),
         cmocka_unit_test_setup_teardown(test_floats_survive_a_call, setup, teardown),
         cmocka_unit_test_setup_teardown(test_charge_takes_fuel, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retf_moves_the_base, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
 
 #else
+
+/* BASE is the frame's address; RETF #2 moves the base two slots down and
+ * takes one from the VM's frame count, so a later exit writes the caller's
+ * slots. */
+static void test_retf_moves_the_base(void **state)
+{
+    Fixture *f = *state;
+    JitRef base = emit(f, JIT_IR_BASE, JIT_T_PTR, 0, 0);
+    emit(f, JIT_IR_RETF, JIT_T_VOID, 2, 0);
+    JitRef slots[2] = { pvmJ_k_int(&f->ir, 77), base };
+    assert_true(pvmJ_snap_take(&f->snaps, 9, (JitRef)(JIT_REF_BIAS + f->ir.nins), slots, 2) >= 0);
+    JitRef v = emit(f, JIT_IR_SLOAD, JIT_T_INT, 50, 0); /* the caller's slot 50: frame[52] */
+    emit(f, JIT_IR_LT, JIT_T_VOID, v, pvmJ_k_int(&f->ir, 1000)); /* 1052 < 1000 fails */
+    size_t frames = f->vm->nframes;
+    f->vm->nframes = 5;
+    PvmjAsm a;
+    pvmJ_asm_init(&a, 0);
+    JitAsmIn in = { f->vm, &f->ir, &f->snaps, 0, NULL };
+    JitAsmOut out = { 0 };
+    assert_true(pvmJ_assemble(&a, &in, &out));
+    JitEntry entry = (JitEntry)(uintptr_t)pvmJ_mcode_place(f->mc, &a);
+    assert_non_null(entry);
+    pvmJ_asm_free(&a);
+    free(out.exit_jumps);
+    assert_int_equal(entry(&f->frame[4], f->vals), 0);
+    assert_int_equal(f->vm->nframes, 4);
+    f->vm->nframes = frames;
+    assert_int_equal(f->frame[2].type, VT_INT);
+    assert_int_equal(f->frame[2].as.i, 77);
+    assert_int_equal(f->frame[3].type, VT_POINTER);
+    assert_ptr_equal(f->frame[3].as.p, &f->frame[4]);
+    assert_int_equal(f->frame[4].as.i, 1004); /* the callee's slot 0: untouched */
+}
 
 int main(void)
 {
