@@ -21,7 +21,9 @@
  *                       and jmp to body
  *   out of line:        a CHARGE that fails gives the trip's fuel back
  *   exit s:             box and store each of snapshot s's values into its
- *                       frame slot, then jmp (patchable) to
+ *                       frame slot (inside inlined calls: push their
+ *                       frames, rbx = the innermost's base), then jmp
+ *                       (patchable) to
  *                       "eax = exit_base + s; leave"
  *   leave:              store r15 to the fuel; pop; ret
  *
@@ -1028,8 +1030,52 @@ static void advance_snapshot(Gen *g, JitRef ref)
         g->snap++;
 }
 
-/* Exit s writes snapshot s's values into the frame, then jumps: at first
- * to its own "return s", later perhaps straight into another trace. */
+/* [at] = the address of the closure's code at [pc] (for a frame's saved
+ * ip): closure -> proto -> code, plus pc instructions. */
+static void gen_code_address(Gen *g, PvmjReg at, PvmjReg closure, uint32_t pc)
+{
+    pvmJ_mov_load(g->a, PVMJ_W64, at, pvmj_mem(closure, (int32_t)offsetof(PvClosure, proto)));
+    pvmJ_mov_load(g->a, PVMJ_W64, at, pvmj_mem(at, (int32_t)offsetof(VmProto, code)));
+    pvmJ_alu_ri(g->a, PVMJ_ADD, PVMJ_W64, at, (int32_t)(pc * sizeof(VmInsn)));
+}
+
+/* An exit inside calls the trace inlined pushes their frames as the
+ * interpreter's CALL would have (the trace guarded that they fit): each
+ * caller's saved ip is its call's + 1, each callee's closure the value in
+ * the slot below its base (written back just before), and the innermost
+ * resumes at the snapshot's pc. The base register then is the innermost
+ * frame's, so the exit can go on in a trace of that frame. Once the slots
+ * are written no register holds anything the exit needs. */
+static void gen_push_frames(Gen *g, const JitSnap *sn)
+{
+    const JitSnapFrame *fr = &g->snaps->frames[sn->frame_start];
+    pvmJ_mov_ri(g->a, PVMJ_RCX, (int64_t)(uintptr_t)&g->vm->nframes);
+    pvmJ_mov_load(g->a, PVMJ_W64, PVMJ_RDX, pvmj_mem(PVMJ_RCX, 0));
+    pvmJ_mov_ri(g->a, PVMJ_R11, (int64_t)(uintptr_t)&g->vm->frames);
+    pvmJ_mov_load(g->a, PVMJ_W64, PVMJ_R11, pvmj_mem(PVMJ_R11, 0));
+    for (uint16_t k = 0; k < sn->nframes; k++) {
+        /* rax = &frames[nframes], the new one; the caller's is below it */
+        pvmJ_imul_rri(g->a, PVMJ_W64, PVMJ_RAX, PVMJ_RDX, (int32_t)sizeof(VmFrame));
+        pvmJ_alu_rr(g->a, PVMJ_ADD, PVMJ_W64, PVMJ_RAX, PVMJ_R11);
+        int32_t caller = -(int32_t)sizeof(VmFrame);
+        pvmJ_mov_load(g->a, PVMJ_W64, PVMJ_RSI, pvmj_mem(PVMJ_RAX, caller + (int32_t)offsetof(VmFrame, closure)));
+        gen_code_address(g, PVMJ_RDI, PVMJ_RSI, fr[k].ret);
+        pvmJ_mov_store(g->a, PVMJ_W64, pvmj_mem(PVMJ_RAX, caller + (int32_t)offsetof(VmFrame, ip)), PVMJ_RDI);
+        pvmJ_mov_load(g->a, PVMJ_W64, PVMJ_RSI, slot_payload((uint32_t)fr[k].base - 1u));
+        pvmJ_mov_store(g->a, PVMJ_W64, pvmj_mem(PVMJ_RAX, (int32_t)offsetof(VmFrame, closure)), PVMJ_RSI);
+        pvmJ_lea(g->a, PVMJ_RDI, slot_tag(fr[k].base));
+        pvmJ_mov_store(g->a, PVMJ_W64, pvmj_mem(PVMJ_RAX, (int32_t)offsetof(VmFrame, base)), PVMJ_RDI);
+        pvmJ_alu_ri(g->a, PVMJ_ADD, PVMJ_W64, PVMJ_RDX, 1);
+    }
+    gen_code_address(g, PVMJ_RDI, PVMJ_RSI, sn->pc); /* rsi: the innermost closure */
+    pvmJ_mov_store(g->a, PVMJ_W64, pvmj_mem(PVMJ_RAX, (int32_t)offsetof(VmFrame, ip)), PVMJ_RDI);
+    pvmJ_mov_store(g->a, PVMJ_W64, pvmj_mem(PVMJ_RCX, 0), PVMJ_RDX);
+    pvmJ_lea(g->a, PVMJ_RBX, slot_tag(fr[sn->nframes - 1].base));
+}
+
+/* Exit s writes snapshot s's values into the frame (and pushes the frames
+ * of inlined calls it is inside), then jumps: at first to its own "return
+ * s", later perhaps straight into another trace. */
 static void gen_exits(Gen *g, uint32_t *exit_jumps)
 {
     PvmjLabel leave = pvmJ_label_new(g->a);
@@ -1040,6 +1086,8 @@ static void gen_exits(Gen *g, uint32_t *exit_jumps)
             const JitSnapEntry *e = &g->snaps->map[sn->map_start + i];
             store_value(g, slot_tag(e->slot), slot_payload(e->slot), e->ref);
         }
+        if (sn->nframes > 0)
+            gen_push_frames(g, sn);
         size_t field = pvmJ_jmp_rel32(g->a);
         exit_jumps[s] = (uint32_t)field;
         pvmJ_patch_rel32(g->a, field, pvmJ_asm_pos(g->a));

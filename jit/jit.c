@@ -480,12 +480,10 @@ static void count_trip(VM *vm, PvmJitState *j, VmFrame *f, VmInsn *e)
 }
 
 /* From now on trace [from]'s exit [s] goes straight on into trace [to]:
- * the exit has written the frame, which [to] starts by reading. An exit
- * inside inlined calls is never linked: C rebuilds their frames. */
+ * the exit has written the frame (and pushed those of inlined calls it
+ * was inside), which [to] starts by reading. */
 static void link_exit(PvmJitState *j, JitTrace *from, uint32_t s, const JitTrace *to)
 {
-    if (from->snaps.snaps[s].nframes > 0)
-        return;
     uint8_t *field = (uint8_t *)(uintptr_t)from->entry + from->exit_jumps[s];
     if (pvmJ_mcode_patch_rel32(j->mcode, field, to->body))
         j->links++;
@@ -503,19 +501,18 @@ static const VmInsn *run_traces(VM *vm, PvmJitState *j, uint32_t ti, VmFrame *f)
     j->entries++;
     for (;;) {
         uint32_t code = j->traces[ti]->entry(f->base, j->vals);
-        f = &vm->frames[vm->nframes - 1]; /* a trace may have returned into a caller (RETF) */
+        f = &vm->frames[vm->nframes - 1]; /* traces may have returned (RETF) or called */
         ti = code >> JIT_EXIT_SHIFT;
         uint32_t s = code & JIT_EXIT_MASK;
         JitTrace *t = j->traces[ti];
         j->exits++;
         t->snaps.snaps[s].exits++;
-        uint32_t pc = t->snaps.snaps[s].pc;
-        vm->top = f->base + t->snaps.snaps[s].nslots;
-        /* An exit inside inlined calls: their frames, and the innermost
-         * is where things go on. */
-        if (pvmJ_snap_frames(vm, &t->snaps, s, f))
-            f = &vm->frames[vm->nframes - 1];
-        else
+        const JitSnap *exit = &t->snaps.snaps[s];
+        uint32_t pc = exit->pc;
+        /* The exit pushed the frames of the calls it was inside (their
+         * innermost's ip is set); its slots count from the frame below. */
+        vm->top = vm->frames[vm->nframes - 1 - exit->nframes].base + exit->nslots;
+        if (exit->nframes == 0)
             f->ip = &f->closure->proto->code[pc];
         int32_t next = next_trace(j, ti, s, pc);
         if (next >= 0) {

@@ -1,6 +1,6 @@
-/* Snapshots (see snap.h): taking them while recording, the interpreter's
- * type tag for each IR type (which exits box values with), and rebuilding
- * the frames of the calls a trace had inlined where it exits. */
+/* Snapshots (see snap.h): taking them while recording, with the frames of
+ * inlined calls, and the interpreter's type tag for each IR type (which
+ * exits box values with). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -96,23 +96,4 @@ ValueType pvmJ_value_type(JitType type)
     case JIT_T_PTR: return VT_POINTER;
     default: return VT_NIL;
     }
-}
-
-bool pvmJ_snap_frames(VM *vm, const JitSnapList *s, uint32_t n, VmFrame *f)
-{
-    const JitSnap *snap = &s->snaps[n];
-    if (snap->nframes == 0)
-        return false;
-    const JitSnapFrame *fr = &s->frames[snap->frame_start];
-    VmFrame *caller = f;
-    for (uint16_t k = 0; k < snap->nframes; k++) {
-        Value *base = f->base + fr[k].base;
-        caller->ip = &caller->closure->proto->code[fr[k].ret];
-        VmFrame *callee = &vm->frames[vm->nframes++];
-        callee->closure = base[-1].as.cl;
-        callee->base = base;
-        caller = callee;
-    }
-    caller->ip = &caller->closure->proto->code[snap->pc];
-    return true;
 }

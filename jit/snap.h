@@ -8,14 +8,14 @@
  *
  * A snapshot taken inside a call the trace inlined also lists the frames
  * the interpreter would have pushed by then (JitSnapFrame), so that an exit
- * rebuilds them into vm->frames and the interpreter resumes inside the
- * callee, with the stack trace it would have had. Slots are numbered from
+ * pushes them onto vm->frames (jit/assemble.c) and the interpreter resumes
+ * inside the callee, with the stack trace it would have had. Slots are numbered from
  * the trace's own frame: a callee's local 0 is just a higher slot. */
 #ifndef PVM_JIT_SNAP_H
 #define PVM_JIT_SNAP_H
 
 #include "jit/ir.h"
-#include "vm/runtime/vm.h"
+#include "vm/runtime/value.h"
 
 #define JIT_MAX_SNAPS 500u
 
@@ -71,13 +71,5 @@ int32_t pvmJ_snap_add_frames(JitSnapList *s, const JitSnapFrame *frames, uint16_
 /* The interpreter's tag for values of IR type [type]. */
 ValueType pvmJ_value_type(JitType type);
 
-/* After an exit through snapshot [n] (its slots written back): pushes
- * the frames of the calls the trace had inlined there onto vm->frames
- * above [f] (the frame the trace runs in, the top one), each as the
- * interpreter's CALL leaves it, and points the innermost at the resume pc.
- * The trace guarded that they fit (frames_cap, the rooted stack) before it
- * inlined them. Returns whether there were any: the interpreter then
- * reloads from vm->frames. */
-bool pvmJ_snap_frames(VM *vm, const JitSnapList *s, uint32_t n, VmFrame *f);
 
 #endif

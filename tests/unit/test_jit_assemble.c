@@ -5,7 +5,8 @@
  * there are more live values than registers (spills) and across a C call
  * (fmod), for ints and floats; the fuel a trip charges comes out of the
  * VM's budget, and an exhausted budget exits before charging; RETF moves
- * the base into the caller's frame. */
+ * the base into the caller's frame; an exit inside inlined calls pushes
+ * their frames. */
 #include <gc.h>
 #include <math.h>
 #include <setjmp.h>
@@ -225,6 +226,53 @@ static void test_retf_moves_the_base(void **state)
     assert_int_equal(f->frame[4].as.i, 1004); /* the callee's slot 0: untouched */
 }
 
+/* An exit inside two inlined calls pushes their frames as CALL leaves
+ * them: the caller's ip after its call, each callee's closure from the
+ * slot below its base, the innermost at the resume pc; the base register
+ * ends at the innermost frame's. */
+static void test_exit_pushes_inlined_frames(void **state)
+{
+    Fixture *f = *state;
+    VmInsn code_root[8], code_f[4], code_g[3];
+    VmProto p_root = { .code = code_root, .ncode = 8 };
+    VmProto p_f = { .code = code_f, .ncode = 4 };
+    VmProto p_g = { .code = code_g, .ncode = 3 };
+    PvClosure c_root = { .proto = &p_root }, c_f = { .proto = &p_f }, c_g = { .proto = &p_g };
+    f->frame[3] = (Value){ .type = VT_CLOSURE, .as.cl = &c_f };
+    f->frame[6] = (Value){ .type = VT_CLOSURE, .as.cl = &c_g };
+    VmFrame frames[4];
+    VmFrame *saved = f->vm->frames;
+    size_t saved_n = f->vm->nframes, saved_cap = f->vm->frames_cap;
+    f->vm->frames = frames;
+    f->vm->frames_cap = 4;
+    f->vm->nframes = 1;
+    frames[0] = (VmFrame){ .closure = &c_root, .ip = &code_root[7], .base = f->frame };
+
+    JitSnapFrame chain[2] = { { .base = 4, .ret = 6 }, { .base = 7, .ret = 3 } };
+    int32_t at = pvmJ_snap_add_frames(&f->snaps, chain, 2);
+    assert_true(at >= 0);
+    JitRef slots[8] = { JIT_REF_NONE, JIT_REF_NONE, JIT_REF_NONE, JIT_REF_NONE,
+                        JIT_REF_NONE, JIT_REF_NONE, JIT_REF_NONE, pvmJ_k_int(&f->ir, 5) };
+    fail_with(f, 1, slots, 8);
+    f->snaps.snaps[0].nframes = 2;
+    f->snaps.snaps[0].frame_start = (uint32_t)at;
+    uint32_t code = run(f);
+    size_t n = f->vm->nframes;
+    f->vm->frames = saved;
+    f->vm->nframes = saved_n;
+    f->vm->frames_cap = saved_cap;
+    assert_int_equal(code & 0xFFFF, 0);
+    assert_int_equal(n, 3);
+    assert_ptr_equal(frames[0].ip, &code_root[6]); /* the call's pc + 1, as CALL saves it */
+    assert_ptr_equal(frames[1].closure, &c_f);
+    assert_ptr_equal(frames[1].base, &f->frame[4]);
+    assert_ptr_equal(frames[1].ip, &code_f[3]);
+    assert_ptr_equal(frames[2].closure, &c_g);
+    assert_ptr_equal(frames[2].base, &f->frame[7]);
+    assert_ptr_equal(frames[2].ip, &code_g[1]); /* the resume pc, in the innermost */
+    assert_int_equal(f->frame[7].as.i, 5);      /* the slots were written first */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -233,6 +281,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_floats_survive_a_call, setup, teardown),
         cmocka_unit_test_setup_teardown(test_charge_takes_fuel, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retf_moves_the_base, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_exit_pushes_inlined_frames, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
@@ -270,6 +319,53 @@ static void test_retf_moves_the_base(void **state)
     assert_int_equal(f->frame[3].type, VT_POINTER);
     assert_ptr_equal(f->frame[3].as.p, &f->frame[4]);
     assert_int_equal(f->frame[4].as.i, 1004); /* the callee's slot 0: untouched */
+}
+
+/* An exit inside two inlined calls pushes their frames as CALL leaves
+ * them: the caller's ip after its call, each callee's closure from the
+ * slot below its base, the innermost at the resume pc; the base register
+ * ends at the innermost frame's. */
+static void test_exit_pushes_inlined_frames(void **state)
+{
+    Fixture *f = *state;
+    VmInsn code_root[8], code_f[4], code_g[3];
+    VmProto p_root = { .code = code_root, .ncode = 8 };
+    VmProto p_f = { .code = code_f, .ncode = 4 };
+    VmProto p_g = { .code = code_g, .ncode = 3 };
+    PvClosure c_root = { .proto = &p_root }, c_f = { .proto = &p_f }, c_g = { .proto = &p_g };
+    f->frame[3] = (Value){ .type = VT_CLOSURE, .as.cl = &c_f };
+    f->frame[6] = (Value){ .type = VT_CLOSURE, .as.cl = &c_g };
+    VmFrame frames[4];
+    VmFrame *saved = f->vm->frames;
+    size_t saved_n = f->vm->nframes, saved_cap = f->vm->frames_cap;
+    f->vm->frames = frames;
+    f->vm->frames_cap = 4;
+    f->vm->nframes = 1;
+    frames[0] = (VmFrame){ .closure = &c_root, .ip = &code_root[7], .base = f->frame };
+
+    JitSnapFrame chain[2] = { { .base = 4, .ret = 6 }, { .base = 7, .ret = 3 } };
+    int32_t at = pvmJ_snap_add_frames(&f->snaps, chain, 2);
+    assert_true(at >= 0);
+    JitRef slots[8] = { JIT_REF_NONE, JIT_REF_NONE, JIT_REF_NONE, JIT_REF_NONE,
+                        JIT_REF_NONE, JIT_REF_NONE, JIT_REF_NONE, pvmJ_k_int(&f->ir, 5) };
+    fail_with(f, 1, slots, 8);
+    f->snaps.snaps[0].nframes = 2;
+    f->snaps.snaps[0].frame_start = (uint32_t)at;
+    uint32_t code = run(f);
+    size_t n = f->vm->nframes;
+    f->vm->frames = saved;
+    f->vm->nframes = saved_n;
+    f->vm->frames_cap = saved_cap;
+    assert_int_equal(code & 0xFFFF, 0);
+    assert_int_equal(n, 3);
+    assert_ptr_equal(frames[0].ip, &code_root[6]); /* the call's pc + 1, as CALL saves it */
+    assert_ptr_equal(frames[1].closure, &c_f);
+    assert_ptr_equal(frames[1].base, &f->frame[4]);
+    assert_ptr_equal(frames[1].ip, &code_f[3]);
+    assert_ptr_equal(frames[2].closure, &c_g);
+    assert_ptr_equal(frames[2].base, &f->frame[7]);
+    assert_ptr_equal(frames[2].ip, &code_g[1]); /* the resume pc, in the innermost */
+    assert_int_equal(f->frame[7].as.i, 5);      /* the slots were written first */
 }
 
 int main(void)

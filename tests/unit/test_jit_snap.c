@@ -1,8 +1,7 @@
 /* Unit tests for snapshots (jit/snap.c): taking one records only the slots
- * a trace changed, with the resume point; past the limit taking fails; a
- * snapshot inside inlined calls rebuilds their frames as the interpreter's
- * CALL leaves them. (Writing a snapshot's slots back is the exit code's
- * job: test_jit_assemble.c.) */
+ * a trace changed, with the resume point; past the limit taking fails.
+ * (Writing a snapshot back, and pushing the frames of inlined calls it is
+ * inside, is the exit code's job: test_jit_assemble.c.) */
 #include <gc.h>
 #include <math.h>
 #include <setjmp.h>
@@ -70,56 +69,12 @@ static void test_limit(void **state)
 /* Two inlined calls: the root (slots 0..2) called f with its closure in
  * slot 3 (f's base 4) at pc 5, and f called g (closure in slot 6, base 7)
  * at its pc 2; the exit resumes at g's pc 1. */
-static void test_frames_rebuilt(void **state)
-{
-    Fixture *f = *state;
-    VmInsn code_root[8], code_f[4], code_g[3];
-    VmProto p_root = { .code = code_root, .ncode = 8 };
-    VmProto p_f = { .code = code_f, .ncode = 4 };
-    VmProto p_g = { .code = code_g, .ncode = 3 };
-    PvClosure c_root = { .proto = &p_root }, c_f = { .proto = &p_f }, c_g = { .proto = &p_g };
-    Value stack[12];
-    memset(stack, 0, sizeof stack);
-    stack[3] = (Value){ .type = VT_CLOSURE, .as.cl = &c_f };
-    stack[6] = (Value){ .type = VT_CLOSURE, .as.cl = &c_g };
-    VmFrame frames[4];
-    VM *vm = calloc(1, sizeof *vm);
-    vm->frames = frames;
-    vm->frames_cap = 4;
-    vm->nframes = 1;
-    frames[0] = (VmFrame){ .closure = &c_root, .ip = &code_root[7], .base = stack };
-
-    JitRef none = JIT_REF_NONE;
-    assert_int_equal(pvmJ_snap_take(&f->snaps, 3, JIT_REF_BIAS, &none, 1), 0); /* in the root */
-    JitSnapFrame chain[2] = { { .base = 4, .ret = 6 }, { .base = 7, .ret = 3 } };
-    int32_t at = pvmJ_snap_add_frames(&f->snaps, chain, 2);
-    assert_true(at >= 0);
-    assert_int_equal(pvmJ_snap_take(&f->snaps, 1, JIT_REF_BIAS, &none, 1), 1);
-    f->snaps.snaps[1].nframes = 2;
-    f->snaps.snaps[1].frame_start = (uint32_t)at;
-
-    assert_false(pvmJ_snap_frames(vm, &f->snaps, 0, &frames[0]));
-    assert_int_equal(vm->nframes, 1);
-    assert_ptr_equal(frames[0].ip, &code_root[7]);
-
-    assert_true(pvmJ_snap_frames(vm, &f->snaps, 1, &frames[0]));
-    assert_int_equal(vm->nframes, 3);
-    assert_ptr_equal(frames[0].ip, &code_root[6]); /* the call's pc + 1, as CALL saves it */
-    assert_ptr_equal(frames[1].closure, &c_f);
-    assert_ptr_equal(frames[1].base, &stack[4]);
-    assert_ptr_equal(frames[1].ip, &code_f[3]);
-    assert_ptr_equal(frames[2].closure, &c_g);
-    assert_ptr_equal(frames[2].base, &stack[7]);
-    assert_ptr_equal(frames[2].ip, &code_g[1]); /* the resume pc, in the innermost */
-    free(vm);
-}
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_take_records_changed_slots_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_limit, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_frames_rebuilt, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
