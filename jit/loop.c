@@ -14,7 +14,10 @@
  *
  * The copy may reuse a pre-roll instruction only if it is invariant (CSE
  * is told which are not), since a pre-roll value that depends on a
- * loop-carried one is the first iteration's, not the current one's.
+ * loop-carried one is the first iteration's, not the current one's. A
+ * boxed load is invariant when its address is and no store of the loop may
+ * write there (classify_addr: stores to fields of other names, or to array
+ * elements, cannot).
  *
  * When the types a loop carries are not stable (a slot that enters the
  * loop as an int and leaves it as a float), or a guard of the copy could
@@ -73,6 +76,63 @@ static JitType type_of(const JitIR *ir, JitRef ref)
     return (JitType)pvmJ_ir_at(ir, ref)->type;
 }
 
+/* What a Value address points into, as far as the IR tells: a map entry
+ * whose key a HKEY guard checked (map entries never change keys in a
+ * trace, so entries checked with different keys are different entries),
+ * a boxed array's element (another allocation than any map's), or not
+ * known. */
+typedef struct {
+    enum { ADDR_UNKNOWN, ADDR_FIELD, ADDR_ELEMENT } kind;
+    JitRef key;
+} AddrClass;
+
+static AddrClass classify_addr(const JitIR *ir, JitRef addr)
+{
+    AddrClass c = { ADDR_UNKNOWN, JIT_REF_NONE };
+    if (pvmJ_ref_is_const(addr))
+        return c;
+    const JitIns *in = pvmJ_ir_at(ir, addr);
+    if (in->op == JIT_IR_AREF) {
+        c.kind = ADDR_ELEMENT;
+        return c;
+    }
+    if (in->op != JIT_IR_ADD || in->type != JIT_T_PTR || !pvmJ_ref_is_const(in->b))
+        return c;
+    for (JitRef h = ir->chain[JIT_IR_HKEY]; h != JIT_REF_NONE; h = pvmJ_ir_at(ir, h)->prev) {
+        if (pvmJ_ir_at(ir, h)->a == in->a) {
+            c.kind = ADDR_FIELD;
+            c.key = pvmJ_ir_at(ir, h)->b;
+            return c;
+        }
+    }
+    return c;
+}
+
+static bool may_alias(const JitIR *ir, JitRef load, JitRef store)
+{
+    if (load == store)
+        return true;
+    AddrClass a = classify_addr(ir, load), b = classify_addr(ir, store);
+    if (a.kind == ADDR_UNKNOWN || b.kind == ADDR_UNKNOWN)
+        return true;
+    if (a.kind != b.kind)
+        return false;
+    return a.kind == ADDR_ELEMENT || a.key == b.key;
+}
+
+/* A boxed load at [addr] that no store of the loop may change reads the
+ * same value on every trip. (ASTORE writes unboxed storage and GSTORE a
+ * module's globals, neither of them a Value an XLOAD reads.) */
+static bool clobbered(const Loop *l, JitRef addr)
+{
+    for (uint32_t i = 0; i < l->nloop; i++) {
+        const JitIns *in = &l->ir->ins[i];
+        if (in->op == JIT_IR_XSTORE && may_alias(l->ir, addr, in->a))
+            return true;
+    }
+    return false;
+}
+
 /* Which pre-roll instructions differ between iterations: loads of what the
  * loop changes, memory loads and effects, and whatever uses them. */
 static bool mark_variant(Loop *l)
@@ -81,6 +141,8 @@ static bool mark_variant(Loop *l)
         const JitIns *in = &l->ir->ins[i];
         const JitOpInfo *info = &pvmJ_ir_ops[in->op];
         bool v = (info->flags & (JIT_F_EFFECT | JIT_F_LOAD)) != 0;
+        if (in->op == JIT_IR_XLOAD)
+            v = is_variant_ref(l, in->a) || clobbered(l, in->a);
         if (in->op == JIT_IR_SLOAD || in->op == JIT_IR_GLOAD) {
             JitRef c = carried(l, in);
             if (c != JIT_REF_NONE && type_of(l->ir, c) != in->type)
@@ -124,6 +186,10 @@ static bool copy_ins(Loop *l, uint32_t i)
     if (in->op == JIT_IR_SLOAD || in->op == JIT_IR_GLOAD) {
         JitRef c = carried(l, in);
         l->subst[i] = c != JIT_REF_NONE ? c : (JitRef)(JIT_REF_BIAS + i);
+        return true;
+    }
+    if (in->op == JIT_IR_XLOAD && !l->variant[i]) { /* hoisted: the pre-roll's value holds */
+        l->subst[i] = (JitRef)(JIT_REF_BIAS + i);
         return true;
     }
     JitIns copy = *in;
