@@ -1,6 +1,7 @@
 /* The JIT's life cycle per VM: counting loops at their back edges,
- * recording a hot one, compiling and installing the trace, running it and
- * resuming the interpreter from the snapshot of the guard that exited;
+ * recording a hot one, compiling and installing the trace, running it,
+ * linking an exit into the trace it leads to, and resuming the interpreter
+ * where the last exit left it (the exit code has written the frame back);
  * penalties and blacklisting for loops whose recordings abort; -j v, dump
  * and stats output.
  *
