@@ -81,6 +81,8 @@ struct PvmJitState {
     JitRecorder rec;
     uint32_t side_parent, side_exit; /* what a side recording will hang from */
     uint64_t aborted, blacklisted, demoted, entries, exits, links;
+    uint64_t aborts_by[JIT_ABORT__COUNT]; /* recordings stopped, by reason */
+    uint64_t not_assembled;  /* recordings the backend or the trace limit turned down */
     uint64_t trace_ns;
     FILE *perf_map;
 };
@@ -314,6 +316,7 @@ static void root_done(VM *vm, PvmJitState *j, VmInsn *jmp)
         pvmJ_ir_append(&r->ir, JIT_IR_LOOP, JIT_T_VOID, 0, 0);
     JitTrace *t = compile(vm, j);
     if (!t) {
+        j->not_assembled++;
         record_failed(j, jmp, j->ntraces == JIT_MAX_TRACES ? "too many traces" : "NYI: backend", NULL);
         return;
     }
@@ -331,6 +334,10 @@ static void side_end(VM *vm, PvmJitState *j)
     if (!t) {
         exit->side_tries++;
         j->aborted++;
+        if (r->status == JIT_REC_DONE)
+            j->not_assembled++;
+        else
+            j->aborts_by[r->abort]++;
         if (j->opt.verbose) {
             char loc[256];
             where(r->fn, r->pc, loc, sizeof loc);
@@ -354,10 +361,12 @@ static void record_end(VM *vm, PvmJitState *j)
         side_end(vm, j);
     } else {
         VmInsn *jmp = &((VmProto *)r->proto)->code[r->loop_end];
-        if (r->status == JIT_REC_DONE)
+        if (r->status == JIT_REC_DONE) {
             root_done(vm, j, jmp);
-        else
+        } else {
+            j->aborts_by[r->abort]++;
             record_failed(j, jmp, pvmJ_abort_messages[r->abort], r->abort_detail);
+        }
     }
     pvmJ_record_free(r);
     j->recording = false;
@@ -598,6 +607,12 @@ void pvmJ_report_stats(VM *vm, FILE *out)
             ", trace entries %" PRIu64 ", exits %" PRIu64 ", linked exits %" PRIu64 ", time in traces %.3f s\n",
             (unsigned)j->ntraces, j->aborted, j->blacklisted, j->demoted, j->entries, j->exits, j->links,
             (double)j->trace_ns / 1e9);
+    /* what stopped recordings, so the NYI list can be watched shrinking */
+    for (int a = 0; a < JIT_ABORT__COUNT; a++)
+        if (j->aborts_by[a])
+            fprintf(out, "[jit] aborted %" PRIu64 " x %s\n", j->aborts_by[a], pvmJ_abort_messages[a]);
+    if (j->not_assembled)
+        fprintf(out, "[jit] aborted %" PRIu64 " x NYI: backend or trace limit\n", j->not_assembled);
     for (uint32_t i = 0; i < j->ntraces; i++) {
         const JitTrace *t = j->traces[i];
         char loc[256];

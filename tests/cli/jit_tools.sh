@@ -29,6 +29,8 @@ got=$("$PVM" -j v -j hot=1 "$TMPDIR/abort.pv" 2> "$TMPDIR/a") || fail "abort pro
 [ "$got" = 101 ] || fail "abort program printed $got"
 grep -q '^\[jit\] abort .*NYI' "$TMPDIR/a" || fail "-j v: no abort reason: $(cat "$TMPDIR/a")"
 grep -q 'blacklisted' "$TMPDIR/a" || fail "-j v: loop not blacklisted: $(cat "$TMPDIR/a")"
+"$PVM" -j stats -j hot=1 "$TMPDIR/abort.pv" > /dev/null 2> "$TMPDIR/as" || fail "abort program -j stats failed"
+grep -Eq '^\[jit\] aborted [1-9][0-9]* x NYI: ' "$TMPDIR/as" || fail "-j stats: no aborts by reason: $(cat "$TMPDIR/as")"
 
 got=$("$PVM" -j stats "$prog" 2> "$TMPDIR/s") || fail "-j stats failed"
 [ "$got" = "$want" ] || fail "-j stats printed $got"
