@@ -73,7 +73,7 @@ typedef struct {
 struct PvmJitState {
     PvmJitOptions opt;
     PvmjMcode *mcode;
-    uint64_t *vals;          /* each IR value while a trace runs; collector-scanned */
+    uint64_t *vals;          /* the values traces spill, a home slot each; collector-scanned */
     JitTrace *traces[JIT_MAX_TRACES];
     uint32_t ntraces;
     uint32_t attempts;       /* recordings started, for -j trace=N */
@@ -168,6 +168,19 @@ static uint32_t threshold(const PvmJitState *j, uint32_t tries)
     return j->opt.hot << (2u * tries);
 }
 
+/* -j v's line for a recording that stopped, or a side trace not tried:
+ * where, from which exit (a side trace's), why, and what follows. */
+static void log_abort(PvmJitState *j, const VmProto *p, uint32_t pc, int32_t parent, uint32_t exitno,
+                      const char *why, const char *detail, const char *tail)
+{
+    char loc[256], side[64] = "";
+    where(p, pc, loc, sizeof loc);
+    if (parent >= 0)
+        snprintf(side, sizeof side, "side of trace %u exit %u: ", (unsigned)parent + 1u, (unsigned)exitno);
+    fprintf(jit_log(j), "[jit] abort  %s: %s%s%s%s%s\n", loc, side, why, detail ? " " : "",
+            detail ? detail : "", tail);
+}
+
 static void record_failed(PvmJitState *j, VmInsn *jmp, const char *why, const char *detail)
 {
     uint32_t tries = tries_of(jmp->cache) + 1u;
@@ -177,12 +190,9 @@ static void record_failed(PvmJitState *j, VmInsn *jmp, const char *why, const ch
         jmp->cache = JIT_CACHE_NEVER;
         j->blacklisted++;
     }
-    if (j->opt.verbose) {
-        char loc[256];
-        where(j->rec.fn, j->rec.pc, loc, sizeof loc);
-        fprintf(jit_log(j), "[jit] abort  %s: %s%s%s%s\n", loc, why, detail ? " " : "", detail ? detail : "",
-                jmp->cache == JIT_CACHE_NEVER ? " (blacklisted)" : "");
-    }
+    if (j->opt.verbose)
+        log_abort(j, j->rec.fn, j->rec.pc, -1, 0, why, detail,
+                  jmp->cache == JIT_CACHE_NEVER ? " (blacklisted)" : "");
 }
 
 static void dump_trace(PvmJitState *j, const JitTrace *t, uint32_t n)
@@ -218,9 +228,6 @@ static void dump_trace(PvmJitState *j, const JitTrace *t, uint32_t n)
         fprintf(out, "%02x%s", code[i], (i % 32 == 31 || i + 1 == t->code_size) ? "\n" : " ");
 }
 
-/* Compiles the finished recording into trace [jmp] will run. */
-/* Assembles the finished recording into a new trace; NULL (nothing
- * installed) when the backend cannot or memory ran out. */
 /* The code areas and the value area are made with the first trace: a VM
  * whose loops never compile (or that has none) pays nothing for them, and
  * its collections do not scan a value area it never uses. */
@@ -242,6 +249,8 @@ static uint64_t trip_charge(const JitIR *ir)
     return 1;
 }
 
+/* Assembles the finished recording into a new trace; NULL (nothing
+ * installed) when the backend cannot or memory ran out. */
 static JitTrace *compile(VM *vm, PvmJitState *j)
 {
     JitRecorder *r = &j->rec;
@@ -338,14 +347,10 @@ static void side_end(VM *vm, PvmJitState *j)
             j->not_assembled++;
         else
             j->aborts_by[r->abort]++;
-        if (j->opt.verbose) {
-            char loc[256];
-            where(r->fn, r->pc, loc, sizeof loc);
-            fprintf(jit_log(j), "[jit] abort  %s: side of trace %u exit %u: %s%s%s\n", loc,
-                    (unsigned)(j->side_parent + 1), (unsigned)j->side_exit,
-                    r->status == JIT_REC_DONE ? "NYI: backend" : pvmJ_abort_messages[r->abort],
-                    r->abort_detail ? " " : "", r->abort_detail ? r->abort_detail : "");
-        }
+        if (j->opt.verbose)
+            log_abort(j, r->fn, r->pc, (int32_t)j->side_parent, j->side_exit,
+                      r->status == JIT_REC_DONE ? "NYI: backend" : pvmJ_abort_messages[r->abort],
+                      r->abort_detail, "");
         return;
     }
     t->parent = j->side_parent;
@@ -406,12 +411,9 @@ static void maybe_record_side(VM *vm, PvmJitState *j, uint32_t ti, uint32_t s, V
      * through frames that are only in the snapshot: not done. */
     if (exit->nframes > 0) {
         exit->side_tries = JIT_MAX_SIDE_TRIES;
-        if (j->opt.verbose) {
-            char loc[256];
-            where(vm->frames[vm->nframes - 1].closure->proto, exit->pc, loc, sizeof loc);
-            fprintf(jit_log(j), "[jit] abort  %s: side of trace %u exit %u: NYI: side trace from inside an inlined call\n",
-                    loc, (unsigned)(ti + 1), (unsigned)s);
-        }
+        if (j->opt.verbose)
+            log_abort(j, vm->frames[vm->nframes - 1].closure->proto, exit->pc, (int32_t)ti, s,
+                      "NYI: side trace from inside an inlined call", NULL, "");
         return;
     }
     if (!attempt_allowed(j)) {
@@ -515,9 +517,9 @@ static const VmInsn *run_traces(VM *vm, PvmJitState *j, uint32_t ti, VmFrame *f)
         ti = code >> JIT_EXIT_SHIFT;
         uint32_t s = code & JIT_EXIT_MASK;
         JitTrace *t = j->traces[ti];
+        JitSnap *exit = &t->snaps.snaps[s];
         j->exits++;
-        t->snaps.snaps[s].exits++;
-        const JitSnap *exit = &t->snaps.snaps[s];
+        exit->exits++;
         uint32_t pc = exit->pc;
         /* The exit pushed the frames of the calls it was inside (their
          * innermost's ip is set); its slots count from the frame below. */

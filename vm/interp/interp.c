@@ -77,8 +77,9 @@ PVM_NORETURN PVM_COLD static void vm_bad_loop_state(VM *vm)
 }
 
 /* After traces ran: whether they left the interpreter in another frame
- * than the one it entered them from (they returned into a caller, or
- * went on in a callee), perhaps at the same depth. */
+ * than the one it entered them from (they returned into a caller, went on
+ * in a callee, or both, perhaps ending at the same depth). A frame at
+ * another depth always has another base. */
 static inline bool frame_moved(const VM *vm, const Value *base, const PvClosure *cl)
 {
     const VmFrame *top = &vm->frames[vm->nframes - 1];
@@ -185,9 +186,8 @@ void pvmV_execute(VM *vm, size_t stop)
     do {                                                        \
         if (vm->jit && pvmJ_back_edge_live(ip) && (target) <= ip) {                        \
             SAVE();                                             \
-            size_t nframes_ = vm->nframes;                      \
             const VmInsn *next_ = pvmJ_back_edge(vm, frame, ip); \
-            if (vm->nframes != nframes_ || frame_moved(vm, base, cl)) { \
+            if (frame_moved(vm, base, cl)) {                    \
                 LOAD();                                         \
                 JIT_RECORD_MODE(pvmJ_recording(vm));            \
                 NEXT();                                         \
