@@ -7,7 +7,8 @@
 #   bash bench/run.sh quick       small sizes, 1 round: a smoke test
 #   bash bench/run.sh callgrind   instruction counts of pvm at small sizes
 #
-# For each benchmark NAME there are NAME.pv, NAME.lua (valid for lua5.4 and
+# For each benchmark NAME there are NAME.pv (or NAME.pva, assembly as a
+# foreign front end emits it), NAME.lua (valid for lua5.4 and
 # luajit), NAME.py and NAME.c; each takes its size as first argument. The C
 # version's output is the reference: every run of every implementation must
 # print exactly the same bytes, or the harness stops with a diff.
@@ -43,6 +44,8 @@ binarytrees  16        12      9
 strings      1000000   200000  30000
 hashmap      2000000   200000  50000
 sieve        10000000  1000000 200000
+objects      2000000   200000  20000
+methods      10000000  1000000 100000
 "
 
 # implementation id, column title, command (the program path and size follow)
@@ -124,7 +127,11 @@ build() {
     "$PVMC" examples/hello.pv -o "$OUT/hello.pbc" || die "cannot compile examples/hello.pv"
     local name
     for name in $(benchmark_names); do
-        "$PVMC" "bench/$name.pv" -o "$OUT/$name.pbc" || die "pvmc failed on bench/$name.pv"
+        # objects and methods are written in assembly, as a foreign
+        # front end would emit them
+        local src=bench/$name.pv
+        [ -f "$src" ] || src=bench/$name.pva
+        "$PVMC" "$src" -o "$OUT/$name.pbc" || die "pvmc failed on $src"
         # -ffp-contract=off: no fused multiply-add, so floats round as in the
         # other languages on every host.
         "$CC" -std=gnu11 -O2 -ffp-contract=off -Wall -Wextra -o "$OUT/$name" "bench/$name.c" -lm ||

@@ -1,5 +1,5 @@
 /* Unit tests for map.c: lookup, insertion order, removal and re-insertion,
- * key normalisation, invalid keys, compaction and iteration. */
+ * key normalisation, invalid keys, compaction and iteration, small maps. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -348,6 +348,96 @@ static void test_new_with_capacity(void **state)
     EXPECT_ERROR(vm, pvmV_map_new(vm, SIZE_MAX / 2), "out of memory");
 }
 
+/* A small map lives in one block until it outgrows its inline entries,
+ * then in an array of 8 without an index, then indexed; removing most of
+ * an indexed map's keys makes it small again at its next rebuild. Every
+ * step keeps the keys, their values and their order. */
+static void test_small_map_stages(void **state)
+{
+    VM *vm = *state;
+    char buf[256];
+    PvMap *m = pvmV_map_new(vm, 1);
+    assert_ptr_equal(m->entries, m->inline_entries);
+    assert_int_equal(m->inline_cap, 4);
+    for (int64_t i = 0; i < 4; i++)
+        pvmV_map_set(vm, m, vm_int(i), vm_int(10 * i));
+    assert_ptr_equal(m->entries, m->inline_entries);
+    assert_null(m->index);
+    pvmV_map_set(vm, m, str(vm, "s"), vm_int(5));
+    assert_ptr_not_equal(m->entries, m->inline_entries);
+    assert_null(m->index);
+    assert_int_equal(m->cap, 8);
+    for (int64_t i = 5; i < 9; i++)
+        pvmV_map_set(vm, m, vm_int(i), vm_int(10 * i));
+    assert_non_null(m->index);
+    assert_string_equal(keys_text(m, buf, sizeof buf), "0 1 2 3 s 5 6 7 8");
+    for (int64_t i = 0; i < 9; i++) {
+        if (i != 4)
+            assert_int_equal(get_int(m, vm_int(i)), 10 * i);
+    }
+    assert_int_equal(get_int(m, str(vm, "s")), 5);
+    for (int64_t i = 0; i < 8; i++) {
+        if (i != 4)
+            assert_true(pvmV_map_remove(m, vm_int(i), NULL));
+    }
+    assert_string_equal(keys_text(m, buf, sizeof buf), "s 8");
+    while (m->index) { /* fill the entries with tombstones until it rebuilds */
+        pvmV_map_set(vm, m, vm_int(100), VAL_NIL);
+        assert_true(pvmV_map_remove(m, vm_int(100), NULL));
+    }
+    assert_ptr_equal(m->entries, m->inline_entries);
+    assert_string_equal(keys_text(m, buf, sizeof buf), "s 8");
+    assert_int_equal(get_int(m, vm_int(8)), 80);
+    assert_int_equal(get_int(m, str(vm, "s")), 5);
+}
+
+/* A small map's key filter only ever says "absent" for absent keys: keys
+ * whose hashes share a filter bit (64 apart) are all found, keys that
+ * share the bit of a present key but are absent are still absent, and a
+ * removed key is absent although its bit stays set. */
+static void test_small_map_filter(void **state)
+{
+    VM *vm = *state;
+    PvMap *m = pvmV_map_new(vm, 0);
+    pvmV_map_set(vm, m, vm_int(3), vm_int(1));
+    pvmV_map_set(vm, m, vm_int(67), vm_int(2));
+    pvmV_map_set(vm, m, vm_int(131), vm_int(3));
+    assert_null(m->index);
+    assert_int_equal(get_int(m, vm_int(3)), 1);
+    assert_int_equal(get_int(m, vm_int(67)), 2);
+    assert_int_equal(get_int(m, vm_int(131)), 3);
+    assert_int_equal(get_int(m, vm_float(67.0)), 2);
+    Value v;
+    assert_false(pvmV_map_get(m, vm_int(195), &v));
+    assert_false(pvmV_map_get(m, vm_int(4), &v));
+    assert_true(pvmV_map_remove(m, vm_int(67), NULL));
+    assert_false(pvmV_map_get(m, vm_int(67), &v));
+    assert_int_equal(get_int(m, vm_int(131)), 3);
+    /* strings: equal contents in another string object are found */
+    pvmV_map_set(vm, m, str(vm, "name"), vm_int(7));
+    assert_int_equal(get_int(m, str(vm, "name")), 7);
+    assert_int_equal(pvmV_map_find_string(m, str(vm, "name")), 3);
+    assert_int_equal(pvmV_map_find_string(m, str(vm, "nam")), -1);
+}
+
+/* The memory walk counts a small map's inline entries once, with the map,
+ * and still follows the values they hold. */
+static void test_small_map_reach(void **state)
+{
+    VM *vm = *state;
+    size_t before = pvmV_reachable_bytes(vm);
+    PvMap *inner = pvmV_map_new(vm, 0);
+    pvmV_map_set(vm, inner, str(vm, "big"), vm_str_value(pvmV_string_alloc(vm, 100000)));
+    PvMap *outer = pvmV_map_new(vm, 0);
+    pvmV_map_set(vm, outer, str(vm, "inner"), vm_obj(VT_MAP, inner));
+    vm->top[0] = vm_obj(VT_MAP, outer);
+    vm->top++;
+    size_t after = pvmV_reachable_bytes(vm);
+    vm->top--;
+    assert_true(after - before >= 100000);
+    assert_true(after - before < 100000 + 4096);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -367,6 +457,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_next_skips_tombstones, vm_fixture_setup, vm_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_many_string_keys, vm_fixture_setup, vm_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_new_with_capacity, vm_fixture_setup, vm_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_small_map_stages, vm_fixture_setup, vm_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_small_map_filter, vm_fixture_setup, vm_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_small_map_reach, vm_fixture_setup, vm_fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,8 +16,21 @@
  *            tombstones included, owns one index slot until the next rebuild,
  *            so a tombstone's slot doubles as the index's deletion marker.
  *
- * The entries array holds at most 1/2 of index_cap entries, which bounds the
- * index's load at 0.5 and keeps probe sequences short. When an insertion finds the entries array full, the
+ * Small maps (objects, records, options: at most MAP_SMALL_MAX entries)
+ * have no index: a lookup compares the key with each entry, which for
+ * string keys is mostly one pointer compare (an entry adopts the program's
+ * constant string on its first cached lookup, see the interpreter's field
+ * cache) and costs less than hashing. A new small map keeps its entries in
+ * its own block (inline_entries), so `{x: 1}` is one allocation instead of
+ * three; one that outgrows them moves them to an array of MAP_SMALL_MAX,
+ * and one that outgrows that gets its index. A small map also keeps a
+ * one-word filter of its keys (bit hash % 64 of each key written since it
+ * was last rebuilt), so most lookups of an absent key, the instance
+ * searched first for a method its class holds, end at one AND.
+ *
+ * An indexed map's entries array holds at most 1/2 of index_cap entries,
+ * which bounds the index's load at 0.5 and keeps probe sequences short.
+ * When an insertion finds the entries array full, the
  * map is rebuilt at the smallest size that holds twice its live count: with
  * no tombstones that doubles it; when tombstones are more than half of
  * `used` it compacts in place or even shrinks. Memory is therefore bounded
@@ -34,6 +47,8 @@
 
 #define INDEX_EMPTY UINT64_MAX
 #define INDEX_MIN_CAP 8
+#define MAP_SMALL_MAX 8  /* maps of up to this many entries have no index */
+#define MAP_INLINE_MIN 4 /* the inline entries of a new small map, at least */
 #define INDEX_MAX_CAP ((size_t)1 << 31) /* positions must fit below UINT32_MAX */
 #define TWO_POW_63 9223372036854775808.0
 
@@ -105,36 +120,104 @@ static bool map_find(const PvMap *m, Value key, uint64_t hash, size_t *slot)
     }
 }
 
-/* Looks up a key as given by a program; false for absent and unstorable keys. */
-static bool map_lookup(const PvMap *m, Value key, size_t *slot)
+static uint64_t key_bit(uint64_t hash) { return (uint64_t)1 << (hash & 63); }
+
+/* The position of [key] (normalised) in a small map's entries, or -1. */
+static int64_t small_find(const PvMap *m, Value key)
 {
-    if (m->count == 0 || !key_is_storable(key))
-        return false;
-    Value k = pvmV_map_key_normalise(key);
-    return map_find(m, k, pvmV_value_hash(k), slot);
+    if (key.type == VT_STRING) {
+        const PvString *s = key.as.s;
+        if (!(m->key_bits & key_bit(s->hash)))
+            return -1;
+        /* The hash is compared before calling out: a miss (a method
+         * looked for in its instance first) costs a few loads an entry. */
+        for (size_t i = 0; i < m->used; i++) {
+            const Value *k = &m->entries[i].key;
+            if (k->type != VT_STRING)
+                continue;
+            const PvString *t = k->as.s;
+            if (t == s || (t->hash == s->hash && pvmV_string_equal(t, s)))
+                return (int64_t)i;
+        }
+        return -1;
+    }
+    if (!(m->key_bits & key_bit(pvmV_value_hash(key))))
+        return -1;
+    for (size_t i = 0; i < m->used; i++) {
+        if (keys_equal(m->entries[i].key, key))
+            return (int64_t)i;
+    }
+    return -1;
 }
 
-/* Replaces the arrays with fresh ones of [index_cap], keeping only the live
- * entries, in order. */
-static void map_rebuild(VM *vm, PvMap *m, size_t index_cap)
+/* The position of [key] (normalised, storable) in the entries, or -1. */
+static int64_t map_position(const PvMap *m, Value key)
 {
-    size_t cap = entries_for(index_cap);
-    PvMapEntry *entries = pvmV_alloc(vm, pvmV_checked_size(vm, cap, sizeof(PvMapEntry), 0));
-    uint64_t *index = pvmV_alloc_atomic(vm, pvmV_checked_size(vm, index_cap, sizeof(uint64_t), 0));
-    memset(index, 0xff, index_cap * sizeof(uint64_t));
+    if (!m->index)
+        return small_find(m, key);
+    size_t slot;
+    if (!map_find(m, key, pvmV_value_hash(key), &slot))
+        return -1;
+    return slot_pos(m->index[slot]);
+}
 
+/* Looks up a key as given by a program: its position, or -1 for absent
+ * and unstorable keys. */
+static int64_t map_lookup(const PvMap *m, Value key)
+{
+    if (m->count == 0 || !key_is_storable(key))
+        return -1;
+    return map_position(m, pvmV_map_key_normalise(key));
+}
+
+/* Moves the live entries, in order, to [entries] (which may be the map's
+ * own array: live entries only move down), clearing what is left of it so
+ * the collector can free what the dead entries held. */
+static void map_compact_into(PvMap *m, PvMapEntry *entries, size_t cap)
+{
     size_t used = 0;
     for (size_t i = 0; i < m->used; i++) {
         if (m->entries[i].key.type != VM_MAP_TOMBSTONE)
             entries[used++] = m->entries[i];
     }
+    if (entries == m->entries && used < m->used)
+        memset(&entries[used], 0, (m->used - used) * sizeof *entries);
     m->entries = entries;
     m->cap = cap;
-    m->index = index;
-    m->index_cap = index_cap;
     m->used = used;
     m->count = used;
-    for (size_t pos = 0; pos < used; pos++) {
+}
+
+/* Makes the map small again (or still) with room for [want] entries. */
+static void map_rebuild_small(VM *vm, PvMap *m, size_t want)
+{
+    if (want <= m->inline_cap) {
+        map_compact_into(m, m->inline_entries, m->inline_cap);
+    } else {
+        PvMapEntry *entries = m->entries;
+        if (m->index || m->entries == m->inline_entries || m->cap != MAP_SMALL_MAX)
+            entries = pvmV_alloc(vm, MAP_SMALL_MAX * sizeof(PvMapEntry));
+        map_compact_into(m, entries, MAP_SMALL_MAX);
+    }
+    m->index = NULL;
+    m->index_cap = 0;
+    m->key_bits = 0;
+    for (size_t i = 0; i < m->used; i++)
+        m->key_bits |= key_bit(pvmV_value_hash(m->entries[i].key));
+}
+
+/* Replaces the arrays with fresh ones of [index_cap], keeping only the live
+ * entries, in order. */
+static void map_rebuild_indexed(VM *vm, PvMap *m, size_t index_cap)
+{
+    size_t cap = entries_for(index_cap);
+    PvMapEntry *entries = pvmV_alloc(vm, pvmV_checked_size(vm, cap, sizeof(PvMapEntry), 0));
+    uint64_t *index = pvmV_alloc_atomic(vm, pvmV_checked_size(vm, index_cap, sizeof(uint64_t), 0));
+    memset(index, 0xff, index_cap * sizeof(uint64_t));
+    map_compact_into(m, entries, cap);
+    m->index = index;
+    m->index_cap = index_cap;
+    for (size_t pos = 0; pos < m->used; pos++) {
         size_t slot;
         uint64_t hash = pvmV_value_hash(entries[pos].key);
         map_find(m, entries[pos].key, hash, &slot);
@@ -142,23 +225,53 @@ static void map_rebuild(VM *vm, PvMap *m, size_t index_cap)
     }
 }
 
+/* Rebuilds the map with room for at least [want] entries. */
+static void map_rebuild(VM *vm, PvMap *m, size_t want)
+{
+    if (want <= MAP_SMALL_MAX)
+        map_rebuild_small(vm, m, want);
+    else
+        map_rebuild_indexed(vm, m, index_cap_for(vm, want));
+}
+
 PvMap *pvmV_map_new(VM *vm, size_t capacity)
 {
-    PvMap *m = pvmV_alloc(vm, sizeof(PvMap));
-    memset(m, 0, sizeof *m);
-    if (capacity > 0)
-        map_rebuild(vm, m, index_cap_for(vm, capacity));
+    size_t inline_cap = 0;
+    if (capacity <= MAP_SMALL_MAX)
+        inline_cap = capacity < MAP_INLINE_MIN ? MAP_INLINE_MIN : capacity;
+    PvMap *m = pvmV_alloc(vm, sizeof(PvMap) + inline_cap * sizeof(PvMapEntry));
+    memset(m, 0, sizeof *m + inline_cap * sizeof(PvMapEntry));
+    m->inline_cap = inline_cap;
+    m->entries = m->inline_entries;
+    m->cap = inline_cap;
+    if (capacity > MAP_SMALL_MAX)
+        map_rebuild_indexed(vm, m, index_cap_for(vm, capacity));
     return m;
 }
 
 bool pvmV_map_get(const PvMap *m, Value key, Value *out)
 {
-    size_t slot;
-    if (!map_lookup(m, key, &slot))
+    int64_t pos = map_lookup(m, key);
+    if (pos < 0)
         return false;
     if (out)
-        *out = m->entries[slot_pos(m->index[slot])].value;
+        *out = m->entries[pos].value;
     return true;
+}
+
+/* Writes a new key (normalised, absent) and its value at the end of the
+ * entries, which have room; [slot] is the key's empty index slot when the
+ * map is indexed. */
+static void map_put_new(PvMap *m, Value k, uint64_t hash, size_t slot, Value value)
+{
+    size_t pos = m->used++;
+    m->entries[pos].key = k;
+    m->entries[pos].value = value;
+    m->count++;
+    if (m->index)
+        m->index[slot] = slot_make(pos, hash);
+    else
+        m->key_bits |= key_bit(hash);
 }
 
 void pvmV_map_set(VM *vm, PvMap *m, Value key, Value value)
@@ -169,36 +282,45 @@ void pvmV_map_set(VM *vm, PvMap *m, Value key, Value value)
         pvmV_error(vm, "map key cannot be NaN");
     Value k = pvmV_map_key_normalise(key);
     uint64_t hash = pvmV_value_hash(k);
-    size_t slot;
-    if (m->index_cap > 0 && map_find(m, k, hash, &slot)) {
-        m->entries[slot_pos(m->index[slot])].value = value; /* keeps its first position */
-        return;
+    size_t slot = 0;
+    if (m->index) {
+        if (map_find(m, k, hash, &slot)) {
+            m->entries[slot_pos(m->index[slot])].value = value; /* keeps its first position */
+            return;
+        }
+    } else {
+        int64_t pos = m->count > 0 ? small_find(m, k) : -1;
+        if (pos >= 0) {
+            m->entries[pos].value = value;
+            return;
+        }
     }
     if (m->used == m->cap) {
-        map_rebuild(vm, m, index_cap_for(vm, 2 * m->count));
-        map_find(m, k, hash, &slot);
+        map_rebuild(vm, m, 2 * m->count > m->count ? 2 * m->count : 1);
+        if (m->index)
+            map_find(m, k, hash, &slot);
     }
-    size_t pos = m->used++;
-    m->entries[pos].key = k;
-    m->entries[pos].value = value;
-    m->index[slot] = slot_make(pos, hash);
-    m->count++;
+    map_put_new(m, k, hash, slot, value);
 }
 
 int64_t pvmV_map_find_string(const PvMap *m, Value key)
 {
+    if (m->count == 0)
+        return -1;
+    if (!m->index)
+        return small_find(m, key);
     size_t slot;
-    if (m->count == 0 || !map_find(m, key, key.as.s->hash, &slot))
+    if (!map_find(m, key, key.as.s->hash, &slot))
         return -1;
     return slot_pos(m->index[slot]);
 }
 
 bool pvmV_map_remove(PvMap *m, Value key, Value *removed)
 {
-    size_t slot;
-    if (!map_lookup(m, key, &slot))
+    int64_t pos = map_lookup(m, key);
+    if (pos < 0)
         return false;
-    PvMapEntry *e = &m->entries[slot_pos(m->index[slot])];
+    PvMapEntry *e = &m->entries[pos];
     if (removed)
         *removed = e->value;
     /* Clear the payloads too, so the collector can free what they held. */

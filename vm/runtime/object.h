@@ -31,12 +31,15 @@ typedef struct {
 } PvMapEntry;
 
 typedef struct PvMap {
-    PvMapEntry *entries;
-    size_t used;      /* entries written, tombstones included */
-    size_t count;     /* live entries */
-    size_t cap;       /* capacity of entries */
-    uint64_t *index;
-    size_t index_cap; /* power of two, or 0 */
+    PvMapEntry *entries;  /* inline_entries, or an array of its own */
+    size_t used;          /* entries written, tombstones included */
+    size_t count;         /* live entries */
+    size_t cap;           /* capacity of entries */
+    uint64_t *index;      /* NULL while the map is small (see map.c) */
+    size_t index_cap;     /* power of two, or 0 */
+    size_t inline_cap;    /* capacity of inline_entries */
+    uint64_t key_bits;    /* a small map's filter of its keys' hashes (map.c) */
+    PvMapEntry inline_entries[]; /* a small map's entries, in the same block */
 } PvMap;
 
 #define VM_MAP_TOMBSTONE ((uint64_t)VT__COUNT)

@@ -176,8 +176,12 @@ static void reach_item(Reach *r, ReachItem it)
     case REACH_MAP: {
         const PvMap *m = it.p;
         reach_block(r, m->index, REACH_OPAQUE, 0);
-        /* Tombstones have type VM_MAP_TOMBSTONE, which no case follows. */
-        reach_block(r, m->entries, REACH_VALUE_ARRAY, 2 * m->used);
+        /* Tombstones have type VM_MAP_TOMBSTONE, which no case follows.
+         * A small map's inline entries were counted with its block. */
+        if (m->entries == m->inline_entries)
+            reach_values(r, &m->entries->key, 2 * m->used);
+        else
+            reach_block(r, m->entries, REACH_VALUE_ARRAY, 2 * m->used);
         break;
     }
     case REACH_CLOSURE: {

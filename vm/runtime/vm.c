@@ -12,17 +12,29 @@
 
 #include "vm/runtime/vm.h"
 
-#define VM_ROOT_STEP (64u * 1024u) /* slots registered with the GC at a time */
+/* Slots registered with the GC at a time: the whole registered part is
+ * scanned at every collection, so it grows in small steps (16 KB). */
+#define VM_ROOT_STEP 1024u
 
 static pthread_once_t gc_once = PTHREAD_ONCE_INIT;
 
 uint64_t pvmV_new_vm_fail_countdown;
+
+/* bdwgc collects after allocating a share of what it must scan (the heap
+ * in use and the roots): a program with little live data, making many
+ * small objects (instances, closures), would collect every few tens of
+ * kilobytes, paying a collection's fixed costs each time. At least this
+ * many bytes are allocated between collections instead: creating objects
+ * got 20 % cheaper in instructions (bench/objects.pva), for about 0.3 MB
+ * of peak RSS. */
+#define VM_GC_MIN_BYTES_ALLOCD (256u * 1024u)
 
 /* One marker thread: a second one buys nothing measurable on the GC-heavy
  * benchmarks (binary-trees) and costs a thread start on every launch. */
 static void vm_gc_init_once(void)
 {
     GC_set_markers_count(1);
+    GC_set_min_bytes_allocd(VM_GC_MIN_BYTES_ALLOCD);
     GC_INIT();
     GC_allow_register_threads();
 }
