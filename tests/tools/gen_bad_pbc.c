@@ -196,10 +196,10 @@ static const ByteCase byte_cases[] = {
     { "trunc_magic", CUT, 3, 0, "file at offset 0: truncated header (magic needs 4 bytes, 3 left)" },
     { "bad_magic", PUT8, 3, 'C', "file at offset 0: bad magic (not a pvm bytecode file)" },
     { "trunc_version", CUT, 6, 0, "file at offset 4: truncated header (format version needs 4 bytes, 2 left)" },
-    { "future_version", PUT32, AT_VERSION, 3,
-      "file at offset 4: unsupported format version 3 (this pvm reads versions 1 to 2)" },
+    { "future_version", PUT32, AT_VERSION, 4,
+      "file at offset 4: unsupported format version 4 (this pvm reads versions 1 to 3)" },
     { "version_zero", PUT32, AT_VERSION, 0,
-      "file at offset 4: unsupported format version 0 (this pvm reads versions 1 to 2)" },
+      "file at offset 4: unsupported format version 0 (this pvm reads versions 1 to 3)" },
     { "trunc_const_count", CUT, 10, 0, "file at offset 8: truncated constant pool (constant count needs 4 bytes, 2 left)" },
     { "trunc_in_constant", CUT, 47, 0, "file at offset 43: truncated constant pool (int constant needs 8 bytes, 4 left)" },
     { "huge_const_count", PUT32, AT_NCONSTS, 0xFFFFFFFFu,
@@ -368,28 +368,39 @@ static const CodeCase code_cases[] = {
       "main at offset 11: inconsistent try depth at join (1 vs 0)" },
 };
 
-/* A version-1 file may not use the opcodes of version 2: the image is
- * written (as version 2, since it uses one) and its header set back to 1. */
-static void write_v1_with_v2_opcode(Out *out)
+/* A file may not use the opcodes of a later version than its header's:
+ * the image is written (as version [written], the lowest that holds its
+ * code) and its header set back to [header]. */
+static void write_older_version_case(Out *out, const char *name, const Ins *code, uint32_t written,
+                                     uint32_t header, const char *err)
 {
-    static const Ins code[] = { OP(NIL), OPA(ISTYPE, 1), OP(RET), FIN };
     PbcImage img;
     base_image(&img, code, 1, 0);
     uint8_t *bytes;
     size_t len;
-    if (!pvmB_write(&img, &bytes, &len) || bytes[AT_VERSION] != 2) {
-        fprintf(stderr, "gen_bad_pbc: v1_with_v2_opcode: not written as version 2\n");
+    if (!pvmB_write(&img, &bytes, &len) || bytes[AT_VERSION] != written) {
+        fprintf(stderr, "gen_bad_pbc: %s: not written as version %u\n", name, written);
         exit(1);
     }
-    put32(bytes + AT_VERSION, 1);
-    write_case(out, "v1_with_v2_opcode", bytes, len, "main at offset 1: istype needs format version 2, but the file is version 1");
+    put32(bytes + AT_VERSION, header);
+    write_case(out, name, bytes, len, err);
     free(bytes);
     pvmB_free(&img);
 }
 
+static void write_version_cases(Out *out)
+{
+    static const Ins v2_code[] = { OP(NIL), OPA(ISTYPE, 1), OP(RET), FIN };
+    write_older_version_case(out, "v1_with_v2_opcode", v2_code, 2, 1,
+                             "main at offset 1: istype needs format version 2, but the file is version 1");
+    static const Ins v3_code[] = { OP(NIL), OPA(GETMETHOD, 0), OP(POP), OP(RET), FIN };
+    write_older_version_case(out, "v2_with_v3_opcode", v3_code, 3, 2,
+                             "main at offset 1: getmethod needs format version 3, but the file is version 2");
+}
+
 static void write_code_cases(Out *out)
 {
-    write_v1_with_v2_opcode(out);
+    write_version_cases(out);
     for (size_t i = 0; i < sizeof code_cases / sizeof code_cases[0]; i++) {
         const CodeCase *cc = &code_cases[i];
         PbcImage img;

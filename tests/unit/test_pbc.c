@@ -518,9 +518,9 @@ static void test_read_version(void **state)
     Bytes f = small_file();
     expect_read_error(f.b, 6, "file at offset 4: truncated header (format version needs 4 bytes, 2 left)");
     patch_u32(&f, AT_VERSION, 7);
-    expect_read_error(f.b, f.n, "file at offset 4: unsupported format version 7 (this pvm reads versions 1 to 2)");
+    expect_read_error(f.b, f.n, "file at offset 4: unsupported format version 7 (this pvm reads versions 1 to 3)");
     patch_u32(&f, AT_VERSION, 0);
-    expect_read_error(f.b, f.n, "file at offset 4: unsupported format version 0 (this pvm reads versions 1 to 2)");
+    expect_read_error(f.b, f.n, "file at offset 4: unsupported format version 0 (this pvm reads versions 1 to 3)");
 }
 
 /* Every proper prefix of a valid file is rejected as too short. */

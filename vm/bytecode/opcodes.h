@@ -121,7 +121,9 @@ typedef enum { FLOW_NEXT, FLOW_JUMP, FLOW_BRANCH, FLOW_END } FlowKind;
     X(GETOR,    "getor",    OPND_TARGET, 2, 0, 1, FLOW_BRANCH, -1) \
     X(ISTYPE,   "istype",   OPND_TYPES,  1, 0, 1, FLOW_NEXT,   0) \
     X(CALLV,    "callv",    OPND_COUNT,  2, 1, 1, FLOW_NEXT,   0) \
-    X(RAISE,    "raise",    OPND_LINE,   1, 0, 0, FLOW_END,    0)
+    X(RAISE,    "raise",    OPND_LINE,   1, 0, 0, FLOW_END,    0) \
+    /* format version 3 (PBC_FIRST_V3_OP on) */ \
+    X(GETMETHOD,"getmethod",OPND_FIELD,  1, 0, 2, FLOW_NEXT,   0)
 
 typedef enum {
 #define X(name, mnem, operand, pops, popsarg, pushes, flow, bdelta) OP_##name,
@@ -141,13 +143,17 @@ typedef struct {
 /* Indexed by Opcode. Defined in vm/bytecode/opcodes.c. */
 extern const OpcodeInfo pvmB_opcode_info[OP__COUNT];
 
-/* The first opcode of format version 2: a file whose code uses it or any
- * later opcode is written as version 2, and a version-1 file may not. */
+/* The first opcode of each later format version: a file whose code uses
+ * it or any later opcode is written as that version, and an older file
+ * may not. */
 #define PBC_FIRST_V2_OP OP_GETOR
+#define PBC_FIRST_V3_OP OP_GETMETHOD
 
 /* The format version that introduced [op]. */
 static inline uint32_t pvmB_opcode_version(Opcode op)
 {
+    if (op >= PBC_FIRST_V3_OP)
+        return 3u;
     return op >= PBC_FIRST_V2_OP ? 2u : 1u;
 }
 

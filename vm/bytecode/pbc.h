@@ -35,9 +35,9 @@
 #include "vm/config.h"
 
 #define PBC_MAGIC "PVMB"
-/* Format versions this pvm reads. Version 2 added opcodes only
- * (PBC_FIRST_V2_OP on); the layout is the same. */
-#define PBC_VERSION 2u
+/* Format versions this pvm reads. Versions 2 and 3 added opcodes only
+ * (PBC_FIRST_V2_OP, PBC_FIRST_V3_OP on); the layout is the same. */
+#define PBC_VERSION 3u
 #define PBC_MIN_VERSION 1u
 #define PBC_NONE 0xFFFFFFFFu
 

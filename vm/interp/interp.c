@@ -33,6 +33,8 @@ static inline PvMapEntry *vm_cached_entry(PvMap *m, const VmInsn *ip, Value key)
     uint32_t pos = *slot;
     if (pos < m->used && m->entries[pos].key.type == VT_STRING && m->entries[pos].key.as.s == key.as.s)
         return &m->entries[pos];
+    if (!pvmV_map_may_hold(m, key.as.s))
+        return NULL;
     int64_t found = pvmV_map_find_string(m, key);
     if (found < 0)
         return NULL;
@@ -42,6 +44,42 @@ static inline PvMapEntry *vm_cached_entry(PvMap *m, const VmInsn *ip, Value key)
      * for maps whose keys were made elsewhere (the built-in scope). */
     m->entries[found].key = key;
     return &m->entries[found];
+}
+
+/* The class of an instance: its "__class" field, adopting the VM's key
+ * string so that later checks are one pointer compare. */
+static PvMapEntry *vm_class_entry(VM *vm, PvMap *m)
+{
+    if (m->used > 0 && m->entries[0].key.type == VT_STRING && m->entries[0].key.as.s == vm->class_key)
+        return &m->entries[0];
+    Value key = vm_str_value(vm->class_key);
+    int64_t pos = pvmV_map_find_string(m, key);
+    if (pos < 0)
+        return NULL;
+    m->entries[pos].key = key;
+    return &m->entries[pos];
+}
+
+/* getmethod's lookup: [key] in the map [m] itself, else in its class
+ * (m.__class), that class's class, and so on; NULL when none has it.
+ * The instruction's cache word keeps the method's position in the class
+ * that held it: the instance misses (its key filter answers), the class
+ * hits. */
+static PvMapEntry *vm_find_method(VM *vm, PvMap *m, const VmInsn *ip, Value key)
+{
+    int64_t own = pvmV_map_may_hold(m, key.as.s) ? pvmV_map_find_string(m, key) : -1;
+    if (own >= 0)
+        return &m->entries[own];
+    for (int depth = 0; depth < VM_MAX_CLASS_DEPTH; depth++) {
+        PvMapEntry *c = vm_class_entry(vm, m);
+        if (!c || c->value.type != VT_MAP)
+            return NULL;
+        m = c->value.as.m;
+        PvMapEntry *e = vm_cached_entry(m, ip, key);
+        if (e)
+            return e;
+    }
+    return NULL;
 }
 
 /* The common call, inline: a PV function with its exact argument count and
@@ -677,6 +715,22 @@ L_JMP_JIT:
         top--;
         SAVE();
         pvmV_throw_at(vm, *top, (uint32_t)ip[-1].arg);
+    }
+
+    /* ---- format version 3 ---- */
+    CASE(GETMETHOD) {
+        Value *o = top - 1;
+        PvMapEntry *e;
+        if (o->type != VT_MAP || !(e = vm_find_method(vm, o->as.m, ip, k[ip->arg]))) {
+            ip++;
+            SAVE();
+            pvmV_method_missing(vm, *o, k[ip[-1].arg]);
+        }
+        top[0] = *o;
+        top[-1] = e->value;
+        top++;
+        ip++;
+        NEXT();
     }
 
     /* ---- superinstructions (super.h) ---- */

@@ -143,6 +143,20 @@ bool pvmV_index_present(VM *vm, Value obj, Value key, Value *out)
     }
 }
 
+void pvmV_method_missing(VM *vm, Value o, Value key)
+{
+    const char *name = key.as.s->chars;
+    if (o.type != VT_MAP)
+        pvmV_error(vm, "attempt to call method %s of a %s value", name, pvmV_type_name(o));
+    Value class_key = vm_str_value(vm->class_key), c;
+    for (int depth = 0; pvmV_map_get(o.as.m, class_key, &c) && c.type == VT_MAP; depth++) {
+        if (depth == VM_MAX_CLASS_DEPTH)
+            pvmV_error(vm, "no method %s: more than %d classes on the __class chain", name, VM_MAX_CLASS_DEPTH);
+        o = c;
+    }
+    pvmV_error(vm, "no method %s in the map or its classes", name);
+}
+
 Value *pvmV_spread_args(VM *vm, Value *top, int *argc)
 {
     Value arr = top[-1];

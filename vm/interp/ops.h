@@ -38,6 +38,10 @@ static inline bool pvmV_has_type(Value v, uint32_t mask)
  * (also in vm->top). Raises when it is not an array or the call would
  * have more than PBC_MAX_PARAMS arguments. */
 Value *pvmV_spread_args(VM *vm, Value *top, int *argc);
+/* getmethod found nothing for [key] on [o]: raises the error that says why. */
+PVM_NORETURN void pvmV_method_missing(VM *vm, Value o, Value key);
+/* The longest __class chain getmethod follows (a cycle ends there). */
+#define VM_MAX_CLASS_DEPTH 64
 
 /* Calls: [callee] points at the function value, followed by [argc]
  * arguments, and vm->top just past them. A native runs to completion and

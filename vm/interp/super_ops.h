@@ -296,6 +296,35 @@
         ip += 2;
         NEXT();
     }
+    /* a method call's lookup, o.m(...) (getmethod: o.m, else o's class) */
+    SCASE(GETLOCAL_GETMETHOD) {
+        Value o = LOCAL(0);
+        PvMapEntry *e;
+        if (o.type != VT_MAP || !(e = vm_find_method(vm, o.as.m, ip + 1, k[ip[1].arg])))
+            SLOW();
+        top[0] = e->value;
+        top[1] = o;
+        top += 2;
+        ip += 2;
+        NEXT();
+    }
+    /* a front end's field-or-method read of a local, o.x: getor with a
+     * string key, through the field cache */
+    SCASE(LC_GETOR) {
+        Value o = LOCAL(0), key = k[ip[1].arg];
+        if (o.type != VT_MAP || key.type != VT_STRING)
+            SLOW();
+        PvMapEntry *e = vm_cached_entry(o.as.m, ip + 2, key);
+        *top++ = e ? e->value : o;
+        if (!e) {
+            const VmInsn *target = code + ip[2].arg;
+            CHARGE_JUMP(target);
+            ip = target;
+            NEXT();
+        }
+        ip += 3;
+        NEXT();
+    }
     SCASE(GETLOCAL_RET) {
         *top++ = LOCAL(0);
         ip++;

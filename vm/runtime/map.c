@@ -127,7 +127,7 @@ static int64_t small_find(const PvMap *m, Value key)
 {
     if (key.type == VT_STRING) {
         const PvString *s = key.as.s;
-        if (!(m->key_bits & key_bit(s->hash)))
+        if (!pvmV_map_may_hold(m, s))
             return -1;
         /* The hash is compared before calling out: a miss (a method
          * looked for in its instance first) costs a few loads an entry. */

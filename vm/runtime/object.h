@@ -66,6 +66,12 @@ bool pvmV_map_remove(PvMap *m, Value key, Value *removed);
 /* The entry position of [key] (a string), or -1: for inline caches, which
  * then check entries[pos] directly on later lookups. */
 int64_t pvmV_map_find_string(const PvMap *m, Value key);
+/* False when [key] (a string) is certainly not in [m]: a small map's key
+ * filter, checked inline before a lookup that would miss. */
+static inline bool pvmV_map_may_hold(const PvMap *m, const PvString *key)
+{
+    return m->index != NULL || ((m->key_bits >> (key->hash & 63)) & 1) != 0;
+}
 /* Iteration: the first live entry at position >= [pos], or -1. */
 int64_t pvmV_map_next(const PvMap *m, size_t pos);
 Value pvmV_map_key_normalise(Value key);

@@ -94,6 +94,7 @@ static bool vm_init_heap(VM *vm)
         vm->handlers = pvmV_alloc(vm, vm->handlers_cap * sizeof(VmHandler));
         vm->builtins = pvmV_map_new(vm, 64);
         vm_init_single_chars(vm);
+        vm->class_key = pvmV_string_cstr(vm, "__class");
         ok = true;
     }
     vm->jmp = NULL;

@@ -137,6 +137,7 @@ struct VM {
     PvMap *builtins;        /* the scope outside every module */
     VmProgram *program;
     PvString *single_chars[256]; /* one-byte strings, shared */
+    PvString *class_key;         /* "__class", the key getmethod follows */
     FILE *out;              /* where print writes */
     unsigned ccalls;        /* nested C-level calls into the interpreter */
     size_t bytes_allocated;
