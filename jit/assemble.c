@@ -75,6 +75,8 @@ typedef struct {
     uint32_t exit_base;
     uint32_t loop_at;   /* index of LOOP #1, or UINT32_MAX */
     uint32_t *last;     /* per instruction: index of its last use */
+    uint32_t *own_last; /* the same, not counting PHIs and the trips after */
+    JitRef *phi_of;     /* per body value: the pre-loop value a PHI joins it to */
     uint32_t *weight;   /* per instruction: its operand uses, the body's weighing more */
     uint8_t *where;     /* per instruction: its register, or IN_MEMORY */
     PvmjLabel *klabel;  /* per constant: its place in the constant pool, or -1 */
@@ -122,11 +124,31 @@ static uint32_t weight_at(const Gen *g, uint32_t pos)
     return g->loop_at != UINT32_MAX && pos > g->loop_at ? BODY_WEIGHT : 1u;
 }
 
-/* Last uses: operands, and snapshots (whose values an exit may store up to
- * the instruction the next snapshot starts at); the PHIs read at the end
- * of the body. A value made before the LOOP and used after it is live for
- * every trip, so to the end. Each value's weight counts its operand uses,
- * a snapshot's costing nothing on the way round the loop. */
+/* The last instruction that may exit through snapshot [n] (its guards
+ * are the instructions from its start to the next snapshot's), or
+ * UINT32_MAX when none does. A trace that does not loop leaves through its
+ * last snapshot at its end (EXIT, LOOP #0), so that one counts to [end]. */
+static uint32_t last_exit_of(const Gen *g, uint32_t n, uint32_t end)
+{
+    bool last = n + 1 >= g->snaps->nsnaps;
+    if (last && g->ir->loop == JIT_REF_NONE)
+        return end;
+    uint32_t from = index_of(g->snaps->snaps[n].ref);
+    uint32_t until = last ? end : index_of(g->snaps->snaps[n + 1].ref);
+    uint32_t at = UINT32_MAX;
+    for (uint32_t k = from; k < until && k < end; k++)
+        if (pvmJ_ir_ops[g->ir->ins[k].op].flags & JIT_F_GUARD)
+            at = k;
+    return at;
+}
+
+/* Last uses: operands, and snapshots (whose values an exit stores, so
+ * needed until the last guard that exits through them); the PHIs read at
+ * the end of the body. A value made before the LOOP and used after it is
+ * live for every trip, so to the end. Each value's weight counts its
+ * operand uses, a snapshot's costing nothing on the way round the loop.
+ * own_last keeps each value's last use before those two extensions, for
+ * PHI coalescing (allocate_class). */
 static void find_last_uses(Gen *g)
 {
     const JitIR *ir = g->ir;
@@ -137,11 +159,8 @@ static void find_last_uses(Gen *g)
     for (uint32_t k = 0; k < ir->nins; k++) {
         const JitIns *in = &ir->ins[k];
         g->last[k] = k;
-        if (in->op == JIT_IR_PHI) {
-            use_at(g, in->a, end, BODY_WEIGHT);
-            use_at(g, in->b, end, BODY_WEIGHT);
+        if (in->op == JIT_IR_PHI)
             continue;
-        }
         if (pvmJ_ir_ops[in->op].o1 == JIT_O_REF)
             use_at(g, in->a, k, weight_at(g, k));
         if (pvmJ_ir_ops[in->op].o2 == JIT_O_REF)
@@ -149,9 +168,21 @@ static void find_last_uses(Gen *g)
     }
     for (uint32_t n = 0; n < g->snaps->nsnaps; n++) {
         const JitSnap *s = &g->snaps->snaps[n];
-        uint32_t until = n + 1 < g->snaps->nsnaps ? index_of(g->snaps->snaps[n + 1].ref) : end;
+        uint32_t until = last_exit_of(g, n, end);
+        if (until == UINT32_MAX)
+            continue;
         for (uint32_t e = 0; e < s->nentries; e++)
             use_at(g, g->snaps->map[s->map_start + e].ref, until, 0);
+    }
+    memcpy(g->own_last, g->last, ir->nins * sizeof *g->last);
+    for (uint32_t k = 0; k < ir->nins; k++) {
+        const JitIns *in = &ir->ins[k];
+        if (in->op != JIT_IR_PHI)
+            continue;
+        use_at(g, in->a, end, BODY_WEIGHT);
+        use_at(g, in->b, end, BODY_WEIGHT);
+        if (!pvmJ_ref_is_const(in->a) && !pvmJ_ref_is_const(in->b) && index_of(in->b) > g->loop_at)
+            g->phi_of[index_of(in->b)] = in->a;
     }
     if (g->loop_at == UINT32_MAX)
         return;
@@ -170,6 +201,26 @@ static bool better_spill(const Gen *g, uint32_t x, uint32_t y)
     return px != py ? px < py : g->last[x] > g->last[y];
 }
 
+/* PHI coalescing: the body value [k] that a PHI carries into the
+ * pre-loop value's place takes that value's register when the pre-loop
+ * value is dead by then (its last read in the trip is at or before k, and
+ * no exit of k itself needs it), so the PHI needs no move: the next trip
+ * reads the new value where it reads the old one. */
+static int coalesced_reg(const Gen *g, const int32_t *holder, int n, uint32_t k)
+{
+    JitRef a = g->phi_of[k];
+    if (a == JIT_REF_NONE)
+        return -1;
+    uint32_t i = index_of(a);
+    bool guard = (pvmJ_ir_ops[g->ir->ins[k].op].flags & JIT_F_GUARD) != 0;
+    if (g->own_last[i] > k || (g->own_last[i] == k && guard))
+        return -1;
+    for (int r = 0; r < n; r++)
+        if (holder[r] == (int32_t)i)
+            return r;
+    return -1;
+}
+
 /* Linear scan: registers are taken in definition order and freed after
  * their value's last use (a value may share its register with an operand
  * used for the last time by the same instruction: the code reads operands
@@ -186,6 +237,12 @@ static void allocate_class(Gen *g, bool floats)
         const JitIns *in = &g->ir->ins[k];
         if (!has_value(in) || (in->type == JIT_T_FLT) != floats)
             continue;
+        int shared = coalesced_reg(g, holder, n, k);
+        if (shared >= 0) {
+            holder[shared] = (int32_t)k;
+            g->where[k] = (uint8_t)pool[shared];
+            continue;
+        }
         int free_reg = -1, victim = -1;
         for (int r = 0; r < n; r++) {
             if (holder[r] >= 0 && g->last[holder[r]] <= k && (uint32_t)holder[r] != k)
@@ -213,10 +270,14 @@ static bool allocate(Gen *g)
     uint32_t n = g->ir->nins;
     g->loop_at = UINT32_MAX;
     g->last = malloc((n + 1) * sizeof *g->last);
+    g->own_last = malloc((n + 1) * sizeof *g->own_last);
+    g->phi_of = malloc((n + 1) * sizeof *g->phi_of);
     g->weight = calloc(n + 1, sizeof *g->weight);
     g->where = malloc(n + 1);
-    if (!g->last || !g->weight || !g->where)
+    if (!g->last || !g->own_last || !g->phi_of || !g->weight || !g->where)
         return false;
+    for (uint32_t k = 0; k <= n; k++)
+        g->phi_of[k] = JIT_REF_NONE;
     memset(g->where, IN_MEMORY, n + 1);
     find_last_uses(g);
     allocate_class(g, false);

@@ -6,7 +6,7 @@
  * (fmod), for ints and floats; the fuel a trip charges comes out of the
  * VM's budget, and an exhausted budget exits before charging; RETF moves
  * the base into the caller's frame; an exit inside inlined calls pushes
- * their frames. */
+ * their frames; a loop's PHIs share registers only when that is safe. */
 #include <gc.h>
 #include <math.h>
 #include <setjmp.h>
@@ -273,6 +273,75 @@ static void test_exit_pushes_inlined_frames(void **state)
     assert_int_equal(f->frame[7].as.i, 5);      /* the slots were written first */
 }
 
+/* A snapshot taken before the next IR instruction. */
+static void snap_here(Fixture *f, uint32_t pc, const JitRef *slots, uint16_t n)
+{
+    assert_true(pvmJ_snap_take(&f->snaps, pc, (JitRef)(JIT_REF_BIAS + f->ir.nins), slots, n) >= 0);
+}
+
+/* A counting loop as the recorder makes it (the first trip before LOOP,
+ * the copy after it, PHIs at the end). The new counter takes the old
+ * one's register (PHI coalescing: the old one is dead once the new one is
+ * made), and the exit still sees the right value: 10 trips from 0. */
+static void test_loop_phi_shares_a_register(void **state)
+{
+    Fixture *f = *state;
+    JitIR *ir = &f->ir;
+    f->frame[0] = vm_int(0);
+    f->frame[1] = vm_int(10);
+    JitRef none = JIT_REF_NONE;
+    JitRef i = emit(f, JIT_IR_SLOAD, JIT_T_INT, 0, 0);
+    JitRef n = emit(f, JIT_IR_SLOAD, JIT_T_INT, 1, 0);
+    snap_here(f, 1, &none, 1);
+    emit(f, JIT_IR_LT, JIT_T_VOID, i, n);
+    JitRef i1 = emit(f, JIT_IR_ADD, JIT_T_INT, i, pvmJ_k_int(ir, 1));
+    snap_here(f, 2, &i1, 1);
+    f->ir.loop = emit(f, JIT_IR_LOOP, JIT_T_VOID, 1, 0);
+    snap_here(f, 3, &i1, 1);
+    emit(f, JIT_IR_LT, JIT_T_VOID, i1, n);
+    JitRef i2 = emit(f, JIT_IR_ADD, JIT_T_INT, i1, pvmJ_k_int(ir, 1));
+    emit(f, JIT_IR_PHI, JIT_T_INT, i1, i2);
+    assert_int_equal(run(f) & 0xFFFF, 2);
+    assert_int_equal(f->frame[0].type, VT_INT);
+    assert_int_equal(f->frame[0].as.i, 10);
+}
+
+/* The same loop with an accumulator of i + (i + 1): the old counter is
+ * read after the new one is made, so they may not share a register, while
+ * the accumulator's new value may take the old one's (its last read is
+ * the instruction that makes it). 10 trips sum the odd numbers to 100. */
+static void test_loop_phi_keeps_a_value_still_read(void **state)
+{
+    Fixture *f = *state;
+    JitIR *ir = &f->ir;
+    f->frame[0] = vm_int(0);
+    f->frame[1] = vm_int(10);
+    f->frame[2] = vm_int(0);
+    JitRef none = JIT_REF_NONE;
+    JitRef i = emit(f, JIT_IR_SLOAD, JIT_T_INT, 0, 0);
+    JitRef n = emit(f, JIT_IR_SLOAD, JIT_T_INT, 1, 0);
+    JitRef acc = emit(f, JIT_IR_SLOAD, JIT_T_INT, 2, 0);
+    snap_here(f, 1, &none, 1);
+    emit(f, JIT_IR_LT, JIT_T_VOID, i, n);
+    JitRef i1 = emit(f, JIT_IR_ADD, JIT_T_INT, i, pvmJ_k_int(ir, 1));
+    JitRef t1 = emit(f, JIT_IR_ADD, JIT_T_INT, i1, i);
+    JitRef acc1 = emit(f, JIT_IR_ADD, JIT_T_INT, acc, t1);
+    JitRef state1[3] = { i1, JIT_REF_NONE, acc1 };
+    snap_here(f, 2, state1, 3);
+    f->ir.loop = emit(f, JIT_IR_LOOP, JIT_T_VOID, 1, 0);
+    snap_here(f, 3, state1, 3);
+    emit(f, JIT_IR_LT, JIT_T_VOID, i1, n);
+    JitRef i2 = emit(f, JIT_IR_ADD, JIT_T_INT, i1, pvmJ_k_int(ir, 1));
+    JitRef t2 = emit(f, JIT_IR_ADD, JIT_T_INT, i2, i1);
+    JitRef acc2 = emit(f, JIT_IR_ADD, JIT_T_INT, acc1, t2);
+    emit(f, JIT_IR_PHI, JIT_T_INT, i1, i2);
+    emit(f, JIT_IR_PHI, JIT_T_INT, acc1, acc2);
+    assert_int_equal(run(f) & 0xFFFF, 2);
+    assert_int_equal(f->frame[0].as.i, 10);
+    assert_int_equal(f->frame[2].type, VT_INT);
+    assert_int_equal(f->frame[2].as.i, 100);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -282,6 +351,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_charge_takes_fuel, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retf_moves_the_base, setup, teardown),
         cmocka_unit_test_setup_teardown(test_exit_pushes_inlined_frames, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_loop_phi_shares_a_register, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_loop_phi_keeps_a_value_still_read, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
