@@ -441,13 +441,15 @@ static void exit_if(Gen *g, PvmjCond cc)
 /* --- Loads, stores and the budget ---------------------------------------- */
 
 /* The Value at [at], its type guarded: the payload becomes [ref]. */
-static void gen_load_value(Gen *g, const JitIns *in, JitRef ref, PvmjMem at)
+static void gen_load_value(Gen *g, const JitIns *in, JitRef ref, PvmjMem at, bool typed)
 {
     PvmjMem payload = at;
     payload.disp += 8;
-    pvmJ_mov_load(g->a, PVMJ_W64, PVMJ_RAX, at);
-    pvmJ_alu_ri(g->a, PVMJ_CMP, PVMJ_W64, PVMJ_RAX, (int32_t)pvmJ_value_type(in->type));
-    exit_if(g, PVMJ_CC_NE);
+    if (!typed) {
+        pvmJ_mov_load(g->a, PVMJ_W64, PVMJ_RAX, at);
+        pvmJ_alu_ri(g->a, PVMJ_CMP, PVMJ_W64, PVMJ_RAX, (int32_t)pvmJ_value_type(in->type));
+        exit_if(g, PVMJ_CC_NE);
+    }
     if (in->type == JIT_T_FLT) {
         PvmjReg d = dst_of(g, ref, PVMJ_XMM0);
         pvmJ_sse_rm(g->a, PVMJ_MOVSD, d, payload);
@@ -464,13 +466,13 @@ static void gen_load_value(Gen *g, const JitIns *in, JitRef ref, PvmjMem at)
 
 static void gen_sload(Gen *g, const JitIns *in, JitRef ref)
 {
-    gen_load_value(g, in, ref, slot_tag(in->a));
+    gen_load_value(g, in, ref, slot_tag(in->a), in->b == JIT_SLOAD_TYPED);
 }
 
 static void gen_gload(Gen *g, const JitIns *in, JitRef ref)
 {
     pvmJ_mov_ri(g->a, PVMJ_RCX, (int64_t)const_bits(g->ir, in->a));
-    gen_load_value(g, in, ref, pvmj_mem(PVMJ_RCX, 0));
+    gen_load_value(g, in, ref, pvmj_mem(PVMJ_RCX, 0), false);
 }
 
 /* A Value written where the interpreter will read it: tag, then payload. */
@@ -693,7 +695,7 @@ static void gen_hkey(Gen *g, const JitIns *in)
 
 static void gen_xload(Gen *g, const JitIns *in, JitRef ref)
 {
-    gen_load_value(g, in, ref, pvmj_mem(src_in(g, in->a, PVMJ_RCX), 0));
+    gen_load_value(g, in, ref, pvmj_mem(src_in(g, in->a, PVMJ_RCX), 0), false);
 }
 
 static void gen_xstore(Gen *g, const JitIns *in)

@@ -38,6 +38,9 @@ typedef enum {
     JIT_T__COUNT
 } JitType;
 
+/* SLOAD's b: the slot's type is known, no guard is needed. */
+#define JIT_SLOAD_TYPED 1
+
 /* Operand kinds of an opcode's two operands. */
 enum { JIT_O_NONE, JIT_O_REF, JIT_O_LIT };
 
@@ -59,7 +62,8 @@ enum {
  * each is the exact negation of one ordered guard: !(a < b) is a UGE b.
  * On ints the two families agree. SLOAD and GLOAD check their value's type
  * (a frame slot; a module global at a constant address) and exit when it
- * is not the recorded one. CHARGE takes a trip round the loop from the
+ * is not the recorded one; an SLOAD whose b is JIT_SLOAD_TYPED does not
+ * (a side trace's load of a slot its parent's exit has just written). CHARGE takes a trip round the loop from the
  * instruction budget and exits when it is spent or an interrupt is
  * pending, so the interpreter raises the limit error itself.
  * Arrays: ALEN is an array's length, AKIND its element kind (which a

@@ -397,6 +397,28 @@ static void record_begin(VM *vm, PvmJitState *j, VmFrame *f, VmInsn *jmp)
     j->recording = true;
 }
 
+/* A side trace runs right after its parent's exit, and only then: the
+ * slots the exit wrote have the types of its snapshot, and the slots the
+ * parent loaded and left alone still have the types its loads checked
+ * (the frame is written at exits only; after a RETF the slots are
+ * another frame's, so then only the snapshot counts). */
+static void tell_known_types(JitRecorder *rec, const JitTrace *t, const JitSnap *exit)
+{
+    bool returned = false;
+    for (uint32_t k = 0; k < t->ir.nins; k++)
+        returned |= t->ir.ins[k].op == JIT_IR_RETF;
+    for (uint32_t k = 0; k < t->ir.nins && !returned; k++) {
+        const JitIns *in = &t->ir.ins[k];
+        if (in->op == JIT_IR_SLOAD)
+            pvmJ_record_known_type(rec, in->a, (JitType)in->type);
+    }
+    for (uint32_t e = 0; e < exit->nentries; e++) {
+        const JitSnapEntry *se = &t->snaps.map[exit->map_start + e];
+        if (se->ref != JIT_REF_NONE)
+            pvmJ_record_known_type(rec, se->slot, (JitType)pvmJ_ir_at(&t->ir, se->ref)->type);
+    }
+}
+
 /* An exit taken often enough grows a side trace, recorded from where the
  * interpreter resumes. */
 static void maybe_record_side(VM *vm, PvmJitState *j, uint32_t ti, uint32_t s, VmFrame *f, uint32_t pc)
@@ -424,6 +446,7 @@ static void maybe_record_side(VM *vm, PvmJitState *j, uint32_t ti, uint32_t s, V
         exit->side_tries++;
         return;
     }
+    tell_known_types(&j->rec, t, exit);
     j->recording = true;
     j->side_parent = ti;
     j->side_exit = s;

@@ -116,7 +116,9 @@ static JitRef rec_slot(JitRecorder *r, uint32_t i)
         rec_abort(r, JIT_ABORT_LIMIT, NULL);
         return JIT_REF_NONE;
     }
-    r->slots[i] = pvmJ_ir_append(&r->ir, JIT_IR_SLOAD, type_of(r->base[i]), (JitRef)i, 0);
+    JitType t = type_of(r->base[i]);
+    JitRef flags = r->known[i] == t ? JIT_SLOAD_TYPED : 0;
+    r->slots[i] = pvmJ_ir_append(&r->ir, JIT_IR_SLOAD, t, (JitRef)i, flags);
     return r->slots[i];
 }
 
@@ -885,10 +887,12 @@ static bool record_init(JitRecorder *r, VM *vm, const VmFrame *f, uint32_t start
     r->slots = calloc(r->nslots, sizeof *r->slots);
     r->written = calloc(r->nslots, sizeof *r->written);
     r->live = calloc(r->nslots, sizeof *r->live);
-    if (!r->slots || !r->written || !r->live) {
+    r->known = malloc(r->nslots ? r->nslots : 1);
+    if (!r->slots || !r->written || !r->live || !r->known) {
         pvmJ_record_free(r);
         return false;
     }
+    memset(r->known, JIT_T__COUNT, r->nslots);
     r->status = JIT_REC_GO;
     return true;
 }
@@ -905,6 +909,12 @@ bool pvmJ_record_start_side(JitRecorder *r, VM *vm, const VmFrame *f, uint32_t p
         return false;
     r->side = true;
     return true;
+}
+
+void pvmJ_record_known_type(JitRecorder *r, uint32_t slot, JitType type)
+{
+    if (slot < r->top0)
+        r->known[slot] = (uint8_t)type;
 }
 
 JitRecStatus pvmJ_record_ins(JitRecorder *r, VM *vm, const VmFrame *f, const VmInsn *ip)
@@ -954,7 +964,9 @@ void pvmJ_record_free(JitRecorder *r)
     free(r->slots);
     free(r->written);
     free(r->live);
+    free(r->known);
     r->slots = NULL;
     r->written = NULL;
     r->live = NULL;
+    r->known = NULL;
 }

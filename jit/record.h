@@ -80,6 +80,8 @@ typedef struct JitRecorder {
     JitRef *slots;         /* ref held by each stack slot, or JIT_REF_NONE */
     bool *written;         /* whether the trace changed the slot */
     JitRef *live;          /* scratch for a snapshot's slots */
+    uint8_t *known;        /* a side trace: per slot, the type its parent's exit
+                            * wrote there (a JitType), or JIT_T__COUNT */
     uint32_t nslots;       /* slots the arrays hold: the root's, then callees' */
     uint32_t top;          /* operand stack top, as a slot number */
     uint32_t top0;         /* the top the trace is entered with (vm->top then) */
@@ -110,6 +112,11 @@ bool pvmJ_record_start(JitRecorder *r, VM *vm, const VmFrame *f, const VmInsn *b
 /* Starts recording a side trace from instruction [pc] of frame [f], where
  * a hot exit of another trace resumes; it ends at the first back edge. */
 bool pvmJ_record_start_side(JitRecorder *r, VM *vm, const VmFrame *f, uint32_t pc);
+
+/* Tells a side trace's recorder that its parent's exit writes slot [slot]
+ * with type [type] just before the side trace runs (it is entered from
+ * nowhere else): its load of that slot needs no type guard. */
+void pvmJ_record_known_type(JitRecorder *r, uint32_t slot, JitType type);
 
 /* Shows the recorder instruction [ip] of the running frame before it runs.
  * Returns GO while recording continues, DONE when the loop closed (the IR
