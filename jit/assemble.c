@@ -181,7 +181,13 @@ static void find_last_uses(Gen *g)
             continue;
         use_at(g, in->a, end, BODY_WEIGHT);
         use_at(g, in->b, end, BODY_WEIGHT);
-        if (!pvmJ_ref_is_const(in->a) && !pvmJ_ref_is_const(in->b) && index_of(in->b) > g->loop_at)
+        if (pvmJ_ref_is_const(in->b))
+            continue;
+        /* a PHI's source is read at the end of the trip: a pre-loop value
+         * that one PHI reads (a chain, x <- a <- b) cannot give its
+         * register to the body value another PHI carries into it */
+        g->own_last[index_of(in->b)] = end;
+        if (!pvmJ_ref_is_const(in->a) && index_of(in->b) > g->loop_at)
             g->phi_of[index_of(in->b)] = in->a;
     }
     if (g->loop_at == UINT32_MAX)
