@@ -77,6 +77,7 @@ typedef struct {
     uint32_t *last;     /* per instruction: index of its last use */
     uint32_t *own_last; /* the same, not counting PHIs and the trips after */
     JitRef *phi_of;     /* per body value: the pre-loop value a PHI joins it to */
+    bool *fused;        /* per instruction: an address folded into its users' operands */
     uint32_t *weight;   /* per instruction: its operand uses, the body's weighing more */
     uint8_t *where;     /* per instruction: its register, or IN_MEMORY */
     PvmjLabel *klabel;  /* per constant: its place in the constant pool, or -1 */
@@ -103,16 +104,39 @@ static bool has_value(const JitIns *in)
     return in->type != JIT_T_VOID && in->op != JIT_IR_PHI;
 }
 
+static bool needs_register(const Gen *g, uint32_t k)
+{
+    return has_value(&g->ir->ins[k]) && !g->fused[k];
+}
+
+/* The bits of constant [ref]: an int, a float's, a pointer or a primitive. */
+static uint64_t const_bits(const JitIR *ir, JitRef ref)
+{
+    const JitIns *k = pvmJ_ir_at(ir, ref);
+    if (k->op == JIT_IR_KPRI)
+        return k->a;
+    return ir->kval[JIT_REF_BIAS - 1u - ref];
+}
+
 /* --- Register allocation -------------------------------------------------- */
 
 /* Reads of a value in the loop body weigh this much more than the
  * pre-roll's, which runs once: what a spill costs is mostly there. */
 #define BODY_WEIGHT 8u
 
+/* A use of a folded address is a use of the value it is based on. */
+static JitRef address_base(const Gen *g, JitRef ref)
+{
+    while (!pvmJ_ref_is_const(ref) && g->fused[index_of(ref)])
+        ref = pvmJ_ir_at(g->ir, ref)->a;
+    return ref;
+}
+
 static void use_at(Gen *g, JitRef ref, uint32_t pos, uint32_t weight)
 {
     if (pvmJ_ref_is_const(ref))
         return;
+    ref = address_base(g, ref);
     uint32_t i = index_of(ref);
     if (pos > g->last[i])
         g->last[i] = pos;
@@ -122,6 +146,48 @@ static void use_at(Gen *g, JitRef ref, uint32_t pos, uint32_t weight)
 static uint32_t weight_at(const Gen *g, uint32_t pos)
 {
     return g->loop_at != UINT32_MAX && pos > g->loop_at ? BODY_WEIGHT : 1u;
+}
+
+/* An address a constant away from another (a map entry, its value) */
+static bool is_offset_address(const Gen *g, const JitIns *in)
+{
+    if (in->op != JIT_IR_ADD || in->type != JIT_T_PTR || !pvmJ_ref_is_const(in->b))
+        return false;
+    int64_t d = (int64_t)const_bits(g->ir, in->b);
+    return d > -(1 << 24) && d < (1 << 24);
+}
+
+/* Which offset addresses are folded into the memory operands of their
+ * users instead of computed into a register: those whose every use is
+ * the address of HKEY, XLOAD or XSTORE, or of another folded one (never a
+ * snapshot's or a PHI's value). Users come after their operands, so one
+ * pass from the end sees all of an instruction's uses before it. */
+static void find_fused(Gen *g)
+{
+    const JitIR *ir = g->ir;
+    uint32_t n = ir->nins;
+    bool *bad = calloc(n + 1, sizeof *bad);
+    if (!bad)
+        return; /* nothing fused: correct, only slower */
+    for (uint32_t s = 0; s < g->snaps->nsnaps; s++) {
+        const JitSnap *sn = &g->snaps->snaps[s];
+        for (uint32_t e = 0; e < sn->nentries; e++) {
+            JitRef r = g->snaps->map[sn->map_start + e].ref;
+            if (r != JIT_REF_NONE && !pvmJ_ref_is_const(r))
+                bad[index_of(r)] = true;
+        }
+    }
+    for (uint32_t k = n; k-- > 0;) {
+        const JitIns *in = &ir->ins[k];
+        g->fused[k] = is_offset_address(g, in) && !bad[k];
+        bool address_use = in->op == JIT_IR_HKEY || in->op == JIT_IR_XLOAD || in->op == JIT_IR_XSTORE ||
+                           g->fused[k];
+        if (pvmJ_ir_ops[in->op].o1 == JIT_O_REF && !pvmJ_ref_is_const(in->a) && !address_use)
+            bad[index_of(in->a)] = true;
+        if (pvmJ_ir_ops[in->op].o2 == JIT_O_REF && !pvmJ_ref_is_const(in->b))
+            bad[index_of(in->b)] = true;
+    }
+    free(bad);
 }
 
 /* The last instruction that may exit through snapshot [n] (its guards
@@ -241,7 +307,7 @@ static void allocate_class(Gen *g, bool floats)
         holder[r] = -1;
     for (uint32_t k = 0; k < g->ir->nins; k++) {
         const JitIns *in = &g->ir->ins[k];
-        if (!has_value(in) || (in->type == JIT_T_FLT) != floats)
+        if (!needs_register(g, k) || (in->type == JIT_T_FLT) != floats)
             continue;
         int shared = coalesced_reg(g, holder, n, k);
         if (shared >= 0) {
@@ -280,11 +346,13 @@ static bool allocate(Gen *g)
     g->phi_of = malloc((n + 1) * sizeof *g->phi_of);
     g->weight = calloc(n + 1, sizeof *g->weight);
     g->where = malloc(n + 1);
-    if (!g->last || !g->own_last || !g->phi_of || !g->weight || !g->where)
+    g->fused = calloc(n + 1, sizeof *g->fused);
+    if (!g->last || !g->own_last || !g->phi_of || !g->weight || !g->where || !g->fused)
         return false;
     for (uint32_t k = 0; k <= n; k++)
         g->phi_of[k] = JIT_REF_NONE;
     memset(g->where, IN_MEMORY, n + 1);
+    find_fused(g);
     find_last_uses(g);
     allocate_class(g, false);
     allocate_class(g, true);
@@ -308,13 +376,6 @@ static PvmjMem slot_payload(uint32_t slot)
     return pvmj_mem(PVMJ_RBX, (int32_t)(16u * slot + 8u));
 }
 
-static uint64_t const_bits(const JitIR *ir, JitRef ref)
-{
-    const JitIns *k = pvmJ_ir_at(ir, ref);
-    if (k->op == JIT_IR_KPRI)
-        return k->a;
-    return ir->kval[JIT_REF_BIAS - 1u - ref];
-}
 
 static bool fits_i32(uint64_t bits)
 {
@@ -410,6 +471,8 @@ static void alu_ref(Gen *g, PvmjAlu op, PvmjReg dst, JitRef ref)
 {
     if (pvmJ_ref_is_const(ref) && fits_i32(const_bits(g->ir, ref))) {
         pvmJ_alu_ri(g->a, op, PVMJ_W64, dst, (int32_t)const_bits(g->ir, ref));
+    } else if (pvmJ_ref_is_const(ref)) {
+        pvmJ_alu_rip(g->a, op, PVMJ_W64, dst, const_label(g, ref)); /* a key string's address */
     } else if (reg_of(g, ref) == PVMJ_NOREG && !pvmJ_ref_is_const(ref)) {
         pvmJ_alu_rm(g->a, op, PVMJ_W64, dst, home(index_of(ref)));
     } else {
@@ -452,8 +515,7 @@ static void gen_load_value(Gen *g, const JitIns *in, JitRef ref, PvmjMem at, boo
     PvmjMem payload = at;
     payload.disp += 8;
     if (!typed) {
-        pvmJ_mov_load(g->a, PVMJ_W64, PVMJ_RAX, at);
-        pvmJ_alu_ri(g->a, PVMJ_CMP, PVMJ_W64, PVMJ_RAX, (int32_t)pvmJ_value_type(in->type));
+        pvmJ_alu_mi(g->a, PVMJ_CMP, PVMJ_W64, at, (int32_t)pvmJ_value_type(in->type));
         exit_if(g, PVMJ_CC_NE);
     }
     if (in->type == JIT_T_FLT) {
@@ -688,26 +750,45 @@ static void gen_aref(Gen *g, const JitIns *in, JitRef ref)
 }
 
 /* The entry still holds the key string the trace was recorded with. */
+/* The memory operand for the address [ref]: [reg + 0], or, for an
+ * address folded into its users (an entry's or its value's place in a
+ * map, ADD of a constant), [base + the offsets]. */
+static PvmjMem address_of(Gen *g, JitRef ref, PvmjReg scratch)
+{
+    int32_t disp = 0;
+    while (!pvmJ_ref_is_const(ref) && g->fused[index_of(ref)]) {
+        const JitIns *in = pvmJ_ir_at(g->ir, ref);
+        disp += (int32_t)const_bits(g->ir, in->b);
+        ref = in->a;
+    }
+    return pvmj_mem(src_in(g, ref, scratch), disp);
+}
+
+static PvmjMem displaced(PvmjMem m, int32_t by)
+{
+    m.disp += by;
+    return m;
+}
+
 static void gen_hkey(Gen *g, const JitIns *in)
 {
-    PvmjReg entry = src_in(g, in->a, PVMJ_RCX);
-    pvmJ_mov_load(g->a, PVMJ_W64, PVMJ_RAX, pvmj_mem(entry, 0));
-    pvmJ_alu_ri(g->a, PVMJ_CMP, PVMJ_W64, PVMJ_RAX, VT_STRING);
+    PvmjMem entry = address_of(g, in->a, PVMJ_RCX);
+    pvmJ_alu_mi(g->a, PVMJ_CMP, PVMJ_W64, entry, VT_STRING);
     exit_if(g, PVMJ_CC_NE);
-    pvmJ_mov_load(g->a, PVMJ_W64, PVMJ_RAX, pvmj_mem(entry, 8));
+    pvmJ_mov_load(g->a, PVMJ_W64, PVMJ_RAX, displaced(entry, 8));
     alu_ref(g, PVMJ_CMP, PVMJ_RAX, in->b);
     exit_if(g, PVMJ_CC_NE);
 }
 
 static void gen_xload(Gen *g, const JitIns *in, JitRef ref)
 {
-    gen_load_value(g, in, ref, pvmj_mem(src_in(g, in->a, PVMJ_RCX), 0), false);
+    gen_load_value(g, in, ref, address_of(g, in->a, PVMJ_RCX), false);
 }
 
 static void gen_xstore(Gen *g, const JitIns *in)
 {
-    PvmjReg at = src_in(g, in->a, PVMJ_RCX);
-    store_value(g, pvmj_mem(at, 0), pvmj_mem(at, 8), in->b);
+    PvmjMem at = address_of(g, in->a, PVMJ_RCX);
+    store_value(g, at, displaced(at, 8), in->b);
 }
 
 /* The kind is one byte (array.h). */
@@ -1040,6 +1121,8 @@ static bool gen_ins(Gen *g, JitRef ref)
 {
     const JitIns *in = pvmJ_ir_at(g->ir, ref);
     JitOp op = (JitOp)in->op;
+    if (g->fused[index_of(ref)])
+        return true; /* computed inside its users' operands */
     switch (op) {
     case JIT_IR_SLOAD: gen_sload(g, in, ref); return true;
     case JIT_IR_GLOAD: gen_gload(g, in, ref); return true;
@@ -1249,6 +1332,9 @@ bool pvmJ_assemble(PvmjAsm *a, const JitAsmIn *in, JitAsmOut *out)
     free(g.klabel);
     free(g.charges);
     free(g.last);
+    free(g.own_last);
+    free(g.phi_of);
+    free(g.fused);
     free(g.weight);
     free(g.where);
     if (!ok) {

@@ -268,6 +268,25 @@ void pvmJ_alu_rm(PvmjAsm *a, PvmjAlu op, PvmjWidth w, PvmjReg dst, PvmjMem m)
         emit_rm(a, OP1((uint8_t)(op << 3 | 3)), w, num(dst), m, NO_BYTE_REG);
 }
 
+void pvmJ_alu_mi(PvmjAsm *a, PvmjAlu op, PvmjWidth w, PvmjMem m, int32_t imm)
+{
+    if (!mem_ok(a, m))
+        return;
+    if (fits8(imm)) {
+        emit_rm(a, OP1(0x83), w, op, m, NO_BYTE_REG);
+        pvmJ_byte(a, (uint8_t)imm);
+    } else {
+        emit_rm(a, OP1(0x81), w, op, m, NO_BYTE_REG);
+        pvmJ_u32(a, (uint32_t)imm);
+    }
+}
+
+void pvmJ_alu_rip(PvmjAsm *a, PvmjAlu op, PvmjWidth w, PvmjReg dst, PvmjLabel l)
+{
+    if (gpr(a, dst))
+        emit_rip(a, OP1((uint8_t)(op << 3 | 3)), w, num(dst), l);
+}
+
 void pvmJ_test_rr(PvmjAsm *a, PvmjWidth w, PvmjReg r1, PvmjReg r2)
 {
     if (gpr(a, r1) && gpr(a, r2))

@@ -244,6 +244,35 @@ static bool is_pure_guard(JitOp op)
     return is_compare(op) || op == JIT_IR_ABC || op == JIT_IR_HKEY;
 }
 
+static bool is_any_kint(const JitIR *ir, JitRef r)
+{
+    return pvmJ_ref_is_const(r) && pvmJ_ir_at(ir, r)->op == JIT_IR_KINT;
+}
+
+/* Bounds checks of constant indexes against one length (the fields of one
+ * map, read by position) need only the largest: an earlier check of a
+ * larger index implies this one, and an earlier check of a smaller one is
+ * widened to this index. Exiting at the earlier guard instead of this one
+ * is sound: its snapshot is the state before everything after it, and the
+ * interpreter, resuming there, fails or passes at this access itself.
+ * True when the new check is covered (nothing to append). */
+static bool abc_widen(JitIR *ir, JitRef index, JitRef len)
+{
+    if (!is_any_kint(ir, index) || pvmJ_k_int_value(ir, index) < 0)
+        return false;
+    int64_t k = pvmJ_k_int_value(ir, index);
+    for (JitRef r = ir->chain[JIT_IR_ABC]; r != JIT_REF_NONE; r = pvmJ_ir_at(ir, r)->prev) {
+        JitIns *in = &ir->ins[r - JIT_REF_BIAS];
+        bool stale = ir->variant && r < JIT_REF_BIAS + ir->nvariant && ir->variant[r - JIT_REF_BIAS];
+        if (in->b != len || stale || !is_any_kint(ir, in->a))
+            continue;
+        if (pvmJ_k_int_value(ir, in->a) < k)
+            in->a = index;
+        return true;
+    }
+    return false;
+}
+
 static bool cse_applies(JitOp op)
 {
     return (pvmJ_ir_ops[op].flags & JIT_F_CSE) || is_pure_guard(op);
@@ -264,6 +293,8 @@ JitRef pvmJ_fold_emit(JitIR *ir, JitOp op, JitType type, JitRef a, JitRef b, boo
         return a;
     if (type == JIT_T_FLT && simplify_float(ir, op, a, b, &out))
         return out;
+    if (op == JIT_IR_ABC && abc_widen(ir, a, b))
+        return JIT_REF_NONE;
     if (cse_applies(op)) {
         JitRef same = cse_find(ir, op, type, a, b);
         if (same != JIT_REF_NONE)

@@ -399,15 +399,17 @@ static void record_begin(VM *vm, PvmJitState *j, VmFrame *f, VmInsn *jmp)
 
 /* A side trace runs right after its parent's exit, and only then: the
  * slots the exit wrote have the types of its snapshot, and the slots the
- * parent loaded and left alone still have the types its loads checked
- * (the frame is written at exits only; after a RETF the slots are
- * another frame's, so then only the snapshot counts). */
+ * parent loaded before the exit's snapshot and left alone still have the
+ * types its loads checked (the frame is written at exits only; a load at
+ * or after the snapshot may be the very guard that failed; after a RETF
+ * the slots are another frame's, so then only the snapshot counts). */
 static void tell_known_types(JitRecorder *rec, const JitTrace *t, const JitSnap *exit)
 {
+    uint32_t before = exit->ref - JIT_REF_BIAS;
     bool returned = false;
     for (uint32_t k = 0; k < t->ir.nins; k++)
         returned |= t->ir.ins[k].op == JIT_IR_RETF;
-    for (uint32_t k = 0; k < t->ir.nins && !returned; k++) {
+    for (uint32_t k = 0; k < before && !returned; k++) {
         const JitIns *in = &t->ir.ins[k];
         if (in->op == JIT_IR_SLOAD)
             pvmJ_record_known_type(rec, in->a, (JitType)in->type);

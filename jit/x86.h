@@ -195,6 +195,8 @@ void pvmJ_lea_rip(PvmjAsm *a, PvmjReg dst, PvmjLabel l);
 void pvmJ_alu_rr(PvmjAsm *a, PvmjAlu op, PvmjWidth w, PvmjReg dst, PvmjReg src);
 void pvmJ_alu_ri(PvmjAsm *a, PvmjAlu op, PvmjWidth w, PvmjReg dst, int32_t imm);
 void pvmJ_alu_rm(PvmjAsm *a, PvmjAlu op, PvmjWidth w, PvmjReg dst, PvmjMem m);
+void pvmJ_alu_mi(PvmjAsm *a, PvmjAlu op, PvmjWidth w, PvmjMem m, int32_t imm);
+void pvmJ_alu_rip(PvmjAsm *a, PvmjAlu op, PvmjWidth w, PvmjReg dst, PvmjLabel l);
 void pvmJ_test_rr(PvmjAsm *a, PvmjWidth w, PvmjReg r1, PvmjReg r2);
 void pvmJ_test_ri(PvmjAsm *a, PvmjWidth w, PvmjReg r, int32_t imm);
 void pvmJ_test_rm(PvmjAsm *a, PvmjWidth w, PvmjReg r, PvmjMem m);

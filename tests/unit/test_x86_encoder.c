@@ -433,6 +433,31 @@ static void test_alu_rm_forms(void **state)
     }
 }
 
+/* op qword/dword [mem], imm: imm8 when it fits, else imm32. */
+static void test_alu_mi_forms(void **state)
+{
+    size_t nm;
+    const PvmjMem *mems = tricky_mems(&nm);
+    static const int32_t imms[] = { 0, 5, -1, 127, -128, 128, -129, 100000, INT32_MIN, INT32_MAX };
+    char want[256], q[128], d[128], num[64];
+    for (size_t i = 0; i < nm; i++) {
+        fmt_mem(q, sizeof q, "qword", mems[i]);
+        fmt_mem(d, sizeof d, "dword", mems[i]);
+        for (size_t o = 0; o < NALUS; o++) {
+            for (size_t v = 0; v < sizeof imms / sizeof imms[0]; v++) {
+                pvmJ_alu_mi(&as, ALUS[o].op, PVMJ_W64, mems[i], imms[v]);
+                fmt_alu_imm(num, sizeof num, ALUS[o].op, PVMJ_W64, imms[v]);
+                snprintf(want, sizeof want, "%s %s, %s", ALUS[o].name, q, num);
+                check(want, 0);
+                pvmJ_alu_mi(&as, ALUS[o].op, PVMJ_W32, mems[i], imms[v]);
+                fmt_alu_imm(num, sizeof num, ALUS[o].op, PVMJ_W32, imms[v]);
+                snprintf(want, sizeof want, "%s %s, %s", ALUS[o].name, d, num);
+                check(want, 0);
+            }
+        }
+    }
+}
+
 static void test_test_imul_all(void **state)
 {
     char want[96], num[40];
@@ -762,6 +787,8 @@ static void test_rip_relative(void **state)
         pvmJ_sse_rip(&as, PVMJ_XORPD, xm(r), fwd);
         size_t p4 = pvmJ_asm_pos(&as);
         pvmJ_sse_rip(&as, PVMJ_MOVSD, xm(r), back);
+        size_t p5 = pvmJ_asm_pos(&as);
+        pvmJ_alu_rip(&as, PVMJ_CMP, PVMJ_W64, gp(r), fwd);
         size_t end = pvmJ_asm_pos(&as);
         pad_nops(5);
         pvmJ_label_bind(&as, fwd);
@@ -776,9 +803,12 @@ static void test_rip_relative(void **state)
         fmt_num(num, sizeof num, to_fwd - (int64_t)p4);
         snprintf(want, sizeof want, "xorpd %s, xmmword ptr [rip + %s]", xname(r), num);
         check_insn_at(p3, 0, want, r >= 8 ? 9 : 8);
-        fmt_num(num, sizeof num, 0 - (int64_t)end);
+        fmt_num(num, sizeof num, 0 - (int64_t)p5);
         snprintf(want, sizeof want, "movsd %s, qword ptr [rip - %s]", xname(r), num + 1);
         check_insn_at(p4, 0, want, r >= 8 ? 9 : 8);
+        fmt_num(num, sizeof num, to_fwd - (int64_t)end);
+        snprintf(want, sizeof want, "cmp %s, qword ptr [rip + %s]", R64[r], num);
+        check_insn_at(p5, 0, want, 7);
         pvmJ_asm_reset(&as);
     }
 }
@@ -895,6 +925,7 @@ int main(void)
         T(test_alu_rr_all),
         T(test_alu_ri_all),
         T(test_alu_rm_forms),
+        T(test_alu_mi_forms),
         T(test_test_imul_all),
         T(test_unary_shift_div),
         T(test_setcc_cmov_all),
