@@ -214,6 +214,30 @@ static void test_guards(void **state)
     assert_int_equal(ir->nins, 9);
 }
 
+/* Bounds checks of constant positions against one length (a map's fields)
+ * keep one check, of the largest position, where the first one was: a
+ * smaller position is covered, a larger one widens the first check. A
+ * variable index or another length is a check of its own. */
+static void test_bounds_widen(void **state)
+{
+    JitIR *ir = *state;
+    bool fails;
+    JitRef m = slot(ir, 0, JIT_T_MAP), used = emit(ir, JIT_IR_FLOAD, JIT_T_INT, m, 8);
+    JitRef first = pvmJ_fold_emit(ir, JIT_IR_ABC, JIT_T_INT, pvmJ_k_int(ir, 1), used, &fails);
+    assert_int_not_equal(first, JIT_REF_NONE);
+    uint32_t n = ir->nins;
+    assert_int_equal(pvmJ_fold_emit(ir, JIT_IR_ABC, JIT_T_INT, pvmJ_k_int(ir, 0), used, &fails), JIT_REF_NONE);
+    assert_int_equal(pvmJ_fold_emit(ir, JIT_IR_ABC, JIT_T_INT, pvmJ_k_int(ir, 6), used, &fails), JIT_REF_NONE);
+    assert_int_equal(pvmJ_fold_emit(ir, JIT_IR_ABC, JIT_T_INT, pvmJ_k_int(ir, 4), used, &fails), JIT_REF_NONE);
+    assert_int_equal(ir->nins, n);
+    assert_int_equal(pvmJ_k_int_value(ir, pvmJ_ir_at(ir, first)->a), 6);
+    JitRef other = emit(ir, JIT_IR_FLOAD, JIT_T_INT, slot(ir, 1, JIT_T_MAP), 8);
+    assert_int_not_equal(pvmJ_fold_emit(ir, JIT_IR_ABC, JIT_T_INT, pvmJ_k_int(ir, 2), other, &fails), JIT_REF_NONE);
+    JitRef i = slot(ir, 2, JIT_T_INT);
+    assert_int_not_equal(pvmJ_fold_emit(ir, JIT_IR_ABC, JIT_T_INT, i, used, &fails), JIT_REF_NONE);
+    assert_int_equal(pvmJ_k_int_value(ir, pvmJ_ir_at(ir, first)->a), 6);
+}
+
 static void test_limits_fail_cleanly(void **state)
 {
     JitIR *ir = *state;
@@ -246,6 +270,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_int_identities, setup, teardown),
         cmocka_unit_test_setup_teardown(test_float_identities_respect_signed_zero, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cse, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bounds_widen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_guards, setup, teardown),
         cmocka_unit_test_setup_teardown(test_limits_fail_cleanly, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dump, setup, teardown),
