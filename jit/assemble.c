@@ -580,9 +580,8 @@ static void gen_charge(Gen *g, const JitIns *in)
     c->snap = g->snap;
     pvmJ_alu_ri(g->a, PVMJ_SUB, PVMJ_W64, FUEL, c->fuel);
     pvmJ_jcc(g->a, PVMJ_CC_L, c->undo);
-    pvmJ_mov_ri(g->a, PVMJ_RCX, (int64_t)(uintptr_t)&g->vm->interrupt);
-    pvmJ_mov_load(g->a, PVMJ_W32, PVMJ_RCX, pvmj_mem(PVMJ_RCX, 0));
-    pvmJ_test_rr(g->a, PVMJ_W32, PVMJ_RCX, PVMJ_RCX);
+    _Static_assert(sizeof(sig_atomic_t) == 4, "the poll compares a dword");
+    pvmJ_alu_mi(g->a, PVMJ_CMP, PVMJ_W32, pvmj_mem(PVMJ_R12, PVMJ_VALS_POLL), 0);
     pvmJ_jcc(g->a, PVMJ_CC_NE, c->undo);
 }
 

@@ -9,10 +9,12 @@
 
 /* The machine code's signature. It runs with the frame whose local 0 is
  * [base]; [vals] has PVMJ_VALS words of collector-scanned memory for the
- * values the register allocator spills. It returns exit_base + s for the
- * snapshot s through which the last trace it ran left (the frame already
- * written back). */
+ * values the register allocator spills, and the word before them is the
+ * VM's interrupt_mirror, polled at every CHARGE as [vals - 8]. It returns
+ * exit_base + s for the snapshot s through which the last trace it ran
+ * left (the frame already written back). */
 #define PVMJ_VALS JIT_MAX_INS
+#define PVMJ_VALS_POLL (-8) /* the interrupt mirror, from vals */
 typedef uint32_t (*JitEntry)(Value *base, uint64_t *vals);
 
 typedef struct {

@@ -142,8 +142,10 @@ void pvmJ_detach(VM *vm)
     for (uint32_t i = 0; i < j->ntraces; i++)
         trace_free(j->traces[i]);
     pvmJ_mcode_free(j->mcode);
-    if (j->vals)
-        GC_FREE(j->vals);
+    if (j->vals) {
+        __atomic_store_n(&vm->interrupt_mirror, NULL, __ATOMIC_RELEASE);
+        GC_FREE(j->vals - 1);
+    }
     if (j->perf_map)
         fclose(j->perf_map);
     free(j);
@@ -228,15 +230,31 @@ static void dump_trace(PvmJitState *j, const JitTrace *t, uint32_t n)
         fprintf(out, "%02x%s", code[i], (i % 32 == 31 || i + 1 == t->code_size) ? "\n" : " ");
 }
 
+/* The value area, after the word traces poll for an interrupt (the VM's
+ * interrupt_mirror, zeroed by the allocator). Published before it is
+ * brought up to date, and only ever set to 1 here, so an interrupt raised
+ * meanwhile is never lost. */
+static uint64_t *make_value_area(VM *vm)
+{
+    uint64_t *block = GC_MALLOC_UNCOLLECTABLE((PVMJ_VALS + 1) * sizeof *block);
+    if (!block)
+        return NULL;
+    volatile sig_atomic_t *mirror = (volatile sig_atomic_t *)(block + 1) + PVMJ_VALS_POLL / (int)sizeof(sig_atomic_t);
+    __atomic_store_n(&vm->interrupt_mirror, mirror, __ATOMIC_RELEASE);
+    if (vm->interrupt)
+        *mirror = 1;
+    return block + 1;
+}
+
 /* The code areas and the value area are made with the first trace: a VM
  * whose loops never compile (or that has none) pays nothing for them, and
  * its collections do not scan a value area it never uses. */
-static bool ensure_areas(PvmJitState *j)
+static bool ensure_areas(VM *vm, PvmJitState *j)
 {
     if (!j->mcode)
         j->mcode = pvmJ_mcode_new(0, 0);
     if (!j->vals)
-        j->vals = GC_MALLOC_UNCOLLECTABLE(PVMJ_VALS * sizeof *j->vals);
+        j->vals = make_value_area(vm);
     return j->mcode && j->vals;
 }
 
@@ -254,7 +272,7 @@ static uint64_t trip_charge(const JitIR *ir)
 static JitTrace *compile(VM *vm, PvmJitState *j)
 {
     JitRecorder *r = &j->rec;
-    if (j->ntraces == JIT_MAX_TRACES || !ensure_areas(j))
+    if (j->ntraces == JIT_MAX_TRACES || !ensure_areas(vm, j))
         return NULL;
     JitTrace *t = calloc(1, sizeof *t);
     PvmjAsm a;

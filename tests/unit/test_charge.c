@@ -78,7 +78,7 @@ static void expect_limit(const Case *c, const char *msg)
     assert_true(vm_error_is_fatal(vm->error_kind));
     vm->error_kind = VM_ERR_NONE;
     vm->fuel = INT64_MAX;
-    vm->interrupt = 0;
+    pvmV_interrupt_clear(vm);
 }
 
 static void test_natives_charge_and_poll(void **state)
@@ -104,7 +104,7 @@ static void test_natives_charge_and_poll(void **state)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         vm->fuel = 0;
         expect_limit(&cases[i], "instruction budget exceeded");
-        vm->interrupt = 1;
+        pvmV_interrupt_set(vm);
         expect_limit(&cases[i], "interrupted");
     }
     /* The array is untouched: sort and reverse stopped before working. */

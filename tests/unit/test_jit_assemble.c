@@ -38,7 +38,8 @@ static int setup(void **state)
     Fixture *f = calloc(1, sizeof *f);
     f->vm = pvmV_new();
     f->mc = pvmJ_mcode_new(0, 0);
-    f->vals = GC_MALLOC_UNCOLLECTABLE(PVMJ_VALS * sizeof *f->vals);
+    /* the word before the values is the interrupt flag traces poll */
+    f->vals = (uint64_t *)GC_MALLOC_UNCOLLECTABLE((PVMJ_VALS + 1) * sizeof *f->vals) + 1;
     pvmJ_ir_init(&f->ir);
     pvmJ_snap_init(&f->snaps);
     for (int k = 0; k < 64; k++)
@@ -53,7 +54,7 @@ static int teardown(void **state)
     pvmJ_ir_free(&f->ir);
     pvmJ_snap_free(&f->snaps);
     pvmJ_mcode_free(f->mc);
-    GC_FREE(f->vals);
+    GC_FREE(f->vals - 1);
     pvmV_free(f->vm);
     free(f);
     return 0;

@@ -107,7 +107,7 @@ static void *interrupt_later(void *arg)
     VM *vm = arg;
     struct timespec ts = { 0, 50 * 1000 * 1000 };
     nanosleep(&ts, NULL);
-    vm->interrupt = 1;
+    pvmV_interrupt_set(vm); /* as pvm_interrupt does: the flag and the copy traces poll */
     return NULL;
 }
 

@@ -424,7 +424,7 @@ static void api_begin(pvm_vm *P)
         return;
     VM *vm = P->vm;
     vm->fuel = P->instruction_limit > 0 ? P->instruction_limit : INT64_MAX;
-    vm->interrupt = 0;
+    pvmV_interrupt_clear(vm);
     P->fatal_pending = VM_ERR_NONE;
 }
 
@@ -770,5 +770,5 @@ void pvm_set_instruction_limit(pvm_vm *P, int64_t instructions)
 void pvm_interrupt(pvm_vm *P)
 {
     if (P)
-        P->vm->interrupt = 1;
+        pvmV_interrupt_set(P->vm);
 }

@@ -68,7 +68,7 @@ typedef enum {
 
 static struct {
     volatile sig_atomic_t seen;
-    volatile sig_atomic_t *volatile target;
+    VM *volatile target;    /* the VM a Ctrl-C interrupts, while one runs */
     int pipe[2];            /* non-blocking; -1 when there is none */
 } repl_sigint = { 0, NULL, { -1, -1 } };
 
@@ -76,9 +76,9 @@ static void repl_on_sigint(int sig)
 {
     int saved = errno;
     repl_sigint.seen = 1;
-    volatile sig_atomic_t *target = repl_sigint.target;
+    VM *target = repl_sigint.target;
     if (target)
-        *target = 1;
+        pvmV_interrupt_set(target);
     if (repl_sigint.pipe[1] >= 0) {
         ssize_t n = write(repl_sigint.pipe[1], "", 1);
         (void)n; /* a full pipe already says "interrupted" */
@@ -498,13 +498,13 @@ static void repl_run_image(Repl *r, const PbcImage *img)
         return;
     }
     /* A Ctrl-C pressed since the line was read already counts. */
-    vm->interrupt = 0;
-    repl_sigint.target = &vm->interrupt;
+    pvmV_interrupt_clear(vm);
+    repl_sigint.target = vm;
     if (repl_sigint.seen)
-        vm->interrupt = 1;
+        pvmV_interrupt_set(vm);
     bool ok = pvmV_run_program(vm);
     repl_sigint.target = NULL;
-    vm->interrupt = 0; /* a Ctrl-C after the end must not stop the next input */
+    pvmV_interrupt_clear(vm); /* a Ctrl-C after the end must not stop the next input */
     if (!ok)
         pvmV_report_error(vm, stderr);
     fflush(vm->out);

@@ -186,7 +186,7 @@ void pvmV_out_of_memory(VM *vm)
 void pvmV_limit_reached(VM *vm)
 {
     if (vm->interrupt) {
-        vm->interrupt = 0;
+        pvmV_interrupt_clear(vm);
         pvmV_raise_kind(vm, VM_ERR_INTERRUPT);
     }
     if (vm->fuel < 0)

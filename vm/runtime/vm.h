@@ -148,6 +148,10 @@ struct VM {
      * raised for them are fatal: PV try blocks do not catch them. */
     int64_t fuel;
     volatile sig_atomic_t interrupt;
+    /* A copy of interrupt where machine code polls it cheaply (the word
+     * before the JIT's value area), or NULL: set and cleared together
+     * through pvmV_interrupt_set / _clear. */
+    volatile sig_atomic_t *interrupt_mirror;
     size_t memory_limit;    /* 0: none */
     size_t bytes_since_check; /* allocated since the memory limit was last checked (gc.c) */
     /* Fault injection for tests, 0 (off) unless a test sets it: N makes the
@@ -203,6 +207,25 @@ PVM_NORETURN PVM_PRINTF(2, 3) void pvmV_error(VM *vm, const char *fmt, ...);
 /* The collector memory this VM's roots reach, each block once (reach.c):
  * what the memory limit holds a VM to when the process has others. */
 size_t pvmV_reachable_bytes(VM *vm);
+
+/* Asks the running script to stop: safe from a signal handler or another
+ * thread (it only stores to the flag and its copy). */
+static inline void pvmV_interrupt_set(VM *vm)
+{
+    vm->interrupt = 1;
+    volatile sig_atomic_t *mirror = __atomic_load_n(&vm->interrupt_mirror, __ATOMIC_ACQUIRE);
+    if (mirror)
+        *mirror = 1;
+}
+
+/* Forgets a pending interrupt (on the VM's own thread). */
+static inline void pvmV_interrupt_clear(VM *vm)
+{
+    vm->interrupt = 0;
+    volatile sig_atomic_t *mirror = __atomic_load_n(&vm->interrupt_mirror, __ATOMIC_ACQUIRE);
+    if (mirror)
+        *mirror = 0;
+}
 
 /* Called when fuel runs out or an interrupt is pending: raises the fatal
  * error ("interrupted" first, clearing the flag; else "instruction budget
