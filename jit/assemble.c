@@ -849,8 +849,32 @@ static void gen_astore(Gen *g, const JitIns *in)
 
 /* x / d and x % d for a constant d >= 2: a multiply by d's magic number
  * (magic.c) instead of idiv. */
+/* x / 2^k and x % 2^k, truncated toward zero like the interpreter's:
+ * a negative x is biased by 2^k - 1 before the arithmetic shift. */
+static void gen_int_divmod_pow2(Gen *g, const JitIns *in, JitRef ref, int k)
+{
+    load_to(g, PVMJ_RCX, in->a);
+    pvmJ_mov_rr(g->a, PVMJ_W64, PVMJ_RAX, PVMJ_RCX);
+    if (k > 1)
+        pvmJ_shift_ri(g->a, PVMJ_SAR, PVMJ_W64, PVMJ_RAX, 63);
+    pvmJ_shift_ri(g->a, PVMJ_SHR, PVMJ_W64, PVMJ_RAX, (uint8_t)(64 - k)); /* the bias */
+    pvmJ_alu_rr(g->a, PVMJ_ADD, PVMJ_W64, PVMJ_RAX, PVMJ_RCX);
+    pvmJ_shift_ri(g->a, PVMJ_SAR, PVMJ_W64, PVMJ_RAX, (uint8_t)k);       /* q */
+    if (in->op == JIT_IR_DIV) {
+        define(g, ref, PVMJ_RAX);
+        return;
+    }
+    pvmJ_shift_ri(g->a, PVMJ_SHL, PVMJ_W64, PVMJ_RAX, (uint8_t)k);
+    pvmJ_alu_rr(g->a, PVMJ_SUB, PVMJ_W64, PVMJ_RCX, PVMJ_RAX);            /* x - q * 2^k */
+    define(g, ref, PVMJ_RCX);
+}
+
 static void gen_int_divmod_const(Gen *g, const JitIns *in, JitRef ref, int64_t d)
 {
+    if ((d & (d - 1)) == 0) {
+        gen_int_divmod_pow2(g, in, ref, __builtin_ctzll((unsigned long long)d));
+        return;
+    }
     int64_t m;
     int shift;
     pvmJ_div_magic(d, &m, &shift);
