@@ -78,6 +78,8 @@ typedef struct {
     uint32_t *own_last; /* the same, not counting PHIs and the trips after */
     JitRef *phi_of;     /* per body value: the pre-loop value a PHI joins it to */
     bool *fused;        /* per instruction: an address folded into its users' operands */
+    int32_t *charge;    /* per CHARGE: the fuel it takes (a trip's first: the trip's), or 0 */
+    int32_t *refund;    /* per snapshot: fuel its exit gives back (charged early) */
     uint32_t *weight;   /* per instruction: its operand uses, the body's weighing more */
     uint8_t *where;     /* per instruction: its register, or IN_MEMORY */
     PvmjLabel *klabel;  /* per constant: its place in the constant pool, or -1 */
@@ -565,20 +567,83 @@ static void gen_gstore(Gen *g, const JitIns *in)
     store_value(g, pvmj_mem(PVMJ_RCX, 0), pvmj_mem(PVMJ_RCX, 8), in->b);
 }
 
+/* The CHARGEs of one stretch of the trace (the pre-roll, or the loop
+ * body) become one: the first takes the fuel of all of them, and polls the
+ * interrupt once a trip. An exit after it gives back what the later ones
+ * would have taken by then, so the interpreter, resuming, charges exactly
+ * what it would have without the JIT, and the budget runs out at the
+ * same instruction. Each CHARGE starts a snapshot of its own (the
+ * recorder takes one before it), so every snapshot lies between two of
+ * them; where that does not hold, the stretch keeps its CHARGEs. */
+static void plan_stretch(Gen *g, uint32_t from, uint32_t to)
+{
+    const JitIR *ir = g->ir;
+    uint32_t first = UINT32_MAX;
+    int64_t total = 0;
+    for (uint32_t k = from; k < to; k++) {
+        if (ir->ins[k].op != JIT_IR_CHARGE)
+            continue;
+        bool starts_snapshot = false;
+        for (uint32_t s = 0; s < g->snaps->nsnaps; s++)
+            starts_snapshot |= index_of(g->snaps->snaps[s].ref) == k;
+        if (!starts_snapshot)
+            return;
+        if (first == UINT32_MAX)
+            first = k;
+        total += ir->ins[k].a;
+    }
+    if (first == UINT32_MAX || total > INT32_MAX)
+        return;
+    g->charge[first] = (int32_t)total;
+    for (uint32_t k = first + 1; k < to; k++)
+        if (ir->ins[k].op == JIT_IR_CHARGE)
+            g->charge[k] = 0;
+    for (uint32_t s = 0; s < g->snaps->nsnaps; s++) {
+        uint32_t at = index_of(g->snaps->snaps[s].ref);
+        if (at < first || at >= to)
+            continue;
+        int64_t later = 0;
+        for (uint32_t k = at + 1; k < to; k++)
+            if (ir->ins[k].op == JIT_IR_CHARGE)
+                later += ir->ins[k].a;
+        g->refund[s] = (int32_t)later;
+    }
+}
+
+static bool plan_charges(Gen *g)
+{
+    uint32_t n = g->ir->nins;
+    g->charge = malloc((n + 1) * sizeof *g->charge);
+    g->refund = calloc(g->snaps->nsnaps + 1, sizeof *g->refund);
+    if (!g->charge || !g->refund)
+        return false;
+    for (uint32_t k = 0; k < n; k++)
+        g->charge[k] = (int32_t)g->ir->ins[k].a;
+    uint32_t split = g->loop_at == UINT32_MAX ? n : g->loop_at;
+    plan_stretch(g, 0, split);
+    if (split < n)
+        plan_stretch(g, split + 1, n);
+    return true;
+}
+
 /* fuel -= trip; when that leaves it negative or an interrupt is pending,
  * the trip is given back (out of line) and the trace exits before the
- * jmp, which charges and raises in the interpreter. */
-static void gen_charge(Gen *g, const JitIns *in)
+ * jmp, which charges and raises in the interpreter. A CHARGE folded into
+ * an earlier one (plan_stretch) makes no code. */
+static void gen_charge(Gen *g, const JitIns *in, JitRef ref)
 {
+    int32_t fuel = g->charge[index_of(ref)];
+    if (fuel == 0)
+        return;
     if (g->ncharges == g->snaps->nsnaps) { /* each has a snapshot of its own */
         pvmJ_asm_fail(g->a, PVMJ_ENOMEM);
         return;
     }
     ChargeExit *c = &g->charges[g->ncharges++];
     c->undo = pvmJ_label_new(g->a);
-    c->fuel = (int32_t)in->a;
+    c->fuel = fuel - g->refund[g->snap]; /* the exit gives back the rest */
     c->snap = g->snap;
-    pvmJ_alu_ri(g->a, PVMJ_SUB, PVMJ_W64, FUEL, c->fuel);
+    pvmJ_alu_ri(g->a, PVMJ_SUB, PVMJ_W64, FUEL, fuel);
     pvmJ_jcc(g->a, PVMJ_CC_L, c->undo);
     _Static_assert(sizeof(sig_atomic_t) == 4, "the poll compares a dword");
     pvmJ_alu_mi(g->a, PVMJ_CMP, PVMJ_W32, pvmj_mem(PVMJ_R12, PVMJ_VALS_POLL), 0);
@@ -1150,7 +1215,7 @@ static bool gen_ins(Gen *g, JitRef ref)
     case JIT_IR_SLOAD: gen_sload(g, in, ref); return true;
     case JIT_IR_GLOAD: gen_gload(g, in, ref); return true;
     case JIT_IR_GSTORE: gen_gstore(g, in); return true;
-    case JIT_IR_CHARGE: gen_charge(g, in); return true;
+    case JIT_IR_CHARGE: gen_charge(g, in, ref); return true;
     case JIT_IR_BASE: define(g, ref, PVMJ_RBX); return true;
     case JIT_IR_RETF: gen_retf(g, in); return true;
     case JIT_IR_LOOP: gen_loop(g, in); return true;
@@ -1257,6 +1322,8 @@ static void gen_exits(Gen *g, uint32_t *exit_jumps)
     for (uint32_t s = 0; s < g->snaps->nsnaps; s++) {
         const JitSnap *sn = &g->snaps->snaps[s];
         pvmJ_label_bind(g->a, g->exits[s]);
+        if (g->refund[s] > 0)
+            pvmJ_alu_ri(g->a, PVMJ_ADD, PVMJ_W64, FUEL, g->refund[s]);
         for (uint32_t i = 0; i < sn->nentries; i++) {
             const JitSnapEntry *e = &g->snaps->map[sn->map_start + i];
             store_value(g, slot_tag(e->slot), slot_payload(e->slot), e->ref);
@@ -1345,7 +1412,7 @@ bool pvmJ_assemble(PvmjAsm *a, const JitAsmIn *in, JitAsmOut *out)
     g.klabel = malloc((in->ir->nk + 1) * sizeof *g.klabel);
     g.charges = malloc(in->snaps->nsnaps * sizeof *g.charges);
     out->exit_jumps = malloc(in->snaps->nsnaps * sizeof *out->exit_jumps);
-    bool ok = g.exits && g.klabel && g.charges && out->exit_jumps && allocate(&g);
+    bool ok = g.exits && g.klabel && g.charges && out->exit_jumps && allocate(&g) && plan_charges(&g);
     if (ok) {
         for (uint32_t k = 0; k < in->ir->nk; k++)
             g.klabel[k] = -1;
@@ -1358,6 +1425,8 @@ bool pvmJ_assemble(PvmjAsm *a, const JitAsmIn *in, JitAsmOut *out)
     free(g.own_last);
     free(g.phi_of);
     free(g.fused);
+    free(g.charge);
+    free(g.refund);
     free(g.weight);
     free(g.where);
     if (!ok) {

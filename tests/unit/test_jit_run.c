@@ -265,6 +265,35 @@ static void test_budget_with_inlined_calls(void **state)
     }
 }
 
+/* A trip's charges are taken at once, by its first CHARGE: an exit later
+ * in the trip (here the branch, both ways in turn, then its side trace)
+ * gives back what the trip had not yet used, so the budget still runs
+ * out at the instruction where the interpreter runs out. */
+static void test_budget_with_exits_mid_trip(void **state)
+{
+    (void)state;
+    if (!pvmJ_available())
+        skip();
+    static const char src[] =
+        "fn leaf(x) { return x + 1; }\n"
+        "let n = 0;\n"
+        "let k = 0;\n"
+        "while true {\n"
+        "  n = leaf(n);\n"
+        "  if n % 7 == 0 { k = leaf(k); } else { k += 2; }\n"
+        "  n = leaf(n);\n"
+        "}\n";
+    for (int64_t fuel = 5000; fuel < 5040; fuel++) {
+        Stop off = run_to_budget(false, fuel, src, "k");
+        Stop on = run_to_budget(true, fuel, src, "k");
+        assert_int_equal(on.fuel, off.fuel);
+        assert_string_equal(on.trace, off.trace);
+        assert_int_equal(on.global.type, VT_INT);
+        assert_int_equal(on.global.as.i, off.global.as.i);
+        assert_true(off.global.as.i > 100);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -276,6 +305,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_uncaught_error_while_recording, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fields_and_intrinsics, setup, teardown),
         cmocka_unit_test(test_budget_with_inlined_calls),
+        cmocka_unit_test(test_budget_with_exits_mid_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
