@@ -412,7 +412,7 @@ static void move_reg(Gen *g, PvmjReg dst, PvmjReg src)
     if (dst == src)
         return;
     if (PVMJ_IS_XMM(dst) && PVMJ_IS_XMM(src))
-        pvmJ_sse_rr(g->a, PVMJ_MOVSD, dst, src);
+        pvmJ_sse_rr(g->a, PVMJ_MOVAPD, dst, src); /* movsd would merge into dst's old value */
     else if (PVMJ_IS_XMM(dst))
         pvmJ_movq_to_xmm(g->a, dst, src);
     else if (PVMJ_IS_XMM(src))
@@ -1123,20 +1123,30 @@ static void gen_float(Gen *g, const JitIns *in, JitRef ref)
         }
         pvmJ_roundsd(g->a, d, src_in(g, in->a, PVMJ_XMM0), PVMJ_ROUND_FLOOR);
         break;
-    case JIT_IR_TOFLT:
-        pvmJ_cvtsi2sd(g->a, d, src_in(g, in->a, PVMJ_RAX));
+    case JIT_IR_TOFLT: {
+        /* cvtsi2sd keeps the upper half of d: clearing d first breaks
+         * the dependency on whatever d held (a divide of the last trip) */
+        PvmjReg from = src_in(g, in->a, PVMJ_RAX);
+        pvmJ_sse_rr(g->a, PVMJ_XORPD, d, d);
+        pvmJ_cvtsi2sd(g->a, d, from);
         break;
+    }
     case JIT_IR_NEG: /* flip the sign bit: -0.0 and NaN as the C negation */
         load_to(g, PVMJ_RAX, in->a);
         pvmJ_mov_ri(g->a, PVMJ_RCX, INT64_MIN);
         pvmJ_alu_rr(g->a, PVMJ_XOR, PVMJ_W64, PVMJ_RAX, PVMJ_RCX);
         pvmJ_movq_to_xmm(g->a, d, PVMJ_RAX);
         break;
-    case JIT_IR_SQRT:
-        if (reg_of(g, in->a) == PVMJ_NOREG && !pvmJ_ref_is_const(in->a))
+    case JIT_IR_SQRT: /* like cvtsi2sd, it keeps d's upper half */
+        if (reg_of(g, in->a) == PVMJ_NOREG && !pvmJ_ref_is_const(in->a)) {
+            pvmJ_sse_rr(g->a, PVMJ_XORPD, d, d);
             pvmJ_sse_rm(g->a, PVMJ_SQRTSD, d, home(index_of(in->a)));
-        else
-            pvmJ_sse_rr(g->a, PVMJ_SQRTSD, d, src_in(g, in->a, PVMJ_XMM0));
+        } else {
+            PvmjReg from = src_in(g, in->a, PVMJ_XMM0);
+            if (from != d)
+                pvmJ_sse_rr(g->a, PVMJ_XORPD, d, d);
+            pvmJ_sse_rr(g->a, PVMJ_SQRTSD, d, from);
+        }
         break;
     default: {
         JitRef a, b;

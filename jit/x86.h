@@ -92,7 +92,9 @@ typedef enum PvmjSse {
     PVMJ_MAXSD = 0xF25F,
     PVMJ_UCOMISD = 0x662E,
     PVMJ_ANDPD = 0x6654,   /* a memory operand must be 16-byte aligned */
-    PVMJ_XORPD = 0x6657    /* a memory operand must be 16-byte aligned */
+    PVMJ_XORPD = 0x6657,   /* a memory operand must be 16-byte aligned */
+    PVMJ_MOVAPD = 0x6628   /* register moves: the whole register, so no
+                            * dependency on the destination's old value */
 } PvmjSse;
 
 /* roundsd rounding modes (imm8 bits 0-1; bit 3 suppresses the inexact

@@ -704,13 +704,13 @@ static void test_sse_rr_all(void **state)
         { PVMJ_MOVSD, "movsd" }, { PVMJ_SQRTSD, "sqrtsd" }, { PVMJ_ADDSD, "addsd" },
         { PVMJ_MULSD, "mulsd" }, { PVMJ_SUBSD, "subsd" }, { PVMJ_MINSD, "minsd" },
         { PVMJ_DIVSD, "divsd" }, { PVMJ_MAXSD, "maxsd" }, { PVMJ_UCOMISD, "ucomisd" },
-        { PVMJ_ANDPD, "andpd" }, { PVMJ_XORPD, "xorpd" }
+        { PVMJ_ANDPD, "andpd" }, { PVMJ_XORPD, "xorpd" }, { PVMJ_MOVAPD, "movapd" }
     };
     size_t nm;
     const PvmjMem *mems = tricky_mems(&nm);
     char want[256], mem[128];
     for (size_t o = 0; o < sizeof ops / sizeof ops[0]; o++) {
-        bool packed = ops[o].op == PVMJ_ANDPD || ops[o].op == PVMJ_XORPD;
+        bool packed = ops[o].op == PVMJ_ANDPD || ops[o].op == PVMJ_XORPD || ops[o].op == PVMJ_MOVAPD;
         for (int d = 0; d < 16; d++) {
             for (int s = 0; s < 16; s++) {
                 pvmJ_sse_rr(&as, ops[o].op, xm(d), xm(s));
