@@ -1121,7 +1121,12 @@ static void gen_float(Gen *g, const JitIns *in, JitRef ref)
             gen_float_call(g, in, ref, (const void *)floor);
             return;
         }
-        pvmJ_roundsd(g->a, d, src_in(g, in->a, PVMJ_XMM0), PVMJ_ROUND_FLOOR);
+        {
+            PvmjReg from = src_in(g, in->a, PVMJ_XMM0);
+            if (from != d) /* roundsd keeps d's upper half too */
+                pvmJ_sse_rr(g->a, PVMJ_XORPD, d, d);
+            pvmJ_roundsd(g->a, d, from, PVMJ_ROUND_FLOOR);
+        }
         break;
     case JIT_IR_TOFLT: {
         /* cvtsi2sd keeps the upper half of d: clearing d first breaks
