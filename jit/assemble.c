@@ -849,10 +849,40 @@ static void gen_xload(Gen *g, const JitIns *in, JitRef ref)
     gen_load_value(g, in, ref, address_of(g, in->a, PVMJ_RCX), false);
 }
 
-static void gen_xstore(Gen *g, const JitIns *in)
+/* Whether the Value at [in]'s address already has the tag of the value
+ * it stores: an earlier XLOAD of that address (in the same stretch: the
+ * pre-roll, or one trip of the body) checked it, and no store since wrote
+ * another type anywhere (a store through another address may be to the
+ * same Value: two refs to one map). Then only the payload is written:
+ * `p.x += d` loads and stores a float field. */
+static bool tag_already_there(const Gen *g, const JitIns *in, uint32_t k)
+{
+    JitType type = (JitType)pvmJ_ir_at(g->ir, in->b)->type;
+    uint32_t from = g->loop_at != UINT32_MAX && k > g->loop_at ? g->loop_at + 1 : 0;
+    for (uint32_t i = k; i-- > from;) {
+        const JitIns *x = &g->ir->ins[i];
+        if (x->op == JIT_IR_XSTORE && pvmJ_ir_at(g->ir, x->b)->type != type)
+            return false;
+        if (x->op == JIT_IR_XLOAD && x->a == in->a)
+            return x->type == type;
+    }
+    return false;
+}
+
+static void gen_xstore(Gen *g, const JitIns *in, JitRef ref)
 {
     PvmjMem at = address_of(g, in->a, PVMJ_RCX);
-    store_value(g, at, displaced(at, 8), in->b);
+    if (!tag_already_there(g, in, index_of(ref))) {
+        store_value(g, at, displaced(at, 8), in->b);
+        return;
+    }
+    PvmjReg r = reg_of(g, in->b);
+    if (r != PVMJ_NOREG && PVMJ_IS_XMM(r))
+        pvmJ_movsd_store(g->a, displaced(at, 8), r);
+    else if (pvmJ_ref_is_const(in->b) && fits_i32(const_bits(g->ir, in->b)))
+        pvmJ_mov_store_imm(g->a, PVMJ_W64, displaced(at, 8), (int32_t)const_bits(g->ir, in->b));
+    else
+        pvmJ_mov_store(g->a, PVMJ_W64, displaced(at, 8), src_in(g, in->b, PVMJ_R11));
 }
 
 /* The kind is one byte (array.h). */
@@ -1240,7 +1270,7 @@ static bool gen_ins(Gen *g, JitRef ref)
     case JIT_IR_ABC: gen_abc(g, in); return true;
     case JIT_IR_AREF: gen_aref(g, in, ref); return true;
     case JIT_IR_XLOAD: gen_xload(g, in, ref); return true;
-    case JIT_IR_XSTORE: gen_xstore(g, in); return true;
+    case JIT_IR_XSTORE: gen_xstore(g, in, ref); return true;
     case JIT_IR_UREF: gen_uref(g, in, ref); return true;
     case JIT_IR_ALOAD: gen_aload(g, in, ref); return true;
     case JIT_IR_ASTORE: gen_astore(g, in); return true;
