@@ -45,6 +45,21 @@ Value *pvmV_spread_args(VM *vm, Value *top, int *argc);
  * (returns true) that the interpreter then runs. */
 bool pvmV_call_value(VM *vm, Value *callee, int argc);
 
+/* The native part of that, inline for the interpreter's CALL: runs the
+ * native at [callee] (a VT_NATIVE) when it takes [argc] arguments; false,
+ * having done nothing, when it does not (pvmV_call_value raises then). */
+static inline bool pvmV_call_native(VM *vm, Value *callee, int argc)
+{
+    PvNative *n = callee->as.nat;
+    if (argc < n->min_args || (n->max_args >= 0 && argc > n->max_args))
+        return false;
+    vm->top = callee + 1 + argc;
+    Value r = n->fn(vm, argc, callee + 1, n->data);
+    *callee = r;
+    vm->top = callee + 1;
+    return true;
+}
+
 /* The last step of every PV call: locals from [first_free] on start as
  * nil, and a frame for [cl] at [base] is pushed. The caller has checked
  * arity, frame capacity and stack room. */

@@ -4,7 +4,9 @@
  * dispatch loop pushes (pvmV_push_handler) and resumes at (pvmV_catch).
  *
  * Errors longjmp to the innermost VmJmp: the one pvmV_execute sets up
- * (which resumes at a PV handler of its own run) or pvmV_protect's. */
+ * (which resumes at a PV handler of its own run) or pvmV_protect's. A
+ * pvmV_pcall that nothing can stop before the interpreter starts sets up
+ * none itself: the interpreter's boundary hands the error back to it. */
 #include "vm/interp/ops.h"
 #include "vm/interp/loop.h"
 #include "jit/jit.h"
@@ -60,40 +62,62 @@ Value pvmV_call(VM *vm, Value fn, int argc, const Value *args)
     vm_enter(vm);
     size_t stop = vm->nframes;
     if (pvmV_call_value(vm, callee, argc))
-        pvmV_execute(vm, stop);
+        pvmV_execute(vm, stop, false);
     vm->ccalls--;
     Value r = *callee;
     vm->top = callee;
     return r;
 }
 
+/* The VM state a protected boundary puts back after a throw. */
+typedef struct {
+    size_t nframes, nhandlers, pcall_handlers;
+    unsigned ccalls;
+    Value *top;
+} VmSaved;
+
+/* Opens a boundary: saves the state, and puts the try handlers of outer
+ * runs out of reach of what runs inside. */
+static void vm_boundary_open(VM *vm, VmSaved *s)
+{
+    s->nframes = vm->nframes;
+    s->nhandlers = vm->nhandlers;
+    s->pcall_handlers = vm->pcall_handlers;
+    s->ccalls = vm->ccalls;
+    s->top = vm->top;
+    vm->pcall_handlers = vm->nhandlers;
+    vm->error_kind = VM_ERR_NONE;
+}
+
+/* After a throw reached the boundary: back to the state it saved. */
+static void vm_boundary_unwind(VM *vm, const VmSaved *s)
+{
+    if (vm->jit) /* the frames a recording watched are gone */
+        pvmJ_unwind(vm);
+    pvmV_close_upvals(vm, s->top);
+    vm->nframes = s->nframes;
+    vm->nhandlers = s->nhandlers;
+    vm->ccalls = s->ccalls;
+    vm->top = s->top;
+    vm->pcall_handlers = s->pcall_handlers;
+}
+
 bool pvmV_protect(VM *vm, void (*fn)(VM *vm, void *ud), void *ud)
 {
     VmJmp jmp; /* not zero-initialised: the jmp_buf is large and setjmp fills it */
+    VmSaved s;
+    vm_boundary_open(vm, &s);
     jmp.prev = vm->jmp;
-    size_t nframes = vm->nframes, pcall_handlers = vm->pcall_handlers;
-    size_t nhandlers = vm->nhandlers;
-    unsigned ccalls = vm->ccalls;
-    Value *top = vm->top;
-    vm->pcall_handlers = nhandlers;
     vm->jmp = &jmp;
-    vm->error_kind = VM_ERR_NONE;
-    volatile bool ok = true;
-    if (setjmp(jmp.buf) == 0) {
-        fn(vm, ud);
-    } else {
-        ok = false;
-        if (vm->jit) /* the frames a recording watched are gone */
-            pvmJ_unwind(vm);
-        pvmV_close_upvals(vm, top);
-        vm->nframes = nframes;
-        vm->nhandlers = nhandlers;
-        vm->ccalls = ccalls;
-        vm->top = top;
+    if (setjmp(jmp.buf) != 0) {
+        vm->jmp = jmp.prev;
+        vm_boundary_unwind(vm, &s);
+        return false;
     }
+    fn(vm, ud);
     vm->jmp = jmp.prev;
-    vm->pcall_handlers = pcall_handlers;
-    return ok;
+    vm->pcall_handlers = s.pcall_handlers;
+    return true;
 }
 
 typedef struct {
@@ -109,8 +133,53 @@ static void vm_pcall_body(VM *vm, void *ud)
     c->result = pvmV_call(vm, c->fn, c->argc, c->args);
 }
 
+/* Whether a call of [fn] with [argc] arguments at the top of the stack
+ * starts without raising: a PV function taking exactly them, and fuel,
+ * no interrupt, C depth, a frame and rooted stack to spare. Then nothing
+ * raises before the interpreter has set up its own boundary. */
+static bool vm_call_starts_clean(const VM *vm, Value fn, int argc)
+{
+    if (fn.type != VT_CLOSURE)
+        return false;
+    const VmProto *p = fn.as.cl->proto;
+    return (uint32_t)argc == p->nparams && !p->variadic && vm->fuel >= 1 && !vm->interrupt &&
+           vm->ccalls < VM_MAX_CCALLS && vm->nframes < vm->frames_cap &&
+           vm->top + 1 + p->frame_slots <= vm->stack_rooted;
+}
+
+/* pvmV_pcall of such a call: what pvmV_call does, with the interpreter's
+ * boundary as the only one (one setjmp), which hands back an error no
+ * try of the call caught instead of passing it on. */
+static bool vm_pcall_clean(VM *vm, Value fn, int argc, const Value *args, Value *result)
+{
+    VmSaved s;
+    vm_boundary_open(vm, &s);
+    vm->fuel--; /* pvmV_call's charge, known to be affordable */
+    Value *callee = vm->top;
+    callee[0] = fn;
+    for (int i = 0; i < argc; i++)
+        callee[1 + i] = args[i];
+    vm->ccalls++;
+    size_t stop = vm->nframes;
+    vm_enter_frame(vm, fn.as.cl, callee + 1, (uint32_t)argc);
+    if (!pvmV_execute(vm, stop, true)) {
+        vm_boundary_unwind(vm, &s);
+        if (result)
+            *result = vm->error;
+        return false;
+    }
+    vm->ccalls--;
+    if (result)
+        *result = *callee;
+    vm->top = callee;
+    vm->pcall_handlers = s.pcall_handlers;
+    return true;
+}
+
 bool pvmV_pcall(VM *vm, Value fn, int argc, const Value *args, Value *result)
 {
+    if (vm_call_starts_clean(vm, fn, argc))
+        return vm_pcall_clean(vm, fn, argc, args, result);
     VmCallArgs c = { fn, argc, args, VAL_NIL };
     bool ok = pvmV_protect(vm, vm_pcall_body, &c);
     if (result)
