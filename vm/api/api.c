@@ -38,11 +38,15 @@ PVM_CONSTRUCTOR static void api_gc_init(void)
  * main thread, must not be unregistered). */
 static _Thread_local unsigned api_thread_refs;
 static _Thread_local bool api_thread_registered;
+/* api_thread_refs > 0 || api_thread_known, kept in one flag that the
+ * inline pvmA_thread_ensure (api_int.h) tests on every API entry. */
+_Thread_local bool pvmA_thread_ready;
 
 bool pvm_thread_attach(void)
 {
     if (api_thread_refs > 0 || GC_thread_is_registered()) {
         api_thread_refs++;
+        pvmA_thread_ready = true;
         return true;
     }
     struct GC_stack_base sb;
@@ -53,6 +57,7 @@ bool pvm_thread_attach(void)
         return false;
     api_thread_registered = r == GC_SUCCESS;
     api_thread_refs++;
+    pvmA_thread_ready = true;
     return true;
 }
 
@@ -76,13 +81,13 @@ static void api_thread_key_init(void)
     pthread_key_create(&api_thread_key, api_thread_exit);
 }
 
-bool pvmA_thread_ensure(void)
+bool pvmA_thread_ensure_slow(void)
 {
     if (api_thread_refs > 0 || api_thread_known)
-        return true;
+        return pvmA_thread_ready = true;
     if (GC_thread_is_registered()) {
         api_thread_known = true;
-        return true;
+        return pvmA_thread_ready = true;
     }
     struct GC_stack_base sb;
     pthread_once(&api_thread_once, api_thread_key_init);
@@ -90,13 +95,14 @@ bool pvmA_thread_ensure(void)
         return false;
     pthread_setspecific(api_thread_key, &api_thread_known); /* any non-NULL value */
     api_thread_known = true;
-    return true;
+    return pvmA_thread_ready = true;
 }
 
 void pvm_thread_detach(void)
 {
     if (api_thread_refs == 0 || --api_thread_refs > 0)
         return;
+    pvmA_thread_ready = api_thread_known;
     if (api_thread_registered) {
         api_thread_registered = false;
         GC_unregister_my_thread();
@@ -456,7 +462,7 @@ static void api_scrub(VM *vm)
     memset(vm->handlers + vm->nhandlers, 0, (vm->handlers_cap - vm->nhandlers) * sizeof(VmHandler));
 }
 
-static pvm_status api_end(pvm_vm *P, bool ok)
+static pvm_status api_end_slow(pvm_vm *P, bool ok)
 {
     if (P->depth > 0)
         return ok ? PVM_OK : pvmA_fail_vm(P);
@@ -468,6 +474,16 @@ static pvm_status api_end(pvm_vm *P, bool ok)
     pvm_status st = pvmA_fail_vm(P);
     api_scrub(P->vm);
     return api_report(P, st);
+}
+
+/* After PV code ran: output flushed, collector warnings delivered, the
+ * error recorded and reported. Inline for the common case, a call that
+ * returned at the top level with nothing of that to do. */
+PVM_ALWAYS_INLINE static inline pvm_status api_end(pvm_vm *P, bool ok)
+{
+    if (ok && P->depth == 0 && !P->out && !api_gc_warning[0])
+        return PVM_OK;
+    return api_end_slow(P, ok);
 }
 
 pvm_status pvm_run(pvm_vm *P)
@@ -504,11 +520,11 @@ pvm_status pvm_call(pvm_vm *P, pvm_value fn, int argc, const pvm_value *args, pv
     Value *vals = (size_t)argc <= sizeof small / sizeof small[0] ? small : malloc((size_t)argc * sizeof(Value));
     if (!vals)
         return pvmA_fail(P, PVM_ENOMEM, "out of memory");
-    for (int i = 0; i < argc; i++) {
-        if (!pvmA_value(P, args[i], &vals[i])) {
+    for (int i = 0; i < argc; i++) { /* the thread was checked with [fn] */
+        if (!pvmA_lookup(P, args[i], &vals[i])) {
             if (vals != small)
                 free(vals);
-            return P->status;
+            return pvmA_value_fail(P, args[i]), P->status;
         }
     }
     api_begin(P);

@@ -39,9 +39,9 @@ static ApiRaiseState api_take_raise(pvm_vm *P)
     return r;
 }
 
+/* Puts back a raise saved by api_take_raise; P holds none now. */
 static void api_put_raise(pvm_vm *P, ApiRaiseState r)
 {
-    free(P->raise_text);
     P->raise = r.kind;
     P->raise_text = r.text;
     P->raise_value = r.value;
@@ -72,14 +72,14 @@ static void api_after_native(VM *vm, pvm_vm *P, ApiRaiseState r, const char *nam
         pvmV_error(vm, "%s returned an invalid or released handle", name);
 }
 
-/* Argument handles, local to the call; false when memory runs out. */
-static bool api_arg_handles(pvm_vm *P, int argc, const Value *args, pvm_value *h)
+/* The end of a native call with something to do: a raise or a limit to
+ * act on, an invalid result, or a raise of the calling native (which then
+ * called back into PV) to put back. */
+PVM_COLD static void api_native_end(VM *vm, pvm_vm *P, ApiRaiseState outer, const char *name, bool valid)
 {
-    for (int i = 0; i < argc; i++) {
-        if (!pvmA_handle(P, args[i], &h[i]))
-            return false;
-    }
-    return true;
+    ApiRaiseState mine = api_take_raise(P);
+    api_put_raise(P, outer);
+    api_after_native(vm, P, mine, name, valid);
 }
 
 static Value api_native_call(VM *vm, int argc, Value *args, void *data)
@@ -90,24 +90,25 @@ static Value api_native_call(VM *vm, int argc, Value *args, void *data)
     pvm_value *h = argc <= API_SMALL_ARGS ? small : malloc((size_t)argc * sizeof *h);
     size_t mark = P->handles.nlocals;
     P->depth++;
-    if (!h || !api_arg_handles(P, argc, args, h)) {
+    if (!h || !pvmA_arg_handles(P, argc, args, h)) {
         P->depth--;
-        pvmA_locals_unwind(P, mark);
         if (h != small)
             free(h);
         pvmV_out_of_memory(vm);
     }
-    ApiRaiseState outer = api_take_raise(P);
+    ApiRaiseState outer = { API_RAISE_NONE, NULL, VAL_NIL };
+    if (P->raise != API_RAISE_NONE)
+        outer = api_take_raise(P);
     pvm_value r = d->fn(P, argc, h, d->ud);
     P->depth--;
     Value result = VAL_NIL;
     bool valid = pvmA_value(P, r, &result);
     pvmA_locals_unwind(P, mark);
+    pvmA_release_args(P, argc, h);
     if (h != small)
         free(h);
-    ApiRaiseState mine = api_take_raise(P);
-    api_put_raise(P, outer);
-    api_after_native(vm, P, mine, d->name, valid);
+    if (!valid || P->raise != API_RAISE_NONE || outer.kind != API_RAISE_NONE || P->fatal_pending != VM_ERR_NONE)
+        api_native_end(vm, P, outer, d->name, valid);
     return result;
 }
 
