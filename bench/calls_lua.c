@@ -8,8 +8,9 @@
  *   empty    the same loop without the call (the baseline subtracted)
  *
  * The C function is a local of the chunk (an upvalue of the loop's
- * function), Lua's cheapest way to reach it; the function the host calls
- * is kept on the stack, Lua's cheapest way to hold it. */
+ * function), Lua's cheapest way to reach it (calls_pvm.c's script keeps
+ * it in a top-level variable likewise); the function the host calls is
+ * kept on the stack, Lua's cheapest way to hold it. */
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
