@@ -124,8 +124,6 @@ static inline bool pvmA_value(pvm_vm *P, pvm_value h, Value *out)
         return true;
     return pvmA_value_fail(P, h);
 }
-/* A new handle for [v] (PVM_NIL for nil); false when memory runs out. */
-bool pvmA_handle(pvm_vm *P, Value v, pvm_value *out);
 
 /* The steps of making and ending handles, inline: a native call makes
  * and releases a handle per argument, and calls between them would cost
@@ -175,6 +173,20 @@ static inline void pvmA_release_args(pvm_vm *P, int argc, const pvm_value *h)
         if (h[i].id)
             pvmA_release_id(&P->handles, h[i].id);
     }
+}
+
+/* A new handle for [v] (PVM_NIL for nil); false when memory runs out.
+ * Inline for the common case, a value at the host's top level with a
+ * free slot; pvmA_handle_slow does the rest (nil, locals, growth). */
+bool pvmA_handle_slow(pvm_vm *P, Value v, pvm_value *out);
+static inline bool pvmA_handle(pvm_vm *P, Value v, pvm_value *out)
+{
+    ApiHandles *H = &P->handles;
+    if (v.type != VT_NIL && P->depth == 0 && H->free_head != API_NO_SLOT) {
+        out->id = pvmA_take_slot(H, v);
+        return true;
+    }
+    return pvmA_handle_slow(P, v, out);
 }
 
 /* Handles for the [argc] arguments of a native, released by

@@ -91,7 +91,7 @@ static inline bool api_new_handle(pvm_vm *P, Value v, bool local, pvm_value *out
     return true;
 }
 
-bool pvmA_handle(pvm_vm *P, Value v, pvm_value *out)
+bool pvmA_handle_slow(pvm_vm *P, Value v, pvm_value *out)
 {
     return api_new_handle(P, v, P->depth > 0, out);
 }
@@ -116,13 +116,18 @@ pvm_value pvm_retain(pvm_vm *P, pvm_value v)
     return h;
 }
 
-pvm_status pvm_release(pvm_vm *P, pvm_value v)
+PVM_COLD static pvm_status api_release_failed(pvm_vm *P, pvm_value v)
 {
     if (!P)
         return PVM_EARG;
-    if (v.id == 0 || pvmA_release_id(&P->handles, v.id))
-        return PVM_OK;
     return pvmA_fail(P, PVM_EARG, "invalid or released handle %#llx", (unsigned long long)v.id);
+}
+
+pvm_status pvm_release(pvm_vm *P, pvm_value v)
+{
+    if (P && (v.id == 0 || pvmA_release_id(&P->handles, v.id)))
+        return PVM_OK;
+    return api_release_failed(P, v);
 }
 
 size_t pvm_handle_count(const pvm_vm *P)
@@ -288,7 +293,16 @@ pvm_value pvm_pointer(pvm_vm *P, void *p)
 
 /* ---- Accessors ---- */
 
-pvm_status pvm_get_bool(pvm_vm *P, pvm_value v, bool *out)
+/* The value of [v] when all is well: [P] given, the thread known, [v]
+ * live. The hot accessors try this first and take their checked path,
+ * which says what is wrong, only when it fails or the type differs: then
+ * the common case calls nothing and saves no registers. */
+static inline bool api_quick(pvm_vm *P, pvm_value v, Value *out)
+{
+    return P && pvmA_thread_ready && pvmA_lookup(P, v, out);
+}
+
+PVM_COLD static pvm_status api_get_bool_checked(pvm_vm *P, pvm_value v, bool *out)
 {
     Value val;
     if (!P)
@@ -301,7 +315,17 @@ pvm_status pvm_get_bool(pvm_vm *P, pvm_value v, bool *out)
     return PVM_OK;
 }
 
-pvm_status pvm_get_int(pvm_vm *P, pvm_value v, int64_t *out)
+pvm_status pvm_get_bool(pvm_vm *P, pvm_value v, bool *out)
+{
+    Value val;
+    if (api_quick(P, v, &val) && out && val.type == VT_BOOL) {
+        *out = val.as.b;
+        return PVM_OK;
+    }
+    return api_get_bool_checked(P, v, out);
+}
+
+PVM_COLD static pvm_status api_get_int_checked(pvm_vm *P, pvm_value v, int64_t *out)
 {
     Value val;
     if (!P)
@@ -314,7 +338,17 @@ pvm_status pvm_get_int(pvm_vm *P, pvm_value v, int64_t *out)
     return PVM_OK;
 }
 
-pvm_status pvm_get_float(pvm_vm *P, pvm_value v, double *out)
+pvm_status pvm_get_int(pvm_vm *P, pvm_value v, int64_t *out)
+{
+    Value val;
+    if (api_quick(P, v, &val) && out && val.type == VT_INT) {
+        *out = val.as.i;
+        return PVM_OK;
+    }
+    return api_get_int_checked(P, v, out);
+}
+
+PVM_COLD static pvm_status api_get_float_checked(pvm_vm *P, pvm_value v, double *out)
 {
     Value val;
     if (!P)
@@ -330,6 +364,16 @@ pvm_status pvm_get_float(pvm_vm *P, pvm_value v, double *out)
     else
         return pvmA_fail(P, PVM_ETYPE, "expected float, got %s", pvmV_type_name(val));
     return PVM_OK;
+}
+
+pvm_status pvm_get_float(pvm_vm *P, pvm_value v, double *out)
+{
+    Value val;
+    if (api_quick(P, v, &val) && out && val.type == VT_FLOAT) {
+        *out = val.as.f;
+        return PVM_OK;
+    }
+    return api_get_float_checked(P, v, out);
 }
 
 pvm_status pvm_get_string(pvm_vm *P, pvm_value v, const char **s, size_t *len)
