@@ -503,6 +503,49 @@ pvm_status pvm_run(pvm_vm *P)
     return api_end(P, pvmV_run_program(P->vm));
 }
 
+/* The arguments straight into the stack slots pvmV_pcall_slots gave,
+ * then the call. *[st] is the error of a bad argument handle (nothing
+ * ran), else PVM_OK, and the call's success is returned. */
+static inline bool api_call_in_place(pvm_vm *P, Value *callee, int argc, const pvm_value *args, Value *r,
+                                     pvm_status *st)
+{
+    for (int i = 0; i < argc; i++) { /* the thread was checked with [fn] */
+        if (!pvmA_lookup(P, args[i], &callee[1 + i])) {
+            for (int j = 0; j <= i; j++) /* keep nothing alive from above the top */
+                callee[j] = VAL_NIL;
+            pvmA_value_fail(P, args[i]);
+            return *st = P->status, false;
+        }
+    }
+    *st = PVM_OK;
+    api_begin(P);
+    return pvmV_pcall_run(P->vm, callee, argc, r);
+}
+
+/* The same for any other call: the arguments in an array first. */
+static bool api_call_copied(pvm_vm *P, Value f, int argc, const pvm_value *args, Value *r, pvm_status *st)
+{
+    Value small[8];
+    Value *vals = (size_t)argc <= sizeof small / sizeof small[0] ? small : malloc((size_t)argc * sizeof(Value));
+    if (!vals) {
+        *st = pvmA_fail(P, PVM_ENOMEM, "out of memory");
+        return false;
+    }
+    *st = PVM_OK;
+    for (int i = 0; i < argc && *st == PVM_OK; i++) {
+        if (!pvmA_lookup(P, args[i], &vals[i]))
+            *st = (pvmA_value_fail(P, args[i]), P->status);
+    }
+    bool ok = false;
+    if (*st == PVM_OK) {
+        api_begin(P);
+        ok = pvmV_pcall(P->vm, f, argc, vals, r);
+    }
+    if (vals != small)
+        free(vals);
+    return ok;
+}
+
 pvm_status pvm_call(pvm_vm *P, pvm_value fn, int argc, const pvm_value *args, pvm_value *result)
 {
     if (!P)
@@ -516,23 +559,13 @@ pvm_status pvm_call(pvm_vm *P, pvm_value fn, int argc, const pvm_value *args, pv
         return P->status;
     if (!vm_is_function(f))
         return pvmA_fail(P, PVM_ETYPE, "attempt to call a %s value", pvmV_type_name(f));
-    Value small[8];
-    Value *vals = (size_t)argc <= sizeof small / sizeof small[0] ? small : malloc((size_t)argc * sizeof(Value));
-    if (!vals)
-        return pvmA_fail(P, PVM_ENOMEM, "out of memory");
-    for (int i = 0; i < argc; i++) { /* the thread was checked with [fn] */
-        if (!pvmA_lookup(P, args[i], &vals[i])) {
-            if (vals != small)
-                free(vals);
-            return pvmA_value_fail(P, args[i]), P->status;
-        }
-    }
-    api_begin(P);
     Value r;
-    bool ok = pvmV_pcall(P->vm, f, argc, vals, &r);
-    if (vals != small)
-        free(vals);
-    pvm_status st = api_end(P, ok);
+    pvm_status st;
+    Value *callee = pvmV_pcall_slots(P->vm, f, argc);
+    bool ok = callee ? api_call_in_place(P, callee, argc, args, &r, &st) : api_call_copied(P, f, argc, args, &r, &st);
+    if (st != PVM_OK)
+        return st; /* an argument handle was bad: nothing ran */
+    st = api_end(P, ok);
     if (st == PVM_OK && result && !pvmA_handle(P, r, result))
         return pvmA_fail(P, PVM_ENOMEM, "out of memory");
     return st;

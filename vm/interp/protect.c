@@ -133,35 +133,18 @@ static void vm_pcall_body(VM *vm, void *ud)
     c->result = pvmV_call(vm, c->fn, c->argc, c->args);
 }
 
-/* Whether a call of [fn] with [argc] arguments at the top of the stack
- * starts without raising: a PV function taking exactly them, and fuel,
- * no interrupt, C depth, a frame and rooted stack to spare. Then nothing
- * raises before the interpreter has set up its own boundary. */
-static bool vm_call_starts_clean(const VM *vm, Value fn, int argc)
-{
-    if (fn.type != VT_CLOSURE)
-        return false;
-    const VmProto *p = fn.as.cl->proto;
-    return (uint32_t)argc == p->nparams && !p->variadic && vm->fuel >= 1 && !vm->interrupt &&
-           vm->ccalls < VM_MAX_CCALLS && vm->nframes < vm->frames_cap &&
-           vm->top + 1 + p->frame_slots <= vm->stack_rooted;
-}
-
-/* pvmV_pcall of such a call: what pvmV_call does, with the interpreter's
- * boundary as the only one (one setjmp), which hands back an error no
- * try of the call caught instead of passing it on. */
-static bool vm_pcall_clean(VM *vm, Value fn, int argc, const Value *args, Value *result)
+/* pvmV_pcall of a call pvmV_pcall_slots accepted, with fuel and no
+ * interrupt: nothing raises before the interpreter has set up its own
+ * boundary, which is then the call's only one (one setjmp), and hands
+ * back an error no try of the call caught instead of passing it on. */
+PVM_ALWAYS_INLINE static inline bool vm_pcall_clean(VM *vm, Value *callee, int argc, Value *result)
 {
     VmSaved s;
     vm_boundary_open(vm, &s);
     vm->fuel--; /* pvmV_call's charge, known to be affordable */
-    Value *callee = vm->top;
-    callee[0] = fn;
-    for (int i = 0; i < argc; i++)
-        callee[1 + i] = args[i];
     vm->ccalls++;
     size_t stop = vm->nframes;
-    vm_enter_frame(vm, fn.as.cl, callee + 1, (uint32_t)argc);
+    vm_enter_frame(vm, callee->as.cl, callee + 1, (uint32_t)argc);
     if (!pvmV_execute(vm, stop, true)) {
         vm_boundary_unwind(vm, &s);
         if (result)
@@ -176,10 +159,21 @@ static bool vm_pcall_clean(VM *vm, Value fn, int argc, const Value *args, Value 
     return true;
 }
 
+bool pvmV_pcall_run(VM *vm, Value *callee, int argc, Value *result)
+{
+    if (vm->fuel >= 1 && !vm->interrupt)
+        return vm_pcall_clean(vm, callee, argc, result);
+    return pvmV_pcall(vm, callee[0], argc, callee + 1, result); /* raises the limit */
+}
+
 bool pvmV_pcall(VM *vm, Value fn, int argc, const Value *args, Value *result)
 {
-    if (vm_call_starts_clean(vm, fn, argc))
-        return vm_pcall_clean(vm, fn, argc, args, result);
+    Value *callee = pvmV_pcall_slots(vm, fn, argc);
+    if (callee && vm->fuel >= 1 && !vm->interrupt) {
+        for (int i = 0; i < argc; i++)
+            callee[1 + i] = args[i];
+        return vm_pcall_clean(vm, callee, argc, result);
+    }
     VmCallArgs c = { fn, argc, args, VAL_NIL };
     bool ok = pvmV_protect(vm, vm_pcall_body, &c);
     if (result)
