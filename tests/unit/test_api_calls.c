@@ -253,6 +253,103 @@ static void test_nil_arguments_own_no_handle(void **state)
     pvm_free(vm);
 }
 
+/* More arguments than a frame of argument handles holds: slot handles,
+ * ended at return all the same. */
+static void test_many_arguments(void **state)
+{
+    (void)state;
+    pvm_vm *vm = pvm_new(&(pvm_options){ .jit = PVM_JIT_OFF });
+    assert_int_equal(pvm_register(vm, "count_handles", count_handles, NULL), PVM_OK);
+    char src[1024] = "let c = count_handles(";
+    for (int i = 0; i < 100; i++)
+        snprintf(src + strlen(src), sizeof src - strlen(src), "%s%d", i ? ", " : "", i);
+    strcat(src, ");");
+    size_t outside = pvm_handle_count(vm);
+    assert_int_equal(run(vm, src), PVM_OK);
+    assert_int_equal(count_in_native, outside + 100); /* 0..99: none is nil */
+    assert_int_equal(global_int(vm, "c"), 99);
+    assert_int_equal(pvm_typeof(vm, kept), PVM_TINVALID);
+    assert_int_equal(pvm_handle_count(vm), outside);
+    pvm_free(vm);
+}
+
+/* Arguments of natives running one inside the other: the outer one's stay
+ * valid while the inner one runs and after it returned; the inner one's
+ * end when it returns. */
+static pvm_value outer_arg;
+static pvm_value inner_arg;
+
+static pvm_value inner_native(pvm_vm *vm, int argc, const pvm_value *args, void *ud)
+{
+    inner_arg = args[0];
+    int64_t x = -1;
+    assert_int_equal(pvm_get_int(vm, outer_arg, &x), PVM_OK); /* the outer native's */
+    assert_int_equal(x, 5);
+    return args[0];
+}
+
+static pvm_value outer_native(pvm_vm *vm, int argc, const pvm_value *args, void *ud)
+{
+    outer_arg = args[1];
+    pvm_value r;
+    assert_int_equal(pvm_call(vm, args[0], 1, &args[1], &r), PVM_OK);
+    assert_int_equal(pvm_typeof(vm, inner_arg), PVM_TINVALID); /* ended with the inner call */
+    int64_t x = -1;
+    assert_int_equal(pvm_get_int(vm, r, &x), PVM_OK);
+    assert_int_equal(x, 6);
+    assert_int_equal(pvm_get_int(vm, args[1], &x), PVM_OK);
+    assert_int_equal(x, 5);
+    return r;
+}
+
+static void test_nested_natives_arguments(void **state)
+{
+    (void)state;
+    pvm_vm *vm = pvm_new(&(pvm_options){ .jit = PVM_JIT_OFF });
+    assert_int_equal(pvm_register(vm, "inner_native", inner_native, NULL), PVM_OK);
+    assert_int_equal(pvm_register(vm, "outer_native", outer_native, NULL), PVM_OK);
+    size_t outside = pvm_handle_count(vm);
+    assert_int_equal(run(vm, "let r = 0; for i in 0..3 { r = outer_native(fn (x) { return inner_native(x + 1); }, 5); }"),
+                     PVM_OK);
+    assert_int_equal(global_int(vm, "r"), 6);
+    assert_int_equal(pvm_typeof(vm, outer_arg), PVM_TINVALID);
+    assert_int_equal(pvm_handle_count(vm), outside);
+    pvm_free(vm);
+}
+
+/* An argument handle of one VM is not one of another's, even while a
+ * native of the other runs at the same depth. */
+static pvm_vm *other_vm;
+static pvm_value foreign_arg;
+
+static pvm_value look_at_foreign(pvm_vm *vm, int argc, const pvm_value *args, void *ud)
+{
+    if (ud)
+        foreign_arg = args[0];
+    else
+        assert_int_equal(pvm_typeof(vm, foreign_arg), PVM_TINVALID);
+    return PVM_NIL;
+}
+
+static pvm_value keep_and_run_other(pvm_vm *vm, int argc, const pvm_value *args, void *ud)
+{
+    foreign_arg = args[0];
+    assert_int_equal(run(other_vm, "look_at_foreign(1);"), PVM_OK);
+    return PVM_NIL;
+}
+
+static void test_foreign_argument_handles(void **state)
+{
+    (void)state;
+    pvm_vm *vm = pvm_new(&(pvm_options){ .jit = PVM_JIT_OFF });
+    other_vm = pvm_new(&(pvm_options){ .jit = PVM_JIT_OFF });
+    assert_int_equal(pvm_register(vm, "keep_and_run_other", keep_and_run_other, NULL), PVM_OK);
+    assert_int_equal(pvm_register(other_vm, "look_at_foreign", look_at_foreign, NULL), PVM_OK);
+    assert_int_equal(run(vm, "keep_and_run_other(42);"), PVM_OK);
+    pvm_free(other_vm);
+    pvm_free(vm);
+}
+
 /* A stdlib native called with the wrong number of arguments still raises
  * its arity error (the interpreter's inline native call declines it). */
 static void test_native_arity_error(void **state)
@@ -281,6 +378,9 @@ int main(void)
         cmocka_unit_test(test_interrupt_checked_at_callback_entry),
         cmocka_unit_test(test_argument_handles_released_at_return),
         cmocka_unit_test(test_nil_arguments_own_no_handle),
+        cmocka_unit_test(test_many_arguments),
+        cmocka_unit_test(test_nested_natives_arguments),
+        cmocka_unit_test(test_foreign_argument_handles),
         cmocka_unit_test(test_native_arity_error),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -24,6 +24,23 @@ typedef struct {
 #define API_FIRST_SLOTS 1024u
 #define API_NO_SLOT UINT32_MAX
 
+/* The arguments of a running native. Their handles name the VM stack
+ * slots that hold them (the caller's operands, untouched until the native
+ * returns, and scanned by the collector) rather than handle slots, so a
+ * native call makes and ends no slot for them. Such an id is
+ * (serial << 32) | API_ARG_ID | frame << 8 | argument; slot ids stay
+ * below API_ARG_ID. The serial tells this call from earlier ones that ran
+ * at the same depth; released arguments are marked in [released]. */
+#define API_ARG_ID 0x80000000u
+#define API_ARG_MAX 64u /* a native with more gets slot handles */
+
+typedef struct {
+    const Value *args;
+    uint32_t argc, serial;
+    uint64_t released; /* bit i: argument i released by the native */
+    size_t held;       /* its live argument handles (nil has none) */
+} ApiArgFrame;
+
 typedef struct {
     /* One array, not chunks: a lookup is one bounds check and one index
      * (every call across the boundary makes several). Growing copies it. */
@@ -34,6 +51,9 @@ typedef struct {
     size_t live;        /* handles held: pvm_handle_count */
     uint64_t *locals;   /* ids made inside natives, released at their return */
     size_t nlocals, locals_cap;
+    ApiArgFrame *argf;  /* one per running native, innermost last */
+    uint32_t nargf, argf_cap;
+    uint32_t serial;    /* of the latest native call */
 } ApiHandles;
 
 /* What a native asked to raise when it returns. */
@@ -98,6 +118,19 @@ static inline ApiSlot *pvmA_find(const ApiHandles *H, uint64_t id)
     return s->next_free == API_LIVE && s->gen == (uint32_t)(id >> 32) ? s : NULL;
 }
 
+/* The frame of the native argument [id] names, with the argument's index
+ * in *i, or NULL: not an argument id, or of a native that has returned,
+ * or released. */
+static inline ApiArgFrame *pvmA_find_arg(const ApiHandles *H, uint64_t id, uint32_t *i)
+{
+    uint32_t low = (uint32_t)id, f = (low & ~API_ARG_ID) >> 8;
+    *i = low & 0xFFu;
+    if (!(low & API_ARG_ID) || f >= H->nargf)
+        return NULL;
+    ApiArgFrame *a = &H->argf[f];
+    return a->serial == (uint32_t)(id >> 32) && *i < a->argc && !(a->released >> *i & 1) ? a : NULL;
+}
+
 /* The value of [h] without the thread check: false for a bad handle. */
 static inline bool pvmA_lookup(const pvm_vm *P, pvm_value h, Value *out)
 {
@@ -106,9 +139,15 @@ static inline bool pvmA_lookup(const pvm_vm *P, pvm_value h, Value *out)
         return true;
     }
     ApiSlot *s = pvmA_find(&P->handles, h.id);
-    if (!s)
+    if (s) {
+        *out = s->v;
+        return true;
+    }
+    uint32_t i;
+    ApiArgFrame *a = pvmA_find_arg(&P->handles, h.id, &i);
+    if (!a)
         return false;
-    *out = s->v;
+    *out = a->args[i];
     return true;
 }
 
@@ -150,12 +189,26 @@ static inline uint64_t pvmA_take_slot(ApiHandles *H, Value v)
     return (uint64_t)s->gen << 32 | (index + 1);
 }
 
+/* An argument's handle ends early: marked, so that it no longer names
+ * the argument. */
+static inline bool pvmA_release_arg(ApiHandles *H, uint64_t id)
+{
+    uint32_t i;
+    ApiArgFrame *a = pvmA_find_arg(H, id, &i);
+    if (!a)
+        return false;
+    a->released |= (uint64_t)1 << i;
+    a->held--;
+    H->live--;
+    return true;
+}
+
 /* Ends handle [id]: false when it is not live. */
 static inline bool pvmA_release_id(ApiHandles *H, uint64_t id)
 {
     ApiSlot *s = pvmA_find(H, id);
     if (!s)
-        return false;
+        return pvmA_release_arg(H, id);
     s->v = VAL_NIL;
     if (++s->gen == 0)
         s->gen = 1;
@@ -163,6 +216,40 @@ static inline bool pvmA_release_id(ApiHandles *H, uint64_t id)
     H->free_head = (uint32_t)id - 1;
     H->live--;
     return true;
+}
+
+/* Argument handles of a native with up to API_ARG_MAX arguments: a frame
+ * naming [args] (which stay where they are until pvmA_args_end); false
+ * when memory runs out. */
+bool pvmA_argf_grow(ApiHandles *H);
+static inline bool pvmA_args_begin(pvm_vm *P, int argc, const Value *args, pvm_value *h)
+{
+    ApiHandles *H = &P->handles;
+    if (H->nargf == H->argf_cap && !pvmA_argf_grow(H))
+        return false;
+    uint32_t f = H->nargf++;
+    ApiArgFrame *a = &H->argf[f];
+    a->args = args;
+    a->argc = (uint32_t)argc;
+    a->serial = ++H->serial;
+    a->released = 0;
+    uint64_t id = (uint64_t)a->serial << 32 | API_ARG_ID | f << 8;
+    size_t held = 0;
+    for (int i = 0; i < argc; i++) {
+        bool nil = args[i].type == VT_NIL;
+        h[i].id = nil ? 0 : id | (uint32_t)i;
+        held += !nil;
+    }
+    a->held = held;
+    H->live += held;
+    return true;
+}
+
+/* The innermost native returns: its argument handles end. */
+static inline void pvmA_args_end(pvm_vm *P)
+{
+    ApiHandles *H = &P->handles;
+    H->live -= H->argf[--H->nargf].held;
 }
 
 /* Ends the argument handles of a native when it returns: those it did
@@ -189,8 +276,9 @@ static inline bool pvmA_handle(pvm_vm *P, Value v, pvm_value *out)
     return pvmA_handle_slow(P, v, out);
 }
 
-/* Handles for the [argc] arguments of a native, released by
- * pvmA_release_args (not kept among the locals: the array holds them);
+/* Slot handles for the [argc] arguments of a native with more than
+ * API_ARG_MAX, released by pvmA_release_args (not kept among the locals:
+ * the array holds them);
  * false, with none left, when memory runs out. */
 static inline bool pvmA_arg_handles(pvm_vm *P, int argc, const Value *args, pvm_value *h)
 {

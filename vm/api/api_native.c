@@ -21,8 +21,6 @@ typedef struct {
     const char *name; /* the PvNative's name, for messages */
 } ApiNativeData;
 
-#define API_SMALL_ARGS 8
-
 /* A raise requested by a native; saved while a nested native runs. */
 typedef struct {
     ApiRaise kind;
@@ -74,41 +72,80 @@ static void api_after_native(VM *vm, pvm_vm *P, ApiRaiseState r, const char *nam
 
 /* The end of a native call with something to do: a raise or a limit to
  * act on, an invalid result, or a raise of the calling native (which then
- * called back into PV) to put back. */
-PVM_COLD static void api_native_end(VM *vm, pvm_vm *P, ApiRaiseState outer, const char *name, bool valid)
+ * called back into PV) to put back: [outer], NULL when there is none. */
+PVM_COLD static void api_native_end(VM *vm, pvm_vm *P, const ApiRaiseState *outer, const char *name, bool valid)
 {
+    static const ApiRaiseState none = { API_RAISE_NONE, NULL, { VT_NIL, { 0 } } };
     ApiRaiseState mine = api_take_raise(P);
-    api_put_raise(P, outer);
+    api_put_raise(P, outer ? *outer : none);
     api_after_native(vm, P, mine, name, valid);
+}
+
+/* A native call between its argument handles and their end. A raise the
+ * calling native had requested is put aside in *[outer] while it runs
+ * (*[nested]): rare, so the common case touches no copy of it (copying
+ * one costs a stalled store-to-load forward). The result is looked up
+ * before anything of the call ends: it may be an argument. */
+typedef struct {
+    bool valid, nested;
+    ApiRaiseState outer;
+} ApiNativeEnd;
+
+PVM_ALWAYS_INLINE static inline Value api_native_run(pvm_vm *P, const ApiNativeData *d, int argc,
+                                                     const pvm_value *h, ApiNativeEnd *e)
+{
+    e->nested = P->raise != API_RAISE_NONE;
+    if (e->nested)
+        e->outer = api_take_raise(P);
+    P->depth++;
+    pvm_value r = d->fn(P, argc, h, d->ud);
+    P->depth--;
+    Value result = VAL_NIL;
+    e->valid = pvmA_lookup(P, r, &result) || pvmA_value_fail(P, r);
+    return result;
+}
+
+/* What is left when the native has returned and its handles ended. */
+PVM_ALWAYS_INLINE static inline void api_native_done(VM *vm, pvm_vm *P, const ApiNativeData *d, const ApiNativeEnd *e)
+{
+    if (!e->valid || e->nested || P->raise != API_RAISE_NONE || P->fatal_pending != VM_ERR_NONE)
+        api_native_end(vm, P, e->nested ? &e->outer : NULL, d->name, e->valid);
+}
+
+/* More than API_ARG_MAX arguments: slot handles in a malloc'd array. */
+PVM_COLD static Value api_native_call_many(VM *vm, int argc, Value *args, const ApiNativeData *d)
+{
+    pvm_vm *P = d->P;
+    pvm_value *h = malloc((size_t)argc * sizeof *h);
+    size_t mark = P->handles.nlocals;
+    if (!h || !pvmA_arg_handles(P, argc, args, h)) {
+        free(h);
+        pvmV_out_of_memory(vm);
+    }
+    ApiNativeEnd e;
+    Value result = api_native_run(P, d, argc, h, &e);
+    pvmA_locals_unwind(P, mark);
+    pvmA_release_args(P, argc, h);
+    free(h);
+    api_native_done(vm, P, d, &e);
+    return result;
 }
 
 static Value api_native_call(VM *vm, int argc, Value *args, void *data)
 {
-    ApiNativeData *d = data;
+    const ApiNativeData *d = data;
+    if (argc > (int)API_ARG_MAX)
+        return api_native_call_many(vm, argc, args, d);
     pvm_vm *P = d->P;
-    pvm_value small[API_SMALL_ARGS];
-    pvm_value *h = argc <= API_SMALL_ARGS ? small : malloc((size_t)argc * sizeof *h);
+    pvm_value h[API_ARG_MAX];
     size_t mark = P->handles.nlocals;
-    P->depth++;
-    if (!h || !pvmA_arg_handles(P, argc, args, h)) {
-        P->depth--;
-        if (h != small)
-            free(h);
+    if (!pvmA_args_begin(P, argc, args, h))
         pvmV_out_of_memory(vm);
-    }
-    ApiRaiseState outer = { API_RAISE_NONE, NULL, VAL_NIL };
-    if (P->raise != API_RAISE_NONE)
-        outer = api_take_raise(P);
-    pvm_value r = d->fn(P, argc, h, d->ud);
-    P->depth--;
-    Value result = VAL_NIL;
-    bool valid = pvmA_value(P, r, &result);
+    ApiNativeEnd e;
+    Value result = api_native_run(P, d, argc, h, &e);
     pvmA_locals_unwind(P, mark);
-    pvmA_release_args(P, argc, h);
-    if (h != small)
-        free(h);
-    if (!valid || P->raise != API_RAISE_NONE || outer.kind != API_RAISE_NONE || P->fatal_pending != VM_ERR_NONE)
-        api_native_end(vm, P, outer, d->name, valid);
+    pvmA_args_end(P);
+    api_native_done(vm, P, d, &e);
     return result;
 }
 

@@ -21,6 +21,7 @@ void pvmA_handles_init(pvm_vm *P)
     ApiHandles *H = &P->handles;
     uint64_t mix = (uint64_t)(uintptr_t)P * 0x9E3779B97F4A7C15u;
     H->salt = (uint32_t)(mix >> 32) | 1u;
+    H->serial = H->salt; /* another VM's argument ids fail too */
     H->free_head = API_NO_SLOT;
 }
 
@@ -30,6 +31,7 @@ void pvmA_handles_free(pvm_vm *P)
     if (H->slots)
         GC_FREE(H->slots);
     free(H->locals);
+    free(H->argf);
     memset(H, 0, sizeof *H);
 }
 
@@ -38,7 +40,7 @@ void pvmA_handles_free(pvm_vm *P)
  * array; the new slots go on the free list lowest first. */
 bool pvmA_grow_handles(ApiHandles *H)
 {
-    if (!pvmA_thread_ensure() || H->cap >= (API_NO_SLOT - 1) / 2)
+    if (!pvmA_thread_ensure() || H->cap >= API_ARG_ID / 2) /* ids stay below API_ARG_ID */
         return false;
     uint32_t cap = H->cap ? H->cap * 2 : API_FIRST_SLOTS;
     ApiSlot *slots = GC_MALLOC_UNCOLLECTABLE(cap * sizeof(ApiSlot));
@@ -56,6 +58,17 @@ bool pvmA_grow_handles(ApiHandles *H)
     }
     H->slots = slots;
     H->cap = cap;
+    return true;
+}
+
+bool pvmA_argf_grow(ApiHandles *H)
+{
+    uint32_t cap = H->argf_cap ? H->argf_cap * 2 : 16;
+    ApiArgFrame *argf = realloc(H->argf, cap * sizeof *argf);
+    if (!argf)
+        return false;
+    H->argf = argf;
+    H->argf_cap = cap;
     return true;
 }
 
