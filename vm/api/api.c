@@ -19,6 +19,7 @@
 #include "jit/jit.h"
 #include "stdlib/stdlib.h"
 #include "vm/api/api_int.h"
+#include "vm/interp/pcall.h"
 
 /* ---- The collector and threads ---- */
 

@@ -23,29 +23,6 @@ bool pvmV_load_bytes(VM *vm, const uint8_t *bytes, size_t len, char *err, size_t
 Value pvmV_call(VM *vm, Value fn, int argc, const Value *args);
 bool pvmV_pcall(VM *vm, Value fn, int argc, const Value *args, Value *result);
 
-/* pvmV_pcall in two steps, for the embedding API's pvm_call, which makes
- * one per call a host asks for and converts each argument itself: when a
- * call of [fn] with [argc] arguments can start without raising (a PV
- * function taking exactly them, C depth, a frame and rooted stack to
- * spare), pvmV_pcall_slots puts [fn] at the top of the stack and returns
- * that slot, the arguments' going after it; the caller fills those and
- * calls pvmV_pcall_run. Else NULL: use pvmV_pcall. Filling them needs no
- * undoing: they are above vm->top until the call. */
-static inline Value *pvmV_pcall_slots(VM *vm, Value fn, int argc)
-{
-    if (fn.type != VT_CLOSURE)
-        return NULL;
-    const VmProto *p = fn.as.cl->proto;
-    Value *callee = vm->top;
-    if ((uint32_t)argc != p->nparams || p->variadic || vm->ccalls >= VM_MAX_CCALLS ||
-        vm->nframes >= vm->frames_cap || callee + 1 + p->frame_slots > vm->stack_rooted)
-        return NULL;
-    *callee = fn;
-    return callee;
-}
-/* Runs the call set up at [callee]: as pvmV_pcall. */
-bool pvmV_pcall_run(VM *vm, Value *callee, int argc, Value *result);
-
 /* Runs [fn] with a protected boundary: false when it raised (vm->error). */
 bool pvmV_protect(VM *vm, void (*fn)(VM *vm, void *ud), void *ud);
 

@@ -7,8 +7,7 @@
  * (which resumes at a PV handler of its own run) or pvmV_protect's. A
  * pvmV_pcall that nothing can stop before the interpreter starts sets up
  * none itself: the interpreter's boundary hands the error back to it. */
-#include "vm/interp/ops.h"
-#include "vm/interp/loop.h"
+#include "vm/interp/pcall.h"
 #include "jit/jit.h"
 
 void pvmV_push_handler(VM *vm, Value *top, const VmInsn *catch_ip)
@@ -69,28 +68,7 @@ Value pvmV_call(VM *vm, Value fn, int argc, const Value *args)
     return r;
 }
 
-/* The VM state a protected boundary puts back after a throw. */
-typedef struct {
-    size_t nframes, nhandlers, pcall_handlers;
-    unsigned ccalls;
-    Value *top;
-} VmSaved;
-
-/* Opens a boundary: saves the state, and puts the try handlers of outer
- * runs out of reach of what runs inside. */
-static void vm_boundary_open(VM *vm, VmSaved *s)
-{
-    s->nframes = vm->nframes;
-    s->nhandlers = vm->nhandlers;
-    s->pcall_handlers = vm->pcall_handlers;
-    s->ccalls = vm->ccalls;
-    s->top = vm->top;
-    vm->pcall_handlers = vm->nhandlers;
-    vm->error_kind = VM_ERR_NONE;
-}
-
-/* After a throw reached the boundary: back to the state it saved. */
-static void vm_boundary_unwind(VM *vm, const VmSaved *s)
+void pvmV_boundary_unwind(VM *vm, const VmSaved *s)
 {
     if (vm->jit) /* the frames a recording watched are gone */
         pvmJ_unwind(vm);
@@ -106,12 +84,12 @@ bool pvmV_protect(VM *vm, void (*fn)(VM *vm, void *ud), void *ud)
 {
     VmJmp jmp; /* not zero-initialised: the jmp_buf is large and setjmp fills it */
     VmSaved s;
-    vm_boundary_open(vm, &s);
+    pvmV_boundary_open(vm, &s);
     jmp.prev = vm->jmp;
     vm->jmp = &jmp;
     if (setjmp(jmp.buf) != 0) {
         vm->jmp = jmp.prev;
-        vm_boundary_unwind(vm, &s);
+        pvmV_boundary_unwind(vm, &s);
         return false;
     }
     fn(vm, ud);
@@ -133,46 +111,13 @@ static void vm_pcall_body(VM *vm, void *ud)
     c->result = pvmV_call(vm, c->fn, c->argc, c->args);
 }
 
-/* pvmV_pcall of a call pvmV_pcall_slots accepted, with fuel and no
- * interrupt: nothing raises before the interpreter has set up its own
- * boundary, which is then the call's only one (one setjmp), and hands
- * back an error no try of the call caught instead of passing it on. */
-PVM_ALWAYS_INLINE static inline bool vm_pcall_clean(VM *vm, Value *callee, int argc, Value *result)
-{
-    VmSaved s;
-    vm_boundary_open(vm, &s);
-    vm->fuel--; /* pvmV_call's charge, known to be affordable */
-    vm->ccalls++;
-    size_t stop = vm->nframes;
-    vm_enter_frame(vm, callee->as.cl, callee + 1, (uint32_t)argc);
-    if (!pvmV_execute(vm, stop, true)) {
-        vm_boundary_unwind(vm, &s);
-        if (result)
-            *result = vm->error;
-        return false;
-    }
-    vm->ccalls--;
-    if (result)
-        *result = *callee;
-    vm->top = callee;
-    vm->pcall_handlers = s.pcall_handlers;
-    return true;
-}
-
-bool pvmV_pcall_run(VM *vm, Value *callee, int argc, Value *result)
-{
-    if (vm->fuel >= 1 && !vm->interrupt)
-        return vm_pcall_clean(vm, callee, argc, result);
-    return pvmV_pcall(vm, callee[0], argc, callee + 1, result); /* raises the limit */
-}
-
 bool pvmV_pcall(VM *vm, Value fn, int argc, const Value *args, Value *result)
 {
     Value *callee = pvmV_pcall_slots(vm, fn, argc);
     if (callee && vm->fuel >= 1 && !vm->interrupt) {
         for (int i = 0; i < argc; i++)
             callee[1 + i] = args[i];
-        return vm_pcall_clean(vm, callee, argc, result);
+        return pvmV_pcall_run(vm, callee, argc, result);
     }
     VmCallArgs c = { fn, argc, args, VAL_NIL };
     bool ok = pvmV_protect(vm, vm_pcall_body, &c);
