@@ -445,12 +445,14 @@ L_JMP_JIT:
             pvmV_limit_reached(vm);
         if (vm_push_frame_fast(vm, callee, argc)) {
             ENTERED(callee);
-        } else if ((callee->type == VT_NATIVE && pvmV_call_native(vm, callee, argc)) ||
-                   !pvmV_call_value(vm, callee, argc)) {
+        } else if (callee->type == VT_NATIVE && pvmV_call_native(vm, callee, argc)) {
             REFRAME();
             top = vm->top;
-        } else {
+        } else if (pvmV_call_value(vm, callee, argc)) {
             LOAD();
+        } else {
+            REFRAME();
+            top = vm->top;
         }
         NEXT();
     }

@@ -47,7 +47,10 @@ bool pvmV_call_value(VM *vm, Value *callee, int argc);
 
 /* The native part of that, inline for the interpreter's CALL: runs the
  * native at [callee] (a VT_NATIVE) when it takes [argc] arguments; false,
- * having done nothing, when it does not (pvmV_call_value raises then). */
+ * having done nothing, when it does not (pvmV_call_value raises then).
+ * Inline, a call of a native costs the interpreter some 20 instructions
+ * less (measured by bench-calls); the CALL around it costs a PV call
+ * about 3 more (fib: +2 %), whatever form its native branch takes. */
 static inline bool pvmV_call_native(VM *vm, Value *callee, int argc)
 {
     PvNative *n = callee->as.nat;
