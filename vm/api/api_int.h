@@ -38,7 +38,6 @@ typedef struct {
     const Value *args;
     uint32_t argc, serial;
     uint64_t released; /* bit i: argument i released by the native */
-    size_t held;       /* its live argument handles (nil has none) */
 } ApiArgFrame;
 
 typedef struct {
@@ -48,7 +47,9 @@ typedef struct {
     uint32_t cap;
     uint32_t free_head; /* API_NO_SLOT when empty */
     uint32_t salt;      /* first generation of this VM's slots */
-    size_t live;        /* handles held: pvm_handle_count */
+    size_t live;        /* slot handles held (pvm_handle_count adds the
+                           running natives' arguments: counted there, not
+                           at each call) */
     uint64_t *locals;   /* ids made inside natives, released at their return */
     size_t nlocals, locals_cap;
     ApiArgFrame *argf;  /* one per running native, innermost last */
@@ -198,8 +199,6 @@ static inline bool pvmA_release_arg(ApiHandles *H, uint64_t id)
     if (!a)
         return false;
     a->released |= (uint64_t)1 << i;
-    a->held--;
-    H->live--;
     return true;
 }
 
@@ -234,22 +233,15 @@ static inline bool pvmA_args_begin(pvm_vm *P, int argc, const Value *args, pvm_v
     a->serial = ++H->serial;
     a->released = 0;
     uint64_t id = (uint64_t)a->serial << 32 | API_ARG_ID | f << 8;
-    size_t held = 0;
-    for (int i = 0; i < argc; i++) {
-        bool nil = args[i].type == VT_NIL;
-        h[i].id = nil ? 0 : id | (uint32_t)i;
-        held += !nil;
-    }
-    a->held = held;
-    H->live += held;
+    for (int i = 0; i < argc; i++)
+        h[i].id = args[i].type == VT_NIL ? 0 : id | (uint32_t)i;
     return true;
 }
 
 /* The innermost native returns: its argument handles end. */
 static inline void pvmA_args_end(pvm_vm *P)
 {
-    ApiHandles *H = &P->handles;
-    H->live -= H->argf[--H->nargf].held;
+    P->handles.nargf--;
 }
 
 /* Ends the argument handles of a native when it returns: those it did

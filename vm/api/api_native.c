@@ -81,35 +81,41 @@ PVM_COLD static void api_native_end(VM *vm, pvm_vm *P, const ApiRaiseState *oute
     api_after_native(vm, P, mine, name, valid);
 }
 
+/* The result of a native: often one of its arguments, so their kind of
+ * id is looked at first. False (recorded) for a bad handle. */
+static inline bool api_native_result(pvm_vm *P, pvm_value r, Value *out)
+{
+    uint32_t i;
+    const ApiArgFrame *a = (uint32_t)r.id & API_ARG_ID ? pvmA_find_arg(&P->handles, r.id, &i) : NULL;
+    if (a) {
+        *out = a->args[i];
+        return true;
+    }
+    return pvmA_lookup(P, r, out) || pvmA_value_fail(P, r);
+}
+
 /* A native call between its argument handles and their end. A raise the
  * calling native had requested is put aside in *[outer] while it runs
- * (*[nested]): rare, so the common case touches no copy of it (copying
- * one costs a stalled store-to-load forward). The result is looked up
- * before anything of the call ends: it may be an argument. */
-typedef struct {
-    bool valid, nested;
-    ApiRaiseState outer;
-} ApiNativeEnd;
-
-PVM_ALWAYS_INLINE static inline Value api_native_run(pvm_vm *P, const ApiNativeData *d, int argc,
-                                                     const pvm_value *h, ApiNativeEnd *e)
+ * (the result says whether): rare, so the common case touches no copy of
+ * it (copying one stalls a store-to-load forward). */
+PVM_ALWAYS_INLINE static inline bool api_native_run(pvm_vm *P, const ApiNativeData *d, int argc,
+                                                    const pvm_value *h, pvm_value *r, ApiRaiseState *outer)
 {
-    e->nested = P->raise != API_RAISE_NONE;
-    if (e->nested)
-        e->outer = api_take_raise(P);
+    bool nested = P->raise != API_RAISE_NONE;
+    if (nested)
+        *outer = api_take_raise(P);
     P->depth++;
-    pvm_value r = d->fn(P, argc, h, d->ud);
+    *r = d->fn(P, argc, h, d->ud);
     P->depth--;
-    Value result = VAL_NIL;
-    e->valid = pvmA_lookup(P, r, &result) || pvmA_value_fail(P, r);
-    return result;
+    return nested;
 }
 
 /* What is left when the native has returned and its handles ended. */
-PVM_ALWAYS_INLINE static inline void api_native_done(VM *vm, pvm_vm *P, const ApiNativeData *d, const ApiNativeEnd *e)
+PVM_ALWAYS_INLINE static inline void api_native_done(VM *vm, pvm_vm *P, const ApiNativeData *d, bool nested,
+                                                     const ApiRaiseState *outer, bool valid)
 {
-    if (!e->valid || e->nested || P->raise != API_RAISE_NONE || P->fatal_pending != VM_ERR_NONE)
-        api_native_end(vm, P, e->nested ? &e->outer : NULL, d->name, e->valid);
+    if (!valid || nested || P->raise != API_RAISE_NONE || P->fatal_pending != VM_ERR_NONE)
+        api_native_end(vm, P, nested ? outer : NULL, d->name, valid);
 }
 
 /* More than API_ARG_MAX arguments: slot handles in a malloc'd array. */
@@ -122,15 +128,20 @@ PVM_COLD static Value api_native_call_many(VM *vm, int argc, Value *args, const 
         free(h);
         pvmV_out_of_memory(vm);
     }
-    ApiNativeEnd e;
-    Value result = api_native_run(P, d, argc, h, &e);
+    pvm_value r;
+    ApiRaiseState outer;
+    bool nested = api_native_run(P, d, argc, h, &r, &outer);
+    Value result = VAL_NIL;
+    bool valid = pvmA_lookup(P, r, &result) || pvmA_value_fail(P, r);
     pvmA_locals_unwind(P, mark);
     pvmA_release_args(P, argc, h);
     free(h);
-    api_native_done(vm, P, d, &e);
+    api_native_done(vm, P, d, nested, &outer, valid);
     return result;
 }
 
+/* The result is looked up before anything of the call ends: it may be
+ * an argument. */
 static Value api_native_call(VM *vm, int argc, Value *args, void *data)
 {
     const ApiNativeData *d = data;
@@ -141,11 +152,14 @@ static Value api_native_call(VM *vm, int argc, Value *args, void *data)
     size_t mark = P->handles.nlocals;
     if (!pvmA_args_begin(P, argc, args, h))
         pvmV_out_of_memory(vm);
-    ApiNativeEnd e;
-    Value result = api_native_run(P, d, argc, h, &e);
+    pvm_value r;
+    ApiRaiseState outer;
+    bool nested = api_native_run(P, d, argc, h, &r, &outer);
+    Value result = VAL_NIL;
+    bool valid = api_native_result(P, r, &result);
     pvmA_locals_unwind(P, mark);
     pvmA_args_end(P);
-    api_native_done(vm, P, d, &e);
+    api_native_done(vm, P, d, nested, &outer, valid);
     return result;
 }
 

@@ -145,7 +145,16 @@ pvm_status pvm_release(pvm_vm *P, pvm_value v)
 
 size_t pvm_handle_count(const pvm_vm *P)
 {
-    return P ? P->handles.live : 0;
+    if (!P)
+        return 0;
+    const ApiHandles *H = &P->handles;
+    size_t n = H->live;
+    for (uint32_t f = 0; f < H->nargf; f++) {
+        const ApiArgFrame *a = &H->argf[f];
+        for (uint32_t i = 0; i < a->argc; i++)
+            n += a->args[i].type != VT_NIL && !(a->released >> i & 1);
+    }
+    return n;
 }
 
 /* ---- Types ---- */

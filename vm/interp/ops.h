@@ -56,8 +56,7 @@ static inline bool pvmV_call_native(VM *vm, Value *callee, int argc)
     PvNative *n = callee->as.nat;
     if (argc < n->min_args || (n->max_args >= 0 && argc > n->max_args))
         return false;
-    vm->top = callee + 1 + argc;
-    Value r = n->fn(vm, argc, callee + 1, n->data);
+    Value r = n->fn(vm, argc, callee + 1, n->data); /* vm->top is past the arguments */
     *callee = r;
     vm->top = callee + 1;
     return true;
