@@ -558,11 +558,11 @@ pvm_status pvm_call(pvm_vm *P, pvm_value fn, int argc, const pvm_value *args, pv
     Value f;
     if (!pvmA_value(P, fn, &f))
         return P->status;
-    if (!vm_is_function(f))
+    Value *callee = pvmV_pcall_slots(P->vm, f, argc); /* NULL for what is not a PV function */
+    if (!callee && !vm_is_function(f))
         return pvmA_fail(P, PVM_ETYPE, "attempt to call a %s value", pvmV_type_name(f));
     Value r;
     pvm_status st;
-    Value *callee = pvmV_pcall_slots(P->vm, f, argc);
     bool ok = callee ? api_call_in_place(P, callee, argc, args, &r, &st) : api_call_copied(P, f, argc, args, &r, &st);
     if (st != PVM_OK)
         return st; /* an argument handle was bad: nothing ran */

@@ -60,13 +60,17 @@ PVM_ALWAYS_INLINE static inline bool pvmV_pcall_run(VM *vm, Value *callee, int a
 {
     if (vm->fuel < 1 || vm->interrupt) /* the slow path raises the limit */
         return pvmV_pcall(vm, callee[0], argc, callee + 1, result);
-    VmSaved s;
-    pvmV_boundary_open(vm, &s);
+    /* pvmV_boundary_open, but only what cannot be told afterwards is
+     * kept: the top is [callee], the frames [stop], and the interpreter
+     * leaves ccalls and pcall_handlers as they were when it started. */
+    size_t outer_handlers = vm->pcall_handlers, stop = vm->nframes;
+    vm->pcall_handlers = vm->nhandlers;
+    vm->error_kind = VM_ERR_NONE;
     vm->fuel--; /* pvmV_call's charge, known to be affordable */
     vm->ccalls++;
-    size_t stop = vm->nframes;
     vm_enter_frame(vm, callee->as.cl, callee + 1, (uint32_t)argc);
     if (!pvmV_execute(vm, stop, true)) {
+        VmSaved s = { stop, vm->pcall_handlers, outer_handlers, vm->ccalls - 1, callee };
         pvmV_boundary_unwind(vm, &s);
         if (result)
             *result = vm->error;
@@ -76,7 +80,7 @@ PVM_ALWAYS_INLINE static inline bool pvmV_pcall_run(VM *vm, Value *callee, int a
     if (result)
         *result = *callee;
     vm->top = callee;
-    vm->pcall_handlers = s.pcall_handlers;
+    vm->pcall_handlers = outer_handlers;
     return true;
 }
 
