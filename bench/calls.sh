@@ -11,8 +11,9 @@
 #           argument; the same loop without the call is subtracted
 #
 # Timing: CALLS_ROUNDS (default 7) rounds, each running the pvm host then
-# the Lua host once (CALLS_N calls per measurement, default 2 000 000); the
-# table shows the median ns per call of the rounds. Instruction counts: each
+# the Lua host once; each host times every measurement as the best of 5
+# runs of CALLS_N calls (default 1 000 000), and the table shows the
+# median of the rounds. Instruction counts: each
 # host under valgrind --tool=callgrind at 100 000 and 200 000 calls, the
 # difference divided by 100 000 (start-up cancels out); skipped when
 # valgrind is missing and CALLS_CALLGRIND=0 skips it anyway.
@@ -28,7 +29,7 @@ LIB=${LIB:-build/rel/libpvm.a}
 CC=${CC:-cc}
 OUT=${BENCH_DIR:-build/bench-calls}
 ROUNDS=${CALLS_ROUNDS:-7}
-N=${CALLS_N:-2000000}
+N=${CALLS_N:-1000000}
 CG_N1=100000
 CG_N2=200000
 MEASURES="host result native"
@@ -128,7 +129,7 @@ count_instructions() {
 
 report() {
     local m p l
-    echo "Median ns per call of $ROUNDS interleaved round(s), $N calls per measurement;"
+    echo "Median ns per call of $ROUNDS interleaved round(s) (each the best of 5 runs of $N calls);"
     echo "instructions per call counted by callgrind (-: not counted)."
     echo
     echo "| call | pvm ns | Lua 5.4 ns | pvm/Lua | pvm instructions | Lua instructions | pvm/Lua |"

@@ -561,9 +561,18 @@ pvm_status pvm_call(pvm_vm *P, pvm_value fn, int argc, const pvm_value *args, pv
     Value *callee = pvmV_pcall_slots(P->vm, f, argc); /* NULL for what is not a PV function */
     if (!callee && !vm_is_function(f))
         return pvmA_fail(P, PVM_ETYPE, "attempt to call a %s value", pvmV_type_name(f));
-    Value r;
+    Value r, copied;
     pvm_status st;
-    bool ok = callee ? api_call_in_place(P, callee, argc, args, &r, &st) : api_call_copied(P, f, argc, args, &r, &st);
+    bool ok;
+    /* Not one variable for both: the copied path takes its address, and
+     * the fast one then reads a result stored in one piece in two (a
+     * stalled store-to-load forward on every call). */
+    if (callee) {
+        ok = api_call_in_place(P, callee, argc, args, &r, &st);
+    } else {
+        ok = api_call_copied(P, f, argc, args, &copied, &st);
+        r = copied;
+    }
     if (st != PVM_OK)
         return st; /* an argument handle was bad: nothing ran */
     st = api_end(P, ok);
