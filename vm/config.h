@@ -22,6 +22,16 @@
 #define PVM_CONSTRUCTOR
 #endif
 
+/* Built with AddressSanitizer (GCC defines __SANITIZE_ADDRESS__; Clang
+ * has a feature test). */
+#if defined(__SANITIZE_ADDRESS__)
+#define PVM_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define PVM_ASAN 1
+#endif
+#endif
+
 /* Dispatch with computed goto (labels as values) where the compiler has it;
  * -DPVM_NO_COMPUTED_GOTO selects the portable switch. */
 #if (defined(__GNUC__) || defined(__clang__)) && !defined(PVM_NO_COMPUTED_GOTO)

@@ -380,6 +380,7 @@ pvm_vm *pvm_new(const pvm_options *opt)
         return NULL;
     }
     memset(P, 0, sizeof *P);
+    pvmV_leak_root(P, sizeof *P); /* its messages and handle arrays are malloc'd */
     P->owner = pthread_self();
     if (opt)
         P->opt = *opt;
@@ -416,6 +417,7 @@ void pvm_free(pvm_vm *P)
     free(P->raised_text);
     free(P->module_path);
     bool same_thread = pthread_equal(P->owner, pthread_self());
+    pvmV_leak_unroot(P, sizeof *P);
     GC_FREE(P);
     if (same_thread)
         pvm_thread_detach();

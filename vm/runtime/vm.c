@@ -11,6 +11,9 @@
 #include <sys/mman.h>
 
 #include "vm/runtime/vm.h"
+#ifdef PVM_ASAN /* vm/config.h */
+#include <sanitizer/lsan_interface.h>
+#endif
 
 #define VM_ROOT_STEP (64u * 1024u) /* slots registered with the GC at a time */
 
@@ -88,6 +91,24 @@ static bool vm_init_heap(VM *vm)
     return ok;
 }
 
+void pvmV_leak_root(const void *p, size_t size)
+{
+#ifdef PVM_ASAN
+    __lsan_register_root_region(p, size);
+#else
+    (void)p, (void)size;
+#endif
+}
+
+void pvmV_leak_unroot(const void *p, size_t size)
+{
+#ifdef PVM_ASAN
+    __lsan_unregister_root_region(p, size);
+#else
+    (void)p, (void)size;
+#endif
+}
+
 /* NULL when memory runs out; whatever was made is released. */
 VM *pvmV_new(void)
 {
@@ -102,6 +123,7 @@ VM *pvmV_new(void)
         GC_FREE(vm);
         return NULL;
     }
+    pvmV_leak_root(vm, sizeof *vm); /* the JIT's state hangs off it */
     vm->stack = stack;
     vm->stack_rooted = vm->stack;
     vm->top = vm->stack;
@@ -124,6 +146,7 @@ void pvmV_free(VM *vm)
     if (vm->stack_rooted > vm->stack)
         GC_remove_roots(vm->stack, vm->stack_rooted);
     munmap(vm->stack, vm_stack_bytes());
+    pvmV_leak_unroot(vm, sizeof *vm);
     GC_FREE(vm);
 }
 
