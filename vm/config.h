@@ -12,12 +12,14 @@
 #define PVM_NORETURN __attribute__((noreturn))
 #define PVM_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
 #define PVM_COLD __attribute__((cold))
+#define PVM_NOINLINE __attribute__((noinline))
 #define PVM_ALWAYS_INLINE __attribute__((always_inline))
 #define PVM_CONSTRUCTOR __attribute__((constructor))
 #else
 #define PVM_NORETURN
 #define PVM_PRINTF(fmt, args)
 #define PVM_COLD
+#define PVM_NOINLINE
 #define PVM_ALWAYS_INLINE
 #define PVM_CONSTRUCTOR
 #endif

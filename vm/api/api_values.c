@@ -129,7 +129,7 @@ pvm_value pvm_retain(pvm_vm *P, pvm_value v)
     return h;
 }
 
-PVM_COLD static pvm_status api_release_failed(pvm_vm *P, pvm_value v)
+PVM_COLD PVM_NOINLINE static pvm_status api_release_failed(pvm_vm *P, pvm_value v)
 {
     if (!P)
         return PVM_EARG;
@@ -318,13 +318,14 @@ pvm_value pvm_pointer(pvm_vm *P, void *p)
 /* The value of [v] when all is well: [P] given, the thread known, [v]
  * live. The hot accessors try this first and take their checked path,
  * which says what is wrong, only when it fails or the type differs: then
- * the common case calls nothing and saves no registers. */
+ * the common case calls nothing and saves no registers (the checked paths
+ * are kept out of line for that). */
 static inline bool api_quick(pvm_vm *P, pvm_value v, Value *out)
 {
     return P && pvmA_thread_ready && pvmA_lookup(P, v, out);
 }
 
-PVM_COLD static pvm_status api_get_bool_checked(pvm_vm *P, pvm_value v, bool *out)
+PVM_COLD PVM_NOINLINE static pvm_status api_get_bool_checked(pvm_vm *P, pvm_value v, bool *out)
 {
     Value val;
     if (!P)
@@ -347,7 +348,7 @@ pvm_status pvm_get_bool(pvm_vm *P, pvm_value v, bool *out)
     return api_get_bool_checked(P, v, out);
 }
 
-PVM_COLD static pvm_status api_get_int_checked(pvm_vm *P, pvm_value v, int64_t *out)
+PVM_COLD PVM_NOINLINE static pvm_status api_get_int_checked(pvm_vm *P, pvm_value v, int64_t *out)
 {
     Value val;
     if (!P)
@@ -370,7 +371,7 @@ pvm_status pvm_get_int(pvm_vm *P, pvm_value v, int64_t *out)
     return api_get_int_checked(P, v, out);
 }
 
-PVM_COLD static pvm_status api_get_float_checked(pvm_vm *P, pvm_value v, double *out)
+PVM_COLD PVM_NOINLINE static pvm_status api_get_float_checked(pvm_vm *P, pvm_value v, double *out)
 {
     Value val;
     if (!P)
