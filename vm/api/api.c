@@ -509,8 +509,7 @@ pvm_status pvm_run(pvm_vm *P)
 /* The arguments straight into the stack slots pvmV_pcall_slots gave,
  * then the call. *[st] is the error of a bad argument handle (nothing
  * ran), else PVM_OK, and the call's success is returned. */
-static inline bool api_call_in_place(pvm_vm *P, Value *callee, int argc, const pvm_value *args, Value *r,
-                                     pvm_status *st)
+static inline bool api_call_in_place(pvm_vm *P, Value *callee, int argc, const pvm_value *args, pvm_status *st)
 {
     for (int i = 0; i < argc; i++) { /* the thread was checked with [fn] */
         if (!pvmA_lookup(P, args[i], &callee[1 + i])) {
@@ -522,7 +521,7 @@ static inline bool api_call_in_place(pvm_vm *P, Value *callee, int argc, const p
     }
     *st = PVM_OK;
     api_begin(P);
-    return pvmV_pcall_run(P->vm, callee, argc, r);
+    return pvmV_pcall_run(P->vm, callee, argc, NULL); /* the result stays in *callee */
 }
 
 /* The same for any other call: the arguments in an array first. */
@@ -563,22 +562,24 @@ pvm_status pvm_call(pvm_vm *P, pvm_value fn, int argc, const pvm_value *args, pv
     Value *callee = pvmV_pcall_slots(P->vm, f, argc); /* NULL for what is not a PV function */
     if (!callee && !vm_is_function(f))
         return pvmA_fail(P, PVM_ETYPE, "attempt to call a %s value", pvmV_type_name(f));
-    Value r, copied;
+    Value copied;
+    const Value *r = &copied;
     pvm_status st;
     bool ok;
-    /* Not one variable for both: the copied path takes its address, and
-     * the fast one then reads a result stored in one piece in two (a
-     * stalled store-to-load forward on every call). */
+    /* The fast path's result is read where the call left it, above the
+     * stack top (rooted, and untouched until the next call): each copy
+     * of a Value just stored is one more store-to-load forward to wait
+     * for, on every call. */
     if (callee) {
-        ok = api_call_in_place(P, callee, argc, args, &r, &st);
+        ok = api_call_in_place(P, callee, argc, args, &st);
+        r = callee;
     } else {
         ok = api_call_copied(P, f, argc, args, &copied, &st);
-        r = copied;
     }
     if (st != PVM_OK)
         return st; /* an argument handle was bad: nothing ran */
     st = api_end(P, ok);
-    if (st == PVM_OK && result && !pvmA_handle(P, r, result))
+    if (st == PVM_OK && result && !pvmA_handle_at(P, r, result))
         return pvmA_fail(P, PVM_ENOMEM, "out of memory");
     return st;
 }

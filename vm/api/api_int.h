@@ -268,6 +268,25 @@ static inline bool pvmA_handle(pvm_vm *P, Value v, pvm_value *out)
     return pvmA_handle_slow(P, v, out);
 }
 
+/* The same for the Value at [v] (pvm_call's result, just stored whole):
+ * copied as one piece, not passed as two words, each of which would wait
+ * for the store. */
+static inline bool pvmA_handle_at(pvm_vm *P, const Value *v, pvm_value *out)
+{
+    ApiHandles *H = &P->handles;
+    if (v->type != VT_NIL && P->depth == 0 && H->free_head != API_NO_SLOT) {
+        uint32_t index = H->free_head;
+        ApiSlot *s = &H->slots[index];
+        H->free_head = s->next_free;
+        memcpy(&s->v, v, sizeof *v);
+        s->next_free = API_LIVE;
+        H->live++;
+        out->id = (uint64_t)s->gen << 32 | (index + 1);
+        return true;
+    }
+    return pvmA_handle_slow(P, *v, out);
+}
+
 /* Slot handles for the [argc] arguments of a native with more than
  * API_ARG_MAX, released by pvmA_release_args (not kept among the locals:
  * the array holds them);
