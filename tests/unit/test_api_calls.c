@@ -187,6 +187,38 @@ static void test_interrupt_checked_at_callback_entry(void **state)
     pvm_free(vm);
 }
 
+/* The output a call leaves unflushed goes to the write callback when the
+ * call returns; a callback that makes a call of its own then must not
+ * change the first call's result (left above the stack top by the fast
+ * path). */
+static pvm_vm *writer_vm;
+static int writer_calls;
+
+static void call_while_writing(void *ud, const char *data, size_t len)
+{
+    if (writer_calls++ > 0)
+        return;
+    pvm_value ok, arg = pvm_int(writer_vm, 99), r;
+    assert_int_equal(pvm_get_global(writer_vm, "ok", &ok), PVM_OK);
+    assert_int_equal(pvm_call(writer_vm, ok, 1, &arg, &r), PVM_OK);
+    pvm_release(writer_vm, r);
+    pvm_release(writer_vm, arg);
+    pvm_release(writer_vm, ok);
+}
+
+static void test_result_survives_the_write_callback(void **state)
+{
+    (void)state;
+    writer_vm = pvm_new(&(pvm_options){ .jit = PVM_JIT_OFF, .write = call_while_writing });
+    assert_int_equal(run(writer_vm, "fn ok(x) { return x; }\n"
+                                    "fn f(x) { io.write(\"unflushed\"); return x; }"),
+                     PVM_OK);
+    writer_calls = 0;
+    assert_int_equal(call_int(writer_vm, "f", 7), 7);
+    assert_true(writer_calls > 0);
+    pvm_free(writer_vm);
+}
+
 /* ---- natives' argument handles ---- */
 
 static size_t count_in_native;
@@ -376,6 +408,7 @@ int main(void)
         cmocka_unit_test(test_calls_off_the_clean_path),
         cmocka_unit_test(test_budget_charged_at_entry),
         cmocka_unit_test(test_interrupt_checked_at_callback_entry),
+        cmocka_unit_test(test_result_survives_the_write_callback),
         cmocka_unit_test(test_argument_handles_released_at_return),
         cmocka_unit_test(test_nil_arguments_own_no_handle),
         cmocka_unit_test(test_many_arguments),

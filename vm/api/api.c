@@ -578,8 +578,11 @@ pvm_status pvm_call(pvm_vm *P, pvm_value fn, int argc, const pvm_value *args, pv
     }
     if (st != PVM_OK)
         return st; /* an argument handle was bad: nothing ran */
+    /* The handle first: api_end may call the host's write and error
+     * callbacks, which may make calls of their own over *r. */
+    bool made = !ok || !result || pvmA_handle_at(P, r, result);
     st = api_end(P, ok);
-    if (st == PVM_OK && result && !pvmA_handle_at(P, r, result))
+    if (st == PVM_OK && !made)
         return pvmA_fail(P, PVM_ENOMEM, "out of memory");
     return st;
 }
