@@ -165,9 +165,9 @@ static inline bool pvmA_value(pvm_vm *P, pvm_value h, Value *out)
     return pvmA_value_fail(P, h);
 }
 
-/* The steps of making and ending handles, inline: a native call makes
- * and releases a handle per argument, and calls between them would cost
- * as much as the steps themselves. */
+/* The steps of making and ending handles, inline: a pvm_call makes one
+ * for its result, which the host soon releases, and calls between the
+ * steps would cost as much as the steps themselves. */
 bool pvmA_grow_handles(ApiHandles *H);          /* more slots; false: none */
 bool pvmA_locals_grow(ApiHandles *H, size_t n); /* room for n more locals */
 
