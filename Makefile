@@ -43,7 +43,7 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 DEPS_OK  := build/.deps-ok
 
-.PHONY: all deps test unit e2e e2e-switch fuzz fuzz-test tutorial clean install bench bench-quick bench-callgrind
+.PHONY: all deps test unit e2e e2e-switch fuzz fuzz-test tutorial clean install bench bench-quick bench-callgrind bench-calls
 all: $(PVM) $(PVMC) $(LIB)
 ifeq ($(SANITIZE),0)
 	@ln -sf $(PVM) pvm && ln -sf $(PVMC) pvmc && ln -sf $(LIB) libpvm.a
@@ -160,5 +160,9 @@ bench-quick: all
 	$(BENCH_RUN) quick
 bench-callgrind: all
 	$(BENCH_RUN) callgrind
+# What a call across the embedding boundary costs, pvm beside Lua 5.4's C
+# API (bench/calls.sh; as root it installs liblua5.4-dev and valgrind).
+bench-calls: $(LIB)
+	@LIB=$(LIB) CC="$(CC)" bash bench/calls.sh
 
 -include $(LIB_OBJ:.o=.d) $(PVM_OBJ:.o=.d) $(BUILD)/switch/interp.d $(BUILD)/compiler/pvmc_main.d

@@ -12,14 +12,26 @@
 #define PVM_NORETURN __attribute__((noreturn))
 #define PVM_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
 #define PVM_COLD __attribute__((cold))
+#define PVM_NOINLINE __attribute__((noinline))
 #define PVM_ALWAYS_INLINE __attribute__((always_inline))
 #define PVM_CONSTRUCTOR __attribute__((constructor))
 #else
 #define PVM_NORETURN
 #define PVM_PRINTF(fmt, args)
 #define PVM_COLD
+#define PVM_NOINLINE
 #define PVM_ALWAYS_INLINE
 #define PVM_CONSTRUCTOR
+#endif
+
+/* Built with AddressSanitizer (GCC defines __SANITIZE_ADDRESS__; Clang
+ * has a feature test). */
+#if defined(__SANITIZE_ADDRESS__)
+#define PVM_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define PVM_ASAN 1
+#endif
 #endif
 
 /* Dispatch with computed goto (labels as values) where the compiler has it;

@@ -19,6 +19,7 @@
 #include "jit/jit.h"
 #include "stdlib/stdlib.h"
 #include "vm/api/api_int.h"
+#include "vm/interp/pcall.h"
 
 /* ---- The collector and threads ---- */
 
@@ -38,11 +39,15 @@ PVM_CONSTRUCTOR static void api_gc_init(void)
  * main thread, must not be unregistered). */
 static _Thread_local unsigned api_thread_refs;
 static _Thread_local bool api_thread_registered;
+/* api_thread_refs > 0 || api_thread_known, kept in one flag that the
+ * inline pvmA_thread_ensure (api_int.h) tests on every API entry. */
+_Thread_local bool pvmA_thread_ready;
 
 bool pvm_thread_attach(void)
 {
     if (api_thread_refs > 0 || GC_thread_is_registered()) {
         api_thread_refs++;
+        pvmA_thread_ready = true;
         return true;
     }
     struct GC_stack_base sb;
@@ -53,6 +58,7 @@ bool pvm_thread_attach(void)
         return false;
     api_thread_registered = r == GC_SUCCESS;
     api_thread_refs++;
+    pvmA_thread_ready = true;
     return true;
 }
 
@@ -76,13 +82,13 @@ static void api_thread_key_init(void)
     pthread_key_create(&api_thread_key, api_thread_exit);
 }
 
-bool pvmA_thread_ensure(void)
+bool pvmA_thread_ensure_slow(void)
 {
     if (api_thread_refs > 0 || api_thread_known)
-        return true;
+        return pvmA_thread_ready = true;
     if (GC_thread_is_registered()) {
         api_thread_known = true;
-        return true;
+        return pvmA_thread_ready = true;
     }
     struct GC_stack_base sb;
     pthread_once(&api_thread_once, api_thread_key_init);
@@ -90,13 +96,14 @@ bool pvmA_thread_ensure(void)
         return false;
     pthread_setspecific(api_thread_key, &api_thread_known); /* any non-NULL value */
     api_thread_known = true;
-    return true;
+    return pvmA_thread_ready = true;
 }
 
 void pvm_thread_detach(void)
 {
     if (api_thread_refs == 0 || --api_thread_refs > 0)
         return;
+    pvmA_thread_ready = api_thread_known;
     if (api_thread_registered) {
         api_thread_registered = false;
         GC_unregister_my_thread();
@@ -373,6 +380,7 @@ pvm_vm *pvm_new(const pvm_options *opt)
         return NULL;
     }
     memset(P, 0, sizeof *P);
+    pvmV_leak_root(P, sizeof *P); /* its messages and handle arrays are malloc'd */
     P->owner = pthread_self();
     if (opt)
         P->opt = *opt;
@@ -409,6 +417,7 @@ void pvm_free(pvm_vm *P)
     free(P->raised_text);
     free(P->module_path);
     bool same_thread = pthread_equal(P->owner, pthread_self());
+    pvmV_leak_unroot(P, sizeof *P);
     GC_FREE(P);
     if (same_thread)
         pvm_thread_detach();
@@ -456,7 +465,7 @@ static void api_scrub(VM *vm)
     memset(vm->handlers + vm->nhandlers, 0, (vm->handlers_cap - vm->nhandlers) * sizeof(VmHandler));
 }
 
-static pvm_status api_end(pvm_vm *P, bool ok)
+static pvm_status api_end_slow(pvm_vm *P, bool ok)
 {
     if (P->depth > 0)
         return ok ? PVM_OK : pvmA_fail_vm(P);
@@ -468,6 +477,16 @@ static pvm_status api_end(pvm_vm *P, bool ok)
     pvm_status st = pvmA_fail_vm(P);
     api_scrub(P->vm);
     return api_report(P, st);
+}
+
+/* After PV code ran: output flushed, collector warnings delivered, the
+ * error recorded and reported. Inline for the common case, a call that
+ * returned at the top level with nothing of that to do. */
+PVM_ALWAYS_INLINE static inline pvm_status api_end(pvm_vm *P, bool ok)
+{
+    if (ok && P->depth == 0 && !P->out && !api_gc_warning[0])
+        return PVM_OK;
+    return api_end_slow(P, ok);
 }
 
 pvm_status pvm_run(pvm_vm *P)
@@ -487,6 +506,48 @@ pvm_status pvm_run(pvm_vm *P)
     return api_end(P, pvmV_run_program(P->vm));
 }
 
+/* The arguments straight into the stack slots pvmV_pcall_slots gave,
+ * then the call. *[st] is the error of a bad argument handle (nothing
+ * ran), else PVM_OK, and the call's success is returned. */
+static inline bool api_call_in_place(pvm_vm *P, Value *callee, int argc, const pvm_value *args, pvm_status *st)
+{
+    for (int i = 0; i < argc; i++) { /* the thread was checked with [fn] */
+        if (!pvmA_lookup(P, args[i], &callee[1 + i])) {
+            for (int j = 0; j <= i; j++) /* keep nothing alive from above the top */
+                callee[j] = VAL_NIL;
+            pvmA_value_fail(P, args[i]);
+            return *st = P->status, false;
+        }
+    }
+    *st = PVM_OK;
+    api_begin(P);
+    return pvmV_pcall_run(P->vm, callee, argc, NULL); /* the result stays in *callee */
+}
+
+/* The same for any other call: the arguments in an array first. */
+static bool api_call_copied(pvm_vm *P, Value f, int argc, const pvm_value *args, Value *r, pvm_status *st)
+{
+    Value small[8];
+    Value *vals = (size_t)argc <= sizeof small / sizeof small[0] ? small : malloc((size_t)argc * sizeof(Value));
+    if (!vals) {
+        *st = pvmA_fail(P, PVM_ENOMEM, "out of memory");
+        return false;
+    }
+    *st = PVM_OK;
+    for (int i = 0; i < argc && *st == PVM_OK; i++) {
+        if (!pvmA_lookup(P, args[i], &vals[i]))
+            *st = (pvmA_value_fail(P, args[i]), P->status);
+    }
+    bool ok = false;
+    if (*st == PVM_OK) {
+        api_begin(P);
+        ok = pvmV_pcall(P->vm, f, argc, vals, r);
+    }
+    if (vals != small)
+        free(vals);
+    return ok;
+}
+
 pvm_status pvm_call(pvm_vm *P, pvm_value fn, int argc, const pvm_value *args, pvm_value *result)
 {
     if (!P)
@@ -498,26 +559,30 @@ pvm_status pvm_call(pvm_vm *P, pvm_value fn, int argc, const pvm_value *args, pv
     Value f;
     if (!pvmA_value(P, fn, &f))
         return P->status;
-    if (!vm_is_function(f))
+    Value *callee = pvmV_pcall_slots(P->vm, f, argc); /* NULL for what is not a PV function */
+    if (!callee && !vm_is_function(f))
         return pvmA_fail(P, PVM_ETYPE, "attempt to call a %s value", pvmV_type_name(f));
-    Value small[8];
-    Value *vals = (size_t)argc <= sizeof small / sizeof small[0] ? small : malloc((size_t)argc * sizeof(Value));
-    if (!vals)
-        return pvmA_fail(P, PVM_ENOMEM, "out of memory");
-    for (int i = 0; i < argc; i++) {
-        if (!pvmA_value(P, args[i], &vals[i])) {
-            if (vals != small)
-                free(vals);
-            return P->status;
-        }
+    Value copied;
+    const Value *r = &copied;
+    pvm_status st;
+    bool ok;
+    /* The fast path's result is read where the call left it, above the
+     * stack top (rooted, and untouched until the next call): each copy
+     * of a Value just stored is one more store-to-load forward to wait
+     * for, on every call. */
+    if (callee) {
+        ok = api_call_in_place(P, callee, argc, args, &st);
+        r = callee;
+    } else {
+        ok = api_call_copied(P, f, argc, args, &copied, &st);
     }
-    api_begin(P);
-    Value r;
-    bool ok = pvmV_pcall(P->vm, f, argc, vals, &r);
-    if (vals != small)
-        free(vals);
-    pvm_status st = api_end(P, ok);
-    if (st == PVM_OK && result && !pvmA_handle(P, r, result))
+    if (st != PVM_OK)
+        return st; /* an argument handle was bad: nothing ran */
+    /* The handle first: api_end may call the host's write and error
+     * callbacks, which may make calls of their own over *r. */
+    bool made = !ok || !result || pvmA_handle_at(P, r, result);
+    st = api_end(P, ok);
+    if (st == PVM_OK && !made)
         return pvmA_fail(P, PVM_ENOMEM, "out of memory");
     return st;
 }

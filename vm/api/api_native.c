@@ -21,8 +21,6 @@ typedef struct {
     const char *name; /* the PvNative's name, for messages */
 } ApiNativeData;
 
-#define API_SMALL_ARGS 8
-
 /* A raise requested by a native; saved while a nested native runs. */
 typedef struct {
     ApiRaise kind;
@@ -39,9 +37,9 @@ static ApiRaiseState api_take_raise(pvm_vm *P)
     return r;
 }
 
+/* Puts back a raise saved by api_take_raise; P holds none now. */
 static void api_put_raise(pvm_vm *P, ApiRaiseState r)
 {
-    free(P->raise_text);
     P->raise = r.kind;
     P->raise_text = r.text;
     P->raise_value = r.value;
@@ -72,42 +70,96 @@ static void api_after_native(VM *vm, pvm_vm *P, ApiRaiseState r, const char *nam
         pvmV_error(vm, "%s returned an invalid or released handle", name);
 }
 
-/* Argument handles, local to the call; false when memory runs out. */
-static bool api_arg_handles(pvm_vm *P, int argc, const Value *args, pvm_value *h)
+/* The end of a native call with something to do: a raise or a limit to
+ * act on, an invalid result, or a raise of the calling native (which then
+ * called back into PV) to put back: [outer], NULL when there is none. */
+PVM_COLD static void api_native_end(VM *vm, pvm_vm *P, const ApiRaiseState *outer, const char *name, bool valid)
 {
-    for (int i = 0; i < argc; i++) {
-        if (!pvmA_handle(P, args[i], &h[i]))
-            return false;
-    }
-    return true;
+    static const ApiRaiseState none = { API_RAISE_NONE, NULL, { VT_NIL, { 0 } } };
+    ApiRaiseState mine = api_take_raise(P);
+    api_put_raise(P, outer ? *outer : none);
+    api_after_native(vm, P, mine, name, valid);
 }
 
-static Value api_native_call(VM *vm, int argc, Value *args, void *data)
+/* The result of a native: often one of its arguments, so their kind of
+ * id is looked at first. False (recorded) for a bad handle. */
+static inline bool api_native_result(pvm_vm *P, pvm_value r, Value *out)
 {
-    ApiNativeData *d = data;
-    pvm_vm *P = d->P;
-    pvm_value small[API_SMALL_ARGS];
-    pvm_value *h = argc <= API_SMALL_ARGS ? small : malloc((size_t)argc * sizeof *h);
-    size_t mark = P->handles.nlocals;
+    uint32_t i;
+    const ApiArgFrame *a = (uint32_t)r.id & API_ARG_ID ? pvmA_find_arg(&P->handles, r.id, &i) : NULL;
+    if (a) {
+        *out = a->args[i];
+        return true;
+    }
+    return pvmA_lookup(P, r, out) || pvmA_value_fail(P, r);
+}
+
+/* A native call between its argument handles and their end. A raise the
+ * calling native had requested is put aside in *[outer] while it runs
+ * (the result says whether): rare, so the common case touches no copy of
+ * it (copying one stalls a store-to-load forward). */
+PVM_ALWAYS_INLINE static inline bool api_native_run(pvm_vm *P, const ApiNativeData *d, int argc,
+                                                    const pvm_value *h, pvm_value *r, ApiRaiseState *outer)
+{
+    bool nested = P->raise != API_RAISE_NONE;
+    if (nested)
+        *outer = api_take_raise(P);
     P->depth++;
-    if (!h || !api_arg_handles(P, argc, args, h)) {
-        P->depth--;
-        pvmA_locals_unwind(P, mark);
-        if (h != small)
-            free(h);
+    *r = d->fn(P, argc, h, d->ud);
+    P->depth--;
+    return nested;
+}
+
+/* What is left when the native has returned and its handles ended. */
+PVM_ALWAYS_INLINE static inline void api_native_done(VM *vm, pvm_vm *P, const ApiNativeData *d, bool nested,
+                                                     const ApiRaiseState *outer, bool valid)
+{
+    if (!valid || nested || P->raise != API_RAISE_NONE || P->fatal_pending != VM_ERR_NONE)
+        api_native_end(vm, P, nested ? outer : NULL, d->name, valid);
+}
+
+/* More than API_ARG_MAX arguments: slot handles in a malloc'd array. */
+PVM_COLD static Value api_native_call_many(VM *vm, int argc, Value *args, const ApiNativeData *d)
+{
+    pvm_vm *P = d->P;
+    pvm_value *h = malloc((size_t)argc * sizeof *h);
+    size_t mark = P->handles.nlocals;
+    if (!h || !pvmA_arg_handles(P, argc, args, h)) {
+        free(h);
         pvmV_out_of_memory(vm);
     }
-    ApiRaiseState outer = api_take_raise(P);
-    pvm_value r = d->fn(P, argc, h, d->ud);
-    P->depth--;
+    pvm_value r;
+    ApiRaiseState outer;
+    bool nested = api_native_run(P, d, argc, h, &r, &outer);
     Value result = VAL_NIL;
-    bool valid = pvmA_value(P, r, &result);
+    bool valid = pvmA_lookup(P, r, &result) || pvmA_value_fail(P, r);
     pvmA_locals_unwind(P, mark);
-    if (h != small)
-        free(h);
-    ApiRaiseState mine = api_take_raise(P);
-    api_put_raise(P, outer);
-    api_after_native(vm, P, mine, d->name, valid);
+    pvmA_release_args(P, argc, h);
+    free(h);
+    api_native_done(vm, P, d, nested, &outer, valid);
+    return result;
+}
+
+/* The result is looked up before anything of the call ends: it may be
+ * an argument. */
+static Value api_native_call(VM *vm, int argc, Value *args, void *data)
+{
+    const ApiNativeData *d = data;
+    if (argc > (int)API_ARG_MAX)
+        return api_native_call_many(vm, argc, args, d);
+    pvm_vm *P = d->P;
+    pvm_value h[API_ARG_MAX];
+    size_t mark = P->handles.nlocals;
+    if (!pvmA_args_begin(P, argc, args, h))
+        pvmV_out_of_memory(vm);
+    pvm_value r;
+    ApiRaiseState outer;
+    bool nested = api_native_run(P, d, argc, h, &r, &outer);
+    Value result = VAL_NIL;
+    bool valid = api_native_result(P, r, &result);
+    pvmA_locals_unwind(P, mark);
+    pvmA_args_end(P);
+    api_native_done(vm, P, d, nested, &outer, valid);
     return result;
 }
 

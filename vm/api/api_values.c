@@ -1,7 +1,7 @@
 /* The embedding API, part 2: handles, and the values behind them.
  *
  * A handle id is (generation << 32) | (slot index + 1); id 0 is nil and
- * owns no slot. Slots sit in uncollectable chunks, which the collector
+ * owns no slot. Slots sit in an uncollectable array, which the collector
  * scans, so a held value is never freed. Releasing a slot bumps its
  * generation, so a stale id no longer matches: use after release is
  * detected (PVM_EARG) rather than reading whatever the slot holds next.
@@ -14,8 +14,6 @@
 
 #include "vm/api/api_int.h"
 
-#define API_LIVE (UINT32_MAX - 1) /* next_free of a slot in use */
-
 /* ---- The handle table ---- */
 
 void pvmA_handles_init(pvm_vm *P)
@@ -23,154 +21,106 @@ void pvmA_handles_init(pvm_vm *P)
     ApiHandles *H = &P->handles;
     uint64_t mix = (uint64_t)(uintptr_t)P * 0x9E3779B97F4A7C15u;
     H->salt = (uint32_t)(mix >> 32) | 1u;
+    H->serial = H->salt; /* another VM's argument ids fail too */
     H->free_head = API_NO_SLOT;
 }
 
 void pvmA_handles_free(pvm_vm *P)
 {
     ApiHandles *H = &P->handles;
-    for (uint32_t c = 0; c < H->nchunks; c++)
-        GC_FREE(H->chunks[c]);
-    free(H->chunks);
+    if (H->slots)
+        GC_FREE(H->slots);
     free(H->locals);
+    free(H->argf);
     memset(H, 0, sizeof *H);
 }
 
-static bool api_grow_handles(ApiHandles *H)
+/* The only step of making a handle that needs the calling thread to be
+ * known to the collector: the slots are collector memory. Doubles the
+ * array; the new slots go on the free list lowest first. */
+bool pvmA_grow_handles(ApiHandles *H)
 {
-    if (H->nchunks >= (API_NO_SLOT - 1) / API_CHUNK_SLOTS)
+    if (!pvmA_thread_ensure() || H->cap >= API_ARG_ID / 2) /* ids stay below API_ARG_ID */
         return false;
-    ApiSlot **chunks = realloc(H->chunks, (H->nchunks + 1) * sizeof *chunks);
-    if (!chunks)
+    uint32_t cap = H->cap ? H->cap * 2 : API_FIRST_SLOTS;
+    ApiSlot *slots = GC_MALLOC_UNCOLLECTABLE(cap * sizeof(ApiSlot));
+    if (!slots)
         return false;
-    H->chunks = chunks;
-    ApiSlot *chunk = GC_MALLOC_UNCOLLECTABLE(API_CHUNK_SLOTS * sizeof(ApiSlot));
-    if (!chunk)
-        return false;
-    uint32_t first = H->nchunks * API_CHUNK_SLOTS;
-    H->chunks[H->nchunks++] = chunk;
-    for (uint32_t i = API_CHUNK_SLOTS; i-- > 0;) {
-        chunk[i].v = VAL_NIL;
-        chunk[i].gen = H->salt;
-        chunk[i].next_free = H->free_head;
-        H->free_head = first + i;
+    if (H->slots) {
+        memcpy(slots, H->slots, H->cap * sizeof(ApiSlot));
+        GC_FREE(H->slots);
     }
+    for (uint32_t i = cap; i-- > H->cap;) {
+        slots[i].v = VAL_NIL;
+        slots[i].gen = H->salt;
+        slots[i].next_free = H->free_head;
+        H->free_head = i;
+    }
+    H->slots = slots;
+    H->cap = cap;
     return true;
 }
 
-static ApiSlot *api_slot(const ApiHandles *H, uint32_t index)
+bool pvmA_argf_grow(ApiHandles *H)
 {
-    return &H->chunks[index / API_CHUNK_SLOTS][index % API_CHUNK_SLOTS];
-}
-
-/* The live slot [id] names, or NULL. */
-static ApiSlot *api_find(const ApiHandles *H, uint64_t id)
-{
-    uint32_t low = (uint32_t)id;
-    if (low == 0 || (low - 1) / API_CHUNK_SLOTS >= H->nchunks)
-        return NULL;
-    ApiSlot *s = api_slot(H, low - 1);
-    return s->next_free == API_LIVE && s->gen == (uint32_t)(id >> 32) ? s : NULL;
-}
-
-static bool api_push_local(ApiHandles *H, uint64_t id)
-{
-    if (H->nlocals == H->locals_cap) {
-        size_t cap = H->locals_cap ? H->locals_cap * 2 : 64;
-        uint64_t *locals = realloc(H->locals, cap * sizeof *locals);
-        if (!locals)
-            return false;
-        H->locals = locals;
-        H->locals_cap = cap;
-    }
-    H->locals[H->nlocals++] = id;
+    uint32_t cap = H->argf_cap ? H->argf_cap * 2 : 16;
+    ApiArgFrame *argf = realloc(H->argf, cap * sizeof *argf);
+    if (!argf)
+        return false;
+    H->argf = argf;
+    H->argf_cap = cap;
     return true;
 }
 
-static bool api_release_id(ApiHandles *H, uint64_t id)
+bool pvmA_locals_grow(ApiHandles *H, size_t n)
 {
-    ApiSlot *s = api_find(H, id);
-    if (!s)
+    size_t cap = H->locals_cap ? H->locals_cap : 64;
+    while (cap - H->nlocals < n)
+        cap *= 2;
+    uint64_t *locals = realloc(H->locals, cap * sizeof *locals);
+    if (!locals)
         return false;
-    s->v = VAL_NIL;
-    if (++s->gen == 0)
-        s->gen = 1;
-    s->next_free = H->free_head;
-    H->free_head = (uint32_t)id - 1;
-    H->live--;
+    H->locals = locals;
+    H->locals_cap = cap;
     return true;
 }
 
 /* A handle for [v]; [local] ones are released when the running native
  * returns. */
-static bool api_new_handle(pvm_vm *P, Value v, bool local, pvm_value *out)
+static inline bool api_new_handle(pvm_vm *P, Value v, bool local, pvm_value *out)
 {
     ApiHandles *H = &P->handles;
     *out = PVM_NIL;
     if (v.type == VT_NIL)
         return true;
-    if (H->free_head == API_NO_SLOT && !api_grow_handles(H))
+    if (local && !pvmA_locals_room(H, 1))
         return false;
-    uint32_t index = H->free_head;
-    ApiSlot *s = api_slot(H, index);
-    H->free_head = s->next_free;
-    s->v = v;
-    s->next_free = API_LIVE;
-    H->live++;
-    uint64_t id = (uint64_t)s->gen << 32 | (index + 1);
-    if (local && !api_push_local(H, id)) {
-        api_release_id(H, id);
+    uint64_t id = pvmA_take_slot(H, v);
+    if (!id)
         return false;
-    }
+    if (local)
+        H->locals[H->nlocals++] = id;
     out->id = id;
     return true;
 }
 
-bool pvmA_handle(pvm_vm *P, Value v, pvm_value *out)
+bool pvmA_handle_slow(pvm_vm *P, Value v, pvm_value *out)
 {
-    if (!pvmA_thread_ensure()) { /* a new chunk of slots is collector memory */
-        *out = PVM_NIL;
-        return false;
-    }
     return api_new_handle(P, v, P->depth > 0, out);
 }
 
-void pvmA_locals_unwind(pvm_vm *P, size_t mark)
+bool pvmA_value_fail(pvm_vm *P, pvm_value h)
 {
-    ApiHandles *H = &P->handles;
-    while (H->nlocals > mark)
-        api_release_id(H, H->locals[--H->nlocals]); /* false if released early */
-}
-
-static bool api_lookup(const pvm_vm *P, pvm_value h, Value *out)
-{
-    if (h.id == 0) {
-        *out = VAL_NIL;
-        return true;
-    }
-    ApiSlot *s = api_find(&P->handles, h.id);
-    if (!s)
-        return false;
-    *out = s->v;
-    return true;
-}
-
-bool pvmA_value(pvm_vm *P, pvm_value h, Value *out)
-{
-    /* Most entry points look a handle up before anything else. */
-    if (!pvmA_thread_ensure()) {
+    if (!pvmA_thread_ensure())
         pvmA_fail(P, PVM_ESTATE, "%s", API_THREAD_TEXT);
-        return false;
-    }
-    if (api_lookup(P, h, out))
-        return true;
-    pvmA_fail(P, PVM_EARG, "invalid or released handle %#llx", (unsigned long long)h.id);
+    else
+        pvmA_fail(P, PVM_EARG, "invalid or released handle %#llx", (unsigned long long)h.id);
     return false;
 }
 
 pvm_value pvm_retain(pvm_vm *P, pvm_value v)
 {
-    Value val;
+    Value val = VAL_NIL; /* set when found: gcc cannot always tell */
     pvm_value h;
     if (!P || !pvmA_value(P, v, &val))
         return PVM_NIL;
@@ -179,18 +129,32 @@ pvm_value pvm_retain(pvm_vm *P, pvm_value v)
     return h;
 }
 
-pvm_status pvm_release(pvm_vm *P, pvm_value v)
+PVM_COLD PVM_NOINLINE static pvm_status api_release_failed(pvm_vm *P, pvm_value v)
 {
     if (!P)
         return PVM_EARG;
-    if (v.id == 0 || api_release_id(&P->handles, v.id))
-        return PVM_OK;
     return pvmA_fail(P, PVM_EARG, "invalid or released handle %#llx", (unsigned long long)v.id);
+}
+
+pvm_status pvm_release(pvm_vm *P, pvm_value v)
+{
+    if (P && (v.id == 0 || pvmA_release_id(&P->handles, v.id)))
+        return PVM_OK;
+    return api_release_failed(P, v);
 }
 
 size_t pvm_handle_count(const pvm_vm *P)
 {
-    return P ? P->handles.live : 0;
+    if (!P)
+        return 0;
+    const ApiHandles *H = &P->handles;
+    size_t n = H->live;
+    for (uint32_t f = 0; f < H->nargf; f++) {
+        const ApiArgFrame *a = &H->argf[f];
+        for (uint32_t i = 0; i < a->argc; i++)
+            n += a->args[i].type != VT_NIL && !(a->released >> i & 1);
+    }
+    return n;
 }
 
 /* ---- Types ---- */
@@ -222,7 +186,7 @@ const char *pvm_type_name(pvm_type type)
 pvm_type pvm_typeof(pvm_vm *P, pvm_value v)
 {
     Value val;
-    return P && api_lookup(P, v, &val) ? api_type(val) : PVM_TINVALID;
+    return P && pvmA_lookup(P, v, &val) ? api_type(val) : PVM_TINVALID;
 }
 
 bool pvm_is_nil(pvm_vm *P, pvm_value v)
@@ -231,14 +195,18 @@ bool pvm_is_nil(pvm_vm *P, pvm_value v)
 }
 
 /* The value of [h] if it has type [want]; else records PVM_ETYPE. */
-static bool api_expect(pvm_vm *P, pvm_value h, pvm_type want, Value *out)
+PVM_COLD static bool api_type_fail(pvm_vm *P, pvm_type want, Value v)
+{
+    pvmA_fail(P, PVM_ETYPE, "expected %s, got %s", pvm_type_name(want), pvmV_type_name(v));
+    return false;
+}
+
+/* Inline: it is all an accessor does. */
+static inline bool api_expect(pvm_vm *P, pvm_value h, pvm_type want, Value *out)
 {
     if (!pvmA_value(P, h, out))
         return false;
-    if (api_type(*out) == want)
-        return true;
-    pvmA_fail(P, PVM_ETYPE, "expected %s, got %s", pvm_type_name(want), pvmV_type_name(*out));
-    return false;
+    return api_type(*out) == want || api_type_fail(P, want, *out);
 }
 
 /* ---- Constructors ---- */
@@ -347,7 +315,17 @@ pvm_value pvm_pointer(pvm_vm *P, void *p)
 
 /* ---- Accessors ---- */
 
-pvm_status pvm_get_bool(pvm_vm *P, pvm_value v, bool *out)
+/* The value of [v] when all is well: [P] given, the thread known, [v]
+ * live. The hot accessors try this first and take their checked path,
+ * which says what is wrong, only when it fails or the type differs: then
+ * the common case calls nothing and saves no registers (the checked paths
+ * are kept out of line for that). */
+static inline bool api_quick(pvm_vm *P, pvm_value v, Value *out)
+{
+    return P && pvmA_thread_ready && pvmA_lookup(P, v, out);
+}
+
+PVM_COLD PVM_NOINLINE static pvm_status api_get_bool_checked(pvm_vm *P, pvm_value v, bool *out)
 {
     Value val;
     if (!P)
@@ -360,7 +338,17 @@ pvm_status pvm_get_bool(pvm_vm *P, pvm_value v, bool *out)
     return PVM_OK;
 }
 
-pvm_status pvm_get_int(pvm_vm *P, pvm_value v, int64_t *out)
+pvm_status pvm_get_bool(pvm_vm *P, pvm_value v, bool *out)
+{
+    Value val;
+    if (api_quick(P, v, &val) && out && val.type == VT_BOOL) {
+        *out = val.as.b;
+        return PVM_OK;
+    }
+    return api_get_bool_checked(P, v, out);
+}
+
+PVM_COLD PVM_NOINLINE static pvm_status api_get_int_checked(pvm_vm *P, pvm_value v, int64_t *out)
 {
     Value val;
     if (!P)
@@ -373,7 +361,17 @@ pvm_status pvm_get_int(pvm_vm *P, pvm_value v, int64_t *out)
     return PVM_OK;
 }
 
-pvm_status pvm_get_float(pvm_vm *P, pvm_value v, double *out)
+pvm_status pvm_get_int(pvm_vm *P, pvm_value v, int64_t *out)
+{
+    Value val;
+    if (api_quick(P, v, &val) && out && val.type == VT_INT) {
+        *out = val.as.i;
+        return PVM_OK;
+    }
+    return api_get_int_checked(P, v, out);
+}
+
+PVM_COLD PVM_NOINLINE static pvm_status api_get_float_checked(pvm_vm *P, pvm_value v, double *out)
 {
     Value val;
     if (!P)
@@ -389,6 +387,16 @@ pvm_status pvm_get_float(pvm_vm *P, pvm_value v, double *out)
     else
         return pvmA_fail(P, PVM_ETYPE, "expected float, got %s", pvmV_type_name(val));
     return PVM_OK;
+}
+
+pvm_status pvm_get_float(pvm_vm *P, pvm_value v, double *out)
+{
+    Value val;
+    if (api_quick(P, v, &val) && out && val.type == VT_FLOAT) {
+        *out = val.as.f;
+        return PVM_OK;
+    }
+    return api_get_float_checked(P, v, out);
 }
 
 pvm_status pvm_get_string(pvm_vm *P, pvm_value v, const char **s, size_t *len)
@@ -422,13 +430,13 @@ pvm_status pvm_get_pointer(pvm_vm *P, pvm_value v, void **out)
 bool pvm_truthy(pvm_vm *P, pvm_value v)
 {
     Value val;
-    return P && api_lookup(P, v, &val) && vm_is_truthy(val);
+    return P && pvmA_lookup(P, v, &val) && vm_is_truthy(val);
 }
 
 bool pvm_equal(pvm_vm *P, pvm_value a, pvm_value b)
 {
     Value x, y;
-    return P && api_lookup(P, a, &x) && api_lookup(P, b, &y) && pvmV_values_equal(x, y);
+    return P && pvmA_lookup(P, a, &x) && pvmA_lookup(P, b, &y) && pvmV_values_equal(x, y);
 }
 
 typedef struct {

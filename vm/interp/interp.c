@@ -125,8 +125,9 @@ static inline bool frame_moved(const VM *vm, const Value *base, const PvClosure 
 }
 
 /* Runs frames until the frame count falls back to [stop]; the result of the
- * frame at index [stop] is left in its callee slot. */
-void pvmV_execute(VM *vm, size_t stop)
+ * frame at index [stop] is left in its callee slot. With [boundary] an
+ * uncaught throw returns false (loop.h). */
+bool pvmV_execute(VM *vm, size_t stop, bool boundary)
 {
     VmJmp jmp;
     const unsigned ccalls = vm->ccalls;
@@ -136,6 +137,8 @@ void pvmV_execute(VM *vm, size_t stop)
         vm->ccalls = ccalls; /* natives between the throw and here are gone */
         if (!pvmV_catch(vm, stop)) {
             vm->jmp = jmp.prev;
+            if (boundary)
+                return false;
             longjmp(vm->jmp->buf, 1);
         }
     }
@@ -480,6 +483,9 @@ L_JMP_JIT:
             pvmV_limit_reached(vm);
         if (vm_push_frame_fast(vm, callee, argc)) {
             ENTERED(callee);
+        } else if (callee->type == VT_NATIVE && pvmV_call_native(vm, callee, argc)) {
+            REFRAME();
+            top = vm->top;
         } else if (pvmV_call_value(vm, callee, argc)) {
             LOAD();
         } else {
@@ -501,7 +507,7 @@ L_JMP_JIT:
         if (vm->nframes == stop) {
             vm->top = base;
             vm->jmp = jmp.prev;
-            return;
+            return true;
         }
         /* Back in the caller, whose frame is the one below: [frame] points
          * into the current array (LOAD, ENTERED and REFRAME keep it so,

@@ -9,8 +9,11 @@
 #include "vm/interp/interp.h"
 
 /* Runs frames until the frame count falls back to [stop]; the result of the
- * frame at index [stop] is left in its callee slot (interp.c). */
-void pvmV_execute(VM *vm, size_t stop);
+ * frame at index [stop] is left in its callee slot (interp.c). A throw no
+ * try of this run catches goes on to the enclosing boundary; with
+ * [boundary], pvmV_execute returns false instead (vm->error set, the state
+ * as the throw left it, for the caller to restore). True otherwise. */
+bool pvmV_execute(VM *vm, size_t stop, bool boundary);
 
 /* Try blocks (protect.c): TRY pushes a handler for the innermost frame;
  * after a throw reached a run, pvmV_catch resumes at the innermost handler

@@ -234,13 +234,10 @@ PVM_NORETURN static void vm_arity_error(VM *vm, const char *name, int min, int m
 
 static void vm_call_native(VM *vm, Value *callee, int argc)
 {
-    PvNative *n = callee->as.nat;
-    if (argc < n->min_args || (n->max_args >= 0 && argc > n->max_args))
+    if (!pvmV_call_native(vm, callee, argc)) {
+        PvNative *n = callee->as.nat;
         vm_arity_error(vm, n->name->chars, n->min_args, n->max_args, argc);
-    vm->top = callee + 1 + argc;
-    Value r = n->fn(vm, argc, callee + 1, n->data);
-    *callee = r;
-    vm->top = callee + 1;
+    }
 }
 
 /* Never beyond VM_MAX_FRAMES, so that the interpreter's fast call path

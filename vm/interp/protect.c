@@ -4,9 +4,10 @@
  * dispatch loop pushes (pvmV_push_handler) and resumes at (pvmV_catch).
  *
  * Errors longjmp to the innermost VmJmp: the one pvmV_execute sets up
- * (which resumes at a PV handler of its own run) or pvmV_protect's. */
-#include "vm/interp/ops.h"
-#include "vm/interp/loop.h"
+ * (which resumes at a PV handler of its own run) or pvmV_protect's. A
+ * pvmV_pcall that nothing can stop before the interpreter starts sets up
+ * none itself: the interpreter's boundary hands the error back to it. */
+#include "vm/interp/pcall.h"
 #include "jit/jit.h"
 
 void pvmV_push_handler(VM *vm, Value *top, const VmInsn *catch_ip)
@@ -60,40 +61,41 @@ Value pvmV_call(VM *vm, Value fn, int argc, const Value *args)
     vm_enter(vm);
     size_t stop = vm->nframes;
     if (pvmV_call_value(vm, callee, argc))
-        pvmV_execute(vm, stop);
+        pvmV_execute(vm, stop, false);
     vm->ccalls--;
     Value r = *callee;
     vm->top = callee;
     return r;
 }
 
+void pvmV_boundary_unwind(VM *vm, const VmSaved *s)
+{
+    if (vm->jit) /* the frames a recording watched are gone */
+        pvmJ_unwind(vm);
+    pvmV_close_upvals(vm, s->top);
+    vm->nframes = s->nframes;
+    vm->nhandlers = s->nhandlers;
+    vm->ccalls = s->ccalls;
+    vm->top = s->top;
+    vm->pcall_handlers = s->pcall_handlers;
+}
+
 bool pvmV_protect(VM *vm, void (*fn)(VM *vm, void *ud), void *ud)
 {
     VmJmp jmp; /* not zero-initialised: the jmp_buf is large and setjmp fills it */
+    VmSaved s;
+    pvmV_boundary_open(vm, &s);
     jmp.prev = vm->jmp;
-    size_t nframes = vm->nframes, pcall_handlers = vm->pcall_handlers;
-    size_t nhandlers = vm->nhandlers;
-    unsigned ccalls = vm->ccalls;
-    Value *top = vm->top;
-    vm->pcall_handlers = nhandlers;
     vm->jmp = &jmp;
-    vm->error_kind = VM_ERR_NONE;
-    volatile bool ok = true;
-    if (setjmp(jmp.buf) == 0) {
-        fn(vm, ud);
-    } else {
-        ok = false;
-        if (vm->jit) /* the frames a recording watched are gone */
-            pvmJ_unwind(vm);
-        pvmV_close_upvals(vm, top);
-        vm->nframes = nframes;
-        vm->nhandlers = nhandlers;
-        vm->ccalls = ccalls;
-        vm->top = top;
+    if (setjmp(jmp.buf) != 0) {
+        vm->jmp = jmp.prev;
+        pvmV_boundary_unwind(vm, &s);
+        return false;
     }
+    fn(vm, ud);
     vm->jmp = jmp.prev;
-    vm->pcall_handlers = pcall_handlers;
-    return ok;
+    vm->pcall_handlers = s.pcall_handlers;
+    return true;
 }
 
 typedef struct {
@@ -111,6 +113,12 @@ static void vm_pcall_body(VM *vm, void *ud)
 
 bool pvmV_pcall(VM *vm, Value fn, int argc, const Value *args, Value *result)
 {
+    Value *callee = pvmV_pcall_slots(vm, fn, argc);
+    if (callee && vm->fuel >= 1 && !vm->interrupt) {
+        for (int i = 0; i < argc; i++)
+            callee[1 + i] = args[i];
+        return pvmV_pcall_run(vm, callee, argc, result);
+    }
     VmCallArgs c = { fn, argc, args, VAL_NIL };
     bool ok = pvmV_protect(vm, vm_pcall_body, &c);
     if (result)

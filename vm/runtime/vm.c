@@ -11,6 +11,9 @@
 #include <sys/mman.h>
 
 #include "vm/runtime/vm.h"
+#ifdef PVM_ASAN /* vm/config.h */
+#include <sanitizer/lsan_interface.h>
+#endif
 
 /* Slots registered with the GC at a time: the whole registered part is
  * scanned at every collection, so it grows in small steps (16 KB). */
@@ -101,6 +104,24 @@ static bool vm_init_heap(VM *vm)
     return ok;
 }
 
+void pvmV_leak_root(const void *p, size_t size)
+{
+#ifdef PVM_ASAN
+    __lsan_register_root_region(p, size);
+#else
+    (void)p, (void)size;
+#endif
+}
+
+void pvmV_leak_unroot(const void *p, size_t size)
+{
+#ifdef PVM_ASAN
+    __lsan_unregister_root_region(p, size);
+#else
+    (void)p, (void)size;
+#endif
+}
+
 /* NULL when memory runs out; whatever was made is released. */
 VM *pvmV_new(void)
 {
@@ -115,6 +136,7 @@ VM *pvmV_new(void)
         GC_FREE(vm);
         return NULL;
     }
+    pvmV_leak_root(vm, sizeof *vm); /* the JIT's state hangs off it */
     vm->stack = stack;
     vm->stack_rooted = vm->stack;
     vm->top = vm->stack;
@@ -137,6 +159,7 @@ void pvmV_free(VM *vm)
     if (vm->stack_rooted > vm->stack)
         GC_remove_roots(vm->stack, vm->stack_rooted);
     munmap(vm->stack, vm_stack_bytes());
+    pvmV_leak_unroot(vm, sizeof *vm);
     GC_FREE(vm);
 }
 

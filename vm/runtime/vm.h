@@ -173,6 +173,14 @@ extern uint64_t pvmV_new_vm_fail_countdown;
 void pvmV_gc_init(void);
 VM *pvmV_new(void);
 void pvmV_free(VM *vm);
+/* LeakSanitizer scans neither the collector's heap nor its roots, so a
+ * malloc'd block that only a VM (or a pvm_vm) points to looked leaked
+ * whenever the process exited without freeing it (a script's os.exit),
+ * unless a stale copy of the pointer happened to sit on the C stack.
+ * Under AddressSanitizer these register [p] as a root region for it (and
+ * end that); elsewhere they do nothing. */
+void pvmV_leak_root(const void *p, size_t size);
+void pvmV_leak_unroot(const void *p, size_t size);
 
 /* Makes [vm->stack, end) usable and visible to the GC; false past the
  * reservation (the caller reports "stack overflow"). */
