@@ -545,6 +545,20 @@ static void gen_gload(Gen *g, const JitIns *in, JitRef ref)
     gen_load_value(g, in, ref, pvmj_mem(PVMJ_RCX, 0), false);
 }
 
+/* Only a Value's payload, where the tag is known to be [ref]'s already. */
+static void store_payload(Gen *g, PvmjMem payload, JitRef ref)
+{
+    PvmjReg r = reg_of(g, ref);
+    if (pvmJ_ir_at(g->ir, ref)->type == JIT_T_NIL)
+        pvmJ_mov_store_imm(g->a, PVMJ_W64, payload, 0);
+    else if (r != PVMJ_NOREG && PVMJ_IS_XMM(r))
+        pvmJ_movsd_store(g->a, payload, r);
+    else if (pvmJ_ref_is_const(ref) && fits_i32(const_bits(g->ir, ref)))
+        pvmJ_mov_store_imm(g->a, PVMJ_W64, payload, (int32_t)const_bits(g->ir, ref));
+    else
+        pvmJ_mov_store(g->a, PVMJ_W64, payload, src_in(g, ref, PVMJ_R11));
+}
+
 /* A Value written where the interpreter will read it: tag, then payload. */
 static void store_value(Gen *g, PvmjMem tag, PvmjMem payload, JitRef ref)
 {
@@ -561,10 +575,38 @@ static void store_value(Gen *g, PvmjMem tag, PvmjMem payload, JitRef ref)
         pvmJ_mov_store(g->a, PVMJ_W64, payload, src_in(g, ref, PVMJ_R11));
 }
 
-static void gen_gstore(Gen *g, const JitIns *in)
+/* Whether global cell [in->a] already has the tag of the value [in]
+ * stores: an earlier instruction of the trace loaded it with that type or
+ * stored a value of that type there, and nothing in the whole trace
+ * stores another type there (a global is only ever reached through its
+ * constant address, and a trip of the body follows the pre-roll or the
+ * trip before, which ran this same store). `sum += x` in a loop at the
+ * top level stores its global each trip. */
+static bool global_tag_known(const Gen *g, const JitIns *in, uint32_t k)
+{
+    JitType type = (JitType)pvmJ_ir_at(g->ir, in->b)->type;
+    bool seen = false;
+    for (uint32_t i = 0; i < g->ir->nins; i++) {
+        const JitIns *x = &g->ir->ins[i];
+        if (x->a != in->a || (x->op != JIT_IR_GSTORE && x->op != JIT_IR_GLOAD))
+            continue;
+        JitType t = x->op == JIT_IR_GSTORE ? (JitType)pvmJ_ir_at(g->ir, x->b)->type : (JitType)x->type;
+        if (x->op == JIT_IR_GSTORE && t != type)
+            return false;
+        if (i < k && t == type)
+            seen = true;
+    }
+    return seen;
+}
+
+static void gen_gstore(Gen *g, const JitIns *in, JitRef ref)
 {
     pvmJ_mov_ri(g->a, PVMJ_RCX, (int64_t)const_bits(g->ir, in->a));
-    store_value(g, pvmj_mem(PVMJ_RCX, 0), pvmj_mem(PVMJ_RCX, 8), in->b);
+    if (!global_tag_known(g, in, index_of(ref))) {
+        store_value(g, pvmj_mem(PVMJ_RCX, 0), pvmj_mem(PVMJ_RCX, 8), in->b);
+        return;
+    }
+    store_payload(g, pvmj_mem(PVMJ_RCX, 8), in->b);
 }
 
 /* The CHARGEs of one stretch of the trace (the pre-roll, or the loop
@@ -876,13 +918,7 @@ static void gen_xstore(Gen *g, const JitIns *in, JitRef ref)
         store_value(g, at, displaced(at, 8), in->b);
         return;
     }
-    PvmjReg r = reg_of(g, in->b);
-    if (r != PVMJ_NOREG && PVMJ_IS_XMM(r))
-        pvmJ_movsd_store(g->a, displaced(at, 8), r);
-    else if (pvmJ_ref_is_const(in->b) && fits_i32(const_bits(g->ir, in->b)))
-        pvmJ_mov_store_imm(g->a, PVMJ_W64, displaced(at, 8), (int32_t)const_bits(g->ir, in->b));
-    else
-        pvmJ_mov_store(g->a, PVMJ_W64, displaced(at, 8), src_in(g, in->b, PVMJ_R11));
+    store_payload(g, displaced(at, 8), in->b);
 }
 
 /* The kind is one byte (array.h). */
@@ -1259,7 +1295,7 @@ static bool gen_ins(Gen *g, JitRef ref)
     switch (op) {
     case JIT_IR_SLOAD: gen_sload(g, in, ref); return true;
     case JIT_IR_GLOAD: gen_gload(g, in, ref); return true;
-    case JIT_IR_GSTORE: gen_gstore(g, in); return true;
+    case JIT_IR_GSTORE: gen_gstore(g, in, ref); return true;
     case JIT_IR_CHARGE: gen_charge(g, in, ref); return true;
     case JIT_IR_BASE: define(g, ref, PVMJ_RBX); return true;
     case JIT_IR_RETF: gen_retf(g, in); return true;
