@@ -5,10 +5,9 @@
 
 #include "stdlib/ffi_int.h"
 
-void pvmF_check_enabled(VM *vm)
+void pvmF_disabled_error(VM *vm)
 {
-    if (vm->ffi_disabled)
-        pvmV_error(vm, "ffi is disabled");
+    pvmV_error(vm, "ffi is disabled");
 }
 
 static const struct {

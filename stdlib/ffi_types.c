@@ -171,28 +171,6 @@ void pvmF_type_error(VM *vm, FfiWhere where, const char *expected, Value got)
     pvmV_error(vm, "%s must be %s, got %s", at, expected, pvmV_type_name(got));
 }
 
-/* Stores the low [size] bytes' worth of [v] as a C integer of that size. */
-static void store_int(void *dst, size_t size, int64_t v)
-{
-    uint64_t u = (uint64_t)v;
-    switch (size) {
-    case 1: { uint8_t x = (uint8_t)u; memcpy(dst, &x, 1); return; }
-    case 2: { uint16_t x = (uint16_t)u; memcpy(dst, &x, 2); return; }
-    case 4: { uint32_t x = (uint32_t)u; memcpy(dst, &x, 4); return; }
-    default: memcpy(dst, &u, 8); return;
-    }
-}
-
-static int64_t load_int(const void *src, size_t size, bool is_signed)
-{
-    switch (size) {
-    case 1: { uint8_t x; memcpy(&x, src, 1); return is_signed ? (int8_t)x : (int64_t)x; }
-    case 2: { uint16_t x; memcpy(&x, src, 2); return is_signed ? (int16_t)x : (int64_t)x; }
-    case 4: { uint32_t x; memcpy(&x, src, 4); return is_signed ? (int32_t)x : (int64_t)x; }
-    default: { int64_t x; memcpy(&x, src, 8); return x; }
-    }
-}
-
 static void int_to_c(VM *vm, const FfiTypeInfo *t, Value v, void *dst, FfiWhere where)
 {
     if (v.type != VT_INT)
@@ -203,7 +181,7 @@ static void int_to_c(VM *vm, const FfiTypeInfo *t, Value v, void *dst, FfiWhere 
         pvmV_error(vm, "%s: %" PRId64 " is out of range for %s (%" PRId64 "..%" PRId64 ")", at, v.as.i,
                  t->name, t->min, t->max);
     }
-    store_int(dst, t->size, v.as.i);
+    pvmF_store_int(dst, t->size, v.as.i);
 }
 
 static void string_to_c(VM *vm, Value v, void *dst, FfiWhere where)
@@ -263,7 +241,7 @@ Value pvmF_from_c(VM *vm, FfiKind k, const void *src)
 {
     const FfiTypeInfo *t = &pvmF_types[k];
     if (t->is_int)
-        return vm_int(load_int(src, t->size, t->is_signed));
+        return vm_int(pvmF_load_int(src, t->size, t->is_signed));
     switch (k) {
     case FK_FLOAT: { float f; memcpy(&f, src, sizeof f); return vm_float((double)f); }
     case FK_DOUBLE: { double d; memcpy(&d, src, sizeof d); return vm_float(d); }
@@ -290,8 +268,8 @@ Value pvmF_from_return(VM *vm, FfiKind k, const FfiSlot *ret)
     const FfiTypeInfo *t = &pvmF_types[k];
     int64_t wide = t->is_signed ? (int64_t)ret->sarg : (int64_t)ret->arg;
     FfiSlot exact;
-    store_int(&exact, t->size, wide); /* drop any bits above the C type */
-    return vm_int(load_int(&exact, t->size, t->is_signed));
+    pvmF_store_int(&exact, t->size, wide); /* drop any bits above the C type */
+    return vm_int(pvmF_load_int(&exact, t->size, t->is_signed));
 }
 
 void pvmF_to_return(VM *vm, FfiKind k, Value v, void *ret, FfiWhere where)
@@ -305,7 +283,7 @@ void pvmF_to_return(VM *vm, FfiKind k, Value v, void *ret, FfiWhere where)
     const FfiTypeInfo *t = &pvmF_types[k];
     FfiSlot exact;
     int_to_c(vm, t, v, &exact, where);
-    int64_t x = load_int(&exact, t->size, t->is_signed);
+    int64_t x = pvmF_load_int(&exact, t->size, t->is_signed);
     if (t->is_signed) {
         ffi_sarg w = (ffi_sarg)x;
         memcpy(ret, &w, sizeof w);
