@@ -25,6 +25,8 @@ static const struct {
     { "ffi.offset", pvmF_offset, 2, 2 },
     { "ffi.is_null", pvmF_is_null, 1, 1 },
     { "ffi.address", pvmF_address, 1, 1 },
+    { "ffi.pointer", pvmF_pointer_from_int, 1, 1 },
+    { "ffi.size", pvmF_size, 1, 1 },
     { "ffi.sizeof", pvmF_sizeof, 1, 1 },
 };
 

@@ -177,6 +177,8 @@ Value pvmF_string(VM *vm, int argc, Value *args, void *data);
 Value pvmF_offset(VM *vm, int argc, Value *args, void *data);
 Value pvmF_is_null(VM *vm, int argc, Value *args, void *data);
 Value pvmF_address(VM *vm, int argc, Value *args, void *data);
+Value pvmF_pointer_from_int(VM *vm, int argc, Value *args, void *data);
+Value pvmF_size(VM *vm, int argc, Value *args, void *data);
 Value pvmF_sizeof(VM *vm, int argc, Value *args, void *data);
 
 #endif

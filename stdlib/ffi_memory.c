@@ -1,5 +1,6 @@
 /* Pointer values and host memory: ffi.alloc, ffi.read, ffi.write,
- * ffi.string, ffi.offset, ffi.is_null, ffi.address, ffi.sizeof.
+ * ffi.string, ffi.offset, ffi.is_null, ffi.address, ffi.pointer, ffi.size,
+ * ffi.sizeof.
  *
  * A pointer value is a small collector box (PvPointer, vm/runtime/object.h) holding
  * the address, so a pointer into an ffi.alloc block keeps the block alive
@@ -240,6 +241,49 @@ Value pvmF_address(VM *vm, int argc, Value *args, void *data)
 {
     pvmF_check_enabled(vm);
     return vm_int((int64_t)(uintptr_t)pvmF_arg_pointer(vm, args, 0, "ffi.address")->addr);
+}
+
+/* Whether [n] names an address: every int on a 64-bit host; on a 32-bit
+ * one INTPTR_MIN..UINTPTR_MAX (the negative ones as ffi.address gives the
+ * top half). */
+static bool fits_address(int64_t n)
+{
+#if UINTPTR_MAX >= UINT64_MAX
+    (void)n;
+    return true;
+#else
+    return n >= INTPTR_MIN && n <= (int64_t)UINTPTR_MAX;
+#endif
+}
+
+/* ffi.pointer(n): the address n as a foreign pointer, for the C constants
+ * that are addresses made from ints ((void *)-1 is sqlite's
+ * SQLITE_TRANSIENT and mmap's MAP_FAILED). pvm knows nothing about the
+ * memory there, so accesses through it are unchecked, as in C. ints below
+ * zero stand for the addresses at the top, as ffi.address gives them. */
+Value pvmF_pointer_from_int(VM *vm, int argc, Value *args, void *data)
+{
+    pvmF_check_enabled(vm);
+    int64_t n = pvmL_arg_int(vm, "ffi.pointer", args, 0);
+    if (!fits_address(n))
+        pvmV_error(vm, "ffi.pointer: %" PRId64 " is not an address on this host (%zu-bit pointers)", n,
+                 sizeof(void *) * 8);
+    return pvmF_pointer(vm, (void *)(uintptr_t)(uint64_t)n);
+}
+
+/* ffi.size(p): the bytes that may be accessed from p on, for a pointer into
+ * an ffi.alloc block (0 once p is outside it); nil when pvm does not know
+ * (foreign pointers, callbacks, library handles). */
+Value pvmF_size(VM *vm, int argc, Value *args, void *data)
+{
+    pvmF_check_enabled(vm);
+    const PvPointer *p = pvmF_arg_pointer(vm, args, 0, "ffi.size");
+    if (p->kind != PV_PTR_BLOCK)
+        return VAL_NIL;
+    uintptr_t start = (uintptr_t)p->owner, at = (uintptr_t)p->addr;
+    if (at < start || at - start > p->size)
+        return vm_int(0);
+    return vm_int((int64_t)(p->size - (at - start)));
 }
 
 /* ffi.sizeof(type): the C type's size in bytes. */
