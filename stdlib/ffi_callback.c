@@ -137,6 +137,10 @@ Value pvmF_callback(VM *vm, int argc, Value *args, void *data)
     pvmF_parse_sig(vm, &cb->sig, args[1], argc > 2 ? args[2] : VAL_NIL, "ffi.callback", false);
     if (cb->sig.ret == FK_STRING)
         pvmV_error(vm, "ffi.callback: a callback cannot return a string (return a pointer from ffi.alloc)");
+    for (int i = 0; i < cb->sig.nargs; i++)
+        if (cb->sig.kinds[i] == FK_BUFFER)
+            pvmV_error(vm, "ffi.callback: parameter %d: a callback cannot take a buffer (C's memory has no "
+                           "size pvm knows); use \"pointer\"", i + 1);
     void *code = NULL;
     cb->closure = ffi_closure_alloc(sizeof(ffi_closure), &code);
     if (!cb->closure)

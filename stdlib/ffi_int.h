@@ -36,6 +36,7 @@ typedef enum {
     FK_DOUBLE,
     FK_POINTER,
     FK_STRING,
+    FK_BUFFER, /* parameters only: a writable ffi.alloc block */
     FK__COUNT
 } FfiKind;
 

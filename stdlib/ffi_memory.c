@@ -96,6 +96,8 @@ static FfiKind data_type_slow(VM *vm, FfiState *st, Value name, int i, const cha
     FfiKind k = pvmF_parse_type(vm, name, fname, what);
     if (k == FK_VOID)
         pvmV_error(vm, "%s: void has no %s", fname, strcmp(fname, "ffi.sizeof") ? "value" : "size");
+    if (k == FK_BUFFER)
+        pvmV_error(vm, "%s: buffer is only a parameter type; the memory holds a \"pointer\"", fname);
     unsigned slot = (unsigned)name.as.s->hash & (FFI_TYPE_CACHE - 1);
     st->type_cache[slot].name = name.as.s;
     st->type_cache[slot].kind = (uint8_t)k;

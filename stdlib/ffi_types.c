@@ -4,7 +4,8 @@
  * Every conversion from PV to C is checked: integer types take PV ints
  * within the C type's range, float types take ints or floats, "pointer"
  * takes a pointer or nil (NULL), and "string" takes a string without NUL
- * bytes (never nil). A mismatch is a PV error naming the function and the
+ * bytes (never nil), which C must only read; "buffer" takes a pointer into
+ * an ffi.alloc block, the memory C may write. A mismatch is a PV error naming the function and the
  * argument; nothing reaches C unchecked. */
 #include <inttypes.h>
 #include <limits.h>
@@ -52,6 +53,7 @@ const FfiTypeInfo pvmF_types[FK__COUNT] = {
     [FK_DOUBLE] = { "double", &ffi_type_double, sizeof(double), false, true, 0, 0 },
     [FK_POINTER] = { "pointer", &ffi_type_pointer, sizeof(void *), false, false, 0, 0 },
     [FK_STRING] = { "string", &ffi_type_pointer, sizeof(char *), false, false, 0, 0 },
+    [FK_BUFFER] = { "buffer", &ffi_type_pointer, sizeof(char *), false, false, 0, 0 },
 };
 
 /* ---- Type names and signatures ---- */
@@ -128,6 +130,8 @@ void pvmF_parse_sig(VM *vm, FfiSig *sig, Value ret, Value args, const char *fnam
 {
     memset(sig, 0, sizeof *sig);
     sig->ret = pvmF_parse_type(vm, ret, fname, "for the return value");
+    if (sig->ret == FK_BUFFER)
+        pvmV_error(vm, "%s: buffer is only valid as a parameter type (C returns a \"pointer\")", fname);
     if (args.type != VT_NIL && args.type != VT_ARRAY)
         pvmV_error(vm, "%s: parameter types must be an array, got %s", fname, pvmV_type_name(args));
     PvArray empty = { .kind = VM_ARR_BOXED };
@@ -202,6 +206,36 @@ static void string_to_c(VM *vm, Value v, void *dst, FfiWhere where)
     memcpy(dst, &chars, sizeof chars);
 }
 
+/* Raises "WHERE: WHY" for a value a "buffer" parameter refuses. */
+static PVM_NORETURN void buffer_error(VM *vm, FfiWhere where, const char *why)
+{
+    char at[160];
+    where_text(at, sizeof at, where);
+    pvmV_error(vm, "%s: %s", at, why);
+}
+
+/* A "buffer" is memory C may write: only a pointer into an ffi.alloc
+ * block, whose size pvm knows, so what C wrote can be read back checked.
+ * A PV string is refused (C writing into it would change every equal
+ * string of the program), as are NULL and foreign pointers. */
+static void buffer_to_c(VM *vm, Value v, void *dst, FfiWhere where)
+{
+    if (v.type == VT_STRING)
+        buffer_error(vm, where, "a string is read-only for C; pass a buffer from ffi.alloc(n)");
+    if (v.type == VT_NIL || (v.type == VT_POINTER && !vm_pointer_addr(v)))
+        buffer_error(vm, where, "nil (NULL) is not allowed for a buffer");
+    if (v.type != VT_POINTER)
+        pvmF_type_error(vm, where, "a buffer (a pointer from ffi.alloc)", v);
+    const PvPointer *p = v.as.p;
+    if (p->kind != PV_PTR_BLOCK)
+        buffer_error(vm, where,
+                     "a buffer must point into an ffi.alloc block; declare \"pointer\" for memory of unknown size");
+    uintptr_t start = (uintptr_t)p->owner, at = (uintptr_t)p->addr;
+    if (at < start || at - start >= p->size)
+        buffer_error(vm, where, "the pointer is outside its ffi.alloc block (no room for C to write)");
+    memcpy(dst, &p->addr, sizeof p->addr);
+}
+
 void pvmF_to_c(VM *vm, FfiKind k, Value v, void *dst, FfiWhere where)
 {
     const FfiTypeInfo *t = &pvmF_types[k];
@@ -231,6 +265,7 @@ void pvmF_to_c(VM *vm, FfiKind k, Value v, void *dst, FfiWhere where)
         return;
     }
     case FK_STRING: string_to_c(vm, v, dst, where); return;
+    case FK_BUFFER: buffer_to_c(vm, v, dst, where); return;
     default: pvmV_error(vm, "%s: void has no value", where.fname);
     }
 }
