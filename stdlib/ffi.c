@@ -40,6 +40,7 @@ void pvmL_open_ffi(VM *vm)
     FfiState *st = pvmV_alloc(vm, sizeof *st);
     st->vm = vm;
     st->error = VAL_NIL;
+    pvmF_note_signal_mask(st);
     PvMap *m = pvmV_map_new(vm, 16);
     for (size_t i = 0; i < sizeof ffi_funcs / sizeof ffi_funcs[0]; i++) {
         PvNative *n = pvmV_native_new(vm, ffi_funcs[i].name, ffi_funcs[i].fn, ffi_funcs[i].min_args,

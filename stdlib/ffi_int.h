@@ -12,6 +12,7 @@
 
 #include <ffi.h>
 #include <pthread.h>
+#include <signal.h>
 #include <string.h>
 
 #include "stdlib/ffi.h"
@@ -73,6 +74,14 @@ typedef struct FfiState {
     bool has_error;    /* a callback failed during the innermost call */
     VmErrorKind error_kind; /* ...and of which kind (a limit stays uncatchable) */
     Value error;
+    /* The signal mask PV code runs with, as last seen: a callback entered
+     * with one of its own signals newly blocked runs in that signal's
+     * handler (ffi_callback.c). */
+    sigset_t pv_mask;
+    /* Set by a callback refused inside a signal handler during an ffi call
+     * (async-signal-safe: a flag and a pointer), thrown when it returns. */
+    volatile sig_atomic_t refused_in_signal;
+    const char *volatile refused_name;
     /* Type names seen by ffi.read/ffi.write/ffi.sizeof, by string object,
      * direct-mapped on the string's hash: a hit is one compare instead of
      * a scan of the type table. Holding the strings here keeps them alive,
@@ -151,9 +160,12 @@ void pvmF_to_return(VM *vm, FfiKind k, Value v, void *ret, FfiWhere where);
 PVM_NORETURN void pvmF_type_error(VM *vm, FfiWhere where, const char *expected, Value got);
 
 /* ffi_callback.c */
-/* Calls [code] through [cif]; when a callback failed meanwhile, throws its
- * error once C has returned. */
-void pvmF_call_c(VM *vm, FfiState *st, ffi_cif *cif, void *code, void *ret, void **args);
+/* Calls [code] (the C function [fname]) through [cif]; when a callback
+ * failed meanwhile, or was refused in a signal handler, throws that once C
+ * has returned. */
+void pvmF_call_c(VM *vm, FfiState *st, const char *fname, ffi_cif *cif, void *code, void *ret, void **args);
+/* Records the thread's signal mask as the one PV runs with. */
+void pvmF_note_signal_mask(FfiState *st);
 
 /* ffi_memory.c */
 Value pvmF_pointer_new(VM *vm, void *addr, void *owner, size_t size, uint32_t kind);
