@@ -74,9 +74,17 @@ void pvmF_call_c(VM *vm, FfiState *st, const char *fname, ffi_cif *cif, void *co
         raise_callback_failure(vm, st, fname);
 }
 
+/* The thread's signal mask in [set]. Emptied first: the kernel fills only
+ * the bytes of its own signal count, and the sets are compared whole. */
+static bool current_mask(sigset_t *set)
+{
+    sigemptyset(set);
+    return pthread_sigmask(SIG_BLOCK, NULL, set) == 0;
+}
+
 void pvmF_note_signal_mask(FfiState *st)
 {
-    if (pthread_sigmask(SIG_BLOCK, NULL, &st->pv_mask) != 0)
+    if (!current_mask(&st->pv_mask))
         sigemptyset(&st->pv_mask);
 }
 
@@ -97,21 +105,21 @@ static bool handles_signal(int sig, const void *code)
 }
 
 /* Whether this entry of the callback at [code] runs in a signal handler.
- * Only asked for callbacks returning void: a signal handler returns void,
- * so one declared with a result (qsort's comparator) is no handler, or its
- * signature is wrong, which the ffi cannot check anyway; that spares the
- * common callbacks the system call below.
  * No portable call tells, but delivering a signal blocks it (unless the
  * handler was installed with SA_NODEFER) for as long as its handler runs:
  * so a signal blocked now but not while PV ran, whose handler is this very
  * callback, is being handled right here. Any other change of the mask was
  * made by C code; it becomes the mask PV runs with. One system call per
  * entry; the signal loop only runs when the mask changed. Every call used
- * here is async-signal-safe. */
+ * here is async-signal-safe.
+ * Only asked for callbacks returning void: a signal handler returns void,
+ * so one declared with a result (qsort's comparator) is no handler, or its
+ * signature is wrong, which the ffi cannot check anyway; that spares the
+ * common callbacks the system call. */
 static bool in_signal_handler(FfiState *st, const void *code)
 {
     sigset_t now;
-    if (pthread_sigmask(SIG_BLOCK, NULL, &now) != 0 || !memcmp(&now, &st->pv_mask, sizeof now))
+    if (!current_mask(&now) || !memcmp(&now, &st->pv_mask, sizeof now))
         return false;
     for (int sig = 1; sig < NSIG; sig++) {
         if (sigismember(&now, sig) == 1 && sigismember(&st->pv_mask, sig) != 1 && handles_signal(sig, code))
