@@ -5,7 +5,7 @@
  *   ffi_callback.c  ffi.callback: C calling back into PV
  *   ffi_memory.c    pointer values, ffi.alloc/read/write/string and friends
  *
- * Functions shared between these files carry the prefix pvffi_ (libffi owns
+ * Functions shared between these files carry the prefix pvmF_ (libffi owns
  * ffi_); types are Ffi*. */
 #ifndef PVM_STDLIB_FFI_INT_H
 #define PVM_STDLIB_FFI_INT_H
