@@ -5,10 +5,9 @@
 
 #include "stdlib/ffi_int.h"
 
-void pvmF_check_enabled(VM *vm)
+void pvmF_disabled_error(VM *vm)
 {
-    if (vm->ffi_disabled)
-        pvmV_error(vm, "ffi is disabled");
+    pvmV_error(vm, "ffi is disabled");
 }
 
 static const struct {
@@ -26,6 +25,8 @@ static const struct {
     { "ffi.offset", pvmF_offset, 2, 2 },
     { "ffi.is_null", pvmF_is_null, 1, 1 },
     { "ffi.address", pvmF_address, 1, 1 },
+    { "ffi.pointer", pvmF_pointer_from_int, 1, 1 },
+    { "ffi.size", pvmF_size, 1, 1 },
     { "ffi.sizeof", pvmF_sizeof, 1, 1 },
 };
 
@@ -39,6 +40,7 @@ void pvmL_open_ffi(VM *vm)
     FfiState *st = pvmV_alloc(vm, sizeof *st);
     st->vm = vm;
     st->error = VAL_NIL;
+    pvmF_note_signal_mask(st);
     PvMap *m = pvmV_map_new(vm, 16);
     for (size_t i = 0; i < sizeof ffi_funcs / sizeof ffi_funcs[0]; i++) {
         PvNative *n = pvmV_native_new(vm, ffi_funcs[i].name, ffi_funcs[i].fn, ffi_funcs[i].min_args,

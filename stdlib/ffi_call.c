@@ -118,7 +118,7 @@ static Value call_bound(VM *vm, int argc, Value *args, void *data)
     for (int i = 0; i < argc; i++)
         ptrs[i] = &slots[i];
     FfiSlot ret = { 0 };
-    pvmF_call_c(vm, f->st, cif, f->code, &ret, ptrs);
+    pvmF_call_c(vm, f->st, f->name, cif, f->code, &ret, ptrs);
     return pvmF_from_return(vm, f->sig.ret, &ret);
 }
 

@@ -10,11 +10,15 @@
  * PV code that called it, unchanged (a caught value is the value thrown).
  *
  * A callback runs PV code only while an ffi call of its VM is in progress
- * on the thread that made that call. Called at any other time (from a
- * thread C started, from a signal handler, after the C function returned)
- * it cannot run PV safely: it writes a message to stderr and returns zero. */
+ * on the thread that made that call, and not in a signal handler. Called
+ * at any other time (from a thread C started, after the C function
+ * returned, from a signal handler) it cannot run PV safely: it writes a
+ * message to stderr and returns zero; a refusal in a signal handler during
+ * an ffi call is also thrown by that call once it returns. */
 #include <gc.h>
+#include <signal.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "stdlib/ffi_int.h"
 #include "stdlib/lib.h"
@@ -27,6 +31,7 @@ typedef struct {
     Value fn;
     char name[80];          /* "callback NAME", for messages */
     ffi_closure *closure;   /* writable side, freed by the finalizer */
+    void *code;             /* the executable side: the C function pointer */
     FfiSig sig;
 } FfiCallback;
 
@@ -39,28 +44,109 @@ static size_t return_size(FfiKind k)
     return size;
 }
 
-void pvmF_call_c(VM *vm, FfiState *st, ffi_cif *cif, void *code, void *ret, void **args)
+/* Throws what went wrong in callbacks during the call that just returned:
+ * a PV error (unchanged), a limit (raised again as the same kind, so it
+ * stays uncatchable past the C code), or a refusal in a signal handler. */
+static void raise_callback_failure(VM *vm, FfiState *st, const char *fname)
+{
+    if (st->has_error) {
+        Value error = st->error;
+        st->has_error = false;
+        st->error = VAL_NIL;
+        st->refused_in_signal = 0;
+        if (st->error_kind != VM_ERR_SCRIPT && st->error_kind != VM_ERR_NONE)
+            pvmV_raise_kind(vm, st->error_kind);
+        pvmV_throw(vm, error);
+    }
+    st->refused_in_signal = 0;
+    pvmV_error(vm, "%s: ffi %s was called from a signal handler during this call; PV code cannot run "
+                   "there, so it was not run (C got 0)", fname, st->refused_name);
+}
+
+void pvmF_call_c(VM *vm, FfiState *st, const char *fname, ffi_cif *cif, void *code, void *ret, void **args)
 {
     if (st->depth == 0)
         st->thread = pthread_self();
     st->depth++;
     ffi_call(cif, FFI_FN(code), ret, args);
     st->depth--;
-    if (!st->has_error)
-        return;
-    Value error = st->error;
-    st->has_error = false;
-    st->error = VAL_NIL;
-    /* A limit (or memory) stopped the callback: raised again as the same
-     * kind, so it stays uncatchable past the C code. */
-    if (st->error_kind != VM_ERR_SCRIPT && st->error_kind != VM_ERR_NONE)
-        pvmV_raise_kind(vm, st->error_kind);
-    pvmV_throw(vm, error);
+    if (st->has_error || st->refused_in_signal)
+        raise_callback_failure(vm, st, fname);
+}
+
+/* The thread's signal mask in [set]. Emptied first: the kernel fills only
+ * the bytes of its own signal count, and the sets are compared whole. */
+static bool current_mask(sigset_t *set)
+{
+    sigemptyset(set);
+    return pthread_sigmask(SIG_BLOCK, NULL, set) == 0;
+}
+
+void pvmF_note_signal_mask(FfiState *st)
+{
+    if (!current_mask(&st->pv_mask))
+        sigemptyset(&st->pv_mask);
 }
 
 static bool may_run_pv(const FfiState *st)
 {
     return st->depth > 0 && pthread_equal(st->thread, pthread_self());
+}
+
+/* Whether [cb] (its code at [code]) is the handler of signal [sig]. */
+static bool handles_signal(int sig, const void *code)
+{
+    struct sigaction sa;
+    if (sigaction(sig, NULL, &sa) != 0)
+        return false;
+    const void *handler = (sa.sa_flags & SA_SIGINFO) ? (const void *)sa.sa_sigaction
+                                                     : (const void *)sa.sa_handler;
+    return handler == code;
+}
+
+/* Whether this entry of the callback at [code] runs in a signal handler.
+ * No portable call tells, but delivering a signal blocks it (unless the
+ * handler was installed with SA_NODEFER) for as long as its handler runs:
+ * so a signal blocked now but not while PV ran, whose handler is this very
+ * callback, is being handled right here. Any other change of the mask was
+ * made by C code; it becomes the mask PV runs with. One system call per
+ * entry; the signal loop only runs when the mask changed. Every call used
+ * here is async-signal-safe.
+ * Only asked for callbacks returning void: a signal handler returns void,
+ * so one declared with a result (qsort's comparator) is no handler, or its
+ * signature is wrong, which the ffi cannot check anyway; that spares the
+ * common callbacks the system call. */
+static bool in_signal_handler(FfiState *st, const void *code)
+{
+    sigset_t now;
+    if (!current_mask(&now) || !memcmp(&now, &st->pv_mask, sizeof now))
+        return false;
+    for (int sig = 1; sig < NSIG; sig++) {
+        if (sigismember(&now, sig) == 1 && sigismember(&st->pv_mask, sig) != 1 && handles_signal(sig, code))
+            return true;
+    }
+    st->pv_mask = now;
+    return false;
+}
+
+/* Writes "pvm: ffi NAME was called WHY, where PV cannot run; ..." to
+ * stderr with write(2): this may run in a signal handler, where stdio is
+ * not safe. */
+static void report_refusal(const FfiCallback *cb, const char *why)
+{
+    const char *parts[] = { "pvm: ffi ", cb->name, " was called ", why,
+                            ", where PV cannot run; it returned 0 to C\n" };
+    char line[256];
+    size_t len = 0;
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+        size_t n = strlen(parts[i]);
+        if (n > sizeof line - len)
+            n = sizeof line - len;
+        memcpy(line + len, parts[i], n);
+        len += n;
+    }
+    ssize_t unused = write(STDERR_FILENO, line, len);
+    (void)unused;
 }
 
 typedef struct {
@@ -90,8 +176,13 @@ static void callback_entry(ffi_cif *cif, void *ret, void **cargs, void *user)
     size_t ret_size = return_size(cb->sig.ret);
     memset(ret, 0, ret_size);
     if (!may_run_pv(st)) {
-        fprintf(stderr, "pvm: ffi %s was called %s, where PV cannot run; it returned 0 to C\n", cb->name,
-                st->depth ? "from another thread" : "outside any ffi call");
+        report_refusal(cb, st->depth ? "from another thread" : "outside any ffi call");
+        return;
+    }
+    if (cb->sig.ret == FK_VOID && in_signal_handler(st, cb->code)) {
+        report_refusal(cb, "from a signal handler");
+        st->refused_name = cb->name;
+        st->refused_in_signal = 1;
         return;
     }
     if (st->has_error)
@@ -137,6 +228,10 @@ Value pvmF_callback(VM *vm, int argc, Value *args, void *data)
     pvmF_parse_sig(vm, &cb->sig, args[1], argc > 2 ? args[2] : VAL_NIL, "ffi.callback", false);
     if (cb->sig.ret == FK_STRING)
         pvmV_error(vm, "ffi.callback: a callback cannot return a string (return a pointer from ffi.alloc)");
+    for (int i = 0; i < cb->sig.nargs; i++)
+        if (cb->sig.kinds[i] == FK_BUFFER)
+            pvmV_error(vm, "ffi.callback: parameter %d: a callback cannot take a buffer (C's memory has no "
+                           "size pvm knows); use \"pointer\"", i + 1);
     void *code = NULL;
     cb->closure = ffi_closure_alloc(sizeof(ffi_closure), &code);
     if (!cb->closure)
@@ -146,6 +241,7 @@ Value pvmF_callback(VM *vm, int argc, Value *args, void *data)
         cb->closure = NULL;
         pvmV_error(vm, "ffi.callback: libffi cannot prepare the closure");
     }
+    cb->code = code;
     GC_register_finalizer_no_order(cb, free_closure, NULL, NULL, NULL);
     /* From here on the finalizer owns the closure; an out-of-memory error in
      * the allocation below only leaves it to be collected. */

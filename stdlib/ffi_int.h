@@ -5,17 +5,17 @@
  *   ffi_callback.c  ffi.callback: C calling back into PV
  *   ffi_memory.c    pointer values, ffi.alloc/read/write/string and friends
  *
- * Functions shared between these files carry the prefix pvffi_ (libffi owns
+ * Functions shared between these files carry the prefix pvmF_ (libffi owns
  * ffi_); types are Ffi*. */
 #ifndef PVM_STDLIB_FFI_INT_H
 #define PVM_STDLIB_FFI_INT_H
 
 #include <ffi.h>
 #include <pthread.h>
+#include <signal.h>
+#include <string.h>
 
 #include "stdlib/ffi.h"
-
-/* Arguments past this count are refused (the C stack buffers are fixed). */
 
 /* The C types PV code may name, in the order of the type table. */
 typedef enum {
@@ -37,6 +37,7 @@ typedef enum {
     FK_DOUBLE,
     FK_POINTER,
     FK_STRING,
+    FK_BUFFER, /* parameters only: a writable ffi.alloc block */
     FK__COUNT
 } FfiKind;
 
@@ -61,6 +62,8 @@ typedef union {
     void *p;
 } FfiSlot;
 
+#define FFI_TYPE_CACHE 8 /* a power of two */
+
 /* Per-VM state, the [data] of every ffi native. A callback may only run
  * while an ffi call of this VM is in progress on the thread that made it;
  * an error it throws is kept in [error] until that call returns. */
@@ -71,6 +74,22 @@ typedef struct FfiState {
     bool has_error;    /* a callback failed during the innermost call */
     VmErrorKind error_kind; /* ...and of which kind (a limit stays uncatchable) */
     Value error;
+    /* The signal mask PV code runs with, as last seen: a callback entered
+     * with one of its own signals newly blocked runs in that signal's
+     * handler (ffi_callback.c). */
+    sigset_t pv_mask;
+    /* Set by a callback refused inside a signal handler during an ffi call
+     * (async-signal-safe: a flag and a pointer), thrown when it returns. */
+    volatile sig_atomic_t refused_in_signal;
+    const char *volatile refused_name;
+    /* Type names seen by ffi.read/ffi.write/ffi.sizeof, by string object,
+     * direct-mapped on the string's hash: a hit is one compare instead of
+     * a scan of the type table. Holding the strings here keeps them alive,
+     * so no other string can reuse a cached address. */
+    struct {
+        const PvString *name;
+        uint8_t kind;
+    } type_cache[FFI_TYPE_CACHE];
 } FfiState;
 
 /* A parsed C signature. [kinds] has [nargs] entries; [types] has the
@@ -92,8 +111,37 @@ typedef struct {
     int arg; /* 1-based; 0 names the return value */
 } FfiWhere;
 
+/* Stores the low [size] bytes' worth of [v] as a C integer of that size. */
+static inline void pvmF_store_int(void *dst, size_t size, int64_t v)
+{
+    uint64_t u = (uint64_t)v;
+    switch (size) {
+    case 1: { uint8_t x = (uint8_t)u; memcpy(dst, &x, 1); return; }
+    case 2: { uint16_t x = (uint16_t)u; memcpy(dst, &x, 2); return; }
+    case 4: { uint32_t x = (uint32_t)u; memcpy(dst, &x, 4); return; }
+    default: memcpy(dst, &u, 8); return;
+    }
+}
+
+/* Reads a C integer of [size] bytes, sign- or zero-extended. */
+static inline int64_t pvmF_load_int(const void *src, size_t size, bool is_signed)
+{
+    switch (size) {
+    case 1: { uint8_t x; memcpy(&x, src, 1); return is_signed ? (int8_t)x : (int64_t)x; }
+    case 2: { uint16_t x; memcpy(&x, src, 2); return is_signed ? (int16_t)x : (int64_t)x; }
+    case 4: { uint32_t x; memcpy(&x, src, 4); return is_signed ? (int32_t)x : (int64_t)x; }
+    default: { int64_t x; memcpy(&x, src, 8); return x; }
+    }
+}
+
 /* ffi.c */
-void pvmF_check_enabled(VM *vm);
+PVM_NORETURN void pvmF_disabled_error(VM *vm);
+/* Inline: every ffi function starts with it, ffi.read included. */
+static inline void pvmF_check_enabled(VM *vm)
+{
+    if (vm->ffi_disabled)
+        pvmF_disabled_error(vm);
+}
 
 /* ffi_types.c */
 /* The kind named by [name], or raises "FNAME: unknown C type 'x' WHAT". */
@@ -112,13 +160,23 @@ void pvmF_to_return(VM *vm, FfiKind k, Value v, void *ret, FfiWhere where);
 PVM_NORETURN void pvmF_type_error(VM *vm, FfiWhere where, const char *expected, Value got);
 
 /* ffi_callback.c */
-/* Calls [code] through [cif]; when a callback failed meanwhile, throws its
- * error once C has returned. */
-void pvmF_call_c(VM *vm, FfiState *st, ffi_cif *cif, void *code, void *ret, void **args);
+/* Calls [code] (the C function [fname]) through [cif]; when a callback
+ * failed meanwhile, or was refused in a signal handler, throws that once C
+ * has returned. */
+void pvmF_call_c(VM *vm, FfiState *st, const char *fname, ffi_cif *cif, void *code, void *ret, void **args);
+/* Records the thread's signal mask as the one PV runs with. */
+void pvmF_note_signal_mask(FfiState *st);
 
 /* ffi_memory.c */
 Value pvmF_pointer_new(VM *vm, void *addr, void *owner, size_t size, uint32_t kind);
-PvPointer *pvmF_arg_pointer(VM *vm, const Value *args, int i, const char *fname);
+PVM_NORETURN void pvmF_pointer_arg_error(VM *vm, const Value *args, int i, const char *fname);
+/* args[i] as a pointer, or "FNAME: argument I+1 must be pointer". */
+static inline PvPointer *pvmF_arg_pointer(VM *vm, const Value *args, int i, const char *fname)
+{
+    if (args[i].type != VT_POINTER)
+        pvmF_pointer_arg_error(vm, args, i, fname);
+    return args[i].as.p;
+}
 Value pvmF_null(VM *vm);
 
 /* The module's functions, by file. */
@@ -132,6 +190,8 @@ Value pvmF_string(VM *vm, int argc, Value *args, void *data);
 Value pvmF_offset(VM *vm, int argc, Value *args, void *data);
 Value pvmF_is_null(VM *vm, int argc, Value *args, void *data);
 Value pvmF_address(VM *vm, int argc, Value *args, void *data);
+Value pvmF_pointer_from_int(VM *vm, int argc, Value *args, void *data);
+Value pvmF_size(VM *vm, int argc, Value *args, void *data);
 Value pvmF_sizeof(VM *vm, int argc, Value *args, void *data);
 
 #endif

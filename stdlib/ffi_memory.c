@@ -1,5 +1,6 @@
 /* Pointer values and host memory: ffi.alloc, ffi.read, ffi.write,
- * ffi.string, ffi.offset, ffi.is_null, ffi.address, ffi.sizeof.
+ * ffi.string, ffi.offset, ffi.is_null, ffi.address, ffi.pointer, ffi.size,
+ * ffi.sizeof.
  *
  * A pointer value is a small collector box (PvPointer, vm/runtime/object.h) holding
  * the address, so a pointer into an ffi.alloc block keeps the block alive
@@ -32,51 +33,88 @@ Value pvmF_null(VM *vm)
     return pvmF_pointer(vm, NULL);
 }
 
-PvPointer *pvmF_arg_pointer(VM *vm, const Value *args, int i, const char *fname)
+void pvmF_pointer_arg_error(VM *vm, const Value *args, int i, const char *fname)
 {
-    if (args[i].type != VT_POINTER)
-        pvmL_arg_error(vm, fname, i, "pointer", args[i]);
-    return args[i].as.p;
+    pvmL_arg_error(vm, fname, i, "pointer", args[i]);
 }
 
-/* The address [offset] bytes past [p] where [n] bytes may be read or
- * written ([verb]), or an error: NULL, callbacks and library handles, and
- * anything outside an ffi.alloc block are refused. */
-static char *access_at(VM *vm, const PvPointer *p, int64_t offset, size_t n, const char *fname,
-                       const char *verb)
+/* ---- Access checks ----
+ * ffi.read and ffi.write are meant to cost a few ns, so the checks that
+ * pass are a handful of compares and every message is built out of line,
+ * only once a check has failed. */
+
+/* Why [n] bytes at [offset] past [p] cannot be accessed: raises it. */
+static PVM_NORETURN void access_error(VM *vm, const PvPointer *p, int64_t offset, size_t n,
+                                      const char *fname, const char *verb)
 {
     if (p->kind == PV_PTR_CALLBACK || p->kind == PV_PTR_LIBRARY)
         pvmV_error(vm, "%s: cannot %s memory through a %s", fname, verb,
                  p->kind == PV_PTR_CALLBACK ? "callback pointer" : "library handle");
     if (!p->addr)
         pvmV_error(vm, "%s: cannot %s through a NULL pointer", fname, verb);
+    int64_t from = (int64_t)((uintptr_t)p->addr - (uintptr_t)p->owner);
+    int64_t pos;
+    bool overflow = __builtin_add_overflow(from, offset, &pos);
+    pvmV_error(vm, "%s: cannot %s %zu byte%s at offset %" PRId64 ": outside the %zu-byte block", fname,
+             verb, n, n == 1 ? "" : "s", overflow ? offset : pos, p->size);
+}
+
+/* The address [offset] bytes past [p] where [n] bytes may be read or
+ * written ([verb]), or an error: NULL, callbacks and library handles, and
+ * anything outside an ffi.alloc block are refused. */
+static inline char *access_at(VM *vm, const PvPointer *p, int64_t offset, size_t n, const char *fname,
+                              const char *verb)
+{
     char *at = (char *)((uintptr_t)p->addr + (uint64_t)offset);
-    if (p->kind != PV_PTR_BLOCK)
+    if (p->kind == PV_PTR_FOREIGN && p->addr)
         return at;
+    if (p->kind != PV_PTR_BLOCK)
+        access_error(vm, p, offset, n, fname, verb);
     /* [pos] is the position in the block; ffi.offset may have moved [addr]
      * anywhere, so every step is checked for overflow. */
     int64_t from = (int64_t)((uintptr_t)p->addr - (uintptr_t)p->owner);
     int64_t pos;
-    bool overflow = __builtin_add_overflow(from, offset, &pos);
-    if (overflow || pos < 0 || (uint64_t)pos > p->size || n > p->size - (uint64_t)pos)
-        pvmV_error(vm, "%s: cannot %s %zu byte%s at offset %" PRId64 ": outside the %zu-byte block",
-                 fname, verb, n, n == 1 ? "" : "s", overflow ? offset : pos, p->size);
+    if (__builtin_add_overflow(from, offset, &pos) || pos < 0 || (uint64_t)pos > p->size ||
+        n > p->size - (uint64_t)pos)
+        access_error(vm, p, offset, n, fname, verb);
     return at;
 }
 
-static int64_t arg_offset(VM *vm, int argc, const Value *args, int i, const char *fname)
+static inline int64_t arg_offset(VM *vm, int argc, const Value *args, int i, const char *fname)
 {
-    return argc > i ? pvmL_arg_int(vm, fname, args, i) : 0;
+    if (argc <= i)
+        return 0;
+    return args[i].type == VT_INT ? args[i].as.i : pvmL_arg_int(vm, fname, args, i);
 }
 
-static FfiKind arg_data_type(VM *vm, const Value *args, int i, const char *fname)
+/* A type name the cache does not hold: parsed (with its messages), checked
+ * for a value, then cached. */
+static FfiKind data_type_slow(VM *vm, FfiState *st, Value name, int i, const char *fname)
 {
     char what[32];
     snprintf(what, sizeof what, "(argument %d)", i + 1);
-    FfiKind k = pvmF_parse_type(vm, args[i], fname, what);
+    FfiKind k = pvmF_parse_type(vm, name, fname, what);
     if (k == FK_VOID)
         pvmV_error(vm, "%s: void has no %s", fname, strcmp(fname, "ffi.sizeof") ? "value" : "size");
+    if (k == FK_BUFFER)
+        pvmV_error(vm, "%s: buffer is only a parameter type; the memory holds a \"pointer\"", fname);
+    unsigned slot = (unsigned)name.as.s->hash & (FFI_TYPE_CACHE - 1);
+    st->type_cache[slot].name = name.as.s;
+    st->type_cache[slot].kind = (uint8_t)k;
     return k;
+}
+
+/* The C type args[i] names. A program names its types with literals, the
+ * same string objects on every call, so a hit in the cache is the rule. */
+static inline FfiKind arg_data_type(VM *vm, FfiState *st, const Value *args, int i, const char *fname)
+{
+    Value name = args[i];
+    if (name.type == VT_STRING) {
+        unsigned slot = (unsigned)name.as.s->hash & (FFI_TYPE_CACHE - 1);
+        if (st->type_cache[slot].name == name.as.s)
+            return (FfiKind)st->type_cache[slot].kind;
+    }
+    return data_type_slow(vm, st, name, i, fname);
 }
 
 /* ffi.alloc(n) or ffi.alloc(s): n zeroed bytes, or a C copy of s with its
@@ -109,9 +147,12 @@ Value pvmF_read(VM *vm, int argc, Value *args, void *data)
 {
     pvmF_check_enabled(vm);
     PvPointer *p = pvmF_arg_pointer(vm, args, 0, "ffi.read");
-    FfiKind k = arg_data_type(vm, args, 1, "ffi.read");
+    FfiKind k = arg_data_type(vm, data, args, 1, "ffi.read");
     int64_t offset = arg_offset(vm, argc, args, 2, "ffi.read");
-    const char *at = access_at(vm, p, offset, pvmF_types[k].size, "ffi.read", "read");
+    const FfiTypeInfo *t = &pvmF_types[k];
+    const char *at = access_at(vm, p, offset, t->size, "ffi.read", "read");
+    if (t->is_int) /* the common case, without the general switch */
+        return vm_int(pvmF_load_int(at, t->size, t->is_signed));
     return pvmF_from_c(vm, k, at);
 }
 
@@ -121,14 +162,21 @@ Value pvmF_write(VM *vm, int argc, Value *args, void *data)
 {
     pvmF_check_enabled(vm);
     PvPointer *p = pvmF_arg_pointer(vm, args, 0, "ffi.write");
-    FfiKind k = arg_data_type(vm, args, 1, "ffi.write");
+    FfiKind k = arg_data_type(vm, data, args, 1, "ffi.write");
     if (k == FK_STRING)
         pvmV_error(vm, "ffi.write: cannot store a PV string in C memory; store ffi.alloc(s) as a \"pointer\"");
-    int64_t offset = pvmL_arg_int(vm, "ffi.write", args, 2);
+    int64_t offset = arg_offset(vm, argc, args, 2, "ffi.write");
+    const FfiTypeInfo *t = &pvmF_types[k];
+    Value v = args[3];
+    if (t->is_int && v.type == VT_INT && v.as.i >= t->min && v.as.i <= t->max) {
+        /* the common case: an int in range, stored without the general path */
+        pvmF_store_int(access_at(vm, p, offset, t->size, "ffi.write", "write"), t->size, v.as.i);
+        return VAL_NIL;
+    }
     FfiSlot value;
-    pvmF_to_c(vm, k, args[3], &value, (FfiWhere){ "ffi.write", 4 });
-    char *at = access_at(vm, p, offset, pvmF_types[k].size, "ffi.write", "write");
-    memcpy(at, &value, pvmF_types[k].size);
+    pvmF_to_c(vm, k, v, &value, (FfiWhere){ "ffi.write", 4 });
+    char *at = access_at(vm, p, offset, t->size, "ffi.write", "write");
+    memcpy(at, &value, t->size);
     return VAL_NIL;
 }
 
@@ -197,10 +245,53 @@ Value pvmF_address(VM *vm, int argc, Value *args, void *data)
     return vm_int((int64_t)(uintptr_t)pvmF_arg_pointer(vm, args, 0, "ffi.address")->addr);
 }
 
+/* Whether [n] names an address: every int on a 64-bit host; on a 32-bit
+ * one INTPTR_MIN..UINTPTR_MAX (the negative ones as ffi.address gives the
+ * top half). */
+static bool fits_address(int64_t n)
+{
+#if UINTPTR_MAX >= UINT64_MAX
+    (void)n;
+    return true;
+#else
+    return n >= INTPTR_MIN && n <= (int64_t)UINTPTR_MAX;
+#endif
+}
+
+/* ffi.pointer(n): the address n as a foreign pointer, for the C constants
+ * that are addresses made from ints ((void *)-1 is sqlite's
+ * SQLITE_TRANSIENT and mmap's MAP_FAILED). pvm knows nothing about the
+ * memory there, so accesses through it are unchecked, as in C. ints below
+ * zero stand for the addresses at the top, as ffi.address gives them. */
+Value pvmF_pointer_from_int(VM *vm, int argc, Value *args, void *data)
+{
+    pvmF_check_enabled(vm);
+    int64_t n = pvmL_arg_int(vm, "ffi.pointer", args, 0);
+    if (!fits_address(n))
+        pvmV_error(vm, "ffi.pointer: %" PRId64 " is not an address on this host (%zu-bit pointers)", n,
+                 sizeof(void *) * 8);
+    return pvmF_pointer(vm, (void *)(uintptr_t)(uint64_t)n);
+}
+
+/* ffi.size(p): the bytes that may be accessed from p on, for a pointer into
+ * an ffi.alloc block (0 once p is outside it); nil when pvm does not know
+ * (foreign pointers, callbacks, library handles). */
+Value pvmF_size(VM *vm, int argc, Value *args, void *data)
+{
+    pvmF_check_enabled(vm);
+    const PvPointer *p = pvmF_arg_pointer(vm, args, 0, "ffi.size");
+    if (p->kind != PV_PTR_BLOCK)
+        return VAL_NIL;
+    uintptr_t start = (uintptr_t)p->owner, at = (uintptr_t)p->addr;
+    if (at < start || at - start > p->size)
+        return vm_int(0);
+    return vm_int((int64_t)(p->size - (at - start)));
+}
+
 /* ffi.sizeof(type): the C type's size in bytes. */
 Value pvmF_sizeof(VM *vm, int argc, Value *args, void *data)
 {
     pvmF_check_enabled(vm);
-    FfiKind k = arg_data_type(vm, args, 0, "ffi.sizeof");
+    FfiKind k = arg_data_type(vm, data, args, 0, "ffi.sizeof");
     return vm_int((int64_t)pvmF_types[k].size);
 }

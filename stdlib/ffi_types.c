@@ -4,7 +4,8 @@
  * Every conversion from PV to C is checked: integer types take PV ints
  * within the C type's range, float types take ints or floats, "pointer"
  * takes a pointer or nil (NULL), and "string" takes a string without NUL
- * bytes (never nil). A mismatch is a PV error naming the function and the
+ * bytes (never nil), which C must only read; "buffer" takes a pointer into
+ * an ffi.alloc block, the memory C may write. A mismatch is a PV error naming the function and the
  * argument; nothing reaches C unchecked. */
 #include <inttypes.h>
 #include <limits.h>
@@ -52,6 +53,7 @@ const FfiTypeInfo pvmF_types[FK__COUNT] = {
     [FK_DOUBLE] = { "double", &ffi_type_double, sizeof(double), false, true, 0, 0 },
     [FK_POINTER] = { "pointer", &ffi_type_pointer, sizeof(void *), false, false, 0, 0 },
     [FK_STRING] = { "string", &ffi_type_pointer, sizeof(char *), false, false, 0, 0 },
+    [FK_BUFFER] = { "buffer", &ffi_type_pointer, sizeof(char *), false, false, 0, 0 },
 };
 
 /* ---- Type names and signatures ---- */
@@ -128,6 +130,8 @@ void pvmF_parse_sig(VM *vm, FfiSig *sig, Value ret, Value args, const char *fnam
 {
     memset(sig, 0, sizeof *sig);
     sig->ret = pvmF_parse_type(vm, ret, fname, "for the return value");
+    if (sig->ret == FK_BUFFER)
+        pvmV_error(vm, "%s: buffer is only valid as a parameter type (C returns a \"pointer\")", fname);
     if (args.type != VT_NIL && args.type != VT_ARRAY)
         pvmV_error(vm, "%s: parameter types must be an array, got %s", fname, pvmV_type_name(args));
     PvArray empty = { .kind = VM_ARR_BOXED };
@@ -171,28 +175,6 @@ void pvmF_type_error(VM *vm, FfiWhere where, const char *expected, Value got)
     pvmV_error(vm, "%s must be %s, got %s", at, expected, pvmV_type_name(got));
 }
 
-/* Stores the low [size] bytes' worth of [v] as a C integer of that size. */
-static void store_int(void *dst, size_t size, int64_t v)
-{
-    uint64_t u = (uint64_t)v;
-    switch (size) {
-    case 1: { uint8_t x = (uint8_t)u; memcpy(dst, &x, 1); return; }
-    case 2: { uint16_t x = (uint16_t)u; memcpy(dst, &x, 2); return; }
-    case 4: { uint32_t x = (uint32_t)u; memcpy(dst, &x, 4); return; }
-    default: memcpy(dst, &u, 8); return;
-    }
-}
-
-static int64_t load_int(const void *src, size_t size, bool is_signed)
-{
-    switch (size) {
-    case 1: { uint8_t x; memcpy(&x, src, 1); return is_signed ? (int8_t)x : (int64_t)x; }
-    case 2: { uint16_t x; memcpy(&x, src, 2); return is_signed ? (int16_t)x : (int64_t)x; }
-    case 4: { uint32_t x; memcpy(&x, src, 4); return is_signed ? (int32_t)x : (int64_t)x; }
-    default: { int64_t x; memcpy(&x, src, 8); return x; }
-    }
-}
-
 static void int_to_c(VM *vm, const FfiTypeInfo *t, Value v, void *dst, FfiWhere where)
 {
     if (v.type != VT_INT)
@@ -203,7 +185,7 @@ static void int_to_c(VM *vm, const FfiTypeInfo *t, Value v, void *dst, FfiWhere 
         pvmV_error(vm, "%s: %" PRId64 " is out of range for %s (%" PRId64 "..%" PRId64 ")", at, v.as.i,
                  t->name, t->min, t->max);
     }
-    store_int(dst, t->size, v.as.i);
+    pvmF_store_int(dst, t->size, v.as.i);
 }
 
 static void string_to_c(VM *vm, Value v, void *dst, FfiWhere where)
@@ -222,6 +204,36 @@ static void string_to_c(VM *vm, Value v, void *dst, FfiWhere where)
     }
     const char *chars = v.as.s->chars;
     memcpy(dst, &chars, sizeof chars);
+}
+
+/* Raises "WHERE: WHY" for a value a "buffer" parameter refuses. */
+static PVM_NORETURN void buffer_error(VM *vm, FfiWhere where, const char *why)
+{
+    char at[160];
+    where_text(at, sizeof at, where);
+    pvmV_error(vm, "%s: %s", at, why);
+}
+
+/* A "buffer" is memory C may write: only a pointer into an ffi.alloc
+ * block, whose size pvm knows, so what C wrote can be read back checked.
+ * A PV string is refused (C writing into it would change every equal
+ * string of the program), as are NULL and foreign pointers. */
+static void buffer_to_c(VM *vm, Value v, void *dst, FfiWhere where)
+{
+    if (v.type == VT_STRING)
+        buffer_error(vm, where, "a string is read-only for C; pass a buffer from ffi.alloc(n)");
+    if (v.type == VT_NIL || (v.type == VT_POINTER && !vm_pointer_addr(v)))
+        buffer_error(vm, where, "nil (NULL) is not allowed for a buffer");
+    if (v.type != VT_POINTER)
+        pvmF_type_error(vm, where, "a buffer (a pointer from ffi.alloc)", v);
+    const PvPointer *p = v.as.p;
+    if (p->kind != PV_PTR_BLOCK)
+        buffer_error(vm, where,
+                     "a buffer must point into an ffi.alloc block; declare \"pointer\" for memory of unknown size");
+    uintptr_t start = (uintptr_t)p->owner, at = (uintptr_t)p->addr;
+    if (at < start || at - start >= p->size)
+        buffer_error(vm, where, "the pointer is outside its ffi.alloc block (no room for C to write)");
+    memcpy(dst, &p->addr, sizeof p->addr);
 }
 
 void pvmF_to_c(VM *vm, FfiKind k, Value v, void *dst, FfiWhere where)
@@ -253,6 +265,7 @@ void pvmF_to_c(VM *vm, FfiKind k, Value v, void *dst, FfiWhere where)
         return;
     }
     case FK_STRING: string_to_c(vm, v, dst, where); return;
+    case FK_BUFFER: buffer_to_c(vm, v, dst, where); return;
     default: pvmV_error(vm, "%s: void has no value", where.fname);
     }
 }
@@ -263,7 +276,7 @@ Value pvmF_from_c(VM *vm, FfiKind k, const void *src)
 {
     const FfiTypeInfo *t = &pvmF_types[k];
     if (t->is_int)
-        return vm_int(load_int(src, t->size, t->is_signed));
+        return vm_int(pvmF_load_int(src, t->size, t->is_signed));
     switch (k) {
     case FK_FLOAT: { float f; memcpy(&f, src, sizeof f); return vm_float((double)f); }
     case FK_DOUBLE: { double d; memcpy(&d, src, sizeof d); return vm_float(d); }
@@ -290,8 +303,8 @@ Value pvmF_from_return(VM *vm, FfiKind k, const FfiSlot *ret)
     const FfiTypeInfo *t = &pvmF_types[k];
     int64_t wide = t->is_signed ? (int64_t)ret->sarg : (int64_t)ret->arg;
     FfiSlot exact;
-    store_int(&exact, t->size, wide); /* drop any bits above the C type */
-    return vm_int(load_int(&exact, t->size, t->is_signed));
+    pvmF_store_int(&exact, t->size, wide); /* drop any bits above the C type */
+    return vm_int(pvmF_load_int(&exact, t->size, t->is_signed));
 }
 
 void pvmF_to_return(VM *vm, FfiKind k, Value v, void *ret, FfiWhere where)
@@ -305,7 +318,7 @@ void pvmF_to_return(VM *vm, FfiKind k, Value v, void *ret, FfiWhere where)
     const FfiTypeInfo *t = &pvmF_types[k];
     FfiSlot exact;
     int_to_c(vm, t, v, &exact, where);
-    int64_t x = load_int(&exact, t->size, t->is_signed);
+    int64_t x = pvmF_load_int(&exact, t->size, t->is_signed);
     if (t->is_signed) {
         ffi_sarg w = (ffi_sarg)x;
         memcpy(ret, &w, sizeof w);

@@ -519,6 +519,16 @@ static void test_disabled(void **state)
     assert_string_equal(call_fails(vm, ffi_get(vm, "open"), 1, &nil), "ffi is disabled");
     assert_string_equal(call_fails(vm, ffi_get(vm, "alloc"), 1, &one), "ffi is disabled");
     assert_string_equal(call_fails(vm, abs_fn, 1, &one), "ffi is disabled");
+    /* The functions with a fast path check the switch too. */
+    static const struct { const char *name; int argc; } others[] = {
+        { "read", 2 }, { "write", 4 }, { "string", 1 }, { "offset", 2 }, { "is_null", 1 },
+        { "address", 1 }, { "pointer", 1 }, { "size", 1 }, { "sizeof", 1 }, { "fn", 3 },
+        { "callback", 2 },
+    };
+    Value four[4] = { one, one, one, one };
+    for (size_t k = 0; k < sizeof others / sizeof others[0]; k++)
+        assert_string_equal(call_fails(vm, ffi_get(vm, others[k].name), others[k].argc, four),
+                            "ffi is disabled");
     vm->ffi_disabled = false;
     assert_int_equal(call_ok(vm, abs_fn, 1, &one).as.i, 1);
     pvmV_free(vm);
