@@ -225,7 +225,7 @@ bool pvmV_execute(VM *vm, size_t stop, bool boundary)
 #endif
 #define JIT_BACK_EDGE(target)                                   \
     do {                                                        \
-        if (vm->jit && pvmJ_back_edge_live(ip) && (target) <= ip) {                        \
+        if ((target) <= ip && vm->jit && pvmJ_back_edge_live(ip)) { /* backward first: cheapest */ \
             SAVE();                                             \
             const VmInsn *next_ = pvmJ_back_edge(vm, frame, ip); \
             if (frame_moved(vm, base, cl)) {                    \
