@@ -743,6 +743,7 @@ L_JMP_JIT:
 #include "vm/interp/super_ops.h"
 #ifndef VM_COMPUTED_GOTO
     }
+    return false; /* not reached: every case jumps to the next instruction or returns */
 #endif
 #undef CASE
 #undef SCASE
