@@ -9,9 +9,11 @@
  * pointer stays visible to bdwgc). A value defined before the LOOP and
  * used after it stays where it is for every trip, so the loop body reads
  * invariants and loop-carried values from registers, and the PHIs at the
- * end become one parallel move. One place per value keeps exits simple:
+ * end become one parallel move (a new value that can take the old one's
+ * register needs no move at all). One place per value keeps exits simple:
  * every guard of a snapshot sees the snapshot's values in the same
- * registers.
+ * registers. Addresses a constant away from another are folded into the
+ * memory operands that use them instead of getting a register.
  *
  *   entry(base, vals):  push rbx, rbp, r12-r15; rbx = base; r12 = vals;
  *                       r15 = the VM's fuel
@@ -20,7 +22,9 @@
  *                       move and a jmp back. LOOP #0: write the frame back
  *                       and jmp to body
  *   out of line:        a CHARGE that fails gives the trip's fuel back
- *   exit s:             box and store each of snapshot s's values into its
+ *                       (a stretch's CHARGEs are one, taken by the first)
+ *   exit s:             give back fuel charged early for the rest of the
+ *                       trip; box and store each of snapshot s's values into its
  *                       frame slot (inside inlined calls: push their
  *                       frames, rbx = the innermost's base), then jmp
  *                       (patchable) to
