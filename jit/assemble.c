@@ -516,6 +516,24 @@ static void exit_if(Gen *g, PvmjCond cc)
 /* --- Loads, stores and the budget ---------------------------------------- */
 
 /* The Value at [at], its type guarded: the payload becomes [ref]. */
+/* [ref] = the payload at [at], read as [in]'s type: a double, a bool's
+ * one byte, or eight bytes. */
+static void load_payload(Gen *g, const JitIns *in, JitRef ref, PvmjMem at)
+{
+    if (in->type == JIT_T_FLT) {
+        PvmjReg d = dst_of(g, ref, PVMJ_XMM0);
+        pvmJ_sse_rm(g->a, PVMJ_MOVSD, d, at);
+        define(g, ref, d);
+        return;
+    }
+    PvmjReg d = dst_of(g, ref, PVMJ_RAX);
+    if (in->type == JIT_T_BOOL)
+        pvmJ_movzx8_load(g->a, d, at);
+    else
+        pvmJ_mov_load(g->a, PVMJ_W64, d, at);
+    define(g, ref, d);
+}
+
 static void gen_load_value(Gen *g, const JitIns *in, JitRef ref, PvmjMem at, bool typed)
 {
     PvmjMem payload = at;
@@ -524,18 +542,7 @@ static void gen_load_value(Gen *g, const JitIns *in, JitRef ref, PvmjMem at, boo
         pvmJ_alu_mi(g->a, PVMJ_CMP, PVMJ_W64, at, (int32_t)pvmJ_value_type(in->type));
         exit_if(g, PVMJ_CC_NE);
     }
-    if (in->type == JIT_T_FLT) {
-        PvmjReg d = dst_of(g, ref, PVMJ_XMM0);
-        pvmJ_sse_rm(g->a, PVMJ_MOVSD, d, payload);
-        define(g, ref, d);
-        return;
-    }
-    PvmjReg d = dst_of(g, ref, PVMJ_RAX);
-    if (in->type == JIT_T_BOOL)
-        pvmJ_movzx8_load(g->a, d, payload);
-    else
-        pvmJ_mov_load(g->a, PVMJ_W64, d, payload);
-    define(g, ref, d);
+    load_payload(g, in, ref, payload);
 }
 
 static void gen_sload(Gen *g, const JitIns *in, JitRef ref)
@@ -568,15 +575,7 @@ static void store_value(Gen *g, PvmjMem tag, PvmjMem payload, JitRef ref)
 {
     JitType type = (JitType)pvmJ_ir_at(g->ir, ref)->type;
     pvmJ_mov_store_imm(g->a, PVMJ_W64, tag, (int32_t)pvmJ_value_type(type));
-    PvmjReg at = reg_of(g, ref);
-    if (type == JIT_T_NIL)
-        pvmJ_mov_store_imm(g->a, PVMJ_W64, payload, 0);
-    else if (pvmJ_ref_is_const(ref) && fits_i32(const_bits(g->ir, ref)))
-        pvmJ_mov_store_imm(g->a, PVMJ_W64, payload, (int32_t)const_bits(g->ir, ref));
-    else if (at != PVMJ_NOREG && PVMJ_IS_XMM(at))
-        pvmJ_movsd_store(g->a, payload, at);
-    else
-        pvmJ_mov_store(g->a, PVMJ_W64, payload, src_in(g, ref, PVMJ_R11));
+    store_payload(g, payload, ref);
 }
 
 /* Whether global cell [in->a] already has the tag of the value [in]
@@ -951,19 +950,7 @@ static void gen_uref(Gen *g, const JitIns *in, JitRef ref)
 
 static void gen_aload(Gen *g, const JitIns *in, JitRef ref)
 {
-    PvmjMem at = pvmj_mem(src_in(g, in->a, PVMJ_RCX), 0);
-    if (in->type == JIT_T_FLT) {
-        PvmjReg d = dst_of(g, ref, PVMJ_XMM0);
-        pvmJ_sse_rm(g->a, PVMJ_MOVSD, d, at);
-        define(g, ref, d);
-        return;
-    }
-    PvmjReg d = dst_of(g, ref, PVMJ_RAX);
-    if (in->type == JIT_T_BOOL)
-        pvmJ_movzx8_load(g->a, d, at);
-    else
-        pvmJ_mov_load(g->a, PVMJ_W64, d, at);
-    define(g, ref, d);
+    load_payload(g, in, ref, pvmj_mem(src_in(g, in->a, PVMJ_RCX), 0));
 }
 
 static void gen_astore(Gen *g, const JitIns *in)
