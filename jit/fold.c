@@ -13,12 +13,14 @@
 #include "jit/ir.h"
 #include "vm/interp/arith.h"
 
+static bool is_any_kint(const JitIR *ir, JitRef r)
+{
+    return pvmJ_ref_is_const(r) && pvmJ_ir_at(ir, r)->op == JIT_IR_KINT;
+}
+
 static bool is_kint(const JitIR *ir, JitRef r, int64_t v)
 {
-    if (!pvmJ_ref_is_const(r))
-        return false;
-    const JitIns *k = pvmJ_ir_at(ir, r);
-    return k->op == JIT_IR_KINT && pvmJ_k_int_value(ir, r) == v;
+    return is_any_kint(ir, r) && pvmJ_k_int_value(ir, r) == v;
 }
 
 static bool is_kflt(const JitIR *ir, JitRef r, double v)
@@ -225,12 +227,18 @@ static void canonical_order(JitOp op, JitRef *a, JitRef *b)
     }
 }
 
+/* An instruction of the loop's first trip whose value changes from trip
+ * to trip (the LOOP pass marks them): the copied body may not reuse it. */
+static bool is_stale(const JitIR *ir, JitRef r)
+{
+    return ir->variant && r < JIT_REF_BIAS + ir->nvariant && ir->variant[r - JIT_REF_BIAS];
+}
+
 static JitRef cse_find(const JitIR *ir, JitOp op, JitType type, JitRef a, JitRef b)
 {
     for (JitRef r = ir->chain[op]; r != JIT_REF_NONE; r = pvmJ_ir_at(ir, r)->prev) {
         const JitIns *in = pvmJ_ir_at(ir, r);
-        bool stale = ir->variant && r < JIT_REF_BIAS + ir->nvariant && ir->variant[r - JIT_REF_BIAS];
-        if (in->a == a && in->b == b && in->type == type && !stale)
+        if (in->a == a && in->b == b && in->type == type && !is_stale(ir, r))
             return r;
     }
     return JIT_REF_NONE;
@@ -242,11 +250,6 @@ static JitRef cse_find(const JitIR *ir, JitOp op, JitType type, JitRef a, JitRef
 static bool is_pure_guard(JitOp op)
 {
     return is_compare(op) || op == JIT_IR_ABC || op == JIT_IR_HKEY;
-}
-
-static bool is_any_kint(const JitIR *ir, JitRef r)
-{
-    return pvmJ_ref_is_const(r) && pvmJ_ir_at(ir, r)->op == JIT_IR_KINT;
 }
 
 /* Bounds checks of constant indexes against one length (the fields of one
@@ -263,8 +266,7 @@ static bool abc_widen(JitIR *ir, JitRef index, JitRef len)
     int64_t k = pvmJ_k_int_value(ir, index);
     for (JitRef r = ir->chain[JIT_IR_ABC]; r != JIT_REF_NONE; r = pvmJ_ir_at(ir, r)->prev) {
         JitIns *in = &ir->ins[r - JIT_REF_BIAS];
-        bool stale = ir->variant && r < JIT_REF_BIAS + ir->nvariant && ir->variant[r - JIT_REF_BIAS];
-        if (in->b != len || stale || !is_any_kint(ir, in->a))
+        if (in->b != len || is_stale(ir, r) || !is_any_kint(ir, in->a))
             continue;
         if (pvmJ_k_int_value(ir, in->a) < k)
             in->a = index;
