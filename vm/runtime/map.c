@@ -305,14 +305,7 @@ void pvmV_map_set(VM *vm, PvMap *m, Value key, Value value)
 
 int64_t pvmV_map_find_string(const PvMap *m, Value key)
 {
-    if (m->count == 0)
-        return -1;
-    if (!m->index)
-        return small_find(m, key);
-    size_t slot;
-    if (!map_find(m, key, key.as.s->hash, &slot))
-        return -1;
-    return slot_pos(m->index[slot]);
+    return m->count == 0 ? -1 : map_position(m, key);
 }
 
 bool pvmV_map_remove(PvMap *m, Value key, Value *removed)
