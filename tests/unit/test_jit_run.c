@@ -238,6 +238,22 @@ static Stop run_to_budget(bool jit, int64_t fuel, const char *src, const char *n
     return st;
 }
 
+/* For every budget in [from, to): the JIT stops where the interpreter
+ * does, with the same budget left, stack trace and global [name] (an int
+ * that got past 100). */
+static void expect_same_stops(const char *src, const char *name, int64_t from, int64_t to)
+{
+    for (int64_t fuel = from; fuel < to; fuel++) {
+        Stop off = run_to_budget(false, fuel, src, name);
+        Stop on = run_to_budget(true, fuel, src, name);
+        assert_int_equal(on.fuel, off.fuel);
+        assert_string_equal(on.trace, off.trace);
+        assert_int_equal(on.global.type, VT_INT);
+        assert_int_equal(on.global.as.i, off.global.as.i);
+        assert_true(off.global.as.i > 100);
+    }
+}
+
 static void test_budget_with_inlined_calls(void **state)
 {
     (void)state;
@@ -254,15 +270,7 @@ static void test_budget_with_inlined_calls(void **state)
         "}\n";
     /* every budget from a few trips to many, so that it runs out at each
      * of the trip's charge points (the two calls and the back edge) */
-    for (int64_t fuel = 3000; fuel < 3012; fuel++) {
-        Stop off = run_to_budget(false, fuel, src, "n");
-        Stop on = run_to_budget(true, fuel, src, "n");
-        assert_int_equal(on.fuel, off.fuel);
-        assert_string_equal(on.trace, off.trace);
-        assert_int_equal(on.global.type, VT_INT);
-        assert_int_equal(on.global.as.i, off.global.as.i);
-        assert_true(off.global.as.i > 100);
-    }
+    expect_same_stops(src, "n", 3000, 3012);
 }
 
 /* A trip's charges are taken at once, by its first CHARGE: an exit later
@@ -283,15 +291,7 @@ static void test_budget_with_exits_mid_trip(void **state)
         "  if n % 7 == 0 { k = leaf(k); } else { k += 2; }\n"
         "  n = leaf(n);\n"
         "}\n";
-    for (int64_t fuel = 5000; fuel < 5040; fuel++) {
-        Stop off = run_to_budget(false, fuel, src, "k");
-        Stop on = run_to_budget(true, fuel, src, "k");
-        assert_int_equal(on.fuel, off.fuel);
-        assert_string_equal(on.trace, off.trace);
-        assert_int_equal(on.global.type, VT_INT);
-        assert_int_equal(on.global.as.i, off.global.as.i);
-        assert_true(off.global.as.i > 100);
-    }
+    expect_same_stops(src, "k", 5000, 5040);
 }
 
 int main(void)
