@@ -27,7 +27,6 @@
 #include "jit/record.h"
 
 #define JIT_CACHE_NEVER PVMJ_CACHE_NEVER
-#define JIT_CACHE_TRACE 0x80000000u
 #define JIT_MAX_TRACES 1000u
 #define JIT_EXIT_SHIFT 16         /* a trace's code returns trace << 16 | snapshot */
 #define JIT_EXIT_MASK 0xFFFFu
@@ -68,6 +67,7 @@ typedef struct {
                                 * that ended inside an inlined call) */
     uint32_t link_jmp;     /* the back edge a side trace ended at, or UINT32_MAX */
     uint32_t inlined;      /* calls it inlined, for -j v */
+    uint32_t unrolled;     /* inner-loop back edges it unrolled, for -j v */
 } JitTrace;
 
 struct PvmJitState {
@@ -258,13 +258,16 @@ static bool ensure_areas(VM *vm, PvmJitState *j)
     return j->mcode && j->vals;
 }
 
-/* The fuel one trip round the trace takes: its CHARGE's. */
+/* The fuel one trip round the trace takes: its first stretch's CHARGEs
+ * (the loop's back edge, the calls it inlined and the back edges it
+ * unrolled). */
 static uint64_t trip_charge(const JitIR *ir)
 {
-    for (uint32_t i = 0; i < ir->nins; i++)
+    uint64_t fuel = 0;
+    for (uint32_t i = 0; i < ir->nins && ir->ins[i].op != JIT_IR_LOOP; i++)
         if (ir->ins[i].op == JIT_IR_CHARGE)
-            return ir->ins[i].a;
-    return 1;
+            fuel += ir->ins[i].a;
+    return fuel ? fuel : 1;
 }
 
 /* Assembles the finished recording into a new trace; NULL (nothing
@@ -309,16 +312,22 @@ static JitTrace *compile(VM *vm, PvmJitState *j)
     t->link_proto = r->fn;
     t->link_jmp = r->side && !r->links ? r->pc : UINT32_MAX;
     t->inlined = r->inlined;
+    t->unrolled = r->unrolled;
     j->traces[j->ntraces++] = t;
     return t;
 }
 
 static void announce(PvmJitState *j, const JitTrace *t, uint32_t n)
 {
-    char loc[256], calls[48] = "";
+    char loc[256], calls[96] = "";
     where(t->proto, t->start, loc, sizeof loc);
+    int used = 0;
     if (t->inlined)
-        snprintf(calls, sizeof calls, ", %u call%s inlined", (unsigned)t->inlined, t->inlined == 1 ? "" : "s");
+        used = snprintf(calls, sizeof calls, ", %u call%s inlined", (unsigned)t->inlined,
+                        t->inlined == 1 ? "" : "s");
+    if (t->unrolled)
+        snprintf(calls + used, sizeof calls - (size_t)used, ", %u back edge%s unrolled", (unsigned)t->unrolled,
+                 t->unrolled == 1 ? "" : "s");
     if (j->opt.verbose && t->side)
         fprintf(jit_log(j), "[jit] trace %u %s: side of trace %u exit %u, %u IR, %u snapshots, %zu bytes%s\n",
                 (unsigned)n, loc, (unsigned)(t->parent + 1), (unsigned)t->exitno, (unsigned)t->ir.nins,
@@ -408,7 +417,9 @@ static void record_begin(VM *vm, PvmJitState *j, VmFrame *f, VmInsn *jmp)
         jmp->cache = JIT_CACHE_NEVER;
         return;
     }
-    if (!pvmJ_record_start(&j->rec, vm, f, jmp)) {
+    /* a recording that aborted may have failed for what it unrolled */
+    uint32_t unroll = tries_of(jmp->cache) == 0 ? JIT_MAX_UNROLL : 0;
+    if (!pvmJ_record_start(&j->rec, vm, f, jmp, unroll)) {
         jmp->cache = tries_of(jmp->cache) << JIT_TRIES_SHIFT;
         return;
     }
@@ -448,25 +459,22 @@ static void maybe_record_side(VM *vm, PvmJitState *j, uint32_t ti, uint32_t s, V
     if (j->recording || exit->side || exit->side_tries >= JIT_MAX_SIDE_TRIES || exit->exits < JIT_HOT_EXIT ||
         j->ntraces == JIT_MAX_TRACES || (t->links && s == t->link_snap))
         return;
-    /* A side trace from inside an inlined call would start in a frame the
-     * recorder does not know how it was entered, and would have to return
-     * through frames that are only in the snapshot: not done. */
-    if (exit->nframes > 0) {
-        exit->side_tries = JIT_MAX_SIDE_TRIES;
-        if (j->opt.verbose)
-            log_abort(j, vm->frames[vm->nframes - 1].closure->proto, exit->pc, (int32_t)ti, s,
-                      "NYI: side trace from inside an inlined call", NULL, "");
-        return;
-    }
     if (!attempt_allowed(j)) {
         exit->side_tries = JIT_MAX_SIDE_TRIES;
         return;
     }
-    if (!pvmJ_record_start_side(&j->rec, vm, f, pc)) {
+    const JitTrace *root = t;
+    while (root->side)
+        root = j->traces[root->parent];
+    uint32_t unroll = exit->side_tries == 0 ? JIT_MAX_UNROLL : 0;
+    if (!pvmJ_record_start_side(&j->rec, vm, f, pc, unroll, root->proto, root->start)) {
         exit->side_tries++;
         return;
     }
-    tell_known_types(&j->rec, t, exit);
+    /* From inside inlined calls the exit has pushed their frames, and the
+     * side trace runs in the innermost: its slots are not the snapshot's. */
+    if (exit->nframes == 0)
+        tell_known_types(&j->rec, t, exit);
     j->recording = true;
     j->side_parent = ti;
     j->side_exit = s;
@@ -617,7 +625,7 @@ bool pvmJ_record_step(VM *vm, VmFrame *f, const VmInsn *ip)
     bool running = vm->nframes - 1 == r->frame_index + r->depth && f->base == r->base + r->fbase;
     uint32_t pc = running ? (uint32_t)(ip - r->fn->code) : 0;
     bool inner = r->recorded > 0 && running && (r->depth > 0 || (!r->side && pc != r->start)) &&
-                 pc < r->fn->ncode && root_at(j, r->fn, pc) >= 0;
+                 pc < r->fn->ncode && root_at(j, r->fn, pc) >= 0 && !pvmJ_record_unrolls(r, ip);
     JitRecStatus st = inner ? pvmJ_record_link(r, ip) : pvmJ_record_ins(r, vm, f, ip);
     if (st == JIT_REC_GO)
         return true;

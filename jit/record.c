@@ -349,22 +349,98 @@ static JitRecStatus rec_close(JitRecorder *r, uint32_t target)
     return r->status;
 }
 
+/* The trips a `for` loop whose header is [header] has left, with its
+ * state on top of the operand stack as at its header and its back edge
+ * ([counter, end] or [array, index]); UINT64_MAX if it is another loop. */
+static uint64_t trips_left(const JitRecorder *r, const VmInsn *header)
+{
+    if (header->orig != OP_FORNEXT || r->top < 2)
+        return UINT64_MAX;
+    Value a = r->base[r->top - 2], b = r->base[r->top - 1];
+    if (b.type != VT_INT)
+        return UINT64_MAX;
+    if (a.type == VT_INT)
+        return b.as.i > a.as.i ? (uint64_t)b.as.i - (uint64_t)a.as.i : 0;
+    if (a.type == VT_ARRAY)
+        return (uint64_t)b.as.i < a.as.a->len ? a.as.a->len - (uint64_t)b.as.i : 0;
+    return UINT64_MAX;
+}
+
+/* Whether the back edge to [target] is unrolled: the trips its loop has
+ * left, each ending in a back edge, fit in what the trace may unroll. */
+static bool rec_unrolls(const JitRecorder *r, uint32_t target)
+{
+    if (r->popped > 0)
+        return false;
+    uint64_t left = trips_left(r, &r->fn->code[target]);
+    return left < r->unroll_left; /* this back edge, and [left] more */
+}
+
+/* An unrolled back edge is charged as the interpreter charges the jmp
+ * (its exit resumes at the jmp, which raises when the budget is spent),
+ * and the recording goes on at the loop's header. */
+static JitRecStatus rec_unroll(JitRecorder *r, uint32_t target)
+{
+    if (!rec_snapshot(r))
+        return rec_abort(r, JIT_ABORT_LIMIT, NULL);
+    pvmJ_ir_append(&r->ir, JIT_IR_CHARGE, JIT_T_VOID, (JitRef)(r->pc - target + 1), 0);
+    r->unroll_left--;
+    r->unrolled++;
+    return JIT_REC_GO;
+}
+
+/* A backward jmp closes the trace's own loop (a root's; the loop a side
+ * trace started in or its tree's root loop), is unrolled, or ends a side
+ * trace, which then exits at that loop's header; a root or a callee
+ * meeting an inner loop it cannot unroll gives up. */
 static JitRecStatus rec_jump(JitRecorder *r, const VmInsn *ip)
 {
     uint32_t target = (uint32_t)ip->arg;
-    if (r->depth > 0) /* the loop closes in its own frame; a callee's back edge is an inner loop */
+    if (target > r->pc)
         return rec_follow(r, target);
-    /* a side trace's first back edge; the loop's own, or a continue */
-    if ((r->side && target <= r->pc) || (r->popped == 0 && target == r->start))
+    bool here = r->depth == 0 && r->popped == 0;
+    bool own = here && (target == r->start || (r->side && r->fn == r->tree_fn && target == r->tree_start));
+    if (!own && rec_unrolls(r, target))
+        return rec_unroll(r, target);
+    if (r->depth > 0)
+        return rec_abort(r, JIT_ABORT_CALLEE_LOOP, NULL);
+    if (r->side || own)
         return rec_close(r, target);
-    return rec_follow(r, target);
+    return rec_abort(r, JIT_ABORT_INNER_LOOP, NULL);
+}
+
+bool pvmJ_record_unrolls(const JitRecorder *r, const VmInsn *header)
+{
+    return r->popped == 0 && trips_left(r, header) <= r->unroll_left;
+}
+
+/* Whether a `for` header that ends its loop is recorded as a guard: not
+ * at a root's own header, which would leave the loop. */
+static bool rec_leaves_loop(const JitRecorder *r)
+{
+    return r->side || r->depth > 0 || r->pc != r->start;
+}
+
+/* An array loop that has run its last trip: the index is guarded to be
+ * at or past the length (a negative one exits: the interpreter ends the
+ * loop on it, as it compares unsigned). */
+static JitRecStatus rec_fornext_array_done(JitRecorder *r)
+{
+    JitRef a = rec_slot(r, r->top - 2), b = rec_slot(r, r->top - 1);
+    if (r->status != JIT_REC_GO)
+        return r->status;
+    JitRef n = emit(r, JIT_IR_ALEN, JIT_T_INT, a, 0);
+    if (!rec_guard(r, JIT_IR_GE, JIT_T_INT, b, n))
+        return r->status;
+    r->top -= 2;
+    return JIT_REC_GO;
 }
 
 /* for over an array: [array, index]; the iteration pushes the element. */
 static JitRecStatus rec_fornext_array(JitRecorder *r, Value va, Value vb)
 {
     if ((uint64_t)vb.as.i >= va.as.a->len)
-        return rec_abort(r, JIT_ABORT_LEAVE_LOOP, NULL);
+        return rec_leaves_loop(r) && vb.as.i >= 0 ? rec_fornext_array_done(r) : rec_abort(r, JIT_ABORT_LEAVE_LOOP, NULL);
     JitRef a = rec_slot(r, r->top - 2), b = rec_slot(r, r->top - 1);
     JitRef at = r->status == JIT_REC_GO ? rec_element(r, a, b, va.as.a) : JIT_REF_NONE;
     if (r->status != JIT_REC_GO || rec_load_element(r, at, va.as.a, (size_t)vb.as.i, 0) != JIT_REC_GO)
@@ -393,8 +469,8 @@ static JitRecStatus rec_fornext(JitRecorder *r)
         return rec_fornext_array(r, va, vb);
     if (va.type != VT_INT || vb.type != VT_INT)
         return rec_abort(r, JIT_ABORT_NYI_ITERATION, NULL);
-    if (va.as.i >= vb.as.i) /* a callee's loop that runs no trip is just a branch */
-        return r->side || r->depth > 0 ? rec_fornext_done(r) : rec_abort(r, JIT_ABORT_LEAVE_LOOP, NULL);
+    if (va.as.i >= vb.as.i) /* an inner loop that runs no more trips is just a branch */
+        return rec_leaves_loop(r) ? rec_fornext_done(r) : rec_abort(r, JIT_ABORT_LEAVE_LOOP, NULL);
     JitRef a = rec_slot(r, r->top - 2), b = rec_slot(r, r->top - 1);
     if (r->status != JIT_REC_GO || !rec_guard(r, JIT_IR_LT, JIT_T_INT, a, b))
         return r->status;
@@ -897,17 +973,24 @@ static bool record_init(JitRecorder *r, VM *vm, const VmFrame *f, uint32_t start
     return true;
 }
 
-bool pvmJ_record_start(JitRecorder *r, VM *vm, const VmFrame *f, const VmInsn *back_edge)
+bool pvmJ_record_start(JitRecorder *r, VM *vm, const VmFrame *f, const VmInsn *back_edge, uint32_t unroll)
 {
     const VmProto *p = f->closure->proto;
-    return record_init(r, vm, f, (uint32_t)back_edge->arg, (uint32_t)(back_edge - p->code));
+    if (!record_init(r, vm, f, (uint32_t)back_edge->arg, (uint32_t)(back_edge - p->code)))
+        return false;
+    r->unroll_left = unroll;
+    return true;
 }
 
-bool pvmJ_record_start_side(JitRecorder *r, VM *vm, const VmFrame *f, uint32_t pc)
+bool pvmJ_record_start_side(JitRecorder *r, VM *vm, const VmFrame *f, uint32_t pc, uint32_t unroll,
+                            const VmProto *tree_fn, uint32_t tree_start)
 {
     if (!record_init(r, vm, f, pc, f->closure->proto->ncode))
         return false;
     r->side = true;
+    r->unroll_left = unroll;
+    r->tree_fn = tree_fn;
+    r->tree_start = tree_start;
     return true;
 }
 

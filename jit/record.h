@@ -58,6 +58,18 @@ typedef struct {
 } JitGlobal;
 
 #define JIT_MAX_DEPTH 4u      /* inlined calls in progress at once */
+/* Back edges of inner loops one trace may unroll: as LuaJIT's default.
+ * Only `for` loops whose trips left are known when their header or back
+ * edge is recorded are unrolled, and only if all of them fit. */
+#define JIT_MAX_UNROLL 16u
+
+/* A back edge's cache word (jit.c keeps a loop's state there) with this
+ * bit set says a trace runs from the loop's header. */
+#define JIT_CACHE_TRACE 0x80000000u
+static inline bool pvmJ_loop_traced(const VmInsn *jmp)
+{
+    return jmp->cache != UINT32_MAX && (jmp->cache & JIT_CACHE_TRACE);
+}
 #define JIT_MAX_POPS 4u       /* frames one side trace may return from */
 
 /* A call the recording is inside. */
@@ -93,6 +105,10 @@ typedef struct JitRecorder {
     uint32_t fbase;        /* the running frame's local 0, as a slot */
     uint32_t inlined;      /* calls inlined, for -j v */
     uint32_t popped;       /* frames a side trace returned from (RETF) */
+    uint32_t unroll_left;  /* inner-loop back edges it may still unroll */
+    uint32_t unrolled;     /* back edges unrolled, for -j v */
+    const VmProto *tree_fn;/* a side trace: its tree's root loop, in tree_fn at */
+    uint32_t tree_start;   /* tree_start, is closed, never unrolled */
     JitGlobal globals[JIT_MAX_GLOBALS];
     uint32_t nglobals;
     uint32_t recorded;     /* instructions recorded so far */
@@ -106,12 +122,21 @@ typedef struct JitRecorder {
 } JitRecorder;
 
 /* Starts recording the loop whose back edge is the jmp at [back_edge] in
- * the running frame [f] (vm->top saved). False when out of memory. */
-bool pvmJ_record_start(JitRecorder *r, VM *vm, const VmFrame *f, const VmInsn *back_edge);
+ * the running frame [f] (vm->top saved), unrolling up to [unroll] inner
+ * back edges. False when out of memory. */
+bool pvmJ_record_start(JitRecorder *r, VM *vm, const VmFrame *f, const VmInsn *back_edge, uint32_t unroll);
 
 /* Starts recording a side trace from instruction [pc] of frame [f], where
- * a hot exit of another trace resumes; it ends at the first back edge. */
-bool pvmJ_record_start_side(JitRecorder *r, VM *vm, const VmFrame *f, uint32_t pc);
+ * a hot exit of another trace resumes; it ends at the first back edge it
+ * does not unroll, and always at that of its tree's root loop (header
+ * [tree_start] of [tree_fn]). */
+bool pvmJ_record_start_side(JitRecorder *r, VM *vm, const VmFrame *f, uint32_t pc, uint32_t unroll,
+                            const VmProto *tree_fn, uint32_t tree_start);
+
+/* Whether the recording, reaching [header], the header of a loop that
+ * has a trace, goes on through that loop (it unrolls it) rather than
+ * ending there to go on in that trace. */
+bool pvmJ_record_unrolls(const JitRecorder *r, const VmInsn *header);
 
 /* Tells a side trace's recorder that its parent's exit writes slot [slot]
  * with type [type] just before the side trace runs (it is entered from

@@ -62,7 +62,8 @@ got=$("$PVM" -j v -j hot=1 "$TMPDIR/nyi.pv" 2> "$TMPDIR/nyi") || fail "nyi.pv fa
 [ "$got" = "$("$PVM" -j off "$TMPDIR/nyi.pv")" ] || fail "nyi.pv printed $got"
 # a callee's loop with a trace of its own: the caller's trace goes on in it
 grep -q 'nyi.pv:5: loop, .*1 call inlined' "$TMPDIR/nyi" || fail "sum_to's loop not linked: $(cat "$TMPDIR/nyi")"
-# one without (-j trace=2: the callee's loop, recorded first, gets none)
+# one whose loop runs few trips is unrolled into the caller's trace
+# (-j trace=2: the callee's loop, recorded first, gets none) ...
 cat > "$TMPDIR/callee_loop.pv" <<'PV'
 fn sum_to(n) { let a = 0; for k in 0..n { a += k; } return a; }
 let s = 0;
@@ -71,7 +72,13 @@ print(s);
 PV
 got=$("$PVM" -j v -j hot=1 -j trace=2 "$TMPDIR/callee_loop.pv" 2> "$TMPDIR/callee_loop") || fail "callee_loop.pv failed"
 [ "$got" = 300 ] || fail "callee_loop.pv printed $got"
-grep -q 'NYI: loop in an inlined call' "$TMPDIR/callee_loop" || fail "no 'loop in an inlined call': $(cat "$TMPDIR/callee_loop")"
+grep -q 'callee_loop.pv:3: loop, .*1 call inlined, 3 back edges unrolled' "$TMPDIR/callee_loop" ||
+    fail "sum_to(3)'s loop not unrolled: $(cat "$TMPDIR/callee_loop")"
+# ... and one with more trips than a trace unrolls is not recorded
+sed 's/sum_to(3)/sum_to(40)/' "$TMPDIR/callee_loop.pv" > "$TMPDIR/callee_long.pv"
+got=$("$PVM" -j v -j hot=1 -j trace=2 "$TMPDIR/callee_long.pv" 2> "$TMPDIR/callee_long") || fail "callee_long.pv failed"
+[ "$got" = 78000 ] || fail "callee_long.pv printed $got"
+grep -q 'NYI: loop in an inlined call' "$TMPDIR/callee_long" || fail "no 'loop in an inlined call': $(cat "$TMPDIR/callee_long")"
 grep -q 'NYI: call depth' "$TMPDIR/nyi" || fail "no 'call depth': $(cat "$TMPDIR/nyi")"
 grep -q 'NYI: call of a variadic function' "$TMPDIR/nyi" || fail "no 'variadic': $(cat "$TMPDIR/nyi")"
 exit 0
