@@ -462,6 +462,21 @@ static JitRecStatus rec_fornext_done(JitRecorder *r)
     return JIT_REC_GO;
 }
 
+/* iter of an array: its load's type guard is the check the interpreter
+ * makes, and the position starts at 0. */
+static JitRecStatus rec_iter(JitRecorder *r)
+{
+    if (r->base[r->top - 1].type != VT_ARRAY)
+        return rec_abort(r, JIT_ABORT_NYI_ITERATION, NULL);
+    JitRef a = rec_slot(r, r->top - 1);
+    if (r->status != JIT_REC_GO)
+        return r->status;
+    if (ref_type(r, a) != JIT_T_ARR)
+        return rec_abort(r, JIT_ABORT_NYI_ITERATION, NULL);
+    rec_push(r, pvmJ_k_int(&r->ir, 0));
+    return JIT_REC_GO;
+}
+
 static JitRecStatus rec_fornext(JitRecorder *r)
 {
     Value va = r->base[r->top - 2], vb = r->base[r->top - 1];
@@ -929,6 +944,7 @@ static JitRecStatus rec_dispatch(JitRecorder *r, const VmInsn *ip)
         rec_slot(r, r->top - 2);
         rec_slot(r, r->top - 1);
         return r->status;
+    case OP_ITER: return rec_iter(r);
     case OP_FORNEXT: return rec_fornext(r);
     case OP_GETINDEX: return rec_getindex(r);
     case OP_SETINDEX: return rec_setindex(r);

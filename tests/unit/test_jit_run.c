@@ -294,6 +294,27 @@ static void test_budget_with_exits_mid_trip(void **state)
     expect_same_stops(src, "k", 5000, 5040);
 }
 
+/* Unrolled inner loops charge each back edge they unroll where the
+ * interpreter charges it, so the budget runs out at the same instruction
+ * whether it falls in the outer loop or in any trip of the inner ones
+ * (of 3 and then 2 trips, and a callee's loop of 2). */
+static void test_budget_with_unrolled_loops(void **state)
+{
+    (void)state;
+    if (!pvmJ_available())
+        skip();
+    static const char src[] =
+        "fn twice(x) { let s = 0; for k in 0..2 { s += x; } return s; }\n"
+        "let n = 0;\n"
+        "let a = [1, 2];\n"
+        "while true {\n"
+        "  for i in 0..3 { n += i; }\n"
+        "  for v in a { n += v; }\n"
+        "  n = twice(n) - n;\n"
+        "}\n";
+    expect_same_stops(src, "n", 4000, 4090);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -306,6 +327,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_fields_and_intrinsics, setup, teardown),
         cmocka_unit_test(test_budget_with_inlined_calls),
         cmocka_unit_test(test_budget_with_exits_mid_trip),
+        cmocka_unit_test(test_budget_with_unrolled_loops),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
