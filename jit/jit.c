@@ -25,6 +25,7 @@
 #include "jit/loop.h"
 #include "jit/mcode.h"
 #include "jit/record.h"
+#include "vm/interp/interp.h"
 
 #define JIT_CACHE_NEVER PVMJ_CACHE_NEVER
 #define JIT_MAX_TRACES 1000u
@@ -172,6 +173,14 @@ static uint32_t threshold(const PvmJitState *j, uint32_t tries)
 
 /* -j v's line for a recording that stopped, or a side trace not tried:
  * where, from which exit (a side trace's), why, and what follows. */
+/* A loop the JIT gives up on: never counted or recorded again, and its
+ * back edge no longer even asks. */
+static void blacklist(VmInsn *jmp)
+{
+    jmp->cache = JIT_CACHE_NEVER;
+    pvmV_back_edge_cold(jmp);
+}
+
 static void log_abort(PvmJitState *j, const VmProto *p, uint32_t pc, int32_t parent, uint32_t exitno,
                       const char *why, const char *detail, const char *tail)
 {
@@ -189,7 +198,7 @@ static void record_failed(PvmJitState *j, VmInsn *jmp, const char *why, const ch
     j->aborted++;
     jmp->cache = tries << JIT_TRIES_SHIFT;
     if (tries >= JIT_MAX_TRIES) {
-        jmp->cache = JIT_CACHE_NEVER;
+        blacklist(jmp);
         j->blacklisted++;
     }
     if (j->opt.verbose)
@@ -414,7 +423,7 @@ static bool attempt_allowed(PvmJitState *j)
 static void record_begin(VM *vm, PvmJitState *j, VmFrame *f, VmInsn *jmp)
 {
     if (!attempt_allowed(j)) {
-        jmp->cache = JIT_CACHE_NEVER;
+        blacklist(jmp);
         return;
     }
     /* a recording that aborted may have failed for what it unrolled */
@@ -489,7 +498,7 @@ static uint64_t now_ns(void)
 
 static void demote(PvmJitState *j, JitTrace *t)
 {
-    ((VmProto *)t->proto)->code[t->loop_end].cache = JIT_CACHE_NEVER;
+    blacklist(&((VmProto *)t->proto)->code[t->loop_end]);
     j->demoted++;
     if (j->opt.verbose) {
         char loc[256];

@@ -41,7 +41,7 @@ bool pvmJ_attach(VM *vm, const PvmJitOptions *o);
 void pvmJ_detach(VM *vm);
 
 /* Whether the back edge [jmp] still concerns the JIT: false once its loop
- * is blacklisted, so such a loop costs the interpreter one compare. */
+ * is blacklisted (whose back edge then is cold: pvmV_back_edge_cold). */
 #define PVMJ_CACHE_NEVER 0x7FFFFFFFu
 static inline bool pvmJ_back_edge_live(const VmInsn *jmp)
 {

@@ -95,6 +95,14 @@ static void fuse_back_edges(VmProto *p)
     }
 }
 
+void pvmV_back_edge_cold(VmInsn *jmp)
+{
+    if (jmp->op == OP_JMP)
+        jmp->op = SOP_JMP_COLD;
+    else if (jmp->op == SOP_JMP_FORNEXT_SL)
+        jmp->op = SOP_JMP_FORNEXT_SL_COLD;
+}
+
 /* Chooses the tiling of the code by patterns that needs the fewest
  * dispatches (a shortest path over instruction positions, computed
  * backwards), then rewrites the first slot of every chosen sequence. */

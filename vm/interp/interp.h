@@ -9,6 +9,10 @@
 
 /* Superinstructions (fuse.c): rewrites [p]'s decoded code in place. */
 void pvmV_fuse(VM *vm, VmProto *p);
+/* The back edge [jmp] of a loop the JIT gave up on dispatches from now on
+ * to an instruction without its hook, so the loop costs nothing more than
+ * in a VM without a JIT. */
+void pvmV_back_edge_cold(VmInsn *jmp);
 
 /* Loading: turns a verified image into a program bound to this VM. */
 VmProgram *pvmV_load_image(VM *vm, const PbcImage *img);

@@ -123,9 +123,13 @@
     X(LLLL_MUL_SUB, OP_GETLOCAL, OP_GETLOCAL, OP_MUL, OP_GETLOCAL, OP_GETLOCAL, OP_MUL, OP_SUB)
 
 /* Superinstructions that are not sequences: a loop's back edge `jmp T`
- * where T is a fused fornext runs that fornext directly. */
+ * where T is a fused fornext runs that fornext directly. The JIT turns
+ * the back edge of a loop it gave up on into a COLD twin, which a VM with
+ * a JIT runs as a VM without one does (pvmV_back_edge_cold). */
 #define VM_SUPER_EDGES(X) \
-    X(JMP_FORNEXT_SL)
+    X(JMP_FORNEXT_SL) \
+    X(JMP_COLD) \
+    X(JMP_FORNEXT_SL_COLD)
 
 typedef enum {
     SOP__FIRST = OP__COUNT - 1,

@@ -350,6 +350,18 @@ L_JMP_FORNEXT_SL_JIT: { /* the same, in a VM with a JIT (jit_labels) */
         goto fornext_sl;
     }
 #endif
+    /* back edges of loops the JIT gave up on: no hook, in any VM */
+    SCASE(JMP_FORNEXT_SL_COLD) {
+        const VmInsn *target = code + ip->arg;
+        CHARGE_JUMP(target);
+        ip = target;
+        goto fornext_sl;
+    }
+    SCASE(JMP_COLD) {
+        CHARGE_JUMP(code + ip->arg);
+        ip = code + ip->arg;
+        NEXT();
+    }
     SCASE(FORNEXT_SL) {
     fornext_sl:;
         Value *a = top - 2, *b = top - 1;
