@@ -1385,15 +1385,47 @@ static void gen_push_frames(Gen *g, const JitSnap *sn)
     pvmJ_lea(g->a, PVMJ_RBX, slot_tag(fr[sn->nframes - 1].base));
 }
 
+/* Whether exits [s] and [c] write the same frame: the same resume point,
+ * slots, values and inlined frames, and the same fuel given back. Every
+ * value lives in one place for its whole life, so their code would be the
+ * same too. */
+static bool same_exit(const Gen *g, uint32_t s, uint32_t c)
+{
+    const JitSnap *a = &g->snaps->snaps[s], *b = &g->snaps->snaps[c];
+    if (a->pc != b->pc || a->nslots != b->nslots || a->nentries != b->nentries ||
+        a->nframes != b->nframes || g->refund[s] != g->refund[c])
+        return false;
+    const JitSnapEntry *ea = &g->snaps->map[a->map_start], *eb = &g->snaps->map[b->map_start];
+    for (uint32_t i = 0; i < a->nentries; i++)
+        if (ea[i].slot != eb[i].slot || ea[i].ref != eb[i].ref)
+            return false;
+    const JitSnapFrame *fa = &g->snaps->frames[a->frame_start], *fb = &g->snaps->frames[b->frame_start];
+    for (uint32_t k = 0; k < a->nframes; k++)
+        if (fa[k].base != fb[k].base || fa[k].ret != fb[k].ret)
+            return false;
+    return true;
+}
+
 /* Exit s writes snapshot s's values into the frame (and pushes the frames
  * of inlined calls it is inside), then jumps: at first to its own "return
- * s", later perhaps straight into another trace. */
+ * s", later perhaps straight into another trace. An exit that would write
+ * what the one before it writes (guards of one instruction, mostly) is a
+ * jmp to that one's code instead, and returns its number: the first of
+ * such twins is the one whose loads came first, which is what a side trace
+ * grown from it may rely on (jit.c, tell_known_types). */
 static void gen_exits(Gen *g, uint32_t *exit_jumps)
 {
     PvmjLabel leave = pvmJ_label_new(g->a);
+    uint32_t first = 0; /* the exit whose code the previous one ran */
     for (uint32_t s = 0; s < g->snaps->nsnaps; s++) {
         const JitSnap *sn = &g->snaps->snaps[s];
         pvmJ_label_bind(g->a, g->exits[s]);
+        if (s > 0 && same_exit(g, s, first)) {
+            pvmJ_jmp(g->a, g->exits[first]);
+            exit_jumps[s] = exit_jumps[first];
+            continue;
+        }
+        first = s;
         if (g->refund[s] > 0)
             pvmJ_alu_ri(g->a, PVMJ_ADD, PVMJ_W64, FUEL, g->refund[s]);
         for (uint32_t i = 0; i < sn->nentries; i++) {

@@ -78,6 +78,11 @@ static uint32_t run(Fixture *f)
     return entry(f->frame, f->vals);
 }
 
+static uint32_t index_of_ref(JitRef ref)
+{
+    return (uint32_t)(ref - JIT_REF_BIAS);
+}
+
 static JitRef emit(Fixture *f, JitOp op, JitType t, JitRef a, JitRef b)
 {
     return pvmJ_ir_append(&f->ir, op, t, a, b);
@@ -133,6 +138,36 @@ static void test_exit_boxes_by_type(void **state)
     assert_int_equal(f->frame[7].as.i, 1007);
     assert_int_equal(f->frame[8].type, VT_INT);
     assert_int_equal(f->frame[8].as.i, INT64_MIN);
+}
+
+/* Two guards under snapshots that write the same frame share one exit's
+ * code, which returns the first one's number; a snapshot that writes
+ * something else keeps its own. */
+static void test_twin_exits_share_code(void **state)
+{
+    Fixture *f = *state;
+    f->frame[0] = vm_int(-5);
+    JitRef i = emit(f, JIT_IR_SLOAD, JIT_T_INT, 0, 0);
+    JitRef twice = emit(f, JIT_IR_ADD, JIT_T_INT, i, i);
+    JitRef slots[2] = { twice, i };
+    JitRef k = emit(f, JIT_IR_SLOAD, JIT_T_INT, 63, 0);
+    JitRef next = (JitRef)(JIT_REF_BIAS + f->ir.nins);
+    assert_int_equal(pvmJ_snap_take(&f->snaps, 9, next, slots, 2), 0);
+    emit(f, JIT_IR_LT, JIT_T_VOID, k, pvmJ_k_int(&f->ir, 2000)); /* holds */
+    next = (JitRef)(JIT_REF_BIAS + f->ir.nins);
+    assert_int_equal(pvmJ_snap_take(&f->snaps, 9, next, slots, 2), 1);
+    emit(f, JIT_IR_GT, JIT_T_VOID, k, pvmJ_k_int(&f->ir, 2000)); /* fails: the twin */
+    fail_with(f, 10, slots, 2);
+    assert_int_equal(run(f), 7u << 16 | 0u);
+    assert_int_equal(f->frame[0].type, VT_INT);
+    assert_int_equal(f->frame[0].as.i, -10);
+    assert_int_equal(f->frame[1].as.i, -5);
+
+    /* the same trace with the second guard holding: the third exit is its own */
+    f->frame[0] = vm_int(-5);
+    f->ir.ins[index_of_ref(next)].op = JIT_IR_LT;
+    assert_int_equal(run(f), 7u << 16 | 2u);
+    assert_int_equal(f->frame[0].as.i, -10);
 }
 
 /* 40 ints made from 40 slots, all live at the exit: more than the
@@ -347,6 +382,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_exit_boxes_by_type, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_twin_exits_share_code, setup, teardown),
         cmocka_unit_test_setup_teardown(test_spills_keep_int_values, setup, teardown),
         cmocka_unit_test_setup_teardown(test_floats_survive_a_call, setup, teardown),
         cmocka_unit_test_setup_teardown(test_charge_takes_fuel, setup, teardown),
