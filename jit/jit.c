@@ -85,6 +85,7 @@ struct PvmJitState {
     uint64_t aborts_by[JIT_ABORT__COUNT]; /* recordings stopped, by reason */
     uint64_t not_assembled;  /* recordings the backend or the trace limit turned down */
     uint64_t trace_ns;
+    uint64_t flushes;        /* times every trace was dropped: a cap was reached */
     FILE *perf_map;
 };
 
@@ -116,6 +117,8 @@ bool pvmJ_attach(VM *vm, const PvmJitOptions *o)
         j->opt.hot = 1;
     if (j->opt.hot > JIT_MAX_HOT)
         j->opt.hot = JIT_MAX_HOT;
+    if (j->opt.max_traces == 0 || j->opt.max_traces > JIT_MAX_TRACES)
+        j->opt.max_traces = JIT_MAX_TRACES;
     if (o->perf_map) {
         char path[64];
         snprintf(path, sizeof path, "/tmp/perf-%ld.map", (long)getpid());
@@ -261,7 +264,7 @@ static uint64_t *make_value_area(VM *vm)
 static bool ensure_areas(VM *vm, PvmJitState *j)
 {
     if (!j->mcode)
-        j->mcode = pvmJ_mcode_new(0, 0);
+        j->mcode = pvmJ_mcode_new(0, j->opt.max_mcode);
     if (!j->vals)
         j->vals = make_value_area(vm);
     return j->mcode && j->vals;
@@ -279,12 +282,24 @@ static uint64_t trip_charge(const JitIR *ir)
     return fuel ? fuel : 1;
 }
 
+/* Why a finished recording was not installed. */
+typedef enum { JIT_FAIL_BACKEND, JIT_FAIL_FULL, JIT_FAIL_TOO_BIG } JitFail;
+
+static const char *fail_message(JitFail why)
+{
+    return why == JIT_FAIL_FULL      ? "trace or machine code limit"
+           : why == JIT_FAIL_TOO_BIG ? "more machine code than the limit"
+                                     : "NYI: backend";
+}
+
 /* Assembles the finished recording into a new trace; NULL (nothing
- * installed) when the backend cannot or memory ran out. */
-static JitTrace *compile(VM *vm, PvmJitState *j)
+ * installed) when the backend cannot, memory ran out or the caps on traces
+ * and machine code stand in the way, and then [*why] says which. */
+static JitTrace *compile(VM *vm, PvmJitState *j, JitFail *why)
 {
     JitRecorder *r = &j->rec;
-    if (j->ntraces == JIT_MAX_TRACES || !ensure_areas(vm, j))
+    *why = j->ntraces == j->opt.max_traces ? JIT_FAIL_FULL : JIT_FAIL_BACKEND;
+    if (*why == JIT_FAIL_FULL || !ensure_areas(vm, j))
         return NULL;
     JitTrace *t = calloc(1, sizeof *t);
     PvmjAsm a;
@@ -293,8 +308,13 @@ static JitTrace *compile(VM *vm, PvmJitState *j)
     JitAsmOut out = { 0 };
     if (t) {
         JitAsmIn in = { vm, &r->ir, &r->snaps, j->ntraces << JIT_EXIT_SHIFT, j->opt.stats ? &t->trips : NULL };
-        if (pvmJ_assemble(&a, &in, &out))
+        if (pvmJ_assemble(&a, &in, &out)) {
             code = pvmJ_mcode_place(j->mcode, &a);
+            if (!code && pvmJ_mcode_full(j->mcode, a.len))
+                *why = JIT_FAIL_FULL;
+            else if (!code && a.len > j->mcode->limit)
+                *why = JIT_FAIL_TOO_BIG;
+        }
     }
     if (!code) {
         free(out.exit_jumps);
@@ -354,15 +374,42 @@ static void announce(PvmJitState *j, const JitTrace *t, uint32_t n)
 }
 
 /* A root trace: the loop pass, then the trace runs from its back edge. */
+/* The caps on traces or machine code were reached: every trace and its
+ * code go, and their loops are counted and recorded afresh (as LuaJIT
+ * flushes). No machine code is running: recordings end in the interpreter. */
+static void flush(PvmJitState *j)
+{
+    size_t code = 0;
+    for (uint32_t i = 0; i < j->ntraces; i++) {
+        JitTrace *t = j->traces[i];
+        VmInsn *jmp = &((VmProto *)t->proto)->code[t->loop_end];
+        if (!t->side && jmp->cache == (JIT_CACHE_TRACE | i))
+            jmp->cache = 0; /* no count, no tries */
+        code += t->code_size;
+        trace_free(t);
+    }
+    if (j->opt.verbose)
+        fprintf(jit_log(j), "[jit] flush: %u traces, %zu bytes of machine code\n", (unsigned)j->ntraces, code);
+    j->ntraces = 0;
+    pvmJ_mcode_free(j->mcode);
+    j->mcode = NULL; /* ensure_areas maps a new pool */
+    j->flushes++;
+}
+
 static void root_done(VM *vm, PvmJitState *j, VmInsn *jmp)
 {
     JitRecorder *r = &j->rec;
     if (!r->links && !pvmJ_loop_optimize(&r->ir, &r->snaps))
         pvmJ_ir_append(&r->ir, JIT_IR_LOOP, JIT_T_VOID, 0, 0);
-    JitTrace *t = compile(vm, j);
+    JitFail why;
+    JitTrace *t = compile(vm, j, &why);
+    if (!t && why == JIT_FAIL_FULL) {
+        flush(j);
+        t = compile(vm, j, &why);
+    }
     if (!t) {
         j->not_assembled++;
-        record_failed(j, jmp, j->ntraces == JIT_MAX_TRACES ? "too many traces" : "NYI: backend", NULL);
+        record_failed(j, jmp, fail_message(why), NULL);
         return;
     }
     jmp->cache = JIT_CACHE_TRACE | (j->ntraces - 1u);
@@ -375,7 +422,13 @@ static void side_end(VM *vm, PvmJitState *j)
     JitRecorder *r = &j->rec;
     JitTrace *parent = j->traces[j->side_parent];
     JitSnap *exit = &parent->snaps.snaps[j->side_exit];
-    JitTrace *t = r->status == JIT_REC_DONE ? compile(vm, j) : NULL;
+    JitFail why = JIT_FAIL_BACKEND;
+    JitTrace *t = r->status == JIT_REC_DONE ? compile(vm, j, &why) : NULL;
+    if (!t && why == JIT_FAIL_FULL) { /* its parent goes with the rest */
+        j->not_assembled++;
+        flush(j);
+        return;
+    }
     if (!t) {
         exit->side_tries++;
         j->aborted++;
@@ -385,7 +438,7 @@ static void side_end(VM *vm, PvmJitState *j)
             j->aborts_by[r->abort]++;
         if (j->opt.verbose)
             log_abort(j, r->fn, r->pc, (int32_t)j->side_parent, j->side_exit,
-                      r->status == JIT_REC_DONE ? "NYI: backend" : pvmJ_abort_messages[r->abort],
+                      r->status == JIT_REC_DONE ? fail_message(why) : pvmJ_abort_messages[r->abort],
                       r->abort_detail, "");
         return;
     }
@@ -466,7 +519,7 @@ static void maybe_record_side(VM *vm, PvmJitState *j, uint32_t ti, uint32_t s, V
     JitTrace *t = j->traces[ti];
     JitSnap *exit = &t->snaps.snaps[s];
     if (j->recording || exit->side || exit->side_tries >= JIT_MAX_SIDE_TRIES || exit->exits < JIT_HOT_EXIT ||
-        j->ntraces == JIT_MAX_TRACES || (t->links && s == t->link_snap))
+        (t->links && s == t->link_snap))
         return;
     if (!attempt_allowed(j)) {
         exit->side_tries = JIT_MAX_SIDE_TRIES;
@@ -669,6 +722,8 @@ void pvmJ_report_stats(VM *vm, FILE *out)
             ", trace entries %" PRIu64 ", exits %" PRIu64 ", linked exits %" PRIu64 ", time in traces %.3f s\n",
             (unsigned)j->ntraces, j->aborted, j->blacklisted, j->demoted, j->entries, j->exits, j->links,
             (double)j->trace_ns / 1e9);
+    if (j->flushes)
+        fprintf(out, "[jit] flushed %" PRIu64 " times (trace or machine code limit)\n", j->flushes);
     /* what stopped recordings, so the NYI list can be watched shrinking */
     for (int a = 0; a < JIT_ABORT__COUNT; a++)
         if (j->aborts_by[a])

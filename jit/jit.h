@@ -22,6 +22,8 @@ typedef struct PvmJitOptions {
     bool stats;          /* -j stats: counts at exit */
     int only_trace;      /* -j trace=N: compile only trace N (0: all) */
     bool perf_map;       /* -j perf: write /tmp/perf-PID.map for perf(1) */
+    uint32_t max_traces; /* -j maxtrace=N: traces before all are flushed (0: 1000) */
+    size_t max_mcode;    /* -j maxmcode=N (KB): machine code before a flush (0: 2 MB) */
     FILE *log;           /* where v, dump and stats write (stderr if NULL) */
     /* Prints [len] bytes of machine code at [addr] readably for -j dump; NULL
      * for hex. The pvm command passes a disassembler when built with one. */

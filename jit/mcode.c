@@ -165,6 +165,15 @@ void *pvmJ_mcode_place(PvmjMcode *m, PvmjAsm *a)
     return dest;
 }
 
+bool pvmJ_mcode_full(const PvmjMcode *m, size_t len)
+{
+    const PvmjArea *ar = m->areas;
+    if (ar != NULL && round_up(ar->used, CODE_ALIGN) + len <= ar->size)
+        return false;
+    size_t size = len > m->area_size ? round_up(len, page_size()) : m->area_size;
+    return size <= m->limit && m->total > m->limit - size;
+}
+
 bool pvmJ_mcode_owns(const PvmjMcode *m, const void *p)
 {
     for (const PvmjArea *ar = m->areas; ar != NULL; ar = ar->next) {

@@ -38,6 +38,9 @@ void *pvmJ_mcode_place(PvmjMcode *m, PvmjAsm *a);
 /* Retargets the rel32 at [field] (inside placed code) to [target]. False if
  * the field is not in the pool, out of reach, or mprotect fails. */
 bool pvmJ_mcode_patch_rel32(PvmjMcode *m, uint8_t *field, const void *target);
+/* Whether [len] more bytes of code, which the pool would take if it were
+ * empty, would take it past its limit now. */
+bool pvmJ_mcode_full(const PvmjMcode *m, size_t len);
 /* Whether [p] lies inside one of the pool's areas. */
 bool pvmJ_mcode_owns(const PvmjMcode *m, const void *p);
 

@@ -1,10 +1,11 @@
 # The JIT's tools (docs/jit.md, "Tools"): -j v names every trace and why a
 # recording stopped, side traces included; -j stats counts entries; -j dump
 # shows IR, snapshots and machine code; -j trace=N compiles only the Nth
-# recording; -j perf writes the perf map; -j off compiles nothing. Each run
-# prints what the interpreter alone prints.
+# recording; -j perf writes the perf map; -j maxtrace/maxmcode flush; -j off
+# compiles nothing. Each run prints what the interpreter alone prints.
 set -u
 fail() { echo "jit_tools: $*"; exit 1; }
+here=$(cd "$(dirname "$0")/../.." && pwd)
 prog="$TMPDIR/branchy.pv"
 cat > "$prog" <<'PV'
 let a = 0;
@@ -54,6 +55,32 @@ wait "$pid" || fail "-j perf failed"
 [ -s "/tmp/perf-$pid.map" ] || fail "-j perf: no /tmp/perf-$pid.map"
 grep -q 'pvm-trace-1 ' "/tmp/perf-$pid.map" || fail "-j perf: trace 1 not in the map"
 rm -f "/tmp/perf-$pid.map"
+
+# the caps on traces and machine code: reaching one flushes every trace,
+# and the loops compile again; a trace too big for the code cap is not made
+# (its loop is recorded again without unrolling) and flushes nothing
+cat > "$TMPDIR/many.pv" <<'PV'
+let t = 0;
+for r in 0..30 {
+    for i in 0..200 { t += i; }
+    for i in 0..200 { t -= i % 3; }
+    for i in 0..200 { t += i % 5; }
+    for i in 0..200 { t += i * 2; }
+}
+print(t);
+PV
+want_many=$("$PVM" -j off "$TMPDIR/many.pv") || fail "many.pv -j off failed"
+got=$("$PVM" -j maxtrace=2 -j v -j stats "$TMPDIR/many.pv" 2> "$TMPDIR/f") || fail "-j maxtrace=2 failed"
+[ "$got" = "$want_many" ] || fail "-j maxtrace=2 printed $got, not $want_many"
+grep -q '^\[jit\] flush: 2 traces' "$TMPDIR/f" || fail "-j maxtrace=2: no flush: $(cat "$TMPDIR/f")"
+grep -Eq '^\[jit\] flushed [1-9][0-9]* times' "$TMPDIR/f" || fail "-j stats: no flush count: $(cat "$TMPDIR/f")"
+got=$("$PVM" -j maxmcode=64 -j v "$here/bench/nbody.pv" 2000 2> "$TMPDIR/m") || fail "-j maxmcode=64 failed"
+[ "$got" = "$("$PVM" -j off "$here/bench/nbody.pv" 2000)" ] || fail "-j maxmcode=64: nbody printed $got"
+! grep -q 'flush' "$TMPDIR/m" || fail "-j maxmcode=64: a trace too big for the cap flushed: $(cat "$TMPDIR/m")"
+grep -q 'nbody.pv:107: more machine code than the limit' "$TMPDIR/m" ||
+    fail "-j maxmcode=64: no trace too big: $(cat "$TMPDIR/m")"
+grep -q 'nbody.pv:107: loop' "$TMPDIR/m" || fail "-j maxmcode=64: the step loop did not compile: $(cat "$TMPDIR/m")"
+"$PVM" -j maxtrace=x "$prog" > /dev/null 2>&1 && fail "-j maxtrace=x accepted"
 
 "$PVM" -j stats -j off "$prog" > /dev/null 2> "$TMPDIR/o" || fail "-j stats -j off failed"
 ! grep -q 'trace 1' "$TMPDIR/o" || fail "-j off compiled: $(cat "$TMPDIR/o")"

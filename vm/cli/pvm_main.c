@@ -51,7 +51,8 @@ static void pvm_usage(FILE *out)
             "              trace compiled or aborted), dump (IR, snapshots, machine code),\n"
             "              stats (counts at exit), hot=N (iterations before a loop is\n"
             "              compiled), trace=N (compile only the Nth recording), perf\n"
-            "              (write /tmp/perf-PID.map)\n"
+            "              (write /tmp/perf-PID.map), maxtrace=N and maxmcode=N (traces,\n"
+            "              and KB of machine code, kept before all are flushed)\n"
             "  --trace     print every executed instruction with its function, offset,\n"
             "              source line and the operand stack after it (to stderr);\n"
             "              --trace=NAME only those of the functions named NAME\n"
@@ -101,6 +102,14 @@ static bool pvm_jit_mode(const char *mode, PvmOptions *o)
         return o->jit.perf_map = true;
     if (!strncmp(mode, "hot=", 4) && pvm_valid_hot_count(mode + 4)) {
         o->jit.hot = (uint32_t)strtol(mode + 4, NULL, 10);
+        return true;
+    }
+    if (!strncmp(mode, "maxtrace=", 9) && pvm_valid_hot_count(mode + 9)) {
+        o->jit.max_traces = (uint32_t)strtol(mode + 9, NULL, 10);
+        return true;
+    }
+    if (!strncmp(mode, "maxmcode=", 9) && pvm_valid_hot_count(mode + 9)) {
+        o->jit.max_mcode = (size_t)strtol(mode + 9, NULL, 10) * 1024u;
         return true;
     }
     if (!strncmp(mode, "trace=", 6) && pvm_valid_hot_count(mode + 6)) {
