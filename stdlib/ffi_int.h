@@ -63,6 +63,8 @@ typedef union {
 } FfiSlot;
 
 #define FFI_TYPE_CACHE 8 /* a power of two */
+#define FFI_BOX_CACHE 16  /* a power of two */
+#define FFI_SPARE_BOXES 32
 
 /* Per-VM state, the [data] of every ffi native. A callback may only run
  * while an ffi call of this VM is in progress on the thread that made it;
@@ -90,6 +92,14 @@ typedef struct FfiState {
         const PvString *name;
         uint8_t kind;
     } type_cache[FFI_TYPE_CACHE];
+    /* Pointer boxes for callback arguments, which must be made without
+     * raising (ffi_memory.c): recent foreign boxes by address (a box is
+     * immutable, so an equal one can be handed out again; a qsort
+     * comparator gets one of its two pointers again on most calls), and
+     * fresh boxes allocated beforehand where raising was safe. */
+    PvPointer *box_cache[FFI_BOX_CACHE];
+    PvPointer *spare_boxes[FFI_SPARE_BOXES];
+    unsigned nspare;
 } FfiState;
 
 /* A parsed C signature. [kinds] has [nargs] entries; [types] has the
@@ -178,6 +188,11 @@ static inline PvPointer *pvmF_arg_pointer(VM *vm, const Value *args, int i, cons
     return args[i].as.p;
 }
 Value pvmF_null(VM *vm);
+/* The foreign pointer value for [addr], made without raising: a cached
+ * box, else a spare one. Call only with a spare left (st->nspare > 0). */
+Value pvmF_pointer_spared(FfiState *st, void *addr);
+/* Allocates spare boxes up to FFI_SPARE_BOXES; may raise. */
+void pvmF_refill_spares(VM *vm, FfiState *st);
 
 /* The module's functions, by file. */
 Value pvmF_open(VM *vm, int argc, Value *args, void *data);

@@ -28,6 +28,33 @@ Value pvmF_pointer(VM *vm, void *addr)
     return pvmF_pointer_new(vm, addr, NULL, 0, PV_PTR_FOREIGN);
 }
 
+/* The slot of [addr] in the box cache: a multiplicative hash, since
+ * neighbouring array elements differ only in their low bits. */
+static unsigned box_slot(const void *addr)
+{
+    return (unsigned)(((uint64_t)(uintptr_t)addr * UINT64_C(0x9E3779B97F4A7C15)) >> 60) & (FFI_BOX_CACHE - 1);
+}
+
+Value pvmF_pointer_spared(FfiState *st, void *addr)
+{
+    PvPointer **slot = &st->box_cache[box_slot(addr)];
+    if (*slot && (*slot)->addr == addr)
+        return vm_obj(VT_POINTER, *slot);
+    PvPointer *p = st->spare_boxes[--st->nspare];
+    st->spare_boxes[st->nspare] = NULL;
+    p->addr = addr; /* a fresh box, zeroed: a foreign pointer once it has an address */
+    *slot = p;
+    return vm_obj(VT_POINTER, p);
+}
+
+void pvmF_refill_spares(VM *vm, FfiState *st)
+{
+    while (st->nspare < FFI_SPARE_BOXES) {
+        st->spare_boxes[st->nspare] = pvmV_alloc(vm, sizeof(PvPointer));
+        st->nspare++;
+    }
+}
+
 Value pvmF_null(VM *vm)
 {
     return pvmF_pointer(vm, NULL);
