@@ -9,6 +9,9 @@
 #   result  the same, taking the result, reading it as an int, dropping it
 #   native  script -> host: a script loop calls a C function returning its
 #           argument; the same loop without the call is subtracted
+#   callback  host -> script inside a script -> host call: a C loop calls a
+#           PV callback (ffi.callback) returning its int argument, pvm only
+#   compare the same with a qsort comparator's signature (two pointers)
 #
 # Timing: CALLS_ROUNDS (default 7) rounds, each running the pvm host then
 # the Lua host once; each host times every measurement as the best of 5
@@ -32,9 +35,10 @@ ROUNDS=${CALLS_ROUNDS:-7}
 N=${CALLS_N:-1000000}
 CG_N1=100000
 CG_N2=200000
-MEASURES="host result native"
+MEASURES="host result native callback compare"
 declare -A WHAT=([host]="host → script, result not kept" [result]="host → script, result read"
-                 [native]="script → host (loop subtracted)")
+                 [native]="script → host (loop subtracted)"
+                 [callback]="C → PV callback, int (int)" [compare]="C → PV callback, int (pointer, pointer)")
 
 die() {
     echo "bench-calls: $*" >&2
@@ -71,7 +75,8 @@ build() {
         die "Lua 5.4's headers are needed (sudo apt-get install -y liblua5.4-dev)"
     cp "$LIB" "$OUT/libpvm.a" || die "cannot copy $LIB"
     local flags=(-std=gnu11 -O2 -Wall -Wextra -Wno-unused-parameter)
-    "$CC" "${flags[@]}" -Iinclude -o "$OUT/calls_pvm" bench/calls_pvm.c "$OUT/libpvm.a" \
+    # -rdynamic: the script binds the host's calls_pvm_callbacks with ffi.fn.
+    "$CC" "${flags[@]}" -Iinclude -rdynamic -o "$OUT/calls_pvm" bench/calls_pvm.c "$OUT/libpvm.a" \
         -Wl,-Bstatic -lgc -lffi -Wl,-Bdynamic -ldl -lm -lpthread || die "cannot build calls_pvm"
     local lua
     lua=$(lua_static) || lua=$(pkg-config --libs lua5.4)
@@ -125,6 +130,7 @@ count_instructions() {
         for m in host result native empty; do IR[$impl.$m]=$(per_call "$impl" "$m"); done
         IR[$impl.native]=$((IR[$impl.native] - IR[$impl.empty]))
     done
+    for m in callback compare; do IR[pvm.$m]=$(per_call pvm "$m"); done
 }
 
 report() {
