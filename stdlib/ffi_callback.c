@@ -31,7 +31,8 @@ typedef struct {
     FfiState *st;
     Value fn;
     char name[80];          /* "callback NAME", for messages */
-    ffi_closure *closure;   /* writable side, freed by the finalizer */
+    ffi_closure *closure;   /* writable side, freed by the finalizer; NULL for a direct entry */
+    bool direct;            /* [code] is a slot of ffi_direct.c, given back by the finalizer */
     void *code;             /* the executable side: the C function pointer */
     FfiSig sig;
     /* The plan of an entry, made once by ffi.callback: the bytes of the
@@ -283,10 +284,9 @@ static bool run_fast(FfiCallback *cb, void *ret, void **cargs)
     return true;
 }
 
-/* The C entry point of every callback (libffi's closure handler). */
-static void callback_entry(ffi_cif *cif, void *ret, void **cargs, void *user)
+void pvmF_callback_enter(void *callback, void *ret, void **cargs)
 {
-    FfiCallback *cb = user;
+    FfiCallback *cb = callback;
     FfiState *st = cb->st;
     if (!may_run_pv(st)) {
         memset(ret, 0, cb->ret_size);
@@ -311,9 +311,18 @@ static void callback_entry(ffi_cif *cif, void *ret, void **cargs, void *user)
         record_failure(cb, ret);
 }
 
+/* The handler of the callbacks that have a libffi closure. */
+static void callback_entry(ffi_cif *cif, void *ret, void **cargs, void *user)
+{
+    pvmF_callback_enter(user, ret, cargs);
+}
+
 static void free_closure(void *obj, void *unused)
 {
     FfiCallback *cb = obj;
+    if (cb->direct)
+        pvmF_direct_release(cb->code);
+    cb->direct = false;
     if (cb->closure)
         ffi_closure_free(cb->closure);
     cb->closure = NULL;
@@ -342,6 +351,17 @@ static void plan_entry(FfiCallback *cb)
     }
 }
 
+/* The pointer value of [cb], whose entry is [code] (a direct entry or a
+ * prepared closure). */
+static Value finish_callback(VM *vm, FfiCallback *cb, void *code)
+{
+    cb->code = code;
+    GC_register_finalizer_no_order(cb, free_closure, NULL, NULL, NULL);
+    /* From here on the finalizer owns the entry; an out-of-memory error in
+     * the allocation below only leaves it to be collected. */
+    return pvmF_pointer_new(vm, code, cb, 0, PV_PTR_CALLBACK);
+}
+
 /* ffi.callback(fn, ret, [types]): a C function pointer that calls [fn].
  * Keep the returned pointer (or a function bound to it) reachable for as
  * long as C may call it: the closure is freed when it is collected. */
@@ -362,7 +382,11 @@ Value pvmF_callback(VM *vm, int argc, Value *args, void *data)
                            "size pvm knows); use \"pointer\"", i + 1);
     plan_entry(cb);
     pvmF_refill_spares(vm, cb->st);
-    void *code = NULL;
+    void *code = pvmF_direct_claim(&cb->sig, cb);
+    if (code) {
+        cb->direct = true;
+        return finish_callback(vm, cb, code);
+    }
     cb->closure = ffi_closure_alloc(sizeof(ffi_closure), &code);
     if (!cb->closure)
         pvmV_error(vm, "ffi.callback: cannot allocate a closure");
@@ -371,9 +395,5 @@ Value pvmF_callback(VM *vm, int argc, Value *args, void *data)
         cb->closure = NULL;
         pvmV_error(vm, "ffi.callback: libffi cannot prepare the closure");
     }
-    cb->code = code;
-    GC_register_finalizer_no_order(cb, free_closure, NULL, NULL, NULL);
-    /* From here on the finalizer owns the closure; an out-of-memory error in
-     * the allocation below only leaves it to be collected. */
-    return pvmF_pointer_new(vm, code, cb, 0, PV_PTR_CALLBACK);
+    return finish_callback(vm, cb, code);
 }

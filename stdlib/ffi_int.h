@@ -3,6 +3,7 @@
  *   ffi_types.c     the C type table and checked PV <-> C conversions
  *   ffi_call.c      ffi.open, ffi.fn and calling C functions
  *   ffi_callback.c  ffi.callback: C calling back into PV
+ *   ffi_direct.c    precompiled callback entries that need no libffi closure
  *   ffi_memory.c    pointer values, ffi.alloc/read/write/string and friends
  *
  * Functions shared between these files carry the prefix pvmF_ (libffi owns
@@ -176,6 +177,17 @@ PVM_NORETURN void pvmF_type_error(VM *vm, FfiWhere where, const char *expected, 
 void pvmF_call_c(VM *vm, FfiState *st, const char *fname, ffi_cif *cif, void *code, void *ret, void **args);
 /* Records the thread's signal mask as the one PV runs with. */
 void pvmF_note_signal_mask(FfiState *st);
+/* One call of [callback] (an FfiCallback) from C: [cargs] point to its
+ * arguments, [ret] is the result buffer (widened as libffi's). */
+void pvmF_callback_enter(void *callback, void *ret, void **cargs);
+
+/* ffi_direct.c */
+/* A precompiled entry point for [callback] when its signature [sig] fits
+ * one (integers and pointers only, at most six arguments, on hosts whose
+ * ABI passes them alike) and a slot is free; else NULL: use a closure. */
+void *pvmF_direct_claim(const FfiSig *sig, void *callback);
+/* Gives back the slot of the direct entry [code]. */
+void pvmF_direct_release(void *code);
 
 /* ffi_memory.c */
 Value pvmF_pointer_new(VM *vm, void *addr, void *owner, size_t size, uint32_t kind);
