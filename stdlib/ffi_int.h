@@ -64,8 +64,8 @@ typedef union {
 } FfiSlot;
 
 #define FFI_TYPE_CACHE 8 /* a power of two */
-#define FFI_BOX_CACHE 16  /* a power of two */
-#define FFI_SPARE_BOXES 32
+#define FFI_BOX_CACHE 256 /* a power of two */
+#define FFI_SPARE_BOXES 128
 
 /* Per-VM state, the [data] of every ffi native. A callback may only run
  * while an ffi call of this VM is in progress on the thread that made it;

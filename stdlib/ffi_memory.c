@@ -28,11 +28,12 @@ Value pvmF_pointer(VM *vm, void *addr)
     return pvmF_pointer_new(vm, addr, NULL, 0, PV_PTR_FOREIGN);
 }
 
-/* The slot of [addr] in the box cache: a multiplicative hash, since
- * neighbouring array elements differ only in their low bits. */
+/* The slot of [addr] in the box cache: direct-mapped on the address, so
+ * the elements of an array of up to FFI_BOX_CACHE ints map to distinct
+ * slots (a merge sort's small merges then find every box again). */
 static unsigned box_slot(const void *addr)
 {
-    return (unsigned)(((uint64_t)(uintptr_t)addr * UINT64_C(0x9E3779B97F4A7C15)) >> 60) & (FFI_BOX_CACHE - 1);
+    return (unsigned)((uintptr_t)addr >> 2) & (FFI_BOX_CACHE - 1);
 }
 
 Value pvmF_pointer_spared(FfiState *st, void *addr)
