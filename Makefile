@@ -9,8 +9,10 @@ PREFIX  ?= /usr/local
 SANITIZE ?= 0
 PKGS    := libffi-dev libgc-dev libcmocka-dev pkg-config libedit-dev libcapstone-dev
 # Needed only by tests that skip without them (the tutorial compiler,
-# examples/toyc, is Python): installed with PKGS as root, never required.
-TEST_PKGS := python3
+# examples/toyc, is Python; examples/ffi loads libz.so.1 and
+# libsqlite3.so.0, which the -dev packages bring with their headers):
+# installed with PKGS as root, never required.
+TEST_PKGS := python3 zlib1g-dev libsqlite3-dev
 
 CFLAGS_BASE := -std=gnu11 -O2 -g -Wall -Wextra -Wno-unused-parameter -Iinclude -I. -DGC_THREADS
 ifeq ($(SANITIZE),1)

@@ -8,6 +8,10 @@
 #   tests/asm_errors/NAME.pva    pvmc must fail with NAME.err on stderr
 #   tests/compile_errors/NAME.pv pvm must fail with NAME.err on stderr
 #   tests/cli/NAME.sh            a script that exits 0 when the behaviour holds
+#   examples/ffi/NAME.pv         run like a program; NAME.needs holds the shared
+#                                library it loads and its Debian package, and
+#                                when that library does not load the example is
+#                                skipped with a message
 # Beside a program: NAME.out (exact stdout), NAME.err (lines that must each
 # appear in stderr), NAME.status (exit status; 1 when .err exists, else 0),
 # NAME.args (arguments), NAME.in (stdin). E2E_SKIP_CLI=1 skips tests/cli.
@@ -122,6 +126,28 @@ for src in tests/programs/*.pv; do
     ok
 done
 
+skipped=0
+for src in examples/ffi/*.pv; do
+    [ -e "$src" ] || continue
+    base=${src%.pv}
+    if [ -f "$base.needs" ]; then
+        read -r lib pkg < "$base.needs"
+        if ! "$PVM" -e "ffi.open(\"$lib\");" > /dev/null 2>&1; then
+            echo "skip: $src: $lib does not load (make, run as root, installs $pkg)"
+            skipped=$((skipped + 1))
+            continue
+        fi
+    fi
+    run_pvm "$base" "$src"
+    expect "$src" "$base" || continue
+    jit_ok=1
+    for mode in "${JIT_MODES[@]}"; do
+        run_pvm "$base" -j "$mode" "$src"
+        expect "$src (-j $mode)" "$base" || { jit_ok=0; break; }
+    done
+    [ "$jit_ok" = 1 ] && ok
+done
+
 for file in tests/bad/*.pbc; do
     [ -e "$file" ] || continue
     base=${file%.pbc}
@@ -161,5 +187,5 @@ for script in tests/cli/*.sh; do
     fi
 done
 
-echo "e2e: $pass passed, $fail failed"
+echo "e2e: $pass passed, $fail failed$([ "$skipped" -gt 0 ] && echo ", $skipped skipped")"
 [ "$fail" -eq 0 ]
