@@ -79,6 +79,18 @@ run_pvm() {
     echo $? > "$TMP/status"
 }
 
+# run_modes NAME BASE FILE: runs FILE in the default mode, then in each of
+# JIT_MODES, checking each run against BASE's expectations.
+run_modes() {
+    local name=$1 base=$2 file=$3 mode
+    run_pvm "$base" "$file"
+    expect "$name" "$base" || return 1
+    for mode in "${JIT_MODES[@]}"; do
+        run_pvm "$base" -j "$mode" "$file"
+        expect "$name (-j $mode)" "$base" || return 1
+    done
+}
+
 for src in tests/asm/*.pva; do
     [ -e "$src" ] || continue
     base=${src%.pva}
@@ -87,14 +99,7 @@ for src in tests/asm/*.pva; do
         bad "$name" "does not assemble: $(head -c 400 "$TMP/err")"
         continue
     fi
-    run_pvm "$base" "$TMP/a.pbc"
-    expect "$name" "$base" || continue
-    jit_ok=1
-    for mode in "${JIT_MODES[@]}"; do
-        run_pvm "$base" -j "$mode" "$TMP/a.pbc"
-        expect "$name (-j $mode)" "$base" || { jit_ok=0; break; }
-    done
-    [ "$jit_ok" = 1 ] || continue
+    run_modes "$name" "$base" "$TMP/a.pbc" || continue
     "$PVMC" -d "$TMP/a.pbc" > "$TMP/b.pva" 2> "$TMP/err" &&
         "$PVMC" "$TMP/b.pva" -o "$TMP/b.pbc" 2>> "$TMP/err"
     if ! cmp -s "$TMP/a.pbc" "$TMP/b.pbc"; then
@@ -107,14 +112,7 @@ done
 for src in tests/programs/*.pv; do
     [ -e "$src" ] || continue
     base=${src%.pv}
-    run_pvm "$base" "$src"
-    expect "$src" "$base" || continue
-    jit_ok=1
-    for mode in "${JIT_MODES[@]}"; do
-        run_pvm "$base" -j "$mode" "$src"
-        expect "$src (-j $mode)" "$base" || { jit_ok=0; break; }
-    done
-    [ "$jit_ok" = 1 ] || continue
+    run_modes "$src" "$base" "$src" || continue
     if [ ! -f "$base.nobundle" ]; then
         if ! (cd "$(dirname "$src")" && "$PVMC" "$(basename "$src")" -o "$TMP/p.pbc") 2> "$TMP/err"; then
             bad "$src" "pvmc cannot bundle it: $(head -c 400 "$TMP/err")"
@@ -138,14 +136,7 @@ for src in examples/ffi/*.pv; do
             continue
         fi
     fi
-    run_pvm "$base" "$src"
-    expect "$src" "$base" || continue
-    jit_ok=1
-    for mode in "${JIT_MODES[@]}"; do
-        run_pvm "$base" -j "$mode" "$src"
-        expect "$src (-j $mode)" "$base" || { jit_ok=0; break; }
-    done
-    [ "$jit_ok" = 1 ] && ok
+    run_modes "$src" "$base" "$src" && ok
 done
 
 for file in tests/bad/*.pbc; do

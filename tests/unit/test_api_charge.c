@@ -29,28 +29,6 @@ static double now(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* A VM with [setup] run without limits. */
-static pvm_vm *vm_with(const char *setup)
-{
-    pvm_vm *vm = pvm_new(NULL);
-    assert_non_null(vm);
-    pvm_status st = run(vm, setup);
-    if (st != PVM_OK)
-        fprintf(stderr, "%s: %s\n", pvm_status_name(st), pvm_error_message(vm));
-    assert_int_equal(st, PVM_OK);
-    return vm;
-}
-
-/* Calls the program's function [name] with no arguments. */
-static pvm_status call0(pvm_vm *vm, const char *name)
-{
-    pvm_value f;
-    assert_int_equal(pvm_get_global(vm, name, &f), PVM_OK);
-    pvm_status st = pvm_call(vm, f, 0, NULL, NULL);
-    pvm_release(vm, f);
-    return st;
-}
-
 /* Calls [name] under a budget of [limit]: the status, and the time taken
  * in *secs. */
 static pvm_status call_budget(pvm_vm *vm, const char *name, int64_t limit, double *secs)

@@ -25,26 +25,6 @@
     "let arr = ffi.alloc(4 * " #N ");\n"                                                                   \
     "for i in 0.." #N " { ffi.write(arr, \"int32\", 4 * i, (i * 7919) % " #N "); }\n"
 
-static pvm_vm *vm_with(const char *setup)
-{
-    pvm_vm *vm = pvm_new(NULL);
-    assert_non_null(vm);
-    pvm_status st = run(vm, setup);
-    if (st != PVM_OK)
-        fprintf(stderr, "%s: %s\n", pvm_status_name(st), pvm_error_message(vm));
-    assert_int_equal(st, PVM_OK);
-    return vm;
-}
-
-static pvm_status call0(pvm_vm *vm, const char *name)
-{
-    pvm_value f;
-    assert_int_equal(pvm_get_global(vm, name, &f), PVM_OK);
-    pvm_status st = pvm_call(vm, f, 0, NULL, NULL);
-    pvm_release(vm, f);
-    return st;
-}
-
 static pvm_value interrupt_me(pvm_vm *vm, int argc, const pvm_value *args, void *ud)
 {
     pvm_interrupt(vm);
