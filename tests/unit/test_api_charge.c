@@ -150,6 +150,32 @@ static void test_interrupt_pending_before_callbacks(void **state)
     pvm_free(vm);
 }
 
+/* qsort over 500 ints (all 0), for a PV comparator counting its calls in n. */
+#define QSORT500                                                                                           \
+    "let n = 0; let libc = ffi.open(nil);\n"                                                               \
+    "let qsort = ffi.fn(libc, \"qsort\", \"void\", [\"pointer\", \"size_t\", \"size_t\", \"pointer\"]);\n" \
+    "let arr = ffi.alloc(4 * 500);\n"
+
+/* An interrupt pending when C starts calling back: no callback runs PV,
+ * and the ffi call ends the script with PVM_EINTERRUPT. */
+static void test_interrupt_before_callbacks(void **state)
+{
+    (void)state;
+    pvm_vm *vm = pvm_new(NULL);
+    assert_int_equal(pvm_register(vm, "interrupt_me", interrupt_me, NULL), PVM_OK);
+    assert_int_equal(run(vm, QSORT500 "let cmp = ffi.callback(fn (a, b) { n += 1; return 0; },\n"
+                                      "  \"int\", [\"pointer\", \"pointer\"]);\n"
+                                      "fn go() { interrupt_me(); qsort(arr, 500, 4, cmp); }\n"
+                                      "fn again() { qsort(arr, 500, 4, cmp); }\n"),
+                     PVM_OK);
+    assert_int_equal(call0(vm, "go"), PVM_EINTERRUPT);
+    assert_int_equal(global_int(vm, "n"), 0);
+    /* Cleared, the same sort runs. */
+    assert_int_equal(call0(vm, "again"), PVM_OK);
+    assert_true(global_int(vm, "n") > 0);
+    pvm_free(vm);
+}
+
 /* ---- long natives under a small budget ---- */
 
 typedef struct {
@@ -271,6 +297,7 @@ int main(void)
         cmocka_unit_test(test_ffi_callback_charged),
         cmocka_unit_test(test_host_native_calls_charged),
         cmocka_unit_test(test_interrupt_pending_before_callbacks),
+        cmocka_unit_test(test_interrupt_before_callbacks),
         cmocka_unit_test(test_long_natives_charged),
         cmocka_unit_test(test_long_natives_interrupted),
         cmocka_unit_test(test_single_native_interrupted),

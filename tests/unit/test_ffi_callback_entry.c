@@ -1,9 +1,9 @@
 /* The cheap callback entry (stdlib/ffi_callback.c, stdlib/ffi_direct.c)
  * keeps every limit of the general one: PV callbacks with pointer
- * arguments, called by qsort, stop at a pending interrupt, under the
- * memory limit, and with any allocation failing (the spare pointer boxes
- * are refilled inside callbacks); the direct entries' slots run out and
- * come back. PV closures are needed for the fast path, so these tests go
+ * arguments, called by qsort, stop under the memory limit and with any
+ * allocation failing (the spare pointer boxes are refilled inside
+ * callbacks); the direct entries' slots run out and come back. The
+ * budget and a pending interrupt: test_api_charge.c. PV closures are needed for the fast path, so these tests go
  * through the embedding API. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,33 +24,6 @@
     "let qsort = ffi.fn(libc, \"qsort\", \"void\", [\"pointer\", \"size_t\", \"size_t\", \"pointer\"]);\n" \
     "let arr = ffi.alloc(4 * " #N ");\n"                                                                   \
     "for i in 0.." #N " { ffi.write(arr, \"int32\", 4 * i, (i * 7919) % " #N "); }\n"
-
-static pvm_value interrupt_me(pvm_vm *vm, int argc, const pvm_value *args, void *ud)
-{
-    pvm_interrupt(vm);
-    return PVM_NIL;
-}
-
-/* An interrupt pending when C starts calling back: no callback runs PV,
- * and the ffi call ends the script with PVM_EINTERRUPT. */
-static void test_interrupt_before_callbacks(void **state)
-{
-    (void)state;
-    pvm_vm *vm = pvm_new(NULL);
-    assert_int_equal(pvm_register(vm, "interrupt_me", interrupt_me, NULL), PVM_OK);
-    assert_int_equal(run(vm, QSORT_SETUP(500) "let cmp = ffi.callback(fn (a, b) { n += 1; return 0; },\n"
-                                              "  \"int\", [\"pointer\", \"pointer\"]);\n"
-                                              "fn go() { interrupt_me(); qsort(arr, 500, 4, cmp); }\n"),
-                     PVM_OK);
-    assert_int_equal(call0(vm, "go"), PVM_EINTERRUPT);
-    assert_int_equal(global_int(vm, "n"), 0);
-    /* Cleared, the same sort runs. */
-    assert_int_equal(run(vm, QSORT_SETUP(500) "qsort(arr, 500, 4, ffi.callback(fn (a, b) { n += 1; return 0; },\n"
-                                              "  \"int\", [\"pointer\", \"pointer\"]));\n"),
-                     PVM_OK);
-    assert_true(global_int(vm, "n") > 0);
-    pvm_free(vm);
-}
 
 /* A comparator that keeps every pointer it gets: the memory limit stops
  * it inside qsort, uncatchable in the script. */
@@ -150,7 +123,6 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_direct_slots),
-        cmocka_unit_test(test_interrupt_before_callbacks),
         cmocka_unit_test(test_memory_limit_in_callbacks),
         cmocka_unit_test(test_every_allocation_can_fail),
     };
