@@ -10,8 +10,10 @@
 #   native  script -> host: a script loop calls a C function returning its
 #           argument; the same loop without the call is subtracted
 #   callback  host -> script inside a script -> host call: a C loop calls a
-#           PV callback (ffi.callback) returning its int argument, pvm only
-#   compare the same with a qsort comparator's signature (two pointers)
+#           PV callback (ffi.callback) returning its int argument; Lua: a C
+#           function calling a Lua function with lua_call
+#   compare the same with a qsort comparator's signature (two pointers;
+#           Lua: two light userdata)
 #
 # Timing: CALLS_ROUNDS (default 7) rounds, each running the pvm host then
 # the Lua host once; each host times every measurement as the best of 5
@@ -38,7 +40,8 @@ CG_N2=200000
 MEASURES="host result native callback compare"
 declare -A WHAT=([host]="host → script, result not kept" [result]="host → script, result read"
                  [native]="script → host (loop subtracted)"
-                 [callback]="C → PV callback, int (int)" [compare]="C → PV callback, int (pointer, pointer)")
+                 [callback]="C → script callback, int (int)"
+                 [compare]="C → script callback, int (pointer, pointer)")
 
 die() {
     echo "bench-calls: $*" >&2
@@ -127,10 +130,9 @@ declare -A IR=()
 count_instructions() {
     local impl m
     for impl in pvm lua; do
-        for m in host result native empty; do IR[$impl.$m]=$(per_call "$impl" "$m"); done
+        for m in host result native empty callback compare; do IR[$impl.$m]=$(per_call "$impl" "$m"); done
         IR[$impl.native]=$((IR[$impl.native] - IR[$impl.empty]))
     done
-    for m in callback compare; do IR[pvm.$m]=$(per_call pvm "$m"); done
 }
 
 report() {
