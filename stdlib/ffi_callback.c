@@ -171,7 +171,7 @@ static void run_callback(VM *vm, void *ud)
 {
     CallbackRun *run = ud;
     FfiCallback *cb = run->cb;
-    pvmF_refill_spares(vm, cb->st); /* for the fast path's next entries */
+    pvmF_stock_boxes(vm, cb->st); /* for the fast path's next entries */
     Value argv[FFI_MAX_ARGS];
     for (int i = 0; i < cb->sig.nargs; i++)
         argv[i] = pvmF_from_c(vm, cb->sig.kinds[i], run->cargs[i]);
@@ -191,6 +191,11 @@ static void convert_result(VM *vm, void *ud)
 static Value arg_to_pv(FfiState *st, FfiKind k, const void *src)
 {
     const FfiTypeInfo *t = &pvmF_types[k];
+    if (k == FK_POINTER) { /* first: a comparator's, an exec callback's */
+        void *p;
+        memcpy(&p, src, sizeof p);
+        return pvmF_pointer_spared(st, p);
+    }
     if (t->is_int)
         return vm_int(pvmF_load_int(src, t->size, t->is_signed));
     if (k == FK_DOUBLE) {
@@ -203,9 +208,7 @@ static Value arg_to_pv(FfiState *st, FfiKind k, const void *src)
         memcpy(&f, src, sizeof f);
         return vm_float((double)f);
     }
-    void *p;
-    memcpy(&p, src, sizeof p);
-    return pvmF_pointer_spared(st, p);
+    return VAL_NIL; /* no other kind takes this path (plan_entry) */
 }
 
 /* Stores [v] as the callback's [k] result in [ret] when that cannot fail:
@@ -381,7 +384,7 @@ Value pvmF_callback(VM *vm, int argc, Value *args, void *data)
             pvmV_error(vm, "ffi.callback: parameter %d: a callback cannot take a buffer (C's memory has no "
                            "size pvm knows); use \"pointer\"", i + 1);
     plan_entry(cb);
-    pvmF_refill_spares(vm, cb->st);
+    pvmF_stock_boxes(vm, cb->st);
     void *code = pvmF_direct_claim(&cb->sig, cb);
     if (code) {
         cb->direct = true;

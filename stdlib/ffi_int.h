@@ -64,7 +64,7 @@ typedef union {
 } FfiSlot;
 
 #define FFI_TYPE_CACHE 8 /* a power of two */
-#define FFI_BOX_CACHE 256 /* a power of two */
+#define FFI_BOX_CACHE 4096 /* a power of two */
 #define FFI_SPARE_BOXES 128
 
 /* Per-VM state, the [data] of every ffi native. A callback may only run
@@ -98,7 +98,7 @@ typedef struct FfiState {
      * immutable, so an equal one can be handed out again; a qsort
      * comparator gets one of its two pointers again on most calls), and
      * fresh boxes allocated beforehand where raising was safe. */
-    PvPointer *box_cache[FFI_BOX_CACHE];
+    PvPointer **box_cache; /* FFI_BOX_CACHE entries, made with the first callback */
     PvPointer *spare_boxes[FFI_SPARE_BOXES];
     unsigned nspare;
 } FfiState;
@@ -203,8 +203,9 @@ Value pvmF_null(VM *vm);
 /* The foreign pointer value for [addr], made without raising: a cached
  * box, else a spare one. Call only with a spare left (st->nspare > 0). */
 Value pvmF_pointer_spared(FfiState *st, void *addr);
-/* Allocates spare boxes up to FFI_SPARE_BOXES; may raise. */
-void pvmF_refill_spares(VM *vm, FfiState *st);
+/* Makes the box cache if there is none yet and allocates spare boxes up
+ * to FFI_SPARE_BOXES; may raise. */
+void pvmF_stock_boxes(VM *vm, FfiState *st);
 
 /* The module's functions, by file. */
 Value pvmF_open(VM *vm, int argc, Value *args, void *data);
