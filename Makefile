@@ -45,7 +45,7 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 DEPS_OK  := build/.deps-ok
 
-.PHONY: all deps test unit e2e e2e-switch fuzz fuzz-test tutorial clean install bench bench-quick bench-callgrind bench-calls
+.PHONY: all deps test unit e2e e2e-switch fuzz fuzz-test tutorial clean install bench bench-quick bench-callgrind bench-calls bench-ffi
 all: $(PVM) $(PVMC) $(LIB)
 ifeq ($(SANITIZE),0)
 	@ln -sf $(PVM) pvm && ln -sf $(PVMC) pvmc && ln -sf $(LIB) libpvm.a
@@ -166,5 +166,10 @@ bench-callgrind: all
 # API (bench/calls.sh; as root it installs liblua5.4-dev and valgrind).
 bench-calls: $(LIB)
 	@LIB=$(LIB) CC="$(CC)" bash bench/calls.sh
+# What the ffi's operations and callbacks cost: libc qsort with a PV
+# comparator against array.sort, and each operation's ns (docs/ffi.md).
+bench-ffi: $(PVM)
+	$(PVM) -j off bench/callbacks.pv
+	$(PVM) -j off bench/ffi_costs.pv
 
 -include $(LIB_OBJ:.o=.d) $(PVM_OBJ:.o=.d) $(BUILD)/switch/interp.d $(BUILD)/compiler/pvmc_main.d
