@@ -21,10 +21,12 @@
 #include <gc.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <unistd.h>
 
 #include "stdlib/ffi_int.h"
 
-#if (defined(__x86_64__) && !defined(_WIN32)) || (defined(__aarch64__) && !defined(_WIN32))
+#if ((defined(__x86_64__) && !defined(_WIN32)) || (defined(__aarch64__) && !defined(_WIN32))) && \
+    defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 #define FFI_HAVE_DIRECT 1
 #else
 #define FFI_HAVE_DIRECT 0
@@ -39,6 +41,17 @@
 static GC_hidden_pointer direct_owner[FFI_DIRECT_SLOTS];
 static pthread_mutex_t direct_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* A slot called while no callback holds it: C kept the function pointer
+ * of a callback that was collected. A libffi closure would be freed
+ * memory by then; here the call is refused like the other refusals, with
+ * write(2), as this may even run in a signal handler. */
+static void report_freed(void)
+{
+    static const char line[] = "pvm: an ffi callback was called after it was collected; it returned 0 to C\n";
+    ssize_t unused = write(STDERR_FILENO, line, sizeof line - 1);
+    (void)unused;
+}
+
 /* What every entry does: points the argument list at the registers'
  * copies and runs the callback; the result goes back widened to 64 bits,
  * of which C reads its type's part. */
@@ -51,6 +64,10 @@ static __attribute__((noinline)) uint64_t direct_run(int slot, uint64_t a0, uint
         cargs[i] = &regs[i];
     FfiSlot ret = { .u64 = 0 };
     GC_hidden_pointer owner = __atomic_load_n(&direct_owner[slot], __ATOMIC_ACQUIRE);
+    if (!owner) {
+        report_freed();
+        return 0;
+    }
     pvmF_callback_enter(GC_REVEAL_POINTER(owner), &ret, cargs);
     return ret.u64;
 }

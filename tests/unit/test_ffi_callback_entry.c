@@ -2,7 +2,8 @@
  * keeps every limit of the general one: PV callbacks with pointer
  * arguments, called by qsort, stop under the memory limit and with any
  * allocation failing (the spare pointer boxes are refilled inside
- * callbacks); the direct entries' slots run out and come back. The
+ * callbacks); the direct entries' slots run out, come back, and refuse
+ * calls once released. The
  * budget and a pending interrupt: test_api_charge.c. PV closures are needed for the fast path, so these tests go
  * through the embedding API. */
 #include <setjmp.h>
@@ -109,6 +110,12 @@ static void test_direct_slots(void **state)
     }
     for (int i = 0; i < got; i++)
         pvmF_direct_release(codes[i]);
+    /* A released entry that C still calls (it kept the pointer of a
+     * collected callback) refuses: 0, and a line on stderr. */
+    if (got > 0) {
+        int (*stale)(const void *, const void *) = (int (*)(const void *, const void *))codes[0];
+        assert_int_equal(stale(&owner, &owner), 0);
+    }
     uint8_t more[8];
     FfiSig doubles = sig_of(FK_DOUBLE, 1, more);
     assert_null(pvmF_direct_claim(&doubles, &owner));
