@@ -14,7 +14,17 @@
  * at any other time (from a thread C started, after the C function
  * returned, from a signal handler) it cannot run PV safely: it writes a
  * message to stderr and returns zero; a refusal in a signal handler during
- * an ffi call is also thrown by that call once it returns. */
+ * an ffi call is also thrown by that call once it returns.
+ *
+ * C enters a callback through a direct entry (ffi_direct.c) or a libffi
+ * closure, then pvmF_callback_enter. Most entries take the fast path: the
+ * arguments converted without anything that can raise (pointer boxes come
+ * from a cache and a stock of spares, ffi_memory.c) straight into the
+ * stack slots of the call, which runs with the interpreter's boundary as
+ * its only one (vm/interp/pcall.h). What cannot (a string argument, a
+ * native, a wrong parameter count, no fuel, an interrupt, no spares left)
+ * takes the general path under pvmV_protect, which also refills the
+ * spares; both charge the budget the same. */
 #include <gc.h>
 #include <signal.h>
 #include <string.h>
@@ -191,7 +201,7 @@ static void convert_result(VM *vm, void *ud)
 static Value arg_to_pv(FfiState *st, FfiKind k, const void *src)
 {
     const FfiTypeInfo *t = &pvmF_types[k];
-    if (k == FK_POINTER) { /* first: a comparator's, an exec callback's */
+    if (k == FK_POINTER) { /* first: the commonest (comparators, row callbacks) */
         void *p;
         memcpy(&p, src, sizeof p);
         return pvmF_pointer_spared(st, p);
