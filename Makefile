@@ -52,9 +52,11 @@ ifeq ($(SANITIZE),0)
 endif
 
 # Installs missing Debian packages when run as root; otherwise names them
-# (a missing TEST_PKGS package is only named: its tests skip).
+# (a missing TEST_PKGS package is only named: its tests skip). Checked
+# again when this file changes, so a package added to the lists is
+# installed in existing build trees too.
 deps: $(DEPS_OK)
-$(DEPS_OK):
+$(DEPS_OK): Makefile
 	@missing=""; optional=""; \
 	if command -v dpkg >/dev/null 2>&1; then \
 	  for p in $(PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
