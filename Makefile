@@ -9,8 +9,10 @@ PREFIX  ?= /usr/local
 SANITIZE ?= 0
 PKGS    := libffi-dev libgc-dev libcmocka-dev pkg-config libedit-dev libcapstone-dev
 # Needed only by tests that skip without them (the tutorial compiler,
-# examples/toyc, is Python): installed with PKGS as root, never required.
-TEST_PKGS := python3
+# examples/toyc, is Python; examples/ffi loads libz.so.1 and
+# libsqlite3.so.0, which the -dev packages bring with their headers):
+# installed with PKGS as root, never required.
+TEST_PKGS := python3 zlib1g-dev libsqlite3-dev
 
 CFLAGS_BASE := -std=gnu11 -O2 -g -Wall -Wextra -Wno-unused-parameter -Iinclude -I. -DGC_THREADS
 ifeq ($(SANITIZE),1)
@@ -43,16 +45,18 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 DEPS_OK  := build/.deps-ok
 
-.PHONY: all deps test unit e2e e2e-switch fuzz fuzz-test tutorial clean install bench bench-quick bench-callgrind bench-calls
+.PHONY: all deps test unit e2e e2e-switch fuzz fuzz-test tutorial clean install bench bench-quick bench-callgrind bench-calls bench-ffi
 all: $(PVM) $(PVMC) $(LIB)
 ifeq ($(SANITIZE),0)
 	@ln -sf $(PVM) pvm && ln -sf $(PVMC) pvmc && ln -sf $(LIB) libpvm.a
 endif
 
 # Installs missing Debian packages when run as root; otherwise names them
-# (a missing TEST_PKGS package is only named: its tests skip).
+# (a missing TEST_PKGS package is only named: its tests skip). Checked
+# again when this file changes, so a package added to the lists is
+# installed in existing build trees too.
 deps: $(DEPS_OK)
-$(DEPS_OK):
+$(DEPS_OK): Makefile
 	@missing=""; optional=""; \
 	if command -v dpkg >/dev/null 2>&1; then \
 	  for p in $(PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -164,5 +168,10 @@ bench-callgrind: all
 # API (bench/calls.sh; as root it installs liblua5.4-dev and valgrind).
 bench-calls: $(LIB)
 	@LIB=$(LIB) CC="$(CC)" bash bench/calls.sh
+# What the ffi's operations and callbacks cost: libc qsort with a PV
+# comparator against array.sort, and each operation's ns (docs/ffi.md).
+bench-ffi: $(PVM)
+	$(PVM) -j off bench/callbacks.pv
+	$(PVM) -j off bench/ffi_costs.pv
 
 -include $(LIB_OBJ:.o=.d) $(PVM_OBJ:.o=.d) $(BUILD)/switch/interp.d $(BUILD)/compiler/pvmc_main.d

@@ -9,6 +9,11 @@
 #   result  the same, taking the result, reading it as an int, dropping it
 #   native  script -> host: a script loop calls a C function returning its
 #           argument; the same loop without the call is subtracted
+#   callback  host -> script inside a script -> host call: a C loop calls a
+#           PV callback (ffi.callback) returning its int argument; Lua: a C
+#           function calling a Lua function with lua_call
+#   compare the same with a qsort comparator's signature (two pointers;
+#           Lua: two light userdata)
 #
 # Timing: CALLS_ROUNDS (default 7) rounds, each running the pvm host then
 # the Lua host once; each host times every measurement as the best of 5
@@ -32,9 +37,11 @@ ROUNDS=${CALLS_ROUNDS:-7}
 N=${CALLS_N:-1000000}
 CG_N1=100000
 CG_N2=200000
-MEASURES="host result native"
+MEASURES="host result native callback compare"
 declare -A WHAT=([host]="host → script, result not kept" [result]="host → script, result read"
-                 [native]="script → host (loop subtracted)")
+                 [native]="script → host (loop subtracted)"
+                 [callback]="C → script callback, int (int)"
+                 [compare]="C → script callback, int (pointer, pointer)")
 
 die() {
     echo "bench-calls: $*" >&2
@@ -71,7 +78,8 @@ build() {
         die "Lua 5.4's headers are needed (sudo apt-get install -y liblua5.4-dev)"
     cp "$LIB" "$OUT/libpvm.a" || die "cannot copy $LIB"
     local flags=(-std=gnu11 -O2 -Wall -Wextra -Wno-unused-parameter)
-    "$CC" "${flags[@]}" -Iinclude -o "$OUT/calls_pvm" bench/calls_pvm.c "$OUT/libpvm.a" \
+    # -rdynamic: the script binds the host's calls_pvm_callbacks with ffi.fn.
+    "$CC" "${flags[@]}" -Iinclude -rdynamic -o "$OUT/calls_pvm" bench/calls_pvm.c "$OUT/libpvm.a" \
         -Wl,-Bstatic -lgc -lffi -Wl,-Bdynamic -ldl -lm -lpthread || die "cannot build calls_pvm"
     local lua
     lua=$(lua_static) || lua=$(pkg-config --libs lua5.4)
@@ -122,7 +130,7 @@ declare -A IR=()
 count_instructions() {
     local impl m
     for impl in pvm lua; do
-        for m in host result native empty; do IR[$impl.$m]=$(per_call "$impl" "$m"); done
+        for m in host result native empty callback compare; do IR[$impl.$m]=$(per_call "$impl" "$m"); done
         IR[$impl.native]=$((IR[$impl.native] - IR[$impl.empty]))
     done
 }

@@ -6,6 +6,11 @@
  *   result   the same with one result, read with lua_tointegerx and popped
  *   native   a Lua loop calling a C function returning its argument
  *   empty    the same loop without the call (the baseline subtracted)
+ *   callback a C function called from Lua calls a Lua function n times
+ *            with lua_call, as a C library calls an ffi callback:
+ *            identity(x) with an integer
+ *   compare  the same with a comparator of two light userdata (Lua's
+ *            unboxed pointers) returning 0
  *
  * The C function is a local of the chunk (an upvalue of the loop's
  * function), Lua's cheapest way to reach it (calls_pvm.c's script keeps
@@ -22,11 +27,38 @@
 static const char script[] = "function identity(x) return x end\n"
                              "local host_identity = host_identity\n"
                              "function call_host(n) for i = 1, n do host_identity(i) end end\n"
-                             "function empty_loop(n) for i = 1, n do end end\n";
+                             "function empty_loop(n) for i = 1, n do end end\n"
+                             "local callbacks = callbacks\n"
+                             "function call_identity(n) callbacks(identity, n, false) end\n"
+                             "function call_compare(n) callbacks(function (a, b) return 0 end, n, true) end\n";
 
 static int host_identity(lua_State *L)
 {
     lua_settop(L, 1);
+    return 1;
+}
+
+/* callbacks(f, n, pointers): calls f n times from C, with an integer or
+ * with two light userdata, and reads each integer result. */
+static int callbacks(lua_State *L)
+{
+    lua_Integer n = luaL_checkinteger(L, 2);
+    int pointers = lua_toboolean(L, 3);
+    int a = 1, b = 2;
+    lua_Integer sum = 0;
+    for (lua_Integer i = 0; i < n; i++) {
+        lua_pushvalue(L, 1);
+        if (pointers) {
+            lua_pushlightuserdata(L, &a);
+            lua_pushlightuserdata(L, &b);
+        } else {
+            lua_pushinteger(L, i & 0xffff);
+        }
+        lua_call(L, pointers ? 2 : 1, 1);
+        sum += lua_tointeger(L, -1);
+        lua_pop(L, 1);
+    }
+    lua_pushinteger(L, sum);
     return 1;
 }
 
@@ -96,6 +128,8 @@ static void script_loop(lua_State *L, const char *name, long n)
 }
 
 static void native_calls(lua_State *L, long n) { script_loop(L, "call_host", n); }
+static void identity_callbacks(lua_State *L, long n) { script_loop(L, "call_identity", n); }
+static void compare_callbacks(lua_State *L, long n) { script_loop(L, "call_compare", n); }
 static void empty_loop(lua_State *L, long n) { script_loop(L, "empty_loop", n); }
 
 /* The best of REPEATS runs, as in calls_pvm.c. */
@@ -125,6 +159,7 @@ int main(int argc, char **argv)
         return 1;
     luaL_openlibs(L);
     lua_register(L, "host_identity", host_identity);
+    lua_register(L, "callbacks", callbacks);
     if (luaL_loadbuffer(L, script, strlen(script), "calls.lua") != LUA_OK || lua_pcall(L, 0, 0, 0) != LUA_OK)
         die(L);
     if (!strcmp(mode, "time")) {
@@ -132,6 +167,8 @@ int main(int argc, char **argv)
         printf("result %.2f\n", ns_per(result_calls, L, n));
         double native = ns_per(native_calls, L, n), empty = ns_per(empty_loop, L, n);
         printf("native %.2f\n", native - empty);
+        printf("callback %.2f\n", ns_per(identity_callbacks, L, n));
+        printf("compare %.2f\n", ns_per(compare_callbacks, L, n));
     } else if (!strcmp(mode, "host")) {
         host_calls(L, n);
     } else if (!strcmp(mode, "result")) {
@@ -140,6 +177,10 @@ int main(int argc, char **argv)
         native_calls(L, n);
     } else if (!strcmp(mode, "empty")) {
         empty_loop(L, n);
+    } else if (!strcmp(mode, "callback")) {
+        identity_callbacks(L, n);
+    } else if (!strcmp(mode, "compare")) {
+        compare_callbacks(L, n);
     } else {
         fprintf(stderr, "calls_lua: unknown mode '%s'\n", mode);
         return 2;

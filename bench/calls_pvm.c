@@ -11,6 +11,12 @@
  *   result   host -> PV, also taking the result, reading it, releasing it
  *   native   PV -> host: a PV loop calling a native returning its argument
  *   empty    the same loop without the call (the baseline subtracted)
+ *   callback C -> PV inside a PV -> C call: a C loop (calls_pvm_callbacks,
+ *            exported: the host is linked with -rdynamic) calls a PV
+ *            function passed with ffi.callback, int (int) returning its
+ *            argument; one ffi call runs all N callbacks
+ *   compare  the same with a qsort comparator's signature, int (pointer,
+ *            pointer), the PV function returning 0
  *
  * The interpreter only (PVM_JIT_OFF), as lua5.4 has no JIT. */
 #include <pvm.h>
@@ -24,11 +30,28 @@
 static const char script[] = "fn identity(x) { return x; }\n"
                              "let host = host_identity;\n"
                              "fn call_host(n) { for i in 0..n { host(i); } }\n"
-                             "fn empty_loop(n) { for i in 0..n { } }\n";
+                             "fn empty_loop(n) { for i in 0..n { } }\n"
+                             "let loop = ffi.fn(ffi.open(nil), \"calls_pvm_callbacks\", \"void\",\n"
+                             "                  [\"pointer\", \"pointer\", \"long\"]);\n"
+                             "let identity_cb = ffi.callback(fn (x) { return x; }, \"int\", [\"int\"]);\n"
+                             "let compare_cb = ffi.callback(fn (a, b) { return 0; }, \"int\", [\"pointer\", \"pointer\"]);\n"
+                             "fn call_identity(n) { loop(identity_cb, nil, n); }\n"
+                             "fn call_compare(n) { loop(nil, compare_cb, n); }\n";
 
 static pvm_value host_identity(pvm_vm *vm, int argc, const pvm_value *args, void *ud)
 {
     return argc > 0 ? args[0] : PVM_NIL;
+}
+
+/* The C side of the callback modes: calls whichever of [identity] and
+ * [compare] is not NULL [n] times, as qsort calls its comparator. */
+int calls_pvm_callbacks(int (*identity)(int), int (*compare)(const void *, const void *), long n);
+int calls_pvm_callbacks(int (*identity)(int), int (*compare)(const void *, const void *), long n)
+{
+    int a = 1, b = 2, sum = 0;
+    for (long i = 0; i < n; i++)
+        sum += identity ? identity((int)i & 0xffff) : compare(&a, &b);
+    return sum;
 }
 
 static double now(void)
@@ -90,6 +113,8 @@ static void script_loop(pvm_vm *vm, const char *name, long n)
 }
 
 static void native_calls(pvm_vm *vm, long n) { script_loop(vm, "call_host", n); }
+static void identity_callbacks(pvm_vm *vm, long n) { script_loop(vm, "call_identity", n); }
+static void compare_callbacks(pvm_vm *vm, long n) { script_loop(vm, "call_compare", n); }
 static void empty_loop(pvm_vm *vm, long n) { script_loop(vm, "empty_loop", n); }
 
 /* The best of REPEATS runs of [n] calls: on a shared machine the other
@@ -127,6 +152,8 @@ int main(int argc, char **argv)
         printf("result %.2f\n", ns_per(result_calls, vm, n));
         double native = ns_per(native_calls, vm, n), empty = ns_per(empty_loop, vm, n);
         printf("native %.2f\n", native - empty);
+        printf("callback %.2f\n", ns_per(identity_callbacks, vm, n));
+        printf("compare %.2f\n", ns_per(compare_callbacks, vm, n));
     } else if (!strcmp(mode, "host")) {
         host_calls(vm, n);
     } else if (!strcmp(mode, "result")) {
@@ -135,6 +162,10 @@ int main(int argc, char **argv)
         native_calls(vm, n);
     } else if (!strcmp(mode, "empty")) {
         empty_loop(vm, n);
+    } else if (!strcmp(mode, "callback")) {
+        identity_callbacks(vm, n);
+    } else if (!strcmp(mode, "compare")) {
+        compare_callbacks(vm, n);
     } else {
         fprintf(stderr, "calls_pvm: unknown mode '%s'\n", mode);
         return 2;

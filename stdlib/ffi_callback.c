@@ -14,7 +14,17 @@
  * at any other time (from a thread C started, after the C function
  * returned, from a signal handler) it cannot run PV safely: it writes a
  * message to stderr and returns zero; a refusal in a signal handler during
- * an ffi call is also thrown by that call once it returns. */
+ * an ffi call is also thrown by that call once it returns.
+ *
+ * C enters a callback through a direct entry (ffi_direct.c) or a libffi
+ * closure, then pvmF_callback_enter. Most entries take the fast path: the
+ * arguments converted without anything that can raise (pointer boxes come
+ * from a cache and a stock of spares, ffi_memory.c) straight into the
+ * stack slots of the call, which runs with the interpreter's boundary as
+ * its only one (vm/interp/pcall.h). What cannot (a string argument, a
+ * native, a wrong parameter count, no fuel, an interrupt, no spares left)
+ * takes the general path under pvmV_protect, which also refills the
+ * spares; both charge the budget the same. */
 #include <gc.h>
 #include <signal.h>
 #include <string.h>
@@ -22,6 +32,7 @@
 
 #include "stdlib/ffi_int.h"
 #include "stdlib/lib.h"
+#include "vm/interp/pcall.h"
 
 /* The owner of a PV_PTR_CALLBACK pointer. The closure lives outside the
  * collector's heap, so this record is reachable only through the PV
@@ -30,9 +41,16 @@ typedef struct {
     FfiState *st;
     Value fn;
     char name[80];          /* "callback NAME", for messages */
-    ffi_closure *closure;   /* writable side, freed by the finalizer */
+    ffi_closure *closure;   /* writable side, freed by the finalizer; NULL for a direct entry */
+    bool direct;            /* [code] is a slot of ffi_direct.c, given back by the finalizer */
     void *code;             /* the executable side: the C function pointer */
     FfiSig sig;
+    /* The plan of an entry, made once by ffi.callback: the bytes of the
+     * return buffer, how many arguments need a pointer box, and whether
+     * every argument converts without raising (all but "string"). */
+    size_t ret_size;
+    int npointers;
+    bool fast_args;
 } FfiCallback;
 
 /* The bytes of a return buffer of type [k] that C will read. */
@@ -153,14 +171,17 @@ typedef struct {
     FfiCallback *cb;
     void *ret;
     void **cargs;
+    Value result; /* for convert_result: the PV function's result */
 } CallbackRun;
 
 /* Converts C's arguments, calls the PV function and converts its result;
- * runs under pvmV_protect, so any error lands in vm->error. */
+ * runs under pvmV_protect, so any error lands in vm->error. The slow
+ * path: what the fast one below cannot do without raising. */
 static void run_callback(VM *vm, void *ud)
 {
     CallbackRun *run = ud;
     FfiCallback *cb = run->cb;
+    pvmF_stock_boxes(vm, cb->st); /* for the fast path's next entries */
     Value argv[FFI_MAX_ARGS];
     for (int i = 0; i < cb->sig.nargs; i++)
         argv[i] = pvmF_from_c(vm, cb->sig.kinds[i], run->cargs[i]);
@@ -168,14 +189,120 @@ static void run_callback(VM *vm, void *ud)
     pvmF_to_return(vm, cb->sig.ret, r, run->ret, (FfiWhere){ cb->name, 0 });
 }
 
-/* The C entry point of every callback (libffi's closure handler). */
-static void callback_entry(ffi_cif *cif, void *ret, void **cargs, void *user)
+/* pvmF_to_return of the fast path's result, under pvmV_protect. */
+static void convert_result(VM *vm, void *ud)
 {
-    FfiCallback *cb = user;
+    CallbackRun *run = ud;
+    pvmF_to_return(vm, run->cb->sig.ret, run->result, run->ret, (FfiWhere){ run->cb->name, 0 });
+}
+
+/* C's [k] at [src] as a PV value, without raising: a pointer takes a
+ * spare box (the caller made sure there are enough). */
+static Value arg_to_pv(FfiState *st, FfiKind k, const void *src)
+{
+    const FfiTypeInfo *t = &pvmF_types[k];
+    if (k == FK_POINTER) { /* first: the commonest (comparators, row callbacks) */
+        void *p;
+        memcpy(&p, src, sizeof p);
+        return pvmF_pointer_spared(st, p);
+    }
+    if (t->is_int)
+        return vm_int(pvmF_load_int(src, t->size, t->is_signed));
+    if (k == FK_DOUBLE) {
+        double d;
+        memcpy(&d, src, sizeof d);
+        return vm_float(d);
+    }
+    if (k == FK_FLOAT) {
+        float f;
+        memcpy(&f, src, sizeof f);
+        return vm_float((double)f);
+    }
+    return VAL_NIL; /* no other kind takes this path (plan_entry) */
+}
+
+/* Stores [v] as the callback's [k] result in [ret] when that cannot fail:
+ * an int within range, a number, a pointer or nil. False leaves it to
+ * pvmF_to_return and its messages. */
+static bool result_to_c(FfiKind k, Value v, void *ret)
+{
+    const FfiTypeInfo *t = &pvmF_types[k];
+    if (k == FK_VOID)
+        return true;
+    if (t->is_int) {
+        if (v.type != VT_INT || v.as.i < t->min || v.as.i > t->max)
+            return false;
+        if (t->size < sizeof(ffi_arg)) { /* widened, as pvmF_to_return does */
+            ffi_sarg w = (ffi_sarg)v.as.i;
+            memcpy(ret, &w, sizeof w);
+        } else {
+            pvmF_store_int(ret, t->size, v.as.i);
+        }
+        return true;
+    }
+    if ((k == FK_DOUBLE || k == FK_FLOAT) && vm_is_number(v)) {
+        double d = v.type == VT_INT ? (double)v.as.i : v.as.f;
+        float f = (float)d;
+        if (k == FK_FLOAT)
+            memcpy(ret, &f, sizeof f);
+        else
+            memcpy(ret, &d, sizeof d);
+        return true;
+    }
+    if (k == FK_POINTER && (v.type == VT_POINTER || v.type == VT_NIL)) {
+        void *p = v.type == VT_NIL ? NULL : vm_pointer_addr(v);
+        memcpy(ret, &p, sizeof p);
+        return true;
+    }
+    return false;
+}
+
+/* Records the error of a failed run: C gets zero, and the ffi call
+ * throws it once C returns. */
+static void record_failure(FfiCallback *cb, void *ret)
+{
     FfiState *st = cb->st;
-    size_t ret_size = return_size(cb->sig.ret);
-    memset(ret, 0, ret_size);
+    memset(ret, 0, cb->ret_size);
+    st->has_error = true;
+    st->error = st->vm->error;
+    st->error_kind = st->vm->error_kind;
+}
+
+/* The entry without a boundary of its own (pcall.h): when the function is
+ * a PV function taking exactly these arguments, with fuel and no
+ * interrupt, and every argument converts without raising, the arguments
+ * go straight into the stack slots of the call and the interpreter's
+ * boundary is the only one. False when it cannot start; nothing ran. */
+static bool run_fast(FfiCallback *cb, void *ret, void **cargs)
+{
+    FfiState *st = cb->st;
+    VM *vm = st->vm;
+    if (!cb->fast_args || st->nspare < (unsigned)cb->npointers || vm->fuel < 1 || vm->interrupt)
+        return false;
+    Value *callee = pvmV_pcall_slots(vm, cb->fn, cb->sig.nargs);
+    if (!callee)
+        return false;
+    for (int i = 0; i < cb->sig.nargs; i++)
+        callee[1 + i] = arg_to_pv(st, cb->sig.kinds[i], cargs[i]);
+    if (!pvmV_pcall_run(vm, callee, cb->sig.nargs, NULL)) {
+        record_failure(cb, ret);
+        return true;
+    }
+    Value r = *callee;
+    if (result_to_c(cb->sig.ret, r, ret))
+        return true;
+    CallbackRun run = { cb, ret, cargs, r };
+    if (!pvmV_protect(vm, convert_result, &run))
+        record_failure(cb, ret);
+    return true;
+}
+
+void pvmF_callback_enter(void *callback, void *ret, void **cargs)
+{
+    FfiCallback *cb = callback;
+    FfiState *st = cb->st;
     if (!may_run_pv(st)) {
+        memset(ret, 0, cb->ret_size);
         report_refusal(cb, st->depth ? "from another thread" : "outside any ffi call");
         return;
     }
@@ -185,20 +312,30 @@ static void callback_entry(ffi_cif *cif, void *ret, void **cargs, void *user)
         st->refused_in_signal = 1;
         return;
     }
-    if (st->has_error)
+    if (st->has_error) {
+        memset(ret, 0, cb->ret_size);
         return;
-    CallbackRun run = { cb, ret, cargs };
-    if (pvmV_protect(st->vm, run_callback, &run))
+    }
+    if (run_fast(cb, ret, cargs))
         return;
-    memset(ret, 0, ret_size);
-    st->has_error = true;
-    st->error = st->vm->error;
-    st->error_kind = st->vm->error_kind;
+    memset(ret, 0, cb->ret_size);
+    CallbackRun run = { cb, ret, cargs, VAL_NIL };
+    if (!pvmV_protect(st->vm, run_callback, &run))
+        record_failure(cb, ret);
+}
+
+/* The handler of the callbacks that have a libffi closure. */
+static void callback_entry(ffi_cif *cif, void *ret, void **cargs, void *user)
+{
+    pvmF_callback_enter(user, ret, cargs);
 }
 
 static void free_closure(void *obj, void *unused)
 {
     FfiCallback *cb = obj;
+    if (cb->direct)
+        pvmF_direct_release(cb->code);
+    cb->direct = false;
     if (cb->closure)
         ffi_closure_free(cb->closure);
     cb->closure = NULL;
@@ -212,6 +349,30 @@ static void name_callback(FfiCallback *cb, Value fn)
     else if (fn.type == VT_NATIVE)
         name = fn.as.nat->name;
     snprintf(cb->name, sizeof cb->name, "callback %s", name ? name->chars : "<anon>");
+}
+
+/* The per-entry plan of [cb] (FfiCallback), from its signature. */
+static void plan_entry(FfiCallback *cb)
+{
+    cb->ret_size = return_size(cb->sig.ret);
+    cb->fast_args = true;
+    for (int i = 0; i < cb->sig.nargs; i++) {
+        if (cb->sig.kinds[i] == FK_POINTER)
+            cb->npointers++;
+        if (cb->sig.kinds[i] == FK_STRING)
+            cb->fast_args = false;
+    }
+}
+
+/* The pointer value of [cb], whose entry is [code] (a direct entry or a
+ * prepared closure). */
+static Value finish_callback(VM *vm, FfiCallback *cb, void *code)
+{
+    cb->code = code;
+    GC_register_finalizer_no_order(cb, free_closure, NULL, NULL, NULL);
+    /* From here on the finalizer owns the entry; an out-of-memory error in
+     * the allocation below only leaves it to be collected. */
+    return pvmF_pointer_new(vm, code, cb, 0, PV_PTR_CALLBACK);
 }
 
 /* ffi.callback(fn, ret, [types]): a C function pointer that calls [fn].
@@ -232,7 +393,13 @@ Value pvmF_callback(VM *vm, int argc, Value *args, void *data)
         if (cb->sig.kinds[i] == FK_BUFFER)
             pvmV_error(vm, "ffi.callback: parameter %d: a callback cannot take a buffer (C's memory has no "
                            "size pvm knows); use \"pointer\"", i + 1);
-    void *code = NULL;
+    plan_entry(cb);
+    pvmF_stock_boxes(vm, cb->st);
+    void *code = pvmF_direct_claim(&cb->sig, cb);
+    if (code) {
+        cb->direct = true;
+        return finish_callback(vm, cb, code);
+    }
     cb->closure = ffi_closure_alloc(sizeof(ffi_closure), &code);
     if (!cb->closure)
         pvmV_error(vm, "ffi.callback: cannot allocate a closure");
@@ -241,9 +408,5 @@ Value pvmF_callback(VM *vm, int argc, Value *args, void *data)
         cb->closure = NULL;
         pvmV_error(vm, "ffi.callback: libffi cannot prepare the closure");
     }
-    cb->code = code;
-    GC_register_finalizer_no_order(cb, free_closure, NULL, NULL, NULL);
-    /* From here on the finalizer owns the closure; an out-of-memory error in
-     * the allocation below only leaves it to be collected. */
-    return pvmF_pointer_new(vm, code, cb, 0, PV_PTR_CALLBACK);
+    return finish_callback(vm, cb, code);
 }

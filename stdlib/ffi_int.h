@@ -3,6 +3,7 @@
  *   ffi_types.c     the C type table and checked PV <-> C conversions
  *   ffi_call.c      ffi.open, ffi.fn and calling C functions
  *   ffi_callback.c  ffi.callback: C calling back into PV
+ *   ffi_direct.c    precompiled callback entries that need no libffi closure
  *   ffi_memory.c    pointer values, ffi.alloc/read/write/string and friends
  *
  * Functions shared between these files carry the prefix pvmF_ (libffi owns
@@ -63,6 +64,8 @@ typedef union {
 } FfiSlot;
 
 #define FFI_TYPE_CACHE 8 /* a power of two */
+#define FFI_BOX_CACHE 4096 /* a power of two */
+#define FFI_SPARE_BOXES 128
 
 /* Per-VM state, the [data] of every ffi native. A callback may only run
  * while an ffi call of this VM is in progress on the thread that made it;
@@ -90,6 +93,14 @@ typedef struct FfiState {
         const PvString *name;
         uint8_t kind;
     } type_cache[FFI_TYPE_CACHE];
+    /* Pointer boxes for callback arguments, which must be made without
+     * raising (ffi_memory.c): recent foreign boxes by address (a box is
+     * immutable, so an equal one can be handed out again; a qsort
+     * comparator gets one of its two pointers again on most calls), and
+     * fresh boxes allocated beforehand where raising was safe. */
+    PvPointer **box_cache; /* FFI_BOX_CACHE entries, made with the first callback */
+    PvPointer *spare_boxes[FFI_SPARE_BOXES];
+    unsigned nspare;
 } FfiState;
 
 /* A parsed C signature. [kinds] has [nargs] entries; [types] has the
@@ -166,6 +177,17 @@ PVM_NORETURN void pvmF_type_error(VM *vm, FfiWhere where, const char *expected, 
 void pvmF_call_c(VM *vm, FfiState *st, const char *fname, ffi_cif *cif, void *code, void *ret, void **args);
 /* Records the thread's signal mask as the one PV runs with. */
 void pvmF_note_signal_mask(FfiState *st);
+/* One call of [callback] (an FfiCallback) from C: [cargs] point to its
+ * arguments, [ret] is the result buffer (widened as libffi's). */
+void pvmF_callback_enter(void *callback, void *ret, void **cargs);
+
+/* ffi_direct.c */
+/* A precompiled entry point for [callback] when its signature [sig] fits
+ * one (integers and pointers only, at most six arguments, on hosts whose
+ * ABI passes them alike) and a slot is free; else NULL: use a closure. */
+void *pvmF_direct_claim(const FfiSig *sig, void *callback);
+/* Gives back the slot of the direct entry [code]. */
+void pvmF_direct_release(void *code);
 
 /* ffi_memory.c */
 Value pvmF_pointer_new(VM *vm, void *addr, void *owner, size_t size, uint32_t kind);
@@ -178,6 +200,12 @@ static inline PvPointer *pvmF_arg_pointer(VM *vm, const Value *args, int i, cons
     return args[i].as.p;
 }
 Value pvmF_null(VM *vm);
+/* The foreign pointer value for [addr], made without raising: a cached
+ * box, else a spare one. Call only with a spare left (st->nspare > 0). */
+Value pvmF_pointer_spared(FfiState *st, void *addr);
+/* Makes the box cache if there is none yet and allocates spare boxes up
+ * to FFI_SPARE_BOXES; may raise. */
+void pvmF_stock_boxes(VM *vm, FfiState *st);
 
 /* The module's functions, by file. */
 Value pvmF_open(VM *vm, int argc, Value *args, void *data);

@@ -8,6 +8,10 @@
 #   tests/asm_errors/NAME.pva    pvmc must fail with NAME.err on stderr
 #   tests/compile_errors/NAME.pv pvm must fail with NAME.err on stderr
 #   tests/cli/NAME.sh            a script that exits 0 when the behaviour holds
+#   examples/ffi/NAME.pv         run like a program; NAME.needs holds the shared
+#                                library it loads and its Debian package, and
+#                                when that library does not load the example is
+#                                skipped with a message
 # Beside a program: NAME.out (exact stdout), NAME.err (lines that must each
 # appear in stderr), NAME.status (exit status; 1 when .err exists, else 0),
 # NAME.args (arguments), NAME.in (stdin). E2E_SKIP_CLI=1 skips tests/cli.
@@ -75,6 +79,18 @@ run_pvm() {
     echo $? > "$TMP/status"
 }
 
+# run_modes NAME BASE FILE: runs FILE in the default mode, then in each of
+# JIT_MODES, checking each run against BASE's expectations.
+run_modes() {
+    local name=$1 base=$2 file=$3 mode
+    run_pvm "$base" "$file"
+    expect "$name" "$base" || return 1
+    for mode in "${JIT_MODES[@]}"; do
+        run_pvm "$base" -j "$mode" "$file"
+        expect "$name (-j $mode)" "$base" || return 1
+    done
+}
+
 for src in tests/asm/*.pva; do
     [ -e "$src" ] || continue
     base=${src%.pva}
@@ -83,14 +99,7 @@ for src in tests/asm/*.pva; do
         bad "$name" "does not assemble: $(head -c 400 "$TMP/err")"
         continue
     fi
-    run_pvm "$base" "$TMP/a.pbc"
-    expect "$name" "$base" || continue
-    jit_ok=1
-    for mode in "${JIT_MODES[@]}"; do
-        run_pvm "$base" -j "$mode" "$TMP/a.pbc"
-        expect "$name (-j $mode)" "$base" || { jit_ok=0; break; }
-    done
-    [ "$jit_ok" = 1 ] || continue
+    run_modes "$name" "$base" "$TMP/a.pbc" || continue
     "$PVMC" -d "$TMP/a.pbc" > "$TMP/b.pva" 2> "$TMP/err" &&
         "$PVMC" "$TMP/b.pva" -o "$TMP/b.pbc" 2>> "$TMP/err"
     if ! cmp -s "$TMP/a.pbc" "$TMP/b.pbc"; then
@@ -103,14 +112,7 @@ done
 for src in tests/programs/*.pv; do
     [ -e "$src" ] || continue
     base=${src%.pv}
-    run_pvm "$base" "$src"
-    expect "$src" "$base" || continue
-    jit_ok=1
-    for mode in "${JIT_MODES[@]}"; do
-        run_pvm "$base" -j "$mode" "$src"
-        expect "$src (-j $mode)" "$base" || { jit_ok=0; break; }
-    done
-    [ "$jit_ok" = 1 ] || continue
+    run_modes "$src" "$base" "$src" || continue
     if [ ! -f "$base.nobundle" ]; then
         if ! (cd "$(dirname "$src")" && "$PVMC" "$(basename "$src")" -o "$TMP/p.pbc") 2> "$TMP/err"; then
             bad "$src" "pvmc cannot bundle it: $(head -c 400 "$TMP/err")"
@@ -120,6 +122,21 @@ for src in tests/programs/*.pv; do
         expect "$src (bundled .pbc)" "$base" || continue
     fi
     ok
+done
+
+skipped=0
+for src in examples/ffi/*.pv; do
+    [ -e "$src" ] || continue
+    base=${src%.pv}
+    if [ -f "$base.needs" ]; then
+        read -r lib pkg < "$base.needs"
+        if ! "$PVM" -e "ffi.open(\"$lib\");" > /dev/null 2>&1; then
+            echo "skip: $src: $lib does not load (make, run as root, installs $pkg)"
+            skipped=$((skipped + 1))
+            continue
+        fi
+    fi
+    run_modes "$src" "$base" "$src" && ok
 done
 
 for file in tests/bad/*.pbc; do
@@ -161,5 +178,5 @@ for script in tests/cli/*.sh; do
     fi
 done
 
-echo "e2e: $pass passed, $fail failed"
+echo "e2e: $pass passed, $fail failed$([ "$skipped" -gt 0 ] && echo ", $skipped skipped")"
 [ "$fail" -eq 0 ]

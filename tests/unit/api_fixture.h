@@ -1,9 +1,11 @@
 /* What the embedding-API tests share: capturing a VM's output or error
- * stream, loading plus running a source text, and reading an int global.
+ * stream, loading plus running a source text, reading an int global, a VM
+ * with a setup run, and calling a function of it by name.
  * Include after <cmocka.h> and "pvm.h". */
 #ifndef PVM_TEST_API_FIXTURE_H
 #define PVM_TEST_API_FIXTURE_H
 
+#include <stdio.h>
 #include <string.h>
 
 typedef struct {
@@ -40,6 +42,28 @@ static inline int64_t global_int(pvm_vm *vm, const char *name)
     assert_int_equal(pvm_get_int(vm, v, &i), PVM_OK);
     pvm_release(vm, v);
     return i;
+}
+
+/* A VM with [setup] run without limits. */
+static inline pvm_vm *vm_with(const char *setup)
+{
+    pvm_vm *vm = pvm_new(NULL);
+    assert_non_null(vm);
+    pvm_status st = run(vm, setup);
+    if (st != PVM_OK)
+        fprintf(stderr, "%s: %s\n", pvm_status_name(st), pvm_error_message(vm));
+    assert_int_equal(st, PVM_OK);
+    return vm;
+}
+
+/* Calls the program's function [name] with no arguments. */
+static inline pvm_status call0(pvm_vm *vm, const char *name)
+{
+    pvm_value f;
+    assert_int_equal(pvm_get_global(vm, name, &f), PVM_OK);
+    pvm_status st = pvm_call(vm, f, 0, NULL, NULL);
+    pvm_release(vm, f);
+    return st;
 }
 
 #endif

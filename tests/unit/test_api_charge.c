@@ -29,28 +29,6 @@ static double now(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* A VM with [setup] run without limits. */
-static pvm_vm *vm_with(const char *setup)
-{
-    pvm_vm *vm = pvm_new(NULL);
-    assert_non_null(vm);
-    pvm_status st = run(vm, setup);
-    if (st != PVM_OK)
-        fprintf(stderr, "%s: %s\n", pvm_status_name(st), pvm_error_message(vm));
-    assert_int_equal(st, PVM_OK);
-    return vm;
-}
-
-/* Calls the program's function [name] with no arguments. */
-static pvm_status call0(pvm_vm *vm, const char *name)
-{
-    pvm_value f;
-    assert_int_equal(pvm_get_global(vm, name, &f), PVM_OK);
-    pvm_status st = pvm_call(vm, f, 0, NULL, NULL);
-    pvm_release(vm, f);
-    return st;
-}
-
 /* Calls [name] under a budget of [limit]: the status, and the time taken
  * in *secs. */
 static pvm_status call_budget(pvm_vm *vm, const char *name, int64_t limit, double *secs)
@@ -169,6 +147,32 @@ static void test_interrupt_pending_before_callbacks(void **state)
                      PVM_OK);
     assert_int_equal(call0(vm, "go"), PVM_EINTERRUPT);
     assert_int_equal(global_int(vm, "n"), 0);
+    pvm_free(vm);
+}
+
+/* qsort over 500 ints (all 0), for a PV comparator counting its calls in n. */
+#define QSORT500                                                                                           \
+    "let n = 0; let libc = ffi.open(nil);\n"                                                               \
+    "let qsort = ffi.fn(libc, \"qsort\", \"void\", [\"pointer\", \"size_t\", \"size_t\", \"pointer\"]);\n" \
+    "let arr = ffi.alloc(4 * 500);\n"
+
+/* An interrupt pending when C starts calling back: no callback runs PV,
+ * and the ffi call ends the script with PVM_EINTERRUPT. */
+static void test_interrupt_before_callbacks(void **state)
+{
+    (void)state;
+    pvm_vm *vm = pvm_new(NULL);
+    assert_int_equal(pvm_register(vm, "interrupt_me", interrupt_me, NULL), PVM_OK);
+    assert_int_equal(run(vm, QSORT500 "let cmp = ffi.callback(fn (a, b) { n += 1; return 0; },\n"
+                                      "  \"int\", [\"pointer\", \"pointer\"]);\n"
+                                      "fn go() { interrupt_me(); qsort(arr, 500, 4, cmp); }\n"
+                                      "fn again() { qsort(arr, 500, 4, cmp); }\n"),
+                     PVM_OK);
+    assert_int_equal(call0(vm, "go"), PVM_EINTERRUPT);
+    assert_int_equal(global_int(vm, "n"), 0);
+    /* Cleared, the same sort runs. */
+    assert_int_equal(call0(vm, "again"), PVM_OK);
+    assert_true(global_int(vm, "n") > 0);
     pvm_free(vm);
 }
 
@@ -293,6 +297,7 @@ int main(void)
         cmocka_unit_test(test_ffi_callback_charged),
         cmocka_unit_test(test_host_native_calls_charged),
         cmocka_unit_test(test_interrupt_pending_before_callbacks),
+        cmocka_unit_test(test_interrupt_before_callbacks),
         cmocka_unit_test(test_long_natives_charged),
         cmocka_unit_test(test_long_natives_interrupted),
         cmocka_unit_test(test_single_native_interrupted),
