@@ -39,7 +39,7 @@
 /* The C scalar types, by their canonical spelling; the first few are what
  * combinations of type words resolve to. */
 enum { S_VOID, S_CHAR, S_SCHAR, S_UCHAR, S_SHORT, S_USHORT, S_INT, S_UINT, S_LONG, S_ULONG, S_LLONG,
-       S_ULLONG, S_FLOAT, S_DOUBLE, S_BOOL, S__WORDS };
+       S_ULLONG, S_FLOAT, S_DOUBLE, S_BOOL, S_LDOUBLE };
 
 static const FfiCType scalars[] = {
     [S_VOID] = { .tag = CT_SCALAR, .kind = FK_VOID, .complete = false, .size = 0, .align = 1, .name = "void" },
@@ -58,7 +58,13 @@ static const FfiCType scalars[] = {
     [S_FLOAT] = SCALAR("float", FK_FLOAT, float),
     [S_DOUBLE] = SCALAR("double", FK_DOUBLE, double),
     [S_BOOL] = SCALAR("_Bool", FK_BOOL, _Bool),
+    /* libffi's long double is not a PV float: only pointers to one work */
+    [S_LDOUBLE] = { .tag = CT_SCALAR, .kind = FK_VOID, .unsupported = true, .size = 0, .align = 1,
+                    .name = "long double" },
 };
+
+#define UNSUPPORTED_TEXT "long double is not supported (PV floats are doubles); use a pointer to it"
+
 
 #define INT_KIND(T, S) (sizeof(T) == 8 ? FK_##S##64 : FK_##S##32)
 
@@ -512,6 +518,8 @@ static const FfiCType *pointer_to(CParser *P, const FfiCType *to, bool to_const)
 
 static void check_object_type(CParser *P, const CTok *at, const FfiCType *t, const char *what)
 {
+    if (t->unsupported)
+        error_at(P, at, "%s: " UNSUPPORTED_TEXT, what);
     if (t->tag == CT_FUNC)
         error_at(P, at, "%s cannot be a function (%s); use a pointer to it", what, t->name);
     if (!t->complete)
@@ -706,8 +714,8 @@ static const FfiCType *scalar_of_words(CParser *P, const CTok *at, const int *n)
     if ((n[W_SIGNED] && n[W_UNSIGNED]) || n[W_SIGNED] > 1 || n[W_UNSIGNED] > 1 || n[W_INT] > 1 ||
         n[W_LONG] > 2 || others > 1)
         error_at(P, at, "invalid combination of type words");
-    if (n[W_DOUBLE] && n[W_LONG])
-        error_at(P, at, "long double is not supported (libffi and PV floats are double)");
+    if (n[W_DOUBLE] && n[W_LONG] == 1 && !sign && !n[W_INT] && others == 1)
+        return &scalars[S_LDOUBLE];
     if ((n[W_VOID] || n[W_FLOAT] || n[W_DOUBLE] || n[W_BOOL]) && (sign || n[W_INT] || n[W_LONG]))
         error_at(P, at, "invalid combination of type words");
     if ((n[W_CHAR] || n[W_SHORT]) && n[W_LONG])
@@ -816,6 +824,8 @@ static const FfiCType *parse_params(CParser *P, const CTok *at, const FfiCType *
             pt = pointer_to(P, pt->elem, sp.is_const);
         else if (pt->tag == CT_FUNC)
             pt = pointer_to(P, pt, false);
+        if (pt->unsupported)
+            error_at(P, &pat, "a parameter: " UNSUPPORTED_TEXT);
         if (pt->kind == FK_VOID)
             error_at(P, &pat, "a parameter cannot be void (write f(void) for no parameters)");
         params[t->nparams++] = pt;
@@ -902,6 +912,8 @@ static const FfiCType *parse_suffixes(CParser *P, const FfiCType *base)
         if (s->is_func) {
             if (base->tag == CT_ARRAY || base->tag == CT_FUNC)
                 error_at(P, &s->at, "a function cannot return %s", base->tag == CT_ARRAY ? "an array" : "a function");
+            if (base->unsupported)
+                error_at(P, &s->at, "a return type: " UNSUPPORTED_TEXT);
             P->lx = s->params;
             base = parse_params(P, &s->at, base);
         } else if (s->count < 0) {

@@ -86,6 +86,9 @@ FfiKind pvmF_parse_ctype(VM *vm, FfiState *st, Value name, const char *fname, co
     if (t->tag == CT_FUNC)
         pvmV_error(vm, "%s: '%s' is a function type, not a value's type %s (use a pointer to it)", fname,
                    t->name, what);
+    if (t->unsupported)
+        pvmV_error(vm, "%s: %s is not supported %s (PV floats are doubles); use a pointer to it", fname, t->name,
+                   what);
     FfiKind kind = pvmF_ctype_kind(t, prototype);
     if (kind == FK_AGGREGATE)
         *ctype = t;
