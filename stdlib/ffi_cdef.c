@@ -524,7 +524,7 @@ static void check_object_type(CParser *P, const CTok *at, const FfiCType *t, con
         error_at(P, at, "%s cannot be a function (%s); use a pointer to it", what, t->name);
     if (!t->complete)
         error_at(P, at, "%s has incomplete type %s%s", what, t->name,
-                 t->kind == FK_VOID ? "" : " (declared but not defined here)");
+                 t->kind == FK_VOID ? "" : " (not defined before this point)");
 }
 
 static const FfiCType *array_of(CParser *P, const CTok *at, const FfiCType *elem, int64_t count)
@@ -845,6 +845,8 @@ static const FfiCType *parse_params(CParser *P, const CTok *at, const FfiCType *
     }
     if (t->variadic)
         pvmL_buf_add(&b, ", ...", 5);
+    if (!t->nparams)
+        pvmL_buf_add(&b, "void", 4);
     pvmL_buf_add(&b, ")", 2); /* with the NUL */
     t->name = b.data;
     return t;
@@ -1220,6 +1222,13 @@ static const FfiCType *parse_enum(CParser *P)
 
 /* ---- Top level ---- */
 
+/* `typedef struct { ... } div_t;` names the struct in messages "div_t". */
+static void name_anonymous(CParser *P, const CTok *name, const FfiCType *t)
+{
+    if ((t->tag == CT_STRUCT || t->tag == CT_UNION) && t->anonymous && strstr(t->name, "<anonymous>"))
+        ((FfiCType *)t)->name = copy_text(P->vm, name->s, name->len);
+}
+
 /* One init-declarator of a top-level declaration with specifiers [sp]. */
 static void parse_init_declarator(CParser *P, const Spec *sp)
 {
@@ -1234,6 +1243,7 @@ static void parse_init_declarator(CParser *P, const Spec *sp)
         if (is(P, "="))
             error_at(P, &P->lx.tok, "a typedef cannot have a value");
         declare(P, &name, FD_TYPEDEF, t, 0);
+        name_anonymous(P, &name, t);
         return;
     }
     if (accept(P, "=")) {

@@ -134,7 +134,7 @@ static inline FfiKind arg_data_type(VM *vm, FfiState *st, const Value *args, int
 static void check_complete(VM *vm, const FfiCType *ct, const char *fname)
 {
     if (!ct->complete)
-        pvmV_error(vm, "%s: %s is incomplete (declared but not defined)", fname, ct->name);
+        pvmV_error(vm, "%s: %s has no definition (an incomplete type)", fname, ct->name);
 }
 
 static Value read_aggregate(VM *vm, const PvPointer *p, const FfiCType *ct, int64_t offset)

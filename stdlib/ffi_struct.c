@@ -160,7 +160,7 @@ static ffi_type *ffi_of(VM *vm, const FfiCType *t, const char *fname)
 ffi_type *pvmF_ctype_ffi(VM *vm, const FfiCType *t, const char *fname)
 {
     if (!t->complete)
-        pvmV_error(vm, "%s: %s is incomplete (declared but not defined), so it cannot be passed by value",
+        pvmV_error(vm, "%s: %s has no definition (an incomplete type), so it cannot be passed by value",
                    fname, t->name);
     if (t->tag == CT_ARRAY)
         pvmV_error(vm, "%s: C cannot pass an array (%s) by value; pass a pointer", fname, t->name);
@@ -298,7 +298,7 @@ static void struct_to_c(VM *vm, const FfiCType *t, Value v, char *dst, FfiWhere 
         Value key = m->entries[pos].key;
         char msg[200];
         if (key.type != VT_STRING) {
-            snprintf(msg, sizeof msg, "the fields of %s are named by strings, got a %s key", t->name,
+            snprintf(msg, sizeof msg, "the fields of %s are named by strings, got a key of type %s", t->name,
                      pvmV_type_name(key));
             where_error(vm, where, path, msg);
         }
@@ -503,7 +503,7 @@ static FfiKind arg_type(VM *vm, FfiState *st, const Value *args, int i, const ch
         pvmV_error(vm, "%s: %s is only a parameter type; the memory holds a \"pointer\"", fname,
                    pvmF_types[k].name);
     if (*ct && !(*ct)->complete)
-        pvmV_error(vm, "%s: %s is incomplete (declared but not defined)", fname, (*ct)->name);
+        pvmV_error(vm, "%s: %s has no definition (an incomplete type)", fname, (*ct)->name);
     return k;
 }
 
@@ -583,7 +583,10 @@ Value pvmF_set(VM *vm, int argc, Value *args, void *data)
     FfiKind k;
     const FfiCType *ct;
     char *at = place_of(vm, data, argc, args, "ffi.set", "write", &k, &ct);
-    store(vm, k, ct, args[3], at, (FfiWhere){ "ffi.set", 4 });
+    char where[200];
+    snprintf(where, sizeof where, "ffi.set: argument 4%s%.100s", args[2].as.s->len ? ", field " : "",
+             args[2].as.s->chars);
+    store(vm, k, ct, args[3], at, (FfiWhere){ where, -1 });
     return VAL_NIL;
 }
 

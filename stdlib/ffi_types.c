@@ -87,7 +87,7 @@ FfiKind pvmF_parse_ctype(VM *vm, FfiState *st, Value name, const char *fname, co
         pvmV_error(vm, "%s: '%s' is a function type, not a value's type %s (use a pointer to it)", fname,
                    t->name, what);
     if (t->unsupported)
-        pvmV_error(vm, "%s: %s is not supported %s (PV floats are doubles); use a pointer to it", fname, t->name,
+        pvmV_error(vm, "%s: %s %s is not supported (PV floats are doubles); use a pointer to it", fname, t->name,
                    what);
     FfiKind kind = pvmF_ctype_kind(t, prototype);
     if (kind == FK_AGGREGATE)
