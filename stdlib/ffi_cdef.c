@@ -22,10 +22,16 @@
 #include "stdlib/lib.h"
 
 /* Bounds that keep bad input from costing much: no type may exceed
- * FFI_MAX_TYPE_SIZE bytes, nor nesting (declarators, structs, constant
- * expressions) FFI_MAX_DEPTH levels. */
+ * FFI_MAX_TYPE_SIZE bytes, nor the parser's recursion (declarators,
+ * structs, constant expressions) FFI_MAX_DEPTH levels, nor a type (built
+ * through typedefs too) FFI_MAX_NESTING levels: what compares and
+ * converts types recurses that deep. Names for messages are cut at
+ * FFI_MAX_NAME bytes (function types could otherwise grow them without
+ * bound). */
 #define FFI_MAX_TYPE_SIZE ((size_t)INT32_MAX)
 #define FFI_MAX_DEPTH 64
+#define FFI_MAX_NESTING 100
+#define FFI_MAX_NAME 200
 #define FFI_MAX_SUFFIXES 16
 
 /* ---- Scalars ---- */
@@ -498,9 +504,20 @@ static FfiCType *new_ctype(CParser *P, int tag)
 static const char *spell(CParser *P, const char *fmt, const char *a, const char *b)
 {
     size_t n = strlen(fmt) + strlen(a) + strlen(b) + 1;
+    n = n > FFI_MAX_NAME ? FFI_MAX_NAME : n;
     char *s = pvmV_alloc_atomic(P->vm, n);
     snprintf(s, n, fmt, a, b);
     return s;
+}
+
+/* Sets [t]'s nesting to one more than [inner]'s, within the bound. */
+static void nest(CParser *P, const CTok *at, FfiCType *t, const FfiCType *inner)
+{
+    if (inner->nesting >= t->nesting)
+        t->nesting = (uint8_t)(inner->nesting + 1);
+    if (t->nesting > FFI_MAX_NESTING)
+        error_at(P, at, "the type is nested too deeply (more than %d pointers, arrays, functions or structs)",
+                 FFI_MAX_NESTING);
 }
 
 static const FfiCType *pointer_to(CParser *P, const FfiCType *to, bool to_const)
@@ -511,6 +528,11 @@ static const FfiCType *pointer_to(CParser *P, const FfiCType *to, bool to_const)
     t->size = sizeof(void *);
     t->align = ALIGN_OF(void *);
     t->elem = to;
+    /* nothing recurses through a pointer into a struct with a tag (its
+     * identity decides), so struct node { struct node *next; } stays flat */
+    bool tagged = (to->tag == CT_STRUCT || to->tag == CT_UNION) && !to->anonymous;
+    if (!tagged)
+        nest(P, &P->lx.tok, t, to);
     t->pointee_const = to_const;
     t->name = spell(P, to->tag == CT_FUNC ? "%s%s(*)" : "%s%s *", to_const ? "const " : "", to->name);
     return t;
@@ -538,6 +560,7 @@ static const FfiCType *array_of(CParser *P, const CTok *at, const FfiCType *elem
     FfiCType *t = new_ctype(P, CT_ARRAY);
     t->complete = true;
     t->elem = elem;
+    nest(P, at, t, elem);
     t->count = (size_t)count;
     t->size = elem->size * (size_t)count;
     t->align = elem->align;
@@ -829,7 +852,9 @@ static const FfiCType *parse_params(CParser *P, const CTok *at, const FfiCType *
         if (pt->kind == FK_VOID)
             error_at(P, &pat, "a parameter cannot be void (write f(void) for no parameters)");
         params[t->nparams++] = pt;
+        nest(P, &pat, t, pt);
     }
+    nest(P, at, t, ret);
     next(P);
     t->params = pvmV_alloc(P->vm, ((size_t)t->nparams + 1) * sizeof *t->params);
     memcpy(t->params, params, (size_t)t->nparams * sizeof *t->params);
@@ -838,7 +863,7 @@ static const FfiCType *parse_params(CParser *P, const CTok *at, const FfiCType *
     pvmL_buf_init(&b, P->vm);
     pvmL_buf_add(&b, ret->name, strlen(ret->name));
     pvmL_buf_add(&b, "(", 1);
-    for (int i = 0; i < t->nparams; i++) {
+    for (int i = 0; i < t->nparams && b.len < FFI_MAX_NAME; i++) {
         if (i)
             pvmL_buf_add(&b, ", ", 2);
         pvmL_buf_add(&b, params[i]->name, strlen(params[i]->name));
@@ -923,6 +948,7 @@ static const FfiCType *parse_suffixes(CParser *P, const FfiCType *base)
             check_object_type(P, &s->at, base, "an array element");
             FfiCType *t = new_ctype(P, CT_ARRAY);
             t->elem = base;
+            nest(P, &s->at, t, base);
             t->name = spell(P, "%s%s", base->name, "[]");
             t->align = base->align;
             base = t; /* incomplete: refused anywhere but in a parameter */
@@ -1036,6 +1062,7 @@ static void add_field(CParser *P, FieldList *fl, const FfiCType *owner, const CT
         fl->cap = cap;
     }
     fl->fields[fl->n++] = (FfiField){ name, 0, t };
+    nest(P, at ? at : &P->lx.tok, (FfiCType *)owner, t);
 }
 
 /* field-decl := specifiers [declarator {',' declarator}] ';'. Without a

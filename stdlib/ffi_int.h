@@ -78,6 +78,7 @@ struct FfiCType {
     bool is_char;       /* the scalar `char` itself */
     bool anonymous;     /* a struct or union without a tag */
     bool unsupported;   /* long double: only pointers to it are usable */
+    uint8_t nesting;    /* levels of pointers, arrays, functions and structs in it */
     size_t size, align; /* align as a struct member on this host */
     const char *name;   /* how messages spell it: "struct point", "int[4]" */
     const FfiCType *elem; /* arrays: the element; pointers: the pointee */

@@ -94,8 +94,7 @@ static inline int64_t arg_offset(VM *vm, int argc, const Value *args, int i, con
 
 /* A type name the cache does not hold: parsed (with its messages), checked
  * for a value, then cached. A C type from a declaration may be cached
- * too: declarations are never undone, and an incomplete struct is
- * completed in place. */
+ * too once complete: declarations are never undone or changed. */
 static FfiKind data_type_slow(VM *vm, FfiState *st, Value name, int i, const char *fname,
                               const FfiCType **ct)
 {
@@ -106,6 +105,8 @@ static FfiKind data_type_slow(VM *vm, FfiState *st, Value name, int i, const cha
         pvmV_error(vm, "%s: void has no %s", fname, strcmp(fname, "ffi.sizeof") ? "value" : "size");
     if (k == FK_BUFFER)
         pvmV_error(vm, "%s: buffer is only a parameter type; the memory holds a \"pointer\"", fname);
+    if (*ct && !(*ct)->complete)
+        return k; /* "struct s" before ffi.cdef defines it: looked up again next time */
     unsigned slot = (unsigned)name.as.s->hash & (FFI_TYPE_CACHE - 1);
     st->type_cache[slot].name = name.as.s;
     st->type_cache[slot].kind = (uint8_t)k;
