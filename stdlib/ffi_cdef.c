@@ -119,6 +119,7 @@ typedef struct {
     CLex lx;
     FfiDecl *decls;  /* the committed declarations and this text's, newest first */
     int depth;
+    bool type_name;  /* parsing a type name given to a function, not ffi.cdef's text */
 } CParser;
 
 static PVM_NORETURN PVM_PRINTF(3, 4) void error_at(CParser *P, const CTok *at, const char *fmt, ...)
@@ -1174,6 +1175,8 @@ static const FfiCType *parse_struct(CParser *P, bool is_union)
     }
     if (!is(P, "{"))
         return t; /* a reference, or a forward declaration */
+    if (P->type_name)
+        error_at(P, &P->lx.tok, "a type name cannot define a %s; declare it with ffi.cdef", word);
     if (!t->complete) {
         parse_body(P, &kw, t);
         t->complete = true;
@@ -1216,6 +1219,8 @@ static const FfiCType *parse_enum(CParser *P)
             error_at(P, &tag, "enum %.*s is not defined", (int)tag.len, tag.s);
         return old->type;
     }
+    if (P->type_name)
+        error_at(P, &P->lx.tok, "a type name cannot define an enum; declare it with ffi.cdef");
     next(P);
     int64_t v = 0, lo = 0, hi = 0;
     bool first = true;
@@ -1386,6 +1391,7 @@ const FfiCType *pvmF_ctype_parse(VM *vm, FfiState *st, const PvString *text, con
     sprintf(ctx, "%s: in C type '%s'", fname, text->chars);
     CParser P;
     init_parser(&P, vm, st, text, ctx);
+    P.type_name = true;
     if (!starts_type(&P))
         return NULL;
     const FfiCType *t = parse_type_name(&P);

@@ -288,6 +288,9 @@ Value pvmF_null(VM *vm);
 /* The address [offset] bytes past [p] where [n] bytes may be [verb]ed
  * ("read", "write"), or the error ffi.read/ffi.write give. */
 char *pvmF_access_at(VM *vm, const PvPointer *p, int64_t offset, size_t n, const char *fname, const char *verb);
+/* The C type named by args[i] as ffi.read takes it (through the type-name
+ * cache); [*ct] is set for an aggregate. */
+FfiKind pvmF_arg_ctype(VM *vm, FfiState *st, const Value *args, int i, const char *fname, const FfiCType **ct);
 
 /* The module's functions, by file. */
 Value pvmF_open(VM *vm, int argc, Value *args, void *data);

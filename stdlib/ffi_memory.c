@@ -131,6 +131,11 @@ static inline FfiKind arg_data_type(VM *vm, FfiState *st, const Value *args, int
     return data_type_slow(vm, st, name, i, fname, ct);
 }
 
+FfiKind pvmF_arg_ctype(VM *vm, FfiState *st, const Value *args, int i, const char *fname, const FfiCType **ct)
+{
+    return arg_data_type(vm, st, args, i, fname, ct);
+}
+
 /* [ct] (an aggregate's type) must be complete to have a size. */
 static void check_complete(VM *vm, const FfiCType *ct, const char *fname)
 {

@@ -494,14 +494,10 @@ static Place resolve_path(VM *vm, const FfiCType *t, const PvString *path, const
 static FfiKind arg_type(VM *vm, FfiState *st, const Value *args, int i, const char *fname,
                         const FfiCType **ct)
 {
-    char what[32];
-    snprintf(what, sizeof what, "(argument %d)", i + 1);
-    FfiKind k = pvmF_parse_ctype(vm, st, args[i], fname, what, false, ct);
-    if (k == FK_VOID)
-        pvmV_error(vm, "%s: void has no value", fname);
-    if (k == FK_BUFFER || k == FK_STRING)
-        pvmV_error(vm, "%s: %s is only a parameter type; the memory holds a \"pointer\"", fname,
-                   pvmF_types[k].name);
+    FfiKind k = pvmF_arg_ctype(vm, st, args, i, fname, ct);
+    if (k == FK_STRING)
+        pvmV_error(vm, "%s: string is a parameter type; C memory holds a \"pointer\" (read it with ffi.string)",
+                   fname);
     if (*ct && !(*ct)->complete)
         pvmV_error(vm, "%s: %s has no definition (an incomplete type)", fname, (*ct)->name);
     return k;
@@ -583,6 +579,12 @@ Value pvmF_set(VM *vm, int argc, Value *args, void *data)
     FfiKind k;
     const FfiCType *ct;
     char *at = place_of(vm, data, argc, args, "ffi.set", "write", &k, &ct);
+    const FfiTypeInfo *t = &pvmF_types[k];
+    Value v = args[3];
+    if (!ct && t->is_int && v.type == VT_INT && v.as.i >= t->min && v.as.i <= t->max) {
+        pvmF_store_int(at, t->size, v.as.i); /* the common case, without a label for messages */
+        return VAL_NIL;
+    }
     char where[200];
     snprintf(where, sizeof where, "ffi.set: argument 4%s%.100s", args[2].as.s->len ? ", field " : "",
              args[2].as.s->chars);
