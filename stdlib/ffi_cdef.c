@@ -1405,7 +1405,7 @@ FfiKind pvmF_ctype_kind(const FfiCType *t, bool prototype)
     switch (t->tag) {
     case CT_SCALAR: return (FfiKind)t->kind;
     case CT_POINTER:
-        return prototype && t->pointee_const && t->elem->is_char ? FK_STRING : FK_POINTER;
+        return prototype && t->pointee_const && t->elem->is_char ? FK_CSTRING : FK_POINTER;
     default: return FK_AGGREGATE;
     }
 }

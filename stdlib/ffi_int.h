@@ -43,6 +43,7 @@ typedef enum {
     FK_BUFFER, /* parameters only: a writable ffi.alloc block */
     FK_BOOL,   /* C's _Bool: PV bools */
     FK_AGGREGATE, /* a struct, union or array: the FfiCType says which */
+    FK_CSTRING,   /* a declared `const char *`: a string, a pointer or nil in; a string out */
     FK__COUNT
 } FfiKind;
 
@@ -241,7 +242,7 @@ void pvmF_where_text(char *buf, size_t size, FfiWhere where);
 const FfiCType *pvmF_ctype_parse(VM *vm, FfiState *st, const PvString *text, const char *fname);
 /* The declared function [name], or NULL. */
 const FfiCType *pvmF_find_function(const FfiState *st, const char *name);
-/* How a value of [t] converts: its scalar kind, FK_POINTER, FK_STRING (a
+/* How a value of [t] converts: its scalar kind, FK_POINTER, FK_CSTRING (a
  * `const char *` in a prototype: [prototype]), or FK_AGGREGATE. */
 FfiKind pvmF_ctype_kind(const FfiCType *t, bool prototype);
 Value pvmF_cdef(VM *vm, int argc, Value *args, void *data);

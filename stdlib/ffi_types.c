@@ -57,6 +57,7 @@ const FfiTypeInfo pvmF_types[FK__COUNT] = {
     [FK_BOOL] = { "bool", &ffi_type_uint8, sizeof(_Bool), false, false, 0, 0 },
     /* No name a program can write: an aggregate is spelled in C. */
     [FK_AGGREGATE] = { "", NULL, 0, false, false, 0, 0 },
+    [FK_CSTRING] = { "const char *", &ffi_type_pointer, sizeof(char *), false, false, 0, 0 },
 };
 
 /* ---- Type names and signatures ---- */
@@ -171,6 +172,8 @@ void pvmF_parse_sig(VM *vm, FfiState *st, FfiSig *sig, Value ret, Value args, co
     memset(sig, 0, sizeof *sig);
     const FfiCType *rct;
     sig->ret = pvmF_parse_ctype(vm, st, ret, fname, "for the return value", true, &rct);
+    if (sig->ret == FK_CSTRING && !allow_variadic)
+        pvmV_error(vm, "ffi.callback: a callback cannot return a string (return a pointer from ffi.alloc)");
     if (rct && !allow_variadic)
         pvmV_error(vm, "%s: a callback cannot return a struct, union or array by value (%s)", fname, rct->name);
     if (rct)
@@ -256,6 +259,20 @@ static void string_to_c(VM *vm, Value v, void *dst, FfiWhere where)
     memcpy(dst, &chars, sizeof chars);
 }
 
+/* A declared `const char *` takes what C would: a string (read-only, as
+ * for "string"), a pointer to chars (a block, a foreign pointer) or nil. */
+static void cstring_to_c(VM *vm, Value v, void *dst, FfiWhere where)
+{
+    if (v.type == VT_STRING) {
+        string_to_c(vm, v, dst, where);
+        return;
+    }
+    if (v.type != VT_POINTER && v.type != VT_NIL)
+        pvmF_type_error(vm, where, "string, pointer or nil", v);
+    void *p = v.type == VT_NIL ? NULL : vm_pointer_addr(v);
+    memcpy(dst, &p, sizeof p);
+}
+
 /* Raises "WHERE: WHY" for a value a "buffer" parameter refuses. */
 static PVM_NORETURN void buffer_error(VM *vm, FfiWhere where, const char *why)
 {
@@ -316,6 +333,7 @@ void pvmF_to_c(VM *vm, FfiKind k, Value v, void *dst, FfiWhere where)
     }
     case FK_STRING: string_to_c(vm, v, dst, where); return;
     case FK_BUFFER: buffer_to_c(vm, v, dst, where); return;
+    case FK_CSTRING: cstring_to_c(vm, v, dst, where); return;
     case FK_BOOL: {
         if (v.type != VT_BOOL)
             pvmF_type_error(vm, where, "bool", v);
@@ -338,7 +356,8 @@ Value pvmF_from_c(VM *vm, FfiKind k, const void *src)
     case FK_FLOAT: { float f; memcpy(&f, src, sizeof f); return vm_float((double)f); }
     case FK_DOUBLE: { double d; memcpy(&d, src, sizeof d); return vm_float(d); }
     case FK_POINTER: { void *p; memcpy(&p, src, sizeof p); return pvmF_pointer(vm, p); }
-    case FK_STRING: {
+    case FK_STRING:
+    case FK_CSTRING: {
         const char *s;
         memcpy(&s, src, sizeof s);
         return s ? vm_str_value(pvmV_string_cstr(vm, s)) : VAL_NIL;
