@@ -813,6 +813,27 @@ static Spec parse_specifiers(CParser *P)
 
 static const FfiCType *parse_declarator(CParser *P, const FfiCType *base, bool base_const, CTok *name);
 
+/* How messages spell function type [t]: "ret(p1, p2, ...)", cut short
+ * when long. */
+static const char *function_name(CParser *P, const FfiCType *t)
+{
+    LibBuf b;
+    pvmL_buf_init(&b, P->vm);
+    pvmL_buf_add(&b, t->ret->name, strlen(t->ret->name));
+    pvmL_buf_add(&b, "(", 1);
+    for (int i = 0; i < t->nparams && b.len < FFI_MAX_NAME; i++) {
+        if (i)
+            pvmL_buf_add(&b, ", ", 2);
+        pvmL_buf_add(&b, t->params[i]->name, strlen(t->params[i]->name));
+    }
+    if (t->variadic)
+        pvmL_buf_add(&b, ", ...", 5);
+    if (!t->nparams)
+        pvmL_buf_add(&b, "void", 4);
+    pvmL_buf_add(&b, ")", 2); /* with the NUL */
+    return b.data;
+}
+
 /* The function type returning [ret] whose parameter list starts here:
  * params := '(' [ 'void' | param {',' param} [',' '...'] ] ')'. An empty
  * list means no parameters (as in C23). */
@@ -859,22 +880,7 @@ static const FfiCType *parse_params(CParser *P, const CTok *at, const FfiCType *
     next(P);
     t->params = pvmV_alloc(P->vm, ((size_t)t->nparams + 1) * sizeof *t->params);
     memcpy(t->params, params, (size_t)t->nparams * sizeof *t->params);
-    /* the name: "ret(p1, p2, ...)" */
-    LibBuf b;
-    pvmL_buf_init(&b, P->vm);
-    pvmL_buf_add(&b, ret->name, strlen(ret->name));
-    pvmL_buf_add(&b, "(", 1);
-    for (int i = 0; i < t->nparams && b.len < FFI_MAX_NAME; i++) {
-        if (i)
-            pvmL_buf_add(&b, ", ", 2);
-        pvmL_buf_add(&b, params[i]->name, strlen(params[i]->name));
-    }
-    if (t->variadic)
-        pvmL_buf_add(&b, ", ...", 5);
-    if (!t->nparams)
-        pvmL_buf_add(&b, "void", 4);
-    pvmL_buf_add(&b, ")", 2); /* with the NUL */
-    t->name = b.data;
+    t->name = function_name(P, t);
     return t;
 }
 
@@ -885,13 +891,14 @@ typedef struct {
     CLex params;   /* functions: where the parameter list starts */
 } Suffix;
 
-/* Skips a balanced parenthesised group starting at '('. */
-static void skip_group(CParser *P)
+/* Skips a balanced parenthesised group starting at '('; [what] says what
+ * the missing ')' would close. */
+static void skip_group(CParser *P, const char *what)
 {
     int level = 0;
     do {
         if (P->lx.tok.kind == TK_EOF)
-            expected(P, "')'");
+            expected(P, what);
         if (is(P, "("))
             level++;
         else if (is(P, ")"))
@@ -900,63 +907,66 @@ static void skip_group(CParser *P)
     } while (level > 0);
 }
 
+/* One suffix at the current token, recorded in [s]. A parameter list is
+ * only skipped here: it is read once the return type is known. */
+static void read_suffix(CParser *P, Suffix *s)
+{
+    s->at = P->lx.tok;
+    s->is_func = is(P, "(");
+    if (s->is_func) {
+        s->params = P->lx;
+        skip_group(P, "')' to close the parameter list");
+        return;
+    }
+    next(P);
+    if (accept(P, "]")) {
+        s->count = -1;
+        return;
+    }
+    s->count = parse_expr(P);
+    expect(P, "]", "after the array size");
+}
+
+/* T[]: only a parameter may be unsized (it decays to a pointer), so the
+ * type stays incomplete and is refused anywhere else. */
+static const FfiCType *unsized_array(CParser *P, const CTok *at, const FfiCType *elem)
+{
+    check_object_type(P, at, elem, "an array element");
+    FfiCType *t = new_ctype(P, CT_ARRAY);
+    t->elem = elem;
+    nest(P, at, t, elem);
+    t->name = spell(P, "%s%s", elem->name, "[]");
+    t->align = elem->align;
+    return t;
+}
+
+static const FfiCType *apply_suffix(CParser *P, const Suffix *s, const FfiCType *base)
+{
+    if (!s->is_func)
+        return s->count < 0 ? unsized_array(P, &s->at, base) : array_of(P, &s->at, base, s->count);
+    if (base->tag == CT_ARRAY || base->tag == CT_FUNC)
+        error_at(P, &s->at, "a function cannot return %s", base->tag == CT_ARRAY ? "an array" : "a function");
+    if (base->unsupported)
+        error_at(P, &s->at, "a return type: " UNSUPPORTED_TEXT);
+    P->lx = s->params;
+    next(P);
+    return parse_params(P, &s->at, base);
+}
+
 /* suffixes := {'[' [expr] ']' | params}, applied right to left: int a[2][3]
  * is an array of 2 arrays of 3 ints. */
 static const FfiCType *parse_suffixes(CParser *P, const FfiCType *base)
 {
     Suffix sfx[FFI_MAX_SUFFIXES];
     int n = 0;
-    for (;;) {
-        if (!is(P, "[") && !is(P, "("))
-            break;
+    while (is(P, "[") || is(P, "(")) {
         if (n == FFI_MAX_SUFFIXES)
             error_at(P, &P->lx.tok, "too many array or function suffixes");
-        Suffix *s = &sfx[n++];
-        s->at = P->lx.tok;
-        s->is_func = is(P, "(");
-        next(P);
-        if (s->is_func) {
-            s->params = P->lx; /* read below, once the return type is known */
-            int level = 1;
-            while (level > 0) {
-                if (P->lx.tok.kind == TK_EOF)
-                    expected(P, "')' to close the parameter list");
-                if (is(P, "("))
-                    level++;
-                else if (is(P, ")"))
-                    level--;
-                next(P);
-            }
-        } else if (accept(P, "]")) {
-            s->count = -1;
-        } else {
-            s->count = parse_expr(P);
-            expect(P, "]", "after the array size");
-        }
+        read_suffix(P, &sfx[n++]);
     }
     CLex after = P->lx;
-    for (int i = n - 1; i >= 0; i--) {
-        Suffix *s = &sfx[i];
-        if (s->is_func) {
-            if (base->tag == CT_ARRAY || base->tag == CT_FUNC)
-                error_at(P, &s->at, "a function cannot return %s", base->tag == CT_ARRAY ? "an array" : "a function");
-            if (base->unsupported)
-                error_at(P, &s->at, "a return type: " UNSUPPORTED_TEXT);
-            P->lx = s->params;
-            base = parse_params(P, &s->at, base);
-        } else if (s->count < 0) {
-            /* only a parameter may be unsized; it decays to a pointer */
-            check_object_type(P, &s->at, base, "an array element");
-            FfiCType *t = new_ctype(P, CT_ARRAY);
-            t->elem = base;
-            nest(P, &s->at, t, base);
-            t->name = spell(P, "%s%s", base->name, "[]");
-            t->align = base->align;
-            base = t; /* incomplete: refused anywhere but in a parameter */
-        } else {
-            base = array_of(P, &s->at, base, s->count);
-        }
-    }
+    for (int i = n - 1; i >= 0; i--)
+        base = apply_suffix(P, &sfx[i], base);
     P->lx = after;
     return base;
 }
@@ -987,7 +997,7 @@ static const FfiCType *parse_declarator(CParser *P, const FfiCType *base, bool b
     }
     if (is(P, "(") && nested_declarator(P)) {
         CLex inner = P->lx;
-        skip_group(P);
+        skip_group(P, "')' to close the declarator");
         base = parse_suffixes(P, base);
         CLex after = P->lx;
         P->lx = inner;
