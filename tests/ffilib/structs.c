@@ -99,3 +99,63 @@ int points_fill(struct point *out, int n)
 }
 
 enum shape shape_next(enum shape s) { return s == SHAPE_NONE ? SHAPE_CIRCLE : SHAPE_SQUARE; }
+
+struct vec3f vec3f_scale(struct vec3f v, float k)
+{
+    for (int i = 0; i < 3; i++)
+        v.v[i] *= k;
+    return v;
+}
+
+struct tiny tiny_next(struct tiny t)
+{
+    for (int i = 0; i < 3; i++)
+        t.c[i]++;
+    return t;
+}
+
+struct di di_twice(struct di x) { return (struct di){ 2 * x.d, 2 * x.i }; }
+
+union u3 u3_inc(union u3 u)
+{
+    u.s++;
+    return u;
+}
+
+union mixu mixu_from(int i)
+{
+    union mixu u = { .f = { (float)i, (float)-i } };
+    return u;
+}
+
+float mixu_first(union mixu u) { return u.f[0] + u.f[1] * 10; }
+
+union fd16 fd16_sum(union fd16 u)
+{
+    u.d[0] += u.d[1];
+    u.d[1] = 0;
+    return u;
+}
+
+union bigu bigu_rev(union bigu u)
+{
+    long t = u.v[0];
+    u.v[0] = u.v[3];
+    u.v[3] = t;
+    return u;
+}
+
+struct wrap wrap_bump(struct wrap w)
+{
+    w.t.c[0]++;
+    w.m.f[1] += 1;
+    w.anon.a++;
+    w.anon.b++;
+    return w;
+}
+
+long stack_mix(int a, int b, int c, int d, int e, int f, struct small s, int g, struct point p, double h)
+{
+    return a + 10L * b + 100L * c + 1000L * d + 10000L * e + 100000L * f + small_code(s) * 1000000L + g +
+           (long)(p.x * 7 + p.y * 11 + h * 13);
+}

@@ -44,5 +44,22 @@ int main(void)
     int filled = points_fill(arr, 4);
     printf("points_fill %d %g %g\n", filled, arr[3].y, arr[2].y);
     printf("shape_next %d %d\n", shape_next(SHAPE_NONE), shape_next(SHAPE_CIRCLE));
+    struct vec3f v = vec3f_scale((struct vec3f){ { 1, -2, 0.5f } }, 1.5f);
+    printf("vec3f_scale %g %g %g\n", v.v[0], v.v[1], v.v[2]);
+    struct tiny ti = tiny_next((struct tiny){ { 'a', 'y', 'M' } });
+    printf("tiny_next %.3s\n", ti.c);
+    struct di x = di_twice((struct di){ -0.75, 21 });
+    printf("di_twice %g %d\n", x.d, x.i);
+    printf("u3_inc %d\n", u3_inc((union u3){ .s = 511 }).s);
+    union mixu mu = mixu_from(6);
+    printf("mixu_from %g %g\n", mu.f[0], mu.f[1]);
+    printf("mixu_first %g\n", mixu_first((union mixu){ .f = { 1.5f, 2 } }));
+    union fd16 fd = fd16_sum((union fd16){ .d = { 1.25, 2.5 } });
+    printf("fd16_sum %g %g\n", fd.d[0], fd.d[1]);
+    union bigu bu = bigu_rev((union bigu){ .v = { 1, 2, 3, 4 } });
+    printf("bigu_rev %ld %ld %ld %ld\n", bu.v[0], bu.v[1], bu.v[2], bu.v[3]);
+    struct wrap w = wrap_bump((struct wrap){ { { 'p', 'v', 'm' } }, { .f = { 0.5f, 1.5f } }, { 7, 8 } });
+    printf("wrap_bump %.3s %g %g %d %d\n", w.t.c, w.m.f[0], w.m.f[1], w.anon.a, w.anon.b);
+    printf("stack_mix %ld\n", stack_mix(1, 2, 3, 4, 5, 6, (struct small){ 1, 2, 3 }, 7, p(1, 2), 3));
     return 0;
 }
