@@ -187,6 +187,20 @@ static void test_types_survive_collections(void **state)
     pvmV_free(vm);
 }
 
+/* The disabled switch covers the new functions as every other. */
+static void test_disabled(void **state)
+{
+    VM *vm = new_vm();
+    vm->ffi_disabled = true;
+    const char *names[] = { "cdef", "const", "new", "get", "set", "offsetof", "alignof" };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        Value args[4] = { str(vm, "int"), str(vm, "x"), str(vm, "x"), VAL_NIL };
+        assert_string_equal(call_fails(vm, names[i], i == 4 ? 4 : (i == 3 || i == 5) ? 2 : 1, args),
+                            "ffi is disabled");
+    }
+    pvmV_free(vm);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -194,6 +208,7 @@ int main(void)
         cmocka_unit_test(test_div_by_value_against_c),
         cmocka_unit_test(test_declarations_per_vm_and_atomic),
         cmocka_unit_test(test_types_survive_collections),
+        cmocka_unit_test(test_disabled),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
