@@ -1289,6 +1289,9 @@ static void parse_init_declarator(CParser *P, const Spec *sp)
         return;
     }
     if (accept(P, "=")) {
+        if (!sp->is_const)
+            error_at(P, &name, "'%.*s' is a variable with a value; a constant is declared static const",
+                     (int)name.len, name.s);
         if (t->tag != CT_SCALAR || !pvmF_types[t->kind].is_int)
             error_at(P, &name, "only integer constants are supported ('%.*s' is %s)", (int)name.len, name.s,
                      t->name);

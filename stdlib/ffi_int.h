@@ -207,14 +207,14 @@ static inline void pvmF_check_enabled(VM *vm)
 }
 
 /* ffi_types.c */
-/* The kind named by [name], or raises "FNAME: unknown C type 'x' WHAT".
+/* The kind named by [name] (a string), or raises "FNAME: unknown C type
+ * 'x' WHAT".
  * Besides the table's names, any C type ffi_cdef.c can parse: [*ctype]
  * is then set for FK_AGGREGATE (a struct, union or array), and [prototype]
  * says whether `const char *` means "string" (in a signature) or
  * "pointer" (in memory). */
 FfiKind pvmF_parse_ctype(VM *vm, FfiState *st, Value name, const char *fname, const char *what,
                          bool prototype, const FfiCType **ctype);
-FfiKind pvmF_parse_type(VM *vm, Value name, const char *fname, const char *what);
 /* Parses [ret] and the array [args] (or nil) into [sig]. "..." in the
  * array marks the variadic part when [allow_variadic]. */
 void pvmF_parse_sig(VM *vm, FfiState *st, FfiSig *sig, Value ret, Value args, const char *fname,

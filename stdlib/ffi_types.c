@@ -81,7 +81,7 @@ FfiKind pvmF_parse_ctype(VM *vm, FfiState *st, Value name, const char *fname, co
     int k = table_kind(name.as.s);
     if (k >= 0)
         return (FfiKind)k;
-    const FfiCType *t = st ? pvmF_ctype_parse(vm, st, name.as.s, fname) : NULL;
+    const FfiCType *t = pvmF_ctype_parse(vm, st, name.as.s, fname);
     if (!t)
         pvmV_error(vm, "%s: unknown C type '%s' %s", fname, name.as.s->chars, what);
     if (t->tag == CT_FUNC)
@@ -94,12 +94,6 @@ FfiKind pvmF_parse_ctype(VM *vm, FfiState *st, Value name, const char *fname, co
     if (kind == FK_AGGREGATE)
         *ctype = t;
     return kind;
-}
-
-FfiKind pvmF_parse_type(VM *vm, Value name, const char *fname, const char *what)
-{
-    const FfiCType *unused;
-    return pvmF_parse_ctype(vm, NULL, name, fname, what, true, &unused);
 }
 
 static bool is_ellipsis(Value v)
