@@ -194,13 +194,14 @@ Value pvmF_fn(VM *vm, int argc, Value *args, void *data)
     FfiFunc *f = pvmV_alloc(vm, sizeof *f);
     f->st = data;
     f->name = name->chars;
-    f->code = resolve(vm, lib, name, &f->keep);
     char context[160];
     snprintf(context, sizeof context, "ffi.fn: %s", name->chars);
+    /* the signature first: a prototype never declared is the likelier mistake */
     if (argc == 2)
         declared_sig(vm, data, &f->sig, name, context);
     else
         pvmF_parse_sig(vm, data, &f->sig, args[2], argc > 3 ? args[3] : VAL_NIL, context, true);
+    f->code = resolve(vm, lib, name, &f->keep);
     int min = f->sig.open ? f->sig.nfixed : f->sig.nargs;
     int max = f->sig.open ? -1 : f->sig.nargs;
     return vm_obj(VT_NATIVE, pvmV_native_new(vm, name->chars, call_bound, min, max, f));
