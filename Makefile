@@ -109,8 +109,16 @@ test: unit e2e e2e-switch fuzz-test tutorial
 unit: $(UNIT_BIN)
 	@sh tests/run_unit.sh $(UNIT_BIN)
 
-e2e: $(PVM) $(PVMC)
-	@PVM=$(PVM) PVMC=$(PVMC) SANITIZE=$(SANITIZE) bash tests/run_e2e.sh
+# The ffi's struct tests call a small C library built from tests/ffilib
+# (tests/programs/ffi_struct_abi.pv finds it through PVM_FFI_TESTLIB).
+FFI_TESTLIB := $(BUILD)/tests/libpvmffitest.so
+$(FFI_TESTLIB): tests/ffilib/structs.c tests/ffilib/structs.h | $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -fPIC -shared -o $@ $<
+E2E_ENV = PVMC=$(PVMC) SANITIZE=$(SANITIZE) PVM_FFI_TESTLIB=$(abspath $(FFI_TESTLIB))
+
+e2e: $(PVM) $(PVMC) $(FFI_TESTLIB)
+	@PVM=$(PVM) $(E2E_ENV) bash tests/run_e2e.sh
 
 # The back-end tutorial's compiler (docs/backend-tutorial.md), written in
 # Python: its tests skip with a message when python3 is missing.
@@ -125,9 +133,9 @@ $(BUILD)/switch/interp.o: vm/interp/interp.c | $(DEPS_OK)
 	$(CC) $(CFLAGS) -DPVM_NO_COMPUTED_GOTO -c $< -o $@
 $(SWITCH_PVM): $(BUILD)/switch/interp.o $(PVM_OBJ) $(LIB)
 	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(PROG_LIBS)
-e2e-switch: $(SWITCH_PVM) $(PVMC)
+e2e-switch: $(SWITCH_PVM) $(PVMC) $(FFI_TESTLIB)
 	@echo "e2e with switch dispatch:"
-	@PVM=$(SWITCH_PVM) PVMC=$(PVMC) SANITIZE=$(SANITIZE) E2E_SKIP_CLI=1 bash tests/run_e2e.sh
+	@PVM=$(SWITCH_PVM) $(E2E_ENV) E2E_SKIP_CLI=1 bash tests/run_e2e.sh
 
 # Differential fuzzing: random programs (tests/tools/fuzzgen.c) run with
 # -j off, -j hot=1 and the default JIT must agree (tests/fuzz/run.sh).

@@ -16,7 +16,7 @@ static const struct {
     int min_args, max_args;
 } ffi_funcs[] = {
     { "ffi.open", pvmF_open, 1, 1 },
-    { "ffi.fn", pvmF_fn, 3, 4 },
+    { "ffi.fn", pvmF_fn, 2, 4 },
     { "ffi.callback", pvmF_callback, 2, 3 },
     { "ffi.alloc", pvmF_alloc, 1, 1 },
     { "ffi.read", pvmF_read, 2, 3 },
@@ -28,6 +28,13 @@ static const struct {
     { "ffi.pointer", pvmF_pointer_from_int, 1, 1 },
     { "ffi.size", pvmF_size, 1, 1 },
     { "ffi.sizeof", pvmF_sizeof, 1, 1 },
+    { "ffi.cdef", pvmF_cdef, 1, 1 },
+    { "ffi.const", pvmF_const, 1, 1 },
+    { "ffi.new", pvmF_new, 1, 2 },
+    { "ffi.get", pvmF_get, 2, 3 },
+    { "ffi.set", pvmF_set, 4, 4 },
+    { "ffi.offsetof", pvmF_offsetof, 2, 2 },
+    { "ffi.alignof", pvmF_alignof, 1, 1 },
 };
 
 static void set_field(VM *vm, PvMap *m, const char *key, Value v)
@@ -41,7 +48,7 @@ void pvmL_open_ffi(VM *vm)
     st->vm = vm;
     st->error = VAL_NIL;
     pvmF_note_signal_mask(st);
-    PvMap *m = pvmV_map_new(vm, 16);
+    PvMap *m = pvmV_map_new(vm, 24);
     for (size_t i = 0; i < sizeof ffi_funcs / sizeof ffi_funcs[0]; i++) {
         PvNative *n = pvmV_native_new(vm, ffi_funcs[i].name, ffi_funcs[i].fn, ffi_funcs[i].min_args,
                                     ffi_funcs[i].max_args, st);

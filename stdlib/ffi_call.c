@@ -98,6 +98,22 @@ static void prepare_open_call(VM *vm, const FfiFunc *f, int argc, const Value *a
         pvmV_error(vm, "%s: libffi cannot prepare this call (status %d)", f->name, (int)st);
 }
 
+/* Converts the aggregates passed by value into [scratch] and points
+ * [ptrs] at them; returns where the aggregate result goes, if any. */
+static void *convert_aggregates(VM *vm, const FfiFunc *f, const Value *args, char *scratch, void **ptrs)
+{
+    size_t used = 0;
+    for (int i = 0; i < f->sig.nargs && f->sig.ctypes; i++) {
+        const FfiCType *t = f->sig.ctypes[i];
+        if (!t)
+            continue;
+        pvmF_agg_to_c(vm, t, args[i], scratch + used, (FfiWhere){ f->name, i + 1 });
+        ptrs[i] = scratch + used;
+        used += (t->size + 15) & ~(size_t)15;
+    }
+    return f->sig.ret_ctype ? scratch + used : NULL;
+}
+
 /* The native behind every bound C function. */
 static Value call_bound(VM *vm, int argc, Value *args, void *data)
 {
@@ -106,8 +122,10 @@ static Value call_bound(VM *vm, int argc, Value *args, void *data)
     FfiSlot slots[FFI_MAX_ARGS];
     void *ptrs[FFI_MAX_ARGS];
     int nconv = f->sig.open ? f->sig.nfixed : f->sig.nargs;
-    for (int i = 0; i < nconv; i++)
-        pvmF_to_c(vm, f->sig.kinds[i], args[i], &slots[i], (FfiWhere){ f->name, i + 1 });
+    for (int i = 0; i < nconv; i++) {
+        if (f->sig.kinds[i] != FK_AGGREGATE)
+            pvmF_to_c(vm, f->sig.kinds[i], args[i], &slots[i], (FfiWhere){ f->name, i + 1 });
+    }
     ffi_cif *cif = &f->sig.cif;
     ffi_cif open_cif;
     ffi_type *open_types[FFI_MAX_ARGS];
@@ -118,6 +136,15 @@ static Value call_bound(VM *vm, int argc, Value *args, void *data)
     for (int i = 0; i < argc; i++)
         ptrs[i] = &slots[i];
     FfiSlot ret = { 0 };
+    void *agg_ret = NULL;
+    if (f->sig.agg_bytes) {
+        /* structs by value: on the C stack when small, else collector memory */
+        _Alignas(16) char local[256];
+        char *scratch = f->sig.agg_bytes <= sizeof local ? local : pvmV_alloc_atomic(vm, f->sig.agg_bytes);
+        agg_ret = convert_aggregates(vm, f, args, scratch, ptrs);
+        pvmF_call_c(vm, f->st, f->name, cif, f->code, agg_ret ? agg_ret : (void *)&ret, ptrs);
+        return agg_ret ? pvmF_agg_from_c(vm, f->sig.ret_ctype, agg_ret) : pvmF_from_return(vm, f->sig.ret, &ret);
+    }
     pvmF_call_c(vm, f->st, f->name, cif, f->code, &ret, ptrs);
     return pvmF_from_return(vm, f->sig.ret, &ret);
 }
@@ -143,9 +170,20 @@ static void *resolve(VM *vm, const PvPointer *lib, const PvString *name, void **
     return code;
 }
 
+/* The signature of [name] as ffi.cdef declared it. */
+static void declared_sig(VM *vm, const FfiState *st, FfiSig *sig, const PvString *name, const char *context)
+{
+    const FfiCType *fn = pvmF_find_function(st, name->chars);
+    if (!fn)
+        pvmV_error(vm, "ffi.fn: '%s' is not declared: declare it with ffi.cdef, or give its return and "
+                       "parameter types", name->chars);
+    pvmF_sig_from_ctype(vm, sig, fn, context);
+}
+
 /* ffi.fn(lib, name, ret, [types]) binds the C function [name] of [lib];
  * ffi.fn(fnptr, name, ret, [types]) binds a function pointer (a callback,
- * or one C handed out), [name] then only names it in messages. */
+ * or one C handed out), [name] then only names it in messages. Without
+ * [ret] and [types], the prototype ffi.cdef declared for [name]. */
 Value pvmF_fn(VM *vm, int argc, Value *args, void *data)
 {
     pvmF_check_enabled(vm);
@@ -156,10 +194,14 @@ Value pvmF_fn(VM *vm, int argc, Value *args, void *data)
     FfiFunc *f = pvmV_alloc(vm, sizeof *f);
     f->st = data;
     f->name = name->chars;
-    f->code = resolve(vm, lib, name, &f->keep);
     char context[160];
     snprintf(context, sizeof context, "ffi.fn: %s", name->chars);
-    pvmF_parse_sig(vm, &f->sig, args[2], argc > 3 ? args[3] : VAL_NIL, context, true);
+    /* the signature first: a prototype never declared is the likelier mistake */
+    if (argc == 2)
+        declared_sig(vm, data, &f->sig, name, context);
+    else
+        pvmF_parse_sig(vm, data, &f->sig, args[2], argc > 3 ? args[3] : VAL_NIL, context, true);
+    f->code = resolve(vm, lib, name, &f->keep);
     int min = f->sig.open ? f->sig.nfixed : f->sig.nargs;
     int max = f->sig.open ? -1 : f->sig.nargs;
     return vm_obj(VT_NATIVE, pvmV_native_new(vm, name->chars, call_bound, min, max, f));

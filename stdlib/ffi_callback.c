@@ -386,7 +386,7 @@ Value pvmF_callback(VM *vm, int argc, Value *args, void *data)
     cb->st = data;
     cb->fn = fn;
     name_callback(cb, fn);
-    pvmF_parse_sig(vm, &cb->sig, args[1], argc > 2 ? args[2] : VAL_NIL, "ffi.callback", false);
+    pvmF_parse_sig(vm, data, &cb->sig, args[1], argc > 2 ? args[2] : VAL_NIL, "ffi.callback", false);
     if (cb->sig.ret == FK_STRING)
         pvmV_error(vm, "ffi.callback: a callback cannot return a string (return a pointer from ffi.alloc)");
     for (int i = 0; i < cb->sig.nargs; i++)

@@ -5,6 +5,9 @@
  *   ffi_callback.c  ffi.callback: C calling back into PV
  *   ffi_direct.c    precompiled callback entries that need no libffi closure
  *   ffi_memory.c    pointer values, ffi.alloc/read/write/string and friends
+ *   ffi_cdef.c      ffi.cdef: the C declaration parser and the declarations
+ *   ffi_struct.c    C types beyond scalars: layout, aggregates by value,
+ *                   ffi.new/get/set/offsetof/alignof
  *
  * Functions shared between these files carry the prefix pvmF_ (libffi owns
  * ffi_); types are Ffi*. */
@@ -39,6 +42,9 @@ typedef enum {
     FK_POINTER,
     FK_STRING,
     FK_BUFFER, /* parameters only: a writable ffi.alloc block */
+    FK_BOOL,   /* C's _Bool: PV bools */
+    FK_AGGREGATE, /* a struct, union or array: the FfiCType says which */
+    FK_CSTRING,   /* a declared `const char *`: a string, a pointer or nil in; a string out */
     FK__COUNT
 } FfiKind;
 
@@ -51,6 +57,54 @@ typedef struct {
 } FfiTypeInfo;
 
 extern const FfiTypeInfo pvmF_types[FK__COUNT];
+
+/* A C type from a declaration (ffi_cdef.c): every scalar of the table has
+ * one, and pointers, arrays, structs, unions and function types are built
+ * from them. Collector memory; never changed once complete, except that an
+ * incomplete struct or union (`struct s;`) is completed in place. */
+typedef enum { CT_SCALAR, CT_POINTER, CT_ARRAY, CT_STRUCT, CT_UNION, CT_FUNC } FfiCTag;
+
+typedef struct FfiCType FfiCType;
+
+typedef struct {
+    const char *name; /* NULL for an anonymous struct or union member */
+    size_t offset;
+    const FfiCType *type;
+} FfiField;
+
+struct FfiCType {
+    uint8_t tag;        /* FfiCTag */
+    uint8_t kind;       /* scalars: their FfiKind; pointers FK_POINTER; else FK_AGGREGATE */
+    bool complete;      /* false for void and for `struct s;` until defined */
+    bool pointee_const; /* pointers: to a const type (`const char *` is a string in prototypes) */
+    bool is_char;       /* the scalar `char` itself */
+    bool anonymous;     /* a struct or union without a tag */
+    bool unsupported;   /* long double: only pointers to it are usable */
+    uint8_t nesting;    /* levels of pointers, arrays, functions and structs in it */
+    size_t size, align; /* align as a struct member on this host */
+    const char *name;   /* how messages spell it: "struct point", "int[4]" */
+    const FfiCType *elem; /* arrays: the element; pointers: the pointee */
+    size_t count;         /* arrays */
+    int nfields;          /* structs and unions */
+    FfiField *fields;
+    const FfiCType *ret;  /* functions */
+    int nparams;
+    const FfiCType **params;
+    bool variadic;
+    ffi_type *ffi;        /* aggregates by value: libffi's view, built on first use */
+};
+
+/* A declared name (ffi_cdef.c). Tags (struct, union, enum) and ordinary
+ * names (typedefs, functions, constants) are separate namespaces. */
+typedef enum { FD_STRUCT, FD_UNION, FD_ENUM, FD_TYPEDEF, FD_FUNC, FD_CONST } FfiDeclKind;
+
+typedef struct FfiDecl {
+    struct FfiDecl *next; /* older declarations */
+    uint8_t kind;         /* FfiDeclKind */
+    const char *name;
+    const FfiCType *type; /* all but constants */
+    int64_t value;        /* constants */
+} FfiDecl;
 
 /* Room for one C value of any type in the table, and for a widened return. */
 typedef union {
@@ -92,6 +146,7 @@ typedef struct FfiState {
     struct {
         const PvString *name;
         uint8_t kind;
+        const FfiCType *ctype; /* FK_AGGREGATE: which */
     } type_cache[FFI_TYPE_CACHE];
     /* Pointer boxes for callback arguments, which must be made without
      * raising (ffi_memory.c): recent foreign boxes by address (a box is
@@ -101,6 +156,8 @@ typedef struct FfiState {
     PvPointer **box_cache; /* FFI_BOX_CACHE entries, made with the first callback */
     PvPointer *spare_boxes[FFI_SPARE_BOXES];
     unsigned nspare;
+    /* What ffi.cdef declared, newest first. */
+    FfiDecl *decls;
 } FfiState;
 
 /* A parsed C signature. [kinds] has [nargs] entries; [types] has the
@@ -112,6 +169,12 @@ typedef struct {
     bool variadic, open;
     uint8_t *kinds;
     ffi_type **types;
+    /* Aggregates passed or returned by value (FK_AGGREGATE): their types,
+     * NULL elsewhere ([ctypes] itself NULL when there is none), and the
+     * bytes a call needs to hold them. */
+    const FfiCType **ctypes;
+    const FfiCType *ret_ctype;
+    size_t agg_bytes;
     ffi_cif cif;
 } FfiSig;
 
@@ -119,7 +182,7 @@ typedef struct {
  * "ffi.write: argument 4", "qsort callback: return value". */
 typedef struct {
     const char *fname;
-    int arg; /* 1-based; 0 names the return value */
+    int arg; /* 1-based; 0 names the return value; -1: [fname] says it all */
 } FfiWhere;
 
 /* Stores the low [size] bytes' worth of [v] as a C integer of that size. */
@@ -155,11 +218,20 @@ static inline void pvmF_check_enabled(VM *vm)
 }
 
 /* ffi_types.c */
-/* The kind named by [name], or raises "FNAME: unknown C type 'x' WHAT". */
-FfiKind pvmF_parse_type(VM *vm, Value name, const char *fname, const char *what);
+/* The kind named by [name] (a string), or raises "FNAME: unknown C type
+ * 'x' WHAT".
+ * Besides the table's names, any C type ffi_cdef.c can parse: [*ctype]
+ * is then set for FK_AGGREGATE (a struct, union or array), and [prototype]
+ * says whether `const char *` means "string" (in a signature) or
+ * "pointer" (in memory). */
+FfiKind pvmF_parse_ctype(VM *vm, FfiState *st, Value name, const char *fname, const char *what,
+                         bool prototype, const FfiCType **ctype);
 /* Parses [ret] and the array [args] (or nil) into [sig]. "..." in the
  * array marks the variadic part when [allow_variadic]. */
-void pvmF_parse_sig(VM *vm, FfiSig *sig, Value ret, Value args, const char *fname, bool allow_variadic);
+void pvmF_parse_sig(VM *vm, FfiState *st, FfiSig *sig, Value ret, Value args, const char *fname,
+                    bool allow_variadic);
+/* Prepares sig->cif once sig's kinds and types are set. */
+void pvmF_prepare_cif(VM *vm, FfiSig *sig, const char *fname);
 /* Checked PV -> C: writes the C value of [v] for [k] at [dst] (size of k). */
 void pvmF_to_c(VM *vm, FfiKind k, Value v, void *dst, FfiWhere where);
 /* C -> PV: reads a [k] at [src] (exactly its size). */
@@ -169,6 +241,42 @@ Value pvmF_from_c(VM *vm, FfiKind k, const void *src);
 Value pvmF_from_return(VM *vm, FfiKind k, const FfiSlot *ret);
 void pvmF_to_return(VM *vm, FfiKind k, Value v, void *ret, FfiWhere where);
 PVM_NORETURN void pvmF_type_error(VM *vm, FfiWhere where, const char *expected, Value got);
+
+/* "FNAME: argument N" (or "FNAME: return value", or "FNAME") for messages. */
+void pvmF_where_text(char *buf, size_t size, FfiWhere where);
+
+/* ffi_cdef.c */
+/* The C type [text] spells ("struct point", "const char *", "int[4]"), or
+ * NULL when it does not start like one (no C type word, struct, union,
+ * enum or declared type name); a text that starts like one but is wrong
+ * raises "FNAME: in C type 'TEXT': 1:COL: ...". */
+const FfiCType *pvmF_ctype_parse(VM *vm, FfiState *st, const PvString *text, const char *fname);
+/* The declared function [name], or NULL. */
+const FfiCType *pvmF_find_function(const FfiState *st, const char *name);
+/* How a value of [t] converts: its scalar kind, FK_POINTER, FK_CSTRING (a
+ * `const char *` in a prototype: [prototype]), or FK_AGGREGATE. */
+FfiKind pvmF_ctype_kind(const FfiCType *t, bool prototype);
+Value pvmF_cdef(VM *vm, int argc, Value *args, void *data);
+Value pvmF_const(VM *vm, int argc, Value *args, void *data);
+
+/* ffi_struct.c */
+/* libffi's type for [t] by value; raises "FNAME: ..." when it has none. */
+ffi_type *pvmF_ctype_ffi(VM *vm, const FfiCType *t, const char *fname);
+/* Checked PV -> C of an aggregate (a map for structs and unions, an array
+ * for arrays) into [dst] (t->size bytes); missing fields are zero. */
+void pvmF_agg_to_c(VM *vm, const FfiCType *t, Value v, void *dst, FfiWhere where);
+/* C -> PV: a map of every field, an array of every element. */
+Value pvmF_agg_from_c(VM *vm, const FfiCType *t, const void *src);
+/* Fills [sig] from the declared function type [fn]. */
+void pvmF_sig_from_ctype(VM *vm, FfiSig *sig, const FfiCType *fn, const char *fname);
+/* The aggregate parts of a signature: the ctypes of FK_AGGREGATE entries,
+ * checked to be passable, and the scratch bytes. */
+void pvmF_sig_note_aggregate(VM *vm, FfiSig *sig, int i, const FfiCType *t, const char *fname);
+Value pvmF_new(VM *vm, int argc, Value *args, void *data);
+Value pvmF_get(VM *vm, int argc, Value *args, void *data);
+Value pvmF_set(VM *vm, int argc, Value *args, void *data);
+Value pvmF_offsetof(VM *vm, int argc, Value *args, void *data);
+Value pvmF_alignof(VM *vm, int argc, Value *args, void *data);
 
 /* ffi_callback.c */
 /* Calls [code] (the C function [fname]) through [cif]; when a callback
@@ -206,6 +314,12 @@ Value pvmF_pointer_spared(FfiState *st, void *addr);
 /* Makes the box cache if there is none yet and allocates spare boxes up
  * to FFI_SPARE_BOXES; may raise. */
 void pvmF_stock_boxes(VM *vm, FfiState *st);
+/* The address [offset] bytes past [p] where [n] bytes may be [verb]ed
+ * ("read", "write"), or the error ffi.read/ffi.write give. */
+char *pvmF_access_at(VM *vm, const PvPointer *p, int64_t offset, size_t n, const char *fname, const char *verb);
+/* The C type named by args[i] as ffi.read takes it (through the type-name
+ * cache); [*ct] is set for an aggregate. */
+FfiKind pvmF_arg_ctype(VM *vm, FfiState *st, const Value *args, int i, const char *fname, const FfiCType **ct);
 
 /* The module's functions, by file. */
 Value pvmF_open(VM *vm, int argc, Value *args, void *data);

@@ -112,6 +112,11 @@ static inline char *access_at(VM *vm, const PvPointer *p, int64_t offset, size_t
     return at;
 }
 
+char *pvmF_access_at(VM *vm, const PvPointer *p, int64_t offset, size_t n, const char *fname, const char *verb)
+{
+    return access_at(vm, p, offset, n, fname, verb);
+}
+
 static inline int64_t arg_offset(VM *vm, int argc, const Value *args, int i, const char *fname)
 {
     if (argc <= i)
@@ -120,33 +125,69 @@ static inline int64_t arg_offset(VM *vm, int argc, const Value *args, int i, con
 }
 
 /* A type name the cache does not hold: parsed (with its messages), checked
- * for a value, then cached. */
-static FfiKind data_type_slow(VM *vm, FfiState *st, Value name, int i, const char *fname)
+ * for a value, then cached. A C type from a declaration may be cached
+ * too once complete: declarations are never undone or changed. */
+static FfiKind data_type_slow(VM *vm, FfiState *st, Value name, int i, const char *fname,
+                              const FfiCType **ct)
 {
     char what[32];
     snprintf(what, sizeof what, "(argument %d)", i + 1);
-    FfiKind k = pvmF_parse_type(vm, name, fname, what);
+    FfiKind k = pvmF_parse_ctype(vm, st, name, fname, what, false, ct);
     if (k == FK_VOID)
         pvmV_error(vm, "%s: void has no %s", fname, strcmp(fname, "ffi.sizeof") ? "value" : "size");
     if (k == FK_BUFFER)
         pvmV_error(vm, "%s: buffer is only a parameter type; the memory holds a \"pointer\"", fname);
+    if (*ct && !(*ct)->complete)
+        return k; /* "struct s" before ffi.cdef defines it: looked up again next time */
     unsigned slot = (unsigned)name.as.s->hash & (FFI_TYPE_CACHE - 1);
     st->type_cache[slot].name = name.as.s;
     st->type_cache[slot].kind = (uint8_t)k;
+    st->type_cache[slot].ctype = *ct;
     return k;
 }
 
-/* The C type args[i] names. A program names its types with literals, the
- * same string objects on every call, so a hit in the cache is the rule. */
-static inline FfiKind arg_data_type(VM *vm, FfiState *st, const Value *args, int i, const char *fname)
+/* The C type args[i] names; [*ct] is set for an aggregate. A program
+ * names its types with literals, the same string objects on every call,
+ * so a hit in the cache is the rule. */
+static inline FfiKind arg_data_type(VM *vm, FfiState *st, const Value *args, int i, const char *fname,
+                                    const FfiCType **ct)
 {
     Value name = args[i];
     if (name.type == VT_STRING) {
         unsigned slot = (unsigned)name.as.s->hash & (FFI_TYPE_CACHE - 1);
-        if (st->type_cache[slot].name == name.as.s)
+        if (st->type_cache[slot].name == name.as.s) {
+            *ct = st->type_cache[slot].ctype;
             return (FfiKind)st->type_cache[slot].kind;
+        }
     }
-    return data_type_slow(vm, st, name, i, fname);
+    return data_type_slow(vm, st, name, i, fname, ct);
+}
+
+FfiKind pvmF_arg_ctype(VM *vm, FfiState *st, const Value *args, int i, const char *fname, const FfiCType **ct)
+{
+    return arg_data_type(vm, st, args, i, fname, ct);
+}
+
+/* [ct] (an aggregate's type) must be complete to have a size. */
+static void check_complete(VM *vm, const FfiCType *ct, const char *fname)
+{
+    if (!ct->complete)
+        pvmV_error(vm, "%s: %s has no definition (an incomplete type)", fname, ct->name);
+}
+
+static Value read_aggregate(VM *vm, const PvPointer *p, const FfiCType *ct, int64_t offset)
+{
+    check_complete(vm, ct, "ffi.read");
+    return pvmF_agg_from_c(vm, ct, access_at(vm, p, offset, ct->size, "ffi.read", "read"));
+}
+
+/* Converted into a scratch copy first, so a bad value writes nothing. */
+static void write_aggregate(VM *vm, const PvPointer *p, const FfiCType *ct, int64_t offset, Value v)
+{
+    check_complete(vm, ct, "ffi.write");
+    char *tmp = pvmV_alloc_atomic(vm, ct->size);
+    pvmF_agg_to_c(vm, ct, v, tmp, (FfiWhere){ "ffi.write", 4 });
+    memcpy(access_at(vm, p, offset, ct->size, "ffi.write", "write"), tmp, ct->size);
 }
 
 /* ffi.alloc(n) or ffi.alloc(s): n zeroed bytes, or a C copy of s with its
@@ -179,8 +220,11 @@ Value pvmF_read(VM *vm, int argc, Value *args, void *data)
 {
     pvmF_check_enabled(vm);
     PvPointer *p = pvmF_arg_pointer(vm, args, 0, "ffi.read");
-    FfiKind k = arg_data_type(vm, data, args, 1, "ffi.read");
+    const FfiCType *ct;
+    FfiKind k = arg_data_type(vm, data, args, 1, "ffi.read", &ct);
     int64_t offset = arg_offset(vm, argc, args, 2, "ffi.read");
+    if (k == FK_AGGREGATE)
+        return read_aggregate(vm, p, ct, offset);
     const FfiTypeInfo *t = &pvmF_types[k];
     const char *at = access_at(vm, p, offset, t->size, "ffi.read", "read");
     if (t->is_int) /* the common case, without the general switch */
@@ -194,10 +238,15 @@ Value pvmF_write(VM *vm, int argc, Value *args, void *data)
 {
     pvmF_check_enabled(vm);
     PvPointer *p = pvmF_arg_pointer(vm, args, 0, "ffi.write");
-    FfiKind k = arg_data_type(vm, data, args, 1, "ffi.write");
+    const FfiCType *ct;
+    FfiKind k = arg_data_type(vm, data, args, 1, "ffi.write", &ct);
     if (k == FK_STRING)
         pvmV_error(vm, "ffi.write: cannot store a PV string in C memory; store ffi.alloc(s) as a \"pointer\"");
     int64_t offset = arg_offset(vm, argc, args, 2, "ffi.write");
+    if (k == FK_AGGREGATE) {
+        write_aggregate(vm, p, ct, offset, args[3]);
+        return VAL_NIL;
+    }
     const FfiTypeInfo *t = &pvmF_types[k];
     Value v = args[3];
     if (t->is_int && v.type == VT_INT && v.as.i >= t->min && v.as.i <= t->max) {
@@ -324,6 +373,11 @@ Value pvmF_size(VM *vm, int argc, Value *args, void *data)
 Value pvmF_sizeof(VM *vm, int argc, Value *args, void *data)
 {
     pvmF_check_enabled(vm);
-    FfiKind k = arg_data_type(vm, data, args, 0, "ffi.sizeof");
+    const FfiCType *ct;
+    FfiKind k = arg_data_type(vm, data, args, 0, "ffi.sizeof", &ct);
+    if (k == FK_AGGREGATE) {
+        check_complete(vm, ct, "ffi.sizeof");
+        return vm_int((int64_t)ct->size);
+    }
     return vm_int((int64_t)pvmF_types[k].size);
 }

@@ -54,19 +54,46 @@ const FfiTypeInfo pvmF_types[FK__COUNT] = {
     [FK_POINTER] = { "pointer", &ffi_type_pointer, sizeof(void *), false, false, 0, 0 },
     [FK_STRING] = { "string", &ffi_type_pointer, sizeof(char *), false, false, 0, 0 },
     [FK_BUFFER] = { "buffer", &ffi_type_pointer, sizeof(char *), false, false, 0, 0 },
+    [FK_BOOL] = { "bool", &ffi_type_uint8, sizeof(_Bool), false, false, 0, 0 },
+    /* No name a program can write: an aggregate is spelled in C. */
+    [FK_AGGREGATE] = { "", NULL, 0, false, false, 0, 0 },
+    [FK_CSTRING] = { "const char *", &ffi_type_pointer, sizeof(char *), false, false, 0, 0 },
 };
 
 /* ---- Type names and signatures ---- */
 
-FfiKind pvmF_parse_type(VM *vm, Value name, const char *fname, const char *what)
+/* The table's kind named [s], or -1. */
+static int table_kind(const PvString *s)
+{
+    for (int k = 0; k < FK_AGGREGATE; k++) {
+        if (!strcmp(s->chars, pvmF_types[k].name) && strlen(pvmF_types[k].name) == s->len)
+            return k;
+    }
+    return -1;
+}
+
+FfiKind pvmF_parse_ctype(VM *vm, FfiState *st, Value name, const char *fname, const char *what,
+                         bool prototype, const FfiCType **ctype)
 {
     if (name.type != VT_STRING)
         pvmV_error(vm, "%s: the C type %s must be a string, got %s", fname, what, pvmV_type_name(name));
-    for (int k = 0; k < FK__COUNT; k++) {
-        if (!strcmp(name.as.s->chars, pvmF_types[k].name) && strlen(pvmF_types[k].name) == name.as.s->len)
-            return (FfiKind)k;
-    }
-    pvmV_error(vm, "%s: unknown C type '%s' %s", fname, name.as.s->chars, what);
+    *ctype = NULL;
+    int k = table_kind(name.as.s);
+    if (k >= 0)
+        return (FfiKind)k;
+    const FfiCType *t = pvmF_ctype_parse(vm, st, name.as.s, fname);
+    if (!t)
+        pvmV_error(vm, "%s: unknown C type '%s' %s", fname, name.as.s->chars, what);
+    if (t->tag == CT_FUNC)
+        pvmV_error(vm, "%s: '%s' is a function type, not a value's type %s (use a pointer to it)", fname,
+                   t->name, what);
+    if (t->unsupported)
+        pvmV_error(vm, "%s: %s %s is not supported (PV floats are doubles); use a pointer to it", fname, t->name,
+                   what);
+    FfiKind kind = pvmF_ctype_kind(t, prototype);
+    if (kind == FK_AGGREGATE)
+        *ctype = t;
+    return kind;
 }
 
 static bool is_ellipsis(Value v)
@@ -98,11 +125,18 @@ static int find_ellipsis(VM *vm, const PvArray *args, const char *fname, bool al
     return at;
 }
 
-static FfiKind parse_param(VM *vm, Value name, const char *fname, int param, bool variadic_part)
+static FfiKind parse_param(VM *vm, FfiState *st, FfiSig *sig, Value name, const char *fname, int param,
+                           bool variadic_part, bool allow_variadic)
 {
     char what[48];
     snprintf(what, sizeof what, "for parameter %d", param);
-    FfiKind k = pvmF_parse_type(vm, name, fname, what);
+    const FfiCType *ct;
+    FfiKind k = pvmF_parse_ctype(vm, st, name, fname, what, true, &ct);
+    if (k == FK_AGGREGATE && !allow_variadic)
+        pvmV_error(vm, "%s: parameter %d: a callback cannot take a struct, union or array by value (%s); "
+                       "take a pointer", fname, param, ct->name);
+    if (k == FK_AGGREGATE)
+        pvmF_sig_note_aggregate(vm, sig, param - 1, ct, fname);
     if (k == FK_VOID)
         pvmV_error(vm, "%s: void is only valid as a return type (parameter %d)", fname, param);
     if (variadic_part && promoted_in_varargs(k))
@@ -111,12 +145,12 @@ static FfiKind parse_param(VM *vm, Value name, const char *fname, int param, boo
     return k;
 }
 
-static void prepare_cif(VM *vm, FfiSig *sig, const char *fname)
+void pvmF_prepare_cif(VM *vm, FfiSig *sig, const char *fname)
 {
     if (sig->open)
         return; /* prepared per call, once the extra arguments are known */
     ffi_status st;
-    ffi_type *rtype = pvmF_types[sig->ret].type;
+    ffi_type *rtype = sig->ret_ctype ? pvmF_ctype_ffi(vm, sig->ret_ctype, fname) : pvmF_types[sig->ret].type;
     if (sig->variadic)
         st = ffi_prep_cif_var(&sig->cif, FFI_DEFAULT_ABI, (unsigned)sig->nfixed, (unsigned)sig->nargs,
                               rtype, sig->types);
@@ -126,10 +160,18 @@ static void prepare_cif(VM *vm, FfiSig *sig, const char *fname)
         pvmV_error(vm, "%s: libffi cannot prepare this signature (status %d)", fname, (int)st);
 }
 
-void pvmF_parse_sig(VM *vm, FfiSig *sig, Value ret, Value args, const char *fname, bool allow_variadic)
+void pvmF_parse_sig(VM *vm, FfiState *st, FfiSig *sig, Value ret, Value args, const char *fname,
+                    bool allow_variadic)
 {
     memset(sig, 0, sizeof *sig);
-    sig->ret = pvmF_parse_type(vm, ret, fname, "for the return value");
+    const FfiCType *rct;
+    sig->ret = pvmF_parse_ctype(vm, st, ret, fname, "for the return value", true, &rct);
+    if (sig->ret == FK_CSTRING && !allow_variadic)
+        pvmV_error(vm, "ffi.callback: a callback cannot return a string (return a pointer from ffi.alloc)");
+    if (rct && !allow_variadic)
+        pvmV_error(vm, "%s: a callback cannot return a struct, union or array by value (%s)", fname, rct->name);
+    if (rct)
+        pvmF_sig_note_aggregate(vm, sig, -1, rct, fname);
     if (sig->ret == FK_BUFFER)
         pvmV_error(vm, "%s: buffer is only valid as a parameter type (C returns a \"pointer\")", fname);
     if (args.type != VT_NIL && args.type != VT_ARRAY)
@@ -145,33 +187,38 @@ void pvmF_parse_sig(VM *vm, FfiSig *sig, Value ret, Value args, const char *fnam
     sig->nfixed = sig->variadic ? ellipsis : nparams;
     sig->nargs = nparams;
     sig->kinds = pvmV_alloc_atomic(vm, (size_t)nparams + 1);
-    sig->types = pvmV_alloc_atomic(vm, ((size_t)nparams + 1) * sizeof(ffi_type *));
+    /* not atomic: it may hold the collector-made ffi_types of aggregates */
+    sig->types = pvmV_alloc(vm, ((size_t)nparams + 1) * sizeof(ffi_type *));
     int n = 0;
     for (size_t i = 0; i < list->len; i++) {
         if ((int)i == ellipsis)
             continue;
-        FfiKind k = parse_param(vm, pvmV_array_load(list, i), fname, n + 1, n >= sig->nfixed);
+        FfiKind k = parse_param(vm, st, sig, pvmV_array_load(list, i), fname, n + 1, n >= sig->nfixed,
+                                allow_variadic);
         sig->kinds[n] = (uint8_t)k;
-        sig->types[n] = pvmF_types[k].type;
+        sig->types[n] = k == FK_AGGREGATE ? pvmF_ctype_ffi(vm, sig->ctypes[n], fname) : pvmF_types[k].type;
         n++;
     }
-    prepare_cif(vm, sig, fname);
+    pvmF_prepare_cif(vm, sig, fname);
 }
 
 /* ---- PV -> C ---- */
 
-static void where_text(char *buf, size_t size, FfiWhere where)
+void pvmF_where_text(char *buf, size_t size, FfiWhere where)
 {
     if (where.arg > 0)
         snprintf(buf, size, "%s: argument %d", where.fname, where.arg);
-    else
+    else if (where.arg == 0)
         snprintf(buf, size, "%s: return value", where.fname);
+    else
+        snprintf(buf, size, "%s", where.fname);
 }
+
 
 void pvmF_type_error(VM *vm, FfiWhere where, const char *expected, Value got)
 {
     char at[160];
-    where_text(at, sizeof at, where);
+    pvmF_where_text(at, sizeof at, where);
     pvmV_error(vm, "%s must be %s, got %s", at, expected, pvmV_type_name(got));
 }
 
@@ -181,7 +228,7 @@ static void int_to_c(VM *vm, const FfiTypeInfo *t, Value v, void *dst, FfiWhere 
         pvmF_type_error(vm, where, "int", v);
     if (v.as.i < t->min || v.as.i > t->max) {
         char at[160];
-        where_text(at, sizeof at, where);
+        pvmF_where_text(at, sizeof at, where);
         pvmV_error(vm, "%s: %" PRId64 " is out of range for %s (%" PRId64 "..%" PRId64 ")", at, v.as.i,
                  t->name, t->min, t->max);
     }
@@ -192,25 +239,39 @@ static void string_to_c(VM *vm, Value v, void *dst, FfiWhere where)
 {
     if (v.type == VT_NIL) {
         char at[160];
-        where_text(at, sizeof at, where);
+        pvmF_where_text(at, sizeof at, where);
         pvmV_error(vm, "%s: nil (NULL) is not allowed for a string", at);
     }
     if (v.type != VT_STRING)
         pvmF_type_error(vm, where, "string", v);
     if (memchr(v.as.s->chars, '\0', v.as.s->len)) {
         char at[160];
-        where_text(at, sizeof at, where);
+        pvmF_where_text(at, sizeof at, where);
         pvmV_error(vm, "%s: the string contains a NUL byte, which C would take for its end", at);
     }
     const char *chars = v.as.s->chars;
     memcpy(dst, &chars, sizeof chars);
 }
 
+/* A declared `const char *` takes what C would: a string (read-only, as
+ * for "string"), a pointer to chars (a block, a foreign pointer) or nil. */
+static void cstring_to_c(VM *vm, Value v, void *dst, FfiWhere where)
+{
+    if (v.type == VT_STRING) {
+        string_to_c(vm, v, dst, where);
+        return;
+    }
+    if (v.type != VT_POINTER && v.type != VT_NIL)
+        pvmF_type_error(vm, where, "string, pointer or nil", v);
+    void *p = v.type == VT_NIL ? NULL : vm_pointer_addr(v);
+    memcpy(dst, &p, sizeof p);
+}
+
 /* Raises "WHERE: WHY" for a value a "buffer" parameter refuses. */
 static PVM_NORETURN void buffer_error(VM *vm, FfiWhere where, const char *why)
 {
     char at[160];
-    where_text(at, sizeof at, where);
+    pvmF_where_text(at, sizeof at, where);
     pvmV_error(vm, "%s: %s", at, why);
 }
 
@@ -266,6 +327,14 @@ void pvmF_to_c(VM *vm, FfiKind k, Value v, void *dst, FfiWhere where)
     }
     case FK_STRING: string_to_c(vm, v, dst, where); return;
     case FK_BUFFER: buffer_to_c(vm, v, dst, where); return;
+    case FK_CSTRING: cstring_to_c(vm, v, dst, where); return;
+    case FK_BOOL: {
+        if (v.type != VT_BOOL)
+            pvmF_type_error(vm, where, "bool", v);
+        _Bool b = v.as.b;
+        memcpy(dst, &b, sizeof b);
+        return;
+    }
     default: pvmV_error(vm, "%s: void has no value", where.fname);
     }
 }
@@ -281,11 +350,13 @@ Value pvmF_from_c(VM *vm, FfiKind k, const void *src)
     case FK_FLOAT: { float f; memcpy(&f, src, sizeof f); return vm_float((double)f); }
     case FK_DOUBLE: { double d; memcpy(&d, src, sizeof d); return vm_float(d); }
     case FK_POINTER: { void *p; memcpy(&p, src, sizeof p); return pvmF_pointer(vm, p); }
-    case FK_STRING: {
+    case FK_STRING:
+    case FK_CSTRING: {
         const char *s;
         memcpy(&s, src, sizeof s);
         return s ? vm_str_value(pvmV_string_cstr(vm, s)) : VAL_NIL;
     }
+    case FK_BOOL: { uint8_t b; memcpy(&b, src, 1); return vm_bool(b != 0); }
     default: return VAL_NIL;
     }
 }
@@ -298,6 +369,8 @@ static bool widened(FfiKind k)
 
 Value pvmF_from_return(VM *vm, FfiKind k, const FfiSlot *ret)
 {
+    if (k == FK_BOOL) /* widened like a uint8 */
+        return vm_bool((uint8_t)ret->arg != 0);
     if (!widened(k))
         return pvmF_from_c(vm, k, ret);
     const FfiTypeInfo *t = &pvmF_types[k];
@@ -311,6 +384,13 @@ void pvmF_to_return(VM *vm, FfiKind k, Value v, void *ret, FfiWhere where)
 {
     if (k == FK_VOID)
         return;
+    if (k == FK_BOOL) {
+        _Bool b;
+        pvmF_to_c(vm, k, v, &b, where);
+        ffi_arg w = b;
+        memcpy(ret, &w, sizeof w);
+        return;
+    }
     if (!widened(k)) {
         pvmF_to_c(vm, k, v, ret, where);
         return;

@@ -24,6 +24,9 @@ PVMC=${PVMC:-build/rel/pvmc}
 PVM=$(cd "$(dirname "$PVM")" && pwd)/$(basename "$PVM")
 PVMC=$(cd "$(dirname "$PVMC")" && pwd)/$(basename "$PVMC")
 export PVM PVMC
+# The ffi test library (the Makefile builds it) and its declarations.
+export PVM_FFI_TESTLIB=${PVM_FFI_TESTLIB:-$(pwd)/build/rel/tests/libpvmffitest.so}
+export PVM_FFI_TESTSRC=$(pwd)/tests/ffilib
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 TMP=$(mktemp -d)

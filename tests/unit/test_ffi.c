@@ -167,9 +167,9 @@ static void test_unknown_types_are_errors(void **state)
 {
     VM *vm = new_vm();
     Value lib = libc(vm);
-    Value args[4] = { lib, str(vm, "abs"), str(vm, "int32_t"), VAL_NIL };
+    Value args[4] = { lib, str(vm, "abs"), str(vm, "int33_t"), VAL_NIL };
     assert_string_equal(call_fails(vm, ffi_get(vm, "fn"), 4, args),
-                        "ffi.fn: abs: unknown C type 'int32_t' for the return value");
+                        "ffi.fn: abs: unknown C type 'int33_t' for the return value");
     const char *bad[] = { "int", "Int" };
     args[2] = str(vm, "int");
     args[3] = array_of_types(vm, 2, bad);
@@ -177,9 +177,9 @@ static void test_unknown_types_are_errors(void **state)
                         "ffi.fn: abs: unknown C type 'Int' for parameter 2");
     Value four = vm_int(4);
     Value p = call_ok(vm, ffi_get(vm, "alloc"), 1, &four);
-    Value r[2] = { p, str(vm, "char") };
+    Value r[2] = { p, str(vm, "chr") };
     assert_string_equal(call_fails(vm, ffi_get(vm, "read"), 2, r),
-                        "ffi.read: unknown C type 'char' (argument 2)");
+                        "ffi.read: unknown C type 'chr' (argument 2)");
     Value sz = str(vm, "wchar");
     assert_string_equal(call_fails(vm, ffi_get(vm, "sizeof"), 1, &sz),
                         "ffi.sizeof: unknown C type 'wchar' (argument 1)");
