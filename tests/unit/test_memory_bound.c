@@ -13,7 +13,8 @@
  * Each case runs in a child process (this binary, re-executed with
  * --child) so that its ru_maxrss is its own; the parent reads it with
  * wait4. `test_memory_bound --table 16 64 256` prints the measurements as
- * a markdown table instead of testing (limits in MB). Under the
+ * a markdown table instead of testing (limits in MB; BOUND_ONLY=NAME
+ * measures one case). Under the
  * sanitizers only the statuses are checked: ASan's shadow memory and
  * quarantine are not pvm's. */
 #include <setjmp.h>
@@ -93,6 +94,10 @@ static const BombCase cases[] = {
     { "str_keep", "let a = array.new(10000, 123456); let keep = [];\n"
                   "while true { push(keep, str(a)); }", PVM_EMEMORY },
     { "read_zero", "let s = io.read_file(\"/dev/zero\");", PVM_EMEMORY },
+    { "fits_near_small", "let keep = []; for i in 0..LIMIT * 3 / 4 / 96 { push(keep, [i, i]); }\n"
+                         "for i in 0..LIMIT / 4 { let t = [i, i]; }", PVM_OK },
+    { "fits_near_large", "let keep = []; for i in 0..LIMIT * 3 / 4 / 65600 { push(keep, string.repeat(\"y\", 65536)); }\n"
+                         "for i in 0..64 { let t = string.repeat(\"z\", LIMIT / 16); }", PVM_OK },
     { "fits_arrays", "let keep = []; for i in 0..LIMIT / 2 / 96 { push(keep, [i, i]); }\n"
                      "for i in 0..LIMIT / 8 { let t = [i, i]; }", PVM_OK },
     { "fits_strings", "let keep = []; for i in 0..LIMIT / 2 / 65600 { push(keep, string.repeat(\"y\", 65536)); }\n"
@@ -130,11 +135,12 @@ static int child_main(const char *name, size_t limit)
 typedef struct {
     int status;     /* the child's pvm_status, or -1 when it did not exit */
     long peak_kb;   /* its ru_maxrss */
+    double cpu_s;   /* its user + system time */
 } ChildResult;
 
 static ChildResult run_child(const char *name, size_t limit)
 {
-    ChildResult r = { -1, 0 };
+    ChildResult r = { -1, 0, 0 };
     char limit_text[32];
     snprintf(limit_text, sizeof limit_text, "%zu", limit);
     fflush(NULL);
@@ -153,6 +159,8 @@ static ChildResult run_child(const char *name, size_t limit)
     if (WIFEXITED(wstatus))
         r.status = WEXITSTATUS(wstatus);
     r.peak_kb = ru.ru_maxrss;
+    r.cpu_s = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec)
+              + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
     return r;
 }
 
@@ -199,20 +207,24 @@ static void test_bound_64mb(void **state)
     check_limit((size_t)64 << 20);
 }
 
-/* --table: one row per case and limit. */
+/* --table: one row per case and limit ($BOUND_ONLY: only that case). */
 static int print_table(int argc, char **argv)
 {
+    const char *only = getenv("BOUND_ONLY");
     long base = baseline_kb();
     printf("baseline (idle VM) peak RSS: %.1f MB\n\n", base / 1024.0);
-    printf("| case | limit MB | status | peak RSS - baseline MB | ratio |\n|---|---:|---|---:|---:|\n");
+    printf("| case | limit MB | status | peak RSS - baseline MB | ratio | CPU s |\n"
+           "|---|---:|---|---:|---:|---:|\n");
     for (int a = 0; a < argc; a++) {
         size_t limit = (size_t)strtoul(argv[a], NULL, 10) << 20;
         for (size_t i = 0; i < NCASES; i++) {
+            if (only && strcmp(only, cases[i].name) != 0)
+                continue;
             ChildResult r = run_child(cases[i].name, limit);
             double used = (r.peak_kb - base) / 1024.0;
-            printf("| %s | %zu | %s | %.1f | %.2f |\n", cases[i].name, limit >> 20,
+            printf("| %s | %zu | %s | %.1f | %.2f | %.2f |\n", cases[i].name, limit >> 20,
                    r.status < 0 ? "killed" : pvm_status_name((pvm_status)r.status), used,
-                   used / (double)(limit >> 20));
+                   used / (double)(limit >> 20), r.cpu_s);
             fflush(stdout);
         }
     }

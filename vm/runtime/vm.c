@@ -23,6 +23,14 @@ static pthread_once_t gc_once = PTHREAD_ONCE_INIT;
 
 uint64_t pvmV_new_vm_fail_countdown;
 
+/* Changed only when a VM is made or freed, never on the allocation path. */
+static unsigned vm_count;
+
+unsigned pvmV_vm_count(void)
+{
+    return __atomic_load_n(&vm_count, __ATOMIC_RELAXED);
+}
+
 /* bdwgc collects after allocating a share of what it must scan (the heap
  * in use and the roots): a program with little live data, making many
  * small objects (instances, closures), would collect every few tens of
@@ -145,6 +153,7 @@ VM *pvmV_new(void)
     vm->fuel = INT64_MAX;
     vm->error = VAL_NIL;
     vm->fail_alloc_countdown = pvmV_new_vm_fail_countdown;
+    __atomic_add_fetch(&vm_count, 1, __ATOMIC_RELAXED);
     if (!vm_init_heap(vm)) {
         pvmV_free(vm);
         return NULL;
@@ -156,6 +165,7 @@ void pvmV_free(VM *vm)
 {
     if (!vm)
         return;
+    __atomic_sub_fetch(&vm_count, 1, __ATOMIC_RELAXED);
     if (vm->stack_rooted > vm->stack)
         GC_remove_roots(vm->stack, vm->stack_rooted);
     munmap(vm->stack, vm_stack_bytes());
