@@ -43,7 +43,7 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 DEPS_OK  := build/.deps-ok
 
-.PHONY: all deps test unit e2e e2e-switch fuzz fuzz-test tutorial clean install bench bench-quick bench-callgrind bench-calls
+.PHONY: all deps test unit e2e e2e-switch fuzz fuzz-test tutorial clean install bench bench-quick bench-callgrind bench-calls bench-threads
 all: $(PVM) $(PVMC) $(LIB)
 ifeq ($(SANITIZE),0)
 	@ln -sf $(PVM) pvm && ln -sf $(PVMC) pvmc && ln -sf $(LIB) libpvm.a
@@ -164,5 +164,9 @@ bench-callgrind: all
 # API (bench/calls.sh; as root it installs liblua5.4-dev and valgrind).
 bench-calls: $(LIB)
 	@LIB=$(LIB) CC="$(CC)" bash bench/calls.sh
+# How VMs in threads scale: 1, 2 and 8 threads, each with its own VM
+# (bench/threads.sh, bench/threads.c).
+bench-threads: $(LIB)
+	@LIB=$(LIB) CC="$(CC)" bash bench/threads.sh
 
 -include $(LIB_OBJ:.o=.d) $(PVM_OBJ:.o=.d) $(BUILD)/switch/interp.d $(BUILD)/compiler/pvmc_main.d
