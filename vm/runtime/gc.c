@@ -99,7 +99,10 @@ static void vm_check_memory_limit(VM *vm, size_t size)
         return;
     }
     size_t used = vm_heap_bytes() + size;
-    if (used > vm->memory_limit) {
+    /* With other VMs in the process the heap is theirs too: collecting
+     * would stop every thread to learn nothing about this VM, whose own
+     * data the walk counts, garbage or not. */
+    if (used > vm->memory_limit && pvmV_vm_count() == 1) {
         vm_collect_for(vm, size);
         used = vm_heap_bytes() + size;
     }
