@@ -63,17 +63,22 @@ static void vm_count_change(int delta)
     vm_gc_tune(__atomic_add_fetch(&vm_count, (unsigned)delta, __ATOMIC_RELAXED));
 }
 
-/* Two marker threads where there are two cores. For one VM a second
- * marker buys nothing measurable (binary-trees) and costs a thread start
- * per launch (16 000 instructions, bench-callgrind's hello); but with VMs
- * in several threads every collection stops them all, and bdwgc, when it
- * marks in parallel, also builds free lists and sweeps outside its
- * allocation lock: on 2 threads the alloc and mixed workloads of
- * bench/threads.c went from 1.8x and 1.9x to 2.0x and 2.1x the throughput
- * of one (with each thread's wait for a core taken out). The GC_MARKERS
- * environment variable still overrides it. */
+/* Two marker threads where there are two cores, unless the program runs
+ * one VM (pvmV_gc_one_vm). For one VM a second marker buys nothing
+ * measurable and costs instructions: a thread start per launch (16 000,
+ * bench-callgrind's hello) and the markers' handshake at each collection
+ * (hashmap +1.3 %, objects +1.0 %). But with VMs in several threads every
+ * collection stops them all, and bdwgc, when it marks in parallel, also
+ * builds free lists and sweeps outside its allocation lock: on 2 threads
+ * the alloc and mixed workloads of bench/threads.c went from 1.8x and 1.9x
+ * to 2.0x and 2.1x the throughput of one (each thread's wait for a core
+ * taken out). bdwgc starts its markers when it is initialised, before
+ * anyone can know whether threads will come, hence the choice by program.
+ * The GC_MARKERS environment variable still overrides it. */
 static int vm_gc_markers(void)
 {
+    if (&pvmV_gc_one_vm && pvmV_gc_one_vm)
+        return 1;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     return cpus >= 2 ? 2 : 1;
 }

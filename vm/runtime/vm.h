@@ -173,6 +173,11 @@ extern uint64_t pvmV_new_vm_fail_countdown;
 void pvmV_gc_init(void);
 VM *pvmV_new(void);
 void pvmV_free(VM *vm);
+/* Defined (true) by a program that runs one VM per process, the pvm
+ * command (vm/cli/pvm_main.c): the collector then keeps one marker thread,
+ * which is cheaper for a single VM (vm.c). Left undefined in libpvm.a, so
+ * embedders, who may run VMs in threads, get parallel marking. */
+extern const bool pvmV_gc_one_vm __attribute__((weak));
 /* How many VMs the process has: the memory limit's walk counts what
  * natives hold on the C stack only when this VM is the one (reach.c). */
 unsigned pvmV_vm_count(void);
