@@ -45,7 +45,7 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 DEPS_OK  := build/.deps-ok
 
-.PHONY: all deps test unit e2e e2e-switch fuzz fuzz-test tutorial clean install bench bench-quick bench-callgrind bench-calls bench-ffi
+.PHONY: all deps test unit e2e e2e-switch fuzz fuzz-test tutorial clean install bench bench-quick bench-callgrind bench-calls bench-ffi bench-threads
 all: $(PVM) $(PVMC) $(LIB)
 ifeq ($(SANITIZE),0)
 	@ln -sf $(PVM) pvm && ln -sf $(PVMC) pvmc && ln -sf $(LIB) libpvm.a
@@ -181,5 +181,10 @@ bench-calls: $(LIB)
 bench-ffi: $(PVM)
 	$(PVM) -j off bench/callbacks.pv
 	$(PVM) -j off bench/ffi_costs.pv
+
+# How VMs in threads scale: 1, 2 and 8 threads, each with its own VM
+# (bench/threads.sh, bench/threads.c).
+bench-threads: $(LIB)
+	@LIB=$(LIB) CC="$(CC)" bash bench/threads.sh
 
 -include $(LIB_OBJ:.o=.d) $(PVM_OBJ:.o=.d) $(BUILD)/switch/interp.d $(BUILD)/compiler/pvmc_main.d

@@ -19,6 +19,10 @@
 #include "compiler/compiler.h"
 #include "vm/bytecode/pbc.h"
 
+/* pvmc runs no VM in threads: one collector marker, as for pvm (declared
+ * in vm/runtime/vm.h, which the compiler layer does not include). */
+const bool pvmV_gc_one_vm = true;
+
 #define PVMC_VERSION "0.1.0"
 
 typedef enum { OUT_PBC, OUT_PVA, OUT_DISASM } OutputKind;

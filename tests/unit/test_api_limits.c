@@ -346,6 +346,52 @@ static void test_two_vms_in_two_threads(void **state)
     }
 }
 
+/* Limits with VMs in threads: each VM's limit counts its own data, while
+ * the others allocate at the same time in the one heap. A VM without a
+ * limit holds 40 MB and makes garbage; one under 16 MB runs a bomb and is
+ * stopped; one under 24 MB keeps 8 MB and makes garbage, and finishes. */
+typedef struct {
+    size_t limit;
+    const char *src;
+    pvm_status status;
+} LimitJob;
+
+static void *run_limit_job(void *arg)
+{
+    LimitJob *job = arg;
+    pvm_vm *vm = pvm_new(NULL);
+    if (!vm) {
+        job->status = PVM_ENOMEM;
+        return NULL;
+    }
+    pvm_set_memory_limit(vm, job->limit);
+    job->status = run(vm, job->src);
+    if (job->status != PVM_OK && job->status != PVM_EMEMORY)
+        fprintf(stderr, "limit job: %s: %s\n", pvm_status_name(job->status), pvm_error_message(vm));
+    pvm_free(vm);
+    return NULL;
+}
+
+static void test_memory_limits_in_threads(void **state)
+{
+    (void)state;
+    LimitJob jobs[3] = {
+        { 0, "let keep = []; for i in 0..400000 { push(keep, [i, i, i, i]); }\n"
+             "for i in 0..1000000 { let t = [i, i, i, i]; }", PVM_OK },
+        { (size_t)16 << 20, "let keep = []; let i = 0; while true { push(keep, [i, i]); i += 1; }", PVM_OK },
+        { (size_t)24 << 20, "let keep = []; for i in 0..80000 { push(keep, [i, i, i, i]); }\n"
+                            "for i in 0..1000000 { let t = [i, i, i, i]; }", PVM_OK },
+    };
+    pthread_t t[3];
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, run_limit_job, &jobs[i]), 0);
+    for (int i = 0; i < 3; i++)
+        pthread_join(t[i], NULL);
+    assert_int_equal(jobs[0].status, PVM_OK);
+    assert_int_equal(jobs[1].status, PVM_EMEMORY);
+    assert_int_equal(jobs[2].status, PVM_OK);
+}
+
 /* A VM made on one thread and used on another, which attaches itself. */
 typedef struct {
     pvm_vm *vm;
@@ -398,6 +444,7 @@ int main(void)
         cmocka_unit_test(test_tiny_memory_limit),
         cmocka_unit_test(test_memory_limit_is_per_vm),
         cmocka_unit_test(test_two_vms_in_two_threads),
+        cmocka_unit_test(test_memory_limits_in_threads),
         cmocka_unit_test(test_vm_used_from_another_thread),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

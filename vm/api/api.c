@@ -823,7 +823,7 @@ void pvm_set_memory_limit(pvm_vm *P, size_t bytes)
     if (!P)
         return;
     P->vm->memory_limit = bytes;
-    P->vm->bytes_since_check = bytes; /* check at the next allocation */
+    P->vm->bytes_until_check = 0; /* check at the next allocation */
 }
 
 void pvm_set_instruction_limit(pvm_vm *P, int64_t instructions)

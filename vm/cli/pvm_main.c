@@ -20,6 +20,10 @@
 #include "jit/jit.h"
 #include "vm/cli/jit_listing.h"
 
+/* The pvm command runs one VM: one collector marker is cheaper for it
+ * (vm/runtime/vm.c, vm_gc_markers). */
+const bool pvmV_gc_one_vm = true;
+
 #define PVM_VERSION "0.1.0"
 
 typedef struct {

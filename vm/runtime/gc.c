@@ -42,33 +42,78 @@ static bool vm_checks_needed(const VM *vm)
     return __builtin_expect((vm->memory_limit | vm->fail_alloc_countdown) != 0, 0);
 }
 
-/* The live heap as bdwgc sees it: every VM's data in the process, so at
- * least this VM's own (pvmV_reachable_bytes); under the limit it settles the
- * check cheaply. */
-static size_t vm_live_bytes(void)
+/* What the collector's heap may hold in RAM: every VM's data in the
+ * process, its garbage, and the free blocks still mapped. Under the
+ * limit it settles the check cheaply, since it bounds this VM's data and
+ * the process's RSS alike. */
+static size_t vm_heap_bytes(void)
 {
-    return GC_get_heap_size() - GC_get_free_bytes();
+    return GC_get_heap_size();
 }
 
-/* Enforces vm->memory_limit. Checked once per quarter of the limit
- * allocated, so the cost of a full collection is amortised. */
+/* A request of at least this share of the limit may not fit in the free
+ * blocks the heap has, which bdwgc then leaves in RAM while it maps new
+ * ones for the request. */
+#define VM_LARGE_SHARE 16
+
+/* Frees what is garbage and gives the free blocks back to the OS, so that
+ * a large request about to map new memory does not leave the old free
+ * blocks resident beside it (doubling arrays, maps and buffers: the
+ * smaller blocks they left could never hold the next one). bdwgc unmaps a
+ * block only two collections after freeing it, hence the two more: three
+ * full collections, only for a large request near the limit. */
+static void vm_collect_for(const VM *vm, size_t size)
+{
+    GC_gcollect_and_unmap();
+    if (vm_heap_bytes() + size <= vm->memory_limit || size < vm->memory_limit / VM_LARGE_SHARE)
+        return;
+    GC_gcollect_and_unmap();
+    GC_gcollect_and_unmap();
+}
+
+/* Bytes to allocate before the next check, when [used] of the limit is
+ * taken: half the room left, so that the figure cannot pass the limit
+ * between two checks by more than the floor (1/64 of the limit), and no
+ * more than a quarter of the limit, so that a check (and the collection
+ * it may force) stays rare while there is room. */
+static size_t vm_check_interval(const VM *vm, size_t used)
+{
+    size_t limit = vm->memory_limit;
+    size_t room = used < limit ? (limit - used) / 2 : 0;
+    if (room < limit / 64)
+        return limit / 64;
+    if (room > limit / 4)
+        return limit / 4;
+    return room;
+}
+
+/* Enforces vm->memory_limit before [size] more bytes are allocated. The
+ * check runs when the bytes allocated since the last one reach its
+ * interval, so its cost (and that of a collection) is amortised. */
 static void vm_check_memory_limit(VM *vm, size_t size)
 {
     if (size > vm->memory_limit)
         pvmV_raise_kind(vm, VM_ERR_MEMORY_LIMIT);
-    vm->bytes_since_check += size;
-    if (vm->bytes_since_check < vm->memory_limit / 4)
+    if (size < vm->bytes_until_check) {
+        vm->bytes_until_check -= size;
         return;
-    vm->bytes_since_check = 0;
-    if (vm_live_bytes() + size <= vm->memory_limit)
-        return;
-    GC_gcollect();
-    if (vm_live_bytes() + size <= vm->memory_limit)
-        return;
+    }
+    size_t used = vm_heap_bytes() + size;
+    /* With other VMs in the process the heap is theirs too: collecting
+     * would stop every thread to learn nothing about this VM, whose own
+     * data the walk counts, garbage or not. */
+    if (used > vm->memory_limit && pvmV_vm_count() == 1) {
+        vm_collect_for(vm, size);
+        used = vm_heap_bytes() + size;
+    }
     /* The process's heap is over this VM's limit; its own data may not be
-     * (other VMs in the process hold theirs). */
-    if (pvmV_reachable_bytes(vm) + size > vm->memory_limit)
+     * (other VMs in the process hold theirs, and some of the heap is
+     * fragments). */
+    if (used > vm->memory_limit)
+        used = pvmV_reachable_bytes(vm) + size;
+    if (used > vm->memory_limit)
         pvmV_raise_kind(vm, VM_ERR_MEMORY_LIMIT);
+    vm->bytes_until_check = vm_check_interval(vm, used);
 }
 
 static void vm_account(VM *vm, size_t size)

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "vm/runtime/vm.h"
 #ifdef PVM_ASAN /* vm/config.h */
@@ -32,11 +33,59 @@ uint64_t pvmV_new_vm_fail_countdown;
  * of peak RSS. */
 #define VM_GC_MIN_BYTES_ALLOCD (256u * 1024u)
 
-/* One marker thread: a second one buys nothing measurable on the GC-heavy
- * benchmarks (binary-trees) and costs a thread start on every launch. */
+/* With several VMs (in threads, as a rule) bdwgc's one allocation counter
+ * adds up all of theirs, so each VM alone would see a collection every
+ * 256 KB / N of its own allocation; and a collection then stops every
+ * thread with signals and waits for each to acknowledge, tens of
+ * microseconds more each time. So the minimum grows to this much per VM:
+ * on 2 threads the mixed workload of bench/threads.c went from 1.3x to
+ * 1.8x the throughput of one (bench/RESULTS.md), for about 1 MB of peak
+ * RSS per VM. */
+#define VM_GC_MIN_BYTES_PER_VM (1024u * 1024u)
+
+/* Changed only when a VM is made or freed, never on the allocation path. */
+static unsigned vm_count;
+
+unsigned pvmV_vm_count(void)
+{
+    return __atomic_load_n(&vm_count, __ATOMIC_RELAXED);
+}
+
+/* Sets the collector's minimum for [count] VMs. Two VMs made or freed at
+ * once may leave the figure of the one before; the next change fixes it. */
+static void vm_gc_tune(unsigned count)
+{
+    GC_set_min_bytes_allocd(count > 1 ? (size_t)count * VM_GC_MIN_BYTES_PER_VM : VM_GC_MIN_BYTES_ALLOCD);
+}
+
+static void vm_count_change(int delta)
+{
+    vm_gc_tune(__atomic_add_fetch(&vm_count, (unsigned)delta, __ATOMIC_RELAXED));
+}
+
+/* Two marker threads where there are two cores, unless the program runs
+ * one VM (pvmV_gc_one_vm). For one VM a second marker buys nothing
+ * measurable and costs instructions: a thread start per launch (16 000,
+ * bench-callgrind's hello) and the markers' handshake at each collection
+ * (hashmap +1.3 %, objects +1.0 %). But with VMs in several threads every
+ * collection stops them all, and bdwgc, when it marks in parallel, also
+ * builds free lists and sweeps outside its allocation lock: on 2 threads
+ * the alloc and mixed workloads of bench/threads.c went from 1.8x and 1.9x
+ * to 2.0x and 2.1x the throughput of one (each thread's wait for a core
+ * taken out). bdwgc starts its markers when it is initialised, before
+ * anyone can know whether threads will come, hence the choice by program.
+ * The GC_MARKERS environment variable still overrides it. */
+static int vm_gc_markers(void)
+{
+    if (&pvmV_gc_one_vm && pvmV_gc_one_vm)
+        return 1;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    return cpus >= 2 ? 2 : 1;
+}
+
 static void vm_gc_init_once(void)
 {
-    GC_set_markers_count(1);
+    GC_set_markers_count(vm_gc_markers());
     GC_set_min_bytes_allocd(VM_GC_MIN_BYTES_ALLOCD);
     GC_INIT();
     GC_allow_register_threads();
@@ -145,6 +194,7 @@ VM *pvmV_new(void)
     vm->fuel = INT64_MAX;
     vm->error = VAL_NIL;
     vm->fail_alloc_countdown = pvmV_new_vm_fail_countdown;
+    vm_count_change(1);
     if (!vm_init_heap(vm)) {
         pvmV_free(vm);
         return NULL;
@@ -156,6 +206,7 @@ void pvmV_free(VM *vm)
 {
     if (!vm)
         return;
+    vm_count_change(-1);
     if (vm->stack_rooted > vm->stack)
         GC_remove_roots(vm->stack, vm->stack_rooted);
     munmap(vm->stack, vm_stack_bytes());

@@ -153,7 +153,7 @@ struct VM {
      * through pvmV_interrupt_set / _clear. */
     volatile sig_atomic_t *interrupt_mirror;
     size_t memory_limit;    /* 0: none */
-    size_t bytes_since_check; /* allocated since the memory limit was last checked (gc.c) */
+    size_t bytes_until_check; /* allocations before the memory limit is checked again (gc.c) */
     /* Fault injection for tests, 0 (off) unless a test sets it: N makes the
      * Nth allocation from now fail as if the collector returned NULL, and
      * every one after it until the test clears it. */
@@ -173,6 +173,14 @@ extern uint64_t pvmV_new_vm_fail_countdown;
 void pvmV_gc_init(void);
 VM *pvmV_new(void);
 void pvmV_free(VM *vm);
+/* Defined (true) by a program that runs one VM per process, the pvm
+ * command (vm/cli/pvm_main.c): the collector then keeps one marker thread,
+ * which is cheaper for a single VM (vm.c). Left undefined in libpvm.a, so
+ * embedders, who may run VMs in threads, get parallel marking. */
+extern const bool pvmV_gc_one_vm __attribute__((weak));
+/* How many VMs the process has: the memory limit's walk counts what
+ * natives hold on the C stack only when this VM is the one (reach.c). */
+unsigned pvmV_vm_count(void);
 /* LeakSanitizer scans neither the collector's heap nor its roots, so a
  * malloc'd block that only a VM (or a pvm_vm) points to looked leaked
  * whenever the process exited without freeing it (a script's os.exit),
