@@ -174,8 +174,6 @@ static uint32_t threshold(const PvmJitState *j, uint32_t tries)
     return j->opt.hot << (2u * tries);
 }
 
-/* -j v's line for a recording that stopped, or a side trace not tried:
- * where, from which exit (a side trace's), why, and what follows. */
 /* A loop the JIT gives up on: never counted or recorded again, and its
  * back edge no longer even asks. */
 static void blacklist(VmInsn *jmp)
@@ -184,6 +182,8 @@ static void blacklist(VmInsn *jmp)
     pvmV_back_edge_cold(jmp);
 }
 
+/* -j v's line for a recording that stopped, or a side trace not tried:
+ * where, from which exit (a side trace's), why, and what follows. */
 static void log_abort(PvmJitState *j, const VmProto *p, uint32_t pc, int32_t parent, uint32_t exitno,
                       const char *why, const char *detail, const char *tail)
 {
@@ -373,7 +373,6 @@ static void announce(PvmJitState *j, const JitTrace *t, uint32_t n)
         dump_trace(j, t, n);
 }
 
-/* A root trace: the loop pass, then the trace runs from its back edge. */
 /* The caps on traces or machine code were reached: every trace and its
  * code go, and their loops are counted and recorded afresh (as LuaJIT
  * flushes). No machine code is running: recordings end in the interpreter. */
@@ -396,6 +395,7 @@ static void flush(PvmJitState *j)
     j->flushes++;
 }
 
+/* A root trace: the loop pass, then the trace runs from its back edge. */
 static void root_done(VM *vm, PvmJitState *j, VmInsn *jmp)
 {
     JitRecorder *r = &j->rec;

@@ -61,10 +61,16 @@ static void *map_near(size_t size)
     return map_rw(NULL, size);
 }
 
+/* The size of the area that [need] bytes of code would get. */
+static size_t area_size_for(const PvmjMcode *m, size_t need)
+{
+    return need > m->area_size ? round_up(need, page_size()) : m->area_size;
+}
+
 /* Maps a new area of at least [need] bytes and makes it the newest. */
 static PvmjArea *add_area(PvmjMcode *m, size_t need)
 {
-    size_t size = need > m->area_size ? round_up(need, page_size()) : m->area_size;
+    size_t size = area_size_for(m, need);
     if (size > m->limit || m->total > m->limit - size)
         return NULL;
     PvmjArea *ar = malloc(sizeof *ar);
@@ -170,7 +176,7 @@ bool pvmJ_mcode_full(const PvmjMcode *m, size_t len)
     const PvmjArea *ar = m->areas;
     if (ar != NULL && round_up(ar->used, CODE_ALIGN) + len <= ar->size)
         return false;
-    size_t size = len > m->area_size ? round_up(len, page_size()) : m->area_size;
+    size_t size = area_size_for(m, len);
     return size <= m->limit && m->total > m->limit - size;
 }
 
