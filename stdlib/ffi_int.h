@@ -146,6 +146,8 @@ typedef struct FfiState {
     struct {
         const PvString *name;
         uint8_t kind;
+        uint8_t int_size;   /* an integer scalar's size in bytes, else 0 */
+        bool int_signed;
         const FfiCType *ctype; /* FK_AGGREGATE: which */
     } type_cache[FFI_TYPE_CACHE];
     /* Pointer boxes for callback arguments, which must be made without

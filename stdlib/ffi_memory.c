@@ -143,6 +143,9 @@ static FfiKind data_type_slow(VM *vm, FfiState *st, Value name, int i, const cha
     st->type_cache[slot].name = name.as.s;
     st->type_cache[slot].kind = (uint8_t)k;
     st->type_cache[slot].ctype = *ct;
+    bool is_int = k != FK_AGGREGATE && pvmF_types[k].is_int;
+    st->type_cache[slot].int_size = is_int ? (uint8_t)pvmF_types[k].size : 0;
+    st->type_cache[slot].int_signed = is_int && pvmF_types[k].is_signed;
     return k;
 }
 
@@ -214,9 +217,60 @@ Value pvmF_alloc(VM *vm, int argc, Value *args, void *data)
     return pvmF_pointer_new(vm, block, block, size, PV_PTR_BLOCK);
 }
 
+/* ---- The fast path of ffi.read and ffi.write ----
+ * The common call reads or writes an integer: a pointer, a type name that
+ * is a literal already in the type cache, an int offset or none, and an
+ * access the checks let through. That call is served here, without a call
+ * of its own, so the native costs a few compares; anything else goes to
+ * the general path, which checks everything again and explains what fails. */
+
+typedef struct {
+    char *at;
+    uint8_t size;
+    bool is_signed;
+    uint8_t kind;
+} FastInt;
+
+/* [n] bytes at [offset] past [p] are inside what may be accessed. */
+static inline bool access_ok(const PvPointer *p, int64_t offset, size_t n)
+{
+    if (p->kind == PV_PTR_FOREIGN)
+        return p->addr != NULL;
+    if (p->kind != PV_PTR_BLOCK)
+        return false;
+    int64_t from = (int64_t)((uintptr_t)p->addr - (uintptr_t)p->owner);
+    int64_t pos;
+    return !__builtin_add_overflow(from, offset, &pos) && pos >= 0 && (uint64_t)pos <= p->size &&
+           n <= p->size - (uint64_t)pos;
+}
+
+/* The integer access args[0..2] describe, or .size 0 for the general path. */
+static inline FastInt fast_int_access(const FfiState *st, int argc, const Value *args)
+{
+    FastInt none = { NULL, 0, false, 0 };
+    if (args[0].type != VT_POINTER || args[1].type != VT_STRING)
+        return none;
+    int64_t offset = 0;
+    if (argc > 2) {
+        if (args[2].type != VT_INT)
+            return none;
+        offset = args[2].as.i;
+    }
+    const PvString *name = args[1].as.s;
+    unsigned slot = (unsigned)name->hash & (FFI_TYPE_CACHE - 1);
+    if (st->type_cache[slot].name != name || !st->type_cache[slot].int_size)
+        return none;
+    const PvPointer *p = args[0].as.p;
+    size_t n = st->type_cache[slot].int_size;
+    if (!access_ok(p, offset, n))
+        return none;
+    return (FastInt){ (char *)((uintptr_t)p->addr + (uint64_t)offset), (uint8_t)n,
+                      st->type_cache[slot].int_signed, st->type_cache[slot].kind };
+}
+
 /* ffi.read(ptr, type, offset = 0). A "string" reads a char * stored there
  * and copies the C string it points to (nil for NULL). */
-Value pvmF_read(VM *vm, int argc, Value *args, void *data)
+static PVM_NOINLINE Value read_general(VM *vm, int argc, Value *args, void *data)
 {
     pvmF_check_enabled(vm);
     PvPointer *p = pvmF_arg_pointer(vm, args, 0, "ffi.read");
@@ -227,14 +281,24 @@ Value pvmF_read(VM *vm, int argc, Value *args, void *data)
         return read_aggregate(vm, p, ct, offset);
     const FfiTypeInfo *t = &pvmF_types[k];
     const char *at = access_at(vm, p, offset, t->size, "ffi.read", "read");
-    if (t->is_int) /* the common case, without the general switch */
+    if (t->is_int)
         return vm_int(pvmF_load_int(at, t->size, t->is_signed));
     return pvmF_from_c(vm, k, at);
 }
 
+Value pvmF_read(VM *vm, int argc, Value *args, void *data)
+{
+    if (!vm->ffi_disabled) {
+        FastInt a = fast_int_access(data, argc, args);
+        if (a.size)
+            return vm_int(pvmF_load_int(a.at, a.size, a.is_signed));
+    }
+    return read_general(vm, argc, args, data);
+}
+
 /* ffi.write(ptr, type, offset, value): the value is converted (and checked)
  * before any byte is written. */
-Value pvmF_write(VM *vm, int argc, Value *args, void *data)
+static PVM_NOINLINE Value write_general(VM *vm, int argc, Value *args, void *data)
 {
     pvmF_check_enabled(vm);
     PvPointer *p = pvmF_arg_pointer(vm, args, 0, "ffi.write");
@@ -259,6 +323,19 @@ Value pvmF_write(VM *vm, int argc, Value *args, void *data)
     char *at = access_at(vm, p, offset, t->size, "ffi.write", "write");
     memcpy(at, &value, t->size);
     return VAL_NIL;
+}
+
+Value pvmF_write(VM *vm, int argc, Value *args, void *data)
+{
+    if (!vm->ffi_disabled && argc == 4 && args[3].type == VT_INT) {
+        FastInt a = fast_int_access(data, argc, args);
+        const FfiTypeInfo *t = &pvmF_types[a.kind];
+        if (a.size && args[3].as.i >= t->min && args[3].as.i <= t->max) {
+            pvmF_store_int(a.at, a.size, args[3].as.i);
+            return VAL_NIL;
+        }
+    }
+    return write_general(vm, argc, args, data);
 }
 
 /* The bytes before the first NUL at [at], within the block when known. */
