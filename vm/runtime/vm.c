@@ -37,11 +37,16 @@ uint64_t pvmV_new_vm_fail_countdown;
  * adds up all of theirs, so each VM alone would see a collection every
  * 256 KB / N of its own allocation; and a collection then stops every
  * thread with signals and waits for each to acknowledge, tens of
- * microseconds more each time. So the minimum grows to this much per VM:
- * on 2 threads the mixed workload of bench/threads.c went from 1.3x to
- * 1.8x the throughput of one (bench/RESULTS.md), for about 1 MB of peak
- * RSS per VM. */
-#define VM_GC_MIN_BYTES_PER_VM (1024u * 1024u)
+ * microseconds more each time. So the minimum grows to this much per VM.
+ * On 2 threads, throughput over one thread's (bench/threads.c, each
+ * thread's wait for a core taken out, medians of 5 interleaved runs):
+ *   per VM      alloc       mixed
+ *   512 KB      1.48-1.52
+ *   1 MB        1.77-1.85   2.06
+ *   2 MB        2.08-2.10   2.24
+ * (256 KB for all VMs, as with one: mixed 1.3). 8 threads (on 2 cores)
+ * ran alike at 1 and 2 MB. The price is up to 2 MB of peak RSS per VM. */
+#define VM_GC_MIN_BYTES_PER_VM (2048u * 1024u)
 
 /* Changed only when a VM is made or freed, never on the allocation path. */
 static unsigned vm_count;
