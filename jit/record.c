@@ -623,6 +623,80 @@ static JitRecStatus rec_setfield(JitRecorder *r, Value key)
     return JIT_REC_GO;
 }
 
+/* --- Upvalues ---
+ * An upvalue is a cell the running closure shares with the function that
+ * made it: a slot of that function's frame while it runs (open), then the
+ * cell's own Value (closed). A trace reads and writes it through memory,
+ * at the address the cell points to, after a guard that it still points
+ * there. Two cases are recorded: a closed cell, and a cell open on a frame
+ * below every frame of the trace, whose slots the trace never holds in
+ * registers. A cell open on a frame of the trace (a closure called in the
+ * loop that changes the loop function's local) would alias a slot the
+ * trace may hold in a register: not recorded. A closure's upvalue cells
+ * never change, and a cell only closes when its frame returns, which no
+ * frame below the trace does while it runs. */
+
+/* The running frame's closure, as IR: an inlined callee's is the constant
+ * rec_inline guarded; the trace's own frame's sits below its local 0. */
+static JitRef rec_running_closure(JitRecorder *r, const PvClosure *cl)
+{
+    if (r->depth > 0)
+        return pvmJ_k_gc(&r->ir, JIT_T_PTR, cl);
+    JitRef base = pvmJ_ir_append(&r->ir, JIT_IR_BASE, JIT_T_PTR, 0, 0);
+    JitRef slot = emit(r, JIT_IR_ADD, JIT_T_PTR, base, pvmJ_k_int(&r->ir, -(int64_t)sizeof(Value)));
+    return emit(r, JIT_IR_FLOAD, JIT_T_PTR, slot, (JitRef)offsetof(Value, as));
+}
+
+/* The address of the Value upvalue [index] of the running closure holds
+ * now, guarded; JIT_REF_NONE once the recording has stopped. */
+static JitRef rec_upval(JitRecorder *r, uint32_t index)
+{
+    Value fn = r->base[(ptrdiff_t)r->fbase - 1];
+    if (fn.type != VT_CLOSURE || fn.as.cl->proto != r->fn || index >= fn.as.cl->nupvals) {
+        rec_abort(r, JIT_ABORT_FRAME, NULL);
+        return JIT_REF_NONE;
+    }
+    const PvUpval *uv = fn.as.cl->upvals[index];
+    bool closed = uv->v == &uv->closed;
+    if (!closed && uv->v >= r->base - 1) {
+        rec_abort(r, JIT_ABORT_NYI_TYPES, "upvalue of a frame in the trace");
+        return JIT_REF_NONE;
+    }
+    size_t off = offsetof(PvClosure, upvals) + index * sizeof(PvUpval *);
+    if (off > UINT16_MAX) {
+        rec_abort(r, JIT_ABORT_LIMIT, NULL);
+        return JIT_REF_NONE;
+    }
+    JitRef cell = r->depth > 0 ? pvmJ_k_gc(&r->ir, JIT_T_PTR, uv)
+                               : emit(r, JIT_IR_FLOAD, JIT_T_PTR, rec_running_closure(r, fn.as.cl), (JitRef)off);
+    JitRef at = emit(r, JIT_IR_FLOAD, JIT_T_PTR, cell, (JitRef)offsetof(PvUpval, v));
+    JitRef want = closed ? emit(r, JIT_IR_ADD, JIT_T_PTR, cell, pvmJ_k_int(&r->ir, (int64_t)offsetof(PvUpval, closed)))
+                         : pvmJ_k_gc(&r->ir, JIT_T_PTR, uv->v);
+    if (!rec_guard(r, JIT_IR_EQ, JIT_T_PTR, at, want))
+        return JIT_REF_NONE;
+    return at;
+}
+
+static JitRecStatus rec_getupval(JitRecorder *r, uint32_t index)
+{
+    JitRef at = rec_upval(r, index);
+    if (r->status != JIT_REC_GO)
+        return r->status;
+    Value fn = r->base[(ptrdiff_t)r->fbase - 1];
+    return rec_load_value(r, at, *fn.as.cl->upvals[index]->v, 0);
+}
+
+static JitRecStatus rec_setupval(JitRecorder *r, uint32_t index)
+{
+    JitRef v = rec_slot(r, r->top - 1);
+    JitRef at = r->status == JIT_REC_GO ? rec_upval(r, index) : JIT_REF_NONE;
+    if (r->status != JIT_REC_GO)
+        return r->status;
+    pvmJ_ir_append(&r->ir, JIT_IR_XSTORE, JIT_T_VOID, at, v);
+    r->top--;
+    return JIT_REC_GO;
+}
+
 /* A name outside every module: a field of the built-in scope, read like
  * any map field (a host may replace a built-in between runs). */
 static JitRecStatus rec_getname(JitRecorder *r, Value key)
@@ -925,6 +999,8 @@ static JitRecStatus rec_dispatch(JitRecorder *r, const VmInsn *ip)
         rec_set(r, r->fbase + (uint32_t)ip->arg, rec_slot(r, r->top - 1));
         r->top--;
         return r->status;
+    case OP_GETUPVAL: return rec_getupval(r, (uint32_t)ip->arg);
+    case OP_SETUPVAL: return rec_setupval(r, (uint32_t)ip->arg);
     case OP_GETGLOBAL: return rec_getglobal(r, &r->fn->module->globals[ip->arg]);
     case OP_SETGLOBAL: return rec_setglobal(r, &r->fn->module->globals[ip->arg]);
     case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: case OP_MOD:

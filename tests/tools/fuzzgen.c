@@ -971,9 +971,20 @@ static void gen_break(void)
     out(" { %s; }\n", rnd(2) ? "break" : "continue");
 }
 
-/* A closure over the locals in scope, called right away or later. */
+/* A closure over the locals in scope, called right away or later; or
+ * one mkc made, whose cell is closed (traces read and write it). */
 static void gen_closure(void)
 {
+    if (chance(30)) {
+        char made[24];
+        snprintf(made, sizeof made, "c%d", name_counter++);
+        line("let %s = mkc(", made);
+        gen_int(1);
+        out(");\n");
+        Var *c = declare("c", K_FN);
+        snprintf(c->name, sizeof c->name, "%s", made);
+        return;
+    }
     Var *target = find_var(K_INT, 1);
     int saved_loop = loop_depth;
     char name[24];
@@ -1310,6 +1321,7 @@ static void gen_error_funcs(void)
     line("fn kdiv(i, k) { return 1000 %% (i - k); }\n");
     line("fn kone(i) { return i; }\n");
     line("fn sink(v) { chk = chk * 7 + len(str(v)); return nil; }\n");
+    line("fn mkc(s) { let c = s; return fn (d) { c = (c + d) %% 1000003; return c; }; }\n");
 }
 
 /* h0, h1, ...: functions of two ints returning an int; hN calls only h0..hN-1. */
