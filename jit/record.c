@@ -658,7 +658,7 @@ static JitRef rec_upval(JitRecorder *r, uint32_t index)
     }
     const PvUpval *uv = fn.as.cl->upvals[index];
     bool closed = uv->v == &uv->closed;
-    if (!closed && uv->v >= r->base - 1) {
+    if (!closed && uv->v >= r->base - 1) { /* rec_upval_slot's case, or none */
         rec_abort(r, JIT_ABORT_NYI_TYPES, "upvalue of a frame in the trace");
         return JIT_REF_NONE;
     }
@@ -677,8 +677,37 @@ static JitRef rec_upval(JitRecorder *r, uint32_t index)
     return at;
 }
 
+/* An inlined callee's cell open on a local of the trace's own frame (a
+ * closure the loop function made, called in the loop): the cell is that
+ * slot, so reading and writing it is reading and writing the slot, which
+ * exits write back as any other; guarded to be still that slot. The
+ * slot's number, or -1 for any other cell. */
+static int64_t rec_upval_slot(JitRecorder *r, uint32_t index)
+{
+    Value fn = r->base[(ptrdiff_t)r->fbase - 1];
+    if (r->depth == 0 || fn.type != VT_CLOSURE || index >= fn.as.cl->nupvals)
+        return -1;
+    const PvUpval *uv = fn.as.cl->upvals[index];
+    ptrdiff_t slot = uv->v - r->base;
+    if (uv->v == &uv->closed || slot < 0 || slot >= (ptrdiff_t)r->frames[0].base - 1)
+        return -1;
+    JitRef base = pvmJ_ir_append(&r->ir, JIT_IR_BASE, JIT_T_PTR, 0, 0);
+    JitRef want = emit(r, JIT_IR_ADD, JIT_T_PTR, base, pvmJ_k_int(&r->ir, slot * (int64_t)sizeof(Value)));
+    JitRef at = emit(r, JIT_IR_FLOAD, JIT_T_PTR, pvmJ_k_gc(&r->ir, JIT_T_PTR, uv), (JitRef)offsetof(PvUpval, v));
+    if (!rec_guard(r, JIT_IR_EQ, JIT_T_PTR, at, want))
+        return -1;
+    return slot;
+}
+
 static JitRecStatus rec_getupval(JitRecorder *r, uint32_t index)
 {
+    int64_t slot = rec_upval_slot(r, index);
+    if (r->status != JIT_REC_GO)
+        return r->status;
+    if (slot >= 0) {
+        rec_push(r, rec_slot(r, (uint32_t)slot));
+        return r->status;
+    }
     JitRef at = rec_upval(r, index);
     if (r->status != JIT_REC_GO)
         return r->status;
@@ -689,7 +718,15 @@ static JitRecStatus rec_getupval(JitRecorder *r, uint32_t index)
 static JitRecStatus rec_setupval(JitRecorder *r, uint32_t index)
 {
     JitRef v = rec_slot(r, r->top - 1);
-    JitRef at = r->status == JIT_REC_GO ? rec_upval(r, index) : JIT_REF_NONE;
+    int64_t slot = r->status == JIT_REC_GO ? rec_upval_slot(r, index) : -1;
+    if (r->status != JIT_REC_GO)
+        return r->status;
+    if (slot >= 0) {
+        rec_set(r, (uint32_t)slot, v);
+        r->top--;
+        return JIT_REC_GO;
+    }
+    JitRef at = rec_upval(r, index);
     if (r->status != JIT_REC_GO)
         return r->status;
     pvmJ_ir_append(&r->ir, JIT_IR_XSTORE, JIT_T_VOID, at, v);
