@@ -239,6 +239,40 @@ static JitOp ir_order(Opcode op)
 
 /* The outcome the interpreter is about to compute becomes a guard, and
  * the comparison's result a constant the following jump can follow. */
+/* An int compared with a float is compared exactly by the interpreter
+ * (pvmV_number_order). Within +-2^53 every int is a double, so there the
+ * comparison of doubles is the exact one: the int is guarded to be in that
+ * range (outside it the exit lets the interpreter compare) and converted.
+ * [ref] holds [v]; the float, or JIT_REF_NONE once the recording stopped. */
+#define EXACT_INT_FLOAT ((int64_t)1 << 53)
+static JitRef rec_exact_float(JitRecorder *r, JitRef ref, Value v, Opcode op)
+{
+    if (v.type == VT_FLOAT)
+        return ref;
+    if (v.as.i < -EXACT_INT_FLOAT || v.as.i > EXACT_INT_FLOAT) {
+        rec_abort(r, JIT_ABORT_NYI_COMPARE, pvmB_opcode_info[op].mnemonic);
+        return JIT_REF_NONE;
+    }
+    if (!rec_guard(r, JIT_IR_GE, JIT_T_INT, ref, pvmJ_k_int(&r->ir, -EXACT_INT_FLOAT)) ||
+        !rec_guard(r, JIT_IR_LE, JIT_T_INT, ref, pvmJ_k_int(&r->ir, EXACT_INT_FLOAT)))
+        return JIT_REF_NONE;
+    return emit(r, JIT_IR_TOFLT, JIT_T_FLT, ref, 0);
+}
+
+/* Both operands of an int/float comparison as floats (see above). */
+static bool rec_mixed_floats(JitRecorder *r, Opcode op, Value va, Value vb, JitRef *a, JitRef *b)
+{
+    *a = rec_exact_float(r, *a, va, op);
+    if (r->status == JIT_REC_GO)
+        *b = rec_exact_float(r, *b, vb, op);
+    return r->status == JIT_REC_GO;
+}
+
+static bool is_int_float_pair(Value a, Value b)
+{
+    return (a.type == VT_INT && b.type == VT_FLOAT) || (a.type == VT_FLOAT && b.type == VT_INT);
+}
+
 static JitRecStatus rec_order(JitRecorder *r, Opcode op)
 {
     Value va = r->base[r->top - 2], vb = r->base[r->top - 1];
@@ -253,6 +287,13 @@ static JitRecStatus rec_order(JitRecorder *r, Opcode op)
     } else if (va.type == VT_FLOAT && vb.type == VT_FLOAT) {
         holds = pvmV_float_order(op, va.as.f, vb.as.f);
         type = JIT_T_FLT;
+    } else if (is_int_float_pair(va, vb)) {
+        if (!rec_mixed_floats(r, op, va, vb, &a, &b))
+            return r->status;
+        double x = va.type == VT_INT ? (double)va.as.i : va.as.f;
+        double y = vb.type == VT_INT ? (double)vb.as.i : vb.as.f;
+        holds = pvmV_float_order(op, x, y); /* exact: both ints are within 2^53 */
+        type = JIT_T_FLT;
     } else {
         return rec_abort(r, JIT_ABORT_NYI_COMPARE, pvmB_opcode_info[op].mnemonic);
     }
@@ -266,7 +307,8 @@ static JitRecStatus rec_order(JitRecorder *r, Opcode op)
 
 /* Values of one type compare by value (numbers, bools) or identity
  * (arrays, maps, functions, pointers); of different types they are unequal
- * except int against float, which is not recorded yet, nor are strings. */
+ * except int against float, compared exactly (rec_exact_float). Strings
+ * are not recorded yet. */
 static JitRecStatus rec_equal(JitRecorder *r, Opcode op)
 {
     Value va = r->base[r->top - 2], vb = r->base[r->top - 1];
@@ -274,10 +316,13 @@ static JitRecStatus rec_equal(JitRecorder *r, Opcode op)
     if (r->status != JIT_REC_GO)
         return r->status;
     bool equal = pvmV_values_equal(va, vb);
-    bool numbers = vm_is_number(va) && vm_is_number(vb);
-    if (va.type == VT_STRING || vb.type == VT_STRING || (numbers && va.type != vb.type))
+    if (va.type == VT_STRING || vb.type == VT_STRING)
         return rec_abort(r, JIT_ABORT_NYI_COMPARE, pvmB_opcode_info[op].mnemonic);
-    if (va.type == vb.type && va.type != VT_NIL) {
+    if (is_int_float_pair(va, vb)) {
+        if (!rec_mixed_floats(r, op, va, vb, &a, &b) ||
+            !rec_guard(r, equal ? JIT_IR_EQ : JIT_IR_NE, JIT_T_FLT, a, b))
+            return r->status;
+    } else if (va.type == vb.type && va.type != VT_NIL) {
         JitOp g = equal ? JIT_IR_EQ : JIT_IR_NE;
         if (!rec_guard(r, g, type_of(va), a, b))
             return r->status;
