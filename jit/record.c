@@ -886,6 +886,18 @@ static JitRecStatus rec_inline(JitRecorder *r, uint32_t at, uint32_t argc, PvClo
     return JIT_REC_GO;
 }
 
+/* len(v) of the value [v] that [a] holds (its type guarded where it was
+ * loaded): an array's length, a string's bytes, a map's live entries. No
+ * instruction a trace can contain changes any of them. */
+static JitRef rec_len(JitRecorder *r, JitRef a, Value v)
+{
+    if (v.type == VT_STRING)
+        return emit(r, JIT_IR_FLOAD, JIT_T_INT, a, (JitRef)offsetof(PvString, len));
+    if (v.type == VT_MAP)
+        return emit(r, JIT_IR_FLOAD, JIT_T_INT, a, (JitRef)offsetof(PvMap, count));
+    return emit(r, JIT_IR_ALEN, JIT_T_INT, a, 0);
+}
+
 /* A call to a native the standard library marked as an intrinsic becomes
  * IR, after a guard that the callee is that very native; a PV closure is
  * inlined; every other call is not recorded yet. */
@@ -900,15 +912,15 @@ static JitRecStatus rec_call(JitRecorder *r, uint32_t argc)
     VmIntrinsic k = callee.as.nat->intrinsic;
     Value arg = r->base[r->top - 1];
     bool ok = argc == 1 && ((k == VM_INTRINSIC_SQRT && vm_is_number(arg)) ||
-                            (k == VM_INTRINSIC_LEN && arg.type == VT_ARRAY));
+                            (k == VM_INTRINSIC_LEN &&
+                             (arg.type == VT_ARRAY || arg.type == VT_STRING || arg.type == VT_MAP)));
     if (!ok)
         return rec_abort(r, JIT_ABORT_NYI_CALL, callee.as.nat->name->chars);
     JitRef fn = rec_slot(r, at), a = rec_slot(r, r->top - 1);
     if (r->status != JIT_REC_GO ||
         !rec_guard(r, JIT_IR_EQ, JIT_T_NATIVE, fn, pvmJ_k_gc(&r->ir, JIT_T_NATIVE, callee.as.nat)))
         return r->status;
-    JitRef res = k == VM_INTRINSIC_SQRT ? emit(r, JIT_IR_SQRT, JIT_T_FLT, rec_to_float(r, a), 0)
-                                        : emit(r, JIT_IR_ALEN, JIT_T_INT, a, 0);
+    JitRef res = k == VM_INTRINSIC_SQRT ? emit(r, JIT_IR_SQRT, JIT_T_FLT, rec_to_float(r, a), 0) : rec_len(r, a, arg);
     r->calls++;
     r->top = at;
     rec_push(r, res);
