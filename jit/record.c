@@ -495,6 +495,64 @@ static JitRecStatus rec_fornext_array(JitRecorder *r, Value va, Value vb)
     return JIT_REC_GO;
 }
 
+/* for over a map: [map, position]. The interpreter's fornext skips
+ * removed entries (tombstones) to the next live one, or ends the loop past
+ * the last. A trip is recorded when the entry at the position is live: the
+ * position is bounds-checked against the map's used count and the key is
+ * loaded with the guard of its type, which a tombstone never passes (its
+ * exit lets the interpreter skip it). Nothing a trace runs inserts into or
+ * removes from a map, so its entries stay where they are. The end is the
+ * position at or past the used count. */
+static JitRecStatus rec_fornext_map(JitRecorder *r, Value va, Value vb)
+{
+    const PvMap *m = va.as.m;
+    JitRef a = rec_slot(r, r->top - 2), b = rec_slot(r, r->top - 1);
+    if (r->status != JIT_REC_GO)
+        return r->status;
+    JitRef used = emit(r, JIT_IR_FLOAD, JIT_T_INT, a, (JitRef)offsetof(PvMap, used));
+    if ((uint64_t)vb.as.i >= m->used) {
+        if (!rec_leaves_loop(r) || vb.as.i < 0)
+            return rec_abort(r, JIT_ABORT_LEAVE_LOOP, NULL);
+        if (!rec_guard(r, JIT_IR_GE, JIT_T_INT, b, used))
+            return r->status;
+        r->top -= 2;
+        return JIT_REC_GO;
+    }
+    Value key = m->entries[vb.as.i].key;
+    if (key.type == VM_MAP_TOMBSTONE)
+        return rec_abort(r, JIT_ABORT_NYI_ITERATION, NULL);
+    if (!rec_guard(r, JIT_IR_ABC, JIT_T_INT, b, used))
+        return r->status;
+    JitRef entries = emit(r, JIT_IR_FLOAD, JIT_T_PTR, a, (JitRef)offsetof(PvMap, entries));
+    JitRef offset = emit(r, JIT_IR_MUL, JIT_T_INT, b, pvmJ_k_int(&r->ir, (int64_t)sizeof(PvMapEntry)));
+    JitRef at = emit(r, JIT_IR_ADD, JIT_T_PTR, entries, offset);
+    if (rec_load_value(r, at, key, 0) != JIT_REC_GO)
+        return r->status;
+    r->iter_map = a;
+    r->iter_map_now = m;
+    r->iter_key = r->slots[r->top - 1];
+    r->iter_entry = at;
+    /* the position steps after the load, whose snapshot has it unstepped */
+    rec_set(r, r->top - 2, emit(r, JIT_IR_ADD, JIT_T_INT, b, pvmJ_k_int(&r->ir, 1)));
+    return JIT_REC_GO;
+}
+
+/* m[k] where k is the key the current trip of `for k in m` loaded: the
+ * value of the very entry the key came from, which stays there for the
+ * trip (nothing a trace runs inserts or removes). [m] holds [map]; when it
+ * is another ref than the iterated one (a trace that starts inside the
+ * loop loads the loop's hidden map slot and the variable separately) but
+ * the same map now, that is guarded. The entry's address, or
+ * JIT_REF_NONE for any other m[k] (or once the recording stopped). */
+static JitRef rec_iter_entry(JitRecorder *r, JitRef m, const PvMap *map, JitRef k)
+{
+    if (r->iter_map == JIT_REF_NONE || m == JIT_REF_NONE || k != r->iter_key || map != r->iter_map_now)
+        return JIT_REF_NONE;
+    if (m != r->iter_map && !rec_guard(r, JIT_IR_EQ, JIT_T_MAP, m, r->iter_map))
+        return JIT_REF_NONE;
+    return r->iter_entry;
+}
+
 /* for over a range: [counter, end] on the operand stack; the iteration
  * pushes the counter and steps it. In a root trace the loop's end is an
  * exit; a side trace may follow it out of the loop. */
@@ -507,16 +565,17 @@ static JitRecStatus rec_fornext_done(JitRecorder *r)
     return JIT_REC_GO;
 }
 
-/* iter of an array: its load's type guard is the check the interpreter
- * makes, and the position starts at 0. */
+/* iter of an array or a map: its load's type guard is the check the
+ * interpreter makes, and the position starts at 0. */
 static JitRecStatus rec_iter(JitRecorder *r)
 {
-    if (r->base[r->top - 1].type != VT_ARRAY)
+    ValueType t = r->base[r->top - 1].type;
+    if (t != VT_ARRAY && t != VT_MAP)
         return rec_abort(r, JIT_ABORT_NYI_ITERATION, NULL);
     JitRef a = rec_slot(r, r->top - 1);
     if (r->status != JIT_REC_GO)
         return r->status;
-    if (ref_type(r, a) != JIT_T_ARR)
+    if (ref_type(r, a) != (t == VT_ARRAY ? JIT_T_ARR : JIT_T_MAP))
         return rec_abort(r, JIT_ABORT_NYI_ITERATION, NULL);
     rec_push(r, pvmJ_k_int(&r->ir, 0));
     return JIT_REC_GO;
@@ -527,6 +586,8 @@ static JitRecStatus rec_fornext(JitRecorder *r)
     Value va = r->base[r->top - 2], vb = r->base[r->top - 1];
     if (va.type == VT_ARRAY && vb.type == VT_INT)
         return rec_fornext_array(r, va, vb);
+    if (va.type == VT_MAP && vb.type == VT_INT)
+        return rec_fornext_map(r, va, vb);
     if (va.type != VT_INT || vb.type != VT_INT)
         return rec_abort(r, JIT_ABORT_NYI_ITERATION, NULL);
     if (va.as.i >= vb.as.i) /* an inner loop that runs no more trips is just a branch */
@@ -582,9 +643,28 @@ static bool array_slot_ok(Value o, Value k)
     return o.type == VT_ARRAY && k.type == VT_INT && (uint64_t)k.as.i < o.as.a->len;
 }
 
+/* m[k] or m[k] = v on the entry of the current `for k in m` trip. */
+static JitRef rec_iter_value(JitRecorder *r, uint32_t map_slot)
+{
+    if (r->base[map_slot].type != VT_MAP)
+        return JIT_REF_NONE;
+    JitRef e = rec_iter_entry(r, r->slots[map_slot], r->base[map_slot].as.m, r->slots[map_slot + 1]);
+    if (e == JIT_REF_NONE)
+        return JIT_REF_NONE;
+    return emit(r, JIT_IR_ADD, JIT_T_PTR, e, pvmJ_k_int(&r->ir, (int64_t)offsetof(PvMapEntry, value)));
+}
+
 static JitRecStatus rec_getindex(JitRecorder *r)
 {
     Value vo = r->base[r->top - 2], vk = r->base[r->top - 1];
+    JitRef value = rec_iter_value(r, r->top - 2);
+    if (r->status != JIT_REC_GO)
+        return r->status;
+    if (value != JIT_REF_NONE) {
+        Value now;
+        pvmV_map_get(vo.as.m, vk, &now);
+        return rec_load_value(r, value, now, 2);
+    }
     if (!array_slot_ok(vo, vk))
         return rec_abort(r, JIT_ABORT_NYI_TYPES, "getindex");
     JitRef o = rec_slot(r, r->top - 2), k = rec_slot(r, r->top - 1);
@@ -597,6 +677,17 @@ static JitRecStatus rec_getindex(JitRecorder *r)
 static JitRecStatus rec_setindex(JitRecorder *r)
 {
     Value vo = r->base[r->top - 3], vk = r->base[r->top - 2];
+    JitRef value = rec_iter_value(r, r->top - 3);
+    if (r->status != JIT_REC_GO)
+        return r->status;
+    if (value != JIT_REF_NONE) {
+        JitRef v = rec_slot(r, r->top - 1);
+        if (r->status != JIT_REC_GO)
+            return r->status;
+        pvmJ_ir_append(&r->ir, JIT_IR_XSTORE, JIT_T_VOID, value, v);
+        r->top -= 3;
+        return JIT_REC_GO;
+    }
     if (!array_slot_ok(vo, vk))
         return rec_abort(r, JIT_ABORT_NYI_TYPES, "setindex");
     /* A value of another type changes the array's kind: the interpreter

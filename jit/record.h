@@ -109,6 +109,11 @@ typedef struct JitRecorder {
     uint32_t unrolled;     /* back edges unrolled, for -j v */
     const VmProto *tree_fn;/* a side trace: its tree's root loop, in tree_fn at */
     uint32_t tree_start;   /* tree_start, is closed, never unrolled */
+    /* The entry the innermost recorded `for k in m` trip is at: the map's
+     * and the key's refs and the entry's address, so m[k] in its body is
+     * that entry's value (rec_iter_entry). */
+    JitRef iter_map, iter_key, iter_entry;
+    const PvMap *iter_map_now; /* the map it iterates, at recording */
     JitGlobal globals[JIT_MAX_GLOBALS];
     uint32_t nglobals;
     uint32_t recorded;     /* instructions recorded so far */
