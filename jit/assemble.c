@@ -140,9 +140,9 @@ static JitRef address_base(const Gen *g, JitRef ref)
 
 static void use_at(Gen *g, JitRef ref, uint32_t pos, uint32_t weight)
 {
+    ref = address_base(g, ref); /* a folded address may sit on a constant */
     if (pvmJ_ref_is_const(ref))
         return;
-    ref = address_base(g, ref);
     uint32_t i = index_of(ref);
     if (pos > g->last[i])
         g->last[i] = pos;
@@ -187,6 +187,7 @@ static void find_fused(Gen *g)
         const JitIns *in = &ir->ins[k];
         g->fused[k] = is_offset_address(g, in) && !bad[k];
         bool address_use = in->op == JIT_IR_HKEY || in->op == JIT_IR_XLOAD || in->op == JIT_IR_XSTORE ||
+                           in->op == JIT_IR_BLOAD ||
                            g->fused[k];
         if (pvmJ_ir_ops[in->op].o1 == JIT_O_REF && !pvmJ_ref_is_const(in->a) && !address_use)
             bad[index_of(in->a)] = true;
@@ -953,6 +954,15 @@ static void gen_aload(Gen *g, const JitIns *in, JitRef ref)
     load_payload(g, in, ref, pvmj_mem(src_in(g, in->a, PVMJ_RCX), 0));
 }
 
+/* A string's byte: its address with any constant offset folded in. */
+static void gen_bload(Gen *g, const JitIns *in, JitRef ref)
+{
+    PvmjMem at = address_of(g, in->a, PVMJ_RCX);
+    PvmjReg d = dst_of(g, ref, PVMJ_RAX);
+    pvmJ_movzx8_load(g->a, d, at);
+    define(g, ref, d);
+}
+
 static void gen_astore(Gen *g, const JitIns *in)
 {
     PvmjMem at = pvmj_mem(src_in(g, in->a, PVMJ_RCX), 0);
@@ -1300,6 +1310,7 @@ static bool gen_ins(Gen *g, JitRef ref)
     case JIT_IR_XSTORE: gen_xstore(g, in, ref); return true;
     case JIT_IR_UREF: gen_uref(g, in, ref); return true;
     case JIT_IR_ALOAD: gen_aload(g, in, ref); return true;
+    case JIT_IR_BLOAD: gen_bload(g, in, ref); return true;
     case JIT_IR_ASTORE: gen_astore(g, in); return true;
     case JIT_IR_FLOAD: gen_field_load(g, in->a, (int32_t)in->b, ref); return true;
     case JIT_IR_HKEY: gen_hkey(g, in); return true;

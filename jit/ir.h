@@ -85,6 +85,10 @@ enum {
  * while recording (a field read through the interpreter's inline-cache
  * position, checked rather than looked up). ADD also adds byte offsets to
  * a ptr.
+ * Strings: BLOAD is the byte at an address, zero-extended to an int (a
+ * string's bytes: strings never change, so it is pure); a one-byte string
+ * is then the VM's shared one for that byte, an ALOAD of type str from its
+ * table.
  * BASE is the address of the running frame's local 0 (the base register).
  * RETF #n returns from the trace's own frame into its caller, whose local
  * 0 is n slots lower: the base moves down and the VM's frame count drops
@@ -139,6 +143,7 @@ enum {
     X(XSTORE, REF,  REF,  JIT_F_EFFECT) \
     X(UREF,   REF,  REF,  JIT_F_CSE) \
     X(ALOAD,  REF,  NONE, JIT_F_LOAD) \
+    X(BLOAD,  REF,  NONE, JIT_F_CSE) \
     X(ASTORE, REF,  REF,  JIT_F_EFFECT) \
     X(GSTORE, REF,  REF,  JIT_F_EFFECT) \
     X(CHARGE, LIT,  NONE, JIT_F_GUARD | JIT_F_EFFECT) \

@@ -305,10 +305,36 @@ static JitRecStatus rec_order(JitRecorder *r, Opcode op)
     return JIT_REC_GO;
 }
 
+/* Two strings: equal when they are one object (guarded, the commonest
+ * case: a key compared with itself, a shared one-byte string); unequal
+ * when their lengths differ (guarded); otherwise one-byte strings by their
+ * byte. Other strings of one length are not recorded yet. */
+static bool rec_string_equal(JitRecorder *r, Opcode op, const PvString *x, const PvString *y, JitRef a, JitRef b,
+                             bool equal)
+{
+    if (x == y)
+        return rec_guard(r, JIT_IR_EQ, JIT_T_STR, a, b);
+    JitRef la = emit(r, JIT_IR_FLOAD, JIT_T_INT, a, (JitRef)offsetof(PvString, len));
+    JitRef lb = emit(r, JIT_IR_FLOAD, JIT_T_INT, b, (JitRef)offsetof(PvString, len));
+    if (x->len != y->len)
+        return rec_guard(r, JIT_IR_NE, JIT_T_INT, la, lb);
+    if (x->len != 1) {
+        rec_abort(r, JIT_ABORT_NYI_COMPARE, pvmB_opcode_info[op].mnemonic);
+        return false;
+    }
+    JitRef one = pvmJ_k_int(&r->ir, 1);
+    if (!rec_guard(r, JIT_IR_EQ, JIT_T_INT, la, one) || !rec_guard(r, JIT_IR_EQ, JIT_T_INT, lb, one))
+        return false;
+    JitRef chars = pvmJ_k_int(&r->ir, (int64_t)offsetof(PvString, chars));
+    JitRef ba = emit(r, JIT_IR_BLOAD, JIT_T_INT, emit(r, JIT_IR_ADD, JIT_T_PTR, a, chars), 0);
+    JitRef bb = emit(r, JIT_IR_BLOAD, JIT_T_INT, emit(r, JIT_IR_ADD, JIT_T_PTR, b, chars), 0);
+    return rec_guard(r, equal ? JIT_IR_EQ : JIT_IR_NE, JIT_T_INT, ba, bb);
+}
+
 /* Values of one type compare by value (numbers, bools) or identity
  * (arrays, maps, functions, pointers); of different types they are unequal
  * except int against float, compared exactly (rec_exact_float). Strings
- * are not recorded yet. */
+ * by rec_string_equal. */
 static JitRecStatus rec_equal(JitRecorder *r, Opcode op)
 {
     Value va = r->base[r->top - 2], vb = r->base[r->top - 1];
@@ -316,9 +342,10 @@ static JitRecStatus rec_equal(JitRecorder *r, Opcode op)
     if (r->status != JIT_REC_GO)
         return r->status;
     bool equal = pvmV_values_equal(va, vb);
-    if (va.type == VT_STRING || vb.type == VT_STRING)
-        return rec_abort(r, JIT_ABORT_NYI_COMPARE, pvmB_opcode_info[op].mnemonic);
-    if (is_int_float_pair(va, vb)) {
+    if (va.type == VT_STRING && vb.type == VT_STRING) {
+        if (!rec_string_equal(r, op, va.as.s, vb.as.s, a, b, equal))
+            return r->status;
+    } else if (is_int_float_pair(va, vb)) {
         if (!rec_mixed_floats(r, op, va, vb, &a, &b) ||
             !rec_guard(r, equal ? JIT_IR_EQ : JIT_IR_NE, JIT_T_FLT, a, b))
             return r->status;
@@ -553,6 +580,33 @@ static JitRef rec_iter_entry(JitRecorder *r, JitRef m, const PvMap *map, JitRef 
     return r->iter_entry;
 }
 
+/* for over a string: [string, position]; each trip pushes the one-byte
+ * string of the byte there. The end is the position at or past the
+ * length. */
+static JitRef rec_string_byte(JitRecorder *r, JitRef s, JitRef i);
+static JitRef rec_single_char(JitRecorder *r, JitRef b);
+static JitRecStatus rec_fornext_string(JitRecorder *r, Value va, Value vb)
+{
+    JitRef a = rec_slot(r, r->top - 2), b = rec_slot(r, r->top - 1);
+    if (r->status != JIT_REC_GO)
+        return r->status;
+    if ((uint64_t)vb.as.i >= va.as.s->len) {
+        if (!rec_leaves_loop(r) || vb.as.i < 0)
+            return rec_abort(r, JIT_ABORT_LEAVE_LOOP, NULL);
+        JitRef len = emit(r, JIT_IR_FLOAD, JIT_T_INT, a, (JitRef)offsetof(PvString, len));
+        if (!rec_guard(r, JIT_IR_GE, JIT_T_INT, b, len))
+            return r->status;
+        r->top -= 2;
+        return JIT_REC_GO;
+    }
+    JitRef byte = rec_string_byte(r, a, b);
+    if (r->status != JIT_REC_GO)
+        return r->status;
+    rec_push(r, rec_single_char(r, byte));
+    rec_set(r, r->top - 2, emit(r, JIT_IR_ADD, JIT_T_INT, b, pvmJ_k_int(&r->ir, 1)));
+    return JIT_REC_GO;
+}
+
 /* for over a range: [counter, end] on the operand stack; the iteration
  * pushes the counter and steps it. In a root trace the loop's end is an
  * exit; a side trace may follow it out of the loop. */
@@ -565,17 +619,17 @@ static JitRecStatus rec_fornext_done(JitRecorder *r)
     return JIT_REC_GO;
 }
 
-/* iter of an array or a map: its load's type guard is the check the
- * interpreter makes, and the position starts at 0. */
+/* iter of an array, a map or a string: its load's type guard is the
+ * check the interpreter makes, and the position starts at 0. */
 static JitRecStatus rec_iter(JitRecorder *r)
 {
     ValueType t = r->base[r->top - 1].type;
-    if (t != VT_ARRAY && t != VT_MAP)
+    if (t != VT_ARRAY && t != VT_MAP && t != VT_STRING)
         return rec_abort(r, JIT_ABORT_NYI_ITERATION, NULL);
     JitRef a = rec_slot(r, r->top - 1);
     if (r->status != JIT_REC_GO)
         return r->status;
-    if (ref_type(r, a) != (t == VT_ARRAY ? JIT_T_ARR : JIT_T_MAP))
+    if (ref_type(r, a) != type_of(r->base[r->top - 1]))
         return rec_abort(r, JIT_ABORT_NYI_ITERATION, NULL);
     rec_push(r, pvmJ_k_int(&r->ir, 0));
     return JIT_REC_GO;
@@ -588,6 +642,8 @@ static JitRecStatus rec_fornext(JitRecorder *r)
         return rec_fornext_array(r, va, vb);
     if (va.type == VT_MAP && vb.type == VT_INT)
         return rec_fornext_map(r, va, vb);
+    if (va.type == VT_STRING && vb.type == VT_INT)
+        return rec_fornext_string(r, va, vb);
     if (va.type != VT_INT || vb.type != VT_INT)
         return rec_abort(r, JIT_ABORT_NYI_ITERATION, NULL);
     if (va.as.i >= vb.as.i) /* an inner loop that runs no more trips is just a branch */
@@ -643,6 +699,41 @@ static bool array_slot_ok(Value o, Value k)
     return o.type == VT_ARRAY && k.type == VT_INT && (uint64_t)k.as.i < o.as.a->len;
 }
 
+/* --- Strings ---
+ * A string's bytes never change. s[i] and a `for c in s` trip are the
+ * VM's shared one-byte string for byte i, after a bounds check. */
+
+/* Byte [i] (an int ref, bounds-checked against [s]'s length) of [s]. */
+static JitRef rec_string_byte(JitRecorder *r, JitRef s, JitRef i)
+{
+    JitRef len = emit(r, JIT_IR_FLOAD, JIT_T_INT, s, (JitRef)offsetof(PvString, len));
+    if (!rec_guard(r, JIT_IR_ABC, JIT_T_INT, i, len))
+        return JIT_REF_NONE;
+    JitRef at = emit(r, JIT_IR_ADD, JIT_T_PTR, s, i);
+    at = emit(r, JIT_IR_ADD, JIT_T_PTR, at, pvmJ_k_int(&r->ir, (int64_t)offsetof(PvString, chars)));
+    return emit(r, JIT_IR_BLOAD, JIT_T_INT, at, 0);
+}
+
+/* The shared one-byte string of the byte [b] holds. */
+static JitRef rec_single_char(JitRecorder *r, JitRef b)
+{
+    JitRef table = pvmJ_k_gc(&r->ir, JIT_T_PTR, r->vm->single_chars);
+    return emit(r, JIT_IR_ALOAD, JIT_T_STR, emit(r, JIT_IR_UREF, JIT_T_PTR, table, b), 0);
+}
+
+/* s[i] for a string and an int index inside it (outside, the guard's
+ * exit lets the interpreter raise its error). */
+static JitRecStatus rec_string_index(JitRecorder *r)
+{
+    JitRef s = rec_slot(r, r->top - 2), i = rec_slot(r, r->top - 1);
+    JitRef b = r->status == JIT_REC_GO ? rec_string_byte(r, s, i) : JIT_REF_NONE;
+    if (r->status != JIT_REC_GO)
+        return r->status;
+    r->top -= 2;
+    rec_push(r, rec_single_char(r, b));
+    return JIT_REC_GO;
+}
+
 /* m[k] or m[k] = v on the entry of the current `for k in m` trip. */
 static JitRef rec_iter_value(JitRecorder *r, uint32_t map_slot)
 {
@@ -665,6 +756,8 @@ static JitRecStatus rec_getindex(JitRecorder *r)
         pvmV_map_get(vo.as.m, vk, &now);
         return rec_load_value(r, value, now, 2);
     }
+    if (vo.type == VT_STRING && vk.type == VT_INT && (uint64_t)vk.as.i < vo.as.s->len)
+        return rec_string_index(r);
     if (!array_slot_ok(vo, vk))
         return rec_abort(r, JIT_ABORT_NYI_TYPES, "getindex");
     JitRef o = rec_slot(r, r->top - 2), k = rec_slot(r, r->top - 1);
