@@ -307,8 +307,11 @@ static JitRecStatus rec_order(JitRecorder *r, Opcode op)
 
 /* Two strings: equal when they are one object (guarded, the commonest
  * case: a key compared with itself, a shared one-byte string); unequal
- * when their lengths differ (guarded); otherwise one-byte strings by their
- * byte. Other strings of one length are not recorded yet. */
+ * when their lengths differ (guarded); otherwise, up to
+ * STRING_EQ_MAX_BYTES long, by their bytes: all of them guarded equal, or
+ * the first that differs guarded to differ. Longer strings of one length
+ * are not recorded yet. */
+#define STRING_EQ_MAX_BYTES 8
 static bool rec_string_equal(JitRecorder *r, Opcode op, const PvString *x, const PvString *y, JitRef a, JitRef b,
                              bool equal)
 {
@@ -318,17 +321,26 @@ static bool rec_string_equal(JitRecorder *r, Opcode op, const PvString *x, const
     JitRef lb = emit(r, JIT_IR_FLOAD, JIT_T_INT, b, (JitRef)offsetof(PvString, len));
     if (x->len != y->len)
         return rec_guard(r, JIT_IR_NE, JIT_T_INT, la, lb);
-    if (x->len != 1) {
+    if (x->len > STRING_EQ_MAX_BYTES) {
         rec_abort(r, JIT_ABORT_NYI_COMPARE, pvmB_opcode_info[op].mnemonic);
         return false;
     }
-    JitRef one = pvmJ_k_int(&r->ir, 1);
-    if (!rec_guard(r, JIT_IR_EQ, JIT_T_INT, la, one) || !rec_guard(r, JIT_IR_EQ, JIT_T_INT, lb, one))
+    JitRef n = pvmJ_k_int(&r->ir, (int64_t)x->len);
+    if (!rec_guard(r, JIT_IR_EQ, JIT_T_INT, la, n) || !rec_guard(r, JIT_IR_EQ, JIT_T_INT, lb, n))
         return false;
-    JitRef chars = pvmJ_k_int(&r->ir, (int64_t)offsetof(PvString, chars));
-    JitRef ba = emit(r, JIT_IR_BLOAD, JIT_T_INT, emit(r, JIT_IR_ADD, JIT_T_PTR, a, chars), 0);
-    JitRef bb = emit(r, JIT_IR_BLOAD, JIT_T_INT, emit(r, JIT_IR_ADD, JIT_T_PTR, b, chars), 0);
-    return rec_guard(r, equal ? JIT_IR_EQ : JIT_IR_NE, JIT_T_INT, ba, bb);
+    for (size_t i = 0; i < x->len; i++) {
+        bool same = x->chars[i] == y->chars[i];
+        if (!equal && same)
+            continue;
+        JitRef at = pvmJ_k_int(&r->ir, (int64_t)(offsetof(PvString, chars) + i));
+        JitRef ba = emit(r, JIT_IR_BLOAD, JIT_T_INT, emit(r, JIT_IR_ADD, JIT_T_PTR, a, at), 0);
+        JitRef bb = emit(r, JIT_IR_BLOAD, JIT_T_INT, emit(r, JIT_IR_ADD, JIT_T_PTR, b, at), 0);
+        if (!rec_guard(r, same ? JIT_IR_EQ : JIT_IR_NE, JIT_T_INT, ba, bb))
+            return false;
+        if (!same)
+            return true; /* one differing byte decides */
+    }
+    return true;
 }
 
 /* Values of one type compare by value (numbers, bools) or identity
