@@ -757,10 +757,32 @@ static JitRef rec_iter_value(JitRecorder *r, uint32_t map_slot)
     return emit(r, JIT_IR_ADD, JIT_T_PTR, e, pvmJ_k_int(&r->ir, (int64_t)offsetof(PvMapEntry, value)));
 }
 
+static JitRef rec_field(JitRecorder *r, JitRef m, const PvMap *map, Value key);
+
+/* m[k] with a string key the map holds: the key is guarded to be that
+ * string object (a constant needs no guard) and the entry is then found
+ * as a field is (rec_field, whose key guard compares the entry's key
+ * with it). The value's address, or JIT_REF_NONE when k is no such key. */
+static JitRef rec_string_key(JitRecorder *r, uint32_t map_slot)
+{
+    Value vo = r->base[map_slot], vk = r->base[map_slot + 1];
+    if (vo.type != VT_MAP || vk.type != VT_STRING || pvmV_map_find_string(vo.as.m, vk) < 0)
+        return JIT_REF_NONE;
+    JitRef m = rec_slot(r, map_slot), k = rec_slot(r, map_slot + 1);
+    if (r->status != JIT_REC_GO)
+        return JIT_REF_NONE;
+    JitRef want = pvmJ_k_gc(&r->ir, JIT_T_STR, vk.as.s);
+    if (k != want && !rec_guard(r, JIT_IR_EQ, JIT_T_STR, k, want))
+        return JIT_REF_NONE;
+    return rec_field(r, m, vo.as.m, vk);
+}
+
 static JitRecStatus rec_getindex(JitRecorder *r)
 {
     Value vo = r->base[r->top - 2], vk = r->base[r->top - 1];
     JitRef value = rec_iter_value(r, r->top - 2);
+    if (r->status == JIT_REC_GO && value == JIT_REF_NONE)
+        value = rec_string_key(r, r->top - 2);
     if (r->status != JIT_REC_GO)
         return r->status;
     if (value != JIT_REF_NONE) {
@@ -783,6 +805,8 @@ static JitRecStatus rec_setindex(JitRecorder *r)
 {
     Value vo = r->base[r->top - 3], vk = r->base[r->top - 2];
     JitRef value = rec_iter_value(r, r->top - 3);
+    if (r->status == JIT_REC_GO && value == JIT_REF_NONE)
+        value = rec_string_key(r, r->top - 3);
     if (r->status != JIT_REC_GO)
         return r->status;
     if (value != JIT_REF_NONE) {
