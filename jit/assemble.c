@@ -1334,6 +1334,13 @@ static bool gen_ins(Gen *g, JitRef ref)
     if (in->type != JIT_T_INT)
         return false;
     switch (op) {
+    case JIT_IR_TOINT: {
+        PvmjReg from = src_in(g, in->a, PVMJ_XMM0);
+        PvmjReg d = dst_of(g, ref, PVMJ_RAX);
+        pvmJ_cvttsd2si(g->a, d, from);
+        define(g, ref, d);
+        return true;
+    }
     case JIT_IR_DIV: case JIT_IR_MOD: gen_int_divmod(g, in, ref); return true;
     case JIT_IR_NEG: case JIT_IR_BNOT: gen_int_unary(g, in, ref); return true;
     case JIT_IR_ADD: case JIT_IR_SUB: case JIT_IR_MUL: case JIT_IR_BAND:

@@ -66,6 +66,8 @@ enum {
  * (a side trace's load of a slot its parent's exit has just written). CHARGE takes a trip round the loop from the
  * instruction budget and exits when it is spent or an interrupt is
  * pending, so the interpreter raises the limit error itself.
+ * TOFLT converts an int to a float; TOINT truncates a float to an int,
+ * and is only emitted after guards that the float is in the int range.
  * Arrays: ALEN is an array's length, AKIND its element kind (which a
  * trace guards with EQ before it touches an element), ABC the bounds check (exits unless
  * 0 <= index < length, compared unsigned), AREF the address of element
@@ -130,6 +132,7 @@ enum {
     X(SHR,    REF,  REF,  JIT_F_CSE) \
     X(BNOT,   REF,  NONE, JIT_F_CSE) \
     X(TOFLT,  REF,  NONE, JIT_F_CSE) \
+    X(TOINT,  REF,  NONE, JIT_F_CSE) \
     X(SQRT,   REF,  NONE, JIT_F_CSE) \
     X(FLOOR,  REF,  NONE, JIT_F_CSE) \
     X(GLOAD,  REF,  NONE, JIT_F_GUARD) \

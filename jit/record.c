@@ -3,6 +3,7 @@
  * guard's snapshot is the frame as the interpreter has it before the
  * instruction; and the inlining of calls, which extends the model by the
  * callee's frame and records on inside it. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -1118,6 +1119,96 @@ static JitRef rec_len(JitRecorder *r, JitRef a, Value v)
     return emit(r, JIT_IR_ALEN, JIT_T_INT, a, 0);
 }
 
+/* math.floor / math.ceil of a float: rounded, then guarded to be in the
+ * int range (NaN fails the ordered guards too), where the interpreter
+ * would raise "cannot convert", and truncated to the int. An int is
+ * returned as it is. */
+static JitRef rec_round_to_int(JitRecorder *r, JitRef a, Value v, bool up)
+{
+    if (v.type == VT_INT)
+        return a;
+    JitRef x = up ? emit(r, JIT_IR_NEG, JIT_T_FLT,
+                         emit(r, JIT_IR_FLOOR, JIT_T_FLT, emit(r, JIT_IR_NEG, JIT_T_FLT, a, 0), 0), 0)
+                  : emit(r, JIT_IR_FLOOR, JIT_T_FLT, a, 0);
+    if (!rec_guard(r, JIT_IR_GE, JIT_T_FLT, x, pvmJ_k_float(&r->ir, -0x1p63)) ||
+        !rec_guard(r, JIT_IR_LT, JIT_T_FLT, x, pvmJ_k_float(&r->ir, 0x1p63)))
+        return JIT_REF_NONE;
+    return emit(r, JIT_IR_TOINT, JIT_T_INT, x, 0);
+}
+
+/* math.abs: of an int, 0 - x when negative (wrapping at the minimum, as
+ * the native does), of a float its value with the sign cleared. The sign
+ * seen while recording is guarded: an int's x < 0 or x >= 0, a float's
+ * x < 0 or x > 0 (a zero, whose sign the guards cannot see, and NaN exit;
+ * one seen while recording is not recorded). */
+static JitRef rec_abs(JitRecorder *r, JitRef a, Value v)
+{
+    if (v.type == VT_FLOAT && (isnan(v.as.f) || v.as.f == 0)) {
+        rec_abort(r, JIT_ABORT_NYI_CALL, "math.abs of a zero or NaN");
+        return JIT_REF_NONE;
+    }
+    bool negative = v.type == VT_INT ? v.as.i < 0 : v.as.f < 0;
+    JitType t = v.type == VT_INT ? JIT_T_INT : JIT_T_FLT;
+    JitRef zero = t == JIT_T_INT ? pvmJ_k_int(&r->ir, 0) : pvmJ_k_float(&r->ir, 0.0);
+    JitOp sign = negative ? JIT_IR_LT : t == JIT_T_INT ? JIT_IR_GE : JIT_IR_GT;
+    if (!rec_guard(r, sign, t, a, zero))
+        return JIT_REF_NONE;
+    return negative ? emit(r, JIT_IR_NEG, t, a, 0) : a;
+}
+
+/* math.min / math.max of two ints or two floats: the native returns the
+ * first of the extreme ones (or the first NaN). Which one won while
+ * recording is guarded: a <= b for min's a, a < b failing for its b (and
+ * the same turned round for max); ordered float guards fail on NaN, whose
+ * exit leaves the answer to the interpreter. */
+static JitRef rec_min_max(JitRecorder *r, JitRef a, JitRef b, Value va, Value vb, bool max)
+{
+    JitType t = va.type == VT_INT ? JIT_T_INT : JIT_T_FLT;
+    double x = t == JIT_T_INT ? (double)va.as.i : va.as.f, y = t == JIT_T_INT ? (double)vb.as.i : vb.as.f;
+    bool first = t == JIT_T_INT ? (max ? va.as.i >= vb.as.i : va.as.i <= vb.as.i) : (max ? x >= y : x <= y);
+    if (t == JIT_T_FLT && (isnan(x) || isnan(y))) {
+        rec_abort(r, JIT_ABORT_NYI_CALL, max ? "math.max of NaN" : "math.min of NaN");
+        return JIT_REF_NONE;
+    }
+    JitOp keep = max ? JIT_IR_GE : JIT_IR_LE;     /* a wins */
+    JitOp other = max ? JIT_IR_LT : JIT_IR_GT;    /* b wins */
+    if (!rec_guard(r, first ? keep : other, t, a, b))
+        return JIT_REF_NONE;
+    return first ? a : b;
+}
+
+/* Whether the intrinsic [k] is recorded for these [argc] arguments. */
+static bool intrinsic_fits(VmIntrinsic k, uint32_t argc, const Value *args)
+{
+    switch (k) {
+    case VM_INTRINSIC_SQRT: return argc == 1 && vm_is_number(args[0]);
+    case VM_INTRINSIC_LEN:
+        return argc == 1 && (args[0].type == VT_ARRAY || args[0].type == VT_STRING || args[0].type == VT_MAP);
+    case VM_INTRINSIC_FLOOR: case VM_INTRINSIC_CEIL: case VM_INTRINSIC_ABS:
+        return argc == 1 && vm_is_number(args[0]);
+    case VM_INTRINSIC_MIN: case VM_INTRINSIC_MAX:
+        return argc == 2 && vm_is_number(args[0]) && args[0].type == args[1].type;
+    default: return false;
+    }
+}
+
+/* The intrinsic's result, as IR; JIT_REF_NONE once the recording stopped. */
+static JitRef rec_intrinsic(JitRecorder *r, VmIntrinsic k, uint32_t first, const Value *args)
+{
+    JitRef a = rec_slot(r, first);
+    JitRef b = k == VM_INTRINSIC_MIN || k == VM_INTRINSIC_MAX ? rec_slot(r, first + 1) : JIT_REF_NONE;
+    if (r->status != JIT_REC_GO)
+        return JIT_REF_NONE;
+    switch (k) {
+    case VM_INTRINSIC_SQRT: return emit(r, JIT_IR_SQRT, JIT_T_FLT, rec_to_float(r, a), 0);
+    case VM_INTRINSIC_LEN: return rec_len(r, a, args[0]);
+    case VM_INTRINSIC_FLOOR: return rec_round_to_int(r, a, args[0], false);
+    case VM_INTRINSIC_CEIL: return rec_round_to_int(r, a, args[0], true);
+    case VM_INTRINSIC_ABS: return rec_abs(r, a, args[0]);
+    default: return rec_min_max(r, a, b, args[0], args[1], k == VM_INTRINSIC_MAX);
+    }
+}
+
 /* A call to a native the standard library marked as an intrinsic becomes
  * IR, after a guard that the callee is that very native; a PV closure is
  * inlined; every other call is not recorded yet. */
@@ -1130,17 +1221,15 @@ static JitRecStatus rec_call(JitRecorder *r, uint32_t argc)
     if (callee.type != VT_NATIVE)
         return rec_abort(r, JIT_ABORT_NYI_CALL, "a non-function");
     VmIntrinsic k = callee.as.nat->intrinsic;
-    Value arg = r->base[r->top - 1];
-    bool ok = argc == 1 && ((k == VM_INTRINSIC_SQRT && vm_is_number(arg)) ||
-                            (k == VM_INTRINSIC_LEN &&
-                             (arg.type == VT_ARRAY || arg.type == VT_STRING || arg.type == VT_MAP)));
-    if (!ok)
+    if (!intrinsic_fits(k, argc, &r->base[at + 1]))
         return rec_abort(r, JIT_ABORT_NYI_CALL, callee.as.nat->name->chars);
-    JitRef fn = rec_slot(r, at), a = rec_slot(r, r->top - 1);
+    JitRef fn = rec_slot(r, at);
     if (r->status != JIT_REC_GO ||
         !rec_guard(r, JIT_IR_EQ, JIT_T_NATIVE, fn, pvmJ_k_gc(&r->ir, JIT_T_NATIVE, callee.as.nat)))
         return r->status;
-    JitRef res = k == VM_INTRINSIC_SQRT ? emit(r, JIT_IR_SQRT, JIT_T_FLT, rec_to_float(r, a), 0) : rec_len(r, a, arg);
+    JitRef res = rec_intrinsic(r, k, at + 1, &r->base[at + 1]);
+    if (r->status != JIT_REC_GO)
+        return r->status;
     r->calls++;
     r->top = at;
     rec_push(r, res);

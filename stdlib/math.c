@@ -161,6 +161,11 @@ void pvmL_open_math(VM *vm)
 {
     PvMap *m = pvmL_module(vm, math_funcs);
     pvmL_mark_intrinsic(vm, m, "sqrt", VM_INTRINSIC_SQRT);
+    pvmL_mark_intrinsic(vm, m, "floor", VM_INTRINSIC_FLOOR);
+    pvmL_mark_intrinsic(vm, m, "ceil", VM_INTRINSIC_CEIL);
+    pvmL_mark_intrinsic(vm, m, "abs", VM_INTRINSIC_ABS);
+    pvmL_mark_intrinsic(vm, m, "min", VM_INTRINSIC_MIN);
+    pvmL_mark_intrinsic(vm, m, "max", VM_INTRINSIC_MAX);
     pvmL_set(vm, m, "pi", vm_float(M_PI));
     pvmL_set(vm, m, "inf", vm_float(INFINITY));
     pvmL_set(vm, m, "nan", vm_float(NAN));

@@ -102,7 +102,12 @@ typedef Value (*VmNativeFn)(VM *vm, int argc, Value *args, void *data);
 typedef enum {
     VM_INTRINSIC_NONE,
     VM_INTRINSIC_SQRT,  /* math.sqrt: float(x), then sqrt */
-    VM_INTRINSIC_LEN    /* len: of an array (other types are not inlined) */
+    VM_INTRINSIC_LEN,   /* len: of an array, a string or a map */
+    VM_INTRINSIC_FLOOR, /* math.floor and math.ceil: an int, or a float */
+    VM_INTRINSIC_CEIL,  /*   rounded to an int (an error out of range) */
+    VM_INTRINSIC_ABS,   /* math.abs of an int (wrapping) or a float */
+    VM_INTRINSIC_MIN,   /* math.min and math.max of two ints or two floats */
+    VM_INTRINSIC_MAX
 } VmIntrinsic;
 
 typedef struct PvNative {
