@@ -77,6 +77,7 @@ typedef struct {
     VM *vm;
     uint64_t *trips;
     uint32_t exit_base;
+    uint32_t share_exits; /* exits share code in traces of this many snapshots or more */
     uint32_t loop_at;   /* index of LOOP #1, or UINT32_MAX */
     uint32_t *last;     /* per instruction: index of its last use */
     uint32_t *own_last; /* the same, not counting PHIs and the trips after */
@@ -1363,7 +1364,7 @@ static void gen_code_address(Gen *g, PvmjReg at, PvmjReg closure, uint32_t pc)
  * inside one inlined call share: that part is a subroutine per set of
  * frames (gen_frames_sub), which leaves rax at the innermost frame and rsi
  * at its closure for the exit's own ip. */
-static void gen_frames_sub(Gen *g, const JitSnap *sn)
+static void gen_frames_body(Gen *g, const JitSnap *sn)
 {
     const JitSnapFrame *fr = &g->snaps->frames[sn->frame_start];
     pvmJ_mov_ri(g->a, PVMJ_RCX, (int64_t)(uintptr_t)&g->vm->nframes);
@@ -1386,6 +1387,11 @@ static void gen_frames_sub(Gen *g, const JitSnap *sn)
     }
     pvmJ_mov_store(g->a, PVMJ_W64, pvmj_mem(PVMJ_RCX, 0), PVMJ_RDX);
     pvmJ_lea(g->a, PVMJ_RBX, slot_tag(fr[sn->nframes - 1].base));
+}
+
+static void gen_frames_sub(Gen *g, const JitSnap *sn)
+{
+    gen_frames_body(g, sn);
     pvmJ_ret(g->a);
 }
 
@@ -1402,11 +1408,14 @@ static bool same_frames(const Gen *g, uint32_t s, uint32_t c)
     return true;
 }
 
-/* The exit's part of pushing frames: the shared subroutine, then the
- * innermost frame's ip. */
+/* The exit's part of pushing frames: the shared subroutine (or, with
+ * [frames_sub] -1, its code in line), then the innermost frame's ip. */
 static void gen_push_frames(Gen *g, const JitSnap *sn, PvmjLabel frames_sub)
 {
-    pvmJ_call(g->a, frames_sub);
+    if (frames_sub < 0)
+        gen_frames_body(g, sn);
+    else
+        pvmJ_call(g->a, frames_sub);
     gen_code_address(g, PVMJ_RDI, PVMJ_RSI, sn->pc); /* rsi: the innermost closure */
     pvmJ_mov_store(g->a, PVMJ_W64, pvmj_mem(PVMJ_RAX, (int32_t)offsetof(VmFrame, ip)), PVMJ_RDI);
 }
@@ -1509,6 +1518,33 @@ static void gen_exit_stores(Gen *g, uint32_t s, uint32_t b, PvmjLabel *stores)
     pvmJ_ret(g->a);
 }
 
+/* Exits share their code only in traces of at least this many
+ * snapshots: a call per exit and the few stores done twice made
+ * fannkuch, whose traces run on into each other through their exits
+ * hundreds of thousands of times, 20 % slower at -j on, while its traces
+ * hold 50 snapshots at most and their exit code a few KB. A trace of
+ * hundreds of snapshots (nbody's unrolled step loop: 437) is one whose
+ * exit code is most of the machine code, and of the process's RSS. */
+#define EXIT_SHARE_MIN_SNAPS 128u
+
+/* An exit of a small trace: its stores and frames in line, as quick as
+ * they can be. */
+static void gen_exit_in_line(Gen *g, uint32_t s, uint32_t *exit_jumps, PvmjLabel leave)
+{
+    const JitSnap *sn = &g->snaps->snaps[s];
+    for (uint32_t i = 0; i < sn->nentries; i++) {
+        const JitSnapEntry *e = &g->snaps->map[sn->map_start + i];
+        store_value(g, slot_tag(e->slot), slot_payload(e->slot), e->ref);
+    }
+    if (sn->nframes > 0)
+        gen_push_frames(g, sn, -1);
+    size_t field = pvmJ_jmp_rel32(g->a);
+    exit_jumps[s] = (uint32_t)field;
+    pvmJ_patch_rel32(g->a, field, pvmJ_asm_pos(g->a));
+    pvmJ_mov_ri(g->a, PVMJ_RAX, g->exit_base + s);
+    pvmJ_jmp(g->a, leave);
+}
+
 /* Exit s writes snapshot s's values into the frame (calling its stores,
  * above, which share most of their code with earlier exits'), pushes
  * the frames of inlined calls it is inside, then jumps: at first to its
@@ -1537,6 +1573,7 @@ static bool gen_exits(Gen *g, uint32_t *exit_jumps)
     uint32_t first = 0; /* the exit whose code the previous one ran */
     uint32_t frames_of = UINT32_MAX; /* the last exit inside inlined calls */
     PvmjLabel frames_sub = -1;       /* the subroutine pushing its frames */
+    bool share = nsnaps >= (g->share_exits ? g->share_exits : EXIT_SHARE_MIN_SNAPS);
     for (uint32_t s = 0; s < nsnaps; s++) {
         const JitSnap *sn = &g->snaps->snaps[s];
         pvmJ_label_bind(g->a, g->exits[s]);
@@ -1548,6 +1585,10 @@ static bool gen_exits(Gen *g, uint32_t *exit_jumps)
         first = s;
         if (g->refund[s] > 0)
             pvmJ_alu_ri(g->a, PVMJ_ADD, PVMJ_W64, FUEL, g->refund[s]);
+        if (!share) {
+            gen_exit_in_line(g, s, exit_jumps, leave);
+            continue;
+        }
         if (sn->nentries > 0)
             pvmJ_call(g->a, stores[s]);
         bool new_frames = false;
@@ -1648,7 +1689,7 @@ static bool gen_trace(Gen *g, JitAsmOut *out)
 bool pvmJ_assemble(PvmjAsm *a, const JitAsmIn *in, JitAsmOut *out)
 {
     Gen g = { .a = a, .ir = in->ir, .snaps = in->snaps, .vm = in->vm, .trips = in->trips,
-              .exit_base = in->exit_base };
+              .exit_base = in->exit_base, .share_exits = in->share_exits };
     out->exit_jumps = NULL;
     if (in->snaps->nsnaps == 0)
         return false;
