@@ -1446,8 +1446,9 @@ static bool same_exit(const Gen *g, uint32_t s, uint32_t c)
 #define EXIT_BASE_TRIES 8u
 
 /* Sharing a base's stores may write a slot twice (the base's value, then
- * this exit's): an exit may do this many stores more than its own entries,
- * [n] of them, so that exits stay about as quick as they were. */
+ * this exit's), and each base costs a call: an exit may do this much more
+ * than its own entries' [n] stores (a call counted as one), so that exits
+ * stay about as quick as they were and a chain of bases stays short. */
 static uint32_t exit_store_budget(uint32_t n)
 {
     return n + n / 8 + 2;
@@ -1475,14 +1476,14 @@ static uint32_t exit_delta(const Gen *g, uint32_t p, uint32_t s)
 /* Of the exits in [recent] (the last few written, [n] of them), the one
  * whose stores leave exit [s] the fewest of its own within its budget;
  * UINT32_MAX if none saves any. [stores_run] is, per exit written, the
- * stores it does in all, its base's included. */
+ * stores it does in all, its bases' and their calls included. */
 static uint32_t exit_base(const Gen *g, const uint32_t *recent, uint32_t n, uint32_t s,
                           const uint32_t *stores_run)
 {
     uint32_t own = g->snaps->snaps[s].nentries, best = UINT32_MAX, fewest = own;
     for (uint32_t i = 0; i < n; i++) {
         uint32_t p = recent[i], d = exit_delta(g, p, s);
-        if (d < fewest && stores_run[p] + d <= exit_store_budget(own)) {
+        if (d < fewest && stores_run[p] + d + 1 <= exit_store_budget(own)) {
             best = p;
             fewest = d;
         }
@@ -1613,7 +1614,7 @@ static bool gen_exits(Gen *g, uint32_t *exit_jumps)
             continue;
         uint32_t n = written < EXIT_BASE_TRIES ? written : EXIT_BASE_TRIES;
         uint32_t b = exit_base(g, recent, n, s, stores_run);
-        stores_run[s] = b == UINT32_MAX ? sn->nentries : stores_run[b] + exit_delta(g, b, s);
+        stores_run[s] = b == UINT32_MAX ? sn->nentries : stores_run[b] + exit_delta(g, b, s) + 1;
         gen_exit_stores(g, s, b, stores);
         recent[written++ % EXIT_BASE_TRIES] = s;
     }
