@@ -5,10 +5,11 @@
 # touched, and where address randomisation puts those windows moves a run
 # by up to 300 KB, while the least of three moves by tens of KB.
 #
-# Measured on the build machine (Debian 12, glibc 2.36), median of 41 runs:
-# hello 2472 KB at -j off (2676 before the start-up work of
-# docs/performance.md, "Start-up memory"; lua5.4 -e '' 2256), the loop
-# about 2620 at -j off and 2740 at -j on. The ceilings leave 200-250 KB
+# Measured on the build machine (Debian 12, glibc 2.36), medians: hello
+# 2488 KB at -j off and 2504 at -j on (2648 and 2612 before the start-up
+# work of docs/performance.md, "Start-up memory"; lua5.4 -e '' 2292), the
+# loop about 2600 at -j off and 2750 at -j on; the least of three runs
+# 2340-2500 for hello, 2500-2700 for the loop. The ceilings leave 200-250 KB
 # over the least of three: they catch a regression of the size of the ones
 # fixed (a 190 KB libc path at start-up, buffers allocated before they are
 # needed), not a page or two; another libc may need them raised.
