@@ -77,6 +77,7 @@ typedef struct {
     VM *vm;
     uint64_t *trips;
     uint32_t exit_base;
+    uint32_t share_exits; /* exits share code in traces of this many snapshots or more */
     uint32_t loop_at;   /* index of LOOP #1, or UINT32_MAX */
     uint32_t *last;     /* per instruction: index of its last use */
     uint32_t *own_last; /* the same, not counting PHIs and the trips after */
@@ -1375,8 +1376,13 @@ static void gen_code_address(Gen *g, PvmjReg at, PvmjReg closure, uint32_t pc)
  * the slot below its base (written back just before), and the innermost
  * resumes at the snapshot's pc. The base register then is the innermost
  * frame's, so the exit can go on in a trace of that frame. Once the slots
- * are written no register holds anything the exit needs. */
-static void gen_push_frames(Gen *g, const JitSnap *sn)
+ * are written no register holds anything the exit needs.
+ *
+ * All but the innermost ip depends only on the frames, which the exits
+ * inside one inlined call share: that part is a subroutine per set of
+ * frames (gen_frames_sub), which leaves rax at the innermost frame and rsi
+ * at its closure for the exit's own ip. */
+static void gen_frames_body(Gen *g, const JitSnap *sn)
 {
     const JitSnapFrame *fr = &g->snaps->frames[sn->frame_start];
     pvmJ_mov_ri(g->a, PVMJ_RCX, (int64_t)(uintptr_t)&g->vm->nframes);
@@ -1397,10 +1403,39 @@ static void gen_push_frames(Gen *g, const JitSnap *sn)
         pvmJ_mov_store(g->a, PVMJ_W64, pvmj_mem(PVMJ_RAX, (int32_t)offsetof(VmFrame, base)), PVMJ_RDI);
         pvmJ_alu_ri(g->a, PVMJ_ADD, PVMJ_W64, PVMJ_RDX, 1);
     }
-    gen_code_address(g, PVMJ_RDI, PVMJ_RSI, sn->pc); /* rsi: the innermost closure */
-    pvmJ_mov_store(g->a, PVMJ_W64, pvmj_mem(PVMJ_RAX, (int32_t)offsetof(VmFrame, ip)), PVMJ_RDI);
     pvmJ_mov_store(g->a, PVMJ_W64, pvmj_mem(PVMJ_RCX, 0), PVMJ_RDX);
     pvmJ_lea(g->a, PVMJ_RBX, slot_tag(fr[sn->nframes - 1].base));
+}
+
+static void gen_frames_sub(Gen *g, const JitSnap *sn)
+{
+    gen_frames_body(g, sn);
+    pvmJ_ret(g->a);
+}
+
+/* Whether snapshots [s] and [c] are inside the same inlined frames. */
+static bool same_frames(const Gen *g, uint32_t s, uint32_t c)
+{
+    const JitSnap *a = &g->snaps->snaps[s], *b = &g->snaps->snaps[c];
+    if (a->nframes != b->nframes)
+        return false;
+    const JitSnapFrame *fa = &g->snaps->frames[a->frame_start], *fb = &g->snaps->frames[b->frame_start];
+    for (uint32_t k = 0; k < a->nframes; k++)
+        if (fa[k].base != fb[k].base || fa[k].ret != fb[k].ret)
+            return false;
+    return true;
+}
+
+/* The exit's part of pushing frames: the shared subroutine (or, with
+ * [frames_sub] -1, its code in line), then the innermost frame's ip. */
+static void gen_push_frames(Gen *g, const JitSnap *sn, PvmjLabel frames_sub)
+{
+    if (frames_sub < 0)
+        gen_frames_body(g, sn);
+    else
+        pvmJ_call(g->a, frames_sub);
+    gen_code_address(g, PVMJ_RDI, PVMJ_RSI, sn->pc); /* rsi: the innermost closure */
+    pvmJ_mov_store(g->a, PVMJ_W64, pvmj_mem(PVMJ_RAX, (int32_t)offsetof(VmFrame, ip)), PVMJ_RDI);
 }
 
 /* Whether exits [s] and [c] write the same frame: the same resume point,
@@ -1424,18 +1459,141 @@ static bool same_exit(const Gen *g, uint32_t s, uint32_t c)
     return true;
 }
 
-/* Exit s writes snapshot s's values into the frame (and pushes the frames
- * of inlined calls it is inside), then jumps: at first to its own "return
- * s", later perhaps straight into another trace. An exit that would write
- * what the one before it writes (guards of one instruction, mostly) is a
- * jmp to that one's code instead, and returns its number: the first of
- * such twins is the one whose loads came first, which is what a side trace
- * grown from it may rely on (jit.c, tell_known_types). */
-static void gen_exits(Gen *g, uint32_t *exit_jumps)
+/* How many of the exits written just before an exit are tried as the
+ * base whose stores it shares. */
+#define EXIT_BASE_TRIES 8u
+
+/* Sharing a base's stores may write a slot twice (the base's value, then
+ * this exit's), and each base costs a call: an exit may do this much more
+ * than its own entries' [n] stores (a call counted as one), so that exits
+ * stay about as quick as they were and a chain of bases stays short. */
+static uint32_t exit_store_budget(uint32_t n)
 {
+    return n + n / 8 + 2;
+}
+
+/* For exit [s] on base [p]: UINT32_MAX unless every slot [p] writes is
+ * one of [s]'s (a slot [s] leaves alone must keep what the frame holds);
+ * else how many of [s]'s entries [p] does not write with the same value
+ * (a snapshot's entries are in slot order). */
+static uint32_t exit_delta(const Gen *g, uint32_t p, uint32_t s)
+{
+    const JitSnap *a = &g->snaps->snaps[p], *b = &g->snaps->snaps[s];
+    const JitSnapEntry *ea = &g->snaps->map[a->map_start], *eb = &g->snaps->map[b->map_start];
+    uint32_t j = 0, same = 0;
+    for (uint32_t i = 0; i < a->nentries; i++) {
+        while (j < b->nentries && eb[j].slot < ea[i].slot)
+            j++;
+        if (j == b->nentries || eb[j].slot != ea[i].slot)
+            return UINT32_MAX;
+        same += eb[j].ref == ea[i].ref;
+    }
+    return b->nentries - same;
+}
+
+/* Of the exits in [recent] (the last few written, [n] of them), the one
+ * whose stores leave exit [s] the fewest of its own within its budget;
+ * UINT32_MAX if none saves any. [stores_run] is, per exit written, the
+ * stores it does in all, its bases' and their calls included. */
+static uint32_t exit_base(const Gen *g, const uint32_t *recent, uint32_t n, uint32_t s,
+                          const uint32_t *stores_run)
+{
+    uint32_t own = g->snaps->snaps[s].nentries, best = UINT32_MAX, fewest = own;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t p = recent[i], d = exit_delta(g, p, s);
+        if (d < fewest && stores_run[p] + d + 1 <= exit_store_budget(own)) {
+            best = p;
+            fewest = d;
+        }
+    }
+    return best;
+}
+
+/* The stores of exit [s], called from its exit: its base's stores (if it
+ * has a base [b]), then those of its values the base did not write, or
+ * wrote with another value. Every value lives in one place for its whole
+ * life and a snapshot keeps its values live up to the last guard that
+ * exits through it, so the base's stores find the values they share with
+ * this exit where they expect them; a value of the base's alone may be
+ * dead by now, and what it writes is written over. Consecutive snapshots
+ * mostly differ in a few slots: nbody's step loop (437 snapshots of about
+ * 28 entries) went from 225 KB of machine code to a third of it. */
+static void gen_exit_stores(Gen *g, uint32_t s, uint32_t b, PvmjLabel *stores)
+{
+    const JitSnap *sn = &g->snaps->snaps[s];
+    const JitSnapEntry *e = &g->snaps->map[sn->map_start];
+    const JitSnapEntry *be = b == UINT32_MAX ? NULL : &g->snaps->map[g->snaps->snaps[b].map_start];
+    uint32_t bn = b == UINT32_MAX ? 0 : g->snaps->snaps[b].nentries, j = 0;
+    pvmJ_label_bind(g->a, stores[s]);
+    if (b != UINT32_MAX)
+        pvmJ_call(g->a, stores[b]);
+    for (uint32_t i = 0; i < sn->nentries; i++) {
+        while (j < bn && be[j].slot < e[i].slot)
+            j++;
+        if (j < bn && be[j].slot == e[i].slot && be[j].ref == e[i].ref)
+            continue;
+        store_value(g, slot_tag(e[i].slot), slot_payload(e[i].slot), e[i].ref);
+    }
+    pvmJ_ret(g->a);
+}
+
+/* Exits share their code only in traces of at least this many
+ * snapshots: a call per exit and the few stores done twice made
+ * fannkuch, whose traces run on into each other through their exits
+ * hundreds of thousands of times, 20 % slower at -j on, while its traces
+ * hold 50 snapshots at most and their exit code a few KB. A trace of
+ * hundreds of snapshots (nbody's unrolled step loop: 437) is one whose
+ * exit code is most of the machine code, and of the process's RSS. */
+#define EXIT_SHARE_MIN_SNAPS 128u
+
+/* An exit of a small trace: its stores and frames in line, as quick as
+ * they can be. */
+static void gen_exit_in_line(Gen *g, uint32_t s, uint32_t *exit_jumps, PvmjLabel leave)
+{
+    const JitSnap *sn = &g->snaps->snaps[s];
+    for (uint32_t i = 0; i < sn->nentries; i++) {
+        const JitSnapEntry *e = &g->snaps->map[sn->map_start + i];
+        store_value(g, slot_tag(e->slot), slot_payload(e->slot), e->ref);
+    }
+    if (sn->nframes > 0)
+        gen_push_frames(g, sn, -1);
+    size_t field = pvmJ_jmp_rel32(g->a);
+    exit_jumps[s] = (uint32_t)field;
+    pvmJ_patch_rel32(g->a, field, pvmJ_asm_pos(g->a));
+    pvmJ_mov_ri(g->a, PVMJ_RAX, g->exit_base + s);
+    pvmJ_jmp(g->a, leave);
+}
+
+/* Exit s writes snapshot s's values into the frame (calling its stores,
+ * above, which share most of their code with earlier exits'), pushes
+ * the frames of inlined calls it is inside, then jumps: at first to its
+ * own "return s", later perhaps straight into another trace. An exit that
+ * would write what the one before it writes (guards of one instruction,
+ * mostly) is a jmp to that one's code instead, and returns its number: the
+ * first of such twins is the one whose loads came first, which is what a
+ * side trace grown from it may rely on (jit.c, tell_known_types). The
+ * calls' return addresses (one per base in the chain, a few) are all an
+ * exit puts on the stack: nothing in a trace lives below rsp, and values
+ * are spilled relative to r12. */
+static bool gen_exits(Gen *g, uint32_t *exit_jumps)
+{
+    uint32_t nsnaps = g->snaps->nsnaps;
+    PvmjLabel *stores = malloc(nsnaps * sizeof *stores);
+    uint32_t *stores_run = malloc(nsnaps * sizeof *stores_run);
+    if (stores == NULL || stores_run == NULL) {
+        free(stores);
+        free(stores_run);
+        return false;
+    }
+    for (uint32_t s = 0; s < nsnaps; s++)
+        stores[s] = pvmJ_label_new(g->a);
+    uint32_t recent[EXIT_BASE_TRIES], written = 0; /* a ring of the last exits written */
     PvmjLabel leave = pvmJ_label_new(g->a);
     uint32_t first = 0; /* the exit whose code the previous one ran */
-    for (uint32_t s = 0; s < g->snaps->nsnaps; s++) {
+    uint32_t frames_of = UINT32_MAX; /* the last exit inside inlined calls */
+    PvmjLabel frames_sub = -1;       /* the subroutine pushing its frames */
+    bool share = nsnaps >= (g->share_exits ? g->share_exits : EXIT_SHARE_MIN_SNAPS);
+    for (uint32_t s = 0; s < nsnaps; s++) {
         const JitSnap *sn = &g->snaps->snaps[s];
         pvmJ_label_bind(g->a, g->exits[s]);
         if (s > 0 && same_exit(g, s, first)) {
@@ -1446,18 +1604,40 @@ static void gen_exits(Gen *g, uint32_t *exit_jumps)
         first = s;
         if (g->refund[s] > 0)
             pvmJ_alu_ri(g->a, PVMJ_ADD, PVMJ_W64, FUEL, g->refund[s]);
-        for (uint32_t i = 0; i < sn->nentries; i++) {
-            const JitSnapEntry *e = &g->snaps->map[sn->map_start + i];
-            store_value(g, slot_tag(e->slot), slot_payload(e->slot), e->ref);
+        if (!share) {
+            gen_exit_in_line(g, s, exit_jumps, leave);
+            continue;
         }
-        if (sn->nframes > 0)
-            gen_push_frames(g, sn);
+        if (sn->nentries > 0)
+            pvmJ_call(g->a, stores[s]);
+        bool new_frames = false;
+        if (sn->nframes > 0) {
+            new_frames = frames_of == UINT32_MAX || !same_frames(g, s, frames_of);
+            if (new_frames) {
+                frames_of = s;
+                frames_sub = pvmJ_label_new(g->a);
+            }
+            gen_push_frames(g, sn, frames_sub);
+        }
         size_t field = pvmJ_jmp_rel32(g->a);
         exit_jumps[s] = (uint32_t)field;
         pvmJ_patch_rel32(g->a, field, pvmJ_asm_pos(g->a));
         pvmJ_mov_ri(g->a, PVMJ_RAX, g->exit_base + s);
         pvmJ_jmp(g->a, leave);
+        if (new_frames) {
+            pvmJ_label_bind(g->a, frames_sub);
+            gen_frames_sub(g, sn);
+        }
+        if (sn->nentries == 0)
+            continue;
+        uint32_t n = written < EXIT_BASE_TRIES ? written : EXIT_BASE_TRIES;
+        uint32_t b = exit_base(g, recent, n, s, stores_run);
+        stores_run[s] = b == UINT32_MAX ? sn->nentries : stores_run[b] + exit_delta(g, b, s) + 1;
+        gen_exit_stores(g, s, b, stores);
+        recent[written++ % EXIT_BASE_TRIES] = s;
     }
+    free(stores);
+    free(stores_run);
     pvmJ_label_bind(g->a, leave);
     pvmJ_mov_ri(g->a, PVMJ_RCX, (int64_t)(uintptr_t)&g->vm->fuel);
     pvmJ_mov_store(g->a, PVMJ_W64, pvmj_mem(PVMJ_RCX, 0), FUEL);
@@ -1469,6 +1649,7 @@ static void gen_exits(Gen *g, uint32_t *exit_jumps)
     pvmJ_pop(g->a, PVMJ_RBP);
     pvmJ_pop(g->a, PVMJ_RBX);
     pvmJ_ret(g->a);
+    return true;
 }
 
 static void gen_const_pool(Gen *g)
@@ -1518,7 +1699,8 @@ static bool gen_trace(Gen *g, JitAsmOut *out)
     if (ir->loop != JIT_REF_NONE && !gen_phis(g, i))
         return false;
     gen_charge_undos(g);
-    gen_exits(g, out->exit_jumps);
+    if (!gen_exits(g, out->exit_jumps))
+        return false;
     gen_const_pool(g);
     return g->a->error == PVMJ_OK;
 }
@@ -1526,7 +1708,7 @@ static bool gen_trace(Gen *g, JitAsmOut *out)
 bool pvmJ_assemble(PvmjAsm *a, const JitAsmIn *in, JitAsmOut *out)
 {
     Gen g = { .a = a, .ir = in->ir, .snaps = in->snaps, .vm = in->vm, .trips = in->trips,
-              .exit_base = in->exit_base };
+              .exit_base = in->exit_base, .share_exits = in->share_exits };
     out->exit_jumps = NULL;
     if (in->snaps->nsnaps == 0)
         return false;

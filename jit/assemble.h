@@ -23,6 +23,8 @@ typedef struct {
     const JitSnapList *snaps;
     uint32_t exit_base;  /* added to a snapshot's number in the return value */
     uint64_t *trips;     /* counts trips round the loop, or NULL: no counting */
+    uint32_t share_exits; /* exits share code in traces of this many snapshots or more
+                           * (0: the default) */
 } JitAsmIn;
 
 typedef struct {

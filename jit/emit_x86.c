@@ -425,6 +425,12 @@ void pvmJ_jmp(PvmjAsm *a, PvmjLabel l)
     }
 }
 
+void pvmJ_call(PvmjAsm *a, PvmjLabel l)
+{
+    pvmJ_byte(a, 0xE8);
+    pvmJ_rel32_label(a, l);
+}
+
 void pvmJ_jcc(PvmjAsm *a, PvmjCond cc, PvmjLabel l)
 {
     if (short_reach(a, l, 2)) {

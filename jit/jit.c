@@ -307,7 +307,8 @@ static JitTrace *compile(VM *vm, PvmJitState *j, JitFail *why)
     void *code = NULL;
     JitAsmOut out = { 0 };
     if (t) {
-        JitAsmIn in = { vm, &r->ir, &r->snaps, j->ntraces << JIT_EXIT_SHIFT, j->opt.stats ? &t->trips : NULL };
+        JitAsmIn in = { vm, &r->ir, &r->snaps, j->ntraces << JIT_EXIT_SHIFT, j->opt.stats ? &t->trips : NULL,
+                        j->opt.share_exits };
         if (pvmJ_assemble(&a, &in, &out)) {
             code = pvmJ_mcode_place(j->mcode, &a);
             if (!code && pvmJ_mcode_full(j->mcode, a.len))

@@ -24,6 +24,8 @@ typedef struct PvmJitOptions {
     bool perf_map;       /* -j perf: write /tmp/perf-PID.map for perf(1) */
     uint32_t max_traces; /* -j maxtrace=N: traces before all are flushed (0: 1000) */
     size_t max_mcode;    /* -j maxmcode=N (KB): machine code before a flush (0: 2 MB) */
+    uint32_t share_exits; /* -j shareexits=N: exits share code in traces of N snapshots
+                           * or more (0: 128; tests use 1, so small traces take that path) */
     FILE *log;           /* where v, dump and stats write (stderr if NULL) */
     /* Prints [len] bytes of machine code at [addr] readably for -j dump; NULL
      * for hex. The pvm command passes a disassembler when built with one. */

@@ -223,6 +223,8 @@ void pvmJ_cmov(PvmjAsm *a, PvmjCond cc, PvmjWidth w, PvmjReg dst, PvmjReg src);
  * label jumps and the *_rel32 forms are always rel32 (patchable). The
  * *_rel32 forms return the offset of their rel32 field. */
 void pvmJ_jmp(PvmjAsm *a, PvmjLabel l);
+/* call rel32 to a label of the same code. */
+void pvmJ_call(PvmjAsm *a, PvmjLabel l);
 void pvmJ_jcc(PvmjAsm *a, PvmjCond cc, PvmjLabel l);
 size_t pvmJ_jmp_rel32(PvmjAsm *a);
 size_t pvmJ_jcc_rel32(PvmjAsm *a, PvmjCond cc);

@@ -16,8 +16,10 @@
 # appear in stderr), NAME.status (exit status; 1 when .err exists, else 0),
 # NAME.args (arguments), NAME.in (stdin). E2E_SKIP_CLI=1 skips tests/cli.
 # Every asm and program test also runs in each JIT mode of E2E_JIT_MODES
-# (default: off and hot=1, i.e. the interpreter alone and every loop compiled
-# at once; the plain run is the default mode), with the same expectations.
+# (default: off, hot=1 and shareexits=1, i.e. the interpreter alone, every
+# loop compiled at once, and exits sharing their code in every trace as they
+# do by default only in long ones; the plain run is the default mode), with
+# the same expectations.
 set -u
 PVM=${PVM:-build/rel/pvm}
 PVMC=${PVMC:-build/rel/pvmc}
@@ -32,7 +34,7 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 TIMEOUT=${TEST_TIMEOUT:-60}
-read -r -a JIT_MODES <<< "${E2E_JIT_MODES-off hot=1}"
+read -r -a JIT_MODES <<< "${E2E_JIT_MODES-off hot=1 shareexits=1}"
 pass=0
 fail=0
 failed=()

@@ -1,7 +1,8 @@
 # The JIT's tools (docs/jit.md, "Tools"): -j v names every trace and why a
 # recording stopped, side traces included; -j stats counts entries; -j dump
 # shows IR, snapshots and machine code; -j trace=N compiles only the Nth
-# recording; -j perf writes the perf map; -j maxtrace/maxmcode flush; -j off
+# recording; -j perf writes the perf map; -j maxtrace/maxmcode flush;
+# -j shareexits=N chooses the traces whose exits share code; -j off
 # compiles nothing. Each run prints what the interpreter alone prints.
 set -u
 fail() { echo "jit_tools: $*"; exit 1; }
@@ -81,6 +82,21 @@ grep -q 'nbody.pv:107: more machine code than the limit' "$TMPDIR/m" ||
     fail "-j maxmcode=64: no trace too big: $(cat "$TMPDIR/m")"
 grep -q 'nbody.pv:107: loop' "$TMPDIR/m" || fail "-j maxmcode=64: the step loop did not compile: $(cat "$TMPDIR/m")"
 "$PVM" -j maxtrace=x "$prog" > /dev/null 2>&1 && fail "-j maxtrace=x accepted"
+
+# Exits share their stores in long traces (jit/assemble.c, gen_exits):
+# nbody's step loop, 437 snapshots, was 224 896 bytes of machine code with
+# every exit's stores in line, and is 105 432 with them shared.
+step_bytes() {
+    "$PVM" "$@" -j v "$here/bench/nbody.pv" 2000 2>&1 >/dev/null |
+        sed -n 's/.*nbody.pv:107: loop, .* snapshots, \([0-9]*\) bytes.*/\1/p' | head -n 1
+}
+shared=$(step_bytes)
+in_line=$(step_bytes -j shareexits=100000)
+[ -n "$shared" ] && [ -n "$in_line" ] || fail "shareexits: no step-loop trace ($shared, $in_line)"
+[ "$shared" -lt 128000 ] || fail "shareexits: the step loop is $shared bytes of machine code"
+[ "$in_line" -gt 200000 ] || fail "shareexits=100000: the step loop is only $in_line bytes"
+got=$("$PVM" -j shareexits=100000 "$here/bench/nbody.pv" 2000) || fail "-j shareexits=100000 failed"
+[ "$got" = "$("$PVM" -j off "$here/bench/nbody.pv" 2000)" ] || fail "-j shareexits=100000: nbody printed $got"
 
 "$PVM" -j stats -j off "$prog" > /dev/null 2> "$TMPDIR/o" || fail "-j stats -j off failed"
 ! grep -q 'trace 1' "$TMPDIR/o" || fail "-j off compiled: $(cat "$TMPDIR/o")"

@@ -12,8 +12,10 @@
 # status is 1 when any failed.
 # Environment: PVM, FUZZGEN (the binaries), FUZZ_OUT (default build/fuzz),
 # FUZZ_TIMEOUT (seconds per run, default 5), FUZZ_QUIET=1 (no progress lines),
-# FUZZ_MODES (the JIT modes compared with off, default "hot=1 on"; the files
-# of `hot=N` are named hotN, those of `on` default).
+# FUZZ_MODES (the JIT modes compared with off, default "hot=1 on share1"; the
+# files of `hot=N` are named hotN, those of `on` default; shareN is hot=1
+# with exits sharing their code in traces of N snapshots or more, as only
+# long traces do by default: jit/assemble.c, gen_exits).
 set -u
 START=${1:-1}
 N=${2:-100}
@@ -23,7 +25,7 @@ OUT=${FUZZ_OUT:-build/fuzz}
 TIMEOUT=${FUZZ_TIMEOUT:-5}
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
-read -r -a JIT_MODES <<< "${FUZZ_MODES:-hot=1 on}"
+read -r -a JIT_MODES <<< "${FUZZ_MODES:-hot=1 on share1}"
 MODES=(off)
 for m in "${JIT_MODES[@]}"; do
     case $m in
@@ -40,6 +42,7 @@ run() {
         default) ;;
         hot*) flags=(-j "hot=${mode#hot}") ;;
         trace*) flags=(-j "trace=${mode#trace}") ;;
+        share*) flags=(-j hot=1 -j "shareexits=${mode#share}") ;;
         *) flags=(-j "$mode") ;;
     esac
     timeout "$TIMEOUT" "$PVM" "${flags[@]}" "$TMP/prog.pv" \

@@ -56,7 +56,9 @@ static void pvm_usage(FILE *out)
             "              stats (counts at exit), hot=N (iterations before a loop is\n"
             "              compiled), trace=N (compile only the Nth recording), perf\n"
             "              (write /tmp/perf-PID.map), maxtrace=N and maxmcode=N (traces,\n"
-            "              and KB of machine code, kept before all are flushed)\n"
+            "              and KB of machine code, kept before all are flushed),\n"
+            "              shareexits=N (exits share their code in traces of N snapshots\n"
+            "              or more; default 128)\n"
             "  --trace     print every executed instruction with its function, offset,\n"
             "              source line and the operand stack after it (to stderr);\n"
             "              --trace=NAME only those of the functions named NAME\n"
@@ -114,6 +116,10 @@ static bool pvm_jit_mode(const char *mode, PvmOptions *o)
     }
     if (!strncmp(mode, "maxmcode=", 9) && pvm_valid_hot_count(mode + 9)) {
         o->jit.max_mcode = (size_t)strtol(mode + 9, NULL, 10) * 1024u;
+        return true;
+    }
+    if (!strncmp(mode, "shareexits=", 11) && pvm_valid_hot_count(mode + 11)) {
+        o->jit.share_exits = (uint32_t)strtol(mode + 11, NULL, 10);
         return true;
     }
     if (!strncmp(mode, "trace=", 6) && pvm_valid_hot_count(mode + 6)) {

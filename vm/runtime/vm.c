@@ -92,6 +92,7 @@ static void vm_gc_init_once(void)
 {
     GC_set_markers_count(vm_gc_markers());
     GC_set_min_bytes_allocd(VM_GC_MIN_BYTES_ALLOCD);
+    pvmV_gc_hint_main_stack();
     GC_INIT();
     GC_allow_register_threads();
 }

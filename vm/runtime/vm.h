@@ -171,6 +171,9 @@ extern uint64_t pvmV_new_vm_fail_countdown;
 /* Lifecycle. pvmV_gc_init sets up the collector once per process (pvmV_new
  * calls it; embedders' code may call it earlier). */
 void pvmV_gc_init(void);
+/* Tells the collector the main thread's stack before it starts
+ * (vm/runtime/gc_start.c). */
+void pvmV_gc_hint_main_stack(void);
 VM *pvmV_new(void);
 void pvmV_free(VM *vm);
 /* Defined (true) by a program that runs one VM per process, the pvm
