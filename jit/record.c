@@ -1000,6 +1000,105 @@ static JitRecStatus rec_setupval(JitRecorder *r, uint32_t index)
     return JIT_REC_GO;
 }
 
+/* --- Objects: getor and getmethod ---
+ * A front end's field-or-method read and method lookup (docs/bytecode.md).
+ * A key the object holds is read as a field (rec_field); a key it does
+ * not hold must be proved absent, which a small map's key filter does in
+ * one test (pvmV_map_may_hold): the trace guards that the map still has no
+ * index and that the key's filter bit is still clear. A key the filter
+ * cannot rule out, or a map with an index, is not recorded. */
+
+static bool rec_absent(JitRecorder *r, JitRef m, const PvMap *map, const PvString *key)
+{
+    if (pvmV_map_may_hold(map, key)) {
+        rec_abort(r, JIT_ABORT_NYI_TYPES, "a missing key the map's filter cannot rule out");
+        return false;
+    }
+    JitRef index = emit(r, JIT_IR_FLOAD, JIT_T_PTR, m, (JitRef)offsetof(PvMap, index));
+    JitRef bits = emit(r, JIT_IR_FLOAD, JIT_T_INT, m, (JitRef)offsetof(PvMap, key_bits));
+    JitRef bit = emit(r, JIT_IR_BAND, JIT_T_INT, bits, pvmJ_k_int(&r->ir, (int64_t)(UINT64_C(1) << (key->hash & 63))));
+    return rec_guard(r, JIT_IR_EQ, JIT_T_PTR, index, pvmJ_k_gc(&r->ir, JIT_T_PTR, NULL)) &&
+           rec_guard(r, JIT_IR_EQ, JIT_T_INT, bit, pvmJ_k_int(&r->ir, 0));
+}
+
+/* A type-guarded load of the Value at [at], which holds [now], as IR. */
+static JitRef rec_load(JitRecorder *r, JitRef at, Value now)
+{
+    if (!rec_snapshot(r)) {
+        rec_abort(r, JIT_ABORT_LIMIT, NULL);
+        return JIT_REF_NONE;
+    }
+    return pvmJ_ir_append(&r->ir, JIT_IR_XLOAD, type_of(now), at, 0);
+}
+
+/* getor [target]: [o, key] -> [o[key]], or [o] and a jump to [target]
+ * when o has no such key. Maps with string keys only (the key guarded to
+ * be the string it is now); a backward jump is not recorded. */
+static JitRecStatus rec_getor(JitRecorder *r, const VmInsn *ip)
+{
+    Value vo = r->base[r->top - 2], vk = r->base[r->top - 1];
+    if (vo.type != VT_MAP || vk.type != VT_STRING)
+        return rec_abort(r, JIT_ABORT_NYI_TYPES, "getor");
+    JitRef o = rec_slot(r, r->top - 2), k = rec_slot(r, r->top - 1);
+    if (r->status != JIT_REC_GO)
+        return r->status;
+    JitRef want = pvmJ_k_gc(&r->ir, JIT_T_STR, vk.as.s);
+    if (k != want && !rec_guard(r, JIT_IR_EQ, JIT_T_STR, k, want))
+        return r->status;
+    int64_t pos = pvmV_map_find_string(vo.as.m, vk);
+    if (pos >= 0) {
+        JitRef at = rec_field(r, o, vo.as.m, vk);
+        if (r->status != JIT_REC_GO)
+            return r->status;
+        return rec_load_value(r, at, vo.as.m->entries[pos].value, 2);
+    }
+    if (!rec_absent(r, o, vo.as.m, vk.as.s))
+        return r->status;
+    r->top--;
+    return rec_follow(r, (uint32_t)ip->arg);
+}
+
+/* getmethod key: [o] -> [method, o]: the key in the instance o itself,
+ * else in its class (o.__class). Deeper class chains are not recorded. */
+static JitRecStatus rec_getmethod(JitRecorder *r, Value key)
+{
+    Value vo = r->base[r->top - 1];
+    if (vo.type != VT_MAP || key.type != VT_STRING)
+        return rec_abort(r, JIT_ABORT_NYI_TYPES, "getmethod");
+    const PvMap *m = vo.as.m;
+    JitRef o = rec_slot(r, r->top - 1);
+    if (r->status != JIT_REC_GO)
+        return r->status;
+    int64_t own = pvmV_map_may_hold(m, key.as.s) ? pvmV_map_find_string(m, key) : -1;
+    JitRef at;
+    Value method;
+    if (own >= 0) {
+        at = rec_field(r, o, m, key);
+        method = m->entries[own].value;
+    } else {
+        Value ck = vm_str_value(r->vm->class_key);
+        int64_t cpos = pvmV_map_find_string(m, ck);
+        if (cpos < 0 || m->entries[cpos].value.type != VT_MAP)
+            return rec_abort(r, JIT_ABORT_NYI_TYPES, "getmethod without a class");
+        const PvMap *cls = m->entries[cpos].value.as.m;
+        int64_t in_class = pvmV_map_find_string(cls, key);
+        if (in_class < 0)
+            return rec_abort(r, JIT_ABORT_NYI_TYPES, "getmethod beyond the class");
+        if (!rec_absent(r, o, m, key.as.s))
+            return r->status;
+        JitRef cat = rec_field(r, o, m, ck);
+        JitRef c = r->status == JIT_REC_GO ? rec_load(r, cat, m->entries[cpos].value) : JIT_REF_NONE;
+        at = r->status == JIT_REC_GO ? rec_field(r, c, cls, key) : JIT_REF_NONE;
+        method = cls->entries[in_class].value;
+    }
+    JitRef v = r->status == JIT_REC_GO ? rec_load(r, at, method) : JIT_REF_NONE;
+    if (r->status != JIT_REC_GO)
+        return r->status;
+    rec_set(r, r->top - 1, v);
+    rec_push(r, o);
+    return JIT_REC_GO;
+}
+
 /* A name outside every module: a field of the built-in scope, read like
  * any map field (a host may replace a built-in between runs). */
 static JitRecStatus rec_getname(JitRecorder *r, Value key)
@@ -1429,6 +1528,8 @@ static JitRecStatus rec_dispatch(JitRecorder *r, const VmInsn *ip)
     case OP_SETINDEX: return rec_setindex(r);
     case OP_GETNAME: return rec_getname(r, r->fn->consts[ip->arg]);
     case OP_GETFIELD: return rec_getfield(r, r->fn->consts[ip->arg]);
+    case OP_GETOR: return rec_getor(r, ip);
+    case OP_GETMETHOD: return rec_getmethod(r, r->fn->consts[ip->arg]);
     case OP_SETFIELD: return rec_setfield(r, r->fn->consts[ip->arg]);
     case OP_CALL: return rec_call(r, (uint32_t)ip->arg);
     case OP_RET: return rec_return(r);
