@@ -1276,6 +1276,23 @@ static JitRef rec_min_max(JitRecorder *r, JitRef a, JitRef b, Value va, Value vb
     return first ? a : b;
 }
 
+static bool rec_absent(JitRecorder *r, JitRef m, const PvMap *map, const PvString *key);
+
+/* has(m, k) with a string key: true where the key is found as a field is
+ * (rec_field's guards), false where the map's key filter proves it absent
+ * (rec_absent); the key is guarded to be the string it is now. */
+static JitRef rec_has(JitRecorder *r, JitRef m, JitRef k, Value vm_, Value vk)
+{
+    JitRef want = pvmJ_k_gc(&r->ir, JIT_T_STR, vk.as.s);
+    if (k != want && !rec_guard(r, JIT_IR_EQ, JIT_T_STR, k, want))
+        return JIT_REF_NONE;
+    bool present = pvmV_map_find_string(vm_.as.m, vk) >= 0;
+    if (present ? (rec_field(r, m, vm_.as.m, vk), r->status != JIT_REC_GO)
+                : !rec_absent(r, m, vm_.as.m, vk.as.s))
+        return JIT_REF_NONE;
+    return pvmJ_k_pri(&r->ir, JIT_T_BOOL, present);
+}
+
 /* Whether the intrinsic [k] is recorded for these [argc] arguments. */
 static bool intrinsic_fits(VmIntrinsic k, uint32_t argc, const Value *args)
 {
@@ -1287,6 +1304,8 @@ static bool intrinsic_fits(VmIntrinsic k, uint32_t argc, const Value *args)
         return argc == 1 && vm_is_number(args[0]);
     case VM_INTRINSIC_MIN: case VM_INTRINSIC_MAX:
         return argc == 2 && vm_is_number(args[0]) && args[0].type == args[1].type;
+    case VM_INTRINSIC_HAS:
+        return argc == 2 && args[0].type == VT_MAP && args[1].type == VT_STRING;
     default: return false;
     }
 }
@@ -1295,7 +1314,8 @@ static bool intrinsic_fits(VmIntrinsic k, uint32_t argc, const Value *args)
 static JitRef rec_intrinsic(JitRecorder *r, VmIntrinsic k, uint32_t first, const Value *args)
 {
     JitRef a = rec_slot(r, first);
-    JitRef b = k == VM_INTRINSIC_MIN || k == VM_INTRINSIC_MAX ? rec_slot(r, first + 1) : JIT_REF_NONE;
+    JitRef b = k == VM_INTRINSIC_MIN || k == VM_INTRINSIC_MAX || k == VM_INTRINSIC_HAS ? rec_slot(r, first + 1)
+                                                                                       : JIT_REF_NONE;
     if (r->status != JIT_REC_GO)
         return JIT_REF_NONE;
     switch (k) {
@@ -1304,6 +1324,7 @@ static JitRef rec_intrinsic(JitRecorder *r, VmIntrinsic k, uint32_t first, const
     case VM_INTRINSIC_FLOOR: return rec_round_to_int(r, a, args[0], false);
     case VM_INTRINSIC_CEIL: return rec_round_to_int(r, a, args[0], true);
     case VM_INTRINSIC_ABS: return rec_abs(r, a, args[0]);
+    case VM_INTRINSIC_HAS: return rec_has(r, a, b, args[0], args[1]);
     default: return rec_min_max(r, a, b, args[0], args[1], k == VM_INTRINSIC_MAX);
     }
 }

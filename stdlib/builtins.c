@@ -245,4 +245,5 @@ void pvmL_open_builtins(VM *vm)
     for (const LibFunc *f = builtins; f->name; f++)
         pvmV_define_builtin(vm, f->name, pvmL_native(vm, f));
     pvmL_mark_intrinsic(vm, vm->builtins, "len", VM_INTRINSIC_LEN);
+    pvmL_mark_intrinsic(vm, vm->builtins, "has", VM_INTRINSIC_HAS);
 }

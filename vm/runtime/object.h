@@ -107,7 +107,8 @@ typedef enum {
     VM_INTRINSIC_CEIL,  /*   rounded to an int (an error out of range) */
     VM_INTRINSIC_ABS,   /* math.abs of an int (wrapping) or a float */
     VM_INTRINSIC_MIN,   /* math.min and math.max of two ints or two floats */
-    VM_INTRINSIC_MAX
+    VM_INTRINSIC_MAX,
+    VM_INTRINSIC_HAS    /* has(m, k) of a map and a string key */
 } VmIntrinsic;
 
 typedef struct PvNative {
