@@ -759,6 +759,8 @@ static JitRef rec_iter_value(JitRecorder *r, uint32_t map_slot)
 }
 
 static JitRef rec_field(JitRecorder *r, JitRef m, const PvMap *map, Value key);
+static bool rec_absent(JitRecorder *r, JitRef m, const PvMap *map, const PvString *key);
+static JitRecStatus rec_missing(JitRecorder *r, JitRef o, const PvMap *map, Value key, uint32_t pops);
 
 /* m[k] with a string key the map holds: the key is guarded to be that
  * string object (a constant needs no guard) and the entry is then found
@@ -786,6 +788,13 @@ static JitRecStatus rec_getindex(JitRecorder *r)
         value = rec_string_key(r, r->top - 2);
     if (r->status != JIT_REC_GO)
         return r->status;
+    if (value == JIT_REF_NONE && vo.type == VT_MAP && vk.type == VT_STRING) { /* a key it does not hold */
+        JitRef o = rec_slot(r, r->top - 2), k = rec_slot(r, r->top - 1);
+        JitRef want = pvmJ_k_gc(&r->ir, JIT_T_STR, vk.as.s);
+        if (r->status != JIT_REC_GO || (k != want && !rec_guard(r, JIT_IR_EQ, JIT_T_STR, k, want)))
+            return r->status;
+        return rec_missing(r, o, vo.as.m, vk, 2);
+    }
     if (value != JIT_REF_NONE) {
         Value now;
         pvmV_map_get(vo.as.m, vk, &now);
@@ -867,6 +876,8 @@ static JitRecStatus rec_getfield(JitRecorder *r, Value key)
     if (vo.type != VT_MAP)
         return rec_abort(r, JIT_ABORT_NYI_TYPES, "getfield");
     JitRef o = rec_slot(r, r->top - 1);
+    if (r->status == JIT_REC_GO && pvmV_map_find_string(vo.as.m, key) < 0)
+        return rec_missing(r, o, vo.as.m, key, 1);
     JitRef at = r->status == JIT_REC_GO ? rec_field(r, o, vo.as.m, key) : JIT_REF_NONE;
     if (r->status != JIT_REC_GO)
         return r->status;
@@ -1019,6 +1030,17 @@ static bool rec_absent(JitRecorder *r, JitRef m, const PvMap *map, const PvStrin
     JitRef bit = emit(r, JIT_IR_BAND, JIT_T_INT, bits, pvmJ_k_int(&r->ir, (int64_t)(UINT64_C(1) << (key->hash & 63))));
     return rec_guard(r, JIT_IR_EQ, JIT_T_PTR, index, pvmJ_k_gc(&r->ir, JIT_T_PTR, NULL)) &&
            rec_guard(r, JIT_IR_EQ, JIT_T_INT, bit, pvmJ_k_int(&r->ir, 0));
+}
+
+/* o.key or o[key] of a string key the map [o] (value [map]) does not
+ * hold: nil, once rec_absent proves it; replaces [pops] operands. */
+static JitRecStatus rec_missing(JitRecorder *r, JitRef o, const PvMap *map, Value key, uint32_t pops)
+{
+    if (!rec_absent(r, o, map, key.as.s))
+        return r->status;
+    r->top -= pops;
+    rec_push(r, pvmJ_k_pri(&r->ir, JIT_T_NIL, false));
+    return JIT_REC_GO;
 }
 
 /* A type-guarded load of the Value at [at], which holds [now], as IR. */
@@ -1275,8 +1297,6 @@ static JitRef rec_min_max(JitRecorder *r, JitRef a, JitRef b, Value va, Value vb
         return JIT_REF_NONE;
     return first ? a : b;
 }
-
-static bool rec_absent(JitRecorder *r, JitRef m, const PvMap *map, const PvString *key);
 
 /* has(m, k) with a string key: true where the key is found as a field is
  * (rec_field's guards), false where the map's key filter proves it absent
