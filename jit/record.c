@@ -1326,6 +1326,7 @@ static bool intrinsic_fits(VmIntrinsic k, uint32_t argc, const Value *args)
         return argc == 2 && vm_is_number(args[0]) && args[0].type == args[1].type;
     case VM_INTRINSIC_HAS:
         return argc == 2 && args[0].type == VT_MAP && args[1].type == VT_STRING;
+    case VM_INTRINSIC_TYPE: return argc == 1;
     default: return false;
     }
 }
@@ -1345,6 +1346,8 @@ static JitRef rec_intrinsic(JitRecorder *r, VmIntrinsic k, uint32_t first, const
     case VM_INTRINSIC_CEIL: return rec_round_to_int(r, a, args[0], true);
     case VM_INTRINSIC_ABS: return rec_abs(r, a, args[0]);
     case VM_INTRINSIC_HAS: return rec_has(r, a, b, args[0], args[1]);
+    case VM_INTRINSIC_TYPE: /* the value's type is its ref's, guarded where it was loaded */
+        return pvmJ_k_gc(&r->ir, JIT_T_STR, r->vm->type_names[args[0].type]);
     default: return rec_min_max(r, a, b, args[0], args[1], k == VM_INTRINSIC_MAX);
     }
 }

@@ -51,7 +51,7 @@ static Value b_len(VM *vm, int argc, Value *args, void *fname)
 
 static Value b_type(VM *vm, int argc, Value *args, void *fname)
 {
-    return vm_str_value(pvmV_string_cstr(vm, pvmV_type_name(args[0])));
+    return vm_str_value(vm->type_names[args[0].type < VT__COUNT ? args[0].type : VT_NIL]);
 }
 
 /* Parses optional sign and decimal digits filling [p, end) exactly;
@@ -246,4 +246,5 @@ void pvmL_open_builtins(VM *vm)
         pvmV_define_builtin(vm, f->name, pvmL_native(vm, f));
     pvmL_mark_intrinsic(vm, vm->builtins, "len", VM_INTRINSIC_LEN);
     pvmL_mark_intrinsic(vm, vm->builtins, "has", VM_INTRINSIC_HAS);
+    pvmL_mark_intrinsic(vm, vm->builtins, "type", VM_INTRINSIC_TYPE);
 }

@@ -108,7 +108,8 @@ typedef enum {
     VM_INTRINSIC_ABS,   /* math.abs of an int (wrapping) or a float */
     VM_INTRINSIC_MIN,   /* math.min and math.max of two ints or two floats */
     VM_INTRINSIC_MAX,
-    VM_INTRINSIC_HAS    /* has(m, k) of a map and a string key */
+    VM_INTRINSIC_HAS,   /* has(m, k) of a map and a string key */
+    VM_INTRINSIC_TYPE   /* type(v): the VM's shared name of v's type */
 } VmIntrinsic;
 
 typedef struct PvNative {

@@ -391,6 +391,8 @@ size_t pvmV_reachable_bytes(VM *vm)
     reach_block(&r, vm->program, REACH_PROGRAM, 0);
     for (size_t i = 0; i < 256; i++)
         reach_block(&r, vm->single_chars[i], REACH_OPAQUE, 0);
+    for (size_t i = 0; i < VT__COUNT; i++)
+        reach_block(&r, vm->type_names[i], REACH_OPAQUE, 0);
     reach_block(&r, vm->frames, REACH_OPAQUE, 0);
     for (size_t i = 0; i < vm->nframes; i++)
         reach_block(&r, vm->frames[i].closure, REACH_CLOSURE, 0);

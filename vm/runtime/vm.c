@@ -134,6 +134,17 @@ static void vm_init_single_chars(VM *vm)
     }
 }
 
+/* type()'s answers, made once: strings are immutable and compare by
+ * their text, so one shared string per name is indistinguishable from a
+ * new one per call, and costs no allocation (nor a trace's call). */
+static void vm_init_type_names(VM *vm)
+{
+    for (int t = 0; t < VT__COUNT; t++) {
+        Value v = { .type = (uint64_t)t };
+        vm->type_names[t] = pvmV_string_cstr(vm, pvmV_type_name(v));
+    }
+}
+
 /* The VM's first heap objects, through the funnel like every later one.
  * Running out of memory raises, so this runs under its own boundary: the
  * VM has no caller that could catch yet. The kinds' messages come first,
@@ -153,6 +164,7 @@ static bool vm_init_heap(VM *vm)
         vm->builtins = pvmV_map_new(vm, 64);
         vm_init_single_chars(vm);
         vm->class_key = pvmV_string_cstr(vm, "__class");
+        vm_init_type_names(vm);
         ok = true;
     }
     vm->jmp = NULL;

@@ -138,6 +138,7 @@ struct VM {
     VmProgram *program;
     PvString *single_chars[256]; /* one-byte strings, shared */
     PvString *class_key;         /* "__class", the key getmethod follows */
+    PvString *type_names[VT__COUNT]; /* what type() returns, shared */
     FILE *out;              /* where print writes */
     unsigned ccalls;        /* nested C-level calls into the interpreter */
     size_t bytes_allocated;
