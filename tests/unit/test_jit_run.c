@@ -315,6 +315,31 @@ static void test_budget_with_unrolled_loops(void **state)
     expect_same_stops(src, "n", 4000, 4090);
 }
 
+/* A C call a trace makes itself charges what the interpreter's call of
+ * the binding charges, where it charges it, so the budget runs out at the
+ * same instruction whether at one of the calls or at the back edge; the
+ * range guard's exit (every 97th trip the argument is out of int8's
+ * range, and the interpreter raises, caught by the callee's try) is
+ * charged the same too. */
+static void test_budget_with_c_calls(void **state)
+{
+    (void)state;
+    if (!pvmJ_available())
+        skip();
+    static const char src[] =
+        "let abs = ffi.fn(ffi.open(nil), \"abs\", \"int\", [\"int\"]);\n"
+        "let small = ffi.fn(ffi.open(nil), \"abs\", \"int\", [\"int8\"]);\n"
+        "fn careful(x) { try { return small(x); } catch e { return 0; } }\n"
+        "let n = 0;\n"
+        "let k = 0;\n"
+        "while true {\n"
+        "  n += abs(-1);\n"
+        "  k = abs(k - 3);\n"
+        "  if n % 97 == 0 { k += careful(n * 3); }\n"
+        "}\n";
+    expect_same_stops(src, "n", 6000, 6060);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -328,6 +353,7 @@ int main(void)
         cmocka_unit_test(test_budget_with_inlined_calls),
         cmocka_unit_test(test_budget_with_exits_mid_trip),
         cmocka_unit_test(test_budget_with_unrolled_loops),
+        cmocka_unit_test(test_budget_with_c_calls),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
