@@ -1184,7 +1184,10 @@ static void extend_result(Gen *g, const VmCArg *ret)
  * rdi, rsi, rdx, rcx, r8, r9 and xmm0-5 in System V order. The VM's fuel
  * is written as the interpreter has it during the call (the stretch's
  * later CHARGEs were taken early) and read back after it, since a
- * callback charges it. enter and leave are the ffi's bookkeeping around
+ * callback charges it; enter sets the stack top past the arguments, as
+ * the interpreter's is, since a trace entered through a linked exit runs
+ * with the top its first trace was entered with, which may be below slots
+ * it reads from the stack. enter and leave are the ffi's bookkeeping around
  * the call; the result, extended to its PV value, waits in its home slot
  * while leave runs, and leave's answer decides the exit after the call. */
 static void gen_callc(Gen *g, const JitIns *in, JitRef ref)
@@ -1208,7 +1211,9 @@ static void gen_callc(Gen *g, const JitIns *in, JitRef ref)
     pvmJ_mov_ri(g->a, PVMJ_RCX, (int64_t)(uintptr_t)&g->vm->fuel);
     pvmJ_lea(g->a, PVMJ_RAX, pvmj_mem(FUEL, refund));
     pvmJ_mov_store(g->a, PVMJ_W64, pvmj_mem(PVMJ_RCX, 0), PVMJ_RAX);
+    const JitSnap *after = &g->snaps->snaps[g->snap]; /* its slots end with the result's */
     pvmJ_mov_ri(g->a, PVMJ_RDI, (int64_t)(uintptr_t)c);
+    pvmJ_lea(g->a, PVMJ_RSI, slot_tag((uint32_t)after->nslots + (uint32_t)c->nargs));
     pvmJ_mov_ri(g->a, PVMJ_RAX, (int64_t)(uintptr_t)c->enter);
     pvmJ_call_r(g->a, PVMJ_RAX);
     int ni = 0, nf = 0;

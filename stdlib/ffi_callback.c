@@ -99,14 +99,16 @@ void pvmF_call_c(VM *vm, FfiState *st, const char *fname, ffi_cif *cif, void *co
  * once the trace has written the frame back (jit.c). While the call is in
  * progress the JIT stays out of the callbacks' PV code: a trace entered
  * from there would share the running trace's value area. */
-void pvmF_trace_enter(const VmCCall *c)
+void pvmF_trace_enter(const VmCCall *c, Value *top)
 {
     FfiState *st = ((const FfiTraceCall *)c)->st;
     if (st->depth == 0)
         st->thread = pthread_self();
     st->depth++;
     st->callbacks_run = 0;
-    st->vm->ccalls_in_trace++;
+    st->vm->ccalls_in_trace++; /* traces never nest, so one saved top will do */
+    st->trace_top = st->vm->top;
+    st->vm->top = top;
 }
 
 bool pvmF_trace_leave(const VmCCall *c)
@@ -114,6 +116,7 @@ bool pvmF_trace_leave(const VmCCall *c)
     FfiState *st = ((const FfiTraceCall *)c)->st;
     st->depth--;
     st->vm->ccalls_in_trace--;
+    st->vm->top = st->trace_top;
     if (st->has_error || st->refused_in_signal) {
         st->vm->ccall_failed = c;
         return true;

@@ -163,6 +163,7 @@ typedef struct FfiState {
     /* Callback entries since the C call a trace is making began: the
      * trace leaves after a call during which PV code may have run. */
     unsigned callbacks_run;
+    Value *trace_top;  /* vm->top before that call, which it restores */
 } FfiState;
 
 /* How a trace calls a bound C function itself (vm/runtime/object.h):
@@ -299,7 +300,7 @@ void pvmF_call_c(VM *vm, FfiState *st, const char *fname, ffi_cif *cif, void *co
 /* The bookkeeping of pvmF_call_c for a C call a trace makes itself
  * (FfiTraceCall): what goes before C runs, what comes after (true: the
  * trace must leave), and the error to raise then, if any. */
-void pvmF_trace_enter(const VmCCall *c);
+void pvmF_trace_enter(const VmCCall *c, Value *top);
 bool pvmF_trace_leave(const VmCCall *c);
 void pvmF_trace_raise(VM *vm, const VmCCall *c);
 /* Records the thread's signal mask as the one PV runs with. */

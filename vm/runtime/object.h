@@ -131,13 +131,16 @@ typedef struct {
 typedef struct VmCCall {
     void *code;                    /* the C function */
     /* The bookkeeping the native does around its call, so that callbacks
-     * may run during it (stdlib/ffi_callback.c): [enter] before C runs;
-     * [leave] after, true when the trace must leave at once: a callback
+     * may run during it (stdlib/ffi_callback.c): [enter] before C runs,
+     * with the stack top the interpreter has during a native's call (past
+     * the arguments: a callback's frame goes there, above every slot the
+     * trace may still read from the stack); [leave] after, which puts the
+     * top back and is true when the trace must leave at once: a callback
      * ran (PV code may have changed anything the trace holds) or failed,
      * and then [leave] has set vm->ccall_failed to this call, whose
      * [raise] throws what the native would have thrown (jit.c calls it
      * once the trace has written the frame back). */
-    void (*enter)(const struct VmCCall *c);
+    void (*enter)(const struct VmCCall *c, Value *top);
     bool (*leave)(const struct VmCCall *c);
     void (*raise)(VM *vm, const struct VmCCall *c);
     int nargs;
