@@ -1131,14 +1131,14 @@ static void gen_int_unary(Gen *g, const JitIns *in, JitRef ref)
 }
 
 /* The caller-saved registers holding values that outlive instruction
- * [k] go to their home slots around a C call (and [back] brings them);
- * with [at_k], those read at k too (a C call's exit, after the call, may
- * write them into the frame). */
-static void save_live(Gen *g, uint32_t k, bool back, bool at_k)
+ * [k] go to their home slots around a C call (and [back] brings them).
+ * (What a C call's exit writes, after the call, outlives it:
+ * find_last_uses.) */
+static void save_around_call(Gen *g, uint32_t k, bool back)
 {
     for (uint32_t i = 0; i < k; i++) {
         PvmjReg r = g->where[i] == IN_MEMORY ? PVMJ_NOREG : (PvmjReg)g->where[i];
-        if (r == PVMJ_NOREG || !has_value(&g->ir->ins[i]) || g->last[i] < k || (g->last[i] == k && !at_k))
+        if (r == PVMJ_NOREG || !has_value(&g->ir->ins[i]) || g->last[i] <= k)
             continue;
         bool saved = false;
         for (int s = 0; s < GPR_SAVED; s++)
@@ -1154,11 +1154,6 @@ static void save_live(Gen *g, uint32_t k, bool back, bool at_k)
         else
             pvmJ_mov_store(g->a, PVMJ_W64, home(i), r);
     }
-}
-
-static void save_around_call(Gen *g, uint32_t k, bool back)
-{
-    save_live(g, k, back, false);
 }
 
 /* rax, C's integer result of [ret]'s size, sign- or zero-extended to the
@@ -1196,7 +1191,7 @@ static void gen_callc(Gen *g, const JitIns *in, JitRef ref)
     uint32_t k = index_of(ref);
     const VmCCall *c = (const VmCCall *)(uintptr_t)const_bits(g->ir, in->b);
     int n = 0;
-    save_live(g, k, false, true);
+    save_around_call(g, k, false);
     if (c->nargs & 1)
         pvmJ_alu_ri(g->a, PVMJ_SUB, PVMJ_W64, PVMJ_RSP, 8); /* rsp stays 16-byte aligned */
     for (JitRef a = in->a; a != JIT_REF_NONE && n < VM_CCALL_MAX_ARGS; a = pvmJ_ir_at(g->ir, a)->b, n++) {
@@ -1248,7 +1243,7 @@ static void gen_callc(Gen *g, const JitIns *in, JitRef ref)
     pvmJ_mov_load(g->a, PVMJ_W64, FUEL, pvmj_mem(PVMJ_RDX, 0));
     if (refund)
         pvmJ_alu_ri(g->a, PVMJ_SUB, PVMJ_W64, FUEL, refund);
-    save_live(g, k, true, true);
+    save_around_call(g, k, true);
     PvmjReg r = reg_of(g, ref);
     if (r != PVMJ_NOREG && PVMJ_IS_XMM(r))
         pvmJ_sse_rm(g->a, PVMJ_MOVSD, r, home(k));

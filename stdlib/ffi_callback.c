@@ -102,13 +102,13 @@ void pvmF_call_c(VM *vm, FfiState *st, const char *fname, ffi_cif *cif, void *co
 void pvmF_trace_enter(const VmCCall *c, Value *top)
 {
     FfiState *st = ((const FfiTraceCall *)c)->st;
-    if (st->depth == 0)
-        st->thread = pthread_self();
-    st->depth++;
+    VM *vm = st->vm;
     st->callbacks_run = 0;
-    st->vm->ccalls_in_trace++; /* traces never nest, so one saved top will do */
-    st->trace_top = st->vm->top;
-    st->vm->top = top;
+    vm->ccalls_in_trace++; /* traces never nest, so one saved top will do */
+    st->trace_top = vm->top;
+    vm->top = top;
+    if (st->depth++ == 0) /* last: nothing else waits on the call */
+        st->thread = pthread_self();
 }
 
 bool pvmF_trace_leave(const VmCCall *c)
