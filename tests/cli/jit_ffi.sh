@@ -36,4 +36,42 @@ grep -q 'abort .*NYI: call of strlen' "$TMPDIR/v" || fail "-j v: no abort for st
 got=$("$PVM" --no-ffi -j hot=1 -e 'for i in 0..100 { try { ffi.fn(ffi.open(nil), "abs", "int", ["int"]); } catch e { if i == 99 { print(e); } } }') ||
     fail "--no-ffi program failed"
 [ "$got" = "ffi is disabled" ] || fail "--no-ffi printed $got"
+# errors raised at a C call a trace made, inside an inlined helper, and
+# uncaught: the same message and stack trace as the interpreter's; a
+# range error (the trace leaves before the call), and a callback's error
+# (the trace leaves after it and jit.c raises it)
+cat > "$TMPDIR/range.pv" <<'PV'
+let small = ffi.fn(ffi.open(nil), "abs", "int", ["int8"]);
+fn helper(x) { return small(x) + 1; }
+let s = 0;
+for i in 0..1000 { s += helper(i); }
+print(s);
+PV
+lib=${PVM_FFI_TESTLIB:-}
+progs="$TMPDIR/range.pv"
+if [ -n "$lib" ] && [ -f "$lib" ]; then
+    cat > "$TMPDIR/cb.pv" <<'PV'
+let lib = ffi.open(os.getenv("PVM_FFI_TESTLIB"));
+let set_hook = ffi.fn(lib, "calls_set_hook", "void", ["pointer"]);
+let every = ffi.fn(lib, "calls_hook_every", "int", ["int", "int"]);
+let cb = ffi.callback(fn (x) { if x > 500 { throw "too far: " + str(x); } return x; }, "int", ["int"]);
+set_hook(cb);
+fn helper(x) { return every(x, 20) * 2; }
+let s = 0;
+for i in 0..1000 { s += helper(i); }
+print(s);
+PV
+    progs="$progs $TMPDIR/cb.pv"
+fi
+for p in $progs; do
+    "$PVM" -j off "$p" > "$TMPDIR/off.out" 2> "$TMPDIR/off.err" && fail "$p: no error"
+    grep -q 'at helper' "$TMPDIR/off.err" || fail "$p: no stack trace: $(cat "$TMPDIR/off.err")"
+    for m in hot=1 on; do
+        "$PVM" -j $m "$p" > "$TMPDIR/m.out" 2> "$TMPDIR/m.err" && fail "$p -j $m: no error"
+        cmp -s "$TMPDIR/off.out" "$TMPDIR/m.out" || fail "$p -j $m: stdout differs"
+        cmp -s "$TMPDIR/off.err" "$TMPDIR/m.err" ||
+            fail "$p -j $m: stderr differs: $(diff "$TMPDIR/off.err" "$TMPDIR/m.err")"
+    done
+    "$PVM" -j stats "$p" 2>&1 >/dev/null | grep -Eq '^\[jit\] traces [1-9]' || fail "$p: no trace"
+done
 exit 0
