@@ -31,6 +31,10 @@
  *                       "eax = exit_base + s; leave"
  *   leave:              store r15 to the fuel; pop; ret
  *
+ * A C call (CALLC) saves the live caller-saved registers to their home
+ * slots, passes its arguments in the System V registers and writes the
+ * fuel back for the call's duration (gen_callc).
+ *
  * The fuel stays in r15 while traces run, so charging a trip costs no
  * memory traffic. Since every exit writes its frame back first, a trace's
  * exit jmp can be patched to go straight on into another trace's body

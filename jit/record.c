@@ -1,8 +1,9 @@
 /* The trace recorder (see record.h): one function per kind of bytecode,
  * each emitting its guards before it changes the model of the frame, so a
  * guard's snapshot is the frame as the interpreter has it before the
- * instruction; and the inlining of calls, which extends the model by the
- * callee's frame and records on inside it. */
+ * instruction; the inlining of calls, which extends the model by the
+ * callee's frame and records on inside it; and the C calls of ffi
+ * bindings a trace makes itself. */
 #include <stdlib.h>
 #include <string.h>
 

@@ -4,7 +4,10 @@
  * ffi.fn parses the signature and prepares the libffi call interface once;
  * each call then only converts (and checks) the arguments into a buffer on
  * the C stack and runs ffi_call. The library stays loaded while its handle
- * or any function bound from it is reachable; a GC finalizer closes it. */
+ * or any function bound from it is reachable; a GC finalizer closes it.
+ * A binding of numbers only is also described to the JIT (VmCCall), which
+ * then calls it from traces itself, with the bookkeeping of
+ * ffi_callback.c around the call. */
 #include <dlfcn.h>
 #include <gc.h>
 #include <string.h>
