@@ -129,12 +129,13 @@ test: unit e2e e2e-switch fuzz-test tutorial
 unit: $(UNIT_BIN)
 	@sh tests/run_unit.sh $(UNIT_BIN)
 
-# The ffi's struct tests call a small C library built from tests/ffilib
-# (tests/programs/ffi_struct_abi.pv finds it through PVM_FFI_TESTLIB).
+# The ffi's struct tests, and those of C calls from traces, call a small C
+# library built from tests/ffilib (tests/programs/ffi_struct_abi.pv and
+# jit_ffi_callback.pv find it through PVM_FFI_TESTLIB).
 FFI_TESTLIB := $(BUILD)/tests/libpvmffitest.so
-$(FFI_TESTLIB): tests/ffilib/structs.c tests/ffilib/structs.h | $(DEPS_OK)
+$(FFI_TESTLIB): tests/ffilib/structs.c tests/ffilib/calls.c tests/ffilib/structs.h | $(DEPS_OK)
 	@mkdir -p $(dir $@)
-	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -fPIC -shared -o $@ $<
+	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -fPIC -shared -o $@ $(filter %.c,$^)
 E2E_ENV = PVMC=$(PVMC) SANITIZE=$(SANITIZE) PVM_FFI_TESTLIB=$(abspath $(FFI_TESTLIB))
 
 e2e: $(PVM) $(PVMC) $(FFI_TESTLIB)

@@ -31,6 +31,10 @@
  *                       "eax = exit_base + s; leave"
  *   leave:              store r15 to the fuel; pop; ret
  *
+ * A C call (CALLC) saves the live caller-saved registers to their home
+ * slots, passes its arguments in the System V registers and writes the
+ * fuel back for the call's duration (gen_callc).
+ *
  * The fuel stays in r15 while traces run, so charging a trip costs no
  * memory traffic. Since every exit writes its frame back first, a trace's
  * exit jmp can be patched to go straight on into another trace's body
@@ -239,12 +243,19 @@ static void find_last_uses(Gen *g)
             use_at(g, in->a, k, weight_at(g, k));
         if (pvmJ_ir_ops[in->op].o2 == JIT_O_REF)
             use_at(g, in->b, k, weight_at(g, k));
+        if (in->op == JIT_IR_CALLC) /* its arguments are read by the call */
+            for (JitRef c = in->a; c != JIT_REF_NONE; c = pvmJ_ir_at(ir, c)->b)
+                use_at(g, pvmJ_ir_at(ir, c)->a, k, weight_at(g, k));
     }
     for (uint32_t n = 0; n < g->snaps->nsnaps; n++) {
         const JitSnap *s = &g->snaps->snaps[n];
         uint32_t until = last_exit_of(g, n, end);
         if (until == UINT32_MAX)
             continue;
+        /* a C call leaves after it has made its result: what its exit
+         * writes must not give its register to that result */
+        if (until < end && ir->ins[until].op == JIT_IR_CALLC)
+            until++;
         for (uint32_t e = 0; e < s->nentries; e++)
             use_at(g, g->snaps->map[s->map_start + e].ref, until, 0);
     }
@@ -1135,7 +1146,9 @@ static void gen_int_unary(Gen *g, const JitIns *in, JitRef ref)
 }
 
 /* The caller-saved registers holding values that outlive instruction
- * [k] go to their home slots around a C call (and [back] brings them). */
+ * [k] go to their home slots around a C call (and [back] brings them).
+ * (What a C call's exit writes, after the call, outlives it:
+ * find_last_uses.) */
 static void save_around_call(Gen *g, uint32_t k, bool back)
 {
     for (uint32_t i = 0; i < k; i++) {
@@ -1156,6 +1169,103 @@ static void save_around_call(Gen *g, uint32_t k, bool back)
         else
             pvmJ_mov_store(g->a, PVMJ_W64, home(i), r);
     }
+}
+
+/* rax, C's integer result of [ret]'s size, sign- or zero-extended to the
+ * PV int pvmF_from_return makes of it (the bits above the C type are
+ * C's garbage). */
+static void extend_result(Gen *g, const VmCArg *ret)
+{
+    if (ret->size == 8)
+        return;
+    if (ret->size == 4 && !ret->is_signed) {
+        pvmJ_mov_rr(g->a, PVMJ_W32, PVMJ_RAX, PVMJ_RAX);
+        return;
+    }
+    uint8_t shift = (uint8_t)(64 - 8 * ret->size);
+    pvmJ_shift_ri(g->a, PVMJ_SHL, PVMJ_W64, PVMJ_RAX, shift);
+    pvmJ_shift_ri(g->a, ret->is_signed ? PVMJ_SAR : PVMJ_SHR, PVMJ_W64, PVMJ_RAX, shift);
+}
+
+/* A C function called directly (CALLC; docs/jit.md, "C calls in traces").
+ * The live caller-saved registers go to their home slots, the collector's
+ * view; the arguments are pushed (their registers may be the parameter
+ * registers, and the bookkeeping call clobbers them), then popped into
+ * rdi, rsi, rdx, rcx, r8, r9 and xmm0-5 in System V order. The VM's fuel
+ * is written as the interpreter has it during the call (the stretch's
+ * later CHARGEs were taken early) and read back after it, since a
+ * callback charges it; enter sets the stack top past the arguments, as
+ * the interpreter's is, since a trace entered through a linked exit runs
+ * with the top its first trace was entered with, which may be below slots
+ * it reads from the stack. enter and leave are the ffi's bookkeeping around
+ * the call; the result, extended to its PV value, waits in its home slot
+ * while leave runs, and leave's answer decides the exit after the call. */
+static void gen_callc(Gen *g, const JitIns *in, JitRef ref)
+{
+    static const PvmjReg int_regs[] = { PVMJ_RDI, PVMJ_RSI, PVMJ_RDX, PVMJ_RCX, PVMJ_R8, PVMJ_R9 };
+    uint32_t k = index_of(ref);
+    const VmCCall *c = (const VmCCall *)(uintptr_t)const_bits(g->ir, in->b);
+    int n = 0;
+    save_around_call(g, k, false);
+    if (c->nargs & 1)
+        pvmJ_alu_ri(g->a, PVMJ_SUB, PVMJ_W64, PVMJ_RSP, 8); /* rsp stays 16-byte aligned */
+    for (JitRef a = in->a; a != JIT_REF_NONE && n < VM_CCALL_MAX_ARGS; a = pvmJ_ir_at(g->ir, a)->b, n++) {
+        load_to(g, PVMJ_RAX, pvmJ_ir_at(g->ir, a)->a); /* the last argument first */
+        pvmJ_push(g->a, PVMJ_RAX);
+    }
+    if (n != c->nargs) {
+        pvmJ_asm_fail(g->a, PVMJ_EOPERAND);
+        return;
+    }
+    int32_t refund = g->refund[g->snap];
+    pvmJ_mov_ri(g->a, PVMJ_RCX, (int64_t)(uintptr_t)&g->vm->fuel);
+    pvmJ_lea(g->a, PVMJ_RAX, pvmj_mem(FUEL, refund));
+    pvmJ_mov_store(g->a, PVMJ_W64, pvmj_mem(PVMJ_RCX, 0), PVMJ_RAX);
+    const JitSnap *after = &g->snaps->snaps[g->snap]; /* its slots end with the result's */
+    pvmJ_mov_ri(g->a, PVMJ_RDI, (int64_t)(uintptr_t)c);
+    pvmJ_lea(g->a, PVMJ_RSI, slot_tag((uint32_t)after->nslots + (uint32_t)c->nargs));
+    pvmJ_mov_ri(g->a, PVMJ_RAX, (int64_t)(uintptr_t)c->enter);
+    pvmJ_call_r(g->a, PVMJ_RAX);
+    int ni = 0, nf = 0;
+    for (int i = 0; i < n; i++) {
+        if (c->args[i].kind == VM_CARG_INT) {
+            pvmJ_pop(g->a, int_regs[ni++]);
+            continue;
+        }
+        PvmjReg x = (PvmjReg)(PVMJ_XMM0 + nf++);
+        pvmJ_pop(g->a, PVMJ_RAX);
+        pvmJ_movq_to_xmm(g->a, x, PVMJ_RAX);
+        if (c->args[i].kind == VM_CARG_FLOAT)
+            pvmJ_sse_rr(g->a, PVMJ_CVTSD2SS, x, x);
+    }
+    if (c->nargs & 1)
+        pvmJ_alu_ri(g->a, PVMJ_ADD, PVMJ_W64, PVMJ_RSP, 8);
+    pvmJ_mov_ri(g->a, PVMJ_RAX, (int64_t)(uintptr_t)c->code);
+    pvmJ_call_r(g->a, PVMJ_RAX);
+    if (c->ret.kind == VM_CARG_INT) {
+        extend_result(g, &c->ret);
+        pvmJ_mov_store(g->a, PVMJ_W64, home(k), PVMJ_RAX);
+    } else if (c->ret.kind != VM_CARG_VOID) {
+        if (c->ret.kind == VM_CARG_FLOAT)
+            pvmJ_sse_rr(g->a, PVMJ_CVTSS2SD, PVMJ_XMM0, PVMJ_XMM0);
+        pvmJ_movsd_store(g->a, home(k), PVMJ_XMM0);
+    }
+    pvmJ_mov_ri(g->a, PVMJ_RDI, (int64_t)(uintptr_t)c);
+    pvmJ_mov_ri(g->a, PVMJ_RAX, (int64_t)(uintptr_t)c->leave);
+    pvmJ_call_r(g->a, PVMJ_RAX);
+    pvmJ_movzx8_rr(g->a, PVMJ_RCX, PVMJ_RAX); /* a C bool: al only */
+    pvmJ_mov_ri(g->a, PVMJ_RDX, (int64_t)(uintptr_t)&g->vm->fuel);
+    pvmJ_mov_load(g->a, PVMJ_W64, FUEL, pvmj_mem(PVMJ_RDX, 0));
+    if (refund)
+        pvmJ_alu_ri(g->a, PVMJ_SUB, PVMJ_W64, FUEL, refund);
+    save_around_call(g, k, true);
+    PvmjReg r = reg_of(g, ref);
+    if (r != PVMJ_NOREG && PVMJ_IS_XMM(r))
+        pvmJ_sse_rm(g->a, PVMJ_MOVSD, r, home(k));
+    else if (r != PVMJ_NOREG)
+        pvmJ_mov_load(g->a, PVMJ_W64, r, home(k));
+    pvmJ_test_rr(g->a, PVMJ_W32, PVMJ_RCX, PVMJ_RCX);
+    exit_if(g, PVMJ_CC_NE);
 }
 
 /* A C function of doubles (fmod, floor): the stack is 16-byte aligned
@@ -1315,6 +1425,8 @@ static bool gen_ins(Gen *g, JitRef ref)
     case JIT_IR_ASTORE: gen_astore(g, in); return true;
     case JIT_IR_FLOAD: gen_field_load(g, in->a, (int32_t)in->b, ref); return true;
     case JIT_IR_HKEY: gen_hkey(g, in); return true;
+    case JIT_IR_CARG: return true; /* read by its CALLC */
+    case JIT_IR_CALLC: gen_callc(g, in, ref); return true;
     default: break;
     }
     if (is_guard_compare(op)) {
@@ -1445,7 +1557,7 @@ static void gen_push_frames(Gen *g, const JitSnap *sn, PvmjLabel frames_sub)
 static bool same_exit(const Gen *g, uint32_t s, uint32_t c)
 {
     const JitSnap *a = &g->snaps->snaps[s], *b = &g->snaps->snaps[c];
-    if (a->pc != b->pc || a->nslots != b->nslots || a->nentries != b->nentries ||
+    if (a->ccall || b->ccall || a->pc != b->pc || a->nslots != b->nslots || a->nentries != b->nentries ||
         a->nframes != b->nframes || g->refund[s] != g->refund[c])
         return false;
     const JitSnapEntry *ea = &g->snaps->map[a->map_start], *eb = &g->snaps->map[b->map_start];

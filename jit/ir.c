@@ -140,6 +140,10 @@ JitRef pvmJ_ir_append(JitIR *ir, JitOp op, JitType type, JitRef a, JitRef b)
 
 static void ir_dump_ref(const JitIR *ir, JitRef r, FILE *out)
 {
+    if (r == JIT_REF_NONE) { /* the end of a CARG chain */
+        fputs(" -", out);
+        return;
+    }
     if (!pvmJ_ref_is_const(r)) {
         fprintf(out, " %04u", (unsigned)(r - JIT_REF_BIAS));
         return;

@@ -98,6 +98,16 @@ enum {
  * does this, after guards that the interpreter's RET would do nothing
  * else: no upvalue to close, no handler to drop, the caller the recorded
  * one.)
+ * CALLC calls a C function directly (an ffi binding the recorder found
+ * plain enough: a VmCCall, vm/runtime/object.h, the constant b): its
+ * arguments are a chain of CARGs, "CARG v prev", a the last of them (or
+ * none), each argument's value already checked and converted to the C
+ * parameter's class (an int in range, a float). Its result is the PV value
+ * (an int sign- or zero-extended from the C type, a float widened; void
+ * calls have type VOID). It is a guard after the fact: its snapshot is
+ * the frame after the call, and the trace leaves through it when a
+ * callback ran during the call (or failed: jit.c then raises the error).
+ * Both are effects: never CSE'd, never hoisted, made again every trip.
  * LOOP ends the recorded iteration. With #0 the trace writes the frame
  * back and starts again from the top; with #1 (loop.c) a copy of the body
  * follows, ending in PHIs: "PHI a b" means a takes b's value when the copy
@@ -152,6 +162,8 @@ enum {
     X(CHARGE, LIT,  NONE, JIT_F_GUARD | JIT_F_EFFECT) \
     X(BASE,   NONE, NONE, 0) \
     X(RETF,   LIT,  NONE, JIT_F_EFFECT) \
+    X(CARG,   REF,  REF,  JIT_F_EFFECT) \
+    X(CALLC,  REF,  REF,  JIT_F_GUARD | JIT_F_EFFECT) \
     X(LOOP,   LIT,  NONE, JIT_F_EFFECT) \
     X(EXIT,   NONE, NONE, JIT_F_GUARD | JIT_F_EFFECT) \
     X(PHI,    REF,  REF,  JIT_F_EFFECT)

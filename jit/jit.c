@@ -520,7 +520,7 @@ static void maybe_record_side(VM *vm, PvmJitState *j, uint32_t ti, uint32_t s, V
     JitTrace *t = j->traces[ti];
     JitSnap *exit = &t->snaps.snaps[s];
     if (j->recording || exit->side || exit->side_tries >= JIT_MAX_SIDE_TRIES || exit->exits < JIT_HOT_EXIT ||
-        (t->links && s == t->link_snap))
+        (t->links && s == t->link_snap) || exit->ccall)
         return;
     if (!attempt_allowed(j)) {
         exit->side_tries = JIT_MAX_SIDE_TRIES;
@@ -615,6 +615,20 @@ static void link_exit(PvmJitState *j, JitTrace *from, uint32_t s, const JitTrace
         j->links++;
 }
 
+/* The error of a C call a trace made itself (VmCCall), raised as the
+ * binding would have raised it: the exit after the call has written the
+ * frame as the interpreter has it during the call (its ip past the call),
+ * so the error and its stack trace are the interpreter's. */
+static void ccall_raise(VM *vm, PvmJitState *j, JitTrace *root, int64_t fuel0, uint64_t t0)
+{
+    const VmCCall *c = vm->ccall_failed;
+    vm->ccall_failed = NULL;
+    if (j->opt.stats)
+        j->trace_ns += now_ns() - t0;
+    root->run_fuel += (uint64_t)(fuel0 - vm->fuel);
+    c->raise(vm, c);
+}
+
 /* Runs root trace [ti] in frame [f], and the traces its exits lead to,
  * until one returns to the interpreter; resumes there. Every trace passes
  * a CHARGE each trip, so the budget and interrupts hold in this loop. */
@@ -640,6 +654,8 @@ static const VmInsn *run_traces(VM *vm, PvmJitState *j, uint32_t ti, VmFrame *f)
         vm->top = vm->frames[vm->nframes - 1 - exit->nframes].base + exit->nslots;
         if (exit->nframes == 0)
             f->ip = &f->closure->proto->code[pc];
+        if (vm->ccall_failed) /* a callback failed in a C call the trace made */
+            ccall_raise(vm, j, root, fuel0, t0);
         int32_t next = next_trace(j, ti, s, pc);
         if (next >= 0) {
             link_exit(j, t, s, j->traces[next]);
@@ -666,6 +682,8 @@ const VmInsn *pvmJ_back_edge(VM *vm, VmFrame *f, const VmInsn *jmp)
     PvmJitState *j = vm->jit;
     VmInsn *e = (VmInsn *)jmp; /* the cache word is the one part of code that changes */
     const VmInsn *target = &f->closure->proto->code[jmp->arg];
+    if (vm->ccalls_in_trace) /* in a callback of a trace's C call: the interpreter's */
+        return target;
     if (has_trace(e->cache) && !j->recording)
         return run_traces(vm, j, e->cache & ~JIT_CACHE_TRACE, f);
     count_trip(vm, j, f, e);

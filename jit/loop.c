@@ -170,12 +170,14 @@ static bool copy_snapshot(Loop *l, uint32_t i)
     JitRef next = (JitRef)(JIT_REF_BIAS + l->ir->nins);
     uint16_t nframes = s->nframes; /* s moves when the list grows */
     uint32_t frame_start = s->frame_start;
+    uint8_t ccall = s->ccall;
     int n = pvmJ_snap_take(l->snaps, s->pc, next, l->scratch, s->nslots);
     if (n < 0)
         return false;
     /* inside an inlined call: the same frames (the chain is shared) */
     l->snaps->snaps[n].nframes = nframes;
     l->snaps->snaps[n].frame_start = frame_start;
+    l->snaps->snaps[n].ccall = ccall;
     return true;
 }
 
@@ -198,6 +200,11 @@ static bool copy_ins(Loop *l, uint32_t i)
     if (info->o2 == JIT_O_REF)
         copy.b = subst(l, in->b);
     bool guard = (info->flags & JIT_F_GUARD) != 0;
+    /* A C call's snapshot is the frame after it, holding its own result:
+     * the copy's is the ref the copy is about to get (effects are
+     * appended as they are). */
+    if (in->op == JIT_IR_CALLC)
+        l->subst[i] = (JitRef)(JIT_REF_BIAS + l->ir->nins);
     if (guard && (l->snap_of[i] < 0 || !copy_snapshot(l, i)))
         return false;
     uint32_t before = l->ir->nins;

@@ -1,8 +1,9 @@
 /* The trace recorder (see record.h): one function per kind of bytecode,
  * each emitting its guards before it changes the model of the frame, so a
  * guard's snapshot is the frame as the interpreter has it before the
- * instruction; and the inlining of calls, which extends the model by the
- * callee's frame and records on inside it. */
+ * instruction; the inlining of calls, which extends the model by the
+ * callee's frame and records on inside it; and the C calls of ffi
+ * bindings a trace makes itself. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1352,8 +1353,112 @@ static JitRef rec_intrinsic(JitRecorder *r, VmIntrinsic k, uint32_t first, const
     }
 }
 
+/* Whether the argument [v] is one the binding takes without raising
+ * (its checks are pvmF_to_c's): an int in the C type's range, a number for
+ * a float or a double. Any other makes the interpreter raise at this call,
+ * which ends the recording anyway. */
+static bool ccall_arg_ok(const VmCArg *p, Value v)
+{
+    if (p->kind == VM_CARG_INT)
+        return v.type == VT_INT && v.as.i >= p->min && v.as.i <= p->max;
+    return vm_is_number(v);
+}
+
+/* Guards that argument [a] (an int or a float, as its load guarded) passes
+ * the binding's checks, and converts it to the parameter's class: an int
+ * in range (the interpreter raises the range error after the exit), a
+ * float (from an int as pvmF_to_c converts it). */
+static JitRef rec_ccall_arg(JitRecorder *r, const VmCArg *p, JitRef a)
+{
+    if (p->kind != VM_CARG_INT)
+        return rec_to_float(r, a);
+    if (p->min > INT64_MIN && !rec_guard(r, JIT_IR_GE, JIT_T_INT, a, pvmJ_k_int(&r->ir, p->min)))
+        return JIT_REF_NONE;
+    if (p->max < INT64_MAX && !rec_guard(r, JIT_IR_LE, JIT_T_INT, a, pvmJ_k_int(&r->ir, p->max)))
+        return JIT_REF_NONE;
+    return a;
+}
+
+/* C code may call back into PV, whose closures see captured locals in the
+ * stack, where the trace does not keep them: no open upvalue may point at
+ * the trace's frames (the base and above). The list is the trace's entry
+ * state, unchanged by anything it does (a callback closes what it opens
+ * before it returns), so the check is hoisted: the same head as recorded,
+ * and that one below the base. */
+static bool rec_no_upvalue_above(JitRecorder *r)
+{
+    const PvUpval *head = r->vm->open_upvals;
+    JitRef kvm = pvmJ_k_gc(&r->ir, JIT_T_PTR, r->vm);
+    JitRef up = emit(r, JIT_IR_FLOAD, JIT_T_PTR, kvm, (JitRef)offsetof(VM, open_upvals));
+    if (!rec_guard(r, JIT_IR_EQ, JIT_T_PTR, up, pvmJ_k_gc(&r->ir, JIT_T_PTR, head)))
+        return false;
+    if (!head)
+        return true;
+    JitRef base = pvmJ_ir_append(&r->ir, JIT_IR_BASE, JIT_T_PTR, 0, 0);
+    return rec_guard(r, JIT_IR_LT, JIT_T_PTR, pvmJ_k_gc(&r->ir, JIT_T_PTR, head->v), base);
+}
+
+/* A call of an ffi binding the JIT can make itself (vm/runtime/object.h,
+ * VmCCall): guards that the callee is that native and that each argument
+ * passes its checks, then CHARGE #1 as CALL charges the call, the
+ * arguments (CARG) and the call (CALLC), whose result is the PV value the
+ * native returns. Its snapshot is the frame after the call: the trace
+ * leaves there when a callback ran during it. What the interpreter would
+ * refuse (an argument of the wrong type or out of range: it raises) or
+ * that C could see inconsistently (a closure holding a local of the
+ * trace's frames) is not recorded. */
+static JitRecStatus rec_ccall(JitRecorder *r, uint32_t at, uint32_t argc, const PvNative *nat)
+{
+    const VmCCall *c = nat->ccall;
+    if ((int)argc != c->nargs)
+        return rec_abort(r, JIT_ABORT_NYI_CALL, "a C function with a wrong argument count");
+    if (r->vm->ffi_disabled)
+        return rec_abort(r, JIT_ABORT_NYI_CALL, "a C function while the ffi is disabled");
+    if (r->vm->open_upvals && r->vm->open_upvals->v >= r->base)
+        return rec_abort(r, JIT_ABORT_NYI_CALL, "a C function while a closure holds a local of the trace");
+    for (uint32_t i = 0; i < argc; i++)
+        if (!ccall_arg_ok(&c->args[i], r->base[at + 1 + i]))
+            return rec_abort(r, JIT_ABORT_NYI_CALL, "a C function with an argument it refuses");
+    JitRef fn = rec_slot(r, at);
+    if (r->status != JIT_REC_GO ||
+        !rec_guard(r, JIT_IR_EQ, JIT_T_NATIVE, fn, pvmJ_k_gc(&r->ir, JIT_T_NATIVE, nat)))
+        return r->status;
+    JitRef args[VM_CCALL_MAX_ARGS];
+    for (uint32_t i = 0; i < argc; i++) {
+        JitRef a = rec_slot(r, at + 1 + i);
+        if (r->status != JIT_REC_GO)
+            return r->status;
+        args[i] = rec_ccall_arg(r, &c->args[i], a);
+        if (r->status != JIT_REC_GO)
+            return r->status;
+    }
+    if (!rec_no_upvalue_above(r))
+        return r->status;
+    if (!rec_snapshot(r))
+        return rec_abort(r, JIT_ABORT_LIMIT, NULL);
+    pvmJ_ir_append(&r->ir, JIT_IR_CHARGE, JIT_T_VOID, 1, 0);
+    JitRef chain = JIT_REF_NONE;
+    for (uint32_t i = 0; i < argc; i++)
+        chain = pvmJ_ir_append(&r->ir, JIT_IR_CARG, JIT_T_VOID, args[i], chain);
+    JitType type = c->ret.kind == VM_CARG_VOID ? JIT_T_VOID : c->ret.kind == VM_CARG_INT ? JIT_T_INT : JIT_T_FLT;
+    JitRef res = (JitRef)(JIT_REF_BIAS + r->ir.nins);
+    r->top = at;
+    rec_push(r, type == JIT_T_VOID ? pvmJ_k_pri(&r->ir, JIT_T_NIL, false) : res);
+    uint32_t pc = r->pc;
+    r->pc = pc + 1; /* the frame after the call */
+    bool ok = rec_snapshot(r);
+    r->pc = pc;
+    if (!ok || r->ir.failed)
+        return rec_abort(r, JIT_ABORT_LIMIT, NULL);
+    r->snaps.snaps[r->snaps.nsnaps - 1].ccall = 1;
+    if (pvmJ_ir_append(&r->ir, JIT_IR_CALLC, type, chain, pvmJ_k_gc(&r->ir, JIT_T_PTR, c)) != res)
+        return rec_abort(r, JIT_ABORT_LIMIT, NULL);
+    return JIT_REC_GO;
+}
+
 /* A call to a native the standard library marked as an intrinsic becomes
- * IR, after a guard that the callee is that very native; a PV closure is
+ * IR, after a guard that the callee is that very native; a plain C call
+ * an ffi binding makes is made by the trace itself; a PV closure is
  * inlined; every other call is not recorded yet. */
 static JitRecStatus rec_call(JitRecorder *r, uint32_t argc)
 {
@@ -1363,6 +1468,8 @@ static JitRecStatus rec_call(JitRecorder *r, uint32_t argc)
         return rec_inline(r, at, argc, callee.as.cl);
     if (callee.type != VT_NATIVE)
         return rec_abort(r, JIT_ABORT_NYI_CALL, "a non-function");
+    if (callee.as.nat->ccall)
+        return rec_ccall(r, at, argc, callee.as.nat);
     VmIntrinsic k = callee.as.nat->intrinsic;
     if (!intrinsic_fits(k, argc, &r->base[at + 1]))
         return rec_abort(r, JIT_ABORT_NYI_CALL, callee.as.nat->name->chars);

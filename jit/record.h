@@ -11,6 +11,10 @@
  * result back to the caller's slot. Snapshots inside list the frames the
  * interpreter has there (snap.h), so a trace can leave inside a callee.
  *
+ * A call of an ffi binding of numbers only (vm/runtime/object.h,
+ * VmCCall) becomes a C call the trace makes itself (CALLC), after the
+ * guards that the binding's checks would pass.
+ *
  * What it cannot record ends the recording with a reason from
  * JIT_ABORTS; the interpreter, which ran every instruction anyway, is
  * unaffected. */

@@ -90,6 +90,8 @@ typedef enum PvmjSse {
     PVMJ_MINSD = 0xF25D,
     PVMJ_DIVSD = 0xF25E,
     PVMJ_MAXSD = 0xF25F,
+    PVMJ_CVTSD2SS = 0xF25A, /* double to float (a C call's float argument) */
+    PVMJ_CVTSS2SD = 0xF35A, /* float to double (its float result) */
     PVMJ_UCOMISD = 0x662E,
     PVMJ_ANDPD = 0x6654,   /* a memory operand must be 16-byte aligned */
     PVMJ_XORPD = 0x6657,   /* a memory operand must be 16-byte aligned */

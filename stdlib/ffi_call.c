@@ -4,7 +4,10 @@
  * ffi.fn parses the signature and prepares the libffi call interface once;
  * each call then only converts (and checks) the arguments into a buffer on
  * the C stack and runs ffi_call. The library stays loaded while its handle
- * or any function bound from it is reachable; a GC finalizer closes it. */
+ * or any function bound from it is reachable; a GC finalizer closes it.
+ * A binding of numbers only is also described to the JIT (VmCCall), which
+ * then calls it from traces itself, with the bookkeeping of
+ * ffi_callback.c around the call. */
 #include <dlfcn.h>
 #include <gc.h>
 #include <string.h>
@@ -25,6 +28,7 @@ typedef struct {
     void *code;
     const char *name;
     FfiSig sig;
+    FfiTraceCall trace; /* how a trace may call it itself, when it can */
 } FfiFunc;
 
 static void close_library(void *obj, void *unused)
@@ -180,6 +184,47 @@ static void declared_sig(VM *vm, const FfiState *st, FfiSig *sig, const PvString
     pvmF_sig_from_ctype(vm, sig, fn, context);
 }
 
+/* How a trace passes a C [k] (ints in general registers, whatever their
+ * width, as libffi does; floats in SSE ones); false for what it cannot:
+ * pointers, strings, buffers, bools, aggregates. */
+static bool trace_arg(FfiKind k, VmCArg *a)
+{
+    const FfiTypeInfo *t = &pvmF_types[k];
+    if (t->is_int) {
+        *a = (VmCArg){ VM_CARG_INT, (uint8_t)t->size, t->is_signed, t->min, t->max };
+        return t->size == 1 || t->size == 2 || t->size == 4 || t->size == 8;
+    }
+    if (k == FK_DOUBLE || k == FK_FLOAT || k == FK_VOID) {
+        *a = (VmCArg){ .kind = k == FK_DOUBLE ? VM_CARG_DOUBLE : k == FK_FLOAT ? VM_CARG_FLOAT : VM_CARG_VOID };
+        return true;
+    }
+    return false;
+}
+
+/* A binding the JIT may call from traces itself (docs/jit.md, "C calls in
+ * traces"): a fixed signature of at most six scalar parameters, numbers
+ * only, and a number or nothing back. Every other one is only ever called
+ * by call_bound. */
+static void plan_trace_call(FfiFunc *f)
+{
+    const FfiSig *sig = &f->sig;
+    if (sig->variadic || sig->open || sig->ctypes || sig->ret_ctype || sig->nargs > VM_CCALL_MAX_ARGS)
+        return;
+    FfiTraceCall *t = &f->trace;
+    for (int i = 0; i < sig->nargs; i++)
+        if (sig->kinds[i] == FK_VOID || !trace_arg((FfiKind)sig->kinds[i], &t->call.args[i]))
+            return;
+    if (!trace_arg(sig->ret, &t->call.ret))
+        return;
+    t->call.code = f->code;
+    t->call.nargs = sig->nargs;
+    t->call.enter = pvmF_trace_enter;
+    t->call.leave = pvmF_trace_leave;
+    t->call.raise = pvmF_trace_raise;
+    t->st = f->st;
+    t->name = f->name;
+}
+
 /* ffi.fn(lib, name, ret, [types]) binds the C function [name] of [lib];
  * ffi.fn(fnptr, name, ret, [types]) binds a function pointer (a callback,
  * or one C handed out), [name] then only names it in messages. Without
@@ -204,5 +249,9 @@ Value pvmF_fn(VM *vm, int argc, Value *args, void *data)
     f->code = resolve(vm, lib, name, &f->keep);
     int min = f->sig.open ? f->sig.nfixed : f->sig.nargs;
     int max = f->sig.open ? -1 : f->sig.nargs;
-    return vm_obj(VT_NATIVE, pvmV_native_new(vm, name->chars, call_bound, min, max, f));
+    plan_trace_call(f);
+    PvNative *n = pvmV_native_new(vm, name->chars, call_bound, min, max, f);
+    if (f->trace.call.code)
+        n->ccall = &f->trace.call;
+    return vm_obj(VT_NATIVE, n);
 }

@@ -92,6 +92,45 @@ void pvmF_call_c(VM *vm, FfiState *st, const char *fname, ffi_cif *cif, void *co
         raise_callback_failure(vm, st, fname);
 }
 
+/* A trace calling a bound function itself does what pvmF_call_c does
+ * around ffi_call, in two halves, and counts callback entries meanwhile:
+ * after one, the trace leaves (the PV code may have changed what the
+ * trace holds in registers), and after a failure the error is raised
+ * once the trace has written the frame back (jit.c). While the call is in
+ * progress the JIT stays out of the callbacks' PV code: a trace entered
+ * from there would share the running trace's value area. */
+void pvmF_trace_enter(const VmCCall *c, Value *top)
+{
+    FfiState *st = ((const FfiTraceCall *)c)->st;
+    VM *vm = st->vm;
+    st->callbacks_run = 0;
+    vm->ccalls_in_trace++; /* traces never nest, so one saved top will do */
+    st->trace_top = vm->top;
+    vm->top = top;
+    if (st->depth++ == 0) /* last: nothing else waits on the call */
+        st->thread = pthread_self();
+}
+
+bool pvmF_trace_leave(const VmCCall *c)
+{
+    FfiState *st = ((const FfiTraceCall *)c)->st;
+    st->depth--;
+    st->vm->ccalls_in_trace--;
+    st->vm->top = st->trace_top;
+    if (st->has_error || st->refused_in_signal) {
+        st->vm->ccall_failed = c;
+        return true;
+    }
+    return st->callbacks_run != 0;
+}
+
+void pvmF_trace_raise(VM *vm, const VmCCall *c)
+{
+    const FfiTraceCall *t = (const FfiTraceCall *)c;
+    if (t->st->has_error || t->st->refused_in_signal)
+        raise_callback_failure(vm, t->st, t->name);
+}
+
 /* The thread's signal mask in [set]. Emptied first: the kernel fills only
  * the bytes of its own signal count, and the sets are compared whole. */
 static bool current_mask(sigset_t *set)
@@ -306,6 +345,7 @@ void pvmF_callback_enter(void *callback, void *ret, void **cargs)
         report_refusal(cb, st->depth ? "from another thread" : "outside any ffi call");
         return;
     }
+    st->callbacks_run++; /* on the calling thread: a trace's call counts it */
     if (cb->sig.ret == FK_VOID && in_signal_handler(st, cb->code)) {
         report_refusal(cb, "from a signal handler");
         st->refused_name = cb->name;

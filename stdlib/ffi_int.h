@@ -160,7 +160,19 @@ typedef struct FfiState {
     unsigned nspare;
     /* What ffi.cdef declared, newest first. */
     FfiDecl *decls;
+    /* Callback entries since the C call a trace is making began: the
+     * trace leaves after a call during which PV code may have run. */
+    unsigned callbacks_run;
+    Value *trace_top;  /* vm->top before that call, which it restores */
 } FfiState;
+
+/* How a trace calls a bound C function itself (vm/runtime/object.h):
+ * [call] first, so that the JIT's VmCCall pointer is this one. */
+typedef struct {
+    VmCCall call;
+    FfiState *st;
+    const char *name;
+} FfiTraceCall;
 
 /* A parsed C signature. [kinds] has [nargs] entries; [types] has the
  * matching ffi_type pointers. For variadic functions the first [nfixed] are
@@ -285,6 +297,12 @@ Value pvmF_alignof(VM *vm, int argc, Value *args, void *data);
  * failed meanwhile, or was refused in a signal handler, throws that once C
  * has returned. */
 void pvmF_call_c(VM *vm, FfiState *st, const char *fname, ffi_cif *cif, void *code, void *ret, void **args);
+/* The bookkeeping of pvmF_call_c for a C call a trace makes itself
+ * (FfiTraceCall): what goes before C runs, what comes after (true: the
+ * trace must leave), and the error to raise then, if any. */
+void pvmF_trace_enter(const VmCCall *c, Value *top);
+bool pvmF_trace_leave(const VmCCall *c);
+void pvmF_trace_raise(VM *vm, const VmCCall *c);
 /* Records the thread's signal mask as the one PV runs with. */
 void pvmF_note_signal_mask(FfiState *st);
 /* One call of [callback] (an FfiCallback) from C: [cargs] point to its

@@ -6,7 +6,9 @@
  * (fmod), for ints and floats; the fuel a trip charges comes out of the
  * VM's budget, and an exhausted budget exits before charging; RETF moves
  * the base into the caller's frame; an exit inside inlined calls pushes
- * their frames; a loop's PHIs share registers only when that is safe. */
+ * their frames; a loop's PHIs share registers only when that is safe; a
+ * C call made directly passes its arguments in the System V registers and
+ * keeps every live value across it. */
 #include <gc.h>
 #include <math.h>
 #include <setjmp.h>
@@ -213,6 +215,144 @@ static void test_floats_survive_a_call(void **state)
     assert_true(f->frame[N].as.f == fmod((1000 + N - 1) * 0.5, 7.0));
 }
 
+/* C calls made directly (CALLC): what the fake bookkeeping saw, and the
+ * C functions they call. */
+static struct {
+    VM *vm;
+    int entered, left;
+    Value *top;
+    int64_t fuel;
+    bool leave_says;
+} seen;
+
+static void fake_enter(const VmCCall *c, Value *top)
+{
+    seen.entered++;
+    seen.top = top;
+    seen.fuel = seen.vm->fuel;
+    seen.vm->fuel -= 3; /* as a callback would charge */
+}
+
+static bool fake_leave(const VmCCall *c)
+{
+    seen.left++;
+    return seen.leave_says;
+}
+
+static int64_t c_six(int8_t a, uint8_t b, int16_t c, uint16_t d, int32_t e, int64_t f)
+{
+    return a + 10 * b + 100 * c + 1000 * (int64_t)d + 10000 * (int64_t)e + f;
+}
+
+static float c_mixed(int a, double x, float y, int64_t b, double z)
+{
+    return (float)(a + x * 2 + y * 4 + (double)b * 5 + z * 6);
+}
+
+static void int_param(VmCArg *p, int size, bool is_signed)
+{
+    *p = (VmCArg){ VM_CARG_INT, (uint8_t)size, is_signed, 0, 0 };
+}
+
+/* Six integer arguments of every width in the six registers, 24 ints and
+ * 24 floats live across the call (the caller-saved registers clobbered by
+ * the call are saved and brought back), the call's own result and all of
+ * those in the exit after it; the fuel the call's bookkeeping sees is
+ * the VM's, and what it takes stays taken; the stack top given to it is
+ * past the arguments (the snapshot's slots plus six). When the
+ * bookkeeping says the trace may go on, it does, with the same values. */
+static void test_c_call_in_registers(void **state)
+{
+    Fixture *f = *state;
+    enum { N = 24 };
+    VmCCall c = { .code = (void *)c_six, .enter = fake_enter, .leave = fake_leave, .nargs = 6 };
+    int_param(&c.args[0], 1, true);
+    int_param(&c.args[1], 1, false);
+    int_param(&c.args[2], 2, true);
+    int_param(&c.args[3], 2, false);
+    int_param(&c.args[4], 4, true);
+    int_param(&c.args[5], 8, true);
+    int_param(&c.ret, 8, true);
+    seen = (typeof(seen)){ .vm = f->vm, .leave_says = true };
+    static const int64_t in[6] = { -5, 200, -300, 60000, -7, 123456789012 };
+    JitRef slots[2 * N + 1], args[6];
+    for (int k = 0; k < 6; k++) {
+        f->frame[k] = vm_int(in[k]);
+        args[k] = emit(f, JIT_IR_SLOAD, JIT_T_INT, (JitRef)k, 0);
+    }
+    for (int k = 0; k < N; k++) {
+        JitRef v = emit(f, JIT_IR_SLOAD, JIT_T_INT, (JitRef)(10 + k), 0);
+        slots[k] = emit(f, JIT_IR_ADD, JIT_T_INT, v, pvmJ_k_int(&f->ir, k));
+        JitRef x = emit(f, JIT_IR_TOFLT, JIT_T_FLT, v, 0);
+        slots[N + k] = emit(f, JIT_IR_MUL, JIT_T_FLT, x, pvmJ_k_float(&f->ir, 0.5));
+    }
+    JitRef chain = JIT_REF_NONE;
+    for (int k = 0; k < 6; k++)
+        chain = emit(f, JIT_IR_CARG, JIT_T_VOID, args[k], chain);
+    JitRef res = (JitRef)(JIT_REF_BIAS + f->ir.nins);
+    slots[2 * N] = res;
+    assert_true(pvmJ_snap_take(&f->snaps, 5, res, slots, 2 * N + 1) >= 0);
+    assert_int_equal(emit(f, JIT_IR_CALLC, JIT_T_INT, chain, pvmJ_k_gc(&f->ir, JIT_T_PTR, &c)), res);
+    fail_with(f, 6, slots, 2 * N + 1);
+    f->vm->fuel = 100;
+    assert_int_equal(run(f) & 0xFFFF, 0); /* the exit after the call */
+    assert_int_equal(seen.entered, 1);
+    assert_int_equal(seen.left, 1);
+    assert_ptr_equal(seen.top, &f->frame[2 * N + 1 + 6]);
+    assert_int_equal(seen.fuel, 100);
+    assert_int_equal(f->vm->fuel, 97);
+    for (int k = 0; k < N; k++) {
+        assert_int_equal(f->frame[k].as.i, 1010 + k + k);
+        assert_int_equal(f->frame[N + k].type, VT_FLOAT);
+        assert_true(f->frame[N + k].as.f == (1010 + k) * 0.5);
+    }
+    assert_int_equal(f->frame[2 * N].type, VT_INT);
+    assert_int_equal(f->frame[2 * N].as.i, c_six(-5, 200, -300, 60000, -7, 123456789012));
+
+    seen.leave_says = false; /* on to the guard after it, which fails */
+    for (int k = 0; k < 6; k++)
+        f->frame[k] = vm_int(in[k]);
+    for (int k = 0; k < N; k++)
+        f->frame[10 + k] = vm_int(1010 + k);
+    assert_int_equal(run(f) & 0xFFFF, 1);
+    assert_int_equal(f->frame[2 * N].as.i, c_six(-5, 200, -300, 60000, -7, 123456789012));
+    assert_true(f->frame[2 * N - 1].as.f == (1010 + N - 1) * 0.5);
+}
+
+/* Doubles and a float in xmm0-2 between ints in rdi and rsi (an int
+ * widened to the float parameter's class by TOFLT), a float result
+ * widened to a double. */
+static void test_c_call_floats(void **state)
+{
+    Fixture *f = *state;
+    VmCCall c = { .code = (void *)c_mixed, .enter = fake_enter, .leave = fake_leave, .nargs = 5 };
+    int_param(&c.args[0], 4, true);
+    c.args[1].kind = VM_CARG_DOUBLE;
+    c.args[2].kind = VM_CARG_FLOAT;
+    int_param(&c.args[3], 8, true);
+    c.args[4].kind = VM_CARG_DOUBLE;
+    c.ret.kind = VM_CARG_FLOAT;
+    seen = (typeof(seen)){ .vm = f->vm, .leave_says = true };
+    f->frame[0] = vm_int(3);
+    f->frame[1] = vm_float(0.1);
+    f->frame[2] = vm_int(7);
+    JitRef a = emit(f, JIT_IR_SLOAD, JIT_T_INT, 0, 0);
+    JitRef x = emit(f, JIT_IR_SLOAD, JIT_T_FLT, 1, 0);
+    JitRef y = emit(f, JIT_IR_TOFLT, JIT_T_FLT, emit(f, JIT_IR_SLOAD, JIT_T_INT, 2, 0), 0);
+    JitRef args[5] = { a, x, y, pvmJ_k_int(&f->ir, -11), pvmJ_k_float(&f->ir, 2.5) };
+    JitRef chain = JIT_REF_NONE;
+    for (int k = 0; k < 5; k++)
+        chain = emit(f, JIT_IR_CARG, JIT_T_VOID, args[k], chain);
+    JitRef res = (JitRef)(JIT_REF_BIAS + f->ir.nins);
+    assert_true(pvmJ_snap_take(&f->snaps, 5, res, &res, 1) >= 0);
+    emit(f, JIT_IR_CALLC, JIT_T_FLT, chain, pvmJ_k_gc(&f->ir, JIT_T_PTR, &c));
+    fail_with(f, 6, &res, 1);
+    f->vm->fuel = 10;
+    assert_int_equal(run(f) & 0xFFFF, 0);
+    assert_int_equal(f->frame[0].type, VT_FLOAT);
+    assert_true(f->frame[0].as.f == (double)c_mixed(3, 0.1, 7.0f, -11, 2.5));
+}
+
 /* CHARGE #5 takes 5 fuel from the VM; with 4 left it exits untouched. */
 static void test_charge_takes_fuel(void **state)
 {
@@ -386,6 +526,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_spills_keep_int_values, setup, teardown),
         cmocka_unit_test_setup_teardown(test_floats_survive_a_call, setup, teardown),
         cmocka_unit_test_setup_teardown(test_charge_takes_fuel, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_c_call_in_registers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_c_call_floats, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retf_moves_the_base, setup, teardown),
         cmocka_unit_test_setup_teardown(test_exit_pushes_inlined_frames, setup, teardown),
         cmocka_unit_test_setup_teardown(test_loop_phi_shares_a_register, setup, teardown),

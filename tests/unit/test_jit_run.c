@@ -315,6 +315,63 @@ static void test_budget_with_unrolled_loops(void **state)
     expect_same_stops(src, "n", 4000, 4090);
 }
 
+/* A C call a trace makes itself charges what the interpreter's call of
+ * the binding charges, where it charges it, so the budget runs out at the
+ * same instruction whether at one of the calls or at the back edge; the
+ * range guard's exit (every 97th trip the argument is out of int8's
+ * range, and the interpreter raises, caught by the callee's try) is
+ * charged the same too. */
+static void test_budget_with_c_calls(void **state)
+{
+    (void)state;
+    if (!pvmJ_available())
+        skip();
+    static const char src[] =
+        "let abs = ffi.fn(ffi.open(nil), \"abs\", \"int\", [\"int\"]);\n"
+        "let small = ffi.fn(ffi.open(nil), \"abs\", \"int\", [\"int8\"]);\n"
+        "fn careful(x) { try { return small(x); } catch e { return 0; } }\n"
+        "let n = 0;\n"
+        "let k = 0;\n"
+        "while true {\n"
+        "  n += abs(-1);\n"
+        "  k = abs(k - 3);\n"
+        "  if n % 97 == 0 { k += careful(n * 3); }\n"
+        "}\n";
+    expect_same_stops(src, "n", 6000, 6060);
+}
+
+/* C functions the next test binds through their addresses: [every]
+ * calls the hook [set] installed when x is a multiple of n. */
+static int (*test_hook)(int);
+static void test_set_hook(int (*f)(int)) { test_hook = f; }
+static int test_every(int x, int n) { return x % n == 0 && test_hook ? test_hook(x) : 1; }
+
+/* A callback run by C during a trace's C call charges the budget as it
+ * does when the interpreter made the call (the trace writes its fuel
+ * back around the call and reads it again): the budget runs out at the
+ * same instruction, whether in the callback's own loop (inside the C
+ * call: the limit is raised once C returns) or in the trace. */
+static void test_budget_with_callbacks(void **state)
+{
+    (void)state;
+    if (!pvmJ_available())
+        skip();
+    static char src[1024];
+    snprintf(src, sizeof src,
+             "let every = ffi.fn(ffi.pointer(%llu), \"every\", \"int\", [\"int\", \"int\"]);\n"
+             "let set = ffi.fn(ffi.pointer(%llu), \"set\", \"void\", [\"pointer\"]);\n"
+             "let n = 0;\n"
+             "let cb = ffi.callback(fn (x) { for k in 0..3 { n += 1; } return x; }, \"int\", [\"int\"]);\n"
+             "set(cb);\n"
+             "let i = 0;\n"
+             "while true {\n"
+             "  i += 1;\n"
+             "  n += every(i, 5);\n"
+             "}\n",
+             (unsigned long long)(uintptr_t)test_every, (unsigned long long)(uintptr_t)test_set_hook);
+    expect_same_stops(src, "n", 5000, 5120);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -328,6 +385,8 @@ int main(void)
         cmocka_unit_test(test_budget_with_inlined_calls),
         cmocka_unit_test(test_budget_with_exits_mid_trip),
         cmocka_unit_test(test_budget_with_unrolled_loops),
+        cmocka_unit_test(test_budget_with_c_calls),
+        cmocka_unit_test(test_budget_with_callbacks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -112,6 +112,49 @@ typedef enum {
     VM_INTRINSIC_TYPE   /* type(v): the VM's shared name of v's type */
 } VmIntrinsic;
 
+/* A native that only converts its arguments and calls one C function
+ * whose parameters and result are C scalars (an ffi.fn binding,
+ * stdlib/ffi_call.c), described so that the JIT can make that call from a
+ * trace itself: the arguments checked and converted as the native does,
+ * passed in registers, the result converted back (docs/jit.md, "C calls
+ * in traces"). The ffi fills it in (inside a struct of its own, which
+ * the three functions below find from it); the JIT only reads it. */
+typedef enum {
+    VM_CARG_INT,    /* a C integer of [size] bytes, [is_signed] or not */
+    VM_CARG_FLOAT,
+    VM_CARG_DOUBLE,
+    VM_CARG_VOID    /* results only */
+} VmCArgKind;
+
+typedef struct {
+    uint8_t kind;      /* VmCArgKind */
+    uint8_t size;      /* integers: 1, 2, 4 or 8 */
+    bool is_signed;
+    int64_t min, max;  /* integers: the PV ints the native accepts */
+} VmCArg;
+
+#define VM_CCALL_MAX_ARGS 6
+
+typedef struct VmCCall {
+    void *code;                    /* the C function */
+    /* The bookkeeping the native does around its call, so that callbacks
+     * may run during it (stdlib/ffi_callback.c): [enter] before C runs,
+     * with the stack top the interpreter has during a native's call (past
+     * the arguments: a callback's frame goes there, above every slot the
+     * trace may still read from the stack); [leave] after, which puts the
+     * top back and is true when the trace must leave at once: a callback
+     * ran (PV code may have changed anything the trace holds) or failed,
+     * and then [leave] has set vm->ccall_failed to this call, whose
+     * [raise] throws what the native would have thrown (jit.c calls it
+     * once the trace has written the frame back). */
+    void (*enter)(const struct VmCCall *c, Value *top);
+    bool (*leave)(const struct VmCCall *c);
+    void (*raise)(VM *vm, const struct VmCCall *c);
+    int nargs;
+    VmCArg args[VM_CCALL_MAX_ARGS];
+    VmCArg ret;
+} VmCCall;
+
 typedef struct PvNative {
     PvString *name;
     VmNativeFn fn;
@@ -119,6 +162,7 @@ typedef struct PvNative {
     int min_args; /* arity checks done by the VM before the call */
     int max_args; /* -1: unbounded */
     VmIntrinsic intrinsic;
+    const VmCCall *ccall; /* NULL but for a plain C call the JIT may make itself */
 } PvNative;
 
 PvNative *pvmV_native_new(VM *vm, const char *name, VmNativeFn fn, int min_args, int max_args, void *data);

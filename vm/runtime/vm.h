@@ -143,6 +143,12 @@ struct VM {
     unsigned ccalls;        /* nested C-level calls into the interpreter */
     size_t bytes_allocated;
     bool ffi_disabled;      /* --no-ffi / embedder: every ffi function throws */
+    /* C calls a trace is making itself (object.h, VmCCall): while one is
+     * in progress the JIT neither runs nor records traces, so the PV code
+     * of a callback stays in the interpreter; and the call that ended
+     * with an error to raise once the trace has left, or NULL. */
+    unsigned ccalls_in_trace;
+    const struct VmCCall *ccall_failed;
     /* Limits (docs/vm.md, "Limits"). fuel counts down instructions, charged
      * at backward jumps and calls; below zero the budget is exhausted.
      * interrupt may be set from another thread or a signal handler. Errors
