@@ -1122,6 +1122,60 @@ static JitRecStatus rec_getmethod(JitRecorder *r, Value key)
     return JIT_REC_GO;
 }
 
+/* --- try ---
+ * try pushes a handler (the running frame, the stack top, where to catch)
+ * and endtry drops it. A trace does both in memory as the interpreter
+ * does, so every exit between them leaves the handler where the
+ * interpreter expects it, and an error raised after an exit (a trace
+ * never raises itself) finds it. Only in the trace's own frame, which is
+ * the VM's top frame (an inlined callee's is not the VM's yet, and its
+ * RET assumes it opened no try), and not after a RETF. */
+
+/* The address of the VM's field at [offset], as IR. */
+static JitRef vm_field(JitRecorder *r, size_t offset)
+{
+    return emit(r, JIT_IR_ADD, JIT_T_PTR, pvmJ_k_gc(&r->ir, JIT_T_PTR, r->vm), pvmJ_k_int(&r->ir, (int64_t)offset));
+}
+
+static JitRecStatus rec_try(JitRecorder *r, const VmInsn *ip)
+{
+    if (r->depth > 0 || r->popped > 0)
+        return rec_abort(r, JIT_ABORT_NYI_BYTECODE, "try");
+    JitRef count_at = vm_field(r, offsetof(VM, nhandlers));
+    JitRef n = pvmJ_ir_append(&r->ir, JIT_IR_ALOAD, JIT_T_INT, count_at, 0);
+    JitRef cap = pvmJ_ir_append(&r->ir, JIT_IR_ALOAD, JIT_T_INT, vm_field(r, offsetof(VM, handlers_cap)), 0);
+    if (!rec_guard(r, JIT_IR_LT, JIT_T_INT, n, cap)) /* else the interpreter grows the array */
+        return r->status;
+    JitRef handlers = pvmJ_ir_append(&r->ir, JIT_IR_ALOAD, JIT_T_PTR, vm_field(r, offsetof(VM, handlers)), 0);
+    JitRef h = emit(r, JIT_IR_ADD, JIT_T_PTR, handlers,
+                    emit(r, JIT_IR_MUL, JIT_T_INT, n, pvmJ_k_int(&r->ir, (int64_t)sizeof(VmHandler))));
+    JitRef nframes = pvmJ_ir_append(&r->ir, JIT_IR_ALOAD, JIT_T_INT, vm_field(r, offsetof(VM, nframes)), 0);
+    JitRef frame = emit(r, JIT_IR_SUB, JIT_T_INT, nframes, pvmJ_k_int(&r->ir, 1));
+    JitRef base = pvmJ_ir_append(&r->ir, JIT_IR_BASE, JIT_T_PTR, 0, 0);
+    JitRef top = emit(r, JIT_IR_ADD, JIT_T_PTR, base, pvmJ_k_int(&r->ir, (int64_t)r->top * (int64_t)sizeof(Value)));
+    JitRef catch_ip = pvmJ_k_gc(&r->ir, JIT_T_PTR, r->fn->code + ip->arg);
+    JitRef f_at = emit(r, JIT_IR_ADD, JIT_T_PTR, h, pvmJ_k_int(&r->ir, (int64_t)offsetof(VmHandler, frame)));
+    JitRef t_at = emit(r, JIT_IR_ADD, JIT_T_PTR, h, pvmJ_k_int(&r->ir, (int64_t)offsetof(VmHandler, top)));
+    JitRef c_at = emit(r, JIT_IR_ADD, JIT_T_PTR, h, pvmJ_k_int(&r->ir, (int64_t)offsetof(VmHandler, catch_ip)));
+    pvmJ_ir_append(&r->ir, JIT_IR_ASTORE, JIT_T_VOID, f_at, frame);
+    pvmJ_ir_append(&r->ir, JIT_IR_ASTORE, JIT_T_VOID, t_at, top);
+    pvmJ_ir_append(&r->ir, JIT_IR_ASTORE, JIT_T_VOID, c_at, catch_ip);
+    pvmJ_ir_append(&r->ir, JIT_IR_ASTORE, JIT_T_VOID, count_at, emit(r, JIT_IR_ADD, JIT_T_INT, n, pvmJ_k_int(&r->ir, 1)));
+    r->handlers_changed = true;
+    return r->ir.failed ? rec_abort(r, JIT_ABORT_LIMIT, NULL) : JIT_REC_GO;
+}
+
+static JitRecStatus rec_endtry(JitRecorder *r)
+{
+    if (r->depth > 0 || r->popped > 0)
+        return rec_abort(r, JIT_ABORT_NYI_BYTECODE, "endtry");
+    JitRef count_at = vm_field(r, offsetof(VM, nhandlers));
+    JitRef n = pvmJ_ir_append(&r->ir, JIT_IR_ALOAD, JIT_T_INT, count_at, 0);
+    pvmJ_ir_append(&r->ir, JIT_IR_ASTORE, JIT_T_VOID, count_at, emit(r, JIT_IR_SUB, JIT_T_INT, n, pvmJ_k_int(&r->ir, 1)));
+    r->handlers_changed = true;
+    return r->ir.failed ? rec_abort(r, JIT_ABORT_LIMIT, NULL) : JIT_REC_GO;
+}
+
 /* A name outside every module: a field of the built-in scope, read like
  * any map field (a host may replace a built-in between runs). */
 static JitRecStatus rec_getname(JitRecorder *r, Value key)
@@ -1504,7 +1558,7 @@ static JitRecStatus rec_return_to_caller(JitRecorder *r)
 {
     VM *vm = r->vm;
     size_t fi = r->frame_index;
-    if (!r->side || fi == 0 || vm->open_upvals ||
+    if (!r->side || fi == 0 || vm->open_upvals || r->handlers_changed ||
         (vm->nhandlers > vm->pcall_handlers && vm->handlers[vm->nhandlers - 1].frame >= fi))
         return rec_abort(r, JIT_ABORT_RETURN, NULL);
     const VmFrame *caller = &vm->frames[fi - 1];
@@ -1680,6 +1734,8 @@ static JitRecStatus rec_dispatch(JitRecorder *r, const VmInsn *ip)
     case OP_GETNAME: return rec_getname(r, r->fn->consts[ip->arg]);
     case OP_GETFIELD: return rec_getfield(r, r->fn->consts[ip->arg]);
     case OP_GETOR: return rec_getor(r, ip);
+    case OP_TRY: return rec_try(r, ip);
+    case OP_ENDTRY: return rec_endtry(r);
     case OP_GETMETHOD: return rec_getmethod(r, r->fn->consts[ip->arg]);
     case OP_SETFIELD: return rec_setfield(r, r->fn->consts[ip->arg]);
     case OP_CALL: return rec_call(r, (uint32_t)ip->arg);

@@ -123,6 +123,7 @@ typedef struct JitRecorder {
     uint32_t recorded;     /* instructions recorded so far */
     uint32_t calls;        /* intrinsics recorded: the trip's CHARGE takes one each, like CALL */
     bool side;             /* a side trace: from a hot exit to a loop header */
+    bool handlers_changed; /* the trace ran try or endtry (RETF then is not recorded) */
     bool links;            /* ended at another trace's loop header (EXIT) */
     JitRecStatus status;
     JitAbort abort;
