@@ -1205,10 +1205,14 @@ static bool rec_reserve(JitRecorder *r, uint32_t n)
     JitRef *live = realloc(r->live, cap * sizeof *live);
     if (live)
         r->live = live;
-    if (!slots || !written || !live)
+    uint8_t *known = realloc(r->known, cap);
+    if (known)
+        r->known = known;
+    if (!slots || !written || !live || !known)
         return false;
     memset(r->slots + r->nslots, 0, (cap - r->nslots) * sizeof *slots);
     memset(r->written + r->nslots, 0, (cap - r->nslots) * sizeof *written);
+    memset(r->known + r->nslots, JIT_T__COUNT, cap - r->nslots); /* no type passed on */
     r->nslots = cap;
     return true;
 }
