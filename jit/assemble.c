@@ -1564,11 +1564,7 @@ static bool same_exit(const Gen *g, uint32_t s, uint32_t c)
     for (uint32_t i = 0; i < a->nentries; i++)
         if (ea[i].slot != eb[i].slot || ea[i].ref != eb[i].ref)
             return false;
-    const JitSnapFrame *fa = &g->snaps->frames[a->frame_start], *fb = &g->snaps->frames[b->frame_start];
-    for (uint32_t k = 0; k < a->nframes; k++)
-        if (fa[k].base != fb[k].base || fa[k].ret != fb[k].ret)
-            return false;
-    return true;
+    return same_frames(g, s, c);
 }
 
 /* How many of the exits written just before an exit are tried as the
