@@ -759,6 +759,14 @@ static JitRef rec_iter_value(JitRecorder *r, uint32_t map_slot)
     return emit(r, JIT_IR_ADD, JIT_T_PTR, e, pvmJ_k_int(&r->ir, (int64_t)offsetof(PvMapEntry, value)));
 }
 
+/* Guards that [k] holds the very string object [s] (a constant is that
+ * object already): a key compared by identity from here on. */
+static bool rec_key_is(JitRecorder *r, JitRef k, const PvString *s)
+{
+    JitRef want = pvmJ_k_gc(&r->ir, JIT_T_STR, s);
+    return k == want || rec_guard(r, JIT_IR_EQ, JIT_T_STR, k, want);
+}
+
 static JitRef rec_field(JitRecorder *r, JitRef m, const PvMap *map, Value key);
 static bool rec_absent(JitRecorder *r, JitRef m, const PvMap *map, const PvString *key);
 static JitRecStatus rec_missing(JitRecorder *r, JitRef o, const PvMap *map, Value key, uint32_t pops);
@@ -775,8 +783,7 @@ static JitRef rec_string_key(JitRecorder *r, uint32_t map_slot)
     JitRef m = rec_slot(r, map_slot), k = rec_slot(r, map_slot + 1);
     if (r->status != JIT_REC_GO)
         return JIT_REF_NONE;
-    JitRef want = pvmJ_k_gc(&r->ir, JIT_T_STR, vk.as.s);
-    if (k != want && !rec_guard(r, JIT_IR_EQ, JIT_T_STR, k, want))
+    if (!rec_key_is(r, k, vk.as.s))
         return JIT_REF_NONE;
     return rec_field(r, m, vo.as.m, vk);
 }
@@ -791,8 +798,7 @@ static JitRecStatus rec_getindex(JitRecorder *r)
         return r->status;
     if (value == JIT_REF_NONE && vo.type == VT_MAP && vk.type == VT_STRING) { /* a key it does not hold */
         JitRef o = rec_slot(r, r->top - 2), k = rec_slot(r, r->top - 1);
-        JitRef want = pvmJ_k_gc(&r->ir, JIT_T_STR, vk.as.s);
-        if (r->status != JIT_REC_GO || (k != want && !rec_guard(r, JIT_IR_EQ, JIT_T_STR, k, want)))
+        if (r->status != JIT_REC_GO || !rec_key_is(r, k, vk.as.s))
             return r->status;
         return rec_missing(r, o, vo.as.m, vk, 2);
     }
@@ -1065,8 +1071,7 @@ static JitRecStatus rec_getor(JitRecorder *r, const VmInsn *ip)
     JitRef o = rec_slot(r, r->top - 2), k = rec_slot(r, r->top - 1);
     if (r->status != JIT_REC_GO)
         return r->status;
-    JitRef want = pvmJ_k_gc(&r->ir, JIT_T_STR, vk.as.s);
-    if (k != want && !rec_guard(r, JIT_IR_EQ, JIT_T_STR, k, want))
+    if (!rec_key_is(r, k, vk.as.s))
         return r->status;
     int64_t pos = pvmV_map_find_string(vo.as.m, vk);
     if (pos >= 0) {
@@ -1362,8 +1367,7 @@ static JitRef rec_min_max(JitRecorder *r, JitRef a, JitRef b, Value va, Value vb
  * (rec_absent); the key is guarded to be the string it is now. */
 static JitRef rec_has(JitRecorder *r, JitRef m, JitRef k, Value vm_, Value vk)
 {
-    JitRef want = pvmJ_k_gc(&r->ir, JIT_T_STR, vk.as.s);
-    if (k != want && !rec_guard(r, JIT_IR_EQ, JIT_T_STR, k, want))
+    if (!rec_key_is(r, k, vk.as.s))
         return JIT_REF_NONE;
     bool present = pvmV_map_find_string(vm_.as.m, vk) >= 0;
     if (present ? (rec_field(r, m, vm_.as.m, vk), r->status != JIT_REC_GO)
