@@ -35,6 +35,7 @@ typedef struct {
     const void *p;
     size_t n;          /* REACH_VALUE_ARRAY, REACH_WORDS: how many are left */
     ReachKind kind;
+    uint8_t depth;     /* REACH_WORDS: blocks between it and the C stack */
 } ReachItem;
 
 /* Which blocks were seen: one bit per 16-byte granule (every collector
@@ -59,6 +60,7 @@ typedef struct {
     ReachItem *todo;    /* depth first; a Value array is one item with a cursor */
     size_t todo_len, todo_cap;
     size_t bytes;
+    uint8_t word_depth; /* of the conservative block being scanned (reach_word) */
     bool failed;        /* out of memory for the walk's own bookkeeping */
 } Reach;
 
@@ -153,7 +155,7 @@ static void reach_push(Reach *r, const void *p, ReachKind kind, size_t n)
         r->todo = todo;
         r->todo_cap = cap;
     }
-    r->todo[r->todo_len++] = (ReachItem){ p, n, kind };
+    r->todo[r->todo_len++] = (ReachItem){ p, n, kind, r->word_depth };
 }
 
 /* bdwgc's heap block (HBLKSIZE on Linux): an object of more than half of
@@ -318,14 +320,33 @@ static uintptr_t reach_load_word(const uintptr_t *p)
     return *(const volatile uintptr_t *)p;
 }
 
-static void reach_word(Reach *r, uintptr_t w)
+/* Only blocks the collector marked count. The scan runs right after the
+ * limit check's full collection (gc.c: the C stack is scanned only with
+ * one VM in the process, which is when the check collects first), so a
+ * block the collection left unmarked is garbage, or free: a stale word on
+ * the stack, or in a freed block, pointing at dead data would otherwise
+ * lead the scan through any amount of it (a thread whose stack held a
+ * pointer into another VM's freed arrays counted 100 MB). Read without
+ * the allocation lock: a collection on another thread at that moment can
+ * only make the count a little off, never unsafe. */
+/* How deep the scan follows words from the C stack: a native's result
+ * under construction is at most a few blocks deep (string.split's array,
+ * its items, their strings); beyond that a chain is counted, not looked
+ * into, so that a word that happens to point into live data of another
+ * VM (whose thread still runs) cannot pull all of it in. */
+#define REACH_WORD_DEPTH 4
+
+static void reach_word(Reach *r, uintptr_t w, uint8_t depth)
 {
     void *base = GC_base((void *)w);
-    if (!base)
+    if (!base || !GC_is_marked(base))
         return;
     size_t size;
     bool pointer_free = GC_get_kind_and_size(base, &size) == GC_I_PTRFREE;
-    reach_block(r, base, pointer_free ? REACH_OPAQUE : REACH_WORDS, size / sizeof(uintptr_t));
+    bool deep = depth >= REACH_WORD_DEPTH;
+    r->word_depth = (uint8_t)(depth + 1);
+    reach_block(r, base, pointer_free || deep ? REACH_OPAQUE : REACH_WORDS, size / sizeof(uintptr_t));
+    r->word_depth = 0;
 }
 
 /* The next word of the REACH_WORDS item on top of the stack, as
@@ -334,10 +355,11 @@ static void reach_next_word(Reach *r)
 {
     ReachItem *top = &r->todo[r->todo_len - 1];
     const uintptr_t *w = top->p;
+    uint8_t depth = top->depth;
     top->p = w + 1;
     if (--top->n == 0)
         r->todo_len--;
-    reach_word(r, reach_load_word(w));
+    reach_word(r, reach_load_word(w), depth);
 }
 
 static void reach_drain(Reach *r)
@@ -368,7 +390,7 @@ PVM_NOINLINE static void reach_c_stack(Reach *r, const VmJmp *outermost)
     if (to <= from || (size_t)(to - from) > ((size_t)64 << 20) / sizeof *from)
         return;
     for (const uintptr_t *w = from; w < to && !r->failed; w++) {
-        reach_word(r, reach_load_word(w));
+        reach_word(r, reach_load_word(w), 0);
         reach_drain(r);
     }
 }

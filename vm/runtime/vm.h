@@ -231,7 +231,9 @@ PVM_NORETURN void pvmV_throw_at(VM *vm, Value v, uint32_t line);
 PVM_NORETURN PVM_PRINTF(2, 3) void pvmV_error(VM *vm, const char *fmt, ...);
 
 /* The collector memory this VM's roots reach, each block once (reach.c):
- * what the memory limit holds a VM to when the process has others. */
+ * what the memory limit holds a VM to when the process has others. With
+ * one VM, inside a run, the C stack is scanned too, counting only blocks
+ * the last collection marked (the limit check collects first). */
 size_t pvmV_reachable_bytes(VM *vm);
 
 /* Asks the running script to stop: safe from a signal handler or another
