@@ -140,13 +140,22 @@ static void rec_push(JitRecorder *r, JitRef ref)
 static JitRef rec_element(JitRecorder *r, JitRef arr, JitRef idx, const PvArray *a);
 static JitRecStatus rec_load_element(JitRecorder *r, JitRef at, const PvArray *a, size_t i, uint32_t pops);
 
-/* A type-guarded load of the Value at [at] (which holds [now]), replacing
- * [pops] operands. */
+/* A type-guarded load of the Value at [at], which holds [now], as IR. */
+static JitRef rec_load(JitRecorder *r, JitRef at, Value now)
+{
+    if (!rec_snapshot(r)) {
+        rec_abort(r, JIT_ABORT_LIMIT, NULL);
+        return JIT_REF_NONE;
+    }
+    return pvmJ_ir_append(&r->ir, JIT_IR_XLOAD, type_of(now), at, 0);
+}
+
+/* The same, replacing [pops] operands with the value. */
 static JitRecStatus rec_load_value(JitRecorder *r, JitRef at, Value now, uint32_t pops)
 {
-    if (!rec_snapshot(r))
-        return rec_abort(r, JIT_ABORT_LIMIT, NULL);
-    JitRef v = pvmJ_ir_append(&r->ir, JIT_IR_XLOAD, type_of(now), at, 0);
+    JitRef v = rec_load(r, at, now);
+    if (r->status != JIT_REC_GO)
+        return r->status;
     r->top -= pops;
     rec_push(r, v);
     return JIT_REC_GO;
@@ -510,16 +519,22 @@ static bool rec_leaves_loop(const JitRecorder *r)
 /* An array loop that has run its last trip: the index is guarded to be
  * at or past the length (a negative one exits: the interpreter ends the
  * loop on it, as it compares unsigned). */
+/* The end of a for over a collection: the position [b] is guarded to be
+ * at or past [n] (its length or used count), and the loop state popped. */
+static JitRecStatus rec_iter_end(JitRecorder *r, JitRef b, JitRef n)
+{
+    if (!rec_guard(r, JIT_IR_GE, JIT_T_INT, b, n))
+        return r->status;
+    r->top -= 2;
+    return JIT_REC_GO;
+}
+
 static JitRecStatus rec_fornext_array_done(JitRecorder *r)
 {
     JitRef a = rec_slot(r, r->top - 2), b = rec_slot(r, r->top - 1);
     if (r->status != JIT_REC_GO)
         return r->status;
-    JitRef n = emit(r, JIT_IR_ALEN, JIT_T_INT, a, 0);
-    if (!rec_guard(r, JIT_IR_GE, JIT_T_INT, b, n))
-        return r->status;
-    r->top -= 2;
-    return JIT_REC_GO;
+    return rec_iter_end(r, b, emit(r, JIT_IR_ALEN, JIT_T_INT, a, 0));
 }
 
 /* for over an array: [array, index]; the iteration pushes the element. */
@@ -554,10 +569,7 @@ static JitRecStatus rec_fornext_map(JitRecorder *r, Value va, Value vb)
     if ((uint64_t)vb.as.i >= m->used) {
         if (!rec_leaves_loop(r) || vb.as.i < 0)
             return rec_abort(r, JIT_ABORT_LEAVE_LOOP, NULL);
-        if (!rec_guard(r, JIT_IR_GE, JIT_T_INT, b, used))
-            return r->status;
-        r->top -= 2;
-        return JIT_REC_GO;
+        return rec_iter_end(r, b, used);
     }
     Value key = m->entries[vb.as.i].key;
     if (key.type == VM_MAP_TOMBSTONE)
@@ -607,11 +619,7 @@ static JitRecStatus rec_fornext_string(JitRecorder *r, Value va, Value vb)
     if ((uint64_t)vb.as.i >= va.as.s->len) {
         if (!rec_leaves_loop(r) || vb.as.i < 0)
             return rec_abort(r, JIT_ABORT_LEAVE_LOOP, NULL);
-        JitRef len = emit(r, JIT_IR_FLOAD, JIT_T_INT, a, (JitRef)offsetof(PvString, len));
-        if (!rec_guard(r, JIT_IR_GE, JIT_T_INT, b, len))
-            return r->status;
-        r->top -= 2;
-        return JIT_REC_GO;
+        return rec_iter_end(r, b, emit(r, JIT_IR_FLOAD, JIT_T_INT, a, (JitRef)offsetof(PvString, len)));
     }
     JitRef byte = rec_string_byte(r, a, b);
     if (r->status != JIT_REC_GO)
@@ -912,20 +920,18 @@ static JitRecStatus rec_setfield(JitRecorder *r, Value key)
  * made it: a slot of that function's frame while it runs (open), then the
  * cell's own Value (closed). A trace reads and writes it through memory,
  * at the address the cell points to, after a guard that it still points
- * there. Two cases are recorded: a closed cell, and a cell open on a frame
- * below every frame of the trace, whose slots the trace never holds in
- * registers. A cell open on a frame of the trace (a closure called in the
- * loop that changes the loop function's local) would alias a slot the
- * trace may hold in a register: not recorded. A closure's upvalue cells
+ * there: a closed cell, and a cell open on a frame below every frame of
+ * the trace, whose slots the trace never holds in registers. A cell open
+ * on a local of the trace's own frame (a closure the loop function made,
+ * called in the loop) is that slot of the model instead (rec_upval_slot);
+ * one open on an inlined frame is not recorded. A closure's upvalue cells
  * never change, and a cell only closes when its frame returns, which no
  * frame below the trace does while it runs. */
 
-/* The running frame's closure, as IR: an inlined callee's is the constant
- * rec_inline guarded; the trace's own frame's sits below its local 0. */
-static JitRef rec_running_closure(JitRecorder *r, const PvClosure *cl)
+/* The closure of the trace's own frame, as IR: it sits below its local 0
+ * (an inlined callee's is the constant rec_inline guarded). */
+static JitRef rec_frame_closure(JitRecorder *r)
 {
-    if (r->depth > 0)
-        return pvmJ_k_gc(&r->ir, JIT_T_PTR, cl);
     JitRef base = pvmJ_ir_append(&r->ir, JIT_IR_BASE, JIT_T_PTR, 0, 0);
     JitRef slot = emit(r, JIT_IR_ADD, JIT_T_PTR, base, pvmJ_k_int(&r->ir, -(int64_t)sizeof(Value)));
     return emit(r, JIT_IR_FLOAD, JIT_T_PTR, slot, (JitRef)offsetof(Value, as));
@@ -952,7 +958,7 @@ static JitRef rec_upval(JitRecorder *r, uint32_t index)
         return JIT_REF_NONE;
     }
     JitRef cell = r->depth > 0 ? pvmJ_k_gc(&r->ir, JIT_T_PTR, uv)
-                               : emit(r, JIT_IR_FLOAD, JIT_T_PTR, rec_running_closure(r, fn.as.cl), (JitRef)off);
+                               : emit(r, JIT_IR_FLOAD, JIT_T_PTR, rec_frame_closure(r), (JitRef)off);
     JitRef at = emit(r, JIT_IR_FLOAD, JIT_T_PTR, cell, (JitRef)offsetof(PvUpval, v));
     JitRef want = closed ? emit(r, JIT_IR_ADD, JIT_T_PTR, cell, pvmJ_k_int(&r->ir, (int64_t)offsetof(PvUpval, closed)))
                          : pvmJ_k_gc(&r->ir, JIT_T_PTR, uv->v);
@@ -1048,16 +1054,6 @@ static JitRecStatus rec_missing(JitRecorder *r, JitRef o, const PvMap *map, Valu
     r->top -= pops;
     rec_push(r, pvmJ_k_pri(&r->ir, JIT_T_NIL, false));
     return JIT_REC_GO;
-}
-
-/* A type-guarded load of the Value at [at], which holds [now], as IR. */
-static JitRef rec_load(JitRecorder *r, JitRef at, Value now)
-{
-    if (!rec_snapshot(r)) {
-        rec_abort(r, JIT_ABORT_LIMIT, NULL);
-        return JIT_REF_NONE;
-    }
-    return pvmJ_ir_append(&r->ir, JIT_IR_XLOAD, type_of(now), at, 0);
 }
 
 /* getor [target]: [o, key] -> [o[key]], or [o] and a jump to [target]
