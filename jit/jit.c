@@ -12,7 +12,9 @@
  *                           many recordings of this loop aborted so far
  *   JIT_CACHE_NEVER         blacklisted: never recorded again
  *   JIT_CACHE_TRACE | n     trace n runs from here
- * Keeping the penalty in the word itself means two loops never share one. */
+ * Keeping the penalty in the word itself means two loops never share one.
+ * A function's VmProto.jit_entry is the same kind of word for its calls
+ * (function traces: JIT_FUNCTION_ROOT as a trace's loop_end). */
 #include <gc.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -45,7 +47,7 @@
 #define JIT_MIN_TRIPS 2u
 #define JIT_HOT_EXIT 10u       /* exits taken before one grows a side trace */
 #define JIT_MAX_SIDE_TRIES 4u  /* aborted side recordings before an exit gives up */
-#define JIT_MAX_HOT (JIT_COUNT_MASK >> (2u * JIT_MAX_TRIES)) /* so every threshold fits */
+#define JIT_MAX_HOT (JIT_COUNT_MASK >> (2u * JIT_MAX_TRIES + 1u)) /* so every threshold fits */
 
 typedef struct {
     JitEntry entry;
@@ -61,6 +63,8 @@ typedef struct {
     uint64_t charge;       /* fuel a trip round its loop takes */
     uint64_t run_fuel;     /* for a root: fuel spent in machine code in its runs */
     bool side;             /* a side trace, from exit [exitno] of trace [parent] */
+    bool func;             /* a root run from its function's entry, not a loop's */
+    bool link_entry;       /* its link goes on at a function's entry (recursion) */
     bool links;            /* ends by going on in the trace at a loop header */
     uint32_t parent, exitno;
     uint32_t link_snap;    /* a side trace's last snapshot: the loop header it reached */
@@ -174,12 +178,21 @@ static uint32_t threshold(const PvmJitState *j, uint32_t tries)
     return j->opt.hot << (2u * tries);
 }
 
-/* A loop the JIT gives up on: never counted or recorded again, and its
- * back edge no longer even asks. */
-static void blacklist(VmInsn *jmp)
+/* The word that keeps the state of the root trace at [loop_end] of [p]:
+ * that back edge's cache, or for a function trace the function's own. */
+static uint32_t *root_word(const VmProto *p, uint32_t loop_end)
 {
-    jmp->cache = JIT_CACHE_NEVER;
-    pvmV_back_edge_cold(jmp);
+    VmProto *q = (VmProto *)p; /* the words are the one part of code that changes */
+    return loop_end == JIT_FUNCTION_ROOT ? &q->jit_entry : &q->code[loop_end].cache;
+}
+
+/* A loop or function the JIT gives up on: never counted or recorded
+ * again, and its back edge (or call) no longer even asks. */
+static void blacklist(const VmProto *p, uint32_t loop_end)
+{
+    *root_word(p, loop_end) = JIT_CACHE_NEVER;
+    if (loop_end != JIT_FUNCTION_ROOT)
+        pvmV_back_edge_cold(&((VmProto *)p)->code[loop_end]);
 }
 
 /* -j v's line for a recording that stopped, or a side trace not tried:
@@ -195,18 +208,20 @@ static void log_abort(PvmJitState *j, const VmProto *p, uint32_t pc, int32_t par
             detail ? detail : "", tail);
 }
 
-static void record_failed(PvmJitState *j, VmInsn *jmp, const char *why, const char *detail)
+static void record_failed(PvmJitState *j, const VmProto *p, uint32_t loop_end, const char *why,
+                          const char *detail)
 {
-    uint32_t tries = tries_of(jmp->cache) + 1u;
+    uint32_t *word = root_word(p, loop_end);
+    uint32_t tries = tries_of(*word) + 1u;
     j->aborted++;
-    jmp->cache = tries << JIT_TRIES_SHIFT;
+    *word = tries << JIT_TRIES_SHIFT;
     if (tries >= JIT_MAX_TRIES) {
-        blacklist(jmp);
+        blacklist(p, loop_end);
         j->blacklisted++;
     }
     if (j->opt.verbose)
         log_abort(j, j->rec.fn, j->rec.pc, -1, 0, why, detail,
-                  jmp->cache == JIT_CACHE_NEVER ? " (blacklisted)" : "");
+                  *word == JIT_CACHE_NEVER ? " (blacklisted)" : "");
 }
 
 static void dump_trace(PvmJitState *j, const JitTrace *t, uint32_t n)
@@ -337,10 +352,12 @@ static JitTrace *compile(VM *vm, PvmJitState *j, JitFail *why)
     t->start = r->start;
     t->loop_end = r->loop_end;
     t->side = r->side;
-    t->links = r->side || r->links;
+    t->func = r->func;
+    t->link_entry = r->link_entry;
+    t->links = r->side || r->func || r->links;
     t->link_snap = t->snaps.nsnaps - 1;
     t->link_proto = r->fn;
-    t->link_jmp = r->side && !r->links ? r->pc : UINT32_MAX;
+    t->link_jmp = (r->side || r->func) && !r->links ? r->pc : UINT32_MAX;
     t->inlined = r->inlined;
     t->unrolled = r->unrolled;
     j->traces[j->ntraces++] = t;
@@ -363,8 +380,8 @@ static void announce(PvmJitState *j, const JitTrace *t, uint32_t n)
                 (unsigned)n, loc, (unsigned)(t->parent + 1), (unsigned)t->exitno, (unsigned)t->ir.nins,
                 (unsigned)t->snaps.nsnaps, t->code_size, calls);
     else if (j->opt.verbose)
-        fprintf(jit_log(j), "[jit] trace %u %s: loop, %u IR, %u snapshots, %zu bytes%s\n", (unsigned)n, loc,
-                (unsigned)t->ir.nins, (unsigned)t->snaps.nsnaps, t->code_size, calls);
+        fprintf(jit_log(j), "[jit] trace %u %s: %s, %u IR, %u snapshots, %zu bytes%s\n", (unsigned)n, loc,
+                t->func ? "function" : "loop", (unsigned)t->ir.nins, (unsigned)t->snaps.nsnaps, t->code_size, calls);
     if (j->perf_map) {
         fprintf(j->perf_map, "%" PRIxPTR " %zx pvm-trace-%u %s\n", (uintptr_t)t->entry, t->code_size,
                 (unsigned)n, loc);
@@ -382,9 +399,9 @@ static void flush(PvmJitState *j)
     size_t code = 0;
     for (uint32_t i = 0; i < j->ntraces; i++) {
         JitTrace *t = j->traces[i];
-        VmInsn *jmp = &((VmProto *)t->proto)->code[t->loop_end];
-        if (!t->side && jmp->cache == (JIT_CACHE_TRACE | i))
-            jmp->cache = 0; /* no count, no tries */
+        uint32_t *word = t->side ? NULL : root_word(t->proto, t->loop_end);
+        if (word && *word == (JIT_CACHE_TRACE | i))
+            *word = 0; /* no count, no tries */
         code += t->code_size;
         trace_free(t);
     }
@@ -396,8 +413,9 @@ static void flush(PvmJitState *j)
     j->flushes++;
 }
 
-/* A root trace: the loop pass, then the trace runs from its back edge. */
-static void root_done(VM *vm, PvmJitState *j, VmInsn *jmp)
+/* A root trace: the loop pass, then the trace runs from its back edge (or
+ * its function's entry). */
+static void root_done(VM *vm, PvmJitState *j)
 {
     JitRecorder *r = &j->rec;
     if (!r->links && !pvmJ_loop_optimize(&r->ir, &r->snaps))
@@ -410,10 +428,10 @@ static void root_done(VM *vm, PvmJitState *j, VmInsn *jmp)
     }
     if (!t) {
         j->not_assembled++;
-        record_failed(j, jmp, fail_message(why), NULL);
+        record_failed(j, r->proto, r->loop_end, fail_message(why), NULL);
         return;
     }
-    jmp->cache = JIT_CACHE_TRACE | (j->ntraces - 1u);
+    *root_word(r->proto, r->loop_end) = JIT_CACHE_TRACE | (j->ntraces - 1u);
     announce(j, t, j->ntraces);
 }
 
@@ -455,12 +473,11 @@ static void record_end(VM *vm, PvmJitState *j)
     if (r->side) {
         side_end(vm, j);
     } else {
-        VmInsn *jmp = &((VmProto *)r->proto)->code[r->loop_end];
         if (r->status == JIT_REC_DONE) {
-            root_done(vm, j, jmp);
+            root_done(vm, j);
         } else {
             j->aborts_by[r->abort]++;
-            record_failed(j, jmp, pvmJ_abort_messages[r->abort], r->abort_detail);
+            record_failed(j, r->proto, r->loop_end, pvmJ_abort_messages[r->abort], r->abort_detail);
         }
     }
     pvmJ_record_free(r);
@@ -474,16 +491,22 @@ static bool attempt_allowed(PvmJitState *j)
     return j->opt.only_trace <= 0 || j->attempts == (uint32_t)j->opt.only_trace;
 }
 
-static void record_begin(VM *vm, PvmJitState *j, VmFrame *f, VmInsn *jmp)
+/* Starts recording the root at [loop_end] of the function of frame [f]:
+ * the loop whose back edge that is, or the function from its entry. */
+static void record_begin(VM *vm, PvmJitState *j, VmFrame *f, uint32_t loop_end)
 {
+    const VmProto *p = f->closure->proto;
+    uint32_t *word = root_word(p, loop_end);
     if (!attempt_allowed(j)) {
-        blacklist(jmp);
+        blacklist(p, loop_end);
         return;
     }
     /* a recording that aborted may have failed for what it unrolled */
-    uint32_t unroll = tries_of(jmp->cache) == 0 ? JIT_MAX_UNROLL : 0;
-    if (!pvmJ_record_start(&j->rec, vm, f, jmp, unroll)) {
-        jmp->cache = tries_of(jmp->cache) << JIT_TRIES_SHIFT;
+    uint32_t unroll = tries_of(*word) == 0 ? JIT_MAX_UNROLL : 0;
+    bool started = loop_end == JIT_FUNCTION_ROOT ? pvmJ_record_start_function(&j->rec, vm, f, unroll)
+                                                 : pvmJ_record_start(&j->rec, vm, f, &p->code[loop_end], unroll);
+    if (!started) {
+        *word = tries_of(*word) << JIT_TRIES_SHIFT;
         return;
     }
     j->recording = true;
@@ -552,7 +575,7 @@ static uint64_t now_ns(void)
 
 static void demote(PvmJitState *j, JitTrace *t)
 {
-    blacklist(&((VmProto *)t->proto)->code[t->loop_end]);
+    blacklist(t->proto, t->loop_end);
     j->demoted++;
     if (j->opt.verbose) {
         char loc[256];
@@ -567,11 +590,22 @@ static int32_t root_at(const PvmJitState *j, const VmProto *p, uint32_t pc)
 {
     for (uint32_t i = 0; i < j->ntraces; i++) {
         const JitTrace *t = j->traces[i];
-        if (!t->side && t->proto == p && t->start == pc &&
+        if (!t->side && !t->func && t->proto == p && t->start == pc &&
             p->code[t->loop_end].cache == (JIT_CACHE_TRACE | i))
             return (int32_t)i;
     }
     return -1;
+}
+
+static bool has_trace(uint32_t cache)
+{
+    return cache != UINT32_MAX && (cache & JIT_CACHE_TRACE);
+}
+
+/* The function trace of [p], as an index, or -1. */
+static int32_t function_trace(const VmProto *p)
+{
+    return has_trace(p->jit_entry) ? (int32_t)(p->jit_entry & ~JIT_CACHE_TRACE) : -1;
 }
 
 /* Where trace [ti] goes after leaving through snapshot [s]: its side
@@ -584,25 +618,26 @@ static int32_t next_trace(const PvmJitState *j, uint32_t ti, uint32_t s, uint32_
     if (exit->side)
         return (int32_t)exit->side - 1;
     if (t->links && s == t->link_snap)
-        return root_at(j, t->link_proto, pc);
+        return t->link_entry ? function_trace(t->link_proto) : root_at(j, t->link_proto, pc);
     return -1;
 }
 
-static bool has_trace(uint32_t cache)
+/* One more trip of the loop whose back edge is at [loop_end] in the
+ * function of frame [f], or one more call of that function
+ * (JIT_FUNCTION_ROOT): a hot one is recorded. */
+static void count_trip(VM *vm, PvmJitState *j, VmFrame *f, uint32_t loop_end)
 {
-    return cache != UINT32_MAX && (cache & JIT_CACHE_TRACE);
-}
-
-/* One more trip of the loop whose back edge is [e]: a hot one is recorded. */
-static void count_trip(VM *vm, PvmJitState *j, VmFrame *f, VmInsn *e)
-{
-    if (e->cache == JIT_CACHE_NEVER || j->recording || has_trace(e->cache))
+    uint32_t *word = root_word(f->closure->proto, loop_end);
+    if (*word == JIT_CACHE_NEVER || j->recording || has_trace(*word))
         return;
-    uint32_t tries = tries_of(e->cache);
-    uint32_t count = (e->cache == UINT32_MAX ? 0 : e->cache & JIT_COUNT_MASK) + 1u;
-    e->cache = tries << JIT_TRIES_SHIFT | count;
-    if (count >= threshold(j, tries))
-        record_begin(vm, j, f, e);
+    uint32_t tries = tries_of(*word);
+    uint32_t count = (*word == UINT32_MAX ? 0 : *word & JIT_COUNT_MASK) + 1u;
+    *word = tries << JIT_TRIES_SHIFT | count;
+    /* As LuaJIT counts calls at half a loop trip's weight: a loop calling
+     * a function is hot first, and inlines it. */
+    uint32_t hot = threshold(j, tries) * (loop_end == JIT_FUNCTION_ROOT ? 2u : 1u);
+    if (count >= hot)
+        record_begin(vm, j, f, loop_end);
 }
 
 /* From now on trace [from]'s exit [s] goes straight on into trace [to]:
@@ -672,7 +707,7 @@ static const VmInsn *run_traces(VM *vm, PvmJitState *j, uint32_t ti, VmFrame *f)
         /* A side trace went round an outer loop that has no trace yet: that
          * loop's back edge ran in machine code, so it is counted here. */
         if (t->links && s == t->link_snap && t->link_jmp != UINT32_MAX)
-            count_trip(vm, j, f, &((VmProto *)t->link_proto)->code[t->link_jmp]);
+            count_trip(vm, j, f, t->link_jmp);
         return f->ip;
     }
 }
@@ -680,14 +715,26 @@ static const VmInsn *run_traces(VM *vm, PvmJitState *j, uint32_t ti, VmFrame *f)
 const VmInsn *pvmJ_back_edge(VM *vm, VmFrame *f, const VmInsn *jmp)
 {
     PvmJitState *j = vm->jit;
-    VmInsn *e = (VmInsn *)jmp; /* the cache word is the one part of code that changes */
-    const VmInsn *target = &f->closure->proto->code[jmp->arg];
+    const VmProto *p = f->closure->proto;
+    const VmInsn *target = &p->code[jmp->arg];
     if (vm->ccalls_in_trace) /* in a callback of a trace's C call: the interpreter's */
         return target;
-    if (has_trace(e->cache) && !j->recording)
-        return run_traces(vm, j, e->cache & ~JIT_CACHE_TRACE, f);
-    count_trip(vm, j, f, e);
+    if (has_trace(jmp->cache) && !j->recording)
+        return run_traces(vm, j, jmp->cache & ~JIT_CACHE_TRACE, f);
+    count_trip(vm, j, f, (uint32_t)(jmp - p->code));
     return target;
+}
+
+const VmInsn *pvmJ_function_entry(VM *vm, VmFrame *f)
+{
+    PvmJitState *j = vm->jit;
+    const VmProto *p = f->closure->proto;
+    if (vm->ccalls_in_trace || j->recording)
+        return p->code;
+    if (has_trace(p->jit_entry))
+        return run_traces(vm, j, p->jit_entry & ~JIT_CACHE_TRACE, f);
+    count_trip(vm, j, f, JIT_FUNCTION_ROOT);
+    return p->code;
 }
 
 bool pvmJ_recording(const VM *vm)
@@ -707,7 +754,12 @@ bool pvmJ_record_step(VM *vm, VmFrame *f, const VmInsn *ip)
     uint32_t pc = running ? (uint32_t)(ip - r->fn->code) : 0;
     bool inner = r->recorded > 0 && running && (r->depth > 0 || (!r->side && pc != r->start)) &&
                  pc < r->fn->ncode && root_at(j, r->fn, pc) >= 0 && !pvmJ_record_unrolls(r, ip);
-    JitRecStatus st = inner ? pvmJ_record_link(r, ip) : pvmJ_record_ins(r, vm, f, ip);
+    /* The entry of a call it inlined, of the function trace's own function
+     * or of one already in progress that has a function trace: the
+     * recursion goes on in that trace, not in copies of it. */
+    bool recursion = r->recorded > 0 && running && r->depth > 0 && pc == 0 &&
+                     ((r->func && r->fn == r->proto) || (pvmJ_record_recursive(r) && function_trace(r->fn) >= 0));
+    JitRecStatus st = inner || recursion ? pvmJ_record_link(r, ip, recursion) : pvmJ_record_ins(r, vm, f, ip);
     if (st == JIT_REC_GO)
         return true;
     record_end(vm, j);
@@ -766,6 +818,11 @@ const VmInsn *pvmJ_back_edge(VM *vm, VmFrame *f, const VmInsn *jmp)
 {
     (void)vm;
     return &f->closure->proto->code[jmp->arg];
+}
+const VmInsn *pvmJ_function_entry(VM *vm, VmFrame *f)
+{
+    (void)vm;
+    return f->closure->proto->code;
 }
 bool pvmJ_recording(const VM *vm) { (void)vm; return false; }
 bool pvmJ_record_step(VM *vm, VmFrame *f, const VmInsn *ip) { (void)vm; (void)f; (void)ip; return false; }

@@ -1,7 +1,8 @@
 /* The tracing JIT, as the interpreter and the CLI see it: nothing more.
  *
  * The interpreter calls pvmJ_back_edge at every backward jmp of a VM whose
- * JIT is on. Loops are counted there; a hot one is recorded over its next
+ * JIT is on, and pvmJ_function_entry at every PV function CALL enters.
+ * Loops and functions are counted there; a hot one is recorded over its next
  * iteration (the interpreter then shows pvmJ_record_step each instruction
  * before running it), compiled, and from then on run as machine code from
  * that same jmp until a guard exits, after which the interpreter continues
@@ -56,6 +57,19 @@ static inline bool pvmJ_back_edge_live(const VmInsn *jmp)
  * saved. Returns where the interpreter continues: the jmp's target, or
  * after a trace ran, the instruction it exited at (vm->top then set). */
 const VmInsn *pvmJ_back_edge(VM *vm, VmFrame *f, const VmInsn *jmp);
+
+/* Whether calls of [p] still concern the JIT: false once the function is
+ * blacklisted. */
+static inline bool pvmJ_function_live(const VmProto *p)
+{
+    return p->jit_entry != PVMJ_CACHE_NEVER;
+}
+
+/* At the entry of frame [f], a PV function CALL has just entered (charged,
+ * ip and top saved). Returns where the interpreter continues: the
+ * function's first instruction, or after a trace ran, the instruction it
+ * exited at (vm->top then set), perhaps in another frame. */
+const VmInsn *pvmJ_function_entry(VM *vm, VmFrame *f);
 
 /* Whether a recording is in progress (the interpreter shows it every
  * instruction through pvmJ_record_step). */

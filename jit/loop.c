@@ -190,6 +190,13 @@ static bool copy_ins(Loop *l, uint32_t i)
         l->subst[i] = c != JIT_REF_NONE ? c : (JitRef)(JIT_REF_BIAS + i);
         return true;
     }
+    /* The base register: a loop trace never moves it (only side and
+     * function traces return into a caller, RETF), so its frame's address
+     * and what is computed from it are hoisted. */
+    if (in->op == JIT_IR_BASE) {
+        l->subst[i] = (JitRef)(JIT_REF_BIAS + i);
+        return true;
+    }
     if (in->op == JIT_IR_XLOAD && !l->variant[i]) { /* hoisted: the pre-roll's value holds */
         l->subst[i] = (JitRef)(JIT_REF_BIAS + i);
         return true;

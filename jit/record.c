@@ -382,12 +382,12 @@ static JitRecStatus rec_equal(JitRecorder *r, Opcode op)
     return JIT_REC_GO;
 }
 
-/* A root trace stays inside its loop; a side trace may go anywhere in the
- * frame's function until it reaches a loop header; an inlined callee may
- * go anywhere forward. */
+/* A loop's root trace stays inside its loop; a side or function trace may
+ * go anywhere in the frame's function until it reaches a loop header; an
+ * inlined callee may go anywhere forward. */
 static bool in_loop(const JitRecorder *r, uint32_t pc)
 {
-    return r->side || r->depth > 0 || (pc >= r->start && pc <= r->loop_end);
+    return r->side || r->func || r->depth > 0 || (pc >= r->start && pc <= r->loop_end);
 }
 
 /* Where a branch goes next: an instruction inside the loop, forward. */
@@ -436,7 +436,7 @@ static JitRecStatus rec_close(JitRecorder *r, uint32_t target)
     r->pc = target;
     bool ok = rec_snapshot(r);
     r->pc = saved;
-    if (r->side)
+    if (r->side || r->func)
         pvmJ_ir_append(&r->ir, JIT_IR_EXIT, JIT_T_VOID, 0, 0);
     if (!ok || r->ir.failed)
         return rec_abort(r, JIT_ABORT_LIMIT, NULL);
@@ -494,12 +494,13 @@ static JitRecStatus rec_jump(JitRecorder *r, const VmInsn *ip)
     if (target > r->pc)
         return rec_follow(r, target);
     bool here = r->depth == 0 && r->popped == 0;
-    bool own = here && (target == r->start || (r->side && r->fn == r->tree_fn && target == r->tree_start));
+    bool own = here && !r->func &&
+               (target == r->start || (r->side && r->fn == r->tree_fn && target == r->tree_start));
     if (!own && rec_unrolls(r, target))
         return rec_unroll(r, target);
     if (r->depth > 0)
         return rec_abort(r, JIT_ABORT_CALLEE_LOOP, NULL);
-    if (r->side || own)
+    if (r->side || r->func || own)
         return rec_close(r, target);
     return rec_abort(r, JIT_ABORT_INNER_LOOP, NULL);
 }
@@ -513,7 +514,7 @@ bool pvmJ_record_unrolls(const JitRecorder *r, const VmInsn *header)
  * at a root's own header, which would leave the loop. */
 static bool rec_leaves_loop(const JitRecorder *r)
 {
-    return r->side || r->depth > 0 || r->pc != r->start;
+    return r->side || r->func || r->depth > 0 || r->pc != r->start;
 }
 
 /* An array loop that has run its last trip: the index is guarded to be
@@ -1221,12 +1222,14 @@ static bool rec_reserve(JitRecorder *r, uint32_t n)
 /* A guard that the interpreter's own fast call path applies, so that the
  * frame an exit rebuilds fits where CALL would have put it: the frame
  * array has room for one more above the [depth] already inlined, and the
- * stack up to the callee's last slot (at byte [end] from the top the trace
- * was entered with) is rooted. Both are the trace's entry state, constant
- * while it runs: the loads are hoisted and the guards CSE'd by LOOP. If
- * either fails the interpreter makes the call, growing what it must or
- * raising "stack overflow" itself. */
-static bool rec_call_room(JitRecorder *r, int64_t end)
+ * stack up to the callee's last slot [end] (counted from the base) is
+ * rooted. Both hold for the trace's whole run (in a loop trace the loads
+ * are hoisted and the guards CSE'd by LOOP); the base is the frame's own,
+ * not vm->top, which a trace entered through a linked exit (a recursion
+ * going on in its function trace) finds as the first trace's entry left
+ * it. If either fails the interpreter makes the call, growing what it
+ * must or raising "stack overflow" itself. */
+static bool rec_call_room(JitRecorder *r, uint32_t end)
 {
     JitRef vm = pvmJ_k_gc(&r->ir, JIT_T_PTR, r->vm);
     JitRef nframes = emit(r, JIT_IR_FLOAD, JIT_T_INT, vm, (JitRef)offsetof(VM, nframes));
@@ -1234,10 +1237,10 @@ static bool rec_call_room(JitRecorder *r, int64_t end)
     JitRef used = emit(r, JIT_IR_ADD, JIT_T_INT, nframes, pvmJ_k_int(&r->ir, (int64_t)r->depth - (int64_t)r->popped));
     if (!rec_guard(r, JIT_IR_LT, JIT_T_INT, used, cap))
         return false;
-    JitRef top = emit(r, JIT_IR_FLOAD, JIT_T_INT, vm, (JitRef)offsetof(VM, top));
-    JitRef rooted = emit(r, JIT_IR_FLOAD, JIT_T_INT, vm, (JitRef)offsetof(VM, stack_rooted));
-    JitRef need = emit(r, JIT_IR_ADD, JIT_T_INT, top, pvmJ_k_int(&r->ir, end));
-    return rec_guard(r, JIT_IR_LE, JIT_T_INT, need, rooted);
+    JitRef base = pvmJ_ir_append(&r->ir, JIT_IR_BASE, JIT_T_PTR, 0, 0);
+    JitRef rooted = emit(r, JIT_IR_FLOAD, JIT_T_PTR, vm, (JitRef)offsetof(VM, stack_rooted));
+    JitRef need = emit(r, JIT_IR_ADD, JIT_T_PTR, base, pvmJ_k_int(&r->ir, (int64_t)end * (int64_t)sizeof(Value)));
+    return rec_guard(r, JIT_IR_LE, JIT_T_PTR, need, rooted);
 }
 
 /* A call of the PV closure [cl] at slot [at] with [argc] arguments is
@@ -1263,7 +1266,7 @@ static JitRecStatus rec_inline(JitRecorder *r, uint32_t at, uint32_t argc, PvClo
     JitRef fn = rec_slot(r, at);
     if (r->status != JIT_REC_GO ||
         !rec_guard(r, JIT_IR_EQ, JIT_T_FN, fn, pvmJ_k_gc(&r->ir, JIT_T_FN, cl)) ||
-        !rec_call_room(r, ((int64_t)end - (int64_t)r->top0) * (int64_t)sizeof(Value)))
+        !rec_call_room(r, end))
         return r->status;
     if (!rec_snapshot(r))
         return rec_abort(r, JIT_ABORT_LIMIT, NULL);
@@ -1549,20 +1552,22 @@ static JitRecStatus rec_call(JitRecorder *r, uint32_t argc)
  * callee made no closures and opened no try, which are not recorded, so
  * RET has no upvalues to close nor handlers to drop.) The loop's own
  * function returning leaves the trace: not recorded. */
-/* A side trace returning from the frame it runs in goes on in the caller,
- * where the interpreter's RET would: at the caller's saved ip, with the
- * result in the caller's slot that held the callee. That RET would do
- * nothing else is guarded (the frame below is the recorded caller with
- * the callee's base where that call site puts it, so it is a PV call in
- * this same activation; no open upvalue; as many handlers as recorded,
- * none of them this frame's), then RETF moves the base down to the
- * caller's. The model then is the caller's frame: its slots below the
- * callee are read from the stack when used. */
+/* A side or function trace returning from the frame it runs in goes on in
+ * the caller, where the interpreter's RET would: at the caller's saved ip,
+ * with the result in the caller's slot that held the callee. That RET
+ * would do nothing else is guarded (the frame below is the recorded caller
+ * with the callee's base where that call site puts it, so it is a PV call
+ * in this same activation; it is not the frame the running pvmV_execute
+ * returns to C at, vm->exec_stop, as when a native called this one; no
+ * open upvalue; as many handlers as recorded, none of them this frame's),
+ * then RETF moves the base down to the caller's. The model then is the
+ * caller's frame: its slots below the callee are read from the stack when
+ * used. */
 static JitRecStatus rec_return_to_caller(JitRecorder *r)
 {
     VM *vm = r->vm;
     size_t fi = r->frame_index;
-    if (!r->side || fi == 0 || vm->open_upvals || r->handlers_changed ||
+    if (!(r->side || r->func) || fi <= vm->exec_stop || vm->open_upvals || r->handlers_changed ||
         (vm->nhandlers > vm->pcall_handlers && vm->handlers[vm->nhandlers - 1].frame >= fi))
         return rec_abort(r, JIT_ABORT_RETURN, NULL);
     const VmFrame *caller = &vm->frames[fi - 1];
@@ -1577,7 +1582,8 @@ static JitRecStatus rec_return_to_caller(JitRecorder *r)
     JitRef frames = emit(r, JIT_IR_FLOAD, JIT_T_PTR, kvm, (JitRef)offsetof(VM, frames));
     /* nframes was loaded at the trace's entry: [popped] RETFs ago */
     JitRef index = emit(r, JIT_IR_SUB, JIT_T_INT, n, pvmJ_k_int(&r->ir, 2 + (int64_t)r->popped));
-    if (!rec_guard(r, JIT_IR_GE, JIT_T_INT, index, pvmJ_k_int(&r->ir, 0)))
+    JitRef stop = emit(r, JIT_IR_FLOAD, JIT_T_INT, kvm, (JitRef)offsetof(VM, exec_stop));
+    if (!rec_guard(r, JIT_IR_GE, JIT_T_INT, index, stop))
         return r->status;
     JitRef at = emit(r, JIT_IR_ADD, JIT_T_PTR, frames,
                      emit(r, JIT_IR_MUL, JIT_T_INT, index, pvmJ_k_int(&r->ir, (int64_t)sizeof(VmFrame))));
@@ -1789,6 +1795,27 @@ bool pvmJ_record_start(JitRecorder *r, VM *vm, const VmFrame *f, const VmInsn *b
     return true;
 }
 
+bool pvmJ_record_start_function(JitRecorder *r, VM *vm, const VmFrame *f, uint32_t unroll)
+{
+    if (!record_init(r, vm, f, 0, JIT_FUNCTION_ROOT))
+        return false;
+    r->func = true;
+    r->unroll_left = unroll;
+    return true;
+}
+
+bool pvmJ_record_recursive(const JitRecorder *r)
+{
+    if (r->depth == 0)
+        return false;
+    if (r->frame_fn == r->fn)
+        return true;
+    for (uint32_t k = 0; k + 1 < r->depth; k++)
+        if (r->frames[k].proto == r->fn)
+            return true;
+    return false;
+}
+
 bool pvmJ_record_start_side(JitRecorder *r, VM *vm, const VmFrame *f, uint32_t pc, uint32_t unroll,
                             const VmProto *tree_fn, uint32_t tree_start)
 {
@@ -1826,7 +1853,7 @@ JitRecStatus pvmJ_record_ins(JitRecorder *r, VM *vm, const VmFrame *f, const VmI
     return r->status;
 }
 
-JitRecStatus pvmJ_record_link(JitRecorder *r, const VmInsn *ip)
+JitRecStatus pvmJ_record_link(JitRecorder *r, const VmInsn *ip, bool entry)
 {
     if (r->status != JIT_REC_GO)
         return r->status;
@@ -1837,6 +1864,7 @@ JitRecStatus pvmJ_record_link(JitRecorder *r, const VmInsn *ip)
     if (r->ir.failed)
         return rec_abort(r, JIT_ABORT_LIMIT, NULL);
     r->links = true;
+    r->link_entry = entry;
     r->status = JIT_REC_DONE;
     return r->status;
 }

@@ -74,7 +74,10 @@ static inline bool pvmJ_loop_traced(const VmInsn *jmp)
 {
     return jmp->cache != UINT32_MAX && (jmp->cache & JIT_CACHE_TRACE);
 }
-#define JIT_MAX_POPS 4u       /* frames one side trace may return from */
+#define JIT_MAX_POPS 4u       /* frames one side or function trace may return from */
+/* The loop_end of a function trace: a root recorded from a function's
+ * entry, at a call, rather than from a loop's header. */
+#define JIT_FUNCTION_ROOT UINT32_MAX
 
 /* A call the recording is inside. */
 typedef struct {
@@ -90,7 +93,7 @@ typedef struct JitRecorder {
     JitSnapList snaps;
     const VmProto *proto;  /* the loop's function (the root frame's) */
     uint32_t start;        /* loop header: the trace starts and loops back here */
-    uint32_t loop_end;     /* the back edge (a jmp to start) */
+    uint32_t loop_end;     /* the back edge (a jmp to start), or JIT_FUNCTION_ROOT */
     size_t frame_index;    /* the frame the loop runs in */
     Value *base;           /* its local 0: slot 0 */
     JitRef *slots;         /* ref held by each stack slot, or JIT_REF_NONE */
@@ -123,8 +126,11 @@ typedef struct JitRecorder {
     uint32_t recorded;     /* instructions recorded so far */
     uint32_t calls;        /* intrinsics recorded: the trip's CHARGE takes one each, like CALL */
     bool side;             /* a side trace: from a hot exit to a loop header */
+    bool func;             /* a function trace: from proto's entry, ending where a
+                            * side trace would or at a call of a function trace */
     bool handlers_changed; /* the trace ran try or endtry (RETF then is not recorded) */
     bool links;            /* ended at another trace's loop header (EXIT) */
+    bool link_entry;       /* ... or at a function trace's entry */
     JitRecStatus status;
     JitAbort abort;
     const char *abort_detail; /* e.g. the opcode's mnemonic */
@@ -135,6 +141,14 @@ typedef struct JitRecorder {
  * the running frame [f] (vm->top saved), unrolling up to [unroll] inner
  * back edges. False when out of memory. */
 bool pvmJ_record_start(JitRecorder *r, VM *vm, const VmFrame *f, const VmInsn *back_edge, uint32_t unroll);
+
+/* Starts recording a function trace from the entry of the frame [f] a
+ * CALL has just entered (ip and top saved). False when out of memory. */
+bool pvmJ_record_start_function(JitRecorder *r, VM *vm, const VmFrame *f, uint32_t unroll);
+
+/* Whether the innermost inlined call, at its entry, is of a function whose
+ * call is already in progress in the recording: recursion. */
+bool pvmJ_record_recursive(const JitRecorder *r);
 
 /* Starts recording a side trace from instruction [pc] of frame [f], where
  * a hot exit of another trace resumes; it ends at the first back edge it
@@ -159,9 +173,11 @@ void pvmJ_record_known_type(JitRecorder *r, uint32_t slot, JitType type);
  * r->abort set. */
 JitRecStatus pvmJ_record_ins(JitRecorder *r, VM *vm, const VmFrame *f, const VmInsn *ip);
 
-/* Ends the recording before [ip], the header of a loop that has a trace:
- * the trace exits there (EXIT), and the trace runner goes on in that one. */
-JitRecStatus pvmJ_record_link(JitRecorder *r, const VmInsn *ip);
+/* Ends the recording before [ip], the header of a loop that has a trace
+ * or, with [entry], the entry of a function that has one (or is the one
+ * being recorded): the trace exits there (EXIT), and the trace runner goes
+ * on in that one. */
+JitRecStatus pvmJ_record_link(JitRecorder *r, const VmInsn *ip, bool entry);
 
 /* Stops a recording from outside (an error unwound the frame). */
 void pvmJ_record_cancel(JitRecorder *r, JitAbort why);

@@ -131,12 +131,16 @@ bool pvmV_execute(VM *vm, size_t stop, bool boundary)
 {
     VmJmp jmp;
     const unsigned ccalls = vm->ccalls;
+    const size_t outer_stop = vm->exec_stop;
     jmp.prev = vm->jmp;
     vm->jmp = &jmp;
+    vm->exec_stop = stop;
     if (setjmp(jmp.buf)) {
         vm->ccalls = ccalls; /* natives between the throw and here are gone */
+        vm->exec_stop = stop;
         if (!pvmV_catch(vm, stop)) {
             vm->jmp = jmp.prev;
+            vm->exec_stop = outer_stop;
             if (boundary)
                 return false;
             longjmp(vm->jmp->buf, 1);
@@ -151,8 +155,8 @@ bool pvmV_execute(VM *vm, size_t stop, bool boundary)
 #define VM_ALL_ENTRIES OPCODES(VM_OP_ENTRY) VM_SUPER_OPS(VM_SOP_ENTRY) VM_SUPER_EDGES(VM_SOP_ENTRY)
 #define VM_TARGET(name) &&L_##name
     static const void *const labels[VM_ALL_OPS_COUNT] = { VM_ALL_ENTRIES };
-    /* With a JIT, the back edges go through its hook; everything else is
-     * the same, so a VM without one pays nothing for it. (The two entries
+    /* With a JIT, the back edges and calls go through its hooks; everything else is
+     * the same, so a VM without one pays nothing for it. (These entries
      * are meant to override the table's: silence that warning here.) */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Woverride-init"
@@ -160,6 +164,7 @@ bool pvmV_execute(VM *vm, size_t stop, bool boundary)
         VM_ALL_ENTRIES
         [OP_JMP] = &&L_JMP_JIT,
         [SOP_JMP_FORNEXT_SL] = &&L_JMP_FORNEXT_SL_JIT,
+        [OP_CALL] = &&L_CALL_JIT,
     };
 #pragma GCC diagnostic pop
 #undef VM_TARGET
@@ -228,21 +233,39 @@ bool pvmV_execute(VM *vm, size_t stop, bool boundary)
         if ((target) <= ip && vm->jit && pvmJ_back_edge_live(ip)) { /* backward first: cheapest */ \
             SAVE();                                             \
             const VmInsn *next_ = pvmJ_back_edge(vm, frame, ip); \
-            if (frame_moved(vm, base, cl)) {                    \
-                LOAD();                                         \
-                JIT_RECORD_MODE(pvmJ_recording(vm));            \
-                NEXT();                                         \
-            }                                                   \
-            top = vm->top;                                      \
-            if (pvmJ_recording(vm)) {                           \
-                JIT_RECORD_MODE(true);                          \
-                ip = next_;                                     \
-                NEXT();                                         \
-            }                                                   \
-            if (next_ != (target)) {                            \
-                ip = next_;                                     \
-                NEXT();                                         \
-            }                                                   \
+            JIT_RESUME(next_, target);                          \
+        }                                                       \
+    } while (0)
+/* At the entry of the PV function CALL has just entered (its frame pushed
+ * and the call charged): the JIT counts calls of it, may start recording
+ * a function trace, or runs its trace. */
+#define JIT_FUNCTION_ENTRY()                                    \
+    do {                                                        \
+        if (pvmJ_function_live(cl->proto)) {                    \
+            SAVE();                                             \
+            const VmInsn *next_ = pvmJ_function_entry(vm, frame); \
+            JIT_RESUME(next_, code);                            \
+        }                                                       \
+    } while (0)
+/* After the JIT had its say at [target] (what the interpreter would run
+ * next): it continues at [next_], in the frame the traces left, perhaps
+ * recording from now on. */
+#define JIT_RESUME(next_, target)                               \
+    do {                                                        \
+        if (frame_moved(vm, base, cl)) {                        \
+            LOAD();                                             \
+            JIT_RECORD_MODE(pvmJ_recording(vm));                \
+            NEXT();                                             \
+        }                                                       \
+        top = vm->top;                                          \
+        if (pvmJ_recording(vm)) {                               \
+            JIT_RECORD_MODE(true);                              \
+            ip = (next_);                                       \
+            NEXT();                                             \
+        }                                                       \
+        if ((next_) != (target)) {                              \
+            ip = (next_);                                       \
+            NEXT();                                             \
         }                                                       \
     } while (0)
 /* The registers that follow from the running closure alone. */
@@ -474,26 +497,36 @@ L_JMP_JIT:
         }
         NEXT();
     }
-    CASE(CALL) {
-        int argc = ip->arg;
-        Value *callee = top - argc - 1;
-        ip++;
-        SAVE();
-        if (--vm->fuel < 0 || vm->interrupt)
-            pvmV_limit_reached(vm);
-        if (vm_push_frame_fast(vm, callee, argc)) {
-            ENTERED(callee);
-        } else if (callee->type == VT_NATIVE && pvmV_call_native(vm, callee, argc)) {
-            REFRAME();
-            top = vm->top;
-        } else if (pvmV_call_value(vm, callee, argc)) {
-            LOAD();
-        } else {
-            REFRAME();
-            top = vm->top;
-        }
-        NEXT();
-    }
+/* CALL, with [on_entry] run once a PV function's frame is entered on
+ * the fast path: nothing, or the JIT's hook. */
+#define VM_CALL(on_entry)                                               \
+    do {                                                                \
+        int argc = ip->arg;                                             \
+        Value *callee = top - argc - 1;                                 \
+        ip++;                                                           \
+        SAVE();                                                         \
+        if (--vm->fuel < 0 || vm->interrupt)                            \
+            pvmV_limit_reached(vm);                                     \
+        if (vm_push_frame_fast(vm, callee, argc)) {                     \
+            ENTERED(callee);                                            \
+            on_entry;                                                   \
+        } else if (callee->type == VT_NATIVE && pvmV_call_native(vm, callee, argc)) { \
+            REFRAME();                                                  \
+            top = vm->top;                                              \
+        } else if (pvmV_call_value(vm, callee, argc)) {                 \
+            LOAD();                                                     \
+        } else {                                                        \
+            REFRAME();                                                  \
+            top = vm->top;                                              \
+        }                                                               \
+        NEXT();                                                         \
+    } while (0)
+#ifdef VM_COMPUTED_GOTO
+    CASE(CALL) { VM_CALL((void)0); }
+L_CALL_JIT: { VM_CALL(JIT_FUNCTION_ENTRY()); }
+#else
+    CASE(CALL) { VM_CALL(if (vm->jit) JIT_FUNCTION_ENTRY()); }
+#endif
     CASE(RET) {
     do_ret:;
         Value result = top[-1];
@@ -507,6 +540,7 @@ L_JMP_JIT:
         if (vm->nframes == stop) {
             vm->top = base;
             vm->jmp = jmp.prev;
+            vm->exec_stop = outer_stop;
             return true;
         }
         /* Back in the caller, whose frame is the one below: [frame] points

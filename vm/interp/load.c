@@ -78,6 +78,7 @@ static VmProto *vm_load_proto(VM *vm, VmProgram *prog, const PbcFunc *f)
     p->nlocals = f->nlocals;
     p->maxstack = f->maxstack;
     p->frame_slots = f->nlocals + f->maxstack + 1;
+    p->jit_entry = UINT32_MAX;
     p->nupvals = f->nupvals;
     p->upvals = pvmV_alloc_atomic(vm, pvmV_checked_size(vm, f->nupvals, sizeof(PbcUpval), 0));
     if (f->nupvals)

@@ -18,6 +18,7 @@ typedef struct {
     size_t nframes, nhandlers, pcall_handlers;
     unsigned ccalls;
     Value *top;
+    size_t exec_stop;
 } VmSaved;
 
 /* Opens a boundary: saves the state, and puts the try handlers of outer
@@ -29,6 +30,7 @@ static inline void pvmV_boundary_open(VM *vm, VmSaved *s)
     s->pcall_handlers = vm->pcall_handlers;
     s->ccalls = vm->ccalls;
     s->top = vm->top;
+    s->exec_stop = vm->exec_stop;
     vm->pcall_handlers = vm->nhandlers;
     vm->error_kind = VM_ERR_NONE;
 }
@@ -70,7 +72,7 @@ PVM_ALWAYS_INLINE static inline bool pvmV_pcall_run(VM *vm, Value *callee, int a
     vm->ccalls++;
     vm_enter_frame(vm, callee->as.cl, callee + 1, (uint32_t)argc);
     if (!pvmV_execute(vm, stop, true)) {
-        VmSaved s = { stop, vm->pcall_handlers, outer_handlers, vm->ccalls - 1, callee };
+        VmSaved s = { stop, vm->pcall_handlers, outer_handlers, vm->ccalls - 1, callee, vm->exec_stop };
         pvmV_boundary_unwind(vm, &s);
         if (result)
             *result = vm->error;

@@ -78,6 +78,7 @@ void pvmV_boundary_unwind(VM *vm, const VmSaved *s)
     vm->ccalls = s->ccalls;
     vm->top = s->top;
     vm->pcall_handlers = s->pcall_handlers;
+    vm->exec_stop = s->exec_stop;
 }
 
 bool pvmV_protect(VM *vm, void (*fn)(VM *vm, void *ud), void *ud)

@@ -45,6 +45,9 @@ typedef struct VmProto {
     uint32_t nlines;
     const Value *consts;     /* the program's constant pool */
     struct VmProgram *program;
+    uint32_t jit_entry;      /* the JIT's state of calls of this function (jit.c), as
+                              * a back edge's cache word keeps its loop's; UINT32_MAX
+                              * as loaded */
 } VmProto;
 
 struct VmModule {
@@ -125,6 +128,8 @@ struct VM {
     size_t nhandlers, handlers_cap;
     PvUpval *open_upvals;
     VmJmp *jmp;
+    size_t exec_stop;       /* the frame count at which the running pvmV_execute
+                             * returns: RET of frame exec_stop goes back to C */
     size_t pcall_handlers;  /* handlers below this belong to outer pcalls */
     Value error;            /* the value being thrown */
     VmErrorKind error_kind; /* what raised it: told apart by this, never by the text */
