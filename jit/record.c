@@ -1563,17 +1563,33 @@ static JitRecStatus rec_call(JitRecorder *r, uint32_t argc)
  * then RETF moves the base down to the caller's. The model then is the
  * caller's frame: its slots below the callee are read from the stack when
  * used. */
+/* A return the trace does not follow: a side or function trace that has
+ * recorded something ends before it (EXIT), and the interpreter makes it;
+ * a loop's root trace, or a trace that would be empty, is not made. */
+static JitRecStatus rec_return_here(JitRecorder *r, const char *why)
+{
+    if (!(r->side || r->func))
+        return rec_abort(r, JIT_ABORT_RETURN, NULL);
+    if (r->recorded <= 1)
+        return rec_abort(r, JIT_ABORT_RETURN, why);
+    return pvmJ_record_link(r, &r->fn->code[r->pc], false);
+}
+
 static JitRecStatus rec_return_to_caller(JitRecorder *r)
 {
     VM *vm = r->vm;
     size_t fi = r->frame_index;
-    if (!(r->side || r->func) || fi <= vm->exec_stop || vm->open_upvals || r->handlers_changed ||
+    if (fi <= vm->exec_stop)
+        return rec_return_here(r, "to C");
+    if (vm->open_upvals || r->handlers_changed ||
         (vm->nhandlers > vm->pcall_handlers && vm->handlers[vm->nhandlers - 1].frame >= fi))
-        return rec_abort(r, JIT_ABORT_RETURN, NULL);
+        return rec_return_here(r, "with upvalues or handlers to drop");
+    if (r->popped == JIT_MAX_POPS)
+        return rec_return_here(r, "past the frames a trace may return from");
     const VmFrame *caller = &vm->frames[fi - 1];
     ptrdiff_t off = r->base - caller->base;
-    if (off < 1 || (size_t)off > caller->closure->proto->frame_slots || r->popped == JIT_MAX_POPS)
-        return rec_abort(r, JIT_ABORT_RETURN, NULL);
+    if (off < 1 || (size_t)off > caller->closure->proto->frame_slots)
+        return rec_return_here(r, "to a frame elsewhere on the stack");
     JitRef v = rec_slot(r, r->top - 1);
     if (r->status != JIT_REC_GO)
         return r->status;
