@@ -25,7 +25,9 @@
  * that kernels reassign mid-loop, so that the JIT inlines calls, and their
  * guards (the callee, an argument's type, a branch inside it) fail; errors
  * injected into kernels include ones raised inside a callee (kerr, kdiv)
- * and a wrong argument count from a callee that changes mid-loop.
+ * and a wrong argument count from a callee that changes mid-loop. A
+ * quarter of the int ones recurse (to depth 7 at most), so that function
+ * traces and their returns into every kind of caller are exercised.
  * Output goes straight to stdout in generation order. */
 #include <inttypes.h>
 #include <stdarg.h>
@@ -1262,6 +1264,9 @@ static void gen_globals(void)
     }
 }
 
+/* What combines a recursive kernel function's results (ints only). */
+static const char *const rec_ops[] = { "+", "-", "^", "|" };
+
 /* k0, k1, ...: small kernel functions of two ints (or numbers) that
  * return one, called from loops so that traces inline them: a let, a
  * couple of kernel statements (most without loops: an inner loop in a
@@ -1271,6 +1276,11 @@ static void gen_kfunc(int index)
 {
     int saved = nvars;
     Kind kind = chance(65) ? K_INT : K_NUM;
+    /* A quarter of the int ones recurse, linearly or down two branches,
+     * to a depth of at most 7 ((p & 7) falls by 1 or 2 each call), so that
+     * function traces, their recursion and their returns into every
+     * caller are recorded and exited at every depth. */
+    int recursive = kind == K_INT && chance(25) ? between(1, 2) : 0;
     line("fn k%d(", index);
     Var *p = declare("p", kind);
     Var *q = declare("q", kind);
@@ -1282,6 +1292,11 @@ static void gen_kfunc(int index)
     flat = chance(80);
     strict = chance(50);
     open_block();
+    if (recursive) {
+        line("if (%s & 7) < %d { return ", p->name, recursive);
+        gen_kind(kind, 2);
+        out("; }\n");
+    }
     line("let t%d = ", name_counter);
     gen_kind(kind, 2);
     out(";\n");
@@ -1300,6 +1315,16 @@ static void gen_kfunc(int index)
         out("; }\n");
     }
     line("return ");
+    if (recursive) {
+        out("k%d((%s & 7) - 1, ", index, p->name);
+        gen_kind(kind, 2);
+        out(") %s ", PICK(rec_ops));
+        if (recursive == 2) {
+            out("k%d((%s & 7) - 2, ", index, p->name);
+            gen_kind(kind, 2);
+            out(") %s ", PICK(rec_ops));
+        }
+    }
     gen_kind(kind, 2);
     out(";\n");
     close_block(saved);
