@@ -1473,27 +1473,19 @@ static void advance_snapshot(Gen *g, JitRef ref)
         g->snap++;
 }
 
-/* [at] = the address of the closure's code at [pc] (for a frame's saved
- * ip): closure -> proto -> code, plus pc instructions. */
-static void gen_code_address(Gen *g, PvmjReg at, PvmjReg closure, uint32_t pc)
-{
-    pvmJ_mov_load(g->a, PVMJ_W64, at, pvmj_mem(closure, (int32_t)offsetof(PvClosure, proto)));
-    pvmJ_mov_load(g->a, PVMJ_W64, at, pvmj_mem(at, (int32_t)offsetof(VmProto, code)));
-    pvmJ_alu_ri(g->a, PVMJ_ADD, PVMJ_W64, at, (int32_t)(pc * sizeof(VmInsn)));
-}
-
 /* An exit inside calls the trace inlined pushes their frames as the
  * interpreter's CALL would have (the trace guarded that they fit): each
  * caller's saved ip is its call's + 1, each callee's closure the value in
  * the slot below its base (written back just before), and the innermost
- * resumes at the snapshot's pc. The base register then is the innermost
+ * resumes at the snapshot's pc. Each function is known (the trace guarded
+ * every closure it called), so the ips are constants. The base register then is the innermost
  * frame's, so the exit can go on in a trace of that frame. Once the slots
  * are written no register holds anything the exit needs.
  *
  * All but the innermost ip depends only on the frames, which the exits
  * inside one inlined call share: that part is a subroutine per set of
- * frames (gen_frames_sub), which leaves rax at the innermost frame and rsi
- * at its closure for the exit's own ip. */
+ * frames (gen_frames_sub), which leaves rax at the innermost frame for
+ * the exit's own ip. */
 static void gen_frames_body(Gen *g, const JitSnap *sn)
 {
     const JitSnapFrame *fr = &g->snaps->frames[sn->frame_start];
@@ -1506,8 +1498,7 @@ static void gen_frames_body(Gen *g, const JitSnap *sn)
         pvmJ_imul_rri(g->a, PVMJ_W64, PVMJ_RAX, PVMJ_RDX, (int32_t)sizeof(VmFrame));
         pvmJ_alu_rr(g->a, PVMJ_ADD, PVMJ_W64, PVMJ_RAX, PVMJ_R11);
         int32_t caller = -(int32_t)sizeof(VmFrame);
-        pvmJ_mov_load(g->a, PVMJ_W64, PVMJ_RSI, pvmj_mem(PVMJ_RAX, caller + (int32_t)offsetof(VmFrame, closure)));
-        gen_code_address(g, PVMJ_RDI, PVMJ_RSI, fr[k].ret);
+        pvmJ_mov_ri(g->a, PVMJ_RDI, (int64_t)(uintptr_t)fr[k].ret_ip);
         pvmJ_mov_store(g->a, PVMJ_W64, pvmj_mem(PVMJ_RAX, caller + (int32_t)offsetof(VmFrame, ip)), PVMJ_RDI);
         pvmJ_mov_load(g->a, PVMJ_W64, PVMJ_RSI, slot_payload((uint32_t)fr[k].base - 1u));
         pvmJ_mov_store(g->a, PVMJ_W64, pvmj_mem(PVMJ_RAX, (int32_t)offsetof(VmFrame, closure)), PVMJ_RSI);
@@ -1533,7 +1524,7 @@ static bool same_frames(const Gen *g, uint32_t s, uint32_t c)
         return false;
     const JitSnapFrame *fa = &g->snaps->frames[a->frame_start], *fb = &g->snaps->frames[b->frame_start];
     for (uint32_t k = 0; k < a->nframes; k++)
-        if (fa[k].base != fb[k].base || fa[k].ret != fb[k].ret)
+        if (fa[k].base != fb[k].base || fa[k].ret_ip != fb[k].ret_ip || fa[k].code != fb[k].code)
             return false;
     return true;
 }
@@ -1546,7 +1537,8 @@ static void gen_push_frames(Gen *g, const JitSnap *sn, PvmjLabel frames_sub)
         gen_frames_body(g, sn);
     else
         pvmJ_call(g->a, frames_sub);
-    gen_code_address(g, PVMJ_RDI, PVMJ_RSI, sn->pc); /* rsi: the innermost closure */
+    const JitSnapFrame *inner = &g->snaps->frames[sn->frame_start + sn->nframes - 1u];
+    pvmJ_mov_ri(g->a, PVMJ_RDI, (int64_t)(uintptr_t)&inner->code[sn->pc]);
     pvmJ_mov_store(g->a, PVMJ_W64, pvmj_mem(PVMJ_RAX, (int32_t)offsetof(VmFrame, ip)), PVMJ_RDI);
 }
 

@@ -1276,7 +1276,10 @@ static JitRecStatus rec_inline(JitRecorder *r, uint32_t at, uint32_t argc, PvClo
     *fr = (JitRecFrame){ .proto = p, .base = base, .ret = r->pc + 1 };
     JitSnapFrame chain[JIT_MAX_DEPTH];
     for (uint32_t k = 0; k <= r->depth; k++)
-        chain[k] = (JitSnapFrame){ .base = (uint16_t)r->frames[k].base, .ret = r->frames[k].ret };
+        chain[k] = (JitSnapFrame){ .base = (uint16_t)r->frames[k].base,
+                                   .ret = r->frames[k].ret,
+                                   .ret_ip = &(k ? r->frames[k - 1].proto : r->frame_fn)->code[r->frames[k].ret],
+                                   .code = r->frames[k].proto->code };
     fr->chain = pvmJ_snap_add_frames(&r->snaps, chain, (uint16_t)(r->depth + 1));
     if (fr->chain < 0)
         return rec_abort(r, JIT_ABORT_LIMIT, NULL);
@@ -1555,8 +1558,8 @@ static JitRecStatus rec_call(JitRecorder *r, uint32_t argc)
 /* A side or function trace returning from the frame it runs in goes on in
  * the caller, where the interpreter's RET would: at the caller's saved ip,
  * with the result in the caller's slot that held the callee. That RET
- * would do nothing else is guarded (the frame below is the recorded caller
- * with the callee's base where that call site puts it, so it is a PV call
+ * would do nothing else is guarded (the frame below is at the recorded
+ * caller's call site, with the callee's base where that call site puts it, so it is a PV call
  * in this same activation; it is not the frame the running pvmV_execute
  * returns to C at, vm->exec_stop, as when a native called this one; no
  * open upvalue; as many handlers as recorded, none of them this frame's),
@@ -1603,15 +1606,16 @@ static JitRecStatus rec_return_to_caller(JitRecorder *r)
         return r->status;
     JitRef at = emit(r, JIT_IR_ADD, JIT_T_PTR, frames,
                      emit(r, JIT_IR_MUL, JIT_T_INT, index, pvmJ_k_int(&r->ir, (int64_t)sizeof(VmFrame))));
-    JitRef cl = emit(r, JIT_IR_FLOAD, JIT_T_PTR, at, (JitRef)offsetof(VmFrame, closure));
     JitRef ip = emit(r, JIT_IR_FLOAD, JIT_T_PTR, at, (JitRef)offsetof(VmFrame, ip));
     JitRef cbase = emit(r, JIT_IR_FLOAD, JIT_T_PTR, at, (JitRef)offsetof(VmFrame, base));
     JitRef here = pvmJ_ir_append(&r->ir, JIT_IR_BASE, JIT_T_PTR, 0, 0);
     JitRef want = emit(r, JIT_IR_ADD, JIT_T_PTR, here, pvmJ_k_int(&r->ir, -off * (int64_t)sizeof(Value)));
     JitRef upvals = emit(r, JIT_IR_FLOAD, JIT_T_PTR, kvm, (JitRef)offsetof(VM, open_upvals));
     JitRef nh = emit(r, JIT_IR_FLOAD, JIT_T_INT, kvm, (JitRef)offsetof(VM, nhandlers));
-    if (!rec_guard(r, JIT_IR_EQ, JIT_T_PTR, cl, pvmJ_k_gc(&r->ir, JIT_T_PTR, caller->closure)) ||
-        !rec_guard(r, JIT_IR_EQ, JIT_T_PTR, ip, pvmJ_k_gc(&r->ir, JIT_T_PTR, caller->ip)) ||
+    /* The saved ip names the caller's function (its code is its own); which
+     * closure of it runs does not matter: the trace reads the caller's
+     * upvalues through the closure in its frame, and exits leave it there. */
+    if (!rec_guard(r, JIT_IR_EQ, JIT_T_PTR, ip, pvmJ_k_gc(&r->ir, JIT_T_PTR, caller->ip)) ||
         !rec_guard(r, JIT_IR_EQ, JIT_T_PTR, cbase, want) ||
         !rec_guard(r, JIT_IR_EQ, JIT_T_PTR, upvals, pvmJ_k_gc(&r->ir, JIT_T_PTR, NULL)) ||
         !rec_guard(r, JIT_IR_EQ, JIT_T_INT, nh, pvmJ_k_int(&r->ir, (int64_t)vm->nhandlers)))

@@ -16,6 +16,7 @@
 
 #include "jit/ir.h"
 #include "vm/runtime/value.h"
+#include "vm/runtime/vm.h"
 
 #define JIT_MAX_SNAPS 500u
 
@@ -30,6 +31,8 @@ typedef struct {
 typedef struct {
     uint16_t base;      /* slot of the frame's local 0 */
     uint32_t ret;       /* the caller's resume pc: the call's + 1, as CALL saves it */
+    const VmInsn *ret_ip; /* that pc in the caller's code: the saved ip itself */
+    const VmInsn *code; /* the callee's code (the closure's identity is guarded) */
 } JitSnapFrame;
 
 typedef struct {

@@ -424,7 +424,8 @@ static void test_exit_pushes_inlined_frames(void **state)
     f->vm->nframes = 1;
     frames[0] = (VmFrame){ .closure = &c_root, .ip = &code_root[7], .base = f->frame };
 
-    JitSnapFrame chain[2] = { { .base = 4, .ret = 6 }, { .base = 7, .ret = 3 } };
+    JitSnapFrame chain[2] = { { .base = 4, .ret = 6, .ret_ip = &code_root[6], .code = code_f },
+                              { .base = 7, .ret = 3, .ret_ip = &code_f[3], .code = code_g } };
     int32_t at = pvmJ_snap_add_frames(&f->snaps, chain, 2);
     assert_true(at >= 0);
     JitRef slots[8] = { JIT_REF_NONE, JIT_REF_NONE, JIT_REF_NONE, JIT_REF_NONE,
