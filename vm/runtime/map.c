@@ -247,38 +247,54 @@ static void map_fill_index(PvMap *m, uint32_t *index, size_t index_cap)
     }
 }
 
+/* After a failed allocation, the entries still being the map's: indexes
+ * them in the old index again (or makes the map small when it had none:
+ * a new map, or a small one growing), then raises. */
+static PVM_NORETURN void map_rebuild_failed(VM *vm, PvMap *m, uint32_t *old_index, size_t old_index_cap)
+{
+    if (old_index) {
+        memset(old_index, 0, old_index_cap * sizeof(uint32_t));
+        if (m->cap > entries_for(old_index_cap))
+            m->cap = entries_for(old_index_cap);
+        map_fill_index(m, old_index, old_index_cap);
+    } else {
+        if (m->cap > MAP_SMALL_MAX && m->entries != m->inline_entries)
+            m->cap = MAP_SMALL_MAX;
+        map_make_small(m);
+    }
+    pvmV_out_of_memory(vm);
+}
+
 /* Replaces the arrays with fresh ones of [index_cap], keeping only the live
- * entries, in order. The order keeps the peak low: the new entries are
- * allocated and filled, the old ones freed, and only then the new index
- * allocated (in the space the old entries left), the old index freed last.
- * The index is charged first, so a memory limit or an injected failure
- * raises before anything changes; should the collector itself have no
- * memory for it, the old index (which held at least as many entries) takes
- * the compacted entries again, or the map becomes small, before the error. */
+ * entries, in order. The order keeps the peak low, the old and the new
+ * entries: the old index is given up first (its pages go back to the OS;
+ * compacting needs only the entries), the new entries are allocated and
+ * filled, the old ones freed, and only then is the new index allocated (in
+ * the space the old entries left) and the old index freed. Both new blocks
+ * are charged first, so a memory limit or an injected failure raises
+ * before anything changes; should the collector itself have no memory for
+ * one, the old index, which held at least as many entries, takes them
+ * again before the error. */
 static void map_rebuild_indexed(VM *vm, PvMap *m, size_t index_cap)
 {
     size_t cap = entries_for(index_cap);
     size_t index_bytes = pvmV_checked_size(vm, index_cap, sizeof(uint32_t), 0);
+    size_t entries_bytes = pvmV_checked_size(vm, cap, sizeof(PvMapEntry), 0);
     pvmV_charge_alloc(vm, index_bytes);
-    PvMapEntry *entries = pvmV_alloc(vm, pvmV_checked_size(vm, cap, sizeof(PvMapEntry), 0));
+    pvmV_charge_alloc(vm, entries_bytes);
     PvMapEntry *old_entries = m->entries;
     uint32_t *old_index = m->index;
     size_t old_index_cap = m->index_cap;
+    if (old_index)
+        pvmV_release_pages(old_index);
+    PvMapEntry *entries = pvmV_alloc_charged(entries_bytes);
+    if (!entries)
+        map_rebuild_failed(vm, m, old_index, old_index_cap);
     map_compact_into(m, entries, cap);
     map_free_old(m, old_entries, NULL);
     uint32_t *index = pvmV_alloc_atomic_charged(index_bytes);
-    if (!index) {
-        if (old_index) {
-            memset(old_index, 0, old_index_cap * sizeof(uint32_t));
-            if (m->cap > entries_for(old_index_cap))
-                m->cap = entries_for(old_index_cap);
-            map_fill_index(m, old_index, old_index_cap);
-        } else {
-            m->cap = MAP_SMALL_MAX;
-            map_make_small(m);
-        }
-        pvmV_out_of_memory(vm);
-    }
+    if (!index)
+        map_rebuild_failed(vm, m, old_index, old_index_cap);
     map_fill_index(m, index, index_cap);
     map_free_old(m, m->entries, old_index);
 }
