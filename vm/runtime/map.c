@@ -4,10 +4,12 @@
  *   entries  key/value pairs in insertion order; a removed pair stays in
  *            place as a tombstone (key type VM_MAP_TOMBSTONE), so iteration
  *            by position is stable while a loop removes keys
- *   index    open addressing over a power-of-two table of slots, each an
- *            entry position (low 32 bits) and a 32-bit tag of the key's hash
- *            (so most mismatches are rejected without touching the entries
- *            array); all ones = empty. Probing starts at the hash's low bits
+ *   index    open addressing over a power-of-two table of 2^k 32-bit slots,
+ *            each the entry position plus one in its low k bits and the top
+ *            32 - k bits of a mix of the key's hash above them, a tag (so
+ *            most mismatches are rejected without touching the entries
+ *            array: 1 in 2^(32-k) passes, 1 in 1024 at 4 M slots); 0 =
+ *            empty. Probing starts at the hash's low bits
  *            and then mixes in its higher bits (i = 5i + 1 + perturb, perturb
  *            shifted right by 5 each step), so int keys, whose hash is the
  *            int itself, land in neighbouring slots when they are dense (fast,
@@ -37,6 +39,17 @@
  * by the live entries, and each rebuild is paid for by the insertions before
  * it (amortised O(1)). Compaction happens on insertion, never on removal, so
  * a loop that removes keys while iterating sees every remaining key.
+ *
+ * A rebuild frees the entries array and index it replaced (GC_FREE, and the
+ * pages of a large block go back to the OS at once, pvmV_free_block), so a
+ * growing map holds one generation, not every one since the last
+ * collection; nothing else points into them: the interpreter's field
+ * caches, the JIT's traces (which record no insertion, and load `entries`
+ * from the map), iteration, display, the stdlib and the API keep positions,
+ * and C code uses an entry's address only until its next insertion into
+ * that map. The peak of a rebuild is the old and the new entries arrays:
+ * the old index's pages are released before the new entries are allocated,
+ * and the new index is allocated after the old entries are freed.
  *
  * Keys are normalised first: an integral float within the int64 range is the
  * int of the same value, so m[1.0] and m[1] are one entry. */
