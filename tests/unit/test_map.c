@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include <cmocka.h>
+#include <gc.h>
 
 #include "vm/runtime/vm.h"
 #include "vm_fixture.h"
@@ -560,6 +561,50 @@ static void test_rebuild_out_of_memory(void **state)
     assert_int_equal(get_int(m, vm_int((i - 1) * 31)), i - 1);
 }
 
+/* The collector itself without memory for a rebuild (a heap capped with
+ * GC_set_max_heap_size, so GC_MALLOC returns NULL): the charge passes, the
+ * allocation of the new entries fails, and the map keeps its entries in
+ * the old index, refilled after its pages were given up, before "out of
+ * memory"; every key is still found, another map is untouched, and the map
+ * grows once the heap may. */
+static void ignore_gc_warning(char *msg, GC_word arg)
+{
+    (void)msg;
+    (void)arg;
+}
+
+static void test_rebuild_collector_out_of_memory(void **state)
+{
+    VM *vm = *state;
+    PvMap *m = pvmV_map_new(vm, 0);
+    PvMap *small = pvmV_map_new(vm, 0);
+    int64_t i = 0;
+    for (; m->index_cap < 1048576 || m->used < m->cap; i++)
+        pvmV_map_set(vm, m, vm_int(i * 31), vm_int(i));
+    for (int64_t j = 0; j < 8; j++)
+        pvmV_map_set(vm, small, vm_int(j), vm_int(j));
+    GC_gcollect();
+    GC_warn_proc warn = GC_get_warn_proc();
+    GC_set_warn_proc(ignore_gc_warning); /* bdwgc's "Out of Memory!" */
+    GC_set_max_heap_size(GC_get_heap_size() + 65536);
+    size_t count = m->count;
+    EXPECT_ERROR(vm, pvmV_map_set(vm, m, vm_int(-5), vm_int(0)), "out of memory");
+    GC_set_max_heap_size(0);
+    GC_set_warn_proc(warn);
+    assert_int_equal(m->count, count);
+    assert_non_null(m->index);
+    assert_true(m->used <= m->cap && m->cap <= m->index_cap / 2);
+    for (int64_t j = 0; j < i; j++)
+        assert_int_equal(get_int(m, vm_int(j * 31)), j);
+    Value v;
+    assert_false(pvmV_map_get(m, vm_int(-5), &v));
+    pvmV_map_set(vm, m, vm_int(-5), vm_int(7));
+    assert_int_equal(get_int(m, vm_int(-5)), 7);
+    assert_int_equal(small->count, 8);
+    for (int64_t j = 0; j < 8; j++)
+        assert_int_equal(get_int(small, vm_int(j)), j);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -586,6 +631,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tombstones_across_growth, vm_fixture_setup, vm_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_iterate_while_growing, vm_fixture_setup, vm_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_rebuild_out_of_memory, vm_fixture_setup, vm_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_rebuild_collector_out_of_memory, vm_fixture_setup, vm_fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
