@@ -1190,10 +1190,81 @@ static void test_native_locals_are_released(void **state)
     pvm_free(vm);
 }
 
+/* A map grown through the embedding API past every rebuild that frees the
+ * arrays it replaced (vm/runtime/map.c), iterated with pvm_map_next while
+ * more keys go in, and read back by a PV function it is handed to. */
+static void api_map_put(pvm_vm *vm, pvm_value map, int64_t i)
+{
+    pvm_value k = pvm_int(vm, i * 7919), v = pvm_int(vm, i);
+    assert_int_equal(pvm_map_set(vm, map, k, v), PVM_OK);
+    pvm_release(vm, k);
+    pvm_release(vm, v);
+}
+
+/* Iterates [map] with pvm_map_next, inserting key [*next] (up to [stop])
+ * after each entry; checks each entry is one api_map_put made. The number
+ * of entries seen. */
+static size_t api_map_walk(pvm_vm *vm, pvm_value map, int64_t *next, int64_t stop)
+{
+    size_t it = 0, seen = 0;
+    pvm_value k, v;
+    while (pvm_map_next(vm, map, &it, &k, &v)) {
+        int64_t ki, vi;
+        assert_int_equal(pvm_get_int(vm, k, &ki), PVM_OK);
+        assert_int_equal(pvm_get_int(vm, v, &vi), PVM_OK);
+        assert_int_equal(ki, vi * 7919);
+        pvm_release(vm, k);
+        pvm_release(vm, v);
+        seen++;
+        if (*next < stop)
+            api_map_put(vm, map, (*next)++);
+    }
+    return seen;
+}
+
+/* A map grown through the embedding API past every rebuild that frees the
+ * arrays it replaced (vm/runtime/map.c), iterated with pvm_map_next while
+ * more keys go in: without removals every position stays, so the walk sees
+ * each key once, the new ones too; with tombstones a rebuild compacts and
+ * what the walk sees is unspecified (LANGUAGE.md), but every entry it
+ * returns is a real one and every key is there afterwards. */
+static void test_map_growth_through_api(void **state)
+{
+    (void)state;
+    pvm_vm *vm = pvm_new(NULL);
+    pvm_value map = pvm_new_map(vm);
+    for (int64_t i = 0; i < 20000; i++)
+        api_map_put(vm, map, i);
+    int64_t next = 20000;
+    assert_int_equal(api_map_walk(vm, map, &next, 40000), 40000);
+    for (int64_t i = 0; i < 40000; i += 2) {
+        pvm_value k = pvm_int(vm, i * 7919);
+        assert_int_equal(pvm_map_remove(vm, map, k), PVM_OK);
+        pvm_release(vm, k);
+    }
+    assert_true(api_map_walk(vm, map, &next, 80000) >= 20000);
+    assert_true(next > 40000);
+    for (int64_t i = 0; i < next; i++) {
+        pvm_value key = pvm_int(vm, i * 7919), out;
+        int64_t got;
+        bool removed = i < 40000 && i % 2 == 0;
+        assert_int_equal(pvm_map_get(vm, map, key, &out), removed ? PVM_ENOTFOUND : PVM_OK);
+        if (!removed) {
+            assert_int_equal(pvm_get_int(vm, out, &got), PVM_OK);
+            assert_int_equal(got, i);
+            pvm_release(vm, out);
+        }
+        pvm_release(vm, key);
+    }
+    pvm_release(vm, map);
+    pvm_free(vm);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_new_free_and_version),
+        cmocka_unit_test(test_map_growth_through_api),
         cmocka_unit_test(test_status_and_type_names),
         cmocka_unit_test(test_output_callback_captures_print),
         cmocka_unit_test(test_error_callback_gets_script_errors),

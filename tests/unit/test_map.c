@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include <cmocka.h>
+#include <gc.h>
 
 #include "vm/runtime/vm.h"
 #include "vm_fixture.h"
@@ -438,6 +439,172 @@ static void test_small_map_reach(void **state)
     assert_true(after - before < 100000 + 4096);
 }
 
+/* Growth across index sizes: scattered int keys (the hashmap benchmark's)
+ * through every rebuild from one entry to 2^18 slots. After each insert the
+ * index is a power of two at most half full, and at each size the 32-bit
+ * slots (position and a tag of the hash's high bits, fewer bits of tag as
+ * the index grows) find every key written so far and no other. */
+static void test_growth_across_index_sizes(void **state)
+{
+    VM *vm = *state;
+    PvMap *m = pvmV_map_new(vm, 0);
+    size_t last_cap = 0;
+    const int64_t n = 100000;
+    for (int64_t i = 0; i < n; i++) {
+        pvmV_map_set(vm, m, vm_int((i * 2654435761) % 4294967296), vm_int(i));
+        if (m->index) {
+            assert_int_equal(m->index_cap & (m->index_cap - 1), 0);
+            assert_true(m->used <= m->index_cap / 2);
+        }
+        if (m->index_cap != last_cap) {
+            last_cap = m->index_cap;
+            for (int64_t j = 0; j <= i; j++)
+                assert_int_equal(get_int(m, vm_int((j * 2654435761) % 4294967296)), j);
+            Value v;
+            assert_false(pvmV_map_get(m, vm_int(((i + 1) * 2654435761) % 4294967296), &v));
+            assert_false(pvmV_map_get(m, vm_int(-1), &v));
+        }
+    }
+    assert_int_equal(m->count, (size_t)n);
+    assert_true(m->index_cap >= 262144);
+    int64_t expect = 0;
+    for (int64_t pos = pvmV_map_next(m, 0); pos >= 0; pos = pvmV_map_next(m, (size_t)pos + 1))
+        assert_int_equal(m->entries[pos].value.as.i, expect++);
+    assert_int_equal(expect, n);
+}
+
+/* Tombstones in an indexed map across growth and compaction: every other
+ * key removed, then as many inserted again, which rebuilds; the survivors
+ * keep their order, then the new keys, and removed keys stay absent. */
+static void test_tombstones_across_growth(void **state)
+{
+    VM *vm = *state;
+    PvMap *m = pvmV_map_new(vm, 0);
+    for (int64_t i = 0; i < 4000; i++)
+        pvmV_map_set(vm, m, vm_int(i * 7919), vm_int(i));
+    for (int64_t i = 0; i < 4000; i += 2)
+        assert_true(pvmV_map_remove(m, vm_int(i * 7919), NULL));
+    for (int64_t i = 4000; i < 12000; i++)
+        pvmV_map_set(vm, m, vm_int(i * 7919), vm_int(i));
+    assert_int_equal(m->count, 10000);
+    Value v;
+    for (int64_t i = 0; i < 4000; i += 2)
+        assert_false(pvmV_map_get(m, vm_int(i * 7919), &v));
+    int64_t pos = pvmV_map_next(m, 0);
+    for (int64_t step = 0; step < 10000; step++) {
+        int64_t want = step < 2000 ? 2 * step + 1 : step + 2000;
+        assert_true(pos >= 0);
+        assert_int_equal(m->entries[pos].value.as.i, want);
+        pos = pvmV_map_next(m, (size_t)pos + 1);
+    }
+    assert_true(pos < 0);
+    /* Removing all but a few makes it small again at the next rebuild,
+     * freeing the indexed arrays. */
+    for (int64_t i = 4000; i < 11997; i++)
+        assert_true(pvmV_map_remove(m, vm_int(i * 7919), NULL));
+    for (int64_t i = 1; i < 4000; i += 2)
+        assert_true(pvmV_map_remove(m, vm_int(i * 7919), NULL));
+    while (m->index) {
+        pvmV_map_set(vm, m, vm_int(-1), vm_int(0));
+        assert_true(pvmV_map_remove(m, vm_int(-1), NULL));
+    }
+    assert_int_equal(m->count, 3);
+    assert_int_equal(get_int(m, vm_int(11997 * 7919)), 11997);
+    assert_int_equal(get_int(m, vm_int(11999 * 7919)), 11999);
+}
+
+/* Iteration by position while the loop body inserts (the interpreter's
+ * for, pvmV_map_next): without removals a rebuild keeps every position, so
+ * the loop sees every key once, in order, the new ones after the old, while
+ * the map grows through several rebuilds. */
+static void test_iterate_while_growing(void **state)
+{
+    VM *vm = *state;
+    PvMap *m = pvmV_map_new(vm, 0);
+    for (int64_t i = 0; i < 5; i++)
+        pvmV_map_set(vm, m, vm_int(i), vm_int(i));
+    int64_t seen = 0;
+    for (int64_t pos = pvmV_map_next(m, 0); pos >= 0; pos = pvmV_map_next(m, (size_t)pos + 1)) {
+        assert_int_equal(m->entries[pos].key.as.i, seen);
+        seen++;
+        if (m->count < 3000)
+            pvmV_map_set(vm, m, vm_int((int64_t)m->count), vm_int(0));
+    }
+    assert_int_equal(seen, 3000);
+    assert_true(m->index_cap >= 8192);
+}
+
+/* A rebuild that cannot allocate leaves the map as it was: the index is
+ * charged before the entries are allocated, so either failing raises
+ * before anything moves. */
+static void test_rebuild_out_of_memory(void **state)
+{
+    VM *vm = *state;
+    PvMap *m = pvmV_map_new(vm, 0);
+    int64_t i = 0;
+    for (; !m->index || m->used < m->cap; i++)
+        pvmV_map_set(vm, m, vm_int(i * 31), vm_int(i));
+    for (uint32_t fail = 1; fail <= 2; fail++) {
+        void *entries = m->entries, *index = m->index;
+        size_t count = m->count;
+        vm->fail_alloc_countdown = fail;
+        EXPECT_ERROR(vm, pvmV_map_set(vm, m, vm_int(-5), vm_int(0)), "out of memory");
+        vm->fail_alloc_countdown = 0;
+        assert_ptr_equal(m->entries, entries);
+        assert_ptr_equal(m->index, index);
+        assert_int_equal(m->count, count);
+        for (int64_t j = 0; j < i; j++)
+            assert_int_equal(get_int(m, vm_int(j * 31)), j);
+    }
+    pvmV_map_set(vm, m, vm_int(-5), vm_int(7));
+    assert_int_equal(get_int(m, vm_int(-5)), 7);
+    assert_int_equal(get_int(m, vm_int((i - 1) * 31)), i - 1);
+}
+
+/* The collector itself without memory for a rebuild (a heap capped with
+ * GC_set_max_heap_size, so GC_MALLOC returns NULL): the charge passes, the
+ * allocation of the new entries fails, and the map keeps its entries in
+ * the old index, refilled after its pages were given up, before "out of
+ * memory"; every key is still found, another map is untouched, and the map
+ * grows once the heap may. */
+static void ignore_gc_warning(char *msg, GC_word arg)
+{
+    (void)msg;
+    (void)arg;
+}
+
+static void test_rebuild_collector_out_of_memory(void **state)
+{
+    VM *vm = *state;
+    PvMap *m = pvmV_map_new(vm, 0);
+    PvMap *small = pvmV_map_new(vm, 0);
+    int64_t i = 0;
+    for (; m->index_cap < 1048576 || m->used < m->cap; i++)
+        pvmV_map_set(vm, m, vm_int(i * 31), vm_int(i));
+    for (int64_t j = 0; j < 8; j++)
+        pvmV_map_set(vm, small, vm_int(j), vm_int(j));
+    GC_gcollect();
+    GC_warn_proc warn = GC_get_warn_proc();
+    GC_set_warn_proc(ignore_gc_warning); /* bdwgc's "Out of Memory!" */
+    GC_set_max_heap_size(GC_get_heap_size() + 65536);
+    size_t count = m->count;
+    EXPECT_ERROR(vm, pvmV_map_set(vm, m, vm_int(-5), vm_int(0)), "out of memory");
+    GC_set_max_heap_size(0);
+    GC_set_warn_proc(warn);
+    assert_int_equal(m->count, count);
+    assert_non_null(m->index);
+    assert_true(m->used <= m->cap && m->cap <= m->index_cap / 2);
+    for (int64_t j = 0; j < i; j++)
+        assert_int_equal(get_int(m, vm_int(j * 31)), j);
+    Value v;
+    assert_false(pvmV_map_get(m, vm_int(-5), &v));
+    pvmV_map_set(vm, m, vm_int(-5), vm_int(7));
+    assert_int_equal(get_int(m, vm_int(-5)), 7);
+    assert_int_equal(small->count, 8);
+    for (int64_t j = 0; j < 8; j++)
+        assert_int_equal(get_int(small, vm_int(j)), j);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -460,6 +627,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_small_map_stages, vm_fixture_setup, vm_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_small_map_filter, vm_fixture_setup, vm_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_small_map_reach, vm_fixture_setup, vm_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_growth_across_index_sizes, vm_fixture_setup, vm_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_tombstones_across_growth, vm_fixture_setup, vm_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_iterate_while_growing, vm_fixture_setup, vm_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_rebuild_out_of_memory, vm_fixture_setup, vm_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_rebuild_collector_out_of_memory, vm_fixture_setup, vm_fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,6 +7,8 @@
 #include <gc.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "vm/runtime/vm.h"
 
@@ -143,6 +145,54 @@ void *pvmV_alloc_atomic(VM *vm, size_t size)
      * deterministic for callers that rely on a zeroed tail. */
     memset(p, 0, size);
     return p;
+}
+
+void pvmV_charge_alloc(VM *vm, size_t size)
+{
+    vm_account(vm, size);
+}
+
+void *pvmV_alloc_atomic_charged(size_t size)
+{
+    void *p = GC_MALLOC_ATOMIC(size ? size : 1);
+    if (p)
+        memset(p, 0, size);
+    return p;
+}
+
+void *pvmV_alloc_charged(size_t size)
+{
+    return GC_MALLOC(size ? size : 1);
+}
+
+/* Blocks of at least this size have their pages returned to the OS when
+ * they are freed (below): a free block in bdwgc's heap stays resident until
+ * the collector unmaps it, two collections later at best, so the smaller
+ * generations of a growing map would sum to one more large block. */
+#define VM_FREE_RELEASE_MIN ((size_t)256 * 1024)
+
+void pvmV_release_pages(void *p)
+{
+    size_t size = GC_size(p);
+    if (size < VM_FREE_RELEASE_MIN)
+        return;
+    /* The whole pages inside the block: they read as zeros when touched
+     * again, which is what a new block's are. bdwgc keeps a free block's
+     * bookkeeping in its headers, never in the block (its own unmapping
+     * does the same to free blocks). */
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t from = ((uintptr_t)p + page - 1) & ~(page - 1);
+    uintptr_t to = ((uintptr_t)p + size) & ~(page - 1);
+    if (to > from)
+        madvise((void *)from, to - from, MADV_DONTNEED);
+}
+
+void pvmV_free_block(void *p)
+{
+    /* The pages go while the block is still this VM's: once freed,
+     * another thread may take it. */
+    pvmV_release_pages(p);
+    GC_FREE(p);
 }
 
 void *pvmV_alloc_atomic_uncleared(VM *vm, size_t size)

@@ -4,10 +4,12 @@
  *   entries  key/value pairs in insertion order; a removed pair stays in
  *            place as a tombstone (key type VM_MAP_TOMBSTONE), so iteration
  *            by position is stable while a loop removes keys
- *   index    open addressing over a power-of-two table of slots, each an
- *            entry position (low 32 bits) and a 32-bit tag of the key's hash
- *            (so most mismatches are rejected without touching the entries
- *            array); all ones = empty. Probing starts at the hash's low bits
+ *   index    open addressing over a power-of-two table of 2^k 32-bit slots,
+ *            each the entry position plus one in its low k bits and the top
+ *            32 - k bits of a mix of the key's hash above them, a tag (so
+ *            most mismatches are rejected without touching the entries
+ *            array: 1 in 2^(32-k) passes, 1 in 1024 at 4 M slots); 0 =
+ *            empty. Probing starts at the hash's low bits
  *            and then mixes in its higher bits (i = 5i + 1 + perturb, perturb
  *            shifted right by 5 each step), so int keys, whose hash is the
  *            int itself, land in neighbouring slots when they are dense (fast,
@@ -38,6 +40,17 @@
  * it (amortised O(1)). Compaction happens on insertion, never on removal, so
  * a loop that removes keys while iterating sees every remaining key.
  *
+ * A rebuild frees the entries array and index it replaced (GC_FREE, and the
+ * pages of a large block go back to the OS at once, pvmV_free_block), so a
+ * growing map holds one generation, not every one since the last
+ * collection; nothing else points into them: the interpreter's field
+ * caches, the JIT's traces (which record no insertion, and load `entries`
+ * from the map), iteration, display, the stdlib and the API keep positions,
+ * and C code uses an entry's address only until its next insertion into
+ * that map. The peak of a rebuild is the old and the new entries arrays:
+ * the old index's pages are released before the new entries are allocated,
+ * and the new index is allocated after the old entries are freed.
+ *
  * Keys are normalised first: an integral float within the int64 range is the
  * int of the same value, so m[1.0] and m[1] are one entry. */
 #include <math.h>
@@ -45,7 +58,7 @@
 
 #include "vm/runtime/vm.h"
 
-#define INDEX_EMPTY UINT64_MAX
+#define INDEX_EMPTY 0u
 #define INDEX_MIN_CAP 8
 #define MAP_SMALL_MAX 8  /* maps of up to this many entries have no index */
 #define MAP_INLINE_MIN 4 /* the inline entries of a new small map, at least */
@@ -80,11 +93,14 @@ static size_t entries_for(size_t index_cap)
     return index_cap / 2;
 }
 
-static uint32_t slot_pos(uint64_t slot) { return (uint32_t)slot; }
+/* An index slot of a table of 2^k slots: the entry position plus one in
+ * its low k bits (positions are below index_cap / 2), and the top 32 - k
+ * bits of a mix of the key's hash above them, the tag. */
 static uint32_t hash_tag(uint64_t hash) { return (uint32_t)((hash * 0x9e3779b97f4a7c15u) >> 32); }
-static uint64_t slot_make(size_t pos, uint64_t hash)
+static uint32_t slot_pos(const PvMap *m, uint32_t slot) { return (slot & (uint32_t)(m->index_cap - 1)) - 1; }
+static uint32_t slot_make(const PvMap *m, size_t pos, uint64_t hash)
 {
-    return (uint64_t)hash_tag(hash) << 32 | (uint32_t)pos;
+    return (hash_tag(hash) & ~(uint32_t)(m->index_cap - 1)) | (uint32_t)(pos + 1);
 }
 
 /* The smallest index capacity whose entries array holds [n] entries. */
@@ -104,15 +120,16 @@ static size_t index_cap_for(VM *vm, size_t n)
 static bool map_find(const PvMap *m, Value key, uint64_t hash, size_t *slot)
 {
     size_t mask = m->index_cap - 1;
-    uint32_t tag = hash_tag(hash);
+    uint32_t pos_bits = (uint32_t)mask;
+    uint32_t tag = hash_tag(hash) & ~pos_bits;
     uint64_t perturb = hash;
     for (size_t i = hash & mask;; i = (i * 5 + 1 + (size_t)perturb) & mask) {
-        uint64_t s = m->index[i];
+        uint32_t s = m->index[i];
         if (s == INDEX_EMPTY) {
             *slot = i;
             return false;
         }
-        if ((uint32_t)(s >> 32) == tag && keys_equal(m->entries[slot_pos(s)].key, key)) {
+        if ((s & ~pos_bits) == tag && keys_equal(m->entries[(s & pos_bits) - 1].key, key)) {
             *slot = i;
             return true;
         }
@@ -158,7 +175,7 @@ static int64_t map_position(const PvMap *m, Value key)
     size_t slot;
     if (!map_find(m, key, pvmV_value_hash(key), &slot))
         return -1;
-    return slot_pos(m->index[slot]);
+    return slot_pos(m, m->index[slot]);
 }
 
 /* Looks up a key as given by a program: its position, or -1 for absent
@@ -188,9 +205,35 @@ static void map_compact_into(PvMap *m, PvMapEntry *entries, size_t cap)
     m->count = used;
 }
 
+/* Makes the map small with the entries it has (at most MAP_SMALL_MAX of
+ * them): no index, and the filter of its keys. */
+static void map_make_small(PvMap *m)
+{
+    m->index = NULL;
+    m->index_cap = 0;
+    m->key_bits = 0;
+    for (size_t i = 0; i < m->used; i++)
+        m->key_bits |= key_bit(pvmV_value_hash(m->entries[i].key));
+}
+
+/* Gives the blocks a rebuild replaced back to the collector at once, so
+ * that a growing map's generations do not pile up until a collection:
+ * nothing else points into them (the interpreter's field caches, the JIT's
+ * traces, iteration and the API keep positions, never addresses, and a C
+ * caller uses an entry's address only until it next inserts). */
+static void map_free_old(const PvMap *m, PvMapEntry *old_entries, uint32_t *old_index)
+{
+    if (old_entries != m->entries && old_entries != m->inline_entries)
+        pvmV_free_block(old_entries);
+    if (old_index && old_index != m->index)
+        pvmV_free_block(old_index);
+}
+
 /* Makes the map small again (or still) with room for [want] entries. */
 static void map_rebuild_small(VM *vm, PvMap *m, size_t want)
 {
+    PvMapEntry *old_entries = m->entries;
+    uint32_t *old_index = m->index;
     if (want <= m->inline_cap) {
         map_compact_into(m, m->inline_entries, m->inline_cap);
     } else {
@@ -199,30 +242,74 @@ static void map_rebuild_small(VM *vm, PvMap *m, size_t want)
             entries = pvmV_alloc(vm, MAP_SMALL_MAX * sizeof(PvMapEntry));
         map_compact_into(m, entries, MAP_SMALL_MAX);
     }
-    m->index = NULL;
-    m->index_cap = 0;
-    m->key_bits = 0;
-    for (size_t i = 0; i < m->used; i++)
-        m->key_bits |= key_bit(pvmV_value_hash(m->entries[i].key));
+    map_make_small(m);
+    map_free_old(m, old_entries, old_index);
 }
 
-/* Replaces the arrays with fresh ones of [index_cap], keeping only the live
- * entries, in order. */
-static void map_rebuild_indexed(VM *vm, PvMap *m, size_t index_cap)
+/* Points the map at [index] of [index_cap] slots (cleared) and indexes
+ * every entry written, tombstones included. */
+static void map_fill_index(PvMap *m, uint32_t *index, size_t index_cap)
 {
-    size_t cap = entries_for(index_cap);
-    PvMapEntry *entries = pvmV_alloc(vm, pvmV_checked_size(vm, cap, sizeof(PvMapEntry), 0));
-    uint64_t *index = pvmV_alloc_atomic(vm, pvmV_checked_size(vm, index_cap, sizeof(uint64_t), 0));
-    memset(index, 0xff, index_cap * sizeof(uint64_t));
-    map_compact_into(m, entries, cap);
     m->index = index;
     m->index_cap = index_cap;
     for (size_t pos = 0; pos < m->used; pos++) {
         size_t slot;
-        uint64_t hash = pvmV_value_hash(entries[pos].key);
-        map_find(m, entries[pos].key, hash, &slot);
-        index[slot] = slot_make(pos, hash);
+        uint64_t hash = pvmV_value_hash(m->entries[pos].key);
+        map_find(m, m->entries[pos].key, hash, &slot);
+        index[slot] = slot_make(m, pos, hash);
     }
+}
+
+/* After a failed allocation, the entries still being the map's: indexes
+ * them in the old index again (or makes the map small when it had none:
+ * a new map, or a small one growing), then raises. */
+static PVM_NORETURN void map_rebuild_failed(VM *vm, PvMap *m, uint32_t *old_index, size_t old_index_cap)
+{
+    if (old_index) {
+        memset(old_index, 0, old_index_cap * sizeof(uint32_t));
+        if (m->cap > entries_for(old_index_cap))
+            m->cap = entries_for(old_index_cap);
+        map_fill_index(m, old_index, old_index_cap);
+    } else {
+        if (m->cap > MAP_SMALL_MAX && m->entries != m->inline_entries)
+            m->cap = MAP_SMALL_MAX;
+        map_make_small(m);
+    }
+    pvmV_out_of_memory(vm);
+}
+
+/* Replaces the arrays with fresh ones of [index_cap], keeping only the live
+ * entries, in order. The order keeps the peak low, the old and the new
+ * entries: the old index is given up first (its pages go back to the OS;
+ * compacting needs only the entries), the new entries are allocated and
+ * filled, the old ones freed, and only then is the new index allocated (in
+ * the space the old entries left) and the old index freed. Both new blocks
+ * are charged first, so a memory limit or an injected failure raises
+ * before anything changes; should the collector itself have no memory for
+ * one, the old index, which held at least as many entries, takes them
+ * again before the error. */
+static void map_rebuild_indexed(VM *vm, PvMap *m, size_t index_cap)
+{
+    size_t cap = entries_for(index_cap);
+    size_t index_bytes = pvmV_checked_size(vm, index_cap, sizeof(uint32_t), 0);
+    size_t entries_bytes = pvmV_checked_size(vm, cap, sizeof(PvMapEntry), 0);
+    pvmV_charge_alloc(vm, index_bytes);
+    pvmV_charge_alloc(vm, entries_bytes);
+    PvMapEntry *old_entries = m->entries;
+    uint32_t *old_index = m->index;
+    size_t old_index_cap = m->index_cap;
+    if (old_index)
+        pvmV_release_pages(old_index);
+    PvMapEntry *entries = pvmV_alloc_charged(entries_bytes);
+    if (!entries)
+        map_rebuild_failed(vm, m, old_index, old_index_cap);
+    map_compact_into(m, entries, cap);
+    map_free_old(m, old_entries, NULL);
+    uint32_t *index = pvmV_alloc_atomic_charged(index_bytes);
+    if (!index)
+        map_rebuild_failed(vm, m, old_index, old_index_cap);
+    map_fill_index(m, index, index_cap);
+    map_free_old(m, m->entries, old_index);
 }
 
 /* Rebuilds the map with room for at least [want] entries. */
@@ -269,7 +356,7 @@ static void map_put_new(PvMap *m, Value k, uint64_t hash, size_t slot, Value val
     m->entries[pos].value = value;
     m->count++;
     if (m->index)
-        m->index[slot] = slot_make(pos, hash);
+        m->index[slot] = slot_make(m, pos, hash);
     else
         m->key_bits |= key_bit(hash);
 }
@@ -285,7 +372,7 @@ void pvmV_map_set(VM *vm, PvMap *m, Value key, Value value)
     size_t slot = 0;
     if (m->index) {
         if (map_find(m, k, hash, &slot)) {
-            m->entries[slot_pos(m->index[slot])].value = value; /* keeps its first position */
+            m->entries[slot_pos(m, m->index[slot])].value = value; /* keeps its first position */
             return;
         }
     } else {

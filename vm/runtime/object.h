@@ -23,7 +23,7 @@ typedef struct PvString {
 
 /* Insertion-ordered hash map: [entries] in insertion order (removed ones
  * become tombstones with key type VT__COUNT), plus an open-addressing
- * [index] of slots holding an entry position and 32 bits of its hash
+ * [index] of 32-bit slots holding an entry position and bits of its hash
  * (vm/runtime/map.c describes the layout). */
 typedef struct {
     Value key;
@@ -35,7 +35,7 @@ typedef struct PvMap {
     size_t used;          /* entries written, tombstones included */
     size_t count;         /* live entries */
     size_t cap;           /* capacity of entries */
-    uint64_t *index;      /* NULL while the map is small (see map.c) */
+    uint32_t *index;      /* NULL while the map is small (see map.c) */
     size_t index_cap;     /* power of two, or 0 */
     size_t inline_cap;    /* capacity of inline_entries */
     uint64_t key_bits;    /* a small map's filter of its keys' hashes (map.c) */

@@ -222,6 +222,22 @@ void *pvmV_alloc_atomic(VM *vm, size_t size); /* pointer-free */
  * string's): clearing a gigabyte would be an uninterruptible pass. */
 void *pvmV_alloc_atomic_uncleared(VM *vm, size_t size);
 void *pvmV_realloc(VM *vm, void *p, size_t size);
+/* Blocks charged before they are allocated, for a caller that must keep
+ * its data consistent when an allocation fails (a map's rebuild, which
+ * lets go of its old index first): pvmV_charge_alloc counts [size] and may
+ * raise (the memory limit, fault injection); pvmV_alloc_charged (scanned)
+ * and pvmV_alloc_atomic_charged (pointer-free) then allocate it cleared,
+ * NULL when the collector has no memory. */
+void pvmV_charge_alloc(VM *vm, size_t size);
+void *pvmV_alloc_charged(size_t size);
+void *pvmV_alloc_atomic_charged(size_t size);
+/* Returns the whole pages inside a large block (256 KB or more) to the
+ * OS; they read as zeros afterwards. The block stays allocated. */
+void pvmV_release_pages(void *p);
+/* Gives a block back to the collector at once (GC_FREE), its pages too
+ * when it is large. Only for a block nothing else can point into: a map's
+ * old entries or index after a rebuild copied them (map.c). */
+void pvmV_free_block(void *p);
 size_t pvmV_checked_size(VM *vm, size_t count, size_t elem, size_t extra); /* count*elem+extra or "out of memory" */
 /* A pointer-free block for code that must not raise (building an error's
  * trace): counted and subject to fault injection, NULL on failure, and
