@@ -94,8 +94,8 @@ enum {
  * BASE is the address of the running frame's local 0 (the base register).
  * RETF #n returns from the trace's own frame into its caller, whose local
  * 0 is n slots lower: the base moves down and the VM's frame count drops
- * by one; later slots and snapshots are the caller's. (Only a side trace
- * does this, after guards that the interpreter's RET would do nothing
+ * by one; later slots and snapshots are the caller's. (Only a side or
+ * function trace does this, after guards that the interpreter's RET would do nothing
  * else: no upvalue to close, no handler to drop, the caller the recorded
  * one.)
  * CALLC calls a C function directly (an ffi binding the recorder found

@@ -5,6 +5,11 @@
  * frame as it is before the instruction, so a failing guard resumes the
  * interpreter at that very instruction with the same inputs.
  *
+ * A root is a loop's, recorded from its header, or a function's,
+ * recorded from its entry (JIT_FUNCTION_ROOT); a call of a function
+ * already in progress that has a function trace ends the recording there
+ * and goes on in that trace (recursion).
+ *
  * A call of a PV function is inlined: the recorder follows the interpreter
  * into the callee, whose slots are the stack's next ones (the model is
  * numbered from the loop's frame, the root), and its return hands the
