@@ -117,11 +117,13 @@ PVM_NORETURN PVM_COLD static void vm_bad_loop_state(VM *vm)
 /* After traces ran: whether they left the interpreter in another frame
  * than the one it entered them from (they returned into a caller, went on
  * in a callee, or both, perhaps ending at the same depth). A frame at
- * another depth always has another base. */
-static inline bool frame_moved(const VM *vm, const Value *base, const PvClosure *cl)
+ * another depth may have the same base and closure (recursion through
+ * call sites at different stack heights: fib's two calls put a callee
+ * two and three slots up), so the frame's place counts too. */
+static inline bool frame_moved(const VM *vm, const VmFrame *frame, const Value *base, const PvClosure *cl)
 {
     const VmFrame *top = &vm->frames[vm->nframes - 1];
-    return top->base != base || top->closure != cl;
+    return top != frame || top->base != base || top->closure != cl;
 }
 
 /* Runs frames until the frame count falls back to [stop]; the result of the
@@ -252,7 +254,7 @@ bool pvmV_execute(VM *vm, size_t stop, bool boundary)
  * recording from now on. */
 #define JIT_RESUME(next_, target)                               \
     do {                                                        \
-        if (frame_moved(vm, base, cl)) {                        \
+        if (frame_moved(vm, frame, base, cl)) {                 \
             LOAD();                                             \
             JIT_RECORD_MODE(pvmJ_recording(vm));                \
             NEXT();                                             \
