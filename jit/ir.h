@@ -108,6 +108,16 @@ enum {
  * the frame after the call, and the trace leaves through it when a
  * callback ran during the call (or failed: jit.c then raises the error).
  * Both are effects: never CSE'd, never hoisted, made again every trip.
+ * CALLR calls one of the VM's runtime functions (jit/alloc.h: an array
+ * or map literal's constructor) with Values the trace stores, boxed, into
+ * the frame slots where the interpreter has the instruction's operands:
+ * a is a CARG chain of them, as CALLC's, b an int constant naming the
+ * function, the first slot and the count (pvmJ_rt_desc). Its result is
+ * the new object (arr, map); it is a guard on that result: NULL (the
+ * allocation could meet the memory limit's check, or failed) leaves the
+ * trace through the snapshot before the instruction, so the interpreter
+ * runs it, with its checks and errors. No enter/leave: the function runs
+ * no PV code and charges no fuel.
  * LOOP ends the recorded iteration. With #0 the trace writes the frame
  * back and starts again from the top; with #1 (loop.c) a copy of the body
  * follows, ending in PHIs: "PHI a b" means a takes b's value when the copy
@@ -164,6 +174,7 @@ enum {
     X(RETF,   LIT,  NONE, JIT_F_EFFECT) \
     X(CARG,   REF,  REF,  JIT_F_EFFECT) \
     X(CALLC,  REF,  REF,  JIT_F_GUARD | JIT_F_EFFECT) \
+    X(CALLR,  REF,  REF,  JIT_F_GUARD | JIT_F_EFFECT) \
     X(LOOP,   LIT,  NONE, JIT_F_EFFECT) \
     X(EXIT,   NONE, NONE, JIT_F_GUARD | JIT_F_EFFECT) \
     X(PHI,    REF,  REF,  JIT_F_EFFECT)

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jit/alloc.h"
 #include "jit/record.h"
 #include "vm/runtime/object.h"
 #include "vm/interp/arith.h"
@@ -1694,6 +1695,44 @@ static JitRecStatus rec_stack(JitRecorder *r, Opcode op)
     return r->status;
 }
 
+/* An array or map literal (array n, map n): the trace calls the
+ * interpreter's own constructor (CALLR, jit/alloc.c) on the operands,
+ * which it stores where the interpreter has them; the call's NULL (an
+ * allocation the interpreter must make, with its memory checks) exits
+ * before the instruction. The instruction charges no budget, and the
+ * call takes none. A map's keys must be of types map_set never refuses
+ * (nil raises, a float may be NaN), which their loads' guards keep. */
+static JitRecStatus rec_new(JitRecorder *r, Opcode op, uint32_t n)
+{
+    bool map = op == OP_MAP;
+    uint32_t nvals = map ? 2u * n : n;
+    if (nvals > JIT_RT_MAX_VALUES || (map && n > JIT_RT_MAX_PAIRS))
+        return rec_abort(r, JIT_ABORT_NYI_TYPES, map ? "map literal of more than 8 pairs"
+                                                     : "array literal of more than 32 elements");
+    uint32_t at = r->top - nvals;
+    JitRef vals[JIT_RT_MAX_VALUES];
+    for (uint32_t i = 0; i < nvals; i++) {
+        Value v = r->base[at + i];
+        if (map && i % 2 == 0 && (v.type == VT_NIL || v.type == VT_FLOAT))
+            return rec_abort(r, JIT_ABORT_NYI_TYPES, "map literal with a nil or float key");
+        vals[i] = rec_slot(r, at + i);
+        if (r->status != JIT_REC_GO)
+            return r->status;
+    }
+    JitRef chain = JIT_REF_NONE;
+    for (uint32_t i = 0; i < nvals; i++)
+        chain = pvmJ_ir_append(&r->ir, JIT_IR_CARG, JIT_T_VOID, vals[i], chain);
+    if (!rec_snapshot(r))
+        return rec_abort(r, JIT_ABORT_LIMIT, NULL);
+    JitRef desc = pvmJ_k_int(&r->ir, (int64_t)pvmJ_rt_desc(map ? JIT_RT_MAP : JIT_RT_ARRAY, at, n));
+    JitRef res = pvmJ_ir_append(&r->ir, JIT_IR_CALLR, map ? JIT_T_MAP : JIT_T_ARR, chain, desc);
+    if (r->ir.failed)
+        return rec_abort(r, JIT_ABORT_LIMIT, NULL);
+    r->top = at;
+    rec_push(r, res);
+    return JIT_REC_GO;
+}
+
 static JitRecStatus rec_dispatch(JitRecorder *r, const VmInsn *ip)
 {
     Opcode op = (Opcode)ip->orig;
@@ -1744,6 +1783,7 @@ static JitRecStatus rec_dispatch(JitRecorder *r, const VmInsn *ip)
     case OP_SETFIELD: return rec_setfield(r, r->fn->consts[ip->arg]);
     case OP_CALL: return rec_call(r, (uint32_t)ip->arg);
     case OP_RET: return rec_return(r);
+    case OP_ARRAY: case OP_MAP: return rec_new(r, op, (uint32_t)ip->arg);
     default: return rec_abort(r, JIT_ABORT_NYI_BYTECODE, pvmB_opcode_info[op].mnemonic);
     }
 }

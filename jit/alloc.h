@@ -1,0 +1,39 @@
+/* The runtime functions traces call (CALLR, docs/jit.md "Allocation in
+ * traces"): each is the interpreter's own constructor behind a check that
+ * it cannot raise, taking its operands as Values the trace stored in the
+ * frame slots where the interpreter has them, and returning the new
+ * object, or NULL when the interpreter must run the instruction instead
+ * (the trace then leaves at its snapshot before the instruction, and the
+ * interpreter raises whatever the instruction raises). */
+#ifndef PVM_JIT_ALLOC_H
+#define PVM_JIT_ALLOC_H
+
+#include <stddef.h>
+
+#include "vm/runtime/vm.h"
+
+typedef enum {
+    JIT_RT_ARRAY, /* array n: [n] values */
+    JIT_RT_MAP,   /* map n: [n] key/value pairs, 2n values */
+    JIT_RT__COUNT
+} JitRuntimeFn;
+
+/* The most values one CALLR passes: a longer literal is not recorded. */
+#define JIT_RT_MAX_VALUES 32u
+/* The most pairs of a map literal a trace makes: a small map, one block. */
+#define JIT_RT_MAX_PAIRS 8u
+
+typedef void *(*JitRuntimeCall)(VM *vm, const Value *vals, size_t n);
+extern const JitRuntimeCall pvmJ_runtime_calls[JIT_RT__COUNT];
+
+/* CALLR's constant: which function, the frame slot of its first value,
+ * and how many values (n of the function's own: pairs for a map). */
+static inline uint64_t pvmJ_rt_desc(JitRuntimeFn fn, uint32_t slot, uint32_t n)
+{
+    return (uint64_t)fn << 40 | (uint64_t)slot << 20 | n;
+}
+static inline JitRuntimeFn pvmJ_rt_fn(uint64_t d) { return (JitRuntimeFn)(d >> 40); }
+static inline uint32_t pvmJ_rt_slot(uint64_t d) { return (uint32_t)(d >> 20) & 0xFFFFFu; }
+static inline uint32_t pvmJ_rt_n(uint64_t d) { return (uint32_t)d & 0xFFFFFu; }
+
+#endif
