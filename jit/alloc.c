@@ -45,7 +45,7 @@ static size_t map_bytes(size_t n)
     return sizeof(PvMap) + (n < 4 ? 4 : n) * sizeof(PvMapEntry);
 }
 
-static void *rt_array(VM *vm, const Value *vals, size_t n)
+static void *rt_array(VM *vm, const Value *vals, size_t n, uint64_t extra)
 {
     if (!pvmV_alloc_quiet(vm, array_bytes(n)))
         return NULL;
@@ -56,8 +56,9 @@ static void *rt_array(VM *vm, const Value *vals, size_t n)
 /* The interpreter's MAP: a map of [n] pairs, set in order (a repeated key
  * keeps its first position and its last value). The recorder passes keys
  * of types map_set never refuses (not nil, not a float: no NaN). */
-static void *rt_map(VM *vm, const Value *vals, size_t n)
+static void *rt_map(VM *vm, const Value *vals, size_t nvals, uint64_t extra)
 {
+    size_t n = nvals / 2;
     if (n > JIT_RT_MAX_PAIRS || !pvmV_alloc_quiet(vm, map_bytes(n)))
         return NULL;
     RT_PROTECTED(vm, {
@@ -69,7 +70,21 @@ static void *rt_map(VM *vm, const Value *vals, size_t n)
     return made;
 }
 
+/* setfield of key [extra] (a string) on the map vals[0], to vals[1]: the
+ * interpreter's pvmV_map_set, when it allocates nothing (the map has room
+ * for one more entry: it never grows here, so its entries never move
+ * under the trace). A string key never raises. Returns the map. */
+static void *rt_setfield(VM *vm, const Value *vals, size_t n, uint64_t extra)
+{
+    PvMap *m = vals[0].as.m;
+    if (n != 2 || m->used == m->cap)
+        return NULL;
+    pvmV_map_set(vm, m, vm_str_value((PvString *)(uintptr_t)extra), vals[1]);
+    return m;
+}
+
 const JitRuntimeCall pvmJ_runtime_calls[JIT_RT__COUNT] = {
     [JIT_RT_ARRAY] = rt_array,
     [JIT_RT_MAP] = rt_map,
+    [JIT_RT_SETFIELD] = rt_setfield,
 };

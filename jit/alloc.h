@@ -14,7 +14,9 @@
 
 typedef enum {
     JIT_RT_ARRAY, /* array n: [n] values */
-    JIT_RT_MAP,   /* map n: [n] key/value pairs, 2n values */
+    JIT_RT_MAP,   /* map n: n key/value pairs, 2n values */
+    JIT_RT_SETFIELD, /* setfield of a key the map may not have: the map
+                      * and the value, the key string as [extra] */
     JIT_RT__COUNT
 } JitRuntimeFn;
 
@@ -23,11 +25,13 @@ typedef enum {
 /* The most pairs of a map literal a trace makes: a small map, one block. */
 #define JIT_RT_MAX_PAIRS 8u
 
-typedef void *(*JitRuntimeCall)(VM *vm, const Value *vals, size_t n);
+/* [vals]: the [n] Values in the frame; [extra]: the CARG after them,
+ * if any, as its 64 bits (a constant's). */
+typedef void *(*JitRuntimeCall)(VM *vm, const Value *vals, size_t n, uint64_t extra);
 extern const JitRuntimeCall pvmJ_runtime_calls[JIT_RT__COUNT];
 
 /* CALLR's constant: which function, the frame slot of its first value,
- * and how many values (n of the function's own: pairs for a map). */
+ * and how many values it stores there (a CARG after them is [extra]). */
 static inline uint64_t pvmJ_rt_desc(JitRuntimeFn fn, uint32_t slot, uint32_t n)
 {
     return (uint64_t)fn << 40 | (uint64_t)slot << 20 | n;

@@ -1275,7 +1275,8 @@ static void gen_callc(Gen *g, const JitIns *in, JitRef ref)
  * interpreter has the instruction's operands (the trace owns them: an
  * exit writes each slot it holds anyway), the live caller-saved registers
  * go to their home slots, where the collector sees them, and the function
- * gets (vm, the first slot, n). Its result stays in rax while the
+ * gets (vm, the first slot, n, and the CARG after the slots' values,
+ * if there is one: a key string, in rcx). Its result stays in rax while the
  * registers come back (nothing allocates then); NULL takes the exit
  * before the instruction. */
 static void gen_callr(Gen *g, const JitIns *in, JitRef ref)
@@ -1284,22 +1285,28 @@ static void gen_callr(Gen *g, const JitIns *in, JitRef ref)
     uint64_t desc = const_bits(g->ir, in->b);
     JitRuntimeFn fn = pvmJ_rt_fn(desc);
     uint32_t slot = pvmJ_rt_slot(desc);
-    uint32_t nvals = pvmJ_rt_n(desc) * (fn == JIT_RT_MAP ? 2u : 1u);
-    uint32_t i = nvals;
-    for (JitRef a = in->a; a != JIT_REF_NONE; a = pvmJ_ir_at(g->ir, a)->b) {
-        if (i == 0)
-            break;
-        i--; /* the chain starts at the last value */
-        store_value(g, slot_tag(slot + i), slot_payload(slot + i), pvmJ_ir_at(g->ir, a)->a);
-    }
-    if (i != 0 || fn >= JIT_RT__COUNT) {
+    uint32_t nvals = pvmJ_rt_n(desc), nargs = 0;
+    for (JitRef a = in->a; a != JIT_REF_NONE; a = pvmJ_ir_at(g->ir, a)->b)
+        nargs++;
+    if (nargs < nvals || nargs > nvals + 1 || fn >= JIT_RT__COUNT) {
         pvmJ_asm_fail(g->a, PVMJ_EOPERAND);
         return;
     }
+    JitRef extra = JIT_REF_NONE;
+    uint32_t i = nargs;
+    for (JitRef a = in->a; a != JIT_REF_NONE; a = pvmJ_ir_at(g->ir, a)->b) {
+        JitRef v = pvmJ_ir_at(g->ir, a)->a;
+        if (--i == nvals) /* the chain starts at the last */
+            extra = v;
+        else
+            store_value(g, slot_tag(slot + i), slot_payload(slot + i), v);
+    }
     save_around_call(g, k, false);
+    if (extra != JIT_REF_NONE)
+        load_to(g, PVMJ_RCX, extra); /* before rdi and rsi: it may live there */
     pvmJ_mov_ri(g->a, PVMJ_RDI, (int64_t)(uintptr_t)g->vm);
     pvmJ_lea(g->a, PVMJ_RSI, slot_tag(slot));
-    pvmJ_mov_ri(g->a, PVMJ_RDX, (int64_t)pvmJ_rt_n(desc));
+    pvmJ_mov_ri(g->a, PVMJ_RDX, (int64_t)nvals);
     pvmJ_mov_ri(g->a, PVMJ_RAX, (int64_t)(uintptr_t)pvmJ_runtime_calls[fn]);
     pvmJ_call_r(g->a, PVMJ_RAX);
     save_around_call(g, k, true); /* moves only: rax stays */

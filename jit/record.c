@@ -902,11 +902,56 @@ static JitRecStatus rec_getfield(JitRecorder *r, Value key)
     return rec_load_value(r, at, now, 1);
 }
 
+/* The ref [old] is now [now] (the same object, changed under the
+ * trace): every slot and global the model has it in. */
+static void rec_rename(JitRecorder *r, JitRef old, JitRef now)
+{
+    for (uint32_t i = 0; i < r->nslots; i++)
+        if (r->slots[i] == old)
+            r->slots[i] = now;
+    for (uint32_t i = 0; i < r->nglobals; i++)
+        if (r->globals[i].ref == old)
+            r->globals[i].ref = now;
+}
+
+/* setfield of a key the map does not have now (an object's constructor
+ * adding its fields): a call of the interpreter's map_set (CALLR,
+ * jit/alloc.c), which exits before the instruction when the map has no
+ * room, since the trace does not grow maps (their entries never move
+ * under it). The map's used count changes: the model holds the call's
+ * result, the same map under a new ref, from then on, so its later field
+ * reads load that count again rather than reuse (CSE) or widen a bounds
+ * check made before the insertion. */
+static JitRecStatus rec_setfield_new(JitRecorder *r, Value key)
+{
+    const PvMap *now = r->base[r->top - 2].as.m;
+    if (key.type != VT_STRING || now == r->iter_map_now)
+        return rec_abort(r, JIT_ABORT_NYI_TYPES, "setfield of a new key");
+    uint32_t at = r->top - 2;
+    JitRef o = rec_slot(r, at), v = rec_slot(r, at + 1);
+    if (r->status != JIT_REC_GO)
+        return r->status;
+    JitRef chain = pvmJ_ir_append(&r->ir, JIT_IR_CARG, JIT_T_VOID, o, JIT_REF_NONE);
+    chain = pvmJ_ir_append(&r->ir, JIT_IR_CARG, JIT_T_VOID, v, chain);
+    chain = pvmJ_ir_append(&r->ir, JIT_IR_CARG, JIT_T_VOID, pvmJ_k_gc(&r->ir, JIT_T_STR, key.as.s), chain);
+    if (!rec_snapshot(r))
+        return rec_abort(r, JIT_ABORT_LIMIT, NULL);
+    JitRef desc = pvmJ_k_int(&r->ir, (int64_t)pvmJ_rt_desc(JIT_RT_SETFIELD, at, 2));
+    JitRef res = pvmJ_ir_append(&r->ir, JIT_IR_CALLR, JIT_T_MAP, chain, desc);
+    if (r->ir.failed)
+        return rec_abort(r, JIT_ABORT_LIMIT, NULL);
+    r->top -= 2;
+    rec_rename(r, o, res);
+    return JIT_REC_GO;
+}
+
 static JitRecStatus rec_setfield(JitRecorder *r, Value key)
 {
     Value vo = r->base[r->top - 2];
     if (vo.type != VT_MAP)
         return rec_abort(r, JIT_ABORT_NYI_TYPES, "setfield");
+    if (pvmV_map_find_string(vo.as.m, key) < 0)
+        return rec_setfield_new(r, key);
     JitRef o = rec_slot(r, r->top - 2), v = rec_slot(r, r->top - 1);
     JitRef at = r->status == JIT_REC_GO ? rec_field(r, o, vo.as.m, key) : JIT_REF_NONE;
     if (r->status != JIT_REC_GO)
@@ -1724,7 +1769,7 @@ static JitRecStatus rec_new(JitRecorder *r, Opcode op, uint32_t n)
         chain = pvmJ_ir_append(&r->ir, JIT_IR_CARG, JIT_T_VOID, vals[i], chain);
     if (!rec_snapshot(r))
         return rec_abort(r, JIT_ABORT_LIMIT, NULL);
-    JitRef desc = pvmJ_k_int(&r->ir, (int64_t)pvmJ_rt_desc(map ? JIT_RT_MAP : JIT_RT_ARRAY, at, n));
+    JitRef desc = pvmJ_k_int(&r->ir, (int64_t)pvmJ_rt_desc(map ? JIT_RT_MAP : JIT_RT_ARRAY, at, nvals));
     JitRef res = pvmJ_ir_append(&r->ir, JIT_IR_CALLR, map ? JIT_T_MAP : JIT_T_ARR, chain, desc);
     if (r->ir.failed)
         return rec_abort(r, JIT_ABORT_LIMIT, NULL);
