@@ -927,6 +927,8 @@ static JitRecStatus rec_setfield_new(JitRecorder *r, Value key)
     const PvMap *now = r->base[r->top - 2].as.m;
     if (key.type != VT_STRING || now == r->iter_map_now)
         return rec_abort(r, JIT_ABORT_NYI_TYPES, "setfield of a new key");
+    if (now->used == now->cap) /* the call would always exit */
+        return rec_abort(r, JIT_ABORT_NYI_TYPES, "setfield growing a map");
     uint32_t at = r->top - 2;
     JitRef o = rec_slot(r, at), v = rec_slot(r, at + 1);
     if (r->status != JIT_REC_GO)
