@@ -923,6 +923,10 @@ static bool tag_already_there(const Gen *g, const JitIns *in, uint32_t k)
         const JitIns *x = &g->ir->ins[i];
         if (x->op == JIT_IR_XSTORE && pvmJ_ir_at(g->ir, x->b)->type != type)
             return false;
+        /* map_set (CALLR), or a callback during a C call, may have
+         * written any field with any type */
+        if (x->op == JIT_IR_CALLR || x->op == JIT_IR_CALLC)
+            return false;
         if (x->op == JIT_IR_XLOAD && x->a == in->a)
             return x->type == type;
     }
