@@ -109,10 +109,12 @@ enum {
  * callback ran during the call (or failed: jit.c then raises the error).
  * Both are effects: never CSE'd, never hoisted, made again every trip.
  * CALLR calls one of the VM's runtime functions (jit/alloc.h: an array
- * or map literal's constructor) with Values the trace stores, boxed, into
+ * or map literal's constructor, or map_set adding a field) with Values the trace stores, boxed, into
  * the frame slots where the interpreter has the instruction's operands:
  * a is a CARG chain of them, as CALLC's, b an int constant naming the
- * function, the first slot and the count (pvmJ_rt_desc). Its result is
+ * function, the first slot and the count (pvmJ_rt_desc); a CARG after
+ * those values (a setfield's key string) is passed as an argument of its
+ * own. A setfield's result is the map it added the field to. Its result is
  * the new object (arr, map); it is a guard on that result: NULL (the
  * allocation could meet the memory limit's check, or failed) leaves the
  * trace through the snapshot before the instruction, so the interpreter
