@@ -216,6 +216,10 @@ typedef struct JitIR {
     const uint8_t *variant;
     uint32_t nvariant;
     JitRef loop;        /* the LOOP instruction once the pass has run, else 0 */
+    /* The newest call that changes an existing object (CALLR of map_set):
+     * what an object's words read before it (FLOAD, ALEN, AKIND, ABC) is
+     * not reused after it, whatever ref the object is reached through. */
+    JitRef mutated;
 } JitIR;
 
 typedef struct {

@@ -329,6 +329,7 @@ bool pvmJ_loop_optimize(JitIR *ir, JitSnapList *snaps)
     Loop l = { .ir = ir, .snaps = snaps, .nloop = ir->nins };
     l.nslots = snaps->snaps[snaps->nsnaps - 1].nslots;
     uint32_t nins = ir->nins, nsnaps = snaps->nsnaps, nmap = snaps->nmap;
+    JitRef mutated = ir->mutated;
     JitRef chain[JIT_IR__COUNT];
     memcpy(chain, ir->chain, sizeof chain);
     bool ok = loop_alloc(&l);
@@ -340,6 +341,7 @@ bool pvmJ_loop_optimize(JitIR *ir, JitSnapList *snaps)
         ir->nins = nins;
         memcpy(ir->chain, chain, sizeof chain);
         ir->loop = JIT_REF_NONE;
+        ir->mutated = mutated;
         ir->failed = false;
         snaps->nsnaps = nsnaps;
         snaps->nmap = nmap;
