@@ -83,8 +83,21 @@ static void *rt_setfield(VM *vm, const Value *vals, size_t n, uint64_t extra)
     return m;
 }
 
+/* push(vals[0], vals[1]) when pvmV_array_push would neither allocate nor
+ * change the array's kind: it has elements, room for one more, and the
+ * value fits its kind (the rest of pvmV_array_push). Returns the array. */
+static void *rt_push(VM *vm, const Value *vals, size_t n, uint64_t extra)
+{
+    PvArray *a = vals[0].as.a;
+    if (n != 2 || a->len == 0 || a->len >= a->cap || !pvmV_array_fits(a, vals[1]))
+        return NULL;
+    pvmV_array_put(a, a->len++, vals[1]);
+    return a;
+}
+
 const JitRuntimeCall pvmJ_runtime_calls[JIT_RT__COUNT] = {
     [JIT_RT_ARRAY] = rt_array,
     [JIT_RT_MAP] = rt_map,
     [JIT_RT_SETFIELD] = rt_setfield,
+    [JIT_RT_PUSH] = rt_push,
 };

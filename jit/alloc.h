@@ -17,6 +17,7 @@ typedef enum {
     JIT_RT_MAP,   /* map n: n key/value pairs, 2n values */
     JIT_RT_SETFIELD, /* setfield of a key the map may not have: the map
                       * and the value, the key string as [extra] */
+    JIT_RT_PUSH,     /* push(a, v): the array and the value */
     JIT_RT__COUNT
 } JitRuntimeFn;
 
@@ -39,5 +40,8 @@ static inline uint64_t pvmJ_rt_desc(JitRuntimeFn fn, uint32_t slot, uint32_t n)
 static inline JitRuntimeFn pvmJ_rt_fn(uint64_t d) { return (JitRuntimeFn)(d >> 40); }
 static inline uint32_t pvmJ_rt_slot(uint64_t d) { return (uint32_t)(d >> 20) & 0xFFFFFu; }
 static inline uint32_t pvmJ_rt_n(uint64_t d) { return (uint32_t)d & 0xFFFFFu; }
+/* Whether the function changes an object the trace may have read (its
+ * length, count, key filter): JitIR.mutated, the LOOP pass. */
+static inline bool pvmJ_rt_mutates(JitRuntimeFn fn) { return fn == JIT_RT_SETFIELD || fn == JIT_RT_PUSH; }
 
 #endif

@@ -216,7 +216,7 @@ typedef struct JitIR {
     const uint8_t *variant;
     uint32_t nvariant;
     JitRef loop;        /* the LOOP instruction once the pass has run, else 0 */
-    /* The newest call that changes an existing object (CALLR of map_set):
+    /* The newest call that changes an existing object (CALLR of map_set, push):
      * what an object's words read before it (FLOAD, ALEN, AKIND, ABC) is
      * not reused after it, whatever ref the object is reached through. */
     JitRef mutated;

@@ -17,8 +17,9 @@
  * loop-carried one is the first iteration's, not the current one's. A
  * boxed load is invariant when its address is and no store of the loop may
  * write there (classify_addr: stores to fields of other names, or to array
- * elements, cannot). A loop that adds fields to maps (CALLR of map_set)
- * reloads every boxed value and every word of a map each trip.
+ * elements, cannot). A loop that adds fields to maps or pushes onto
+ * arrays (CALLR of map_set, push) reloads every boxed value, every word of
+ * a map and every array's length and kind each trip.
  *
  * When the types a loop carries are not stable (a slot that enters the
  * loop as an int and leaves it as a float), or a guard of the copy could
@@ -40,7 +41,7 @@ typedef struct {
     JitRef *header_slots;   /* slot -> value carried into the loop, or NONE */
     JitRef *scratch;        /* a dense slot array for pvmJ_snap_take */
     uint32_t nslots;
-    bool inserts;           /* the loop adds fields to maps (CALLR of map_set) */
+    bool inserts;           /* the loop adds fields to maps or pushes (CALLR) */
 } Loop;
 
 static JitRef subst(const Loop *l, JitRef ref)
@@ -144,7 +145,7 @@ static bool mark_variant(Loop *l)
 {
     for (uint32_t i = 0; i < l->nloop; i++) {
         const JitIns *in = &l->ir->ins[i];
-        if (in->op == JIT_IR_CALLR && pvmJ_rt_fn(l->ir->kval[JIT_REF_BIAS - 1u - in->b]) == JIT_RT_SETFIELD)
+        if (in->op == JIT_IR_CALLR && pvmJ_rt_mutates(pvmJ_rt_fn(l->ir->kval[JIT_REF_BIAS - 1u - in->b])))
             l->inserts = true;
     }
     for (uint32_t i = 0; i < l->nloop; i++) {
@@ -156,7 +157,8 @@ static bool mark_variant(Loop *l)
         /* a map's used count, key filter and the rest change when the
          * loop adds fields: read again each trip (within a trip, the
          * recorder renames a map it added to, rec_setfield_new) */
-        if (in->op == JIT_IR_FLOAD && l->inserts && type_of(l->ir, in->a) == JIT_T_MAP)
+        if (l->inserts && ((in->op == JIT_IR_FLOAD && type_of(l->ir, in->a) == JIT_T_MAP) ||
+                           in->op == JIT_IR_ALEN || in->op == JIT_IR_AKIND))
             v = true;
         if (in->op == JIT_IR_SLOAD || in->op == JIT_IR_GLOAD) {
             JitRef c = carried(l, in);

@@ -1434,16 +1434,44 @@ static bool intrinsic_fits(VmIntrinsic k, uint32_t argc, const Value *args)
     case VM_INTRINSIC_HAS:
         return argc == 2 && args[0].type == VT_MAP && args[1].type == VT_STRING;
     case VM_INTRINSIC_TYPE: return argc == 1;
+    case VM_INTRINSIC_PUSH: /* else the interpreter allocates or changes the kind */
+        return argc == 2 && args[0].type == VT_ARRAY && args[0].as.a->len > 0 &&
+               args[0].as.a->len < args[0].as.a->cap && pvmV_array_fits(args[0].as.a, args[1]);
     default: return false;
     }
+}
+
+/* push(a, v) onto an array with room for it, of v's kind (intrinsic_fits
+ * saw that while recording): a call of the rest of pvmV_array_push
+ * (CALLR, jit/alloc.c) on the two arguments where the call has them,
+ * which exits before the call when the array has no room, no elements or
+ * another kind by then (the interpreter grows it, or changes its kind).
+ * Nothing the trace read of any array's length before it is reused after
+ * it (JitIR.mutated). The result is push's: nil. */
+static JitRef rec_push_call(JitRecorder *r, uint32_t first, JitRef a, JitRef v)
+{
+    JitRef chain = pvmJ_ir_append(&r->ir, JIT_IR_CARG, JIT_T_VOID, a, JIT_REF_NONE);
+    chain = pvmJ_ir_append(&r->ir, JIT_IR_CARG, JIT_T_VOID, v, chain);
+    if (!rec_snapshot(r)) {
+        rec_abort(r, JIT_ABORT_LIMIT, NULL);
+        return JIT_REF_NONE;
+    }
+    JitRef desc = pvmJ_k_int(&r->ir, (int64_t)pvmJ_rt_desc(JIT_RT_PUSH, first, 2));
+    pvmJ_ir_append(&r->ir, JIT_IR_CALLR, JIT_T_ARR, chain, desc);
+    if (r->ir.failed) {
+        rec_abort(r, JIT_ABORT_LIMIT, NULL);
+        return JIT_REF_NONE;
+    }
+    return pvmJ_k_pri(&r->ir, JIT_T_NIL, false);
 }
 
 /* The intrinsic's result, as IR; JIT_REF_NONE once the recording stopped. */
 static JitRef rec_intrinsic(JitRecorder *r, VmIntrinsic k, uint32_t first, const Value *args)
 {
     JitRef a = rec_slot(r, first);
-    JitRef b = k == VM_INTRINSIC_MIN || k == VM_INTRINSIC_MAX || k == VM_INTRINSIC_HAS ? rec_slot(r, first + 1)
-                                                                                       : JIT_REF_NONE;
+    JitRef b = k == VM_INTRINSIC_MIN || k == VM_INTRINSIC_MAX || k == VM_INTRINSIC_HAS || k == VM_INTRINSIC_PUSH
+                   ? rec_slot(r, first + 1)
+                   : JIT_REF_NONE;
     if (r->status != JIT_REC_GO)
         return JIT_REF_NONE;
     switch (k) {
@@ -1453,6 +1481,7 @@ static JitRef rec_intrinsic(JitRecorder *r, VmIntrinsic k, uint32_t first, const
     case VM_INTRINSIC_CEIL: return rec_round_to_int(r, a, args[0], true);
     case VM_INTRINSIC_ABS: return rec_abs(r, a, args[0]);
     case VM_INTRINSIC_HAS: return rec_has(r, a, b, args[0], args[1]);
+    case VM_INTRINSIC_PUSH: return rec_push_call(r, first, a, b);
     case VM_INTRINSIC_TYPE: /* the value's type is its ref's, guarded where it was loaded */
         return pvmJ_k_gc(&r->ir, JIT_T_STR, r->vm->type_names[args[0].type]);
     default: return rec_min_max(r, a, b, args[0], args[1], k == VM_INTRINSIC_MAX);

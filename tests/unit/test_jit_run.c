@@ -489,8 +489,9 @@ static void test_injected_failure_in_allocating_trace(void **state)
     }
 }
 
-/* Literals and new fields charge nothing themselves: a budget that runs
- * out in a loop of them stops where the interpreter stops. */
+/* Literals and new fields charge nothing themselves, push the unit of
+ * its call: a budget that runs out in a loop of them stops where the
+ * interpreter stops (push's exits, when the array must grow, included). */
 static void test_budget_with_allocations(void **state)
 {
     (void)state;
@@ -500,9 +501,11 @@ static void test_budget_with_allocations(void **state)
         "fn mk(x) { let o = {k: 1}; o.x = x; o.y = [x, x]; return o; }\n"
         "let n = 0;\n"
         "let keep = nil;\n"
+        "let list = [0];\n"
         "while true {\n"
         "  let p = mk(n);\n"
         "  keep = [p, {a: n}, keep];\n"
+        "  push(list, n);\n"
         "  n = p.x + p.y[1] - n + 1;\n"
         "}\n";
     expect_same_stops(src, "n", 5000, 5060);
