@@ -78,11 +78,13 @@ enum {
  * loads the element there as its result type and ASTORE stores [b] there
  * (neither checks a type: the trace guards the array's kind, an FLOAD of
  * it, and a value's IR type is already guarded). No instruction a trace
- * can contain changes an array's length or kind or moves its items (a
- * store that would change the kind is not recorded), so ALEN, AREF, UREF
- * and those FLOADs are pure within a trace.
+ * can contain changes an array's kind or moves its items (a store that
+ * would change the kind is not recorded), and only a CALLR of push
+ * changes its length, so ALEN, AREF, UREF and those FLOADs are pure
+ * within a trace but for that (JitIR.mutated).
  * Maps: FLOAD is the word at byte offset #b of an object (a map's entries
- * or used count: also fixed within a trace, which never inserts); HKEY
+ * or used count: also fixed within a trace, but for a CALLR adding a
+ * field); HKEY
  * guards that the entry at an address holds exactly the key string seen
  * while recording (a field read through the interpreter's inline-cache
  * position, checked rather than looked up). ADD also adds byte offsets to
