@@ -45,6 +45,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jit/alloc.h"
 #include "jit/assemble.h"
 #include "jit/magic.h"
 #include "vm/runtime/object.h"
@@ -243,7 +244,7 @@ static void find_last_uses(Gen *g)
             use_at(g, in->a, k, weight_at(g, k));
         if (pvmJ_ir_ops[in->op].o2 == JIT_O_REF)
             use_at(g, in->b, k, weight_at(g, k));
-        if (in->op == JIT_IR_CALLC) /* its arguments are read by the call */
+        if (in->op == JIT_IR_CALLC || in->op == JIT_IR_CALLR) /* its arguments are read by the call */
             for (JitRef c = in->a; c != JIT_REF_NONE; c = pvmJ_ir_at(ir, c)->b)
                 use_at(g, pvmJ_ir_at(ir, c)->a, k, weight_at(g, k));
     }
@@ -253,8 +254,9 @@ static void find_last_uses(Gen *g)
         if (until == UINT32_MAX)
             continue;
         /* a C call leaves after it has made its result: what its exit
-         * writes must not give its register to that result */
-        if (until < end && ir->ins[until].op == JIT_IR_CALLC)
+         * writes must not give its register to that result, and lives
+         * through the call (saved around it) */
+        if (until < end && (ir->ins[until].op == JIT_IR_CALLC || ir->ins[until].op == JIT_IR_CALLR))
             until++;
         for (uint32_t e = 0; e < s->nentries; e++)
             use_at(g, g->snaps->map[s->map_start + e].ref, until, 0);
@@ -921,6 +923,10 @@ static bool tag_already_there(const Gen *g, const JitIns *in, uint32_t k)
         const JitIns *x = &g->ir->ins[i];
         if (x->op == JIT_IR_XSTORE && pvmJ_ir_at(g->ir, x->b)->type != type)
             return false;
+        /* map_set (CALLR), or a callback during a C call, may have
+         * written any field with any type */
+        if (x->op == JIT_IR_CALLR || x->op == JIT_IR_CALLC)
+            return false;
         if (x->op == JIT_IR_XLOAD && x->a == in->a)
             return x->type == type;
     }
@@ -1268,6 +1274,51 @@ static void gen_callc(Gen *g, const JitIns *in, JitRef ref)
     exit_if(g, PVMJ_CC_NE);
 }
 
+/* A runtime function's call (CALLR; docs/jit.md, "Allocation in
+ * traces"): its Values are boxed into the frame slots where the
+ * interpreter has the instruction's operands (the trace owns them: an
+ * exit writes each slot it holds anyway), the live caller-saved registers
+ * go to their home slots, where the collector sees them, and the function
+ * gets (vm, the first slot, n, and the CARG after the slots' values,
+ * if there is one: a key string, in rcx). Its result stays in rax while the
+ * registers come back (nothing allocates then); NULL takes the exit
+ * before the instruction. */
+static void gen_callr(Gen *g, const JitIns *in, JitRef ref)
+{
+    uint32_t k = index_of(ref);
+    uint64_t desc = const_bits(g->ir, in->b);
+    JitRuntimeFn fn = pvmJ_rt_fn(desc);
+    uint32_t slot = pvmJ_rt_slot(desc);
+    uint32_t nvals = pvmJ_rt_n(desc), nargs = 0;
+    for (JitRef a = in->a; a != JIT_REF_NONE; a = pvmJ_ir_at(g->ir, a)->b)
+        nargs++;
+    if (nargs < nvals || nargs > nvals + 1 || fn >= JIT_RT__COUNT) {
+        pvmJ_asm_fail(g->a, PVMJ_EOPERAND);
+        return;
+    }
+    JitRef extra = JIT_REF_NONE;
+    uint32_t i = nargs;
+    for (JitRef a = in->a; a != JIT_REF_NONE; a = pvmJ_ir_at(g->ir, a)->b) {
+        JitRef v = pvmJ_ir_at(g->ir, a)->a;
+        if (--i == nvals) /* the chain starts at the last */
+            extra = v;
+        else
+            store_value(g, slot_tag(slot + i), slot_payload(slot + i), v);
+    }
+    save_around_call(g, k, false);
+    if (extra != JIT_REF_NONE)
+        load_to(g, PVMJ_RCX, extra); /* before rdi and rsi: it may live there */
+    pvmJ_mov_ri(g->a, PVMJ_RDI, (int64_t)(uintptr_t)g->vm);
+    pvmJ_lea(g->a, PVMJ_RSI, slot_tag(slot));
+    pvmJ_mov_ri(g->a, PVMJ_RDX, (int64_t)nvals);
+    pvmJ_mov_ri(g->a, PVMJ_RAX, (int64_t)(uintptr_t)pvmJ_runtime_calls[fn]);
+    pvmJ_call_r(g->a, PVMJ_RAX);
+    save_around_call(g, k, true); /* moves only: rax stays */
+    define(g, ref, PVMJ_RAX);
+    pvmJ_test_rr(g->a, PVMJ_W64, PVMJ_RAX, PVMJ_RAX);
+    exit_if(g, PVMJ_CC_E);
+}
+
 /* A C function of doubles (fmod, floor): the stack is 16-byte aligned
  * inside a trace, rbx, rbp, r12-r15 survive. */
 static void gen_float_call(Gen *g, const JitIns *in, JitRef ref, const void *fn)
@@ -1425,8 +1476,9 @@ static bool gen_ins(Gen *g, JitRef ref)
     case JIT_IR_ASTORE: gen_astore(g, in); return true;
     case JIT_IR_FLOAD: gen_field_load(g, in->a, (int32_t)in->b, ref); return true;
     case JIT_IR_HKEY: gen_hkey(g, in); return true;
-    case JIT_IR_CARG: return true; /* read by its CALLC */
+    case JIT_IR_CARG: return true; /* read by its CALLC or CALLR */
     case JIT_IR_CALLC: gen_callc(g, in, ref); return true;
+    case JIT_IR_CALLR: gen_callr(g, in, ref); return true;
     default: break;
     }
     if (is_guard_compare(op)) {

@@ -234,9 +234,16 @@ static bool is_stale(const JitIR *ir, JitRef r)
     return ir->variant && r < JIT_REF_BIAS + ir->nvariant && ir->variant[r - JIT_REF_BIAS];
 }
 
+/* An object's words a call may since have changed (ir->mutated). */
+static bool reads_object(JitOp op)
+{
+    return op == JIT_IR_FLOAD || op == JIT_IR_ALEN || op == JIT_IR_AKIND || op == JIT_IR_ABC;
+}
+
 static JitRef cse_find(const JitIR *ir, JitOp op, JitType type, JitRef a, JitRef b)
 {
-    for (JitRef r = ir->chain[op]; r != JIT_REF_NONE; r = pvmJ_ir_at(ir, r)->prev) {
+    JitRef since = reads_object(op) ? ir->mutated : JIT_REF_NONE;
+    for (JitRef r = ir->chain[op]; r != JIT_REF_NONE && r > since; r = pvmJ_ir_at(ir, r)->prev) {
         const JitIns *in = pvmJ_ir_at(ir, r);
         if (in->a == a && in->b == b && in->type == type && !is_stale(ir, r))
             return r;
@@ -246,7 +253,8 @@ static JitRef cse_find(const JitIR *ir, JitOp op, JitType type, JitRef a, JitRef
 
 /* Guards are CSE'd too: a second identical check adds nothing, as no
  * instruction between them can change an SSA value, an array's length or
- * the key at a map entry (a trace never inserts or removes). */
+ * the key at a map entry (a trace never removes, and inserts only through
+ * a call after which no earlier bounds check is reused: ir->mutated). */
 static bool is_pure_guard(JitOp op)
 {
     return is_compare(op) || op == JIT_IR_ABC || op == JIT_IR_HKEY;
@@ -264,7 +272,7 @@ static bool abc_widen(JitIR *ir, JitRef index, JitRef len)
     if (!is_any_kint(ir, index) || pvmJ_k_int_value(ir, index) < 0)
         return false;
     int64_t k = pvmJ_k_int_value(ir, index);
-    for (JitRef r = ir->chain[JIT_IR_ABC]; r != JIT_REF_NONE; r = pvmJ_ir_at(ir, r)->prev) {
+    for (JitRef r = ir->chain[JIT_IR_ABC]; r != JIT_REF_NONE && r > ir->mutated; r = pvmJ_ir_at(ir, r)->prev) {
         JitIns *in = &ir->ins[r - JIT_REF_BIAS];
         if (in->b != len || is_stale(ir, r) || !is_any_kint(ir, in->a))
             continue;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jit/alloc.h"
 #include "jit/ir.h"
 
 const JitOpInfo pvmJ_ir_ops[JIT_IR__COUNT] = {
@@ -135,6 +136,8 @@ JitRef pvmJ_ir_append(JitIR *ir, JitOp op, JitType type, JitRef a, JitRef b)
     JitRef ref = (JitRef)(JIT_REF_BIAS + ir->nins);
     ir->ins[ir->nins++] = (JitIns){ .op = op, .type = type, .a = a, .b = b, .prev = ir->chain[op] };
     ir->chain[op] = ref;
+    if (op == JIT_IR_CALLR && pvmJ_ref_is_const(b) && pvmJ_rt_mutates(pvmJ_rt_fn(ir->kval[JIT_REF_BIAS - 1u - b])))
+        ir->mutated = ref;
     return ref;
 }
 

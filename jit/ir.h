@@ -78,11 +78,13 @@ enum {
  * loads the element there as its result type and ASTORE stores [b] there
  * (neither checks a type: the trace guards the array's kind, an FLOAD of
  * it, and a value's IR type is already guarded). No instruction a trace
- * can contain changes an array's length or kind or moves its items (a
- * store that would change the kind is not recorded), so ALEN, AREF, UREF
- * and those FLOADs are pure within a trace.
+ * can contain changes an array's kind or moves its items (a store that
+ * would change the kind is not recorded), and only a CALLR of push
+ * changes its length, so ALEN, AREF, UREF and those FLOADs are pure
+ * within a trace but for that (JitIR.mutated).
  * Maps: FLOAD is the word at byte offset #b of an object (a map's entries
- * or used count: also fixed within a trace, which never inserts); HKEY
+ * or used count: also fixed within a trace, but for a CALLR adding a
+ * field); HKEY
  * guards that the entry at an address holds exactly the key string seen
  * while recording (a field read through the interpreter's inline-cache
  * position, checked rather than looked up). ADD also adds byte offsets to
@@ -108,6 +110,18 @@ enum {
  * the frame after the call, and the trace leaves through it when a
  * callback ran during the call (or failed: jit.c then raises the error).
  * Both are effects: never CSE'd, never hoisted, made again every trip.
+ * CALLR calls one of the VM's runtime functions (jit/alloc.h: an array
+ * or map literal's constructor, or map_set adding a field) with Values the trace stores, boxed, into
+ * the frame slots where the interpreter has the instruction's operands:
+ * a is a CARG chain of them, as CALLC's, b an int constant naming the
+ * function, the first slot and the count (pvmJ_rt_desc); a CARG after
+ * those values (a setfield's key string) is passed as an argument of its
+ * own. A setfield's result is the map it added the field to. Its result is
+ * the new object (arr, map); it is a guard on that result: NULL (the
+ * allocation could meet the memory limit's check, or failed) leaves the
+ * trace through the snapshot before the instruction, so the interpreter
+ * runs it, with its checks and errors. No enter/leave: the function runs
+ * no PV code and charges no fuel.
  * LOOP ends the recorded iteration. With #0 the trace writes the frame
  * back and starts again from the top; with #1 (loop.c) a copy of the body
  * follows, ending in PHIs: "PHI a b" means a takes b's value when the copy
@@ -164,6 +178,7 @@ enum {
     X(RETF,   LIT,  NONE, JIT_F_EFFECT) \
     X(CARG,   REF,  REF,  JIT_F_EFFECT) \
     X(CALLC,  REF,  REF,  JIT_F_GUARD | JIT_F_EFFECT) \
+    X(CALLR,  REF,  REF,  JIT_F_GUARD | JIT_F_EFFECT) \
     X(LOOP,   LIT,  NONE, JIT_F_EFFECT) \
     X(EXIT,   NONE, NONE, JIT_F_GUARD | JIT_F_EFFECT) \
     X(PHI,    REF,  REF,  JIT_F_EFFECT)
@@ -203,6 +218,10 @@ typedef struct JitIR {
     const uint8_t *variant;
     uint32_t nvariant;
     JitRef loop;        /* the LOOP instruction once the pass has run, else 0 */
+    /* The newest call that changes an existing object (CALLR of map_set, push):
+     * what an object's words read before it (FLOAD, ALEN, AKIND, ABC) is
+     * not reused after it, whatever ref the object is reached through. */
+    JitRef mutated;
 } JitIR;
 
 typedef struct {

@@ -17,7 +17,9 @@
  * loop-carried one is the first iteration's, not the current one's. A
  * boxed load is invariant when its address is and no store of the loop may
  * write there (classify_addr: stores to fields of other names, or to array
- * elements, cannot).
+ * elements, cannot). A loop that adds fields to maps or pushes onto
+ * arrays (CALLR of map_set, push) reloads every boxed value, every word of
+ * a map and every array's length and kind each trip.
  *
  * When the types a loop carries are not stable (a slot that enters the
  * loop as an int and leaves it as a float), or a guard of the copy could
@@ -25,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jit/alloc.h"
 #include "jit/loop.h"
 
 typedef struct {
@@ -38,6 +41,7 @@ typedef struct {
     JitRef *header_slots;   /* slot -> value carried into the loop, or NONE */
     JitRef *scratch;        /* a dense slot array for pvmJ_snap_take */
     uint32_t nslots;
+    bool inserts;           /* the loop adds fields to maps or pushes (CALLR) */
 } Loop;
 
 static JitRef subst(const Loop *l, JitRef ref)
@@ -125,6 +129,8 @@ static bool may_alias(const JitIR *ir, JitRef load, JitRef store)
  * module's globals, neither of them a Value an XLOAD reads.) */
 static bool clobbered(const Loop *l, JitRef addr)
 {
+    if (l->inserts) /* map_set may write any map's field */
+        return true;
     for (uint32_t i = 0; i < l->nloop; i++) {
         const JitIns *in = &l->ir->ins[i];
         if (in->op == JIT_IR_XSTORE && may_alias(l->ir, addr, in->a))
@@ -139,10 +145,21 @@ static bool mark_variant(Loop *l)
 {
     for (uint32_t i = 0; i < l->nloop; i++) {
         const JitIns *in = &l->ir->ins[i];
+        if (in->op == JIT_IR_CALLR && pvmJ_rt_mutates(pvmJ_rt_fn(l->ir->kval[JIT_REF_BIAS - 1u - in->b])))
+            l->inserts = true;
+    }
+    for (uint32_t i = 0; i < l->nloop; i++) {
+        const JitIns *in = &l->ir->ins[i];
         const JitOpInfo *info = &pvmJ_ir_ops[in->op];
         bool v = (info->flags & (JIT_F_EFFECT | JIT_F_LOAD)) != 0;
         if (in->op == JIT_IR_XLOAD)
             v = is_variant_ref(l, in->a) || clobbered(l, in->a);
+        /* a map's used count, key filter and the rest change when the
+         * loop adds fields: read again each trip (within a trip, the
+         * recorder renames a map it added to, rec_setfield_new) */
+        if (l->inserts && ((in->op == JIT_IR_FLOAD && type_of(l->ir, in->a) == JIT_T_MAP) ||
+                           in->op == JIT_IR_ALEN || in->op == JIT_IR_AKIND))
+            v = true;
         if (in->op == JIT_IR_SLOAD || in->op == JIT_IR_GLOAD) {
             JitRef c = carried(l, in);
             if (c != JIT_REF_NONE && type_of(l->ir, c) != in->type)
@@ -321,6 +338,7 @@ bool pvmJ_loop_optimize(JitIR *ir, JitSnapList *snaps)
     Loop l = { .ir = ir, .snaps = snaps, .nloop = ir->nins };
     l.nslots = snaps->snaps[snaps->nsnaps - 1].nslots;
     uint32_t nins = ir->nins, nsnaps = snaps->nsnaps, nmap = snaps->nmap;
+    JitRef mutated = ir->mutated;
     JitRef chain[JIT_IR__COUNT];
     memcpy(chain, ir->chain, sizeof chain);
     bool ok = loop_alloc(&l);
@@ -332,6 +350,7 @@ bool pvmJ_loop_optimize(JitIR *ir, JitSnapList *snaps)
         ir->nins = nins;
         memcpy(ir->chain, chain, sizeof chain);
         ir->loop = JIT_REF_NONE;
+        ir->mutated = mutated;
         ir->failed = false;
         snaps->nsnaps = nsnaps;
         snaps->nmap = nmap;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jit/alloc.h"
 #include "jit/record.h"
 #include "vm/runtime/object.h"
 #include "vm/interp/arith.h"
@@ -902,11 +903,58 @@ static JitRecStatus rec_getfield(JitRecorder *r, Value key)
     return rec_load_value(r, at, now, 1);
 }
 
+/* The ref [old] is now [now] (the same object, changed under the
+ * trace): every slot and global the model has it in. */
+static void rec_rename(JitRecorder *r, JitRef old, JitRef now)
+{
+    for (uint32_t i = 0; i < r->nslots; i++)
+        if (r->slots[i] == old)
+            r->slots[i] = now;
+    for (uint32_t i = 0; i < r->nglobals; i++)
+        if (r->globals[i].ref == old)
+            r->globals[i].ref = now;
+}
+
+/* setfield of a key the map does not have now (an object's constructor
+ * adding its fields): a call of the interpreter's map_set (CALLR,
+ * jit/alloc.c), which exits before the instruction when the map has no
+ * room, since the trace does not grow maps (their entries never move
+ * under it). The map's used count changes: the model holds the call's
+ * result, the same map under a new ref, from then on, so its later field
+ * reads load that count again rather than reuse (CSE) or widen a bounds
+ * check made before the insertion. */
+static JitRecStatus rec_setfield_new(JitRecorder *r, Value key)
+{
+    const PvMap *now = r->base[r->top - 2].as.m;
+    if (key.type != VT_STRING || now == r->iter_map_now)
+        return rec_abort(r, JIT_ABORT_NYI_TYPES, "setfield of a new key");
+    if (now->used == now->cap) /* the call would always exit */
+        return rec_abort(r, JIT_ABORT_NYI_TYPES, "setfield growing a map");
+    uint32_t at = r->top - 2;
+    JitRef o = rec_slot(r, at), v = rec_slot(r, at + 1);
+    if (r->status != JIT_REC_GO)
+        return r->status;
+    JitRef chain = pvmJ_ir_append(&r->ir, JIT_IR_CARG, JIT_T_VOID, o, JIT_REF_NONE);
+    chain = pvmJ_ir_append(&r->ir, JIT_IR_CARG, JIT_T_VOID, v, chain);
+    chain = pvmJ_ir_append(&r->ir, JIT_IR_CARG, JIT_T_VOID, pvmJ_k_gc(&r->ir, JIT_T_STR, key.as.s), chain);
+    if (!rec_snapshot(r))
+        return rec_abort(r, JIT_ABORT_LIMIT, NULL);
+    JitRef desc = pvmJ_k_int(&r->ir, (int64_t)pvmJ_rt_desc(JIT_RT_SETFIELD, at, 2));
+    JitRef res = pvmJ_ir_append(&r->ir, JIT_IR_CALLR, JIT_T_MAP, chain, desc);
+    if (r->ir.failed)
+        return rec_abort(r, JIT_ABORT_LIMIT, NULL);
+    r->top -= 2;
+    rec_rename(r, o, res);
+    return JIT_REC_GO;
+}
+
 static JitRecStatus rec_setfield(JitRecorder *r, Value key)
 {
     Value vo = r->base[r->top - 2];
     if (vo.type != VT_MAP)
         return rec_abort(r, JIT_ABORT_NYI_TYPES, "setfield");
+    if (pvmV_map_find_string(vo.as.m, key) < 0)
+        return rec_setfield_new(r, key);
     JitRef o = rec_slot(r, r->top - 2), v = rec_slot(r, r->top - 1);
     JitRef at = r->status == JIT_REC_GO ? rec_field(r, o, vo.as.m, key) : JIT_REF_NONE;
     if (r->status != JIT_REC_GO)
@@ -1392,16 +1440,44 @@ static bool intrinsic_fits(VmIntrinsic k, uint32_t argc, const Value *args)
     case VM_INTRINSIC_HAS:
         return argc == 2 && args[0].type == VT_MAP && args[1].type == VT_STRING;
     case VM_INTRINSIC_TYPE: return argc == 1;
+    case VM_INTRINSIC_PUSH: /* else the interpreter allocates or changes the kind */
+        return argc == 2 && args[0].type == VT_ARRAY && args[0].as.a->len > 0 &&
+               args[0].as.a->len < args[0].as.a->cap && pvmV_array_fits(args[0].as.a, args[1]);
     default: return false;
     }
+}
+
+/* push(a, v) onto an array with room for it, of v's kind (intrinsic_fits
+ * saw that while recording): a call of the rest of pvmV_array_push
+ * (CALLR, jit/alloc.c) on the two arguments where the call has them,
+ * which exits before the call when the array has no room, no elements or
+ * another kind by then (the interpreter grows it, or changes its kind).
+ * Nothing the trace read of any array's length before it is reused after
+ * it (JitIR.mutated). The result is push's: nil. */
+static JitRef rec_push_call(JitRecorder *r, uint32_t first, JitRef a, JitRef v)
+{
+    JitRef chain = pvmJ_ir_append(&r->ir, JIT_IR_CARG, JIT_T_VOID, a, JIT_REF_NONE);
+    chain = pvmJ_ir_append(&r->ir, JIT_IR_CARG, JIT_T_VOID, v, chain);
+    if (!rec_snapshot(r)) {
+        rec_abort(r, JIT_ABORT_LIMIT, NULL);
+        return JIT_REF_NONE;
+    }
+    JitRef desc = pvmJ_k_int(&r->ir, (int64_t)pvmJ_rt_desc(JIT_RT_PUSH, first, 2));
+    pvmJ_ir_append(&r->ir, JIT_IR_CALLR, JIT_T_ARR, chain, desc);
+    if (r->ir.failed) {
+        rec_abort(r, JIT_ABORT_LIMIT, NULL);
+        return JIT_REF_NONE;
+    }
+    return pvmJ_k_pri(&r->ir, JIT_T_NIL, false);
 }
 
 /* The intrinsic's result, as IR; JIT_REF_NONE once the recording stopped. */
 static JitRef rec_intrinsic(JitRecorder *r, VmIntrinsic k, uint32_t first, const Value *args)
 {
     JitRef a = rec_slot(r, first);
-    JitRef b = k == VM_INTRINSIC_MIN || k == VM_INTRINSIC_MAX || k == VM_INTRINSIC_HAS ? rec_slot(r, first + 1)
-                                                                                       : JIT_REF_NONE;
+    JitRef b = k == VM_INTRINSIC_MIN || k == VM_INTRINSIC_MAX || k == VM_INTRINSIC_HAS || k == VM_INTRINSIC_PUSH
+                   ? rec_slot(r, first + 1)
+                   : JIT_REF_NONE;
     if (r->status != JIT_REC_GO)
         return JIT_REF_NONE;
     switch (k) {
@@ -1411,6 +1487,7 @@ static JitRef rec_intrinsic(JitRecorder *r, VmIntrinsic k, uint32_t first, const
     case VM_INTRINSIC_CEIL: return rec_round_to_int(r, a, args[0], true);
     case VM_INTRINSIC_ABS: return rec_abs(r, a, args[0]);
     case VM_INTRINSIC_HAS: return rec_has(r, a, b, args[0], args[1]);
+    case VM_INTRINSIC_PUSH: return rec_push_call(r, first, a, b);
     case VM_INTRINSIC_TYPE: /* the value's type is its ref's, guarded where it was loaded */
         return pvmJ_k_gc(&r->ir, JIT_T_STR, r->vm->type_names[args[0].type]);
     default: return rec_min_max(r, a, b, args[0], args[1], k == VM_INTRINSIC_MAX);
@@ -1720,6 +1797,44 @@ static JitRecStatus rec_stack(JitRecorder *r, Opcode op)
     return r->status;
 }
 
+/* An array or map literal (array n, map n): the trace calls the
+ * interpreter's own constructor (CALLR, jit/alloc.c) on the operands,
+ * which it stores where the interpreter has them; the call's NULL (an
+ * allocation the interpreter must make, with its memory checks) exits
+ * before the instruction. The instruction charges no budget, and the
+ * call takes none. A map's keys must be of types map_set never refuses
+ * (nil raises, a float may be NaN), which their loads' guards keep. */
+static JitRecStatus rec_new(JitRecorder *r, Opcode op, uint32_t n)
+{
+    bool map = op == OP_MAP;
+    uint32_t nvals = map ? 2u * n : n;
+    if (nvals > JIT_RT_MAX_VALUES || (map && n > JIT_RT_MAX_PAIRS))
+        return rec_abort(r, JIT_ABORT_NYI_TYPES, map ? "map literal of more than 8 pairs"
+                                                     : "array literal of more than 32 elements");
+    uint32_t at = r->top - nvals;
+    JitRef vals[JIT_RT_MAX_VALUES];
+    for (uint32_t i = 0; i < nvals; i++) {
+        Value v = r->base[at + i];
+        if (map && i % 2 == 0 && (v.type == VT_NIL || v.type == VT_FLOAT))
+            return rec_abort(r, JIT_ABORT_NYI_TYPES, "map literal with a nil or float key");
+        vals[i] = rec_slot(r, at + i);
+        if (r->status != JIT_REC_GO)
+            return r->status;
+    }
+    JitRef chain = JIT_REF_NONE;
+    for (uint32_t i = 0; i < nvals; i++)
+        chain = pvmJ_ir_append(&r->ir, JIT_IR_CARG, JIT_T_VOID, vals[i], chain);
+    if (!rec_snapshot(r))
+        return rec_abort(r, JIT_ABORT_LIMIT, NULL);
+    JitRef desc = pvmJ_k_int(&r->ir, (int64_t)pvmJ_rt_desc(map ? JIT_RT_MAP : JIT_RT_ARRAY, at, nvals));
+    JitRef res = pvmJ_ir_append(&r->ir, JIT_IR_CALLR, map ? JIT_T_MAP : JIT_T_ARR, chain, desc);
+    if (r->ir.failed)
+        return rec_abort(r, JIT_ABORT_LIMIT, NULL);
+    r->top = at;
+    rec_push(r, res);
+    return JIT_REC_GO;
+}
+
 static JitRecStatus rec_dispatch(JitRecorder *r, const VmInsn *ip)
 {
     Opcode op = (Opcode)ip->orig;
@@ -1770,6 +1885,7 @@ static JitRecStatus rec_dispatch(JitRecorder *r, const VmInsn *ip)
     case OP_SETFIELD: return rec_setfield(r, r->fn->consts[ip->arg]);
     case OP_CALL: return rec_call(r, (uint32_t)ip->arg);
     case OP_RET: return rec_return(r);
+    case OP_ARRAY: case OP_MAP: return rec_new(r, op, (uint32_t)ip->arg);
     default: return rec_abort(r, JIT_ABORT_NYI_BYTECODE, pvmB_opcode_info[op].mnemonic);
     }
 }

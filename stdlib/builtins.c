@@ -247,4 +247,5 @@ void pvmL_open_builtins(VM *vm)
     pvmL_mark_intrinsic(vm, vm->builtins, "len", VM_INTRINSIC_LEN);
     pvmL_mark_intrinsic(vm, vm->builtins, "has", VM_INTRINSIC_HAS);
     pvmL_mark_intrinsic(vm, vm->builtins, "type", VM_INTRINSIC_TYPE);
+    pvmL_mark_intrinsic(vm, vm->builtins, "push", VM_INTRINSIC_PUSH);
 }

@@ -372,6 +372,145 @@ static void test_budget_with_callbacks(void **state)
     expect_same_stops(src, "n", 5000, 5120);
 }
 
+/* --- Allocation in traces (docs/jit.md) --- */
+
+/* How a run that allocates in a trace stopped. */
+typedef struct {
+    char error[128];
+    char trace[512];
+    Value global;
+    PvmJitCounts counts;
+} AllocStop;
+
+/* Runs [src] to an error with the JIT [jit] (at hot=1), under a memory
+ * limit of [limit] bytes or with the [countdown]th allocation after the
+ * load failing (0: neither). */
+static AllocStop run_alloc_to_error(bool jit, const char *src, const char *name, size_t limit, uint64_t countdown)
+{
+    AllocStop st;
+    memset(&st, 0, sizeof st);
+    VM *vm = pvmV_new();
+    assert_non_null(vm);
+    pvmL_open(vm, 0, NULL);
+    if (jit) {
+        PvmJitOptions o;
+        pvmJ_options_default(&o);
+        o.hot = 1;
+        assert_true(pvmJ_attach(vm, &o));
+    }
+    PbcImage img;
+    char err[256];
+    assert_true(pvmC_compile_source(src, strlen(src), "t.pv", NULL, &img, stderr));
+    assert_true(pvmV_load_verified(vm, &img, err, sizeof err));
+    pvmB_free(&img);
+    vm->memory_limit = limit;
+    vm->bytes_until_check = 0;
+    vm->fail_alloc_countdown = countdown;
+    assert_false(pvmV_run_program(vm));
+    vm->fail_alloc_countdown = 0;
+    if (vm->error.type == VT_STRING)
+        snprintf(st.error, sizeof st.error, "%s", vm->error.as.s->chars);
+    if (vm->error_trace)
+        snprintf(st.trace, sizeof st.trace, "%s", vm->error_trace);
+    VmModule *m = vm->program->modules[0];
+    for (uint32_t g = 0; g < m->nglobals; g++)
+        if (strcmp(m->global_names[g]->chars, name) == 0)
+            st.global = m->globals[g];
+    if (jit) {
+        st.counts = pvmJ_counts(vm);
+        pvmJ_detach(vm);
+    }
+    vm->memory_limit = 0;
+    pvmV_free(vm);
+    return st;
+}
+
+/* Literals of every kind kept alive in a list, made by a trace: the
+ * memory limit is met in the trace's loop and raised by the interpreter
+ * (the trace's call answers NULL whenever the funnel would check, and the
+ * trace leaves before the literal), with the interpreter's message and
+ * stack trace; the trace did run. */
+static void test_memory_limit_in_allocating_trace(void **state)
+{
+    (void)state;
+    if (!pvmJ_available())
+        skip();
+    static const char src[] =
+        "let keep = nil;\n"
+        "let n = 0;\n"
+        "fn fill() {\n"
+        "  for i in 0..100000000 {\n"
+        "    keep = [keep, [i, i + 1], [i * 0.5], [true, false], {x: i, y: [\"s\", nil]}];\n"
+        "    n = i;\n"
+        "  }\n"
+        "}\n"
+        "fill();\n";
+    AllocStop off = run_alloc_to_error(false, src, "n", (size_t)24 << 20, 0);
+    AllocStop on = run_alloc_to_error(true, src, "n", (size_t)24 << 20, 0);
+    assert_string_equal(off.error, "memory limit exceeded");
+    assert_string_equal(on.error, off.error);
+    assert_string_equal(on.trace, off.trace);
+    assert_true(on.counts.traces >= 1);
+    assert_true(on.counts.entries >= 1);
+    /* where the limit is met depends on the collector's view of the heap,
+     * which registers and stale stack words shift a little */
+    assert_int_equal(off.global.type, VT_INT);
+    assert_int_equal(on.global.type, VT_INT);
+    assert_true(off.global.as.i > 10000);
+    assert_true(on.global.as.i > off.global.as.i * 9 / 10 && on.global.as.i < off.global.as.i * 11 / 10);
+}
+
+/* An allocation made to fail (fault injection) fails at the same
+ * allocation with and without the JIT: while a failure is armed the
+ * trace's calls leave every allocation to the interpreter, so the count
+ * down and the error are exactly the interpreter's. */
+static void test_injected_failure_in_allocating_trace(void **state)
+{
+    (void)state;
+    if (!pvmJ_available())
+        skip();
+    static const char src[] =
+        "let keep = nil;\n"
+        "let n = 0;\n"
+        "for i in 0..100000000 {\n"
+        "  let p = {x: i, y: [i, 2]};\n"
+        "  keep = [p, keep];\n"
+        "  n = i;\n"
+        "}\n";
+    for (uint64_t at = 200; at < 230; at++) {
+        AllocStop off = run_alloc_to_error(false, src, "n", 0, at);
+        AllocStop on = run_alloc_to_error(true, src, "n", 0, at);
+        assert_string_equal(off.error, "out of memory");
+        assert_string_equal(on.error, off.error);
+        assert_string_equal(on.trace, off.trace);
+        assert_int_equal(on.global.type, VT_INT);
+        assert_int_equal(on.global.as.i, off.global.as.i);
+        assert_true(on.counts.traces >= 1);
+    }
+}
+
+/* Literals and new fields charge nothing themselves, push the unit of
+ * its call: a budget that runs out in a loop of them stops where the
+ * interpreter stops (push's exits, when the array must grow, included). */
+static void test_budget_with_allocations(void **state)
+{
+    (void)state;
+    if (!pvmJ_available())
+        skip();
+    static const char src[] =
+        "fn mk(x) { let o = {k: 1}; o.x = x; o.y = [x, x]; return o; }\n"
+        "let n = 0;\n"
+        "let keep = nil;\n"
+        "let list = [0];\n"
+        "while true {\n"
+        "  let p = mk(n);\n"
+        "  keep = [p, {a: n}, keep];\n"
+        "  push(list, n);\n"
+        "  n = p.x + p.y[1] - n + 1;\n"
+        "}\n";
+    expect_same_stops(src, "n", 5000, 5060);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -387,6 +526,9 @@ int main(void)
         cmocka_unit_test(test_budget_with_unrolled_loops),
         cmocka_unit_test(test_budget_with_c_calls),
         cmocka_unit_test(test_budget_with_callbacks),
+        cmocka_unit_test(test_memory_limit_in_allocating_trace),
+        cmocka_unit_test(test_injected_failure_in_allocating_trace),
+        cmocka_unit_test(test_budget_with_allocations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -215,6 +215,17 @@ void *pvmV_alloc_atomic_noraise(VM *vm, size_t size)
     return GC_MALLOC_ATOMIC(size ? size : 1);
 }
 
+bool pvmV_alloc_quiet(const VM *vm, size_t size)
+{
+    if (size > VM_MAX_ALLOC)
+        return false;
+    if (!vm_checks_needed(vm))
+        return true;
+    /* each allocation of the batch takes the check's quick path,
+     * size < bytes_until_check, when their sum is below it */
+    return vm->fail_alloc_countdown == 0 && (!vm->memory_limit || size < vm->bytes_until_check);
+}
+
 size_t pvmV_checked_size(VM *vm, size_t count, size_t elem, size_t extra)
 {
     if (elem && count > (SIZE_MAX - extra) / elem)

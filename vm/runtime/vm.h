@@ -243,6 +243,12 @@ size_t pvmV_checked_size(VM *vm, size_t count, size_t elem, size_t extra); /* co
  * trace): counted and subject to fault injection, NULL on failure, and
  * exempt from the memory limit, whose own error needs it. */
 void *pvmV_alloc_atomic_noraise(VM *vm, size_t size);
+/* Whether allocations of [size] bytes in all, made now, would only be
+ * counted: no fault injection is armed and the memory limit's next check
+ * is further away, so none of them can raise but for the collector
+ * itself running out. JIT code allocates only then (jit/alloc.c); else
+ * the interpreter makes the allocation, and its checks. */
+bool pvmV_alloc_quiet(const VM *vm, size_t size);
 
 /* Errors: throw a value, or a formatted message string. Never return. */
 PVM_NORETURN void pvmV_throw(VM *vm, Value v);

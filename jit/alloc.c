@@ -1,0 +1,103 @@
+/* The runtime functions traces call (alloc.h). Each runs only when
+ * pvmV_alloc_quiet says its allocations can neither meet the memory
+ * limit's check nor an injected failure, so the interpreter, re-running
+ * the instruction, makes every check exactly as it would without the JIT;
+ * and under a protected boundary, so that the collector itself running
+ * out (the funnel's "out of memory") returns NULL here instead of
+ * unwinding through machine code. */
+#include <setjmp.h>
+
+#include "jit/alloc.h"
+#include "vm/runtime/object.h"
+
+/* Runs [body], which sets [made], under a boundary of its own: an error
+ * it raises leaves [made] NULL and the VM's error as it was (the
+ * interpreter, re-running the instruction, raises it itself). The jmp_buf
+ * is large and setjmp fills it: not zero-initialised. */
+#define RT_PROTECTED(vm, body)                          \
+    void *volatile made = NULL;                         \
+    do {                                                \
+        VmJmp jmp;                                      \
+        Value error = (vm)->error;                      \
+        VmErrorKind kind = (vm)->error_kind;            \
+        jmp.prev = (vm)->jmp;                           \
+        (vm)->jmp = &jmp;                               \
+        if (setjmp(jmp.buf) == 0) {                     \
+            body;                                       \
+        } else {                                        \
+            made = NULL;                                \
+            (vm)->error = error;                        \
+            (vm)->error_kind = kind;                    \
+        }                                               \
+        (vm)->jmp = jmp.prev;                           \
+    } while (0)
+
+/* The bytes pvmV_array_of allocates for [n] values, at most. */
+static size_t array_bytes(size_t n)
+{
+    return sizeof(PvArray) + n * sizeof(Value);
+}
+
+/* The bytes pvmV_map_new(n) allocates for a small map, at most (it keeps
+ * at least 4 entries inline; map_set of n pairs never grows it). */
+static size_t map_bytes(size_t n)
+{
+    return sizeof(PvMap) + (n < 4 ? 4 : n) * sizeof(PvMapEntry);
+}
+
+static void *rt_array(VM *vm, const Value *vals, size_t n, uint64_t extra)
+{
+    if (!pvmV_alloc_quiet(vm, array_bytes(n)))
+        return NULL;
+    RT_PROTECTED(vm, made = pvmV_array_of(vm, vals, n));
+    return made;
+}
+
+/* The interpreter's MAP: a map of [n] pairs, set in order (a repeated key
+ * keeps its first position and its last value). The recorder passes keys
+ * of types map_set never refuses (not nil, not a float: no NaN). */
+static void *rt_map(VM *vm, const Value *vals, size_t nvals, uint64_t extra)
+{
+    size_t n = nvals / 2;
+    if (n > JIT_RT_MAX_PAIRS || !pvmV_alloc_quiet(vm, map_bytes(n)))
+        return NULL;
+    RT_PROTECTED(vm, {
+        PvMap *m = pvmV_map_new(vm, n);
+        for (size_t i = 0; i < n; i++)
+            pvmV_map_set(vm, m, vals[2 * i], vals[2 * i + 1]);
+        made = m;
+    });
+    return made;
+}
+
+/* setfield of key [extra] (a string) on the map vals[0], to vals[1]: the
+ * interpreter's pvmV_map_set, when it allocates nothing (the map has room
+ * for one more entry: it never grows here, so its entries never move
+ * under the trace). A string key never raises. Returns the map. */
+static void *rt_setfield(VM *vm, const Value *vals, size_t n, uint64_t extra)
+{
+    PvMap *m = vals[0].as.m;
+    if (n != 2 || m->used == m->cap)
+        return NULL;
+    pvmV_map_set(vm, m, vm_str_value((PvString *)(uintptr_t)extra), vals[1]);
+    return m;
+}
+
+/* push(vals[0], vals[1]) when pvmV_array_push would neither allocate nor
+ * change the array's kind: it has elements, room for one more, and the
+ * value fits its kind (the rest of pvmV_array_push). Returns the array. */
+static void *rt_push(VM *vm, const Value *vals, size_t n, uint64_t extra)
+{
+    PvArray *a = vals[0].as.a;
+    if (n != 2 || a->len == 0 || a->len >= a->cap || !pvmV_array_fits(a, vals[1]))
+        return NULL;
+    pvmV_array_put(a, a->len++, vals[1]);
+    return a;
+}
+
+const JitRuntimeCall pvmJ_runtime_calls[JIT_RT__COUNT] = {
+    [JIT_RT_ARRAY] = rt_array,
+    [JIT_RT_MAP] = rt_map,
+    [JIT_RT_SETFIELD] = rt_setfield,
+    [JIT_RT_PUSH] = rt_push,
+};

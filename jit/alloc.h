@@ -1,0 +1,47 @@
+/* The runtime functions traces call (CALLR, docs/jit.md "Allocation in
+ * traces"): each is the interpreter's own constructor behind a check that
+ * it cannot raise, taking its operands as Values the trace stored in the
+ * frame slots where the interpreter has them, and returning the new
+ * object, or NULL when the interpreter must run the instruction instead
+ * (the trace then leaves at its snapshot before the instruction, and the
+ * interpreter raises whatever the instruction raises). */
+#ifndef PVM_JIT_ALLOC_H
+#define PVM_JIT_ALLOC_H
+
+#include <stddef.h>
+
+#include "vm/runtime/vm.h"
+
+typedef enum {
+    JIT_RT_ARRAY, /* array n: [n] values */
+    JIT_RT_MAP,   /* map n: n key/value pairs, 2n values */
+    JIT_RT_SETFIELD, /* setfield of a key the map may not have: the map
+                      * and the value, the key string as [extra] */
+    JIT_RT_PUSH,     /* push(a, v): the array and the value */
+    JIT_RT__COUNT
+} JitRuntimeFn;
+
+/* The most values one CALLR passes: a longer literal is not recorded. */
+#define JIT_RT_MAX_VALUES 32u
+/* The most pairs of a map literal a trace makes: a small map, one block. */
+#define JIT_RT_MAX_PAIRS 8u
+
+/* [vals]: the [n] Values in the frame; [extra]: the CARG after them,
+ * if any, as its 64 bits (a constant's). */
+typedef void *(*JitRuntimeCall)(VM *vm, const Value *vals, size_t n, uint64_t extra);
+extern const JitRuntimeCall pvmJ_runtime_calls[JIT_RT__COUNT];
+
+/* CALLR's constant: which function, the frame slot of its first value,
+ * and how many values it stores there (a CARG after them is [extra]). */
+static inline uint64_t pvmJ_rt_desc(JitRuntimeFn fn, uint32_t slot, uint32_t n)
+{
+    return (uint64_t)fn << 40 | (uint64_t)slot << 20 | n;
+}
+static inline JitRuntimeFn pvmJ_rt_fn(uint64_t d) { return (JitRuntimeFn)(d >> 40); }
+static inline uint32_t pvmJ_rt_slot(uint64_t d) { return (uint32_t)(d >> 20) & 0xFFFFFu; }
+static inline uint32_t pvmJ_rt_n(uint64_t d) { return (uint32_t)d & 0xFFFFFu; }
+/* Whether the function changes an object the trace may have read (its
+ * length, count, key filter): JitIR.mutated, the LOOP pass. */
+static inline bool pvmJ_rt_mutates(JitRuntimeFn fn) { return fn == JIT_RT_SETFIELD || fn == JIT_RT_PUSH; }
+
+#endif
