@@ -1704,6 +1704,8 @@ static JitRecStatus rec_return_to_caller(JitRecorder *r)
     uint32_t callee = (uint32_t)off - 1;
     memset(r->slots, 0, r->nslots * sizeof *r->slots);
     memset(r->written, 0, r->nslots * sizeof *r->written);
+    /* what the parent's exit wrote was the callee's frame, not this one */
+    memset(r->known, JIT_T__COUNT, r->nslots);
     if (!rec_reserve(r, caller->closure->proto->frame_slots + 1u))
         return rec_abort(r, JIT_ABORT_LIMIT, NULL);
     r->base = caller->base;
