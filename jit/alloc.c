@@ -95,9 +95,21 @@ static void *rt_push(VM *vm, const Value *vals, size_t n, uint64_t extra)
     return a;
 }
 
+/* The value of vals[0][vals[1]] in place, found as the interpreter's
+ * getindex finds it (the key normalised), or NULL when the map does not
+ * hold the key: the interpreter then reads nil. Nothing is allocated. */
+static void *rt_get(VM *vm, const Value *vals, size_t n, uint64_t extra)
+{
+    (void)vm;
+    (void)extra;
+    PvMapEntry *e = n == 2 ? pvmV_map_entry(vals[0].as.m, vals[1]) : NULL;
+    return e ? &e->value : NULL;
+}
+
 const JitRuntimeCall pvmJ_runtime_calls[JIT_RT__COUNT] = {
     [JIT_RT_ARRAY] = rt_array,
     [JIT_RT_MAP] = rt_map,
     [JIT_RT_SETFIELD] = rt_setfield,
     [JIT_RT_PUSH] = rt_push,
+    [JIT_RT_GET] = rt_get,
 };

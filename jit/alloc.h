@@ -18,6 +18,8 @@ typedef enum {
     JIT_RT_SETFIELD, /* setfield of a key the map may not have: the map
                       * and the value, the key string as [extra] */
     JIT_RT_PUSH,     /* push(a, v): the array and the value */
+    JIT_RT_GET,      /* m[k] of a key other than a string: the map and the
+                      * key; the address of the entry's value, NULL if absent */
     JIT_RT__COUNT
 } JitRuntimeFn;
 

@@ -798,6 +798,32 @@ static JitRef rec_string_key(JitRecorder *r, uint32_t map_slot)
     return rec_field(r, m, vo.as.m, vk);
 }
 
+/* m[k] of a key other than a string that the map holds (an int, as
+ * hashmap's): the interpreter's own lookup, called from the trace (CALLR
+ * of rt_get, jit/alloc.c), gives the address of the entry's value, which
+ * the trace loads with its type guarded. An absent key (nil) is not
+ * recorded; one that has gone since exits before the lookup and the
+ * interpreter reads nil. */
+static JitRecStatus rec_map_get(JitRecorder *r, Value vo, Value vk)
+{
+    Value now;
+    if (!pvmV_map_get(vo.as.m, vk, &now))
+        return rec_abort(r, JIT_ABORT_NYI_TYPES, "getindex of a key the map does not hold");
+    uint32_t first = r->top - 2;
+    JitRef m = rec_slot(r, first), k = rec_slot(r, first + 1);
+    if (r->status != JIT_REC_GO)
+        return r->status;
+    JitRef chain = pvmJ_ir_append(&r->ir, JIT_IR_CARG, JIT_T_VOID, m, JIT_REF_NONE);
+    chain = pvmJ_ir_append(&r->ir, JIT_IR_CARG, JIT_T_VOID, k, chain);
+    if (!rec_snapshot(r))
+        return rec_abort(r, JIT_ABORT_LIMIT, NULL);
+    JitRef desc = pvmJ_k_int(&r->ir, (int64_t)pvmJ_rt_desc(JIT_RT_GET, first, 2));
+    JitRef at = pvmJ_ir_append(&r->ir, JIT_IR_CALLR, JIT_T_PTR, chain, desc);
+    if (r->ir.failed)
+        return rec_abort(r, JIT_ABORT_LIMIT, NULL);
+    return rec_load_value(r, at, now, 2);
+}
+
 static JitRecStatus rec_getindex(JitRecorder *r)
 {
     Value vo = r->base[r->top - 2], vk = r->base[r->top - 1];
@@ -819,6 +845,8 @@ static JitRecStatus rec_getindex(JitRecorder *r)
     }
     if (vo.type == VT_STRING && vk.type == VT_INT && (uint64_t)vk.as.i < vo.as.s->len)
         return rec_string_index(r);
+    if (vo.type == VT_MAP && vk.type == VT_INT)
+        return rec_map_get(r, vo, vk);
     if (!array_slot_ok(vo, vk))
         return rec_abort(r, JIT_ABORT_NYI_TYPES, "getindex");
     JitRef o = rec_slot(r, r->top - 2), k = rec_slot(r, r->top - 1);

@@ -336,6 +336,12 @@ PvMap *pvmV_map_new(VM *vm, size_t capacity)
     return m;
 }
 
+PvMapEntry *pvmV_map_entry(const PvMap *m, Value key)
+{
+    int64_t pos = map_lookup(m, key);
+    return pos < 0 ? NULL : &m->entries[pos];
+}
+
 bool pvmV_map_get(const PvMap *m, Value key, Value *out)
 {
     int64_t pos = map_lookup(m, key);

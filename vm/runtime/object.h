@@ -61,6 +61,8 @@ static inline Value vm_str_value(PvString *s) { return vm_obj(VT_STRING, s); }
  * NaN key raises an error; reading one returns false / nil. */
 PvMap *pvmV_map_new(VM *vm, size_t capacity);
 bool pvmV_map_get(const PvMap *m, Value key, Value *out);
+/* The entry holding [key], or NULL; valid until the map next grows. */
+PvMapEntry *pvmV_map_entry(const PvMap *m, Value key);
 void pvmV_map_set(VM *vm, PvMap *m, Value key, Value value);
 bool pvmV_map_remove(PvMap *m, Value key, Value *removed);
 /* The entry position of [key] (a string), or -1: for inline caches, which
