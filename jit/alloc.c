@@ -106,10 +106,30 @@ static void *rt_get(VM *vm, const Value *vals, size_t n, uint64_t extra)
     return e ? &e->value : NULL;
 }
 
+/* The most bytes str of an int or a float allocates: its text is at most
+ * 24 bytes (an int's 20 digits and sign, a float's shortest round-trip
+ * form), with room to spare for how pvmV_to_string builds it. */
+#define RT_STR_BYTES (2 * (sizeof(PvString) + 32))
+
+/* str(vals[0]) of an int or a float, as the builtin makes it. The
+ * builtin also charges the text's bytes to the budget, which for these
+ * (under VM_BYTES_PER_UNIT) is no unit at all: only a check of the fuel
+ * CALL has just checked, and which the trace keeps in a register, so it
+ * is left out here. */
+static void *rt_str(VM *vm, const Value *vals, size_t n, uint64_t extra)
+{
+    (void)extra;
+    if (n != 1 || (vals[0].type != VT_INT && vals[0].type != VT_FLOAT) || !pvmV_alloc_quiet(vm, RT_STR_BYTES))
+        return NULL;
+    RT_PROTECTED(vm, made = pvmV_to_string(vm, vals[0]));
+    return made;
+}
+
 const JitRuntimeCall pvmJ_runtime_calls[JIT_RT__COUNT] = {
     [JIT_RT_ARRAY] = rt_array,
     [JIT_RT_MAP] = rt_map,
     [JIT_RT_SETFIELD] = rt_setfield,
     [JIT_RT_PUSH] = rt_push,
     [JIT_RT_GET] = rt_get,
+    [JIT_RT_STR] = rt_str,
 };

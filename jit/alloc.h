@@ -20,6 +20,7 @@ typedef enum {
     JIT_RT_PUSH,     /* push(a, v): the array and the value */
     JIT_RT_GET,      /* m[k] of a key other than a string: the map and the
                       * key; the address of the entry's value, NULL if absent */
+    JIT_RT_STR,      /* str(v) of an int or a float: the new string */
     JIT_RT__COUNT
 } JitRuntimeFn;
 

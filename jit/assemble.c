@@ -683,6 +683,8 @@ static bool plan_charges(Gen *g)
     plan_stretch(g, 0, split);
     if (split < n)
         plan_stretch(g, split + 1, n);
+    for (uint32_t s = 0; s < g->snaps->nsnaps; s++)
+        g->refund[s] += g->snaps->snaps[s].charged;
     return true;
 }
 

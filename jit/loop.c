@@ -187,7 +187,7 @@ static bool copy_snapshot(Loop *l, uint32_t i)
     JitRef next = (JitRef)(JIT_REF_BIAS + l->ir->nins);
     uint16_t nframes = s->nframes; /* s moves when the list grows */
     uint32_t frame_start = s->frame_start;
-    uint8_t ccall = s->ccall;
+    uint8_t ccall = s->ccall, charged = s->charged;
     int n = pvmJ_snap_take(l->snaps, s->pc, next, l->scratch, s->nslots);
     if (n < 0)
         return false;
@@ -195,6 +195,7 @@ static bool copy_snapshot(Loop *l, uint32_t i)
     l->snaps->snaps[n].nframes = nframes;
     l->snaps->snaps[n].frame_start = frame_start;
     l->snaps->snaps[n].ccall = ccall;
+    l->snaps->snaps[n].charged = charged;
     return true;
 }
 

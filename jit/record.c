@@ -70,6 +70,19 @@ static bool rec_snapshot(JitRecorder *r)
     return true;
 }
 
+/* The unit of budget CALL takes, for a call the trace makes itself (an
+ * intrinsic), with the snapshot before the call: where the budget runs
+ * out the interpreter makes the call and raises there. After the
+ * intrinsic's guards, whose exits resume at the call, so that no exit
+ * after it charges the call twice; an exit after it leaves after the call. */
+static bool rec_charge_call(JitRecorder *r)
+{
+    if (!rec_snapshot(r))
+        return false;
+    pvmJ_ir_append(&r->ir, JIT_IR_CHARGE, JIT_T_VOID, 1, 0);
+    return !r->ir.failed;
+}
+
 /* A snapshot no guard ended up using (the guard folded away). */
 static void rec_drop_snapshot(JitRecorder *r)
 {
@@ -432,7 +445,7 @@ static JitRecStatus rec_close(JitRecorder *r, uint32_t target)
 {
     if (!rec_snapshot(r))
         return rec_abort(r, JIT_ABORT_LIMIT, NULL);
-    pvmJ_ir_append(&r->ir, JIT_IR_CHARGE, JIT_T_VOID, (JitRef)(r->pc - target + 1 + r->calls), 0);
+    pvmJ_ir_append(&r->ir, JIT_IR_CHARGE, JIT_T_VOID, (JitRef)(r->pc - target + 1), 0);
     uint32_t saved = r->pc;
     r->pc = target;
     bool ok = rec_snapshot(r);
@@ -1468,6 +1481,8 @@ static bool intrinsic_fits(VmIntrinsic k, uint32_t argc, const Value *args)
     case VM_INTRINSIC_HAS:
         return argc == 2 && args[0].type == VT_MAP && args[1].type == VT_STRING;
     case VM_INTRINSIC_TYPE: return argc == 1;
+    case VM_INTRINSIC_STR:
+        return argc == 1 && (args[0].type == VT_INT || args[0].type == VT_FLOAT || args[0].type == VT_STRING);
     case VM_INTRINSIC_PUSH: /* else the interpreter allocates or changes the kind */
         return argc == 2 && args[0].type == VT_ARRAY && args[0].as.a->len > 0 &&
                args[0].as.a->len < args[0].as.a->cap && pvmV_array_fits(args[0].as.a, args[1]);
@@ -1484,12 +1499,20 @@ static bool intrinsic_fits(VmIntrinsic k, uint32_t argc, const Value *args)
  * it (JitIR.mutated). The result is push's: nil. */
 static JitRef rec_push_call(JitRecorder *r, uint32_t first, JitRef a, JitRef v)
 {
+    /* CALL's unit first: an exit for the budget then has pushed nothing;
+     * the runtime call's own exit (no room) gives the unit back, since
+     * the interpreter makes that call, and charges it, itself */
+    if (!rec_charge_call(r)) {
+        rec_abort(r, JIT_ABORT_LIMIT, NULL);
+        return JIT_REF_NONE;
+    }
     JitRef chain = pvmJ_ir_append(&r->ir, JIT_IR_CARG, JIT_T_VOID, a, JIT_REF_NONE);
     chain = pvmJ_ir_append(&r->ir, JIT_IR_CARG, JIT_T_VOID, v, chain);
     if (!rec_snapshot(r)) {
         rec_abort(r, JIT_ABORT_LIMIT, NULL);
         return JIT_REF_NONE;
     }
+    r->snaps.snaps[r->snaps.nsnaps - 1].charged = 1;
     JitRef desc = pvmJ_k_int(&r->ir, (int64_t)pvmJ_rt_desc(JIT_RT_PUSH, first, 2));
     pvmJ_ir_append(&r->ir, JIT_IR_CALLR, JIT_T_ARR, chain, desc);
     if (r->ir.failed) {
@@ -1497,6 +1520,29 @@ static JitRef rec_push_call(JitRecorder *r, uint32_t first, JitRef a, JitRef v)
         return JIT_REF_NONE;
     }
     return pvmJ_k_pri(&r->ir, JIT_T_NIL, false);
+}
+
+/* str(v): a string is itself; an int or a float (its type guarded where
+ * it was loaded) is made by the builtin's own code, called from the trace
+ * (CALLR of rt_str, jit/alloc.c), which exits before the call when the
+ * allocation could meet the memory limit's check (the interpreter then
+ * makes it, and raises what it raises). */
+static JitRef rec_str_call(JitRecorder *r, uint32_t first, JitRef a, Value v)
+{
+    if (v.type == VT_STRING)
+        return a;
+    JitRef chain = pvmJ_ir_append(&r->ir, JIT_IR_CARG, JIT_T_VOID, a, JIT_REF_NONE);
+    if (!rec_snapshot(r)) {
+        rec_abort(r, JIT_ABORT_LIMIT, NULL);
+        return JIT_REF_NONE;
+    }
+    JitRef desc = pvmJ_k_int(&r->ir, (int64_t)pvmJ_rt_desc(JIT_RT_STR, first, 1));
+    JitRef s = pvmJ_ir_append(&r->ir, JIT_IR_CALLR, JIT_T_STR, chain, desc);
+    if (r->ir.failed) {
+        rec_abort(r, JIT_ABORT_LIMIT, NULL);
+        return JIT_REF_NONE;
+    }
+    return s;
 }
 
 /* The intrinsic's result, as IR; JIT_REF_NONE once the recording stopped. */
@@ -1516,6 +1562,7 @@ static JitRef rec_intrinsic(JitRecorder *r, VmIntrinsic k, uint32_t first, const
     case VM_INTRINSIC_ABS: return rec_abs(r, a, args[0]);
     case VM_INTRINSIC_HAS: return rec_has(r, a, b, args[0], args[1]);
     case VM_INTRINSIC_PUSH: return rec_push_call(r, first, a, b);
+    case VM_INTRINSIC_STR: return rec_str_call(r, first, a, args[0]);
     case VM_INTRINSIC_TYPE: /* the value's type is its ref's, guarded where it was loaded */
         return pvmJ_k_gc(&r->ir, JIT_T_STR, r->vm->type_names[args[0].type]);
     default: return rec_min_max(r, a, b, args[0], args[1], k == VM_INTRINSIC_MAX);
@@ -1649,7 +1696,8 @@ static JitRecStatus rec_call(JitRecorder *r, uint32_t argc)
     JitRef res = rec_intrinsic(r, k, at + 1, &r->base[at + 1]);
     if (r->status != JIT_REC_GO)
         return r->status;
-    r->calls++;
+    if (k != VM_INTRINSIC_PUSH && !rec_charge_call(r)) /* push's is before its runtime call */
+        return rec_abort(r, JIT_ABORT_LIMIT, NULL);
     r->top = at;
     rec_push(r, res);
     return JIT_REC_GO;

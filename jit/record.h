@@ -129,7 +129,6 @@ typedef struct JitRecorder {
     JitGlobal globals[JIT_MAX_GLOBALS];
     uint32_t nglobals;
     uint32_t recorded;     /* instructions recorded so far */
-    uint32_t calls;        /* intrinsics recorded: the trip's CHARGE takes one each, like CALL */
     bool side;             /* a side trace: from a hot exit to a loop header */
     bool func;             /* a function trace: from proto's entry, ending where a
                             * side trace would or at a call of a function trace */

@@ -46,6 +46,10 @@ typedef struct {
     uint32_t side_tries;/* side recordings from here that aborted */
     uint16_t nframes;   /* inlined frames live here, innermost last (0: none); pc is the innermost's */
     uint32_t frame_start; /* the first of them in JitSnapList.frames */
+    uint8_t charged;    /* fuel the trace took before this snapshot that the
+                         * interpreter, resuming, takes again (a call's
+                         * unit, when its runtime call turns it down): the
+                         * exit gives it back */
     uint8_t ccall;      /* the frame after a C call (CALLC): an exit that may
                          * have an error to raise, so never linked nor shared */
 } JitSnap;

@@ -504,11 +504,42 @@ static void test_budget_with_allocations(void **state)
         "let list = [0];\n"
         "while true {\n"
         "  let p = mk(n);\n"
-        "  keep = [p, {a: n}, keep];\n"
+        "  keep = [p, {a: n}, keep, str(n), str(n + 0.5)];\n"
         "  push(list, n);\n"
         "  n = p.x + p.y[1] - n + 1;\n"
         "}\n";
     expect_same_stops(src, "n", 5000, 5060);
+}
+
+/* A budget that runs out inside recursion running in function traces
+ * (up-recursion through linked exits, returns through RETF) stops at the
+ * same call or back edge, with the same stack, as the interpreter. */
+static void test_budget_with_recursion(void **state)
+{
+    (void)state;
+    if (!pvmJ_available())
+        skip();
+    static const char src[] =
+        "fn fib(k) { if k < 2 { return k; } return fib(k - 1) + fib(k - 2); }\n"
+        "let n = 0;\n"
+        "let i = 0;\n"
+        "while true {\n"
+        "  n += fib(i % 9) + 1;\n"
+        "  i += 1;\n"
+        "}\n";
+    expect_same_stops(src, "n", 20000, 20040);
+    expect_same_stops(src, "n", 60000, 60020);
+    /* intrinsics in traces that end by going on in another (no back edge
+     * of their own to charge at): each call is charged where it is made */
+    static const char with_intrinsics[] =
+        "fn f(k) { if k < 2 { return math.abs(k - 1) + len(str(k)); } return f(k - 1) + math.max(f(k - 2), 0); }\n"
+        "let n = 0;\n"
+        "let i = 0;\n"
+        "while true {\n"
+        "  n += f(i % 9) + 1;\n"
+        "  i += 1;\n"
+        "}\n";
+    expect_same_stops(with_intrinsics, "n", 30000, 30040);
 }
 
 int main(void)
@@ -529,6 +560,7 @@ int main(void)
         cmocka_unit_test(test_memory_limit_in_allocating_trace),
         cmocka_unit_test(test_injected_failure_in_allocating_trace),
         cmocka_unit_test(test_budget_with_allocations),
+        cmocka_unit_test(test_budget_with_recursion),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

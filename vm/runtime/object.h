@@ -112,7 +112,8 @@ typedef enum {
     VM_INTRINSIC_MAX,
     VM_INTRINSIC_HAS,   /* has(m, k) of a map and a string key */
     VM_INTRINSIC_TYPE,  /* type(v): the VM's shared name of v's type */
-    VM_INTRINSIC_PUSH   /* push(a, v) onto an array with room, of v's kind */
+    VM_INTRINSIC_PUSH,  /* push(a, v) onto an array with room, of v's kind */
+    VM_INTRINSIC_STR    /* str(v) of an int, a float or a string */
 } VmIntrinsic;
 
 /* A native that only converts its arguments and calls one C function
