@@ -811,6 +811,35 @@ static JitRef rec_string_key(JitRecorder *r, uint32_t map_slot)
     return rec_field(r, m, vo.as.m, vk);
 }
 
+/* A call of the runtime function [fn] (jit/alloc.h) on the [n] values
+ * the frame holds from slot [first], whose refs are [args], and [extra]
+ * (one more argument after them, or JIT_REF_NONE), as CALLR with the
+ * snapshot before the instruction: its NULL exits there and the
+ * interpreter runs the instruction itself, given back the [charged]
+ * units the trace took for it. The result has IR type [type];
+ * JIT_REF_NONE, the recording aborted, when the IR or snapshots are full. */
+static JitRef rec_runtime_call(JitRecorder *r, JitRuntimeFn fn, uint32_t first, const JitRef *args, uint32_t n,
+                               JitRef extra, JitType type, uint8_t charged)
+{
+    JitRef chain = JIT_REF_NONE;
+    for (uint32_t i = 0; i < n; i++)
+        chain = pvmJ_ir_append(&r->ir, JIT_IR_CARG, JIT_T_VOID, args[i], chain);
+    if (extra != JIT_REF_NONE)
+        chain = pvmJ_ir_append(&r->ir, JIT_IR_CARG, JIT_T_VOID, extra, chain);
+    if (!rec_snapshot(r)) {
+        rec_abort(r, JIT_ABORT_LIMIT, NULL);
+        return JIT_REF_NONE;
+    }
+    r->snaps.snaps[r->snaps.nsnaps - 1].charged = charged;
+    JitRef desc = pvmJ_k_int(&r->ir, (int64_t)pvmJ_rt_desc(fn, first, n));
+    JitRef res = pvmJ_ir_append(&r->ir, JIT_IR_CALLR, type, chain, desc);
+    if (r->ir.failed) {
+        rec_abort(r, JIT_ABORT_LIMIT, NULL);
+        return JIT_REF_NONE;
+    }
+    return res;
+}
+
 /* m[k] of a key other than a string that the map holds (an int, as
  * hashmap's): the interpreter's own lookup, called from the trace (CALLR
  * of rt_get, jit/alloc.c), gives the address of the entry's value, which
@@ -823,17 +852,12 @@ static JitRecStatus rec_map_get(JitRecorder *r, Value vo, Value vk)
     if (!pvmV_map_get(vo.as.m, vk, &now))
         return rec_abort(r, JIT_ABORT_NYI_TYPES, "getindex of a key the map does not hold");
     uint32_t first = r->top - 2;
-    JitRef m = rec_slot(r, first), k = rec_slot(r, first + 1);
+    JitRef args[2] = { rec_slot(r, first), rec_slot(r, first + 1) };
     if (r->status != JIT_REC_GO)
         return r->status;
-    JitRef chain = pvmJ_ir_append(&r->ir, JIT_IR_CARG, JIT_T_VOID, m, JIT_REF_NONE);
-    chain = pvmJ_ir_append(&r->ir, JIT_IR_CARG, JIT_T_VOID, k, chain);
-    if (!rec_snapshot(r))
-        return rec_abort(r, JIT_ABORT_LIMIT, NULL);
-    JitRef desc = pvmJ_k_int(&r->ir, (int64_t)pvmJ_rt_desc(JIT_RT_GET, first, 2));
-    JitRef at = pvmJ_ir_append(&r->ir, JIT_IR_CALLR, JIT_T_PTR, chain, desc);
-    if (r->ir.failed)
-        return rec_abort(r, JIT_ABORT_LIMIT, NULL);
+    JitRef at = rec_runtime_call(r, JIT_RT_GET, first, args, 2, JIT_REF_NONE, JIT_T_PTR, 0);
+    if (r->status != JIT_REC_GO)
+        return r->status;
     return rec_load_value(r, at, now, 2);
 }
 
@@ -972,20 +996,15 @@ static JitRecStatus rec_setfield_new(JitRecorder *r, Value key)
     if (now->used == now->cap) /* the call would always exit */
         return rec_abort(r, JIT_ABORT_NYI_TYPES, "setfield growing a map");
     uint32_t at = r->top - 2;
-    JitRef o = rec_slot(r, at), v = rec_slot(r, at + 1);
+    JitRef args[2] = { rec_slot(r, at), rec_slot(r, at + 1) };
     if (r->status != JIT_REC_GO)
         return r->status;
-    JitRef chain = pvmJ_ir_append(&r->ir, JIT_IR_CARG, JIT_T_VOID, o, JIT_REF_NONE);
-    chain = pvmJ_ir_append(&r->ir, JIT_IR_CARG, JIT_T_VOID, v, chain);
-    chain = pvmJ_ir_append(&r->ir, JIT_IR_CARG, JIT_T_VOID, pvmJ_k_gc(&r->ir, JIT_T_STR, key.as.s), chain);
-    if (!rec_snapshot(r))
-        return rec_abort(r, JIT_ABORT_LIMIT, NULL);
-    JitRef desc = pvmJ_k_int(&r->ir, (int64_t)pvmJ_rt_desc(JIT_RT_SETFIELD, at, 2));
-    JitRef res = pvmJ_ir_append(&r->ir, JIT_IR_CALLR, JIT_T_MAP, chain, desc);
-    if (r->ir.failed)
-        return rec_abort(r, JIT_ABORT_LIMIT, NULL);
+    JitRef key_ref = pvmJ_k_gc(&r->ir, JIT_T_STR, key.as.s);
+    JitRef res = rec_runtime_call(r, JIT_RT_SETFIELD, at, args, 2, key_ref, JIT_T_MAP, 0);
+    if (r->status != JIT_REC_GO)
+        return r->status;
     r->top -= 2;
-    rec_rename(r, o, res);
+    rec_rename(r, args[0], res);
     return JIT_REC_GO;
 }
 
@@ -1506,19 +1525,9 @@ static JitRef rec_push_call(JitRecorder *r, uint32_t first, JitRef a, JitRef v)
         rec_abort(r, JIT_ABORT_LIMIT, NULL);
         return JIT_REF_NONE;
     }
-    JitRef chain = pvmJ_ir_append(&r->ir, JIT_IR_CARG, JIT_T_VOID, a, JIT_REF_NONE);
-    chain = pvmJ_ir_append(&r->ir, JIT_IR_CARG, JIT_T_VOID, v, chain);
-    if (!rec_snapshot(r)) {
-        rec_abort(r, JIT_ABORT_LIMIT, NULL);
+    JitRef args[2] = { a, v };
+    if (rec_runtime_call(r, JIT_RT_PUSH, first, args, 2, JIT_REF_NONE, JIT_T_ARR, 1) == JIT_REF_NONE)
         return JIT_REF_NONE;
-    }
-    r->snaps.snaps[r->snaps.nsnaps - 1].charged = 1;
-    JitRef desc = pvmJ_k_int(&r->ir, (int64_t)pvmJ_rt_desc(JIT_RT_PUSH, first, 2));
-    pvmJ_ir_append(&r->ir, JIT_IR_CALLR, JIT_T_ARR, chain, desc);
-    if (r->ir.failed) {
-        rec_abort(r, JIT_ABORT_LIMIT, NULL);
-        return JIT_REF_NONE;
-    }
     return pvmJ_k_pri(&r->ir, JIT_T_NIL, false);
 }
 
@@ -1531,18 +1540,7 @@ static JitRef rec_str_call(JitRecorder *r, uint32_t first, JitRef a, Value v)
 {
     if (v.type == VT_STRING)
         return a;
-    JitRef chain = pvmJ_ir_append(&r->ir, JIT_IR_CARG, JIT_T_VOID, a, JIT_REF_NONE);
-    if (!rec_snapshot(r)) {
-        rec_abort(r, JIT_ABORT_LIMIT, NULL);
-        return JIT_REF_NONE;
-    }
-    JitRef desc = pvmJ_k_int(&r->ir, (int64_t)pvmJ_rt_desc(JIT_RT_STR, first, 1));
-    JitRef s = pvmJ_ir_append(&r->ir, JIT_IR_CALLR, JIT_T_STR, chain, desc);
-    if (r->ir.failed) {
-        rec_abort(r, JIT_ABORT_LIMIT, NULL);
-        return JIT_REF_NONE;
-    }
-    return s;
+    return rec_runtime_call(r, JIT_RT_STR, first, &a, 1, JIT_REF_NONE, JIT_T_STR, 0);
 }
 
 /* The intrinsic's result, as IR; JIT_REF_NONE once the recording stopped. */
@@ -1899,15 +1897,10 @@ static JitRecStatus rec_new(JitRecorder *r, Opcode op, uint32_t n)
         if (r->status != JIT_REC_GO)
             return r->status;
     }
-    JitRef chain = JIT_REF_NONE;
-    for (uint32_t i = 0; i < nvals; i++)
-        chain = pvmJ_ir_append(&r->ir, JIT_IR_CARG, JIT_T_VOID, vals[i], chain);
-    if (!rec_snapshot(r))
-        return rec_abort(r, JIT_ABORT_LIMIT, NULL);
-    JitRef desc = pvmJ_k_int(&r->ir, (int64_t)pvmJ_rt_desc(map ? JIT_RT_MAP : JIT_RT_ARRAY, at, nvals));
-    JitRef res = pvmJ_ir_append(&r->ir, JIT_IR_CALLR, map ? JIT_T_MAP : JIT_T_ARR, chain, desc);
-    if (r->ir.failed)
-        return rec_abort(r, JIT_ABORT_LIMIT, NULL);
+    JitRef res = rec_runtime_call(r, map ? JIT_RT_MAP : JIT_RT_ARRAY, at, vals, nvals, JIT_REF_NONE,
+                                  map ? JIT_T_MAP : JIT_T_ARR, 0);
+    if (r->status != JIT_REC_GO)
+        return r->status;
     r->top = at;
     rec_push(r, res);
     return JIT_REC_GO;
