@@ -1906,6 +1906,17 @@ static JitRecStatus rec_new(JitRecorder *r, Opcode op, uint32_t n)
     return JIT_REC_GO;
 }
 
+/* throw (or a front end's raise) ends the recording just before it: the
+ * trace exits there, and the interpreter throws, with its own handlers,
+ * message and stack trace (inside inlined calls the exit has pushed their
+ * frames). A recording that would be empty is not made. */
+static JitRecStatus rec_throw(JitRecorder *r, const VmInsn *ip, Opcode op)
+{
+    if (r->recorded <= 1)
+        return rec_abort(r, JIT_ABORT_NYI_BYTECODE, pvmB_opcode_info[op].mnemonic);
+    return pvmJ_record_link(r, ip, false);
+}
+
 static JitRecStatus rec_dispatch(JitRecorder *r, const VmInsn *ip)
 {
     Opcode op = (Opcode)ip->orig;
@@ -1955,6 +1966,7 @@ static JitRecStatus rec_dispatch(JitRecorder *r, const VmInsn *ip)
     case OP_GETMETHOD: return rec_getmethod(r, r->fn->consts[ip->arg]);
     case OP_SETFIELD: return rec_setfield(r, r->fn->consts[ip->arg]);
     case OP_CALL: return rec_call(r, (uint32_t)ip->arg);
+    case OP_THROW: case OP_RAISE: return rec_throw(r, ip, op);
     case OP_RET: return rec_return(r);
     case OP_ARRAY: case OP_MAP: return rec_new(r, op, (uint32_t)ip->arg);
     default: return rec_abort(r, JIT_ABORT_NYI_BYTECODE, pvmB_opcode_info[op].mnemonic);

@@ -31,7 +31,7 @@ let s = 0;
 for i in 0..1000 { s += top(i); }
 print(s);
 PV
-for prog in "$TMPDIR/deep.pv" "$here/tests/programs/jit_call_err_trace.pv"; do
+for prog in "$TMPDIR/deep.pv" "$here/tests/programs/jit_call_err_trace.pv" "$here/tests/programs/err_jit_throw.pv"; do
     "$PVM" -j off "$prog" > "$TMPDIR/off.out" 2> "$TMPDIR/off.err"
     off=$?
     [ "$off" = 1 ] || fail "$prog: -j off exited $off"
