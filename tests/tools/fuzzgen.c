@@ -1291,6 +1291,10 @@ static void gen_kfunc(int index)
     pure = 1;
     flat = chance(80);
     strict = chance(50);
+    if (recursive) { /* its own calls multiply: no other calls, no loops */
+        kcallable = 0;
+        flat = 1;
+    }
     open_block();
     if (recursive) {
         line("if (%s & 7) < %d { return ", p->name, recursive);
