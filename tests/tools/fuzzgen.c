@@ -26,7 +26,8 @@
  * guards (the callee, an argument's type, a branch inside it) fail; errors
  * injected into kernels include ones raised inside a callee (kerr, kdiv)
  * and a wrong argument count from a callee that changes mid-loop. A
- * quarter of the int ones recurse (to depth 7 at most), so that function
+ * quarter of the int ones recurse (to depth 7 at most, calling nothing
+ * else and with no loop, so that runs stay short), so that function
  * traces and their returns into every kind of caller are exercised.
  * Output goes straight to stdout in generation order. */
 #include <inttypes.h>
