@@ -413,12 +413,12 @@ static void flush(PvmJitState *j)
     j->flushes++;
 }
 
-/* A root trace: the loop pass, then the trace runs from its back edge (or
- * its function's entry). */
+/* A root trace: a loop's gets the loop pass and runs from its back edge;
+ * a function's, which always ends in an EXIT, runs from its entry. */
 static void root_done(VM *vm, PvmJitState *j)
 {
     JitRecorder *r = &j->rec;
-    if (!r->links && !pvmJ_loop_optimize(&r->ir, &r->snaps))
+    if (!r->links && !r->func && !pvmJ_loop_optimize(&r->ir, &r->snaps))
         pvmJ_ir_append(&r->ir, JIT_IR_LOOP, JIT_T_VOID, 0, 0);
     JitFail why;
     JitTrace *t = compile(vm, j, &why);
