@@ -1717,16 +1717,24 @@ static JitRecStatus rec_call(JitRecorder *r, uint32_t argc)
  * then RETF moves the base down to the caller's. The model then is the
  * caller's frame: its slots below the callee are read from the stack when
  * used. */
-/* A return the trace does not follow: a side or function trace that has
- * recorded something ends before it (EXIT), and the interpreter makes it;
- * a loop's root trace, or a trace that would be empty, is not made. */
+/* The recording ends just before the instruction being recorded, which
+ * the interpreter runs: the trace exits there (EXIT). A trace that would
+ * be empty is not made ([why], [detail]). */
+static JitRecStatus rec_stop_before(JitRecorder *r, JitAbort why, const char *detail)
+{
+    if (r->recorded <= 1)
+        return rec_abort(r, why, detail);
+    return pvmJ_record_link(r, &r->fn->code[r->pc], false);
+}
+
+/* A return the trace does not follow: a side or function trace ends
+ * before it, and the interpreter makes it; a loop's root trace is not
+ * made. */
 static JitRecStatus rec_return_here(JitRecorder *r, const char *why)
 {
     if (!(r->side || r->func))
         return rec_abort(r, JIT_ABORT_RETURN, NULL);
-    if (r->recorded <= 1)
-        return rec_abort(r, JIT_ABORT_RETURN, why);
-    return pvmJ_record_link(r, &r->fn->code[r->pc], false);
+    return rec_stop_before(r, JIT_ABORT_RETURN, why);
 }
 
 static JitRecStatus rec_return_to_caller(JitRecorder *r)
@@ -1906,17 +1914,6 @@ static JitRecStatus rec_new(JitRecorder *r, Opcode op, uint32_t n)
     return JIT_REC_GO;
 }
 
-/* throw (or a front end's raise) ends the recording just before it: the
- * trace exits there, and the interpreter throws, with its own handlers,
- * message and stack trace (inside inlined calls the exit has pushed their
- * frames). A recording that would be empty is not made. */
-static JitRecStatus rec_throw(JitRecorder *r, const VmInsn *ip, Opcode op)
-{
-    if (r->recorded <= 1)
-        return rec_abort(r, JIT_ABORT_NYI_BYTECODE, pvmB_opcode_info[op].mnemonic);
-    return pvmJ_record_link(r, ip, false);
-}
-
 static JitRecStatus rec_dispatch(JitRecorder *r, const VmInsn *ip)
 {
     Opcode op = (Opcode)ip->orig;
@@ -1966,7 +1963,9 @@ static JitRecStatus rec_dispatch(JitRecorder *r, const VmInsn *ip)
     case OP_GETMETHOD: return rec_getmethod(r, r->fn->consts[ip->arg]);
     case OP_SETFIELD: return rec_setfield(r, r->fn->consts[ip->arg]);
     case OP_CALL: return rec_call(r, (uint32_t)ip->arg);
-    case OP_THROW: case OP_RAISE: return rec_throw(r, ip, op);
+    case OP_THROW: case OP_RAISE: /* the interpreter throws, with its own handlers,
+                                   * message and stack trace */
+        return rec_stop_before(r, JIT_ABORT_NYI_BYTECODE, pvmB_opcode_info[op].mnemonic);
     case OP_RET: return rec_return(r);
     case OP_ARRAY: case OP_MAP: return rec_new(r, op, (uint32_t)ip->arg);
     default: return rec_abort(r, JIT_ABORT_NYI_BYTECODE, pvmB_opcode_info[op].mnemonic);
