@@ -131,38 +131,36 @@ static void vm_account(VM *vm, size_t size)
     vm->bytes_allocated += size;
 }
 
-void *pvmV_alloc(VM *vm, size_t size)
+void *pvmV_alloc_charged(size_t size)
 {
-    vm_account(vm, size);
-    return vm_checked(vm, GC_MALLOC(size ? size : 1));
-}
-
-void *pvmV_alloc_atomic(VM *vm, size_t size)
-{
-    vm_account(vm, size);
-    void *p = vm_checked(vm, GC_MALLOC_ATOMIC(size ? size : 1));
-    /* Atomic blocks are not cleared by bdwgc; clearing keeps results
-     * deterministic for callers that rely on a zeroed tail. */
-    memset(p, 0, size);
-    return p;
-}
-
-void pvmV_charge_alloc(VM *vm, size_t size)
-{
-    vm_account(vm, size);
+    return GC_MALLOC(size ? size : 1);
 }
 
 void *pvmV_alloc_atomic_charged(size_t size)
 {
     void *p = GC_MALLOC_ATOMIC(size ? size : 1);
+    /* Atomic blocks are not cleared by bdwgc; clearing keeps results
+     * deterministic for callers that rely on a zeroed tail. */
     if (p)
         memset(p, 0, size);
     return p;
 }
 
-void *pvmV_alloc_charged(size_t size)
+void *pvmV_alloc(VM *vm, size_t size)
 {
-    return GC_MALLOC(size ? size : 1);
+    vm_account(vm, size);
+    return vm_checked(vm, pvmV_alloc_charged(size));
+}
+
+void *pvmV_alloc_atomic(VM *vm, size_t size)
+{
+    vm_account(vm, size);
+    return vm_checked(vm, pvmV_alloc_atomic_charged(size));
+}
+
+void pvmV_charge_alloc(VM *vm, size_t size)
+{
+    vm_account(vm, size);
 }
 
 /* Blocks of at least this size have their pages returned to the OS when
