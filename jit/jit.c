@@ -731,8 +731,9 @@ const VmInsn *pvmJ_function_entry(VM *vm, VmFrame *f)
     const VmProto *p = f->closure->proto;
     if (vm->ccalls_in_trace || j->recording)
         return p->code;
-    if (has_trace(p->jit_entry))
-        return run_traces(vm, j, p->jit_entry & ~JIT_CACHE_TRACE, f);
+    int32_t ti = function_trace(p);
+    if (ti >= 0)
+        return run_traces(vm, j, (uint32_t)ti, f);
     count_trip(vm, j, f, JIT_FUNCTION_ROOT);
     return p->code;
 }
