@@ -136,9 +136,15 @@ JitRef pvmJ_ir_append(JitIR *ir, JitOp op, JitType type, JitRef a, JitRef b)
     JitRef ref = (JitRef)(JIT_REF_BIAS + ir->nins);
     ir->ins[ir->nins++] = (JitIns){ .op = op, .type = type, .a = a, .b = b, .prev = ir->chain[op] };
     ir->chain[op] = ref;
-    if (op == JIT_IR_CALLR && pvmJ_ref_is_const(b) && pvmJ_rt_mutates(pvmJ_rt_fn(ir->kval[JIT_REF_BIAS - 1u - b])))
+    if (pvmJ_ir_mutates(ir, op, b))
         ir->mutated = ref;
     return ref;
+}
+
+bool pvmJ_ir_mutates(const JitIR *ir, JitOp op, JitRef b)
+{
+    return op == JIT_IR_CALLR && pvmJ_ref_is_const(b) &&
+           pvmJ_rt_mutates(pvmJ_rt_fn((uint64_t)pvmJ_k_int_value(ir, b)));
 }
 
 static void ir_dump_ref(const JitIR *ir, JitRef r, FILE *out)

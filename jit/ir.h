@@ -251,6 +251,10 @@ JitRef pvmJ_k_pri(JitIR *ir, JitType type, bool truth);
 int64_t pvmJ_k_int_value(const JitIR *ir, JitRef r);
 double pvmJ_k_float_value(const JitIR *ir, JitRef r);
 
+/* Whether instruction [op] [b] is a call that changes an existing object
+ * (CALLR of map_set or push: JitIR.mutated, the LOOP pass). */
+bool pvmJ_ir_mutates(const JitIR *ir, JitOp op, JitRef b);
+
 /* Appends without folding: what the fold engine calls once it has decided
  * an instruction is new. Returns JIT_REF_NONE and sets ir->failed when full. */
 JitRef pvmJ_ir_append(JitIR *ir, JitOp op, JitType type, JitRef a, JitRef b);

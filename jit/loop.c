@@ -27,7 +27,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jit/alloc.h"
 #include "jit/loop.h"
 
 typedef struct {
@@ -145,7 +144,7 @@ static bool mark_variant(Loop *l)
 {
     for (uint32_t i = 0; i < l->nloop; i++) {
         const JitIns *in = &l->ir->ins[i];
-        if (in->op == JIT_IR_CALLR && pvmJ_rt_mutates(pvmJ_rt_fn(l->ir->kval[JIT_REF_BIAS - 1u - in->b])))
+        if (pvmJ_ir_mutates(l->ir, (JitOp)in->op, in->b))
             l->inserts = true;
     }
     for (uint32_t i = 0; i < l->nloop; i++) {
