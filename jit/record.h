@@ -72,13 +72,10 @@ typedef struct {
  * edge is recorded are unrolled, and only if all of them fit. */
 #define JIT_MAX_UNROLL 16u
 
-/* A back edge's cache word (jit.c keeps a loop's state there) with this
- * bit set says a trace runs from the loop's header. */
+/* A back edge's cache word (jit.c keeps a loop's state there, and a
+ * function's jit_entry its calls') with this bit set says a trace runs
+ * from the loop's header (the function's entry): jit.c's has_trace. */
 #define JIT_CACHE_TRACE 0x80000000u
-static inline bool pvmJ_loop_traced(const VmInsn *jmp)
-{
-    return jmp->cache != UINT32_MAX && (jmp->cache & JIT_CACHE_TRACE);
-}
 #define JIT_MAX_POPS 4u       /* frames one side or function trace may return from */
 /* The loop_end of a function trace: a root recorded from a function's
  * entry, at a call, rather than from a loop's header. */
