@@ -70,11 +70,11 @@ static bool rec_snapshot(JitRecorder *r)
     return true;
 }
 
-/* The unit of budget CALL takes, for a call the trace makes itself (an
- * intrinsic), with the snapshot before the call: where the budget runs
- * out the interpreter makes the call and raises there. After the
- * intrinsic's guards, whose exits resume at the call, so that no exit
- * after it charges the call twice; an exit after it leaves after the call. */
+/* The unit of budget CALL takes, for a call the trace makes or inlines
+ * itself, with the snapshot before the call: where the budget runs out
+ * the interpreter makes the call and raises there. After the call's
+ * guards, whose exits resume at the call, so that no exit after it
+ * charges the call twice. */
 static bool rec_charge_call(JitRecorder *r)
 {
     if (!rec_snapshot(r))
@@ -1376,9 +1376,8 @@ static JitRecStatus rec_inline(JitRecorder *r, uint32_t at, uint32_t argc, PvClo
         !rec_guard(r, JIT_IR_EQ, JIT_T_FN, fn, pvmJ_k_gc(&r->ir, JIT_T_FN, cl)) ||
         !rec_call_room(r, end))
         return r->status;
-    if (!rec_snapshot(r))
+    if (!rec_charge_call(r))
         return rec_abort(r, JIT_ABORT_LIMIT, NULL);
-    pvmJ_ir_append(&r->ir, JIT_IR_CHARGE, JIT_T_VOID, 1, 0);
 
     JitRecFrame *fr = &r->frames[r->depth];
     *fr = (JitRecFrame){ .proto = p, .base = base, .ret = r->pc + 1 };
@@ -1648,9 +1647,8 @@ static JitRecStatus rec_ccall(JitRecorder *r, uint32_t at, uint32_t argc, const 
     }
     if (!rec_no_upvalue_above(r))
         return r->status;
-    if (!rec_snapshot(r))
+    if (!rec_charge_call(r))
         return rec_abort(r, JIT_ABORT_LIMIT, NULL);
-    pvmJ_ir_append(&r->ir, JIT_IR_CHARGE, JIT_T_VOID, 1, 0);
     JitRef chain = JIT_REF_NONE;
     for (uint32_t i = 0; i < argc; i++)
         chain = pvmJ_ir_append(&r->ir, JIT_IR_CARG, JIT_T_VOID, args[i], chain);
