@@ -55,10 +55,42 @@ static JitRecStatus rec_abort(JitRecorder *r, JitAbort why, const char *detail)
  * such. Everything above them was written by the trace (a callee's
  * arguments where the caller pushed them, its other locals set to nil), so
  * a snapshot inside an inlined call holds all of the callee's frame. */
+/* The liveness of [fn]'s locals, computed once per recording; NULL when
+ * out of room or memory (every local is then live). */
+static const JitLive *rec_liveness(JitRecorder *r, const VmProto *fn)
+{
+    for (uint32_t i = 0; i < r->nlive_fns; i++)
+        if (r->live_fns[i].proto == fn)
+            return &r->live_fns[i];
+    if (r->nlive_fns == JIT_MAX_LIVE_FNS || !pvmJ_live_compute(&r->live_fns[r->nlive_fns], fn))
+        return NULL;
+    return &r->live_fns[r->nlive_fns++];
+}
+
+/* Leaves out of r->live the locals of the frame of [fn] at slot [base]
+ * that the interpreter, resuming it at [pc], overwrites before it reads. */
+static void rec_drop_dead(JitRecorder *r, const VmProto *fn, uint32_t base, uint32_t pc)
+{
+    const JitLive *l = rec_liveness(r, fn);
+    if (!l)
+        return;
+    for (uint32_t k = 0; k < fn->nlocals && base + k < r->top; k++)
+        if (!pvmJ_live_local(l, pc, k))
+            r->live[base + k] = JIT_REF_NONE;
+}
+
 static bool rec_snapshot(JitRecorder *r)
 {
     for (uint32_t i = 0; i < r->top; i++)
         r->live[i] = r->written[i] ? r->slots[i] : JIT_REF_NONE;
+    /* the trace's frame resumes at the first inlined call's return, each
+     * callee at the next one's, the innermost at this instruction */
+    for (uint32_t k = 0; k <= r->depth; k++) {
+        const VmProto *fn = k == 0 ? r->frame_fn : r->frames[k - 1].proto;
+        uint32_t base = k == 0 ? 0 : r->frames[k - 1].base;
+        uint32_t pc = k < r->depth ? r->frames[k].ret : r->pc;
+        rec_drop_dead(r, fn, base, pc);
+    }
     JitRef next = (JitRef)(JIT_REF_BIAS + r->ir.nins);
     int n = pvmJ_snap_take(&r->snaps, r->pc, next, r->live, (uint16_t)r->top);
     if (n < 0)
@@ -2093,6 +2125,9 @@ void pvmJ_record_cancel(JitRecorder *r, JitAbort why)
 
 void pvmJ_record_free(JitRecorder *r)
 {
+    for (uint32_t i = 0; i < r->nlive_fns; i++)
+        pvmJ_live_free(&r->live_fns[i]);
+    r->nlive_fns = 0;
     pvmJ_ir_free(&r->ir);
     pvmJ_snap_free(&r->snaps);
     free(r->slots);

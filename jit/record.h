@@ -26,6 +26,7 @@
 #ifndef PVM_JIT_RECORD_H
 #define PVM_JIT_RECORD_H
 
+#include "jit/live.h"
 #include "jit/snap.h"
 #include "vm/runtime/vm.h"
 
@@ -76,6 +77,9 @@ typedef struct {
  * function's jit_entry its calls') with this bit set says a trace runs
  * from the loop's header (the function's entry): jit.c's has_trace. */
 #define JIT_CACHE_TRACE 0x80000000u
+/* Functions whose liveness (live.c) one recording keeps: a snapshot in
+ * any other leaves its locals in. */
+#define JIT_MAX_LIVE_FNS 16u
 #define JIT_MAX_POPS 4u       /* frames one side or function trace may return from */
 /* The loop_end of a function trace: a root recorded from a function's
  * entry, at a call, rather than from a loop's header. */
@@ -136,6 +140,8 @@ typedef struct JitRecorder {
     JitAbort abort;
     const char *abort_detail; /* e.g. the opcode's mnemonic */
     uint32_t pc;           /* the instruction being recorded, in fn */
+    JitLive live_fns[JIT_MAX_LIVE_FNS]; /* the liveness of functions snapshots were taken in */
+    uint32_t nlive_fns;
 } JitRecorder;
 
 /* Starts recording the loop whose back edge is the jmp at [back_edge] in
