@@ -83,6 +83,28 @@ static void *rt_setfield(VM *vm, const Value *vals, size_t n, uint64_t extra)
     return m;
 }
 
+/* setfield of key [extra] on a map the trace made and no other object
+ * can reach yet (the recorder knows it: a fresh map, sink.c), to vals[1]:
+ * pvmV_map_set, growing the map if it must while it stays small. Nothing
+ * of the trace depends on where such a map's entries are (its fields
+ * are known without reading them), so they may move. Returns the map. */
+static void *rt_setfield_fresh(VM *vm, const Value *vals, size_t n, uint64_t extra)
+{
+    PvMap *m = vals[0].as.m;
+    Value key = vm_str_value((PvString *)(uintptr_t)extra);
+    if (n != 2)
+        return NULL;
+    if (m->used == m->cap && pvmV_map_find_string(m, key) < 0) {
+        if (m->count >= JIT_RT_MAX_PAIRS || !pvmV_alloc_quiet(vm, JIT_RT_MAX_PAIRS * sizeof(PvMapEntry)))
+            return NULL;
+    }
+    RT_PROTECTED(vm, {
+        pvmV_map_set(vm, m, key, vals[1]);
+        made = m;
+    });
+    return made;
+}
+
 /* push(vals[0], vals[1]) when pvmV_array_push would neither allocate nor
  * change the array's kind: it has elements, room for one more, and the
  * value fits its kind (the rest of pvmV_array_push). Returns the array. */
@@ -129,6 +151,7 @@ const JitRuntimeCall pvmJ_runtime_calls[JIT_RT__COUNT] = {
     [JIT_RT_ARRAY] = rt_array,
     [JIT_RT_MAP] = rt_map,
     [JIT_RT_SETFIELD] = rt_setfield,
+    [JIT_RT_SETFIELD_FRESH] = rt_setfield_fresh,
     [JIT_RT_PUSH] = rt_push,
     [JIT_RT_GET] = rt_get,
     [JIT_RT_STR] = rt_str,

@@ -17,6 +17,8 @@ typedef enum {
     JIT_RT_MAP,   /* map n: n key/value pairs, 2n values */
     JIT_RT_SETFIELD, /* setfield of a key the map may not have: the map
                       * and the value, the key string as [extra] */
+    JIT_RT_SETFIELD_FRESH, /* setfield on a map no other object can reach
+                            * yet (sink.c): as SETFIELD, any key, growing it */
     JIT_RT_PUSH,     /* push(a, v): the array and the value */
     JIT_RT_GET,      /* m[k] of a key other than a string: the map and the
                       * key; the address of the entry's value, NULL if absent */
@@ -44,7 +46,8 @@ static inline JitRuntimeFn pvmJ_rt_fn(uint64_t d) { return (JitRuntimeFn)(d >> 4
 static inline uint32_t pvmJ_rt_slot(uint64_t d) { return (uint32_t)(d >> 20) & 0xFFFFFu; }
 static inline uint32_t pvmJ_rt_n(uint64_t d) { return (uint32_t)d & 0xFFFFFu; }
 /* Whether the function changes an object the trace may have read (its
- * length, count, key filter): JitIR.mutated, the LOOP pass. */
+ * length, count, key filter): JitIR.mutated, the LOOP pass. A fresh map's
+ * setfield does not: nothing the trace read can be that map. */
 static inline bool pvmJ_rt_mutates(JitRuntimeFn fn) { return fn == JIT_RT_SETFIELD || fn == JIT_RT_PUSH; }
 
 #endif

@@ -118,7 +118,7 @@ static bool has_value(const JitIns *in)
 
 static bool needs_register(const Gen *g, uint32_t k)
 {
-    return has_value(&g->ir->ins[k]) && !g->fused[k];
+    return has_value(&g->ir->ins[k]) && !g->fused[k] && !pvmJ_sunk(g->ir, (JitRef)(JIT_REF_BIAS + k));
 }
 
 /* The bits of constant [ref]: an int, a float's, a pointer or a primitive. */
@@ -184,7 +184,11 @@ static void find_fused(Gen *g)
     for (uint32_t s = 0; s < g->snaps->nsnaps; s++) {
         const JitSnap *sn = &g->snaps->snaps[s];
         for (uint32_t e = 0; e < sn->nentries; e++) {
-            JitRef r = g->snaps->map[sn->map_start + e].ref;
+            JitRef vals[JIT_SINK_MAX_VALUES], r = g->snaps->map[sn->map_start + e].ref;
+            uint32_t n = pvmJ_sunk(ir, r) ? pvmJ_sink_values(ir, r, vals, JIT_SINK_MAX_VALUES) : 0;
+            for (uint32_t i = 0; i < n; i++)
+                if (!pvmJ_ref_is_const(vals[i]))
+                    bad[index_of(vals[i])] = true;
             if (r != JIT_REF_NONE && !pvmJ_ref_is_const(r))
                 bad[index_of(r)] = true;
         }
@@ -221,6 +225,20 @@ static uint32_t last_exit_of(const Gen *g, uint32_t n, uint32_t end)
     return at;
 }
 
+/* A snapshot's value, read by exits up to [until]: a sunk map's are the
+ * values the exit stores for it. */
+static void use_snapshot_value(Gen *g, JitRef ref, uint32_t until)
+{
+    if (!pvmJ_sunk(g->ir, ref)) {
+        use_at(g, ref, until, 0);
+        return;
+    }
+    JitRef vals[JIT_SINK_MAX_VALUES];
+    uint32_t n = pvmJ_sink_values(g->ir, ref, vals, JIT_SINK_MAX_VALUES);
+    for (uint32_t i = 0; i < n; i++)
+        use_at(g, vals[i], until, 0);
+}
+
 /* Last uses: operands, and snapshots (whose values an exit stores, so
  * needed until the last guard that exits through them); the PHIs read at
  * the end of the body. A value made before the LOOP and used after it is
@@ -238,7 +256,7 @@ static void find_last_uses(Gen *g)
     for (uint32_t k = 0; k < ir->nins; k++) {
         const JitIns *in = &ir->ins[k];
         g->last[k] = k;
-        if (in->op == JIT_IR_PHI)
+        if (in->op == JIT_IR_PHI || pvmJ_sunk(ir, (JitRef)(JIT_REF_BIAS + k)))
             continue;
         if (pvmJ_ir_ops[in->op].o1 == JIT_O_REF)
             use_at(g, in->a, k, weight_at(g, k));
@@ -259,7 +277,7 @@ static void find_last_uses(Gen *g)
         if (until < end && (ir->ins[until].op == JIT_IR_CALLC || ir->ins[until].op == JIT_IR_CALLR))
             until++;
         for (uint32_t e = 0; e < s->nentries; e++)
-            use_at(g, g->snaps->map[s->map_start + e].ref, until, 0);
+            use_snapshot_value(g, g->snaps->map[s->map_start + e].ref, until);
     }
     memcpy(g->own_last, g->last, ir->nins * sizeof *g->last);
     for (uint32_t k = 0; k < ir->nins; k++) {
@@ -1480,7 +1498,10 @@ static bool gen_ins(Gen *g, JitRef ref)
     case JIT_IR_HKEY: gen_hkey(g, in); return true;
     case JIT_IR_CARG: return true; /* read by its CALLC or CALLR */
     case JIT_IR_CALLC: gen_callc(g, in, ref); return true;
-    case JIT_IR_CALLR: gen_callr(g, in, ref); return true;
+    case JIT_IR_CALLR:
+        if (!pvmJ_sunk(g->ir, ref)) /* a sunk map is made only by the exits that hold it */
+            gen_callr(g, in, ref);
+        return true;
     default: break;
     }
     if (is_guard_compare(op)) {
@@ -1684,11 +1705,38 @@ static void gen_exit_stores(Gen *g, uint32_t s, uint32_t b, PvmjLabel *stores)
     for (uint32_t i = 0; i < sn->nentries; i++) {
         while (j < bn && be[j].slot < e[i].slot)
             j++;
-        if (j < bn && be[j].slot == e[i].slot && be[j].ref == e[i].ref)
+        if ((j < bn && be[j].slot == e[i].slot && be[j].ref == e[i].ref) || pvmJ_sunk(g->ir, e[i].ref))
             continue;
         store_value(g, slot_tag(e[i].slot), slot_payload(e[i].slot), e[i].ref);
     }
     pvmJ_ret(g->a);
+}
+
+/* The values of the sunk maps snapshot [sn] holds, into the sink buffer
+ * in the order pvmJ_sink_restore reads them: each map once, in entry
+ * order. Before the frames are pushed, which takes registers that may
+ * hold them. */
+static void gen_sink_stores(Gen *g, const JitSnap *sn)
+{
+    if (!sn->sunk)
+        return;
+    const JitSnapEntry *e = &g->snaps->map[sn->map_start];
+    uint32_t pos = 0;
+    for (uint32_t i = 0; i < sn->nentries; i++) {
+        if (!pvmJ_sunk(g->ir, e[i].ref))
+            continue;
+        uint32_t j = 0;
+        while (j < i && e[j].ref != e[i].ref)
+            j++;
+        if (j < i)
+            continue;
+        JitRef vals[JIT_SINK_MAX_VALUES];
+        uint32_t n = pvmJ_sink_values(g->ir, e[i].ref, vals, JIT_SINK_MAX_VALUES);
+        for (uint32_t v = 0; v < n; v++, pos++) {
+            int32_t at = (int32_t)(8u * PVMJ_SINK_BUF + 16u * pos);
+            store_value(g, pvmj_mem(PVMJ_R12, at), pvmj_mem(PVMJ_R12, at + 8), vals[v]);
+        }
+    }
 }
 
 /* Exits share their code only in traces of at least this many
@@ -1707,8 +1755,10 @@ static void gen_exit_in_line(Gen *g, uint32_t s, uint32_t *exit_jumps, PvmjLabel
     const JitSnap *sn = &g->snaps->snaps[s];
     for (uint32_t i = 0; i < sn->nentries; i++) {
         const JitSnapEntry *e = &g->snaps->map[sn->map_start + i];
-        store_value(g, slot_tag(e->slot), slot_payload(e->slot), e->ref);
+        if (!pvmJ_sunk(g->ir, e->ref))
+            store_value(g, slot_tag(e->slot), slot_payload(e->slot), e->ref);
     }
+    gen_sink_stores(g, sn);
     if (sn->nframes > 0)
         gen_push_frames(g, sn, -1);
     size_t field = pvmJ_jmp_rel32(g->a);
@@ -1764,6 +1814,7 @@ static bool gen_exits(Gen *g, uint32_t *exit_jumps)
         }
         if (sn->nentries > 0)
             pvmJ_call(g->a, stores[s]);
+        gen_sink_stores(g, sn);
         bool new_frames = false;
         if (sn->nframes > 0) {
             new_frames = frames_of == UINT32_MAX || !same_frames(g, s, frames_of);

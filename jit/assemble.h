@@ -3,6 +3,7 @@
 #ifndef PVM_JIT_ASSEMBLE_H
 #define PVM_JIT_ASSEMBLE_H
 
+#include "jit/sink.h"
 #include "jit/snap.h"
 #include "jit/x86.h"
 #include "vm/runtime/vm.h"
@@ -15,6 +16,11 @@
  * left (the frame already written back). */
 #define PVMJ_VALS JIT_MAX_INS
 #define PVMJ_VALS_POLL (-8) /* the interrupt mirror, from vals */
+/* After the homes, the sink buffer: JIT_SINK_BUF_VALUES Values an exit
+ * stores for the trace runner to make the sunk maps it holds from
+ * (sink.h); PVMJ_VALS_ALL words in all. */
+#define PVMJ_SINK_BUF PVMJ_VALS
+#define PVMJ_VALS_ALL (PVMJ_VALS + 2u * JIT_SINK_BUF_VALUES)
 typedef uint32_t (*JitEntry)(Value *base, uint64_t *vals);
 
 typedef struct {

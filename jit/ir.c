@@ -29,6 +29,7 @@ void pvmJ_ir_free(JitIR *ir)
 {
     free(ir->ins);
     free(ir->kins);
+    free(ir->sunk);
     GC_FREE(ir->kval);
     memset(ir, 0, sizeof *ir);
 }
@@ -184,6 +185,8 @@ void pvmJ_ir_dump(const JitIR *ir, FILE *out)
                 pvmJ_ir_type_names[in->type], info->name);
         ir_dump_operand(ir, info->o1, in->a, out);
         ir_dump_operand(ir, info->o2, in->b, out);
+        if (ir->sunk && ir->sunk[i])
+            fputs("  sunk", out);
         fputc('\n', out);
     }
 }

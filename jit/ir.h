@@ -222,6 +222,9 @@ typedef struct JitIR {
      * what an object's words read before it (FLOAD, ALEN, AKIND, ABC) is
      * not reused after it, whatever ref the object is reached through. */
     JitRef mutated;
+    /* The sink pass's verdict (sink.c): per instruction, 1 for a call
+     * making a map that is not made (NULL until the pass has run). */
+    uint8_t *sunk;
 } JitIR;
 
 typedef struct {

@@ -263,7 +263,7 @@ static void dump_trace(PvmJitState *j, const JitTrace *t, uint32_t n)
  * meanwhile is never lost. */
 static uint64_t *make_value_area(VM *vm)
 {
-    uint64_t *block = GC_MALLOC_UNCOLLECTABLE((PVMJ_VALS + 1) * sizeof *block);
+    uint64_t *block = GC_MALLOC_UNCOLLECTABLE((PVMJ_VALS_ALL + 1) * sizeof *block);
     if (!block)
         return NULL;
     volatile sig_atomic_t *mirror = (volatile sig_atomic_t *)(block + 1) + PVMJ_VALS_POLL / (int)sizeof(sig_atomic_t);
@@ -310,6 +310,16 @@ static const char *fail_message(JitFail why)
 /* Assembles the finished recording into a new trace; NULL (nothing
  * installed) when the backend cannot, memory ran out or the caps on traces
  * and machine code stand in the way, and then [*why] says which. */
+/* Whether the trace writes its frame back at its end itself (LOOP #0)
+ * rather than through an exit. */
+static bool loops_back(const JitIR *ir)
+{
+    for (uint32_t i = 0; i < ir->nins; i++)
+        if (ir->ins[i].op == JIT_IR_LOOP && ir->ins[i].a == 0)
+            return true;
+    return false;
+}
+
 static JitTrace *compile(VM *vm, PvmJitState *j, JitFail *why)
 {
     JitRecorder *r = &j->rec;
@@ -321,6 +331,10 @@ static JitTrace *compile(VM *vm, PvmJitState *j, JitFail *why)
     pvmJ_asm_init(&a, 0);
     void *code = NULL;
     JitAsmOut out = { 0 };
+    if (t && !pvmJ_sink_pass(&r->ir, &r->snaps, loops_back(&r->ir))) {
+        free(t);
+        t = NULL;
+    }
     if (t) {
         JitAsmIn in = { vm, &r->ir, &r->snaps, j->ntraces << JIT_EXIT_SHIFT, j->opt.stats ? &t->trips : NULL,
                         j->opt.share_exits };
@@ -689,11 +703,15 @@ static const VmInsn *run_traces(VM *vm, PvmJitState *j, uint32_t ti, VmFrame *f)
         vm->top = vm->frames[vm->nframes - 1 - exit->nframes].base + exit->nslots;
         if (exit->nframes == 0)
             f->ip = &f->closure->proto->code[pc];
+        if (exit->sunk) /* the maps the trace did not make, made now */
+            pvmJ_sink_restore(vm, &t->ir, &t->snaps, s, vm->frames[vm->nframes - 1 - exit->nframes].base,
+                              (const Value *)(j->vals + PVMJ_SINK_BUF));
         if (vm->ccall_failed) /* a callback failed in a C call the trace made */
             ccall_raise(vm, j, root, fuel0, t0);
         int32_t next = next_trace(j, ti, s, pc);
         if (next >= 0) {
-            link_exit(j, t, s, j->traces[next]);
+            if (!exit->sunk) /* else the runner makes the maps each time */
+                link_exit(j, t, s, j->traces[next]);
             ti = (uint32_t)next;
             continue;
         }

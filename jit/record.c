@@ -10,6 +10,7 @@
 
 #include "jit/alloc.h"
 #include "jit/record.h"
+#include "jit/sink.h"
 #include "vm/runtime/object.h"
 #include "vm/interp/arith.h"
 
@@ -983,13 +984,42 @@ static JitRef rec_field(JitRecorder *r, JitRef m, const PvMap *map, Value key)
     return emit(r, JIT_IR_ADD, JIT_T_PTR, e, pvmJ_k_int(&r->ir, (int64_t)offsetof(PvMapEntry, value)));
 }
 
+/* Field [key] of the map [m] (value [vo] now) when it is one the trace
+ * made and nothing else can reach yet (sink.c): its value's ref, from
+ * the values the map was made of, with no load and no guard; or that it
+ * has no such field. UNKNOWN for any other map (and, as a check, when the
+ * IR and the map itself disagree), which is then read from memory. */
+static JitFieldKnown rec_fresh_field(JitRecorder *r, JitRef m, Value vo, Value key, JitRef *value)
+{
+    if (vo.type != VT_MAP || key.type != VT_STRING || !pvmJ_sink_fresh(&r->ir, m))
+        return JIT_FIELD_UNKNOWN;
+    JitFieldKnown k = pvmJ_sink_field(&r->ir, m, pvmJ_k_gc(&r->ir, JIT_T_STR, key.as.s), value);
+    Value now;
+    bool has = pvmV_map_get(vo.as.m, key, &now);
+    if ((k == JIT_FIELD_FOUND && (!has || pvmJ_ir_at(&r->ir, *value)->type != type_of(now))) ||
+        (k == JIT_FIELD_ABSENT && has))
+        return JIT_FIELD_UNKNOWN;
+    return k;
+}
+
+/* o.key of a fresh map (rec_fresh_field) whose answer is known: its value
+ * or nil, replacing [pops] operands. */
+static JitRecStatus rec_push_known(JitRecorder *r, JitFieldKnown k, JitRef value, uint32_t pops)
+{
+    r->top -= pops;
+    rec_push(r, k == JIT_FIELD_FOUND ? value : pvmJ_k_pri(&r->ir, JIT_T_NIL, false));
+    return JIT_REC_GO;
+}
 
 static JitRecStatus rec_getfield(JitRecorder *r, Value key)
 {
     Value vo = r->base[r->top - 1];
     if (vo.type != VT_MAP)
         return rec_abort(r, JIT_ABORT_NYI_TYPES, "getfield");
-    JitRef o = rec_slot(r, r->top - 1);
+    JitRef o = rec_slot(r, r->top - 1), fv;
+    JitFieldKnown known = r->status == JIT_REC_GO ? rec_fresh_field(r, o, vo, key, &fv) : JIT_FIELD_UNKNOWN;
+    if (known != JIT_FIELD_UNKNOWN)
+        return rec_push_known(r, known, fv, 1);
     if (r->status == JIT_REC_GO && pvmV_map_find_string(vo.as.m, key) < 0)
         return rec_missing(r, o, vo.as.m, key, 1);
     JitRef at = r->status == JIT_REC_GO ? rec_field(r, o, vo.as.m, key) : JIT_REF_NONE;
@@ -1040,11 +1070,38 @@ static JitRecStatus rec_setfield_new(JitRecorder *r, Value key)
     return JIT_REC_GO;
 }
 
+/* setfield on a map the trace made that nothing else reaches yet
+ * (sink.c): a fresh setfield step, whatever the key, which may grow the
+ * map (the trace never reads where its entries are); the map has a new
+ * ref from then on, as for rec_setfield_new. */
+static JitRecStatus rec_setfield_fresh(JitRecorder *r, Value key)
+{
+    const PvMap *now = r->base[r->top - 2].as.m;
+    if (now->used == now->cap && now->count >= JIT_RT_MAX_PAIRS && pvmV_map_find_string(now, key) < 0)
+        return rec_abort(r, JIT_ABORT_NYI_TYPES, "setfield growing a map");
+    uint32_t at = r->top - 2;
+    JitRef args[2] = { rec_slot(r, at), rec_slot(r, at + 1) };
+    if (r->status != JIT_REC_GO)
+        return r->status;
+    JitRef key_ref = pvmJ_k_gc(&r->ir, JIT_T_STR, key.as.s);
+    JitRef res = rec_runtime_call(r, JIT_RT_SETFIELD_FRESH, at, args, 2, key_ref, JIT_T_MAP, 0);
+    if (r->status != JIT_REC_GO)
+        return r->status;
+    r->top -= 2;
+    rec_rename(r, args[0], res);
+    return JIT_REC_GO;
+}
+
 static JitRecStatus rec_setfield(JitRecorder *r, Value key)
 {
     Value vo = r->base[r->top - 2];
     if (vo.type != VT_MAP)
         return rec_abort(r, JIT_ABORT_NYI_TYPES, "setfield");
+    JitRef m = rec_slot(r, r->top - 2);
+    if (r->status != JIT_REC_GO)
+        return r->status;
+    if (key.type == VT_STRING && vo.as.m != r->iter_map_now && pvmJ_sink_fresh(&r->ir, m))
+        return rec_setfield_fresh(r, key);
     if (pvmV_map_find_string(vo.as.m, key) < 0)
         return rec_setfield_new(r, key);
     JitRef o = rec_slot(r, r->top - 2), v = rec_slot(r, r->top - 1);
@@ -1210,6 +1267,14 @@ static JitRecStatus rec_getor(JitRecorder *r, const VmInsn *ip)
         return r->status;
     if (!rec_key_is(r, k, vk.as.s))
         return r->status;
+    JitRef fv;
+    JitFieldKnown known = rec_fresh_field(r, o, vo, vk, &fv);
+    if (known == JIT_FIELD_FOUND)
+        return rec_push_known(r, known, fv, 2);
+    if (known == JIT_FIELD_ABSENT) {
+        r->top--;
+        return rec_follow(r, (uint32_t)ip->arg);
+    }
     int64_t pos = pvmV_map_find_string(vo.as.m, vk);
     if (pos >= 0) {
         JitRef at = rec_field(r, o, vo.as.m, vk);
@@ -1223,6 +1288,27 @@ static JitRecStatus rec_getor(JitRecorder *r, const VmInsn *ip)
     return rec_follow(r, (uint32_t)ip->arg);
 }
 
+/* A method of a fresh instance [o] (value [vo]) that does not hold [key]
+ * itself: the key in its class, the instance's __class field, known
+ * without a load. False (the recording going on) when that class is not
+ * known so; a class without the key is not recorded. */
+static bool rec_fresh_method(JitRecorder *r, JitRef o, Value vo, Value key, JitRef *method)
+{
+    Value ck = vm_str_value(r->vm->class_key), cls;
+    JitRef c;
+    if (rec_fresh_field(r, o, vo, ck, &c) != JIT_FIELD_FOUND || !pvmV_map_get(vo.as.m, ck, &cls) ||
+        cls.type != VT_MAP)
+        return false;
+    int64_t in_class = pvmV_map_find_string(cls.as.m, key);
+    if (in_class < 0) {
+        rec_abort(r, JIT_ABORT_NYI_TYPES, "getmethod beyond the class");
+        return true;
+    }
+    JitRef at = rec_field(r, c, cls.as.m, key);
+    *method = r->status == JIT_REC_GO ? rec_load(r, at, cls.as.m->entries[in_class].value) : JIT_REF_NONE;
+    return true;
+}
+
 /* getmethod key: [o] -> [method, o]: the key in the instance o itself,
  * else in its class (o.__class). Deeper class chains are not recorded. */
 static JitRecStatus rec_getmethod(JitRecorder *r, Value key)
@@ -1232,6 +1318,17 @@ static JitRecStatus rec_getmethod(JitRecorder *r, Value key)
         return rec_abort(r, JIT_ABORT_NYI_TYPES, "getmethod");
     const PvMap *m = vo.as.m;
     JitRef o = rec_slot(r, r->top - 1);
+    if (r->status != JIT_REC_GO)
+        return r->status;
+    JitRef fv;
+    JitFieldKnown known = rec_fresh_field(r, o, vo, key, &fv);
+    if (known == JIT_FIELD_FOUND || (known == JIT_FIELD_ABSENT && rec_fresh_method(r, o, vo, key, &fv))) {
+        if (r->status != JIT_REC_GO)
+            return r->status;
+        rec_set(r, r->top - 1, fv);
+        rec_push(r, o);
+        return JIT_REC_GO;
+    }
     if (r->status != JIT_REC_GO)
         return r->status;
     int64_t own = pvmV_map_may_hold(m, key.as.s) ? pvmV_map_find_string(m, key) : -1;

@@ -52,6 +52,8 @@ typedef struct {
                          * exit gives it back */
     uint8_t ccall;      /* the frame after a C call (CALLC): an exit that may
                          * have an error to raise, so never linked nor shared */
+    uint8_t sunk;       /* holds a sunk map (sink.c), which the trace runner
+                         * makes: never linked */
 } JitSnap;
 
 typedef struct {

@@ -489,6 +489,109 @@ static void test_injected_failure_in_allocating_trace(void **state)
     }
 }
 
+/* The bytes a run of [src] allocates after its load, with the JIT [jit]
+ * (at hot=1) or without. */
+static uint64_t bytes_allocated_by(bool jit, const char *src)
+{
+    VM *vm = pvmV_new();
+    assert_non_null(vm);
+    pvmL_open(vm, 0, NULL);
+    if (jit) {
+        PvmJitOptions o;
+        pvmJ_options_default(&o);
+        o.hot = 1;
+        assert_true(pvmJ_attach(vm, &o));
+    }
+    PbcImage img;
+    char err[256];
+    assert_true(pvmC_compile_source(src, strlen(src), "t.pv", NULL, &img, stderr));
+    assert_true(pvmV_load_verified(vm, &img, err, sizeof err));
+    pvmB_free(&img);
+    uint64_t before = vm->bytes_allocated;
+    assert_true(pvmV_run_program(vm));
+    uint64_t made = vm->bytes_allocated - before;
+    if (jit)
+        pvmJ_detach(vm);
+    pvmV_free(vm);
+    return made;
+}
+
+/* Allocation sinking: the temporary maps of a loop are not made at all
+ * by its trace (docs/jit.md, "Allocation sinking"); those an exit holds
+ * are, by the exit: one in a thousand trips here. */
+static void test_sunk_maps_are_not_made(void **state)
+{
+    (void)state;
+    if (!pvmJ_available())
+        skip();
+    static const char src[] =
+        "fn mk(i) { let o = {k: 1}; o.x = i; o.y = i + 1; return o; }\n"
+        "let s = 0;\n"
+        "let kept = nil;\n"
+        "for i in 0..200000 {\n"
+        "  let p = {x: i, y: 1};\n"
+        "  let q = mk(i);\n"
+        "  s += p.x + q.y;\n"
+        "  if (i % 1000 == 0) { kept = q; }\n"
+        "}\n";
+    uint64_t off = bytes_allocated_by(false, src), on = bytes_allocated_by(true, src);
+    assert_true(off > 200000u * 2u * 64u);
+    assert_true(on < off / 100u);
+}
+
+/* A budget that runs out among sunk maps stops where the interpreter
+ * stops, with the map the exit makes in its local. */
+static void test_budget_with_sunk_maps(void **state)
+{
+    (void)state;
+    if (!pvmJ_available())
+        skip();
+    static const char src[] =
+        "fn mk(x) { let o = {k: 1}; o.x = x; return o; }\n"
+        "let n = 0;\n"
+        "while true {\n"
+        "  let p = mk(n);\n"
+        "  let q = {a: p.x, b: 2};\n"
+        "  n = q.a + q.b + p.k - 2;\n"
+        "}\n";
+    expect_same_stops(src, "n", 3000, 3060);
+}
+
+/* A memory limit met while exits make sunk maps (every seventh trip's
+ * is kept): the interpreter's error, raised where the map is made. */
+static void test_memory_limit_with_sunk_maps(void **state)
+{
+    (void)state;
+    if (!pvmJ_available())
+        skip();
+    static const char src[] =
+        "let keep = nil;\n"
+        "let n = 0;\n"
+        "fn fill() {\n"
+        "  for i in 0..100000000 {\n"
+        "    let p = {x: i, y: 2};\n"
+        "    p.z = i + 1;\n"
+        "    if (i % 7 == 0) { keep = [p, keep]; }\n"
+        "    n = p.x;\n"
+        "  }\n"
+        "}\n"
+        "fill();\n";
+    AllocStop off = run_alloc_to_error(false, src, "n", (size_t)24 << 20, 0);
+    AllocStop on = run_alloc_to_error(true, src, "n", (size_t)24 << 20, 0);
+    assert_string_equal(off.error, "memory limit exceeded");
+    assert_string_equal(on.error, off.error);
+    /* the interpreter meets it making some map (line 5); a trace makes a
+     * sunk map only where it leaves with it, the kept one (line 7) */
+    assert_string_equal(off.trace, "  at fill (t.pv:5)\n  at <main> (t.pv:11)\n");
+    assert_true(strcmp(on.trace, off.trace) == 0 ||
+                strcmp(on.trace, "  at fill (t.pv:7)\n  at <main> (t.pv:11)\n") == 0);
+    assert_true(on.counts.traces >= 1);
+    /* the sunk maps of the other six trips in seven are never made, so
+     * the trace goes further before the limit */
+    assert_int_equal(on.global.type, VT_INT);
+    assert_true(on.global.as.i >= off.global.as.i * 9 / 10);
+}
+
 /* Literals and new fields charge nothing themselves, push the unit of
  * its call: a budget that runs out in a loop of them stops where the
  * interpreter stops (push's exits, when the array must grow, included). */
@@ -560,6 +663,9 @@ int main(void)
         cmocka_unit_test(test_memory_limit_in_allocating_trace),
         cmocka_unit_test(test_injected_failure_in_allocating_trace),
         cmocka_unit_test(test_budget_with_allocations),
+        cmocka_unit_test(test_sunk_maps_are_not_made),
+        cmocka_unit_test(test_budget_with_sunk_maps),
+        cmocka_unit_test(test_memory_limit_with_sunk_maps),
         cmocka_unit_test(test_budget_with_recursion),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
