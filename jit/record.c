@@ -894,6 +894,21 @@ static JitRecStatus rec_map_get(JitRecorder *r, Value vo, Value vk)
     return rec_load_value(r, at, now, 2);
 }
 
+/* a[k] of an array literal the trace made that nothing else reaches yet
+ * (sink.c), by a constant index within it: the element's ref, with no
+ * load and no guard (checked against the array itself: a literal of
+ * ints and floats, whose ints the array holds as floats, is read from
+ * memory). */
+static bool rec_fresh_element(JitRecorder *r, JitRef a, JitRef k, Value va, Value vk, JitRef *value)
+{
+    uint32_t len;
+    if (!pvmJ_ref_is_const(k) || pvmJ_ir_at(&r->ir, k)->op != JIT_IR_KINT || !pvmJ_sink_fresh(&r->ir, a) ||
+        !pvmJ_sink_element(&r->ir, a, vk.as.i, value, &len) || (uint64_t)vk.as.i >= len)
+        return false;
+    Value now = pvmV_array_get(r->vm, va.as.a, vk.as.i);
+    return pvmJ_ir_at(&r->ir, *value)->type == type_of(now);
+}
+
 static JitRecStatus rec_getindex(JitRecorder *r)
 {
     Value vo = r->base[r->top - 2], vk = r->base[r->top - 1];
@@ -919,7 +934,12 @@ static JitRecStatus rec_getindex(JitRecorder *r)
         return rec_map_get(r, vo, vk);
     if (!array_slot_ok(vo, vk))
         return rec_abort(r, JIT_ABORT_NYI_TYPES, "getindex");
-    JitRef o = rec_slot(r, r->top - 2), k = rec_slot(r, r->top - 1);
+    JitRef o = rec_slot(r, r->top - 2), k = rec_slot(r, r->top - 1), known;
+    if (r->status == JIT_REC_GO && rec_fresh_element(r, o, k, vo, vk, &known)) {
+        r->top -= 2;
+        rec_push(r, known);
+        return JIT_REC_GO;
+    }
     JitRef at = r->status == JIT_REC_GO ? rec_element(r, o, k, vo.as.a) : JIT_REF_NONE;
     if (r->status != JIT_REC_GO)
         return r->status;
@@ -1539,6 +1559,10 @@ static JitRef rec_len(JitRecorder *r, JitRef a, Value v)
         return emit(r, JIT_IR_FLOAD, JIT_T_INT, a, (JitRef)offsetof(PvString, len));
     if (v.type == VT_MAP)
         return emit(r, JIT_IR_FLOAD, JIT_T_INT, a, (JitRef)offsetof(PvMap, count));
+    JitRef unused;
+    uint32_t n;
+    if (pvmJ_sink_fresh(&r->ir, a) && pvmJ_sink_element(&r->ir, a, -1, &unused, &n))
+        return pvmJ_k_int(&r->ir, n); /* an array literal of the trace's */
     return emit(r, JIT_IR_ALEN, JIT_T_INT, a, 0);
 }
 

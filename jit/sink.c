@@ -20,6 +20,7 @@
 
 #include "jit/alloc.h"
 #include "jit/sink.h"
+#include "vm/runtime/array.h"
 #include "vm/runtime/object.h"
 
 /* The runtime function a CALLR calls, or JIT_RT__COUNT for any other ref. */
@@ -52,11 +53,18 @@ static JitRef arg_value(const JitIR *ir, JitRef carg)
     return pvmJ_ir_at(ir, carg)->a;
 }
 
-/* A step of a map the trace makes: rt_map, or rt_setfield_fresh on a step. */
+/* The call that makes an object: an array or a map literal. */
+static bool is_literal(JitRuntimeFn fn)
+{
+    return fn == JIT_RT_MAP || fn == JIT_RT_ARRAY;
+}
+
+/* A step of an object the trace makes: its literal, or rt_setfield_fresh
+ * on a map's step. */
 static bool is_step(const JitIR *ir, JitRef ref)
 {
     JitRuntimeFn fn = rt_fn_of(ir, ref);
-    return fn == JIT_RT_MAP || fn == JIT_RT_SETFIELD_FRESH;
+    return is_literal(fn) || fn == JIT_RT_SETFIELD_FRESH;
 }
 
 /* The step a setfield step adds to (its first CARG's value), or NONE. */
@@ -75,7 +83,7 @@ static uint32_t chain_of(const JitIR *ir, JitRef m, JitRef *steps, uint32_t max)
     uint32_t n = 0;
     for (JitRef s = m; n < max && is_step(ir, s);) {
         steps[n++] = s;
-        if (rt_fn_of(ir, s) == JIT_RT_MAP)
+        if (is_literal(rt_fn_of(ir, s)))
             return n;
         s = step_prev(ir, s);
     }
@@ -140,9 +148,9 @@ static bool same_string(const JitIR *ir, JitRef a, JitRef b)
 
 JitFieldKnown pvmJ_sink_field(const JitIR *ir, JitRef m, JitRef key, JitRef *value)
 {
-    JitRef steps[JIT_SINK_MAX_VALUES], cargs[2 * JIT_RT_MAX_PAIRS];
+    JitRef steps[JIT_SINK_MAX_VALUES], cargs[JIT_RT_MAX_VALUES];
     uint32_t n = chain_of(ir, m, steps, JIT_SINK_MAX_VALUES);
-    if (n == 0)
+    if (n == 0 || rt_fn_of(ir, steps[n - 1]) != JIT_RT_MAP)
         return JIT_FIELD_UNKNOWN;
     for (uint32_t i = 0; i + 1 < n; i++) { /* the newest setfield of the key wins */
         if (call_args(ir, steps[i], cargs, 3) != 3)
@@ -152,7 +160,7 @@ JitFieldKnown pvmJ_sink_field(const JitIR *ir, JitRef m, JitRef key, JitRef *val
             return JIT_FIELD_FOUND;
         }
     }
-    uint32_t nargs = call_args(ir, steps[n - 1], cargs, 2 * JIT_RT_MAX_PAIRS);
+    uint32_t nargs = call_args(ir, steps[n - 1], cargs, JIT_RT_MAX_VALUES);
     for (uint32_t p = nargs / 2; p-- > 0;) { /* a repeated key keeps its last value */
         JitRef k = arg_value(ir, cargs[2 * p]);
         if (!pvmJ_ref_is_const(k))
@@ -165,13 +173,25 @@ JitFieldKnown pvmJ_sink_field(const JitIR *ir, JitRef m, JitRef key, JitRef *val
     return JIT_FIELD_ABSENT;
 }
 
+bool pvmJ_sink_element(const JitIR *ir, JitRef a, int64_t index, JitRef *value, uint32_t *len)
+{
+    JitRef cargs[JIT_RT_MAX_VALUES];
+    if (rt_fn_of(ir, a) != JIT_RT_ARRAY)
+        return false;
+    uint32_t n = call_args(ir, a, cargs, JIT_RT_MAX_VALUES);
+    *len = n;
+    if (index >= 0 && (uint64_t)index < n)
+        *value = arg_value(ir, cargs[index]);
+    return true;
+}
+
 uint32_t pvmJ_sink_values(const JitIR *ir, JitRef m, JitRef *out, uint32_t max)
 {
-    JitRef steps[JIT_SINK_MAX_VALUES], cargs[2 * JIT_RT_MAX_PAIRS];
+    JitRef steps[JIT_SINK_MAX_VALUES], cargs[JIT_RT_MAX_VALUES];
     uint32_t n = chain_of(ir, m, steps, JIT_SINK_MAX_VALUES), count = 0;
     if (n == 0)
         return max;
-    uint32_t nargs = call_args(ir, steps[n - 1], cargs, 2 * JIT_RT_MAX_PAIRS);
+    uint32_t nargs = call_args(ir, steps[n - 1], cargs, JIT_RT_MAX_VALUES);
     for (uint32_t i = 0; i < nargs; i++, count++)
         if (out && count < max)
             out[count] = arg_value(ir, cargs[i]);
@@ -273,7 +293,7 @@ bool pvmJ_sink_pass(JitIR *ir, JitSnapList *snaps, bool loop_back)
         return true; /* done already (a trace compiled again after a flush) */
     bool any = false;
     for (uint32_t k = 0; k < ir->nins && !any; k++)
-        any = rt_fn_of(ir, (JitRef)(JIT_REF_BIAS + k)) == JIT_RT_MAP;
+        any = is_literal(rt_fn_of(ir, (JitRef)(JIT_REF_BIAS + k)));
     if (!any)
         return true;
     Sink s = { ir, snaps, calloc(ir->nins + 1u, sizeof(JitRef)) };
@@ -286,7 +306,7 @@ bool pvmJ_sink_pass(JitIR *ir, JitSnapList *snaps, bool loop_back)
     }
     for (uint32_t k = 0; k < ir->nins; k++) {
         JitRef ref = (JitRef)(JIT_REF_BIAS + k);
-        if (rt_fn_of(ir, ref) == JIT_RT_MAP && sinkable(&s, ref, loop_back))
+        if (is_literal(rt_fn_of(ir, ref)) && sinkable(&s, ref, loop_back))
             mark_chain(&s, ref, 1);
     }
     for (uint32_t i = 0; i < snaps->nsnaps; i++)
@@ -305,11 +325,13 @@ bool pvmJ_sink_pass(JitIR *ir, JitSnapList *snaps, bool loop_back)
 
 /* --- Making a sunk map at an exit --- */
 
-static PvMap *make_map(VM *vm, const JitIR *ir, JitRef m, const Value *vals)
+static Value make_object(VM *vm, const JitIR *ir, JitRef m, const Value *vals)
 {
-    JitRef steps[JIT_SINK_MAX_VALUES], cargs[2 * JIT_RT_MAX_PAIRS];
+    JitRef steps[JIT_SINK_MAX_VALUES], cargs[JIT_RT_MAX_VALUES];
     uint32_t n = chain_of(ir, m, steps, JIT_SINK_MAX_VALUES);
-    uint32_t nargs = call_args(ir, steps[n - 1], cargs, 2 * JIT_RT_MAX_PAIRS), used = 0;
+    uint32_t nargs = call_args(ir, steps[n - 1], cargs, JIT_RT_MAX_VALUES), used = 0;
+    if (rt_fn_of(ir, steps[n - 1]) == JIT_RT_ARRAY)
+        return vm_obj(VT_ARRAY, pvmV_array_of(vm, vals, nargs));
     PvMap *map = pvmV_map_new(vm, nargs / 2);
     for (uint32_t p = 0; p < nargs / 2; p++, used += 2)
         pvmV_map_set(vm, map, vals[used], vals[used + 1]);
@@ -318,7 +340,7 @@ static PvMap *make_map(VM *vm, const JitIR *ir, JitRef m, const Value *vals)
         const PvString *key = (const PvString *)(uintptr_t)ir->kval[JIT_REF_BIAS - 1u - arg_value(ir, cargs[2])];
         pvmV_map_set(vm, map, vm_str_value((PvString *)(uintptr_t)key), vals[used]);
     }
-    return map;
+    return vm_obj(VT_MAP, map);
 }
 
 void pvmJ_sink_restore(VM *vm, const JitIR *ir, const JitSnapList *snaps, uint32_t s, Value *slots,
@@ -337,8 +359,7 @@ void pvmJ_sink_restore(VM *vm, const JitIR *ir, const JitSnapList *snaps, uint32
             slots[e[i].slot] = slots[e[j].slot];
             continue;
         }
-        PvMap *m = make_map(vm, ir, e[i].ref, buf + used);
-        slots[e[i].slot] = vm_obj(VT_MAP, m);
+        slots[e[i].slot] = make_object(vm, ir, e[i].ref, buf + used);
         used += pvmJ_sink_values(ir, e[i].ref, NULL, JIT_SINK_MAX_VALUES);
     }
 }

@@ -31,6 +31,11 @@ typedef enum { JIT_FIELD_UNKNOWN, JIT_FIELD_ABSENT, JIT_FIELD_FOUND } JitFieldKn
  * its keys can be [key], UNKNOWN when a key is not a constant. */
 JitFieldKnown pvmJ_sink_field(const JitIR *ir, JitRef m, JitRef key, JitRef *value);
 
+/* Element [index] of the array [a] the trace made: true with its length
+ * and, for an index within it, the element's ref; false when [a] is no
+ * array literal of the trace (the recorder asks pvmJ_sink_fresh first). */
+bool pvmJ_sink_element(const JitIR *ir, JitRef a, int64_t index, JitRef *value, uint32_t *len);
+
 /* The sink pass: marks the maps no instruction uses but as a snapshot's
  * value or the next setfield's map (JitIR.sunk), and the snapshots that
  * hold one (JitSnap.sunk). [loop_back] is true for a trace that writes its
