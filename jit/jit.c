@@ -310,10 +310,14 @@ static const char *fail_message(JitFail why)
 /* Assembles the finished recording into a new trace; NULL (nothing
  * installed) when the backend cannot, memory ran out or the caps on traces
  * and machine code stand in the way, and then [*why] says which. */
-/* Whether the trace writes its frame back at its end itself (LOOP #0)
- * rather than through an exit. */
-static bool loops_back(const JitIR *ir)
+/* Whether every run of the trace that gets to its end writes its last
+ * snapshot: it writes the frame back itself (LOOP #0), or it ends in an
+ * EXIT (into another trace, a function trace's recursion). A map sunk
+ * there would be made on every such run, by the runner: not sunk. */
+static bool ends_writing_frame(const JitIR *ir)
 {
+    if (ir->nins > 0 && ir->ins[ir->nins - 1].op == JIT_IR_EXIT)
+        return true;
     for (uint32_t i = 0; i < ir->nins; i++)
         if (ir->ins[i].op == JIT_IR_LOOP && ir->ins[i].a == 0)
             return true;
@@ -331,7 +335,7 @@ static JitTrace *compile(VM *vm, PvmJitState *j, JitFail *why)
     pvmJ_asm_init(&a, 0);
     void *code = NULL;
     JitAsmOut out = { 0 };
-    if (t && !pvmJ_sink_pass(&r->ir, &r->snaps, loops_back(&r->ir))) {
+    if (t && !pvmJ_sink_pass(&r->ir, &r->snaps, ends_writing_frame(&r->ir))) {
         free(t);
         t = NULL;
     }

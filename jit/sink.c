@@ -221,9 +221,9 @@ static void mark_chain(Sink *s, JitRef lit, uint8_t sunk)
 }
 
 /* A chain whose literal is [lit] that may be sunk: one step after
- * another, each used only by the next, not too long, and not written
- * back by the trace itself. */
-static bool sinkable(Sink *s, JitRef lit, bool loop_back)
+ * another, each used only by the next, not too long, and not in a last
+ * snapshot that is always written. */
+static bool sinkable(Sink *s, JitRef lit, bool last_written)
 {
     JitIR *ir = s->ir;
     JitRef steps[JIT_SINK_MAX_VALUES];
@@ -245,7 +245,7 @@ static bool sinkable(Sink *s, JitRef lit, bool loop_back)
         return false;
     if (pvmJ_sink_values(ir, steps[0], NULL, JIT_SINK_MAX_VALUES) >= JIT_SINK_MAX_VALUES)
         return false;
-    if (loop_back && s->snaps->nsnaps > 0) {
+    if (last_written && s->snaps->nsnaps > 0) {
         const JitSnap *last = &s->snaps->snaps[s->snaps->nsnaps - 1];
         for (uint32_t e = 0; e < last->nentries; e++)
             if (in_list(steps, n, s->snaps->map[last->map_start + e].ref))
@@ -287,7 +287,7 @@ static void unsink_snapshot(Sink *s, const JitSnap *sn)
     }
 }
 
-bool pvmJ_sink_pass(JitIR *ir, JitSnapList *snaps, bool loop_back)
+bool pvmJ_sink_pass(JitIR *ir, JitSnapList *snaps, bool last_written)
 {
     if (ir->sunk)
         return true; /* done already (a trace compiled again after a flush) */
@@ -306,7 +306,7 @@ bool pvmJ_sink_pass(JitIR *ir, JitSnapList *snaps, bool loop_back)
     }
     for (uint32_t k = 0; k < ir->nins; k++) {
         JitRef ref = (JitRef)(JIT_REF_BIAS + k);
-        if (is_literal(rt_fn_of(ir, ref)) && sinkable(&s, ref, loop_back))
+        if (is_literal(rt_fn_of(ir, ref)) && sinkable(&s, ref, last_written))
             mark_chain(&s, ref, 1);
     }
     for (uint32_t i = 0; i < snaps->nsnaps; i++)

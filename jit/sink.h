@@ -36,12 +36,13 @@ JitFieldKnown pvmJ_sink_field(const JitIR *ir, JitRef m, JitRef key, JitRef *val
  * array literal of the trace (the recorder asks pvmJ_sink_fresh first). */
 bool pvmJ_sink_element(const JitIR *ir, JitRef a, int64_t index, JitRef *value, uint32_t *len);
 
-/* The sink pass: marks the maps no instruction uses but as a snapshot's
- * value or the next setfield's map (JitIR.sunk), and the snapshots that
- * hold one (JitSnap.sunk). [loop_back] is true for a trace that writes its
- * last snapshot back itself (LOOP #0), whose values must exist. False
- * when out of memory (nothing is sunk then). */
-bool pvmJ_sink_pass(JitIR *ir, JitSnapList *snaps, bool loop_back);
+/* The sink pass: marks the objects no instruction uses but as a
+ * snapshot's value or the next setfield's map (JitIR.sunk), and the
+ * snapshots that hold one (JitSnap.sunk). [last_written] is true for a
+ * trace that writes its last snapshot whenever it gets to its end (LOOP
+ * #0 writes it back itself, an EXIT leaves through it): what it holds is
+ * not sunk. False when out of memory (nothing is sunk then). */
+bool pvmJ_sink_pass(JitIR *ir, JitSnapList *snaps, bool last_written);
 
 /* Whether [ref] is a sunk map (or a step of one). */
 static inline bool pvmJ_sunk(const JitIR *ir, JitRef ref)
