@@ -1917,16 +1917,17 @@ static JitRecStatus rec_return_to_caller(JitRecorder *r)
     JitRef at = emit(r, JIT_IR_ADD, JIT_T_PTR, frames,
                      emit(r, JIT_IR_MUL, JIT_T_INT, index, pvmJ_k_int(&r->ir, (int64_t)sizeof(VmFrame))));
     JitRef ip = emit(r, JIT_IR_FLOAD, JIT_T_PTR, at, (JitRef)offsetof(VmFrame, ip));
-    JitRef cbase = emit(r, JIT_IR_FLOAD, JIT_T_PTR, at, (JitRef)offsetof(VmFrame, base));
-    JitRef here = pvmJ_ir_append(&r->ir, JIT_IR_BASE, JIT_T_PTR, 0, 0);
-    JitRef want = emit(r, JIT_IR_ADD, JIT_T_PTR, here, pvmJ_k_int(&r->ir, -off * (int64_t)sizeof(Value)));
     JitRef upvals = emit(r, JIT_IR_FLOAD, JIT_T_PTR, kvm, (JitRef)offsetof(VM, open_upvals));
     JitRef nh = emit(r, JIT_IR_FLOAD, JIT_T_INT, kvm, (JitRef)offsetof(VM, nhandlers));
     /* The saved ip names the caller's function (its code is its own); which
      * closure of it runs does not matter: the trace reads the caller's
-     * upvalues through the closure in its frame, and exits leave it there. */
+     * upvalues through the closure in its frame, and exits leave it there.
+     * It also fixes where the caller's base is: within one pvmV_execute
+     * (the guard above) the frame was pushed by the CALL before that ip,
+     * whose callee's base is the caller's plus the stack depth the
+     * verifier fixed there, [off] (an exit pushing frames writes the same
+     * bases), so the base needs no guard of its own. */
     if (!rec_guard(r, JIT_IR_EQ, JIT_T_PTR, ip, pvmJ_k_gc(&r->ir, JIT_T_PTR, caller->ip)) ||
-        !rec_guard(r, JIT_IR_EQ, JIT_T_PTR, cbase, want) ||
         !rec_guard(r, JIT_IR_EQ, JIT_T_PTR, upvals, pvmJ_k_gc(&r->ir, JIT_T_PTR, NULL)) ||
         !rec_guard(r, JIT_IR_EQ, JIT_T_INT, nh, pvmJ_k_int(&r->ir, (int64_t)vm->nhandlers)))
         return r->status;
