@@ -147,6 +147,18 @@ static void *rt_str(VM *vm, const Value *vals, size_t n, uint64_t extra)
     return made;
 }
 
+uint32_t pvmJ_rt_sink(VM *vm, const JitIR *ir, const JitSnapList *snaps, uint64_t s, Value *slots,
+                      const Value *buf)
+{
+    if (!pvmV_alloc_quiet(vm, pvmJ_sink_bytes(ir, snaps, (uint32_t)s)))
+        return 0;
+    RT_PROTECTED(vm, {
+        pvmJ_sink_restore(vm, ir, snaps, (uint32_t)s, slots, buf);
+        made = slots;
+    });
+    return made != NULL;
+}
+
 const JitRuntimeCall pvmJ_runtime_calls[JIT_RT__COUNT] = {
     [JIT_RT_ARRAY] = rt_array,
     [JIT_RT_MAP] = rt_map,

@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 
+#include "jit/sink.h"
 #include "vm/runtime/vm.h"
 
 typedef enum {
@@ -45,6 +46,13 @@ static inline uint64_t pvmJ_rt_desc(JitRuntimeFn fn, uint32_t slot, uint32_t n)
 static inline JitRuntimeFn pvmJ_rt_fn(uint64_t d) { return (JitRuntimeFn)(d >> 40); }
 static inline uint32_t pvmJ_rt_slot(uint64_t d) { return (uint32_t)(d >> 20) & 0xFFFFFu; }
 static inline uint32_t pvmJ_rt_n(uint64_t d) { return (uint32_t)d & 0xFFFFFu; }
+/* An exit's making of the sunk objects snapshot [s] holds (sink.c,
+ * pvmJ_sink_restore) into [slots], from the machine code: 1 once made, 0
+ * when they could meet the memory limit's check or an injected failure,
+ * or the collector ran out (nothing raised: the runner makes them then). */
+uint32_t pvmJ_rt_sink(VM *vm, const JitIR *ir, const JitSnapList *snaps, uint64_t s, Value *slots,
+                      const Value *buf);
+
 /* Whether the function changes an object the trace may have read (its
  * length, count, key filter): JitIR.mutated, the LOOP pass. A fresh map's
  * setfield does not: nothing the trace read can be that map. */

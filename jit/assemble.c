@@ -83,6 +83,8 @@ typedef struct {
     uint64_t *trips;
     uint32_t exit_base;
     uint32_t share_exits; /* exits share code in traces of this many snapshots or more */
+    const JitIR *kept_ir;         /* where the trace keeps them (JitAsmIn) */
+    const JitSnapList *kept_snaps;
     uint32_t loop_at;   /* index of LOOP #1, or UINT32_MAX */
     uint32_t *last;     /* per instruction: index of its last use */
     uint32_t *own_last; /* the same, not counting PHIs and the trips after */
@@ -1739,6 +1741,38 @@ static void gen_sink_stores(Gen *g, const JitSnap *sn)
     }
 }
 
+/* An exit holding sunk objects makes them after its stores (pvmJ_rt_sink
+ * on the values gen_sink_stores put in the buffer; rbx is still the
+ * trace's frame): the jcc taken when it could not, to a tail returning
+ * the exit with PVMJ_EXIT_SINK_PENDING, which the runner then makes them
+ * for. Nothing but memory holds what the exit needs by then, and rsp is
+ * the body's, aligned for the call. */
+static size_t gen_sink_make(Gen *g, uint32_t s)
+{
+    pvmJ_mov_ri(g->a, PVMJ_RDI, (int64_t)(uintptr_t)g->vm);
+    pvmJ_mov_ri(g->a, PVMJ_RSI, (int64_t)(uintptr_t)g->kept_ir);
+    pvmJ_mov_ri(g->a, PVMJ_RDX, (int64_t)(uintptr_t)g->kept_snaps);
+    pvmJ_mov_ri(g->a, PVMJ_RCX, (int64_t)s);
+    pvmJ_mov_rr(g->a, PVMJ_W64, PVMJ_R8, PVMJ_RBX);
+    pvmJ_lea(g->a, PVMJ_R9, pvmj_mem(PVMJ_R12, (int32_t)(8u * PVMJ_SINK_BUF)));
+    pvmJ_mov_ri(g->a, PVMJ_RAX, (int64_t)(uintptr_t)pvmJ_rt_sink);
+    pvmJ_call_r(g->a, PVMJ_RAX);
+    pvmJ_test_rr(g->a, PVMJ_W32, PVMJ_RAX, PVMJ_RAX);
+    return pvmJ_jcc_rel32(g->a, PVMJ_CC_E);
+}
+
+/* The tail of an exit whose objects are not made: its frames pushed, it
+ * returns to the runner, never linked. */
+static void gen_sink_pending(Gen *g, uint32_t s, size_t jcc, PvmjLabel frames_sub, PvmjLabel leave)
+{
+    const JitSnap *sn = &g->snaps->snaps[s];
+    pvmJ_patch_rel32(g->a, jcc, pvmJ_asm_pos(g->a));
+    if (sn->nframes > 0)
+        gen_push_frames(g, sn, frames_sub);
+    pvmJ_mov_ri(g->a, PVMJ_RAX, g->exit_base + s + PVMJ_EXIT_SINK_PENDING);
+    pvmJ_jmp(g->a, leave);
+}
+
 /* Exits share their code only in traces of at least this many
  * snapshots: a call per exit and the few stores done twice made
  * fannkuch, whose traces run on into each other through their exits
@@ -1759,6 +1793,7 @@ static void gen_exit_in_line(Gen *g, uint32_t s, uint32_t *exit_jumps, PvmjLabel
             store_value(g, slot_tag(e->slot), slot_payload(e->slot), e->ref);
     }
     gen_sink_stores(g, sn);
+    size_t unmade = sn->sunk ? gen_sink_make(g, s) : 0;
     if (sn->nframes > 0)
         gen_push_frames(g, sn, -1);
     size_t field = pvmJ_jmp_rel32(g->a);
@@ -1766,6 +1801,8 @@ static void gen_exit_in_line(Gen *g, uint32_t s, uint32_t *exit_jumps, PvmjLabel
     pvmJ_patch_rel32(g->a, field, pvmJ_asm_pos(g->a));
     pvmJ_mov_ri(g->a, PVMJ_RAX, g->exit_base + s);
     pvmJ_jmp(g->a, leave);
+    if (sn->sunk)
+        gen_sink_pending(g, s, unmade, -1, leave);
 }
 
 /* Exit s writes snapshot s's values into the frame (calling its stores,
@@ -1815,6 +1852,7 @@ static bool gen_exits(Gen *g, uint32_t *exit_jumps)
         if (sn->nentries > 0)
             pvmJ_call(g->a, stores[s]);
         gen_sink_stores(g, sn);
+        size_t unmade = sn->sunk ? gen_sink_make(g, s) : 0;
         bool new_frames = false;
         if (sn->nframes > 0) {
             new_frames = frames_of == UINT32_MAX || !same_frames(g, s, frames_of);
@@ -1829,6 +1867,8 @@ static bool gen_exits(Gen *g, uint32_t *exit_jumps)
         pvmJ_patch_rel32(g->a, field, pvmJ_asm_pos(g->a));
         pvmJ_mov_ri(g->a, PVMJ_RAX, g->exit_base + s);
         pvmJ_jmp(g->a, leave);
+        if (sn->sunk)
+            gen_sink_pending(g, s, unmade, frames_sub, leave);
         if (new_frames) {
             pvmJ_label_bind(g->a, frames_sub);
             gen_frames_sub(g, sn);
@@ -1913,7 +1953,8 @@ static bool gen_trace(Gen *g, JitAsmOut *out)
 bool pvmJ_assemble(PvmjAsm *a, const JitAsmIn *in, JitAsmOut *out)
 {
     Gen g = { .a = a, .ir = in->ir, .snaps = in->snaps, .vm = in->vm, .trips = in->trips,
-              .exit_base = in->exit_base, .share_exits = in->share_exits };
+              .exit_base = in->exit_base, .share_exits = in->share_exits,
+              .kept_ir = in->kept_ir, .kept_snaps = in->kept_snaps };
     out->exit_jumps = NULL;
     if (in->snaps->nsnaps == 0)
         return false;

@@ -21,6 +21,10 @@
  * (sink.h); PVMJ_VALS_ALL words in all. */
 #define PVMJ_SINK_BUF PVMJ_VALS
 #define PVMJ_VALS_ALL (PVMJ_VALS + 2u * JIT_SINK_BUF_VALUES)
+/* Set in the snapshot's part of an exit's return value when the sunk
+ * objects it holds are not made yet: the runner makes them, raising what
+ * their allocation raises (the exit's code made them itself otherwise). */
+#define PVMJ_EXIT_SINK_PENDING 0x8000u
 typedef uint32_t (*JitEntry)(Value *base, uint64_t *vals);
 
 typedef struct {
@@ -31,6 +35,10 @@ typedef struct {
     uint64_t *trips;     /* counts trips round the loop, or NULL: no counting */
     uint32_t share_exits; /* exits share code in traces of this many snapshots or more
                            * (0: the default) */
+    /* Where the trace will keep its IR and snapshots (JitTrace), which an
+     * exit holding a sunk object passes to pvmJ_rt_sink. */
+    const JitIR *kept_ir;
+    const JitSnapList *kept_snaps;
 } JitAsmIn;
 
 typedef struct {

@@ -34,13 +34,6 @@ void pvmJ_ir_free(JitIR *ir)
     memset(ir, 0, sizeof *ir);
 }
 
-const JitIns *pvmJ_ir_at(const JitIR *ir, JitRef r)
-{
-    if (pvmJ_ref_is_const(r))
-        return &ir->kins[JIT_REF_BIAS - 1u - r];
-    return &ir->ins[r - JIT_REF_BIAS];
-}
-
 /* The constant values may be pointers a trace keeps alive, so their array
  * is collector memory that is scanned but never collected on its own. */
 static bool ir_grow_consts(JitIR *ir)

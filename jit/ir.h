@@ -242,7 +242,12 @@ void pvmJ_ir_free(JitIR *ir);
 static inline bool pvmJ_ref_is_const(JitRef r) { return r < JIT_REF_BIAS; }
 
 /* The instruction (or constant) a ref names. */
-const JitIns *pvmJ_ir_at(const JitIR *ir, JitRef r);
+static inline const JitIns *pvmJ_ir_at(const JitIR *ir, JitRef r)
+{
+    if (pvmJ_ref_is_const(r))
+        return &ir->kins[JIT_REF_BIAS - 1u - r];
+    return &ir->ins[r - JIT_REF_BIAS];
+}
 
 /* Interned constants. Floats are interned by their bits, so 0.0 and -0.0
  * (or two NaNs with different payloads) stay distinct. The GC constant's

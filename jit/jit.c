@@ -341,7 +341,7 @@ static JitTrace *compile(VM *vm, PvmJitState *j, JitFail *why)
     }
     if (t) {
         JitAsmIn in = { vm, &r->ir, &r->snaps, j->ntraces << JIT_EXIT_SHIFT, j->opt.stats ? &t->trips : NULL,
-                        j->opt.share_exits };
+                        j->opt.share_exits, &t->ir, &t->snaps };
         if (pvmJ_assemble(&a, &in, &out)) {
             code = pvmJ_mcode_place(j->mcode, &a);
             if (!code && pvmJ_mcode_full(j->mcode, a.len))
@@ -696,7 +696,8 @@ static const VmInsn *run_traces(VM *vm, PvmJitState *j, uint32_t ti, VmFrame *f)
         uint32_t code = j->traces[ti]->entry(f->base, j->vals);
         f = &vm->frames[vm->nframes - 1]; /* traces may have returned (RETF) or called */
         ti = code >> JIT_EXIT_SHIFT;
-        uint32_t s = code & JIT_EXIT_MASK;
+        uint32_t s = code & JIT_EXIT_MASK & ~PVMJ_EXIT_SINK_PENDING;
+        bool unmade = (code & PVMJ_EXIT_SINK_PENDING) != 0;
         JitTrace *t = j->traces[ti];
         JitSnap *exit = &t->snaps.snaps[s];
         j->exits++;
@@ -707,15 +708,14 @@ static const VmInsn *run_traces(VM *vm, PvmJitState *j, uint32_t ti, VmFrame *f)
         vm->top = vm->frames[vm->nframes - 1 - exit->nframes].base + exit->nslots;
         if (exit->nframes == 0)
             f->ip = &f->closure->proto->code[pc];
-        if (exit->sunk) /* the maps the trace did not make, made now */
+        if (unmade) /* the objects the trace did not make, made now */
             pvmJ_sink_restore(vm, &t->ir, &t->snaps, s, vm->frames[vm->nframes - 1 - exit->nframes].base,
                               (const Value *)(j->vals + PVMJ_SINK_BUF));
         if (vm->ccall_failed) /* a callback failed in a C call the trace made */
             ccall_raise(vm, j, root, fuel0, t0);
         int32_t next = next_trace(j, ti, s, pc);
         if (next >= 0) {
-            if (!exit->sunk) /* else the runner makes the maps each time */
-                link_exit(j, t, s, j->traces[next]);
+            link_exit(j, t, s, j->traces[next]);
             ti = (uint32_t)next;
             continue;
         }

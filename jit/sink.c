@@ -325,13 +325,16 @@ bool pvmJ_sink_pass(JitIR *ir, JitSnapList *snaps, bool last_written)
 
 /* --- Making a sunk map at an exit --- */
 
-static Value make_object(VM *vm, const JitIR *ir, JitRef m, const Value *vals)
+/* Makes sunk object [m] from its values [vals]; [*used] is how many it took. */
+static Value make_object(VM *vm, const JitIR *ir, JitRef m, const Value *vals, uint32_t *used_out)
 {
     JitRef steps[JIT_SINK_MAX_VALUES], cargs[JIT_RT_MAX_VALUES];
     uint32_t n = chain_of(ir, m, steps, JIT_SINK_MAX_VALUES);
     uint32_t nargs = call_args(ir, steps[n - 1], cargs, JIT_RT_MAX_VALUES), used = 0;
-    if (rt_fn_of(ir, steps[n - 1]) == JIT_RT_ARRAY)
+    if (rt_fn_of(ir, steps[n - 1]) == JIT_RT_ARRAY) {
+        *used_out = nargs;
         return vm_obj(VT_ARRAY, pvmV_array_of(vm, vals, nargs));
+    }
     PvMap *map = pvmV_map_new(vm, nargs / 2);
     for (uint32_t p = 0; p < nargs / 2; p++, used += 2)
         pvmV_map_set(vm, map, vals[used], vals[used + 1]);
@@ -340,7 +343,22 @@ static Value make_object(VM *vm, const JitIR *ir, JitRef m, const Value *vals)
         const PvString *key = (const PvString *)(uintptr_t)ir->kval[JIT_REF_BIAS - 1u - arg_value(ir, cargs[2])];
         pvmV_map_set(vm, map, vm_str_value((PvString *)(uintptr_t)key), vals[used]);
     }
+    *used_out = used;
     return vm_obj(VT_MAP, map);
+}
+
+/* An object of at most JIT_SINK_MAX_VALUES values: an array's items,
+ * or a map's entries as it grows (doubling: twice as many at most, with
+ * an index of 32-bit slots once past a small map), and its header. */
+#define SINK_OBJECT_BYTES (sizeof(PvMap) + 2u * JIT_SINK_MAX_VALUES * (sizeof(PvMapEntry) + 2u * sizeof(uint32_t)))
+
+size_t pvmJ_sink_bytes(const JitIR *ir, const JitSnapList *snaps, uint32_t s)
+{
+    const JitSnap *sn = &snaps->snaps[s];
+    size_t objects = 0;
+    for (uint32_t i = 0; i < sn->nentries; i++)
+        objects += pvmJ_sunk(ir, snaps->map[sn->map_start + i].ref);
+    return objects * SINK_OBJECT_BYTES;
 }
 
 void pvmJ_sink_restore(VM *vm, const JitIR *ir, const JitSnapList *snaps, uint32_t s, Value *slots,
@@ -359,7 +377,8 @@ void pvmJ_sink_restore(VM *vm, const JitIR *ir, const JitSnapList *snaps, uint32
             slots[e[i].slot] = slots[e[j].slot];
             continue;
         }
-        slots[e[i].slot] = make_object(vm, ir, e[i].ref, buf + used);
-        used += pvmJ_sink_values(ir, e[i].ref, NULL, JIT_SINK_MAX_VALUES);
+        uint32_t took;
+        slots[e[i].slot] = make_object(vm, ir, e[i].ref, buf + used, &took);
+        used += took;
     }
 }

@@ -55,6 +55,9 @@ static inline bool pvmJ_sunk(const JitIR *ir, JitRef ref)
  * value. Returns how many ([max] at most). */
 uint32_t pvmJ_sink_values(const JitIR *ir, JitRef m, JitRef *out, uint32_t max);
 
+/* The most bytes making the sunk objects snapshot [s] holds allocates. */
+size_t pvmJ_sink_bytes(const JitIR *ir, const JitSnapList *snaps, uint32_t s);
+
 /* Makes the sunk maps snapshot [s] holds, from the values its exit stored
  * in [buf] (for each distinct sunk ref in entry order, its
  * pvmJ_sink_values), into the slots from [slots]. Allocates through the
