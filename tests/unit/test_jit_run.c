@@ -592,6 +592,33 @@ static void test_memory_limit_with_sunk_maps(void **state)
     assert_true(on.global.as.i >= off.global.as.i * 9 / 10);
 }
 
+/* An injected failure while exits make sunk maps (the runner makes them
+ * while one is armed, and raises it): the interpreter's error. Fewer
+ * allocations happen with the JIT, so it comes later. */
+static void test_injected_failure_with_sunk_maps(void **state)
+{
+    (void)state;
+    if (!pvmJ_available())
+        skip();
+    static const char src[] =
+        "let keep = nil;\n"
+        "let n = 0;\n"
+        "for i in 0..100000000 {\n"
+        "  let p = {x: i, y: [i, 2]};\n"
+        "  p.z = i;\n"
+        "  if (i % 3 == 0) { keep = [p, keep]; }\n"
+        "  n = p.z;\n"
+        "}\n";
+    for (uint64_t at = 300; at < 340; at += 7) {
+        AllocStop off = run_alloc_to_error(false, src, "n", 0, at);
+        AllocStop on = run_alloc_to_error(true, src, "n", 0, at);
+        assert_string_equal(off.error, "out of memory");
+        assert_string_equal(on.error, off.error);
+        assert_int_equal(on.global.type, VT_INT);
+        assert_true(on.global.as.i >= off.global.as.i);
+    }
+}
+
 /* Literals and new fields charge nothing themselves, push the unit of
  * its call: a budget that runs out in a loop of them stops where the
  * interpreter stops (push's exits, when the array must grow, included). */
@@ -666,6 +693,7 @@ int main(void)
         cmocka_unit_test(test_sunk_maps_are_not_made),
         cmocka_unit_test(test_budget_with_sunk_maps),
         cmocka_unit_test(test_memory_limit_with_sunk_maps),
+        cmocka_unit_test(test_injected_failure_with_sunk_maps),
         cmocka_unit_test(test_budget_with_recursion),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
