@@ -8,6 +8,7 @@
 #include <setjmp.h>
 
 #include "jit/alloc.h"
+#include "vm/interp/ops.h"
 #include "vm/runtime/object.h"
 
 /* Runs [body], which sets [made], under a boundary of its own: an error
@@ -147,6 +148,33 @@ static void *rt_str(VM *vm, const Value *vals, size_t n, uint64_t extra)
     return made;
 }
 
+/* The interpreter's CLOSURE of the function [extra] in the frame whose
+ * local 0 [vals] is (its closure below it): the closure, its cells open on
+ * the frame's locals (the trace captures only those: every value of
+ * theirs is in the frame whenever anything but the trace may read it,
+ * jit/record.c, rec_closure). */
+static void *rt_closure(VM *vm, const Value *vals, size_t n, uint64_t extra)
+{
+    (void)n;
+    VmProto *p = (VmProto *)(uintptr_t)extra;
+    Value *base = (Value *)(uintptr_t)vals;
+    if (!pvmV_alloc_quiet(vm, sizeof(PvClosure) + p->nupvals * (sizeof(PvUpval *) + sizeof(PvUpval))))
+        return NULL;
+    RT_PROTECTED(vm, made = pvmV_closure_new(vm, p, base, base[-1].as.cl));
+    return made;
+}
+
+/* The interpreter's CLOSE from the local at [vals], whose values (and
+ * those after it) the trace has just stored there: each cell open on
+ * them keeps the value it has now. Allocates nothing. */
+static void *rt_close(VM *vm, const Value *vals, size_t n, uint64_t extra)
+{
+    (void)n;
+    (void)extra;
+    pvmV_close_upvals(vm, (Value *)(uintptr_t)vals);
+    return (void *)(uintptr_t)vals;
+}
+
 uint32_t pvmJ_rt_sink(VM *vm, const JitIR *ir, const JitSnapList *snaps, uint64_t s, Value *slots,
                       const Value *buf)
 {
@@ -167,4 +195,6 @@ const JitRuntimeCall pvmJ_runtime_calls[JIT_RT__COUNT] = {
     [JIT_RT_PUSH] = rt_push,
     [JIT_RT_GET] = rt_get,
     [JIT_RT_STR] = rt_str,
+    [JIT_RT_CLOSURE] = rt_closure,
+    [JIT_RT_CLOSE] = rt_close,
 };

@@ -24,6 +24,9 @@ typedef enum {
     JIT_RT_GET,      /* m[k] of a key other than a string: the map and the
                       * key; the address of the entry's value, NULL if absent */
     JIT_RT_STR,      /* str(v) of an int or a float: the new string */
+    JIT_RT_CLOSURE,  /* closure p in the trace's own frame (no values: the
+                      * frame's local 0 is where they are), p as [extra] */
+    JIT_RT_CLOSE,    /* close n: the frame's locals from n, whose cells close */
     JIT_RT__COUNT
 } JitRuntimeFn;
 

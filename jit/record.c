@@ -1155,6 +1155,26 @@ static JitRef rec_frame_closure(JitRecorder *r)
     return emit(r, JIT_IR_FLOAD, JIT_T_PTR, slot, (JitRef)offsetof(Value, as));
 }
 
+/* The cell of upvalue [index] (now [uv]) of the running closure: read
+ * from the closure, its own frame's or an inlined call's guarded by its
+ * function only (JitRecFrame.closure), or a constant when the call
+ * guarded the closure itself. JIT_REF_NONE once the recording has
+ * stopped. */
+static JitRef rec_cell(JitRecorder *r, uint32_t index, const PvUpval *uv)
+{
+    size_t off = offsetof(PvClosure, upvals) + index * sizeof(PvUpval *);
+    if (off > UINT16_MAX) {
+        rec_abort(r, JIT_ABORT_LIMIT, NULL);
+        return JIT_REF_NONE;
+    }
+    if (r->depth == 0)
+        return emit(r, JIT_IR_FLOAD, JIT_T_PTR, rec_frame_closure(r), (JitRef)off);
+    JitRef closure = r->frames[r->depth - 1].closure;
+    if (closure == JIT_REF_NONE)
+        return pvmJ_k_gc(&r->ir, JIT_T_PTR, uv);
+    return emit(r, JIT_IR_FLOAD, JIT_T_PTR, closure, (JitRef)off);
+}
+
 /* The address of the Value upvalue [index] of the running closure holds
  * now, guarded; JIT_REF_NONE once the recording has stopped. */
 static JitRef rec_upval(JitRecorder *r, uint32_t index)
@@ -1170,19 +1190,30 @@ static JitRef rec_upval(JitRecorder *r, uint32_t index)
         rec_abort(r, JIT_ABORT_NYI_TYPES, "upvalue of a frame in the trace");
         return JIT_REF_NONE;
     }
-    size_t off = offsetof(PvClosure, upvals) + index * sizeof(PvUpval *);
-    if (off > UINT16_MAX) {
-        rec_abort(r, JIT_ABORT_LIMIT, NULL);
+    JitRef cell = rec_cell(r, index, uv);
+    if (cell == JIT_REF_NONE)
         return JIT_REF_NONE;
-    }
-    JitRef cell = r->depth > 0 ? pvmJ_k_gc(&r->ir, JIT_T_PTR, uv)
-                               : emit(r, JIT_IR_FLOAD, JIT_T_PTR, rec_frame_closure(r), (JitRef)off);
     JitRef at = emit(r, JIT_IR_FLOAD, JIT_T_PTR, cell, (JitRef)offsetof(PvUpval, v));
     JitRef want = closed ? emit(r, JIT_IR_ADD, JIT_T_PTR, cell, pvmJ_k_int(&r->ir, (int64_t)offsetof(PvUpval, closed)))
                          : pvmJ_k_gc(&r->ir, JIT_T_PTR, uv->v);
     if (!rec_guard(r, JIT_IR_EQ, JIT_T_PTR, at, want))
         return JIT_REF_NONE;
     return at;
+}
+
+/* An upvalue of a closure the trace made (rec_closure) and now runs
+ * inlined: the cell it captured, open on a local of the trace's own frame
+ * until the trace closes it, is that slot, with no guard (the cells are
+ * new each time round). A cell the trace has closed since is not
+ * recorded. */
+static int64_t rec_fresh_upval_slot(JitRecorder *r, uint32_t index)
+{
+    const JitRecFrame *fr = &r->frames[r->depth - 1];
+    if (r->last_close != JIT_REF_NONE && r->last_close > fr->fresh) {
+        rec_abort(r, JIT_ABORT_NYI_TYPES, "upvalue of a closure the trace closed");
+        return -1;
+    }
+    return (int64_t)fr->proto->upvals[index].index;
 }
 
 /* An inlined callee's cell open on a local of the trace's own frame (a
@@ -1192,6 +1223,8 @@ static JitRef rec_upval(JitRecorder *r, uint32_t index)
  * slot's number, or -1 for any other cell. */
 static int64_t rec_upval_slot(JitRecorder *r, uint32_t index)
 {
+    if (r->depth > 0 && r->frames[r->depth - 1].fresh != JIT_REF_NONE)
+        return rec_fresh_upval_slot(r, index);
     Value fn = r->base[(ptrdiff_t)r->fbase - 1];
     if (r->depth == 0 || fn.type != VT_CLOSURE || index >= fn.as.cl->nupvals)
         return -1;
@@ -1201,10 +1234,63 @@ static int64_t rec_upval_slot(JitRecorder *r, uint32_t index)
         return -1;
     JitRef base = pvmJ_ir_append(&r->ir, JIT_IR_BASE, JIT_T_PTR, 0, 0);
     JitRef want = emit(r, JIT_IR_ADD, JIT_T_PTR, base, pvmJ_k_int(&r->ir, slot * (int64_t)sizeof(Value)));
-    JitRef at = emit(r, JIT_IR_FLOAD, JIT_T_PTR, pvmJ_k_gc(&r->ir, JIT_T_PTR, uv), (JitRef)offsetof(PvUpval, v));
+    JitRef cell = rec_cell(r, index, uv);
+    if (cell == JIT_REF_NONE)
+        return -1;
+    JitRef at = emit(r, JIT_IR_FLOAD, JIT_T_PTR, cell, (JitRef)offsetof(PvUpval, v));
     if (!rec_guard(r, JIT_IR_EQ, JIT_T_PTR, at, want))
         return -1;
     return slot;
+}
+
+/* closure [index] in the trace's own frame: the interpreter's CLOSURE,
+ * called (CALLR of rt_closure), for a closure whose upvalues are all
+ * locals of that frame. Their cells point into the frame, where the trace
+ * may not keep a value: but nothing other than the trace reads a cell
+ * while it runs (it calls no PV code but what it inlines, whose reads of
+ * these cells are reads of the slots, rec_fresh_upval_slot; a C call
+ * while a cell is open is not recorded), and every exit, and the close
+ * that ends the cells (rec_close_cells), writes the captured locals to the
+ * frame first (they are always live, live.c). A closure in an inlined
+ * call, or of an enclosing function's upvalue, is not recorded. */
+static JitRecStatus rec_closure(JitRecorder *r, uint32_t index)
+{
+    VmProto *p = r->fn->program->protos[index];
+    if (r->depth > 0)
+        return rec_abort(r, JIT_ABORT_NYI_BYTECODE, "closure in an inlined call");
+    for (uint32_t u = 0; u < p->nupvals; u++)
+        if (!p->upvals[u].from_local)
+            return rec_abort(r, JIT_ABORT_NYI_BYTECODE, "closure of an upvalue");
+    JitRef res = rec_runtime_call(r, JIT_RT_CLOSURE, 0, NULL, 0, pvmJ_k_gc(&r->ir, JIT_T_PTR, p), JIT_T_FN, 0);
+    if (r->status != JIT_REC_GO)
+        return r->status;
+    rec_push(r, res);
+    return JIT_REC_GO;
+}
+
+/* close [local]: the cells open on the trace's frame's locals from
+ * [local] on keep their values (CALLR of rt_close, which finds the values
+ * in the frame: the call stores them there first). An inlined frame has
+ * no cell open on it (the trace makes no closure there, and the frame is
+ * the trace's own): nothing to do. */
+static JitRecStatus rec_close_cells(JitRecorder *r, uint32_t local)
+{
+    if (r->depth > 0)
+        return JIT_REC_GO;
+    uint32_t n = r->fn->nlocals > local ? r->fn->nlocals - local : 0;
+    JitRef args[JIT_RT_MAX_VALUES];
+    if (n > JIT_RT_MAX_VALUES)
+        return rec_abort(r, JIT_ABORT_NYI_BYTECODE, "close of more than 32 locals");
+    for (uint32_t i = 0; i < n; i++) {
+        args[i] = rec_slot(r, local + i);
+        if (r->status != JIT_REC_GO)
+            return r->status;
+    }
+    JitRef res = rec_runtime_call(r, JIT_RT_CLOSE, local, args, n, JIT_REF_NONE, JIT_T_PTR, 0);
+    if (r->status != JIT_REC_GO)
+        return r->status;
+    r->last_close = res;
+    return JIT_REC_GO;
 }
 
 static JitRecStatus rec_getupval(JitRecorder *r, uint32_t index)
@@ -1508,6 +1594,31 @@ static bool rec_call_room(JitRecorder *r, uint32_t end)
  * the caller's refs where the caller pushed them, the other locals nil. A
  * call the interpreter would make another way (variadic, wrong arity: an
  * error) is not recorded. */
+/* Whether [fn] is a closure of [p] the trace made itself (rec_closure):
+ * its function is known without a guard, and its cells are the slots it
+ * captured (rec_fresh_upval_slot). */
+static bool rec_made_closure(JitRecorder *r, JitRef fn, const VmProto *p)
+{
+    if (pvmJ_ref_is_const(fn) || fn == JIT_REF_NONE)
+        return false;
+    const JitIns *in = pvmJ_ir_at(&r->ir, fn);
+    if (in->op != JIT_IR_CALLR || pvmJ_rt_fn(pvmJ_k_int_value(&r->ir, in->b)) != JIT_RT_CLOSURE)
+        return false;
+    JitRef c = in->a; /* its one CARG: the function */
+    return c != JIT_REF_NONE && pvmJ_ir_at(&r->ir, c)->op == JIT_IR_CARG &&
+           r->ir.kval[JIT_REF_BIAS - 1u - pvmJ_ir_at(&r->ir, c)->a] == (uint64_t)(uintptr_t)p;
+}
+
+/* The callee [fn] is closure [cl], or with [by_function], a closure of
+ * its function. */
+static bool rec_guard_callee(JitRecorder *r, JitRef fn, const PvClosure *cl, bool by_function)
+{
+    if (!by_function)
+        return rec_guard(r, JIT_IR_EQ, JIT_T_FN, fn, pvmJ_k_gc(&r->ir, JIT_T_FN, cl));
+    JitRef p = emit(r, JIT_IR_FLOAD, JIT_T_PTR, fn, (JitRef)offsetof(PvClosure, proto));
+    return rec_guard(r, JIT_IR_EQ, JIT_T_PTR, p, pvmJ_k_gc(&r->ir, JIT_T_PTR, cl->proto));
+}
+
 static JitRecStatus rec_inline(JitRecorder *r, uint32_t at, uint32_t argc, PvClosure *cl)
 {
     const VmProto *p = cl->proto;
@@ -1521,15 +1632,20 @@ static JitRecStatus rec_inline(JitRecorder *r, uint32_t at, uint32_t argc, PvClo
     if (end > UINT16_MAX || !rec_reserve(r, end))
         return rec_abort(r, JIT_ABORT_LIMIT, NULL);
     JitRef fn = rec_slot(r, at);
-    if (r->status != JIT_REC_GO ||
-        !rec_guard(r, JIT_IR_EQ, JIT_T_FN, fn, pvmJ_k_gc(&r->ir, JIT_T_FN, cl)) ||
+    bool fresh = r->status == JIT_REC_GO && rec_made_closure(r, fn, p);
+    /* A closure with upvalues is guarded by its function only (its cells
+     * are read from it): such closures are made again and again, and a
+     * guard on one of them would fail on the next. */
+    bool by_function = !fresh && p->nupvals > 0;
+    if (r->status != JIT_REC_GO || (!fresh && !rec_guard_callee(r, fn, cl, by_function)) ||
         !rec_call_room(r, end))
         return r->status;
     if (!rec_charge_call(r))
         return rec_abort(r, JIT_ABORT_LIMIT, NULL);
 
     JitRecFrame *fr = &r->frames[r->depth];
-    *fr = (JitRecFrame){ .proto = p, .base = base, .ret = r->pc + 1 };
+    *fr = (JitRecFrame){ .proto = p, .base = base, .ret = r->pc + 1, .fresh = fresh ? fn : JIT_REF_NONE,
+                         .closure = by_function ? fn : JIT_REF_NONE };
     JitSnapFrame chain[JIT_MAX_DEPTH];
     for (uint32_t k = 0; k <= r->depth; k++)
         chain[k] = (JitSnapFrame){ .base = (uint16_t)r->frames[k].base,
@@ -2083,6 +2199,8 @@ static JitRecStatus rec_dispatch(JitRecorder *r, const VmInsn *ip)
         r->top--;
         return r->status;
     case OP_GETUPVAL: return rec_getupval(r, (uint32_t)ip->arg);
+    case OP_CLOSURE: return rec_closure(r, (uint32_t)ip->arg);
+    case OP_CLOSE: return rec_close_cells(r, (uint32_t)ip->arg);
     case OP_SETUPVAL: return rec_setupval(r, (uint32_t)ip->arg);
     case OP_GETGLOBAL: return rec_getglobal(r, &r->fn->module->globals[ip->arg]);
     case OP_SETGLOBAL: return rec_setglobal(r, &r->fn->module->globals[ip->arg]);

@@ -90,6 +90,8 @@ typedef struct {
     const VmProto *proto;
     uint32_t base;         /* slot of its local 0 (the closure sits below it) */
     uint32_t ret;          /* the caller's pc to return to: the call's + 1 */
+    JitRef fresh;          /* the closure it runs when the trace made it (CALLR), else NONE */
+    JitRef closure;        /* the closure it runs when guarded by its function only, else NONE */
     int32_t chain;         /* its snapshots' frame chain (JitSnapList.frames) */
 } JitRecFrame;
 
@@ -140,6 +142,7 @@ typedef struct JitRecorder {
     JitAbort abort;
     const char *abort_detail; /* e.g. the opcode's mnemonic */
     uint32_t pc;           /* the instruction being recorded, in fn */
+    JitRef last_close;     /* the newest close of the trace's frame's cells (CALLR), or NONE */
     JitLive live_fns[JIT_MAX_LIVE_FNS]; /* the liveness of functions snapshots were taken in */
     uint32_t nlive_fns;
 } JitRecorder;

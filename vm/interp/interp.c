@@ -355,13 +355,7 @@ redispatch:
         VmProto *p = cl->proto->program->protos[ip->arg];
         ip++;
         SAVE();
-        PvClosure *c = pvmV_alloc(vm, sizeof(PvClosure) + p->nupvals * sizeof(PvUpval *));
-        c->proto = p;
-        c->nupvals = p->nupvals;
-        for (uint32_t u = 0; u < p->nupvals; u++)
-            c->upvals[u] = p->upvals[u].from_local ? pvmV_capture_upval(vm, base + p->upvals[u].index)
-                                                   : cl->upvals[p->upvals[u].index];
-        *top++ = vm_obj(VT_CLOSURE, c);
+        *top++ = vm_obj(VT_CLOSURE, pvmV_closure_new(vm, p, base, cl));
         NEXT();
     }
     CASE(CLOSE) { pvmV_close_upvals(vm, base + ip->arg); ip++; NEXT(); }

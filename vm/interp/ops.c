@@ -207,6 +207,17 @@ PvUpval *pvmV_capture_upval(VM *vm, Value *slot)
     return uv;
 }
 
+PvClosure *pvmV_closure_new(VM *vm, VmProto *p, Value *base, const PvClosure *enclosing)
+{
+    PvClosure *c = pvmV_alloc(vm, sizeof(PvClosure) + p->nupvals * sizeof(PvUpval *));
+    c->proto = p;
+    c->nupvals = p->nupvals;
+    for (uint32_t u = 0; u < p->nupvals; u++)
+        c->upvals[u] = p->upvals[u].from_local ? pvmV_capture_upval(vm, base + p->upvals[u].index)
+                                               : enclosing->upvals[p->upvals[u].index];
+    return c;
+}
+
 void pvmV_close_upvals(VM *vm, Value *level)
 {
     while (vm->open_upvals && vm->open_upvals->v >= level) {

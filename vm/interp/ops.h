@@ -83,6 +83,9 @@ static inline void vm_enter_frame(VM *vm, PvClosure *cl, Value *base, uint32_t f
 
 /* Open upvalues */
 PvUpval *pvmV_capture_upval(VM *vm, Value *slot);
+/* closure p in the frame at [base] whose closure is [enclosing]: its
+ * upvalues the cells of locals there (captured) or of [enclosing]. */
+PvClosure *pvmV_closure_new(VM *vm, VmProto *p, Value *base, const PvClosure *enclosing);
 void pvmV_close_upvals(VM *vm, Value *level);
 
 /* Imports: runs a module's main once and returns its exports map. */
