@@ -1062,6 +1062,24 @@ static void rec_rename(JitRecorder *r, JitRef old, JitRef now)
             r->globals[i].ref = now;
 }
 
+/* setfield [key] as a CALLR of [fn] (rt_setfield or rt_setfield_fresh)
+ * on the map and value the stack holds: the map has the call's result as
+ * its ref from then on (rec_rename). */
+static JitRecStatus rec_setfield_call(JitRecorder *r, Value key, JitRuntimeFn fn)
+{
+    uint32_t at = r->top - 2;
+    JitRef args[2] = { rec_slot(r, at), rec_slot(r, at + 1) };
+    if (r->status != JIT_REC_GO)
+        return r->status;
+    JitRef key_ref = pvmJ_k_gc(&r->ir, JIT_T_STR, key.as.s);
+    JitRef res = rec_runtime_call(r, fn, at, args, 2, key_ref, JIT_T_MAP, 0);
+    if (r->status != JIT_REC_GO)
+        return r->status;
+    r->top -= 2;
+    rec_rename(r, args[0], res);
+    return JIT_REC_GO;
+}
+
 /* setfield of a key the map does not have now (an object's constructor
  * adding its fields): a call of the interpreter's map_set (CALLR,
  * jit/alloc.c), which exits before the instruction when the map has no
@@ -1077,17 +1095,7 @@ static JitRecStatus rec_setfield_new(JitRecorder *r, Value key)
         return rec_abort(r, JIT_ABORT_NYI_TYPES, "setfield of a new key");
     if (now->used == now->cap) /* the call would always exit */
         return rec_abort(r, JIT_ABORT_NYI_TYPES, "setfield growing a map");
-    uint32_t at = r->top - 2;
-    JitRef args[2] = { rec_slot(r, at), rec_slot(r, at + 1) };
-    if (r->status != JIT_REC_GO)
-        return r->status;
-    JitRef key_ref = pvmJ_k_gc(&r->ir, JIT_T_STR, key.as.s);
-    JitRef res = rec_runtime_call(r, JIT_RT_SETFIELD, at, args, 2, key_ref, JIT_T_MAP, 0);
-    if (r->status != JIT_REC_GO)
-        return r->status;
-    r->top -= 2;
-    rec_rename(r, args[0], res);
-    return JIT_REC_GO;
+    return rec_setfield_call(r, key, JIT_RT_SETFIELD);
 }
 
 /* setfield on a map the trace made that nothing else reaches yet
@@ -1099,17 +1107,7 @@ static JitRecStatus rec_setfield_fresh(JitRecorder *r, Value key)
     const PvMap *now = r->base[r->top - 2].as.m;
     if (now->used == now->cap && now->count >= JIT_RT_MAX_PAIRS && pvmV_map_find_string(now, key) < 0)
         return rec_abort(r, JIT_ABORT_NYI_TYPES, "setfield growing a map");
-    uint32_t at = r->top - 2;
-    JitRef args[2] = { rec_slot(r, at), rec_slot(r, at + 1) };
-    if (r->status != JIT_REC_GO)
-        return r->status;
-    JitRef key_ref = pvmJ_k_gc(&r->ir, JIT_T_STR, key.as.s);
-    JitRef res = rec_runtime_call(r, JIT_RT_SETFIELD_FRESH, at, args, 2, key_ref, JIT_T_MAP, 0);
-    if (r->status != JIT_REC_GO)
-        return r->status;
-    r->top -= 2;
-    rec_rename(r, args[0], res);
-    return JIT_REC_GO;
+    return rec_setfield_call(r, key, JIT_RT_SETFIELD_FRESH);
 }
 
 static JitRecStatus rec_setfield(JitRecorder *r, Value key)
