@@ -85,6 +85,7 @@ typedef struct {
     uint32_t share_exits; /* exits share code in traces of this many snapshots or more */
     const JitIR *kept_ir;         /* where the trace keeps them (JitAsmIn) */
     const JitSnapList *kept_snaps;
+    const uint64_t *vals; /* r12 at run time, or NULL (JitAsmIn) */
     uint32_t loop_at;   /* index of LOOP #1, or UINT32_MAX */
     uint32_t *last;     /* per instruction: index of its last use */
     uint32_t *own_last; /* the same, not counting PHIs and the trips after */
@@ -173,7 +174,7 @@ static bool is_offset_address(const Gen *g, const JitIns *in)
 
 /* Which offset addresses are folded into the memory operands of their
  * users instead of computed into a register: those whose every use is
- * the address of HKEY, XLOAD or XSTORE, or of another folded one (never a
+ * the address of HKEY, XLOAD, XSTORE, BLOAD or FLOAD, or of another folded one (never a
  * snapshot's or a PHI's value). Users come after their operands, so one
  * pass from the end sees all of an instruction's uses before it. */
 static void find_fused(Gen *g)
@@ -199,7 +200,7 @@ static void find_fused(Gen *g)
         const JitIns *in = &ir->ins[k];
         g->fused[k] = is_offset_address(g, in) && !bad[k];
         bool address_use = in->op == JIT_IR_HKEY || in->op == JIT_IR_XLOAD || in->op == JIT_IR_XSTORE ||
-                           in->op == JIT_IR_BLOAD ||
+                           in->op == JIT_IR_BLOAD || in->op == JIT_IR_FLOAD ||
                            g->fused[k];
         if (pvmJ_ir_ops[in->op].o1 == JIT_O_REF && !pvmJ_ref_is_const(in->a) && !address_use)
             bad[index_of(in->a)] = true;
@@ -423,6 +424,32 @@ static bool fits_i32(uint64_t bits)
     return (int64_t)bits == (int64_t)(int32_t)bits;
 }
 
+/* The memory operand for the fixed address [addr]. The VM, its globals
+ * and the value area all come from the collector's heap, so most fixed
+ * addresses are a 32-bit displacement from r12: one instruction where a
+ * 64-bit address needs a movabs first. Otherwise through [scratch]. The
+ * margin leaves room for the offsets callers add (a Value's payload). */
+static PvmjMem absolute(Gen *g, uintptr_t addr, PvmjReg scratch)
+{
+    if (g->vals) {
+        int64_t d = (int64_t)(addr - (uintptr_t)g->vals);
+        if (d > INT32_MIN + 4096 && d < INT32_MAX - 4096)
+            return pvmj_mem(PVMJ_R12, (int32_t)d);
+    }
+    pvmJ_mov_ri(g->a, scratch, (int64_t)addr);
+    return pvmj_mem(scratch, 0);
+}
+
+static PvmjMem displaced(PvmjMem m, int32_t by)
+{
+    m.disp += by;
+    return m;
+}
+
+/* The memory operand [addr + disp] for an address the IR computes or a
+ * constant one. */
+static PvmjMem operand_at(Gen *g, JitRef addr, int32_t disp, PvmjReg scratch);
+
 /* A constant's place in the pool after the code, for SSE operands. */
 static PvmjLabel const_label(Gen *g, JitRef ref)
 {
@@ -587,8 +614,7 @@ static void gen_sload(Gen *g, const JitIns *in, JitRef ref)
 
 static void gen_gload(Gen *g, const JitIns *in, JitRef ref)
 {
-    pvmJ_mov_ri(g->a, PVMJ_RCX, (int64_t)const_bits(g->ir, in->a));
-    gen_load_value(g, in, ref, pvmj_mem(PVMJ_RCX, 0), false);
+    gen_load_value(g, in, ref, operand_at(g, in->a, 0, PVMJ_RCX), false);
 }
 
 /* Only a Value's payload, where the tag is known to be [ref]'s already. */
@@ -639,12 +665,12 @@ static bool global_tag_known(const Gen *g, const JitIns *in, uint32_t k)
 
 static void gen_gstore(Gen *g, const JitIns *in, JitRef ref)
 {
-    pvmJ_mov_ri(g->a, PVMJ_RCX, (int64_t)const_bits(g->ir, in->a));
+    PvmjMem at = operand_at(g, in->a, 0, PVMJ_RCX);
     if (!global_tag_known(g, in, index_of(ref))) {
-        store_value(g, pvmj_mem(PVMJ_RCX, 0), pvmj_mem(PVMJ_RCX, 8), in->b);
+        store_value(g, at, displaced(at, 8), in->b);
         return;
     }
-    store_payload(g, pvmj_mem(PVMJ_RCX, 8), in->b);
+    store_payload(g, displaced(at, 8), in->b);
 }
 
 /* The CHARGEs of one stretch of the trace (the pre-roll, or the loop
@@ -745,20 +771,14 @@ static void gen_charge_undos(Gen *g)
 static void gen_retf(Gen *g, const JitIns *in)
 {
     pvmJ_alu_ri(g->a, PVMJ_SUB, PVMJ_W64, PVMJ_RBX, (int32_t)(in->a * sizeof(Value)));
-    pvmJ_mov_ri(g->a, PVMJ_RCX, (int64_t)(uintptr_t)&g->vm->nframes);
-    pvmJ_mov_load(g->a, PVMJ_W64, PVMJ_RAX, pvmj_mem(PVMJ_RCX, 0));
-    pvmJ_alu_ri(g->a, PVMJ_SUB, PVMJ_W64, PVMJ_RAX, 1);
-    pvmJ_mov_store(g->a, PVMJ_W64, pvmj_mem(PVMJ_RCX, 0), PVMJ_RAX);
+    pvmJ_alu_mi(g->a, PVMJ_SUB, PVMJ_W64, absolute(g, (uintptr_t)&g->vm->nframes, PVMJ_RCX), 1);
 }
 
 static void gen_count_trip(Gen *g)
 {
     if (!g->trips)
         return;
-    pvmJ_mov_ri(g->a, PVMJ_RCX, (int64_t)(uintptr_t)g->trips);
-    pvmJ_mov_load(g->a, PVMJ_W64, PVMJ_RAX, pvmj_mem(PVMJ_RCX, 0));
-    pvmJ_alu_ri(g->a, PVMJ_ADD, PVMJ_W64, PVMJ_RAX, 1);
-    pvmJ_mov_store(g->a, PVMJ_W64, pvmj_mem(PVMJ_RCX, 0), PVMJ_RAX);
+    pvmJ_alu_mi(g->a, PVMJ_ADD, PVMJ_W64, absolute(g, (uintptr_t)g->trips, PVMJ_RCX), 1);
 }
 
 /* --- The PHIs: one parallel move ------------------------------------------
@@ -863,11 +883,13 @@ static void gen_loop(Gen *g, const JitIns *in)
 
 /* --- Arrays and maps ------------------------------------------------------ */
 
+static PvmjMem address_at(Gen *g, JitRef ref, int32_t disp, PvmjReg scratch);
+
 static void gen_field_load(Gen *g, JitRef obj, int32_t offset, JitRef ref)
 {
-    PvmjReg base = src_in(g, obj, PVMJ_RCX);
+    PvmjMem at = address_at(g, obj, offset, PVMJ_RCX);
     PvmjReg d = dst_of(g, ref, PVMJ_RAX);
-    pvmJ_mov_load(g->a, PVMJ_W64, d, pvmj_mem(base, offset));
+    pvmJ_mov_load(g->a, PVMJ_W64, d, at);
     define(g, ref, d);
 }
 
@@ -895,25 +917,29 @@ static void gen_aref(Gen *g, const JitIns *in, JitRef ref)
     define(g, ref, PVMJ_RAX);
 }
 
-/* The entry still holds the key string the trace was recorded with. */
-/* The memory operand for the address [ref]: [reg + 0], or, for an
- * address folded into its users (an entry's or its value's place in a
- * map, ADD of a constant), [base + the offsets]. */
-static PvmjMem address_of(Gen *g, JitRef ref, PvmjReg scratch)
+/* The memory operand for the address [ref] plus [disp]: [reg + disp],
+ * or, for an address folded into its users (an entry's or its value's
+ * place in a map, ADD of a constant), [base + the offsets]. */
+static PvmjMem address_at(Gen *g, JitRef ref, int32_t disp, PvmjReg scratch)
 {
-    int32_t disp = 0;
     while (!pvmJ_ref_is_const(ref) && g->fused[index_of(ref)]) {
         const JitIns *in = pvmJ_ir_at(g->ir, ref);
         disp += (int32_t)const_bits(g->ir, in->b);
         ref = in->a;
     }
-    return pvmj_mem(src_in(g, ref, scratch), disp);
+    return operand_at(g, ref, disp, scratch);
 }
 
-static PvmjMem displaced(PvmjMem m, int32_t by)
+static PvmjMem address_of(Gen *g, JitRef ref, PvmjReg scratch)
 {
-    m.disp += by;
-    return m;
+    return address_at(g, ref, 0, scratch);
+}
+
+static PvmjMem operand_at(Gen *g, JitRef addr, int32_t disp, PvmjReg scratch)
+{
+    if (pvmJ_ref_is_const(addr))
+        return absolute(g, (uintptr_t)const_bits(g->ir, addr) + (uintptr_t)(intptr_t)disp, scratch);
+    return pvmj_mem(src_in(g, addr, scratch), disp);
 }
 
 static void gen_hkey(Gen *g, const JitIns *in)
@@ -991,7 +1017,7 @@ static void gen_uref(Gen *g, const JitIns *in, JitRef ref)
 
 static void gen_aload(Gen *g, const JitIns *in, JitRef ref)
 {
-    load_payload(g, in, ref, pvmj_mem(src_in(g, in->a, PVMJ_RCX), 0));
+    load_payload(g, in, ref, operand_at(g, in->a, 0, PVMJ_RCX));
 }
 
 /* A string's byte: its address with any constant offset folded in. */
@@ -1005,7 +1031,7 @@ static void gen_bload(Gen *g, const JitIns *in, JitRef ref)
 
 static void gen_astore(Gen *g, const JitIns *in)
 {
-    PvmjMem at = pvmj_mem(src_in(g, in->a, PVMJ_RCX), 0);
+    PvmjMem at = operand_at(g, in->a, 0, PVMJ_RCX);
     JitType type = (JitType)pvmJ_ir_at(g->ir, in->b)->type;
     if (type == JIT_T_FLT)
         pvmJ_movsd_store(g->a, at, src_in(g, in->b, PVMJ_XMM0));
@@ -1125,6 +1151,27 @@ static void two_address(const Gen *g, const JitIns *in, JitRef *a, JitRef *b, Pv
     *b = in->a;
 }
 
+/* d = a op k in one instruction, for a in a general register and a
+ * constant k: lea for an add or a subtract, imul's three-operand form. */
+static bool three_address(Gen *g, JitOp op, JitRef a, JitRef b, PvmjReg d)
+{
+    PvmjReg ra = reg_of(g, a);
+    if (!pvmJ_ref_is_const(b) || ra == PVMJ_NOREG || !PVMJ_IS_GPR(ra))
+        return false;
+    int64_t k = (int64_t)const_bits(g->ir, b);
+    if (op == JIT_IR_SUB && k != INT64_MIN)
+        k = -k;
+    else if (op != JIT_IR_ADD && op != JIT_IR_MUL)
+        return false;
+    if (!fits_i32((uint64_t)k))
+        return false;
+    if (op == JIT_IR_MUL)
+        pvmJ_imul_rri(g->a, PVMJ_W64, d, ra, (int32_t)k);
+    else
+        pvmJ_lea(g->a, d, pvmj_mem(ra, (int32_t)k));
+    return true;
+}
+
 static void gen_int_binary(Gen *g, const JitIns *in, JitRef ref)
 {
     JitRef a, b;
@@ -1144,9 +1191,7 @@ static void gen_int_binary(Gen *g, const JitIns *in, JitRef ref)
         define(g, ref, d);
         return;
     }
-    if (in->op == JIT_IR_ADD && pvmJ_ref_is_const(b) && fits_i32(const_bits(g->ir, b)) &&
-        reg_of(g, a) != PVMJ_NOREG && PVMJ_IS_GPR(reg_of(g, a))) { /* a three-address add */
-        pvmJ_lea(g->a, d, pvmj_mem(reg_of(g, a), (int32_t)const_bits(g->ir, b)));
+    if (three_address(g, in->op, a, b, d)) {
         define(g, ref, d);
         return;
     }
@@ -1246,9 +1291,8 @@ static void gen_callc(Gen *g, const JitIns *in, JitRef ref)
         return;
     }
     int32_t refund = g->refund[g->snap];
-    pvmJ_mov_ri(g->a, PVMJ_RCX, (int64_t)(uintptr_t)&g->vm->fuel);
     pvmJ_lea(g->a, PVMJ_RAX, pvmj_mem(FUEL, refund));
-    pvmJ_mov_store(g->a, PVMJ_W64, pvmj_mem(PVMJ_RCX, 0), PVMJ_RAX);
+    pvmJ_mov_store(g->a, PVMJ_W64, absolute(g, (uintptr_t)&g->vm->fuel, PVMJ_RCX), PVMJ_RAX);
     const JitSnap *after = &g->snaps->snaps[g->snap]; /* its slots end with the result's */
     pvmJ_mov_ri(g->a, PVMJ_RDI, (int64_t)(uintptr_t)c);
     pvmJ_lea(g->a, PVMJ_RSI, slot_tag((uint32_t)after->nslots + (uint32_t)c->nargs));
@@ -1282,8 +1326,7 @@ static void gen_callc(Gen *g, const JitIns *in, JitRef ref)
     pvmJ_mov_ri(g->a, PVMJ_RAX, (int64_t)(uintptr_t)c->leave);
     pvmJ_call_r(g->a, PVMJ_RAX);
     pvmJ_movzx8_rr(g->a, PVMJ_RCX, PVMJ_RAX); /* a C bool: al only */
-    pvmJ_mov_ri(g->a, PVMJ_RDX, (int64_t)(uintptr_t)&g->vm->fuel);
-    pvmJ_mov_load(g->a, PVMJ_W64, FUEL, pvmj_mem(PVMJ_RDX, 0));
+    pvmJ_mov_load(g->a, PVMJ_W64, FUEL, absolute(g, (uintptr_t)&g->vm->fuel, PVMJ_RDX));
     if (refund)
         pvmJ_alu_ri(g->a, PVMJ_SUB, PVMJ_W64, FUEL, refund);
     save_around_call(g, k, true);
@@ -1566,10 +1609,9 @@ static void advance_snapshot(Gen *g, JitRef ref)
 static void gen_frames_body(Gen *g, const JitSnap *sn)
 {
     const JitSnapFrame *fr = &g->snaps->frames[sn->frame_start];
-    pvmJ_mov_ri(g->a, PVMJ_RCX, (int64_t)(uintptr_t)&g->vm->nframes);
-    pvmJ_mov_load(g->a, PVMJ_W64, PVMJ_RDX, pvmj_mem(PVMJ_RCX, 0));
-    pvmJ_mov_ri(g->a, PVMJ_R11, (int64_t)(uintptr_t)&g->vm->frames);
-    pvmJ_mov_load(g->a, PVMJ_W64, PVMJ_R11, pvmj_mem(PVMJ_R11, 0));
+    PvmjMem nframes = absolute(g, (uintptr_t)&g->vm->nframes, PVMJ_RCX);
+    pvmJ_mov_load(g->a, PVMJ_W64, PVMJ_RDX, nframes);
+    pvmJ_mov_load(g->a, PVMJ_W64, PVMJ_R11, absolute(g, (uintptr_t)&g->vm->frames, PVMJ_R11));
     for (uint16_t k = 0; k < sn->nframes; k++) {
         /* rax = &frames[nframes], the new one; the caller's is below it */
         pvmJ_imul_rri(g->a, PVMJ_W64, PVMJ_RAX, PVMJ_RDX, (int32_t)sizeof(VmFrame));
@@ -1583,7 +1625,7 @@ static void gen_frames_body(Gen *g, const JitSnap *sn)
         pvmJ_mov_store(g->a, PVMJ_W64, pvmj_mem(PVMJ_RAX, (int32_t)offsetof(VmFrame, base)), PVMJ_RDI);
         pvmJ_alu_ri(g->a, PVMJ_ADD, PVMJ_W64, PVMJ_RDX, 1);
     }
-    pvmJ_mov_store(g->a, PVMJ_W64, pvmj_mem(PVMJ_RCX, 0), PVMJ_RDX);
+    pvmJ_mov_store(g->a, PVMJ_W64, nframes, PVMJ_RDX);
     pvmJ_lea(g->a, PVMJ_RBX, slot_tag(fr[sn->nframes - 1].base));
 }
 
@@ -1884,8 +1926,7 @@ static bool gen_exits(Gen *g, uint32_t *exit_jumps)
     free(stores);
     free(stores_run);
     pvmJ_label_bind(g->a, leave);
-    pvmJ_mov_ri(g->a, PVMJ_RCX, (int64_t)(uintptr_t)&g->vm->fuel);
-    pvmJ_mov_store(g->a, PVMJ_W64, pvmj_mem(PVMJ_RCX, 0), FUEL);
+    pvmJ_mov_store(g->a, PVMJ_W64, absolute(g, (uintptr_t)&g->vm->fuel, PVMJ_RCX), FUEL);
     pvmJ_alu_ri(g->a, PVMJ_ADD, PVMJ_W64, PVMJ_RSP, 8);
     pvmJ_pop(g->a, PVMJ_R15);
     pvmJ_pop(g->a, PVMJ_R14);
@@ -1921,8 +1962,7 @@ static void gen_prologue(Gen *g)
     pvmJ_alu_ri(g->a, PVMJ_SUB, PVMJ_W64, PVMJ_RSP, 8);
     pvmJ_mov_rr(g->a, PVMJ_W64, PVMJ_RBX, PVMJ_RDI);
     pvmJ_mov_rr(g->a, PVMJ_W64, PVMJ_R12, PVMJ_RSI);
-    pvmJ_mov_ri(g->a, PVMJ_RCX, (int64_t)(uintptr_t)&g->vm->fuel);
-    pvmJ_mov_load(g->a, PVMJ_W64, FUEL, pvmj_mem(PVMJ_RCX, 0));
+    pvmJ_mov_load(g->a, PVMJ_W64, FUEL, absolute(g, (uintptr_t)&g->vm->fuel, PVMJ_RCX));
 }
 
 static bool gen_trace(Gen *g, JitAsmOut *out)
@@ -1954,7 +1994,7 @@ bool pvmJ_assemble(PvmjAsm *a, const JitAsmIn *in, JitAsmOut *out)
 {
     Gen g = { .a = a, .ir = in->ir, .snaps = in->snaps, .vm = in->vm, .trips = in->trips,
               .exit_base = in->exit_base, .share_exits = in->share_exits,
-              .kept_ir = in->kept_ir, .kept_snaps = in->kept_snaps };
+              .kept_ir = in->kept_ir, .kept_snaps = in->kept_snaps, .vals = in->vals };
     out->exit_jumps = NULL;
     if (in->snaps->nsnaps == 0)
         return false;

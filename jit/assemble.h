@@ -39,6 +39,9 @@ typedef struct {
      * exit holding a sunk object passes to pvmJ_rt_sink. */
     const JitIR *kept_ir;
     const JitSnapList *kept_snaps;
+    /* The value area the trace will run with (r12), or NULL: fixed
+     * addresses near it (the VM's fields, globals) are reached from r12. */
+    const uint64_t *vals;
 } JitAsmIn;
 
 typedef struct {

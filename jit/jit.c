@@ -341,7 +341,7 @@ static JitTrace *compile(VM *vm, PvmJitState *j, JitFail *why)
     }
     if (t) {
         JitAsmIn in = { vm, &r->ir, &r->snaps, j->ntraces << JIT_EXIT_SHIFT, j->opt.stats ? &t->trips : NULL,
-                        j->opt.share_exits, &t->ir, &t->snaps };
+                        j->opt.share_exits, &t->ir, &t->snaps, j->vals };
         if (pvmJ_assemble(&a, &in, &out)) {
             code = pvmJ_mcode_place(j->mcode, &a);
             if (!code && pvmJ_mcode_full(j->mcode, a.len))

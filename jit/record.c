@@ -2002,6 +2002,28 @@ static JitRecStatus rec_return_here(JitRecorder *r, const char *why)
     return rec_stop_before(r, JIT_ABORT_RETURN, why);
 }
 
+/* Whether a frame of [p] can own an open upvalue or a handler: only its
+ * own CLOSURE of a function capturing one of its locals opens upvalues on
+ * its slots, and only its own TRY pushes a handler for it. The return is
+ * guarded to find none anywhere, as when it was recorded, only where the
+ * frame returning or the caller, which the trace goes on in, can own
+ * them; frames further down do not matter until the trace returns to
+ * them, and that return is guarded in its turn. */
+static void frame_may_own(const VmProto *p, bool *upvals, bool *handlers)
+{
+    for (uint32_t i = 0; i < p->ncode; i++) {
+        const VmInsn *in = &p->code[i];
+        if (in->orig == OP_TRY)
+            *handlers = true;
+        if (in->orig != OP_CLOSURE)
+            continue;
+        const VmProto *inner = p->program->protos[in->arg];
+        for (uint32_t u = 0; u < inner->nupvals; u++)
+            if (inner->upvals[u].from_local)
+                *upvals = true;
+    }
+}
+
 static JitRecStatus rec_return_to_caller(JitRecorder *r)
 {
     VM *vm = r->vm;
@@ -2028,11 +2050,13 @@ static JitRecStatus rec_return_to_caller(JitRecorder *r)
     JitRef stop = emit(r, JIT_IR_FLOAD, JIT_T_INT, kvm, (JitRef)offsetof(VM, exec_stop));
     if (!rec_guard(r, JIT_IR_GE, JIT_T_INT, index, stop))
         return r->status;
-    JitRef at = emit(r, JIT_IR_ADD, JIT_T_PTR, frames,
-                     emit(r, JIT_IR_MUL, JIT_T_INT, index, pvmJ_k_int(&r->ir, (int64_t)sizeof(VmFrame))));
+    /* &frames[nframes] once per trace; each return's frame is a constant
+     * offset from it, which the backend folds into the load */
+    JitRef end = emit(r, JIT_IR_ADD, JIT_T_PTR, frames,
+                      emit(r, JIT_IR_MUL, JIT_T_INT, n, pvmJ_k_int(&r->ir, (int64_t)sizeof(VmFrame))));
+    JitRef at = emit(r, JIT_IR_ADD, JIT_T_PTR, end,
+                     pvmJ_k_int(&r->ir, -(int64_t)sizeof(VmFrame) * (2 + (int64_t)r->popped)));
     JitRef ip = emit(r, JIT_IR_FLOAD, JIT_T_PTR, at, (JitRef)offsetof(VmFrame, ip));
-    JitRef upvals = emit(r, JIT_IR_FLOAD, JIT_T_PTR, kvm, (JitRef)offsetof(VM, open_upvals));
-    JitRef nh = emit(r, JIT_IR_FLOAD, JIT_T_INT, kvm, (JitRef)offsetof(VM, nhandlers));
     /* The saved ip names the caller's function (its code is its own); which
      * closure of it runs does not matter: the trace reads the caller's
      * upvalues through the closure in its frame, and exits leave it there.
@@ -2041,10 +2065,21 @@ static JitRecStatus rec_return_to_caller(JitRecorder *r)
      * whose callee's base is the caller's plus the stack depth the
      * verifier fixed there, [off] (an exit pushing frames writes the same
      * bases), so the base needs no guard of its own. */
-    if (!rec_guard(r, JIT_IR_EQ, JIT_T_PTR, ip, pvmJ_k_gc(&r->ir, JIT_T_PTR, caller->ip)) ||
-        !rec_guard(r, JIT_IR_EQ, JIT_T_PTR, upvals, pvmJ_k_gc(&r->ir, JIT_T_PTR, NULL)) ||
-        !rec_guard(r, JIT_IR_EQ, JIT_T_INT, nh, pvmJ_k_int(&r->ir, (int64_t)vm->nhandlers)))
+    bool may_upvals = false, may_handlers = false;
+    frame_may_own(r->frame_fn, &may_upvals, &may_handlers);
+    frame_may_own(caller->closure->proto, &may_upvals, &may_handlers);
+    if (!rec_guard(r, JIT_IR_EQ, JIT_T_PTR, ip, pvmJ_k_gc(&r->ir, JIT_T_PTR, caller->ip)))
         return r->status;
+    if (may_upvals) {
+        JitRef upvals = emit(r, JIT_IR_FLOAD, JIT_T_PTR, kvm, (JitRef)offsetof(VM, open_upvals));
+        if (!rec_guard(r, JIT_IR_EQ, JIT_T_PTR, upvals, pvmJ_k_gc(&r->ir, JIT_T_PTR, NULL)))
+            return r->status;
+    }
+    if (may_handlers) {
+        JitRef nh = emit(r, JIT_IR_FLOAD, JIT_T_INT, kvm, (JitRef)offsetof(VM, nhandlers));
+        if (!rec_guard(r, JIT_IR_EQ, JIT_T_INT, nh, pvmJ_k_int(&r->ir, (int64_t)vm->nhandlers)))
+            return r->status;
+    }
     pvmJ_ir_append(&r->ir, JIT_IR_RETF, JIT_T_VOID, (JitRef)off, 0);
     if (r->ir.failed)
         return rec_abort(r, JIT_ABORT_LIMIT, NULL);
