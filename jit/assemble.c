@@ -139,10 +139,17 @@ static uint64_t const_bits(const JitIR *ir, JitRef ref)
  * pre-roll's, which runs once: what a spill costs is mostly there. */
 #define BODY_WEIGHT 8u
 
+/* Whether [ref] is an address folded into its users' memory operands
+ * (find_fused), not a load or BASE needing no register of its own. */
+static bool folded_address(const Gen *g, JitRef ref)
+{
+    return !pvmJ_ref_is_const(ref) && g->fused[index_of(ref)] && pvmJ_ir_at(g->ir, ref)->op == JIT_IR_ADD;
+}
+
 /* A use of a folded address is a use of the value it is based on. */
 static JitRef address_base(const Gen *g, JitRef ref)
 {
-    while (!pvmJ_ref_is_const(ref) && g->fused[index_of(ref)])
+    while (folded_address(g, ref))
         ref = pvmJ_ir_at(g->ir, ref)->a;
     return ref;
 }
@@ -208,6 +215,97 @@ static void find_fused(Gen *g)
             bad[index_of(in->b)] = true;
     }
     free(bad);
+}
+
+/* Whether [op] reads or writes nothing but registers and loads nothing
+ * a store could change: what may lie between a load folded into a guard
+ * and the guard. */
+static bool leaves_memory_alone(JitOp op)
+{
+    switch (op) {
+    case JIT_IR_ADD: case JIT_IR_SUB: case JIT_IR_MUL: case JIT_IR_BAND: case JIT_IR_BOR:
+    case JIT_IR_BXOR: case JIT_IR_BASE: case JIT_IR_FLOAD: case JIT_IR_SLOAD:
+        return true;
+    default:
+        return op >= JIT_IR_LT && op <= JIT_IR_UGT;
+    }
+}
+
+/* Whether BASE at [k] is still rbx wherever it is used: no RETF moves
+ * rbx before its last use, and neither a snapshot nor a PHI holds it. */
+static bool base_stays_rbx(const Gen *g, uint32_t k, const uint32_t *uses, const bool *held)
+{
+    const JitIR *ir = g->ir;
+    if (held[k])
+        return false;
+    uint32_t seen = 0;
+    for (uint32_t i = k + 1; i < ir->nins && seen < uses[k]; i++) {
+        const JitIns *in = &ir->ins[i];
+        bool a = pvmJ_ir_ops[in->op].o1 == JIT_O_REF && in->a == (JitRef)(JIT_REF_BIAS + k);
+        bool b = pvmJ_ir_ops[in->op].o2 == JIT_O_REF && in->b == (JitRef)(JIT_REF_BIAS + k);
+        if ((a || b) && in->op == JIT_IR_PHI)
+            return false;
+        seen += (uint32_t)a + (uint32_t)b;
+        if (seen < uses[k] && in->op == JIT_IR_RETF)
+            return false;
+    }
+    return true;
+}
+
+/* Operands that need no register: loads of a fixed address (a VM field:
+ * the frame count's limit, the stack's end) whose one use is the second
+ * operand of an integer guard a few pure instructions later, where the
+ * guard compares with memory ("cmp rbp, [r12 + d]"); and BASE, read
+ * from rbx itself while that still holds it. */
+static void find_free_operands(Gen *g)
+{
+    const JitIR *ir = g->ir;
+    uint32_t n = ir->nins;
+    uint32_t *uses = calloc(n + 1, sizeof *uses);
+    bool *held = calloc(n + 1, sizeof *held); /* by a snapshot */
+    if (!uses || !held) {
+        free(uses);
+        free(held);
+        return;
+    }
+    for (uint32_t s = 0; s < g->snaps->nsnaps; s++) {
+        const JitSnap *sn = &g->snaps->snaps[s];
+        for (uint32_t e = 0; e < sn->nentries; e++) {
+            JitRef vals[JIT_SINK_MAX_VALUES], r = g->snaps->map[sn->map_start + e].ref;
+            uint32_t nv = pvmJ_sunk(ir, r) ? pvmJ_sink_values(ir, r, vals, JIT_SINK_MAX_VALUES) : 0;
+            for (uint32_t i = 0; i < nv; i++)
+                if (!pvmJ_ref_is_const(vals[i]))
+                    held[index_of(vals[i])] = true;
+            if (r != JIT_REF_NONE && !pvmJ_ref_is_const(r))
+                held[index_of(r)] = true;
+        }
+    }
+    for (uint32_t k = 0; k < n; k++) {
+        const JitIns *in = &ir->ins[k];
+        if (pvmJ_ir_ops[in->op].o1 == JIT_O_REF && !pvmJ_ref_is_const(in->a))
+            uses[index_of(in->a)]++;
+        if (pvmJ_ir_ops[in->op].o2 == JIT_O_REF && !pvmJ_ref_is_const(in->b))
+            uses[index_of(in->b)]++;
+    }
+    for (uint32_t j = 0; j < n; j++) {
+        const JitIns *guard = &ir->ins[j];
+        if (!(guard->op >= JIT_IR_LT && guard->op <= JIT_IR_UGT) || is_float(g, guard->a) ||
+            pvmJ_ref_is_const(guard->b) || guard->a == guard->b)
+            continue;
+        uint32_t k = index_of(guard->b);
+        const JitIns *load = &ir->ins[k];
+        if (k >= j || load->op != JIT_IR_FLOAD || !pvmJ_ref_is_const(load->a) || uses[k] != 1 || held[k])
+            continue;
+        bool pure = true;
+        for (uint32_t i = k + 1; i < j && pure; i++)
+            pure = leaves_memory_alone((JitOp)ir->ins[i].op);
+        g->fused[k] = pure;
+    }
+    for (uint32_t k = 0; k < n; k++)
+        if (ir->ins[k].op == JIT_IR_BASE && !g->fused[k])
+            g->fused[k] = base_stays_rbx(g, k, uses, held);
+    free(uses);
+    free(held);
 }
 
 /* The last instruction that may exit through snapshot [n] (its guards
@@ -395,6 +493,7 @@ static bool allocate(Gen *g)
         g->phi_of[k] = JIT_REF_NONE;
     memset(g->where, IN_MEMORY, n + 1);
     find_fused(g);
+    find_free_operands(g);
     find_last_uses(g);
     allocate_class(g, false);
     allocate_class(g, true);
@@ -462,7 +561,11 @@ static PvmjLabel const_label(Gen *g, JitRef ref)
 /* The register [ref] lives in, or PVMJ_NOREG (a constant, or in memory). */
 static PvmjReg reg_of(const Gen *g, JitRef ref)
 {
-    if (pvmJ_ref_is_const(ref) || g->where[index_of(ref)] == IN_MEMORY)
+    if (pvmJ_ref_is_const(ref))
+        return PVMJ_NOREG;
+    if (g->fused[index_of(ref)] && pvmJ_ir_at(g->ir, ref)->op == JIT_IR_BASE)
+        return PVMJ_RBX; /* find_free_operands */
+    if (g->where[index_of(ref)] == IN_MEMORY)
         return PVMJ_NOREG;
     return (PvmjReg)g->where[index_of(ref)];
 }
@@ -535,9 +638,14 @@ static void define(Gen *g, JitRef ref, PvmjReg r)
 }
 
 /* op dst, ref: an immediate, a register or the home slot. */
+static PvmjMem address_at(Gen *g, JitRef ref, int32_t disp, PvmjReg scratch);
+
 static void alu_ref(Gen *g, PvmjAlu op, PvmjReg dst, JitRef ref)
 {
-    if (pvmJ_ref_is_const(ref) && fits_i32(const_bits(g->ir, ref))) {
+    if (!pvmJ_ref_is_const(ref) && g->fused[index_of(ref)] && pvmJ_ir_at(g->ir, ref)->op == JIT_IR_FLOAD) {
+        const JitIns *load = pvmJ_ir_at(g->ir, ref); /* find_free_operands */
+        pvmJ_alu_rm(g->a, op, PVMJ_W64, dst, address_at(g, load->a, (int32_t)load->b, PVMJ_RCX));
+    } else if (pvmJ_ref_is_const(ref) && fits_i32(const_bits(g->ir, ref))) {
         pvmJ_alu_ri(g->a, op, PVMJ_W64, dst, (int32_t)const_bits(g->ir, ref));
     } else if (pvmJ_ref_is_const(ref)) {
         pvmJ_alu_rip(g->a, op, PVMJ_W64, dst, const_label(g, ref)); /* a key string's address */
@@ -883,8 +991,6 @@ static void gen_loop(Gen *g, const JitIns *in)
 
 /* --- Arrays and maps ------------------------------------------------------ */
 
-static PvmjMem address_at(Gen *g, JitRef ref, int32_t disp, PvmjReg scratch);
-
 static void gen_field_load(Gen *g, JitRef obj, int32_t offset, JitRef ref)
 {
     PvmjMem at = address_at(g, obj, offset, PVMJ_RCX);
@@ -922,7 +1028,7 @@ static void gen_aref(Gen *g, const JitIns *in, JitRef ref)
  * place in a map, ADD of a constant), [base + the offsets]. */
 static PvmjMem address_at(Gen *g, JitRef ref, int32_t disp, PvmjReg scratch)
 {
-    while (!pvmJ_ref_is_const(ref) && g->fused[index_of(ref)]) {
+    while (folded_address(g, ref)) {
         const JitIns *in = pvmJ_ir_at(g->ir, ref);
         disp += (int32_t)const_bits(g->ir, in->b);
         ref = in->a;
