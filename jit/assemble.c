@@ -1701,17 +1701,18 @@ static void advance_snapshot(Gen *g, JitRef ref)
 
 /* An exit inside calls the trace inlined pushes their frames as the
  * interpreter's CALL would have (the trace guarded that they fit): each
- * caller's saved ip is its call's + 1, each callee's closure the value in
- * the slot below its base (written back just before), and the innermost
- * resumes at the snapshot's pc. Each function is known (the trace guarded
- * every closure it called), so the ips are constants. The base register then is the innermost
- * frame's, so the exit can go on in a trace of that frame. Once the slots
- * are written no register holds anything the exit needs.
+ * caller's saved ip is its call's + 1 and each callee's closure the value
+ * in the slot below its base (written back just before). Each function is
+ * known (the trace guarded every closure it called), so the ips are
+ * constants. The innermost frame's own ip is not written: nothing reads
+ * it while traces run (a return reads its caller's), and the trace runner
+ * sets it from the snapshot that finally leaves to the interpreter. The
+ * base register then is the innermost frame's, so the exit can go on in a
+ * trace of that frame. Once the slots are written no register holds
+ * anything the exit needs.
  *
- * All but the innermost ip depends only on the frames, which the exits
- * inside one inlined call share: that part is a subroutine per set of
- * frames (gen_frames_sub), which leaves rax at the innermost frame for
- * the exit's own ip. */
+ * This depends only on the frames, which the exits inside one inlined
+ * call share: it is a subroutine per set of frames (gen_frames_sub). */
 static void gen_frames_body(Gen *g, const JitSnap *sn)
 {
     const JitSnapFrame *fr = &g->snaps->frames[sn->frame_start];
@@ -1727,12 +1728,15 @@ static void gen_frames_body(Gen *g, const JitSnap *sn)
         pvmJ_mov_store(g->a, PVMJ_W64, pvmj_mem(PVMJ_RAX, caller + (int32_t)offsetof(VmFrame, ip)), PVMJ_RDI);
         pvmJ_mov_load(g->a, PVMJ_W64, PVMJ_RSI, slot_payload((uint32_t)fr[k].base - 1u));
         pvmJ_mov_store(g->a, PVMJ_W64, pvmj_mem(PVMJ_RAX, (int32_t)offsetof(VmFrame, closure)), PVMJ_RSI);
-        pvmJ_lea(g->a, PVMJ_RDI, slot_tag(fr[k].base));
-        pvmJ_mov_store(g->a, PVMJ_W64, pvmj_mem(PVMJ_RAX, (int32_t)offsetof(VmFrame, base)), PVMJ_RDI);
+        if (k + 1u < sn->nframes) {
+            pvmJ_lea(g->a, PVMJ_RDI, slot_tag(fr[k].base));
+            pvmJ_mov_store(g->a, PVMJ_W64, pvmj_mem(PVMJ_RAX, (int32_t)offsetof(VmFrame, base)), PVMJ_RDI);
+        }
         pvmJ_alu_ri(g->a, PVMJ_ADD, PVMJ_W64, PVMJ_RDX, 1);
     }
     pvmJ_mov_store(g->a, PVMJ_W64, nframes, PVMJ_RDX);
     pvmJ_lea(g->a, PVMJ_RBX, slot_tag(fr[sn->nframes - 1].base));
+    pvmJ_mov_store(g->a, PVMJ_W64, pvmj_mem(PVMJ_RAX, (int32_t)offsetof(VmFrame, base)), PVMJ_RBX);
 }
 
 static void gen_frames_sub(Gen *g, const JitSnap *sn)
@@ -1754,17 +1758,14 @@ static bool same_frames(const Gen *g, uint32_t s, uint32_t c)
     return true;
 }
 
-/* The exit's part of pushing frames: the shared subroutine (or, with
- * [frames_sub] -1, its code in line), then the innermost frame's ip. */
+/* The exit's part of pushing frames: the shared subroutine, or, with
+ * [frames_sub] -1, its code in line. */
 static void gen_push_frames(Gen *g, const JitSnap *sn, PvmjLabel frames_sub)
 {
     if (frames_sub < 0)
         gen_frames_body(g, sn);
     else
         pvmJ_call(g->a, frames_sub);
-    const JitSnapFrame *inner = &g->snaps->frames[sn->frame_start + sn->nframes - 1u];
-    pvmJ_mov_ri(g->a, PVMJ_RDI, (int64_t)(uintptr_t)&inner->code[sn->pc]);
-    pvmJ_mov_store(g->a, PVMJ_W64, pvmj_mem(PVMJ_RAX, (int32_t)offsetof(VmFrame, ip)), PVMJ_RDI);
 }
 
 /* Whether exits [s] and [c] write the same frame: the same resume point,

@@ -703,11 +703,10 @@ static const VmInsn *run_traces(VM *vm, PvmJitState *j, uint32_t ti, VmFrame *f)
         j->exits++;
         exit->exits++;
         uint32_t pc = exit->pc;
-        /* The exit pushed the frames of the calls it was inside (their
-         * innermost's ip is set); its slots count from the frame below. */
+        /* The exit pushed the frames of the calls it was inside, all but
+         * the innermost's ip set; its slots count from the frame below. */
         vm->top = vm->frames[vm->nframes - 1 - exit->nframes].base + exit->nslots;
-        if (exit->nframes == 0)
-            f->ip = &f->closure->proto->code[pc];
+        f->ip = &f->closure->proto->code[pc];
         if (unmade) /* the objects the trace did not make, made now */
             pvmJ_sink_restore(vm, &t->ir, &t->snaps, s, vm->frames[vm->nframes - 1 - exit->nframes].base,
                               (const Value *)(j->vals + PVMJ_SINK_BUF));

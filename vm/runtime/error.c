@@ -42,13 +42,18 @@ const char *pvmV_proto_name(const VmProto *p)
 }
 
 /* The line of the instruction a frame is executing: the one before its
- * saved ip, or, for the innermost frame of a raise, the line it names. */
+ * saved ip, or, for the innermost frame of a raise, the line it names.
+ * A frame that traces pushed and still run in has no ip of its own yet
+ * (jit/assemble.c), seen only from a callback of a C call they make: it
+ * counts as at the function's start. */
 static uint32_t vm_frame_line(const VM *vm, const VmFrame *f)
 {
     const VmProto *p = f->closure->proto;
     if (vm->raise_line_set && f == &vm->frames[vm->nframes - 1])
         return vm->raise_line;
-    return pvmV_proto_line(p, f->ip > p->code ? f->ip - 1 : p->code);
+    uintptr_t ip = (uintptr_t)f->ip, code = (uintptr_t)p->code; /* f->ip may point elsewhere */
+    bool inside = ip > code && ip <= code + p->ncode * sizeof *p->code;
+    return pvmV_proto_line(p, inside ? f->ip - 1 : p->code);
 }
 
 static void vm_trace_frame(VmBuf *b, const VM *vm, const VmFrame *f)
