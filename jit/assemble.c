@@ -99,6 +99,9 @@ typedef struct {
     PvmjLabel top;
     PvmjLabel loop;
     PvmjLabel *exits;   /* one per snapshot */
+    PvmjLabel leave;    /* the epilogue every exit not linked ends in */
+    uint32_t *exit_jumps; /* JitAsmOut's */
+    bool last_in_line;  /* the final EXIT's code follows it in line */
     uint32_t snap;      /* the snapshot of the instruction being compiled */
     ChargeExit *charges;/* one per CHARGE */
     uint32_t ncharges;
@@ -1620,6 +1623,8 @@ static bool is_guard_compare(JitOp op)
     return op >= JIT_IR_LT && op <= JIT_IR_UGT;
 }
 
+static void gen_final_exit(Gen *g);
+
 static bool gen_ins(Gen *g, JitRef ref)
 {
     const JitIns *in = pvmJ_ir_at(g->ir, ref);
@@ -1634,7 +1639,7 @@ static bool gen_ins(Gen *g, JitRef ref)
     case JIT_IR_BASE: define(g, ref, PVMJ_RBX); return true;
     case JIT_IR_RETF: gen_retf(g, in); return true;
     case JIT_IR_LOOP: gen_loop(g, in); return true;
-    case JIT_IR_EXIT: pvmJ_jmp(g->a, g->exits[g->snap]); return true;
+    case JIT_IR_EXIT: gen_final_exit(g); return true;
     case JIT_IR_ALEN: gen_field_load(g, in->a, (int32_t)offsetof(PvArray, len), ref); return true;
     case JIT_IR_AKIND: gen_akind(g, in, ref); return true;
     case JIT_IR_ABC: gen_abc(g, in); return true;
@@ -1713,7 +1718,27 @@ static void advance_snapshot(Gen *g, JitRef ref)
  *
  * This depends only on the frames, which the exits inside one inlined
  * call share: it is a subroutine per set of frames (gen_frames_sub). */
-static void gen_frames_body(Gen *g, const JitSnap *sn)
+/* The register still holding the value snapshot [sn] writes to [slot]
+ * when the exit pushes frames; else PVMJ_NOREG. */
+static PvmjReg kept_in(const Gen *g, const JitSnap *sn, uint32_t slot)
+{
+    for (uint32_t i = 0; i < sn->nentries; i++) {
+        const JitSnapEntry *e = &g->snaps->map[sn->map_start + i];
+        if (e->slot != slot || pvmJ_sunk(g->ir, e->ref))
+            continue;
+        /* only a register a C call keeps: making sunk objects calls one */
+        PvmjReg r = reg_of(g, e->ref);
+        for (int k = 0; k < GPR_SAVED; k++)
+            if (gpr_pool[k] == r)
+                return r;
+        return PVMJ_NOREG;
+    }
+    return PVMJ_NOREG;
+}
+
+/* [in_line]: for one exit, whose registers it may read, not the
+ * subroutine several exits share. */
+static void gen_frames_body(Gen *g, const JitSnap *sn, bool in_line)
 {
     const JitSnapFrame *fr = &g->snaps->frames[sn->frame_start];
     PvmjMem nframes = absolute(g, (uintptr_t)&g->vm->nframes, PVMJ_RCX);
@@ -1726,8 +1751,12 @@ static void gen_frames_body(Gen *g, const JitSnap *sn)
         int32_t caller = -(int32_t)sizeof(VmFrame);
         pvmJ_mov_ri(g->a, PVMJ_RDI, (int64_t)(uintptr_t)fr[k].ret_ip);
         pvmJ_mov_store(g->a, PVMJ_W64, pvmj_mem(PVMJ_RAX, caller + (int32_t)offsetof(VmFrame, ip)), PVMJ_RDI);
-        pvmJ_mov_load(g->a, PVMJ_W64, PVMJ_RSI, slot_payload((uint32_t)fr[k].base - 1u));
-        pvmJ_mov_store(g->a, PVMJ_W64, pvmj_mem(PVMJ_RAX, (int32_t)offsetof(VmFrame, closure)), PVMJ_RSI);
+        PvmjReg closure = in_line ? kept_in(g, sn, (uint32_t)fr[k].base - 1u) : PVMJ_NOREG;
+        if (closure == PVMJ_NOREG) {
+            closure = PVMJ_RSI;
+            pvmJ_mov_load(g->a, PVMJ_W64, closure, slot_payload((uint32_t)fr[k].base - 1u));
+        }
+        pvmJ_mov_store(g->a, PVMJ_W64, pvmj_mem(PVMJ_RAX, (int32_t)offsetof(VmFrame, closure)), closure);
         if (k + 1u < sn->nframes) {
             pvmJ_lea(g->a, PVMJ_RDI, slot_tag(fr[k].base));
             pvmJ_mov_store(g->a, PVMJ_W64, pvmj_mem(PVMJ_RAX, (int32_t)offsetof(VmFrame, base)), PVMJ_RDI);
@@ -1741,7 +1770,7 @@ static void gen_frames_body(Gen *g, const JitSnap *sn)
 
 static void gen_frames_sub(Gen *g, const JitSnap *sn)
 {
-    gen_frames_body(g, sn);
+    gen_frames_body(g, sn, false);
     pvmJ_ret(g->a);
 }
 
@@ -1763,7 +1792,7 @@ static bool same_frames(const Gen *g, uint32_t s, uint32_t c)
 static void gen_push_frames(Gen *g, const JitSnap *sn, PvmjLabel frames_sub)
 {
     if (frames_sub < 0)
-        gen_frames_body(g, sn);
+        gen_frames_body(g, sn, true);
     else
         pvmJ_call(g->a, frames_sub);
 }
@@ -1954,6 +1983,24 @@ static void gen_exit_in_line(Gen *g, uint32_t s, uint32_t *exit_jumps, PvmjLabel
         gen_sink_pending(g, s, unmade, -1, leave);
 }
 
+/* EXIT, the end of a trace that does not loop: its exit's code (a jmp
+ * another trace is linked to, most often) goes right here, in line, where
+ * the trace's exits are not shared. */
+static void gen_final_exit(Gen *g)
+{
+    uint32_t s = g->snap;
+    bool share = g->snaps->nsnaps >= (g->share_exits ? g->share_exits : EXIT_SHARE_MIN_SNAPS);
+    if (share || s + 1 != g->snaps->nsnaps) {
+        pvmJ_jmp(g->a, g->exits[s]);
+        return;
+    }
+    g->last_in_line = true;
+    pvmJ_label_bind(g->a, g->exits[s]);
+    if (g->refund[s] > 0)
+        pvmJ_alu_ri(g->a, PVMJ_ADD, PVMJ_W64, FUEL, g->refund[s]);
+    gen_exit_in_line(g, s, g->exit_jumps, g->leave);
+}
+
 /* Exit s writes snapshot s's values into the frame (calling its stores,
  * above, which share most of their code with earlier exits'), pushes
  * the frames of inlined calls it is inside, then jumps: at first to its
@@ -1978,13 +2025,15 @@ static bool gen_exits(Gen *g, uint32_t *exit_jumps)
     for (uint32_t s = 0; s < nsnaps; s++)
         stores[s] = pvmJ_label_new(g->a);
     uint32_t recent[EXIT_BASE_TRIES], written = 0; /* a ring of the last exits written */
-    PvmjLabel leave = pvmJ_label_new(g->a);
+    PvmjLabel leave = g->leave;
     uint32_t first = 0; /* the exit whose code the previous one ran */
     uint32_t frames_of = UINT32_MAX; /* the last exit inside inlined calls */
     PvmjLabel frames_sub = -1;       /* the subroutine pushing its frames */
     bool share = nsnaps >= (g->share_exits ? g->share_exits : EXIT_SHARE_MIN_SNAPS);
     for (uint32_t s = 0; s < nsnaps; s++) {
         const JitSnap *sn = &g->snaps->snaps[s];
+        if (s + 1 == nsnaps && g->last_in_line)
+            break; /* gen_final_exit wrote it */
         pvmJ_label_bind(g->a, g->exits[s]);
         if (s > 0 && same_exit(g, s, first)) {
             pvmJ_jmp(g->a, g->exits[first]);
@@ -2077,6 +2126,8 @@ static bool gen_trace(Gen *g, JitAsmOut *out)
     const JitIR *ir = g->ir;
     for (uint32_t s = 0; s < g->snaps->nsnaps; s++)
         g->exits[s] = pvmJ_label_new(g->a);
+    g->leave = pvmJ_label_new(g->a);
+    g->exit_jumps = out->exit_jumps;
     gen_prologue(g);
     out->body = (uint32_t)pvmJ_asm_pos(g->a);
     g->top = pvmJ_label_new(g->a);
