@@ -102,6 +102,8 @@ typedef struct {
     PvmjLabel leave;    /* the epilogue every exit not linked ends in */
     uint32_t *exit_jumps; /* JitAsmOut's */
     bool last_in_line;  /* the final EXIT's code follows it in line */
+    uint32_t *popped;   /* per snapshot: the RETFs before it whose frames the VM still counts */
+    bool defer_pops;    /* RETF leaves the VM's frame count to the exits (plan_pops) */
     uint32_t snap;      /* the snapshot of the instruction being compiled */
     ChargeExit *charges;/* one per CHARGE */
     uint32_t ncharges;
@@ -882,7 +884,53 @@ static void gen_charge_undos(Gen *g)
 static void gen_retf(Gen *g, const JitIns *in)
 {
     pvmJ_alu_ri(g->a, PVMJ_SUB, PVMJ_W64, PVMJ_RBX, (int32_t)(in->a * sizeof(Value)));
-    pvmJ_alu_mi(g->a, PVMJ_SUB, PVMJ_W64, absolute(g, (uintptr_t)&g->vm->nframes, PVMJ_RCX), 1);
+    if (!g->defer_pops)
+        pvmJ_alu_mi(g->a, PVMJ_SUB, PVMJ_W64, absolute(g, (uintptr_t)&g->vm->nframes, PVMJ_RCX), 1);
+}
+
+/* The VM's frame count is the trace's to keep right only where someone
+ * reads it: at the exits, and in the C calls the trace makes. The IR
+ * itself counts from the value loaded at the trace's entry (the recorder
+ * knows how many frames it popped), so a RETF need not store the count:
+ * each exit takes off the frames popped before it, once, and pushing
+ * frames folds that into the count it writes anyway. A trace making a C
+ * call (or looping) after a RETF stores it at each RETF instead. */
+static bool plan_pops(Gen *g)
+{
+    const JitIR *ir = g->ir;
+    uint32_t nsnaps = g->snaps->nsnaps, pops = 0, s = 0;
+    g->popped = calloc(nsnaps, sizeof *g->popped);
+    if (!g->popped)
+        return false;
+    g->defer_pops = true;
+    for (uint32_t i = 0; i < ir->nins; i++) {
+        while (s < nsnaps && index_of(g->snaps->snaps[s].ref) <= i)
+            g->popped[s++] = pops;
+        JitOp op = (JitOp)ir->ins[i].op;
+        if (op == JIT_IR_RETF)
+            pops++;
+        if (pops > 0 && (op == JIT_IR_CALLC || op == JIT_IR_CALLR || op == JIT_IR_LOOP))
+            g->defer_pops = false;
+    }
+    while (s < nsnaps)
+        g->popped[s++] = pops;
+    if (!g->defer_pops)
+        memset(g->popped, 0, nsnaps * sizeof *g->popped);
+    return true;
+}
+
+/* Where an exit pushing frames folds the frames popped before it into
+ * the count it writes; elsewhere its first instruction takes them off. */
+static uint32_t pops_in_push(const Gen *g, const JitSnap *sn)
+{
+    return sn->nframes > 0 && !sn->sunk ? g->popped[sn - g->snaps->snaps] : 0;
+}
+
+static void gen_exit_pops(Gen *g, const JitSnap *sn)
+{
+    uint32_t p = g->popped[sn - g->snaps->snaps];
+    if (p > 0 && pops_in_push(g, sn) == 0)
+        pvmJ_alu_mi(g->a, PVMJ_SUB, PVMJ_W64, absolute(g, (uintptr_t)&g->vm->nframes, PVMJ_RCX), (int32_t)p);
 }
 
 static void gen_count_trip(Gen *g)
@@ -1743,6 +1791,8 @@ static void gen_frames_body(Gen *g, const JitSnap *sn, bool in_line)
     const JitSnapFrame *fr = &g->snaps->frames[sn->frame_start];
     PvmjMem nframes = absolute(g, (uintptr_t)&g->vm->nframes, PVMJ_RCX);
     pvmJ_mov_load(g->a, PVMJ_W64, PVMJ_RDX, nframes);
+    if (pops_in_push(g, sn) > 0)
+        pvmJ_alu_ri(g->a, PVMJ_SUB, PVMJ_W64, PVMJ_RDX, (int32_t)pops_in_push(g, sn));
     pvmJ_mov_load(g->a, PVMJ_W64, PVMJ_R11, absolute(g, (uintptr_t)&g->vm->frames, PVMJ_R11));
     for (uint16_t k = 0; k < sn->nframes; k++) {
         /* rax = &frames[nframes], the new one; the caller's is below it */
@@ -1805,7 +1855,7 @@ static bool same_exit(const Gen *g, uint32_t s, uint32_t c)
 {
     const JitSnap *a = &g->snaps->snaps[s], *b = &g->snaps->snaps[c];
     if (a->ccall || b->ccall || a->pc != b->pc || a->nslots != b->nslots || a->nentries != b->nentries ||
-        a->nframes != b->nframes || g->refund[s] != g->refund[c])
+        a->nframes != b->nframes || g->refund[s] != g->refund[c] || g->popped[s] != g->popped[c])
         return false;
     const JitSnapEntry *ea = &g->snaps->map[a->map_start], *eb = &g->snaps->map[b->map_start];
     for (uint32_t i = 0; i < a->nentries; i++)
@@ -1998,6 +2048,7 @@ static void gen_final_exit(Gen *g)
     pvmJ_label_bind(g->a, g->exits[s]);
     if (g->refund[s] > 0)
         pvmJ_alu_ri(g->a, PVMJ_ADD, PVMJ_W64, FUEL, g->refund[s]);
+    gen_exit_pops(g, &g->snaps->snaps[s]);
     gen_exit_in_line(g, s, g->exit_jumps, g->leave);
 }
 
@@ -2043,6 +2094,7 @@ static bool gen_exits(Gen *g, uint32_t *exit_jumps)
         first = s;
         if (g->refund[s] > 0)
             pvmJ_alu_ri(g->a, PVMJ_ADD, PVMJ_W64, FUEL, g->refund[s]);
+        gen_exit_pops(g, sn);
         if (!share) {
             gen_exit_in_line(g, s, exit_jumps, leave);
             continue;
@@ -2053,7 +2105,8 @@ static bool gen_exits(Gen *g, uint32_t *exit_jumps)
         size_t unmade = sn->sunk ? gen_sink_make(g, s) : 0;
         bool new_frames = false;
         if (sn->nframes > 0) {
-            new_frames = frames_of == UINT32_MAX || !same_frames(g, s, frames_of);
+            new_frames = frames_of == UINT32_MAX || !same_frames(g, s, frames_of) ||
+                         pops_in_push(g, sn) != pops_in_push(g, &g->snaps->snaps[frames_of]);
             if (new_frames) {
                 frames_of = s;
                 frames_sub = pvmJ_label_new(g->a);
@@ -2160,7 +2213,8 @@ bool pvmJ_assemble(PvmjAsm *a, const JitAsmIn *in, JitAsmOut *out)
     g.klabel = malloc((in->ir->nk + 1) * sizeof *g.klabel);
     g.charges = malloc(in->snaps->nsnaps * sizeof *g.charges);
     out->exit_jumps = malloc(in->snaps->nsnaps * sizeof *out->exit_jumps);
-    bool ok = g.exits && g.klabel && g.charges && out->exit_jumps && allocate(&g) && plan_charges(&g);
+    bool ok = g.exits && g.klabel && g.charges && out->exit_jumps && allocate(&g) && plan_charges(&g) &&
+              plan_pops(&g);
     if (ok) {
         for (uint32_t k = 0; k < in->ir->nk; k++)
             g.klabel[k] = -1;
@@ -2175,6 +2229,7 @@ bool pvmJ_assemble(PvmjAsm *a, const JitAsmIn *in, JitAsmOut *out)
     free(g.fused);
     free(g.charge);
     free(g.refund);
+    free(g.popped);
     free(g.weight);
     free(g.where);
     if (!ok) {
