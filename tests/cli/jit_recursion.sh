@@ -3,7 +3,8 @@
 # trace is recorded from (every threshold from 1 to 60 starts it at
 # another depth and path, and so grows another tree of side traces), also
 # when the trace cap flushes them again and again; fib itself compiles as
-# a function trace and its recursion runs in machine code.
+# a function trace and its recursion runs in machine code. An error after
+# returns in traces has the interpreter's stack trace.
 set -u
 fail() { echo "jit_recursion: $*"; exit 1; }
 here=$(cd "$(dirname "$0")/../.." && pwd)
@@ -24,6 +25,17 @@ for cap in 1 2 3 5; do
     [ "$got" = "$want" ] || fail "fib -j maxtrace=$cap printed $got, not $want"
     got=$("$PVM" -j maxtrace=$cap "$here/tests/programs/jit_recursion.pv") || fail "jit_recursion -j maxtrace=$cap failed"
     [ "$got" = "$(cat "$here/tests/programs/jit_recursion.out")" ] || fail "jit_recursion.pv -j maxtrace=$cap differs"
+done
+
+# An error after the trace returned from frames (their count is written
+# at the exits): the whole stack trace is the interpreter's, so no frame
+# already popped is listed and none live is missing, at every threshold.
+prog="$here/tests/programs/err_jit_after_returns.pv"
+"$PVM" -j off "$prog" > /dev/null 2> "$TMPDIR/want.err" && fail "err_jit_after_returns -j off did not fail"
+for hot in 1 2 3 5 8 13 21 40; do
+    "$PVM" -j hot=$hot "$prog" > /dev/null 2> "$TMPDIR/got.err" && fail "err_jit_after_returns -j hot=$hot did not fail"
+    cmp -s "$TMPDIR/want.err" "$TMPDIR/got.err" ||
+        fail "err_jit_after_returns -j hot=$hot: $(cat "$TMPDIR/got.err")"
 done
 
 "$PVM" -j v -j stats "$here/bench/fib.pv" 25 > "$TMPDIR/fib.out" 2> "$TMPDIR/fib.err" || fail "bench/fib.pv failed"
