@@ -102,6 +102,7 @@ typedef struct {
     PvmjLabel leave;    /* the epilogue every exit not linked ends in */
     uint32_t *exit_jumps; /* JitAsmOut's */
     bool last_in_line;  /* the final EXIT's code follows it in line */
+    JitAsmOut *out;
     uint32_t *popped;   /* per snapshot: the RETFs before it whose frames the VM still counts */
     bool defer_pops;    /* RETF leaves the VM's frame count to the exits (plan_pops) */
     uint32_t snap;      /* the snapshot of the instruction being compiled */
@@ -720,9 +721,21 @@ static void gen_load_value(Gen *g, const JitIns *in, JitRef ref, PvmjMem at, boo
     load_payload(g, in, ref, payload);
 }
 
+/* The trace's first instruction, loading a slot with its type guarded,
+ * marks where the code past the guard starts (JitAsmOut.body_typed). */
 static void gen_sload(Gen *g, const JitIns *in, JitRef ref)
 {
-    gen_load_value(g, in, ref, slot_tag(in->a), in->b == JIT_SLOAD_TYPED);
+    bool typed = in->b == JIT_SLOAD_TYPED;
+    if (typed || ref != JIT_REF_BIAS) {
+        gen_load_value(g, in, ref, slot_tag(in->a), typed);
+        return;
+    }
+    pvmJ_alu_mi(g->a, PVMJ_CMP, PVMJ_W64, slot_tag(in->a), (int32_t)pvmJ_value_type(in->type));
+    exit_if(g, PVMJ_CC_NE);
+    g->out->body_typed = (uint32_t)pvmJ_asm_pos(g->a);
+    g->out->typed_slot = in->a;
+    g->out->typed_type = in->type;
+    load_payload(g, in, ref, slot_payload(in->a));
 }
 
 static void gen_gload(Gen *g, const JitIns *in, JitRef ref)
@@ -2181,6 +2194,8 @@ static bool gen_trace(Gen *g, JitAsmOut *out)
         g->exits[s] = pvmJ_label_new(g->a);
     g->leave = pvmJ_label_new(g->a);
     g->exit_jumps = out->exit_jumps;
+    g->out = out;
+    out->body_typed = 0;
     gen_prologue(g);
     out->body = (uint32_t)pvmJ_asm_pos(g->a);
     g->top = pvmJ_label_new(g->a);

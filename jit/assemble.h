@@ -46,6 +46,12 @@ typedef struct {
 
 typedef struct {
     uint32_t body;        /* offset of the code past the prologue: where other traces jump in */
+    /* When the trace starts with a type-guarded load of a slot: the offset
+     * past that guard, where an exit that wrote the slot with that type
+     * may jump in instead (0: none), the slot and its type. */
+    uint32_t body_typed;
+    uint32_t typed_slot;
+    uint8_t typed_type;
     uint32_t *exit_jumps; /* per snapshot, the offset of the rel32 of the jmp that leaves
                            * through it once the frame is written (malloc'ed; the caller frees) */
 } JitAsmOut;

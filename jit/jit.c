@@ -53,6 +53,9 @@ typedef struct {
     JitEntry entry;
     size_t code_size;
     uint8_t *body;         /* past the prologue: where a linked exit jumps in */
+    uint8_t *body_typed;   /* past its first load's type guard, or NULL (JitAsmOut) */
+    uint32_t typed_slot;   /* that load's slot and type */
+    uint8_t typed_type;
     uint32_t *exit_jumps;  /* per snapshot, the offset of its exit's patchable rel32 */
     JitIR ir;
     JitSnapList snaps;
@@ -358,6 +361,9 @@ static JitTrace *compile(VM *vm, PvmJitState *j, JitFail *why)
     }
     t->entry = (JitEntry)(uintptr_t)code;
     t->body = (uint8_t *)code + out.body;
+    t->body_typed = out.body_typed ? (uint8_t *)code + out.body_typed : NULL;
+    t->typed_slot = out.typed_slot;
+    t->typed_type = out.typed_type;
     t->exit_jumps = out.exit_jumps;
     t->code_size = a.len;
     pvmJ_asm_free(&a);
@@ -661,10 +667,31 @@ static void count_trip(VM *vm, PvmJitState *j, VmFrame *f, uint32_t loop_end)
 /* From now on trace [from]'s exit [s] goes straight on into trace [to]:
  * the exit has written the frame (and pushed those of inlined calls it
  * was inside), which [to] starts by reading. */
+/* Whether exit [s] of [from] leaves the slot [to]'s first load guards
+ * holding a value of the type it guards: the exit writes every value of
+ * its snapshot, tag and all, and its slots count from the frame below
+ * the ones it pushes. Then the link skips that guard. */
+static bool exit_types_entry(const JitTrace *from, uint32_t s, const JitTrace *to)
+{
+    if (!to->body_typed)
+        return false;
+    const JitSnap *sn = &from->snaps.snaps[s];
+    uint32_t slot = to->typed_slot;
+    if (sn->nframes > 0)
+        slot += from->snaps.frames[sn->frame_start + sn->nframes - 1u].base;
+    for (uint32_t i = 0; i < sn->nentries; i++) {
+        const JitSnapEntry *e = &from->snaps.map[sn->map_start + i];
+        if (e->slot == slot)
+            return e->ref != JIT_REF_NONE && pvmJ_ir_at(&from->ir, e->ref)->type == to->typed_type;
+    }
+    return false;
+}
+
 static void link_exit(PvmJitState *j, JitTrace *from, uint32_t s, const JitTrace *to)
 {
     uint8_t *field = (uint8_t *)(uintptr_t)from->entry + from->exit_jumps[s];
-    if (pvmJ_mcode_patch_rel32(j->mcode, field, to->body))
+    uint8_t *target = exit_types_entry(from, s, to) ? to->body_typed : to->body;
+    if (pvmJ_mcode_patch_rel32(j->mcode, field, target))
         j->links++;
 }
 
