@@ -1802,33 +1802,35 @@ static PvmjReg kept_in(const Gen *g, const JitSnap *sn, uint32_t slot)
 static void gen_frames_body(Gen *g, const JitSnap *sn, bool in_line)
 {
     const JitSnapFrame *fr = &g->snaps->frames[sn->frame_start];
+    int32_t pops = (int32_t)pops_in_push(g, sn), size = (int32_t)sizeof(VmFrame);
     PvmjMem nframes = absolute(g, (uintptr_t)&g->vm->nframes, PVMJ_RCX);
+    /* rax = &frames[nframes as the VM has it]; the first new frame is
+     * [pops] below that, each caller's the one below its callee's */
     pvmJ_mov_load(g->a, PVMJ_W64, PVMJ_RDX, nframes);
-    if (pops_in_push(g, sn) > 0)
-        pvmJ_alu_ri(g->a, PVMJ_SUB, PVMJ_W64, PVMJ_RDX, (int32_t)pops_in_push(g, sn));
     pvmJ_mov_load(g->a, PVMJ_W64, PVMJ_R11, absolute(g, (uintptr_t)&g->vm->frames, PVMJ_R11));
+    pvmJ_imul_rri(g->a, PVMJ_W64, PVMJ_RAX, PVMJ_RDX, size);
+    pvmJ_alu_rr(g->a, PVMJ_ADD, PVMJ_W64, PVMJ_RAX, PVMJ_R11);
+    int32_t at = 0;
     for (uint16_t k = 0; k < sn->nframes; k++) {
-        /* rax = &frames[nframes], the new one; the caller's is below it */
-        pvmJ_imul_rri(g->a, PVMJ_W64, PVMJ_RAX, PVMJ_RDX, (int32_t)sizeof(VmFrame));
-        pvmJ_alu_rr(g->a, PVMJ_ADD, PVMJ_W64, PVMJ_RAX, PVMJ_R11);
-        int32_t caller = -(int32_t)sizeof(VmFrame);
+        at = ((int32_t)k - pops) * size;
         pvmJ_mov_ri(g->a, PVMJ_RDI, (int64_t)(uintptr_t)fr[k].ret_ip);
-        pvmJ_mov_store(g->a, PVMJ_W64, pvmj_mem(PVMJ_RAX, caller + (int32_t)offsetof(VmFrame, ip)), PVMJ_RDI);
+        pvmJ_mov_store(g->a, PVMJ_W64, pvmj_mem(PVMJ_RAX, at - size + (int32_t)offsetof(VmFrame, ip)), PVMJ_RDI);
         PvmjReg closure = in_line ? kept_in(g, sn, (uint32_t)fr[k].base - 1u) : PVMJ_NOREG;
         if (closure == PVMJ_NOREG) {
             closure = PVMJ_RSI;
             pvmJ_mov_load(g->a, PVMJ_W64, closure, slot_payload((uint32_t)fr[k].base - 1u));
         }
-        pvmJ_mov_store(g->a, PVMJ_W64, pvmj_mem(PVMJ_RAX, (int32_t)offsetof(VmFrame, closure)), closure);
+        pvmJ_mov_store(g->a, PVMJ_W64, pvmj_mem(PVMJ_RAX, at + (int32_t)offsetof(VmFrame, closure)), closure);
         if (k + 1u < sn->nframes) {
             pvmJ_lea(g->a, PVMJ_RDI, slot_tag(fr[k].base));
-            pvmJ_mov_store(g->a, PVMJ_W64, pvmj_mem(PVMJ_RAX, (int32_t)offsetof(VmFrame, base)), PVMJ_RDI);
+            pvmJ_mov_store(g->a, PVMJ_W64, pvmj_mem(PVMJ_RAX, at + (int32_t)offsetof(VmFrame, base)), PVMJ_RDI);
         }
-        pvmJ_alu_ri(g->a, PVMJ_ADD, PVMJ_W64, PVMJ_RDX, 1);
     }
+    if ((int32_t)sn->nframes != pops)
+        pvmJ_alu_ri(g->a, PVMJ_ADD, PVMJ_W64, PVMJ_RDX, (int32_t)sn->nframes - pops);
     pvmJ_mov_store(g->a, PVMJ_W64, nframes, PVMJ_RDX);
     pvmJ_lea(g->a, PVMJ_RBX, slot_tag(fr[sn->nframes - 1].base));
-    pvmJ_mov_store(g->a, PVMJ_W64, pvmj_mem(PVMJ_RAX, (int32_t)offsetof(VmFrame, base)), PVMJ_RBX);
+    pvmJ_mov_store(g->a, PVMJ_W64, pvmj_mem(PVMJ_RAX, at + (int32_t)offsetof(VmFrame, base)), PVMJ_RBX);
 }
 
 static void gen_frames_sub(Gen *g, const JitSnap *sn)
