@@ -555,8 +555,12 @@ static void tell_known_types(JitRecorder *rec, const JitTrace *t, const JitSnap 
     }
     for (uint32_t e = 0; e < exit->nentries; e++) {
         const JitSnapEntry *se = &t->snaps.map[exit->map_start + e];
-        if (se->ref != JIT_REF_NONE)
-            pvmJ_record_known_type(rec, se->slot, (JitType)pvmJ_ir_at(&t->ir, se->ref)->type);
+        if (se->ref == JIT_REF_NONE)
+            continue;
+        JitType type = (JitType)pvmJ_ir_at(&t->ir, se->ref)->type;
+        pvmJ_record_known_type(rec, se->slot, type);
+        if (pvmJ_ref_is_const(se->ref) && type == JIT_T_INT)
+            pvmJ_record_known_int(rec, se->slot);
     }
 }
 

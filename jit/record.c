@@ -2355,6 +2355,12 @@ void pvmJ_record_known_type(JitRecorder *r, uint32_t slot, JitType type)
         r->known[slot] = (uint8_t)type;
 }
 
+void pvmJ_record_known_int(JitRecorder *r, uint32_t slot)
+{
+    if (slot < r->top0 && r->base[slot].type == VT_INT)
+        r->slots[slot] = pvmJ_k_int(&r->ir, r->base[slot].as.i);
+}
+
 JitRecStatus pvmJ_record_ins(JitRecorder *r, VM *vm, const VmFrame *f, const VmInsn *ip)
 {
     if (r->status != JIT_REC_GO)

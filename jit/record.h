@@ -176,6 +176,9 @@ bool pvmJ_record_unrolls(const JitRecorder *r, const VmInsn *header);
  * with type [type] just before the side trace runs (it is entered from
  * nowhere else): its load of that slot needs no type guard. */
 void pvmJ_record_known_type(JitRecorder *r, uint32_t slot, JitType type);
+/* Every exit through the parent's snapshot writes the same int constant
+ * to [slot]: the side trace uses the constant instead of loading it. */
+void pvmJ_record_known_int(JitRecorder *r, uint32_t slot);
 
 /* Shows the recorder instruction [ip] of the running frame before it runs.
  * Returns GO while recording continues, DONE when the loop closed (the IR
