@@ -185,6 +185,25 @@ static bool is_offset_address(const Gen *g, const JitIns *in)
     return d > -(1 << 24) && d < (1 << 24);
 }
 
+/* Marks in [held] every instruction a snapshot holds: its values, and
+ * the values of the sunk objects it holds. */
+static void mark_snapshot_refs(const Gen *g, bool *held)
+{
+    const JitIR *ir = g->ir;
+    for (uint32_t s = 0; s < g->snaps->nsnaps; s++) {
+        const JitSnap *sn = &g->snaps->snaps[s];
+        for (uint32_t e = 0; e < sn->nentries; e++) {
+            JitRef vals[JIT_SINK_MAX_VALUES], r = g->snaps->map[sn->map_start + e].ref;
+            uint32_t nv = pvmJ_sunk(ir, r) ? pvmJ_sink_values(ir, r, vals, JIT_SINK_MAX_VALUES) : 0;
+            for (uint32_t i = 0; i < nv; i++)
+                if (!pvmJ_ref_is_const(vals[i]))
+                    held[index_of(vals[i])] = true;
+            if (r != JIT_REF_NONE && !pvmJ_ref_is_const(r))
+                held[index_of(r)] = true;
+        }
+    }
+}
+
 /* Which offset addresses are folded into the memory operands of their
  * users instead of computed into a register: those whose every use is
  * the address of HKEY, XLOAD, XSTORE, BLOAD or FLOAD, or of another folded one (never a
@@ -197,18 +216,7 @@ static void find_fused(Gen *g)
     bool *bad = calloc(n + 1, sizeof *bad);
     if (!bad)
         return; /* nothing fused: correct, only slower */
-    for (uint32_t s = 0; s < g->snaps->nsnaps; s++) {
-        const JitSnap *sn = &g->snaps->snaps[s];
-        for (uint32_t e = 0; e < sn->nentries; e++) {
-            JitRef vals[JIT_SINK_MAX_VALUES], r = g->snaps->map[sn->map_start + e].ref;
-            uint32_t n = pvmJ_sunk(ir, r) ? pvmJ_sink_values(ir, r, vals, JIT_SINK_MAX_VALUES) : 0;
-            for (uint32_t i = 0; i < n; i++)
-                if (!pvmJ_ref_is_const(vals[i]))
-                    bad[index_of(vals[i])] = true;
-            if (r != JIT_REF_NONE && !pvmJ_ref_is_const(r))
-                bad[index_of(r)] = true;
-        }
-    }
+    mark_snapshot_refs(g, bad);
     for (uint32_t k = n; k-- > 0;) {
         const JitIns *in = &ir->ins[k];
         g->fused[k] = is_offset_address(g, in) && !bad[k];
@@ -274,18 +282,7 @@ static void find_free_operands(Gen *g)
         free(held);
         return;
     }
-    for (uint32_t s = 0; s < g->snaps->nsnaps; s++) {
-        const JitSnap *sn = &g->snaps->snaps[s];
-        for (uint32_t e = 0; e < sn->nentries; e++) {
-            JitRef vals[JIT_SINK_MAX_VALUES], r = g->snaps->map[sn->map_start + e].ref;
-            uint32_t nv = pvmJ_sunk(ir, r) ? pvmJ_sink_values(ir, r, vals, JIT_SINK_MAX_VALUES) : 0;
-            for (uint32_t i = 0; i < nv; i++)
-                if (!pvmJ_ref_is_const(vals[i]))
-                    held[index_of(vals[i])] = true;
-            if (r != JIT_REF_NONE && !pvmJ_ref_is_const(r))
-                held[index_of(r)] = true;
-        }
-    }
+    mark_snapshot_refs(g, held);
     for (uint32_t k = 0; k < n; k++) {
         const JitIns *in = &ir->ins[k];
         if (pvmJ_ir_ops[in->op].o1 == JIT_O_REF && !pvmJ_ref_is_const(in->a))
