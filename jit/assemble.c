@@ -548,6 +548,14 @@ static PvmjMem displaced(PvmjMem m, int32_t by)
     return m;
 }
 
+/* r = addr: a lea from r12 where absolute() reaches it. */
+static void load_address(Gen *g, PvmjReg r, uintptr_t addr)
+{
+    PvmjMem m = absolute(g, addr, r);
+    if (m.base == PVMJ_R12)
+        pvmJ_lea(g->a, r, m);
+}
+
 /* The memory operand [addr + disp] for an address the IR computes or a
  * constant one. */
 static PvmjMem operand_at(Gen *g, JitRef addr, int32_t disp, PvmjReg scratch);
@@ -1810,7 +1818,7 @@ static void gen_frames_body(Gen *g, const JitSnap *sn, bool in_line)
     int32_t at = 0;
     for (uint16_t k = 0; k < sn->nframes; k++) {
         at = ((int32_t)k - pops) * size;
-        pvmJ_mov_ri(g->a, PVMJ_RDI, (int64_t)(uintptr_t)fr[k].ret_ip);
+        load_address(g, PVMJ_RDI, (uintptr_t)fr[k].ret_ip);
         pvmJ_mov_store(g->a, PVMJ_W64, pvmj_mem(PVMJ_RAX, at - size + (int32_t)offsetof(VmFrame, ip)), PVMJ_RDI);
         PvmjReg closure = in_line ? kept_in(g, sn, (uint32_t)fr[k].base - 1u) : PVMJ_NOREG;
         if (closure == PVMJ_NOREG) {
