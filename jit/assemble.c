@@ -231,6 +231,11 @@ static void find_fused(Gen *g)
     free(bad);
 }
 
+static bool is_guard_compare(JitOp op)
+{
+    return op >= JIT_IR_LT && op <= JIT_IR_UGT;
+}
+
 /* Whether [op] reads or writes nothing but registers and loads nothing
  * a store could change: what may lie between a load folded into a guard
  * and the guard. */
@@ -241,7 +246,7 @@ static bool leaves_memory_alone(JitOp op)
     case JIT_IR_BXOR: case JIT_IR_BASE: case JIT_IR_FLOAD: case JIT_IR_SLOAD:
         return true;
     default:
-        return op >= JIT_IR_LT && op <= JIT_IR_UGT;
+        return is_guard_compare(op);
     }
 }
 
@@ -292,7 +297,7 @@ static void find_free_operands(Gen *g)
     }
     for (uint32_t j = 0; j < n; j++) {
         const JitIns *guard = &ir->ins[j];
-        if (!(guard->op >= JIT_IR_LT && guard->op <= JIT_IR_UGT) || is_float(g, guard->a) ||
+        if (!is_guard_compare((JitOp)guard->op) || is_float(g, guard->a) ||
             pvmJ_ref_is_const(guard->b) || guard->a == guard->b)
             continue;
         uint32_t k = index_of(guard->b);
@@ -648,13 +653,14 @@ static void define(Gen *g, JitRef ref, PvmjReg r)
         pvmJ_mov_store(g->a, PVMJ_W64, home(index_of(ref)), r);
 }
 
-/* op dst, ref: an immediate, a register or the home slot. */
 static PvmjMem address_at(Gen *g, JitRef ref, int32_t disp, PvmjReg scratch);
 
+/* op dst, ref: an immediate, a register, the home slot, or the memory a
+ * load folded into its guard reads (find_free_operands). */
 static void alu_ref(Gen *g, PvmjAlu op, PvmjReg dst, JitRef ref)
 {
     if (!pvmJ_ref_is_const(ref) && g->fused[index_of(ref)] && pvmJ_ir_at(g->ir, ref)->op == JIT_IR_FLOAD) {
-        const JitIns *load = pvmJ_ir_at(g->ir, ref); /* find_free_operands */
+        const JitIns *load = pvmJ_ir_at(g->ir, ref);
         pvmJ_alu_rm(g->a, op, PVMJ_W64, dst, address_at(g, load->a, (int32_t)load->b, PVMJ_RCX));
     } else if (pvmJ_ref_is_const(ref) && fits_i32(const_bits(g->ir, ref))) {
         pvmJ_alu_ri(g->a, op, PVMJ_W64, dst, (int32_t)const_bits(g->ir, ref));
@@ -715,31 +721,32 @@ static void load_payload(Gen *g, const JitIns *in, JitRef ref, PvmjMem at)
     define(g, ref, d);
 }
 
+/* Exits unless the Value at [at] has [in]'s type. */
+static void guard_tag(Gen *g, const JitIns *in, PvmjMem at)
+{
+    pvmJ_alu_mi(g->a, PVMJ_CMP, PVMJ_W64, at, (int32_t)pvmJ_value_type(in->type));
+    exit_if(g, PVMJ_CC_NE);
+}
+
 static void gen_load_value(Gen *g, const JitIns *in, JitRef ref, PvmjMem at, bool typed)
 {
-    PvmjMem payload = at;
-    payload.disp += 8;
-    if (!typed) {
-        pvmJ_alu_mi(g->a, PVMJ_CMP, PVMJ_W64, at, (int32_t)pvmJ_value_type(in->type));
-        exit_if(g, PVMJ_CC_NE);
-    }
-    load_payload(g, in, ref, payload);
+    if (!typed)
+        guard_tag(g, in, at);
+    load_payload(g, in, ref, displaced(at, 8));
 }
 
 /* The trace's first instruction, loading a slot with its type guarded,
  * marks where the code past the guard starts (JitAsmOut.body_typed). */
 static void gen_sload(Gen *g, const JitIns *in, JitRef ref)
 {
-    bool typed = in->b == JIT_SLOAD_TYPED;
-    if (typed || ref != JIT_REF_BIAS) {
-        gen_load_value(g, in, ref, slot_tag(in->a), typed);
-        return;
+    if (in->b != JIT_SLOAD_TYPED) {
+        guard_tag(g, in, slot_tag(in->a));
+        if (ref == JIT_REF_BIAS) {
+            g->out->body_typed = (uint32_t)pvmJ_asm_pos(g->a);
+            g->out->typed_slot = in->a;
+            g->out->typed_type = in->type;
+        }
     }
-    pvmJ_alu_mi(g->a, PVMJ_CMP, PVMJ_W64, slot_tag(in->a), (int32_t)pvmJ_value_type(in->type));
-    exit_if(g, PVMJ_CC_NE);
-    g->out->body_typed = (uint32_t)pvmJ_asm_pos(g->a);
-    g->out->typed_slot = in->a;
-    g->out->typed_type = in->type;
     load_payload(g, in, ref, slot_payload(in->a));
 }
 
@@ -1117,6 +1124,7 @@ static PvmjMem operand_at(Gen *g, JitRef addr, int32_t disp, PvmjReg scratch)
     return pvmj_mem(src_in(g, addr, scratch), disp);
 }
 
+/* The entry still holds the key string the trace was recorded with. */
 static void gen_hkey(Gen *g, const JitIns *in)
 {
     PvmjMem entry = address_of(g, in->a, PVMJ_RCX);
@@ -1684,11 +1692,6 @@ static void gen_float_guard(Gen *g, const JitIns *in)
     }
 }
 
-static bool is_guard_compare(JitOp op)
-{
-    return op >= JIT_IR_LT && op <= JIT_IR_UGT;
-}
-
 static void gen_final_exit(Gen *g);
 
 static bool gen_ins(Gen *g, JitRef ref)
@@ -1770,20 +1773,6 @@ static void advance_snapshot(Gen *g, JitRef ref)
         g->snap++;
 }
 
-/* An exit inside calls the trace inlined pushes their frames as the
- * interpreter's CALL would have (the trace guarded that they fit): each
- * caller's saved ip is its call's + 1 and each callee's closure the value
- * in the slot below its base (written back just before). Each function is
- * known (the trace guarded every closure it called), so the ips are
- * constants. The innermost frame's own ip is not written: nothing reads
- * it while traces run (a return reads its caller's), and the trace runner
- * sets it from the snapshot that finally leaves to the interpreter. The
- * base register then is the innermost frame's, so the exit can go on in a
- * trace of that frame. Once the slots are written no register holds
- * anything the exit needs.
- *
- * This depends only on the frames, which the exits inside one inlined
- * call share: it is a subroutine per set of frames (gen_frames_sub). */
 /* The register still holding the value snapshot [sn] writes to [slot]
  * when the exit pushes frames; else PVMJ_NOREG. */
 static PvmjReg kept_in(const Gen *g, const JitSnap *sn, uint32_t slot)
@@ -1802,7 +1791,21 @@ static PvmjReg kept_in(const Gen *g, const JitSnap *sn, uint32_t slot)
     return PVMJ_NOREG;
 }
 
-/* [in_line]: for one exit, whose registers it may read, not the
+/* An exit inside calls the trace inlined pushes their frames as the
+ * interpreter's CALL would have (the trace guarded that they fit): each
+ * caller's saved ip is its call's + 1 and each callee's closure the value
+ * in the slot below its base (written back just before). Each function is
+ * known (the trace guarded every closure it called), so the ips are
+ * constants. The innermost frame's own ip is not written: nothing reads
+ * it while traces run (a return reads its caller's), and the trace runner
+ * sets it from the snapshot that finally leaves to the interpreter. The
+ * base register then is the innermost frame's, so the exit can go on in a
+ * trace of that frame. Once the slots are written no register holds
+ * anything the exit needs.
+ *
+ * This depends only on the frames, which the exits inside one inlined
+ * call share: it is a subroutine per set of frames (gen_frames_sub).
+ * [in_line]: for one exit, whose registers it may read, not the
  * subroutine several exits share. */
 static void gen_frames_body(Gen *g, const JitSnap *sn, bool in_line)
 {
@@ -2030,6 +2033,11 @@ static void gen_sink_pending(Gen *g, uint32_t s, size_t jcc, PvmjLabel frames_su
  * exit code is most of the machine code, and of the process's RSS. */
 #define EXIT_SHARE_MIN_SNAPS 128u
 
+static bool shares_exits(const Gen *g)
+{
+    return g->snaps->nsnaps >= (g->share_exits ? g->share_exits : EXIT_SHARE_MIN_SNAPS);
+}
+
 /* An exit of a small trace: its stores and frames in line, as quick as
  * they can be. */
 static void gen_exit_in_line(Gen *g, uint32_t s, uint32_t *exit_jumps, PvmjLabel leave)
@@ -2059,8 +2067,7 @@ static void gen_exit_in_line(Gen *g, uint32_t s, uint32_t *exit_jumps, PvmjLabel
 static void gen_final_exit(Gen *g)
 {
     uint32_t s = g->snap;
-    bool share = g->snaps->nsnaps >= (g->share_exits ? g->share_exits : EXIT_SHARE_MIN_SNAPS);
-    if (share || s + 1 != g->snaps->nsnaps) {
+    if (shares_exits(g) || s + 1 != g->snaps->nsnaps) {
         pvmJ_jmp(g->a, g->exits[s]);
         return;
     }
@@ -2100,7 +2107,7 @@ static bool gen_exits(Gen *g, uint32_t *exit_jumps)
     uint32_t first = 0; /* the exit whose code the previous one ran */
     uint32_t frames_of = UINT32_MAX; /* the last exit inside inlined calls */
     PvmjLabel frames_sub = -1;       /* the subroutine pushing its frames */
-    bool share = nsnaps >= (g->share_exits ? g->share_exits : EXIT_SHARE_MIN_SNAPS);
+    bool share = shares_exits(g);
     for (uint32_t s = 0; s < nsnaps; s++) {
         const JitSnap *sn = &g->snaps->snaps[s];
         if (s + 1 == nsnaps && g->last_in_line)

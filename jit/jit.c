@@ -668,9 +668,6 @@ static void count_trip(VM *vm, PvmJitState *j, VmFrame *f, uint32_t loop_end)
         record_begin(vm, j, f, loop_end);
 }
 
-/* From now on trace [from]'s exit [s] goes straight on into trace [to]:
- * the exit has written the frame (and pushed those of inlined calls it
- * was inside), which [to] starts by reading. */
 /* Whether exit [s] of [from] leaves the slot [to]'s first load guards
  * holding a value of the type it guards: the exit writes every value of
  * its snapshot, tag and all, and its slots count from the frame below
@@ -691,6 +688,9 @@ static bool exit_types_entry(const JitTrace *from, uint32_t s, const JitTrace *t
     return false;
 }
 
+/* From now on trace [from]'s exit [s] goes straight on into trace [to]:
+ * the exit has written the frame (and pushed those of inlined calls it
+ * was inside), which [to] starts by reading. */
 static void link_exit(PvmJitState *j, JitTrace *from, uint32_t s, const JitTrace *to)
 {
     uint8_t *field = (uint8_t *)(uintptr_t)from->entry + from->exit_jumps[s];
