@@ -43,7 +43,7 @@ static size_t array_bytes(size_t n)
  * at least 4 entries inline; map_set of n pairs never grows it). */
 static size_t map_bytes(size_t n)
 {
-    return sizeof(PvMap) + (n < 4 ? 4 : n) * sizeof(PvMapEntry);
+    return sizeof(PvMap) + (n < 4 ? 4 : n) * (sizeof(PvMapEntry) + 1);
 }
 
 static void *rt_array(VM *vm, const Value *vals, size_t n, uint64_t extra)
@@ -96,7 +96,7 @@ static void *rt_setfield_fresh(VM *vm, const Value *vals, size_t n, uint64_t ext
     if (n != 2)
         return NULL;
     if (m->used == m->cap && pvmV_map_find_string(m, key) < 0) {
-        if (m->count >= JIT_RT_MAX_PAIRS || !pvmV_alloc_quiet(vm, JIT_RT_MAX_PAIRS * sizeof(PvMapEntry)))
+        if (m->count >= JIT_RT_MAX_PAIRS || !pvmV_alloc_quiet(vm, JIT_RT_MAX_PAIRS * (sizeof(PvMapEntry) + 1)))
             return NULL;
     }
     RT_PROTECTED(vm, {

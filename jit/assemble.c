@@ -1124,13 +1124,12 @@ static PvmjMem operand_at(Gen *g, JitRef addr, int32_t disp, PvmjReg scratch)
     return pvmj_mem(src_in(g, addr, scratch), disp);
 }
 
-/* The entry still holds the key string the trace was recorded with. */
+/* The entry still holds the key string the trace was recorded with (its
+ * payload: the recorder guards the key's type with the map's key_types). */
 static void gen_hkey(Gen *g, const JitIns *in)
 {
     PvmjMem entry = address_of(g, in->a, PVMJ_RCX);
-    pvmJ_alu_mi(g->a, PVMJ_CMP, PVMJ_W64, entry, VT_STRING);
-    exit_if(g, PVMJ_CC_NE);
-    pvmJ_mov_load(g->a, PVMJ_W64, PVMJ_RAX, displaced(entry, 8));
+    pvmJ_mov_load(g->a, PVMJ_W64, PVMJ_RAX, displaced(entry, (int32_t)offsetof(PvMapEntry, key)));
     alu_ref(g, PVMJ_CMP, PVMJ_RAX, in->b);
     exit_if(g, PVMJ_CC_NE);
 }

@@ -86,7 +86,8 @@ enum {
  * or used count: also fixed within a trace, but for a CALLR adding a
  * field); HKEY
  * guards that the entry at an address holds exactly the key string seen
- * while recording (a field read through the interpreter's inline-cache
+ * while recording (its payload; an EQ on the BLOAD of the key's byte in
+ * the map's key_types guards that the key is a string) (a field read through the interpreter's inline-cache
  * position, checked rather than looked up). ADD also adds byte offsets to
  * a ptr.
  * Strings: BLOAD is the byte at an address, zero-extended to an int (a

@@ -99,10 +99,9 @@ static AddrClass classify_addr(const JitIR *ir, JitRef addr)
         c.kind = ADDR_ELEMENT;
         return c;
     }
-    if (in->op != JIT_IR_ADD || in->type != JIT_T_PTR || !pvmJ_ref_is_const(in->b))
-        return c;
+    /* A field's value is at its entry's address (PvMapEntry.value is first) */
     for (JitRef h = ir->chain[JIT_IR_HKEY]; h != JIT_REF_NONE; h = pvmJ_ir_at(ir, h)->prev) {
-        if (pvmJ_ir_at(ir, h)->a == in->a) {
+        if (pvmJ_ir_at(ir, h)->a == addr) {
             c.kind = ADDR_FIELD;
             c.key = pvmJ_ir_at(ir, h)->b;
             return c;

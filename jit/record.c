@@ -599,6 +599,16 @@ static JitRecStatus rec_fornext_array(JitRecorder *r, Value va, Value vb)
     return JIT_REC_GO;
 }
 
+/* Guards that the key at position [pos] of the map [m] has [type] (the
+ * byte in its key_types; a tombstone's matches none). Keys never change
+ * within a trace, which does not remove, so the guard is pure. */
+static bool rec_key_type(JitRecorder *r, JitRef m, JitRef pos, uint64_t type)
+{
+    JitRef types = emit(r, JIT_IR_FLOAD, JIT_T_PTR, m, (JitRef)offsetof(PvMap, key_types));
+    JitRef t = emit(r, JIT_IR_BLOAD, JIT_T_INT, emit(r, JIT_IR_ADD, JIT_T_PTR, types, pos), 0);
+    return rec_guard(r, JIT_IR_EQ, JIT_T_INT, t, pvmJ_k_int(&r->ir, (int64_t)type));
+}
+
 /* for over a map: [map, position]. The interpreter's fornext skips
  * removed entries (tombstones) to the next live one, or ends the loop past
  * the last. A trip is recorded when the entry at the position is live: the
@@ -619,16 +629,16 @@ static JitRecStatus rec_fornext_map(JitRecorder *r, Value va, Value vb)
             return rec_abort(r, JIT_ABORT_LEAVE_LOOP, NULL);
         return rec_iter_end(r, b, used);
     }
-    Value key = m->entries[vb.as.i].key;
+    Value key = pvmV_map_key(m, (size_t)vb.as.i);
     if (key.type == VM_MAP_TOMBSTONE)
         return rec_abort(r, JIT_ABORT_NYI_ITERATION, NULL);
-    if (!rec_guard(r, JIT_IR_ABC, JIT_T_INT, b, used))
+    if (!rec_guard(r, JIT_IR_ABC, JIT_T_INT, b, used) || !rec_key_type(r, a, b, key.type))
         return r->status;
     JitRef entries = emit(r, JIT_IR_FLOAD, JIT_T_PTR, a, (JitRef)offsetof(PvMap, entries));
     JitRef offset = emit(r, JIT_IR_MUL, JIT_T_INT, b, pvmJ_k_int(&r->ir, (int64_t)sizeof(PvMapEntry)));
     JitRef at = emit(r, JIT_IR_ADD, JIT_T_PTR, entries, offset);
-    if (rec_load_value(r, at, key, 0) != JIT_REC_GO)
-        return r->status;
+    JitRef key_at = emit(r, JIT_IR_ADD, JIT_T_PTR, at, pvmJ_k_int(&r->ir, (int64_t)offsetof(PvMapEntry, key)));
+    rec_push(r, pvmJ_ir_append(&r->ir, JIT_IR_ALOAD, type_of(key), key_at, 0));
     r->iter_map = a;
     r->iter_map_now = m;
     r->iter_key = r->slots[r->top - 1];
@@ -993,10 +1003,11 @@ static JitRef rec_field(JitRecorder *r, JitRef m, const PvMap *map, Value key)
         rec_abort(r, JIT_ABORT_NYI_TYPES, "missing field");
         return JIT_REF_NONE;
     }
-    const PvString *kstr = map->entries[pos].key.as.s;
+    const PvString *kstr = map->entries[pos].key.s;
     JitRef entries = emit(r, JIT_IR_FLOAD, JIT_T_PTR, m, (JitRef)offsetof(PvMap, entries));
     JitRef used = emit(r, JIT_IR_FLOAD, JIT_T_INT, m, (JitRef)offsetof(PvMap, used));
-    if (!rec_guard(r, JIT_IR_ABC, JIT_T_INT, pvmJ_k_int(&r->ir, pos), used))
+    if (!rec_guard(r, JIT_IR_ABC, JIT_T_INT, pvmJ_k_int(&r->ir, pos), used) ||
+        !rec_key_type(r, m, pvmJ_k_int(&r->ir, pos), VT_STRING))
         return JIT_REF_NONE;
     JitRef e = emit(r, JIT_IR_ADD, JIT_T_PTR, entries, pvmJ_k_int(&r->ir, pos * (int64_t)sizeof(PvMapEntry)));
     if (!rec_guard(r, JIT_IR_HKEY, JIT_T_PTR, e, pvmJ_k_gc(&r->ir, JIT_T_STR, kstr)))

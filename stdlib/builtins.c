@@ -197,7 +197,7 @@ static Value b_keys(VM *vm, int argc, Value *args, void *fname)
     pvmV_charge_items(vm, m->count);
     PvArray *keys = pvmV_array_new(vm, m->count);
     for (int64_t at = pvmV_map_next(m, 0); at >= 0; at = pvmV_map_next(m, (size_t)at + 1))
-        pvmV_array_push(vm, keys, m->entries[at].key);
+        pvmV_array_push(vm, keys, pvmV_map_key(m, (size_t)at));
     return vm_obj(VT_ARRAY, keys);
 }
 

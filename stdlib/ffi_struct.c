@@ -295,7 +295,7 @@ static void struct_to_c(VM *vm, const FfiCType *t, Value v, char *dst, FfiWhere 
     memset(dst, 0, t->size);
     const PvMap *m = v.as.m;
     for (int64_t pos = pvmV_map_next(m, 0); pos >= 0; pos = pvmV_map_next(m, (size_t)pos + 1)) {
-        Value key = m->entries[pos].key;
+        Value key = pvmV_map_key(m, (size_t)pos);
         char msg[200];
         if (key.type != VT_STRING) {
             snprintf(msg, sizeof msg, "the fields of %s are named by strings, got a key of type %s", t->name,

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include <cmocka.h>
 #include <gc.h>
@@ -23,7 +24,7 @@ static const char *keys_text(const PvMap *m, char *out, size_t size)
     size_t n = 0;
     out[0] = '\0';
     for (int64_t pos = pvmV_map_next(m, 0); pos >= 0; pos = pvmV_map_next(m, (size_t)pos + 1)) {
-        Value k = m->entries[pos].key;
+        Value k = pvmV_map_key(m, pos);
         const char *sep = n ? " " : "";
         if (k.type == VT_STRING)
             n += (size_t)snprintf(out + n, size - n, "%s%s", sep, k.as.s->chars);
@@ -152,11 +153,11 @@ static void test_order_across_rebuilds(void **state)
     assert_int_equal(m->count, 5000 + 2500 + 10000);
     int64_t pos = pvmV_map_next(m, 0);
     for (int64_t i = 1; i < 10000; i += 2, pos = pvmV_map_next(m, (size_t)pos + 1))
-        assert_int_equal(m->entries[pos].key.as.i, i);
+        assert_int_equal(pvmV_map_key(m, pos).as.i, i);
     for (int64_t i = 0; i < 10000; i += 4, pos = pvmV_map_next(m, (size_t)pos + 1))
-        assert_int_equal(m->entries[pos].key.as.i, i);
+        assert_int_equal(pvmV_map_key(m, pos).as.i, i);
     for (int64_t i = 10000; i < 20000; i++, pos = pvmV_map_next(m, (size_t)pos + 1))
-        assert_int_equal(m->entries[pos].key.as.i, i);
+        assert_int_equal(pvmV_map_key(m, pos).as.i, i);
     assert_int_equal(pos, -1);
     for (int64_t i = 0; i < 20000; i++) {
         Value v;
@@ -177,16 +178,16 @@ static void test_float_key_normalisation(void **state)
     assert_string_equal(v.as.s->chars, "one");
 
     pvmV_map_set(vm, m, vm_float(2.0), vm_int(1)); /* keys({[2.0]: 1}) is [2] */
-    assert_int_equal(m->entries[1].key.type, VT_INT);
-    assert_int_equal(m->entries[1].key.as.i, 2);
+    assert_int_equal(pvmV_map_key(m, 1).type, VT_INT);
+    assert_int_equal(pvmV_map_key(m, 1).as.i, 2);
 
     pvmV_map_set(vm, m, vm_float(1e300), vm_int(3)); /* beyond int64: stays float */
-    assert_int_equal(m->entries[2].key.type, VT_FLOAT);
-    assert_true(m->entries[2].key.as.f == 1e300);
+    assert_int_equal(pvmV_map_key(m, 2).type, VT_FLOAT);
+    assert_true(pvmV_map_key(m, 2).as.f == 1e300);
 
     pvmV_map_set(vm, m, vm_float(-0.0), vm_int(4));
-    assert_int_equal(m->entries[3].key.type, VT_INT);
-    assert_int_equal(m->entries[3].key.as.i, 0);
+    assert_int_equal(pvmV_map_key(m, 3).type, VT_INT);
+    assert_int_equal(pvmV_map_key(m, 3).as.i, 0);
     assert_int_equal(get_int(m, vm_int(0)), 4);
     assert_int_equal(m->count, 4);
 }
@@ -296,8 +297,8 @@ static void test_remove_while_iterating(void **state)
         pvmV_map_set(vm, m, vm_int(i), vm_int(i));
     int64_t expect = 0;
     for (int64_t pos = pvmV_map_next(m, 0); pos >= 0; pos = pvmV_map_next(m, (size_t)pos + 1)) {
-        assert_int_equal(m->entries[pos].key.as.i, expect++);
-        assert_true(pvmV_map_remove(m, m->entries[pos].key, NULL));
+        assert_int_equal(pvmV_map_key(m, pos).as.i, expect++);
+        assert_true(pvmV_map_remove(m, pvmV_map_key(m, pos), NULL));
     }
     assert_int_equal(expect, 1000);
     assert_int_equal(m->count, 0);
@@ -315,7 +316,7 @@ static void test_next_skips_tombstones(void **state)
     assert_int_equal(pvmV_map_next(m, 2), 3);
     assert_int_equal(pvmV_map_next(m, 4), -1);
     assert_int_equal(pvmV_map_next(m, 1000), -1);
-    assert_true(m->entries[0].key.type == VM_MAP_TOMBSTONE);
+    assert_true(pvmV_map_key(m, 0).type == VM_MAP_TOMBSTONE);
 }
 
 static void test_many_string_keys(void **state)
@@ -525,7 +526,7 @@ static void test_iterate_while_growing(void **state)
         pvmV_map_set(vm, m, vm_int(i), vm_int(i));
     int64_t seen = 0;
     for (int64_t pos = pvmV_map_next(m, 0); pos >= 0; pos = pvmV_map_next(m, (size_t)pos + 1)) {
-        assert_int_equal(m->entries[pos].key.as.i, seen);
+        assert_int_equal(pvmV_map_key(m, pos).as.i, seen);
         seen++;
         if (m->count < 3000)
             pvmV_map_set(vm, m, vm_int((int64_t)m->count), vm_int(0));
@@ -605,6 +606,65 @@ static void test_rebuild_collector_out_of_memory(void **state)
         assert_int_equal(get_int(small, vm_int(j)), j);
 }
 
+/* Keys of every type keep their types and payloads (kept apart in an
+ * entry: the payload beside the value, the type in key_types) through
+ * each stage: inline, the small array, indexed, compacted after removals,
+ * and shrunk back to small. */
+static void test_key_types_through_stages(void **state)
+{
+    VM *vm = *state;
+    PvMap *m = pvmV_map_new(vm, 0);
+    PvArray *arr = pvmV_array_new(vm, 0);
+    PvMap *inner = pvmV_map_new(vm, 0);
+    Value keys[] = { vm_int(-3), vm_float(2.5), str(vm, "s"), VAL_TRUE, VAL_FALSE,
+                     vm_obj(VT_ARRAY, arr), vm_obj(VT_MAP, inner), vm_int(INT64_MIN) };
+    const size_t nkeys = sizeof keys / sizeof keys[0];
+    for (size_t round = 0; round < 4; round++) {
+        for (size_t i = 0; i < nkeys; i++)
+            pvmV_map_set(vm, m, keys[i], vm_int((int64_t)(round * 100 + i)));
+        /* ints that grow it past the inline entries, the small array and
+         * then several index sizes */
+        for (int64_t j = 0; j < (int64_t)(round * 40); j++)
+            pvmV_map_set(vm, m, vm_int(1000 + j), vm_int(j));
+        for (size_t i = 0; i < nkeys; i++) {
+            int64_t pos = -1;
+            for (int64_t p = pvmV_map_next(m, 0); p >= 0; p = pvmV_map_next(m, (size_t)p + 1)) {
+                Value k = pvmV_map_key(m, (size_t)p);
+                if (k.type == keys[i].type && pvmV_values_equal(k, keys[i]))
+                    pos = p;
+            }
+            assert_true(pos >= 0);
+            assert_int_equal(m->entries[pos].value.as.i, (int64_t)(round * 100 + i));
+            assert_int_equal(get_int(m, keys[i]), (int64_t)(round * 100 + i));
+        }
+        for (int64_t j = 0; j < (int64_t)(round * 40); j++)
+            assert_true(pvmV_map_remove(m, vm_int(1000 + j), NULL));
+        /* every other typed key goes too: tombstones among them */
+        for (size_t i = 0; i < nkeys; i += 2)
+            assert_true(pvmV_map_remove(m, keys[i], NULL));
+        for (size_t i = 0; i < nkeys; i++)
+            assert_int_equal(pvmV_map_get(m, keys[i], NULL), i % 2 == 1);
+    }
+    assert_int_equal(m->count, nkeys / 2);
+}
+
+/* A large block is cleared by giving its pages back (gc.c), so a block
+ * bdwgc reuses after a free still reads as zeros. */
+static void test_large_block_reads_zero(void **state)
+{
+    (void)state;
+    const size_t size = (size_t)1 << 20;
+    for (int round = 0; round < 3; round++) {
+        unsigned char *p = pvmV_alloc_charged(size);
+        assert_non_null(p);
+        for (size_t i = 0; i < size; i += 4093)
+            assert_int_equal(p[i], 0);
+        assert_int_equal(p[size - 1], 0);
+        memset(p, 0xab, size);
+        GC_FREE(p);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -632,6 +692,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_iterate_while_growing, vm_fixture_setup, vm_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_rebuild_out_of_memory, vm_fixture_setup, vm_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_rebuild_collector_out_of_memory, vm_fixture_setup, vm_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_key_types_through_stages, vm_fixture_setup, vm_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_large_block_reads_zero, vm_fixture_setup, vm_fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

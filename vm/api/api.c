@@ -331,15 +331,15 @@ static void api_deny_module(VM *vm, const char *mod, const char *const *keep)
     PvMap *m = v.as.m;
     for (int64_t pos = pvmV_map_next(m, 0); pos >= 0; pos = pvmV_map_next(m, (size_t)pos + 1)) {
         PvMapEntry *e = &m->entries[pos];
-        if (e->key.type != VT_STRING || e->value.type != VT_NATIVE)
+        if (m->key_types[pos] != VT_STRING || e->value.type != VT_NATIVE)
             continue;
         bool kept = false;
         for (size_t i = 0; keep[i]; i++)
-            kept = kept || !strcmp(e->key.as.s->chars, keep[i]);
+            kept = kept || !strcmp(e->key.s->chars, keep[i]);
         if (kept)
             continue;
         char name[128];
-        snprintf(name, sizeof name, "%s.%s", mod, e->key.as.s->chars);
+        snprintf(name, sizeof name, "%s.%s", mod, e->key.s->chars);
         PvNative *n = pvmV_native_new(vm, name, api_denied, 0, -1, NULL);
         n->data = n->name->chars;
         e->value = vm_obj(VT_NATIVE, n);
@@ -599,8 +599,8 @@ static const char **api_builtin_names(VM *vm)
         return NULL;
     size_t n = 0;
     for (int64_t pos = pvmV_map_next(m, 0); pos >= 0; pos = pvmV_map_next(m, (size_t)pos + 1)) {
-        if (m->entries[pos].key.type == VT_STRING)
-            names[n++] = m->entries[pos].key.as.s->chars;
+        if (m->key_types[pos] == VT_STRING)
+            names[n++] = m->entries[pos].key.s->chars;
     }
     names[n] = NULL;
     return names;
@@ -746,7 +746,7 @@ static bool api_builtin(VM *vm, const char *name, Value *out)
     PvMap *m = vm->builtins;
     size_t len = strlen(name);
     for (int64_t pos = pvmV_map_next(m, 0); pos >= 0; pos = pvmV_map_next(m, (size_t)pos + 1)) {
-        Value k = m->entries[pos].key;
+        Value k = pvmV_map_key(m, (size_t)pos);
         if (k.type == VT_STRING && k.as.s->len == len && !memcmp(k.as.s->chars, name, len)) {
             *out = m->entries[pos].value;
             return true;

@@ -661,7 +661,7 @@ bool pvm_map_next(pvm_vm *P, pvm_value map, size_t *iter, pvm_value *key, pvm_va
     if (pos < 0)
         return false;
     const PvMapEntry *e = &m.as.m->entries[pos];
-    if (!pvmA_handle(P, e->key, key) || !pvmA_handle(P, e->value, value)) {
+    if (!pvmA_handle(P, pvmV_map_key(m.as.m, (size_t)pos), key) || !pvmA_handle(P, e->value, value)) {
         pvm_release(P, *key);
         *key = PVM_NIL;
         pvmA_fail(P, PVM_ENOMEM, "out of memory");

@@ -31,7 +31,7 @@ static inline PvMapEntry *vm_cached_entry(PvMap *m, const VmInsn *ip, Value key)
     /* The cache word is the one part of loaded code that changes. */
     uint32_t *slot = &((VmInsn *)ip)->cache;
     uint32_t pos = *slot;
-    if (pos < m->used && m->entries[pos].key.type == VT_STRING && m->entries[pos].key.as.s == key.as.s)
+    if (pos < m->used && pvmV_map_key_is(m, pos, key.as.s))
         return &m->entries[pos];
     if (!pvmV_map_may_hold(m, key.as.s))
         return NULL;
@@ -42,7 +42,7 @@ static inline PvMapEntry *vm_cached_entry(PvMap *m, const VmInsn *ip, Value key)
     /* Equal strings are interchangeable (immutable), so the entry adopts
      * the program's constant: the next check is one pointer compare even
      * for maps whose keys were made elsewhere (the built-in scope). */
-    m->entries[found].key = key;
+    m->entries[found].key.s = key.as.s;
     return &m->entries[found];
 }
 
@@ -50,13 +50,13 @@ static inline PvMapEntry *vm_cached_entry(PvMap *m, const VmInsn *ip, Value key)
  * string so that later checks are one pointer compare. */
 static PvMapEntry *vm_class_entry(VM *vm, PvMap *m)
 {
-    if (m->used > 0 && m->entries[0].key.type == VT_STRING && m->entries[0].key.as.s == vm->class_key)
+    if (m->used > 0 && pvmV_map_key_is(m, 0, vm->class_key))
         return &m->entries[0];
     Value key = vm_str_value(vm->class_key);
     int64_t pos = pvmV_map_find_string(m, key);
     if (pos < 0)
         return NULL;
-    m->entries[pos].key = key;
+    m->entries[pos].key.s = key.as.s;
     return &m->entries[pos];
 }
 
@@ -664,7 +664,7 @@ L_CALL_JIT: { VM_CALL(JIT_FUNCTION_ENTRY()); }
         } else if (a->type == VT_MAP) {
             int64_t pos = pvmV_map_next(a->as.m, (size_t)b->as.i);
             if (pos >= 0) {
-                *top++ = a->as.m->entries[pos].key;
+                *top++ = pvmV_map_key(a->as.m, (size_t)pos);
                 b->as.i = pos + 1;
                 ip++;
                 NEXT();

@@ -485,7 +485,7 @@ static void step_map(Printer *pr, OpenContainer *top)
     top->first = false;
     top->pos = (size_t)next;
     top->phase = AT_VALUE;
-    print_element(pr, m->entries[next].key);
+    print_element(pr, pvmV_map_key(m, (size_t)next));
 }
 
 static void display_container(VmBuf *buf, Value root)

@@ -5,6 +5,8 @@
  * into a PV "out of memory" error instead of a crash, and lets tests make
  * any chosen allocation fail (vm->fail_alloc_countdown). */
 #include <gc.h>
+#include <gc/gc_mark.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -131,8 +133,51 @@ static void vm_account(VM *vm, size_t size)
     vm->bytes_allocated += size;
 }
 
+/* Blocks of at least this size have their pages returned to the OS when
+ * they are freed (pvmV_free_block): a free block in bdwgc's heap stays
+ * resident until the collector unmaps it, two collections later at best,
+ * so the smaller generations of a growing map would sum to one more large
+ * block. A new scanned block this large is cleared the same way. */
+#define VM_FREE_RELEASE_MIN ((size_t)256 * 1024)
+
+/* A kind of scanned object bdwgc does not clear (see vm_lazy_block):
+ * scanned conservatively over its whole length, like GC_MALLOC's. */
+static unsigned vm_lazy_kind;
+static pthread_once_t vm_lazy_once = PTHREAD_ONCE_INIT;
+
+static void vm_lazy_kind_init(void)
+{
+    vm_lazy_kind = GC_new_kind(GC_new_free_list(), GC_DS_LENGTH, 1, 0);
+}
+
+/* A large scanned block whose pages read as zeros without having been
+ * written: bdwgc clears a new GC_MALLOC block with memset, which makes
+ * every page of it resident at once, so a map doubling to 48 MB of
+ * entries would hold all of them beside the old ones while it copies
+ * only half. Releasing the pages (madvise, as a freed block's) zeroes
+ * them lazily: the ones a caller never writes cost nothing. */
+static void *vm_lazy_block(size_t size)
+{
+    pthread_once(&vm_lazy_once, vm_lazy_kind_init);
+    void *p = GC_generic_malloc(size, (int)vm_lazy_kind);
+    if (!p)
+        return NULL;
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    uintptr_t from = ((uintptr_t)p + page - 1) & ~(uintptr_t)(page - 1);
+    uintptr_t to = ((uintptr_t)p + size) & ~(uintptr_t)(page - 1);
+    if (to <= from || madvise((void *)from, to - from, MADV_DONTNEED) != 0) {
+        memset(p, 0, size);
+        return p;
+    }
+    memset(p, 0, from - (uintptr_t)p);
+    memset((void *)to, 0, (uintptr_t)p + size - to);
+    return p;
+}
+
 void *pvmV_alloc_charged(size_t size)
 {
+    if (size >= VM_FREE_RELEASE_MIN)
+        return vm_lazy_block(size);
     return GC_MALLOC(size ? size : 1);
 }
 
@@ -149,7 +194,7 @@ void *pvmV_alloc_atomic_charged(size_t size)
 void *pvmV_alloc(VM *vm, size_t size)
 {
     vm_account(vm, size);
-    return vm_checked(vm, pvmV_alloc_charged(size));
+    return vm_checked(vm, GC_MALLOC(size ? size : 1));
 }
 
 void *pvmV_alloc_atomic(VM *vm, size_t size)
@@ -162,12 +207,6 @@ void pvmV_charge_alloc(VM *vm, size_t size)
 {
     vm_account(vm, size);
 }
-
-/* Blocks of at least this size have their pages returned to the OS when
- * they are freed (below): a free block in bdwgc's heap stays resident until
- * the collector unmaps it, two collections later at best, so the smaller
- * generations of a growing map would sum to one more large block. */
-#define VM_FREE_RELEASE_MIN ((size_t)256 * 1024)
 
 void pvmV_release_pages(void *p)
 {

@@ -1,9 +1,12 @@
 /* Maps: insertion-ordered hash maps.
  *
  * Layout (see PvMap in object.h):
- *   entries  key/value pairs in insertion order; a removed pair stays in
- *            place as a tombstone (key type VM_MAP_TOMBSTONE), so iteration
- *            by position is stable while a loop removes keys
+ *   entries  key/value pairs in insertion order, 24 bytes each: the
+ *            value and the key's payload, the key's type in the byte
+ *            array key_types, which follows the entries in their block;
+ *            a removed pair stays in place as a tombstone (key type
+ *            VM_MAP_TOMBSTONE), so iteration by position is stable while
+ *            a loop removes keys
  *   index    open addressing over a power-of-two table of 2^k 32-bit slots,
  *            each the entry position plus one in its low k bits and the top
  *            32 - k bits of a mix of the key's hash above them, a tag (so
@@ -129,7 +132,7 @@ static bool map_find(const PvMap *m, Value key, uint64_t hash, size_t *slot)
             *slot = i;
             return false;
         }
-        if ((s & ~pos_bits) == tag && keys_equal(m->entries[(s & pos_bits) - 1].key, key)) {
+        if ((s & ~pos_bits) == tag && keys_equal(pvmV_map_key(m, (s & pos_bits) - 1), key)) {
             *slot = i;
             return true;
         }
@@ -149,10 +152,9 @@ static int64_t small_find(const PvMap *m, Value key)
         /* The hash is compared before calling out: a miss (a method
          * looked for in its instance first) costs a few loads an entry. */
         for (size_t i = 0; i < m->used; i++) {
-            const Value *k = &m->entries[i].key;
-            if (k->type != VT_STRING)
+            if (m->key_types[i] != VT_STRING)
                 continue;
-            const PvString *t = k->as.s;
+            const PvString *t = m->entries[i].key.s;
             if (t == s || (t->hash == s->hash && pvmV_string_equal(t, s)))
                 return (int64_t)i;
         }
@@ -161,7 +163,7 @@ static int64_t small_find(const PvMap *m, Value key)
     if (!(m->key_bits & key_bit(pvmV_value_hash(key))))
         return -1;
     for (size_t i = 0; i < m->used; i++) {
-        if (keys_equal(m->entries[i].key, key))
+        if (keys_equal(pvmV_map_key(m, i), key))
             return (int64_t)i;
     }
     return -1;
@@ -187,19 +189,32 @@ static int64_t map_lookup(const PvMap *m, Value key)
     return map_position(m, pvmV_map_key_normalise(key));
 }
 
-/* Moves the live entries, in order, to [entries] (which may be the map's
- * own array: live entries only move down), clearing what is left of it so
- * the collector can free what the dead entries held. */
+/* The bytes of an entries array of [cap] entries and their key types. */
+static size_t entries_bytes_for(VM *vm, size_t cap)
+{
+    return pvmV_checked_size(vm, cap, sizeof(PvMapEntry) + 1, 0);
+}
+
+/* Moves the live entries, in order, to [entries] of [cap], whose key types
+ * follow them (which may be the map's own array: live entries only move
+ * down), clearing what is left of it so the collector can free what the
+ * dead entries held. */
 static void map_compact_into(PvMap *m, PvMapEntry *entries, size_t cap)
 {
+    uint8_t *types = (uint8_t *)(entries + cap);
     size_t used = 0;
     for (size_t i = 0; i < m->used; i++) {
-        if (m->entries[i].key.type != VM_MAP_TOMBSTONE)
+        if (m->key_types[i] != VM_MAP_TOMBSTONE) {
+            types[used] = m->key_types[i];
             entries[used++] = m->entries[i];
+        }
     }
-    if (entries == m->entries && used < m->used)
+    if (entries == m->entries && used < m->used) {
         memset(&entries[used], 0, (m->used - used) * sizeof *entries);
+        memset(&types[used], 0, m->used - used);
+    }
     m->entries = entries;
+    m->key_types = types;
     m->cap = cap;
     m->used = used;
     m->count = used;
@@ -213,7 +228,7 @@ static void map_make_small(PvMap *m)
     m->index_cap = 0;
     m->key_bits = 0;
     for (size_t i = 0; i < m->used; i++)
-        m->key_bits |= key_bit(pvmV_value_hash(m->entries[i].key));
+        m->key_bits |= key_bit(pvmV_value_hash(pvmV_map_key(m, i)));
 }
 
 /* Gives the blocks a rebuild replaced back to the collector at once, so
@@ -239,7 +254,7 @@ static void map_rebuild_small(VM *vm, PvMap *m, size_t want)
     } else {
         PvMapEntry *entries = m->entries;
         if (m->index || m->entries == m->inline_entries || m->cap != MAP_SMALL_MAX)
-            entries = pvmV_alloc(vm, MAP_SMALL_MAX * sizeof(PvMapEntry));
+            entries = pvmV_alloc(vm, entries_bytes_for(vm, MAP_SMALL_MAX));
         map_compact_into(m, entries, MAP_SMALL_MAX);
     }
     map_make_small(m);
@@ -254,8 +269,9 @@ static void map_fill_index(PvMap *m, uint32_t *index, size_t index_cap)
     m->index_cap = index_cap;
     for (size_t pos = 0; pos < m->used; pos++) {
         size_t slot;
-        uint64_t hash = pvmV_value_hash(m->entries[pos].key);
-        map_find(m, m->entries[pos].key, hash, &slot);
+        Value key = pvmV_map_key(m, pos);
+        uint64_t hash = pvmV_value_hash(key);
+        map_find(m, key, hash, &slot);
         index[slot] = slot_make(m, pos, hash);
     }
 }
@@ -292,7 +308,7 @@ static void map_rebuild_indexed(VM *vm, PvMap *m, size_t index_cap)
 {
     size_t cap = entries_for(index_cap);
     size_t index_bytes = pvmV_checked_size(vm, index_cap, sizeof(uint32_t), 0);
-    size_t entries_bytes = pvmV_checked_size(vm, cap, sizeof(PvMapEntry), 0);
+    size_t entries_bytes = entries_bytes_for(vm, cap);
     pvmV_charge_alloc(vm, index_bytes);
     pvmV_charge_alloc(vm, entries_bytes);
     PvMapEntry *old_entries = m->entries;
@@ -323,13 +339,15 @@ static void map_rebuild(VM *vm, PvMap *m, size_t want)
 
 PvMap *pvmV_map_new(VM *vm, size_t capacity)
 {
-    size_t inline_cap = 0;
+    uint32_t inline_cap = 0;
     if (capacity <= MAP_SMALL_MAX)
-        inline_cap = capacity < MAP_INLINE_MIN ? MAP_INLINE_MIN : capacity;
-    PvMap *m = pvmV_alloc(vm, sizeof(PvMap) + inline_cap * sizeof(PvMapEntry));
-    memset(m, 0, sizeof *m + inline_cap * sizeof(PvMapEntry));
+        inline_cap = capacity < MAP_INLINE_MIN ? MAP_INLINE_MIN : (uint32_t)capacity;
+    size_t bytes = sizeof(PvMap) + inline_cap * (sizeof(PvMapEntry) + 1);
+    PvMap *m = pvmV_alloc(vm, bytes);
+    memset(m, 0, bytes);
     m->inline_cap = inline_cap;
     m->entries = m->inline_entries;
+    m->key_types = (uint8_t *)(m->inline_entries + inline_cap);
     m->cap = inline_cap;
     if (capacity > MAP_SMALL_MAX)
         map_rebuild_indexed(vm, m, index_cap_for(vm, capacity));
@@ -358,8 +376,9 @@ bool pvmV_map_get(const PvMap *m, Value key, Value *out)
 static void map_put_new(PvMap *m, Value k, uint64_t hash, size_t slot, Value value)
 {
     size_t pos = m->used++;
-    m->entries[pos].key = k;
+    m->entries[pos].key = k.as;
     m->entries[pos].value = value;
+    m->key_types[pos] = (uint8_t)k.type;
     m->count++;
     if (m->index)
         m->index[slot] = slot_make(m, pos, hash);
@@ -410,8 +429,9 @@ bool pvmV_map_remove(PvMap *m, Value key, Value *removed)
     if (removed)
         *removed = e->value;
     /* Clear the payloads too, so the collector can free what they held. */
-    e->key = (Value){ .type = VM_MAP_TOMBSTONE, .as.p = NULL };
+    e->key.p = NULL;
     e->value = VAL_NIL;
+    m->key_types[pos] = VM_MAP_TOMBSTONE;
     m->count--;
     return true;
 }
@@ -419,7 +439,7 @@ bool pvmV_map_remove(PvMap *m, Value key, Value *removed)
 int64_t pvmV_map_next(const PvMap *m, size_t pos)
 {
     for (; pos < m->used; pos++) {
-        if (m->entries[pos].key.type != VM_MAP_TOMBSTONE)
+        if (m->key_types[pos] != VM_MAP_TOMBSTONE)
             return (int64_t)pos;
     }
     return -1;

@@ -21,13 +21,16 @@ typedef struct PvString {
     char chars[];
 } PvString;
 
-/* Insertion-ordered hash map: [entries] in insertion order (removed ones
- * become tombstones with key type VT__COUNT), plus an open-addressing
- * [index] of 32-bit slots holding an entry position and bits of its hash
- * (vm/runtime/map.c describes the layout). */
+/* Insertion-ordered hash map: [entries] in insertion order, each a value
+ * and its key's payload, with the keys' types in a byte array beside them
+ * ([key_types], in the same block: 25 bytes an entry instead of two
+ * 16-byte Values); a removed entry becomes a tombstone, key type
+ * VM_MAP_TOMBSTONE. An open-addressing [index] of 32-bit slots holds an
+ * entry position and bits of its hash (vm/runtime/map.c describes the
+ * layout). Read keys with pvmV_map_key. */
 typedef struct {
-    Value key;
-    Value value;
+    Value value;            /* first: a field's value is at its entry's address (jit/loop.c) */
+    union ValuePayload key;
 } PvMapEntry;
 
 typedef struct PvMap {
@@ -37,12 +40,30 @@ typedef struct PvMap {
     size_t cap;           /* capacity of entries */
     uint32_t *index;      /* NULL while the map is small (see map.c) */
     size_t index_cap;     /* power of two, or 0 */
-    size_t inline_cap;    /* capacity of inline_entries */
+    uint8_t *key_types;   /* [cap] ValueTypes, right after the entries */
+    uint32_t inline_cap;  /* capacity of inline_entries */
     uint64_t key_bits;    /* a small map's filter of its keys' hashes (map.c) */
-    PvMapEntry inline_entries[]; /* a small map's entries, in the same block */
+    PvMapEntry inline_entries[]; /* a small map's entries, then their key types */
 } PvMap;
 
-#define VM_MAP_TOMBSTONE ((uint64_t)VT__COUNT)
+#define VM_MAP_TOMBSTONE ((uint8_t)VT__COUNT)
+
+/* The key of the entry at [pos] (below used; a tombstone's type is
+ * VM_MAP_TOMBSTONE). */
+static inline Value pvmV_map_key(const PvMap *m, size_t pos)
+{
+    Value k;
+    k.type = m->key_types[pos];
+    k.as = m->entries[pos].key;
+    return k;
+}
+
+/* Whether the entry at [pos] (below used) holds the very string [s]. */
+static inline bool pvmV_map_key_is(const PvMap *m, size_t pos, const struct PvString *s)
+{
+    return m->entries[pos].key.s == s && m->key_types[pos] == VT_STRING;
+}
+
 
 /* Strings */
 PvString *pvmV_string_new(VM *vm, const char *chars, size_t len);

@@ -25,6 +25,7 @@
  * pointers. */
 typedef enum {
     REACH_VALUE_ARRAY, /* [n] Values */
+    REACH_MAP_ENTRIES, /* a map's keys and values, [n] of them left */
     REACH_ARRAY, REACH_MAP, REACH_CLOSURE, REACH_NATIVE, REACH_POINTER,
     REACH_UPVAL, REACH_PROTO, REACH_MODULE, REACH_PROGRAM,
     REACH_WORDS,       /* [n] words, any of which may point at a block */
@@ -33,7 +34,7 @@ typedef enum {
 
 typedef struct {
     const void *p;
-    size_t n;          /* REACH_VALUE_ARRAY, REACH_WORDS: how many are left */
+    size_t n;          /* REACH_VALUE_ARRAY, REACH_MAP_ENTRIES, REACH_WORDS: how many are left */
     ReachKind kind;
     uint8_t depth;     /* REACH_WORDS: blocks between it and the C stack */
 } ReachItem;
@@ -143,7 +144,7 @@ static void reach_free(Reach *r)
  * which is left out when empty). */
 static void reach_push(Reach *r, const void *p, ReachKind kind, size_t n)
 {
-    if (kind == REACH_OPAQUE || ((kind == REACH_VALUE_ARRAY || kind == REACH_WORDS) && n == 0))
+    if (kind == REACH_OPAQUE || ((kind == REACH_VALUE_ARRAY || kind == REACH_MAP_ENTRIES || kind == REACH_WORDS) && n == 0))
         return;
     if (r->todo_len == r->todo_cap) {
         size_t cap = r->todo_cap ? r->todo_cap * 2 : 256;
@@ -217,6 +218,19 @@ static void reach_next_value(Reach *r)
     reach_value(r, *v);
 }
 
+/* The next key or value of the map on top of the stack, each entry's key
+ * first, so that a chain through a map's last field is walked in
+ * constant stack space as a Value array's is. */
+static void reach_next_entry(Reach *r)
+{
+    ReachItem *top = &r->todo[r->todo_len - 1];
+    const PvMap *m = top->p;
+    size_t at = 2 * m->used - top->n;
+    if (--top->n == 0)
+        r->todo_len--;
+    reach_value(r, at % 2 == 0 ? pvmV_map_key(m, at / 2) : m->entries[at / 2].value);
+}
+
 static void reach_proto(Reach *r, const VmProto *p)
 {
     reach_block(r, p->name, REACH_OPAQUE, 0);
@@ -265,10 +279,9 @@ static void reach_item(Reach *r, ReachItem it)
         reach_block(r, m->index, REACH_OPAQUE, 0);
         /* Tombstones have type VM_MAP_TOMBSTONE, which no case follows.
          * A small map's inline entries were counted with its block. */
-        if (m->entries == m->inline_entries)
-            reach_values(r, &m->entries->key, 2 * m->used);
-        else
-            reach_block(r, m->entries, REACH_VALUE_ARRAY, 2 * m->used);
+        if (m->entries != m->inline_entries)
+            reach_block(r, m->entries, REACH_OPAQUE, 0);
+        reach_push(r, m, REACH_MAP_ENTRIES, 2 * m->used);
         break;
     }
     case REACH_CLOSURE: {
@@ -294,6 +307,7 @@ static void reach_item(Reach *r, ReachItem it)
     case REACH_MODULE: reach_module(r, it.p); break;
     case REACH_PROGRAM: reach_program(r, it.p); break;
     case REACH_VALUE_ARRAY: /* reach_next_value */
+    case REACH_MAP_ENTRIES: /* reach_next_entry */
     case REACH_WORDS:       /* reach_next_word */
     case REACH_OPAQUE: break;
     }
@@ -368,6 +382,8 @@ static void reach_drain(Reach *r)
         ReachKind kind = r->todo[r->todo_len - 1].kind;
         if (kind == REACH_VALUE_ARRAY)
             reach_next_value(r);
+        else if (kind == REACH_MAP_ENTRIES)
+            reach_next_entry(r);
         else if (kind == REACH_WORDS)
             reach_next_word(r);
         else

@@ -33,7 +33,7 @@ struct PvNative;
 
 typedef struct Value {
     uint64_t type; /* ValueType; a full word keeps the payload 8-aligned */
-    union {
+    union ValuePayload {
         bool b;
         int64_t i;
         double f;
