@@ -134,6 +134,20 @@ static void test_reachable_counts_c_locals(void **state)
     pvmV_free(vm);
 }
 
+/* The root filter leaves out only the C library, libm and the loader:
+ * the program ("" to dl_iterate_phdr) and other libraries are scanned. */
+static void test_root_filter(void **state)
+{
+    (void)state;
+    assert_int_equal(pvmV_gc_scans_library("/lib/x86_64-linux-gnu/libc.so.6", NULL, 0), 0);
+    assert_int_equal(pvmV_gc_scans_library("/usr/lib/x86_64-linux-gnu/libm.so.6", NULL, 0), 0);
+    assert_int_equal(pvmV_gc_scans_library("/lib64/ld-linux-x86-64.so.2", NULL, 0), 0);
+    assert_int_not_equal(pvmV_gc_scans_library("", NULL, 0), 0);
+    assert_int_not_equal(pvmV_gc_scans_library(NULL, NULL, 0), 0);
+    assert_int_not_equal(pvmV_gc_scans_library("/usr/lib/libcmocka.so.0", NULL, 0), 0);
+    assert_int_not_equal(pvmV_gc_scans_library("/tmp/libcalc.so", NULL, 0), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -141,6 +155,7 @@ int main(void)
         cmocka_unit_test(test_impossible_size_is_an_error),
         cmocka_unit_test(test_reachable_bytes),
         cmocka_unit_test(test_reachable_counts_c_locals),
+        cmocka_unit_test(test_root_filter),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -88,8 +88,26 @@ static int vm_gc_markers(void)
     return cpus >= 2 ? 2 : 1;
 }
 
+/* Which shared objects' writable data the collector scans for roots, on
+ * every collection: not the C library's, the math library's or the
+ * dynamic loader's (about 70 KB, most of what a collection of a small heap
+ * marks), which hold no pointer into the collector's heap. The program
+ * and every other library (a host's, one the ffi loads) are scanned. */
+int pvmV_gc_scans_library(const char *name, void *start, size_t size)
+{
+    (void)start;
+    (void)size;
+    static const char *const skipped[] = { "/libc.so.", "/libm.so.", "/ld-linux" };
+    for (size_t i = 0; i < sizeof skipped / sizeof skipped[0]; i++) {
+        if (name && strstr(name, skipped[i]))
+            return 0;
+    }
+    return 1;
+}
+
 static void vm_gc_init_once(void)
 {
+    GC_register_has_static_roots_callback(pvmV_gc_scans_library);
     GC_set_markers_count(vm_gc_markers());
     GC_set_min_bytes_allocd(VM_GC_MIN_BYTES_ALLOCD);
     pvmV_gc_hint_main_stack();

@@ -183,6 +183,9 @@ extern uint64_t pvmV_new_vm_fail_countdown;
 /* Lifecycle. pvmV_gc_init sets up the collector once per process (pvmV_new
  * calls it; embedders' code may call it earlier). */
 void pvmV_gc_init(void);
+/* The collector's filter of shared objects whose data it scans for roots
+ * (nonzero: scanned); skips the C library's, libm's and the loader's. */
+int pvmV_gc_scans_library(const char *name, void *start, size_t size);
 /* Tells the collector the main thread's stack before it starts
  * (vm/runtime/gc_start.c). */
 void pvmV_gc_hint_main_stack(void);
