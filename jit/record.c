@@ -609,6 +609,18 @@ static bool rec_key_type(JitRecorder *r, JitRef m, JitRef pos, uint64_t type)
     return rec_guard(r, JIT_IR_EQ, JIT_T_INT, t, pvmJ_k_int(&r->ir, (int64_t)type));
 }
 
+/* Guards that the key at constant position [pos] of the map [m] (value
+ * [map] now) is a string: for a map whose keys all are, that it still has
+ * none of another type, one guard for all of its fields (an FLOAD: an
+ * insertion in the trace makes it read again); else that key's type. */
+static bool rec_key_is_string(JitRecorder *r, JitRef m, const PvMap *map, int64_t pos)
+{
+    if (map->nonstring_keys != 0)
+        return rec_key_type(r, m, pvmJ_k_int(&r->ir, pos), VT_STRING);
+    JitRef n = emit(r, JIT_IR_FLOAD, JIT_T_INT, m, (JitRef)offsetof(PvMap, nonstring_keys));
+    return rec_guard(r, JIT_IR_EQ, JIT_T_INT, n, pvmJ_k_int(&r->ir, 0));
+}
+
 /* for over a map: [map, position]. The interpreter's fornext skips
  * removed entries (tombstones) to the next live one, or ends the loop past
  * the last. A trip is recorded when the entry at the position is live: the
@@ -1006,8 +1018,7 @@ static JitRef rec_field(JitRecorder *r, JitRef m, const PvMap *map, Value key)
     const PvString *kstr = map->entries[pos].key.s;
     JitRef entries = emit(r, JIT_IR_FLOAD, JIT_T_PTR, m, (JitRef)offsetof(PvMap, entries));
     JitRef used = emit(r, JIT_IR_FLOAD, JIT_T_INT, m, (JitRef)offsetof(PvMap, used));
-    if (!rec_guard(r, JIT_IR_ABC, JIT_T_INT, pvmJ_k_int(&r->ir, pos), used) ||
-        !rec_key_type(r, m, pvmJ_k_int(&r->ir, pos), VT_STRING))
+    if (!rec_guard(r, JIT_IR_ABC, JIT_T_INT, pvmJ_k_int(&r->ir, pos), used) || !rec_key_is_string(r, m, map, pos))
         return JIT_REF_NONE;
     JitRef e = emit(r, JIT_IR_ADD, JIT_T_PTR, entries, pvmJ_k_int(&r->ir, pos * (int64_t)sizeof(PvMapEntry)));
     if (!rec_guard(r, JIT_IR_HKEY, JIT_T_PTR, e, pvmJ_k_gc(&r->ir, JIT_T_STR, kstr)))

@@ -644,8 +644,14 @@ static void test_key_types_through_stages(void **state)
             assert_true(pvmV_map_remove(m, keys[i], NULL));
         for (size_t i = 0; i < nkeys; i++)
             assert_int_equal(pvmV_map_get(m, keys[i], NULL), i % 2 == 1);
+        /* the odd ones are left, none a string: 2.5, true, the array, INT64_MIN */
+        assert_int_equal(m->nonstring_keys, 4);
     }
     assert_int_equal(m->count, nkeys / 2);
+    assert_true(pvmV_map_remove(m, vm_float(2.5), NULL));
+    assert_int_equal(m->nonstring_keys, 3);
+    pvmV_map_set(vm, m, str(vm, "t"), VAL_NIL);
+    assert_int_equal(m->nonstring_keys, 3);
 }
 
 /* A large block is cleared by giving its pages back (gc.c), so a block

@@ -202,13 +202,16 @@ static size_t entries_bytes_for(VM *vm, size_t cap)
 static void map_compact_into(PvMap *m, PvMapEntry *entries, size_t cap)
 {
     uint8_t *types = (uint8_t *)(entries + cap);
-    size_t used = 0;
+    size_t used = 0, nonstring = 0;
     for (size_t i = 0; i < m->used; i++) {
-        if (m->key_types[i] != VM_MAP_TOMBSTONE) {
-            types[used] = m->key_types[i];
+        uint8_t type = m->key_types[i];
+        if (type != VM_MAP_TOMBSTONE) {
+            nonstring += type != VT_STRING;
+            types[used] = type;
             entries[used++] = m->entries[i];
         }
     }
+    m->nonstring_keys = nonstring;
     if (entries == m->entries && used < m->used) {
         memset(&entries[used], 0, (m->used - used) * sizeof *entries);
         memset(&types[used], 0, m->used - used);
@@ -266,7 +269,7 @@ static void map_rebuild_small(VM *vm, PvMap *m, size_t want)
 static void map_fill_index(PvMap *m, uint32_t *index, size_t index_cap)
 {
     m->index = index;
-    m->index_cap = index_cap;
+    m->index_cap = (uint32_t)index_cap;
     for (size_t pos = 0; pos < m->used; pos++) {
         size_t slot;
         Value key = pvmV_map_key(m, pos);
@@ -379,6 +382,7 @@ static void map_put_new(PvMap *m, Value k, uint64_t hash, size_t slot, Value val
     m->entries[pos].key = k.as;
     m->entries[pos].value = value;
     m->key_types[pos] = (uint8_t)k.type;
+    m->nonstring_keys += k.type != VT_STRING;
     m->count++;
     if (m->index)
         m->index[slot] = slot_make(m, pos, hash);
@@ -431,6 +435,7 @@ bool pvmV_map_remove(PvMap *m, Value key, Value *removed)
     /* Clear the payloads too, so the collector can free what they held. */
     e->key.p = NULL;
     e->value = VAL_NIL;
+    m->nonstring_keys -= m->key_types[pos] != VT_STRING;
     m->key_types[pos] = VM_MAP_TOMBSTONE;
     m->count--;
     return true;

@@ -39,10 +39,13 @@ typedef struct PvMap {
     size_t count;         /* live entries */
     size_t cap;           /* capacity of entries */
     uint32_t *index;      /* NULL while the map is small (see map.c) */
-    size_t index_cap;     /* power of two, or 0 */
     uint8_t *key_types;   /* [cap] ValueTypes, right after the entries */
+    uint32_t index_cap;   /* power of two (at most 2^31), or 0 */
     uint32_t inline_cap;  /* capacity of inline_entries */
     uint64_t key_bits;    /* a small map's filter of its keys' hashes (map.c) */
+    /* Live keys that are not strings: while there are none, a trace's
+     * field reads guard this once for the map instead of each key's type. */
+    uint64_t nonstring_keys;
     PvMapEntry inline_entries[]; /* a small map's entries, then their key types */
 } PvMap;
 
