@@ -93,14 +93,25 @@ static int vm_gc_markers(void)
  * dynamic loader's (about 70 KB, most of what a collection of a small heap
  * marks), which hold no pointer into the collector's heap. The program
  * and every other library (a host's, one the ffi loads) are scanned. */
+static bool vm_starts_with(const char *s, const char *prefix)
+{
+    while (*prefix && *s == *prefix)
+        s++, prefix++;
+    return *prefix == '\0';
+}
+
+/* Compares by hand rather than with strstr: libc's is code a pvm run
+ * would otherwise not touch, pages of RSS for a few bytes of names. */
 int pvmV_gc_scans_library(const char *name, void *start, size_t size)
 {
     (void)start;
     (void)size;
     static const char *const skipped[] = { "/libc.so.", "/libm.so.", "/ld-linux" };
-    for (size_t i = 0; i < sizeof skipped / sizeof skipped[0]; i++) {
-        if (name && strstr(name, skipped[i]))
-            return 0;
+    for (const char *p = name; p && *p; p++) {
+        for (size_t i = 0; i < sizeof skipped / sizeof skipped[0]; i++) {
+            if (vm_starts_with(p, skipped[i]))
+                return 0;
+        }
     }
     return 1;
 }
