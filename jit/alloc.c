@@ -187,6 +187,32 @@ uint32_t pvmJ_rt_sink(VM *vm, const JitIR *ir, const JitSnapList *snaps, uint64_
     return made != NULL;
 }
 
+/* a + b of two strings, as the interpreter's ADD makes it, when the
+ * result is short enough that ADD would charge no fuel for its bytes
+ * (longer: NULL, and the interpreter makes it and charges). */
+static void *rt_concat(VM *vm, const Value *vals, size_t n, uint64_t extra)
+{
+    (void)extra;
+    if (n != 2 || vals[0].type != VT_STRING || vals[1].type != VT_STRING)
+        return NULL;
+    const PvString *a = vals[0].as.s, *b = vals[1].as.s;
+    if (a->len + b->len > JIT_RT_CONCAT_MAX || !pvmV_alloc_quiet(vm, sizeof(PvString) + a->len + b->len + 1))
+        return NULL;
+    RT_PROTECTED(vm, made = pvmV_string_concat(vm, a, b));
+    return made;
+}
+
+/* The order of two strings (pvmV_string_compare) as 1, 2 or 3: never
+ * NULL, so the call never exits. Allocates nothing. */
+static void *rt_strcmp(VM *vm, const Value *vals, size_t n, uint64_t extra)
+{
+    (void)vm;
+    (void)extra;
+    if (n != 2)
+        return NULL;
+    return (void *)(uintptr_t)(2 + pvmV_string_compare(vals[0].as.s, vals[1].as.s));
+}
+
 const JitRuntimeCall pvmJ_runtime_calls[JIT_RT__COUNT] = {
     [JIT_RT_ARRAY] = rt_array,
     [JIT_RT_MAP] = rt_map,
@@ -197,4 +223,6 @@ const JitRuntimeCall pvmJ_runtime_calls[JIT_RT__COUNT] = {
     [JIT_RT_STR] = rt_str,
     [JIT_RT_CLOSURE] = rt_closure,
     [JIT_RT_CLOSE] = rt_close,
+    [JIT_RT_CONCAT] = rt_concat,
+    [JIT_RT_STRCMP] = rt_strcmp,
 };

@@ -27,8 +27,16 @@ typedef enum {
     JIT_RT_CLOSURE,  /* closure p in the trace's own frame (no values: the
                       * frame's local 0 is where they are), p as [extra] */
     JIT_RT_CLOSE,    /* close n: the frame's locals from n, whose cells close */
+    JIT_RT_CONCAT,   /* a + b of two strings: the new string, NULL when the
+                      * interpreter must make it (JIT_RT_CONCAT_MAX) */
+    JIT_RT_STRCMP,   /* the order of two strings: 1, 2 or 3 for <, ==, > */
     JIT_RT__COUNT
 } JitRuntimeFn;
+
+/* The longest concatenation a trace makes itself: below it the
+ * interpreter charges the budget nothing for the bytes (VM_BYTES_PER_UNIT),
+ * so the fuel the trace keeps in a register stays right. */
+#define JIT_RT_CONCAT_MAX (VM_BYTES_PER_UNIT - 1u)
 
 /* The most values one CALLR passes: a longer literal is not recorded. */
 #define JIT_RT_MAX_VALUES 32u

@@ -243,6 +243,35 @@ static JitRef rec_to_float(JitRecorder *r, JitRef ref)
 /* Two ints stay int (wrapping; DIV and MOD guard a zero divisor, whose
  * error the interpreter raises); any other pair of numbers is a float
  * operation, as in pvmV_arith_fast. */
+static JitRef rec_runtime_call(JitRecorder *r, JitRuntimeFn fn, uint32_t first, const JitRef *args, uint32_t n,
+                               JitRef extra, JitType type, uint8_t charged);
+
+/* a + b of two strings: the interpreter's concatenation, called from the
+ * trace (CALLR of rt_concat, jit/alloc.c) while the result is short
+ * enough that ADD charges no fuel for its bytes; a longer one exits and
+ * the interpreter makes it. One already long while recording is not
+ * recorded: the trace would leave at every trip. */
+static JitRecStatus rec_concat(JitRecorder *r, Value va, Value vb, JitRef a, JitRef b)
+{
+    if (va.as.s->len + vb.as.s->len > JIT_RT_CONCAT_MAX)
+        return rec_abort(r, JIT_ABORT_NYI_TYPES, "concatenation of 64 bytes or more");
+    JitRef args[2] = { a, b };
+    JitRef res = rec_runtime_call(r, JIT_RT_CONCAT, r->top - 2, args, 2, JIT_REF_NONE, JIT_T_STR, 0);
+    if (res == JIT_REF_NONE)
+        return r->status;
+    r->top -= 2;
+    rec_push(r, res);
+    return JIT_REC_GO;
+}
+
+/* The order of two strings, from the runtime's compare (CALLR of
+ * rt_strcmp: 1, 2 or 3), the ref compared with 2 by the caller's guard. */
+static JitRef rec_string_order(JitRecorder *r, JitRef a, JitRef b)
+{
+    JitRef args[2] = { a, b };
+    return rec_runtime_call(r, JIT_RT_STRCMP, r->top - 2, args, 2, JIT_REF_NONE, JIT_T_INT, 0);
+}
+
 static JitRecStatus rec_arith(JitRecorder *r, Opcode op)
 {
     Value va = r->base[r->top - 2], vb = r->base[r->top - 1];
@@ -256,6 +285,8 @@ static JitRecStatus rec_arith(JitRecorder *r, Opcode op)
         res = emit(r, ir_arith(op), JIT_T_INT, a, b);
     } else if (vm_is_number(va) && vm_is_number(vb) && pvmV_is_arith_op(op)) {
         res = emit(r, ir_arith(op), JIT_T_FLT, rec_to_float(r, a), rec_to_float(r, b));
+    } else if (op == OP_ADD && va.type == VT_STRING && vb.type == VT_STRING) {
+        return rec_concat(r, va, vb, a, b);
     } else {
         return rec_abort(r, JIT_ABORT_NYI_TYPES, pvmB_opcode_info[op].mnemonic);
     }
@@ -352,6 +383,13 @@ static JitRecStatus rec_order(JitRecorder *r, Opcode op)
         double y = vb.type == VT_INT ? (double)vb.as.i : vb.as.f;
         holds = pvmV_float_order(op, x, y); /* exact: both ints are within 2^53 */
         type = JIT_T_FLT;
+    } else if (va.type == VT_STRING && vb.type == VT_STRING) {
+        holds = pvmV_order_holds(op, pvmV_string_compare(va.as.s, vb.as.s));
+        a = rec_string_order(r, a, b);
+        if (a == JIT_REF_NONE)
+            return r->status;
+        b = pvmJ_k_int(&r->ir, 2);
+        type = JIT_T_INT;
     } else {
         return rec_abort(r, JIT_ABORT_NYI_COMPARE, pvmB_opcode_info[op].mnemonic);
     }
@@ -368,7 +406,7 @@ static JitRecStatus rec_order(JitRecorder *r, Opcode op)
  * when their lengths differ (guarded); otherwise, up to
  * STRING_EQ_MAX_BYTES long, by their bytes: all of them guarded equal, or
  * the first that differs guarded to differ. Longer strings of one length
- * are not recorded yet. */
+ * are compared by the runtime (rec_string_order). */
 #define STRING_EQ_MAX_BYTES 8
 static bool rec_string_equal(JitRecorder *r, Opcode op, const PvString *x, const PvString *y, JitRef a, JitRef b,
                              bool equal)
@@ -379,9 +417,9 @@ static bool rec_string_equal(JitRecorder *r, Opcode op, const PvString *x, const
     JitRef lb = emit(r, JIT_IR_FLOAD, JIT_T_INT, b, (JitRef)offsetof(PvString, len));
     if (x->len != y->len)
         return rec_guard(r, JIT_IR_NE, JIT_T_INT, la, lb);
-    if (x->len > STRING_EQ_MAX_BYTES) {
-        rec_abort(r, JIT_ABORT_NYI_COMPARE, pvmB_opcode_info[op].mnemonic);
-        return false;
+    if (x->len > STRING_EQ_MAX_BYTES) { /* the runtime's compare decides */
+        JitRef c = rec_string_order(r, a, b);
+        return c != JIT_REF_NONE && rec_guard(r, equal ? JIT_IR_EQ : JIT_IR_NE, JIT_T_INT, c, pvmJ_k_int(&r->ir, 2));
     }
     JitRef n = pvmJ_k_int(&r->ir, (int64_t)x->len);
     if (!rec_guard(r, JIT_IR_EQ, JIT_T_INT, la, n) || !rec_guard(r, JIT_IR_EQ, JIT_T_INT, lb, n))
