@@ -30,6 +30,8 @@ typedef enum {
     JIT_RT_CONCAT,   /* a + b of two strings: the new string, NULL when the
                       * interpreter must make it (JIT_RT_CONCAT_MAX) */
     JIT_RT_STRCMP,   /* the order of two strings: 1, 2 or 3 for <, ==, > */
+    JIT_RT_SETINDEX, /* m[k] = v of an int key: the map, the key and the
+                      * value; the map, NULL when it would have to grow */
     JIT_RT__COUNT
 } JitRuntimeFn;
 
@@ -67,6 +69,9 @@ uint32_t pvmJ_rt_sink(VM *vm, const JitIR *ir, const JitSnapList *snaps, uint64_
 /* Whether the function changes an object the trace may have read (its
  * length, count, key filter): JitIR.mutated, the LOOP pass. A fresh map's
  * setfield does not: nothing the trace read can be that map. */
-static inline bool pvmJ_rt_mutates(JitRuntimeFn fn) { return fn == JIT_RT_SETFIELD || fn == JIT_RT_PUSH; }
+static inline bool pvmJ_rt_mutates(JitRuntimeFn fn)
+{
+    return fn == JIT_RT_SETFIELD || fn == JIT_RT_PUSH || fn == JIT_RT_SETINDEX;
+}
 
 #endif

@@ -1006,6 +1006,28 @@ static JitRecStatus rec_getindex(JitRecorder *r)
     return rec_load_element(r, at, vo.as.a, (size_t)vk.as.i, 2);
 }
 
+static void rec_rename(JitRecorder *r, JitRef old, JitRef now);
+
+/* m[k] = v of an int key: the interpreter's map_set, called from the
+ * trace (CALLR of rt_setindex, jit/alloc.c), which exits before the
+ * instruction when the map would have to grow (the interpreter rebuilds
+ * it; the trace's entry addresses stay valid). The map's used count may
+ * change: as for setfield, its later reads load it again (JitIR.mutated)
+ * and the model holds the call's result from then on. */
+static JitRecStatus rec_map_set(JitRecorder *r)
+{
+    uint32_t at = r->top - 3;
+    JitRef args[3] = { rec_slot(r, at), rec_slot(r, at + 1), rec_slot(r, at + 2) };
+    if (r->status != JIT_REC_GO)
+        return r->status;
+    JitRef res = rec_runtime_call(r, JIT_RT_SETINDEX, at, args, 3, JIT_REF_NONE, JIT_T_MAP, 0);
+    if (r->status != JIT_REC_GO)
+        return r->status;
+    r->top -= 3;
+    rec_rename(r, args[0], res);
+    return JIT_REC_GO;
+}
+
 static JitRecStatus rec_setindex(JitRecorder *r)
 {
     Value vo = r->base[r->top - 3], vk = r->base[r->top - 2];
@@ -1022,6 +1044,8 @@ static JitRecStatus rec_setindex(JitRecorder *r)
         r->top -= 3;
         return JIT_REC_GO;
     }
+    if (vo.type == VT_MAP && vk.type == VT_INT)
+        return rec_map_set(r);
     if (!array_slot_ok(vo, vk))
         return rec_abort(r, JIT_ABORT_NYI_TYPES, "setindex");
     /* A value of another type changes the array's kind: the interpreter
