@@ -771,12 +771,17 @@ static void gen_collection_op(void)
         gen_int(expr_depth());
         out(";\n");
     } else if (m) {
-        if (rnd(2))
+        int how = rnd(3);
+        if (how == 0)
             line("%s.%s = ", m->name, rnd(2) ? "a" : "c");
-        else {
+        else if (how == 1) {
             line("%s[str(", m->name);
             gen_int(1);
             out(" & 3)] = ");
+        } else { /* an int key: new ones grow the map, and mix its key types */
+            line("%s[", m->name);
+            gen_int(1);
+            out(" & 15] = ");
         }
         gen_int(expr_depth());
         out(";\n");
