@@ -1006,7 +1006,7 @@ static JitRecStatus rec_getindex(JitRecorder *r)
     return rec_load_element(r, at, vo.as.a, (size_t)vk.as.i, 2);
 }
 
-static void rec_rename(JitRecorder *r, JitRef old, JitRef now);
+static JitRecStatus rec_store_call(JitRecorder *r, JitRuntimeFn fn, uint32_t n, JitRef extra);
 
 /* m[k] = v of an int key: the interpreter's map_set, called from the
  * trace (CALLR of rt_setindex, jit/alloc.c), which exits before the
@@ -1016,16 +1016,7 @@ static void rec_rename(JitRecorder *r, JitRef old, JitRef now);
  * and the model holds the call's result from then on. */
 static JitRecStatus rec_map_set(JitRecorder *r)
 {
-    uint32_t at = r->top - 3;
-    JitRef args[3] = { rec_slot(r, at), rec_slot(r, at + 1), rec_slot(r, at + 2) };
-    if (r->status != JIT_REC_GO)
-        return r->status;
-    JitRef res = rec_runtime_call(r, JIT_RT_SETINDEX, at, args, 3, JIT_REF_NONE, JIT_T_MAP, 0);
-    if (r->status != JIT_REC_GO)
-        return r->status;
-    r->top -= 3;
-    rec_rename(r, args[0], res);
-    return JIT_REC_GO;
+    return rec_store_call(r, JIT_RT_SETINDEX, 3, JIT_REF_NONE);
 }
 
 static JitRecStatus rec_setindex(JitRecorder *r)
@@ -1146,22 +1137,31 @@ static void rec_rename(JitRecorder *r, JitRef old, JitRef now)
             r->globals[i].ref = now;
 }
 
-/* setfield [key] as a CALLR of [fn] (rt_setfield or rt_setfield_fresh)
- * on the map and value the stack holds: the map has the call's result as
- * its ref from then on (rec_rename). */
-static JitRecStatus rec_setfield_call(JitRecorder *r, Value key, JitRuntimeFn fn)
+/* A store into the map under the top [n] stack values (the map, then
+ * what the store takes) as a CALLR of [fn] with [extra]: the values are
+ * popped, and the map has the call's result as its ref from then on
+ * (rec_rename). */
+static JitRecStatus rec_store_call(JitRecorder *r, JitRuntimeFn fn, uint32_t n, JitRef extra)
 {
-    uint32_t at = r->top - 2;
-    JitRef args[2] = { rec_slot(r, at), rec_slot(r, at + 1) };
+    uint32_t at = r->top - n;
+    JitRef args[3];
+    for (uint32_t i = 0; i < n; i++)
+        args[i] = rec_slot(r, at + i);
     if (r->status != JIT_REC_GO)
         return r->status;
-    JitRef key_ref = pvmJ_k_gc(&r->ir, JIT_T_STR, key.as.s);
-    JitRef res = rec_runtime_call(r, fn, at, args, 2, key_ref, JIT_T_MAP, 0);
+    JitRef res = rec_runtime_call(r, fn, at, args, n, extra, JIT_T_MAP, 0);
     if (r->status != JIT_REC_GO)
         return r->status;
-    r->top -= 2;
+    r->top -= n;
     rec_rename(r, args[0], res);
     return JIT_REC_GO;
+}
+
+/* setfield [key] as a CALLR of [fn] (rt_setfield or rt_setfield_fresh)
+ * on the map and value the stack holds. */
+static JitRecStatus rec_setfield_call(JitRecorder *r, Value key, JitRuntimeFn fn)
+{
+    return rec_store_call(r, fn, 2, pvmJ_k_gc(&r->ir, JIT_T_STR, key.as.s));
 }
 
 /* setfield of a key the map does not have now (an object's constructor
