@@ -106,16 +106,28 @@ static void *rt_setfield_fresh(VM *vm, const Value *vals, size_t n, uint64_t ext
     return made;
 }
 
-/* push(vals[0], vals[1]) when pvmV_array_push would neither allocate nor
- * change the array's kind: it has elements, room for one more, and the
- * value fits its kind (the rest of pvmV_array_push). Returns the array. */
+/* push(vals[0], vals[1]) when pvmV_array_push would not change the
+ * array's kind: it has elements and the value fits its kind. A full
+ * array grows (its items move: the trace reads any array's items, length
+ * and element addresses again after the call, JitIR.mutated), unless the
+ * new items could meet the memory limit's check. Returns the array. */
 static void *rt_push(VM *vm, const Value *vals, size_t n, uint64_t extra)
 {
+    (void)extra;
     PvArray *a = vals[0].as.a;
-    if (n != 2 || a->len == 0 || a->len >= a->cap || !pvmV_array_fits(a, vals[1]))
+    if (n != 2 || a->len == 0 || !pvmV_array_fits(a, vals[1]))
         return NULL;
-    pvmV_array_put(a, a->len++, vals[1]);
-    return a;
+    if (a->len < a->cap) {
+        pvmV_array_put(a, a->len++, vals[1]);
+        return a;
+    }
+    if (a->cap > VM_MAX_ALLOC / 64 || !pvmV_alloc_quiet(vm, (2 * a->cap + 16) * sizeof(Value)))
+        return NULL;
+    RT_PROTECTED(vm, {
+        pvmV_array_push(vm, vals[0].as.a, vals[1]);
+        made = vals[0].as.a;
+    });
+    return made;
 }
 
 /* The value of vals[0][vals[1]] in place, found as the interpreter's

@@ -237,7 +237,7 @@ static bool is_stale(const JitIR *ir, JitRef r)
 /* An object's words a call may since have changed (ir->mutated). */
 static bool reads_object(JitOp op)
 {
-    return op == JIT_IR_FLOAD || op == JIT_IR_ALEN || op == JIT_IR_AKIND || op == JIT_IR_ABC;
+    return op == JIT_IR_FLOAD || op == JIT_IR_ALEN || op == JIT_IR_AKIND || op == JIT_IR_ABC || op == JIT_IR_AREF;
 }
 
 static JitRef cse_find(const JitIR *ir, JitOp op, JitType type, JitRef a, JitRef b)

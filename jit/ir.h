@@ -78,10 +78,11 @@ enum {
  * loads the element there as its result type and ASTORE stores [b] there
  * (neither checks a type: the trace guards the array's kind, an FLOAD of
  * it, and a value's IR type is already guarded). No instruction a trace
- * can contain changes an array's kind or moves its items (a store that
- * would change the kind is not recorded), and only a CALLR of push
- * changes its length, so ALEN, AREF, UREF and those FLOADs are pure
- * within a trace but for that (JitIR.mutated).
+ * can contain changes an array's kind (a store that would change the
+ * kind is not recorded), and only a CALLR of push changes its length or
+ * moves its items (growing it), so ALEN, AREF, UREF and those FLOADs are
+ * pure within a trace but for that (JitIR.mutated; the LOOP pass reads
+ * them again each trip of a loop that pushes).
  * Maps: FLOAD is the word at byte offset #b of an object (a map's entries
  * or used count: also fixed within a trace, but for a CALLR adding a
  * field); HKEY

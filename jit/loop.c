@@ -153,10 +153,13 @@ static bool mark_variant(Loop *l)
         if (in->op == JIT_IR_XLOAD)
             v = is_variant_ref(l, in->a) || clobbered(l, in->a);
         /* a map's used count, key filter and the rest change when the
-         * loop adds fields: read again each trip (within a trip, the
-         * recorder renames a map it added to, rec_setfield_new) */
-        if (l->inserts && ((in->op == JIT_IR_FLOAD && type_of(l->ir, in->a) == JIT_T_MAP) ||
-                           in->op == JIT_IR_ALEN || in->op == JIT_IR_AKIND))
+         * loop adds fields, and an array's length, items and element
+         * addresses when it pushes (which may grow it): read again each
+         * trip (within a trip, the recorder renames a map it added to,
+         * rec_setfield_new) */
+        if (l->inserts && ((in->op == JIT_IR_FLOAD && (type_of(l->ir, in->a) == JIT_T_MAP ||
+                                                        type_of(l->ir, in->a) == JIT_T_ARR)) ||
+                           in->op == JIT_IR_ALEN || in->op == JIT_IR_AKIND || in->op == JIT_IR_AREF))
             v = true;
         if (in->op == JIT_IR_SLOAD || in->op == JIT_IR_GLOAD) {
             JitRef c = carried(l, in);

@@ -1852,18 +1852,19 @@ static bool intrinsic_fits(VmIntrinsic k, uint32_t argc, const Value *args)
     case VM_INTRINSIC_TYPE: return argc == 1;
     case VM_INTRINSIC_STR:
         return argc == 1 && (args[0].type == VT_INT || args[0].type == VT_FLOAT || args[0].type == VT_STRING);
-    case VM_INTRINSIC_PUSH: /* else the interpreter allocates or changes the kind */
+    case VM_INTRINSIC_PUSH: /* else the interpreter starts the array or changes its kind */
         return argc == 2 && args[0].type == VT_ARRAY && args[0].as.a->len > 0 &&
-               args[0].as.a->len < args[0].as.a->cap && pvmV_array_fits(args[0].as.a, args[1]);
+               pvmV_array_fits(args[0].as.a, args[1]);
     default: return false;
     }
 }
 
-/* push(a, v) onto an array with room for it, of v's kind (intrinsic_fits
- * saw that while recording): a call of the rest of pvmV_array_push
- * (CALLR, jit/alloc.c) on the two arguments where the call has them,
- * which exits before the call when the array has no room, no elements or
- * another kind by then (the interpreter grows it, or changes its kind).
+/* push(a, v) onto an array with elements, of v's kind (intrinsic_fits
+ * saw that while recording): a call of pvmV_array_push (CALLR,
+ * jit/alloc.c) on the two arguments where the call has them, growing the
+ * array when it is full, which exits before the call when the array has
+ * no elements or another kind by then, or its growth could meet the
+ * memory limit's check (the interpreter then pushes).
  * Nothing the trace read of any array's length before it is reused after
  * it (JitIR.mutated). The result is push's: nil. */
 static JitRef rec_push_call(JitRecorder *r, uint32_t first, JitRef a, JitRef v)

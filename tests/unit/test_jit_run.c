@@ -460,6 +460,39 @@ static void test_memory_limit_in_allocating_trace(void **state)
     assert_true(on.global.as.i > off.global.as.i * 9 / 10 && on.global.as.i < off.global.as.i * 11 / 10);
 }
 
+/* push growing an array from a trace (rt_push): the memory limit is met
+ * by a growth, raised by the interpreter with its message and trace,
+ * and an injected failure fails the same allocation as without the JIT. */
+static void test_memory_limit_in_pushing_trace(void **state)
+{
+    (void)state;
+    if (!pvmJ_available())
+        skip();
+    static const char src[] =
+        "let a = [0];\n"
+        "let n = 0;\n"
+        "for i in 0..100000000 {\n"
+        "  push(a, i);\n"
+        "  n = i;\n"
+        "}\n";
+    AllocStop off = run_alloc_to_error(false, src, "n", (size_t)24 << 20, 0);
+    AllocStop on = run_alloc_to_error(true, src, "n", (size_t)24 << 20, 0);
+    assert_string_equal(off.error, "memory limit exceeded");
+    assert_string_equal(on.error, off.error);
+    assert_string_equal(on.trace, off.trace);
+    assert_true(on.counts.traces >= 1);
+    assert_int_equal(on.global.type, VT_INT);
+    /* the growth that is one too many comes at a doubling: about the same
+     * length, as the collector's view of the heap allows */
+    assert_true(on.global.as.i > off.global.as.i / 2 && on.global.as.i < off.global.as.i * 2);
+    for (uint64_t at = 20; at < 26; at++) {
+        AllocStop f_off = run_alloc_to_error(false, src, "n", 0, at);
+        AllocStop f_on = run_alloc_to_error(true, src, "n", 0, at);
+        assert_string_equal(f_on.error, f_off.error);
+        assert_int_equal(f_on.global.as.i, f_off.global.as.i);
+    }
+}
+
 /* An allocation made to fail (fault injection) fails at the same
  * allocation with and without the JIT: while a failure is armed the
  * trace's calls leave every allocation to the interpreter, so the count
@@ -688,6 +721,7 @@ int main(void)
         cmocka_unit_test(test_budget_with_c_calls),
         cmocka_unit_test(test_budget_with_callbacks),
         cmocka_unit_test(test_memory_limit_in_allocating_trace),
+        cmocka_unit_test(test_memory_limit_in_pushing_trace),
         cmocka_unit_test(test_injected_failure_in_allocating_trace),
         cmocka_unit_test(test_budget_with_allocations),
         cmocka_unit_test(test_sunk_maps_are_not_made),
