@@ -243,6 +243,17 @@ static void *rt_setindex(VM *vm, const Value *vals, size_t n, uint64_t extra)
     return m;
 }
 
+/* has(m, k) of an int key as 2 (held) or 1: never NULL. Allocates
+ * nothing. */
+static void *rt_has(VM *vm, const Value *vals, size_t n, uint64_t extra)
+{
+    (void)vm;
+    (void)extra;
+    if (n != 2 || vals[0].type != VT_MAP)
+        return NULL;
+    return (void *)(uintptr_t)(1 + pvmV_map_get(vals[0].as.m, vals[1], NULL));
+}
+
 const JitRuntimeCall pvmJ_runtime_calls[JIT_RT__COUNT] = {
     [JIT_RT_ARRAY] = rt_array,
     [JIT_RT_MAP] = rt_map,
@@ -255,5 +266,6 @@ const JitRuntimeCall pvmJ_runtime_calls[JIT_RT__COUNT] = {
     [JIT_RT_CLOSE] = rt_close,
     [JIT_RT_CONCAT] = rt_concat,
     [JIT_RT_STRCMP] = rt_strcmp,
+    [JIT_RT_HAS] = rt_has,
     [JIT_RT_SETINDEX] = rt_setindex,
 };

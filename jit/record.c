@@ -1824,9 +1824,19 @@ static JitRef rec_min_max(JitRecorder *r, JitRef a, JitRef b, Value va, Value vb
 
 /* has(m, k) with a string key: true where the key is found as a field is
  * (rec_field's guards), false where the map's key filter proves it absent
- * (rec_absent); the key is guarded to be the string it is now. */
-static JitRef rec_has(JitRecorder *r, JitRef m, JitRef k, Value vm_, Value vk)
+ * (rec_absent); the key is guarded to be the string it is now. With an
+ * int key: the runtime's lookup (CALLR of rt_has, 2 or 1, never NULL),
+ * guarded to answer as it did. */
+static JitRef rec_has(JitRecorder *r, uint32_t first, JitRef m, JitRef k, Value vm_, Value vk)
 {
+    if (vk.type == VT_INT) { /* the runtime's lookup: 2 held, 1 not */
+        JitRef args[2] = { m, k };
+        bool present = pvmV_map_get(vm_.as.m, vk, NULL);
+        JitRef c = rec_runtime_call(r, JIT_RT_HAS, first, args, 2, JIT_REF_NONE, JIT_T_INT, 0);
+        if (c == JIT_REF_NONE || !rec_guard(r, JIT_IR_EQ, JIT_T_INT, c, pvmJ_k_int(&r->ir, present ? 2 : 1)))
+            return JIT_REF_NONE;
+        return pvmJ_k_pri(&r->ir, JIT_T_BOOL, present);
+    }
     if (!rec_key_is(r, k, vk.as.s))
         return JIT_REF_NONE;
     bool present = pvmV_map_find_string(vm_.as.m, vk) >= 0;
@@ -1848,7 +1858,7 @@ static bool intrinsic_fits(VmIntrinsic k, uint32_t argc, const Value *args)
     case VM_INTRINSIC_MIN: case VM_INTRINSIC_MAX:
         return argc == 2 && vm_is_number(args[0]) && args[0].type == args[1].type;
     case VM_INTRINSIC_HAS:
-        return argc == 2 && args[0].type == VT_MAP && args[1].type == VT_STRING;
+        return argc == 2 && args[0].type == VT_MAP && (args[1].type == VT_STRING || args[1].type == VT_INT);
     case VM_INTRINSIC_TYPE: return argc == 1;
     case VM_INTRINSIC_STR:
         return argc == 1 && (args[0].type == VT_INT || args[0].type == VT_FLOAT || args[0].type == VT_STRING);
@@ -1909,7 +1919,7 @@ static JitRef rec_intrinsic(JitRecorder *r, VmIntrinsic k, uint32_t first, const
     case VM_INTRINSIC_FLOOR: return rec_round_to_int(r, a, args[0], false);
     case VM_INTRINSIC_CEIL: return rec_round_to_int(r, a, args[0], true);
     case VM_INTRINSIC_ABS: return rec_abs(r, a, args[0]);
-    case VM_INTRINSIC_HAS: return rec_has(r, a, b, args[0], args[1]);
+    case VM_INTRINSIC_HAS: return rec_has(r, first, a, b, args[0], args[1]);
     case VM_INTRINSIC_PUSH: return rec_push_call(r, first, a, b);
     case VM_INTRINSIC_STR: return rec_str_call(r, first, a, args[0]);
     case VM_INTRINSIC_TYPE: /* the value's type is its ref's, guarded where it was loaded */
