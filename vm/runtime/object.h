@@ -61,10 +61,12 @@ static inline Value pvmV_map_key(const PvMap *m, size_t pos)
     return k;
 }
 
-/* Whether the entry at [pos] (below used) holds the very string [s]. */
+/* Whether the entry at [pos] (below used) holds the very string [s]: its
+ * payload is [s], and the key is a string (certainly so in a map with no
+ * other keys, which spares the field caches a load). */
 static inline bool pvmV_map_key_is(const PvMap *m, size_t pos, const struct PvString *s)
 {
-    return m->entries[pos].key.s == s && m->key_types[pos] == VT_STRING;
+    return m->entries[pos].key.s == s && (m->nonstring_keys == 0 || m->key_types[pos] == VT_STRING);
 }
 
 
