@@ -536,6 +536,46 @@ static void record_begin(VM *vm, PvmJitState *j, VmFrame *f, uint32_t loop_end)
     j->recording = true;
 }
 
+/* An int comparison guard (the U forms, "not" the opposite order, are
+ * plain orders on ints, which have no NaN). */
+static bool is_int_order(const JitIns *in)
+{
+    return in->type == JIT_T_INT && in->op >= JIT_IR_LT && in->op <= JIT_IR_UGT;
+}
+
+/* The exit's guard, when it compares an int with a constant: the exit is
+ * taken only when it fails, so on entry the value satisfies its negation,
+ * in every slot that holds it then. That is a slot the exit writes with
+ * it, and the slot it was loaded from if the exit writes no other value
+ * there (slots are written at exits only), while the trace is still in
+ * the frame it was entered in. */
+static void tell_failed_guard(JitRecorder *rec, const JitTrace *t, const JitSnap *exit)
+{
+    uint32_t at = exit->ref - JIT_REF_BIAS;
+    if (at >= t->ir.nins)
+        return;
+    const JitIns *g = &t->ir.ins[at];
+    if (!is_int_order(g) || pvmJ_ref_is_const(g->a) || !pvmJ_ref_is_const(g->b) ||
+        pvmJ_ir_at(&t->ir, g->b)->op != JIT_IR_KINT)
+        return;
+    for (uint32_t k = 0; k < at; k++) /* after a RETF the slots are the caller's */
+        if (t->ir.ins[k].op == JIT_IR_RETF)
+            return;
+    JitOp holds = pvmJ_guard_negation((JitOp)g->op);
+    int64_t k = pvmJ_k_int_value(&t->ir, g->b);
+    const JitIns *v = pvmJ_ir_at(&t->ir, g->a);
+    bool home_kept = v->op == JIT_IR_SLOAD;
+    for (uint32_t e = 0; e < exit->nentries; e++) {
+        const JitSnapEntry *se = &t->snaps.map[exit->map_start + e];
+        if (se->ref == g->a)
+            pvmJ_record_implied(rec, se->slot, holds, k);
+        else if (home_kept && se->slot == v->a)
+            home_kept = false;
+    }
+    if (home_kept)
+        pvmJ_record_implied(rec, v->a, holds, k);
+}
+
 /* A side trace runs right after its parent's exit, and only then: the
  * slots the exit wrote have the types of its snapshot, and the slots the
  * parent loaded before the exit's snapshot and left alone still have the
@@ -562,6 +602,7 @@ static void tell_known_types(JitRecorder *rec, const JitTrace *t, const JitSnap 
         if (pvmJ_ref_is_const(se->ref) && type == JIT_T_INT)
             pvmJ_record_known_int(rec, se->slot);
     }
+    tell_failed_guard(rec, t, exit);
 }
 
 /* An exit taken often enough grows a side trace, recorded from where the

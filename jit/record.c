@@ -362,6 +362,37 @@ static bool is_int_float_pair(Value a, Value b)
     return (a.type == VT_INT && b.type == VT_FLOAT) || (a.type == VT_FLOAT && b.type == VT_INT);
 }
 
+/* An int comparison as a plain order: ints have no NaN, so the U forms
+ * ("not" the opposite order, pvmJ_guard_negation) are the orders. */
+static JitOp int_order(JitOp op)
+{
+    switch (op) {
+    case JIT_IR_ULT: return JIT_IR_LT;
+    case JIT_IR_UGE: return JIT_IR_GE;
+    case JIT_IR_ULE: return JIT_IR_LE;
+    case JIT_IR_UGT: return JIT_IR_GT;
+    default: return op;
+    }
+}
+
+/* Whether the guard [g] of [a] against [b] is what the parent's failed
+ * guard already proves (pvmJ_record_implied): [a] is the side trace's
+ * load of a slot it told of, unchanged since entry (a load is the value
+ * on entry: the trace's own writes are other refs), [b] its constant. */
+static bool rec_implied(const JitRecorder *r, JitOp g, JitRef a, JitRef b)
+{
+    if (r->nimplied == 0 || int_order(g) != (JitOp)r->implied_op || pvmJ_ref_is_const(a) || !pvmJ_ref_is_const(b) ||
+        pvmJ_ir_at(&r->ir, b)->op != JIT_IR_KINT || pvmJ_k_int_value(&r->ir, b) != r->implied_k)
+        return false;
+    const JitIns *in = pvmJ_ir_at(&r->ir, a);
+    if (in->op != JIT_IR_SLOAD || in->type != JIT_T_INT)
+        return false;
+    for (uint32_t i = 0; i < r->nimplied; i++)
+        if (r->implied_slots[i] == in->a)
+            return true;
+    return false;
+}
+
 static JitRecStatus rec_order(JitRecorder *r, Opcode op)
 {
     Value va = r->base[r->top - 2], vb = r->base[r->top - 1];
@@ -394,7 +425,7 @@ static JitRecStatus rec_order(JitRecorder *r, Opcode op)
         return rec_abort(r, JIT_ABORT_NYI_COMPARE, pvmB_opcode_info[op].mnemonic);
     }
     JitOp g = holds ? ir_order(op) : pvmJ_guard_negation(ir_order(op));
-    if (!rec_guard(r, g, type, a, b))
+    if (!(type == JIT_T_INT && rec_implied(r, g, a, b)) && !rec_guard(r, g, type, a, b))
         return r->status;
     r->top -= 2;
     rec_push(r, pvmJ_k_pri(&r->ir, JIT_T_BOOL, holds));
@@ -2448,6 +2479,18 @@ void pvmJ_record_known_type(JitRecorder *r, uint32_t slot, JitType type)
 {
     if (slot < r->top0)
         r->known[slot] = (uint8_t)type;
+}
+
+void pvmJ_record_implied(JitRecorder *r, uint32_t slot, JitOp op, int64_t k)
+{
+    op = int_order(op);
+    if (slot >= r->top0 || r->nimplied == JIT_MAX_IMPLIED)
+        return;
+    if (r->nimplied > 0 && (r->implied_op != op || r->implied_k != k))
+        return;
+    r->implied_op = (uint8_t)op;
+    r->implied_k = k;
+    r->implied_slots[r->nimplied++] = slot;
 }
 
 void pvmJ_record_known_int(JitRecorder *r, uint32_t slot)

@@ -72,6 +72,7 @@ typedef struct {
  * Only `for` loops whose trips left are known when their header or back
  * edge is recorded are unrolled, and only if all of them fit. */
 #define JIT_MAX_UNROLL 16u
+#define JIT_MAX_IMPLIED 4u    /* slots a parent's failed guard tells of */
 
 /* A back edge's cache word (jit.c keeps a loop's state there, and a
  * function's jit_entry its calls') with this bit set says a trace runs
@@ -109,6 +110,13 @@ typedef struct JitRecorder {
     JitRef *live;          /* scratch for a snapshot's slots */
     uint8_t *known;        /* a side trace: per slot, the type its parent's exit
                             * wrote there (a JitType), or JIT_T__COUNT */
+    /* A side trace: slots whose int value on entry satisfies
+     * `value implied_op implied_k`, the parent's failed guard negated
+     * (pvmJ_record_implied) */
+    uint32_t implied_slots[JIT_MAX_IMPLIED];
+    uint32_t nimplied;
+    uint8_t implied_op;    /* a JitOp */
+    int64_t implied_k;
     uint32_t nslots;       /* slots the arrays hold: the root's, then callees' */
     uint32_t top;          /* operand stack top, as a slot number */
     uint32_t top0;         /* the top the trace is entered with (vm->top then) */
@@ -179,6 +187,10 @@ void pvmJ_record_known_type(JitRecorder *r, uint32_t slot, JitType type);
 /* Every exit through the parent's snapshot writes the same int constant
  * to [slot]: the side trace uses the constant instead of loading it. */
 void pvmJ_record_known_int(JitRecorder *r, uint32_t slot);
+/* The parent's exit leaves only when its guard failed: the int in [slot]
+ * satisfies `slot op k` on entry, so the side trace's own compare of that
+ * value with [k] whose outcome is [op] needs no guard. */
+void pvmJ_record_implied(JitRecorder *r, uint32_t slot, JitOp op, int64_t k);
 
 /* Shows the recorder instruction [ip] of the running frame before it runs.
  * Returns GO while recording continues, DONE when the loop closed (the IR
