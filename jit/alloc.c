@@ -225,16 +225,16 @@ static void *rt_strcmp(VM *vm, const Value *vals, size_t n, uint64_t extra)
     return (void *)(uintptr_t)(2 + pvmV_string_compare(vals[0].as.s, vals[1].as.s));
 }
 
-/* m[k] = v of an int key (vals: the map, the key, the value), the
+/* m[k] = v of an int or string key (vals: the map, the key, the value), the
  * interpreter's pvmV_map_set, when it allocates nothing: the key is there
  * already or the entries have room for it. A map that would grow (or
  * compact) returns NULL and the interpreter rebuilds it, so the entries
  * never move under the trace (a `for k in m` trip holds its entry's
- * address). An int key never raises. Returns the map. */
+ * address). Neither an int nor a string key raises. Returns the map. */
 static void *rt_setindex(VM *vm, const Value *vals, size_t n, uint64_t extra)
 {
     (void)extra;
-    if (n != 3 || vals[0].type != VT_MAP || vals[1].type != VT_INT)
+    if (n != 3 || vals[0].type != VT_MAP || (vals[1].type != VT_INT && vals[1].type != VT_STRING))
         return NULL;
     PvMap *m = vals[0].as.m;
     if (m->used == m->cap && !pvmV_map_get(m, vals[1], NULL))

@@ -31,7 +31,7 @@ typedef enum {
                       * interpreter must make it (JIT_RT_CONCAT_MAX) */
     JIT_RT_STRCMP,   /* the order of two strings: 1, 2 or 3 for <, ==, > */
     JIT_RT_HAS,      /* has(m, k) of an int key: 2 when m holds k, else 1 */
-    JIT_RT_SETINDEX, /* m[k] = v of an int key: the map, the key and the
+    JIT_RT_SETINDEX, /* m[k] = v of an int or string key: the map, the key and the
                       * value; the map, NULL when it would have to grow */
     JIT_RT__COUNT
 } JitRuntimeFn;

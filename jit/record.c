@@ -1039,7 +1039,8 @@ static JitRecStatus rec_getindex(JitRecorder *r)
 
 static JitRecStatus rec_store_call(JitRecorder *r, JitRuntimeFn fn, uint32_t n, JitRef extra);
 
-/* m[k] = v of an int key: the interpreter's map_set, called from the
+/* m[k] = v of an int key, or of a string key not found as a field (a key
+ * the trace computes, new to the map): the interpreter's map_set, called from the
  * trace (CALLR of rt_setindex, jit/alloc.c), which exits before the
  * instruction when the map would have to grow (the interpreter rebuilds
  * it; the trace's entry addresses stay valid). The map's used count may
@@ -1066,7 +1067,7 @@ static JitRecStatus rec_setindex(JitRecorder *r)
         r->top -= 3;
         return JIT_REC_GO;
     }
-    if (vo.type == VT_MAP && vk.type == VT_INT)
+    if (vo.type == VT_MAP && (vk.type == VT_INT || vk.type == VT_STRING))
         return rec_map_set(r);
     if (!array_slot_ok(vo, vk))
         return rec_abort(r, JIT_ABORT_NYI_TYPES, "setindex");
