@@ -695,9 +695,11 @@ static bool rec_key_is_string(JitRecorder *r, JitRef m, const PvMap *map, int64_
  * the last. A trip is recorded when the entry at the position is live: the
  * position is bounds-checked against the map's used count and the key is
  * loaded with the guard of its type, which a tombstone never passes (its
- * exit lets the interpreter skip it). Nothing a trace runs inserts into or
- * removes from a map, so its entries stay where they are. The end is the
- * position at or past the used count. */
+ * exit lets the interpreter skip it; a trip recorded past a few removed
+ * entries guards each of them removed). Nothing a trace runs removes from
+ * a map or moves its entries. The end is the position at or past the
+ * used count. */
+#define MAP_TRIP_MAX_SKIPPED 8u /* removed entries one recorded trip passes */
 static JitRecStatus rec_fornext_map(JitRecorder *r, Value va, Value vb)
 {
     const PvMap *m = va.as.m;
@@ -710,9 +712,18 @@ static JitRecStatus rec_fornext_map(JitRecorder *r, Value va, Value vb)
             return rec_abort(r, JIT_ABORT_LEAVE_LOOP, NULL);
         return rec_iter_end(r, b, used);
     }
-    Value key = pvmV_map_key(m, (size_t)vb.as.i);
-    if (key.type == VM_MAP_TOMBSTONE)
-        return rec_abort(r, JIT_ABORT_NYI_ITERATION, NULL);
+    /* removed entries before the live one: each guarded to be one, as the
+     * interpreter's fornext skips them (a run as long as this trip's) */
+    size_t pos = (size_t)vb.as.i;
+    Value key = pvmV_map_key(m, pos);
+    for (uint32_t skipped = 0; key.type == VM_MAP_TOMBSTONE; skipped++) {
+        if (skipped == MAP_TRIP_MAX_SKIPPED || pos + 1 >= m->used)
+            return rec_abort(r, JIT_ABORT_NYI_ITERATION, NULL);
+        if (!rec_guard(r, JIT_IR_ABC, JIT_T_INT, b, used) || !rec_key_type(r, a, b, VM_MAP_TOMBSTONE))
+            return r->status;
+        b = emit(r, JIT_IR_ADD, JIT_T_INT, b, pvmJ_k_int(&r->ir, 1));
+        key = pvmV_map_key(m, ++pos);
+    }
     if (!rec_guard(r, JIT_IR_ABC, JIT_T_INT, b, used) || !rec_key_type(r, a, b, key.type))
         return r->status;
     JitRef entries = emit(r, JIT_IR_FLOAD, JIT_T_PTR, a, (JitRef)offsetof(PvMap, entries));
