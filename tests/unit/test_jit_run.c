@@ -425,6 +425,18 @@ static AllocStop run_alloc_to_error(bool jit, const char *src, const char *name,
     return st;
 }
 
+/* Both runs met the memory limit with the interpreter's message and
+ * stack trace, the JIT's after running a trace, with the global n an int. */
+static void assert_limit_met_alike(const AllocStop *off, const AllocStop *on)
+{
+    assert_string_equal(off->error, "memory limit exceeded");
+    assert_string_equal(on->error, off->error);
+    assert_string_equal(on->trace, off->trace);
+    assert_true(on->counts.traces >= 1);
+    assert_int_equal(off->global.type, VT_INT);
+    assert_int_equal(on->global.type, VT_INT);
+}
+
 /* Literals of every kind kept alive in a list, made by a trace: the
  * memory limit is met in the trace's loop and raised by the interpreter
  * (the trace's call answers NULL whenever the funnel would check, and the
@@ -447,15 +459,10 @@ static void test_memory_limit_in_allocating_trace(void **state)
         "fill();\n";
     AllocStop off = run_alloc_to_error(false, src, "n", (size_t)24 << 20, 0);
     AllocStop on = run_alloc_to_error(true, src, "n", (size_t)24 << 20, 0);
-    assert_string_equal(off.error, "memory limit exceeded");
-    assert_string_equal(on.error, off.error);
-    assert_string_equal(on.trace, off.trace);
-    assert_true(on.counts.traces >= 1);
+    assert_limit_met_alike(&off, &on);
     assert_true(on.counts.entries >= 1);
     /* where the limit is met depends on the collector's view of the heap,
      * which registers and stale stack words shift a little */
-    assert_int_equal(off.global.type, VT_INT);
-    assert_int_equal(on.global.type, VT_INT);
     assert_true(off.global.as.i > 10000);
     assert_true(on.global.as.i > off.global.as.i * 9 / 10 && on.global.as.i < off.global.as.i * 11 / 10);
 }
@@ -477,11 +484,7 @@ static void test_memory_limit_in_pushing_trace(void **state)
         "}\n";
     AllocStop off = run_alloc_to_error(false, src, "n", (size_t)24 << 20, 0);
     AllocStop on = run_alloc_to_error(true, src, "n", (size_t)24 << 20, 0);
-    assert_string_equal(off.error, "memory limit exceeded");
-    assert_string_equal(on.error, off.error);
-    assert_string_equal(on.trace, off.trace);
-    assert_true(on.counts.traces >= 1);
-    assert_int_equal(on.global.type, VT_INT);
+    assert_limit_met_alike(&off, &on);
     /* the growth that is one too many comes at a doubling: about the same
      * length, as the collector's view of the heap allows */
     assert_true(on.global.as.i > off.global.as.i / 2 && on.global.as.i < off.global.as.i * 2);
