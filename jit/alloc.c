@@ -225,22 +225,37 @@ static void *rt_strcmp(VM *vm, const Value *vals, size_t n, uint64_t extra)
     return (void *)(uintptr_t)(2 + pvmV_string_compare(vals[0].as.s, vals[1].as.s));
 }
 
+/* The most bytes a rebuild of [m] for one more key allocates: entries
+ * and their key types for twice its live count, and an index of two
+ * 32-bit slots an entry (map.c). */
+static size_t rebuild_bytes(const PvMap *m)
+{
+    return (2 * m->count + 16) * (sizeof(PvMapEntry) + 1 + 2 * sizeof(uint32_t));
+}
+
 /* m[k] = v of an int or string key (vals: the map, the key, the value), the
- * interpreter's pvmV_map_set, when it allocates nothing: the key is there
- * already or the entries have room for it. A map that would grow (or
- * compact) returns NULL and the interpreter rebuilds it, so the entries
- * never move under the trace (a `for k in m` trip holds its entry's
- * address). Neither an int nor a string key raises. Returns the map. */
+ * interpreter's pvmV_map_set. A full map is rebuilt (grown or compacted)
+ * here too, unless its new blocks could meet the memory limit's check
+ * (NULL: the interpreter then sets it): its entries move, which the trace
+ * allows for (record.c, rec_map_set). Neither an int nor a string key
+ * raises. Returns the map. */
 static void *rt_setindex(VM *vm, const Value *vals, size_t n, uint64_t extra)
 {
     (void)extra;
     if (n != 3 || vals[0].type != VT_MAP || (vals[1].type != VT_INT && vals[1].type != VT_STRING))
         return NULL;
     PvMap *m = vals[0].as.m;
-    if (m->used == m->cap && !pvmV_map_get(m, vals[1], NULL))
+    if (m->used < m->cap || pvmV_map_get(m, vals[1], NULL)) {
+        pvmV_map_set(vm, m, vals[1], vals[2]);
+        return m;
+    }
+    if (m->count > VM_MAX_ALLOC / 64 || !pvmV_alloc_quiet(vm, rebuild_bytes(m)))
         return NULL;
-    pvmV_map_set(vm, m, vals[1], vals[2]);
-    return m;
+    RT_PROTECTED(vm, {
+        pvmV_map_set(vm, vals[0].as.m, vals[1], vals[2]);
+        made = vals[0].as.m;
+    });
+    return made;
 }
 
 /* has(m, k) of an int key as 2 (held) or 1: never NULL. Allocates
@@ -252,6 +267,20 @@ static void *rt_has(VM *vm, const Value *vals, size_t n, uint64_t extra)
     if (n != 2 || vals[0].type != VT_MAP)
         return NULL;
     return (void *)(uintptr_t)(1 + pvmV_map_get(vals[0].as.m, vals[1], NULL));
+}
+
+/* remove(m, k) of a string or int key (vals: the map, the key), the
+ * builtin's pvmV_map_remove: its entry becomes a tombstone, in place, so
+ * nothing moves. Its value the trace loaded before the call. Never
+ * raises nor allocates. Returns the map. */
+static void *rt_remove(VM *vm, const Value *vals, size_t n, uint64_t extra)
+{
+    (void)vm;
+    (void)extra;
+    if (n != 2 || vals[0].type != VT_MAP)
+        return NULL;
+    pvmV_map_remove(vals[0].as.m, vals[1], NULL);
+    return vals[0].as.m;
 }
 
 const JitRuntimeCall pvmJ_runtime_calls[JIT_RT__COUNT] = {
@@ -267,5 +296,6 @@ const JitRuntimeCall pvmJ_runtime_calls[JIT_RT__COUNT] = {
     [JIT_RT_CONCAT] = rt_concat,
     [JIT_RT_STRCMP] = rt_strcmp,
     [JIT_RT_HAS] = rt_has,
+    [JIT_RT_REMOVE] = rt_remove,
     [JIT_RT_SETINDEX] = rt_setindex,
 };

@@ -31,6 +31,7 @@ typedef enum {
                       * interpreter must make it (JIT_RT_CONCAT_MAX) */
     JIT_RT_STRCMP,   /* the order of two strings: 1, 2 or 3 for <, ==, > */
     JIT_RT_HAS,      /* has(m, k) of an int key: 2 when m holds k, else 1 */
+    JIT_RT_REMOVE,   /* remove(m, k) of a string or int key: the map */
     JIT_RT_SETINDEX, /* m[k] = v of an int or string key: the map, the key and the
                       * value; the map, NULL when it would have to grow */
     JIT_RT__COUNT
@@ -72,7 +73,7 @@ uint32_t pvmJ_rt_sink(VM *vm, const JitIR *ir, const JitSnapList *snaps, uint64_
  * setfield does not: nothing the trace read can be that map. */
 static inline bool pvmJ_rt_mutates(JitRuntimeFn fn)
 {
-    return fn == JIT_RT_SETFIELD || fn == JIT_RT_PUSH || fn == JIT_RT_SETINDEX;
+    return fn == JIT_RT_SETFIELD || fn == JIT_RT_PUSH || fn == JIT_RT_SETINDEX || fn == JIT_RT_REMOVE;
 }
 
 #endif

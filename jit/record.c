@@ -1051,15 +1051,17 @@ static JitRecStatus rec_getindex(JitRecorder *r)
 static JitRecStatus rec_store_call(JitRecorder *r, JitRuntimeFn fn, uint32_t n, JitRef extra);
 
 /* m[k] = v of an int key, or of a string key not found as a field (a key
- * the trace computes, new to the map): the interpreter's map_set, called from the
- * trace (CALLR of rt_setindex, jit/alloc.c), which exits before the
- * instruction when the map would have to grow (the interpreter rebuilds
- * it; the trace's entry addresses stay valid). The map's used count may
- * change: as for setfield, its later reads load it again (JitIR.mutated)
- * and the model holds the call's result from then on. */
+ * the trace computes, new to the map): the interpreter's map_set, called
+ * from the trace (CALLR of rt_setindex, jit/alloc.c), which may rebuild
+ * the map: its used count and entries change, so its later reads load
+ * them again (JitIR.mutated), the model holds the call's result from then
+ * on, and the current `for k in m` trip's entry address, the one a trace
+ * keeps across instructions, is given up (`m[k]` is looked up again). */
 static JitRecStatus rec_map_set(JitRecorder *r)
 {
-    return rec_store_call(r, JIT_RT_SETINDEX, 3, JIT_REF_NONE);
+    JitRecStatus st = rec_store_call(r, JIT_RT_SETINDEX, 3, JIT_REF_NONE);
+    r->iter_map = JIT_REF_NONE;
+    return st;
 }
 
 static JitRecStatus rec_setindex(JitRecorder *r)
@@ -1905,6 +1907,8 @@ static bool intrinsic_fits(VmIntrinsic k, uint32_t argc, const Value *args)
     case VM_INTRINSIC_TYPE: return argc == 1;
     case VM_INTRINSIC_STR:
         return argc == 1 && (args[0].type == VT_INT || args[0].type == VT_FLOAT || args[0].type == VT_STRING);
+    case VM_INTRINSIC_REMOVE:
+        return argc == 2 && args[0].type == VT_MAP && (args[1].type == VT_STRING || args[1].type == VT_INT);
     case VM_INTRINSIC_PUSH: /* else the interpreter starts the array or changes its kind */
         return argc == 2 && args[0].type == VT_ARRAY && args[0].as.a->len > 0 &&
                pvmV_array_fits(args[0].as.a, args[1]);
@@ -1935,6 +1939,46 @@ static JitRef rec_push_call(JitRecorder *r, uint32_t first, JitRef a, JitRef v)
     return pvmJ_k_pri(&r->ir, JIT_T_NIL, false);
 }
 
+/* remove(m, k) of a string or int key: its value is found first, by the
+ * runtime's lookup (CALLR of rt_get, then a load with its type guarded;
+ * or, for a key the map does not hold, CALLR of rt_has guarded to answer
+ * so), so that every exit is before the removal, which the interpreter
+ * would make again; then CALLR of rt_remove makes the entry a tombstone,
+ * in place. CALL's unit is charged first, as for push, and each of those
+ * exits gives it back. The call marks the IR mutated: later reads of a
+ * map's words, fields and key types load again, and the current `for k in
+ * m` trip's entry may be gone, so `m[k]` is looked up again. */
+static JitRef rec_remove_call(JitRecorder *r, uint32_t first, JitRef m, JitRef k, Value vm_, Value vk)
+{
+    if (!rec_charge_call(r)) {
+        rec_abort(r, JIT_ABORT_LIMIT, NULL);
+        return JIT_REF_NONE;
+    }
+    Value now;
+    bool held = pvmV_map_get(vm_.as.m, vk, &now);
+    JitRef args[2] = { m, k };
+    JitRef result = pvmJ_k_pri(&r->ir, JIT_T_NIL, false);
+    if (held) {
+        JitRef at = rec_runtime_call(r, JIT_RT_GET, first, args, 2, JIT_REF_NONE, JIT_T_PTR, 1);
+        if (at == JIT_REF_NONE)
+            return JIT_REF_NONE;
+        result = rec_load(r, at, now);
+        if (result == JIT_REF_NONE)
+            return JIT_REF_NONE;
+        r->snaps.snaps[r->snaps.nsnaps - 1].charged = 1;
+    } else {
+        JitRef c = rec_runtime_call(r, JIT_RT_HAS, first, args, 2, JIT_REF_NONE, JIT_T_INT, 1);
+        if (c == JIT_REF_NONE || !rec_guard(r, JIT_IR_EQ, JIT_T_INT, c, pvmJ_k_int(&r->ir, 1)))
+            return JIT_REF_NONE;
+        if (r->ir.ins[r->ir.nins - 1].op == JIT_IR_EQ)
+            r->snaps.snaps[r->snaps.nsnaps - 1].charged = 1;
+    }
+    if (rec_runtime_call(r, JIT_RT_REMOVE, first, args, 2, JIT_REF_NONE, JIT_T_MAP, 1) == JIT_REF_NONE)
+        return JIT_REF_NONE;
+    r->iter_map = JIT_REF_NONE;
+    return result;
+}
+
 /* str(v): a string is itself; an int or a float (its type guarded where
  * it was loaded) is made by the builtin's own code, called from the trace
  * (CALLR of rt_str, jit/alloc.c), which exits before the call when the
@@ -1951,7 +1995,8 @@ static JitRef rec_str_call(JitRecorder *r, uint32_t first, JitRef a, Value v)
 static JitRef rec_intrinsic(JitRecorder *r, VmIntrinsic k, uint32_t first, const Value *args)
 {
     JitRef a = rec_slot(r, first);
-    JitRef b = k == VM_INTRINSIC_MIN || k == VM_INTRINSIC_MAX || k == VM_INTRINSIC_HAS || k == VM_INTRINSIC_PUSH
+    JitRef b = k == VM_INTRINSIC_MIN || k == VM_INTRINSIC_MAX || k == VM_INTRINSIC_HAS || k == VM_INTRINSIC_PUSH ||
+                       k == VM_INTRINSIC_REMOVE
                    ? rec_slot(r, first + 1)
                    : JIT_REF_NONE;
     if (r->status != JIT_REC_GO)
@@ -1964,6 +2009,7 @@ static JitRef rec_intrinsic(JitRecorder *r, VmIntrinsic k, uint32_t first, const
     case VM_INTRINSIC_ABS: return rec_abs(r, a, args[0]);
     case VM_INTRINSIC_HAS: return rec_has(r, first, a, b, args[0], args[1]);
     case VM_INTRINSIC_PUSH: return rec_push_call(r, first, a, b);
+    case VM_INTRINSIC_REMOVE: return rec_remove_call(r, first, a, b, args[0], args[1]);
     case VM_INTRINSIC_STR: return rec_str_call(r, first, a, args[0]);
     case VM_INTRINSIC_TYPE: /* the value's type is its ref's, guarded where it was loaded */
         return pvmJ_k_gc(&r->ir, JIT_T_STR, r->vm->type_names[args[0].type]);
@@ -2097,7 +2143,8 @@ static JitRecStatus rec_call(JitRecorder *r, uint32_t argc)
     JitRef res = rec_intrinsic(r, k, at + 1, &r->base[at + 1]);
     if (r->status != JIT_REC_GO)
         return r->status;
-    if (k != VM_INTRINSIC_PUSH && !rec_charge_call(r)) /* push's is before its runtime call */
+    /* push's and remove's are before their runtime calls */
+    if (k != VM_INTRINSIC_PUSH && k != VM_INTRINSIC_REMOVE && !rec_charge_call(r))
         return rec_abort(r, JIT_ABORT_LIMIT, NULL);
     r->top = at;
     rec_push(r, res);

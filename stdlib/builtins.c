@@ -248,5 +248,6 @@ void pvmL_open_builtins(VM *vm)
     pvmL_mark_intrinsic(vm, vm->builtins, "has", VM_INTRINSIC_HAS);
     pvmL_mark_intrinsic(vm, vm->builtins, "type", VM_INTRINSIC_TYPE);
     pvmL_mark_intrinsic(vm, vm->builtins, "push", VM_INTRINSIC_PUSH);
+    pvmL_mark_intrinsic(vm, vm->builtins, "remove", VM_INTRINSIC_REMOVE);
     pvmL_mark_intrinsic(vm, vm->builtins, "str", VM_INTRINSIC_STR);
 }

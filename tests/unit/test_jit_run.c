@@ -590,7 +590,7 @@ static void test_budget_with_sunk_maps(void **state)
         "  let q = {a: p.x, b: 2};\n"
         "  n = q.a + q.b + p.k - 2;\n"
         "}\n";
-    expect_same_stops(src, "n", 3000, 3060);
+    expect_same_stops(src, "n", 8000, 8060);
 }
 
 /* A memory limit met while exits make sunk maps (every seventh trip's
@@ -677,6 +677,28 @@ static void test_budget_with_allocations(void **state)
     expect_same_stops(src, "n", 5000, 5060);
 }
 
+/* remove() in a trace charges CALL's unit before its calls, and each of
+ * their exits (a key gone, a value of another type) gives it back: the
+ * budget stops where the interpreter's does. */
+static void test_budget_with_remove(void **state)
+{
+    (void)state;
+    if (!pvmJ_available())
+        skip();
+    static const char src[] =
+        "let m = {};\n"
+        "let n = 0;\n"
+        "while true {\n"
+        "  m[n] = n;\n"
+        "  m[n + 1] = \"s\";\n"
+        "  let v = remove(m, n);\n"
+        "  remove(m, n + 7);\n"
+        "  if n % 50 == 49 && remove(m, n + 1) != \"s\" { n = -1000; }\n"
+        "  n = v + 1;\n"
+        "}\n";
+    expect_same_stops(src, "n", 8000, 8060);
+}
+
 /* A budget that runs out inside recursion running in function traces
  * (up-recursion through linked exits, returns through RETF) stops at the
  * same call or back edge, with the same stack, as the interpreter. */
@@ -727,6 +749,7 @@ int main(void)
         cmocka_unit_test(test_memory_limit_in_pushing_trace),
         cmocka_unit_test(test_injected_failure_in_allocating_trace),
         cmocka_unit_test(test_budget_with_allocations),
+        cmocka_unit_test(test_budget_with_remove),
         cmocka_unit_test(test_sunk_maps_are_not_made),
         cmocka_unit_test(test_budget_with_sunk_maps),
         cmocka_unit_test(test_memory_limit_with_sunk_maps),

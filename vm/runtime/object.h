@@ -136,10 +136,11 @@ typedef enum {
     VM_INTRINSIC_ABS,   /* math.abs of an int (wrapping) or a float */
     VM_INTRINSIC_MIN,   /* math.min and math.max of two ints or two floats */
     VM_INTRINSIC_MAX,
-    VM_INTRINSIC_HAS,   /* has(m, k) of a map and a string key */
+    VM_INTRINSIC_HAS,   /* has(m, k) of a map and a string or int key */
     VM_INTRINSIC_TYPE,  /* type(v): the VM's shared name of v's type */
-    VM_INTRINSIC_PUSH,  /* push(a, v) onto an array with room, of v's kind */
-    VM_INTRINSIC_STR    /* str(v) of an int, a float or a string */
+    VM_INTRINSIC_PUSH,  /* push(a, v) onto an array with elements, of v's kind */
+    VM_INTRINSIC_STR,   /* str(v) of an int, a float or a string */
+    VM_INTRINSIC_REMOVE /* remove(m, k) of a map and a string or int key */
 } VmIntrinsic;
 
 /* A native that only converts its arguments and calls one C function
