@@ -253,8 +253,9 @@ static JitRef cse_find(const JitIR *ir, JitOp op, JitType type, JitRef a, JitRef
 
 /* Guards are CSE'd too: a second identical check adds nothing, as no
  * instruction between them can change an SSA value, an array's length or
- * the key at a map entry (a trace never removes, and inserts only through
- * a call after which no earlier bounds check is reused: ir->mutated). */
+ * the key at a map entry (a trace removes and inserts only through calls
+ * after which no earlier bounds check is reused and every field is found
+ * from fresh loads of the map, so its guards are new: ir->mutated). */
 static bool is_pure_guard(JitOp op)
 {
     return is_compare(op) || op == JIT_IR_ABC || op == JIT_IR_HKEY;

@@ -84,8 +84,8 @@ enum {
  * pure within a trace but for that (JitIR.mutated; the LOOP pass reads
  * them again each trip of a loop that pushes).
  * Maps: FLOAD is the word at byte offset #b of an object (a map's entries
- * or used count: also fixed within a trace, but for a CALLR adding a
- * field); HKEY
+ * or used count: also fixed within a trace, but for a CALLR adding or
+ * removing a key); HKEY
  * guards that the entry at an address holds exactly the key string seen
  * while recording (its payload; an EQ on the BLOAD of the key's byte in
  * the map's key_types guards that the key is a string) (a field read through the interpreter's inline-cache

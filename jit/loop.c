@@ -80,8 +80,10 @@ static JitType type_of(const JitIR *ir, JitRef ref)
 }
 
 /* What a Value address points into, as far as the IR tells: a map entry
- * whose key a HKEY guard checked (map entries never change keys in a
- * trace, so entries checked with different keys are different entries),
+ * whose key a HKEY guard checked (an entry's key changes only in a
+ * mutating call, remove or a rebuild, after which fields are found anew
+ * and, in a loop, every trip: entries checked with different keys are
+ * different entries),
  * a boxed array's element (another allocation than any map's), or not
  * known. */
 typedef struct {

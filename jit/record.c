@@ -669,8 +669,9 @@ static JitRecStatus rec_fornext_array(JitRecorder *r, Value va, Value vb)
 }
 
 /* Guards that the key at position [pos] of the map [m] has [type] (the
- * byte in its key_types; a tombstone's matches none). Keys never change
- * within a trace, which does not remove, so the guard is pure. */
+ * byte in its key_types; a tombstone's matches none). Keys change only in
+ * a mutating call (remove, a rebuild), after which the key types are
+ * loaded again, so the guard is pure. */
 static bool rec_key_type(JitRecorder *r, JitRef m, JitRef pos, uint64_t type)
 {
     JitRef types = emit(r, JIT_IR_FLOAD, JIT_T_PTR, m, (JitRef)offsetof(PvMap, key_types));
@@ -696,8 +697,9 @@ static bool rec_key_is_string(JitRecorder *r, JitRef m, const PvMap *map, int64_
  * position is bounds-checked against the map's used count and the key is
  * loaded with the guard of its type, which a tombstone never passes (its
  * exit lets the interpreter skip it; a trip recorded past a few removed
- * entries guards each of them removed). Nothing a trace runs removes from
- * a map or moves its entries. The end is the position at or past the
+ * entries guards each of them removed). Only a mutating call (remove, an
+ * insertion that rebuilds) changes or moves the entries, and it gives up
+ * the trip's entry (r->iter_map). The end is the position at or past the
  * used count. */
 #define MAP_TRIP_MAX_SKIPPED 8u /* removed entries one recorded trip passes */
 static JitRecStatus rec_fornext_map(JitRecorder *r, Value va, Value vb)
