@@ -96,6 +96,7 @@ static bool rec_snapshot(JitRecorder *r)
     int n = pvmJ_snap_take(&r->snaps, r->pc, next, r->live, (uint16_t)r->top);
     if (n < 0)
         return false;
+    r->snaps.snaps[n].charged = r->charged_early;
     if (r->depth > 0) {
         r->snaps.snaps[n].nframes = (uint16_t)r->depth;
         r->snaps.snaps[n].frame_start = (uint32_t)r->frames[r->depth - 1].chain;
@@ -114,6 +115,21 @@ static bool rec_charge_call(JitRecorder *r)
         return false;
     pvmJ_ir_append(&r->ir, JIT_IR_CHARGE, JIT_T_VOID, 1, 0);
     return !r->ir.failed;
+}
+
+/* CALL's unit, taken before the calls of an intrinsic that changes an
+ * object (push, remove): an exit for the budget there has done nothing,
+ * and every exit after it until the intrinsic is recorded gives the unit
+ * back (rec_snapshot marks them), since the interpreter then makes the
+ * call, and charges it, itself. */
+static bool rec_charge_early(JitRecorder *r)
+{
+    if (!rec_charge_call(r)) {
+        rec_abort(r, JIT_ABORT_LIMIT, NULL);
+        return false;
+    }
+    r->charged_early = 1;
+    return true;
 }
 
 /* A snapshot no guard ended up using (the guard folded away). */
@@ -244,7 +260,7 @@ static JitRef rec_to_float(JitRecorder *r, JitRef ref)
  * error the interpreter raises); any other pair of numbers is a float
  * operation, as in pvmV_arith_fast. */
 static JitRef rec_runtime_call(JitRecorder *r, JitRuntimeFn fn, uint32_t first, const JitRef *args, uint32_t n,
-                               JitRef extra, JitType type, uint8_t charged);
+                               JitRef extra, JitType type);
 
 /* a + b of two strings: the interpreter's concatenation, called from the
  * trace (CALLR of rt_concat, jit/alloc.c) while the result is short
@@ -256,7 +272,7 @@ static JitRecStatus rec_concat(JitRecorder *r, Value va, Value vb, JitRef a, Jit
     if (va.as.s->len + vb.as.s->len > JIT_RT_CONCAT_MAX)
         return rec_abort(r, JIT_ABORT_NYI_TYPES, "concatenation of 64 bytes or more");
     JitRef args[2] = { a, b };
-    JitRef res = rec_runtime_call(r, JIT_RT_CONCAT, r->top - 2, args, 2, JIT_REF_NONE, JIT_T_STR, 0);
+    JitRef res = rec_runtime_call(r, JIT_RT_CONCAT, r->top - 2, args, 2, JIT_REF_NONE, JIT_T_STR);
     if (res == JIT_REF_NONE)
         return r->status;
     r->top -= 2;
@@ -269,7 +285,7 @@ static JitRecStatus rec_concat(JitRecorder *r, Value va, Value vb, JitRef a, Jit
 static JitRef rec_string_order(JitRecorder *r, JitRef a, JitRef b)
 {
     JitRef args[2] = { a, b };
-    return rec_runtime_call(r, JIT_RT_STRCMP, r->top - 2, args, 2, JIT_REF_NONE, JIT_T_INT, 0);
+    return rec_runtime_call(r, JIT_RT_STRCMP, r->top - 2, args, 2, JIT_REF_NONE, JIT_T_INT);
 }
 
 static JitRecStatus rec_arith(JitRecorder *r, Opcode op)
@@ -714,19 +730,26 @@ static JitRecStatus rec_fornext_map(JitRecorder *r, Value va, Value vb)
             return rec_abort(r, JIT_ABORT_LEAVE_LOOP, NULL);
         return rec_iter_end(r, b, used);
     }
-    /* removed entries before the live one: each guarded to be one, as the
-     * interpreter's fornext skips them (a run as long as this trip's) */
-    size_t pos = (size_t)vb.as.i;
-    Value key = pvmV_map_key(m, pos);
-    for (uint32_t skipped = 0; key.type == VM_MAP_TOMBSTONE; skipped++) {
-        if (skipped == MAP_TRIP_MAX_SKIPPED || pos + 1 >= m->used)
+    /* removed entries before the live one, as many as this trip's: the live
+     * one's position is bounds-checked, then each guarded to be removed, as
+     * the interpreter's fornext skips them */
+    size_t pos = (size_t)vb.as.i, skipped = 0;
+    while (pvmV_map_key(m, pos + skipped).type == VM_MAP_TOMBSTONE) {
+        if (skipped == MAP_TRIP_MAX_SKIPPED || pos + skipped + 1 >= m->used)
             return rec_abort(r, JIT_ABORT_NYI_ITERATION, NULL);
-        if (!rec_guard(r, JIT_IR_ABC, JIT_T_INT, b, used) || !rec_key_type(r, a, b, VM_MAP_TOMBSTONE))
-            return r->status;
-        b = emit(r, JIT_IR_ADD, JIT_T_INT, b, pvmJ_k_int(&r->ir, 1));
-        key = pvmV_map_key(m, ++pos);
+        skipped++;
     }
-    if (!rec_guard(r, JIT_IR_ABC, JIT_T_INT, b, used) || !rec_key_type(r, a, b, key.type))
+    Value key = pvmV_map_key(m, pos + skipped);
+    JitRef live = skipped ? emit(r, JIT_IR_ADD, JIT_T_INT, b, pvmJ_k_int(&r->ir, (int64_t)skipped)) : b;
+    if (!rec_guard(r, JIT_IR_ABC, JIT_T_INT, live, used))
+        return r->status;
+    for (size_t j = 0; j < skipped; j++) {
+        JitRef at = j ? emit(r, JIT_IR_ADD, JIT_T_INT, b, pvmJ_k_int(&r->ir, (int64_t)j)) : b;
+        if (!rec_key_type(r, a, at, VM_MAP_TOMBSTONE))
+            return r->status;
+    }
+    b = live;
+    if (!rec_key_type(r, a, b, key.type))
         return r->status;
     JitRef entries = emit(r, JIT_IR_FLOAD, JIT_T_PTR, a, (JitRef)offsetof(PvMap, entries));
     JitRef offset = emit(r, JIT_IR_MUL, JIT_T_INT, b, pvmJ_k_int(&r->ir, (int64_t)sizeof(PvMapEntry)));
@@ -952,11 +975,11 @@ static JitRef rec_string_key(JitRecorder *r, uint32_t map_slot)
  * the frame holds from slot [first], whose refs are [args], and [extra]
  * (one more argument after them, or JIT_REF_NONE), as CALLR with the
  * snapshot before the instruction: its NULL exits there and the
- * interpreter runs the instruction itself, given back the [charged]
- * units the trace took for it. The result has IR type [type];
+ * interpreter runs the instruction itself (given back CALL's unit if the
+ * trace took it early, rec_snapshot). The result has IR type [type];
  * JIT_REF_NONE, the recording aborted, when the IR or snapshots are full. */
 static JitRef rec_runtime_call(JitRecorder *r, JitRuntimeFn fn, uint32_t first, const JitRef *args, uint32_t n,
-                               JitRef extra, JitType type, uint8_t charged)
+                               JitRef extra, JitType type)
 {
     JitRef chain = JIT_REF_NONE;
     for (uint32_t i = 0; i < n; i++)
@@ -967,7 +990,6 @@ static JitRef rec_runtime_call(JitRecorder *r, JitRuntimeFn fn, uint32_t first, 
         rec_abort(r, JIT_ABORT_LIMIT, NULL);
         return JIT_REF_NONE;
     }
-    r->snaps.snaps[r->snaps.nsnaps - 1].charged = charged;
     JitRef desc = pvmJ_k_int(&r->ir, (int64_t)pvmJ_rt_desc(fn, first, n));
     JitRef res = pvmJ_ir_append(&r->ir, JIT_IR_CALLR, type, chain, desc);
     if (r->ir.failed) {
@@ -992,7 +1014,7 @@ static JitRecStatus rec_map_get(JitRecorder *r, Value vo, Value vk)
     JitRef args[2] = { rec_slot(r, first), rec_slot(r, first + 1) };
     if (r->status != JIT_REC_GO)
         return r->status;
-    JitRef at = rec_runtime_call(r, JIT_RT_GET, first, args, 2, JIT_REF_NONE, JIT_T_PTR, 0);
+    JitRef at = rec_runtime_call(r, JIT_RT_GET, first, args, 2, JIT_REF_NONE, JIT_T_PTR);
     if (r->status != JIT_REC_GO)
         return r->status;
     return rec_load_value(r, at, now, 2);
@@ -1196,7 +1218,7 @@ static JitRecStatus rec_store_call(JitRecorder *r, JitRuntimeFn fn, uint32_t n, 
         args[i] = rec_slot(r, at + i);
     if (r->status != JIT_REC_GO)
         return r->status;
-    JitRef res = rec_runtime_call(r, fn, at, args, n, extra, JIT_T_MAP, 0);
+    JitRef res = rec_runtime_call(r, fn, at, args, n, extra, JIT_T_MAP);
     if (r->status != JIT_REC_GO)
         return r->status;
     r->top -= n;
@@ -1390,7 +1412,7 @@ static JitRecStatus rec_closure(JitRecorder *r, uint32_t index)
     for (uint32_t u = 0; u < p->nupvals; u++)
         if (!p->upvals[u].from_local)
             return rec_abort(r, JIT_ABORT_NYI_BYTECODE, "closure of an upvalue");
-    JitRef res = rec_runtime_call(r, JIT_RT_CLOSURE, 0, NULL, 0, pvmJ_k_gc(&r->ir, JIT_T_PTR, p), JIT_T_FN, 0);
+    JitRef res = rec_runtime_call(r, JIT_RT_CLOSURE, 0, NULL, 0, pvmJ_k_gc(&r->ir, JIT_T_PTR, p), JIT_T_FN);
     if (r->status != JIT_REC_GO)
         return r->status;
     rec_push(r, res);
@@ -1415,7 +1437,7 @@ static JitRecStatus rec_close_cells(JitRecorder *r, uint32_t local)
         if (r->status != JIT_REC_GO)
             return r->status;
     }
-    JitRef res = rec_runtime_call(r, JIT_RT_CLOSE, local, args, n, JIT_REF_NONE, JIT_T_PTR, 0);
+    JitRef res = rec_runtime_call(r, JIT_RT_CLOSE, local, args, n, JIT_REF_NONE, JIT_T_PTR);
     if (r->status != JIT_REC_GO)
         return r->status;
     r->last_close = res;
@@ -1869,20 +1891,26 @@ static JitRef rec_min_max(JitRecorder *r, JitRef a, JitRef b, Value va, Value vb
     return first ? a : b;
 }
 
+/* Guards that the map [m] holds the key [k] or not, as [held] while
+ * recording: the runtime's lookup (CALLR of rt_has, 2 or 1, never NULL)
+ * on the two values the frame holds from slot [first]. */
+static bool rec_guard_held(JitRecorder *r, uint32_t first, JitRef m, JitRef k, bool held)
+{
+    JitRef args[2] = { m, k };
+    JitRef c = rec_runtime_call(r, JIT_RT_HAS, first, args, 2, JIT_REF_NONE, JIT_T_INT);
+    return c != JIT_REF_NONE && rec_guard(r, JIT_IR_EQ, JIT_T_INT, c, pvmJ_k_int(&r->ir, held ? 2 : 1));
+}
+
 /* has(m, k) with a string key: true where the key is found as a field is
  * (rec_field's guards), false where the map's key filter proves it absent
  * (rec_absent); the key is guarded to be the string it is now. With an
- * int key: the runtime's lookup (CALLR of rt_has, 2 or 1, never NULL),
- * guarded to answer as it did. */
+ * int key: the runtime's lookup guarded to answer as it did
+ * (rec_guard_held). */
 static JitRef rec_has(JitRecorder *r, uint32_t first, JitRef m, JitRef k, Value vm_, Value vk)
 {
-    if (vk.type == VT_INT) { /* the runtime's lookup: 2 held, 1 not */
-        JitRef args[2] = { m, k };
+    if (vk.type == VT_INT) {
         bool present = pvmV_map_get(vm_.as.m, vk, NULL);
-        JitRef c = rec_runtime_call(r, JIT_RT_HAS, first, args, 2, JIT_REF_NONE, JIT_T_INT, 0);
-        if (c == JIT_REF_NONE || !rec_guard(r, JIT_IR_EQ, JIT_T_INT, c, pvmJ_k_int(&r->ir, present ? 2 : 1)))
-            return JIT_REF_NONE;
-        return pvmJ_k_pri(&r->ir, JIT_T_BOOL, present);
+        return rec_guard_held(r, first, m, k, present) ? pvmJ_k_pri(&r->ir, JIT_T_BOOL, present) : JIT_REF_NONE;
     }
     if (!rec_key_is(r, k, vk.as.s))
         return JIT_REF_NONE;
@@ -1928,15 +1956,10 @@ static bool intrinsic_fits(VmIntrinsic k, uint32_t argc, const Value *args)
  * it (JitIR.mutated). The result is push's: nil. */
 static JitRef rec_push_call(JitRecorder *r, uint32_t first, JitRef a, JitRef v)
 {
-    /* CALL's unit first: an exit for the budget then has pushed nothing;
-     * the runtime call's own exit (no room) gives the unit back, since
-     * the interpreter makes that call, and charges it, itself */
-    if (!rec_charge_call(r)) {
-        rec_abort(r, JIT_ABORT_LIMIT, NULL);
+    if (!rec_charge_early(r))
         return JIT_REF_NONE;
-    }
     JitRef args[2] = { a, v };
-    if (rec_runtime_call(r, JIT_RT_PUSH, first, args, 2, JIT_REF_NONE, JIT_T_ARR, 1) == JIT_REF_NONE)
+    if (rec_runtime_call(r, JIT_RT_PUSH, first, args, 2, JIT_REF_NONE, JIT_T_ARR) == JIT_REF_NONE)
         return JIT_REF_NONE;
     return pvmJ_k_pri(&r->ir, JIT_T_NIL, false);
 }
@@ -1952,30 +1975,20 @@ static JitRef rec_push_call(JitRecorder *r, uint32_t first, JitRef a, JitRef v)
  * m` trip's entry may be gone, so `m[k]` is looked up again. */
 static JitRef rec_remove_call(JitRecorder *r, uint32_t first, JitRef m, JitRef k, Value vm_, Value vk)
 {
-    if (!rec_charge_call(r)) {
-        rec_abort(r, JIT_ABORT_LIMIT, NULL);
+    if (!rec_charge_early(r))
         return JIT_REF_NONE;
-    }
     Value now;
     bool held = pvmV_map_get(vm_.as.m, vk, &now);
     JitRef args[2] = { m, k };
     JitRef result = pvmJ_k_pri(&r->ir, JIT_T_NIL, false);
     if (held) {
-        JitRef at = rec_runtime_call(r, JIT_RT_GET, first, args, 2, JIT_REF_NONE, JIT_T_PTR, 1);
-        if (at == JIT_REF_NONE)
+        JitRef at = rec_runtime_call(r, JIT_RT_GET, first, args, 2, JIT_REF_NONE, JIT_T_PTR);
+        if (at == JIT_REF_NONE || (result = rec_load(r, at, now)) == JIT_REF_NONE)
             return JIT_REF_NONE;
-        result = rec_load(r, at, now);
-        if (result == JIT_REF_NONE)
-            return JIT_REF_NONE;
-        r->snaps.snaps[r->snaps.nsnaps - 1].charged = 1;
-    } else {
-        JitRef c = rec_runtime_call(r, JIT_RT_HAS, first, args, 2, JIT_REF_NONE, JIT_T_INT, 1);
-        if (c == JIT_REF_NONE || !rec_guard(r, JIT_IR_EQ, JIT_T_INT, c, pvmJ_k_int(&r->ir, 1)))
-            return JIT_REF_NONE;
-        if (r->ir.ins[r->ir.nins - 1].op == JIT_IR_EQ)
-            r->snaps.snaps[r->snaps.nsnaps - 1].charged = 1;
+    } else if (!rec_guard_held(r, first, m, k, false)) {
+        return JIT_REF_NONE;
     }
-    if (rec_runtime_call(r, JIT_RT_REMOVE, first, args, 2, JIT_REF_NONE, JIT_T_MAP, 1) == JIT_REF_NONE)
+    if (rec_runtime_call(r, JIT_RT_REMOVE, first, args, 2, JIT_REF_NONE, JIT_T_MAP) == JIT_REF_NONE)
         return JIT_REF_NONE;
     r->iter_map = JIT_REF_NONE;
     return result;
@@ -1990,7 +2003,7 @@ static JitRef rec_str_call(JitRecorder *r, uint32_t first, JitRef a, Value v)
 {
     if (v.type == VT_STRING)
         return a;
-    return rec_runtime_call(r, JIT_RT_STR, first, &a, 1, JIT_REF_NONE, JIT_T_STR, 0);
+    return rec_runtime_call(r, JIT_RT_STR, first, &a, 1, JIT_REF_NONE, JIT_T_STR);
 }
 
 /* The intrinsic's result, as IR; JIT_REF_NONE once the recording stopped. */
@@ -2143,6 +2156,7 @@ static JitRecStatus rec_call(JitRecorder *r, uint32_t argc)
         !rec_guard(r, JIT_IR_EQ, JIT_T_NATIVE, fn, pvmJ_k_gc(&r->ir, JIT_T_NATIVE, callee.as.nat)))
         return r->status;
     JitRef res = rec_intrinsic(r, k, at + 1, &r->base[at + 1]);
+    r->charged_early = 0;
     if (r->status != JIT_REC_GO)
         return r->status;
     /* push's and remove's are before their runtime calls */
@@ -2394,7 +2408,7 @@ static JitRecStatus rec_new(JitRecorder *r, Opcode op, uint32_t n)
             return r->status;
     }
     JitRef res = rec_runtime_call(r, map ? JIT_RT_MAP : JIT_RT_ARRAY, at, vals, nvals, JIT_REF_NONE,
-                                  map ? JIT_T_MAP : JIT_T_ARR, 0);
+                                  map ? JIT_T_MAP : JIT_T_ARR);
     if (r->status != JIT_REC_GO)
         return r->status;
     r->top = at;

@@ -117,6 +117,8 @@ typedef struct JitRecorder {
     uint32_t nimplied;
     uint8_t implied_op;    /* a JitOp */
     int64_t implied_k;
+    uint8_t charged_early; /* CALL's unit taken before an intrinsic's calls:
+                            * the snapshots until it ends give it back */
     uint32_t nslots;       /* slots the arrays hold: the root's, then callees' */
     uint32_t top;          /* operand stack top, as a slot number */
     uint32_t top0;         /* the top the trace is entered with (vm->top then) */
