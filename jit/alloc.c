@@ -43,7 +43,7 @@ static size_t array_bytes(size_t n)
  * at least 4 entries inline; map_set of n pairs never grows it). */
 static size_t map_bytes(size_t n)
 {
-    return sizeof(PvMap) + (n < 4 ? 4 : n) * (sizeof(PvMapEntry) + 1);
+    return sizeof(PvMap) + (n < 4 ? 4 : n) * VM_MAP_ENTRY_BYTES;
 }
 
 static void *rt_array(VM *vm, const Value *vals, size_t n, uint64_t extra)
@@ -96,7 +96,7 @@ static void *rt_setfield_fresh(VM *vm, const Value *vals, size_t n, uint64_t ext
     if (n != 2)
         return NULL;
     if (m->used == m->cap && pvmV_map_find_string(m, key) < 0) {
-        if (m->count >= JIT_RT_MAX_PAIRS || !pvmV_alloc_quiet(vm, JIT_RT_MAX_PAIRS * (sizeof(PvMapEntry) + 1)))
+        if (m->count >= JIT_RT_MAX_PAIRS || !pvmV_alloc_quiet(vm, JIT_RT_MAX_PAIRS * VM_MAP_ENTRY_BYTES))
             return NULL;
     }
     RT_PROTECTED(vm, {
@@ -230,7 +230,7 @@ static void *rt_strcmp(VM *vm, const Value *vals, size_t n, uint64_t extra)
  * 32-bit slots an entry (map.c). */
 static size_t rebuild_bytes(const PvMap *m)
 {
-    return (2 * m->count + 16) * (sizeof(PvMapEntry) + 1 + 2 * sizeof(uint32_t));
+    return (2 * m->count + 16) * (VM_MAP_ENTRY_BYTES + 2 * sizeof(uint32_t));
 }
 
 /* m[k] = v of an int or string key (vals: the map, the key, the value), the
@@ -258,8 +258,7 @@ static void *rt_setindex(VM *vm, const Value *vals, size_t n, uint64_t extra)
     return made;
 }
 
-/* has(m, k) of an int key as 2 (held) or 1: never NULL. Allocates
- * nothing. */
+/* has(m, k) as 2 (held) or 1: never NULL. Allocates nothing. */
 static void *rt_has(VM *vm, const Value *vals, size_t n, uint64_t extra)
 {
     (void)vm;

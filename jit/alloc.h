@@ -30,10 +30,11 @@ typedef enum {
     JIT_RT_CONCAT,   /* a + b of two strings: the new string, NULL when the
                       * interpreter must make it (JIT_RT_CONCAT_MAX) */
     JIT_RT_STRCMP,   /* the order of two strings: 1, 2 or 3 for <, ==, > */
-    JIT_RT_HAS,      /* has(m, k) of an int key: 2 when m holds k, else 1 */
+    JIT_RT_HAS,      /* has(m, k): 2 when m holds k, else 1 */
     JIT_RT_REMOVE,   /* remove(m, k) of a string or int key: the map */
     JIT_RT_SETINDEX, /* m[k] = v of an int or string key: the map, the key and the
-                      * value; the map, NULL when it would have to grow */
+                      * value; the map, NULL when a rebuild could meet the
+                      * memory limit's check */
     JIT_RT__COUNT
 } JitRuntimeFn;
 

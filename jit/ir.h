@@ -87,9 +87,10 @@ enum {
  * or used count: also fixed within a trace, but for a CALLR adding or
  * removing a key); HKEY
  * guards that the entry at an address holds exactly the key string seen
- * while recording (its payload; an EQ on the BLOAD of the key's byte in
- * the map's key_types guards that the key is a string) (a field read through the interpreter's inline-cache
- * position, checked rather than looked up). ADD also adds byte offsets to
+ * while recording (a field read through the interpreter's inline-cache
+ * position, checked rather than looked up), by its payload: that the key
+ * is a string is guarded apart, by the map's count of other keys being 0
+ * or by the key's byte in its key_types (record.c, rec_key_is_string). ADD also adds byte offsets to
  * a ptr.
  * Strings: BLOAD is the byte at an address, zero-extended to an int (a
  * string's bytes: strings never change, so it is pure); a one-byte string

@@ -350,7 +350,7 @@ static Value make_object(VM *vm, const JitIR *ir, JitRef m, const Value *vals, u
 /* An object of at most JIT_SINK_MAX_VALUES values: an array's items,
  * or a map's entries as it grows (doubling: twice as many at most, with
  * an index of 32-bit slots once past a small map), and its header. */
-#define SINK_OBJECT_BYTES (sizeof(PvMap) + 2u * JIT_SINK_MAX_VALUES * (sizeof(PvMapEntry) + 1u + 2u * sizeof(uint32_t)))
+#define SINK_OBJECT_BYTES (sizeof(PvMap) + 2u * JIT_SINK_MAX_VALUES * (VM_MAP_ENTRY_BYTES + 2u * sizeof(uint32_t)))
 
 size_t pvmJ_sink_bytes(const JitIR *ir, const JitSnapList *snaps, uint32_t s)
 {

@@ -140,6 +140,18 @@ static void vm_account(VM *vm, size_t size)
  * block. A new scanned block this large is cleared the same way. */
 #define VM_FREE_RELEASE_MIN ((size_t)256 * 1024)
 
+/* Gives the whole pages inside [p, p + size) back to the OS: they read as
+ * zeros when touched again. bdwgc keeps a block's bookkeeping in its
+ * headers, never in the block (its own unmapping does the same to free
+ * blocks). False when no page was released; else [from, to) is what was. */
+static bool vm_release_whole_pages(void *p, size_t size, uintptr_t *from, uintptr_t *to)
+{
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    *from = ((uintptr_t)p + page - 1) & ~(page - 1);
+    *to = ((uintptr_t)p + size) & ~(page - 1);
+    return *to > *from && madvise((void *)*from, *to - *from, MADV_DONTNEED) == 0;
+}
+
 /* A kind of scanned object bdwgc does not clear (see vm_lazy_block):
  * scanned conservatively over its whole length, like GC_MALLOC's. */
 static unsigned vm_lazy_kind;
@@ -162,10 +174,8 @@ static void *vm_lazy_block(size_t size)
     void *p = GC_generic_malloc(size, (int)vm_lazy_kind);
     if (!p)
         return NULL;
-    size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    uintptr_t from = ((uintptr_t)p + page - 1) & ~(uintptr_t)(page - 1);
-    uintptr_t to = ((uintptr_t)p + size) & ~(uintptr_t)(page - 1);
-    if (to <= from || madvise((void *)from, to - from, MADV_DONTNEED) != 0) {
+    uintptr_t from, to;
+    if (!vm_release_whole_pages(p, size, &from, &to)) {
         memset(p, 0, size);
         return p;
     }
@@ -213,15 +223,8 @@ void pvmV_release_pages(void *p)
     size_t size = GC_size(p);
     if (size < VM_FREE_RELEASE_MIN)
         return;
-    /* The whole pages inside the block: they read as zeros when touched
-     * again, which is what a new block's are. bdwgc keeps a free block's
-     * bookkeeping in its headers, never in the block (its own unmapping
-     * does the same to free blocks). */
-    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-    uintptr_t from = ((uintptr_t)p + page - 1) & ~(page - 1);
-    uintptr_t to = ((uintptr_t)p + size) & ~(page - 1);
-    if (to > from)
-        madvise((void *)from, to - from, MADV_DONTNEED);
+    uintptr_t from, to; /* read as zeros later, which is what a new block's are */
+    vm_release_whole_pages(p, size, &from, &to);
 }
 
 void pvmV_free_block(void *p)

@@ -192,7 +192,7 @@ static int64_t map_lookup(const PvMap *m, Value key)
 /* The bytes of an entries array of [cap] entries and their key types. */
 static size_t entries_bytes_for(VM *vm, size_t cap)
 {
-    return pvmV_checked_size(vm, cap, sizeof(PvMapEntry) + 1, 0);
+    return pvmV_checked_size(vm, cap, VM_MAP_ENTRY_BYTES, 0);
 }
 
 /* Moves the live entries, in order, to [entries] of [cap], whose key types
@@ -345,7 +345,7 @@ PvMap *pvmV_map_new(VM *vm, size_t capacity)
     uint32_t inline_cap = 0;
     if (capacity <= MAP_SMALL_MAX)
         inline_cap = capacity < MAP_INLINE_MIN ? MAP_INLINE_MIN : (uint32_t)capacity;
-    size_t bytes = sizeof(PvMap) + inline_cap * (sizeof(PvMapEntry) + 1);
+    size_t bytes = sizeof(PvMap) + inline_cap * VM_MAP_ENTRY_BYTES;
     PvMap *m = pvmV_alloc(vm, bytes);
     memset(m, 0, bytes);
     m->inline_cap = inline_cap;

@@ -50,6 +50,8 @@ typedef struct PvMap {
 } PvMap;
 
 #define VM_MAP_TOMBSTONE ((uint8_t)VT__COUNT)
+/* What an entry costs in its block: the entry and its key's type byte. */
+#define VM_MAP_ENTRY_BYTES (sizeof(PvMapEntry) + 1)
 
 /* The key of the entry at [pos] (below used; a tombstone's type is
  * VM_MAP_TOMBSTONE). */
@@ -68,7 +70,6 @@ static inline bool pvmV_map_key_is(const PvMap *m, size_t pos, const struct PvSt
 {
     return m->entries[pos].key.s == s && (m->nonstring_keys == 0 || m->key_types[pos] == VT_STRING);
 }
-
 
 /* Strings */
 PvString *pvmV_string_new(VM *vm, const char *chars, size_t len);

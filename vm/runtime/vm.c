@@ -88,11 +88,8 @@ static int vm_gc_markers(void)
     return cpus >= 2 ? 2 : 1;
 }
 
-/* Which shared objects' writable data the collector scans for roots, on
- * every collection: not the C library's, the math library's or the
- * dynamic loader's (about 70 KB, most of what a collection of a small heap
- * marks), which hold no pointer into the collector's heap. The program
- * and every other library (a host's, one the ffi loads) are scanned. */
+/* By hand rather than with strstr: libc's is code a pvm run would
+ * otherwise not touch, pages of RSS for a few bytes of names. */
 static bool vm_starts_with(const char *s, const char *prefix)
 {
     while (*prefix && *s == *prefix)
@@ -100,8 +97,11 @@ static bool vm_starts_with(const char *s, const char *prefix)
     return *prefix == '\0';
 }
 
-/* Compares by hand rather than with strstr: libc's is code a pvm run
- * would otherwise not touch, pages of RSS for a few bytes of names. */
+/* Which shared objects' writable data the collector scans for roots, on
+ * every collection: not the C library's, the math library's or the
+ * dynamic loader's (about 70 KB, most of what a collection of a small heap
+ * marks), which hold no pointer into the collector's heap. The program
+ * and every other library (a host's, one the ffi loads) are scanned. */
 int pvmV_gc_scans_library(const char *name, void *start, size_t size)
 {
     (void)start;
