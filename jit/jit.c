@@ -89,6 +89,8 @@ struct PvmJitState {
     JitRecorder rec;
     uint32_t side_parent, side_exit; /* what a side recording will hang from */
     uint64_t aborted, blacklisted, demoted, entries, exits, links;
+    uint64_t stitches;       /* stitched calls after which machine code went on */
+    uint32_t stitch_trace, stitch_snap; /* the stitch exit vm->stitch_ip is after */
     uint64_t aborts_by[JIT_ABORT__COUNT]; /* recordings stopped, by reason */
     uint64_t not_assembled;  /* recordings the backend or the trace limit turned down */
     uint64_t trace_ns;
@@ -418,7 +420,7 @@ static void announce(PvmJitState *j, const JitTrace *t, uint32_t n)
 /* The caps on traces or machine code were reached: every trace and its
  * code go, and their loops are counted and recorded afresh (as LuaJIT
  * flushes). No machine code is running: recordings end in the interpreter. */
-static void flush(PvmJitState *j)
+static void flush(VM *vm, PvmJitState *j)
 {
     size_t code = 0;
     for (uint32_t i = 0; i < j->ntraces; i++) {
@@ -432,6 +434,7 @@ static void flush(PvmJitState *j)
     if (j->opt.verbose)
         fprintf(jit_log(j), "[jit] flush: %u traces, %zu bytes of machine code\n", (unsigned)j->ntraces, code);
     j->ntraces = 0;
+    vm->stitch_ip = NULL; /* the stitch exit it was after is gone */
     pvmJ_mcode_free(j->mcode);
     j->mcode = NULL; /* ensure_areas maps a new pool */
     j->flushes++;
@@ -447,7 +450,7 @@ static void root_done(VM *vm, PvmJitState *j)
     JitFail why;
     JitTrace *t = compile(vm, j, &why);
     if (!t && why == JIT_FAIL_FULL) {
-        flush(j);
+        flush(vm, j);
         t = compile(vm, j, &why);
     }
     if (!t) {
@@ -469,7 +472,7 @@ static void side_end(VM *vm, PvmJitState *j)
     JitTrace *t = r->status == JIT_REC_DONE ? compile(vm, j, &why) : NULL;
     if (!t && why == JIT_FAIL_FULL) { /* its parent goes with the rest */
         j->not_assembled++;
-        flush(j);
+        flush(vm, j);
         return;
     }
     if (!t) {
@@ -605,34 +608,56 @@ static void tell_known_types(JitRecorder *rec, const JitTrace *t, const JitSnap 
     tell_failed_guard(rec, t, exit);
 }
 
-/* An exit taken often enough grows a side trace, recorded from where the
- * interpreter resumes. */
-static void maybe_record_side(VM *vm, PvmJitState *j, uint32_t ti, uint32_t s, VmFrame *f, uint32_t pc)
+/* The root trace of the tree [t] belongs to. */
+static JitTrace *tree_root(const PvmJitState *j, JitTrace *t)
+{
+    while (t->side)
+        t = j->traces[t->parent];
+    return t;
+}
+
+/* Whether [exit] has been taken often enough to grow a side trace, and
+ * may. */
+static bool side_wanted(const PvmJitState *j, const JitSnap *exit)
+{
+    return !j->recording && !exit->side && exit->side_tries < JIT_MAX_SIDE_TRIES && exit->exits >= JIT_HOT_EXIT &&
+           !exit->ccall;
+}
+
+/* Starts recording the side trace of exit [s] of trace [ti], from
+ * instruction [pc] of frame [f]: where the interpreter resumes, or for a
+ * stitch exit, after the call it has made. */
+static void record_side_begin(VM *vm, PvmJitState *j, uint32_t ti, uint32_t s, VmFrame *f, uint32_t pc)
 {
     JitTrace *t = j->traces[ti];
     JitSnap *exit = &t->snaps.snaps[s];
-    if (j->recording || exit->side || exit->side_tries >= JIT_MAX_SIDE_TRIES || exit->exits < JIT_HOT_EXIT ||
-        (t->links && s == t->link_snap) || exit->ccall)
-        return;
     if (!attempt_allowed(j)) {
         exit->side_tries = JIT_MAX_SIDE_TRIES;
         return;
     }
-    const JitTrace *root = t;
-    while (root->side)
-        root = j->traces[root->parent];
+    const JitTrace *root = tree_root(j, t);
     uint32_t unroll = exit->side_tries == 0 ? JIT_MAX_UNROLL : 0;
     if (!pvmJ_record_start_side(&j->rec, vm, f, pc, unroll, root->proto, root->start)) {
         exit->side_tries++;
         return;
     }
     /* From inside inlined calls the exit has pushed their frames, and the
-     * side trace runs in the innermost: its slots are not the snapshot's. */
-    if (exit->nframes == 0)
+     * side trace runs in the innermost: its slots are not the snapshot's.
+     * After a stitched call, they are whatever the call left. */
+    if (exit->nframes == 0 && !exit->stitch)
         tell_known_types(&j->rec, t, exit);
     j->recording = true;
     j->side_parent = ti;
     j->side_exit = s;
+}
+
+/* An exit taken often enough grows a side trace, recorded from where the
+ * interpreter resumes. */
+static void maybe_record_side(VM *vm, PvmJitState *j, uint32_t ti, uint32_t s, VmFrame *f, uint32_t pc)
+{
+    JitTrace *t = j->traces[ti];
+    if (side_wanted(j, &t->snaps.snaps[s]) && !(t->links && s == t->link_snap))
+        record_side_begin(vm, j, ti, s, f, pc);
 }
 
 static uint64_t now_ns(void)
@@ -684,6 +709,8 @@ static int32_t next_trace(const PvmJitState *j, uint32_t ti, uint32_t s, uint32_
 {
     const JitTrace *t = j->traces[ti];
     const JitSnap *exit = &t->snaps.snaps[s];
+    if (exit->stitch) /* the interpreter makes the call first */
+        return -1;
     if (exit->side)
         return (int32_t)exit->side - 1;
     if (t->links && s == t->link_snap)
@@ -754,15 +781,33 @@ static void ccall_raise(VM *vm, PvmJitState *j, JitTrace *root, int64_t fuel0, u
     c->raise(vm, c);
 }
 
-/* Runs root trace [ti] in frame [f], and the traces its exits lead to,
- * until one returns to the interpreter; resumes there. Every trace passes
- * a CHARGE each trip, so the budget and interrupts hold in this loop. */
-static const VmInsn *run_traces(VM *vm, PvmJitState *j, uint32_t ti, VmFrame *f)
+/* The trace left through stitch exit [s] of trace [ti], in frame [f]
+ * at the call: when the call returns, the interpreter asks pvmJ_stitch. */
+static void stitch_pending(VM *vm, PvmJitState *j, uint32_t ti, uint32_t s, const VmFrame *f)
 {
-    JitTrace *root = j->traces[ti];
+    vm->stitch_ip = f->ip + 1;
+    vm->stitch_frames = vm->nframes;
+    j->stitch_trace = ti;
+    j->stitch_snap = s;
+}
+
+/* Runs trace [ti] in frame [f], and the traces its exits lead to, until
+ * one returns to the interpreter; resumes there. Every trace passes a
+ * CHARGE each trip, so the budget and interrupts hold in this loop. [ti]
+ * is a root entered at its loop's back edge or function's entry, or, when
+ * [stitched], the side trace that goes on after a stitched call; its
+ * runs count for its tree's root, but only entries from the root's own
+ * hook count towards demoting it (a stitched loop comes back through the
+ * interpreter every trip, by design). */
+static const VmInsn *run_traces(VM *vm, PvmJitState *j, uint32_t ti, VmFrame *f, bool stitched)
+{
+    JitTrace *root = tree_root(j, j->traces[ti]);
     uint64_t t0 = j->opt.stats ? now_ns() : 0;
     int64_t fuel0 = vm->fuel;
-    root->entered++;
+    if (stitched)
+        j->stitches++;
+    else
+        root->entered++;
     j->entries++;
     for (;;) {
         uint32_t code = j->traces[ti]->entry(f->base, j->vals);
@@ -793,10 +838,13 @@ static const VmInsn *run_traces(VM *vm, PvmJitState *j, uint32_t ti, VmFrame *f)
         if (j->opt.stats)
             j->trace_ns += now_ns() - t0;
         root->run_fuel += (uint64_t)(fuel0 - vm->fuel);
-        if (root->entered % JIT_CHECK_ENTRIES == 0 &&
+        if (!stitched && root->entered % JIT_CHECK_ENTRIES == 0 &&
             root->run_fuel < root->entered * JIT_MIN_TRIPS * root->charge)
             demote(j, root);
-        maybe_record_side(vm, j, ti, s, f, pc);
+        if (exit->stitch)
+            stitch_pending(vm, j, ti, s, f);
+        else
+            maybe_record_side(vm, j, ti, s, f, pc);
         /* A side trace went round an outer loop that has no trace yet: that
          * loop's back edge ran in machine code, so it is counted here. */
         if (t->links && s == t->link_snap && t->link_jmp != UINT32_MAX)
@@ -813,7 +861,7 @@ const VmInsn *pvmJ_back_edge(VM *vm, VmFrame *f, const VmInsn *jmp)
     if (vm->ccalls_in_trace) /* in a callback of a trace's C call: the interpreter's */
         return target;
     if (has_trace(jmp->cache) && !j->recording)
-        return run_traces(vm, j, jmp->cache & ~JIT_CACHE_TRACE, f);
+        return run_traces(vm, j, jmp->cache & ~JIT_CACHE_TRACE, f, false);
     count_trip(vm, j, f, (uint32_t)(jmp - p->code));
     return target;
 }
@@ -826,9 +874,24 @@ const VmInsn *pvmJ_function_entry(VM *vm, VmFrame *f)
         return p->code;
     int32_t ti = function_trace(p);
     if (ti >= 0)
-        return run_traces(vm, j, (uint32_t)ti, f);
+        return run_traces(vm, j, (uint32_t)ti, f, false);
     count_trip(vm, j, f, JIT_FUNCTION_ROOT);
     return p->code;
+}
+
+const VmInsn *pvmJ_stitch(VM *vm, VmFrame *f, const VmInsn *ip)
+{
+    PvmJitState *j = vm->jit;
+    vm->stitch_ip = NULL;
+    if (vm->nframes != vm->stitch_frames || vm->ccalls_in_trace || j->recording)
+        return ip;
+    uint32_t ti = j->stitch_trace, s = j->stitch_snap;
+    JitSnap *exit = &j->traces[ti]->snaps.snaps[s];
+    if (exit->side)
+        return run_traces(vm, j, exit->side - 1, f, true);
+    if (side_wanted(j, exit))
+        record_side_begin(vm, j, ti, s, f, exit->pc + 1);
+    return ip;
 }
 
 bool pvmJ_recording(const VM *vm)
@@ -863,7 +926,10 @@ bool pvmJ_record_step(VM *vm, VmFrame *f, const VmInsn *ip)
 void pvmJ_unwind(VM *vm)
 {
     PvmJitState *j = vm->jit;
-    if (!j || !j->recording)
+    if (!j)
+        return;
+    vm->stitch_ip = NULL; /* the call unwound */
+    if (!j->recording)
         return;
     pvmJ_record_cancel(&j->rec, JIT_ABORT_ERROR);
     record_end(vm, j);
@@ -889,6 +955,9 @@ void pvmJ_report_stats(VM *vm, FILE *out)
             (double)j->trace_ns / 1e9);
     if (j->flushes)
         fprintf(out, "[jit] flushed %" PRIu64 " times (trace or machine code limit)\n", j->flushes);
+    if (j->stitches)
+        fprintf(out, "[jit] stitched calls %" PRIu64 " (machine code went on after a native's call)\n",
+                j->stitches);
     /* what stopped recordings, so the NYI list can be watched shrinking */
     for (int a = 0; a < JIT_ABORT__COUNT; a++)
         if (j->aborts_by[a])
@@ -917,6 +986,12 @@ const VmInsn *pvmJ_function_entry(VM *vm, VmFrame *f)
 {
     (void)vm;
     return f->closure->proto->code;
+}
+const VmInsn *pvmJ_stitch(VM *vm, VmFrame *f, const VmInsn *ip)
+{
+    (void)f;
+    vm->stitch_ip = NULL;
+    return ip;
 }
 bool pvmJ_recording(const VM *vm) { (void)vm; return false; }
 bool pvmJ_record_step(VM *vm, VmFrame *f, const VmInsn *ip) { (void)vm; (void)f; (void)ip; return false; }

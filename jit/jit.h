@@ -71,6 +71,19 @@ static inline bool pvmJ_function_live(const VmProto *p)
  * exited at (vm->top then set), perhaps in another frame. */
 const VmInsn *pvmJ_function_entry(VM *vm, VmFrame *f);
 
+/* Whether the call that has just returned to [ip] is one a trace ended
+ * before (stitching, docs/jit.md): then pvmJ_stitch has its say. */
+static inline bool pvmJ_stitch_due(const VM *vm, const VmInsn *ip)
+{
+    return vm->stitch_ip == ip;
+}
+
+/* After the native call a trace stitched returned to [ip] of frame [f]
+ * (ip and top saved): goes on in the trace recorded from there, or counts
+ * towards recording it. Returns where the interpreter continues, as
+ * pvmJ_back_edge does: [ip], or where the traces exited. */
+const VmInsn *pvmJ_stitch(VM *vm, VmFrame *f, const VmInsn *ip);
+
 /* Whether a recording is in progress (the interpreter shows it every
  * instruction through pvmJ_record_step). */
 bool pvmJ_recording(const VM *vm);

@@ -2077,6 +2077,36 @@ static bool rec_no_upvalue_above(JitRecorder *r)
     return rec_guard(r, JIT_IR_LT, JIT_T_PTR, pvmJ_k_gc(&r->ir, JIT_T_PTR, head->v), base);
 }
 
+/* The recording ends just before the instruction being recorded, which
+ * the interpreter runs: the trace exits there (EXIT). A trace that would
+ * be empty is not made ([why], [detail]). */
+static JitRecStatus rec_stop_before(JitRecorder *r, JitAbort why, const char *detail)
+{
+    if (r->recorded <= 1)
+        return rec_abort(r, why, detail);
+    return pvmJ_record_link(r, &r->fn->code[r->pc], false);
+}
+
+/* A call of a native the trace does not record ends it just before the
+ * call, as LuaJIT 2.1 stitches: the exit writes the frame back, the
+ * interpreter makes the call (its budget, errors and callbacks are its
+ * own), and a trace recorded from the instruction after the call (a side
+ * trace of this exit) goes on in machine code when it returns (jit.c,
+ * pvmJ_stitch). That trace knows nothing of the frame: whatever the call
+ * did, its loads guard what they find. */
+static JitRecStatus rec_stitch(JitRecorder *r, const char *name)
+{
+    /* A side trace may be the stitch alone: one starting at the call (an
+     * exit just before it, or another stitched call just before it) is
+     * what takes machine code on past it. */
+    JitRecStatus st = r->side ? pvmJ_record_link(r, &r->fn->code[r->pc], false)
+                              : rec_stop_before(r, JIT_ABORT_NYI_CALL, name);
+    if (st != JIT_REC_DONE)
+        return r->status;
+    r->snaps.snaps[r->snaps.nsnaps - 1].stitch = 1;
+    return JIT_REC_DONE;
+}
+
 /* A call of an ffi binding the JIT can make itself (vm/runtime/object.h,
  * VmCCall): guards that the callee is that native and that each argument
  * passes its checks, then CHARGE #1 as CALL charges the call, the
@@ -2094,7 +2124,7 @@ static JitRecStatus rec_ccall(JitRecorder *r, uint32_t at, uint32_t argc, const 
     if (r->vm->ffi_disabled)
         return rec_abort(r, JIT_ABORT_NYI_CALL, "a C function while the ffi is disabled");
     if (r->vm->open_upvals && r->vm->open_upvals->v >= r->base)
-        return rec_abort(r, JIT_ABORT_NYI_CALL, "a C function while a closure holds a local of the trace");
+        return rec_stitch(r, "a C function while a closure holds a local of the trace");
     for (uint32_t i = 0; i < argc; i++)
         if (!ccall_arg_ok(&c->args[i], r->base[at + 1 + i]))
             return rec_abort(r, JIT_ABORT_NYI_CALL, "a C function with an argument it refuses");
@@ -2150,7 +2180,7 @@ static JitRecStatus rec_call(JitRecorder *r, uint32_t argc)
         return rec_ccall(r, at, argc, callee.as.nat);
     VmIntrinsic k = callee.as.nat->intrinsic;
     if (!intrinsic_fits(k, argc, &r->base[at + 1]))
-        return rec_abort(r, JIT_ABORT_NYI_CALL, callee.as.nat->name->chars);
+        return rec_stitch(r, callee.as.nat->name->chars);
     JitRef fn = rec_slot(r, at);
     if (r->status != JIT_REC_GO ||
         !rec_guard(r, JIT_IR_EQ, JIT_T_NATIVE, fn, pvmJ_k_gc(&r->ir, JIT_T_NATIVE, callee.as.nat)))
@@ -2183,16 +2213,6 @@ static JitRecStatus rec_call(JitRecorder *r, uint32_t argc)
  * then RETF moves the base down to the caller's. The model then is the
  * caller's frame: its slots below the callee are read from the stack when
  * used. */
-/* The recording ends just before the instruction being recorded, which
- * the interpreter runs: the trace exits there (EXIT). A trace that would
- * be empty is not made ([why], [detail]). */
-static JitRecStatus rec_stop_before(JitRecorder *r, JitAbort why, const char *detail)
-{
-    if (r->recorded <= 1)
-        return rec_abort(r, why, detail);
-    return pvmJ_record_link(r, &r->fn->code[r->pc], false);
-}
-
 /* A return the trace does not follow: a side or function trace ends
  * before it, and the interpreter makes it; a loop's root trace is not
  * made. */

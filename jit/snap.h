@@ -54,6 +54,10 @@ typedef struct {
                          * have an error to raise, so never linked nor shared */
     uint8_t sunk;       /* holds a sunk map (sink.c), which the trace runner
                          * makes: never linked */
+    uint8_t stitch;     /* the trace's end, before a call of a native it does
+                         * not record: the interpreter makes the call and
+                         * its side trace (side) runs from the instruction
+                         * after it (jit.c, pvmJ_stitch), so never linked */
 } JitSnap;
 
 typedef struct {

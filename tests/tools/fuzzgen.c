@@ -238,7 +238,7 @@ static void gen_int_call(int d)
 static void gen_int_access(int d)
 {
     const char *a = var_name(K_ARR), *m = var_name(K_MAP), *s = var_name(K_STR);
-    int r = rnd(5);
+    int r = rnd(6);
     if (r == 0 && a) {
         out("%s[", a);
         gen_index(a, d);
@@ -251,6 +251,21 @@ static void gen_int_access(int d)
         out("len(");
         gen_str(d);
         out(")");
+    } else if (r == 4) { /* natives traces stitch around, one calling PV back */
+        const char *v = var_name(K_INT);
+        if (rnd(2)) {
+            out("array.reduce([");
+            gen_int(d);
+            out(", ");
+            gen_int(d);
+            out("], fn (x, y) { return x ^ y ^ %s; }, ", v ? v : "1");
+            gen_int(d);
+            out(")");
+        } else {
+            out("string.find(");
+            gen_str(d);
+            out(", %s)", PICK(str_lits));
+        }
     } else {
         gen_int_call(d);
     }
@@ -491,7 +506,7 @@ static void gen_str(int d)
             out("%s", PICK(str_lits));
         return;
     }
-    switch (rnd(6)) {
+    switch (rnd(7)) {
     case 0: case 1:
         out("(");
         gen_str(d - 1);
@@ -509,10 +524,15 @@ static void gen_str(int d)
         gen_any(d - 1);
         out(")");
         break;
-    default:
+    case 5:
         out("string.sub(");
         gen_str(d - 1);
         out(", %d, %d)", rnd(3), between(1, 6));
+        break;
+    default:
+        out("string.%s(", rnd(2) ? "upper" : "trim");
+        gen_str(d - 1);
+        out(")");
         break;
     }
 }

@@ -699,6 +699,27 @@ static void test_budget_with_remove(void **state)
     expect_same_stops(src, "n", 8000, 8060);
 }
 
+/* Calls a trace stitches around (natives it does not record): the
+ * interpreter makes each call and charges its unit, callbacks charge
+ * theirs, and the trace after the call goes on: the budget runs out at
+ * the same instruction as in the interpreter, wherever in the trip. */
+static void test_budget_with_stitched_calls(void **state)
+{
+    (void)state;
+    if (!pvmJ_available())
+        skip();
+    static const char src[] =
+        "fn twice(a, b) { return a + b + b; }\n"
+        "let n = 0;\n"
+        "while true {\n"
+        "  let s = string.repeat(\"ab\", n % 3);\n"
+        "  n += len(s) + 1;\n"
+        "  n = array.reduce([n, 1], twice, 0) - n - 1;\n"
+        "  if n % 5 == 0 { n += len(string.upper(s)); }\n"
+        "}\n";
+    expect_same_stops(src, "n", 6000, 6060);
+}
+
 /* A budget that runs out inside recursion running in function traces
  * (up-recursion through linked exits, returns through RETF) stops at the
  * same call or back edge, with the same stack, as the interpreter. */
@@ -755,6 +776,7 @@ int main(void)
         cmocka_unit_test(test_memory_limit_with_sunk_maps),
         cmocka_unit_test(test_injected_failure_with_sunk_maps),
         cmocka_unit_test(test_budget_with_recursion),
+        cmocka_unit_test(test_budget_with_stitched_calls),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -249,6 +249,16 @@ bool pvmV_execute(VM *vm, size_t stop, bool boundary)
             JIT_RESUME(next_, code);                            \
         }                                                       \
     } while (0)
+/* After a native's call returned to ip: if a trace ended just before
+ * that call (stitching), the JIT goes on in machine code after it. */
+#define JIT_STITCH()                                            \
+    do {                                                        \
+        if (pvmJ_stitch_due(vm, ip)) {                          \
+            SAVE();                                             \
+            const VmInsn *next_ = pvmJ_stitch(vm, frame, ip);   \
+            JIT_RESUME(next_, ip);                              \
+        }                                                       \
+    } while (0)
 /* After the JIT had its say at [target] (what the interpreter would run
  * next): it continues at [next_], in the frame the traces left, perhaps
  * recording from now on. */
@@ -494,8 +504,9 @@ L_JMP_JIT:
         NEXT();
     }
 /* CALL, with [on_entry] run once a PV function's frame is entered on
- * the fast path: nothing, or the JIT's hook. */
-#define VM_CALL(on_entry)                                               \
+ * the fast path and [on_native] once a native has returned: nothing, or
+ * the JIT's hooks. */
+#define VM_CALL(on_entry, on_native)                                    \
     do {                                                                \
         int argc = ip->arg;                                             \
         Value *callee = top - argc - 1;                                 \
@@ -509,6 +520,7 @@ L_JMP_JIT:
         } else if (callee->type == VT_NATIVE && pvmV_call_native(vm, callee, argc)) { \
             REFRAME();                                                  \
             top = vm->top;                                              \
+            on_native;                                                  \
         } else if (pvmV_call_value(vm, callee, argc)) {                 \
             LOAD();                                                     \
         } else {                                                        \
@@ -518,10 +530,10 @@ L_JMP_JIT:
         NEXT();                                                         \
     } while (0)
 #ifdef VM_COMPUTED_GOTO
-    CASE(CALL) { VM_CALL((void)0); }
-L_CALL_JIT: { VM_CALL(JIT_FUNCTION_ENTRY()); }
+    CASE(CALL) { VM_CALL((void)0, (void)0); }
+L_CALL_JIT: { VM_CALL(JIT_FUNCTION_ENTRY(), JIT_STITCH()); }
 #else
-    CASE(CALL) { VM_CALL(if (vm->jit) JIT_FUNCTION_ENTRY()); }
+    CASE(CALL) { VM_CALL(if (vm->jit) JIT_FUNCTION_ENTRY(), if (vm->jit) JIT_STITCH()); }
 #endif
     CASE(RET) {
     do_ret:;
