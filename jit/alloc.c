@@ -282,6 +282,32 @@ static void *rt_remove(VM *vm, const Value *vals, size_t n, uint64_t extra)
     return vals[0].as.m;
 }
 
+/* A leaf native (VmLeaf), called as the interpreter's CALL calls it: the
+ * stack top past its arguments, its result where the callee was. If it
+ * raises, nothing it did is visible (a leaf raises before it changes
+ * anything): the error is dropped, the fuel it charged given back, and
+ * the trace leaves before the call, which the interpreter makes again
+ * and raises. */
+static void *rt_native(VM *vm, const Value *vals, size_t n, uint64_t extra)
+{
+    const PvNative *nat = (const PvNative *)(uintptr_t)extra;
+    if ((int)n < nat->min_args || (nat->max_args >= 0 && (int)n > nat->max_args) ||
+        !pvmJ_leaf_calls_allowed(vm))
+        return NULL;
+    Value *callee = (Value *)vals - 1;
+    Value *top = vm->top;
+    int64_t fuel = vm->fuel;
+    RT_PROTECTED(vm, {
+        vm->top = callee + 1 + n;
+        *callee = nat->fn(vm, (int)n, callee + 1, nat->data);
+        made = callee;
+    });
+    vm->top = top;
+    if (!made)
+        vm->fuel = fuel;
+    return made;
+}
+
 const JitRuntimeCall pvmJ_runtime_calls[JIT_RT__COUNT] = {
     [JIT_RT_ARRAY] = rt_array,
     [JIT_RT_MAP] = rt_map,
@@ -297,4 +323,6 @@ const JitRuntimeCall pvmJ_runtime_calls[JIT_RT__COUNT] = {
     [JIT_RT_HAS] = rt_has,
     [JIT_RT_REMOVE] = rt_remove,
     [JIT_RT_SETINDEX] = rt_setindex,
+    [JIT_RT_NATIVE] = rt_native,
+    [JIT_RT_NATIVE_MUT] = rt_native,
 };

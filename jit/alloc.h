@@ -35,6 +35,10 @@ typedef enum {
     JIT_RT_SETINDEX, /* m[k] = v of an int or string key: the map, the key and the
                       * value; the map, NULL when a rebuild could meet the
                       * memory limit's check */
+    JIT_RT_NATIVE,   /* a leaf native's call (VmLeaf): its arguments, the native
+                      * as [extra]; the address of its result, the slot below
+                      * the arguments where CALL puts it, NULL if it raised */
+    JIT_RT_NATIVE_MUT, /* the same, of a native that may change its arguments */
     JIT_RT__COUNT
 } JitRuntimeFn;
 
@@ -74,7 +78,25 @@ uint32_t pvmJ_rt_sink(VM *vm, const JitIR *ir, const JitSnapList *snaps, uint64_
  * setfield does not: nothing the trace read can be that map. */
 static inline bool pvmJ_rt_mutates(JitRuntimeFn fn)
 {
-    return fn == JIT_RT_SETFIELD || fn == JIT_RT_PUSH || fn == JIT_RT_SETINDEX || fn == JIT_RT_REMOVE;
+    return fn == JIT_RT_SETFIELD || fn == JIT_RT_PUSH || fn == JIT_RT_SETINDEX || fn == JIT_RT_REMOVE ||
+           fn == JIT_RT_NATIVE_MUT;
+}
+
+/* Whether the function may charge the budget: natives charge for the
+ * bytes and items they handle, so the trace hands the VM its fuel, as
+ * the interpreter has it during the call, and takes it back after. */
+static inline bool pvmJ_rt_charges(JitRuntimeFn fn)
+{
+    return fn == JIT_RT_NATIVE || fn == JIT_RT_NATIVE_MUT;
+}
+
+/* Whether a trace calls leaf natives itself now: not while the memory
+ * limit or an injected failure is armed, since what a native allocates
+ * cannot be known before it runs, and the interpreter must meet every
+ * check of theirs itself. */
+static inline bool pvmJ_leaf_calls_allowed(const VM *vm)
+{
+    return vm->memory_limit == 0 && vm->fail_alloc_countdown == 0;
 }
 
 #endif

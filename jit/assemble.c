@@ -1521,6 +1521,23 @@ static void gen_callc(Gen *g, const JitIns *in, JitRef ref)
     exit_if(g, PVMJ_CC_NE);
 }
 
+/* After a call that charged the budget: the stretch's later CHARGEs were
+ * taken before it, on fuel the call has since spent, so if that leaves
+ * the fuel negative one of them would have run out in the interpreter.
+ * The trace leaves through the snapshot the recorder took right after the
+ * call (rec_leaf_call), which gives them back: the interpreter goes on
+ * from there and stops where it stops. */
+static void exit_if_overspent(Gen *g, JitRef call)
+{
+    uint32_t after = g->snap + 1;
+    if (after >= g->snaps->nsnaps || g->snaps->snaps[after].ref != call + 1) {
+        pvmJ_asm_fail(g->a, PVMJ_EOPERAND);
+        return;
+    }
+    pvmJ_test_rr(g->a, PVMJ_W64, FUEL, FUEL);
+    pvmJ_jcc(g->a, PVMJ_CC_S, g->exits[after]);
+}
+
 /* A runtime function's call (CALLR; docs/jit.md, "Allocation in
  * traces"): its Values are boxed into the frame slots where the
  * interpreter has the instruction's operands (the trace owns them: an
@@ -1553,17 +1570,31 @@ static void gen_callr(Gen *g, const JitIns *in, JitRef ref)
             store_value(g, slot_tag(slot + i), slot_payload(slot + i), v);
     }
     save_around_call(g, k, false);
+    /* the fuel as the interpreter has it during the call: the stretch's
+     * later CHARGEs were taken early, CALL's own unit is spent by then */
+    int32_t during = g->refund[g->snap] - (int32_t)g->snaps->snaps[g->snap].charged;
     if (extra != JIT_REF_NONE)
         load_to(g, PVMJ_RCX, extra); /* before rdi and rsi: it may live there */
+    if (pvmJ_rt_charges(fn)) { /* rax and rdx are set below anyway */
+        pvmJ_lea(g->a, PVMJ_RAX, pvmj_mem(FUEL, during));
+        pvmJ_mov_store(g->a, PVMJ_W64, absolute(g, (uintptr_t)&g->vm->fuel, PVMJ_RDX), PVMJ_RAX);
+    }
     pvmJ_mov_ri(g->a, PVMJ_RDI, (int64_t)(uintptr_t)g->vm);
     pvmJ_lea(g->a, PVMJ_RSI, slot_tag(slot));
     pvmJ_mov_ri(g->a, PVMJ_RDX, (int64_t)nvals);
     pvmJ_mov_ri(g->a, PVMJ_RAX, (int64_t)(uintptr_t)pvmJ_runtime_calls[fn]);
     pvmJ_call_r(g->a, PVMJ_RAX);
+    if (pvmJ_rt_charges(fn)) { /* rdx is free until the registers come back */
+        pvmJ_mov_load(g->a, PVMJ_W64, FUEL, absolute(g, (uintptr_t)&g->vm->fuel, PVMJ_RDX));
+        if (during)
+            pvmJ_alu_ri(g->a, PVMJ_SUB, PVMJ_W64, FUEL, during);
+    }
     save_around_call(g, k, true); /* moves only: rax stays */
     define(g, ref, PVMJ_RAX);
     pvmJ_test_rr(g->a, PVMJ_W64, PVMJ_RAX, PVMJ_RAX);
     exit_if(g, PVMJ_CC_E);
+    if (pvmJ_rt_charges(fn))
+        exit_if_overspent(g, ref);
 }
 
 /* A C function of doubles (fmod, floor): the stack is 16-byte aligned

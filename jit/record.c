@@ -2164,6 +2164,82 @@ static JitRecStatus rec_ccall(JitRecorder *r, uint32_t at, uint32_t argc, const 
     return JIT_REC_GO;
 }
 
+/* Whether the trace calls the leaf native [nat] itself (VmLeaf) with
+ * [argc] arguments: its arity is right (else the interpreter raises),
+ * they fit one runtime call, and no memory check is armed. */
+static bool leaf_fits(const JitRecorder *r, const PvNative *nat, uint32_t argc)
+{
+    return nat->leaf != VM_LEAF_NO && (int)argc >= nat->min_args &&
+           (nat->max_args < 0 || (int)argc <= nat->max_args) && argc <= JIT_RT_MAX_VALUES &&
+           pvmJ_leaf_calls_allowed(r->vm);
+}
+
+/* A call of a leaf native (VmLeaf): CALLR of rt_native, which calls it as
+ * CALL does, on the arguments where the call has them, and leaves the
+ * result in the callee's slot. CALL's unit is charged first and the
+ * call's own charges are the VM's (the trace hands over its fuel), so the
+ * budget runs out where the interpreter's does; a call that raises exits
+ * before it, and the interpreter makes it again and raises. The result's
+ * type is not known until the interpreter has made the call too: the
+ * next instruction loads it (rec_leaf_result), and until then the slot
+ * is the frame's. A native that may change its arguments marks the IR
+ * mutated, and gives up the current `for k in m` trip's entry. */
+static JitRecStatus rec_leaf_call(JitRecorder *r, uint32_t at, uint32_t argc, const PvNative *nat)
+{
+    JitRef fn = rec_slot(r, at);
+    if (r->status != JIT_REC_GO ||
+        !rec_guard(r, JIT_IR_EQ, JIT_T_NATIVE, fn, pvmJ_k_gc(&r->ir, JIT_T_NATIVE, nat)))
+        return r->status;
+    JitRef args[JIT_RT_MAX_VALUES];
+    for (uint32_t i = 0; i < argc; i++) {
+        args[i] = rec_slot(r, at + 1 + i);
+        if (r->status != JIT_REC_GO)
+            return r->status;
+    }
+    if (!rec_charge_early(r))
+        return r->status;
+    bool mutates = nat->leaf == VM_LEAF_MUTATES;
+    JitRef res = rec_runtime_call(r, mutates ? JIT_RT_NATIVE_MUT : JIT_RT_NATIVE, at + 1, args, argc,
+                                  pvmJ_k_gc(&r->ir, JIT_T_PTR, nat), JIT_T_PTR);
+    r->charged_early = 0;
+    if (res == JIT_REF_NONE)
+        return r->status;
+    if (mutates)
+        r->iter_map = JIT_REF_NONE;
+    r->top = at + 1;
+    r->slots[at] = JIT_REF_NONE;
+    r->written[at] = false;
+    r->leaf_result = res;
+    r->leaf_slot = at;
+    /* the frame after the call, where the budget the call's own charges
+     * spent runs out (the backend's check right after the call) */
+    uint32_t pc = r->pc;
+    r->pc = pc + 1;
+    bool ok = rec_snapshot(r);
+    r->pc = pc;
+    if (!ok)
+        return rec_abort(r, JIT_ABORT_LIMIT, NULL);
+    return JIT_REC_GO;
+}
+
+/* The result of the leaf native's call recorded just before this
+ * instruction, now that the interpreter has made the call: a load from
+ * the slot the call left it in, its type guarded. Popped at once, it is
+ * not loaded. */
+static bool rec_leaf_result(JitRecorder *r, const VmInsn *ip)
+{
+    JitRef at = r->leaf_result;
+    uint32_t slot = r->leaf_slot;
+    r->leaf_result = JIT_REF_NONE;
+    if (ip->orig == OP_POP && r->top == slot + 1)
+        return true;
+    JitRef v = rec_load(r, at, r->base[slot]);
+    if (v == JIT_REF_NONE)
+        return false;
+    rec_set(r, slot, v);
+    return true;
+}
+
 /* A call to a native the standard library marked as an intrinsic becomes
  * IR, after a guard that the callee is that very native; a plain C call
  * an ffi binding makes is made by the trace itself; a PV closure is
@@ -2180,7 +2256,8 @@ static JitRecStatus rec_call(JitRecorder *r, uint32_t argc)
         return rec_ccall(r, at, argc, callee.as.nat);
     VmIntrinsic k = callee.as.nat->intrinsic;
     if (!intrinsic_fits(k, argc, &r->base[at + 1]))
-        return rec_stitch(r, callee.as.nat->name->chars);
+        return leaf_fits(r, callee.as.nat, argc) ? rec_leaf_call(r, at, argc, callee.as.nat)
+                                                 : rec_stitch(r, callee.as.nat->name->chars);
     JitRef fn = rec_slot(r, at);
     if (r->status != JIT_REC_GO ||
         !rec_guard(r, JIT_IR_EQ, JIT_T_NATIVE, fn, pvmJ_k_gc(&r->ir, JIT_T_NATIVE, callee.as.nat)))
@@ -2607,6 +2684,8 @@ JitRecStatus pvmJ_record_ins(JitRecorder *r, VM *vm, const VmFrame *f, const VmI
         return rec_abort(r, JIT_ABORT_ERROR, "stack out of step"); /* a bug, caught safely */
     if (++r->recorded > JIT_MAX_RECORD)
         return rec_abort(r, JIT_ABORT_TOO_LONG, NULL);
+    if (r->leaf_result != JIT_REF_NONE && !rec_leaf_result(r, ip))
+        return r->status;
     JitRecStatus st = rec_dispatch(r, ip);
     if (st == JIT_REC_GO && (r->ir.failed || r->snaps.failed))
         return rec_abort(r, JIT_ABORT_LIMIT, NULL);

@@ -138,6 +138,12 @@ typedef struct JitRecorder {
      * and the key's refs and the entry's address, so m[k] in its body is
      * that entry's value (rec_iter_entry). */
     JitRef iter_map, iter_key, iter_entry;
+    /* A leaf native's call just recorded (rec_leaf_call): the address of
+     * its result, which the trace loads once the interpreter has made the
+     * call and its type is known (at the next instruction), and the slot
+     * the result is in meanwhile, in the frame, as the call left it. */
+    JitRef leaf_result;
+    uint32_t leaf_slot;
     const PvMap *iter_map_now; /* the map it iterates, at recording */
     JitGlobal globals[JIT_MAX_GLOBALS];
     uint32_t nglobals;

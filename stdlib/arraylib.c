@@ -247,5 +247,12 @@ static const LibFunc array_funcs[] = {
 
 void pvmL_open_array(VM *vm)
 {
-    pvmV_define_builtin(vm, "array", vm_obj(VT_MAP, pvmL_module(vm, array_funcs)));
+    /* not sort (it may raise half done: a comparison of mixed types) nor
+     * map, filter and reduce, which call PV */
+    static const char *const pure[] = { "slice", "index_of", "concat", "new", NULL };
+    static const char *const mutates[] = { "reverse", "insert", "remove_at", NULL };
+    PvMap *m = pvmL_module(vm, array_funcs);
+    pvmL_mark_leaves(vm, m, pure, VM_LEAF_PURE);
+    pvmL_mark_leaves(vm, m, mutates, VM_LEAF_MUTATES);
+    pvmV_define_builtin(vm, "array", vm_obj(VT_MAP, m));
 }

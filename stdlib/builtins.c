@@ -250,4 +250,11 @@ void pvmL_open_builtins(VM *vm)
     pvmL_mark_intrinsic(vm, vm->builtins, "push", VM_INTRINSIC_PUSH);
     pvmL_mark_intrinsic(vm, vm->builtins, "remove", VM_INTRINSIC_REMOVE);
     pvmL_mark_intrinsic(vm, vm->builtins, "str", VM_INTRINSIC_STR);
+    /* Beyond what the intrinsics take (other types of arguments, an
+     * empty array or another kind for push), a trace calls these itself;
+     * not print, whose writes could fail half done. */
+    static const char *const pure[] = { "str", "len", "type", "int", "float", "keys", "has", "assert", NULL };
+    static const char *const mutates[] = { "push", "pop", "remove", NULL };
+    pvmL_mark_leaves(vm, vm->builtins, pure, VM_LEAF_PURE);
+    pvmL_mark_leaves(vm, vm->builtins, mutates, VM_LEAF_MUTATES);
 }

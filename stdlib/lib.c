@@ -21,6 +21,15 @@ void pvmL_mark_intrinsic(VM *vm, PvMap *m, const char *key, VmIntrinsic k)
         v.as.nat->intrinsic = k;
 }
 
+void pvmL_mark_leaves(VM *vm, PvMap *m, const char *const *keys, VmLeaf leaf)
+{
+    for (; *keys; keys++) {
+        Value v;
+        if (pvmV_map_get(m, vm_str_value(pvmV_string_cstr(vm, *keys)), &v) && v.type == VT_NATIVE)
+            v.as.nat->leaf = (uint8_t)leaf;
+    }
+}
+
 void pvmL_set(VM *vm, PvMap *module, const char *key, Value v)
 {
     pvmV_map_set(vm, module, vm_str_value(pvmV_string_cstr(vm, key)), v);

@@ -172,5 +172,11 @@ void pvmL_open_math(VM *vm)
     LibRng *rng = new_rng(vm);
     pvmL_set(vm, m, "random", vm_obj(VT_NATIVE, pvmV_native_new(vm, "math.random", m_random, 0, 2, rng)));
     pvmL_set(vm, m, "seed", vm_obj(VT_NATIVE, pvmV_native_new(vm, "math.seed", m_seed, 1, 1, rng)));
+    /* every math function: numbers in, a number out (random and seed
+     * change only the generator, which no trace reads) */
+    static const char *const pure[] = { "abs", "min", "max", "floor", "ceil", "sqrt", "sin", "cos", "tan",
+                                        "asin", "acos", "atan", "atan2", "exp", "log", "pow", "random",
+                                        "seed", NULL };
+    pvmL_mark_leaves(vm, m, pure, VM_LEAF_PURE);
     pvmV_define_builtin(vm, "math", vm_obj(VT_MAP, m));
 }

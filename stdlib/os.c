@@ -55,5 +55,7 @@ void pvmL_open_os(VM *vm, int argc, char **argv)
     for (int i = 0; i < argc; i++)
         pvmV_array_push(vm, args, vm_str_value(pvmV_string_cstr(vm, argv[i])));
     pvmL_set(vm, m, "args", vm_obj(VT_ARRAY, args));
+    static const char *const pure[] = { "clock", "time", "getenv", NULL };
+    pvmL_mark_leaves(vm, m, pure, VM_LEAF_PURE);
     pvmV_define_builtin(vm, "os", vm_obj(VT_MAP, m));
 }

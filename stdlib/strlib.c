@@ -223,5 +223,10 @@ static const LibFunc string_funcs[] = {
 
 void pvmL_open_string(VM *vm)
 {
-    pvmV_define_builtin(vm, "string", vm_obj(VT_MAP, pvmL_module(vm, string_funcs)));
+    /* strings never change: every one of these makes a new value */
+    static const char *const pure[] = { "sub", "find", "upper", "lower", "trim", "split", "join", "replace",
+                                        "repeat", "byte", "char", "starts_with", "ends_with", "format", NULL };
+    PvMap *m = pvmL_module(vm, string_funcs);
+    pvmL_mark_leaves(vm, m, pure, VM_LEAF_PURE);
+    pvmV_define_builtin(vm, "string", vm_obj(VT_MAP, m));
 }

@@ -720,6 +720,62 @@ static void test_budget_with_stitched_calls(void **state)
     expect_same_stops(src, "n", 6000, 6060);
 }
 
+/* Leaf natives a trace calls itself charge the budget for the bytes and
+ * items they handle (string.repeat, string.sub, array.slice, keys): the
+ * trace hands them its fuel and takes it back, so the budget runs out at
+ * the same call, or inside it, as in the interpreter. */
+static void test_budget_with_leaf_natives(void **state)
+{
+    (void)state;
+    if (!pvmJ_available())
+        skip();
+    static const char src[] =
+        "let m = {a: 1, b: 2, c: 3};\n"
+        "let n = 0;\n"
+        "while true {\n"
+        "  let s = string.repeat(\"ab\", 40 + n % 50);\n"
+        "  n += len(string.sub(s, 1, 70)) % 3 + 1;\n"
+        "  n += len(array.slice([1, 2, 3, 4, 5, 6], 1, n % 6)) + len(keys(m)) - 3;\n"
+        "  n += math.max(n % 2, 0, 1) - 1;\n"
+        "}\n";
+    static const char one[] =
+        "let n = 0;\n"
+        "while true {\n"
+        "  n += len(string.repeat(\"ab\", 40 + n % 50));\n"
+        "}\n";
+    expect_same_stops(one, "n", 5000, 5080);
+    expect_same_stops(src, "n", 5000, 5080);
+    expect_same_stops(src, "n", 20000, 20020);
+}
+
+/* Under a memory limit a trace leaves leaf natives to the interpreter
+ * (what they allocate is not known before they run), so the limit is met
+ * at the same call as without the JIT, and injected failures fail the
+ * same allocation. */
+static void test_memory_limit_with_leaf_natives(void **state)
+{
+    (void)state;
+    if (!pvmJ_available())
+        skip();
+    static const char src[] =
+        "let keep = [];\n"
+        "let n = 0;\n"
+        "for i in 0..100000000 {\n"
+        "  push(keep, string.repeat(\"x\", 100 + i % 7));\n"
+        "  n = i;\n"
+        "}\n";
+    AllocStop off = run_alloc_to_error(false, src, "n", (size_t)8 << 20, 0);
+    AllocStop on = run_alloc_to_error(true, src, "n", (size_t)8 << 20, 0);
+    assert_limit_met_alike(&off, &on);
+    assert_true(on.global.as.i > off.global.as.i / 2 && on.global.as.i < off.global.as.i * 2);
+    for (uint64_t at = 30; at < 36; at++) {
+        AllocStop f_off = run_alloc_to_error(false, src, "n", 0, at);
+        AllocStop f_on = run_alloc_to_error(true, src, "n", 0, at);
+        assert_string_equal(f_on.error, f_off.error);
+        assert_int_equal(f_on.global.as.i, f_off.global.as.i);
+    }
+}
+
 /* A budget that runs out inside recursion running in function traces
  * (up-recursion through linked exits, returns through RETF) stops at the
  * same call or back edge, with the same stack, as the interpreter. */
@@ -777,6 +833,8 @@ int main(void)
         cmocka_unit_test(test_injected_failure_with_sunk_maps),
         cmocka_unit_test(test_budget_with_recursion),
         cmocka_unit_test(test_budget_with_stitched_calls),
+        cmocka_unit_test(test_budget_with_leaf_natives),
+        cmocka_unit_test(test_memory_limit_with_leaf_natives),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

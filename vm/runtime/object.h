@@ -187,6 +187,17 @@ typedef struct VmCCall {
     VmCArg ret;
 } VmCCall;
 
+/* Natives a trace may call itself, as the interpreter would (docs/jit.md,
+ * "Natives called from traces"): the standard library marks those that
+ * run no PV code, touch no frame, and raise only before they change
+ * anything, so that a call that raises can be left to the interpreter to
+ * make again. A host's natives are never marked. */
+typedef enum {
+    VM_LEAF_NO,
+    VM_LEAF_PURE,    /* changes no object a trace may have read */
+    VM_LEAF_MUTATES, /* may change its arguments (an array's items, a map) */
+} VmLeaf;
+
 typedef struct PvNative {
     PvString *name;
     VmNativeFn fn;
@@ -194,6 +205,7 @@ typedef struct PvNative {
     int min_args; /* arity checks done by the VM before the call */
     int max_args; /* -1: unbounded */
     VmIntrinsic intrinsic;
+    uint8_t leaf;         /* a VmLeaf */
     const VmCCall *ccall; /* NULL but for a plain C call the JIT may make itself */
 } PvNative;
 
