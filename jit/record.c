@@ -2107,6 +2107,15 @@ static JitRecStatus rec_stitch(JitRecorder *r, const char *name)
     return JIT_REC_DONE;
 }
 
+/* Guards that the callee in slot [at] is still the native [nat], whose
+ * identity is what the recording of its call relies on. */
+static bool rec_guard_native(JitRecorder *r, uint32_t at, const PvNative *nat)
+{
+    JitRef fn = rec_slot(r, at);
+    return r->status == JIT_REC_GO &&
+           rec_guard(r, JIT_IR_EQ, JIT_T_NATIVE, fn, pvmJ_k_gc(&r->ir, JIT_T_NATIVE, nat));
+}
+
 /* A call of an ffi binding the JIT can make itself (vm/runtime/object.h,
  * VmCCall): guards that the callee is that native and that each argument
  * passes its checks, then CHARGE #1 as CALL charges the call, the
@@ -2128,9 +2137,7 @@ static JitRecStatus rec_ccall(JitRecorder *r, uint32_t at, uint32_t argc, const 
     for (uint32_t i = 0; i < argc; i++)
         if (!ccall_arg_ok(&c->args[i], r->base[at + 1 + i]))
             return rec_abort(r, JIT_ABORT_NYI_CALL, "a C function with an argument it refuses");
-    JitRef fn = rec_slot(r, at);
-    if (r->status != JIT_REC_GO ||
-        !rec_guard(r, JIT_IR_EQ, JIT_T_NATIVE, fn, pvmJ_k_gc(&r->ir, JIT_T_NATIVE, nat)))
+    if (!rec_guard_native(r, at, nat))
         return r->status;
     JitRef args[VM_CCALL_MAX_ARGS];
     for (uint32_t i = 0; i < argc; i++) {
@@ -2186,9 +2193,7 @@ static bool leaf_fits(const JitRecorder *r, const PvNative *nat, uint32_t argc)
  * mutated, and gives up the current `for k in m` trip's entry. */
 static JitRecStatus rec_leaf_call(JitRecorder *r, uint32_t at, uint32_t argc, const PvNative *nat)
 {
-    JitRef fn = rec_slot(r, at);
-    if (r->status != JIT_REC_GO ||
-        !rec_guard(r, JIT_IR_EQ, JIT_T_NATIVE, fn, pvmJ_k_gc(&r->ir, JIT_T_NATIVE, nat)))
+    if (!rec_guard_native(r, at, nat))
         return r->status;
     JitRef args[JIT_RT_MAX_VALUES];
     for (uint32_t i = 0; i < argc; i++) {
@@ -2258,9 +2263,7 @@ static JitRecStatus rec_call(JitRecorder *r, uint32_t argc)
     if (!intrinsic_fits(k, argc, &r->base[at + 1]))
         return leaf_fits(r, callee.as.nat, argc) ? rec_leaf_call(r, at, argc, callee.as.nat)
                                                  : rec_stitch(r, callee.as.nat->name->chars);
-    JitRef fn = rec_slot(r, at);
-    if (r->status != JIT_REC_GO ||
-        !rec_guard(r, JIT_IR_EQ, JIT_T_NATIVE, fn, pvmJ_k_gc(&r->ir, JIT_T_NATIVE, callee.as.nat)))
+    if (!rec_guard_native(r, at, callee.as.nat))
         return r->status;
     JitRef res = rec_intrinsic(r, k, at + 1, &r->base[at + 1]);
     r->charged_early = 0;
