@@ -1529,8 +1529,15 @@ static void gen_callc(Gen *g, const JitIns *in, JitRef ref)
  * from there and stops where it stops. */
 static void exit_if_overspent(Gen *g, JitRef call)
 {
+    /* the next snapshot (the LOOP pass may have folded away what came
+     * right after the call in its copy), holding nothing made after it */
     uint32_t after = g->snap + 1;
-    if (after >= g->snaps->nsnaps || g->snaps->snaps[after].ref != call + 1) {
+    bool ok = after < g->snaps->nsnaps && g->snaps->snaps[after].ref > call;
+    for (uint32_t i = 0; ok && i < g->snaps->snaps[after].nentries; i++) {
+        JitRef e = g->snaps->map[g->snaps->snaps[after].map_start + i].ref;
+        ok = pvmJ_ref_is_const(e) || e < call;
+    }
+    if (!ok) {
         pvmJ_asm_fail(g->a, PVMJ_EOPERAND);
         return;
     }

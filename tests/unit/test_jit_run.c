@@ -744,6 +744,18 @@ static void test_budget_with_leaf_natives(void **state)
         "  n += len(string.repeat(\"ab\", 40 + n % 50));\n"
         "}\n";
     expect_same_stops(one, "n", 5000, 5080);
+    /* natives that change the array the loop reads, charging per item */
+    static const char edits[] =
+        "let a = [1, 2, 3, 4, 5, 6, 7, 8];\n"
+        "let n = 0;\n"
+        "while true {\n"
+        "  array.insert(a, n % 3, n % 100);\n"
+        "  n += array.remove_at(a, 1) % 5 + 1;\n"
+        "  array.reverse(a);\n"
+        "  n += pop(a) % 3;\n"
+        "  push(a, n % 9);\n"
+        "}\n";
+    expect_same_stops(edits, "n", 7000, 7060);
     expect_same_stops(src, "n", 5000, 5080);
     expect_same_stops(src, "n", 20000, 20020);
 }
