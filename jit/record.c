@@ -1857,10 +1857,6 @@ static JitRef rec_round_to_int(JitRecorder *r, JitRef a, Value v, bool up)
  * one seen while recording is not recorded). */
 static JitRef rec_abs(JitRecorder *r, JitRef a, Value v)
 {
-    if (v.type == VT_FLOAT && (isnan(v.as.f) || v.as.f == 0)) {
-        rec_abort(r, JIT_ABORT_NYI_CALL, "math.abs of a zero or NaN");
-        return JIT_REF_NONE;
-    }
     bool negative = v.type == VT_INT ? v.as.i < 0 : v.as.f < 0;
     JitType t = v.type == VT_INT ? JIT_T_INT : JIT_T_FLT;
     JitRef zero = t == JIT_T_INT ? pvmJ_k_int(&r->ir, 0) : pvmJ_k_float(&r->ir, 0.0);
@@ -1880,10 +1876,6 @@ static JitRef rec_min_max(JitRecorder *r, JitRef a, JitRef b, Value va, Value vb
     JitType t = va.type == VT_INT ? JIT_T_INT : JIT_T_FLT;
     double x = t == JIT_T_INT ? (double)va.as.i : va.as.f, y = t == JIT_T_INT ? (double)vb.as.i : vb.as.f;
     bool first = t == JIT_T_INT ? (max ? va.as.i >= vb.as.i : va.as.i <= vb.as.i) : (max ? x >= y : x <= y);
-    if (t == JIT_T_FLT && (isnan(x) || isnan(y))) {
-        rec_abort(r, JIT_ABORT_NYI_CALL, max ? "math.max of NaN" : "math.min of NaN");
-        return JIT_REF_NONE;
-    }
     JitOp keep = max ? JIT_IR_GE : JIT_IR_LE;     /* a wins */
     JitOp other = max ? JIT_IR_LT : JIT_IR_GT;    /* b wins */
     if (!rec_guard(r, first ? keep : other, t, a, b))
@@ -1928,10 +1920,14 @@ static bool intrinsic_fits(VmIntrinsic k, uint32_t argc, const Value *args)
     case VM_INTRINSIC_SQRT: return argc == 1 && vm_is_number(args[0]);
     case VM_INTRINSIC_LEN:
         return argc == 1 && (args[0].type == VT_ARRAY || args[0].type == VT_STRING || args[0].type == VT_MAP);
-    case VM_INTRINSIC_FLOOR: case VM_INTRINSIC_CEIL: case VM_INTRINSIC_ABS:
+    case VM_INTRINSIC_FLOOR: case VM_INTRINSIC_CEIL:
         return argc == 1 && vm_is_number(args[0]);
-    case VM_INTRINSIC_MIN: case VM_INTRINSIC_MAX:
-        return argc == 2 && vm_is_number(args[0]) && args[0].type == args[1].type;
+    case VM_INTRINSIC_ABS: /* the sign is guarded: not of a zero or NaN (a leaf call then) */
+        return argc == 1 && vm_is_number(args[0]) &&
+               !(args[0].type == VT_FLOAT && (isnan(args[0].as.f) || args[0].as.f == 0));
+    case VM_INTRINSIC_MIN: case VM_INTRINSIC_MAX: /* which won is guarded: not of NaN */
+        return argc == 2 && vm_is_number(args[0]) && args[0].type == args[1].type &&
+               !(args[0].type == VT_FLOAT && (isnan(args[0].as.f) || isnan(args[1].as.f)));
     case VM_INTRINSIC_HAS:
         return argc == 2 && args[0].type == VT_MAP && (args[1].type == VT_STRING || args[1].type == VT_INT);
     case VM_INTRINSIC_TYPE: return argc == 1;

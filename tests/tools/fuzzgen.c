@@ -251,9 +251,20 @@ static void gen_int_access(int d)
         out("len(");
         gen_str(d);
         out(")");
-    } else if (r == 4) { /* natives traces stitch around, one calling PV back */
+    } else if (r == 4) { /* natives: one calling PV back (stitched), the rest called by traces */
         const char *v = var_name(K_INT);
-        if (rnd(2)) {
+        int which = rnd(4);
+        if (which == 2 && a) {
+            out("array.index_of(%s, ", a);
+            gen_int(d);
+            out(")");
+        } else if (which == 3) {
+            out("math.max(");
+            gen_int(d);
+            out(", ");
+            gen_int(d);
+            out(", %d)", rnd(9));
+        } else if (which == 0) {
             out("array.reduce([");
             gen_int(d);
             out(", ");
