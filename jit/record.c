@@ -2243,8 +2243,9 @@ static bool rec_leaf_result(JitRecorder *r, const VmInsn *ip)
 
 /* A call to a native the standard library marked as an intrinsic becomes
  * IR, after a guard that the callee is that very native; a plain C call
- * an ffi binding makes is made by the trace itself; a PV closure is
- * inlined; every other call is not recorded yet. */
+ * an ffi binding makes is made by the trace itself, and so is a call of
+ * a leaf native (VmLeaf); a PV closure is inlined; the trace ends before
+ * any other native's call, and goes on after it (rec_stitch). */
 static JitRecStatus rec_call(JitRecorder *r, uint32_t argc)
 {
     uint32_t at = r->top - argc - 1;

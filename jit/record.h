@@ -18,7 +18,10 @@
  *
  * A call of an ffi binding of numbers only (vm/runtime/object.h,
  * VmCCall) becomes a C call the trace makes itself (CALLC), after the
- * guards that the binding's checks would pass.
+ * guards that the binding's checks would pass. A leaf native (VmLeaf)
+ * is called by the trace through the runtime (CALLR of rt_native); the
+ * trace ends just before a call of any other native, and a side trace
+ * goes on after it (stitching, jit.c).
  *
  * What it cannot record ends the recording with a reason from
  * JIT_ABORTS; the interpreter, which ran every instruction anyway, is
