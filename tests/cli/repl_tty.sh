@@ -107,9 +107,13 @@ keys $'fn f(a) {\r'
 wait_for "... "
 enter '  return a * 2; }' ''
 enter 'f(21)' '42'
-# Ctrl-C at the prompt discards the line being typed.
+# Ctrl-C at the prompt discards the line being typed. It is sent once
+# the line is echoed: sent with the keys, it could come before libedit
+# waits for input, and the test would wait for a prompt that a person at
+# a terminal (whose keys come one by one) never misses.
 ready
 keys 'garbage'
+wait_for 'garbage'
 keys "$CTRL_C"
 wait_for $'\r\n> '
 enter 'x' '40'
