@@ -230,29 +230,24 @@ static Value a_reduce(VM *vm, int argc, Value *args, void *fname)
     return acc;
 }
 
+/* The leaves a trace calls itself; not sort (it may raise half done: a
+ * comparison of mixed types) nor map, filter and reduce, which call PV. */
 static const LibFunc array_funcs[] = {
-    { "array.sort", a_sort, 1, 2 },
-    { "array.reverse", a_reverse, 1, 1 },
-    { "array.slice", a_slice, 2, 3 },
-    { "array.insert", a_insert, 3, 3 },
-    { "array.remove_at", a_remove_at, 2, 2 },
-    { "array.index_of", a_index_of, 2, 2 },
-    { "array.concat", a_concat, 2, 2 },
-    { "array.new", a_new, 2, 2 },
-    { "array.map", a_map, 2, 2 },
-    { "array.filter", a_filter, 2, 2 },
-    { "array.reduce", a_reduce, 3, 3 },
-    { NULL, NULL, 0, 0 },
+    { "array.sort", a_sort, 1, 2, VM_LEAF_NO },
+    { "array.reverse", a_reverse, 1, 1, VM_LEAF_MUTATES },
+    { "array.slice", a_slice, 2, 3, VM_LEAF_PURE },
+    { "array.insert", a_insert, 3, 3, VM_LEAF_MUTATES },
+    { "array.remove_at", a_remove_at, 2, 2, VM_LEAF_MUTATES },
+    { "array.index_of", a_index_of, 2, 2, VM_LEAF_PURE },
+    { "array.concat", a_concat, 2, 2, VM_LEAF_PURE },
+    { "array.new", a_new, 2, 2, VM_LEAF_PURE },
+    { "array.map", a_map, 2, 2, VM_LEAF_NO },
+    { "array.filter", a_filter, 2, 2, VM_LEAF_NO },
+    { "array.reduce", a_reduce, 3, 3, VM_LEAF_NO },
+    { NULL, NULL, 0, 0, VM_LEAF_NO },
 };
 
 void pvmL_open_array(VM *vm)
 {
-    /* not sort (it may raise half done: a comparison of mixed types) nor
-     * map, filter and reduce, which call PV */
-    static const char *const pure[] = { "slice", "index_of", "concat", "new", NULL };
-    static const char *const mutates[] = { "reverse", "insert", "remove_at", NULL };
-    PvMap *m = pvmL_module(vm, array_funcs);
-    pvmL_mark_leaves(vm, m, pure, VM_LEAF_PURE);
-    pvmL_mark_leaves(vm, m, mutates, VM_LEAF_MUTATES);
-    pvmV_define_builtin(vm, "array", vm_obj(VT_MAP, m));
+    pvmV_define_builtin(vm, "array", vm_obj(VT_MAP, pvmL_module(vm, array_funcs)));
 }

@@ -224,20 +224,23 @@ static Value b_assert(VM *vm, int argc, Value *args, void *fname)
     pvmV_error(vm, "assertion failed");
 }
 
+/* Beyond what the intrinsics take (other types of arguments, an empty
+ * array or another kind for push), a trace calls the leaves itself; not
+ * print, whose writes could fail half done. */
 static const LibFunc builtins[] = {
-    { "print", b_print, 0, -1 },
-    { "str", b_str, 1, 1 },
-    { "len", b_len, 1, 1 },
-    { "type", b_type, 1, 1 },
-    { "int", b_int, 1, 1 },
-    { "float", b_float, 1, 1 },
-    { "push", b_push, 2, 2 },
-    { "pop", b_pop, 1, 1 },
-    { "keys", b_keys, 1, 1 },
-    { "has", b_has, 2, 2 },
-    { "remove", b_remove, 2, 2 },
-    { "assert", b_assert, 1, 2 },
-    { NULL, NULL, 0, 0 },
+    { "print", b_print, 0, -1, VM_LEAF_NO },
+    { "str", b_str, 1, 1, VM_LEAF_PURE },
+    { "len", b_len, 1, 1, VM_LEAF_PURE },
+    { "type", b_type, 1, 1, VM_LEAF_PURE },
+    { "int", b_int, 1, 1, VM_LEAF_PURE },
+    { "float", b_float, 1, 1, VM_LEAF_PURE },
+    { "push", b_push, 2, 2, VM_LEAF_MUTATES },
+    { "pop", b_pop, 1, 1, VM_LEAF_MUTATES },
+    { "keys", b_keys, 1, 1, VM_LEAF_PURE },
+    { "has", b_has, 2, 2, VM_LEAF_PURE },
+    { "remove", b_remove, 2, 2, VM_LEAF_MUTATES },
+    { "assert", b_assert, 1, 2, VM_LEAF_PURE },
+    { NULL, NULL, 0, 0, VM_LEAF_NO },
 };
 
 void pvmL_open_builtins(VM *vm)
@@ -250,11 +253,4 @@ void pvmL_open_builtins(VM *vm)
     pvmL_mark_intrinsic(vm, vm->builtins, "push", VM_INTRINSIC_PUSH);
     pvmL_mark_intrinsic(vm, vm->builtins, "remove", VM_INTRINSIC_REMOVE);
     pvmL_mark_intrinsic(vm, vm->builtins, "str", VM_INTRINSIC_STR);
-    /* Beyond what the intrinsics take (other types of arguments, an
-     * empty array or another kind for push), a trace calls these itself;
-     * not print, whose writes could fail half done. */
-    static const char *const pure[] = { "str", "len", "type", "int", "float", "keys", "has", "assert", NULL };
-    static const char *const mutates[] = { "push", "pop", "remove", NULL };
-    pvmL_mark_leaves(vm, vm->builtins, pure, VM_LEAF_PURE);
-    pvmL_mark_leaves(vm, vm->builtins, mutates, VM_LEAF_MUTATES);
 }

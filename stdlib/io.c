@@ -173,15 +173,15 @@ static Value io_lines(VM *vm, int argc, Value *args, void *fname)
 }
 
 static const LibFunc io_funcs[] = {
-    { "io.write", io_write, 0, -1 },
-    { "io.write_err", io_write_err, 0, -1 },
-    { "io.print_err", io_print_err, 0, -1 },
-    { "io.read_line", io_read_line, 0, 0 },
-    { "io.read_all", io_read_all, 0, 0 },
-    { "io.read_file", io_read_file, 1, 1 },
-    { "io.write_file", io_write_file, 2, 2 },
-    { "io.lines", io_lines, 1, 1 },
-    { NULL, NULL, 0, 0 },
+    { "io.write", io_write, 0, -1, VM_LEAF_NO },
+    { "io.write_err", io_write_err, 0, -1, VM_LEAF_NO },
+    { "io.print_err", io_print_err, 0, -1, VM_LEAF_NO },
+    { "io.read_line", io_read_line, 0, 0, VM_LEAF_NO },
+    { "io.read_all", io_read_all, 0, 0, VM_LEAF_NO },
+    { "io.read_file", io_read_file, 1, 1, VM_LEAF_NO },
+    { "io.write_file", io_write_file, 2, 2, VM_LEAF_NO },
+    { "io.lines", io_lines, 1, 1, VM_LEAF_NO },
+    { NULL, NULL, 0, 0, VM_LEAF_NO },
 };
 
 void pvmL_open_io(VM *vm)

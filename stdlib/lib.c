@@ -11,6 +11,7 @@ Value pvmL_native(VM *vm, const LibFunc *f)
     /* The name is a string literal of the registration table, so it outlives
      * the native; natives read it back from [data] for their messages. */
     PvNative *n = pvmV_native_new(vm, f->name, f->fn, f->min_args, f->max_args, (void *)f->name);
+    n->leaf = (uint8_t)f->leaf;
     return vm_obj(VT_NATIVE, n);
 }
 
@@ -19,15 +20,6 @@ void pvmL_mark_intrinsic(VM *vm, PvMap *m, const char *key, VmIntrinsic k)
     Value v;
     if (pvmV_map_get(m, vm_str_value(pvmV_string_cstr(vm, key)), &v) && v.type == VT_NATIVE)
         v.as.nat->intrinsic = k;
-}
-
-void pvmL_mark_leaves(VM *vm, PvMap *m, const char *const *keys, VmLeaf leaf)
-{
-    for (; *keys; keys++) {
-        Value v;
-        if (pvmV_map_get(m, vm_str_value(pvmV_string_cstr(vm, *keys)), &v) && v.type == VT_NATIVE)
-            v.as.nat->leaf = (uint8_t)leaf;
-    }
 }
 
 void pvmL_set(VM *vm, PvMap *module, const char *key, Value v)

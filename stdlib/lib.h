@@ -16,6 +16,7 @@ typedef struct {
     const char *name;
     VmNativeFn fn;
     int min_args, max_args; /* max_args -1: unbounded */
+    VmLeaf leaf;            /* whether a trace may call it itself (vm/runtime/object.h) */
 } LibFunc;
 
 /* A native value for [f], carrying its name as data. */
@@ -25,9 +26,6 @@ PvMap *pvmL_module(VM *vm, const LibFunc *funcs);
 void pvmL_set(VM *vm, PvMap *module, const char *key, Value v);
 /* Marks the native at [key] of [m] as one the JIT may inline (object.h). */
 void pvmL_mark_intrinsic(VM *vm, PvMap *m, const char *key, VmIntrinsic k);
-/* Marks the natives of [m] named in [keys] (NULL-terminated) as ones a
- * trace may call itself (VmLeaf, vm/runtime/object.h). */
-void pvmL_mark_leaves(VM *vm, PvMap *m, const char *const *keys, VmLeaf leaf);
 
 /* Argument checks. [i] is 0-based; messages count from 1. Each raises
  * "NAME: argument N must be TYPE, got TYPE" on a mismatch. */

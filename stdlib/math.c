@@ -125,24 +125,25 @@ static Value m_seed(VM *vm, int argc, Value *args, void *rng)
     return VAL_NIL;
 }
 
+/* Numbers in, a number out: a trace calls each itself (VM_LEAF_PURE). */
 static const LibFunc math_funcs[] = {
-    { "math.abs", m_abs, 1, 1 },
-    { "math.min", m_min, 1, -1 },
-    { "math.max", m_max, 1, -1 },
-    { "math.floor", m_floor, 1, 1 },
-    { "math.ceil", m_ceil, 1, 1 },
-    { "math.sqrt", m_sqrt, 1, 1 },
-    { "math.sin", m_sin, 1, 1 },
-    { "math.cos", m_cos, 1, 1 },
-    { "math.tan", m_tan, 1, 1 },
-    { "math.asin", m_asin, 1, 1 },
-    { "math.acos", m_acos, 1, 1 },
-    { "math.atan", m_atan, 1, 1 },
-    { "math.atan2", m_atan2, 2, 2 },
-    { "math.exp", m_exp, 1, 1 },
-    { "math.log", m_log, 1, 2 },
-    { "math.pow", m_pow, 2, 2 },
-    { NULL, NULL, 0, 0 },
+    { "math.abs", m_abs, 1, 1, VM_LEAF_PURE },
+    { "math.min", m_min, 1, -1, VM_LEAF_PURE },
+    { "math.max", m_max, 1, -1, VM_LEAF_PURE },
+    { "math.floor", m_floor, 1, 1, VM_LEAF_PURE },
+    { "math.ceil", m_ceil, 1, 1, VM_LEAF_PURE },
+    { "math.sqrt", m_sqrt, 1, 1, VM_LEAF_PURE },
+    { "math.sin", m_sin, 1, 1, VM_LEAF_PURE },
+    { "math.cos", m_cos, 1, 1, VM_LEAF_PURE },
+    { "math.tan", m_tan, 1, 1, VM_LEAF_PURE },
+    { "math.asin", m_asin, 1, 1, VM_LEAF_PURE },
+    { "math.acos", m_acos, 1, 1, VM_LEAF_PURE },
+    { "math.atan", m_atan, 1, 1, VM_LEAF_PURE },
+    { "math.atan2", m_atan2, 2, 2, VM_LEAF_PURE },
+    { "math.exp", m_exp, 1, 1, VM_LEAF_PURE },
+    { "math.log", m_log, 1, 2, VM_LEAF_PURE },
+    { "math.pow", m_pow, 2, 2, VM_LEAF_PURE },
+    { NULL, NULL, 0, 0, VM_LEAF_NO },
 };
 
 /* Without math.seed, a generator starts from the clock and its own address,
@@ -170,13 +171,11 @@ void pvmL_open_math(VM *vm)
     pvmL_set(vm, m, "inf", vm_float(INFINITY));
     pvmL_set(vm, m, "nan", vm_float(NAN));
     LibRng *rng = new_rng(vm);
-    pvmL_set(vm, m, "random", vm_obj(VT_NATIVE, pvmV_native_new(vm, "math.random", m_random, 0, 2, rng)));
-    pvmL_set(vm, m, "seed", vm_obj(VT_NATIVE, pvmV_native_new(vm, "math.seed", m_seed, 1, 1, rng)));
-    /* every math function: numbers in, a number out (random and seed
-     * change only the generator, which no trace reads) */
-    static const char *const pure[] = { "abs", "min", "max", "floor", "ceil", "sqrt", "sin", "cos", "tan",
-                                        "asin", "acos", "atan", "atan2", "exp", "log", "pow", "random",
-                                        "seed", NULL };
-    pvmL_mark_leaves(vm, m, pure, VM_LEAF_PURE);
+    /* random and seed change only the generator, which no trace reads */
+    PvNative *random = pvmV_native_new(vm, "math.random", m_random, 0, 2, rng);
+    PvNative *seed = pvmV_native_new(vm, "math.seed", m_seed, 1, 1, rng);
+    random->leaf = seed->leaf = VM_LEAF_PURE;
+    pvmL_set(vm, m, "random", vm_obj(VT_NATIVE, random));
+    pvmL_set(vm, m, "seed", vm_obj(VT_NATIVE, seed));
     pvmV_define_builtin(vm, "math", vm_obj(VT_MAP, m));
 }

@@ -41,11 +41,11 @@ static Value os_exit(VM *vm, int argc, Value *args, void *fname)
 }
 
 static const LibFunc os_funcs[] = {
-    { "os.clock", os_clock, 0, 0 },
-    { "os.time", os_time, 0, 0 },
-    { "os.getenv", os_getenv, 1, 1 },
-    { "os.exit", os_exit, 0, 1 },
-    { NULL, NULL, 0, 0 },
+    { "os.clock", os_clock, 0, 0, VM_LEAF_PURE },
+    { "os.time", os_time, 0, 0, VM_LEAF_PURE },
+    { "os.getenv", os_getenv, 1, 1, VM_LEAF_PURE },
+    { "os.exit", os_exit, 0, 1, VM_LEAF_NO },
+    { NULL, NULL, 0, 0, VM_LEAF_NO },
 };
 
 void pvmL_open_os(VM *vm, int argc, char **argv)
@@ -55,7 +55,5 @@ void pvmL_open_os(VM *vm, int argc, char **argv)
     for (int i = 0; i < argc; i++)
         pvmV_array_push(vm, args, vm_str_value(pvmV_string_cstr(vm, argv[i])));
     pvmL_set(vm, m, "args", vm_obj(VT_ARRAY, args));
-    static const char *const pure[] = { "clock", "time", "getenv", NULL };
-    pvmL_mark_leaves(vm, m, pure, VM_LEAF_PURE);
     pvmV_define_builtin(vm, "os", vm_obj(VT_MAP, m));
 }

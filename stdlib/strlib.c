@@ -203,30 +203,27 @@ static Value s_ends_with(VM *vm, int argc, Value *args, void *fname)
     return vm_bool(p->len <= s->len && memcmp(s->chars + s->len - p->len, p->chars, p->len) == 0);
 }
 
+/* Strings never change: every one of these makes a new value, and a
+ * trace calls each itself (VM_LEAF_PURE). */
 static const LibFunc string_funcs[] = {
-    { "string.sub", s_sub, 2, 3 },
-    { "string.find", s_find, 2, 3 },
-    { "string.upper", s_upper, 1, 1 },
-    { "string.lower", s_lower, 1, 1 },
-    { "string.trim", s_trim, 1, 1 },
-    { "string.split", s_split, 2, 2 },
-    { "string.join", s_join, 2, 2 },
-    { "string.replace", s_replace, 3, 3 },
-    { "string.repeat", s_repeat, 2, 2 },
-    { "string.byte", s_byte, 1, 2 },
-    { "string.char", s_char, 1, 1 },
-    { "string.starts_with", s_starts_with, 2, 2 },
-    { "string.ends_with", s_ends_with, 2, 2 },
-    { "string.format", pvmL_string_format, 1, -1 },
-    { NULL, NULL, 0, 0 },
+    { "string.sub", s_sub, 2, 3, VM_LEAF_PURE },
+    { "string.find", s_find, 2, 3, VM_LEAF_PURE },
+    { "string.upper", s_upper, 1, 1, VM_LEAF_PURE },
+    { "string.lower", s_lower, 1, 1, VM_LEAF_PURE },
+    { "string.trim", s_trim, 1, 1, VM_LEAF_PURE },
+    { "string.split", s_split, 2, 2, VM_LEAF_PURE },
+    { "string.join", s_join, 2, 2, VM_LEAF_PURE },
+    { "string.replace", s_replace, 3, 3, VM_LEAF_PURE },
+    { "string.repeat", s_repeat, 2, 2, VM_LEAF_PURE },
+    { "string.byte", s_byte, 1, 2, VM_LEAF_PURE },
+    { "string.char", s_char, 1, 1, VM_LEAF_PURE },
+    { "string.starts_with", s_starts_with, 2, 2, VM_LEAF_PURE },
+    { "string.ends_with", s_ends_with, 2, 2, VM_LEAF_PURE },
+    { "string.format", pvmL_string_format, 1, -1, VM_LEAF_PURE },
+    { NULL, NULL, 0, 0, VM_LEAF_NO },
 };
 
 void pvmL_open_string(VM *vm)
 {
-    /* strings never change: every one of these makes a new value */
-    static const char *const pure[] = { "sub", "find", "upper", "lower", "trim", "split", "join", "replace",
-                                        "repeat", "byte", "char", "starts_with", "ends_with", "format", NULL };
-    PvMap *m = pvmL_module(vm, string_funcs);
-    pvmL_mark_leaves(vm, m, pure, VM_LEAF_PURE);
-    pvmV_define_builtin(vm, "string", vm_obj(VT_MAP, m));
+    pvmV_define_builtin(vm, "string", vm_obj(VT_MAP, pvmL_module(vm, string_funcs)));
 }
