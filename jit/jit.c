@@ -90,7 +90,8 @@ struct PvmJitState {
     uint32_t side_parent, side_exit; /* what a side recording will hang from */
     uint64_t aborted, blacklisted, demoted, entries, exits, links;
     uint64_t stitches;       /* stitched calls after which machine code went on */
-    uint32_t stitch_trace, stitch_snap; /* the stitch exit vm->stitch_ip is after */
+    uint32_t stitch_trace, stitch_snap; /* the stitch exit vm->stitch_ip is after, */
+    size_t stitch_frames;    /* left with this many frames */
     uint64_t aborts_by[JIT_ABORT__COUNT]; /* recordings stopped, by reason */
     uint64_t not_assembled;  /* recordings the backend or the trace limit turned down */
     uint64_t trace_ns;
@@ -786,7 +787,7 @@ static void ccall_raise(VM *vm, PvmJitState *j, JitTrace *root, int64_t fuel0, u
 static void stitch_pending(VM *vm, PvmJitState *j, uint32_t ti, uint32_t s, const VmFrame *f)
 {
     vm->stitch_ip = f->ip + 1;
-    vm->stitch_frames = vm->nframes;
+    j->stitch_frames = vm->nframes;
     j->stitch_trace = ti;
     j->stitch_snap = s;
 }
@@ -883,7 +884,7 @@ const VmInsn *pvmJ_stitch(VM *vm, VmFrame *f, const VmInsn *ip)
 {
     PvmJitState *j = vm->jit;
     vm->stitch_ip = NULL;
-    if (vm->nframes != vm->stitch_frames || vm->ccalls_in_trace || j->recording)
+    if (vm->nframes != j->stitch_frames || vm->ccalls_in_trace || j->recording)
         return ip;
     uint32_t ti = j->stitch_trace, s = j->stitch_snap;
     JitSnap *exit = &j->traces[ti]->snaps.snaps[s];

@@ -175,10 +175,9 @@ struct VM {
      * never mixes with the interpreter's; NULL while the JIT is off. */
     struct PvmJitState *jit;
     /* A trace ended before a call of a native it does not record: when
-     * that call returns to stitch_ip with stitch_frames frames, the
-     * interpreter asks the JIT to go on in machine code (pvmJ_stitch). */
+     * a native's call returns to stitch_ip, the interpreter asks the JIT
+     * to go on in machine code (pvmJ_stitch), which checks the rest. */
     const VmInsn *stitch_ip;
-    size_t stitch_frames;
 };
 
 /* For tests only: each new VM starts with this fail_alloc_countdown, so
