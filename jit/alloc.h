@@ -96,7 +96,7 @@ static inline bool pvmJ_rt_charges(JitRuntimeFn fn)
  * check of theirs itself. */
 static inline bool pvmJ_leaf_calls_allowed(const VM *vm)
 {
-    return vm->memory_limit == 0 && vm->fail_alloc_countdown == 0;
+    return !pvmV_alloc_checked(vm);
 }
 
 #endif

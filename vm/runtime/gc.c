@@ -39,13 +39,6 @@ static bool vm_injected_failure(VM *vm)
     return true;
 }
 
-/* Either rare case, memory limit or fault injection, in one test: the
- * common allocation pays one branch, as it did for the limit alone. */
-static bool vm_checks_needed(const VM *vm)
-{
-    return __builtin_expect((vm->memory_limit | vm->fail_alloc_countdown) != 0, 0);
-}
-
 /* What the collector's heap may hold in RAM: every VM's data in the
  * process, its garbage, and the free blocks still mapped. Under the
  * limit it settles the check cheaply, since it bounds this VM's data and
@@ -124,7 +117,7 @@ static void vm_account(VM *vm, size_t size)
 {
     if (size > VM_MAX_ALLOC)
         pvmV_out_of_memory(vm);
-    if (vm_checks_needed(vm)) {
+    if (pvmV_alloc_checked(vm)) {
         if (vm_injected_failure(vm))
             pvmV_out_of_memory(vm);
         if (vm->memory_limit)
@@ -249,7 +242,7 @@ void *pvmV_realloc(VM *vm, void *p, size_t size)
 
 void *pvmV_alloc_atomic_noraise(VM *vm, size_t size)
 {
-    if (size > VM_MAX_ALLOC || (vm_checks_needed(vm) && vm_injected_failure(vm)))
+    if (size > VM_MAX_ALLOC || (pvmV_alloc_checked(vm) && vm_injected_failure(vm)))
         return NULL;
     vm->bytes_allocated += size;
     return GC_MALLOC_ATOMIC(size ? size : 1);
@@ -259,7 +252,7 @@ bool pvmV_alloc_quiet(const VM *vm, size_t size)
 {
     if (size > VM_MAX_ALLOC)
         return false;
-    if (!vm_checks_needed(vm))
+    if (!pvmV_alloc_checked(vm))
         return true;
     /* each allocation of the batch takes the check's quick path,
      * size < bytes_until_check, when their sum is below it */

@@ -256,6 +256,13 @@ void *pvmV_alloc_atomic_noraise(VM *vm, size_t size);
  * itself running out. JIT code allocates only then (jit/alloc.c); else
  * the interpreter makes the allocation, and its checks. */
 bool pvmV_alloc_quiet(const VM *vm, size_t size);
+/* Whether allocations meet any check at all now: the memory limit or an
+ * injected failure is armed. Either rare case in one test: the common
+ * allocation pays one branch, as it did for the limit alone. */
+static inline bool pvmV_alloc_checked(const VM *vm)
+{
+    return __builtin_expect((vm->memory_limit | vm->fail_alloc_countdown) != 0, 0);
+}
 
 /* Errors: throw a value, or a formatted message string. Never return. */
 PVM_NORETURN void pvmV_throw(VM *vm, Value v);
