@@ -2103,6 +2103,17 @@ static JitRecStatus rec_stitch(JitRecorder *r, const char *name)
     return JIT_REC_DONE;
 }
 
+/* A snapshot of the frame after the call being recorded: the
+ * interpreter resumes past it. */
+static bool rec_snapshot_after(JitRecorder *r)
+{
+    uint32_t pc = r->pc;
+    r->pc = pc + 1;
+    bool ok = rec_snapshot(r);
+    r->pc = pc;
+    return ok;
+}
+
 /* Guards that the callee in slot [at] is still the native [nat], whose
  * identity is what the recording of its call relies on. */
 static bool rec_guard_native(JitRecorder *r, uint32_t at, const PvNative *nat)
@@ -2155,11 +2166,7 @@ static JitRecStatus rec_ccall(JitRecorder *r, uint32_t at, uint32_t argc, const 
     JitRef res = (JitRef)(JIT_REF_BIAS + r->ir.nins);
     r->top = at;
     rec_push(r, type == JIT_T_VOID ? pvmJ_k_pri(&r->ir, JIT_T_NIL, false) : res);
-    uint32_t pc = r->pc;
-    r->pc = pc + 1; /* the frame after the call */
-    bool ok = rec_snapshot(r);
-    r->pc = pc;
-    if (!ok || r->ir.failed)
+    if (!rec_snapshot_after(r) || r->ir.failed)
         return rec_abort(r, JIT_ABORT_LIMIT, NULL);
     r->snaps.snaps[r->snaps.nsnaps - 1].ccall = 1;
     if (pvmJ_ir_append(&r->ir, JIT_IR_CALLC, type, chain, pvmJ_k_gc(&r->ir, JIT_T_PTR, c)) != res)
@@ -2212,13 +2219,9 @@ static JitRecStatus rec_leaf_call(JitRecorder *r, uint32_t at, uint32_t argc, co
     r->written[at] = false;
     r->leaf_result = res;
     r->leaf_slot = at;
-    /* the frame after the call, where the budget the call's own charges
-     * spent runs out (the backend's check right after the call) */
-    uint32_t pc = r->pc;
-    r->pc = pc + 1;
-    bool ok = rec_snapshot(r);
-    r->pc = pc;
-    if (!ok)
+    /* where the budget the call's own charges spent runs out (the
+     * backend's check right after the call) */
+    if (!rec_snapshot_after(r))
         return rec_abort(r, JIT_ABORT_LIMIT, NULL);
     return JIT_REC_GO;
 }
