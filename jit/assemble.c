@@ -90,7 +90,7 @@ typedef struct {
     uint32_t *last;     /* per instruction: index of its last use */
     uint32_t *own_last; /* the same, not counting PHIs and the trips after */
     JitRef *phi_of;     /* per body value: the pre-loop value a PHI joins it to */
-    bool *fused;        /* per instruction: an address folded into its users' operands */
+    bool *fused;        /* per instruction: an address folded into its users' operands, or a dead load */
     int32_t *charge;    /* per CHARGE: the fuel it takes (a trip's first: the trip's), or 0 */
     int32_t *refund;    /* per snapshot: fuel its exit gives back (charged early) */
     uint32_t *weight;   /* per instruction: its operand uses, the body's weighing more */
@@ -250,6 +250,15 @@ static bool leaves_memory_alone(JitOp op)
     }
 }
 
+/* Whether [in] is a load that checks nothing: one no instruction and no
+ * snapshot reads need not be emitted at all. A side trace's load of a
+ * slot whose compare its parent's failed guard implies (rec_implied) is
+ * one: the compare went, the load stayed. */
+static bool is_dead_load(const JitIns *in)
+{
+    return (in->op == JIT_IR_SLOAD && in->b == JIT_SLOAD_TYPED) || in->op == JIT_IR_FLOAD;
+}
+
 /* Whether BASE at [k] is still rbx wherever it is used: no RETF moves
  * rbx before its last use, and neither a snapshot nor a PHI holds it. */
 static bool base_stays_rbx(const Gen *g, uint32_t k, const uint32_t *uses, const bool *held)
@@ -312,6 +321,9 @@ static void find_free_operands(Gen *g)
     for (uint32_t k = 0; k < n; k++)
         if (ir->ins[k].op == JIT_IR_BASE && !g->fused[k])
             g->fused[k] = base_stays_rbx(g, k, uses, held);
+    for (uint32_t k = 0; k < n; k++)
+        if (uses[k] == 0 && !held[k] && is_dead_load(&ir->ins[k]))
+            g->fused[k] = true;
     free(uses);
     free(held);
 }

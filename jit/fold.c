@@ -164,6 +164,13 @@ static bool fold_constants(JitIR *ir, JitOp op, JitType type, JitRef a, JitRef b
         }
         return type == JIT_T_FLT && fold_float(ir, op, x, y, out);
     }
+    if (ka->op == JIT_IR_KGC && !unary && pvmJ_ir_at(ir, b)->op == JIT_IR_KGC &&
+        (op == JIT_IR_EQ || op == JIT_IR_NE)) { /* identities: a global bound once against its callee */
+        bool same = pvmJ_k_int_value(ir, a) == pvmJ_k_int_value(ir, b);
+        *always_fails = same != (op == JIT_IR_EQ);
+        *out = JIT_REF_NONE;
+        return true;
+    }
     return false;
 }
 

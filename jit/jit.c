@@ -96,6 +96,8 @@ struct PvmJitState {
     uint64_t not_assembled;  /* recordings the backend or the trace limit turned down */
     uint64_t trace_ns;
     uint64_t flushes;        /* times every trace was dropped: a cap was reached */
+    uint64_t rebound_seen;   /* vm->globals_rebound when the traces were made */
+    uint64_t rebound_flushes; /* times every trace was dropped for it */
     FILE *perf_map;
 };
 
@@ -334,7 +336,9 @@ static JitTrace *compile(VM *vm, PvmJitState *j, JitFail *why)
 {
     JitRecorder *r = &j->rec;
     *why = j->ntraces == j->opt.max_traces ? JIT_FAIL_FULL : JIT_FAIL_BACKEND;
-    if (*why == JIT_FAIL_FULL || !ensure_areas(vm, j))
+    /* a global the recording took as a constant may have been set since:
+     * the next entry into machine code drops every trace (drop_if_rebound) */
+    if (*why == JIT_FAIL_FULL || vm->globals_rebound != j->rebound_seen || !ensure_areas(vm, j))
         return NULL;
     JitTrace *t = calloc(1, sizeof *t);
     PvmjAsm a;
@@ -439,6 +443,22 @@ static void flush(VM *vm, PvmJitState *j)
     pvmJ_mcode_free(j->mcode);
     j->mcode = NULL; /* ensure_areas maps a new pool */
     j->flushes++;
+}
+
+/* The host set a global that traces may hold as a constant (load.c,
+ * "bound once"; vm/api/api.c, pvm_set_global): every trace goes, as a
+ * flush for the caps does. Called where the interpreter is about to
+ * enter machine code, so none is running. */
+static void drop_if_rebound(VM *vm, PvmJitState *j)
+{
+    if (vm->globals_rebound == j->rebound_seen)
+        return;
+    if (j->ntraces > 0) {
+        flush(vm, j);
+        j->flushes--; /* counted apart: no cap was reached */
+        j->rebound_flushes++;
+    }
+    j->rebound_seen = vm->globals_rebound;
 }
 
 /* A root trace: a loop's gets the loop pass and runs from its back edge;
@@ -861,6 +881,8 @@ const VmInsn *pvmJ_back_edge(VM *vm, VmFrame *f, const VmInsn *jmp)
     const VmInsn *target = &p->code[jmp->arg];
     if (vm->ccalls_in_trace) /* in a callback of a trace's C call: the interpreter's */
         return target;
+    if (!j->recording)
+        drop_if_rebound(vm, j);
     if (has_trace(jmp->cache) && !j->recording)
         return run_traces(vm, j, jmp->cache & ~JIT_CACHE_TRACE, f, false);
     count_trip(vm, j, f, (uint32_t)(jmp - p->code));
@@ -873,6 +895,7 @@ const VmInsn *pvmJ_function_entry(VM *vm, VmFrame *f)
     const VmProto *p = f->closure->proto;
     if (vm->ccalls_in_trace || j->recording)
         return p->code;
+    drop_if_rebound(vm, j);
     int32_t ti = function_trace(p);
     if (ti >= 0)
         return run_traces(vm, j, (uint32_t)ti, f, false);
@@ -885,6 +908,9 @@ const VmInsn *pvmJ_stitch(VM *vm, VmFrame *f, const VmInsn *ip)
     PvmJitState *j = vm->jit;
     vm->stitch_ip = NULL;
     if (vm->nframes != j->stitch_frames || vm->ccalls_in_trace || j->recording)
+        return ip;
+    drop_if_rebound(vm, j);
+    if (j->ntraces == 0) /* the trace the stitch was in is gone */
         return ip;
     uint32_t ti = j->stitch_trace, s = j->stitch_snap;
     JitSnap *exit = &j->traces[ti]->snaps.snaps[s];
@@ -956,6 +982,8 @@ void pvmJ_report_stats(VM *vm, FILE *out)
             (double)j->trace_ns / 1e9);
     if (j->flushes)
         fprintf(out, "[jit] flushed %" PRIu64 " times (trace or machine code limit)\n", j->flushes);
+    if (j->rebound_flushes)
+        fprintf(out, "[jit] flushed %" PRIu64 " times (the host set a global bound once)\n", j->rebound_flushes);
     if (j->stitches)
         fprintf(out, "[jit] stitched calls %" PRIu64 " (machine code went on after a native's call)\n",
                 j->stitches);

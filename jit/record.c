@@ -2429,15 +2429,28 @@ static JitGlobal *rec_global(JitRecorder *r, const Value *addr)
     return &r->globals[r->nglobals++];
 }
 
+/* A function in a global bound once for good (load.c) is a constant of
+ * the trace: the host's pvm_set_global, the one other writer, drops
+ * every trace (jit.c, drop_if_rebound). */
+static bool rec_global_fixed(const VmModule *mod, uint32_t index)
+{
+    if (!mod->global_once || !mod->global_once[index])
+        return false;
+    return vm_is_function(mod->globals[index]);
+}
+
 /* Module globals live at fixed addresses while the module does: a load
  * guards the type it finds; later reads in the trace reuse what the trace
  * last loaded or stored there (nothing else in a trace writes globals). */
-static JitRecStatus rec_getglobal(JitRecorder *r, const Value *addr)
+static JitRecStatus rec_getglobal(JitRecorder *r, const VmModule *mod, uint32_t index)
 {
+    const Value *addr = &mod->globals[index];
     JitGlobal *g = rec_global(r, addr);
     if (!g)
         return rec_abort(r, JIT_ABORT_LIMIT, NULL);
-    if (g->ref == JIT_REF_NONE) {
+    if (g->ref == JIT_REF_NONE && rec_global_fixed(mod, index)) {
+        g->ref = pvmJ_k_gc(&r->ir, type_of(*addr), addr->as.p);
+    } else if (g->ref == JIT_REF_NONE) {
         if (!rec_snapshot(r))
             return rec_abort(r, JIT_ABORT_LIMIT, NULL);
         JitRef where = pvmJ_k_gc(&r->ir, JIT_T_PTR, addr);
@@ -2536,7 +2549,7 @@ static JitRecStatus rec_dispatch(JitRecorder *r, const VmInsn *ip)
     case OP_CLOSURE: return rec_closure(r, (uint32_t)ip->arg);
     case OP_CLOSE: return rec_close_cells(r, (uint32_t)ip->arg);
     case OP_SETUPVAL: return rec_setupval(r, (uint32_t)ip->arg);
-    case OP_GETGLOBAL: return rec_getglobal(r, &r->fn->module->globals[ip->arg]);
+    case OP_GETGLOBAL: return rec_getglobal(r, r->fn->module, (uint32_t)ip->arg);
     case OP_SETGLOBAL: return rec_setglobal(r, &r->fn->module->globals[ip->arg]);
     case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: case OP_MOD:
     case OP_BAND: case OP_BOR: case OP_BXOR: case OP_SHL: case OP_SHR:

@@ -819,6 +819,50 @@ static void test_handles_keep_values_alive(void **state)
 
 /* ---- globals ---- */
 
+/* The JIT takes a function in a global the program binds once as a
+ * constant of its traces (docs/jit.md, "Globals bound once"); when the
+ * host sets that global, the traces go and the new function is called.
+ * Each call runs hot: a loop calling the global (inlined into the loop's
+ * trace) and a recursive function (a function trace calling itself). */
+static int64_t call_int(pvm_vm *vm, const char *name, int64_t arg)
+{
+    pvm_value f, r, a = pvm_int(vm, arg);
+    int64_t out = -1;
+    assert_int_equal(pvm_get_global(vm, name, &f), PVM_OK);
+    assert_int_equal(pvm_call(vm, f, 1, &a, &r), PVM_OK);
+    assert_int_equal(pvm_get_int(vm, r, &out), PVM_OK);
+    pvm_release(vm, f);
+    pvm_release(vm, r);
+    pvm_release(vm, a);
+    return out;
+}
+
+static void test_globals_bound_once_set_by_host(void **state)
+{
+    (void)state;
+    pvm_vm *vm = vm_with("fn f(x) { return x + 1; }\n"
+                         "fn g(x) { return x * 10 + 7; }\n"
+                         "fn sum(n) { let s = 0; for i in 0..n { s += f(i); } return s; }\n"
+                         "fn down(n) { return n == 0 ? 0 : f(0) + down(n - 1); }\n"
+                         "fn tens(n) { return n == 0 ? 0 : 10 + tens(n - 1); }\n");
+    for (int round = 0; round < 3; round++) {
+        assert_int_equal(call_int(vm, "sum", 1000), 500500);
+        assert_int_equal(call_int(vm, "down", 300), 300);
+    }
+    pvm_value g;
+    assert_int_equal(pvm_get_global(vm, "g", &g), PVM_OK);
+    assert_int_equal(pvm_set_global(vm, "f", g), PVM_OK);
+    assert_int_equal(call_int(vm, "sum", 1000), 5002000);
+    assert_int_equal(call_int(vm, "down", 300), 2100);
+    /* a recursive function whose own global the host rebinds */
+    for (int round = 0; round < 3; round++)
+        assert_int_equal(call_int(vm, "tens", 300), 3000);
+    assert_int_equal(pvm_set_global(vm, "tens", g), PVM_OK);
+    assert_int_equal(call_int(vm, "tens", 300), 3007);
+    pvm_release(vm, g);
+    pvm_free(vm);
+}
+
 static void test_globals(void **state)
 {
     (void)state;
@@ -1292,6 +1336,7 @@ int main(void)
         cmocka_unit_test(test_retain),
         cmocka_unit_test(test_handles_keep_values_alive),
         cmocka_unit_test(test_globals),
+        cmocka_unit_test(test_globals_bound_once_set_by_host),
         cmocka_unit_test(test_call_pv_functions),
         cmocka_unit_test(test_call_closure_keeps_state),
         cmocka_unit_test(test_register_and_call_natives),

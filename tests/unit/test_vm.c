@@ -51,6 +51,41 @@ static void test_runs_main_and_sets_globals(void **state)
     pvmV_free(vm);
 }
 
+/* Which globals load.c marks bound once (VmModule.global_once, which the
+ * JIT takes as constants): those one instruction of the program writes,
+ * in top-level code outside every loop, of a main that runs once. */
+static void test_globals_bound_once(void **state)
+{
+    (void)state;
+    VM *vm = load(".module m \"t.pv\" main=main\n.global once\n.global twice\n.global looped\n"
+                  ".global inner\n.global never\n"
+                  ".func main params=0 locals=1\n closure f\n setglobal once\n"
+                  " closure f\n setglobal twice\n closure f\n setglobal twice\n"
+                  " int 0\n setlocal 0\n"
+                  "top:\n getlocal 0\n int 3\n lt\n jmpf out\n closure f\n setglobal looped\n"
+                  " getlocal 0\n int 1\n add\n setlocal 0\n jmp top\n"
+                  "out:\n closure g\n setglobal inner\n nil\n ret\n.end\n"
+                  ".func f params=0 locals=0\n nil\n ret\n.end\n"
+                  ".func g params=0 locals=0\n closure f\n setglobal inner\n nil\n ret\n.end\n");
+    const uint8_t *once = vm->program->modules[0]->global_once;
+    assert_non_null(once);
+    assert_int_equal(once[0], 1); /* once */
+    assert_int_equal(once[1], 0); /* twice */
+    assert_int_equal(once[2], 0); /* looped: in a loop of main */
+    assert_int_equal(once[3], 0); /* inner: main writes it, and so does g */
+    assert_int_equal(once[4], 0); /* never written */
+    pvmV_free(vm);
+
+    /* a main that is also a closure may run again: nothing is marked */
+    vm = load(".module m \"t.pv\" main=main\n.global once\n.global again\n"
+              ".func main params=0 locals=0\n closure f\n setglobal once\n"
+              " closure main\n setglobal again\n nil\n ret\n.end\n"
+              ".func f params=0 locals=0\n nil\n ret\n.end\n");
+    assert_int_equal(vm->program->modules[0]->global_once[0], 0);
+    assert_int_equal(vm->program->modules[0]->global_once[1], 0);
+    pvmV_free(vm);
+}
+
 static const char *two_funcs =
     ".module m \"t.pv\" main=main\n.global add\n.global boom\n"
     ".func main params=0 locals=0\n closure f_add\n setglobal add\n closure f_boom\n setglobal boom\n nil\n ret\n.end\n"
@@ -212,6 +247,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_runs_main_and_sets_globals),
+        cmocka_unit_test(test_globals_bound_once),
         cmocka_unit_test(test_call_from_c),
         cmocka_unit_test(test_errors_cross_native_frames),
         cmocka_unit_test(test_native_recursion_is_bounded),

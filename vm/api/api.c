@@ -790,6 +790,12 @@ pvm_status pvm_set_global(pvm_vm *P, const char *name, pvm_value v)
     if (!slot)
         return pvmA_fail(P, PVM_ENOTFOUND, "the program has no top-level variable '%s'", name);
     *slot = val;
+    VmModule *mod = P->vm->program->modules[0];
+    uint8_t *once = mod->global_once ? &mod->global_once[slot - mod->globals] : NULL;
+    if (once && *once) { /* traces may hold its old value as a constant */
+        *once = 0;
+        P->vm->globals_rebound++;
+    }
     return PVM_OK;
 }
 

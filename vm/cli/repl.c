@@ -463,6 +463,7 @@ static void repl_adopt(VM *vm, void *ud)
     Repl *r = ud;
     VmProgram *prog = vm->program;
     VmModule *fresh = prog->modules[0];
+    fresh->global_once = NULL; /* each input's top level writes the session's globals again */
     if (!r->session) {
         r->session = fresh;
         r->session_cap = fresh->nglobals;
@@ -477,6 +478,7 @@ static void repl_adopt(VM *vm, void *ud)
     if (fresh->nglobals > s->nglobals)
         s->nglobals = fresh->nglobals;
     s->main = fresh->main;
+    s->global_once = NULL;
     s->state = VM_MODULE_NEW;
     s->exports = VAL_NIL;
     for (uint32_t i = 0; i < prog->nprotos; i++)

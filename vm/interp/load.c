@@ -98,6 +98,79 @@ static VmProto *vm_load_proto(VM *vm, VmProgram *prog, const PbcFunc *f)
     return p;
 }
 
+/* Marks in [in_loop] the instructions of [p] that lie inside a loop:
+ * between a backward jump and its target. */
+static void vm_find_loops(const VmProto *p, bool *in_loop)
+{
+    uint32_t open = 0; /* loops whose target is behind and jump ahead */
+    int32_t *starts = calloc(p->ncode + 1u, sizeof *starts);
+    if (!starts) { /* every instruction may repeat, for all we know */
+        memset(in_loop, 1, p->ncode);
+        return;
+    }
+    for (uint32_t j = 0; j < p->ncode; j++)
+        if (pvmB_opcode_info[p->code[j].orig].operand == OPND_TARGET && (uint32_t)p->code[j].arg <= j) {
+            starts[p->code[j].arg]++;
+            starts[j + 1]--;
+        }
+    for (uint32_t k = 0; k < p->ncode; k++) {
+        open += (uint32_t)starts[k];
+        in_loop[k] = open > 0;
+    }
+    free(starts);
+}
+
+/* Marks the globals of module [m] that one instruction of the whole
+ * program writes, in the module's top-level code outside every loop,
+ * where that code runs at most once ([main_once]): once that has run, the
+ * global keeps its value for good, unless the host sets it
+ * (pvm_set_global clears the mark). The JIT takes a function in such a
+ * global as a constant (docs/jit.md, "Globals bound once"). */
+static void vm_mark_once_globals(VmProgram *prog, VmModule *mod, bool main_once)
+{
+    const VmProto *main = mod->main;
+    uint32_t *writes = calloc(mod->nglobals, sizeof *writes);
+    bool *in_loop = calloc(main->ncode + 1u, sizeof *in_loop);
+    if (writes && in_loop && main_once) {
+        vm_find_loops(main, in_loop);
+        for (uint32_t f = 0; f < prog->nprotos; f++) {
+            const VmProto *p = prog->protos[f];
+            for (uint32_t k = 0; p->module == mod && k < p->ncode; k++) {
+                if (p->code[k].orig != OP_SETGLOBAL)
+                    continue;
+                bool once = p == main && !in_loop[k];
+                writes[p->code[k].arg] += once ? 1u : 2u; /* a write that may repeat counts twice */
+            }
+        }
+        for (uint32_t g = 0; g < mod->nglobals; g++)
+            mod->global_once[g] = writes[g] == 1;
+    }
+    free(writes); /* without them, none is marked: only slower traces */
+    free(in_loop);
+}
+
+/* Which modules' top-level code runs at most once: a module's main
+ * function, no other module's, of which no closure is made. */
+static void vm_mark_all_once_globals(VM *vm, VmProgram *prog, const PbcImage *img)
+{
+    for (uint32_t m = 0; m < prog->nmodules; m++) /* may raise: before the callocs */
+        prog->modules[m]->global_once = pvmV_alloc(vm, pvmV_checked_size(vm, prog->modules[m]->nglobals, 1, 0));
+    uint32_t *uses = calloc(prog->nprotos, sizeof *uses); /* as main or closure */
+    for (uint32_t m = 0; uses && m < prog->nmodules; m++)
+        uses[img->modules[m].main]++;
+    for (uint32_t f = 0; uses && f < prog->nprotos; f++) {
+        const VmProto *p = prog->protos[f];
+        for (uint32_t k = 0; k < p->ncode; k++)
+            if (p->code[k].orig == OP_CLOSURE)
+                uses[p->code[k].arg]++;
+    }
+    for (uint32_t m = 0; uses && m < prog->nmodules; m++) {
+        VmModule *mod = prog->modules[m];
+        vm_mark_once_globals(prog, mod, uses[img->modules[m].main] == 1 && mod->main->module == mod);
+    }
+    free(uses);
+}
+
 VmProgram *pvmV_load_image(VM *vm, const PbcImage *img)
 {
     VmProgram *prog = pvmV_alloc(vm, sizeof(VmProgram));
@@ -115,5 +188,6 @@ VmProgram *pvmV_load_image(VM *vm, const PbcImage *img)
         prog->protos[f] = vm_load_proto(vm, prog, &img->funcs[f]);
     for (uint32_t m = 0; m < img->nmodules; m++)
         prog->modules[m]->main = prog->protos[img->modules[m].main];
+    vm_mark_all_once_globals(vm, prog, img);
     return prog;
 }

@@ -57,6 +57,7 @@ struct VmModule {
     uint32_t nglobals;
     Value *globals;
     PvString **global_names;
+    uint8_t *global_once;    /* per global: 1 if bound once for good (load.c), or NULL */
     int state;               /* VM_MODULE_NEW / RUNNING / DONE */
     Value exports;           /* map, once DONE */
 };
@@ -154,6 +155,8 @@ struct VM {
      * with an error to raise once the trace has left, or NULL. */
     unsigned ccalls_in_trace;
     const struct VmCCall *ccall_failed;
+    uint64_t globals_rebound; /* host writes of a global bound once (pvm_set_global):
+                               * the JIT drops its traces when this moves */
     /* Limits (docs/vm.md, "Limits"). fuel counts down instructions, charged
      * at backward jumps and calls; below zero the budget is exhausted.
      * interrupt may be set from another thread or a signal handler. Errors
