@@ -409,6 +409,30 @@ static bool rec_implied(const JitRecorder *r, JitOp g, JitRef a, JitRef b)
     return false;
 }
 
+/* The guard that a compare gives the outcome [holds] the recording saw,
+ * [g] failing exactly when the interpreter's compare gives the other.
+ * When the next instruction branches on it (jmpf, jmpt) and the other
+ * outcome's way is forward, the guard's snapshot resumes there, past the
+ * compare and the branch and without their operands: the exit writes two
+ * slots fewer, and a side trace from it starts where the program goes. A
+ * backward way stays as it was: the branch charges a back edge. */
+static bool rec_guard_outcome(JitRecorder *r, JitOp g, JitType type, JitRef a, JitRef b, bool holds)
+{
+    const VmInsn *next = &r->fn->code[r->pc + 1];
+    bool branch = next->orig == OP_JMPF || next->orig == OP_JMPT;
+    bool jumps = branch && (next->orig == OP_JMPT) == !holds; /* on the other outcome */
+    uint32_t resume = jumps ? (uint32_t)next->arg : r->pc + 2;
+    if (!branch || resume <= r->pc + 1)
+        return rec_guard(r, g, type, a, b);
+    uint32_t pc = r->pc, top = r->top;
+    r->pc = resume;
+    r->top = top - 2;
+    bool ok = rec_guard(r, g, type, a, b);
+    r->pc = pc;
+    r->top = top;
+    return ok;
+}
+
 static JitRecStatus rec_order(JitRecorder *r, Opcode op)
 {
     Value va = r->base[r->top - 2], vb = r->base[r->top - 1];
@@ -441,7 +465,7 @@ static JitRecStatus rec_order(JitRecorder *r, Opcode op)
         return rec_abort(r, JIT_ABORT_NYI_COMPARE, pvmB_opcode_info[op].mnemonic);
     }
     JitOp g = holds ? ir_order(op) : pvmJ_guard_negation(ir_order(op));
-    if (!(type == JIT_T_INT && rec_implied(r, g, a, b)) && !rec_guard(r, g, type, a, b))
+    if (!(type == JIT_T_INT && rec_implied(r, g, a, b)) && !rec_guard_outcome(r, g, type, a, b, holds))
         return r->status;
     r->top -= 2;
     rec_push(r, pvmJ_k_pri(&r->ir, JIT_T_BOOL, holds));
@@ -496,21 +520,21 @@ static JitRecStatus rec_equal(JitRecorder *r, Opcode op)
     JitRef a = rec_slot(r, r->top - 2), b = rec_slot(r, r->top - 1);
     if (r->status != JIT_REC_GO)
         return r->status;
-    bool equal = pvmV_values_equal(va, vb);
-    if (va.type == VT_STRING && vb.type == VT_STRING) {
+    bool equal = pvmV_values_equal(va, vb), holds = equal == (op == OP_EQ);
+    if (va.type == VT_STRING && vb.type == VT_STRING) { /* its guards decide less than the outcome */
         if (!rec_string_equal(r, op, va.as.s, vb.as.s, a, b, equal))
             return r->status;
     } else if (is_int_float_pair(va, vb)) {
         if (!rec_mixed_floats(r, op, va, vb, &a, &b) ||
-            !rec_guard(r, equal ? JIT_IR_EQ : JIT_IR_NE, JIT_T_FLT, a, b))
+            !rec_guard_outcome(r, equal ? JIT_IR_EQ : JIT_IR_NE, JIT_T_FLT, a, b, holds))
             return r->status;
     } else if (va.type == vb.type && va.type != VT_NIL) {
         JitOp g = equal ? JIT_IR_EQ : JIT_IR_NE;
-        if (!rec_guard(r, g, type_of(va), a, b))
+        if (!rec_guard_outcome(r, g, type_of(va), a, b, holds))
             return r->status;
     }
     r->top -= 2;
-    rec_push(r, pvmJ_k_pri(&r->ir, JIT_T_BOOL, equal == (op == OP_EQ)));
+    rec_push(r, pvmJ_k_pri(&r->ir, JIT_T_BOOL, holds));
     return JIT_REC_GO;
 }
 
