@@ -1331,10 +1331,10 @@ static JitRef rec_frame_closure(JitRecorder *r)
 }
 
 /* The cell of upvalue [index] (now [uv]) of the running closure: read
- * from the closure, its own frame's or an inlined call's guarded by its
- * function only (JitRecFrame.closure), or a constant when the call
- * guarded the closure itself. JIT_REF_NONE once the recording has
- * stopped. */
+ * from the closure, its own frame's, an inlined call's guarded by its
+ * function only (JitRecFrame.closure) or one the trace made
+ * (JitRecFrame.fresh), or a constant when the call guarded the closure
+ * itself. JIT_REF_NONE once the recording has stopped. */
 static JitRef rec_cell(JitRecorder *r, uint32_t index, const PvUpval *uv)
 {
     size_t off = offsetof(PvClosure, upvals) + index * sizeof(PvUpval *);
@@ -1344,7 +1344,8 @@ static JitRef rec_cell(JitRecorder *r, uint32_t index, const PvUpval *uv)
     }
     if (r->depth == 0)
         return emit(r, JIT_IR_FLOAD, JIT_T_PTR, rec_frame_closure(r), (JitRef)off);
-    JitRef closure = r->frames[r->depth - 1].closure;
+    const JitRecFrame *fr = &r->frames[r->depth - 1];
+    JitRef closure = fr->closure != JIT_REF_NONE ? fr->closure : fr->fresh;
     if (closure == JIT_REF_NONE)
         return pvmJ_k_gc(&r->ir, JIT_T_PTR, uv);
     return emit(r, JIT_IR_FLOAD, JIT_T_PTR, closure, (JitRef)off);
@@ -1384,11 +1385,13 @@ static JitRef rec_upval(JitRecorder *r, uint32_t index)
 static int64_t rec_fresh_upval_slot(JitRecorder *r, uint32_t index)
 {
     const JitRecFrame *fr = &r->frames[r->depth - 1];
-    if (r->last_close != JIT_REF_NONE && r->last_close > fr->fresh) {
-        rec_abort(r, JIT_ABORT_NYI_TYPES, "upvalue of a closure the trace closed");
-        return -1;
-    }
-    return (int64_t)fr->proto->upvals[index].index;
+    if (r->last_close != JIT_REF_NONE && r->last_close > fr->fresh)
+        return -1; /* closed since, or maybe: through its cell (rec_upval) */
+    /* the frame that made it: the trace's own, or an inlined call still
+     * running (its return closes the cells, which the check above sees) */
+    const JitIns *made = pvmJ_ir_at(&r->ir, fr->fresh);
+    uint32_t maker = pvmJ_rt_slot((uint64_t)pvmJ_k_int_value(&r->ir, made->b));
+    return (int64_t)maker + fr->proto->upvals[index].index;
 }
 
 /* An inlined callee's cell open on a local of the trace's own frame (a
@@ -1431,14 +1434,14 @@ static int64_t rec_upval_slot(JitRecorder *r, uint32_t index)
 static JitRecStatus rec_closure(JitRecorder *r, uint32_t index)
 {
     VmProto *p = r->fn->program->protos[index];
-    if (r->depth > 0)
-        return rec_abort(r, JIT_ABORT_NYI_BYTECODE, "closure in an inlined call");
     for (uint32_t u = 0; u < p->nupvals; u++)
         if (!p->upvals[u].from_local)
             return rec_abort(r, JIT_ABORT_NYI_BYTECODE, "closure of an upvalue");
-    JitRef res = rec_runtime_call(r, JIT_RT_CLOSURE, 0, NULL, 0, pvmJ_k_gc(&r->ir, JIT_T_PTR, p), JIT_T_FN);
+    JitRef res = rec_runtime_call(r, JIT_RT_CLOSURE, r->fbase, NULL, 0, pvmJ_k_gc(&r->ir, JIT_T_PTR, p), JIT_T_FN);
     if (r->status != JIT_REC_GO)
         return r->status;
+    if (r->depth > 0 && p->nupvals > 0) /* its return closes them (rec_return) */
+        r->frames[r->depth - 1].cells = true;
     rec_push(r, res);
     return JIT_REC_GO;
 }
@@ -1450,18 +1453,18 @@ static JitRecStatus rec_closure(JitRecorder *r, uint32_t index)
  * the trace's own): nothing to do. */
 static JitRecStatus rec_close_cells(JitRecorder *r, uint32_t local)
 {
-    if (r->depth > 0)
+    if (r->depth > 0 && !r->frames[r->depth - 1].cells)
         return JIT_REC_GO;
-    uint32_t n = r->fn->nlocals > local ? r->fn->nlocals - local : 0;
+    uint32_t n = r->fn->nlocals > local ? r->fn->nlocals - local : 0, first = r->fbase + local;
     JitRef args[JIT_RT_MAX_VALUES];
     if (n > JIT_RT_MAX_VALUES)
         return rec_abort(r, JIT_ABORT_NYI_BYTECODE, "close of more than 32 locals");
     for (uint32_t i = 0; i < n; i++) {
-        args[i] = rec_slot(r, local + i);
+        args[i] = rec_slot(r, first + i);
         if (r->status != JIT_REC_GO)
             return r->status;
     }
-    JitRef res = rec_runtime_call(r, JIT_RT_CLOSE, local, args, n, JIT_REF_NONE, JIT_T_PTR);
+    JitRef res = rec_runtime_call(r, JIT_RT_CLOSE, first, args, n, JIT_REF_NONE, JIT_T_PTR);
     if (r->status != JIT_REC_GO)
         return r->status;
     r->last_close = res;
@@ -2433,6 +2436,9 @@ static JitRecStatus rec_return(JitRecorder *r)
         return rec_return_to_caller(r);
     JitRef v = rec_slot(r, r->top - 1);
     if (r->status != JIT_REC_GO)
+        return r->status;
+    /* ret closes the cells open on the frame, as the interpreter's RET */
+    if (r->frames[r->depth - 1].cells && rec_close_cells(r, 0) != JIT_REC_GO)
         return r->status;
     const JitRecFrame *fr = &r->frames[--r->depth];
     rec_set(r, fr->base - 1, v);

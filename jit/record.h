@@ -96,6 +96,7 @@ typedef struct {
     uint32_t ret;          /* the caller's pc to return to: the call's + 1 */
     JitRef fresh;          /* the closure it runs when the trace made it (CALLR), else NONE */
     JitRef closure;        /* the closure it runs when guarded by its function only, else NONE */
+    bool cells;            /* the trace made a closure here with cells on its locals */
     int32_t chain;         /* its snapshots' frame chain (JitSnapList.frames) */
 } JitRecFrame;
 
