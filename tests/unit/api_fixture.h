@@ -1,6 +1,7 @@
 /* What the embedding-API tests share: capturing a VM's output or error
  * stream, loading plus running a source text, reading an int global, a VM
- * with a setup run, and calling a function of it by name.
+ * with a setup run, and calling a function of it by name (no argument, or
+ * an int to an int).
  * Include after <cmocka.h> and "pvm.h". */
 #ifndef PVM_TEST_API_FIXTURE_H
 #define PVM_TEST_API_FIXTURE_H
@@ -54,6 +55,20 @@ static inline pvm_vm *vm_with(const char *setup)
         fprintf(stderr, "%s: %s\n", pvm_status_name(st), pvm_error_message(vm));
     assert_int_equal(st, PVM_OK);
     return vm;
+}
+
+/* pvm_call(name, x) as an int; asserts it succeeds. */
+static inline int64_t call_int(pvm_vm *vm, const char *name, int64_t x)
+{
+    pvm_value f, a = pvm_int(vm, x), r;
+    int64_t i = -1;
+    assert_int_equal(pvm_get_global(vm, name, &f), PVM_OK);
+    assert_int_equal(pvm_call(vm, f, 1, &a, &r), PVM_OK);
+    assert_int_equal(pvm_get_int(vm, r, &i), PVM_OK);
+    pvm_release(vm, r);
+    pvm_release(vm, a);
+    pvm_release(vm, f);
+    return i;
 }
 
 /* Calls the program's function [name] with no arguments. */

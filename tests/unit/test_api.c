@@ -824,19 +824,6 @@ static void test_handles_keep_values_alive(void **state)
  * host sets that global, the traces go and the new function is called.
  * Each call runs hot: a loop calling the global (inlined into the loop's
  * trace) and a recursive function (a function trace calling itself). */
-static int64_t call_int(pvm_vm *vm, const char *name, int64_t arg)
-{
-    pvm_value f, r, a = pvm_int(vm, arg);
-    int64_t out = -1;
-    assert_int_equal(pvm_get_global(vm, name, &f), PVM_OK);
-    assert_int_equal(pvm_call(vm, f, 1, &a, &r), PVM_OK);
-    assert_int_equal(pvm_get_int(vm, r, &out), PVM_OK);
-    pvm_release(vm, f);
-    pvm_release(vm, r);
-    pvm_release(vm, a);
-    return out;
-}
-
 static void test_globals_bound_once_set_by_host(void **state)
 {
     (void)state;

@@ -41,19 +41,6 @@ static pvm_value fn_named(pvm_vm *vm, const char *name)
     return f;
 }
 
-/* pvm_call(name, x) as an int; asserts it succeeds. */
-static int64_t call_int(pvm_vm *vm, const char *name, int64_t x)
-{
-    pvm_value f = fn_named(vm, name), a = pvm_int(vm, x), r;
-    int64_t i = -1;
-    assert_int_equal(pvm_call(vm, f, 1, &a, &r), PVM_OK);
-    assert_int_equal(pvm_get_int(vm, r, &i), PVM_OK);
-    pvm_release(vm, r);
-    pvm_release(vm, a);
-    pvm_release(vm, f);
-    return i;
-}
-
 typedef struct {
     Value *top;
     size_t nframes, nhandlers, pcall_handlers;
