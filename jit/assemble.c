@@ -747,19 +747,37 @@ static void gen_load_value(Gen *g, const JitIns *in, JitRef ref, PvmjMem at, boo
     load_payload(g, in, ref, displaced(at, 8));
 }
 
+/* Whether [r] is one of the allocator's registers that an exit's code
+ * never writes (it saves nothing and calls C only with them preserved):
+ * a value there at an exit is still there when the exit jumps on. */
+static bool kept_by_exits(PvmjReg r)
+{
+    for (uint32_t i = 0; i < GPR_SAVED; i++)
+        if (gpr_pool[i] == r)
+            return true;
+    return false;
+}
+
 /* The trace's first instruction, loading a slot with its type guarded,
- * marks where the code past the guard starts (JitAsmOut.body_typed). */
+ * marks where the code past the guard starts (JitAsmOut.body_typed) and,
+ * when its payload lands in a register kept by exits, where the code past
+ * the load does (body_loaded). */
 static void gen_sload(Gen *g, const JitIns *in, JitRef ref)
 {
+    bool first = in->b != JIT_SLOAD_TYPED && ref == JIT_REF_BIAS;
     if (in->b != JIT_SLOAD_TYPED) {
         guard_tag(g, in, slot_tag(in->a));
-        if (ref == JIT_REF_BIAS) {
+        if (first) {
             g->out->body_typed = (uint32_t)pvmJ_asm_pos(g->a);
             g->out->typed_slot = in->a;
             g->out->typed_type = in->type;
         }
     }
     load_payload(g, in, ref, slot_payload(in->a));
+    if (first && in->type != JIT_T_FLT && in->type != JIT_T_BOOL && kept_by_exits(reg_of(g, ref))) {
+        g->out->body_loaded = (uint32_t)pvmJ_asm_pos(g->a);
+        g->out->loaded_reg = (uint8_t)reg_of(g, ref);
+    }
 }
 
 static void gen_gload(Gen *g, const JitIns *in, JitRef ref)
@@ -2250,6 +2268,17 @@ static void gen_prologue(Gen *g)
     pvmJ_mov_load(g->a, PVMJ_W64, FUEL, absolute(g, (uintptr_t)&g->vm->fuel, PVMJ_RCX));
 }
 
+/* JitAsmOut.map_regs: where each snapshot entry's exit stores it from,
+ * when that register survives the exit's code. */
+static void note_map_regs(const Gen *g, uint8_t *map_regs)
+{
+    for (uint32_t i = 0; i < g->snaps->nmap; i++) {
+        JitRef ref = g->snaps->map[i].ref;
+        bool in_reg = ref != JIT_REF_NONE && !pvmJ_ref_is_const(ref) && !pvmJ_sunk(g->ir, ref);
+        map_regs[i] = in_reg && kept_by_exits(reg_of(g, ref)) ? (uint8_t)reg_of(g, ref) : IN_MEMORY;
+    }
+}
+
 static bool gen_trace(Gen *g, JitAsmOut *out)
 {
     const JitIR *ir = g->ir;
@@ -2259,6 +2288,7 @@ static bool gen_trace(Gen *g, JitAsmOut *out)
     g->exit_jumps = out->exit_jumps;
     g->out = out;
     out->body_typed = 0;
+    out->body_loaded = 0;
     gen_prologue(g);
     out->body = (uint32_t)pvmJ_asm_pos(g->a);
     g->top = pvmJ_label_new(g->a);
@@ -2276,6 +2306,7 @@ static bool gen_trace(Gen *g, JitAsmOut *out)
     if (!gen_exits(g, out->exit_jumps))
         return false;
     gen_const_pool(g);
+    note_map_regs(g, out->map_regs);
     return g->a->error == PVMJ_OK;
 }
 
@@ -2285,14 +2316,16 @@ bool pvmJ_assemble(PvmjAsm *a, const JitAsmIn *in, JitAsmOut *out)
               .exit_base = in->exit_base, .share_exits = in->share_exits,
               .kept_ir = in->kept_ir, .kept_snaps = in->kept_snaps, .vals = in->vals };
     out->exit_jumps = NULL;
+    out->map_regs = NULL;
     if (in->snaps->nsnaps == 0)
         return false;
     g.exits = malloc(in->snaps->nsnaps * sizeof *g.exits);
     g.klabel = malloc((in->ir->nk + 1) * sizeof *g.klabel);
     g.charges = malloc(in->snaps->nsnaps * sizeof *g.charges);
     out->exit_jumps = malloc(in->snaps->nsnaps * sizeof *out->exit_jumps);
-    bool ok = g.exits && g.klabel && g.charges && out->exit_jumps && allocate(&g) && plan_charges(&g) &&
-              plan_pops(&g);
+    out->map_regs = malloc(in->snaps->nmap + 1u);
+    bool ok = g.exits && g.klabel && g.charges && out->exit_jumps && out->map_regs && allocate(&g) &&
+              plan_charges(&g) && plan_pops(&g);
     if (ok) {
         for (uint32_t k = 0; k < in->ir->nk; k++)
             g.klabel[k] = -1;
@@ -2312,7 +2345,9 @@ bool pvmJ_assemble(PvmjAsm *a, const JitAsmIn *in, JitAsmOut *out)
     free(g.where);
     if (!ok) {
         free(out->exit_jumps);
+        free(out->map_regs);
         out->exit_jumps = NULL;
+        out->map_regs = NULL;
     }
     return ok;
 }

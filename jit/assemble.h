@@ -52,8 +52,16 @@ typedef struct {
     uint32_t body_typed;
     uint32_t typed_slot;
     uint8_t typed_type;
+    /* When that load's payload goes to a register no exit's code writes:
+     * the offset past the load (0: none) and the register. An exit that
+     * wrote the slot from that same register may jump in there. */
+    uint32_t body_loaded;
+    uint8_t loaded_reg;
     uint32_t *exit_jumps; /* per snapshot, the offset of the rel32 of the jmp that leaves
                            * through it once the frame is written (malloc'ed; the caller frees) */
+    uint8_t *map_regs;    /* per snapshot map entry, the register its exit stores it
+                           * from if no exit's code writes that register, else 0xFF
+                           * (malloc'ed; the caller frees) */
 } JitAsmOut;
 
 /* Appends the trace to [a]; false for an IR instruction the backend has no

@@ -56,7 +56,10 @@ typedef struct {
     uint8_t *body_typed;   /* past its first load's type guard, or NULL (JitAsmOut) */
     uint32_t typed_slot;   /* that load's slot and type */
     uint8_t typed_type;
+    uint8_t *body_loaded;  /* past that load, or NULL, and the register it loads */
+    uint8_t loaded_reg;
     uint32_t *exit_jumps;  /* per snapshot, the offset of its exit's patchable rel32 */
+    uint8_t *map_regs;     /* per snapshot entry, the register its exit stores it from */
     JitIR ir;
     JitSnapList snaps;
     const VmProto *proto;
@@ -145,6 +148,7 @@ static void trace_free(JitTrace *t)
     pvmJ_ir_free(&t->ir);
     pvmJ_snap_free(&t->snaps);
     free(t->exit_jumps);
+    free(t->map_regs);
     free(t);
 }
 
@@ -362,6 +366,7 @@ static JitTrace *compile(VM *vm, PvmJitState *j, JitFail *why)
     }
     if (!code) {
         free(out.exit_jumps);
+        free(out.map_regs);
         free(t);
         pvmJ_asm_free(&a);
         return NULL;
@@ -371,7 +376,10 @@ static JitTrace *compile(VM *vm, PvmJitState *j, JitFail *why)
     t->body_typed = out.body_typed ? (uint8_t *)code + out.body_typed : NULL;
     t->typed_slot = out.typed_slot;
     t->typed_type = out.typed_type;
+    t->body_loaded = out.body_loaded ? (uint8_t *)code + out.body_loaded : NULL;
+    t->loaded_reg = out.loaded_reg;
     t->exit_jumps = out.exit_jumps;
+    t->map_regs = out.map_regs;
     t->code_size = a.len;
     pvmJ_asm_free(&a);
     t->ir = r->ir;
@@ -760,11 +768,12 @@ static void count_trip(VM *vm, PvmJitState *j, VmFrame *f, uint32_t loop_end)
 /* Whether exit [s] of [from] leaves the slot [to]'s first load guards
  * holding a value of the type it guards: the exit writes every value of
  * its snapshot, tag and all, and its slots count from the frame below
- * the ones it pushes. Then the link skips that guard. */
-static bool exit_types_entry(const JitTrace *from, uint32_t s, const JitTrace *to)
+ * the ones it pushes. Then the link skips that guard. The snapshot
+ * entry (its index in from->snaps.map) that writes the slot, or -1. */
+static int64_t exit_types_entry(const JitTrace *from, uint32_t s, const JitTrace *to)
 {
     if (!to->body_typed)
-        return false;
+        return -1;
     const JitSnap *sn = &from->snaps.snaps[s];
     uint32_t slot = to->typed_slot;
     if (sn->nframes > 0)
@@ -772,9 +781,25 @@ static bool exit_types_entry(const JitTrace *from, uint32_t s, const JitTrace *t
     for (uint32_t i = 0; i < sn->nentries; i++) {
         const JitSnapEntry *e = &from->snaps.map[sn->map_start + i];
         if (e->slot == slot)
-            return e->ref != JIT_REF_NONE && pvmJ_ir_at(&from->ir, e->ref)->type == to->typed_type;
+            return e->ref != JIT_REF_NONE && pvmJ_ir_at(&from->ir, e->ref)->type == to->typed_type
+                       ? (int64_t)(sn->map_start + i) : -1;
     }
-    return false;
+    return -1;
+}
+
+/* Where trace [from]'s exit [s] goes on into trace [to]: past [to]'s
+ * first load when the exit wrote that slot with its type from the very
+ * register the load fills (the value is still there: in fib, n - 1 for
+ * the next call), past its type guard when it wrote it with its type,
+ * else at its body. */
+static uint8_t *link_target(const JitTrace *from, uint32_t s, const JitTrace *to)
+{
+    int64_t e = exit_types_entry(from, s, to);
+    if (e < 0)
+        return to->body;
+    if (to->body_loaded && from->map_regs[e] == to->loaded_reg)
+        return to->body_loaded;
+    return to->body_typed;
 }
 
 /* From now on trace [from]'s exit [s] goes straight on into trace [to]:
@@ -783,7 +808,7 @@ static bool exit_types_entry(const JitTrace *from, uint32_t s, const JitTrace *t
 static void link_exit(PvmJitState *j, JitTrace *from, uint32_t s, const JitTrace *to)
 {
     uint8_t *field = (uint8_t *)(uintptr_t)from->entry + from->exit_jumps[s];
-    uint8_t *target = exit_types_entry(from, s, to) ? to->body_typed : to->body;
+    uint8_t *target = link_target(from, s, to);
     if (pvmJ_mcode_patch_rel32(j->mcode, field, target))
         j->links++;
 }
