@@ -747,15 +747,21 @@ static void gen_load_value(Gen *g, const JitIns *in, JitRef ref, PvmjMem at, boo
     load_payload(g, in, ref, displaced(at, 8));
 }
 
-/* Whether [r] is one of the allocator's registers that an exit's code
- * never writes (it saves nothing and calls C only with them preserved):
- * a value there at an exit is still there when the exit jumps on. */
-static bool kept_by_exits(PvmjReg r)
+/* The allocator's registers that an exit's code never writes (it saves
+ * nothing and calls C only with them preserved) are the first GPR_SAVED
+ * of its pool: a value there at an exit is still there when the exit
+ * jumps on. */
+int pvmJ_exit_reg(uint8_t reg)
 {
     for (uint32_t i = 0; i < GPR_SAVED; i++)
-        if (gpr_pool[i] == r)
-            return true;
-    return false;
+        if (gpr_pool[i] == reg)
+            return (int)i;
+    return -1;
+}
+
+static bool kept_by_exits(PvmjReg r)
+{
+    return r != PVMJ_NOREG && pvmJ_exit_reg((uint8_t)r) >= 0;
 }
 
 /* The trace's first instruction, loading a slot with its type guarded,
@@ -764,7 +770,7 @@ static bool kept_by_exits(PvmjReg r)
  * the load does (body_loaded). */
 static void gen_sload(Gen *g, const JitIns *in, JitRef ref)
 {
-    bool first = in->b != JIT_SLOAD_TYPED && ref == JIT_REF_BIAS;
+    bool first = ref == JIT_REF_BIAS;
     if (in->b != JIT_SLOAD_TYPED) {
         guard_tag(g, in, slot_tag(in->a));
         if (first) {
@@ -776,6 +782,7 @@ static void gen_sload(Gen *g, const JitIns *in, JitRef ref)
     load_payload(g, in, ref, slot_payload(in->a));
     if (first && in->type != JIT_T_FLT && in->type != JIT_T_BOOL && kept_by_exits(reg_of(g, ref))) {
         g->out->body_loaded = (uint32_t)pvmJ_asm_pos(g->a);
+        g->out->loaded_slot = in->a;
         g->out->loaded_reg = (uint8_t)reg_of(g, ref);
     }
 }
@@ -2268,14 +2275,53 @@ static void gen_prologue(Gen *g)
     pvmJ_mov_load(g->a, PVMJ_W64, FUEL, absolute(g, (uintptr_t)&g->vm->fuel, PVMJ_RCX));
 }
 
-/* JitAsmOut.map_regs: where each snapshot entry's exit stores it from,
- * when that register survives the exit's code. */
-static void note_map_regs(const Gen *g, uint8_t *map_regs)
+/* The register kept by exits that holds [ref] at an exit, or -1. */
+static int exit_reg_of(const Gen *g, JitRef ref)
 {
-    for (uint32_t i = 0; i < g->snaps->nmap; i++) {
-        JitRef ref = g->snaps->map[i].ref;
-        bool in_reg = ref != JIT_REF_NONE && !pvmJ_ref_is_const(ref) && !pvmJ_sunk(g->ir, ref);
-        map_regs[i] = in_reg && kept_by_exits(reg_of(g, ref)) ? (uint8_t)reg_of(g, ref) : IN_MEMORY;
+    if (ref == JIT_REF_NONE || pvmJ_ref_is_const(ref) || pvmJ_sunk(g->ir, ref))
+        return -1;
+    PvmjReg r = reg_of(g, ref);
+    return kept_by_exits(r) ? pvmJ_exit_reg((uint8_t)r) : -1;
+}
+
+static bool retf_before(const Gen *g, uint32_t at)
+{
+    for (uint32_t k = 0; k < at; k++)
+        if (g->ir->ins[k].op == JIT_IR_RETF)
+            return true;
+    return false;
+}
+
+/* JitAsmOut.exit_regs for snapshot [s]: a value its exit stores from a
+ * register kept by exits; and, in a trace with no loop and no RETF before
+ * the exit, the load of a slot the exit leaves alone whose register still
+ * holds it there (its last use is at or after the exit's guard): the
+ * frame holds what the trace loaded in every slot it did not write, and
+ * a slot it wrote that is live at the exit is one of the exit's stores. */
+static void note_exit_regs(const Gen *g, uint32_t s, uint16_t *row)
+{
+    const JitSnap *sn = &g->snaps->snaps[s];
+    for (uint32_t i = 0; i < JIT_EXIT_REGS; i++)
+        row[i] = JIT_NO_SLOT;
+    for (uint32_t e = 0; e < sn->nentries; e++) {
+        const JitSnapEntry *en = &g->snaps->map[sn->map_start + e];
+        int r = exit_reg_of(g, en->ref);
+        if (r >= 0 && row[r] == JIT_NO_SLOT)
+            row[r] = en->slot;
+    }
+    uint32_t at = last_exit_of(g, s, g->ir->nins);
+    if (at == UINT32_MAX || g->loop_at != UINT32_MAX || retf_before(g, at))
+        return;
+    for (uint32_t k = 0; k < index_of(sn->ref) && k < g->ir->nins; k++) {
+        const JitIns *in = &g->ir->ins[k];
+        int r = in->op == JIT_IR_SLOAD ? exit_reg_of(g, (JitRef)(JIT_REF_BIAS + k)) : -1;
+        if (r < 0 || row[r] != JIT_NO_SLOT || g->last[k] < at)
+            continue;
+        bool stored = false;
+        for (uint32_t e = 0; e < sn->nentries && !stored; e++)
+            stored = g->snaps->map[sn->map_start + e].slot == in->a;
+        if (!stored)
+            row[r] = (uint16_t)in->a;
     }
 }
 
@@ -2306,7 +2352,8 @@ static bool gen_trace(Gen *g, JitAsmOut *out)
     if (!gen_exits(g, out->exit_jumps))
         return false;
     gen_const_pool(g);
-    note_map_regs(g, out->map_regs);
+    for (uint32_t s = 0; s < g->snaps->nsnaps; s++)
+        note_exit_regs(g, s, &out->exit_regs[s * JIT_EXIT_REGS]);
     return g->a->error == PVMJ_OK;
 }
 
@@ -2316,15 +2363,15 @@ bool pvmJ_assemble(PvmjAsm *a, const JitAsmIn *in, JitAsmOut *out)
               .exit_base = in->exit_base, .share_exits = in->share_exits,
               .kept_ir = in->kept_ir, .kept_snaps = in->kept_snaps, .vals = in->vals };
     out->exit_jumps = NULL;
-    out->map_regs = NULL;
+    out->exit_regs = NULL;
     if (in->snaps->nsnaps == 0)
         return false;
     g.exits = malloc(in->snaps->nsnaps * sizeof *g.exits);
     g.klabel = malloc((in->ir->nk + 1) * sizeof *g.klabel);
     g.charges = malloc(in->snaps->nsnaps * sizeof *g.charges);
     out->exit_jumps = malloc(in->snaps->nsnaps * sizeof *out->exit_jumps);
-    out->map_regs = malloc(in->snaps->nmap + 1u);
-    bool ok = g.exits && g.klabel && g.charges && out->exit_jumps && out->map_regs && allocate(&g) &&
+    out->exit_regs = malloc(in->snaps->nsnaps * JIT_EXIT_REGS * sizeof *out->exit_regs);
+    bool ok = g.exits && g.klabel && g.charges && out->exit_jumps && out->exit_regs && allocate(&g) &&
               plan_charges(&g) && plan_pops(&g);
     if (ok) {
         for (uint32_t k = 0; k < in->ir->nk; k++)
@@ -2345,9 +2392,9 @@ bool pvmJ_assemble(PvmjAsm *a, const JitAsmIn *in, JitAsmOut *out)
     free(g.where);
     if (!ok) {
         free(out->exit_jumps);
-        free(out->map_regs);
+        free(out->exit_regs);
         out->exit_jumps = NULL;
-        out->map_regs = NULL;
+        out->exit_regs = NULL;
     }
     return ok;
 }

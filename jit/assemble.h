@@ -52,17 +52,24 @@ typedef struct {
     uint32_t body_typed;
     uint32_t typed_slot;
     uint8_t typed_type;
-    /* When that load's payload goes to a register no exit's code writes:
-     * the offset past the load (0: none) and the register. An exit that
-     * wrote the slot from that same register may jump in there. */
+    /* When the trace starts with a load of a slot (guarded or not) whose
+     * payload goes to a register no exit's code writes: the offset past
+     * the load (0: none), the slot and the register. An exit leaving that
+     * slot's value in that register may jump in there. */
     uint32_t body_loaded;
+    uint32_t loaded_slot;
     uint8_t loaded_reg;
     uint32_t *exit_jumps; /* per snapshot, the offset of the rel32 of the jmp that leaves
                            * through it once the frame is written (malloc'ed; the caller frees) */
-    uint8_t *map_regs;    /* per snapshot map entry, the register its exit stores it
-                           * from if no exit's code writes that register, else 0xFF
-                           * (malloc'ed; the caller frees) */
+    /* Per snapshot, JIT_EXIT_REGS slots: for each register no exit's code
+     * writes (pvmJ_exit_reg), the frame slot whose value it holds when the
+     * exit jumps on, or JIT_NO_SLOT (malloc'ed; the caller frees). */
+    uint16_t *exit_regs;
 } JitAsmOut;
+#define JIT_EXIT_REGS 3u
+#define JIT_NO_SLOT 0xFFFFu
+/* The index among those registers of [reg], or -1. */
+int pvmJ_exit_reg(uint8_t reg);
 
 /* Appends the trace to [a]; false for an IR instruction the backend has no
  * code for, or an encoder or allocation error. */

@@ -56,10 +56,11 @@ typedef struct {
     uint8_t *body_typed;   /* past its first load's type guard, or NULL (JitAsmOut) */
     uint32_t typed_slot;   /* that load's slot and type */
     uint8_t typed_type;
-    uint8_t *body_loaded;  /* past that load, or NULL, and the register it loads */
+    uint8_t *body_loaded;  /* past its first load (guarded or not), or NULL; */
+    uint32_t loaded_slot;  /* the slot it loads and the register it fills */
     uint8_t loaded_reg;
     uint32_t *exit_jumps;  /* per snapshot, the offset of its exit's patchable rel32 */
-    uint8_t *map_regs;     /* per snapshot entry, the register its exit stores it from */
+    uint16_t *exit_regs;   /* per snapshot, the slots the registers kept by exits hold (JitAsmOut) */
     JitIR ir;
     JitSnapList snaps;
     const VmProto *proto;
@@ -148,7 +149,7 @@ static void trace_free(JitTrace *t)
     pvmJ_ir_free(&t->ir);
     pvmJ_snap_free(&t->snaps);
     free(t->exit_jumps);
-    free(t->map_regs);
+    free(t->exit_regs);
     free(t);
 }
 
@@ -366,7 +367,7 @@ static JitTrace *compile(VM *vm, PvmJitState *j, JitFail *why)
     }
     if (!code) {
         free(out.exit_jumps);
-        free(out.map_regs);
+        free(out.exit_regs);
         free(t);
         pvmJ_asm_free(&a);
         return NULL;
@@ -377,9 +378,10 @@ static JitTrace *compile(VM *vm, PvmJitState *j, JitFail *why)
     t->typed_slot = out.typed_slot;
     t->typed_type = out.typed_type;
     t->body_loaded = out.body_loaded ? (uint8_t *)code + out.body_loaded : NULL;
+    t->loaded_slot = out.loaded_slot;
     t->loaded_reg = out.loaded_reg;
     t->exit_jumps = out.exit_jumps;
-    t->map_regs = out.map_regs;
+    t->exit_regs = out.exit_regs;
     t->code_size = a.len;
     pvmJ_asm_free(&a);
     t->ir = r->ir;
@@ -768,12 +770,11 @@ static void count_trip(VM *vm, PvmJitState *j, VmFrame *f, uint32_t loop_end)
 /* Whether exit [s] of [from] leaves the slot [to]'s first load guards
  * holding a value of the type it guards: the exit writes every value of
  * its snapshot, tag and all, and its slots count from the frame below
- * the ones it pushes. Then the link skips that guard. The snapshot
- * entry (its index in from->snaps.map) that writes the slot, or -1. */
-static int64_t exit_types_entry(const JitTrace *from, uint32_t s, const JitTrace *to)
+ * the ones it pushes. Then the link skips that guard. */
+static bool exit_types_entry(const JitTrace *from, uint32_t s, const JitTrace *to)
 {
     if (!to->body_typed)
-        return -1;
+        return false;
     const JitSnap *sn = &from->snaps.snaps[s];
     uint32_t slot = to->typed_slot;
     if (sn->nframes > 0)
@@ -781,25 +782,41 @@ static int64_t exit_types_entry(const JitTrace *from, uint32_t s, const JitTrace
     for (uint32_t i = 0; i < sn->nentries; i++) {
         const JitSnapEntry *e = &from->snaps.map[sn->map_start + i];
         if (e->slot == slot)
-            return e->ref != JIT_REF_NONE && pvmJ_ir_at(&from->ir, e->ref)->type == to->typed_type
-                       ? (int64_t)(sn->map_start + i) : -1;
+            return e->ref != JIT_REF_NONE && pvmJ_ir_at(&from->ir, e->ref)->type == to->typed_type;
     }
-    return -1;
+    return false;
 }
 
-/* Where trace [from]'s exit [s] goes on into trace [to]: past [to]'s
- * first load when the exit wrote that slot with its type from the very
- * register the load fills (the value is still there: in fib, n - 1 for
- * the next call), past its type guard when it wrote it with its type,
- * else at its body. */
+/* Whether exit [s] of [from] leaves the value of the slot [to]'s first
+ * load reads in the very register that load fills (jit/assemble.h,
+ * exit_regs): in fib, n - 1 the call's exit stores for the callee, and n
+ * itself where `n < 2` fails. */
+static bool exit_passes_load(const JitTrace *from, uint32_t s, const JitTrace *to)
+{
+    if (!to->body_loaded)
+        return false;
+    const JitSnap *sn = &from->snaps.snaps[s];
+    uint32_t slot = to->loaded_slot;
+    if (sn->nframes > 0)
+        slot += from->snaps.frames[sn->frame_start + sn->nframes - 1u].base;
+    int r = pvmJ_exit_reg(to->loaded_reg);
+    return r >= 0 && from->exit_regs[s * JIT_EXIT_REGS + (uint32_t)r] == slot;
+}
+
+/* Where trace [from]'s exit [s] goes on into trace [to]. A first load
+ * with a type guard: past the load when the exit wrote the slot with its
+ * type and left it in the load's register, past the guard when it wrote
+ * it with its type, else at the body. A first load without one (a side
+ * trace, entered from its parent's exit only): past it when the exit
+ * leaves its value in its register. */
 static uint8_t *link_target(const JitTrace *from, uint32_t s, const JitTrace *to)
 {
-    int64_t e = exit_types_entry(from, s, to);
-    if (e < 0)
+    bool passes = exit_passes_load(from, s, to);
+    if (!to->body_typed)
+        return passes ? to->body_loaded : to->body;
+    if (!exit_types_entry(from, s, to))
         return to->body;
-    if (to->body_loaded && from->map_regs[e] == to->loaded_reg)
-        return to->body_loaded;
-    return to->body_typed;
+    return passes ? to->body_loaded : to->body_typed;
 }
 
 /* From now on trace [from]'s exit [s] goes straight on into trace [to]:
