@@ -2371,9 +2371,15 @@ static JitRecStatus rec_return_to_caller(JitRecorder *r)
     if (r->status != JIT_REC_GO)
         return r->status;
     JitRef kvm = pvmJ_k_gc(&r->ir, JIT_T_PTR, vm);
-    JitRef n = emit(r, JIT_IR_FLOAD, JIT_T_INT, kvm, (JitRef)offsetof(VM, nframes));
+    /* The count as the trace found it, [popped] RETFs ago: loaded before
+     * the first, and kept. A load after it could read the count a RETF
+     * has taken a frame off (it stores the count when a C call follows
+     * it, jit/assemble.c, plan_pops), where a C call that changes
+     * objects has kept the load from being the first one again. */
+    if (r->popped == 0)
+        r->nframes_entry = emit(r, JIT_IR_FLOAD, JIT_T_INT, kvm, (JitRef)offsetof(VM, nframes));
+    JitRef n = r->nframes_entry;
     JitRef frames = emit(r, JIT_IR_FLOAD, JIT_T_PTR, kvm, (JitRef)offsetof(VM, frames));
-    /* nframes was loaded at the trace's entry: [popped] RETFs ago */
     JitRef index = emit(r, JIT_IR_SUB, JIT_T_INT, n, pvmJ_k_int(&r->ir, 2 + (int64_t)r->popped));
     JitRef stop = emit(r, JIT_IR_FLOAD, JIT_T_INT, kvm, (JitRef)offsetof(VM, exec_stop));
     if (!rec_guard(r, JIT_IR_GE, JIT_T_INT, index, stop))

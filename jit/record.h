@@ -134,6 +134,7 @@ typedef struct JitRecorder {
     uint32_t fbase;        /* the running frame's local 0, as a slot */
     uint32_t inlined;      /* calls inlined, for -j v */
     uint32_t popped;       /* frames a side trace returned from (RETF) */
+    JitRef nframes_entry;  /* vm->nframes as the trace found it, loaded at its first RETF */
     uint32_t unroll_left;  /* inner-loop back edges it may still unroll */
     uint32_t unrolled;     /* back edges unrolled, for -j v */
     const VmProto *tree_fn;/* a side trace: its tree's root loop, in tree_fn at */
