@@ -28,7 +28,9 @@
  * and a wrong argument count from a callee that changes mid-loop. A
  * quarter of the int ones recurse (to depth 7 at most, calling nothing
  * else and with no loop, so that runs stay short), so that function
- * traces and their returns into every kind of caller are exercised.
+ * traces and their returns into every kind of caller are exercised; a
+ * third of those from two call sites the data picks between, changing an
+ * array between returns.
  * Output goes straight to stdout in generation order. */
 #include <inttypes.h>
 #include <stdarg.h>
@@ -1308,6 +1310,26 @@ static void gen_globals(void)
 /* What combines a recursive kernel function's results (ints only). */
 static const char *const rec_ops[] = { "+", "-", "^", "|" };
 
+/* The end of recursive kernel kN of the third kind: two call sites the
+ * data picks between, and an array changed between a call's return and
+ * this one's, so that returns into callers are checked by the frame count
+ * after a C call that changes objects. */
+static void gen_krecurse_two_sites(int index, const Var *p, const Var *q)
+{
+    int r = name_counter++;
+    line("let r%d = 0;\n", r);
+    line("if (%s & 1) == 0 { r%d = k%d((%s & 7) - 1, ", q->name, r, index, p->name);
+    gen_kind(K_INT, 2);
+    out(") + 1; } else { r%d = (k%d((%s & 7) - 1, ", r, index, p->name);
+    gen_kind(K_INT, 2);
+    out(") & 65535) * 3; }\n");
+    line("push(kbuf, r%d);\n", r);
+    line("pop(kbuf);\n");
+    line("return r%d %s ", r, PICK(rec_ops));
+    gen_kind(K_INT, 2);
+    out(";\n");
+}
+
 /* k0, k1, ...: small kernel functions of two ints (or numbers) that
  * return one, called from loops so that traces inline them: a let, a
  * couple of kernel statements (most without loops: an inner loop in a
@@ -1321,7 +1343,7 @@ static void gen_kfunc(int index)
      * to a depth of at most 7 ((p & 7) falls by 1 or 2 each call), so that
      * function traces, their recursion and their returns into every
      * caller are recorded and exited at every depth. */
-    int recursive = kind == K_INT && chance(25) ? between(1, 2) : 0;
+    int recursive = kind == K_INT && chance(25) ? between(1, 3) : 0;
     line("fn k%d(", index);
     Var *p = declare("p", kind);
     Var *q = declare("q", kind);
@@ -1359,19 +1381,23 @@ static void gen_kfunc(int index)
         gen_kind(kind, 2);
         out("; }\n");
     }
-    line("return ");
-    if (recursive) {
-        out("k%d((%s & 7) - 1, ", index, p->name);
-        gen_kind(kind, 2);
-        out(") %s ", PICK(rec_ops));
-        if (recursive == 2) {
-            out("k%d((%s & 7) - 2, ", index, p->name);
+    if (recursive == 3) {
+        gen_krecurse_two_sites(index, p, q);
+    } else {
+        line("return ");
+        if (recursive) {
+            out("k%d((%s & 7) - 1, ", index, p->name);
             gen_kind(kind, 2);
             out(") %s ", PICK(rec_ops));
+            if (recursive == 2) {
+                out("k%d((%s & 7) - 2, ", index, p->name);
+                gen_kind(kind, 2);
+                out(") %s ", PICK(rec_ops));
+            }
         }
+        gen_kind(kind, 2);
+        out(";\n");
     }
-    gen_kind(kind, 2);
-    out(";\n");
     close_block(saved);
     pure = flat = strict = 0;
     in_helper = 0;
@@ -1392,6 +1418,7 @@ static void gen_error_funcs(void)
     line("fn kone(i) { return i; }\n");
     line("fn sink(v) { chk = chk * 7 + len(str(v)); return nil; }\n");
     line("fn mkc(s) { let c = s; return fn (d) { c = (c + d) %% 1000003; return c; }; }\n");
+    line("let kbuf = [0];\n");
 }
 
 /* h0, h1, ...: functions of two ints returning an int; hN calls only h0..hN-1. */
