@@ -53,17 +53,23 @@
 #if PVM_JIT
 
 /* Registers the allocator hands out; rax, rcx, rdx, r11, xmm0 and xmm1
- * are the code generator's scratch, rbx, r12 and r15 are fixed. The first
- * GPR_SAVED survive a C call; no SSE register does. */
-#define GPR_N 8
-#define GPR_SAVED 3
+ * are the code generator's scratch, rbx, r12, r14 and r15 are fixed. The
+ * first GPR_SAVED survive a C call; no SSE register does. */
+#define GPR_N 7
+#define GPR_SAVED 2
 #define XMM_N 14
-static const PvmjReg gpr_pool[GPR_N] = { PVMJ_R13, PVMJ_R14, PVMJ_RBP, PVMJ_RSI,
+static const PvmjReg gpr_pool[GPR_N] = { PVMJ_R13, PVMJ_RBP, PVMJ_RSI,
                                           PVMJ_RDI, PVMJ_R8, PVMJ_R9, PVMJ_R10 };
 static const PvmjReg xmm_pool[XMM_N] = { PVMJ_XMM2, PVMJ_XMM3, PVMJ_XMM4, PVMJ_XMM5, PVMJ_XMM6,
                                           PVMJ_XMM7, PVMJ_XMM8, PVMJ_XMM9, PVMJ_XMM10, PVMJ_XMM11,
                                           PVMJ_XMM12, PVMJ_XMM13, PVMJ_XMM14, PVMJ_XMM15 };
 #define FUEL PVMJ_R15
+/* vm->nframes, kept in r14 by all machine code: loaded by the prologue,
+ * and written with the VM's copy wherever that changes (an exit pushing
+ * or popping frames, a RETF that stores the count). A trace reads the
+ * count from the register: the count an exit stores and the next trace
+ * loads would otherwise go through memory from one call to the next. */
+#define NFRAMES PVMJ_R14
 
 /* Where a value lives: a register (PVMJ_RAX.. or PVMJ_XMM0..), else its home slot. */
 #define IN_MEMORY ((uint8_t)0xFF)
@@ -125,9 +131,21 @@ static bool has_value(const JitIns *in)
     return in->type != JIT_T_VOID && in->op != JIT_IR_PHI;
 }
 
+/* Whether instruction [k] loads vm->nframes where the VM's copy is the
+ * one the trace entered with all along (no RETF stores it, plan_pops):
+ * then it is r14, and no code. */
+static bool is_frame_count(const Gen *g, uint32_t k)
+{
+    const JitIns *in = &g->ir->ins[k];
+    return g->defer_pops && in->op == JIT_IR_FLOAD && pvmJ_ref_is_const(in->a) &&
+           pvmJ_ir_at(g->ir, in->a)->op == JIT_IR_KGC && in->b == (JitRef)offsetof(VM, nframes) &&
+           g->ir->kval[JIT_REF_BIAS - 1u - in->a] == (uint64_t)(uintptr_t)g->vm;
+}
+
 static bool needs_register(const Gen *g, uint32_t k)
 {
-    return has_value(&g->ir->ins[k]) && !g->fused[k] && !pvmJ_sunk(g->ir, (JitRef)(JIT_REF_BIAS + k));
+    return has_value(&g->ir->ins[k]) && !g->fused[k] && !pvmJ_sunk(g->ir, (JitRef)(JIT_REF_BIAS + k)) &&
+           !is_frame_count(g, k);
 }
 
 /* The bits of constant [ref]: an int, a float's, a pointer or a primitive. */
@@ -311,7 +329,8 @@ static void find_free_operands(Gen *g)
             continue;
         uint32_t k = index_of(guard->b);
         const JitIns *load = &ir->ins[k];
-        if (k >= j || load->op != JIT_IR_FLOAD || !pvmJ_ref_is_const(load->a) || uses[k] != 1 || held[k])
+        if (k >= j || load->op != JIT_IR_FLOAD || !pvmJ_ref_is_const(load->a) || uses[k] != 1 || held[k] ||
+            is_frame_count(g, k))
             continue;
         bool pure = true;
         for (uint32_t i = k + 1; i < j && pure; i++)
@@ -512,6 +531,9 @@ static bool allocate(Gen *g)
     for (uint32_t k = 0; k <= n; k++)
         g->phi_of[k] = JIT_REF_NONE;
     memset(g->where, IN_MEMORY, n + 1);
+    for (uint32_t k = 0; k < n; k++)
+        if (is_frame_count(g, k))
+            g->where[k] = NFRAMES;
     find_fused(g);
     find_free_operands(g);
     find_last_uses(g);
@@ -942,12 +964,19 @@ static void gen_charge_undos(Gen *g)
     }
 }
 
+/* The VM's frame count is [NFRAMES] less [by]: both are written. */
+static void drop_frames(Gen *g, int32_t by)
+{
+    pvmJ_alu_ri(g->a, PVMJ_SUB, PVMJ_W64, NFRAMES, by);
+    pvmJ_mov_store(g->a, PVMJ_W64, absolute(g, (uintptr_t)&g->vm->nframes, PVMJ_RCX), NFRAMES);
+}
+
 /* Back in the caller: its frame is the top one, its local 0 n slots down. */
 static void gen_retf(Gen *g, const JitIns *in)
 {
     pvmJ_alu_ri(g->a, PVMJ_SUB, PVMJ_W64, PVMJ_RBX, (int32_t)(in->a * sizeof(Value)));
     if (!g->defer_pops)
-        pvmJ_alu_mi(g->a, PVMJ_SUB, PVMJ_W64, absolute(g, (uintptr_t)&g->vm->nframes, PVMJ_RCX), 1);
+        drop_frames(g, 1);
 }
 
 /* The VM's frame count is the trace's to keep right only where someone
@@ -992,7 +1021,7 @@ static void gen_exit_pops(Gen *g, const JitSnap *sn)
 {
     uint32_t p = g->popped[sn - g->snaps->snaps];
     if (p > 0 && pops_in_push(g, sn) == 0)
-        pvmJ_alu_mi(g->a, PVMJ_SUB, PVMJ_W64, absolute(g, (uintptr_t)&g->vm->nframes, PVMJ_RCX), (int32_t)p);
+        drop_frames(g, (int32_t)p);
 }
 
 static void gen_count_trip(Gen *g)
@@ -1793,7 +1822,10 @@ static bool gen_ins(Gen *g, JitRef ref)
     case JIT_IR_ALOAD: gen_aload(g, in, ref); return true;
     case JIT_IR_BLOAD: gen_bload(g, in, ref); return true;
     case JIT_IR_ASTORE: gen_astore(g, in); return true;
-    case JIT_IR_FLOAD: gen_field_load(g, in->a, (int32_t)in->b, ref); return true;
+    case JIT_IR_FLOAD:
+        if (!is_frame_count(g, index_of(ref))) /* else: r14 */
+            gen_field_load(g, in->a, (int32_t)in->b, ref);
+        return true;
     case JIT_IR_HKEY: gen_hkey(g, in); return true;
     case JIT_IR_CARG: return true; /* read by its CALLC or CALLR */
     case JIT_IR_CALLC: gen_callc(g, in, ref); return true;
@@ -1885,12 +1917,10 @@ static void gen_frames_body(Gen *g, const JitSnap *sn, bool in_line)
 {
     const JitSnapFrame *fr = &g->snaps->frames[sn->frame_start];
     int32_t pops = (int32_t)pops_in_push(g, sn), size = (int32_t)sizeof(VmFrame);
-    PvmjMem nframes = absolute(g, (uintptr_t)&g->vm->nframes, PVMJ_RCX);
     /* rax = &frames[nframes as the VM has it]; the first new frame is
      * [pops] below that, each caller's the one below its callee's */
-    pvmJ_mov_load(g->a, PVMJ_W64, PVMJ_RDX, nframes);
     pvmJ_mov_load(g->a, PVMJ_W64, PVMJ_R11, absolute(g, (uintptr_t)&g->vm->frames, PVMJ_R11));
-    pvmJ_imul_rri(g->a, PVMJ_W64, PVMJ_RAX, PVMJ_RDX, size);
+    pvmJ_imul_rri(g->a, PVMJ_W64, PVMJ_RAX, NFRAMES, size);
     pvmJ_alu_rr(g->a, PVMJ_ADD, PVMJ_W64, PVMJ_RAX, PVMJ_R11);
     int32_t at = 0;
     for (uint16_t k = 0; k < sn->nframes; k++) {
@@ -1909,8 +1939,8 @@ static void gen_frames_body(Gen *g, const JitSnap *sn, bool in_line)
         }
     }
     if ((int32_t)sn->nframes != pops)
-        pvmJ_alu_ri(g->a, PVMJ_ADD, PVMJ_W64, PVMJ_RDX, (int32_t)sn->nframes - pops);
-    pvmJ_mov_store(g->a, PVMJ_W64, nframes, PVMJ_RDX);
+        pvmJ_alu_ri(g->a, PVMJ_ADD, PVMJ_W64, NFRAMES, (int32_t)sn->nframes - pops);
+    pvmJ_mov_store(g->a, PVMJ_W64, absolute(g, (uintptr_t)&g->vm->nframes, PVMJ_RCX), NFRAMES);
     pvmJ_lea(g->a, PVMJ_RBX, slot_tag(fr[sn->nframes - 1].base));
     pvmJ_mov_store(g->a, PVMJ_W64, pvmj_mem(PVMJ_RAX, at + (int32_t)offsetof(VmFrame, base)), PVMJ_RBX);
 }
@@ -2273,6 +2303,7 @@ static void gen_prologue(Gen *g)
     pvmJ_mov_rr(g->a, PVMJ_W64, PVMJ_RBX, PVMJ_RDI);
     pvmJ_mov_rr(g->a, PVMJ_W64, PVMJ_R12, PVMJ_RSI);
     pvmJ_mov_load(g->a, PVMJ_W64, FUEL, absolute(g, (uintptr_t)&g->vm->fuel, PVMJ_RCX));
+    pvmJ_mov_load(g->a, PVMJ_W64, NFRAMES, absolute(g, (uintptr_t)&g->vm->nframes, PVMJ_RCX));
 }
 
 /* The register kept by exits that holds [ref] at an exit, or -1. */
@@ -2371,8 +2402,8 @@ bool pvmJ_assemble(PvmjAsm *a, const JitAsmIn *in, JitAsmOut *out)
     g.charges = malloc(in->snaps->nsnaps * sizeof *g.charges);
     out->exit_jumps = malloc(in->snaps->nsnaps * sizeof *out->exit_jumps);
     out->exit_regs = malloc(in->snaps->nsnaps * JIT_EXIT_REGS * sizeof *out->exit_regs);
-    bool ok = g.exits && g.klabel && g.charges && out->exit_jumps && out->exit_regs && allocate(&g) &&
-              plan_charges(&g) && plan_pops(&g);
+    bool ok = g.exits && g.klabel && g.charges && out->exit_jumps && out->exit_regs && plan_pops(&g) &&
+              allocate(&g) && plan_charges(&g);
     if (ok) {
         for (uint32_t k = 0; k < in->ir->nk; k++)
             g.klabel[k] = -1;

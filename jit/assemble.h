@@ -66,7 +66,7 @@ typedef struct {
      * exit jumps on, or JIT_NO_SLOT (malloc'ed; the caller frees). */
     uint16_t *exit_regs;
 } JitAsmOut;
-#define JIT_EXIT_REGS 3u
+#define JIT_EXIT_REGS 2u
 #define JIT_NO_SLOT 0xFFFFu
 /* The index among those registers of [reg], or -1. */
 int pvmJ_exit_reg(uint8_t reg);
