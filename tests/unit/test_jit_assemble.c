@@ -76,6 +76,7 @@ static uint32_t run(Fixture *f)
     assert_true(out.body > 0 && out.body < a.len);
     pvmJ_asm_free(&a);
     free(out.exit_jumps);
+    free(out.exit_regs);
     JitEntry entry = (JitEntry)(uintptr_t)code;
     return entry(f->frame, f->vals);
 }
@@ -392,6 +393,7 @@ static void test_retf_moves_the_base(void **state)
     assert_non_null(entry);
     pvmJ_asm_free(&a);
     free(out.exit_jumps);
+    free(out.exit_regs);
     assert_int_equal(entry(&f->frame[4], f->vals), 0);
     assert_int_equal(f->vm->nframes, 4);
     f->vm->nframes = frames;
