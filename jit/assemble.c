@@ -2323,31 +2323,28 @@ static bool retf_before(const Gen *g, uint32_t at)
     return false;
 }
 
-/* JitAsmOut.exit_regs for snapshot [s]: a value its exit stores from a
- * register kept by exits; and, in a trace with no loop and no RETF before
- * the exit, the load of a slot the exit leaves alone whose register still
- * holds it there (its last use is at or after the exit's guard): the
- * frame holds what the trace loaded in every slot it did not write, and
- * a slot it wrote that is live at the exit is one of the exit's stores. */
+/* JitAsmOut.exit_regs for snapshot [s]: in a trace with no loop and no
+ * RETF before the exit, the load of a slot the exit leaves alone whose
+ * register, one kept by exits, still holds it there (its last use is at
+ * or after the exit's guard): the frame holds what the trace loaded in
+ * every slot it did not write, and a slot it wrote that is live at the
+ * exit is one of the exit's stores. (Those the exit stores are found from
+ * JitAsmOut.where when a link asks.) */
 static void note_exit_regs(const Gen *g, uint32_t s, uint16_t *row)
 {
     const JitSnap *sn = &g->snaps->snaps[s];
     for (uint32_t i = 0; i < JIT_EXIT_REGS; i++)
         row[i] = JIT_NO_SLOT;
-    for (uint32_t e = 0; e < sn->nentries; e++) {
-        const JitSnapEntry *en = &g->snaps->map[sn->map_start + e];
-        int r = exit_reg_of(g, en->ref);
-        if (r >= 0 && row[r] == JIT_NO_SLOT)
-            row[r] = en->slot;
-    }
+    if (g->loop_at != UINT32_MAX || sn->sunk || sn->ccall || sn->stitch)
+        return; /* or never linked */
     uint32_t at = last_exit_of(g, s, g->ir->nins);
-    if (at == UINT32_MAX || g->loop_at != UINT32_MAX || retf_before(g, at))
+    if (at == UINT32_MAX || retf_before(g, at))
         return;
     for (uint32_t k = 0; k < index_of(sn->ref) && k < g->ir->nins; k++) {
         const JitIns *in = &g->ir->ins[k];
         int r = in->op == JIT_IR_SLOAD ? exit_reg_of(g, (JitRef)(JIT_REF_BIAS + k)) : -1;
         if (r < 0 || row[r] != JIT_NO_SLOT || g->last[k] < at)
-            continue;
+            continue; /* not in a kept register there */
         bool stored = false;
         for (uint32_t e = 0; e < sn->nentries && !stored; e++)
             stored = g->snaps->map[sn->map_start + e].slot == in->a;
@@ -2395,6 +2392,7 @@ bool pvmJ_assemble(PvmjAsm *a, const JitAsmIn *in, JitAsmOut *out)
               .kept_ir = in->kept_ir, .kept_snaps = in->kept_snaps, .vals = in->vals };
     out->exit_jumps = NULL;
     out->exit_regs = NULL;
+    out->where = NULL;
     if (in->snaps->nsnaps == 0)
         return false;
     g.exits = malloc(in->snaps->nsnaps * sizeof *g.exits);
@@ -2420,8 +2418,9 @@ bool pvmJ_assemble(PvmjAsm *a, const JitAsmIn *in, JitAsmOut *out)
     free(g.refund);
     free(g.popped);
     free(g.weight);
-    free(g.where);
+    out->where = ok ? g.where : NULL;
     if (!ok) {
+        free(g.where);
         free(out->exit_jumps);
         free(out->exit_regs);
         out->exit_jumps = NULL;

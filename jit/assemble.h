@@ -62,9 +62,14 @@ typedef struct {
     uint32_t *exit_jumps; /* per snapshot, the offset of the rel32 of the jmp that leaves
                            * through it once the frame is written (malloc'ed; the caller frees) */
     /* Per snapshot, JIT_EXIT_REGS slots: for each register no exit's code
-     * writes (pvmJ_exit_reg), the frame slot whose value it holds when the
-     * exit jumps on, or JIT_NO_SLOT (malloc'ed; the caller frees). */
+     * writes (pvmJ_exit_reg), the frame slot it holds the trace's load of
+     * when the exit jumps on, a slot the exit leaves alone; or JIT_NO_SLOT
+     * (malloc'ed; the caller frees). */
     uint16_t *exit_regs;
+    /* Per IR instruction, the register its value is in (an exit stores
+     * its snapshot's values from there), or 0xFF (malloc'ed; the caller
+     * frees). */
+    uint8_t *where;
 } JitAsmOut;
 #define JIT_EXIT_REGS 2u
 #define JIT_NO_SLOT 0xFFFFu

@@ -61,6 +61,7 @@ typedef struct {
     uint8_t loaded_reg;
     uint32_t *exit_jumps;  /* per snapshot, the offset of its exit's patchable rel32 */
     uint16_t *exit_regs;   /* per snapshot, the slots the registers kept by exits hold (JitAsmOut) */
+    uint8_t *where;        /* per IR instruction, its register (JitAsmOut) */
     JitIR ir;
     JitSnapList snaps;
     const VmProto *proto;
@@ -150,6 +151,7 @@ static void trace_free(JitTrace *t)
     pvmJ_snap_free(&t->snaps);
     free(t->exit_jumps);
     free(t->exit_regs);
+    free(t->where);
     free(t);
 }
 
@@ -368,6 +370,7 @@ static JitTrace *compile(VM *vm, PvmJitState *j, JitFail *why)
     if (!code) {
         free(out.exit_jumps);
         free(out.exit_regs);
+        free(out.where);
         free(t);
         pvmJ_asm_free(&a);
         return NULL;
@@ -382,6 +385,7 @@ static JitTrace *compile(VM *vm, PvmJitState *j, JitFail *why)
     t->loaded_reg = out.loaded_reg;
     t->exit_jumps = out.exit_jumps;
     t->exit_regs = out.exit_regs;
+    t->where = out.where;
     t->code_size = a.len;
     pvmJ_asm_free(&a);
     t->ir = r->ir;
@@ -793,14 +797,21 @@ static bool exit_types_entry(const JitTrace *from, uint32_t s, const JitTrace *t
  * itself where `n < 2` fails. */
 static bool exit_passes_load(const JitTrace *from, uint32_t s, const JitTrace *to)
 {
-    if (!to->body_loaded)
+    int r = pvmJ_exit_reg(to->loaded_reg);
+    if (!to->body_loaded || r < 0)
         return false;
     const JitSnap *sn = &from->snaps.snaps[s];
     uint32_t slot = to->loaded_slot;
     if (sn->nframes > 0)
         slot += from->snaps.frames[sn->frame_start + sn->nframes - 1u].base;
-    int r = pvmJ_exit_reg(to->loaded_reg);
-    return r >= 0 && from->exit_regs[s * JIT_EXIT_REGS + (uint32_t)r] == slot;
+    for (uint32_t i = 0; i < sn->nentries; i++) { /* a value the exit stores */
+        JitRef ref = from->snaps.map[sn->map_start + i].ref;
+        if (from->snaps.map[sn->map_start + i].slot != slot)
+            continue;
+        return ref != JIT_REF_NONE && !pvmJ_ref_is_const(ref) && !pvmJ_sunk(&from->ir, ref) &&
+               from->where[ref - JIT_REF_BIAS] == to->loaded_reg;
+    }
+    return from->exit_regs[s * JIT_EXIT_REGS + (uint32_t)r] == slot; /* a load it left */
 }
 
 /* Where trace [from]'s exit [s] goes on into trace [to]. A first load

@@ -77,6 +77,7 @@ static uint32_t run(Fixture *f)
     pvmJ_asm_free(&a);
     free(out.exit_jumps);
     free(out.exit_regs);
+    free(out.where);
     JitEntry entry = (JitEntry)(uintptr_t)code;
     return entry(f->frame, f->vals);
 }
@@ -394,6 +395,7 @@ static void test_retf_moves_the_base(void **state)
     pvmJ_asm_free(&a);
     free(out.exit_jumps);
     free(out.exit_regs);
+    free(out.where);
     assert_int_equal(entry(&f->frame[4], f->vals), 0);
     assert_int_equal(f->vm->nframes, 4);
     f->vm->nframes = frames;
