@@ -120,55 +120,53 @@ static void vm_find_loops(const VmProto *p, bool *in_loop)
     free(starts);
 }
 
-/* Marks the globals of module [m] that one instruction of the whole
- * program writes, in the module's top-level code outside every loop,
- * where that code runs at most once ([main_once]): once that has run, the
- * global keeps its value for good, unless the host sets it
- * (pvm_set_global clears the mark). The JIT takes a function in such a
- * global as a constant (docs/jit.md, "Globals bound once"). */
-static void vm_mark_once_globals(VmProgram *prog, VmModule *mod, bool main_once)
+/* The writes of [p] to its module's globals, counted in the module's
+ * global_once (1: one write that runs at most once, 2: any more). Its
+ * writes run at most once when [p] is top-level code that does
+ * ([runs_once]) and they lie outside every loop. */
+static void vm_count_global_writes(const VmProto *p, bool runs_once)
 {
-    const VmProto *main = mod->main;
-    uint32_t *writes = calloc(mod->nglobals, sizeof *writes);
-    bool *in_loop = calloc(main->ncode + 1u, sizeof *in_loop);
-    if (writes && in_loop && main_once) {
-        vm_find_loops(main, in_loop);
-        for (uint32_t f = 0; f < prog->nprotos; f++) {
-            const VmProto *p = prog->protos[f];
-            for (uint32_t k = 0; p->module == mod && k < p->ncode; k++) {
-                if (p->code[k].orig != OP_SETGLOBAL)
-                    continue;
-                bool once = p == main && !in_loop[k];
-                writes[p->code[k].arg] += once ? 1u : 2u; /* a write that may repeat counts twice */
-            }
-        }
-        for (uint32_t g = 0; g < mod->nglobals; g++)
-            mod->global_once[g] = writes[g] == 1;
+    bool *in_loop = runs_once ? calloc(p->ncode + 1u, sizeof *in_loop) : NULL;
+    if (in_loop)
+        vm_find_loops(p, in_loop);
+    for (uint32_t k = 0; k < p->ncode; k++) {
+        if (p->code[k].orig != OP_SETGLOBAL)
+            continue;
+        uint8_t *count = &p->module->global_once[p->code[k].arg];
+        unsigned w = in_loop && !in_loop[k] ? 1u : 2u; /* without the loops: may repeat */
+        *count = (uint8_t)(*count + w > 2u ? 2u : *count + w);
     }
-    free(writes); /* without them, none is marked: only slower traces */
     free(in_loop);
 }
 
-/* Which modules' top-level code runs at most once: a module's main
- * function, no other module's, of which no closure is made. */
+/* Marks the globals (VmModule.global_once) that one instruction of the
+ * whole program writes, in its module's top-level code outside every
+ * loop, where that code runs at most once: it is its module's main, no
+ * other module's, and no closure is made of it. Once that instruction has
+ * run, the global keeps its value for good, unless the host sets it
+ * (pvm_set_global clears the mark). The JIT takes a function in such a
+ * global as a constant (docs/jit.md, "Globals bound once"). */
 static void vm_mark_all_once_globals(VM *vm, VmProgram *prog, const PbcImage *img)
 {
-    for (uint32_t m = 0; m < prog->nmodules; m++) /* may raise: before the callocs */
+    for (uint32_t m = 0; m < prog->nmodules; m++) /* may raise: before the calloc */
         prog->modules[m]->global_once = pvmV_alloc(vm, pvmV_checked_size(vm, prog->modules[m]->nglobals, 1, 0));
-    uint32_t *uses = calloc(prog->nprotos, sizeof *uses); /* as main or closure */
-    for (uint32_t m = 0; uses && m < prog->nmodules; m++)
+    uint32_t *uses = calloc(prog->nprotos, sizeof *uses); /* as a main or a closure */
+    if (!uses)
+        return; /* none marked: only slower traces */
+    for (uint32_t m = 0; m < prog->nmodules; m++)
         uses[img->modules[m].main]++;
-    for (uint32_t f = 0; uses && f < prog->nprotos; f++) {
+    for (uint32_t f = 0; f < prog->nprotos; f++)
+        for (uint32_t k = 0; k < prog->protos[f]->ncode; k++)
+            if (prog->protos[f]->code[k].orig == OP_CLOSURE)
+                uses[prog->protos[f]->code[k].arg]++;
+    for (uint32_t f = 0; f < prog->nprotos; f++) {
         const VmProto *p = prog->protos[f];
-        for (uint32_t k = 0; k < p->ncode; k++)
-            if (p->code[k].orig == OP_CLOSURE)
-                uses[p->code[k].arg]++;
-    }
-    for (uint32_t m = 0; uses && m < prog->nmodules; m++) {
-        VmModule *mod = prog->modules[m];
-        vm_mark_once_globals(prog, mod, uses[img->modules[m].main] == 1 && mod->main->module == mod);
+        vm_count_global_writes(p, p->module->main == p && uses[f] == 1);
     }
     free(uses);
+    for (uint32_t m = 0; m < prog->nmodules; m++)
+        for (uint32_t g = 0; g < prog->modules[m]->nglobals; g++)
+            prog->modules[m]->global_once[g] = prog->modules[m]->global_once[g] == 1;
 }
 
 VmProgram *pvmV_load_image(VM *vm, const PbcImage *img)
