@@ -436,10 +436,10 @@ static void announce(PvmJitState *j, const JitTrace *t, uint32_t n)
         dump_trace(j, t, n);
 }
 
-/* The caps on traces or machine code were reached: every trace and its
- * code go, and their loops are counted and recorded afresh (as LuaJIT
- * flushes). No machine code is running: recordings end in the interpreter. */
-static void flush(VM *vm, PvmJitState *j)
+/* Every trace and its code go, and their loops are counted and recorded
+ * afresh (as LuaJIT flushes). No machine code is running: recordings end
+ * in the interpreter. */
+static void drop_all(VM *vm, PvmJitState *j)
 {
     size_t code = 0;
     for (uint32_t i = 0; i < j->ntraces; i++) {
@@ -456,6 +456,12 @@ static void flush(VM *vm, PvmJitState *j)
     vm->stitch_ip = NULL; /* the stitch exit it was after is gone */
     pvmJ_mcode_free(j->mcode);
     j->mcode = NULL; /* ensure_areas maps a new pool */
+}
+
+/* The caps on traces or machine code were reached. */
+static void flush(VM *vm, PvmJitState *j)
+{
+    drop_all(vm, j);
     j->flushes++;
 }
 
@@ -468,8 +474,7 @@ static void drop_if_rebound(VM *vm, PvmJitState *j)
     if (vm->globals_rebound == j->rebound_seen)
         return;
     if (j->ntraces > 0) {
-        flush(vm, j);
-        j->flushes--; /* counted apart: no cap was reached */
+        drop_all(vm, j);
         j->rebound_flushes++;
     }
     j->rebound_seen = vm->globals_rebound;
@@ -771,24 +776,35 @@ static void count_trip(VM *vm, PvmJitState *j, VmFrame *f, uint32_t loop_end)
         record_begin(vm, j, f, loop_end);
 }
 
+/* Slot [slot] of the frame trace [from]'s exit [s] goes on in (the
+ * innermost it pushes, if any), numbered as the exit's snapshot numbers
+ * its slots: from the frame below the ones it pushes. */
+static uint32_t exit_slot(const JitTrace *from, uint32_t s, uint32_t slot)
+{
+    const JitSnap *sn = &from->snaps.snaps[s];
+    return sn->nframes > 0 ? slot + from->snaps.frames[sn->frame_start + sn->nframes - 1u].base : slot;
+}
+
+/* The entry of exit [s]'s snapshot that writes [slot] (exit_slot's
+ * numbering), or NULL. */
+static const JitSnapEntry *exit_entry(const JitTrace *from, uint32_t s, uint32_t slot)
+{
+    const JitSnap *sn = &from->snaps.snaps[s];
+    for (uint32_t i = 0; i < sn->nentries; i++)
+        if (from->snaps.map[sn->map_start + i].slot == slot)
+            return &from->snaps.map[sn->map_start + i];
+    return NULL;
+}
+
 /* Whether exit [s] of [from] leaves the slot [to]'s first load guards
  * holding a value of the type it guards: the exit writes every value of
- * its snapshot, tag and all, and its slots count from the frame below
- * the ones it pushes. Then the link skips that guard. */
+ * its snapshot, tag and all. Then the link skips that guard. */
 static bool exit_types_entry(const JitTrace *from, uint32_t s, const JitTrace *to)
 {
     if (!to->body_typed)
         return false;
-    const JitSnap *sn = &from->snaps.snaps[s];
-    uint32_t slot = to->typed_slot;
-    if (sn->nframes > 0)
-        slot += from->snaps.frames[sn->frame_start + sn->nframes - 1u].base;
-    for (uint32_t i = 0; i < sn->nentries; i++) {
-        const JitSnapEntry *e = &from->snaps.map[sn->map_start + i];
-        if (e->slot == slot)
-            return e->ref != JIT_REF_NONE && pvmJ_ir_at(&from->ir, e->ref)->type == to->typed_type;
-    }
-    return false;
+    const JitSnapEntry *e = exit_entry(from, s, exit_slot(from, s, to->typed_slot));
+    return e && e->ref != JIT_REF_NONE && pvmJ_ir_at(&from->ir, e->ref)->type == to->typed_type;
 }
 
 /* Whether exit [s] of [from] leaves the value of the slot [to]'s first
@@ -800,17 +816,11 @@ static bool exit_passes_load(const JitTrace *from, uint32_t s, const JitTrace *t
     int r = pvmJ_exit_reg(to->loaded_reg);
     if (!to->body_loaded || r < 0)
         return false;
-    const JitSnap *sn = &from->snaps.snaps[s];
-    uint32_t slot = to->loaded_slot;
-    if (sn->nframes > 0)
-        slot += from->snaps.frames[sn->frame_start + sn->nframes - 1u].base;
-    for (uint32_t i = 0; i < sn->nentries; i++) { /* a value the exit stores */
-        JitRef ref = from->snaps.map[sn->map_start + i].ref;
-        if (from->snaps.map[sn->map_start + i].slot != slot)
-            continue;
-        return ref != JIT_REF_NONE && !pvmJ_ref_is_const(ref) && !pvmJ_sunk(&from->ir, ref) &&
-               from->where[ref - JIT_REF_BIAS] == to->loaded_reg;
-    }
+    uint32_t slot = exit_slot(from, s, to->loaded_slot);
+    const JitSnapEntry *e = exit_entry(from, s, slot);
+    if (e) /* a value the exit stores */
+        return e->ref != JIT_REF_NONE && !pvmJ_ref_is_const(e->ref) && !pvmJ_sunk(&from->ir, e->ref) &&
+               from->where[e->ref - JIT_REF_BIAS] == to->loaded_reg;
     return from->exit_regs[s * JIT_EXIT_REGS + (uint32_t)r] == slot; /* a load it left */
 }
 
