@@ -964,11 +964,17 @@ static void gen_charge_undos(Gen *g)
     }
 }
 
+/* The VM's copy of the frame count is r14's again. */
+static void store_frame_count(Gen *g)
+{
+    pvmJ_mov_store(g->a, PVMJ_W64, absolute(g, (uintptr_t)&g->vm->nframes, PVMJ_RCX), NFRAMES);
+}
+
 /* The VM's frame count is [NFRAMES] less [by]: both are written. */
 static void drop_frames(Gen *g, int32_t by)
 {
     pvmJ_alu_ri(g->a, PVMJ_SUB, PVMJ_W64, NFRAMES, by);
-    pvmJ_mov_store(g->a, PVMJ_W64, absolute(g, (uintptr_t)&g->vm->nframes, PVMJ_RCX), NFRAMES);
+    store_frame_count(g);
 }
 
 /* Back in the caller: its frame is the top one, its local 0 n slots down. */
@@ -1940,7 +1946,7 @@ static void gen_frames_body(Gen *g, const JitSnap *sn, bool in_line)
     }
     if ((int32_t)sn->nframes != pops)
         pvmJ_alu_ri(g->a, PVMJ_ADD, PVMJ_W64, NFRAMES, (int32_t)sn->nframes - pops);
-    pvmJ_mov_store(g->a, PVMJ_W64, absolute(g, (uintptr_t)&g->vm->nframes, PVMJ_RCX), NFRAMES);
+    store_frame_count(g);
     pvmJ_lea(g->a, PVMJ_RBX, slot_tag(fr[sn->nframes - 1].base));
     pvmJ_mov_store(g->a, PVMJ_W64, pvmj_mem(PVMJ_RAX, at + (int32_t)offsetof(VmFrame, base)), PVMJ_RBX);
 }
@@ -2306,21 +2312,13 @@ static void gen_prologue(Gen *g)
     pvmJ_mov_load(g->a, PVMJ_W64, NFRAMES, absolute(g, (uintptr_t)&g->vm->nframes, PVMJ_RCX));
 }
 
-/* The register kept by exits that holds [ref] at an exit, or -1. */
-static int exit_reg_of(const Gen *g, JitRef ref)
+/* The index of the trace's first RETF, or its length. */
+static uint32_t first_retf(const Gen *g)
 {
-    if (ref == JIT_REF_NONE || pvmJ_ref_is_const(ref) || pvmJ_sunk(g->ir, ref))
-        return -1;
-    PvmjReg r = reg_of(g, ref);
-    return kept_by_exits(r) ? pvmJ_exit_reg((uint8_t)r) : -1;
-}
-
-static bool retf_before(const Gen *g, uint32_t at)
-{
-    for (uint32_t k = 0; k < at; k++)
-        if (g->ir->ins[k].op == JIT_IR_RETF)
-            return true;
-    return false;
+    uint32_t k = 0;
+    while (k < g->ir->nins && g->ir->ins[k].op != JIT_IR_RETF)
+        k++;
+    return k;
 }
 
 /* JitAsmOut.exit_regs for snapshot [s]: in a trace with no loop and no
@@ -2330,7 +2328,7 @@ static bool retf_before(const Gen *g, uint32_t at)
  * every slot it did not write, and a slot it wrote that is live at the
  * exit is one of the exit's stores. (Those the exit stores are found from
  * JitAsmOut.where when a link asks.) */
-static void note_exit_regs(const Gen *g, uint32_t s, uint16_t *row)
+static void note_exit_regs(const Gen *g, uint32_t s, uint32_t retf, uint16_t *row)
 {
     const JitSnap *sn = &g->snaps->snaps[s];
     for (uint32_t i = 0; i < JIT_EXIT_REGS; i++)
@@ -2338,11 +2336,12 @@ static void note_exit_regs(const Gen *g, uint32_t s, uint16_t *row)
     if (g->loop_at != UINT32_MAX || sn->sunk || sn->ccall || sn->stitch)
         return; /* or never linked */
     uint32_t at = last_exit_of(g, s, g->ir->nins);
-    if (at == UINT32_MAX || retf_before(g, at))
+    if (at == UINT32_MAX || retf < at)
         return;
     for (uint32_t k = 0; k < index_of(sn->ref) && k < g->ir->nins; k++) {
         const JitIns *in = &g->ir->ins[k];
-        int r = in->op == JIT_IR_SLOAD ? exit_reg_of(g, (JitRef)(JIT_REF_BIAS + k)) : -1;
+        PvmjReg reg = in->op == JIT_IR_SLOAD ? reg_of(g, (JitRef)(JIT_REF_BIAS + k)) : PVMJ_NOREG;
+        int r = kept_by_exits(reg) ? pvmJ_exit_reg((uint8_t)reg) : -1;
         if (r < 0 || row[r] != JIT_NO_SLOT || g->last[k] < at)
             continue; /* not in a kept register there */
         bool stored = false;
@@ -2380,8 +2379,9 @@ static bool gen_trace(Gen *g, JitAsmOut *out)
     if (!gen_exits(g, out->exit_jumps))
         return false;
     gen_const_pool(g);
+    uint32_t retf = first_retf(g);
     for (uint32_t s = 0; s < g->snaps->nsnaps; s++)
-        note_exit_regs(g, s, &out->exit_regs[s * JIT_EXIT_REGS]);
+        note_exit_regs(g, s, retf, &out->exit_regs[s * JIT_EXIT_REGS]);
     return g->a->error == PVMJ_OK;
 }
 
