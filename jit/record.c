@@ -1316,8 +1316,10 @@ static JitRecStatus rec_setfield(JitRecorder *r, Value key)
  * there: a closed cell, and a cell open on a frame below every frame of
  * the trace, whose slots the trace never holds in registers. A cell open
  * on a local of the trace's own frame (a closure the loop function made,
- * called in the loop) is that slot of the model instead (rec_upval_slot);
- * one open on an inlined frame is not recorded. A closure's upvalue cells
+ * called in the loop) is that slot of the model instead (rec_upval_slot),
+ * and so is one of a closure the trace made in an inlined frame, while
+ * that frame runs (rec_fresh_upval_slot); any other cell open on an
+ * inlined frame is not recorded. A closure's upvalue cells
  * never change, and a cell only closes when its frame returns, which no
  * frame below the trace does while it runs. */
 
@@ -1421,16 +1423,17 @@ static int64_t rec_upval_slot(JitRecorder *r, uint32_t index)
     return slot;
 }
 
-/* closure [index] in the trace's own frame: the interpreter's CLOSURE,
- * called (CALLR of rt_closure), for a closure whose upvalues are all
- * locals of that frame. Their cells point into the frame, where the trace
- * may not keep a value: but nothing other than the trace reads a cell
- * while it runs (it calls no PV code but what it inlines, whose reads of
- * these cells are reads of the slots, rec_fresh_upval_slot; a C call
- * while a cell is open is not recorded), and every exit, and the close
- * that ends the cells (rec_close_cells), writes the captured locals to the
- * frame first (they are always live, live.c). A closure in an inlined
- * call, or of an enclosing function's upvalue, is not recorded. */
+/* closure [index] in the running frame (the trace's own or an inlined
+ * call's): the interpreter's CLOSURE, called (CALLR of rt_closure), for a
+ * closure whose upvalues are all locals of that frame. Their cells point
+ * into the frame, where the trace may not keep a value: but nothing other
+ * than the trace reads a cell while it runs (it calls no PV code but what
+ * it inlines, whose reads of these cells are reads of the slots,
+ * rec_fresh_upval_slot; a C call while a cell is open is not recorded),
+ * and every exit, and the close that ends the cells (rec_close_cells; an
+ * inlined call's ret is one, rec_return), writes the captured locals to
+ * the frame first (they are always live, live.c). A closure of an
+ * enclosing function's upvalue is not recorded. */
 static JitRecStatus rec_closure(JitRecorder *r, uint32_t index)
 {
     VmProto *p = r->fn->program->protos[index];
@@ -1446,10 +1449,10 @@ static JitRecStatus rec_closure(JitRecorder *r, uint32_t index)
     return JIT_REC_GO;
 }
 
-/* close [local]: the cells open on the trace's frame's locals from
+/* close [local]: the cells open on the running frame's locals from
  * [local] on keep their values (CALLR of rt_close, which finds the values
- * in the frame: the call stores them there first). An inlined frame has
- * no cell open on it (the trace makes no closure there, and the frame is
+ * in the frame: the call stores them there first). An inlined frame in
+ * which the trace made no closure has no cell open on it (its cells are
  * the trace's own): nothing to do. */
 static JitRecStatus rec_close_cells(JitRecorder *r, uint32_t local)
 {
@@ -2476,8 +2479,9 @@ static bool rec_global_fixed(const VmModule *mod, uint32_t index)
 }
 
 /* Module globals live at fixed addresses while the module does: a load
- * guards the type it finds; later reads in the trace reuse what the trace
- * last loaded or stored there (nothing else in a trace writes globals). */
+ * guards the type it finds, and a function bound once is a constant
+ * instead; later reads in the trace reuse what the trace last loaded or
+ * stored there (nothing else in a trace writes globals). */
 static JitRecStatus rec_getglobal(JitRecorder *r, const VmModule *mod, uint32_t index)
 {
     const Value *addr = &mod->globals[index];
